@@ -1,0 +1,3 @@
+"""hvscan: find leaked HesedVid API keys."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""Entry point for ``python -m hvscan``."""
+
+from hvscan.cli import main
+
+main()

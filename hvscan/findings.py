@@ -1,0 +1,78 @@
+"""Findings: a match placed in its origin, with the secret redacted, hashed and fingerprinted.
+
+The fingerprint identifies "this key, found by this rule, in this file" and nothing more: no
+line number (moving code keeps it), no absolute path and no commit (a baseline recorded on one
+machine or from a directory scan applies on another or to history).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from hvscan.engine import Match
+from hvscan.sources import Origin
+
+
+@dataclass
+class Finding:
+    rule_id: str
+    description: str
+    key_type: str
+    severity: str
+    path: str | None
+    line: int
+    column: int
+    source: str
+    encoding: str
+    secret_redacted: str
+    secret_sha256: str
+    fingerprint: str
+    remediation: str
+    secret: str = field(repr=False)
+    commit: str | None = None
+    author: str | None = None
+    date: str | None = None
+    verification: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def redact(secret: str, body: str) -> str:
+    prefix = secret[: len(secret) - len(body)] if secret.endswith(body) else ""
+    if len(body) < 12:
+        return prefix + "*" * len(body)
+    return f"{prefix}{body[:4]}...{body[-4:]}"
+
+
+def secret_sha256(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def fingerprint(rule_id: str, path: str | None, key_hash: str) -> str:
+    material = "\0".join((rule_id, path or "", key_hash))
+    return hashlib.sha256(material.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def make_finding(match: Match, origin: Origin) -> Finding:
+    key_hash = secret_sha256(match.secret)
+    return Finding(
+        rule_id=match.rule.id,
+        description=match.rule.description,
+        key_type=match.rule.key_type,
+        severity=match.rule.severity,
+        path=origin.path,
+        line=match.line,
+        column=match.column,
+        source=origin.source,
+        encoding=match.encoding,
+        secret_redacted=redact(match.secret, match.body),
+        secret_sha256=key_hash,
+        fingerprint=fingerprint(match.rule.id, origin.path, key_hash),
+        remediation=match.rule.remediation,
+        secret=match.secret,
+        commit=origin.commit,
+        author=origin.author,
+        date=origin.date,
+        extra=dict(origin.extra),
+    )

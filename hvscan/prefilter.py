@@ -1,0 +1,60 @@
+"""The keyword prefilter: which of a set of literal needles occur in a buffer.
+
+This is the cost every clean byte pays, so it must be close to one memory scan. Small buffers
+use ``bytes.__contains__`` per needle (no import cost: the pre-commit hook scans small files).
+Large buffers use Hyperscan, which finds all needles in a single SIMD pass and releases the GIL,
+so reading the next buffer overlaps with searching this one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+# Below this size, a few ``in`` passes cost less than Hyperscan's import and call overhead.
+LARGE_BUFFER = 1 << 20
+
+
+class Prefilter:
+    def __init__(self, needles: Iterable[bytes]) -> None:
+        self.needles: tuple[bytes, ...] = tuple(dict.fromkeys(needles))
+        self._database: Any = None
+
+    def hits(self, data: bytes | memoryview) -> frozenset[bytes]:
+        """The needles that occur at least once in ``data``."""
+        if len(data) >= LARGE_BUFFER and self._hyperscan_database() is not None:
+            return self._hits_hyperscan(data)
+        raw = data if isinstance(data, bytes) else bytes(data)
+        return frozenset(needle for needle in self.needles if needle in raw)
+
+    def _hyperscan_database(self) -> Any:
+        if self._database is None:
+            self._database = _compile_hyperscan(self.needles) or False
+        return self._database or None
+
+    def _hits_hyperscan(self, data: bytes | memoryview) -> frozenset[bytes]:
+        found: set[int] = set()
+
+        def on_match(needle_id: int, start: int, end: int, flags: int, context: Any) -> None:
+            found.add(needle_id)
+
+        self._database.scan(data, match_event_handler=on_match)
+        return frozenset(self.needles[i] for i in found)
+
+
+def _compile_hyperscan(needles: tuple[bytes, ...]) -> Any:
+    try:
+        import hyperscan
+    except ImportError:  # no wheel for this platform: the portable path is still correct
+        return None
+    database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    # Hyperscan expressions are C strings: escape every byte so NULs and metacharacters are
+    # literal.
+    expressions = [b"".join(b"\\x%02x" % byte for byte in needle) for needle in needles]
+    database.compile(
+        expressions=expressions,
+        ids=list(range(len(needles))),
+        elements=len(needles),
+        flags=[hyperscan.HS_FLAG_SINGLEMATCH] * len(needles),
+    )
+    return database

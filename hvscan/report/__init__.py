@@ -1,0 +1,30 @@
+"""Reporters: each module turns a ScanResult into one output format.
+
+Modules are imported by name only when chosen, so a run pays only for the format it prints.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Protocol
+
+from hvscan.scan import ScanResult
+
+FORMATS = ("text", "json")
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    show_secrets: bool = False
+    color: bool = False
+
+
+class Renderer(Protocol):
+    def __call__(self, result: ScanResult, options: ReportOptions) -> str: ...
+
+
+def renderer(name: str) -> Renderer:
+    module = importlib.import_module(f"hvscan.report.{name}_format")
+    render: Renderer = module.render
+    return render

@@ -1,0 +1,69 @@
+"""The text report, for people: one block per finding, notes, errors and a summary line."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from hvscan.report import ReportOptions
+from hvscan.rules import SEVERITIES
+from hvscan.scan import ScanResult
+
+_COLORS = {"critical": "1;31", "high": "31", "medium": "33", "low": "36", "info": "2"}
+
+
+def _paint(text: str, code: str, options: ReportOptions) -> str:
+    return f"\033[{code}m{text}\033[0m" if options.color else text
+
+
+def render(result: ScanResult, options: ReportOptions) -> str:
+    lines: list[str] = []
+    for f in result.findings:
+        where = f"{f.path or '(' + f.source + ')'}:{f.line}:{f.column}"
+        severity = _paint(f.severity, _COLORS.get(f.severity, "0"), options)
+        secret = f.secret if options.show_secrets else f.secret_redacted
+        lines.append(f"{_paint(where, '1', options)}: {f.rule_id} [{severity}] {secret}")
+        if f.commit:
+            lines.append(f"  commit {f.commit} by {f.author} on {f.date}")
+        if f.encoding != "plain":
+            lines.append(f"  encoded as {f.encoding}")
+        if f.verification:
+            lines.append(f"  verification: {f.verification.get('status')}")
+        lines.append(f"  fix: {f.remediation}")
+    for skipped in result.skipped:
+        lines.append(f"note: skipped {skipped.path}: {skipped.reason}")
+    for error in result.errors:
+        lines.append(_paint(f"error: {error.path}: {error.message}", "31", options))
+    lines.append(summary(result))
+    return "\n".join(lines) + "\n"
+
+
+def summary(result: ScanResult) -> str:
+    stats = result.stats
+    counts = Counter(f.severity for f in result.findings)
+    by_severity = ", ".join(
+        f"{counts[s]} {s}" for s in reversed(SEVERITIES) if counts[s]
+    )
+    findings = f"{len(result.findings)} finding{'s' * (len(result.findings) != 1)}"
+    if by_severity:
+        findings += f" ({by_severity})"
+    parts = [
+        f"scanned {stats.files_scanned} file{'s' * (stats.files_scanned != 1)}"
+        f" ({_size(stats.bytes_scanned)})",
+        findings,
+    ]
+    if stats.files_skipped:
+        parts.append(f"{stats.files_skipped} skipped")
+    if stats.placeholders_ignored:
+        parts.append(f"{stats.placeholders_ignored} placeholder(s) ignored")
+    if stats.errors:
+        parts.append(f"{stats.errors} error{'s' * (stats.errors != 1)}: scan incomplete")
+    return "hvscan: " + "; ".join(parts)
+
+
+def _size(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")

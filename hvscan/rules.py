@@ -1,0 +1,188 @@
+"""Rules as data: load and validate rule files (``rules/*.toml`` and ``--rules FILE``).
+
+A rule file is TOML with a ``[[rules]]`` array; built-in and user rules share one schema
+(documented at the top of ``rules/hesedvid.toml``). Regexes are compiled lazily: a scan whose
+prefilter never fires never imports the ``regex`` package, which keeps the hook's start-up fast.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import regex
+
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+PLACEHOLDER_CHECKS = (
+    "repeated-character",
+    "short-period",
+    "sequential",
+    "single-case-letters",
+    "camel-case-words",
+)
+
+
+class RuleError(Exception):
+    """A rule file is missing, unreadable or does not follow the schema."""
+
+
+def severity_rank(severity: str) -> int:
+    return SEVERITIES.index(severity)
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    description: str
+    pattern: str
+    keywords: tuple[bytes, ...]
+    key_type: str
+    severity: str
+    remediation: str
+    allow_patterns: tuple[str, ...] = ()
+    placeholder_checks: tuple[str, ...] = ()
+    origin: str = field(default="", compare=False)
+
+    @cached_property
+    def regex(self) -> regex.Pattern[bytes]:
+        import regex
+
+        return regex.compile(self.pattern.encode())
+
+    @cached_property
+    def allow_regexes(self) -> tuple[regex.Pattern[str], ...]:
+        import regex
+
+        return tuple(regex.compile(p) for p in self.allow_patterns)
+
+
+def builtin_rules_dir() -> Path:
+    """The shipped rules: inside the wheel as ``hvscan/_rules``, in a checkout as ``rules/``."""
+    package_dir = Path(__file__).resolve().parent
+    shipped = package_dir / "_rules"
+    return shipped if shipped.is_dir() else package_dir.parent / "rules"
+
+
+def load_builtin_rules() -> list[Rule]:
+    files = sorted(builtin_rules_dir().glob("*.toml"))
+    if not files:
+        raise RuleError(f"no built-in rule files found in {builtin_rules_dir()}")
+    # Shipped rules are validated by the test suite; skipping the regex check here keeps the
+    # common run from importing the regex package before the prefilter has fired.
+    return load_rule_files(files, check_regexes=False)
+
+
+def load_rule_files(paths: list[Path], *, check_regexes: bool = True) -> list[Rule]:
+    rules: list[Rule] = []
+    seen: dict[str, str] = {}
+    for path in paths:
+        for rule in load_rule_file(path, check_regexes=check_regexes):
+            if rule.id in seen:
+                raise RuleError(
+                    f"{path}: rule id {rule.id!r} is already defined in {seen[rule.id]}"
+                )
+            seen[rule.id] = str(path)
+            rules.append(rule)
+    return rules
+
+
+def load_rule_file(path: Path, *, check_regexes: bool = True) -> list[Rule]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RuleError(f"{path}: cannot read rule file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise RuleError(f"{path}: rule file is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise RuleError(f"{path}: invalid TOML: {exc}") from None
+    unknown = set(data) - {"rules"}
+    if unknown:
+        raise RuleError(f"{path}: unknown top-level key {sorted(unknown)[0]!r} (expected 'rules')")
+    entries = data.get("rules")
+    if not isinstance(entries, list) or not entries:
+        raise RuleError(f"{path}: field 'rules' must be a non-empty array of tables ([[rules]])")
+    return [_parse_rule(path, i, entry, check_regexes) for i, entry in enumerate(entries)]
+
+
+_REQUIRED = ("id", "description", "regex", "keywords", "key_type", "severity", "remediation")
+_OPTIONAL = ("allowlist",)
+
+
+def _parse_rule(path: Path, index: int, entry: Any, check_regexes: bool) -> Rule:
+    where = f"{path}: rules[{index}]"
+    if not isinstance(entry, dict):
+        raise RuleError(f"{where}: must be a table")
+    if isinstance(entry.get("id"), str):
+        where = f"{path}: rule {entry['id']!r}"
+    for key in entry:
+        if key not in _REQUIRED + _OPTIONAL:
+            raise RuleError(f"{where}: unknown field {key!r}")
+    for key in _REQUIRED:
+        if key not in entry:
+            raise RuleError(f"{where}: missing field {key!r}")
+    for key in ("id", "description", "regex", "key_type", "severity", "remediation"):
+        if not isinstance(entry[key], str) or not entry[key].strip():
+            raise RuleError(f"{where}: field {key!r} must be a non-empty string")
+    if entry["severity"] not in SEVERITIES:
+        raise RuleError(
+            f"{where}: field 'severity' is {entry['severity']!r}; "
+            f"allowed: {', '.join(SEVERITIES)}"
+        )
+    keywords = entry["keywords"]
+    if (
+        not isinstance(keywords, list)
+        or not keywords
+        or not all(isinstance(k, str) and k for k in keywords)
+    ):
+        raise RuleError(f"{where}: field 'keywords' must be a non-empty list of non-empty strings")
+    allow_patterns, checks = _parse_allowlist(where, entry.get("allowlist", {}))
+    if check_regexes:
+        _check_regex(where, "regex", entry["regex"])
+        for pattern in allow_patterns:
+            _check_regex(where, "allowlist.regexes", pattern)
+    return Rule(
+        id=entry["id"],
+        description=entry["description"],
+        pattern=entry["regex"],
+        keywords=tuple(k.encode() for k in keywords),
+        key_type=entry["key_type"],
+        severity=entry["severity"],
+        remediation=" ".join(entry["remediation"].split()),
+        allow_patterns=allow_patterns,
+        placeholder_checks=checks,
+        origin=str(path),
+    )
+
+
+def _parse_allowlist(where: str, allowlist: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    if not isinstance(allowlist, dict):
+        raise RuleError(f"{where}: field 'allowlist' must be a table")
+    for key in allowlist:
+        if key not in ("regexes", "checks"):
+            raise RuleError(f"{where}: unknown field 'allowlist.{key}'")
+    patterns = allowlist.get("regexes", [])
+    checks = allowlist.get("checks", [])
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+        raise RuleError(f"{where}: field 'allowlist.regexes' must be a list of strings")
+    if not isinstance(checks, list) or not all(isinstance(c, str) for c in checks):
+        raise RuleError(f"{where}: field 'allowlist.checks' must be a list of strings")
+    for check in checks:
+        if check not in PLACEHOLDER_CHECKS:
+            raise RuleError(
+                f"{where}: field 'allowlist.checks' has unknown check {check!r}; "
+                f"allowed: {', '.join(PLACEHOLDER_CHECKS)}"
+            )
+    return tuple(patterns), tuple(checks)
+
+
+def _check_regex(where: str, field_name: str, pattern: str) -> None:
+    import regex
+
+    try:
+        regex.compile(pattern.encode() if field_name == "regex" else pattern)
+    except regex.error as exc:
+        raise RuleError(f"{where}: field {field_name!r} is not a valid regex: {exc}") from None

@@ -1,0 +1,51 @@
+"""The pipeline: source events through the engine into findings and run statistics.
+
+Placeholder matches are counted, never reported: documentation examples must not block anyone,
+but an audit can still see how many there were.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hvscan.engine import Engine
+from hvscan.findings import Finding, make_finding
+from hvscan.sources import Blob, Events, Failed, Skipped
+
+
+@dataclass
+class Stats:
+    files_scanned: int = 0
+    bytes_scanned: int = 0
+    files_skipped: int = 0
+    errors: int = 0
+    placeholders_ignored: int = 0
+
+
+@dataclass
+class ScanResult:
+    findings: list[Finding] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    errors: list[Failed] = field(default_factory=list)
+    stats: Stats = field(default_factory=Stats)
+
+
+def run(engine: Engine, events: Events) -> ScanResult:
+    result = ScanResult()
+    stats = result.stats
+    for event in events:
+        if isinstance(event, Blob):
+            stats.files_scanned += 1
+            stats.bytes_scanned += len(event.data)
+            for match in engine.scan(event.data):
+                if match.placeholder:
+                    stats.placeholders_ignored += 1
+                else:
+                    result.findings.append(make_finding(match, event.origin))
+        elif isinstance(event, Skipped):
+            stats.files_skipped += 1
+            result.skipped.append(event)
+        else:
+            stats.errors += 1
+            result.errors.append(event)
+    return result

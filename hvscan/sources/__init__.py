@@ -1,0 +1,53 @@
+"""Sources: where scanned bytes come from. They know nothing about keys or regexes.
+
+Every source yields a stream of events: ``Blob`` (bytes to scan and their origin), ``Skipped``
+(something deliberately not scanned, with the reason: a note in the report) and ``Failed``
+(something asked for that could not be scanned: an error that makes the run exit 2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a blob came from. ``path`` is POSIX, relative to the scan root (None for commit and
+    tag messages); git sources also fill the commit fields."""
+
+    source: str
+    path: str | None
+    commit: str | None = None
+    author: str | None = None
+    date: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class Blob:
+    data: bytes
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Failed:
+    path: str
+    message: str
+
+
+Event = Blob | Skipped | Failed
+Events = Iterator[Event]
+
+
+def display_path(raw: bytes) -> str:
+    """File names are bytes that may contain anything; reports show undecodable bytes as
+    ``\\xNN`` so every path is printable, JSON-safe and the same on every machine."""
+    return raw.decode("utf-8", "backslashreplace")

@@ -1,0 +1,40 @@
+"""Shared fixtures: run-time keys and the installed console script."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from keygen import make_key  # noqa: E402
+
+
+@pytest.fixture
+def key() -> Callable[..., str]:
+    return make_key
+
+
+@pytest.fixture
+def hvscan_exe() -> str:
+    exe = shutil.which("hvscan", path=str(Path(sys.executable).parent)) or shutil.which("hvscan")
+    assert exe, "the hvscan console script is not installed"
+    return exe
+
+
+@pytest.fixture
+def run_hvscan(hvscan_exe: str) -> Callable[..., subprocess.CompletedProcess[bytes]]:
+    def run(*args: str | os.PathLike[str], input: bytes | None = None,
+            cwd: Path | None = None, env: dict[str, str] | None = None,
+            ) -> subprocess.CompletedProcess[bytes]:
+        full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+        return subprocess.run([hvscan_exe, *map(str, args)], input=input, capture_output=True,
+                              cwd=cwd, env=full_env, timeout=300, check=False)
+
+    return run

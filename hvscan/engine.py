@@ -32,6 +32,12 @@ class Engine:
         self.rules = rules
         self.prefilter = Prefilter(k for rule in rules for k in rule.keywords)
 
+    def needs_full_scan(self, data: bytes) -> bool:
+        """Whether ``data`` must go through ``scan`` even when the prefilter found none of its
+        needles in it (a source that prefilters large chunks itself asks this per blob).
+        Plain text is fully covered by the needles."""
+        return False
+
     def scan(self, data: bytes) -> list[Match]:
         hits = self.prefilter.hits(data)
         if not hits:

@@ -94,8 +94,69 @@ def stdin_command(**options: Any) -> None:
     _scan(lambda: stdin.read(sys.stdin.buffer), **options)
 
 
-def _scan(
-    events: Callable[[], Any],
+@cli.command("git")
+@click.argument("repo", required=False, type=click.Path(path_type=Path))
+@click.option("--since-commit", metavar="REV",
+              help="Only commits that REV does not reach: what was added since REV.")
+@click.option("--range", "commit_range", metavar="A..B",
+              help="Only commits that B reaches and A does not.")
+@click.option("--branch", metavar="REF",
+              help="Only the history of REF (branch, tag or commit) instead of every ref.")
+@click.option("--all-occurrences", is_flag=True,
+              help="List every commit and path that introduced a key, not only the first.")
+@click.option("--include-unreachable", is_flag=True,
+              help="Also report objects no ref reaches (amended, rebased or dropped commits), "
+                   "labelled unreachable.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress line on standard error (default: when it is a terminal).")
+@report_options
+def git_command(repo: Path | None, since_commit: str | None, commit_range: str | None,
+                branch: str | None, all_occurrences: bool, include_unreachable: bool,
+                progress: bool | None, **options: Any) -> None:
+    """Audit the whole history of a repository (default: the one containing the current
+    directory): every object reachable from any ref, each distinct blob read once; commit and
+    tag messages too. A key is reported once per path, at the commit that introduced it."""
+    from hvscan.history import HistoryOptions
+
+    if commit_range is not None and (since_commit is not None or branch is not None):
+        raise click.UsageError("--range cannot be combined with --since-commit or --branch")
+    history_options = HistoryOptions(since_commit=since_commit, commit_range=commit_range,
+                                     branch=branch, all_occurrences=all_occurrences,
+                                     include_unreachable=include_unreachable)
+    show_progress = sys.stderr.isatty() if progress is None else progress
+    _run(lambda engine: _audit_history(engine, repo or Path("."), history_options,
+                                       show_progress), **options)
+
+
+def _audit_history(engine: Any, repo: Path, options: Any, show_progress: bool) -> Any:
+    from hvscan.history import audit
+    from hvscan.progress import Progress
+    from hvscan.sources.gitcmd import GitError
+
+    bars: list[Progress] = []
+
+    def progress(total: int) -> Callable[[Any], None]:
+        bar = Progress(total)
+        bars.append(bar)
+        return lambda stats: bar.update(stats.objects, stats.read_bytes)
+
+    try:
+        return audit(repo, engine, options, progress if show_progress else None)
+    except GitError as exc:
+        raise HvscanError(str(exc)) from None
+    finally:
+        for bar in bars:
+            bar.close()
+
+
+def _scan(events: Callable[[], Any], **options: Any) -> None:
+    from hvscan import scan
+
+    _run(lambda engine: scan.run(engine, events()), **options)
+
+
+def _run(
+    produce: Callable[[Any], Any],
     *,
     rule_files: tuple[Path, ...],
     output_format: str,
@@ -104,13 +165,13 @@ def _scan(
     show_secrets: bool,
     color: str,
 ) -> None:
-    from hvscan import scan
+    """Build the engine, let ``produce`` turn it into a ScanResult, report, and exit."""
     from hvscan.engine import Engine
     from hvscan.report import ReportOptions, renderer
     from hvscan.rules import load_builtin_rules, load_rule_files, severity_rank
 
     rules = load_builtin_rules() + load_rule_files(list(rule_files))
-    result = scan.run(Engine(rules), events())
+    result = produce(Engine(rules))
     use_color = output is None and _want_color(color)
     text = renderer(output_format)(result, ReportOptions(show_secrets=show_secrets,
                                                          color=use_color))

@@ -24,6 +24,7 @@ def render(result: ScanResult, options: ReportOptions) -> str:
         lines.append(f"{_paint(where, '1', options)}: {f.rule_id} [{severity}] {secret}")
         if f.commit:
             lines.append(f"  commit {f.commit} by {f.author} on {f.date}")
+        lines.extend(_history_notes(f.extra))
         if f.encoding != "plain":
             lines.append(f"  encoded as {f.encoding}")
         if f.verification:
@@ -35,6 +36,21 @@ def render(result: ScanResult, options: ReportOptions) -> str:
         lines.append(_paint(f"error: {error.path}: {error.message}", "31", options))
     lines.append(summary(result))
     return "\n".join(lines) + "\n"
+
+
+def _history_notes(extra: dict[str, object]) -> list[str]:
+    notes = []
+    if extra.get("tag"):
+        notes.append(f"  in the message of tag {extra['tag']}")
+    if extra.get("unreachable"):
+        notes.append("  unreachable: no ref reaches it (amended, rebased or dropped history)")
+    others = [f"{count} other {what}{'s' * (count != 1)}"
+              for what, count in (("commit", extra.get("other_commits")),
+                                  ("path", extra.get("other_paths")))
+              if isinstance(count, int) and count > 0]
+    if others:
+        notes.append(f"  also introduced in {' and at '.join(others)}")
+    return notes
 
 
 def summary(result: ScanResult) -> str:

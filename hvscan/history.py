@@ -77,7 +77,7 @@ def audit(path: Path, engine: Engine, options: HistoryOptions,
     repo = open_repository(path)
     result = ScanResult()
     if repo.shallow_roots:
-        result.errors.append(Failed(os.fsdecode(path), _shallow_message(repo)))
+        _fail(result, Failed(os.fsdecode(path), _shallow_message(repo)))
     revs = _revisions(repo, options)
     if revs == [ALL_REFS]:
         _audit_everything(repo, engine, options, result, progress)
@@ -203,10 +203,15 @@ def _report_missing(missing: list[str], repo: Repository, result: ScanResult) ->
     if not missing:
         return
     kind = "partial clone" if repo.partial_clone else "damaged repository"
-    result.errors.append(Failed(
+    _fail(result, Failed(
         f"object {missing[0]}",
         f"{len(missing)} object(s) that refs reach are missing from the repository ({kind}; "
         f"e.g. {missing[0]}) and were not scanned"))
+
+
+def _fail(result: ScanResult, failure: Failed) -> None:
+    result.errors.append(failure)
+    result.stats.errors += 1
 
 
 class _Attribution:

@@ -124,7 +124,7 @@ def git_command(repo: Path | None, since_commit: str | None, commit_range: str |
                                      branch=branch, all_occurrences=all_occurrences,
                                      include_unreachable=include_unreachable)
     show_progress = sys.stderr.isatty() if progress is None else progress
-    _run(lambda engine: _audit_history(engine, repo or Path("."), history_options,
+    _run(lambda engine: _audit_history(engine, repo or Path(), history_options,
                                        show_progress), **options)
 
 

@@ -44,7 +44,7 @@ def test_text_report_names_path_line_commit_author_and_date(run_hvscan: Run,
 
 def test_json_report_carries_history_fields(run_hvscan: Run,
                                             leaky: tuple[GitRepo, str, str]) -> None:
-    repo, key, commit = leaky
+    repo, _, commit = leaky
     done = run_hvscan("git", repo.path, "--format", "json")
     [finding] = json.loads(done.stdout)["findings"]
     assert finding["source"] == "history"

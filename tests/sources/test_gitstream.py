@@ -78,7 +78,7 @@ def test_any_buffer_size_gives_the_objects_a_scan_needs(objects: list[tuple[str,
 
 
 def test_needle_split_across_two_objects_is_not_a_hit(monkeypatch: pytest.MonkeyPatch) -> None:
-    data, made = batch([("blob", b"xx hv_li"), ("blob", b"ve_ yy")])
+    data, _ = batch([("blob", b"xx hv_li"), ("blob", b"ve_ yy")])
     assert read(data, 1 << 20, monkeypatch)[0] == []
 
 

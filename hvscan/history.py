@@ -23,26 +23,25 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from hvscan.engine import Engine, Match
 from hvscan.findings import Finding, make_finding
 from hvscan.scan import ScanResult
 from hvscan.sources import Failed, Origin
-from hvscan.sources.gitcmd import CatFile, GitError
+from hvscan.sources.gitcmd import CatFile, GitError, GitProcess
 from hvscan.sources.githistory import (
     Change,
     Commit,
     ReachableObjects,
     Repository,
     changes,
-    object_count,
+    list_objects,
     open_repository,
     parse_message,
     range_objects,
     resolve_commit,
     stash_entries,
-    stream_all_objects,
     stream_objects,
 )
 from hvscan.sources.gitstream import StreamStats, read_objects
@@ -109,20 +108,42 @@ def _shallow_message(repo: Repository) -> str:
             "'git fetch --unshallow' and scan again")
 
 
-def _scan_stream(engine: Engine, process_stdout: Any, stats: StreamStats, scanned: _Scanned,
-                 result: ScanResult, keep_commit_ids: bool,
+def _scan_stream(engine: Engine, repo: Repository, id_files: list[IO[bytes]],
+                 stats: StreamStats, scanned: _Scanned, result: ScanResult,
                  on_chunk: Callable[[StreamStats], None] | None) -> None:
-    for obj in read_objects(process_stdout, engine.prefilter, engine.needs_full_scan, stats,
-                            keep_commit_ids=keep_commit_ids, on_chunk=on_chunk):
-        if obj.kind == "blob":
-            matches = _real(engine.scan(obj.data), result)
-            if matches:
-                scanned.blobs[obj.oid] = matches
-        else:
-            message = parse_message(obj.kind, obj.data)
-            matches = _real(engine.scan(message.text), result)
-            if matches:
-                scanned.messages.append((obj.oid, obj.kind, matches, message))
+    """Read the objects listed in ``id_files``, one git process per file, and scan those the
+    stream hands on."""
+    processes: list[GitProcess] = []
+    try:
+        for ids in id_files:
+            processes.append(stream_objects(repo.path, ids))
+        streams = [p.stdout for p in processes if p.stdout is not None]
+        for obj in read_objects(streams, engine.prefilter, engine.needs_full_scan, stats,
+                                on_chunk=on_chunk):
+            if obj.kind == "blob":
+                matches = _real(engine.scan(obj.data), result)
+                if matches:
+                    scanned.blobs[obj.oid] = matches
+            else:
+                message = parse_message(obj.kind, obj.data)
+                matches = _real(engine.scan(message.text), result)
+                if matches:
+                    scanned.messages.append((obj.oid, obj.kind, matches, message))
+        for process in processes:
+            process.finish()
+    finally:
+        for process in processes:
+            process.kill()
+
+
+def producers() -> int:
+    """How many git processes inflate objects at once: one per core, up to four (beyond that
+    this process's single consumer is the limit)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
 
 
 def _real(matches: list[Match], result: ScanResult) -> list[Match]:
@@ -137,17 +158,18 @@ def _audit_everything(repo: Repository, engine: Engine, options: HistoryOptions,
     reachable_objects = ReachableObjects(repo.path, [ALL_REFS], stash)
     try:
         stats, scanned = StreamStats(), _Scanned()
-        on_chunk = progress(object_count(repo.path)) if progress else None
-        with stream_all_objects(repo.path) as process:
-            _scan_stream(engine, process.stdout, stats, scanned, result,
-                         options.include_unreachable, on_chunk)
-            process.finish()
+        lists = list_objects(repo.path, producers(), keep_commits=options.include_unreachable)
+        try:
+            on_chunk = progress(lists.count) if progress else None
+            _scan_stream(engine, repo, lists.files, stats, scanned, result, on_chunk)
+        finally:
+            lists.close()
         _report_missing(reachable_objects.finish(), repo, result)
         wanted = set(scanned.blobs) | {oid for oid, *_ in scanned.messages}
         reachable = reachable_objects.subset(wanted) if wanted else set()
         unreachable_commits: list[str] = []
         if options.include_unreachable and set(scanned.blobs) - reachable:
-            commit_ids = {bytes(oid).decode("ascii") for oid in stats.commits}
+            commit_ids = set(lists.commits)
             unreachable_commits = sorted(commit_ids - reachable_objects.subset(commit_ids))
     finally:
         reachable_objects.close()
@@ -177,9 +199,7 @@ def _audit_range(repo: Repository, revs: list[str], engine: Engine, options: His
     with tempfile.TemporaryFile() as ids:
         total, added = range_objects(repo.path, revs, ids)
         on_chunk = progress(total) if progress else None
-        with stream_objects(repo.path, ids) as process:
-            _scan_stream(engine, process.stdout, stats, scanned, result, False, on_chunk)
-            process.finish()
+        _scan_stream(engine, repo, [ids], stats, scanned, result, on_chunk)
     _report_missing(stats.missing, repo, result)
     _count(stats, result)
     found = changes(repo.path, revs, set(scanned.blobs))

@@ -21,6 +21,8 @@ from hvscan.sources.gitcmd import GitError, GitProcess, git
 # Above this many objects, filter `git log` output here instead of passing --find-object per
 # object on the command line (argument lists are limited).
 MAX_FIND_OBJECT_ARGS = 2000
+# Splitting the object list costs a git process per part: not worth it for small stores.
+MIN_OBJECTS_PER_PART = 2000
 _GITLINK_MODE = b"160000"
 _LOG_FORMAT = "--format=%x01%H %P%x02%ct%x02%aI%x02%an <%ae>"
 
@@ -99,14 +101,6 @@ def stash_entries(repo: Path) -> list[str]:
     return out.decode("ascii").split()
 
 
-def object_count(repo: Path) -> int:
-    counts = {}
-    for line in git(repo, "count-objects", "-v").decode("ascii", "replace").splitlines():
-        name, _, value = line.partition(":")
-        counts[name] = value.strip()
-    return int(counts.get("count", "0") or 0) + int(counts.get("in-pack", "0") or 0)
-
-
 def resolve_commit(repo: Path, rev: str, option: str) -> str:
     if not rev or rev.startswith("-"):
         raise GitError(f"{option}: {rev!r} is not a revision")
@@ -117,9 +111,64 @@ def resolve_commit(repo: Path, rev: str, option: str) -> str:
         raise GitError(f"{option}: {rev!r} does not name a commit in this repository") from None
 
 
-def stream_all_objects(repo: Path) -> GitProcess:
-    """Every object in the store, each once, in pack order (the cheapest order to read)."""
-    return GitProcess(repo, "cat-file", "--batch-all-objects", "--batch", "--unordered")
+@dataclass
+class ObjectLists:
+    """Every blob, commit and tag id in the store, in pack order (the cheapest order to read),
+    split into contiguous parts, one temporary file per git process that will read them."""
+
+    files: list[IO[bytes]]
+    count: int
+    commits: list[str]
+
+    def close(self) -> None:
+        for handle in self.files:
+            handle.close()
+
+
+def list_objects(repo: Path, parts: int, *, keep_commits: bool = False) -> ObjectLists:
+    """List the store's objects (trees left out: nothing in them is scanned) and split the list
+    into up to ``parts`` contiguous parts, so that each git process inflates its own stretch of
+    the pack and its delta bases stay in its own cache."""
+    listing = GitProcess(repo, "cat-file", "--batch-all-objects",
+                         "--batch-check=%(objectname) %(objecttype)", "--unordered")
+    assert listing.stdout is not None
+    whole = tempfile.TemporaryFile()  # noqa: SIM115 (owned by the ObjectLists returned)
+    count, width, rest = 0, 0, b""
+    commits: list[str] = []
+    try:
+        for block in iter(lambda: listing.stdout.read(1 << 20), b""):  # type: ignore[union-attr]
+            lines = (rest + block).split(b"\n")
+            rest = lines.pop()
+            if not width and lines:
+                width = lines[0].index(b" ")  # 40 hex digits, or 64 in a SHA-256 repository
+            kept = [line[:width] for line in lines if not line.endswith(b" tree")]
+            if kept:
+                whole.write(b"\n".join(kept) + b"\n")
+                count += len(kept)
+            if keep_commits:
+                commits += [line[:width].decode("ascii") for line in lines
+                            if line.endswith(b" commit")]
+        listing.finish()
+    except BaseException:
+        listing.kill()
+        whole.close()
+        raise
+    return ObjectLists(_split(whole, count, width + 1, parts), count, commits)
+
+
+def _split(whole: IO[bytes], count: int, line_size: int, parts: int) -> list[IO[bytes]]:
+    parts = max(1, min(parts, count // MIN_OBJECTS_PER_PART))
+    per_part = -(-count // parts)
+    files = [whole]
+    for part in range(1, parts):
+        whole.seek(part * per_part * line_size)
+        piece = tempfile.TemporaryFile()  # noqa: SIM115 (owned by the ObjectLists returned)
+        piece.write(whole.read(per_part * line_size))
+        piece.seek(0)
+        files.append(piece)
+    whole.truncate(min(count, per_part) * line_size)
+    whole.seek(0)
+    return files
 
 
 def stream_objects(repo: Path, oids: IO[bytes]) -> GitProcess:
@@ -142,11 +191,11 @@ class ReachableObjects:
     def finish(self) -> list[str]:
         """Wait for git; return the ids of missing objects."""
         self._git.finish()
-        missing = []
-        for line in self._lines():
-            if line.startswith(b"?"):
-                missing.append(line[1:].decode("ascii", "replace"))
-        return missing
+        self._file.seek(0)
+        if not any(b"?" in block for block in iter(lambda: self._file.read(1 << 20), b"")):
+            return []  # the common case, found at memory speed
+        return [line[1:].decode("ascii", "replace") for line in self._lines()
+                if line.startswith(b"?")]
 
     def subset(self, oids: set[str]) -> set[str]:
         wanted = {oid.encode("ascii") for oid in oids}

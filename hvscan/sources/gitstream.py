@@ -1,11 +1,13 @@
 """Reading a ``git cat-file --batch`` stream fast: the part of a history audit every byte pays for.
 
-git writes ``<id> <type> <size>\\n<content>\\n`` for each object. A reader thread copies the pipe
-into a few reused 4 MiB buffers (the read releases the GIL, so git never waits for Python), and
-the consumer runs the keyword prefilter over each whole buffer at once (Hyperscan: one SIMD pass,
-GIL released). Only then does it walk the object headers, and it hands on just the objects that a
-needle hit lies inside, or that ``needs_full_scan`` claims (encoded or compressed blobs).
-Everything else is counted and dropped without ever being split out of the buffer.
+git writes ``<id> <type> <size>\\n<content>\\n`` for each object. Several git processes may
+produce parts of the stream at once (inflating objects is what costs most). A reader thread per
+process copies its pipe into a few reused 4 MiB buffers (the read releases the GIL, so git never
+waits for Python), and the consumer runs the keyword prefilter over each whole buffer at once
+(Hyperscan: one SIMD pass, GIL released). Only then does it walk the object headers, and it
+hands on just the objects that a needle hit lies inside, or that ``needs_full_scan`` claims
+(encoded or compressed blobs). Everything else is counted and dropped without ever being split
+out of the buffer.
 """
 
 from __future__ import annotations
@@ -40,37 +42,35 @@ class StreamStats:
     blobs: int = 0
     blob_bytes: int = 0
     missing: list[str] = field(default_factory=list)
-    commits: list[bytes] = field(default_factory=list)
 
 
 def read_objects(
-    stream: IO[bytes],
+    streams: list[IO[bytes]],
     prefilter: Prefilter,
     needs_full_scan: Callable[[bytes], bool],
     stats: StreamStats,
     *,
-    keep_commit_ids: bool = False,
     on_chunk: Callable[[StreamStats], None] | None = None,
 ) -> Iterator[GitObject]:
-    """The objects of the batch output on ``stream`` that need a full scan: blobs, commits and
-    tags in which a needle occurs, and blobs ``needs_full_scan`` asks for. Every object is
-    counted in ``stats``; with ``keep_commit_ids`` every commit id read is kept there too."""
-    parser = _Parser(prefilter, needs_full_scan, stats, keep_commit_ids)
-    for buffer, length in _chunks(stream):
-        yield from parser.feed(buffer, length)
+    """The objects of the batch outputs on ``streams`` that need a full scan: blobs, commits
+    and tags in which a needle occurs, and blobs ``needs_full_scan`` asks for. Every object is
+    counted in ``stats``."""
+    parsers = [_Parser(prefilter, needs_full_scan, stats) for _ in streams]
+    for index, buffer, length in _chunks(streams):
+        yield from parsers[index].feed(buffer, length)
         stats.read_bytes += length
         if on_chunk is not None:
             on_chunk(stats)
-    parser.close()
+    for parser in parsers:
+        parser.close()
 
 
 class _Parser:
     def __init__(self, prefilter: Prefilter, needs_full_scan: Callable[[bytes], bool],
-                 stats: StreamStats, keep_commit_ids: bool) -> None:
+                 stats: StreamStats) -> None:
         self._prefilter = prefilter
         self._needs_full_scan = needs_full_scan
         self._stats = stats
-        self._keep_commit_ids = keep_commit_ids
         self._header_part = b""  # a header cut by the end of the previous buffer
         # An object whose content (and the newline after it) runs past the buffer's end.
         self._pending: tuple[bytes, bytes, int] | None = None
@@ -127,8 +127,6 @@ class _Parser:
             if kind == b"blob":
                 stats.blobs += 1
                 stats.blob_bytes += stop - start
-            elif kind == b"commit" and self._keep_commit_ids:
-                stats.commits.append(oid)
             hit = False
             while span_index < span_count and spans[span_index][0] + base < start:
                 span_index += 1
@@ -177,8 +175,6 @@ class _Parser:
         if kind == b"blob":
             stats.blobs += 1
             stats.blob_bytes += size
-        elif kind == b"commit" and self._keep_commit_ids:
-            stats.commits.append(oid)
         if self._prefilter.hits(data) or (kind == b"blob" and self._needs_full_scan(data)):
             found.append(GitObject(oid.decode(), kind.decode(), data))
 
@@ -194,36 +190,43 @@ class _Parser:
             raise GitError("git cat-file output ended in the middle of an object")
 
 
-def _chunks(stream: IO[bytes]) -> Iterator[tuple[bytearray, int]]:
-    """The stream's bytes in reused buffers, read ahead by a thread. A buffer yielded is
-    handed back for refilling when the consumer asks for the next one."""
-    free: queue.Queue[bytearray] = queue.Queue()
-    for _ in range(BUFFERS):
-        free.put(bytearray(CHUNK_SIZE))
-    full: queue.Queue[tuple[bytearray, int] | BaseException] = queue.Queue()
-    descriptor = stream.fileno()
-
-    def fill() -> None:
-        try:
-            while True:
-                buffer = free.get()
-                length = _read_full(descriptor, buffer)
-                full.put((buffer, length))
-                if length == 0:
-                    return
-        except BaseException as exc:  # handed to the consumer, raised there
-            full.put(exc)
-
-    threading.Thread(target=fill, name="hvscan-git-reader", daemon=True).start()
-    while True:
-        item = full.get()
+def _chunks(streams: list[IO[bytes]]) -> Iterator[tuple[int, bytearray, int]]:
+    """``(stream index, buffer, length)`` as the streams' bytes arrive, each stream's in order,
+    read ahead by a thread per stream into its own reused buffers. A buffer yielded is handed
+    back for refilling when the consumer asks for the next one."""
+    arrived: queue.Queue[tuple[int, bytearray, int] | BaseException] = queue.Queue()
+    pools: list[queue.Queue[bytearray]] = []
+    for index, stream in enumerate(streams):
+        pool: queue.Queue[bytearray] = queue.Queue()
+        for _ in range(BUFFERS):
+            pool.put(bytearray(CHUNK_SIZE))
+        pools.append(pool)
+        threading.Thread(target=_fill, args=(index, stream.fileno(), pool, arrived),
+                         name=f"hvscan-git-reader-{index}", daemon=True).start()
+    running = len(streams)
+    while running:
+        item = arrived.get()
         if isinstance(item, BaseException):
             raise item
-        buffer, length = item
+        index, buffer, length = item
         if length == 0:
-            return
-        yield buffer, length
-        free.put(buffer)
+            running -= 1
+            continue
+        yield index, buffer, length
+        pools[index].put(buffer)
+
+
+def _fill(index: int, descriptor: int, pool: queue.Queue[bytearray],
+          arrived: queue.Queue[tuple[int, bytearray, int] | BaseException]) -> None:
+    try:
+        while True:
+            buffer = pool.get()
+            length = _read_full(descriptor, buffer)
+            arrived.put((index, buffer, length))
+            if length == 0:
+                return
+    except BaseException as exc:  # handed to the consumer, raised there
+        arrived.put(exc)
 
 
 def _read_full(descriptor: int, buffer: bytearray) -> int:

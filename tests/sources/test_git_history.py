@@ -480,3 +480,23 @@ def test_git_missing_from_path_is_a_clear_error(repo: GitRepo, monkeypatch: Any)
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(GitError, match="git is not installed"):
         run(repo)
+
+
+def test_object_list_split_across_several_git_processes_reads_everything(
+        repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hvscan import history
+    from hvscan.sources import githistory
+
+    keys = [make_key("live", 60 + n) for n in range(5)]
+    for n, key in enumerate(keys):
+        repo.write(f"f{n}.txt", f"{n}\n{key}\n")
+        repo.commit(f"c{n} mentions {key[:10]}")
+    repo.git("tag", "-a", "t", "-m", f"tag {keys[0]}")
+    whole = run(repo)
+    monkeypatch.setattr(githistory, "MIN_OBJECTS_PER_PART", 1)
+    monkeypatch.setattr(history, "producers", lambda: 3)
+
+    split = run(repo)
+
+    assert found(split) == found(whole) and len(split.findings) == 6
+    assert split.stats.files_scanned == whole.stats.files_scanned == 5

@@ -37,15 +37,22 @@ def wants_whole(data: bytes) -> bool:
     return data.startswith(b"ZZ")
 
 
-def read(data: bytes, chunk: int, monkeypatch: pytest.MonkeyPatch) -> tuple[
+def read(data: bytes | list[bytes], chunk: int, monkeypatch: pytest.MonkeyPatch) -> tuple[
         list[GitObject], StreamStats]:
+    """Read one stream, or several side by side (as from several git processes)."""
     monkeypatch.setattr(gitstream, "CHUNK_SIZE", chunk)
     stats = StreamStats()
-    with tempfile.TemporaryFile() as handle:
-        handle.write(data)
-        handle.seek(0)
-        found = list(read_objects(handle, Prefilter(NEEDLES), wants_whole, stats,
-                                  keep_commit_ids=True))
+    handles = []
+    try:
+        for part in data if isinstance(data, list) else [data]:
+            handle = tempfile.TemporaryFile()
+            handles.append(handle)
+            handle.write(part)
+            handle.seek(0)
+        found = list(read_objects(handles, Prefilter(NEEDLES), wants_whole, stats))
+    finally:
+        for handle in handles:
+            handle.close()
     return found, stats
 
 
@@ -74,7 +81,24 @@ def test_any_buffer_size_gives_the_objects_a_scan_needs(objects: list[tuple[str,
     assert stats.read_bytes == len(data)
     blobs = [o for o in made if o.kind == "blob"]
     assert (stats.blobs, stats.blob_bytes) == (len(blobs), sum(len(o.data) for o in blobs))
-    assert [c.decode() for c in stats.commits] == [o.oid for o in made if o.kind == "commit"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(objects=st.lists(st.tuples(st.sampled_from(KINDS), content), max_size=12),
+       cuts=st.lists(st.integers(min_value=0, max_value=12), max_size=3),
+       chunk=st.integers(min_value=1, max_value=90))
+def test_several_streams_together_give_every_object_once(objects: list[tuple[str, bytes]],
+                                                         cuts: list[int], chunk: int) -> None:
+    data, made = batch(objects)
+    bounds = [0, *sorted({min(cut, len(made)) for cut in cuts}), len(made)]
+    parts = []
+    for start, stop in zip(bounds, bounds[1:], strict=False):
+        parts.append(b"".join(f"{o.oid} {o.kind} {len(o.data)}\n".encode() + o.data + b"\n"
+                              for o in made[start:stop]))
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        found, stats = read(parts, chunk, monkeypatch)
+    assert sorted(found, key=repr) == sorted(expected(made), key=repr)
+    assert stats.objects == len(made) and stats.read_bytes == len(data)
 
 
 def test_needle_split_across_two_objects_is_not_a_hit(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,6 +9,7 @@ one pass for all of them, merges diffed against each parent). It knows nothing a
 from __future__ import annotations
 
 import datetime
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ MAX_FIND_OBJECT_ARGS = 2000
 # Splitting the object list costs a git process per part: not worth it for small stores.
 MIN_OBJECTS_PER_PART = 2000
 _GITLINK_MODE = b"160000"
+_SCANNED_ID = re.compile(rb"^([0-9a-f]+) (?:blob|commit|tag)$", re.MULTILINE)
+_COMMIT_ID = re.compile(rb"^([0-9a-f]+) commit$", re.MULTILINE)
 _LOG_FORMAT = "--format=%x01%H %P%x02%ct%x02%aI%x02%an <%ae>"
 
 
@@ -137,17 +140,16 @@ def list_objects(repo: Path, parts: int, *, keep_commits: bool = False) -> Objec
     commits: list[str] = []
     try:
         for block in iter(lambda: listing.stdout.read(1 << 20), b""):  # type: ignore[union-attr]
-            lines = (rest + block).split(b"\n")
-            rest = lines.pop()
-            if not width and lines:
-                width = lines[0].index(b" ")  # 40 hex digits, or 64 in a SHA-256 repository
-            kept = [line[:width] for line in lines if not line.endswith(b" tree")]
+            block = rest + block
+            cut = block.rfind(b"\n") + 1
+            block, rest = block[:cut], block[cut:]
+            kept = _SCANNED_ID.findall(block)
             if kept:
+                width = len(kept[0])  # 40 hex digits, or 64 in a SHA-256 repository
                 whole.write(b"\n".join(kept) + b"\n")
                 count += len(kept)
             if keep_commits:
-                commits += [line[:width].decode("ascii") for line in lines
-                            if line.endswith(b" commit")]
+                commits += [oid.decode("ascii") for oid in _COMMIT_ID.findall(block)]
         listing.finish()
     except BaseException:
         listing.kill()

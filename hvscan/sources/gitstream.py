@@ -47,7 +47,7 @@ class StreamStats:
 def read_objects(
     streams: list[IO[bytes]],
     prefilter: Prefilter,
-    needs_full_scan: Callable[[bytes], bool],
+    needs_full_scan: Callable[[bytes | memoryview], bool],
     stats: StreamStats,
     *,
     on_chunk: Callable[[StreamStats], None] | None = None,
@@ -66,7 +66,7 @@ def read_objects(
 
 
 class _Parser:
-    def __init__(self, prefilter: Prefilter, needs_full_scan: Callable[[bytes], bool],
+    def __init__(self, prefilter: Prefilter, needs_full_scan: Callable[[bytes | memoryview], bool],
                  stats: StreamStats) -> None:
         self._prefilter = prefilter
         self._needs_full_scan = needs_full_scan
@@ -138,10 +138,8 @@ class _Parser:
                 probe += 1
             if hit:
                 found.append(GitObject(oid.decode(), kind.decode(), bytes(view[start:stop])))
-            elif kind == b"blob":
-                data = bytes(view[start:stop])
-                if self._needs_full_scan(data):
-                    found.append(GitObject(oid.decode(), "blob", data))
+            elif kind == b"blob" and self._needs_full_scan(view[start:stop]):
+                found.append(GitObject(oid.decode(), "blob", bytes(view[start:stop])))
         return found
 
     def _start_object(self, header: bytes, start: int, view: memoryview, length: int,

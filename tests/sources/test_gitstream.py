@@ -33,8 +33,8 @@ def batch(objects: list[tuple[str, bytes]], missing: tuple[str, ...] = ()) -> tu
     return out, made
 
 
-def wants_whole(data: bytes) -> bool:
-    return data.startswith(b"ZZ")
+def wants_whole(data: bytes | memoryview) -> bool:
+    return bytes(data[:2]) == b"ZZ"
 
 
 def read(data: bytes | list[bytes], chunk: int, monkeypatch: pytest.MonkeyPatch) -> tuple[

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -196,10 +195,12 @@ def _audit_range(repo: Repository, revs: list[str], engine: Engine, options: His
         raise GitError("--include-unreachable audits the whole store; it cannot be combined "
                        "with --range, --branch or --since-commit")
     stats, scanned = StreamStats(), _Scanned()
-    with tempfile.TemporaryFile() as ids:
-        total, added = range_objects(repo.path, revs, ids)
-        on_chunk = progress(total) if progress else None
-        _scan_stream(engine, repo, [ids], stats, scanned, result, on_chunk)
+    lists, added = range_objects(repo.path, revs, producers())
+    try:
+        on_chunk = progress(lists.count) if progress else None
+        _scan_stream(engine, repo, lists.files, stats, scanned, result, on_chunk)
+    finally:
+        lists.close()
     _report_missing(stats.missing, repo, result)
     _count(stats, result)
     found = changes(repo.path, revs, set(scanned.blobs))

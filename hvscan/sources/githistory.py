@@ -213,29 +213,36 @@ class ReachableObjects:
         self._file.close()
 
 
-def range_objects(repo: Path, revs: list[str], ids: IO[bytes]) -> tuple[int, set[str]]:
-    """Write to ``ids`` the commits of ``revs`` and every blob their changes add (each once);
-    return how many ids were written and the set of those blobs."""
-    commits = 0
+def range_objects(repo: Path, revs: list[str], parts: int) -> tuple[ObjectLists, set[str]]:
+    """The commits of ``revs`` and every blob their changes add (each once), split like
+    ``list_objects``; and the set of those blobs."""
+    whole = tempfile.TemporaryFile()  # noqa: SIM115 (owned by the ObjectLists returned)
+    count, width = 0, 0
     blobs: set[str] = set()
     process = GitProcess(repo, "log", *_diff_options(), "--format=%x01%H", *revs, "--")
     assert process.stdout is not None
     try:
         for token in _tokens(process.stdout):
             if token.startswith(b"\x01"):
-                ids.write(token[1:] + b"\n")
-                commits += 1
+                oid = token[1:]
             elif token.startswith(b":"):
                 new = _meta_new_blob(token)
-                if new and new not in blobs:
-                    blobs.add(new)
-                    ids.write(new.encode("ascii") + b"\n")
+                if not new or new in blobs:
+                    continue
+                blobs.add(new)
+                oid = new.encode("ascii")
+            else:
+                continue
+            whole.write(oid + b"\n")
+            count += 1
+            width = len(oid)
         process.finish()
+    except BaseException:
+        whole.close()
+        raise
     finally:
         process.kill()
-    ids.flush()
-    ids.seek(0)
-    return commits + len(blobs), blobs
+    return ObjectLists(_split(whole, count, width + 1, parts), count, []), blobs
 
 
 def changes(repo: Path, revs: list[str], blobs: set[str], *,

@@ -191,40 +191,53 @@ class _Parser:
 def _chunks(streams: list[IO[bytes]]) -> Iterator[tuple[int, bytearray, int]]:
     """``(stream index, buffer, length)`` as the streams' bytes arrive, each stream's in order,
     read ahead by a thread per stream into its own reused buffers. A buffer yielded is handed
-    back for refilling when the consumer asks for the next one."""
+    back for refilling when the consumer asks for the next one.
+
+    Each thread reads a duplicate of its stream's descriptor, which it closes itself: when the
+    consumer stops early and the caller closes the streams, a thread still reading can never
+    read from a descriptor number the process has since reused for something else.
+    """
     arrived: queue.Queue[tuple[int, bytearray, int] | BaseException] = queue.Queue()
-    pools: list[queue.Queue[bytearray]] = []
+    pools: list[queue.Queue[bytearray | None]] = []
     for index, stream in enumerate(streams):
-        pool: queue.Queue[bytearray] = queue.Queue()
+        pool: queue.Queue[bytearray | None] = queue.Queue()
         for _ in range(BUFFERS):
             pool.put(bytearray(CHUNK_SIZE))
         pools.append(pool)
-        threading.Thread(target=_fill, args=(index, stream.fileno(), pool, arrived),
+        threading.Thread(target=_fill, args=(index, os.dup(stream.fileno()), pool, arrived),
                          name=f"hvscan-git-reader-{index}", daemon=True).start()
     running = len(streams)
-    while running:
-        item = arrived.get()
-        if isinstance(item, BaseException):
-            raise item
-        index, buffer, length = item
-        if length == 0:
-            running -= 1
-            continue
-        yield index, buffer, length
-        pools[index].put(buffer)
+    try:
+        while running:
+            item = arrived.get()
+            if isinstance(item, BaseException):
+                raise item
+            index, buffer, length = item
+            if length == 0:
+                running -= 1
+                continue
+            yield index, buffer, length
+            pools[index].put(buffer)
+    finally:
+        for pool in pools:  # wake readers waiting for a buffer: they stop
+            pool.put(None)
 
 
-def _fill(index: int, descriptor: int, pool: queue.Queue[bytearray],
+def _fill(index: int, descriptor: int, pool: queue.Queue[bytearray | None],
           arrived: queue.Queue[tuple[int, bytearray, int] | BaseException]) -> None:
     try:
         while True:
             buffer = pool.get()
+            if buffer is None:
+                return
             length = _read_full(descriptor, buffer)
             arrived.put((index, buffer, length))
             if length == 0:
                 return
     except BaseException as exc:  # handed to the consumer, raised there
         arrived.put(exc)
+    finally:
+        os.close(descriptor)
 
 
 def _read_full(descriptor: int, buffer: bytearray) -> int:

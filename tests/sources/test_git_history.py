@@ -338,6 +338,18 @@ def test_dangling_blob_with_include_unreachable_has_no_commit(repo: GitRepo) -> 
         None, None, {"blob": blob, "unreachable": True})
 
 
+def test_blob_reached_only_through_a_tag_is_reported_without_a_commit(repo: GitRepo) -> None:
+    repo.write("README", "x\n")
+    repo.commit("base")
+    key = make_key("live", 33)
+    blob = repo.git("hash-object", "-w", "--stdin", input=f"KEY={key}\n".encode())
+    repo.git("tag", "key-blob", blob)
+
+    [finding] = run(repo).findings
+    assert (finding.path, finding.commit, finding.secret) == (None, None, key)
+    assert finding.extra == {"blob": blob}
+
+
 def _history_with_base(repo: GitRepo) -> tuple[str, str, str]:
     """base: old key in settings.py; then a commit edits settings.py around the old key and
     another adds a new key. Returns (old key, new key, base commit)."""

@@ -60,10 +60,37 @@ def report_options(function: F) -> F:
         click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
                      show_default=True,
                      help="Colour the text report (auto: on a terminal, unless NO_COLOR is set)."),
+        *_decode_options(),
     ]
     for option in reversed(options):
         function = option(function)
     return function
+
+
+def _decode_options() -> list[Callable[[F], F]]:
+    from hvscan.engine import Limits
+
+    default = Limits()
+    return [
+        click.option("--max-decode-depth", type=click.IntRange(0, 4),
+                     default=default.decode_depth, show_default=True,
+                     help="Decode encoded text (base64, UTF-16/32, percent, escapes) nested up "
+                          "to this deep; 0: no decoding."),
+        click.option("--max-archive-depth", type=click.IntRange(0, 32),
+                     default=default.archive_depth, show_default=True,
+                     help="Open archives and compressed files (zip, jar, tar, gzip...) nested up "
+                          "to this deep; 0: leave them closed."),
+        click.option("--max-archive-size", type=SizeType(), default=default.archive_bytes,
+                     help="Stop expanding a file's archives after this many bytes "
+                          "[default: 256MB]."),
+        click.option("--max-archive-ratio", type=click.IntRange(1), show_default=True,
+                     default=default.archive_ratio,
+                     help="Stop expanding an archive member beyond this compression ratio "
+                          "(members under 1MB expanded are exempt)."),
+        click.option("--max-archive-members", type=click.IntRange(1), show_default=True,
+                     default=default.archive_members,
+                     help="Open at most this many archive members per scanned file."),
+    ]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -103,14 +130,22 @@ def _scan(
     fail_on: str,
     show_secrets: bool,
     color: str,
+    max_decode_depth: int,
+    max_archive_depth: int,
+    max_archive_size: int,
+    max_archive_ratio: int,
+    max_archive_members: int,
 ) -> None:
     from hvscan import scan
-    from hvscan.engine import Engine
+    from hvscan.engine import Engine, Limits
     from hvscan.report import ReportOptions, renderer
     from hvscan.rules import load_builtin_rules, load_rule_files, severity_rank
 
     rules = load_builtin_rules() + load_rule_files(list(rule_files))
-    result = scan.run(Engine(rules), events())
+    limits = Limits(decode_depth=max_decode_depth, archive_depth=max_archive_depth,
+                    archive_bytes=max_archive_size, archive_ratio=max_archive_ratio,
+                    archive_members=max_archive_members)
+    result = scan.run(Engine(rules, limits), events())
     use_color = output is None and _want_color(color)
     text = renderer(output_format)(result, ReportOptions(show_secrets=show_secrets,
                                                          color=use_color))

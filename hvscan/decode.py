@@ -1,0 +1,391 @@
+"""Text decoders: keys hidden by an encoding inside text (base64, UTF-16/32, percent, escapes).
+
+Clean text must not pay for decoding, so nothing is decoded blindly. Each decoder knows the
+*forms* a literal takes once encoded (base64 at its three byte alignments, UTF-16/32 in either
+byte order, percent-encoding and backslash escapes); those forms of the rules' keywords join the
+prefilter's needles, and a decoder runs only on the *regions* around a form the prefilter found.
+Encodings nest (base64 inside UTF-16, base64 inside base64): the needles of a chain are the outer
+decoder's forms of the inner chain's needles, up to the decode depth.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+_ALNUM = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+_BASE64 = _ALNUM + b"+/-_"
+_FROM_URL_SAFE = bytes.maketrans(b"-_", b"+/")
+_TO_URL_SAFE = bytes.maketrans(b"+/", b"-_")
+_PERCENT_TEXT = _ALNUM + b"%-._~+"
+_ESCAPE_TEXT = _ALNUM + b"\\_"
+# Encoded text is cut out of its line; a region never reaches further than this from its needle.
+_REACH = 1 << 16
+# Wrapped base64 (PEM, MIME, `base64` output) is joined across lines at least this wide.
+_MIN_WRAP = 16
+# name, Python codec, code unit size
+WIDE = (("utf-16le", "utf-16-le", 2), ("utf-16be", "utf-16-be", 2),
+        ("utf-32le", "utf-32-le", 4), ("utf-32be", "utf-32-be", 4))
+_WIDE_UNIT = {name: width for name, _, width in WIDE}
+_BOMS = {"utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff",
+         "utf-32-le": b"\xff\xfe\x00\x00", "utf-32-be": b"\x00\x00\xfe\xff"}
+
+
+@dataclass(frozen=True)
+class Needle:
+    """What a prefilter needle stands for: a rule keyword seen through ``chain`` (encodings,
+    outermost first). ``phase`` places a base64 needle on base64's 4-character grid: the needle
+    starts ``phase`` characters after a group boundary."""
+
+    chain: tuple[str, ...]
+    phase: int = 0
+
+
+@dataclass(frozen=True)
+class Region:
+    """Encoded text found in a buffer and what it decodes to. ``origin`` maps an offset in
+    ``data`` to the offset of the encoded text in the buffer. ``whole_text`` marks the whole
+    buffer re-read in another text encoding (UTF-16/32), whose lines are counted in ``data``."""
+
+    encoding: str
+    start: int
+    end: int
+    data: bytes
+    origin: Callable[[int], int]
+    whole_text: bool = False
+
+
+Found = list[tuple[bytes, Needle]]
+Form = tuple[str, bytes, int]
+
+
+@dataclass(frozen=True)
+class Decoder:
+    family: str
+    forms: Callable[[bytes], list[Form]]
+    regions: Callable[[bytes, Found], list[Region]]
+    # Families whose text this encoding is commonly wrapped around (needles are composed only
+    # along these, which keeps the needle set small).
+    contains: frozenset[str]
+
+
+def needle_table(keywords: Iterable[bytes], depth: int) -> dict[bytes, tuple[Needle, ...]]:
+    """Every needle for chains of at most ``depth`` encodings around ``keywords``."""
+    table: dict[bytes, list[Needle]] = {}
+    frontier: list[tuple[bytes, tuple[str, ...]]] = [(k, ()) for k in dict.fromkeys(keywords)]
+    for _ in range(depth):
+        grown: list[tuple[bytes, tuple[str, ...]]] = []
+        for literal, chain in frontier:
+            for decoder in DECODERS:
+                if chain and family(chain[0]).family not in decoder.contains:
+                    continue
+                for encoding, form, phase in decoder.forms(literal):
+                    needle = Needle((encoding, *chain), phase)
+                    entries = table.setdefault(form, [])
+                    if needle not in entries:
+                        entries.append(needle)
+                        grown.append((form, needle.chain))
+        frontier = grown
+    return {form: tuple(needles) for form, needles in table.items()}
+
+
+def family(encoding: str) -> Decoder:
+    return _WIDE_DECODER if encoding in _WIDE_UNIT else _BY_FAMILY[encoding]
+
+
+def _positions(buf: bytes, needle: bytes) -> Iterator[int]:
+    pos = buf.find(needle)
+    while pos >= 0:
+        yield pos
+        pos = buf.find(needle, pos + 1)
+
+
+def _is_inside(pos: int, spans: list[tuple[int, int]]) -> bool:
+    return any(start <= pos < end for start, end in spans)
+
+
+# --- base64 --------------------------------------------------------------------------------
+
+
+def _base64_forms(literal: bytes) -> list[Form]:
+    import binascii
+
+    forms: list[Form] = []
+    for align in range(3):
+        encoded = binascii.b2a_base64(bytes(align) + literal + bytes(2), newline=False)
+        # Keep the characters made only of the literal's bits: character i holds bits
+        # [6i, 6i + 6) and the literal occupies bits [8 * align, 8 * (align + len)).
+        first = -(-8 * align // 6)
+        stable = encoded[first:8 * (align + len(literal)) // 6]
+        for variant in dict.fromkeys((stable, stable.translate(_TO_URL_SAFE))):
+            forms.append(("base64", variant, first))
+    return forms
+
+
+def _base64_regions(buf: bytes, found: Found) -> list[Region]:
+    regions: list[Region] = []
+    done: list[tuple[int, int]] = []
+    for needle, info in found:
+        for pos in _positions(buf, needle):
+            if _is_inside(pos, done):
+                continue
+            segments = _base64_run(buf, pos, info.phase)
+            done.append((segments[0][0], segments[-1][1]))
+            regions.append(_base64_region(buf, segments))
+    return regions
+
+
+def _base64_run(buf: bytes, pos: int, phase: int) -> list[tuple[int, int]]:
+    """The base64 text around ``pos`` as (start, end) pieces of ``buf``: the needle fixes the
+    4-character grid, so characters glued to the front of the run are left out; wrapped lines
+    are joined."""
+    left = _span_start(buf, pos, _BASE64)
+    start = left + (pos - phase - left) % 4
+    end = _span_end(buf, pos, _BASE64)
+    segments = [(start, end)]
+    if start == left:
+        while (previous := _wrapped_line_before(buf, segments[0][0])) is not None:
+            segments.insert(0, previous)
+    while (following := _wrapped_line_after(buf, segments[-1])) is not None:
+        segments.append(following)
+    last_start, last_end = segments[-1]
+    padding = len(buf[last_end:last_end + 2]) - len(buf[last_end:last_end + 2].lstrip(b"="))
+    segments[-1] = (last_start, last_end + padding)
+    return segments
+
+
+def _span_start(buf: bytes, pos: int, chars: bytes) -> int:
+    low = max(buf.rfind(b"\n", 0, pos) + 1, pos - _REACH)
+    before = buf[low:pos]
+    return pos - (len(before) - len(before.rstrip(chars)))
+
+
+def _span_end(buf: bytes, pos: int, chars: bytes) -> int:
+    high = buf.find(b"\n", pos)
+    high = min(len(buf) if high < 0 else high, pos + _REACH)
+    return high - len(buf[pos:high].lstrip(chars))
+
+
+def _line_start(buf: bytes, pos: int) -> int | None:
+    """Where the line holding ``pos`` starts, if only indentation comes before ``pos``."""
+    low = buf.rfind(b"\n", 0, pos) + 1
+    return low if not buf[low:pos].strip(b" \t") else None
+
+
+def _wrapped_line_before(buf: bytes, start: int) -> tuple[int, int] | None:
+    low = _line_start(buf, start)
+    if not low:
+        return None
+    end = low - 1
+    if end and buf[end - 1] == 0x0D:
+        end -= 1
+    begin = _span_start(buf, end, _BASE64)
+    width = end - begin
+    if width < _MIN_WRAP or width % 4 or _line_start(buf, begin) is None:
+        return None
+    return begin, end
+
+
+def _wrapped_line_after(buf: bytes, segment: tuple[int, int]) -> tuple[int, int] | None:
+    start, end = segment
+    width = end - start
+    if width < _MIN_WRAP or width % 4 or _line_start(buf, start) is None:
+        return None
+    following = end + 2 if buf[end:end + 2] == b"\r\n" else end + 1
+    if buf[end:following].strip(b"\r") != b"\n":
+        return None
+    begin = following + len(buf[following:following + 64]) - len(
+        buf[following:following + 64].lstrip(b" \t"))
+    stop = _span_end(buf, begin, _BASE64)
+    return (begin, stop) if stop > begin else None
+
+
+def _base64_region(buf: bytes, segments: list[tuple[int, int]]) -> Region:
+    import binascii
+
+    text = b"".join(buf[s:e] for s, e in segments).translate(_FROM_URL_SAFE).rstrip(b"=")
+    usable = len(text) - (1 if len(text) % 4 == 1 else 0)
+    data = binascii.a2b_base64(text[:usable] + b"=" * (-usable % 4))
+    offsets = [0]
+    for start, end in segments:
+        offsets.append(offsets[-1] + end - start)
+
+    def origin(offset: int) -> int:
+        char = min(offset * 4 // 3, offsets[-1])
+        index = min(bisect.bisect_right(offsets, char) - 1, len(segments) - 1)
+        return segments[index][0] + char - offsets[index]
+
+    return Region("base64", segments[0][0], segments[-1][1], data, origin)
+
+
+# --- percent-encoding and backslash escapes ------------------------------------------------
+
+
+def _hex_forms(encoding: str, literal: bytes, escape: Callable[[int, str], str],
+               units: Iterable[int]) -> list[Form]:
+    forms: dict[bytes, None] = {}
+    codes = list(units)
+    for case in ("X", "x"):
+        forms[b"".join(escape(c, case).encode() for c in codes)] = None
+        forms[b"".join(
+            bytes([c]) if c < 128 and c in _ALNUM else escape(c, case).encode() for c in codes
+        )] = None
+    forms.pop(literal, None)
+    return [(encoding, form, 0) for form in forms]
+
+
+def _percent_forms(literal: bytes) -> list[Form]:
+    return _hex_forms("percent", literal, lambda c, x: f"%{c:02{x}}", literal)
+
+
+def _escape_forms(literal: bytes) -> list[Form]:
+    forms = _hex_forms("escape", literal, lambda c, x: f"\\x{c:02{x}}", literal)
+    try:
+        text = literal.decode("utf-8")
+    except UnicodeDecodeError:
+        return forms
+    wide = text.encode("utf-16-be")
+    units = [int.from_bytes(wide[i:i + 2], "big") for i in range(0, len(wide), 2)]
+    return forms + _hex_forms("escape", literal, lambda c, x: f"\\u{c:04{x}}", units)
+
+
+def _percent_regions(buf: bytes, found: Found) -> list[Region]:
+    return [_unescape(buf, span, "percent", b"%", _percent_unit)
+            for span in _spans(buf, found, _PERCENT_TEXT)]
+
+
+def _escape_regions(buf: bytes, found: Found) -> list[Region]:
+    return [_unescape(buf, span, "escape", b"\\", _escape_unit)
+            for span in _spans(buf, found, _ESCAPE_TEXT)]
+
+
+def _spans(buf: bytes, found: Found, chars: bytes) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    for needle, _ in found:
+        for pos in _positions(buf, needle):
+            if not _is_inside(pos, spans):
+                spans.append((_span_start(buf, pos, chars), _span_end(buf, pos, chars)))
+    return spans
+
+
+def _percent_unit(part: bytes) -> tuple[bytes, int]:
+    """The byte a ``%XX`` escape stands for and the characters it takes after the ``%``."""
+    if len(part) >= 2 and part[0] in _HEX and part[1] in _HEX:
+        return bytes([int(part[:2], 16)]), 2
+    return b"", 0
+
+
+def _escape_unit(part: bytes) -> tuple[bytes, int]:
+    """What a ``\\xXX`` or ``\\uXXXX`` escape stands for and the characters it takes after
+    the backslash."""
+    size = {0x78: 2, 0x75: 4}.get(part[0], 0) if part else 0
+    digits = part[1:1 + size]
+    if size and len(digits) == size and all(c in _HEX for c in digits):
+        value = int(digits, 16)
+        unit = bytes([value]) if size == 2 else chr(value).encode("utf-8", "surrogatepass")
+        return unit, 1 + size
+    return b"", 0
+
+
+def _unescape(buf: bytes, span: tuple[int, int], encoding: str, marker: bytes,
+              unit: Callable[[bytes], tuple[bytes, int]]) -> Region:
+    start, end = span
+    parts = buf[start:end].split(marker)
+    pieces = [parts[0]]
+    # (offset in the decoded data, offset in buf): each anchor starts a run that maps one to one
+    anchors = [(0, start)]
+    decoded, source = len(parts[0]), start + len(parts[0])
+    for part in parts[1:]:
+        value, used = unit(part)
+        if used:
+            anchors.append((decoded, source))
+            pieces.append(value)
+            decoded += len(value)
+            source += 1 + used
+            rest = part[used:]
+        else:
+            rest = marker + part
+        anchors.append((decoded, source))
+        pieces.append(rest)
+        decoded += len(rest)
+        source += len(rest)
+    data = b"".join(pieces)
+    keys = [a for a, _ in anchors]
+
+    def origin(offset: int) -> int:
+        index = bisect.bisect_right(keys, offset) - 1
+        return min(anchors[index][1] + offset - anchors[index][0], end)
+
+    return Region(encoding, start, end, data, origin)
+
+
+# --- UTF-16 and UTF-32 ---------------------------------------------------------------------
+
+
+def _wide_forms(literal: bytes) -> list[Form]:
+    try:
+        text = literal.decode("utf-8")
+    except UnicodeDecodeError:
+        return []
+    return [(name, text.encode(codec), 0) for name, codec, _ in WIDE]
+
+
+def _wide_regions(buf: bytes, found: Found) -> list[Region]:
+    """Re-read ``buf`` as UTF-16/32 once per grid a needle sits on. ASCII text in little
+    endian at offset ``g`` reads the same in big endian at ``g + 1``, so needles of both byte
+    orders are grouped by that class and each class is decoded once: in the byte order that puts
+    the text at the start of the buffer (BOM-less detection by byte pattern), else little
+    endian, the common one."""
+    classes: set[tuple[int, int]] = set()
+    for needle, info in found:
+        width = _WIDE_UNIT[info.chain[0]]
+        shift = width - 1 if info.chain[0].endswith("be") else 0
+        for pos in _positions(buf, needle):
+            classes.add((width, (pos + shift) % width))
+            if sum(w == width for w, _ in classes) == width:
+                break
+    return [_wide_region(buf, width, cls) for width, cls in sorted(classes)]
+
+
+def _wide_region(buf: bytes, width: int, cls: int) -> Region:
+    big = (cls + 1) % width == 0
+    name, codec, _ = next(w for w in WIDE if w[2] == width and w[0].endswith("be") == big)
+    grid = (cls + 1) % width if big else cls
+    if grid == 0 and buf.startswith(_BOMS[codec]):
+        grid = len(_BOMS[codec])
+    stop = grid + (len(buf) - grid) // width * width
+    data = buf[grid:stop].decode(codec, "replace").encode("utf-8")
+    return Region(name, grid, stop, data, _WideOrigin(data, grid, width), whole_text=True)
+
+
+class _WideOrigin:
+    """Maps UTF-8 offsets back to UTF-16/32 offsets; offsets asked in increasing order (as
+    matches come) cost one pass in all."""
+
+    def __init__(self, data: bytes, base: int, width: int) -> None:
+        self._data, self._width = data, width
+        self._offset, self._source = 0, base
+        self._base = base
+
+    def __call__(self, offset: int) -> int:
+        if offset < self._offset:
+            self._offset, self._source = 0, self._base
+        text = self._data[self._offset:offset].decode("utf-8", "replace")
+        units = len(text.encode("utf-16-le")) // 2 if self._width == 2 else len(text)
+        self._offset, self._source = offset, self._source + units * self._width
+        return self._source
+
+
+_BASE64_DECODER = Decoder("base64", _base64_forms, _base64_regions,
+                          frozenset({"base64", "wide"}))
+_WIDE_DECODER = Decoder("wide", _wide_forms, _wide_regions,
+                        frozenset({"base64", "percent", "escape"}))
+DECODERS = (
+    _BASE64_DECODER,
+    Decoder("percent", _percent_forms, _percent_regions, frozenset()),
+    Decoder("escape", _escape_forms, _escape_regions, frozenset()),
+    _WIDE_DECODER,
+)
+_BY_FAMILY = {decoder.family: decoder for decoder in DECODERS}

@@ -21,6 +21,8 @@ _FROM_URL_SAFE = bytes.maketrans(b"-_", b"+/")
 _TO_URL_SAFE = bytes.maketrans(b"+/", b"-_")
 _PERCENT_TEXT = _ALNUM + b"%-._~+"
 _ESCAPE_TEXT = _ALNUM + b"\\_"
+# Shorter forms would fire on ordinary text too often to be a cheap check.
+_MIN_FORM = 4
 # Encoded text is cut out of its line; a region never reaches further than this from its needle.
 _REACH = 1 << 16
 # Wrapped base64 (PEM, MIME, `base64` output) is joined across lines at least this wide.
@@ -28,7 +30,7 @@ _MIN_WRAP = 16
 # name, Python codec, code unit size
 WIDE = (("utf-16le", "utf-16-le", 2), ("utf-16be", "utf-16-be", 2),
         ("utf-32le", "utf-32-le", 4), ("utf-32be", "utf-32-be", 4))
-_WIDE_UNIT = {name: width for name, _, width in WIDE}
+_WIDE_UNIT = {"utf-16": 2, "utf-32": 4}
 _BOMS = {"utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff",
          "utf-32-le": b"\xff\xfe\x00\x00", "utf-32-be": b"\x00\x00\xfe\xff"}
 
@@ -36,8 +38,8 @@ _BOMS = {"utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff",
 @dataclass(frozen=True)
 class Needle:
     """What a prefilter needle stands for: a rule keyword seen through ``chain`` (encodings,
-    outermost first). ``phase`` places a base64 needle on base64's 4-character grid: the needle
-    starts ``phase`` characters after a group boundary."""
+    outermost first). ``phase`` places the needle on its encoding's grid: a base64 needle starts
+    ``phase`` characters after a 4-character group boundary; for UTF-16/32 see ``_wide_forms``."""
 
     chain: tuple[str, ...]
     phase: int = 0
@@ -223,32 +225,42 @@ def _base64_region(buf: bytes, segments: list[tuple[int, int]]) -> Region:
 # --- percent-encoding and backslash escapes ------------------------------------------------
 
 
-def _hex_forms(encoding: str, literal: bytes, escape: Callable[[int, str], str],
-               units: Iterable[int]) -> list[Form]:
+def _hex_forms(encoding: str, literal: bytes, escape: Callable[[int], str],
+               codes: list[int]) -> list[Form]:
+    """``literal`` with every character escaped, and with only those that are not letters or
+    digits escaped. Each form is cut before its first hex letter, so one needle serves upper-
+    and lower-case hex (and keywords that share a prefix share it)."""
     forms: dict[bytes, None] = {}
-    codes = list(units)
-    for case in ("X", "x"):
-        forms[b"".join(escape(c, case).encode() for c in codes)] = None
-        forms[b"".join(
-            bytes([c]) if c < 128 and c in _ALNUM else escape(c, case).encode() for c in codes
-        )] = None
-    forms.pop(literal, None)
+    for escape_all in (True, False):
+        form = ""
+        for code in codes:
+            if not escape_all and code < 128 and code in _ALNUM:
+                form += chr(code)
+                continue
+            escaped = escape(code)
+            letter = next((i for i, char in enumerate(escaped) if char in "ABCDEF"), None)
+            if letter is not None:
+                form += escaped[:letter]
+                break
+            form += escaped
+        if len(form) >= _MIN_FORM and form.encode() != literal:
+            forms[form.encode()] = None
     return [(encoding, form, 0) for form in forms]
 
 
 def _percent_forms(literal: bytes) -> list[Form]:
-    return _hex_forms("percent", literal, lambda c, x: f"%{c:02{x}}", literal)
+    return _hex_forms("percent", literal, lambda c: f"%{c:02X}", list(literal))
 
 
 def _escape_forms(literal: bytes) -> list[Form]:
-    forms = _hex_forms("escape", literal, lambda c, x: f"\\x{c:02{x}}", literal)
+    forms = _hex_forms("escape", literal, lambda c: f"\\x{c:02X}", list(literal))
     try:
         text = literal.decode("utf-8")
     except UnicodeDecodeError:
         return forms
     wide = text.encode("utf-16-be")
     units = [int.from_bytes(wide[i:i + 2], "big") for i in range(0, len(wide), 2)]
-    return forms + _hex_forms("escape", literal, lambda c, x: f"\\u{c:04{x}}", units)
+    return forms + _hex_forms("escape", literal, lambda c: f"\\u{c:04X}", units)
 
 
 def _percent_regions(buf: bytes, found: Found) -> list[Region]:
@@ -325,25 +337,33 @@ def _unescape(buf: bytes, span: tuple[int, int], encoding: str, marker: bytes,
 
 
 def _wide_forms(literal: bytes) -> list[Form]:
+    """One form per code unit size: for ASCII and Latin-1 text the little-endian form without
+    its trailing NULs also occurs in big-endian text. ``phase`` added to where a form occurs gives
+    the text's class (see ``_wide_regions``)."""
     try:
         text = literal.decode("utf-8")
     except UnicodeDecodeError:
         return []
-    return [(name, text.encode(codec), 0) for name, codec, _ in WIDE]
+    forms: dict[tuple[str, bytes, int], None] = {}
+    for name, width in (("utf-16", 2), ("utf-32", 4)):
+        little = text.encode(f"{name}-le").rstrip(b"\0")
+        big = text.encode(f"{name}-be")
+        stripped = len(big) - len(big.lstrip(b"\0"))
+        forms[(name, little, 0)] = None
+        forms[(name, big[stripped:], (width - 1 - stripped) % width)] = None
+    return list(forms)
 
 
 def _wide_regions(buf: bytes, found: Found) -> list[Region]:
-    """Re-read ``buf`` as UTF-16/32 once per grid a needle sits on. ASCII text in little
-    endian at offset ``g`` reads the same in big endian at ``g + 1``, so needles of both byte
-    orders are grouped by that class and each class is decoded once: in the byte order that puts
-    the text at the start of the buffer (BOM-less detection by byte pattern), else little
-    endian, the common one."""
+    """Re-read ``buf`` as UTF-16/32 once per class of grid a needle sits on. ASCII text in
+    little endian on grid ``g`` reads the same in big endian on grid ``g + 1``: both are class
+    ``g``, decoded once, in the byte order that puts the text at the start of the buffer (the
+    byte pattern tells a BOM-less file's byte order), else little endian, the common one."""
     classes: set[tuple[int, int]] = set()
     for needle, info in found:
         width = _WIDE_UNIT[info.chain[0]]
-        shift = width - 1 if info.chain[0].endswith("be") else 0
         for pos in _positions(buf, needle):
-            classes.add((width, (pos + shift) % width))
+            classes.add((width, (pos + info.phase) % width))
             if sum(w == width for w, _ in classes) == width:
                 break
     return [_wide_region(buf, width, cls) for width, cls in sorted(classes)]
@@ -380,8 +400,7 @@ class _WideOrigin:
 
 _BASE64_DECODER = Decoder("base64", _base64_forms, _base64_regions,
                           frozenset({"base64", "wide"}))
-_WIDE_DECODER = Decoder("wide", _wide_forms, _wide_regions,
-                        frozenset({"base64", "percent", "escape"}))
+_WIDE_DECODER = Decoder("wide", _wide_forms, _wide_regions, frozenset({"base64"}))
 DECODERS = (
     _BASE64_DECODER,
     Decoder("percent", _percent_forms, _percent_regions, frozenset()),

@@ -96,6 +96,8 @@ class Engine:
 
     def inspect(self, data: bytes) -> Inspection:
         inspection = Inspection()
+        if not self.needs_full_scan(data) and not self.prefilter.hits(data):
+            return inspection  # the clean-text fast path: one prefilter pass and nothing else
         budget = containers.Budget(
             bytes_left=self.limits.archive_bytes, members_left=self.limits.archive_members,
             ratio=self.limits.archive_ratio, max_bytes=self.limits.archive_bytes,

@@ -53,9 +53,19 @@ class Budget:
         """How many bytes a member of ``compressed`` bytes may expand to, and why not more."""
         by_ratio = max(self.ratio * compressed, RATIO_FLOOR)
         if self.bytes_left <= by_ratio:
-            return self.bytes_left, (f"the limit of {self.max_bytes} expanded bytes per "
-                                     "scanned file (--max-archive-size)")
+            return self.bytes_left, (f"the limit of {self.max_bytes} expanded bytes per scanned "
+                                     "file (--max-archive-size)")
         return by_ratio, f"an expansion ratio above {self.ratio}:1 (--max-archive-ratio)"
+
+    def exhausted(self) -> str | None:
+        """Why nothing more may be expanded, if so."""
+        if self.members_left <= 0:
+            return (f"the limit of {self.max_members} archive members per scanned file "
+                    "(--max-archive-members)")
+        if self.bytes_left <= 0:
+            return f"the limit of {self.max_bytes} expanded bytes per scanned file " \
+                "(--max-archive-size)"
+        return None
 
     def take(self, size: int) -> None:
         self.bytes_left -= size
@@ -100,6 +110,9 @@ def expand(data: bytes, container: str, budget: Budget) -> Iterator[Item]:
 def _gzip(data: bytes, budget: Budget) -> Iterator[Item]:
     import zlib
 
+    if reason := budget.exhausted():
+        yield Problem(None, f"gzip stream not decompressed: {reason}", limit=True)
+        return
     cap, why = budget.allowance(len(data))
     pieces: list[bytes] = []
     produced = fed = 0
@@ -157,8 +170,8 @@ def _zip(data: bytes, budget: Budget) -> Iterator[Item]:
         yield Raw(0)
         return
     for index, info in enumerate(members):
-        if budget.members_left <= 0:
-            yield _member_limit(budget, len(members) - index)
+        if reason := budget.exhausted():
+            yield _not_opened(f"{len(members) - index} more", reason)
             return
         budget.members_left -= 1
         if info.flag_bits & 0x1:
@@ -168,6 +181,7 @@ def _zip(data: bytes, budget: Budget) -> Iterator[Item]:
 
 
 def _zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget) -> Iterator[Item]:
+    import copy
     import zipfile
     import zlib
 
@@ -175,8 +189,12 @@ def _zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget)
     pieces: list[bytes] = []
     produced = 0
     problem: Problem | None = None
+    # zipfile checks the CRC as it reads the end and then drops what it read; without the CRC
+    # it reads all, and the check is made here, so a damaged member is still scanned.
+    unchecked = copy.copy(info)
+    del unchecked.CRC
     try:
-        with archive.open(info) as stream:
+        with archive.open(unchecked) as stream:
             while produced <= cap and (piece := stream.read(min(_CHUNK, cap + 1 - produced))):
                 pieces.append(piece)
                 produced += len(piece)
@@ -185,10 +203,12 @@ def _zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget)
                           "read before the damage")
     except NotImplementedError as exc:
         problem = Problem(info.filename, f"cannot be decompressed ({exc})")
+    output = b"".join(pieces)[:cap]
     if produced > cap:
         problem = Problem(info.filename, f"decompression stopped after {cap} bytes: {why}",
                           limit=True)
-    output = b"".join(pieces)[:cap]
+    elif problem is None and zlib.crc32(output) != info.CRC:
+        problem = Problem(info.filename, "damaged member (bad CRC-32): scanned as read")
     budget.take(len(output))
     if problem:
         yield problem
@@ -211,17 +231,19 @@ def _tar(data: bytes, budget: Budget) -> Iterator[Item]:
         try:
             info = archive.next()
         except tarfile.TarError as exc:
-            yield Problem(None, f"damaged tar archive after {count} members ({exc}): the rest "
-                          "scanned as raw bytes")
-            yield Raw(offset)
+            if offset < len(data):  # else the truncated last member was reported
+                yield from _tar_damaged(count, offset, f" ({exc})")
             return
         if info is None:
+            # tarfile ends quietly at a damaged or truncated header: only zeros may follow.
+            if data[archive.offset:].strip(b"\0"):
+                yield from _tar_damaged(count, archive.offset, "")
             return
         if not info.isreg():
             continue
         count += 1
-        if budget.members_left <= 0:
-            yield _member_limit(budget, None)
+        if reason := budget.exhausted():
+            yield _not_opened("the remaining", reason)
             return
         budget.members_left -= 1
         content = data[info.offset_data:info.offset_data + info.size]
@@ -233,12 +255,16 @@ def _tar(data: bytes, budget: Budget) -> Iterator[Item]:
         yield Member(info.name, "tar", content)
 
 
+def _tar_damaged(count: int, offset: int, reason: str) -> Iterator[Item]:
+    yield Problem(None, f"damaged tar archive after {count} member{'s' * (count != 1)}{reason}: "
+                  f"the rest (from byte {offset}) scanned as raw bytes")
+    yield Raw(offset)
+
+
 def _sparse(archive: tarfile.TarFile, info: tarfile.TarInfo) -> bytes:
     stream = archive.extractfile(info)
     return stream.read() if stream else b""
 
 
-def _member_limit(budget: Budget, left: int | None) -> Problem:
-    what = f"{left} more members" if left is not None else "the remaining members"
-    return Problem(None, f"{what} not opened: the limit of {budget.max_members} members per "
-                   "scanned file (--max-archive-members)", limit=True)
+def _not_opened(members: str, reason: str) -> Problem:
+    return Problem(None, f"{members} members not opened: {reason}", limit=True)

@@ -118,7 +118,7 @@ def _gzip(data: bytes, budget: Budget) -> Iterator[Item]:
     produced = fed = 0
     pending = b""
     inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
-    problem: Problem | None = None
+    failure = ""
     rest = -1
     try:
         while produced <= cap:
@@ -140,18 +140,21 @@ def _gzip(data: bytes, budget: Budget) -> Iterator[Item]:
                 inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)  # a multi-member stream
                 pending = unused
             elif not pending and not piece and fed == len(data):
-                problem = Problem(None, f"truncated gzip stream: scanned the {produced} bytes "
-                                  "that could be decompressed")
+                failure = "truncated gzip stream"
                 break
     except zlib.error as exc:
-        problem = Problem(None, f"damaged gzip stream ({exc}): scanned the {produced} bytes "
-                          "decompressed before the damage")
-    if produced > cap:
-        problem = Problem(None, f"decompression stopped after {cap} bytes: {why}", limit=True)
+        failure = f"damaged gzip stream ({exc})"
     output = b"".join(pieces)[:cap]
     budget.take(len(output))
-    if problem:
-        yield problem
+    if produced > cap:
+        yield Problem(None, f"decompression stopped after {cap} bytes: {why}", limit=True)
+    elif failure and not output:
+        # Nothing came out: the magic bytes lied, or the stream is damaged from the start.
+        yield Problem(None, f"{failure}: scanned as raw bytes")
+        yield Raw(0)
+        return
+    elif failure:
+        yield Problem(None, f"{failure}: scanned the {produced} bytes decompressed before it")
     yield Member(None, "gzip", output)
     if rest >= 0:
         yield Problem(None, f"{len(data) - rest} bytes after the end of the gzip stream: "

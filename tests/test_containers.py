@@ -160,6 +160,7 @@ def test_truncated_gzip_keeps_what_was_decompressed() -> None:
     ((member, message, limit),) = notes(cut)
     assert member is None and not limit
     assert message.startswith("truncated gzip stream: scanned the ")
+    assert message.endswith(" bytes decompressed before it")
 
 
 def test_corrupt_gzip_is_a_note() -> None:
@@ -167,6 +168,15 @@ def test_corrupt_gzip_is_a_note() -> None:
     data[len(data) // 2:len(data) // 2 + 40] = b"\xff" * 40
     ((_, message, limit),) = notes(bytes(data))
     assert message.startswith("damaged gzip stream (") and not limit
+
+
+def test_gzip_magic_without_a_gzip_stream_is_scanned_as_raw_bytes() -> None:
+    key = make_key("live", 26)
+    data = b"\x1f\x8b" + key.encode()
+    assert found(data) == [(key, None, "plain", 1, 3)]
+    ((_, message, limit),) = notes(data)
+    assert message.startswith("damaged gzip stream (") and not limit
+    assert message.endswith("): scanned as raw bytes")
 
 
 def test_bytes_after_a_gzip_stream_are_scanned() -> None:

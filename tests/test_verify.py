@@ -11,6 +11,8 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -175,14 +177,23 @@ def test_the_cache_is_per_rule(api: FakeApi) -> None:
         "hesedvid-live-key": "critical", "my-hesedvid": "critical"}
 
 
-def test_429_with_retry_after_then_success(api: FakeApi) -> None:
-    api.plan(LIVE_200, Reply(429, headers={"Retry-After": "7"}), Reply(200))
+@pytest.mark.parametrize(("name", "value"), [
+    ("Retry-After", lambda: "7"),
+    ("Retry-After",
+     lambda: format_datetime(datetime.now(UTC) + timedelta(seconds=8), usegmt=True)),
+    ("X-RateLimit-Reset", lambda: "7"),
+    ("X-RateLimit-Reset", lambda: str(int(time.time()) + 8)),
+])
+def test_429_with_retry_after_then_success(
+    api: FakeApi, name: str, value: Callable[[], str]
+) -> None:
+    api.plan(LIVE_200, Reply(429, headers={name: value()}), Reply(200))
     waits: list[float] = []
     findings = findings_in(LIVE_200)
     verify.verify_findings(findings, settings(api), sleep=waits.append)
     assert findings[0].verification["status"] == "live"  # type: ignore[index]
     assert api.count(LIVE_200) == 2
-    assert len(waits) == 1 and 6.5 < waits[0] <= 7
+    assert len(waits) == 1 and 5.5 < waits[0] <= 8
 
 
 def test_429_forever_is_unknown_after_the_retries(api: FakeApi) -> None:

@@ -17,7 +17,8 @@ import click
 from hvscan import __version__
 
 if TYPE_CHECKING:
-    from hvscan.verify import DiskCache, Settings
+    from hvscan.scan import ScanResult
+    from hvscan.verify import VerifyStep
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 DEFAULT_MAX_FILE_SIZE = "100MB"
@@ -146,21 +147,10 @@ def _scan(
 
     rules = load_builtin_rules() + load_rule_files(list(rule_files))
     verification = _verification(**verify_options)
-    if verification is None:
-        result = scan.run(Engine(rules), events())
-    else:
-        from hvscan import verify
-
-        settings, cache, statuses = verification
-        annotate = verify.context_hints if settings.org_id is None else None
-        result = scan.run(Engine(rules), events(), annotate)
-        try:
-            verify.verify_findings(result.findings, settings, cache)
-        except verify.VerifyError as exc:
-            raise HvscanError(str(exc)) from None
-        kept = verify.select(result.findings, statuses)
-        result.stats.findings_filtered = len(result.findings) - len(kept)
-        result.findings = kept
+    result = scan.run(Engine(rules), events(),
+                      annotate=verification.annotate if verification else None)
+    if verification:
+        _verify(verification, result)
     use_color = output is None and _want_color(color)
     text = renderer(output_format)(result, ReportOptions(show_secrets=show_secrets,
                                                          color=use_color))
@@ -196,8 +186,8 @@ def _verification(
     verify_retries: int,
     verify_cache: Path | None,
     verify_cache_ttl: int,
-) -> tuple[Settings, DiskCache | None, list[str]] | None:
-    """Settings, cache and wanted statuses of the verification step; None when it is off."""
+) -> VerifyStep | None:
+    """The verification step the options ask for; None when it is off."""
     if not verify:
         for given, name in ((only_verified, "--only-verified"), (results, "--results"),
                             (verify_cache, "--verify-cache")):
@@ -220,7 +210,16 @@ def _verification(
                  if verify_cache else None)
     except verifying.VerifyError as exc:
         raise HvscanError(str(exc)) from None
-    return settings, cache, statuses
+    return verifying.VerifyStep(settings, cache, statuses)
+
+
+def _verify(step: VerifyStep, result: ScanResult) -> None:
+    from hvscan.verify import VerifyError
+
+    try:
+        step.apply(result)
+    except VerifyError as exc:
+        raise HvscanError(str(exc)) from None
 
 
 def _checked(param: str, check: Callable[[str], T], value: str) -> T:

@@ -35,7 +35,7 @@ class ScanResult:
 Annotate = Callable[[bytes, Match], dict[str, str]]
 
 
-def run(engine: Engine, events: Events, annotate: Annotate | None = None) -> ScanResult:
+def run(engine: Engine, events: Events, *, annotate: Annotate | None = None) -> ScanResult:
     """``annotate`` reads hints for later steps from the content around each match while the
     blob is still in memory (verification looks for the org ID next to the key)."""
     result = ScanResult()

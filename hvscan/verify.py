@@ -32,6 +32,7 @@ from urllib.parse import urljoin, urlsplit
 from hvscan import __version__
 from hvscan.findings import Finding
 from hvscan.rules import SEVERITIES, severity_rank
+from hvscan.scan import ScanResult
 
 if TYPE_CHECKING:
     import httpx
@@ -87,6 +88,25 @@ class Outcome:
     detail: str
     checked_at: float = field(default_factory=time.time)
     cached: bool = False
+
+
+@dataclass(frozen=True)
+class VerifyStep:
+    """The pipeline step: hints to read during the scan, then verify and filter."""
+
+    settings: Settings
+    cache: DiskCache | None
+    statuses: list[str]
+
+    @property
+    def annotate(self) -> Callable[[bytes, Match], dict[str, str]] | None:
+        return context_hints if self.settings.org_id is None else None
+
+    def apply(self, result: ScanResult) -> None:
+        verify_findings(result.findings, self.settings, self.cache)
+        kept = select(result.findings, self.statuses)
+        result.stats.findings_filtered = len(result.findings) - len(kept)
+        result.findings = kept
 
 
 def check_api_base(url: str) -> str:

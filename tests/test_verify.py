@@ -102,7 +102,7 @@ def other_host() -> Iterator[FakeApi]:
 def findings_in(*texts: str, rules: list[Rule] | None = None) -> list[Finding]:
     blobs = (Blob(text.encode(), Origin("file", f"f{i}.txt")) for i, text in enumerate(texts))
     engine = Engine(rules or load_builtin_rules())
-    return scan.run(engine, iter(blobs), verify.context_hints).findings
+    return scan.run(engine, iter(blobs), annotate=verify.context_hints).findings
 
 
 def settings(api: FakeApi, **changes: object) -> verify.Settings:

@@ -171,15 +171,15 @@ def verify_findings(
         return
     pending: list[tuple[list[Finding], str, str, str]] = []
     for (rule_id, key_hash), group in groups.items():
-        org_id, org_source = _org_for(group, settings)
         if not _KEY_SHAPE.fullmatch(group[0].secret):
-            outcome = Outcome("unknown", None, "not a HesedVid API key: not sent")
-            _apply(group, outcome, None, "none")
+            _apply(group, Outcome("unknown", None, "not a HesedVid API key: not sent"), None,
+                   "none")
             continue
+        org_id, org_source = _org_for(group, settings)
         endpoint = f"{settings.api_base}/v1/api/{org_id}/environments"
         cache_id = _cache_id(rule_id, endpoint, key_hash)
-        hit = cache.get(cache_id) if cache else None
-        if hit:
+        hit = cache.get(cache_id) if cache is not None else None
+        if hit is not None:
             _apply(group, hit, org_id, org_source)
         else:
             pending.append((group, org_id, org_source, cache_id))
@@ -187,9 +187,9 @@ def verify_findings(
         outcomes = _check_all([(g[0].secret, o) for g, o, _, _ in pending], settings, sleep)
         for (group, org_id, org_source, cache_id), outcome in zip(pending, outcomes, strict=True):
             _apply(group, outcome, org_id, org_source)
-            if cache:
+            if cache is not None:
                 cache.put(cache_id, outcome)
-    if cache:
+    if cache is not None:
         cache.save()
 
 

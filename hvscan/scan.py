@@ -7,9 +7,10 @@ limit reached) are kept with the path of the member they concern.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hvscan.engine import Engine, Inspection
+from hvscan.engine import Engine, Inspection, Match
 from hvscan.findings import Finding, make_finding, member_path
 from hvscan.sources import Blob, Events, Failed, Origin, Skipped
 
@@ -21,6 +22,7 @@ class Stats:
     files_skipped: int = 0
     errors: int = 0
     placeholders_ignored: int = 0
+    findings_filtered: int = 0
     archive_members: int = 0
     bytes_decompressed: int = 0
     notes: int = 0
@@ -48,7 +50,12 @@ class ScanResult:
     stats: Stats = field(default_factory=Stats)
 
 
-def run(engine: Engine, events: Events) -> ScanResult:
+Annotate = Callable[[bytes, Match], dict[str, str]]
+
+
+def run(engine: Engine, events: Events, *, annotate: Annotate | None = None) -> ScanResult:
+    """``annotate`` reads hints for later steps from the content around each match while the
+    blob is still in memory (verification looks for the org ID next to the key)."""
     result = ScanResult()
     stats = result.stats
     for event in events:
@@ -60,7 +67,11 @@ def run(engine: Engine, events: Events) -> ScanResult:
                 if match.placeholder:
                     stats.placeholders_ignored += 1
                 else:
-                    result.findings.append(make_finding(match, event.origin))
+                    finding = make_finding(match, event.origin)
+                    # A member's offsets point into the member, not into the blob.
+                    if annotate and match.member is None:
+                        finding.hints = annotate(event.data, match)
+                    result.findings.append(finding)
             _record_notes(result, inspection, event.origin)
         elif isinstance(event, Skipped):
             stats.files_skipped += 1

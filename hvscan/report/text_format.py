@@ -27,7 +27,8 @@ def render(result: ScanResult, options: ReportOptions) -> str:
         if f.encoding != "plain":
             lines.append(f"  encoded as {f.encoding}")
         if f.verification:
-            lines.append(f"  verification: {f.verification.get('status')}")
+            lines.append(f"  verification: {f.verification['status']} "
+                         f"({f.verification['detail']})")
         lines.append(f"  fix: {f.remediation}")
     for skipped in result.skipped:
         lines.append(f"note: skipped {skipped.path}: {skipped.reason}")
@@ -64,6 +65,11 @@ def summary(result: ScanResult) -> str:
     if stats.notes:
         limits = f", {stats.limits_hit} of them limits reached" if stats.limits_hit else ""
         parts.append(f"{stats.notes} note{'s' * (stats.notes != 1)}{limits}")
+    verified = Counter(f.verification["status"] for f in result.findings if f.verification)
+    if verified:
+        parts.append("verification: " + ", ".join(f"{n} {s}" for s, n in sorted(verified.items())))
+    if stats.findings_filtered:
+        parts.append(f"{stats.findings_filtered} not shown (verification filter)")
     if stats.placeholders_ignored:
         parts.append(f"{stats.placeholders_ignored} placeholder(s) ignored")
     if stats.errors:

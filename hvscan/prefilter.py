@@ -16,9 +16,9 @@ from typing import Any
 # Below this size, a few ``in`` passes cost less than Hyperscan's import and call overhead.
 LARGE_BUFFER = 1 << 20
 # Work (bytes times needles) the per-needle path may do in one run before Hyperscan's one-off
-# import and compile (20-30 ms) is the cheaper way: a hook run over a few small files never pays
-# it, a run over a tree soon does.
-SMALL_PATH_WORK = 16 << 20
+# import and compile (a few ms, about as long as this much work) is the cheaper way: a hook run
+# over a few small files never pays it, a run over a tree soon does.
+SMALL_PATH_WORK = 2 << 20
 
 
 class Prefilter:

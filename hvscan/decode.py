@@ -21,16 +21,17 @@ _FROM_URL_SAFE = bytes.maketrans(b"-_", b"+/")
 _TO_URL_SAFE = bytes.maketrans(b"+/", b"-_")
 _PERCENT_TEXT = _ALNUM + b"%-._~+"
 _ESCAPE_TEXT = _ALNUM + b"\\_"
+_ESCAPE_DIGITS = {ord("x"): 2, ord("u"): 4}
 # Shorter forms would fire on ordinary text too often to be a cheap check.
 _MIN_FORM = 4
 # Encoded text is cut out of its line; a region never reaches further than this from its needle.
 _REACH = 1 << 16
 # Wrapped base64 (PEM, MIME, `base64` output) is joined across lines at least this wide.
 _MIN_WRAP = 16
-# name, Python codec, code unit size
-WIDE = (("utf-16le", "utf-16-le", 2), ("utf-16be", "utf-16-be", 2),
-        ("utf-32le", "utf-32-le", 4), ("utf-32be", "utf-32-be", 4))
 _WIDE_UNIT = {"utf-16": 2, "utf-32": 4}
+# (code unit size, big endian): the encoding's name in reports and its Python codec
+_WIDE_CODECS = {(2, False): ("utf-16le", "utf-16-le"), (2, True): ("utf-16be", "utf-16-be"),
+                (4, False): ("utf-32le", "utf-32-le"), (4, True): ("utf-32be", "utf-32-be")}
 _BOMS = {"utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff",
          "utf-32-le": b"\xff\xfe\x00\x00", "utf-32-be": b"\x00\x00\xfe\xff"}
 
@@ -47,13 +48,11 @@ class Needle:
 
 @dataclass(frozen=True)
 class Region:
-    """Encoded text found in a buffer and what it decodes to. ``origin`` maps an offset in
-    ``data`` to the offset of the encoded text in the buffer. ``whole_text`` marks the whole
-    buffer re-read in another text encoding (UTF-16/32), whose lines are counted in ``data``."""
+    """Encoded text found in a buffer, decoded. ``origin`` maps an offset in ``data`` to the
+    offset of the encoded text in the buffer. ``whole_text`` marks the whole buffer re-read in
+    another text encoding (UTF-16/32), whose lines are counted in ``data``."""
 
     encoding: str
-    start: int
-    end: int
     data: bytes
     origin: Callable[[int], int]
     whole_text: bool = False
@@ -219,7 +218,7 @@ def _base64_region(buf: bytes, segments: list[tuple[int, int]]) -> Region:
         index = min(bisect.bisect_right(offsets, char) - 1, len(segments) - 1)
         return segments[index][0] + char - offsets[index]
 
-    return Region("base64", segments[0][0], segments[-1][1], data, origin)
+    return Region("base64", data, origin)
 
 
 # --- percent-encoding and backslash escapes ------------------------------------------------
@@ -292,7 +291,7 @@ def _percent_unit(part: bytes) -> tuple[bytes, int]:
 def _escape_unit(part: bytes) -> tuple[bytes, int]:
     """What a ``\\xXX`` or ``\\uXXXX`` escape stands for and the characters it takes after
     the backslash."""
-    size = {0x78: 2, 0x75: 4}.get(part[0], 0) if part else 0
+    size = _ESCAPE_DIGITS.get(part[0], 0) if part else 0
     digits = part[1:1 + size]
     if size and len(digits) == size and all(c in _HEX for c in digits):
         value = int(digits, 16)
@@ -330,7 +329,7 @@ def _unescape(buf: bytes, span: tuple[int, int], encoding: str, marker: bytes,
         index = bisect.bisect_right(keys, offset) - 1
         return min(anchors[index][1] + offset - anchors[index][0], end)
 
-    return Region(encoding, start, end, data, origin)
+    return Region(encoding, data, origin)
 
 
 # --- UTF-16 and UTF-32 ---------------------------------------------------------------------
@@ -371,13 +370,13 @@ def _wide_regions(buf: bytes, found: Found) -> list[Region]:
 
 def _wide_region(buf: bytes, width: int, cls: int) -> Region:
     big = (cls + 1) % width == 0
-    name, codec, _ = next(w for w in WIDE if w[2] == width and w[0].endswith("be") == big)
-    grid = (cls + 1) % width if big else cls
+    name, codec = _WIDE_CODECS[width, big]
+    grid = 0 if big else cls
     if grid == 0 and buf.startswith(_BOMS[codec]):
         grid = len(_BOMS[codec])
     stop = grid + (len(buf) - grid) // width * width
     data = buf[grid:stop].decode(codec, "replace").encode("utf-8")
-    return Region(name, grid, stop, data, _WideOrigin(data, grid, width), whole_text=True)
+    return Region(name, data, _WideOrigin(data, grid, width), whole_text=True)
 
 
 class _WideOrigin:

@@ -80,9 +80,9 @@ class Engine:
     def __init__(self, rules: list[Rule], limits: Limits | None = None) -> None:
         self.rules = rules
         self.limits = limits or Limits()
-        keywords = [k for rule in rules for k in rule.keywords]
-        self.needles = needle_table(keywords, self.limits.decode_depth)
-        self.prefilter = Prefilter([*keywords, *self.needles])
+        self.keywords = tuple(dict.fromkeys(k for rule in rules for k in rule.keywords))
+        self.needles = needle_table(self.keywords, self.limits.decode_depth)
+        self.prefilter = Prefilter([*self.keywords, *self.needles])
 
     def needs_full_scan(self, data: bytes) -> bool:
         """Whether ``data`` must go through ``scan`` even when the prefilter found none of its
@@ -218,7 +218,10 @@ class _Walk:
         inner_chain = (*chain, region.encoding)
         inner = self.text(region.data, inner_chain, depth + 1)
         if not inner:
-            inner = [_Spot(0, len(region.data), inner_chain)]
+            # A needle brought us here, so a key prefix is in there: point at it.
+            at = min((p for k in self.engine.keywords if (p := region.data.find(k)) >= 0),
+                     default=0)
+            inner = [_Spot(at, at + 1, inner_chain)]
         # A whole document re-read as UTF-16/32 counts its lines in the decoded text.
         locator = Locator(region.data) if region.whole_text and depth == 0 else None
         moved: list[_Spot] = []

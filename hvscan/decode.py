@@ -21,7 +21,7 @@ _FROM_URL_SAFE = bytes.maketrans(b"-_", b"+/")
 _TO_URL_SAFE = bytes.maketrans(b"+/", b"-_")
 _PERCENT_TEXT = _ALNUM + b"%-._~+"
 _ESCAPE_TEXT = _ALNUM + b"\\_"
-_ESCAPE_DIGITS = {ord("x"): 2, ord("u"): 4}
+_HEX_BYTES = {f"{i:02{case}}".encode(): bytes([i]) for i in range(256) for case in "xX"}
 # Shorter forms would fire on ordinary text too often to be a cheap check.
 _MIN_FORM = 4
 # Encoded text is cut out of its line; a region never reaches further than this from its needle.
@@ -103,8 +103,22 @@ def _positions(buf: bytes, needle: bytes) -> Iterator[int]:
         pos = buf.find(needle, pos + 1)
 
 
-def _is_inside(pos: int, spans: list[tuple[int, int]]) -> bool:
-    return any(start <= pos < end for start, end in spans)
+class _Spans:
+    """Disjoint spans already decoded, so that each run is decoded once however many needles
+    it holds (a lookup costs a bisection, whatever the number of runs)."""
+
+    def __init__(self) -> None:
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+
+    def covers(self, pos: int) -> bool:
+        index = bisect.bisect_right(self._starts, pos) - 1
+        return index >= 0 and pos < self._ends[index]
+
+    def add(self, start: int, end: int) -> None:
+        index = bisect.bisect_right(self._starts, start)
+        self._starts.insert(index, start)
+        self._ends.insert(index, end)
 
 
 # --- base64 --------------------------------------------------------------------------------
@@ -127,13 +141,13 @@ def _base64_forms(literal: bytes) -> list[Form]:
 
 def _base64_regions(buf: bytes, found: Found) -> list[Region]:
     regions: list[Region] = []
-    done: list[tuple[int, int]] = []
+    done = _Spans()
     for needle, info in found:
         for pos in _positions(buf, needle):
-            if _is_inside(pos, done):
+            if done.covers(pos):
                 continue
             segments = _base64_run(buf, pos, info.phase)
-            done.append((segments[0][0], segments[-1][1]))
+            done.add(min(segments[0][0], pos), segments[-1][1])
             regions.append(_base64_region(buf, segments))
     return regions
 
@@ -274,29 +288,29 @@ def _escape_regions(buf: bytes, found: Found) -> list[Region]:
 
 def _spans(buf: bytes, found: Found, chars: bytes) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
+    done = _Spans()
     for needle, _ in found:
         for pos in _positions(buf, needle):
-            if not _is_inside(pos, spans):
+            if not done.covers(pos):
                 spans.append((_span_start(buf, pos, chars), _span_end(buf, pos, chars)))
+                done.add(*spans[-1])
     return spans
 
 
 def _percent_unit(part: bytes) -> tuple[bytes, int]:
     """The byte a ``%XX`` escape stands for and the characters it takes after the ``%``."""
-    if len(part) >= 2 and part[0] in _HEX and part[1] in _HEX:
-        return bytes([int(part[:2], 16)]), 2
-    return b"", 0
+    byte = _HEX_BYTES.get(part[:2])
+    return (byte, 2) if byte is not None else (b"", 0)
 
 
 def _escape_unit(part: bytes) -> tuple[bytes, int]:
     """What a ``\\xXX`` or ``\\uXXXX`` escape stands for and the characters it takes after
     the backslash."""
-    size = _ESCAPE_DIGITS.get(part[0], 0) if part else 0
-    digits = part[1:1 + size]
-    if size and len(digits) == size and all(c in _HEX for c in digits):
-        value = int(digits, 16)
-        unit = bytes([value]) if size == 2 else chr(value).encode("utf-8", "surrogatepass")
-        return unit, 1 + size
+    if part[:1] == b"x" and (byte := _HEX_BYTES.get(part[1:3])) is not None:
+        return byte, 3
+    digits = part[1:5]
+    if part[:1] == b"u" and len(digits) == 4 and all(c in _HEX for c in digits):
+        return chr(int(digits, 16)).encode("utf-8", "surrogatepass"), 5
     return b"", 0
 
 
@@ -304,32 +318,39 @@ def _unescape(buf: bytes, span: tuple[int, int], encoding: str, marker: bytes,
               unit: Callable[[bytes], tuple[bytes, int]]) -> Region:
     start, end = span
     parts = buf[start:end].split(marker)
-    pieces = [parts[0]]
-    # (offset in the decoded data, offset in buf): each anchor starts a run that maps one to one
-    anchors = [(0, start)]
+    decoded = [parts[0]]
+    for part in parts[1:]:
+        value, used = unit(part)
+        decoded.append(value + part[used:] if used else marker + part)
+    anchors: list[tuple[int, int]] = []
+
+    def origin(offset: int) -> int:
+        if not anchors:  # worked out on the first match only: most regions have none
+            _anchor(anchors, parts, start, marker, unit)
+        index = bisect.bisect_right(anchors, (offset, end)) - 1
+        return min(anchors[index][1] + offset - anchors[index][0], end)
+
+    return Region(encoding, b"".join(decoded), origin)
+
+
+def _anchor(anchors: list[tuple[int, int]], parts: list[bytes], start: int, marker: bytes,
+            unit: Callable[[bytes], tuple[bytes, int]]) -> None:
+    """(offset in the decoded data, offset in the buffer) where each run that maps one to one
+    begins: every escape, and the text after it."""
+    anchors.append((0, start))
     decoded, source = len(parts[0]), start + len(parts[0])
     for part in parts[1:]:
         value, used = unit(part)
         if used:
             anchors.append((decoded, source))
-            pieces.append(value)
             decoded += len(value)
             source += 1 + used
-            rest = part[used:]
         else:
-            rest = marker + part
+            decoded += 1
+            source += 1
         anchors.append((decoded, source))
-        pieces.append(rest)
-        decoded += len(rest)
-        source += len(rest)
-    data = b"".join(pieces)
-    keys = [a for a, _ in anchors]
-
-    def origin(offset: int) -> int:
-        index = bisect.bisect_right(keys, offset) - 1
-        return min(anchors[index][1] + offset - anchors[index][0], end)
-
-    return Region(encoding, data, origin)
+        decoded += len(part) - used
+        source += len(part) - used
 
 
 # --- UTF-16 and UTF-32 ---------------------------------------------------------------------

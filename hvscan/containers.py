@@ -72,7 +72,7 @@ class Budget:
         self.expanded += size
 
 
-@dataclass(frozen=True)
+@dataclass
 class Member:
     """A file inside a container. ``name`` is None for a compressed stream, which has none."""
 
@@ -81,7 +81,7 @@ class Member:
     data: bytes
 
 
-@dataclass(frozen=True)
+@dataclass
 class Problem:
     """A damaged part, or a limit that stopped expansion (``limit``), about member ``name``
     (None: the container itself)."""
@@ -91,7 +91,7 @@ class Problem:
     limit: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass
 class Raw:
     """The container's own bytes from ``offset`` on could not be read as a container: they are
     to be scanned as they are."""

@@ -36,7 +36,7 @@ _BOMS = {"utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff",
          "utf-32-le": b"\xff\xfe\x00\x00", "utf-32-be": b"\x00\x00\xfe\xff"}
 
 
-@dataclass(frozen=True)
+@dataclass
 class Needle:
     """What a prefilter needle stands for: a rule keyword seen through ``chain`` (encodings,
     outermost first). ``phase`` places the needle on its encoding's grid: a base64 needle starts
@@ -46,7 +46,7 @@ class Needle:
     phase: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass
 class Region:
     """Encoded text found in a buffer, decoded. ``origin`` maps an offset in ``data`` to the
     offset of the encoded text in the buffer. ``whole_text`` marks the whole buffer re-read in
@@ -62,7 +62,7 @@ Found = list[tuple[bytes, Needle]]
 Form = tuple[str, bytes, int]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Decoder:
     family: str
     forms: Callable[[bytes], list[Form]]
@@ -271,9 +271,20 @@ def _escape_forms(literal: bytes) -> list[Form]:
         text = literal.decode("utf-8")
     except UnicodeDecodeError:
         return forms
-    wide = text.encode("utf-16-be")
-    units = [int.from_bytes(wide[i:i + 2], "big") for i in range(0, len(wide), 2)]
-    return forms + _hex_forms("escape", literal, lambda c: f"\\u{c:04X}", units)
+    return forms + _hex_forms("escape", literal, lambda c: f"\\u{c:04X}", _utf16_units(text))
+
+
+def _utf16_units(text: str) -> list[int]:
+    # Worked out here rather than with the codec, whose import start-up would pay.
+    units: list[int] = []
+    for char in text:
+        code = ord(char)
+        if code > 0xFFFF:
+            code -= 0x10000
+            units += [0xD800 | code >> 10, 0xDC00 | code & 0x3FF]
+        else:
+            units.append(code)
+    return units
 
 
 def _percent_regions(buf: bytes, found: Found) -> list[Region]:
@@ -365,9 +376,10 @@ def _wide_forms(literal: bytes) -> list[Form]:
     except UnicodeDecodeError:
         return []
     forms: dict[tuple[str, bytes, int], None] = {}
-    for name, width in (("utf-16", 2), ("utf-32", 4)):
-        little = text.encode(f"{name}-le").rstrip(b"\0")
-        big = text.encode(f"{name}-be")
+    for name, width, units in (("utf-16", 2, _utf16_units(text)),
+                               ("utf-32", 4, [ord(char) for char in text])):
+        little = b"".join(unit.to_bytes(width, "little") for unit in units).rstrip(b"\0")
+        big = b"".join(unit.to_bytes(width, "big") for unit in units)
         stripped = len(big) - len(big.lstrip(b"\0"))
         forms[(name, little, 0)] = None
         forms[(name, big[stripped:], (width - 1 - stripped) % width)] = None

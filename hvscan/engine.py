@@ -118,7 +118,7 @@ class Engine:
         return [grouped[name] for name in sorted(grouped)]
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Spot:
     """A match (or, without ``rule``, encoded text that held a key prefix but no key) in the
     coordinates of the buffer being scanned; ``line`` is 0 until known."""

@@ -4,8 +4,10 @@ Clean text must not pay for decoding, so nothing is decoded blindly. Each decode
 *forms* a literal takes once encoded (base64 at its three byte alignments, UTF-16/32 in either
 byte order, percent-encoding and backslash escapes); those forms of the rules' keywords join the
 prefilter's needles, and a decoder runs only on the *regions* around a form the prefilter found.
-Encodings nest (base64 inside UTF-16, base64 inside base64): the needles of a chain are the outer
-decoder's forms of the inner chain's needles, up to the decode depth.
+Encodings nest: the needles of a chain are the outer decoder's forms of the inner chain's needles,
+up to the decode depth, along the few nestings worth their cost (see ``Decoder.contains``). A
+whole UTF-16/32 text is also recognised by its first bytes (a BOM, or where the zero bytes fall),
+like a container, and then scanned in full: what is encoded inside it needs no needles of its own.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ _WIDE_CODECS = {(2, False): ("utf-16le", "utf-16-le"), (2, True): ("utf-16be", "
                 (4, False): ("utf-32le", "utf-32-le"), (4, True): ("utf-32be", "utf-32-be")}
 _BOMS = {"utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff",
          "utf-32-le": b"\xff\xfe\x00\x00", "utf-32-be": b"\x00\x00\xfe\xff"}
+# (BOM, code unit size, class), UTF-32 first: its little-endian BOM starts with UTF-16's.
+_SNIFF_BOMS = ((_BOMS["utf-32-le"], 4, 0), (_BOMS["utf-32-be"], 4, 3),
+               (_BOMS["utf-16-le"], 2, 0), (_BOMS["utf-16-be"], 2, 1))
 
 
 @dataclass
@@ -67,8 +72,8 @@ class Decoder:
     family: str
     forms: Callable[[bytes], list[Form]]
     regions: Callable[[bytes, Found], list[Region]]
-    # Families whose text this encoding is commonly wrapped around (needles are composed only
-    # along these, which keeps the needle set small).
+    # Encodings this one is commonly wrapped around: needles are composed only along these,
+    # which keeps the needle set, and so the cost of the prefilter pass, small.
     contains: frozenset[str]
 
 
@@ -80,7 +85,7 @@ def needle_table(keywords: Iterable[bytes], depth: int) -> dict[bytes, tuple[Nee
         grown: list[tuple[bytes, tuple[str, ...]]] = []
         for literal, chain in frontier:
             for decoder in DECODERS:
-                if chain and family(chain[0]).family not in decoder.contains:
+                if chain and chain[0] not in decoder.contains:
                     continue
                 for encoding, form, phase in decoder.forms(literal):
                     needle = Needle((encoding, *chain), phase)
@@ -386,12 +391,39 @@ def _wide_forms(literal: bytes) -> list[Form]:
     return list(forms)
 
 
+def looks_wide(buf: bytes) -> bool:
+    """Whether ``buf`` starts as UTF-16/32 text (see ``_sniff``)."""
+    return _sniff(buf) is not None
+
+
+def _sniff(buf: bytes) -> tuple[int, int] | None:
+    """The (code unit size, class) of a buffer that starts as UTF-16/32 text: by its BOM, or by
+    its first 64 bytes holding zeros where ASCII text in that encoding has them and nowhere else.
+    Cheap enough for every blob: ordinary text has no zero byte there."""
+    for bom, width, cls in _SNIFF_BOMS:
+        if buf.startswith(bom):
+            return width, cls
+    head = buf[:64]
+    if len(head) < 8 or 0 not in head:
+        return None
+    for width in (4, 2):
+        head = head[:len(head) // width * width]
+        columns = [head[i::width].count(0) * width / len(head) for i in range(width)]
+        for zero_free, cls in ((0, 0), (width - 1, width - 1)):  # little, big endian
+            if columns[zero_free] <= 0.25 and all(
+                    share >= 0.75 for i, share in enumerate(columns) if i != zero_free):
+                return width, cls
+    return None
+
+
 def _wide_regions(buf: bytes, found: Found) -> list[Region]:
-    """Re-read ``buf`` as UTF-16/32 once per class of grid a needle sits on. ASCII text in
-    little endian on grid ``g`` reads the same in big endian on grid ``g + 1``: both are class
-    ``g``, decoded once, in the byte order that puts the text at the start of the buffer (the
-    byte pattern tells a BOM-less file's byte order), else little endian, the common one."""
-    classes: set[tuple[int, int]] = set()
+    """Re-read ``buf`` as UTF-16/32 once per class of grid a needle sits on, and for the class
+    ``_sniff`` finds. ASCII text in little endian on grid ``g`` reads the same in big endian on
+    grid ``g + 1``: both are class ``g``, decoded once, in the byte order that puts the text at
+    the start of the buffer (so the byte pattern tells a BOM-less file's byte order), else little
+    endian, the common one."""
+    sniffed = _sniff(buf)
+    classes: set[tuple[int, int]] = {sniffed} if sniffed else set()
     for needle, info in found:
         width = _WIDE_UNIT[info.chain[0]]
         for pos in _positions(buf, needle):
@@ -430,9 +462,11 @@ class _WideOrigin:
         return self._source
 
 
-_BASE64_DECODER = Decoder("base64", _base64_forms, _base64_regions,
-                          frozenset({"base64", "wide"}))
-_WIDE_DECODER = Decoder("wide", _wide_forms, _wide_regions, frozenset({"base64"}))
+# Base64 around UTF-16 (PowerShell's -EncodedCommand) costs the prefilter nothing measurable;
+# base64 around base64 would cost it half as much again on source code (bench/bench_decode.py),
+# for a nesting seldom seen. What sits in a whole UTF-16/32 text is found through _sniff.
+_BASE64_DECODER = Decoder("base64", _base64_forms, _base64_regions, frozenset({"utf-16"}))
+_WIDE_DECODER = Decoder("wide", _wide_forms, _wide_regions, frozenset())
 DECODERS = (
     _BASE64_DECODER,
     Decoder("percent", _percent_forms, _percent_regions, frozenset()),

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from hvscan import containers
-from hvscan.decode import Region, family, needle_table
+from hvscan.decode import Region, family, looks_wide, needle_table
 from hvscan.placeholders import CHECKS
 from hvscan.prefilter import Prefilter
 from hvscan.rules import Rule
@@ -87,8 +87,11 @@ class Engine:
     def needs_full_scan(self, data: bytes) -> bool:
         """Whether ``data`` must go through ``scan`` even when the prefilter found none of its
         needles in it (a source that prefilters large chunks itself asks this per blob).
-        Text is fully covered by the needles, encoded text too; containers are not."""
-        return self.limits.archive_depth > 0 and containers.kind(data) is not None
+        Text is covered by the needles, encoded text in it too; containers and whole UTF-16/32
+        texts, recognised by their first bytes, are not."""
+        limits = self.limits
+        return (limits.archive_depth > 0 and containers.kind(data) is not None) or (
+            limits.decode_depth > 0 and looks_wide(data))
 
     def scan(self, data: bytes) -> list[Match]:
         """The matches alone, for callers with no report to put notes in."""
@@ -107,9 +110,14 @@ class Engine:
         inspection.expanded_bytes = budget.expanded
         return inspection
 
-    def decoders(self, hits: frozenset[bytes], depth_left: int) -> list[tuple[Decoder, Found]]:
-        """The decoders worth running for these prefilter hits, with the needles they hit."""
+    def decoders(self, hits: frozenset[bytes], depth_left: int,
+                 wide: bool) -> list[tuple[Decoder, Found]]:
+        """The decoders worth running for these prefilter hits, with the needles they hit
+        (``wide``: the text looks like UTF-16/32 whatever the needles say)."""
         grouped: dict[str, tuple[Decoder, Found]] = {}
+        if wide:
+            decoder = family("utf-16")
+            grouped[decoder.family] = (decoder, [])
         for needle in hits:
             for info in self.needles.get(needle, ()):
                 if len(info.chain) <= depth_left:
@@ -198,7 +206,9 @@ class _Walk:
         """Matches in ``buf`` and in the encoded text within it, in ``buf``'s coordinates."""
         engine = self.engine
         hits = engine.prefilter.hits(buf)
-        if not hits:
+        depth_left = engine.limits.decode_depth - depth
+        wide = depth_left > 0 and looks_wide(buf)
+        if not hits and not wide:
             return []
         spots: list[_Spot] = []
         for rule in engine.rules:
@@ -208,8 +218,7 @@ class _Walk:
                 secret = found.group().decode("utf-8", "replace")
                 spots.append(_Spot(found.start(), found.end(), chain, rule, secret,
                                    _body(found, secret)))
-        depth_left = engine.limits.decode_depth - depth
-        for decoder, needles in engine.decoders(hits, depth_left) if depth_left > 0 else ():
+        for decoder, needles in engine.decoders(hits, depth_left, wide) if depth_left > 0 else ():
             for region in decoder.regions(buf, needles):
                 spots.extend(self.region(region, chain, depth))
         return spots

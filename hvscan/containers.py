@@ -22,6 +22,8 @@ _GZIP = b"\x1f\x8b"
 _ZIP = (b"PK\x03\x04", b"PK\x05\x06")
 _TAR_MAGIC_AT = 257
 _CHUNK = 1 << 16
+# What is kept of a damaged zip member is what was read before the damage, in pieces this big.
+_MEMBER_CHUNK = 1 << 20
 # A member smaller than this never trips the ratio limit: small, very repetitive files compress
 # far beyond any ratio a bomb would be told apart by.
 RATIO_FLOOR = 1 << 20
@@ -198,7 +200,8 @@ def _zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget)
     del unchecked.CRC
     try:
         with archive.open(unchecked) as stream:
-            while produced <= cap and (piece := stream.read(min(_CHUNK, cap + 1 - produced))):
+            while produced <= cap and (piece := stream.read(min(_MEMBER_CHUNK,
+                                                                  cap + 1 - produced))):
                 pieces.append(piece)
                 produced += len(piece)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:

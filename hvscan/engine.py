@@ -110,7 +110,7 @@ class Engine:
         inspection.expanded_bytes = budget.expanded
         return inspection
 
-    def decoders(self, hits: frozenset[bytes], depth_left: int,
+    def _decoders(self, hits: frozenset[bytes], depth_left: int,
                  wide: bool) -> list[tuple[Decoder, Found]]:
         """The decoders worth running for these prefilter hits, with the needles they hit
         (``wide``: the text looks like UTF-16/32 whatever the needles say)."""
@@ -218,7 +218,7 @@ class _Walk:
                 secret = found.group().decode("utf-8", "replace")
                 spots.append(_Spot(found.start(), found.end(), chain, rule, secret,
                                    _body(found, secret)))
-        for decoder, needles in engine.decoders(hits, depth_left, wide) if depth_left > 0 else ():
+        for decoder, needles in engine._decoders(hits, depth_left, wide) if depth_left > 0 else ():
             for region in decoder.regions(buf, needles):
                 spots.extend(self.region(region, chain, depth))
         return spots

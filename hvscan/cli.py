@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from hvscan import __version__
+from hvscan.report import FORMATS
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 DEFAULT_MAX_FILE_SIZE = "100MB"
@@ -49,7 +50,8 @@ def report_options(function: F) -> F:
                      type=click.Path(dir_okay=False, path_type=Path),
                      help="Extra rule file (TOML, same schema as the built-in rules). Repeatable."),
         click.option("--format", "output_format", default="text", show_default=True,
-                     type=click.Choice(["text", "json"]), help="Report format."),
+                     type=click.Choice(FORMATS),
+                     help="Report format (see docs/report-format.md)."),
         click.option("--output", "-o", "output", type=click.Path(dir_okay=False, path_type=Path),
                      help="Write the report to FILE instead of standard output."),
         click.option("--fail-on", default="low", show_default=True,
@@ -121,10 +123,14 @@ def _scan(
             output.write_text(text, encoding="utf-8")
         except OSError as exc:
             raise HvscanError(f"cannot write report to {output}: {exc.strerror}") from None
-        if output_format != "text":
-            from hvscan.report.text_format import summary
+    if output is not None or output_format != "text":
+        # Whoever runs a machine-readable report still sees on the terminal why a run is
+        # incomplete: the text report is the only one read by people.
+        from hvscan.report.text_format import summary
 
-            click.echo(summary(result), err=True)
+        for error in result.errors:
+            click.echo(f"hvscan: error: {error.path}: {error.message}", err=True)
+        click.echo(summary(result), err=True)
     if result.errors:
         sys.exit(EXIT_ERROR)
     threshold = None if fail_on == "none" else severity_rank(fail_on)

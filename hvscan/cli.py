@@ -116,6 +116,11 @@ def _scan(
     use_color = output is None and _want_color(color)
     text = renderer(output_format)(result, ReportOptions(show_secrets=show_secrets,
                                                          color=use_color))
+    if output is not None or output_format != "text":
+        # Only the text report on standard output is sure to be read by a person (a CSV cannot
+        # even hold them): say on stderr what could not be scanned.
+        for error in result.errors:
+            click.echo(f"hvscan: error: {error.path}: {error.message}", err=True)
     if output is None:
         click.echo(text, nl=False, color=use_color)
     else:
@@ -123,14 +128,10 @@ def _scan(
             output.write_text(text, encoding="utf-8")
         except OSError as exc:
             raise HvscanError(f"cannot write report to {output}: {exc.strerror}") from None
-    if output is not None or output_format != "text":
-        # Whoever runs a machine-readable report still sees on the terminal why a run is
-        # incomplete: the text report is the only one read by people.
-        from hvscan.report.text_format import summary
+        if output_format != "text":
+            from hvscan.report.text_format import summary
 
-        for error in result.errors:
-            click.echo(f"hvscan: error: {error.path}: {error.message}", err=True)
-        click.echo(summary(result), err=True)
+            click.echo(summary(result), err=True)
     if result.errors:
         sys.exit(EXIT_ERROR)
     threshold = None if fail_on == "none" else severity_rank(fail_on)

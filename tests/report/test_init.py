@@ -80,7 +80,8 @@ def test_cli_writes_each_format(
     proc = run_hvscan("dir", tmp_path / "app.py", "--format", name, "--output", out)
     assert proc.returncode == 1
     assert _parse(name, out.read_text(encoding="utf-8")) == 2
-    assert proc.stderr.decode().startswith("hvscan: scanned 1 file")
+    if name != "text":
+        assert proc.stderr.decode().startswith("hvscan: scanned 1 file")
 
 
 @pytest.mark.parametrize("name", [f for f in FORMATS if f != "text"])
@@ -89,6 +90,6 @@ def test_machine_formats_name_what_could_not_be_scanned_on_stderr(
 ) -> None:
     proc = run_hvscan("dir", tmp_path / "missing", "--format", name)
     assert proc.returncode == 2
-    lines = proc.stderr.decode().splitlines()
-    assert lines[0] == f"hvscan: error: {tmp_path / 'missing'}: No such file or directory"
-    assert lines[1].endswith("1 error: scan incomplete")
+    assert proc.stderr.decode() == (
+        f"hvscan: error: {tmp_path / 'missing'}: No such file or directory\n"
+    )

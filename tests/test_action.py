@@ -190,3 +190,23 @@ def test_verdict_step_exits_with_the_scan_code(code: str) -> None:
     proc = subprocess.run(["bash", "-c", _step("Verdict")["run"]], capture_output=True,
                           text=True, env={**os.environ, "HVSCAN_EXIT": code}, check=False)
     assert proc.returncode == int(code or 2)
+
+
+def _doc_blocks(language: str) -> list[str]:
+    text = (Path(__file__).parents[1] / "docs" / "ci.md").read_text(encoding="utf-8")
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.DOTALL)
+
+
+def test_documented_workflows_are_yaml_and_use_real_inputs() -> None:
+    blocks = [yaml.safe_load(block) for block in _doc_blocks("yaml")]
+    assert len(blocks) >= 6
+    inputs = set(_action()["inputs"])
+    uses = 0
+    for block in blocks:
+        for job in (block.get("jobs") or {}).values():
+            for step in job["steps"]:
+                if step.get("uses", "").startswith("OWNER/hvscan@"):
+                    uses += 1
+                    assert set(step.get("with", {})) <= inputs
+                assert "${{" not in step.get("run", "")
+    assert uses == 2

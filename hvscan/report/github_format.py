@@ -40,7 +40,8 @@ def _finding_line(finding: Finding, options: ReportOptions) -> str:
     if finding.encoding != "plain":
         message.append(f"Encoded as {finding.encoding}.")
     if finding.verification:
-        message.append(f"Verification: {finding.verification.get('status')}.")
+        message.append(f"Verification: {finding.verification['status']} "
+                       f"({finding.verification['detail']}).")
     message.append(f"Fix: {finding.remediation}")
     message.append(f"Fingerprint: {finding.fingerprint}")
     location: dict[str, str | int] = (

@@ -84,7 +84,8 @@ def _details(finding: Finding, secret: str) -> str:
     if finding.encoding != "plain":
         lines.append(f"encoded as: {finding.encoding}")
     if finding.verification:
-        lines.append(f"verification: {finding.verification.get('status')}")
+        lines.append(f"verification: {finding.verification['status']} "
+                     f"({finding.verification['detail']})")
     lines.append(f"fix: {finding.remediation}")
     return "\n".join(lines) + "\n"
 

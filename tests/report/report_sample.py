@@ -14,6 +14,7 @@ from hvscan import scan
 from hvscan.engine import Engine
 from hvscan.rules import load_builtin_rules
 from hvscan.sources import Blob, Failed, Origin, Skipped
+from hvscan.verify import classify, verified_severity
 
 KEY_SHAPE = r"hv_(live|test)_[A-Za-z0-9]{32}"
 # Names that need quoting or escaping in every format: comma, quotes, XML specials, "%", "::",
@@ -58,8 +59,13 @@ def sample_result() -> scan.ScanResult:
     assert [f.source for f in result.findings] == ["file", "file", "history", "commit-message"]
     assert result.stats.placeholders_ignored == 1
     history = result.findings[2]
-    history.verification = {"status": "live", "http_status": 200,
-                            "checked_at": "2024-06-01T08:00:00+00:00"}
-    history.severity = "critical"
+    answer = classify(200, from_api=True)
+    history.verification = {
+        "status": answer.status, "http_status": answer.http_status, "org_id": "acme-7",
+        "org_id_source": "content", "checked_at": "2024-06-01T08:00:00Z", "cached": False,
+        "detail": answer.detail,
+    }
+    history.severity = verified_severity(history.severity, history.key_type, answer.status)
+    assert history.severity == "critical"
     result.findings[1].encoding = "base64"
     return result

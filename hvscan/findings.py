@@ -35,6 +35,8 @@ class Finding:
     author: str | None = None
     date: str | None = None
     verification: dict[str, Any] | None = None
+    # Why the finding does not count (see hvscan/suppress.py); None for an active finding.
+    suppression: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -11,16 +11,15 @@ sits: moving it to another line or file, or finding it in history, does not make
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hvscan.findings import Finding
+if TYPE_CHECKING:
+    from hvscan.findings import Finding
 
 FORMAT_KEY = "hvscan_baseline"
 FORMAT_VERSION = 1
@@ -56,6 +55,8 @@ def entries(findings: Iterable[Finding]) -> list[dict[str, Any]]:
 
 
 def dumps(items: list[dict[str, Any]]) -> str:
+    import json
+
     document = {FORMAT_KEY: FORMAT_VERSION, "findings": items}
     return json.dumps(document, indent=2, ensure_ascii=True) + "\n"
 
@@ -63,6 +64,8 @@ def dumps(items: list[dict[str, Any]]) -> str:
 def write(path: Path, findings: Iterable[Finding]) -> int:
     """Write the baseline atomically (a failed run never leaves half a file); returns the
     number of entries."""
+    import tempfile
+
     items = entries(findings)
     text = dumps(items)
     try:
@@ -82,6 +85,8 @@ def write(path: Path, findings: Iterable[Finding]) -> int:
 
 
 def load(path: Path) -> Baseline:
+    import json
+
     try:
         document = json.loads(path.read_bytes())
     except OSError as exc:

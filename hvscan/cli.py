@@ -19,7 +19,8 @@ from hvscan import __version__
 from hvscan.sources import Events, Excluded
 
 if TYPE_CHECKING:
-    from hvscan.scan import ScanResult
+    from hvscan.scan import Annotate, ScanResult
+    from hvscan.verify import VerifyStep
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 DEFAULT_MAX_FILE_SIZE = "100MB"
@@ -28,6 +29,7 @@ _UNITS = {"": 1, "B": 1, "K": 1024, "KB": 1024, "M": 1024**2, "MB": 1024**2, "G"
           "GB": 1024**3}
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 class HvscanError(Exception):
@@ -46,6 +48,55 @@ class SizeType(click.ParamType):  # type: ignore[type-arg]
         if not number.isdigit() or unit not in _UNITS:
             self.fail(f"{value!r} is not a size such as 500000, 100MB or 1GB", param, ctx)
         return int(number) * _UNITS[unit]
+
+
+def _verify_callback(check: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A click callback applying ``hvscan.verify.<check>`` to a given value (importing it only
+    then), so a bad value from the configuration file or the environment names its origin."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from hvscan import verify
+
+        try:
+            checked: str = getattr(verify, check)(value)
+        except verify.VerifyError as exc:
+            raise click.BadParameter(str(exc), ctx, param) from None
+        return checked
+
+    return callback
+
+
+_VERIFY_OPTIONS = [
+    click.option("--verify", is_flag=True,
+                 help="Ask the HesedVid API whether each distinct key found is live (one HEAD "
+                      "request per key; off by default)."),
+    click.option("--api-base", envvar="HESEDVID_API_BASE", metavar="URL",
+                 callback=_verify_callback("check_api_base"),
+                 help="HesedVid API base URL [env HESEDVID_API_BASE; default "
+                      "https://api.hesedvid.com; http:// only for loopback hosts]."),
+    click.option("--org-id", envvar="HESEDVID_ORG_ID", metavar="ID",
+                 callback=_verify_callback("check_org_id"),
+                 help="Org ID for verification [env HESEDVID_ORG_ID; default: one written next "
+                      "to the key, else a placeholder]."),
+    click.option("--only-verified", is_flag=True,
+                 help="Report only keys verified live (same as --results live)."),
+    click.option("--results", metavar="LIST",
+                 help="Report only these verification results: comma-separated "
+                      "live,unknown,invalid (default: all)."),
+    click.option("--verify-workers", type=click.IntRange(1, 16), default=4, show_default=True,
+                 help="Verification requests in flight at once."),
+    click.option("--verify-timeout", type=click.FloatRange(0, min_open=True), default=10.0,
+                 show_default=True, metavar="SECONDS", help="Timeout of each request."),
+    click.option("--verify-retries", type=click.IntRange(0, 10), default=3, show_default=True,
+                 help="Retries of a rate-limited (HTTP 429) request before the key is unknown."),
+    click.option("--verify-cache", type=click.Path(dir_okay=False, path_type=Path),
+                 metavar="FILE",
+                 help="Keep live/invalid answers in FILE (hashes, statuses and times only)."),
+    click.option("--verify-cache-ttl", type=click.IntRange(0), default=86400, show_default=True,
+                 metavar="SECONDS", help="How long an answer in --verify-cache stays valid."),
+]
 
 
 def scan_options(function: F) -> F:
@@ -99,6 +150,7 @@ def report_options(function: F) -> F:
         click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
                      show_default=True,
                      help="Colour the text report (auto: on a terminal, unless NO_COLOR is set)."),
+        *_VERIFY_OPTIONS,
     ]
     function = scan_options(function)
     for option in reversed(options):
@@ -192,8 +244,10 @@ def _run(
     exclude: tuple[str, ...],
     ignore_file: Path | None,
     baseline_file: Path | None = None,
+    annotate: Annotate | None = None,
 ) -> ScanResult:
-    """Build the pipeline from the options and run it over the source's events."""
+    """Build the pipeline from the options, run it over the source's events and settle the
+    findings (excludes, suppressions)."""
     from hvscan import scan
     from hvscan.baseline import load as load_baseline
     from hvscan.config import path_filter
@@ -207,12 +261,18 @@ def _run(
         baseline=load_baseline(baseline_file) if baseline_file is not None else None,
     )
     excluded = path_filter(exclude)
-    return scan.run(Engine(rules), source(excluded), excluded=excluded, suppressor=suppressor)
+    result = scan.run(Engine(rules), source(excluded), annotate=annotate)
+    scan.settle(result, excluded, suppressor)
+    return result
 
 
 def _scan(
     source: Source,
     *,
+    rule_files: tuple[Path, ...],
+    exclude: tuple[str, ...],
+    ignore_file: Path | None,
+    baseline_file: Path | None,
     output_format: str,
     output: Path | None,
     fail_on: str,
@@ -220,12 +280,18 @@ def _scan(
     show_suppressed: bool,
     show_secrets: bool,
     color: str,
-    **pipeline: Any,
+    **verify_options: Any,
 ) -> None:
     from hvscan.report import ReportOptions, renderer
     from hvscan.rules import severity_rank
 
-    result = _run(source, **pipeline)
+    verification = _verification(**verify_options)
+    result = _run(source, rule_files=rule_files, exclude=exclude, ignore_file=ignore_file,
+                  baseline_file=baseline_file,
+                  annotate=verification.annotate if verification else None)
+    # After settling: a suppressed key is never sent to the API.
+    if verification:
+        _verify(verification, result)
     use_color = output is None and _want_color(color)
     text = renderer(output_format)(result, ReportOptions(show_secrets=show_secrets,
                                                          show_suppressed=show_suppressed,
@@ -248,6 +314,62 @@ def _scan(
         severity_rank(f.severity) >= threshold for f in result.findings
     )
     sys.exit(EXIT_FINDINGS if failing and not exit_zero else EXIT_CLEAN)
+
+
+def _verification(
+    *,
+    verify: bool,
+    api_base: str | None,
+    org_id: str | None,
+    only_verified: bool,
+    results: str | None,
+    verify_workers: int,
+    verify_timeout: float,
+    verify_retries: int,
+    verify_cache: Path | None,
+    verify_cache_ttl: int,
+) -> VerifyStep | None:
+    """The verification step the options ask for; None when it is off."""
+    if not verify:
+        for given, name in ((only_verified, "--only-verified"), (results, "--results"),
+                            (verify_cache, "--verify-cache")):
+            if given:
+                raise click.UsageError(f"{name} needs --verify")
+        return None
+    from hvscan import verify as verifying
+
+    if only_verified and results:
+        raise click.UsageError("use either --only-verified or --results, not both")
+    statuses = _checked("--results", verifying.parse_statuses,
+                       "live" if only_verified else results or ",".join(verifying.STATUSES))
+    settings = verifying.Settings(
+        api_base=api_base or verifying.DEFAULT_API_BASE,
+        org_id=org_id,
+        workers=verify_workers, timeout=verify_timeout, retries=verify_retries)
+    try:
+        cache = (verifying.DiskCache.load(verify_cache, verify_cache_ttl)
+                 if verify_cache else None)
+    except verifying.VerifyError as exc:
+        raise HvscanError(str(exc)) from None
+    return verifying.VerifyStep(settings, cache, statuses)
+
+
+def _verify(step: VerifyStep, result: ScanResult) -> None:
+    from hvscan.verify import VerifyError
+
+    try:
+        step.apply(result)
+    except VerifyError as exc:
+        raise HvscanError(str(exc)) from None
+
+
+def _checked(param: str, check: Callable[[str], T], value: str) -> T:
+    from hvscan.verify import VerifyError
+
+    try:
+        return check(value)
+    except VerifyError as exc:
+        raise click.BadParameter(str(exc), param_hint=param) from None
 
 
 def _want_color(choice: str) -> bool:

@@ -1,16 +1,17 @@
 """The pipeline: source events through the engine into findings and run statistics.
 
 Placeholder matches are counted, never reported: documentation examples must not block anyone,
-but an audit can still see how many there were. Findings on excluded paths are dropped (a source
-that can prune them earlier, like the directory walker, does); suppressed findings are kept apart
-from the active ones, with the reason.
+but an audit can still see how many there were. ``settle`` then applies the user's policy to the
+findings of any source: findings on excluded paths are dropped (a source that can prune them
+earlier, like the directory walker, does), suppressed ones are kept apart with the reason.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hvscan.engine import Engine
+from hvscan.engine import Engine, Match
 from hvscan.findings import Finding, make_finding
 from hvscan.sources import Blob, Events, Excluded, Failed, Skipped
 from hvscan.suppress import Suppressor
@@ -24,6 +25,7 @@ class Stats:
     errors: int = 0
     placeholders_ignored: int = 0
     suppressed: int = 0
+    findings_filtered: int = 0
 
 
 @dataclass
@@ -35,16 +37,14 @@ class ScanResult:
     stats: Stats = field(default_factory=Stats)
 
 
-def run(
-    engine: Engine,
-    events: Events,
-    *,
-    excluded: Excluded | None = None,
-    suppressor: Suppressor | None = None,
-) -> ScanResult:
+Annotate = Callable[[bytes, Match], dict[str, str]]
+
+
+def run(engine: Engine, events: Events, *, annotate: Annotate | None = None) -> ScanResult:
+    """``annotate`` reads hints for later steps from the content around each match while the
+    blob is still in memory (verification looks for the org ID next to the key)."""
     result = ScanResult()
     stats = result.stats
-    suppressor = suppressor or Suppressor()
     for event in events:
         if isinstance(event, Blob):
             stats.files_scanned += 1
@@ -52,17 +52,11 @@ def run(
             for match in engine.scan(event.data):
                 if match.placeholder:
                     stats.placeholders_ignored += 1
-                    continue
-                finding = make_finding(match, event.origin)
-                if excluded is not None and finding.path and excluded(finding.path):
-                    continue
-                finding.suppression = suppressor.reason(finding, event.data, match.start,
-                                                        match.end)
-                if finding.suppression is None:
-                    result.findings.append(finding)
                 else:
-                    stats.suppressed += 1
-                    result.suppressed.append(finding)
+                    finding = make_finding(match, event.origin)
+                    if annotate:
+                        finding.hints = annotate(event.data, match)
+                    result.findings.append(finding)
         elif isinstance(event, Skipped):
             stats.files_skipped += 1
             result.skipped.append(event)
@@ -70,3 +64,18 @@ def run(
             stats.errors += 1
             result.errors.append(event)
     return result
+
+
+def settle(result: ScanResult, excluded: Excluded | None, suppressor: Suppressor) -> None:
+    """Drop findings on excluded paths; move suppressed findings to ``result.suppressed``."""
+    active: list[Finding] = []
+    for finding in result.findings:
+        if excluded is not None and finding.path and excluded(finding.path):
+            continue
+        finding.suppression = suppressor.reason(finding)
+        if finding.suppression is None:
+            active.append(finding)
+        else:
+            result.suppressed.append(finding)
+    result.findings = active
+    result.stats.suppressed = len(result.suppressed)

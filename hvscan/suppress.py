@@ -14,13 +14,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from hvscan.baseline import Baseline
-from hvscan.findings import Finding
+if TYPE_CHECKING:
+    from hvscan.baseline import Baseline
+    from hvscan.findings import Finding
 
-MARKER = "hvscan:allow"
-# UTF-16 too: a source that scans a UTF-16 file reports offsets into its original bytes.
-_MARKERS = tuple(MARKER.encode(codec) for codec in ("ascii", "utf-16-le", "utf-16-be"))
+MARKER = b"hvscan:allow"
+# UTF-16 too (LE and BE, spelt out so start-up imports no codec): a source that scans a UTF-16
+# file reports offsets into its original bytes.
+_MARKERS = (
+    MARKER,
+    b"".join(bytes((c, 0)) for c in MARKER),
+    b"".join(bytes((0, c)) for c in MARKER),
+)
 _ENTRY = re.compile(r"[0-9a-f]{32}|[0-9a-f]{64}")
 
 
@@ -63,10 +70,10 @@ class Suppressor:
     ignored: frozenset[str] = frozenset()
     baseline: Baseline | None = None
 
-    def reason(self, finding: Finding, data: bytes, start: int, end: int) -> str | None:
-        """Why ``finding`` (the match ``data[start:end]``) is suppressed, or None."""
-        if allowed_inline(data, start, end):
-            return "inline"
+    def reason(self, finding: Finding) -> str | None:
+        """Why ``finding`` is suppressed, or None. The inline marker was read by the engine."""
+        if finding.suppression is not None:
+            return finding.suppression
         if finding.fingerprint in self.ignored or finding.secret_sha256 in self.ignored:
             return "ignore-file"
         if self.baseline is not None and self.baseline.contains(finding):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import tomllib
 from collections.abc import Callable
@@ -14,6 +15,8 @@ import click
 import pytest
 from click.testing import CliRunner
 from keygen import make_key
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from hvscan.config import (
     SETTINGS,
@@ -193,6 +196,8 @@ def test_unknown_key_in_pyproject_is_named_with_its_table(repo: Path, run_hvscan
         ("exclude = [['a']]", "key 'exclude' must be a list of values"),
         ("exclude = ['!']", "key 'exclude': '!' is not a valid gitignore-style pattern"),
         ("exclude = ['  ']", "key 'exclude': an empty pattern matches nothing"),
+        ('api-base = "ftp://api.example"', "key 'api-base': 'ftp://api.example' is not an http"),
+        ('org-id = "a/b"', "key 'org-id': 'a/b' is not an org ID"),
     ],
 )
 def test_bad_values_name_file_key_and_what_is_allowed(
@@ -233,6 +238,25 @@ def test_environment_lists_are_split(repo: Path, run_hvscan: Run) -> None:
     done = run_hvscan("dir", "--format", "json", cwd=repo,
                       env={"HVSCAN_EXCLUDE": "build/ docs/"})
     assert {f["path"] for f in report(done)["findings"]} == {"src/app.py"}
+
+
+def test_verification_settings_from_the_file_reach_the_request(
+    repo: Path, run_hvscan: Run, httpserver: HTTPServer
+) -> None:
+    paths: list[str] = []
+
+    def answer(request: Request) -> Response:
+        paths.append(request.path)
+        return Response(status=401)
+
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(answer)
+    base = f"http://127.0.0.1:{httpserver.port}"
+    (repo / ".hvscan.toml").write_text(f'api-base = "{base}"\norg-id = "from-file"\n')
+    env = {"HESEDVID_API_BASE": "", "HESEDVID_ORG_ID": "", "HTTP_PROXY": "", "ALL_PROXY": ""}
+    run_hvscan("dir", "src", "--verify", cwd=repo, env=env)
+    assert paths == ["/v1/api/from-file/environments"]
+    run_hvscan("dir", "src", "--verify", cwd=repo, env={**env, "HVSCAN_ORG_ID": "from-env"})
+    assert paths[1:] == ["/v1/api/from-env/environments"]
 
 
 # The resolution mechanism itself, on a command of its own: every setting, including those

@@ -1,4 +1,4 @@
-"""The pipeline: excludes and suppression applied to findings from any source."""
+"""The pipeline: ``settle`` applies excludes and suppressions to findings from any source."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from hvscan.config import path_filter
 from hvscan.engine import Engine
 from hvscan.rules import load_builtin_rules
 from hvscan.sources import Blob, Origin
+from hvscan.suppress import Suppressor
 
 ENGINE = Engine(load_builtin_rules())
 
@@ -21,7 +22,8 @@ def test_excludes_apply_to_findings_of_sources_that_do_not_prune() -> None:
         Blob(key, Origin(source="history", path="src/app.py", commit="a" * 40)),
         Blob(key, Origin(source="commit-message", path=None, commit="b" * 40)),
     ]
-    result = scan.run(ENGINE, iter(blobs), excluded=path_filter(["vendor/"]))
+    result = scan.run(ENGINE, iter(blobs))
+    scan.settle(result, path_filter(["vendor/"]), Suppressor())
     assert [(f.source, f.path) for f in result.findings] == [
         ("history", "src/app.py"), ("commit-message", None)]
     assert result.stats.files_scanned == 3 and result.stats.suppressed == 0
@@ -30,4 +32,5 @@ def test_excludes_apply_to_findings_of_sources_that_do_not_prune() -> None:
 def test_without_excludes_every_finding_is_kept() -> None:
     key = make_key("test", 22).encode()
     result = scan.run(ENGINE, iter([Blob(key, Origin(source="file", path="vendor/x"))]))
+    scan.settle(result, None, Suppressor())
     assert len(result.findings) == 1 and result.suppressed == []

@@ -90,7 +90,9 @@ def test_missing_ignore_file(tmp_path: Path) -> None:
 def scanned(text: str, suppressor: Suppressor, source: str = "file") -> scan.ScanResult:
     origin = Origin(source=source, path="app/settings.py", commit="c" * 40 if source == "history"
                     else None)
-    return scan.run(ENGINE, iter([Blob(text.encode(), origin)]), suppressor=suppressor)
+    result = scan.run(ENGINE, iter([Blob(text.encode(), origin)]))
+    scan.settle(result, None, suppressor)
+    return result
 
 
 @pytest.mark.parametrize("source", ["file", "stdin", "staged", "history"])
@@ -102,19 +104,27 @@ def test_pipeline_suppresses_inline_for_every_source(source: str) -> None:
     assert result.stats.suppressed == 1
 
 
+def test_the_engine_reads_the_marker_so_sources_keeping_only_matches_get_it() -> None:
+    # The history audit keeps matches, not blobs, until it knows where a key was introduced.
+    allowed, plain = ENGINE.scan(f"{KEY} # hvscan:allow\n{make_key('test', 8)}\n".encode())
+    assert allowed.allowed and not plain.allowed
+    finding = make_finding(allowed, Origin(source="history", path="a.py", commit="c" * 40))
+    assert finding.suppression == "inline"
+
+
 def test_reasons_in_order() -> None:
     (match,) = ENGINE.scan(KEY.encode())
     finding = make_finding(match, Origin(source="file", path="a.py"))
     sha = hashlib.sha256(KEY.encode()).hexdigest()
     baseline = Baseline(frozenset({(finding.rule_id, sha)}))
-    assert Suppressor().reason(finding, KEY.encode(), 0, len(KEY)) is None
-    assert Suppressor(baseline=baseline).reason(finding, KEY.encode(), 0, len(KEY)) == "baseline"
+    assert Suppressor().reason(finding) is None
+    assert Suppressor(baseline=baseline).reason(finding) == "baseline"
     by_fingerprint = Suppressor(frozenset({finding.fingerprint}), baseline)
-    assert by_fingerprint.reason(finding, KEY.encode(), 0, len(KEY)) == "ignore-file"
-    by_hash = Suppressor(frozenset({sha}))
-    assert by_hash.reason(finding, KEY.encode(), 0, len(KEY)) == "ignore-file"
-    allowed = f"{KEY} # hvscan:allow".encode()
-    assert by_fingerprint.reason(finding, allowed, 0, len(KEY)) == "inline"
+    assert by_fingerprint.reason(finding) == "ignore-file"
+    assert Suppressor(frozenset({sha})).reason(finding) == "ignore-file"
+    (allowed,) = ENGINE.scan(f"{KEY} # hvscan:allow".encode())
+    inline = make_finding(allowed, Origin(source="file", path="a.py"))
+    assert by_fingerprint.reason(inline) == "inline"
 
 
 # Through the real command

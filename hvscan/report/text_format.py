@@ -41,7 +41,8 @@ def _finding(f: Finding, options: ReportOptions, label: str = "") -> list[str]:
     if f.encoding != "plain":
         lines.append(f"  encoded as {f.encoding}")
     if f.verification:
-        lines.append(f"  verification: {f.verification.get('status')}")
+        lines.append(f"  verification: {f.verification['status']} "
+                     f"({f.verification['detail']})")
     if not label:
         lines.append(f"  fix: {f.remediation}")
     # The fingerprint is what .hvscanignore takes.
@@ -65,6 +66,11 @@ def summary(result: ScanResult) -> str:
     ]
     if stats.files_skipped:
         parts.append(f"{stats.files_skipped} skipped")
+    verified = Counter(f.verification["status"] for f in result.findings if f.verification)
+    if verified:
+        parts.append("verification: " + ", ".join(f"{n} {s}" for s, n in sorted(verified.items())))
+    if stats.findings_filtered:
+        parts.append(f"{stats.findings_filtered} not shown (verification filter)")
     if stats.suppressed:
         parts.append(f"{stats.suppressed} suppressed")
     if stats.placeholders_ignored:

@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from hvscan import __version__
-from hvscan.sources import Events, Excluded
 
 if TYPE_CHECKING:
-    from hvscan.scan import Annotate, ScanResult
+    from hvscan.scan import Annotate, Pipeline, ScanResult
     from hvscan.verify import VerifyStep
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -197,7 +196,7 @@ def stdin_command(**options: Any) -> None:
     """Scan standard input."""
     from hvscan.sources import stdin
 
-    _scan(lambda excluded: stdin.read(sys.stdin.buffer), **options)
+    _scan(lambda pipeline: pipeline.run(stdin.read(sys.stdin.buffer)), **options)
 
 
 @cli.command("baseline")
@@ -226,19 +225,20 @@ def baseline_command(
     click.echo(f"hvscan: recorded {count} finding{'s' * (count != 1)} in {output}", err=True)
 
 
-# A source, started once the pipeline knows which paths are excluded.
-Source = Callable[[Excluded | None], Events]
+# A source: given the pipeline the options built, it produces the scan's result (event sources
+# through ``pipeline.run``; the history audit its own way).
+Produce = Callable[["Pipeline"], "ScanResult"]
 
 
-def _walker(paths: tuple[Path, ...], max_file_size: int) -> Source:
+def _walker(paths: tuple[Path, ...], max_file_size: int) -> Produce:
     from hvscan.sources import files
 
     roots = [os.fsencode(p) for p in paths] or [b"."]
-    return lambda excluded: files.walk(roots, max_file_size, excluded)
+    return lambda pipeline: pipeline.run(files.walk(roots, max_file_size, pipeline.excluded))
 
 
 def _run(
-    source: Source,
+    produce: Produce,
     *,
     rule_files: tuple[Path, ...],
     exclude: tuple[str, ...],
@@ -261,13 +261,13 @@ def _run(
         baseline=load_baseline(baseline_file) if baseline_file is not None else None,
     )
     excluded = path_filter(exclude)
-    result = scan.run(Engine(rules), source(excluded), annotate=annotate)
+    result = produce(scan.Pipeline(Engine(rules), excluded, annotate))
     scan.settle(result, excluded, suppressor)
     return result
 
 
 def _scan(
-    source: Source,
+    produce: Produce,
     *,
     rule_files: tuple[Path, ...],
     exclude: tuple[str, ...],
@@ -286,7 +286,7 @@ def _scan(
     from hvscan.rules import severity_rank
 
     verification = _verification(**verify_options)
-    result = _run(source, rule_files=rule_files, exclude=exclude, ignore_file=ignore_file,
+    result = _run(produce, rule_files=rule_files, exclude=exclude, ignore_file=ignore_file,
                   baseline_file=baseline_file,
                   annotate=verification.annotate if verification else None)
     # After settling: a suppressed key is never sent to the API.

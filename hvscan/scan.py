@@ -40,6 +40,19 @@ class ScanResult:
 Annotate = Callable[[bytes, Match], dict[str, str]]
 
 
+@dataclass(frozen=True)
+class Pipeline:
+    """What a source needs to produce a ScanResult: the engine, the user's excludes (so it can
+    skip excluded paths before reading them) and the hook reading hints next to each match."""
+
+    engine: Engine
+    excluded: Excluded | None = None
+    annotate: Annotate | None = None
+
+    def run(self, events: Events) -> ScanResult:
+        return run(self.engine, events, annotate=self.annotate)
+
+
 def run(engine: Engine, events: Events, *, annotate: Annotate | None = None) -> ScanResult:
     """``annotate`` reads hints for later steps from the content around each match while the
     blob is still in memory (verification looks for the org ID next to the key)."""

@@ -9,7 +9,7 @@ earlier, like the directory walker, does), suppressed ones are kept apart with t
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from hvscan.engine import Engine, Match
 from hvscan.findings import Finding, make_finding
@@ -35,6 +35,16 @@ class ScanResult:
     skipped: list[Skipped] = field(default_factory=list)
     errors: list[Failed] = field(default_factory=list)
     stats: Stats = field(default_factory=Stats)
+
+    def add(self, other: ScanResult) -> None:
+        """Fold in the result of another source, for a run over several (``baseline --git``)."""
+        self.findings += other.findings
+        self.suppressed += other.suppressed
+        self.skipped += other.skipped
+        self.errors += other.errors
+        for stat in fields(Stats):
+            setattr(self.stats, stat.name,
+                    getattr(self.stats, stat.name) + getattr(other.stats, stat.name))
 
 
 Annotate = Callable[[bytes, Match], dict[str, str]]

@@ -34,3 +34,14 @@ def test_without_excludes_every_finding_is_kept() -> None:
     result = scan.run(ENGINE, iter([Blob(key, Origin(source="file", path="vendor/x"))]))
     scan.settle(result, None, Suppressor())
     assert len(result.findings) == 1 and result.suppressed == []
+
+
+def test_results_of_several_sources_add_up() -> None:
+    key = make_key("live", 23).encode()
+    first = scan.run(ENGINE, iter([Blob(key, Origin(source="file", path="a"))]))
+    second = scan.run(ENGINE, iter([Blob(b"clean", Origin(source="history", path="b")),
+                                    Blob(key, Origin(source="history", path="a"))]))
+    first.add(second)
+    assert [f.source for f in first.findings] == ["file", "history"]
+    assert first.stats.files_scanned == 3
+    assert first.stats.bytes_scanned == 2 * len(key) + len(b"clean")

@@ -111,7 +111,7 @@ def scan_options(function: F) -> F:
                           "pyproject.toml, looked up from the scanned directory to the "
                           "repository root)."),
         click.option("--rules", "rule_files", multiple=True,
-                     type=click.Path(dir_okay=False, path_type=Path),
+                     type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      help="Extra rule file (TOML, same schema as the built-in rules). Repeatable."),
         click.option("--exclude", multiple=True, metavar="PATTERN", callback=check_patterns,
                      help="Leave out paths matching this gitignore-style pattern (matched "

@@ -112,11 +112,16 @@ def load_config(path: Path) -> ConfigFile:
         found = _load_pyproject(path, required=True)
         assert found is not None
         return found
-    return ConfigFile(path, _read_toml(path))
+    return ConfigFile(path, _parse_toml(path, _read_text(path)))
 
 
 def _load_pyproject(path: Path, *, required: bool) -> ConfigFile | None:
-    tool = _read_toml(path).get("tool", {})
+    text = _read_text(path)
+    # Another project's pyproject.toml (one that never mentions hvscan) is not parsed, so a
+    # file hvscan does not own cannot break a scan.
+    if not required and "hvscan" not in text:
+        return None
+    tool = _parse_toml(path, text).get("tool", {})
     table = tool.get("hvscan") if isinstance(tool, dict) else None
     if table is None:
         if required:
@@ -127,13 +132,18 @@ def _load_pyproject(path: Path, *, required: bool) -> ConfigFile | None:
     return ConfigFile(path, table, key_prefix="tool.hvscan.")
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_text(path: Path) -> str:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{shown(path)}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{shown(path)}: not UTF-8 text") from None
+
+
+def _parse_toml(path: Path, text: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{shown(path)}: invalid TOML: {exc}") from None
 
@@ -223,9 +233,8 @@ def _file_values(
                 f"{where}: unknown key {name!r}; allowed: {', '.join(sorted(options))}"
             )
         param = options[key]
-        value = raw
         if param.multiple:
-            raw = [raw] if isinstance(raw, str) else raw
+            raw = [raw] if isinstance(raw, str) else raw  # one pattern or file needs no list
             if not isinstance(raw, list) or any(isinstance(v, list | dict) for v in raw):
                 raise ConfigError(f"{where}: key {name!r} must be a list of values")
         elif isinstance(raw, list | dict):
@@ -233,8 +242,8 @@ def _file_values(
                               f"{'list' if isinstance(raw, list) else 'table'}")
         if SETTINGS[key].file_relative:
             base = config.path.parent
-            value = [str(base / v) for v in raw] if param.multiple else str(base / str(raw))
-        converted[key] = _convert(ctx, param, value, f"{where}: key {name!r}")
+            raw = [str(base / str(v)) for v in raw] if param.multiple else str(base / str(raw))
+        converted[key] = _convert(ctx, param, raw, f"{where}: key {name!r}")
     return converted
 
 

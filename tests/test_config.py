@@ -194,6 +194,7 @@ def test_unknown_key_in_pyproject_is_named_with_its_table(repo: Path, run_hvscan
         ('max-file-size = "lots"', "key 'max-file-size': 'lots' is not a size"),
         ("fail-on = ['high']", "key 'fail-on' must be a single value, not a list"),
         ("exclude = [['a']]", "key 'exclude' must be a list of values"),
+        ("rules = ['missing.toml']", "key 'rules': File '"),
         ("exclude = ['!']", "key 'exclude': '!' is not a valid gitignore-style pattern"),
         ("exclude = ['  ']", "key 'exclude': an empty pattern matches nothing"),
         ('api-base = "ftp://api.example"', "key 'api-base': 'ftp://api.example' is not an http"),
@@ -232,6 +233,12 @@ def test_rule_files_are_relative_to_the_config_file(repo: Path, run_hvscan: Run)
     (repo / "src" / "acme.txt").write_text("acme_123456\n")
     done = run_hvscan("dir", "src", "--config", "ci/hvscan.toml", "--format", "json", cwd=repo)
     assert "acme" in {f["rule_id"] for f in report(done)["findings"]}
+
+
+def test_a_single_value_for_a_list_is_a_list_of_one(repo: Path, run_hvscan: Run) -> None:
+    (repo / ".hvscan.toml").write_text('exclude = "build/"\n')
+    done = run_hvscan("dir", "--format", "json", cwd=repo)
+    assert {f["path"] for f in report(done)["findings"]} == {"src/app.py"}
 
 
 def test_environment_lists_are_split(repo: Path, run_hvscan: Run) -> None:
@@ -376,3 +383,12 @@ def test_readme_example_documents_every_setting() -> None:
     section = readme.split("## Configuration", 1)[1]
     example = section.split("```toml\n", 1)[1].split("```", 1)[0]
     assert set(tomllib.loads(example)) == set(SETTINGS)
+
+
+def test_a_broken_pyproject_that_never_mentions_hvscan_is_not_read(
+    repo: Path, run_hvscan: Run
+) -> None:
+    (repo / "src" / "pyproject.toml").write_text("[project\nname = \n")
+    assert run_hvscan("dir", "src", cwd=repo).returncode == 1
+    (repo / "src" / "pyproject.toml").write_text("[tool.hvscan\nfail-on = 'none'\n")
+    assert "invalid TOML" in one_line_error(run_hvscan("dir", "src", cwd=repo))

@@ -17,6 +17,7 @@ FORMATS = ("text", "json")
 @dataclass(frozen=True)
 class ReportOptions:
     show_secrets: bool = False
+    show_suppressed: bool = False
     color: bool = False
 
 

@@ -19,6 +19,7 @@ FORMATS = ("text", "json", "jsonl", "sarif", "csv", "junit", "github")
 @dataclass(frozen=True)
 class ReportOptions:
     show_secrets: bool = False
+    show_suppressed: bool = False
     color: bool = False
 
 

@@ -2,7 +2,8 @@
 
 Each finding becomes ``::error`` (critical, high), ``::warning`` (medium) or ``::notice`` (low,
 info) with its file, line and column, so it shows on the pull request's diff. Files that could
-not be scanned are ``::error`` annotations and skipped files ``::notice`` ones. Everything that
+not be scanned are ``::error`` annotations and skipped files ``::notice`` ones (so are suppressed
+findings, with --show-suppressed). Everything that
 comes from scanned content is escaped as the runner's toolkit does (``%`` as ``%25``, line
 breaks as ``%0D``/``%0A``, and in properties ``:`` and ``,`` as ``%3A``/``%2C``): a file name
 cannot end a command early or start a new one.
@@ -19,6 +20,8 @@ _COMMANDS = {"critical": "error", "high": "error", "medium": "warning"}
 
 def render(result: ScanResult, options: ReportOptions) -> str:
     lines = [_finding_line(f, options) for f in result.findings]
+    if options.show_suppressed:
+        lines += [_finding_line(f, options) for f in result.suppressed]
     lines += [
         _command("error", e.message, file=e.path, title="hvscan could not scan this file")
         for e in result.errors
@@ -33,6 +36,8 @@ def render(result: ScanResult, options: ReportOptions) -> str:
 def _finding_line(finding: Finding, options: ReportOptions) -> str:
     secret = finding.secret if options.show_secrets else finding.secret_redacted
     message = [f"{finding.description}: {secret} (severity {finding.severity})"]
+    if finding.suppression:
+        message.append(f"Suppressed ({finding.suppression}): reported, not counted.")
     if finding.path is None:
         message.append(f"Found in a {finding.source.replace('-', ' ')}, line {finding.line}.")
     if finding.commit:
@@ -50,7 +55,7 @@ def _finding_line(finding: Finding, options: ReportOptions) -> str:
         else {}
     )
     return _command(
-        _COMMANDS.get(finding.severity, "notice"),
+        "notice" if finding.suppression else _COMMANDS.get(finding.severity, "notice"),
         "\n".join(message),
         **location,
         title=f"hvscan: {finding.rule_id}",

@@ -42,7 +42,7 @@ def finding_dict(finding: Finding, options: ReportOptions) -> dict[str, Any]:
 
 def report_dict(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
     stats = result.stats
-    return {
+    report = {
         "tool": "hvscan",
         "version": __version__,
         "findings": [finding_dict(f, options) for f in result.findings],
@@ -52,12 +52,18 @@ def report_dict(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
             "files_skipped": stats.files_skipped,
             "errors": stats.errors,
             "placeholders_ignored": stats.placeholders_ignored,
+            "suppressed": stats.suppressed,
             "findings": len(result.findings),
             "findings_filtered": stats.findings_filtered,
         },
         "skipped": [{"path": s.path, "reason": s.reason} for s in result.skipped],
         "errors": [{"path": e.path, "message": e.message} for e in result.errors],
     }
+    if options.show_suppressed:
+        report["suppressed"] = [
+            {**finding_dict(f, options), "suppression": f.suppression} for f in result.suppressed
+        ]
+    return report
 
 
 def render(result: ScanResult, options: ReportOptions) -> str:

@@ -2,7 +2,8 @@
 
 One test suite, ``hvscan``. Each finding is a failed test case (class ``hvscan.<rule id>``,
 named after where the key is, with ``file`` and ``line`` attributes); each file that could not be
-scanned is a test case in error, each skipped file a skipped one. A scan with none of these has
+scanned is a test case in error, each skipped file a skipped one, and with --show-suppressed each
+suppressed finding a skipped one too. A scan with none of these has
 one passing test case, so a clean run shows as passed rather than as an empty report. XML
 escaping is the standard library's; characters XML 1.0 cannot carry at all (control characters
 in a file or author name) are written as ``\\xNN`` like undecodable bytes in paths.
@@ -30,6 +31,11 @@ def render(result: ScanResult, options: ReportOptions) -> str:
         failure = ET.SubElement(case, "failure", type=finding.severity,
                                 message=f"{finding.description}: {secret}")
         failure.text = _details(finding, secret)
+    suppressed = result.suppressed if options.show_suppressed else []
+    for finding in suppressed:
+        case = _case(suite, f"hvscan.{finding.rule_id}", _where(finding), finding.path)
+        secret = finding.secret if options.show_secrets else finding.secret_redacted
+        ET.SubElement(case, "skipped", message=f"suppressed ({finding.suppression}): {secret}")
     for error in result.errors:
         case = _case(suite, "hvscan.scan", error.path, error.path)
         ET.SubElement(case, "error", type="scan-error", message=error.message)
@@ -42,7 +48,7 @@ def render(result: ScanResult, options: ReportOptions) -> str:
         "tests": len(suite),
         "failures": len(result.findings),
         "errors": len(result.errors),
-        "skipped": len(result.skipped),
+        "skipped": len(result.skipped) + len(suppressed),
     }
     suites = ET.Element("testsuites", name="hvscan")
     for element in (suites, suite):

@@ -13,7 +13,10 @@ Shape choices, each for a consumer:
 - every JSON-report field not shown elsewhere (source, encoding, commit, author, date,
   verification, ...) is in the result's ``properties``;
 - files that could not be scanned are error notifications and mark the invocation unsuccessful;
-  skipped files are note notifications.
+  skipped files are note notifications;
+- with --show-suppressed, suppressed findings are results too, each with an accepted
+  ``suppressions`` entry (``inSource`` for an ``hvscan:allow`` comment, else ``external``), which
+  SARIF viewers and code scanning show as dismissed rather than open.
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ def render(result: ScanResult, options: ReportOptions) -> str:
 
 
 def sarif_dict(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
-    rule_ids = sorted({f.rule_id for f in result.findings})
+    shown = result.findings + (result.suppressed if options.show_suppressed else [])
+    rule_ids = sorted({f.rule_id for f in shown})
     notifications = [
         _notification("error", f"could not scan {e.path}: {e.message}") for e in result.errors
     ] + [_notification("note", f"skipped {s.path}: {s.reason}") for s in result.skipped]
@@ -61,7 +65,7 @@ def sarif_dict(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
                         "name": "hvscan",
                         "version": __version__,
                         "semanticVersion": __version__,
-                        "rules": [_rule(rule_id, result.findings) for rule_id in rule_ids],
+                        "rules": [_rule(rule_id, shown) for rule_id in rule_ids],
                     }
                 },
                 "invocations": [
@@ -79,9 +83,7 @@ def sarif_dict(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
                     }
                 },
                 "columnKind": "unicodeCodePoints",
-                "results": [
-                    _result(f, rule_ids.index(f.rule_id), options) for f in result.findings
-                ],
+                "results": [_result(f, rule_ids.index(f.rule_id), options) for f in shown],
             }
         ],
     }
@@ -124,7 +126,7 @@ def _result(finding: Finding, rule_index: int, options: ReportOptions) -> dict[s
         for name, value in finding_dict(finding, options).items()
         if value is not None and name not in _SHOWN_ELSEWHERE
     }
-    return {
+    found: dict[str, Any] = {
         "ruleId": finding.rule_id,
         "ruleIndex": rule_index,
         "level": LEVELS[finding.severity],
@@ -136,6 +138,13 @@ def _result(finding: Finding, rule_index: int, options: ReportOptions) -> dict[s
         },
         "properties": properties,
     }
+    if finding.suppression:
+        found["suppressions"] = [{
+            "kind": "inSource" if finding.suppression == "inline" else "external",
+            "status": "accepted",
+            "justification": f"suppressed by hvscan ({finding.suppression})",
+        }]
+    return found
 
 
 def _location(finding: Finding) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 It goes through the real pipeline (engine, placeholders, findings) with keys built at run time
 from fixed seeds, so hashes and fingerprints are stable while no key-shaped string is ever written
 to the repository. Fields that later pipeline steps fill (verification, decoding) are set by hand
-so that every report shows them.
+so that every report shows them. One more key is suppressed by an inline ``hvscan:allow``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from hvscan import scan
 from hvscan.engine import Engine
 from hvscan.rules import load_builtin_rules
 from hvscan.sources import Blob, Failed, Origin, Skipped
+from hvscan.suppress import Suppressor
 from hvscan.verify import classify, verified_severity
 
 KEY_SHAPE = r"hv_(live|test)_[A-Za-z0-9]{32}"
@@ -29,6 +30,7 @@ def sample_keys() -> dict[str, str]:
         "live": make_key("live", "report-golden-live"),
         "test": make_key("test", "report-golden-test"),
         "history": make_key("live", "report-golden-history"),
+        "allowed": make_key("test", "report-golden-allowed"),
     }
 
 
@@ -52,10 +54,16 @@ def sample_result() -> scan.ScanResult:
             Origin(source="commit-message", path=None, commit=MESSAGE_COMMIT, author=author,
                    date="2024-05-02T09:30:00+02:00"),
         ),
+        Blob(
+            f'LEGACY = "{keys["allowed"]}"  # hvscan:allow revoked in 2024\n'.encode(),
+            Origin(source="file", path="tests/fixtures/legacy.py"),
+        ),
         Skipped("assets/intro.mp4", "larger than --max-file-size (209715200 > 104857600 bytes)"),
         Failed("private/keys.txt", "Permission denied"),
     ]
     result = scan.run(Engine(load_builtin_rules()), iter(events))
+    scan.settle(result, None, Suppressor())
+    assert [f.suppression for f in result.suppressed] == ["inline"]
     assert [f.source for f in result.findings] == ["file", "file", "history", "commit-message"]
     assert result.stats.placeholders_ignored == 1
     history = result.findings[2]

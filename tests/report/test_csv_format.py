@@ -66,3 +66,14 @@ def test_secrets_only_with_show_secrets(
     rows = _rows(render("csv", result, show_secrets=True))
     assert rows[0]["secret"] == keys["live"]
     assert rows[1]["secret"] == keys["test"]
+
+
+def test_suppressed_findings_only_with_show_suppressed(
+    result: ScanResult, render: Callable[..., str]
+) -> None:
+    assert len(_rows(render("csv", result))) == 4
+    text = render("csv", result, show_suppressed=True)
+    assert text.splitlines()[0].endswith(",suppression")
+    rows = _rows(text)
+    assert [r["suppression"] for r in rows] == ["", "", "", "", "inline"]
+    assert rows[4]["path"] == "tests/fixtures/legacy.py"

@@ -94,3 +94,13 @@ def test_secrets_only_with_show_secrets(
 ) -> None:
     assert not any(key in render("github", result) for key in keys.values())
     assert keys["live"] in render("github", result, show_secrets=True)
+
+
+def test_suppressed_findings_are_notices_with_show_suppressed(
+    result: ScanResult, render: Callable[..., str]
+) -> None:
+    assert len(_parse(render("github", result))) == 6
+    commands = _parse(render("github", result, show_suppressed=True))
+    name, props, data = commands[4]
+    assert (name, props["file"]) == ("notice", "tests/fixtures/legacy.py")  # medium, but accepted
+    assert "\nSuppressed (inline): reported, not counted.\n" in data

@@ -48,3 +48,13 @@ def test_secrets_only_with_show_secrets(
     assert not any(key in hidden for key in keys.values())
     shown = _records(render("jsonl", result, show_secrets=True))
     assert shown[0]["secret"] == keys["live"]
+
+
+def test_suppressed_findings_only_with_show_suppressed(
+    result: ScanResult, render: Callable[..., str]
+) -> None:
+    assert "suppressed" not in [r["type"] for r in _records(render("jsonl", result))]
+    records = _records(render("jsonl", result, show_suppressed=True))
+    assert [r["type"] for r in records][:5] == ["finding"] * 4 + ["suppressed"]
+    assert records[4]["suppression"] == "inline"
+    assert records[4]["fingerprint"] == result.suppressed[0].fingerprint

@@ -68,3 +68,17 @@ def test_secrets_only_with_show_secrets(
     failure = ET.fromstring(render("junit", result, show_secrets=True)).find(".//failure")
     assert failure is not None
     assert failure.get("message") == f"HesedVid live (production) API key: {keys['live']}"
+
+
+def test_suppressed_findings_are_skipped_cases_with_show_suppressed(
+    result: ScanResult, render: Callable[..., str]
+) -> None:
+    assert ET.fromstring(render("junit", result)).get("skipped") == "1"
+    root = ET.fromstring(render("junit", result, show_suppressed=True))
+    assert (root.get("tests"), root.get("skipped"), root.get("failures")) == ("7", "2", "4")
+    case = next(c for c in root.iter("testcase") if c.get("file") == "tests/fixtures/legacy.py")
+    assert case.get("classname") == "hvscan.hesedvid-test-key"
+    skipped = case.find("skipped")
+    assert skipped is not None
+    assert skipped.get("message") == (
+        f"suppressed (inline): {result.suppressed[0].secret_redacted}")

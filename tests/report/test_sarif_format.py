@@ -164,3 +164,20 @@ def test_secrets_only_with_show_secrets(
     assert keys["live"] in shown["message"]["text"]
     assert shown["properties"]["secret"] == keys["live"]
     assert keys["live"] not in json.dumps(shown["partialFingerprints"])
+
+
+def test_suppressed_findings_are_accepted_suppressions_with_show_suppressed(
+    result: ScanResult, render: Callable[..., str]
+) -> None:
+    assert len(_sarif(render, result)["runs"][0]["results"]) == 4
+    document = _sarif(render, result, show_suppressed=True)
+    _validate(document)
+    results = document["runs"][0]["results"]
+    assert len(results) == 5
+    assert all("suppressions" not in r for r in results[:4])
+    assert results[4]["suppressions"] == [{
+        "kind": "inSource", "status": "accepted", "justification": "suppressed by hvscan (inline)",
+    }]
+    result.suppressed[0].suppression = "baseline"
+    found = _sarif(render, result, show_suppressed=True)["runs"][0]["results"][4]
+    assert found["suppressions"][0]["kind"] == "external"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from hvscan import __version__
+from hvscan.report import FORMATS
 
 if TYPE_CHECKING:
     from hvscan.scan import Annotate, Pipeline, ScanResult
@@ -131,7 +132,8 @@ def report_options(function: F) -> F:
     """Options every scan command that reports shares (``scan_options`` included)."""
     options = [
         click.option("--format", "output_format", default="text", show_default=True,
-                     type=click.Choice(["text", "json"]), help="Report format."),
+                     type=click.Choice(FORMATS),
+                     help="Report format (see docs/report-format.md)."),
         click.option("--output", "-o", "output", type=click.Path(dir_okay=False, path_type=Path),
                      help="Write the report to FILE instead of standard output."),
         click.option("--fail-on", default="low", show_default=True,
@@ -296,6 +298,11 @@ def _scan(
     text = renderer(output_format)(result, ReportOptions(show_secrets=show_secrets,
                                                          show_suppressed=show_suppressed,
                                                          color=use_color))
+    if output is not None or output_format != "text":
+        # Only the text report on standard output is sure to be read by a person (a CSV cannot
+        # even hold them): say on stderr what could not be scanned.
+        for error in result.errors:
+            click.echo(f"hvscan: error: {error.path}: {error.message}", err=True)
     if output is None:
         click.echo(text, nl=False, color=use_color)
     else:

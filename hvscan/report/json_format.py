@@ -10,27 +10,30 @@ from hvscan.findings import Finding
 from hvscan.report import ReportOptions
 from hvscan.scan import ScanResult
 
+# The per-finding fields of every structured report (JSON, JSONL, CSV columns, SARIF properties).
+FINDING_FIELDS = (
+    "rule_id",
+    "description",
+    "key_type",
+    "severity",
+    "path",
+    "line",
+    "column",
+    "source",
+    "encoding",
+    "secret_redacted",
+    "secret_sha256",
+    "fingerprint",
+    "commit",
+    "author",
+    "date",
+    "verification",
+    "remediation",
+)
+
 
 def finding_dict(finding: Finding, options: ReportOptions) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "rule_id": finding.rule_id,
-        "description": finding.description,
-        "key_type": finding.key_type,
-        "severity": finding.severity,
-        "path": finding.path,
-        "line": finding.line,
-        "column": finding.column,
-        "source": finding.source,
-        "encoding": finding.encoding,
-        "secret_redacted": finding.secret_redacted,
-        "secret_sha256": finding.secret_sha256,
-        "fingerprint": finding.fingerprint,
-        "commit": finding.commit,
-        "author": finding.author,
-        "date": finding.date,
-        "verification": finding.verification,
-        "remediation": finding.remediation,
-    }
+    data: dict[str, Any] = {name: getattr(finding, name) for name in FINDING_FIELDS}
     data.update(finding.extra)
     if options.show_secrets:
         data["secret"] = finding.secret

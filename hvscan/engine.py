@@ -20,6 +20,7 @@ from hvscan.decode import Region, family, looks_wide, needle_table
 from hvscan.placeholders import CHECKS
 from hvscan.prefilter import Prefilter
 from hvscan.rules import Rule
+from hvscan.suppress import allowed_inline
 
 if TYPE_CHECKING:
     from regex import Match as RegexMatch
@@ -44,6 +45,9 @@ class Match:
     encoding: str = "plain"
     placeholder: bool = False
     member: str | None = None
+    # The key's line carries an ``hvscan:allow`` marker (see hvscan/suppress.py): read here,
+    # where the bytes are, so every source gets it, including those that keep only matches.
+    allowed: bool = False
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,8 @@ class Engine:
 @dataclass
 class _Spot:
     """A match (or, without ``rule``, encoded text that held a key prefix but no key) in the
-    coordinates of the buffer being scanned; ``line`` is 0 until known."""
+    coordinates of the buffer being scanned; ``line`` is 0, and ``allowed`` None, until known
+    (they are read in the text the user sees: the document, or a whole UTF-16/32 text)."""
 
     start: int
     end: int
@@ -139,6 +144,7 @@ class _Spot:
     body: str = ""
     line: int = 0
     column: int = 0
+    allowed: bool | None = None
 
 
 @dataclass
@@ -185,7 +191,7 @@ class _Walk:
         locator = Locator(data)
         found: list[Match] = []
         for spot in sorted(spots, key=lambda s: s.start):
-            start = spot.start + offset
+            start, end = spot.start + offset, spot.end + offset
             line, column = (spot.line, spot.column) if spot.line else locator.locate(start)
             if spot.rule is None:
                 encodings = ">".join(spot.chain[len(chain):])
@@ -194,10 +200,11 @@ class _Walk:
                           f"{encodings.rsplit('>', 1)[-1]})")
                 continue
             found.append(Match(
-                rule=spot.rule, secret=spot.secret, body=spot.body, start=start,
-                end=spot.end + offset, line=line, column=column,
-                encoding=">".join(spot.chain) or "plain",
+                rule=spot.rule, secret=spot.secret, body=spot.body, start=start, end=end,
+                line=line, column=column, encoding=">".join(spot.chain) or "plain",
                 placeholder=is_placeholder(spot.rule, spot.body), member=member,
+                allowed=(spot.allowed if spot.allowed is not None
+                         else allowed_inline(data, start, end)),
             ))
         found.sort(key=lambda m: (m.start, m.rule.id))
         self.out.matches.extend(found)
@@ -235,12 +242,14 @@ class _Walk:
         locator = Locator(region.data) if region.whole_text and depth == 0 else None
         moved: list[_Spot] = []
         for spot in sorted(inner, key=lambda s: s.start):
-            line, column = spot.line, spot.column
+            line, column, allowed = spot.line, spot.column, spot.allowed
             if locator and not line:
                 line, column = locator.locate(spot.start)
+                allowed = allowed_inline(region.data, spot.start, spot.end)
             start = region.origin(spot.start)
             end = max(region.origin(spot.end), start + 1)
-            moved.append(replace(spot, start=start, end=end, line=line, column=column))
+            moved.append(replace(spot, start=start, end=end, line=line, column=column,
+                                 allowed=allowed))
         return moved
 
     def note(self, member: str | None, message: str, limit: bool = False) -> None:

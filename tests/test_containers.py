@@ -422,3 +422,19 @@ def test_cli_limit_options(tmp_path: Path, run_hvscan: Run) -> None:
     assert run_hvscan("dir", str(tmp_path)).returncode == 1
     bad = run_hvscan("dir", str(tmp_path), "--max-archive-size", "lots")
     assert bad.returncode == 2 and b"Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize(("fmt", "expected"), [
+    ("jsonl", '"type":"note","path":"logs.tar.gz!a.log.gz"'),
+    ("sarif", '"text": "logs.tar.gz!a.log.gz: truncated gzip stream'),
+    ("github", "::notice file=logs.tar.gz,title=hvscan could not look into all of this file::"
+               "a.log.gz: truncated gzip stream"),
+])
+def test_notes_in_other_report_formats(
+    tmp_path: Path, run_hvscan: Run, fmt: str, expected: str
+) -> None:
+    (tmp_path / "logs.tar.gz").write_bytes(gzip.compress(make_tar(
+        {"a.log.gz": gzip.compress(b"fine\n" * 100)[:-8]})))
+    done = run_hvscan("dir", ".", "--format", fmt, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert expected in done.stdout.decode()

@@ -20,18 +20,19 @@ import datetime
 import os
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
-from hvscan.engine import Engine, Match
+from hvscan.engine import Engine, Inspection, Match
 from hvscan.findings import Finding, make_finding
-from hvscan.scan import ScanResult
+from hvscan.scan import Pipeline, ScanResult, record_notes
 from hvscan.sources import Failed, Origin
 from hvscan.sources.gitcmd import CatFile, GitError, GitProcess
 from hvscan.sources.githistory import (
     Change,
     Commit,
+    Message,
     ReachableObjects,
     Repository,
     changes,
@@ -63,13 +64,17 @@ ProgressFactory = Callable[[int], Callable[[StreamStats], None]]
 
 @dataclass
 class _Scanned:
-    """What the stream's scan found: matches per blob, and message findings."""
+    """What the stream's scan found: real matches per blob and per message, the engine's notes
+    per object (placed once attribution knows where the object is), and the hints
+    ``Pipeline.annotate`` read next to each match while the content was at hand."""
 
     blobs: dict[str, list[Match]] = field(default_factory=dict)
-    messages: list[tuple[str, str, list[Match], Any]] = field(default_factory=list)
+    messages: list[tuple[str, str, list[Match], Message]] = field(default_factory=list)
+    notes: dict[str, Inspection] = field(default_factory=dict)
+    hints: dict[tuple[str, int, str], dict[str, str]] = field(default_factory=dict)
 
 
-def audit(path: Path, engine: Engine, options: HistoryOptions,
+def audit(path: Path, pipeline: Pipeline, options: HistoryOptions,
           progress: ProgressFactory | None = None) -> ScanResult:
     """Audit the history of the repository at ``path``. GitError for anything git refuses."""
     repo = open_repository(path)
@@ -78,9 +83,9 @@ def audit(path: Path, engine: Engine, options: HistoryOptions,
         _fail(result, Failed(os.fsdecode(path), _shallow_message(repo)))
     revs = _revisions(repo, options)
     if revs == [ALL_REFS]:
-        _audit_everything(repo, engine, options, result, progress)
+        _audit_everything(repo, pipeline, options, result, progress)
     else:
-        _audit_range(repo, revs, engine, options, result, progress)
+        _audit_range(repo, revs, pipeline, options, result, progress)
     return result
 
 
@@ -107,11 +112,12 @@ def _shallow_message(repo: Repository) -> str:
             "'git fetch --unshallow' and scan again")
 
 
-def _scan_stream(engine: Engine, repo: Repository, id_files: list[IO[bytes]],
+def _scan_stream(pipeline: Pipeline, repo: Repository, id_files: list[IO[bytes]],
                  stats: StreamStats, scanned: _Scanned, result: ScanResult,
                  on_chunk: Callable[[StreamStats], None] | None) -> None:
     """Read the objects listed in ``id_files``, one git process per file, and scan those the
     stream hands on."""
+    engine = pipeline.engine
     processes: list[GitProcess] = []
     try:
         for ids in id_files:
@@ -119,15 +125,24 @@ def _scan_stream(engine: Engine, repo: Repository, id_files: list[IO[bytes]],
         streams = [p.stdout for p in processes if p.stdout is not None]
         for obj in read_objects(streams, engine.prefilter, engine.needs_full_scan, stats,
                                 on_chunk=on_chunk):
-            if obj.kind == "blob":
-                matches = _real(engine.scan(obj.data), result)
-                if matches:
-                    scanned.blobs[obj.oid] = matches
-            else:
-                message = parse_message(obj.kind, obj.data)
-                matches = _real(engine.scan(message.text), result)
-                if matches:
-                    scanned.messages.append((obj.oid, obj.kind, matches, message))
+            message = parse_message(obj.kind, obj.data) if obj.kind != "blob" else None
+            text = message.text if message else obj.data
+            inspection = engine.inspect(text)
+            result.stats.archive_members += inspection.members
+            result.stats.bytes_decompressed += inspection.expanded_bytes
+            if inspection.notes:
+                scanned.notes[obj.oid] = replace(inspection, matches=[], members=0,
+                                                 expanded_bytes=0)
+            matches = _real(inspection.matches, result)
+            if pipeline.annotate is not None:
+                for match in matches:
+                    if match.member is None:  # a member's offsets are not the blob's
+                        scanned.hints[(obj.oid, match.start, match.rule.id)] = (
+                            pipeline.annotate(text, match))
+            if message is not None and (matches or inspection.notes):
+                scanned.messages.append((obj.oid, obj.kind, matches, message))
+            elif message is None and matches:
+                scanned.blobs[obj.oid] = matches
         for process in processes:
             process.finish()
     finally:
@@ -151,7 +166,7 @@ def _real(matches: list[Match], result: ScanResult) -> list[Match]:
     return real
 
 
-def _audit_everything(repo: Repository, engine: Engine, options: HistoryOptions,
+def _audit_everything(repo: Repository, pipeline: Pipeline, options: HistoryOptions,
                       result: ScanResult, progress: ProgressFactory | None) -> None:
     stash = stash_entries(repo.path)
     reachable_objects = ReachableObjects(repo.path, [ALL_REFS], stash)
@@ -160,37 +175,40 @@ def _audit_everything(repo: Repository, engine: Engine, options: HistoryOptions,
         lists = list_objects(repo.path, producers(), keep_commits=options.include_unreachable)
         try:
             on_chunk = progress(lists.count) if progress else None
-            _scan_stream(engine, repo, lists.files, stats, scanned, result, on_chunk)
+            _scan_stream(pipeline, repo, lists.files, stats, scanned, result, on_chunk)
         finally:
             lists.close()
         _report_missing(reachable_objects.finish(), repo, result)
-        wanted = set(scanned.blobs) | {oid for oid, *_ in scanned.messages}
+        located = set(scanned.blobs) | set(scanned.notes)
+        wanted = located | {oid for oid, *_ in scanned.messages}
         reachable = reachable_objects.subset(wanted) if wanted else set()
         unreachable_commits: list[str] = []
-        if options.include_unreachable and set(scanned.blobs) - reachable:
+        if options.include_unreachable and located - reachable:
             commit_ids = set(lists.commits)
             unreachable_commits = sorted(commit_ids - reachable_objects.subset(commit_ids))
     finally:
         reachable_objects.close()
     _count(stats, result)
-    blobs = {oid for oid in scanned.blobs if oid in reachable}
+    blobs = located & reachable
     found = changes(repo.path, [ALL_REFS], blobs, stdin_revs=stash)
-    lost = set(scanned.blobs) - blobs
+    lost = located - blobs
     if options.include_unreachable and lost and unreachable_commits:
         found += [_unreachable(c) for c in changes(repo.path, [], lost, no_walk=True,
                                                    stdin_revs=unreachable_commits)]
-    report = _Attribution(engine, repo, scanned, lambda oid: True, options)
+    report = _Attribution(pipeline.engine, repo, scanned, lambda oid: True, options)
     report.add_changes(found)
-    homeless = {oid for oid in scanned.blobs if oid not in report.placed}
-    for oid in sorted(homeless):
+    for oid in sorted(set(scanned.blobs) - report.placed):
         if oid in reachable or options.include_unreachable:
             report.add_unplaced(oid, unreachable=oid not in reachable)
-    report.add_messages(reachable)
+    report.add_messages(reachable, result)
+    report.place_notes(found, lambda oid: oid in reachable or options.include_unreachable,
+                       result)
     report.finish(result)
 
 
-def _audit_range(repo: Repository, revs: list[str], engine: Engine, options: HistoryOptions,
-                 result: ScanResult, progress: ProgressFactory | None) -> None:
+def _audit_range(repo: Repository, revs: list[str], pipeline: Pipeline,
+                 options: HistoryOptions, result: ScanResult,
+                 progress: ProgressFactory | None) -> None:
     if options.include_unreachable:
         raise GitError("--include-unreachable audits the whole store; it cannot be combined "
                        "with --range, --branch or --since-commit")
@@ -198,15 +216,16 @@ def _audit_range(repo: Repository, revs: list[str], engine: Engine, options: His
     lists, added = range_objects(repo.path, revs, producers())
     try:
         on_chunk = progress(lists.count) if progress else None
-        _scan_stream(engine, repo, lists.files, stats, scanned, result, on_chunk)
+        _scan_stream(pipeline, repo, lists.files, stats, scanned, result, on_chunk)
     finally:
         lists.close()
     _report_missing(stats.missing, repo, result)
     _count(stats, result)
-    found = changes(repo.path, revs, set(scanned.blobs))
-    report = _Attribution(engine, repo, scanned, lambda oid: oid in added, options)
+    found = changes(repo.path, revs, set(scanned.blobs) | set(scanned.notes))
+    report = _Attribution(pipeline.engine, repo, scanned, lambda oid: oid in added, options)
     report.add_changes(found)
-    report.add_messages({oid for oid, *_ in scanned.messages})
+    report.add_messages({oid for oid, *_ in scanned.messages}, result)
+    report.place_notes(found, lambda oid: True, result)
     report.finish(result)
 
 
@@ -272,6 +291,8 @@ class _Attribution:
         introductions: dict[tuple[Key, str], list[Change]] = defaultdict(list)
         for (_, path, new), listed in sides.items():
             self.placed.add(new)
+            if new not in self._scanned.blobs:
+                continue  # only notes to place: no key
             commit = listed[0].commit
             if len(listed) < max(1, len(commit.parents)):
                 continue  # some parent has this very blob at this path
@@ -298,7 +319,7 @@ class _Attribution:
                 }
                 if change.unreachable:
                     extra["unreachable"] = True
-                self._add(match, _origin("history", path, change.commit, extra))
+                self._add(match, _origin("history", path, change.commit, extra), change.new)
 
     def add_unplaced(self, oid: str, *, unreachable: bool) -> None:
         """A matched blob no commit adds: reached only through a tag, or not at all."""
@@ -310,9 +331,9 @@ class _Attribution:
             extra: dict[str, Any] = {"blob": oid}
             if unreachable:
                 extra["unreachable"] = True
-            self._add(match, Origin(source="history", path=None, extra=extra))
+            self._add(match, Origin(source="history", path=None, extra=extra), oid)
 
-    def add_messages(self, reachable: set[str]) -> None:
+    def add_messages(self, reachable: set[str], result: ScanResult) -> None:
         for oid, kind, matches, message in self._scanned.messages:
             unreachable = oid not in reachable
             if unreachable and not self._options.include_unreachable:
@@ -326,10 +347,34 @@ class _Attribution:
                 origin = Origin("commit-message", None, oid, message.author, message.date,
                                 extra)
             for match in matches:
-                self._add(match, origin)
+                self._add(match, origin, oid)
+            if oid in self._scanned.notes:
+                record_notes(result, self._scanned.notes[oid], origin)
 
-    def _add(self, match: Match, origin: Origin) -> None:
-        self._findings.append(make_finding(match, origin))
+    def place_notes(self, found: list[Change], wanted: Callable[[str], bool],
+                    result: ScanResult) -> None:
+        """Keep the engine's notes on blobs, at the earliest commit and path holding them."""
+        messages = {oid for oid, *_ in self._scanned.messages}  # placed by add_messages
+        first: dict[str, Change] = {}
+        for change in sorted(found, key=lambda c: (c.commit.time, -c.sequence)):
+            first.setdefault(change.new, change)
+        for oid, inspection in sorted(self._scanned.notes.items()):
+            if oid in first:
+                change = first[oid]
+                extra: dict[str, Any] = {"unreachable": True} if change.unreachable else {}
+                origin = _origin("history", change.path, change.commit, extra)
+            elif oid in messages or not wanted(oid):
+                continue
+            else:
+                origin = Origin("history", None, extra={"blob": oid})
+            record_notes(result, inspection, origin)
+
+    def _add(self, match: Match, origin: Origin, oid: str) -> None:
+        finding = make_finding(match, origin)
+        hints = self._scanned.hints.get((oid, match.start, match.rule.id))
+        if hints:
+            finding.hints = hints
+        self._findings.append(finding)
 
     def finish(self, result: ScanResult) -> None:
         """Hand the findings over, oldest first (those with no date last)."""

@@ -153,3 +153,15 @@ def test_progress_is_drawn_on_a_terminal(hvscan_exe: str,
             os.close(child)
     assert done.returncode == 1
     assert b"objects" in drawn
+
+
+def test_excludes_and_inline_allow_apply_to_history(run_hvscan: Run, tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.write("fixtures/keys.txt", make_key("live", 103))
+    repo.write("app.py", f"KEY = '{make_key('live', 104)}'  # hvscan:allow\n")
+    repo.commit("fixtures")
+    assert run_hvscan("git", repo.path).returncode == 1
+    done = run_hvscan("git", repo.path, "--exclude", "fixtures/", "--format", "json")
+    report = json.loads(done.stdout)
+    assert done.returncode == 0 and report["findings"] == []
+    assert report["stats"]["suppressed"] == 1

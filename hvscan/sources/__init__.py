@@ -7,7 +7,7 @@ Every source yields a stream of events: ``Blob`` (bytes to scan and their origin
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,11 @@ class Failed:
 
 Event = Blob | Skipped | Failed
 Events = Iterator[Event]
+
+# Whether a path (POSIX, relative, as reported; a directory with a trailing slash) is excluded
+# by the user's configuration. Sources that can skip reading excluded paths take one; the
+# pipeline applies it to every finding as well. Built by hvscan.config.path_filter.
+Excluded = Callable[[str], bool]
 
 
 def display_path(raw: bytes) -> str:

@@ -16,7 +16,7 @@ from keygen import make_key
 from hvscan.engine import Engine
 from hvscan.history import HistoryOptions, audit
 from hvscan.rules import load_builtin_rules
-from hvscan.scan import ScanResult
+from hvscan.scan import Pipeline, ScanResult
 from hvscan.sources.gitcmd import CatFile, GitError
 from hvscan.sources.githistory import signature
 
@@ -25,7 +25,7 @@ AUTHOR = "Alice Example <alice@example.com>"
 
 def run(repo: GitRepo | Path, **options: Any) -> ScanResult:
     path = repo.path if isinstance(repo, GitRepo) else repo
-    return audit(path, Engine(load_builtin_rules()), HistoryOptions(**options))
+    return audit(path, Pipeline(Engine(load_builtin_rules())), HistoryOptions(**options))
 
 
 def found(result: ScanResult) -> list[tuple[str | None, str, str | None]]:
@@ -512,3 +512,30 @@ def test_object_list_split_across_several_git_processes_reads_everything(
 
     assert found(split) == found(whole) and len(split.findings) == 6
     assert split.stats.files_scanned == whole.stats.files_scanned == 5
+
+
+def test_keys_in_archives_and_encoded_text_in_history_are_found(repo: GitRepo) -> None:
+    import base64
+    import gzip
+    import io
+    import zipfile
+
+    zipped, encoded, gzipped = make_key("live", 70), make_key("live", 71), make_key("test", 72)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as handle:
+        handle.writestr("conf/app.env", f"KEY={zipped}\n")
+    repo.write("release.zip", archive.getvalue())
+    repo.write("blob.txt", f"data: {base64.b64encode(encoded.encode()).decode()}\n")
+    repo.write("log.gz", gzip.compress(f"x\n{gzipped}\n".encode()))
+    commit = repo.commit("binaries")
+    for name in ("release.zip", "blob.txt", "log.gz"):
+        os.remove(repo.path / name)
+    repo.commit("gone")
+
+    by_secret = {f.secret: f for f in run(repo).findings}
+
+    assert set(by_secret) == {zipped, encoded, gzipped}
+    assert by_secret[zipped].path == "release.zip!conf/app.env"
+    assert by_secret[zipped].commit == commit and by_secret[zipped].encoding == "zip"
+    assert by_secret[encoded].path == "blob.txt" and by_secret[encoded].encoding == "base64"
+    assert by_secret[gzipped].line == 2

@@ -3,7 +3,9 @@ wherever the buffer boundaries fall."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import itertools
 import tempfile
 
 import pytest
@@ -42,17 +44,14 @@ def read(data: bytes | list[bytes], chunk: int, monkeypatch: pytest.MonkeyPatch)
     """Read one stream, or several side by side (as from several git processes)."""
     monkeypatch.setattr(gitstream, "CHUNK_SIZE", chunk)
     stats = StreamStats()
-    handles = []
-    try:
+    with contextlib.ExitStack() as stack:
+        handles = []
         for part in data if isinstance(data, list) else [data]:
-            handle = tempfile.TemporaryFile()
-            handles.append(handle)
+            handle = stack.enter_context(tempfile.TemporaryFile())
             handle.write(part)
             handle.seek(0)
+            handles.append(handle)
         found = list(read_objects(handles, Prefilter(NEEDLES), wants_whole, stats))
-    finally:
-        for handle in handles:
-            handle.close()
     return found, stats
 
 
@@ -92,7 +91,7 @@ def test_several_streams_together_give_every_object_once(objects: list[tuple[str
     data, made = batch(objects)
     bounds = [0, *sorted({min(cut, len(made)) for cut in cuts}), len(made)]
     parts = []
-    for start, stop in zip(bounds, bounds[1:], strict=False):
+    for start, stop in itertools.pairwise(bounds):
         parts.append(b"".join(f"{o.oid} {o.kind} {len(o.data)}\n".encode() + o.data + b"\n"
                               for o in made[start:stop]))
     with pytest.MonkeyPatch.context() as monkeypatch:

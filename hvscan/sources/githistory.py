@@ -9,7 +9,6 @@ one pass for all of them, merges diffed against each parent). It knows nothing a
 from __future__ import annotations
 
 import datetime
-import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -25,8 +24,6 @@ MAX_FIND_OBJECT_ARGS = 2000
 # Splitting the object list costs a git process per part: not worth it for small stores.
 MIN_OBJECTS_PER_PART = 2000
 _GITLINK_MODE = b"160000"
-_SCANNED_ID = re.compile(rb"^([0-9a-f]+) (?:blob|commit|tag)$", re.MULTILINE)
-_COMMIT_ID = re.compile(rb"^([0-9a-f]+) commit$", re.MULTILINE)
 _LOG_FORMAT = "--format=%x01%H %P%x02%ct%x02%aI%x02%an <%ae>"
 
 
@@ -143,13 +140,17 @@ def list_objects(repo: Path, parts: int, *, keep_commits: bool = False) -> Objec
             block = rest + block
             cut = block.rfind(b"\n") + 1
             block, rest = block[:cut], block[cut:]
-            kept = _SCANNED_ID.findall(block)
+            lines = block.split(b"\n")
+            lines.pop()  # after the last newline: nothing
+            if lines and not width:
+                width = lines[0].index(b" ")  # 40 hex digits, or 64 in a SHA-256 repository
+            kept = [line[:width] for line in lines if not line.endswith(b" tree")]
             if kept:
-                width = len(kept[0])  # 40 hex digits, or 64 in a SHA-256 repository
                 whole.write(b"\n".join(kept) + b"\n")
                 count += len(kept)
             if keep_commits:
-                commits += [oid.decode("ascii") for oid in _COMMIT_ID.findall(block)]
+                commits += [line[:width].decode("ascii") for line in lines
+                            if line.endswith(b" commit")]
         listing.finish()
     except BaseException:
         listing.kill()

@@ -5,7 +5,8 @@
 
 For each repository, each run times every tool once, in turn (so machine noise hits all of them
 alike), and the table shows the best and median wall time of the runs, the ratio to the floor
-and to the fastest peer, and hvscan's peak memory (its own Python process: ru_maxrss of the
+and to the fastest peer, the least CPU time (user + system of the tool and all the processes it
+started, git included), and hvscan's peak memory (its own Python process: ru_maxrss of the
 process that runs the CLI, git's children not counted).
 
 - floor: ``git cat-file --batch-all-objects --batch --unordered | cat >/dev/null``, what any
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -162,25 +164,31 @@ def commit_count(repo: Path) -> int:
     return int(out.stdout)
 
 
-def time_once(tool: Tool) -> tuple[float, int]:
+def time_once(tool: Tool) -> tuple[float, float]:
+    """Wall time, and CPU time (user + system) of the tool and every process it waited for."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(tool.command, capture_output=True, check=False)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode not in (0, 1):
         message = done.stderr.decode(errors="replace").strip().splitlines()[-1:]
         raise SystemExit(f"{tool.name} failed (exit {done.returncode}): {message}")
-    return elapsed, done.returncode
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
 
 
 def bench(repo: Path, runs: int, work: Path) -> None:
     rss_file = work / "hvscan.rss"
     selected = tools(repo, work, rss_file)
     times: dict[str, list[float]] = {tool.name: [] for tool in selected}
+    cpu: dict[str, list[float]] = {tool.name: [] for tool in selected}
     peak_kib = 0
     for _ in range(runs):
         for tool in selected:
-            elapsed, _code = time_once(tool)
+            elapsed, used = time_once(tool)
             times[tool.name].append(elapsed)
+            cpu[tool.name].append(used)
             if tool.name == "hvscan":
                 peak_kib = max(peak_kib, int(rss_file.read_text()))
     floor = min(times["floor"])
@@ -188,13 +196,13 @@ def bench(repo: Path, runs: int, work: Path) -> None:
     fastest_peer = min((min(times[name]) for name in peers), default=None)
     print(f"\n{repo.name}: {commit_count(repo):,} commits; {runs} runs; load average "
           f"{os.getloadavg()[0]:.2f}")
-    print("| tool | best (s) | median (s) | best / floor | fastest peer / best |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print("| tool | best (s) | median (s) | best / floor | fastest peer / best | CPU (s) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, values in times.items():
         best = min(values)
         versus_peer = f"{fastest_peer / best:.2f}x" if fastest_peer and name == "hvscan" else ""
         print(f"| {name} | {best:.2f} | {statistics.median(values):.2f} | "
-              f"{best / floor:.2f} | {versus_peer} |")
+              f"{best / floor:.2f} | {versus_peer} | {min(cpu[name]):.1f} |")
     print(f"hvscan peak RSS (Python process): {peak_kib / 1024:.0f} MB")
 
 

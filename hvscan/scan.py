@@ -1,7 +1,8 @@
 """The pipeline: source events through the engine into findings and run statistics.
 
 Placeholder matches are counted, never reported: documentation examples must not block anyone,
-but an audit can still see how many there were.
+but an audit can still see how many there were. Keys a blob's previous versions already held
+(a staged edit of a file that had the key before) are counted too, and not reported again.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ class Stats:
     files_skipped: int = 0
     errors: int = 0
     placeholders_ignored: int = 0
+    preexisting_ignored: int = 0
 
 
 @dataclass
@@ -37,7 +39,13 @@ def run(engine: Engine, events: Events) -> ScanResult:
         if isinstance(event, Blob):
             stats.files_scanned += 1
             stats.bytes_scanned += len(event.data)
-            for match in engine.scan(event.data):
+            matches = engine.scan(event.data)
+            if matches and event.previous is not None:
+                known = {m.secret for old in event.previous() for m in engine.scan(old)}
+                new = [m for m in matches if m.secret not in known]
+                stats.preexisting_ignored += len(matches) - len(new)
+                matches = new
+            for match in matches:
                 if match.placeholder:
                     stats.placeholders_ignored += 1
                 else:

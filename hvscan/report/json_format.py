@@ -49,6 +49,7 @@ def report_dict(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
             "files_skipped": stats.files_skipped,
             "errors": stats.errors,
             "placeholders_ignored": stats.placeholders_ignored,
+            "preexisting_ignored": stats.preexisting_ignored,
             "findings": len(result.findings),
         },
         "skipped": [{"path": s.path, "reason": s.reason} for s in result.skipped],

@@ -55,6 +55,8 @@ def summary(result: ScanResult) -> str:
         parts.append(f"{stats.files_skipped} skipped")
     if stats.placeholders_ignored:
         parts.append(f"{stats.placeholders_ignored} placeholder(s) ignored")
+    if stats.preexisting_ignored:
+        parts.append(f"{stats.preexisting_ignored} key(s) already there before the change")
     if stats.errors:
         parts.append(f"{stats.errors} error{'s' * (stats.errors != 1)}: scan incomplete")
     return "hvscan: " + "; ".join(parts)

@@ -28,7 +28,7 @@ class HvscanError(Exception):
     """A runtime failure reported as one line and exit code 2."""
 
 
-class SizeType(click.ParamType):
+class SizeType(click.ParamType):  # type: ignore[type-arg]
     name = "size"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
@@ -186,7 +186,7 @@ def _scan(
     text = renderer(output_format)(result, ReportOptions(show_secrets=show_secrets,
                                                          color=use_color))
     if output is None:
-        click.echo(text, nl=False)
+        click.echo(text, nl=False, color=use_color)
     else:
         try:
             output.write_text(text, encoding="utf-8")

@@ -8,10 +8,14 @@ column are computed for matches only.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from hvscan.placeholders import CHECKS
 from hvscan.prefilter import Prefilter
 from hvscan.rules import Rule
+
+if TYPE_CHECKING:
+    from regex import Match as RegexMatch
 
 
 @dataclass(frozen=True)
@@ -67,9 +71,8 @@ class Engine:
         return matches
 
 
-def _body(found: object, secret: str) -> str:
-    groupdict = found.groupdict()  # type: ignore[attr-defined]
-    body = groupdict.get("body")
+def _body(found: RegexMatch[bytes], secret: str) -> str:
+    body = found.groupdict().get("body")
     return body.decode("utf-8", "replace") if isinstance(body, bytes) else secret
 
 

@@ -8,6 +8,7 @@ body is 32 random characters; the checks below each have a negligible chance of 
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import pairwise
 
 # The order people use when they type a "sequential" dummy value.
 _SEQUENCE = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -33,8 +34,8 @@ def sequential(body: str) -> bool:
     if len(body) < 8:
         return False
     lowered = body.lower()
-    forward = sum(_NEXT.get(a) == b for a, b in zip(lowered, lowered[1:], strict=False))
-    backward = sum(_NEXT.get(b) == a for a, b in zip(lowered, lowered[1:], strict=False))
+    forward = sum(_NEXT.get(a) == b for a, b in pairwise(lowered))
+    backward = sum(_NEXT.get(b) == a for a, b in pairwise(lowered))
     return max(forward, backward) * 2 >= len(body) - 1
 
 
@@ -48,8 +49,11 @@ def single_case_letters(body: str) -> bool:
 
 
 _PLACEHOLDER_WORDS = frozenset(
-    "your my the api key keys here goes go put paste insert replace example sample dummy fake "
-    "test live secret token value demo placeholder real actual".split()
+    {
+        "your", "my", "the", "api", "key", "keys", "here", "goes", "go", "put", "paste",
+        "insert", "replace", "example", "sample", "dummy", "fake", "test", "live", "secret",
+        "token", "value", "demo", "placeholder", "real", "actual",
+    }
 )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import regex
+    from regex import Pattern
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 PLACEHOLDER_CHECKS = (
@@ -48,13 +48,13 @@ class Rule:
     origin: str = field(default="", compare=False)
 
     @cached_property
-    def regex(self) -> regex.Pattern[bytes]:
+    def regex(self) -> Pattern[bytes]:
         import regex
 
         return regex.compile(self.pattern.encode())
 
     @cached_property
-    def allow_regexes(self) -> tuple[regex.Pattern[str], ...]:
+    def allow_regexes(self) -> tuple[Pattern[str], ...]:
         import regex
 
         return tuple(regex.compile(p) for p in self.allow_patterns)
@@ -183,6 +183,9 @@ def _check_regex(where: str, field_name: str, pattern: str) -> None:
     import regex
 
     try:
-        regex.compile(pattern.encode() if field_name == "regex" else pattern)
+        if field_name == "regex":
+            regex.compile(pattern.encode())
+        else:
+            regex.compile(pattern)
     except regex.error as exc:
         raise RuleError(f"{where}: field {field_name!r} is not a valid regex: {exc}") from None

@@ -13,7 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from keygen import make_key  # noqa: E402
+from keygen import make_key
 
 
 @pytest.fixture

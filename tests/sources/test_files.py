@@ -1,0 +1,102 @@
+"""The file-system source: walking, skipping and reporting what cannot be read."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from hvscan.sources import Blob, Failed, Skipped
+from hvscan.sources.files import walk
+
+
+def events(*roots: bytes | str, max_size: int = 1 << 30) -> list[object]:
+    return list(walk([os.fsencode(r) for r in roots], max_size))
+
+
+def blobs(evts: list[object]) -> dict[str, bytes]:
+    return {e.origin.path: e.data for e in evts if isinstance(e, Blob)}  # type: ignore[union-attr]
+
+
+def test_walks_sorted_and_skips_git_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "x.txt").write_bytes(b"x")
+    (tmp_path / "a.txt").write_bytes(b"a")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "config").write_bytes(b"secret")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / ".git").write_bytes(b"gitdir: elsewhere")
+    monkeypatch.chdir(tmp_path)
+    assert list(blobs(events("."))) == ["a.txt", "b/x.txt"]
+    assert list(blobs(events("b"))) == ["b/x.txt"]
+    assert list(blobs(events("b/x.txt"))) == ["b/x.txt"]
+    assert list(blobs(events(str(tmp_path)))) == ["a.txt", "b/x.txt"]
+
+
+def test_symlink_loops_end_and_duplicates_are_read_once(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "f.txt").write_bytes(b"f")
+    (tmp_path / "d" / "loop").symlink_to(tmp_path)
+    (tmp_path / "link.txt").symlink_to(tmp_path / "d" / "f.txt")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    evts = events(str(tmp_path))
+    assert list(blobs(evts).values()) == [b"f"]
+    assert Skipped("dangling", "broken symbolic link") in evts
+
+
+def test_fifo_and_socket_are_skipped_with_a_note(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(tmp_path / "sock"))
+    try:
+        evts = events(str(tmp_path))
+    finally:
+        sock.close()
+    reasons = {e.path: e.reason for e in evts if isinstance(e, Skipped)}
+    assert reasons == {"pipe": "not a regular file (FIFO)", "sock": "not a regular file (socket)"}
+
+
+def test_device_is_skipped() -> None:
+    (event,) = events("/dev/null")
+    assert isinstance(event, Skipped)
+    assert "device" in event.reason
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can read anything")
+def test_unreadable_file_is_an_error(tmp_path: Path) -> None:
+    target = tmp_path / "locked.txt"
+    target.write_bytes(b"x")
+    target.chmod(0)
+    assert any(isinstance(e, Failed) for e in events(str(tmp_path)))
+
+
+def test_read_error_is_reported_and_the_walk_goes_on(tmp_path: Path) -> None:
+    (tmp_path / "ok.txt").write_bytes(b"ok")
+    (tmp_path / "zz").mkdir()
+    # A directory handed to open() fails with a read error on every system, root included.
+    evts = list(walk([os.fsencode(tmp_path / "zz") + b"/../ok.txt", b"/proc/self/mem"], 1 << 30))
+    assert any(isinstance(e, Blob) for e in evts)
+    assert any(isinstance(e, Failed) for e in evts)
+
+
+def test_missing_path_is_an_error(tmp_path: Path) -> None:
+    (event,) = events(str(tmp_path / "missing"))
+    assert isinstance(event, Failed)
+
+
+def test_oversized_file_is_listed(tmp_path: Path) -> None:
+    (tmp_path / "big.bin").write_bytes(b"x" * 100)
+    (tmp_path / "small.txt").write_bytes(b"x")
+    evts = events(str(tmp_path), max_size=10)
+    assert list(blobs(evts)) == ["small.txt"]
+    (skip,) = [e for e in evts if isinstance(e, Skipped)]
+    assert skip.path == "big.bin" and "max-file-size" in skip.reason
+
+
+def test_undecodable_file_names(tmp_path: Path) -> None:
+    raw = os.fsencode(tmp_path) + b"/caf\xe9\n.txt"
+    with open(raw, "wb") as handle:
+        handle.write(b"data")
+    assert blobs(events(str(tmp_path))) == {"caf\\xe9\n.txt": b"data"}

@@ -1,0 +1,196 @@
+"""The command line, through click's runner and through the installed console script."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from keygen import make_key
+
+from hvscan.cli import cli
+
+Run = Callable[..., subprocess.CompletedProcess[bytes]]
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text(f'API = "{make_key("live", 1)}"\n')
+    (tmp_path / "src" / "dev.env").write_text(f"\n\nHV={make_key('test', 2)}\n")
+    (tmp_path / "docs.md").write_text("use hv_live_" + "x" * 32 + " as a placeholder\n")
+    (tmp_path / "clean.txt").write_text("nothing\n")
+    return tmp_path
+
+
+def test_dir_text_report(tree: Path, run_hvscan: Run) -> None:
+    done = run_hvscan("dir", ".", cwd=tree)
+    out = done.stdout.decode()
+    assert done.returncode == 1, done.stderr
+    assert "src/app.py:1:8: hesedvid-live-key [high] hv_live_" in out
+    assert "src/dev.env:3:4: hesedvid-test-key [medium] hv_test_" in out
+    assert "Settings -> API Keys" in out
+    assert "scanned 4 files" in out and "2 findings (1 high, 1 medium)" in out
+    assert make_key("live", 1) not in out and make_key("test", 2) not in out
+    assert "\033[" not in out
+
+
+def test_show_secrets_prints_full_keys(tree: Path, run_hvscan: Run) -> None:
+    out = run_hvscan("dir", "--show-secrets", cwd=tree).stdout.decode()
+    assert make_key("live", 1) in out
+
+
+def test_json_report_contract(tree: Path, run_hvscan: Run) -> None:
+    done = run_hvscan("dir", "--format", "json", cwd=tree)
+    report = json.loads(done.stdout)
+    assert done.returncode == 1
+    assert report["tool"] == "hvscan" and report["version"]
+    assert report["stats"]["files_scanned"] == 4
+    assert report["stats"]["placeholders_ignored"] == 1
+    assert {"files_scanned", "bytes_scanned", "files_skipped", "errors"} <= set(report["stats"])
+    first = report["findings"][0]
+    for field in ("rule_id", "key_type", "severity", "path", "line", "column", "source",
+                  "encoding", "secret_redacted", "secret_sha256", "fingerprint", "verification"):
+        assert field in first
+    assert "secret" not in first
+    assert first["source"] == "file" and first["verification"] is None
+
+
+def test_fingerprint_is_stable_across_roots(tree: Path, run_hvscan: Run) -> None:
+    from_root = json.loads(run_hvscan("dir", "--format", "json", cwd=tree).stdout)
+    from_abs = json.loads(run_hvscan("dir", str(tree), "--format", "json").stdout)
+    assert [f["fingerprint"] for f in from_root["findings"]] == [
+        f["fingerprint"] for f in from_abs["findings"]
+    ]
+
+
+def test_output_file(tree: Path, run_hvscan: Run, tmp_path: Path) -> None:
+    target = tmp_path / "report.json"
+    done = run_hvscan("dir", str(tree), "--format", "json", "--output", str(target))
+    assert done.returncode == 1
+    assert done.stdout == b""
+    assert "2 findings" in done.stderr.decode()
+    assert len(json.loads(target.read_text())["findings"]) == 2
+
+
+def test_clean_tree_exits_zero(tmp_path: Path, run_hvscan: Run) -> None:
+    (tmp_path / "a.txt").write_text("hello")
+    done = run_hvscan("dir", str(tmp_path))
+    assert done.returncode == 0
+    assert "0 findings" in done.stdout.decode()
+
+
+@pytest.mark.parametrize(("fail_on", "code"), [("critical", 0), ("high", 1), ("none", 0)])
+def test_fail_on(tree: Path, run_hvscan: Run, fail_on: str, code: int) -> None:
+    assert run_hvscan("dir", "--fail-on", fail_on, cwd=tree).returncode == code
+
+
+def test_missing_path_is_exit_2_and_not_all_clear(tmp_path: Path, run_hvscan: Run) -> None:
+    done = run_hvscan("dir", str(tmp_path / "missing"))
+    assert done.returncode == 2
+    assert "error:" in done.stdout.decode()
+    assert "scan incomplete" in done.stdout.decode()
+    assert b"Traceback" not in done.stderr
+
+
+def test_error_beats_findings(tree: Path, run_hvscan: Run) -> None:
+    assert run_hvscan("dir", ".", "missing", cwd=tree).returncode == 2
+
+
+def test_size_limit_is_a_note_not_an_error(tree: Path, run_hvscan: Run) -> None:
+    done = run_hvscan("dir", "--max-file-size", "10", cwd=tree)
+    out = done.stdout.decode()
+    assert done.returncode == 0
+    assert "note: skipped src/app.py: larger than --max-file-size" in out
+
+
+def test_bad_size_is_a_usage_error(tmp_path: Path, run_hvscan: Run) -> None:
+    done = run_hvscan("dir", "--max-file-size", "lots", str(tmp_path))
+    assert done.returncode == 2
+    assert b"Traceback" not in done.stderr
+    assert "is not a size" in done.stderr.decode()
+
+
+def test_bad_rule_file_is_one_line_exit_2(tmp_path: Path, run_hvscan: Run) -> None:
+    rules = tmp_path / "r.toml"
+    rules.write_text("[[rules]]\nid = 'x'\n")
+    done = run_hvscan("dir", str(tmp_path), "--rules", str(rules))
+    assert done.returncode == 2
+    err = done.stderr.decode()
+    assert err.count("\n") == 1 and str(rules) in err and "missing field" in err
+
+
+def test_user_rules_are_added(tmp_path: Path, run_hvscan: Run) -> None:
+    rules = tmp_path / "r.toml"
+    rules.write_text(
+        "[[rules]]\nid='acme'\ndescription='Acme'\nregex='acme_[0-9]{6}'\n"
+        "keywords=['acme_']\nkey_type='token'\nseverity='info'\nremediation='Rotate.'\n"
+    )
+    (tmp_path / "f.txt").write_text("acme_123456\n")
+    done = run_hvscan("dir", str(tmp_path / "f.txt"), "--rules", str(rules), "--format", "json")
+    (finding,) = json.loads(done.stdout)["findings"]
+    assert finding["rule_id"] == "acme" and finding["severity"] == "info"
+    assert done.returncode == 0  # info findings do not fail by default
+    assert run_hvscan("dir", str(tmp_path / "f.txt"), "--rules", str(rules),
+                      "--fail-on", "info").returncode == 1
+
+
+def test_stdin(run_hvscan: Run) -> None:
+    key = make_key("test", 3)
+    done = run_hvscan("stdin", "--format", "json", input=f"a\n{key}".encode())
+    (finding,) = json.loads(done.stdout)["findings"]
+    assert (finding["path"], finding["line"], finding["source"]) == ("<stdin>", 2, "stdin")
+    assert done.returncode == 1
+    assert run_hvscan("stdin", input=b"clean").returncode == 0
+
+
+def test_color_only_when_asked_or_on_a_terminal(tree: Path, run_hvscan: Run) -> None:
+    assert b"\033[" in run_hvscan("dir", "--color", "always", cwd=tree).stdout
+    assert b"\033[" not in run_hvscan("dir", cwd=tree).stdout
+
+
+def test_python_dash_m(tree: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "hvscan", "dir", str(tree)],
+                          capture_output=True, check=False)
+    assert done.returncode == 1
+
+
+def test_click_runner_usage_error() -> None:
+    result = CliRunner().invoke(cli, ["dir", "--format", "yaml"])
+    assert result.exit_code == 2
+
+
+def test_click_runner_scan(tree: Path) -> None:
+    result = CliRunner().invoke(cli, ["dir", str(tree), "--format", "json"])
+    assert result.exit_code == 1
+    assert len(json.loads(result.output)["findings"]) == 2
+
+
+def test_unknown_command_is_exit_2(run_hvscan: Run) -> None:
+    done = run_hvscan("nope")
+    assert done.returncode == 2 and b"Traceback" not in done.stderr
+
+
+def test_installed_package_finds_its_rules_from_another_directory(
+    tmp_path: Path, run_hvscan: Run
+) -> None:
+    (tmp_path / "k.txt").write_text(make_key("live", 4))
+    assert run_hvscan("dir", "k.txt", cwd=tmp_path).returncode == 1
+
+
+def test_this_repository_holds_no_key(run_hvscan: Run) -> None:
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    listed = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z"], capture_output=True,
+                            check=True).stdout
+    tracked = [os.fsdecode(p) for p in listed.split(b"\0") if p]
+    done = run_hvscan("dir", *tracked, "--format", "json", "--max-file-size", "1GB", cwd=REPO)
+    report = json.loads(done.stdout)
+    assert report["findings"] == [], report["findings"]
+    assert report["stats"]["errors"] == 0

@@ -49,17 +49,16 @@ def from_hook_input(text: bytes, remote: str | None) -> Push:
     for number, line in enumerate(text.decode("utf-8", "replace").splitlines(), 1):
         if not line.strip():
             continue
-        fields = line.rsplit(maxsplit=3)
+        fields = line.split()  # ref names cannot contain white space
         if len(fields) != 4 or not all(_is_object_id(f) for f in (fields[1], fields[3])):
             raise PushInputError(
                 f"line {number} of the pre-push input is not "
                 f"'<local ref> <local id> <remote ref> <remote id>': {line[:120]!r}")
         local_id, remote_id = fields[1], fields[3]
-        if is_null_id(local_id):
-            continue  # deleting the remote ref sends no content
-        tips.append(local_id)
         if not is_null_id(remote_id):
             remote_has.append(remote_id)
+        if not is_null_id(local_id):  # all zeros: deleting the remote ref sends no content
+            tips.append(local_id)
     return Push(tuple(dict.fromkeys(tips)), tuple(dict.fromkeys(remote_has)))
 
 

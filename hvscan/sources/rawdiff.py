@@ -72,9 +72,9 @@ class _Tokens:
         return None
 
     def path(self) -> bytes:
-        if self._index >= len(self._fields):
+        field = self._fields[self._index] if self._index < len(self._fields) else b""
+        if not field:  # git never prints an empty path
             raise ValueError("git raw diff output ends before a path")
-        field = self._fields[self._index]
         self._index += 1
         return field
 

@@ -7,6 +7,7 @@ from collections import Counter
 from hvscan.report import ReportOptions
 from hvscan.rules import SEVERITIES
 from hvscan.scan import ScanResult
+from hvscan.units import format_size
 
 _COLORS = {"critical": "1;31", "high": "31", "medium": "33", "low": "36", "info": "2"}
 
@@ -48,7 +49,7 @@ def summary(result: ScanResult) -> str:
         findings += f" ({by_severity})"
     parts = [
         f"scanned {stats.files_scanned} file{'s' * (stats.files_scanned != 1)}"
-        f" ({_size(stats.bytes_scanned)})",
+        f" ({format_size(stats.bytes_scanned)})",
         findings,
     ]
     if stats.files_skipped:
@@ -60,14 +61,3 @@ def summary(result: ScanResult) -> str:
     if stats.errors:
         parts.append(f"{stats.errors} error{'s' * (stats.errors != 1)}: scan incomplete")
     return "hvscan: " + "; ".join(parts)
-
-
-def _size(count: int) -> str:
-    if count < 1024:
-        return f"{count} B"
-    value = count / 1024
-    for unit in ("KB", "MB"):
-        if value < 1024:
-            return f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"

@@ -1,0 +1,134 @@
+"""The hook's fast path: it answers only when the full command would say the same."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import subprocess
+import sys
+import tarfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from gitrepo import GitRepo
+from keygen import make_key
+
+from hvscan import fastpath
+from hvscan.engine import Engine
+from hvscan.rules import load_builtin_rules
+
+Run = Callable[..., subprocess.CompletedProcess[bytes]]
+FULL_COMMAND = [sys.executable, "-c", "from hvscan.cli import main; main()", "staged"]
+
+
+def test_needles_are_the_engines() -> None:
+    needles = Engine(load_builtin_rules()).prefilter.needles
+    assert set(fastpath.NEEDLES) == set(needles), (
+        f"update hvscan.fastpath.NEEDLES to {tuple(sorted(needles))!r}")
+
+
+def both_paths(repo: GitRepo, run_hvscan: Run) -> tuple[str | None, bytes, bytes]:
+    """The fast path's answer, what `hvscan staged` prints, and what the full command prints."""
+    fast = fastpath.clean_staged_report(str(repo.path))
+    hook = run_hvscan("staged", cwd=repo.path, env=repo.env)
+    full = subprocess.run(FULL_COMMAND, cwd=repo.path, env=repo.env, capture_output=True,
+                          check=False)
+    assert hook.returncode == full.returncode
+    return fast, hook.stdout, full.stdout
+
+
+def test_clean_changes_are_answered_fast_with_the_full_report(repo: GitRepo,
+                                                              run_hvscan: Run) -> None:
+    fast, hook, full = both_paths(repo, run_hvscan)  # nothing staged, no commit yet
+    assert fast == hook.decode() == full.decode()
+    assert fast == "hvscan: scanned 0 files (0 B); 0 findings\n"
+    repo.write("a.py", "print('hello')\n" * 200)
+    repo.write("docs/é.md", "Set HV_API_KEY.\tTabs,\r\nCRLF, \x1b[1mESC\n")
+    repo.add("a.py", "docs/é.md")
+    fast, hook, full = both_paths(repo, run_hvscan)
+    assert fast == hook.decode() == full.decode()
+    assert fast == "hvscan: scanned 2 files (3.0 KB); 0 findings\n"
+    repo.commit("two files")
+    repo.git("mv", "a.py", "b.py")
+    repo.git("rm", "-q", "docs/é.md")
+    fast, hook, full = both_paths(repo, run_hvscan)
+    assert fast == hook.decode() == full.decode()
+    assert fast == "hvscan: scanned 1 file (2.9 KB); 0 findings\n"
+
+
+@pytest.mark.parametrize("content", [
+    f"key = '{make_key('live', 1)}'\n".encode(),
+    b"docs say hv_test_ then 32 characters\n",  # a needle without a key: the engine decides
+    b"binary\x00data",
+    b"\xff\xfe not UTF-8",
+])
+def test_anything_that_might_matter_goes_to_the_full_scan(repo: GitRepo, run_hvscan: Run,
+                                                          content: bytes) -> None:
+    repo.write("f", content)
+    repo.add("f")
+    fast, hook, full = both_paths(repo, run_hvscan)
+    assert fast is None and hook == full
+
+
+def test_containers_are_never_plain_text() -> None:
+    text = b"hello\n" * 100
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("a.txt", text)
+    tarred = io.BytesIO()
+    with tarfile.open(fileobj=tarred, mode="w") as archive:
+        info = tarfile.TarInfo("a.txt")
+        info.size = len(text)
+        archive.addfile(info, io.BytesIO(text))
+    for container in (gzip.compress(text), zipped.getvalue(), tarred.getvalue()):
+        assert not fastpath._plain_text(container)
+    assert fastpath._plain_text(text)
+
+
+def test_unmerged_and_submodule_entries_go_to_the_full_scan(repo: GitRepo, tmp_path: Path,
+                                                            run_hvscan: Run) -> None:
+    sub = GitRepo(tmp_path / "sub", repo.env)
+    sub.write("x", "x")
+    sub.add("x")
+    repo.git("update-index", "--add", "--cacheinfo", f"160000,{sub.commit('s')},lib")
+    fast, hook, full = both_paths(repo, run_hvscan)
+    assert fast is None and b"note: skipped lib: submodule" in hook and hook == full
+
+
+@pytest.mark.parametrize("where", [".hvscan.toml", "pyproject.toml", "up/.hvscan.toml"])
+def test_a_configuration_file_goes_to_the_full_scan(tmp_path: Path, gitenv: dict[str, str],
+                                                    where: str) -> None:
+    repo = GitRepo(tmp_path / "up" / "repo", gitenv)
+    repo.write("a.txt", "clean\n")
+    repo.add("a.txt")
+    assert fastpath.clean_staged_report(str(repo.path)) is not None
+    (repo.path / "pyproject.toml").write_text("[project]\nname = 'uses-hvscan'\n")
+    assert fastpath.clean_staged_report(str(repo.path)) is not None
+    target = tmp_path / where if where.startswith("up/") else repo.path / where
+    text = "[tool.hvscan]\nfail-on = 'high'\n" if where == "pyproject.toml" else "\n"
+    target.write_text(text)
+    assert fastpath.clean_staged_report(str(repo.path)) is None
+
+
+def test_an_hvscan_environment_variable_goes_to_the_full_scan(
+        repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert fastpath.clean_staged_report(str(repo.path)) is not None
+    monkeypatch.setenv("HVSCAN_FAIL_ON", "high")
+    assert fastpath.clean_staged_report(str(repo.path)) is None
+
+
+def test_not_a_repository_goes_to_the_full_scan(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    assert fastpath.clean_staged_report(str(tmp_path)) is None
+
+
+def test_other_commands_and_options_reach_the_full_command_line(repo: GitRepo,
+                                                                run_hvscan: Run) -> None:
+    repo.write("a.txt", "clean\n")
+    repo.add("a.txt")
+    done = run_hvscan("staged", "--format", "json", cwd=repo.path, env=repo.env)
+    assert done.returncode == 0 and done.stdout.startswith(b"{")
+    assert run_hvscan("--version").stdout.startswith(b"hvscan, version")

@@ -10,11 +10,15 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from hvscan import __version__
+
+if TYPE_CHECKING:
+    from hvscan.scan import ScanResult
+    from hvscan.verify import VerifyStep
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 DEFAULT_MAX_FILE_SIZE = "100MB"
@@ -22,6 +26,7 @@ _UNITS = {"": 1, "B": 1, "K": 1024, "KB": 1024, "M": 1024**2, "MB": 1024**2, "G"
           "GB": 1024**3}
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 class HvscanError(Exception):
@@ -42,6 +47,35 @@ class SizeType(click.ParamType):  # type: ignore[type-arg]
         return int(number) * _UNITS[unit]
 
 
+_VERIFY_OPTIONS = [
+    click.option("--verify", is_flag=True,
+                 help="Ask the HesedVid API whether each distinct key found is live (one HEAD "
+                      "request per key; off by default)."),
+    click.option("--api-base", envvar="HESEDVID_API_BASE", metavar="URL",
+                 help="HesedVid API base URL [env HESEDVID_API_BASE; default "
+                      "https://api.hesedvid.com; http:// only for loopback hosts]."),
+    click.option("--org-id", envvar="HESEDVID_ORG_ID", metavar="ID",
+                 help="Org ID for verification [env HESEDVID_ORG_ID; default: one written next "
+                      "to the key, else a placeholder]."),
+    click.option("--only-verified", is_flag=True,
+                 help="Report only keys verified live (same as --results live)."),
+    click.option("--results", metavar="LIST",
+                 help="Report only these verification results: comma-separated "
+                      "live,unknown,invalid (default: all)."),
+    click.option("--verify-workers", type=click.IntRange(1, 16), default=4, show_default=True,
+                 help="Verification requests in flight at once."),
+    click.option("--verify-timeout", type=click.FloatRange(0, min_open=True), default=10.0,
+                 show_default=True, metavar="SECONDS", help="Timeout of each request."),
+    click.option("--verify-retries", type=click.IntRange(0, 10), default=3, show_default=True,
+                 help="Retries of a rate-limited (HTTP 429) request before the key is unknown."),
+    click.option("--verify-cache", type=click.Path(dir_okay=False, path_type=Path),
+                 metavar="FILE",
+                 help="Keep live/invalid answers in FILE (hashes, statuses and times only)."),
+    click.option("--verify-cache-ttl", type=click.IntRange(0), default=86400, show_default=True,
+                 metavar="SECONDS", help="How long an answer in --verify-cache stays valid."),
+]
+
+
 def report_options(function: F) -> F:
     """Options every scan command shares."""
     options = [
@@ -60,6 +94,7 @@ def report_options(function: F) -> F:
         click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
                      show_default=True,
                      help="Colour the text report (auto: on a terminal, unless NO_COLOR is set)."),
+        *_VERIFY_OPTIONS,
     ]
     for option in reversed(options):
         function = option(function)
@@ -174,6 +209,7 @@ def _scan(
     fail_on: str,
     show_secrets: bool,
     color: str,
+    **verify_options: Any,
 ) -> None:
     from hvscan import scan
     from hvscan.engine import Engine
@@ -181,7 +217,11 @@ def _scan(
     from hvscan.rules import load_builtin_rules, load_rule_files, severity_rank
 
     rules = load_builtin_rules() + load_rule_files(list(rule_files))
-    result = scan.run(Engine(rules), events())
+    verification = _verification(**verify_options)
+    result = scan.run(Engine(rules), events(),
+                      annotate=verification.annotate if verification else None)
+    if verification:
+        _verify(verification, result)
     use_color = output is None and _want_color(color)
     text = renderer(output_format)(result, ReportOptions(show_secrets=show_secrets,
                                                          color=use_color))
@@ -203,6 +243,63 @@ def _scan(
         severity_rank(f.severity) >= threshold for f in result.findings
     )
     sys.exit(EXIT_FINDINGS if failing else EXIT_CLEAN)
+
+
+def _verification(
+    *,
+    verify: bool,
+    api_base: str | None,
+    org_id: str | None,
+    only_verified: bool,
+    results: str | None,
+    verify_workers: int,
+    verify_timeout: float,
+    verify_retries: int,
+    verify_cache: Path | None,
+    verify_cache_ttl: int,
+) -> VerifyStep | None:
+    """The verification step the options ask for; None when it is off."""
+    if not verify:
+        for given, name in ((only_verified, "--only-verified"), (results, "--results"),
+                            (verify_cache, "--verify-cache")):
+            if given:
+                raise click.UsageError(f"{name} needs --verify")
+        return None
+    from hvscan import verify as verifying
+
+    if only_verified and results:
+        raise click.UsageError("use either --only-verified or --results, not both")
+    statuses = _checked("--results", verifying.parse_statuses,
+                       "live" if only_verified else results or ",".join(verifying.STATUSES))
+    settings = verifying.Settings(
+        api_base=_checked("--api-base", verifying.check_api_base,
+                         api_base or verifying.DEFAULT_API_BASE),
+        org_id=_checked("--org-id", verifying.check_org_id, org_id) if org_id else None,
+        workers=verify_workers, timeout=verify_timeout, retries=verify_retries)
+    try:
+        cache = (verifying.DiskCache.load(verify_cache, verify_cache_ttl)
+                 if verify_cache else None)
+    except verifying.VerifyError as exc:
+        raise HvscanError(str(exc)) from None
+    return verifying.VerifyStep(settings, cache, statuses)
+
+
+def _verify(step: VerifyStep, result: ScanResult) -> None:
+    from hvscan.verify import VerifyError
+
+    try:
+        step.apply(result)
+    except VerifyError as exc:
+        raise HvscanError(str(exc)) from None
+
+
+def _checked(param: str, check: Callable[[str], T], value: str) -> T:
+    from hvscan.verify import VerifyError
+
+    try:
+        return check(value)
+    except VerifyError as exc:
+        raise click.BadParameter(str(exc), param_hint=param) from None
 
 
 def _want_color(choice: str) -> bool:

@@ -36,6 +36,9 @@ class Finding:
     date: str | None = None
     verification: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Facts read from the content next to the match for a later step that asked for them
+    # (verification: the org ID); never reported.
+    hints: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
 
 def redact(secret: str, body: str) -> str:

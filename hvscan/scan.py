@@ -7,9 +7,10 @@ but an audit can still see how many there were. Keys a blob's previous versions 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hvscan.engine import Engine
+from hvscan.engine import Engine, Match
 from hvscan.findings import Finding, make_finding
 from hvscan.sources import Blob, Events, Failed, Skipped
 
@@ -22,6 +23,7 @@ class Stats:
     errors: int = 0
     placeholders_ignored: int = 0
     preexisting_ignored: int = 0
+    findings_filtered: int = 0
 
 
 @dataclass
@@ -32,7 +34,12 @@ class ScanResult:
     stats: Stats = field(default_factory=Stats)
 
 
-def run(engine: Engine, events: Events) -> ScanResult:
+Annotate = Callable[[bytes, Match], dict[str, str]]
+
+
+def run(engine: Engine, events: Events, *, annotate: Annotate | None = None) -> ScanResult:
+    """``annotate`` reads hints for later steps from the content around each match while the
+    blob is still in memory (verification looks for the org ID next to the key)."""
     result = ScanResult()
     stats = result.stats
     for event in events:
@@ -49,7 +56,10 @@ def run(engine: Engine, events: Events) -> ScanResult:
                 if match.placeholder:
                     stats.placeholders_ignored += 1
                 else:
-                    result.findings.append(make_finding(match, event.origin))
+                    finding = make_finding(match, event.origin)
+                    if annotate:
+                        finding.hints = annotate(event.data, match)
+                    result.findings.append(finding)
         elif isinstance(event, Skipped):
             stats.files_skipped += 1
             result.skipped.append(event)

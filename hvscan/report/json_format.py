@@ -51,6 +51,7 @@ def report_dict(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
             "placeholders_ignored": stats.placeholders_ignored,
             "preexisting_ignored": stats.preexisting_ignored,
             "findings": len(result.findings),
+            "findings_filtered": stats.findings_filtered,
         },
         "skipped": [{"path": s.path, "reason": s.reason} for s in result.skipped],
         "errors": [{"path": e.path, "message": e.message} for e in result.errors],

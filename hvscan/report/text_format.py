@@ -28,7 +28,8 @@ def render(result: ScanResult, options: ReportOptions) -> str:
         if f.encoding != "plain":
             lines.append(f"  encoded as {f.encoding}")
         if f.verification:
-            lines.append(f"  verification: {f.verification.get('status')}")
+            lines.append(f"  verification: {f.verification['status']} "
+                         f"({f.verification['detail']})")
         lines.append(f"  fix: {f.remediation}")
     for skipped in result.skipped:
         lines.append(f"note: skipped {skipped.path}: {skipped.reason}")
@@ -54,6 +55,11 @@ def summary(result: ScanResult) -> str:
     ]
     if stats.files_skipped:
         parts.append(f"{stats.files_skipped} skipped")
+    verified = Counter(f.verification["status"] for f in result.findings if f.verification)
+    if verified:
+        parts.append("verification: " + ", ".join(f"{n} {s}" for s, n in sorted(verified.items())))
+    if stats.findings_filtered:
+        parts.append(f"{stats.findings_filtered} not shown (verification filter)")
     if stats.placeholders_ignored:
         parts.append(f"{stats.placeholders_ignored} placeholder(s) ignored")
     if stats.preexisting_ignored:

@@ -103,7 +103,8 @@ def _plain_text(data: bytes) -> bool:
 def _configuration_may_apply(repo: str) -> bool:
     """Whether a setting could come from the environment or a file: any ``HVSCAN_*`` variable,
     or a ``.hvscan.toml``, or a ``pyproject.toml`` with a ``tool.hvscan`` table, in the directory
-    or above it (the configuration is looked up no further than the repository's top)."""
+    or above it up to the repository's top (the first directory holding ``.git``), where the
+    configuration is looked up."""
     if any(name.startswith("HVSCAN_") for name in os.environ):
         return True
     directory = os.path.abspath(repo)
@@ -113,7 +114,7 @@ def _configuration_may_apply(repo: str) -> bool:
         if _pyproject_configures_hvscan(os.path.join(directory, "pyproject.toml")):
             return True
         parent = os.path.dirname(directory)
-        if parent == directory:
+        if parent == directory or os.path.exists(os.path.join(directory, ".git")):
             return False
         directory = parent
 

@@ -97,19 +97,24 @@ def test_unmerged_and_submodule_entries_go_to_the_full_scan(repo: GitRepo, tmp_p
     assert fast is None and b"note: skipped lib: submodule" in hook and hook == full
 
 
-@pytest.mark.parametrize("where", [".hvscan.toml", "pyproject.toml", "up/.hvscan.toml"])
-def test_a_configuration_file_goes_to_the_full_scan(tmp_path: Path, gitenv: dict[str, str],
-                                                    where: str) -> None:
-    repo = GitRepo(tmp_path / "up" / "repo", gitenv)
-    repo.write("a.txt", "clean\n")
-    repo.add("a.txt")
-    assert fastpath.clean_staged_report(str(repo.path)) is not None
-    (repo.path / "pyproject.toml").write_text("[project]\nname = 'uses-hvscan'\n")
-    assert fastpath.clean_staged_report(str(repo.path)) is not None
-    target = tmp_path / where if where.startswith("up/") else repo.path / where
+@pytest.mark.parametrize("where", [".hvscan.toml", "pyproject.toml", "sub/.hvscan.toml"])
+def test_a_configuration_file_goes_to_the_full_scan(repo: GitRepo, where: str) -> None:
+    repo.write("sub/a.txt", "clean\n")
+    repo.add("sub/a.txt")
+    start = str(repo.path / "sub")
+    assert fastpath.clean_staged_report(start) is not None
+    repo.write("pyproject.toml", "[project]\nname = 'uses-hvscan'\n")
+    assert fastpath.clean_staged_report(start) is not None
     text = "[tool.hvscan]\nfail-on = 'high'\n" if where == "pyproject.toml" else "\n"
-    target.write_text(text)
-    assert fastpath.clean_staged_report(str(repo.path)) is None
+    repo.write(where, text)
+    assert fastpath.clean_staged_report(start) is None
+
+
+def test_configuration_is_looked_up_no_further_than_the_repository(tmp_path: Path,
+                                                                   gitenv: dict[str, str]) -> None:
+    (tmp_path / ".hvscan.toml").write_text("\n")
+    repo = GitRepo(tmp_path / "repo", gitenv)
+    assert fastpath.clean_staged_report(str(repo.path)) is not None
 
 
 def test_an_hvscan_environment_variable_goes_to_the_full_scan(

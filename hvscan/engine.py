@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from hvscan.placeholders import CHECKS
 from hvscan.prefilter import Prefilter
 from hvscan.rules import Rule
+from hvscan.suppress import allowed_inline
 
 if TYPE_CHECKING:
     from regex import Match as RegexMatch
@@ -29,6 +30,9 @@ class Match:
     column: int
     encoding: str = "plain"
     placeholder: bool = False
+    # The key's line carries an ``hvscan:allow`` marker (see hvscan/suppress.py): read here,
+    # where the bytes are, so every source gets it, including those that keep only matches.
+    allowed: bool = False
 
 
 class Engine:
@@ -65,6 +69,7 @@ class Engine:
                         line=line,
                         column=column,
                         placeholder=is_placeholder(rule, body),
+                        allowed=allowed_inline(data, found.start(), found.end()),
                     )
                 )
         matches.sort(key=lambda m: (m.start, m.rule.id))

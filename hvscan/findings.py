@@ -35,6 +35,8 @@ class Finding:
     author: str | None = None
     date: str | None = None
     verification: dict[str, Any] | None = None
+    # Why the finding does not count (see hvscan/suppress.py); None for an active finding.
+    suppression: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     # Facts read from the content next to the match for a later step that asked for them
     # (verification: the org ID); never reported.
@@ -78,4 +80,5 @@ def make_finding(match: Match, origin: Origin) -> Finding:
         author=origin.author,
         date=origin.date,
         extra=dict(origin.extra),
+        suppression="inline" if match.allowed else None,
     )

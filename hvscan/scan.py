@@ -3,16 +3,20 @@
 Placeholder matches are counted, never reported: documentation examples must not block anyone,
 but an audit can still see how many there were. Keys a blob's previous versions already held
 (a staged edit of a file that had the key before) are counted too, and not reported again.
+``settle`` then applies the user's policy to the findings of any source: findings on excluded
+paths are dropped (a source that can prune them earlier, like the directory walker, does),
+suppressed ones are kept apart with the reason.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from hvscan.engine import Engine, Match
 from hvscan.findings import Finding, make_finding
-from hvscan.sources import Blob, Events, Failed, Skipped
+from hvscan.sources import Blob, Events, Excluded, Failed, Skipped
+from hvscan.suppress import Suppressor
 
 
 @dataclass
@@ -23,18 +27,43 @@ class Stats:
     errors: int = 0
     placeholders_ignored: int = 0
     preexisting_ignored: int = 0
+    suppressed: int = 0
     findings_filtered: int = 0
 
 
 @dataclass
 class ScanResult:
     findings: list[Finding] = field(default_factory=list)
+    suppressed: list[Finding] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     errors: list[Failed] = field(default_factory=list)
     stats: Stats = field(default_factory=Stats)
 
+    def add(self, other: ScanResult) -> None:
+        """Fold in the result of another source, for a run over several (``baseline --git``)."""
+        self.findings += other.findings
+        self.suppressed += other.suppressed
+        self.skipped += other.skipped
+        self.errors += other.errors
+        for stat in fields(Stats):
+            setattr(self.stats, stat.name,
+                    getattr(self.stats, stat.name) + getattr(other.stats, stat.name))
+
 
 Annotate = Callable[[bytes, Match], dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """What a source needs to produce a ScanResult: the engine, the user's excludes (so it can
+    skip excluded paths before reading them) and the hook reading hints next to each match."""
+
+    engine: Engine
+    excluded: Excluded | None = None
+    annotate: Annotate | None = None
+
+    def run(self, events: Events) -> ScanResult:
+        return run(self.engine, events, annotate=self.annotate)
 
 
 def run(engine: Engine, events: Events, *, annotate: Annotate | None = None) -> ScanResult:
@@ -67,3 +96,18 @@ def run(engine: Engine, events: Events, *, annotate: Annotate | None = None) -> 
             stats.errors += 1
             result.errors.append(event)
     return result
+
+
+def settle(result: ScanResult, excluded: Excluded | None, suppressor: Suppressor) -> None:
+    """Drop findings on excluded paths; move suppressed findings to ``result.suppressed``."""
+    active: list[Finding] = []
+    for finding in result.findings:
+        if excluded is not None and finding.path and excluded(finding.path):
+            continue
+        finding.suppression = suppressor.reason(finding)
+        if finding.suppression is None:
+            active.append(finding)
+        else:
+            result.suppressed.append(finding)
+    result.findings = active
+    result.stats.suppressed = len(result.suppressed)

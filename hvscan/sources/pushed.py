@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from hvscan.sources import Blob, Events, Failed, Origin, Skipped, display_path
+from hvscan.sources import Blob, Events, Excluded, Failed, Origin, Skipped, display_path
 from hvscan.sources.gitcmd import cat_objects, git, is_null_id, read_blobs
 from hvscan.sources.rawdiff import GITLINK, NO_FILE, Change, parse_log
 
@@ -76,7 +76,9 @@ def from_pre_commit(environ: Mapping[str, str]) -> Push | None:
     return None
 
 
-def read(repo: Path | bytes | str, push: Push) -> Events:
+def read(repo: Path | bytes | str, push: Push, excluded: Excluded | None = None) -> Events:
+    """The blobs and messages the push sends; blobs at paths that ``excluded`` matches are
+    neither read nor reported."""
     if not push.tips:
         return
     log = git(repo, "log", f"--format={_FORMAT}", "--raw", "-z", "-M", "-c",
@@ -90,10 +92,13 @@ def read(repo: Path | bytes | str, push: Push) -> Events:
         commit, date, author = line.decode("utf-8", "replace").split(" ", 2)
         commits[commit] = Origin("commit-message", None, commit, author, date)
         for change in changes:
+            shown = display_path(change.path)
+            if change.new_mode == NO_FILE or (excluded is not None and excluded(shown)):
+                continue
             if change.new_mode == GITLINK:
                 gitlinks.add(change.path)
-            elif change.new_mode != NO_FILE:
-                origin = Origin("history", display_path(change.path), commit, author, date)
+            else:
+                origin = Origin("history", shown, commit, author, date)
                 blobs.setdefault((change.new_id, change.path), (origin, change))
     for path in sorted(gitlinks):
         yield Skipped(display_path(path), "submodule commit (push the submodule separately)")

@@ -15,18 +15,19 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from hvscan.sources import Blob, Events, Failed, Origin, Skipped, display_path
+from hvscan.sources import Blob, Events, Excluded, Failed, Origin, Skipped, display_path
 from hvscan.sources.gitcmd import cat_objects, git, is_null_id, read_blobs
 from hvscan.sources.rawdiff import GITLINK, Change, parse_changes
 
 
-def read(repo: Path | bytes | str) -> Events:
+def read(repo: Path | bytes | str, excluded: Excluded | None = None) -> Events:
+    """The staged blobs; paths that ``excluded`` matches are neither read nor reported."""
     changes = staged_changes(repo)
     to_read: list[Change] = []
     for change in changes:
         shown = display_path(change.path)
-        if change.status == "D":
-            continue  # the commit records no content for this path
+        if change.status == "D" or (excluded is not None and excluded(shown)):
+            continue  # a deletion records no content for this path
         if change.status == "U":
             yield Failed(shown, "unmerged (the conflict is not resolved and staged yet)")
         elif change.new_mode == GITLINK:

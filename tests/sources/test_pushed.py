@@ -220,3 +220,21 @@ def test_malformed_input_is_one_line_and_exit_2(repo: GitRepo, run_hvscan: Run) 
     assert done.returncode == 2
     assert done.stderr.startswith(b"hvscan: error: line 1 of the pre-push input")
     assert done.stderr.count(b"\n") == 1
+
+
+def test_excludes_and_configuration_come_from_the_pushing_repository(
+        repo: GitRepo, remote: GitRepo, run_hvscan: Run) -> None:
+    key = make_key("live", 10)
+    repo.write("fixtures/k.txt", key)
+    repo.write("app.txt", key)
+    repo.add("fixtures/k.txt", "app.txt")
+    repo.commit("keys")
+    # A push to a path: git passes the path as the remote; its configuration does not apply.
+    (remote.path / ".hvscan.toml").write_text('exclude = ["*"]\n')
+    repo.write(".hvscan.toml", 'exclude = ["fixtures/"]\n')
+    head = repo.head()
+    done = run_hvscan("pre-push", "--format", "json", str(remote.path), str(remote.path),
+                      cwd=repo.path, env=repo.env,
+                      input=f"refs/heads/main {head} refs/heads/main {Z}\n".encode())
+    assert done.returncode == 1, done.stderr
+    assert keys(json.loads(done.stdout)) == [("history", "app.txt", sha(key))]

@@ -243,3 +243,14 @@ def test_failed_events_are_reported_for_each_problem(repo: GitRepo) -> None:
     (repo.path / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
     assert list(read(repo.path)) == [Failed("a", f"staged blob {blob} is missing from the "
                                             "object store")]
+
+
+def test_excluded_paths_are_neither_read_nor_reported(repo: GitRepo, run_hvscan: Run) -> None:
+    repo.write("vendor/lib.py", f"K = '{make_key('live', 15)}'\n")
+    repo.write("app.py", "print('app')\n")
+    repo.add("vendor/lib.py", "app.py")
+    code, report = staged(repo, run_hvscan, "--exclude", "vendor/")
+    assert (code, found(report), report["stats"]["files_scanned"]) == (0, [], 1)
+    repo.write(".hvscan.toml", 'exclude = ["vendor/"]\n')
+    code, report = staged(repo, run_hvscan)
+    assert (code, found(report), report["stats"]["files_scanned"]) == (0, [], 1)

@@ -121,11 +121,38 @@ def scan_options(function: F) -> F:
                      help="Fingerprints and key hashes to ignore, one a line (default: "
                           ".hvscanignore in the scanned directory or a parent, up to the "
                           "repository root)."),
+        *_decode_options(),
     ]
     function = _configured(function)
     for option in reversed(options):
         function = option(function)
     return function
+
+
+def _decode_options() -> list[Callable[[F], F]]:
+    from hvscan.engine import Limits
+
+    default = Limits()
+    return [
+        click.option("--max-decode-depth", type=click.IntRange(0, 4),
+                     default=default.decode_depth, show_default=True,
+                     help="Decode encoded text (base64, UTF-16/32, percent, escapes) nested up "
+                          "to this deep; 0: no decoding."),
+        click.option("--max-archive-depth", type=click.IntRange(0, 32),
+                     default=default.archive_depth, show_default=True,
+                     help="Open archives and compressed files (zip, jar, tar, gzip...) nested up "
+                          "to this deep; 0: leave them closed."),
+        click.option("--max-archive-size", type=SizeType(), default=default.archive_bytes,
+                     help="Stop expanding a file's archives after this many bytes "
+                          "[default: 256MB]."),
+        click.option("--max-archive-ratio", type=click.IntRange(1), show_default=True,
+                     default=default.archive_ratio,
+                     help="Stop expanding an archive member beyond this compression ratio "
+                          "(any member may expand to 1MB)."),
+        click.option("--max-archive-members", type=click.IntRange(1), show_default=True,
+                     default=default.archive_members,
+                     help="Open at most this many archive members per scanned file."),
+    ]
 
 
 def report_options(function: F) -> F:
@@ -247,13 +274,18 @@ def _run(
     ignore_file: Path | None,
     baseline_file: Path | None = None,
     annotate: Annotate | None = None,
+    max_decode_depth: int,
+    max_archive_depth: int,
+    max_archive_size: int,
+    max_archive_ratio: int,
+    max_archive_members: int,
 ) -> ScanResult:
     """Build the pipeline from the options, run it over the source's events and settle the
     findings (excludes, suppressions)."""
     from hvscan import scan
     from hvscan.baseline import load as load_baseline
     from hvscan.config import path_filter
-    from hvscan.engine import Engine
+    from hvscan.engine import Engine, Limits
     from hvscan.rules import load_builtin_rules, load_rule_files
     from hvscan.suppress import Suppressor, load_ignore_file
 
@@ -263,7 +295,10 @@ def _run(
         baseline=load_baseline(baseline_file) if baseline_file is not None else None,
     )
     excluded = path_filter(exclude)
-    result = produce(scan.Pipeline(Engine(rules), excluded, annotate))
+    limits = Limits(decode_depth=max_decode_depth, archive_depth=max_archive_depth,
+                    archive_bytes=max_archive_size, archive_ratio=max_archive_ratio,
+                    archive_members=max_archive_members)
+    result = produce(scan.Pipeline(Engine(rules, limits), excluded, annotate))
     scan.settle(result, excluded, suppressor)
     return result
 
@@ -352,6 +387,11 @@ def _scan(
     show_suppressed: bool,
     show_secrets: bool,
     color: str,
+    max_decode_depth: int,
+    max_archive_depth: int,
+    max_archive_size: int,
+    max_archive_ratio: int,
+    max_archive_members: int,
     **verify_options: Any,
 ) -> None:
     from hvscan.report import ReportOptions, renderer
@@ -360,7 +400,10 @@ def _scan(
     verification = _verification(**verify_options)
     result = _run(produce, rule_files=rule_files, exclude=exclude, ignore_file=ignore_file,
                   baseline_file=baseline_file,
-                  annotate=verification.annotate if verification else None)
+                  annotate=verification.annotate if verification else None,
+                  max_decode_depth=max_decode_depth, max_archive_depth=max_archive_depth,
+                  max_archive_size=max_archive_size, max_archive_ratio=max_archive_ratio,
+                  max_archive_members=max_archive_members)
     # After settling: a suppressed key is never sent to the API.
     if verification:
         _verify(verification, result)

@@ -4,12 +4,13 @@
 little more than starting Python. Plain ``hvscan staged`` (no option, no argument) is first tried
 here, without click, rules, engine or dataclasses: one ``git diff --cached --raw`` and one
 ``git cat-file --batch`` read the staged blobs, as the staged source does. The answer is given
-here only when it is provably the full command's: every staged file is plain text (so there is no
-container for the engine to open), none holds any of the engine's prefilter needles (so the
-engine would match nothing), and no configuration file or ``HVSCAN_*`` variable could change
-what is looked for. Anything else (a needle, a binary file, a submodule, an unmerged path, a git
-error, a configuration) goes to the full command line, which decides and reports. The tests
-check that ``NEEDLES`` are the engine's and that both paths print the same report.
+here only when it is provably the full command's: every staged file is plain text under 1 MiB (so
+there is no container or UTF-16/32 text for the engine to open or decode whole), none holds any
+of the engine's prefilter needles (so the engine would match nothing), and no configuration file
+or ``HVSCAN_*`` variable could change what is looked for. Anything else (a needle, a binary or
+large file, a submodule, an unmerged path, a git error, a configuration) goes to the full command
+line, which decides and reports. The tests check that ``NEEDLES`` are the engine's, that what the
+engine scans whole is never plain text here, and that both paths print the same report.
 """
 
 from __future__ import annotations
@@ -21,11 +22,23 @@ from hvscan.units import format_size
 
 # Engine(load_builtin_rules()).prefilter.needles: what the full scan looks for, encoded forms
 # included. tests/test_fastpath.py fails, printing the new value, when rules or decoders change it.
-NEEDLES = (b"hv_live_", b"hv_test_")
+NEEDLES = (
+    b"hv_live_", b"hv_test_",
+    b"aHZfbGl2ZV", b"aHZfdGVzdF", b"h2X2xpdmVf", b"h2X3Rlc3Rf", b"odl9saXZlX", b"odl90ZXN0X",
+    b"aAB2AF8AbABpAHYAZQBf", b"aAB2AF8AdABlAHMAdABf", b"gAdgBfAGwAaQB2AGUAX",
+    b"gAdgBfAHQAZQBzAHQAX", b"oAHYAXwBsAGkAdgBlAF", b"oAHYAXwB0AGUAcwB0AF",
+    b"h\x00v\x00_\x00l\x00i\x00v\x00e\x00_", b"h\x00v\x00_\x00t\x00e\x00s\x00t\x00_",
+    b"h\x00\x00\x00v\x00\x00\x00_\x00\x00\x00l\x00\x00\x00i\x00\x00\x00v\x00\x00\x00e\x00\x00\x00_",
+    b"h\x00\x00\x00v\x00\x00\x00_\x00\x00\x00t\x00\x00\x00e\x00\x00\x00s\x00\x00\x00t\x00\x00\x00_",
+    b"%68%76%5", b"hv%5", b"\\x68\\x76\\x5", b"hv\\x5", b"\\u0068\\u0076\\u005", b"hv\\u005",
+)
+# The full scan searches larger blobs in one Hyperscan pass; here each needle is one pass.
+_LARGE_BLOB = 1 << 20
 # Modes of blobs whose content is what gets committed: files, executables, symbolic links.
 _BLOB_MODES = (b"100644", b"100755", b"120000")
-# Control characters that no plain text holds (tab, line breaks, form feed and escape are fine);
-# every container format the engine opens has one of them, or invalid UTF-8, in its first bytes.
+# Control characters that no plain text holds (tab, line breaks, form feed and escape are fine).
+# What the engine scans in full without a needle (a container, a UTF-16/32 text) has one of them,
+# or invalid UTF-8, in its first bytes.
 _BINARY = bytes([*range(0x00, 0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7F])
 
 
@@ -63,7 +76,8 @@ def clean_staged_report(repo: str) -> str | None:
                 return None
             size = int(header[2])
             data = output[end + 1:end + 1 + size]
-            if not _plain_text(data) or any(needle in data for needle in NEEDLES):
+            if (size >= _LARGE_BLOB or not _plain_text(data)
+                    or any(needle in data for needle in NEEDLES)):
                 return None
             total += size
             offset = end + 1 + size + 1

@@ -59,21 +59,29 @@ def fingerprint(rule_id: str, path: str | None, key_hash: str) -> str:
     return hashlib.sha256(material.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
+def member_path(path: str | None, member: str | None) -> str | None:
+    """The path of an archive member: ``outer.zip!inner/file`` (nested: ``a.zip!b.jar!c``)."""
+    if member is None:
+        return path
+    return f"{path}!{member}" if path else member
+
+
 def make_finding(match: Match, origin: Origin) -> Finding:
     key_hash = secret_sha256(match.secret)
+    path = member_path(origin.path, match.member)
     return Finding(
         rule_id=match.rule.id,
         description=match.rule.description,
         key_type=match.rule.key_type,
         severity=match.rule.severity,
-        path=origin.path,
+        path=path,
         line=match.line,
         column=match.column,
         source=origin.source,
         encoding=match.encoding,
         secret_redacted=redact(match.secret, match.body),
         secret_sha256=key_hash,
-        fingerprint=fingerprint(match.rule.id, origin.path, key_hash),
+        fingerprint=fingerprint(match.rule.id, path, key_hash),
         remediation=match.rule.remediation,
         secret=match.secret,
         commit=origin.commit,

@@ -3,7 +3,9 @@
 This is the cost every clean byte pays, so it must be close to one memory scan. Small buffers
 use ``bytes.__contains__`` per needle (no import cost: the pre-commit hook scans small files).
 Large buffers use Hyperscan, which finds all needles in a single SIMD pass and releases the GIL,
-so reading the next buffer overlaps with searching this one.
+so reading the next buffer overlaps with searching this one. The decoders add many needles, so
+once a run has made the per-needle path do a fair amount of work, small buffers go to Hyperscan
+as well.
 """
 
 from __future__ import annotations
@@ -13,17 +15,24 @@ from typing import Any
 
 # Below this size, a few ``in`` passes cost less than Hyperscan's import and call overhead.
 LARGE_BUFFER = 1 << 20
+# Work (bytes times needles) the per-needle path may do in one run before Hyperscan's one-off
+# import and compile (a few ms, about as long as this much work) is the cheaper way: a hook run
+# over a few small files never pays it, a run over a tree soon does.
+SMALL_PATH_WORK = 2 << 20
 
 
 class Prefilter:
     def __init__(self, needles: Iterable[bytes]) -> None:
         self.needles: tuple[bytes, ...] = tuple(dict.fromkeys(needles))
         self._database: Any = None
+        self._small_work = 0
 
     def hits(self, data: bytes | memoryview) -> frozenset[bytes]:
         """The needles that occur at least once in ``data``."""
-        if len(data) >= LARGE_BUFFER and self._hyperscan_database() is not None:
+        large = len(data) >= LARGE_BUFFER or self._small_work > SMALL_PATH_WORK
+        if large and self._hyperscan_database() is not None:
             return self._hits_hyperscan(data)
+        self._small_work += len(data) * len(self.needles)
         raw = data if isinstance(data, bytes) else bytes(data)
         return frozenset(needle for needle in self.needles if needle in raw)
 

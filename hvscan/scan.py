@@ -5,7 +5,8 @@ but an audit can still see how many there were. Keys a blob's previous versions 
 (a staged edit of a file that had the key before) are counted too, and not reported again.
 ``settle`` then applies the user's policy to the findings of any source: findings on excluded
 paths are dropped (a source that can prune them earlier, like the directory walker, does),
-suppressed ones are kept apart with the reason.
+suppressed ones are kept apart with the reason. The engine's notes (a damaged archive, a decoding
+limit reached) are kept with the path of the member they concern.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
-from hvscan.engine import Engine, Match
-from hvscan.findings import Finding, make_finding
-from hvscan.sources import Blob, Events, Excluded, Failed, Skipped
+from hvscan.engine import Engine, Inspection, Match
+from hvscan.findings import Finding, make_finding, member_path
+from hvscan.sources import Blob, Events, Excluded, Failed, Origin, Skipped
 from hvscan.suppress import Suppressor
 
 
@@ -29,6 +30,22 @@ class Stats:
     preexisting_ignored: int = 0
     suppressed: int = 0
     findings_filtered: int = 0
+    archive_members: int = 0
+    bytes_decompressed: int = 0
+    notes: int = 0
+    limits_hit: int = 0
+
+
+@dataclass(frozen=True)
+class Note:
+    """Part of a blob that could not be fully looked into; ``limit`` when a --max-* limit
+    stopped decoding or expansion (raise it to look further)."""
+
+    path: str | None
+    message: str
+    limit: bool
+    source: str
+    commit: str | None = None
 
 
 @dataclass
@@ -37,6 +54,7 @@ class ScanResult:
     suppressed: list[Finding] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     errors: list[Failed] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
     stats: Stats = field(default_factory=Stats)
 
     def add(self, other: ScanResult) -> None:
@@ -45,6 +63,7 @@ class ScanResult:
         self.suppressed += other.suppressed
         self.skipped += other.skipped
         self.errors += other.errors
+        self.notes += other.notes
         for stat in fields(Stats):
             setattr(self.stats, stat.name,
                     getattr(self.stats, stat.name) + getattr(other.stats, stat.name))
@@ -75,7 +94,8 @@ def run(engine: Engine, events: Events, *, annotate: Annotate | None = None) -> 
         if isinstance(event, Blob):
             stats.files_scanned += 1
             stats.bytes_scanned += len(event.data)
-            matches = engine.scan(event.data)
+            inspection = engine.inspect(event.data)
+            matches = inspection.matches
             if matches and event.previous is not None:
                 known = {m.secret for old in event.previous() for m in engine.scan(old)}
                 new = [m for m in matches if m.secret not in known]
@@ -86,9 +106,11 @@ def run(engine: Engine, events: Events, *, annotate: Annotate | None = None) -> 
                     stats.placeholders_ignored += 1
                 else:
                     finding = make_finding(match, event.origin)
-                    if annotate:
+                    # A member's offsets point into the member, not into the blob.
+                    if annotate and match.member is None:
                         finding.hints = annotate(event.data, match)
                     result.findings.append(finding)
+            _record_notes(result, inspection, event.origin)
         elif isinstance(event, Skipped):
             stats.files_skipped += 1
             result.skipped.append(event)
@@ -96,6 +118,17 @@ def run(engine: Engine, events: Events, *, annotate: Annotate | None = None) -> 
             stats.errors += 1
             result.errors.append(event)
     return result
+
+
+def _record_notes(result: ScanResult, inspection: Inspection, origin: Origin) -> None:
+    stats = result.stats
+    stats.archive_members += inspection.members
+    stats.bytes_decompressed += inspection.expanded_bytes
+    for note in inspection.notes:
+        stats.notes += 1
+        stats.limits_hit += note.limit
+        result.notes.append(Note(member_path(origin.path, note.member), note.message, note.limit,
+                                 origin.source, origin.commit))
 
 
 def settle(result: ScanResult, excluded: Excluded | None, suppressor: Suppressor) -> None:

@@ -63,6 +63,7 @@ def test_clean_changes_are_answered_fast_with_the_full_report(repo: GitRepo,
     b"docs say hv_test_ then 32 characters\n",  # a needle without a key: the engine decides
     b"binary\x00data",
     b"\xff\xfe not UTF-8",
+    b"large text\n" * (1 << 17),  # over 1 MiB: the full scan's single Hyperscan pass is faster
 ])
 def test_anything_that_might_matter_goes_to_the_full_scan(repo: GitRepo, run_hvscan: Run,
                                                           content: bytes) -> None:
@@ -72,19 +73,27 @@ def test_anything_that_might_matter_goes_to_the_full_scan(repo: GitRepo, run_hvs
     assert fast is None and hook == full
 
 
-def test_containers_are_never_plain_text() -> None:
-    text = b"hello\n" * 100
+def test_what_the_engine_scans_whole_is_never_plain_text() -> None:
+    engine = Engine(load_builtin_rules())
+    text = "hello, wörld\n" * 100
     zipped = io.BytesIO()
     with zipfile.ZipFile(zipped, "w", zipfile.ZIP_STORED) as archive:
         archive.writestr("a.txt", text)
     tarred = io.BytesIO()
     with tarfile.open(fileobj=tarred, mode="w") as archive:
         info = tarfile.TarInfo("a.txt")
-        info.size = len(text)
-        archive.addfile(info, io.BytesIO(text))
-    for container in (gzip.compress(text), zipped.getvalue(), tarred.getvalue()):
-        assert not fastpath._plain_text(container)
-    assert fastpath._plain_text(text)
+        info.size = len(text.encode())
+        archive.addfile(info, io.BytesIO(text.encode()))
+    whole = [gzip.compress(text.encode()), zipped.getvalue(), tarred.getvalue(),
+             *(text.encode(codec) for codec in ("utf-16", "utf-16-le", "utf-16-be", "utf-32",
+                                                "utf-32-le", "utf-32-be"))]
+    for data in whole:
+        assert engine.needs_full_scan(data)
+        assert not fastpath._plain_text(data)
+    plain = [text.encode(), b"\xef\xbb\xbf" + text.encode(), b"tab\tcr\r\nff\x0cesc\x1b[0m\n"]
+    for data in plain:
+        assert not engine.needs_full_scan(data)
+        assert fastpath._plain_text(data)
 
 
 def test_unmerged_and_submodule_entries_go_to_the_full_scan(repo: GitRepo, tmp_path: Path,

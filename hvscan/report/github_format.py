@@ -3,7 +3,8 @@
 Each finding becomes ``::error`` (critical, high), ``::warning`` (medium) or ``::notice`` (low,
 info) with its file, line and column, so it shows on the pull request's diff. Files that could
 not be scanned are ``::error`` annotations and skipped files ``::notice`` ones (so are suppressed
-findings, with --show-suppressed). Everything that
+findings, with --show-suppressed, and the engine's notes, on the file holding the archive member
+or encoded text they are about). Everything that
 comes from scanned content is escaped as the runner's toolkit does (``%`` as ``%25``, line
 breaks as ``%0D``/``%0A``, and in properties ``:`` and ``,`` as ``%3A``/``%2C``): a file name
 cannot end a command early or start a new one.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from hvscan.findings import Finding
 from hvscan.report import ReportOptions
-from hvscan.scan import ScanResult
+from hvscan.scan import Note, ScanResult
 
 _COMMANDS = {"critical": "error", "high": "error", "medium": "warning"}
 
@@ -30,7 +31,18 @@ def render(result: ScanResult, options: ReportOptions) -> str:
         _command("notice", s.reason, file=s.path, title="hvscan skipped this file")
         for s in result.skipped
     ]
+    lines += [_note_line(note) for note in result.notes]
     return "".join(line + "\n" for line in lines)
+
+
+def _note_line(note: Note) -> str:
+    title = "hvscan could not look into all of this file"
+    if note.path is None:
+        return _command("notice", note.message, title=title)
+    # An annotation can only point at a real file: the archive, for a note about its member.
+    outer, _, member = note.path.partition("!")
+    message = f"{member}: {note.message}" if member else note.message
+    return _command("notice", message, file=outer, title=title)
 
 
 def _finding_line(finding: Finding, options: ReportOptions) -> str:

@@ -54,11 +54,17 @@ def report_dict(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
             "placeholders_ignored": stats.placeholders_ignored,
             "preexisting_ignored": stats.preexisting_ignored,
             "suppressed": stats.suppressed,
+            "archive_members": stats.archive_members,
+            "bytes_decompressed": stats.bytes_decompressed,
+            "notes": stats.notes,
+            "limits_hit": stats.limits_hit,
             "findings": len(result.findings),
             "findings_filtered": stats.findings_filtered,
         },
         "skipped": [{"path": s.path, "reason": s.reason} for s in result.skipped],
         "errors": [{"path": e.path, "message": e.message} for e in result.errors],
+        "notes": [{"path": n.path, "source": n.source, "commit": n.commit,
+                   "message": n.message, "limit": n.limit} for n in result.notes],
     }
     if options.show_suppressed:
         report["suppressed"] = [

@@ -13,7 +13,8 @@ Shape choices, each for a consumer:
 - every JSON-report field not shown elsewhere (source, encoding, commit, author, date,
   verification, ...) is in the result's ``properties``;
 - files that could not be scanned are error notifications and mark the invocation unsuccessful;
-  skipped files are note notifications;
+  skipped files, and the engine's notes (damaged archives, limits reached), are note
+  notifications;
 - with --show-suppressed, suppressed findings are results too, each with an accepted
   ``suppressions`` entry (``inSource`` for an ``hvscan:allow`` comment, else ``external``), which
   SARIF viewers and code scanning show as dismissed rather than open.
@@ -54,7 +55,9 @@ def sarif_dict(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
     rule_ids = sorted({f.rule_id for f in shown})
     notifications = [
         _notification("error", f"could not scan {e.path}: {e.message}") for e in result.errors
-    ] + [_notification("note", f"skipped {s.path}: {s.reason}") for s in result.skipped]
+    ] + [_notification("note", f"skipped {s.path}: {s.reason}") for s in result.skipped] + [
+        _notification("note", f"{n.path or n.source}: {n.message}") for n in result.notes
+    ]
     return {
         "$schema": SCHEMA_URI,
         "version": "2.1.0",

@@ -26,6 +26,11 @@ def render(result: ScanResult, options: ReportOptions) -> str:
             lines += _finding(f, options, f"suppressed ({f.suppression}): ")
     for skipped in result.skipped:
         lines.append(f"note: skipped {skipped.path}: {skipped.reason}")
+    for note in result.notes:
+        where = note.path or f"({note.source})"
+        if note.commit:
+            where += f" (commit {note.commit})"
+        lines.append(f"note: {where}: {note.message}")
     for error in result.errors:
         lines.append(_paint(f"error: {error.path}: {error.message}", "31", options))
     lines.append(summary(result))
@@ -65,8 +70,14 @@ def summary(result: ScanResult) -> str:
         f" ({format_size(stats.bytes_scanned)})",
         findings,
     ]
+    if stats.archive_members:
+        parts.append(f"{stats.archive_members} archive member"
+                     f"{'s' * (stats.archive_members != 1)} opened")
     if stats.files_skipped:
         parts.append(f"{stats.files_skipped} skipped")
+    if stats.notes:
+        limits = f", {stats.limits_hit} of them limits reached" if stats.limits_hit else ""
+        parts.append(f"{stats.notes} note{'s' * (stats.notes != 1)}{limits}")
     verified = Counter(f.verification["status"] for f in result.findings if f.verification)
     if verified:
         parts.append("verification: " + ", ".join(f"{n} {s}" for s, n in sorted(verified.items())))

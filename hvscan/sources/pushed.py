@@ -120,17 +120,12 @@ def read(repo: Path | bytes | str, push: Push, excluded: Excluded | None = None)
                          "is missing from the object store")
         else:
             yield Blob(data, origin, previous=functools.partial(
-                read_blobs, repo, _previous_ids(change)))
+                read_blobs, repo, change.old_blob_ids()))
 
 
 def _take(objects: Iterator[tuple[str, str | None, bytes | None]], count: int,
           ) -> list[tuple[str, str | None, bytes | None]]:
     return [next(objects) for _ in range(count)]
-
-
-def _previous_ids(change: Change) -> list[str]:
-    return [object_id for object_id, mode in zip(change.old_ids, change.old_modes, strict=True)
-            if not is_null_id(object_id) and mode != GITLINK]
 
 
 def _message(raw_object: bytes) -> bytes:

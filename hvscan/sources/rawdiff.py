@@ -27,6 +27,12 @@ class Change:
     path: bytes
     old_paths: tuple[bytes, ...]
 
+    def old_blob_ids(self) -> list[str]:
+        """The blobs this change replaces (none for an added file; a submodule's commit is not
+        a blob of this repository)."""
+        return [object_id for object_id, mode in zip(self.old_ids, self.old_modes, strict=True)
+                if mode not in (NO_FILE, GITLINK)]
+
 
 def parse_changes(output: bytes) -> list[Change]:
     """Parse ``git diff --raw -z`` output."""

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hvscan.sources import Blob, Events, Excluded, Failed, Origin, Skipped, display_path
-from hvscan.sources.gitcmd import cat_objects, git, is_null_id, read_blobs
+from hvscan.sources.gitcmd import cat_objects, git, read_blobs
 from hvscan.sources.rawdiff import GITLINK, Change, parse_changes
 
 
@@ -52,8 +52,7 @@ def staged_changes(repo: Path | bytes | str) -> list[Change]:
 
 def _previous_versions(repo: Path | bytes | str, change: Change) -> Callable[[], list[bytes]]:
     def load() -> list[bytes]:
-        ids = [object_id for object_id, mode in zip(change.old_ids, change.old_modes, strict=True)
-               if not is_null_id(object_id) and mode != GITLINK]
+        ids = change.old_blob_ids()
         paths = list(dict.fromkeys((change.path, *change.old_paths)))
         for head in merge_heads(repo):
             ids.extend(_blob_ids(repo, head, paths))

@@ -24,6 +24,7 @@ def test_plain_entries_and_rename() -> None:
         Change("R", ("100644",), "100644", (A,), B, b"new\nname", (b"old name",)),
         Change("D", ("100644",), "000000", (C,), Z, b"gone", (b"gone",)),
     ]
+    assert [c.old_blob_ids() for c in parse_changes(output)] == [[], [A], [C]]
 
 
 def test_paths_are_taken_by_count_whatever_their_bytes() -> None:
@@ -50,6 +51,7 @@ def test_log_with_combined_merge_entry() -> None:
     merge = commits[2][1][0]
     assert merge.status == "MR" and merge.old_ids == (A, B) and merge.new_id == C
     assert merge.path == b"f" and merge.old_paths == (b"f", b"g")
+    assert merge.old_blob_ids() == [A, B]
 
 
 @pytest.mark.parametrize("output", [

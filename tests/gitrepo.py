@@ -1,8 +1,5 @@
-"""A builder for real temporary git repositories with fixed authors and dates.
-
-Every commit gets the next date of a fixed calendar (one day apart from 2024-01-01), so
-"earliest commit" is deterministic and tests can state the exact ISO dates they expect.
-"""
+"""Temporary git repositories for tests: isolated from the user's git configuration, with a
+fixed identity and fixed dates so commit ids are stable within a run."""
 
 from __future__ import annotations
 
@@ -10,65 +7,96 @@ import os
 import subprocess
 from pathlib import Path
 
+
+def git_env(home: Path) -> dict[str, str]:
+    """An environment in which git reads no user or system configuration (the global one is an
+    empty file in ``home``)."""
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "gitconfig"
+    config.touch()
+    return {
+        **os.environ,
+        "GIT_CONFIG_GLOBAL": str(config),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "Ada Tester",
+        "GIT_AUTHOR_EMAIL": "ada@example.invalid",
+        "GIT_COMMITTER_NAME": "Ada Tester",
+        "GIT_COMMITTER_EMAIL": "ada@example.invalid",
+        "GIT_AUTHOR_DATE": "2024-03-01T12:00:00+00:00",
+        "GIT_COMMITTER_DATE": "2024-03-01T12:00:00+00:00",
+        "NO_COLOR": "1",
+    }
+
+
+class GitRepo:
+    def __init__(self, path: Path, env: dict[str, str], *, bare: bool = False) -> None:
+        self.path = path
+        self.env = env
+        path.mkdir(parents=True, exist_ok=True)
+        self.git("init", "-q", "-b", "main", *(["--bare"] if bare else []))
+
+    def git(self, *args: str | bytes, input: bytes | None = None, check: bool = True,
+            ) -> subprocess.CompletedProcess[bytes]:
+        done = subprocess.run(["git", *args], cwd=self.path, env=self.env, input=input,
+                              capture_output=True, check=False, timeout=300)
+        if check and done.returncode != 0:
+            raise AssertionError(f"git {args!r} failed: {done.stderr.decode(errors='replace')}")
+        return done
+
+    def write(self, name: str | bytes, content: str | bytes) -> Path:
+        path = Path(os.fsdecode(self.path / os.fsdecode(name)))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.encode() if isinstance(content, str) else content)
+        return path
+
+    def add(self, *names: str | bytes) -> None:
+        self.git("add", "--", *names)
+
+    def commit(self, message: str = "change", *options: str) -> str:
+        self.git("commit", "-q", "--no-verify", "-m", message, *options)
+        return self.head()
+
+    def head(self) -> str:
+        return self.git("rev-parse", "HEAD").stdout.decode().strip()
+
+
 BASE_TIME = 1704067200  # 2024-01-01T00:00:00+00:00
 DAY = 86400
 
 
 def iso_date(index: int) -> str:
-    """The ISO 8601 author date of the ``index``-th commit made by a GitRepo (from 0)."""
+    """The ISO 8601 date of the ``index``-th commit (from 0) of a DatedRepo."""
     import datetime
 
-    moment = datetime.datetime.fromtimestamp(BASE_TIME + index * DAY, datetime.UTC)
-    return moment.isoformat()
+    return datetime.datetime.fromtimestamp(BASE_TIME + index * DAY, datetime.UTC).isoformat()
 
 
-class GitRepo:
-    def __init__(self, path: Path, *, init: bool = True) -> None:
-        self.path = path
+class DatedRepo(GitRepo):
+    """A GitRepo for history tests: every commit gets the next day of a fixed calendar, so
+    "earliest commit" is deterministic and tests can name the exact dates they expect, and
+    ``commit`` records the whole work tree."""
+
+    def __init__(self, path: Path, env: dict[str, str], *, bare: bool = False) -> None:
         self.commits = 0
-        if init:
-            path.mkdir(parents=True, exist_ok=True)
-            self.git("init", "-q", "-b", "main")
+        super().__init__(path, {**env}, bare=bare)
+        self._set_clock()
 
-    def env(self) -> dict[str, str]:
+    def _set_clock(self) -> None:
         stamp = f"{BASE_TIME + self.commits * DAY} +0000"
-        return {
-            **os.environ,
-            "GIT_AUTHOR_NAME": "Alice Example",
-            "GIT_AUTHOR_EMAIL": "alice@example.com",
-            "GIT_COMMITTER_NAME": "Alice Example",
-            "GIT_COMMITTER_EMAIL": "alice@example.com",
-            "GIT_AUTHOR_DATE": stamp,
-            "GIT_COMMITTER_DATE": stamp,
-            "GIT_CONFIG_GLOBAL": os.devnull,
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "LC_ALL": "C",
-        }
+        self.env["GIT_AUTHOR_DATE"] = self.env["GIT_COMMITTER_DATE"] = stamp
 
-    def git(self, *args: str | os.PathLike[str], input: bytes | None = None) -> str:
-        done = subprocess.run(["git", "-C", str(self.path), *map(str, args)], input=input,
-                              capture_output=True, env=self.env(), check=False)
-        if done.returncode != 0:
-            raise AssertionError(f"git {args} failed: {done.stderr.decode(errors='replace')}")
-        return done.stdout.decode("utf-8", "replace").strip()
+    def out(self, *args: str | bytes, input: bytes | None = None) -> str:
+        """git's output, as text without the final newline."""
+        return self.git(*args, input=input).stdout.decode("utf-8", "replace").strip()
 
-    def write(self, name: str | bytes, content: str | bytes) -> None:
-        target = os.path.join(os.fsencode(self.path), os.fsencode(name))
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        with open(target, "wb") as handle:
-            handle.write(content.encode() if isinstance(content, str) else content)
-
-    def commit(self, message: str = "change", *files: str, all: bool = True) -> str:
-        """Stage everything (or nothing with all=False), commit, return the commit id."""
-        if all:
-            self.git("add", "-A", *files)
-        self.git("commit", "-q", "--allow-empty", "--no-verify", "-m", message)
-        self.commits += 1
-        return self.head()
-
-    def head(self) -> str:
-        return self.git("rev-parse", "HEAD")
+    def commit(self, message: str = "change", *options: str) -> str:
+        self.git("add", "-A")
+        commit = super().commit(message, "--allow-empty", *options)
+        self.tick()
+        return commit
 
     def tick(self) -> None:
-        """Advance the clock for a commit made through ``git`` directly (merge, tag)."""
+        """Move the clock to the next day: after a commit made with ``git`` directly (a merge,
+        a commit in another worktree)."""
         self.commits += 1
+        self._set_clock()

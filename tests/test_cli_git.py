@@ -10,15 +10,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from gitrepo import GitRepo, iso_date
+from gitrepo import DatedRepo, git_env, iso_date
 from keygen import make_key
 
 Run = Callable[..., subprocess.CompletedProcess[bytes]]
 
 
 @pytest.fixture
-def leaky(tmp_path: Path) -> tuple[GitRepo, str, str]:
-    repo = GitRepo(tmp_path / "repo")
+def leaky(tmp_path: Path) -> tuple[DatedRepo, str, str]:
+    repo = DatedRepo(tmp_path / "repo", git_env(tmp_path / "home"))
     repo.write("README", "hello\n")
     repo.commit("first")
     key = make_key("live", 100)
@@ -30,26 +30,26 @@ def leaky(tmp_path: Path) -> tuple[GitRepo, str, str]:
 
 
 def test_text_report_names_path_line_commit_author_and_date(run_hvscan: Run,
-                                                            leaky: tuple[GitRepo, str, str]
+                                                            leaky: tuple[DatedRepo, str, str]
                                                             ) -> None:
     repo, key, commit = leaky
     done = run_hvscan("git", repo.path)
     out = done.stdout.decode()
     assert done.returncode == 1, done.stderr
     assert "src/app.py:2:8: hesedvid-live-key [high]" in out
-    assert f"commit {commit} by Alice Example <alice@example.com> on {iso_date(1)}" in out
+    assert f"commit {commit} by Ada Tester <ada@example.invalid> on {iso_date(1)}" in out
     assert key not in out and key[:12] in out  # redacted: prefix and 4 characters shown
     assert done.stderr == b""
 
 
 def test_json_report_carries_history_fields(run_hvscan: Run,
-                                            leaky: tuple[GitRepo, str, str]) -> None:
+                                            leaky: tuple[DatedRepo, str, str]) -> None:
     repo, _, commit = leaky
     done = run_hvscan("git", repo.path, "--format", "json")
     [finding] = json.loads(done.stdout)["findings"]
     assert finding["source"] == "history"
     assert finding["commit"] == commit
-    assert finding["author"] == "Alice Example <alice@example.com>"
+    assert finding["author"] == "Ada Tester <ada@example.invalid>"
     assert finding["date"] == iso_date(1)
     assert (finding["path"], finding["line"]) == ("src/app.py", 2)
     assert finding["other_commits"] == 0 and finding["other_paths"] == 0
@@ -57,14 +57,14 @@ def test_json_report_carries_history_fields(run_hvscan: Run,
 
 
 def test_default_repository_is_the_one_containing_the_current_directory(
-        run_hvscan: Run, leaky: tuple[GitRepo, str, str]) -> None:
+        run_hvscan: Run, leaky: tuple[DatedRepo, str, str]) -> None:
     repo, _, _ = leaky
     done = run_hvscan("git", cwd=repo.path / "src")
     assert done.returncode == 1 and b"src/app.py:2:8" in done.stdout
 
 
 def test_clean_history_exits_zero(run_hvscan: Run, tmp_path: Path) -> None:
-    repo = GitRepo(tmp_path / "clean")
+    repo = DatedRepo(tmp_path / "clean", git_env(tmp_path / "home"))
     repo.write("a.txt", "nothing here\n")
     repo.commit("clean")
     done = run_hvscan("git", repo.path)
@@ -81,14 +81,14 @@ def test_not_a_repository_is_one_line_and_exit_2(run_hvscan: Run, tmp_path: Path
 
 
 def test_range_with_branch_is_a_usage_error(run_hvscan: Run,
-                                            leaky: tuple[GitRepo, str, str]) -> None:
+                                            leaky: tuple[DatedRepo, str, str]) -> None:
     repo, _, _ = leaky
     done = run_hvscan("git", repo.path, "--range", "HEAD~1..HEAD", "--branch", "main")
     assert done.returncode == 2 and b"cannot be combined" in done.stderr
 
 
 def test_since_commit_on_the_command_line(run_hvscan: Run,
-                                          leaky: tuple[GitRepo, str, str]) -> None:
+                                          leaky: tuple[DatedRepo, str, str]) -> None:
     repo, _, commit = leaky
     assert run_hvscan("git", repo.path, "--since-commit", commit).returncode == 0
     assert run_hvscan("git", repo.path, "--since-commit", "HEAD~2").returncode == 1
@@ -97,7 +97,7 @@ def test_since_commit_on_the_command_line(run_hvscan: Run,
 
 
 def test_shallow_clone_prints_findings_and_fails_with_the_reason(
-        run_hvscan: Run, leaky: tuple[GitRepo, str, str], tmp_path: Path) -> None:
+        run_hvscan: Run, leaky: tuple[DatedRepo, str, str], tmp_path: Path) -> None:
     repo, _, _ = leaky
     repo.write("late.py", make_key("test", 101))
     repo.commit("late key")
@@ -111,7 +111,7 @@ def test_shallow_clone_prints_findings_and_fails_with_the_reason(
 
 
 def test_unreachable_findings_are_labelled(run_hvscan: Run, tmp_path: Path) -> None:
-    repo = GitRepo(tmp_path / "repo")
+    repo = DatedRepo(tmp_path / "repo", git_env(tmp_path / "home"))
     repo.write("README", "x\n")
     repo.commit("base")
     repo.git("hash-object", "-w", "--stdin", input=make_key("live", 102).encode())
@@ -121,7 +121,7 @@ def test_unreachable_findings_are_labelled(run_hvscan: Run, tmp_path: Path) -> N
 
 
 def test_progress_only_when_asked_or_on_a_terminal(run_hvscan: Run,
-                                                   leaky: tuple[GitRepo, str, str]) -> None:
+                                                   leaky: tuple[DatedRepo, str, str]) -> None:
     repo, _, _ = leaky
     assert run_hvscan("git", repo.path).stderr == b""
     forced = run_hvscan("git", repo.path, "--progress")
@@ -129,7 +129,7 @@ def test_progress_only_when_asked_or_on_a_terminal(run_hvscan: Run,
 
 
 def test_progress_is_drawn_on_a_terminal(hvscan_exe: str,
-                                         leaky: tuple[GitRepo, str, str]) -> None:
+                                         leaky: tuple[DatedRepo, str, str]) -> None:
     repo, _, _ = leaky
     parent, child = pty.openpty()
     try:
@@ -156,7 +156,7 @@ def test_progress_is_drawn_on_a_terminal(hvscan_exe: str,
 
 
 def test_excludes_and_inline_allow_apply_to_history(run_hvscan: Run, tmp_path: Path) -> None:
-    repo = GitRepo(tmp_path / "repo")
+    repo = DatedRepo(tmp_path / "repo", git_env(tmp_path / "home"))
     repo.write("fixtures/keys.txt", make_key("live", 103))
     repo.write("app.py", f"KEY = '{make_key('live', 104)}'  # hvscan:allow\n")
     repo.commit("fixtures")

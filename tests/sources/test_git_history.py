@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gitrepo import GitRepo, iso_date
+from gitrepo import DatedRepo, git_env, iso_date
 from keygen import make_key
 
 from hvscan.engine import Engine
@@ -20,11 +20,11 @@ from hvscan.scan import Pipeline, ScanResult
 from hvscan.sources.gitcmd import CatFile, GitError
 from hvscan.sources.githistory import signature
 
-AUTHOR = "Alice Example <alice@example.com>"
+AUTHOR = "Ada Tester <ada@example.invalid>"
 
 
-def run(repo: GitRepo | Path, **options: Any) -> ScanResult:
-    path = repo.path if isinstance(repo, GitRepo) else repo
+def run(repo: DatedRepo | Path, **options: Any) -> ScanResult:
+    path = repo.path if isinstance(repo, DatedRepo) else repo
     return audit(path, Pipeline(Engine(load_builtin_rules())), HistoryOptions(**options))
 
 
@@ -34,11 +34,16 @@ def found(result: ScanResult) -> list[tuple[str | None, str, str | None]]:
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> GitRepo:
-    return GitRepo(tmp_path / "repo")
+def env(tmp_path: Path) -> dict[str, str]:
+    return git_env(tmp_path / "home")
 
 
-def test_key_added_then_deleted_is_attributed_with_author_date_and_line(repo: GitRepo) -> None:
+@pytest.fixture
+def repo(tmp_path: Path, env: dict[str, str]) -> DatedRepo:
+    return DatedRepo(tmp_path / "repo", env)
+
+
+def test_key_added_then_deleted_is_attributed_with_author_date_and_line(repo: DatedRepo) -> None:
     key = make_key("live", 1)
     repo.write("README", "hello\n")
     repo.commit("first")
@@ -60,10 +65,10 @@ def test_key_added_then_deleted_is_attributed_with_author_date_and_line(repo: Gi
     assert finding.rule_id == "hesedvid-live-key"
     assert finding.extra["other_commits"] == 0
     assert finding.extra["other_paths"] == 0
-    assert finding.extra["blob"] == repo.git("rev-parse", f"{added}:config/settings.py")
+    assert finding.extra["blob"] == repo.out("rev-parse", f"{added}:config/settings.py")
 
 
-def test_clean_history_has_no_findings_and_counts_each_blob_once(repo: GitRepo) -> None:
+def test_clean_history_has_no_findings_and_counts_each_blob_once(repo: DatedRepo) -> None:
     repo.write("a.txt", "same\n")
     repo.commit("one")
     repo.write("b.txt", "same\n")  # the same blob at a second path
@@ -78,7 +83,7 @@ def test_clean_history_has_no_findings_and_counts_each_blob_once(repo: GitRepo) 
     assert result.stats.bytes_scanned == len("same\n") + len("changed\n")
 
 
-def test_key_kept_through_later_edits_is_one_finding_at_the_first_commit(repo: GitRepo) -> None:
+def test_key_kept_through_later_edits_is_one_finding_at_the_first_commit(repo: DatedRepo) -> None:
     key = make_key("live", 2)
     repo.write("app.py", f"KEY = '{key}'\n")
     first = repo.commit("add key")
@@ -92,7 +97,7 @@ def test_key_kept_through_later_edits_is_one_finding_at_the_first_commit(repo: G
     assert finding.extra["other_commits"] == 0
 
 
-def test_key_removed_and_added_again_counts_the_other_commit(repo: GitRepo) -> None:
+def test_key_removed_and_added_again_counts_the_other_commit(repo: DatedRepo) -> None:
     key = make_key("test", 3)
     repo.write("app.py", f"KEY = '{key}'\n")
     first = repo.commit("add key")
@@ -110,7 +115,7 @@ def test_key_removed_and_added_again_counts_the_other_commit(repo: GitRepo) -> N
     assert all(f.fingerprint == finding.fingerprint for f in every)
 
 
-def test_same_key_at_two_paths_is_two_findings(repo: GitRepo) -> None:
+def test_same_key_at_two_paths_is_two_findings(repo: DatedRepo) -> None:
     key = make_key("live", 4)
     repo.write("a.env", f"KEY={key}\n")
     repo.write("b.env", f"OTHER=1\nKEY={key}\n")
@@ -123,7 +128,7 @@ def test_same_key_at_two_paths_is_two_findings(repo: GitRepo) -> None:
     assert [f.line for f in result.findings] == [1, 2]
 
 
-def test_renamed_file_is_found_at_both_paths_first_at_the_original(repo: GitRepo) -> None:
+def test_renamed_file_is_found_at_both_paths_first_at_the_original(repo: DatedRepo) -> None:
     key = make_key("live", 5)
     repo.write("old_name.py", f"KEY = '{key}'\n")
     added = repo.commit("add")
@@ -133,7 +138,7 @@ def test_renamed_file_is_found_at_both_paths_first_at_the_original(repo: GitRepo
     assert found(run(repo)) == [("old_name.py", key, added), ("new_name.py", key, renamed)]
 
 
-def test_key_on_an_unmerged_branch_is_found(repo: GitRepo) -> None:
+def test_key_on_an_unmerged_branch_is_found(repo: DatedRepo) -> None:
     repo.write("README", "main\n")
     repo.commit("main")
     repo.git("checkout", "-q", "-b", "experiment")
@@ -145,7 +150,7 @@ def test_key_on_an_unmerged_branch_is_found(repo: GitRepo) -> None:
     assert found(run(repo)) == [("try.py", key, branch_commit)]
 
 
-def _two_branches(repo: GitRepo) -> None:
+def _two_branches(repo: DatedRepo) -> None:
     repo.write("settings.py", "A = 1\n")
     repo.commit("base")
     repo.git("checkout", "-q", "-b", "feature")
@@ -156,7 +161,7 @@ def _two_branches(repo: GitRepo) -> None:
     repo.commit("main work")
 
 
-def test_key_added_by_a_merge_commit_itself_is_attributed_to_the_merge(repo: GitRepo) -> None:
+def test_key_added_by_a_merge_commit_itself_is_attributed_to_the_merge(repo: DatedRepo) -> None:
     _two_branches(repo)
     key = make_key("live", 7)
     repo.git("merge", "-q", "--no-commit", "--no-ff", "feature")
@@ -172,7 +177,7 @@ def test_key_added_by_a_merge_commit_itself_is_attributed_to_the_merge(repo: Git
     assert finding.date == iso_date(3)
 
 
-def test_key_brought_in_by_an_ordinary_merge_stays_with_its_commit(repo: GitRepo) -> None:
+def test_key_brought_in_by_an_ordinary_merge_stays_with_its_commit(repo: DatedRepo) -> None:
     _two_branches(repo)
     key = make_key("live", 8)
     repo.git("checkout", "-q", "feature")
@@ -185,12 +190,12 @@ def test_key_brought_in_by_an_ordinary_merge_stays_with_its_commit(repo: GitRepo
     assert found(run(repo)) == [("feature.py", key, on_branch)]
 
 
-def test_commit_message_and_annotated_tag_message_are_scanned(repo: GitRepo) -> None:
+def test_commit_message_and_annotated_tag_message_are_scanned(repo: DatedRepo) -> None:
     commit_key, tag_key = make_key("live", 9), make_key("test", 10)
     repo.write("README", "x\n")
     commit = repo.commit(f"Deploy\n\nused {commit_key} for the demo")
     repo.git("tag", "-a", "v1.0", "-m", f"release\nkey: {tag_key}")
-    tag_object = repo.git("rev-parse", "v1.0")
+    tag_object = repo.out("rev-parse", "v1.0")
 
     result = run(repo)
 
@@ -206,7 +211,7 @@ def test_commit_message_and_annotated_tag_message_are_scanned(repo: GitRepo) -> 
     assert tag.author == AUTHOR
 
 
-def test_binary_file_is_scanned_as_bytes(repo: GitRepo) -> None:
+def test_binary_file_is_scanned_as_bytes(repo: DatedRepo) -> None:
     key = make_key("live", 11)
     repo.write("blob.bin", b"\x00\x01\xff\xfe" * 100 + key.encode() + b"\x00\x00")
     commit = repo.commit("binary")
@@ -214,7 +219,7 @@ def test_binary_file_is_scanned_as_bytes(repo: GitRepo) -> None:
     assert found(run(repo)) == [("blob.bin", key, commit)]
 
 
-def test_large_blob_spanning_many_stream_buffers_is_scanned(repo: GitRepo) -> None:
+def test_large_blob_spanning_many_stream_buffers_is_scanned(repo: DatedRepo) -> None:
     key = make_key("live", 12)
     repo.write("big.txt", b"filler line\n" * 900_000 + key.encode() + b"\n")  # ~10 MiB
     repo.write("small.txt", "clean\n")
@@ -224,7 +229,7 @@ def test_large_blob_spanning_many_stream_buffers_is_scanned(repo: GitRepo) -> No
     assert (finding.path, finding.commit, finding.line) == ("big.txt", commit, 900_001)
 
 
-def test_placeholder_keys_are_counted_not_reported(repo: GitRepo) -> None:
+def test_placeholder_keys_are_counted_not_reported(repo: DatedRepo) -> None:
     repo.write("docs.md", "Use hv_live_" + "x" * 32 + " as your key\n")
     repo.commit("docs")
 
@@ -232,7 +237,7 @@ def test_placeholder_keys_are_counted_not_reported(repo: GitRepo) -> None:
     assert result.findings == [] and result.stats.placeholders_ignored == 1
 
 
-def test_file_names_that_are_not_utf8_are_shown_escaped(repo: GitRepo) -> None:
+def test_file_names_that_are_not_utf8_are_shown_escaped(repo: DatedRepo) -> None:
     key = make_key("live", 13)
     repo.write(b"caf\xe9\nname.txt", key)
     repo.commit("odd name")
@@ -241,12 +246,12 @@ def test_file_names_that_are_not_utf8_are_shown_escaped(repo: GitRepo) -> None:
     assert finding.path == "caf\\xe9\nname.txt"
 
 
-def test_empty_repository_scans_nothing_and_passes(repo: GitRepo) -> None:
+def test_empty_repository_scans_nothing_and_passes(repo: DatedRepo) -> None:
     result = run(repo)
     assert result.findings == [] and not result.errors and result.stats.files_scanned == 0
 
 
-def test_detached_head_commit_is_found(repo: GitRepo) -> None:
+def test_detached_head_commit_is_found(repo: DatedRepo) -> None:
     repo.write("README", "x\n")
     repo.commit("base")
     repo.git("checkout", "-q", "--detach")
@@ -257,22 +262,24 @@ def test_detached_head_commit_is_found(repo: GitRepo) -> None:
     assert found(run(repo)) == [("detached.py", key, commit)]
 
 
-def test_linked_worktree_head_and_scan_from_inside_it(repo: GitRepo, tmp_path: Path) -> None:
+def test_linked_worktree_head_and_scan_from_inside_it(repo: DatedRepo, tmp_path: Path) -> None:
     repo.write("README", "x\n")
     repo.commit("base")
-    repo.git("worktree", "add", "-q", "--detach", tmp_path / "wt")
-    other = GitRepo(tmp_path / "wt", init=False)
-    other.commits = repo.commits
+    worktree = tmp_path / "wt"
+    repo.git("worktree", "add", "-q", "--detach", str(worktree))
     key = make_key("live", 15)
-    other.write("wt.py", key)
-    commit = other.commit("only the worktree's detached HEAD has this")
+    (worktree / "wt.py").write_text(key)
+    repo.git("-C", str(worktree), "add", "wt.py")
+    repo.git("-C", str(worktree), "commit", "-q", "-m", "only this worktree's HEAD has it")
+    commit = repo.out("-C", str(worktree), "rev-parse", "HEAD")
 
     assert found(run(repo)) == [("wt.py", key, commit)]
-    assert found(run(tmp_path / "wt" / ".")) == [("wt.py", key, commit)]
+    assert found(run(worktree)) == [("wt.py", key, commit)]
 
 
-def test_submodule_entries_are_skipped_not_fatal(repo: GitRepo, tmp_path: Path) -> None:
-    child = GitRepo(tmp_path / "child")
+def test_submodule_entries_are_skipped_not_fatal(repo: DatedRepo, tmp_path: Path,
+                                                 env: dict[str, str]) -> None:
+    child = DatedRepo(tmp_path / "child", env)
     child.write("c.txt", "child\n")
     child_commit = child.commit("child")
     repo.git("update-index", "--add", "--cacheinfo", f"160000,{child_commit},vendor/child")
@@ -284,7 +291,7 @@ def test_submodule_entries_are_skipped_not_fatal(repo: GitRepo, tmp_path: Path) 
     assert found(result) == [("app.py", key, commit)] and not result.errors
 
 
-def test_stash_entries_remote_refs_and_notes_are_all_scanned(repo: GitRepo) -> None:
+def test_stash_entries_remote_refs_and_notes_are_all_scanned(repo: DatedRepo) -> None:
     repo.write("README", "x\n")
     repo.commit("base")
     keys = [make_key("live", 20 + n) for n in range(4)]
@@ -304,7 +311,7 @@ def test_stash_entries_remote_refs_and_notes_are_all_scanned(repo: GitRepo) -> N
     assert secrets == set(keys)
 
 
-def test_amended_commit_is_reported_only_with_include_unreachable(repo: GitRepo) -> None:
+def test_amended_commit_is_reported_only_with_include_unreachable(repo: DatedRepo) -> None:
     repo.write("README", "x\n")
     repo.commit("base")
     key = make_key("live", 30)
@@ -326,11 +333,11 @@ def test_amended_commit_is_reported_only_with_include_unreachable(repo: GitRepo)
     assert message_finding.commit == amended_away and message_finding.extra["unreachable"]
 
 
-def test_dangling_blob_with_include_unreachable_has_no_commit(repo: GitRepo) -> None:
+def test_dangling_blob_with_include_unreachable_has_no_commit(repo: DatedRepo) -> None:
     repo.write("README", "x\n")
     repo.commit("base")
     key = make_key("live", 32)
-    blob = repo.git("hash-object", "-w", "--stdin", input=key.encode())
+    blob = repo.out("hash-object", "-w", "--stdin", input=key.encode())
 
     assert run(repo).findings == []
     [finding] = run(repo, include_unreachable=True).findings
@@ -338,11 +345,11 @@ def test_dangling_blob_with_include_unreachable_has_no_commit(repo: GitRepo) -> 
         None, None, {"blob": blob, "unreachable": True})
 
 
-def test_blob_reached_only_through_a_tag_is_reported_without_a_commit(repo: GitRepo) -> None:
+def test_blob_reached_only_through_a_tag_is_reported_without_a_commit(repo: DatedRepo) -> None:
     repo.write("README", "x\n")
     repo.commit("base")
     key = make_key("live", 33)
-    blob = repo.git("hash-object", "-w", "--stdin", input=f"KEY={key}\n".encode())
+    blob = repo.out("hash-object", "-w", "--stdin", input=f"KEY={key}\n".encode())
     repo.git("tag", "key-blob", blob)
 
     [finding] = run(repo).findings
@@ -350,7 +357,7 @@ def test_blob_reached_only_through_a_tag_is_reported_without_a_commit(repo: GitR
     assert finding.extra == {"blob": blob}
 
 
-def _history_with_base(repo: GitRepo) -> tuple[str, str, str]:
+def _history_with_base(repo: DatedRepo) -> tuple[str, str, str]:
     """base: old key in settings.py; then a commit edits settings.py around the old key and
     another adds a new key. Returns (old key, new key, base commit)."""
     old_key, new_key = make_key("live", 40), make_key("live", 41)
@@ -363,22 +370,22 @@ def _history_with_base(repo: GitRepo) -> tuple[str, str, str]:
     return old_key, new_key, base
 
 
-def test_since_commit_reports_only_keys_added_after_it(repo: GitRepo) -> None:
+def test_since_commit_reports_only_keys_added_after_it(repo: DatedRepo) -> None:
     old_key, new_key, base = _history_with_base(repo)
 
     assert [f.secret for f in run(repo, since_commit=base).findings] == [new_key]
     assert {f.secret for f in run(repo).findings} == {old_key, new_key}
 
 
-def test_range_reports_only_what_the_range_adds(repo: GitRepo) -> None:
+def test_range_reports_only_what_the_range_adds(repo: DatedRepo) -> None:
     _, new_key, base = _history_with_base(repo)
-    middle = repo.git("rev-parse", "HEAD~1")
+    middle = repo.out("rev-parse", "HEAD~1")
 
     assert run(repo, commit_range=f"{base}..{middle}").findings == []
     assert [f.secret for f in run(repo, commit_range=f"{middle}..main").findings] == [new_key]
 
 
-def test_range_counts_a_key_copied_to_a_new_path(repo: GitRepo) -> None:
+def test_range_counts_a_key_copied_to_a_new_path(repo: DatedRepo) -> None:
     key = make_key("live", 42)
     repo.write("a.py", key)
     base = repo.commit("a")
@@ -388,7 +395,7 @@ def test_range_counts_a_key_copied_to_a_new_path(repo: GitRepo) -> None:
     assert found(run(repo, commit_range=f"{base}..HEAD")) == [("b.py", key, copy)]
 
 
-def test_branch_limits_the_audit_to_that_history(repo: GitRepo) -> None:
+def test_branch_limits_the_audit_to_that_history(repo: DatedRepo) -> None:
     repo.write("README", "x\n")
     repo.commit("base")
     repo.git("checkout", "-q", "-b", "side")
@@ -405,7 +412,7 @@ def test_branch_limits_the_audit_to_that_history(repo: GitRepo) -> None:
     assert run(repo, branch="side", since_commit="main").findings[0].secret == side_key
 
 
-def test_commit_messages_in_a_range_are_scanned(repo: GitRepo) -> None:
+def test_commit_messages_in_a_range_are_scanned(repo: DatedRepo) -> None:
     repo.write("README", "x\n")
     base = repo.commit("base")
     key = make_key("test", 45)
@@ -422,7 +429,7 @@ def test_commit_messages_in_a_range_are_scanned(repo: GitRepo) -> None:
     ({"commit_range": "main...main"}, "is not of the form A..B"),
     ({"include_unreachable": True, "branch": "main"}, "cannot be combined"),
 ])
-def test_bad_revisions_are_clear_errors(repo: GitRepo, options: dict[str, Any],
+def test_bad_revisions_are_clear_errors(repo: DatedRepo, options: dict[str, Any],
                                         message: str) -> None:
     repo.write("README", "x\n")
     repo.commit("base")
@@ -437,7 +444,7 @@ def test_not_a_repository_and_missing_path_are_errors(tmp_path: Path) -> None:
         run(tmp_path / "absent")
 
 
-def test_shallow_clone_is_scanned_but_reported_incomplete(repo: GitRepo, tmp_path: Path) -> None:
+def test_shallow_clone_is_scanned_but_reported_incomplete(repo: DatedRepo, tmp_path: Path) -> None:
     old_key, new_key = make_key("live", 50), make_key("live", 51)
     repo.write("old.py", old_key)
     repo.commit("old")
@@ -456,10 +463,10 @@ def test_shallow_clone_is_scanned_but_reported_incomplete(repo: GitRepo, tmp_pat
     assert {f.secret for f in result.findings} == {old_key, new_key}  # both in the tip tree
 
 
-def test_missing_object_is_reported_not_silently_skipped(repo: GitRepo) -> None:
+def test_missing_object_is_reported_not_silently_skipped(repo: DatedRepo) -> None:
     repo.write("a.txt", "will go missing\n")
     repo.commit("a")
-    blob = repo.git("rev-parse", "HEAD:a.txt")
+    blob = repo.out("rev-parse", "HEAD:a.txt")
     os.remove(repo.path / ".git" / "objects" / blob[:2] / blob[2:])
 
     [error] = run(repo).errors
@@ -475,7 +482,7 @@ def test_signature_parses_name_email_and_offset() -> None:
     assert signature(b"") == (None, None)
 
 
-def test_cat_file_reads_objects_by_name_and_reports_missing(repo: GitRepo) -> None:
+def test_cat_file_reads_objects_by_name_and_reports_missing(repo: DatedRepo) -> None:
     repo.write("dir name/a b.txt", "content\n")
     commit = repo.commit("x")
     with CatFile(repo.path) as cat_file:
@@ -488,14 +495,14 @@ def test_cat_file_reads_objects_by_name_and_reports_missing(repo: GitRepo) -> No
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
-def test_git_missing_from_path_is_a_clear_error(repo: GitRepo, monkeypatch: Any) -> None:
+def test_git_missing_from_path_is_a_clear_error(repo: DatedRepo, monkeypatch: Any) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(GitError, match="git is not installed"):
         run(repo)
 
 
 def test_object_list_split_across_several_git_processes_reads_everything(
-        repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+        repo: DatedRepo, monkeypatch: pytest.MonkeyPatch) -> None:
     from hvscan import history
     from hvscan.sources import githistory
 
@@ -514,7 +521,7 @@ def test_object_list_split_across_several_git_processes_reads_everything(
     assert split.stats.files_scanned == whole.stats.files_scanned == 5
 
 
-def test_keys_in_archives_and_encoded_text_in_history_are_found(repo: GitRepo) -> None:
+def test_keys_in_archives_and_encoded_text_in_history_are_found(repo: DatedRepo) -> None:
     import base64
     import gzip
     import io

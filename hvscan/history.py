@@ -1,14 +1,17 @@
 """The history audit (``hvscan git``): every object once, then attribution for the few that hit.
 
-1. Read: one ``git cat-file --batch`` stream of every object in the store (or, for a range, of
-   the commits in it and the blobs they add). The stream is prefiltered in large buffers; only
-   objects with a needle hit (or that the engine wants whole) are scanned.
+1. Read: every blob, commit and tag in the store once (or, for a range, the commits in it and
+   the blobs they add), streamed by ``git cat-file --batch`` processes, one per core, each over
+   a contiguous part of the list. The streams are prefiltered in large buffers; only objects
+   with a needle hit (or that the engine wants whole) are inspected, through the same
+   ``Pipeline`` as every source (decoders, archive limits, hints for verification).
 2. Attribute, only for blobs with matches: one ``git log --find-object`` pass lists the
    commits that set a file to one of those blobs. A key is *introduced* at (commit, path) when
    the commit's version has it and no parent's version of that path has it, which catches keys
    a merge adds by itself. Each (key, path) is one finding, attributed to its earliest
    introduction, with counts of the other commits and paths carrying it.
-3. Messages of commits and annotated tags are scanned as they stream by.
+3. Messages of commits and annotated tags are scanned as they stream by. The engine's notes on
+   a blob (an archive it could not fully open) are placed at its earliest commit and path.
 
 Objects that no ref reaches are read anyway (skipping them would cost a second pass) but are
 reported only with ``include_unreachable``, and then labelled.

@@ -1,9 +1,10 @@
 """git plumbing for the history audit: which objects to read, and where a blob sits in history.
 
 It decides *which* objects exist for a scan (every object in the store, or the blobs a range of
-commits adds), starts the one long-lived process that streams them, lists what refs reach, and,
-for the few blobs that matched, walks the commits that added them (``git log --find-object``,
-one pass for all of them, merges diffed against each parent). It knows nothing about keys.
+commits adds) and splits their list into parts, starts the long-lived ``cat-file`` processes
+that stream them (one per part), lists what refs reach, and, for the few blobs that matched,
+walks the commits that added them (``git log --find-object``, one pass for all of them, merges
+diffed against each parent). It knows nothing about keys.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from hvscan import __version__
 from hvscan.report import FORMATS
 
 if TYPE_CHECKING:
+    from hvscan.history import HistoryOptions
     from hvscan.scan import Annotate, Pipeline, ScanResult
     from hvscan.verify import VerifyStep
 
@@ -252,6 +253,62 @@ def baseline_command(
         raise HvscanError(f"scan incomplete: {output} not written")
     count = baseline.write(output, result.findings)
     click.echo(f"hvscan: recorded {count} finding{'s' * (count != 1)} in {output}", err=True)
+
+
+@cli.command("git")
+@click.argument("repo", required=False, type=click.Path(path_type=Path))
+@click.option("--since-commit", metavar="REV",
+              help="Only commits that REV does not reach: what was added since REV.")
+@click.option("--range", "commit_range", metavar="A..B",
+              help="Only commits that B reaches and A does not.")
+@click.option("--branch", metavar="REF",
+              help="Only the history of REF (branch, tag or commit) instead of every ref.")
+@click.option("--all-occurrences", is_flag=True,
+              help="List every commit and path that introduced a key, not only the first.")
+@click.option("--include-unreachable", is_flag=True,
+              help="Also report objects no ref reaches (amended, rebased or dropped commits), "
+                   "labelled unreachable.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress line on standard error (default: when it is a terminal).")
+@report_options
+def git_command(repo: Path | None, since_commit: str | None, commit_range: str | None,
+                branch: str | None, all_occurrences: bool, include_unreachable: bool,
+                progress: bool | None, **options: Any) -> None:
+    """Audit the whole history of a repository (default: the one containing the current
+    directory): every object reachable from any ref, each distinct blob read once; commit and
+    tag messages too. A key is reported once per path, at the commit that introduced it."""
+    from hvscan.history import HistoryOptions
+
+    if commit_range is not None and (since_commit is not None or branch is not None):
+        raise click.UsageError("--range cannot be combined with --since-commit or --branch")
+    history_options = HistoryOptions(since_commit=since_commit, commit_range=commit_range,
+                                     branch=branch, all_occurrences=all_occurrences,
+                                     include_unreachable=include_unreachable)
+    show_progress = sys.stderr.isatty() if progress is None else progress
+    _scan(lambda pipeline: _audit_history(pipeline, repo or Path(), history_options,
+                                          show_progress), **options)
+
+
+def _audit_history(pipeline: Pipeline, repo: Path, options: HistoryOptions,
+                   show_progress: bool) -> ScanResult:
+    from hvscan.history import audit
+    from hvscan.progress import Progress
+    from hvscan.sources.gitcmd import GitError
+
+    bars: list[Progress] = []
+
+    def progress(total: int) -> Callable[[Any], None]:
+        bar = Progress(total)
+        bars.append(bar)
+        return lambda stats: bar.update(stats.objects, stats.read_bytes)
+
+    try:
+        return audit(repo, pipeline, options, progress if show_progress else None)
+    except GitError as exc:
+        raise HvscanError(str(exc)) from None
+    finally:
+        for bar in bars:
+            bar.close()
 
 
 # A source: given the pipeline the options built, it produces the scan's result (event sources

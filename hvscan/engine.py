@@ -28,6 +28,11 @@ if TYPE_CHECKING:
     from hvscan.decode import Decoder, Found
 
 
+# needs_full_scan reads only this much of a blob: every signature it looks for lies there
+# (gzip and zip magic at the start, tar's at offset 257, the UTF-16/32 sniff in 64 bytes).
+SIGNATURE_BYTES = 512
+
+
 @dataclass(frozen=True)
 class Match:
     """A key found in a blob. ``member`` names the archive member holding it (nested members
@@ -88,14 +93,17 @@ class Engine:
         self.needles = needle_table(self.keywords, self.limits.decode_depth)
         self.prefilter = Prefilter([*self.keywords, *self.needles])
 
-    def needs_full_scan(self, data: bytes) -> bool:
+    def needs_full_scan(self, data: bytes | memoryview) -> bool:
         """Whether ``data`` must go through ``scan`` even when the prefilter found none of its
         needles in it (a source that prefilters large chunks itself asks this per blob).
         Text is covered by the needles, encoded text in it too; containers and whole UTF-16/32
-        texts, recognised by their first bytes, are not."""
+        texts, recognised by their first bytes, are not. Only those first bytes are read, so
+        ``data`` may be a memoryview into a larger buffer (the history audit asks this for
+        every blob without copying it)."""
         limits = self.limits
-        return (limits.archive_depth > 0 and containers.kind(data) is not None) or (
-            limits.decode_depth > 0 and looks_wide(data))
+        head = bytes(data[:SIGNATURE_BYTES])
+        return (limits.archive_depth > 0 and containers.kind(head) is not None) or (
+            limits.decode_depth > 0 and looks_wide(head))
 
     def scan(self, data: bytes) -> list[Match]:
         """The matches alone, for callers with no report to put notes in."""

@@ -43,7 +43,7 @@ _BINARY = bytes([*range(0x00, 0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7
 
 
 def main() -> None:
-    if sys.argv[1:] == ["staged"]:
+    if sys.argv[1:] in (["staged"], ["git", "--staged"]):
         report = clean_staged_report(".")
         if report is not None:
             sys.stdout.write(report)

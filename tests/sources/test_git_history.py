@@ -17,7 +17,7 @@ from hvscan.engine import Engine
 from hvscan.history import HistoryOptions, audit
 from hvscan.rules import load_builtin_rules
 from hvscan.scan import Pipeline, ScanResult
-from hvscan.sources.gitcmd import CatFile, GitError
+from hvscan.sources.gitcmd import GitError
 from hvscan.sources.githistory import signature
 
 AUTHOR = "Ada Tester <ada@example.invalid>"
@@ -480,18 +480,6 @@ def test_signature_parses_name_email_and_offset() -> None:
         "Bob <b@x>", "2023-11-14T17:13:20-05:00")
     assert signature(b"Bob <b@x> garbage") == ("Bob <b@x>", None)
     assert signature(b"") == (None, None)
-
-
-def test_cat_file_reads_objects_by_name_and_reports_missing(repo: DatedRepo) -> None:
-    repo.write("dir name/a b.txt", "content\n")
-    commit = repo.commit("x")
-    with CatFile(repo.path) as cat_file:
-        assert cat_file.read(f"{commit}:dir name/a b.txt") == ("blob", b"content\n")
-        assert cat_file.read("0" * 40) is None
-        assert cat_file.read("no such name with spaces") is None
-        kind, data = cat_file.read(commit) or ("", b"")
-        assert kind == "commit" and data.startswith(b"tree ")
-        cat_file.close()
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")

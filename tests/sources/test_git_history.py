@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gitrepo import DatedRepo, git_env, iso_date
+from gitrepo import DatedRepo, iso_date
 from keygen import make_key
 
 from hvscan.engine import Engine
@@ -34,13 +34,9 @@ def found(result: ScanResult) -> list[tuple[str | None, str, str | None]]:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return git_env(tmp_path / "home")
-
-
-@pytest.fixture
-def repo(tmp_path: Path, env: dict[str, str]) -> DatedRepo:
-    return DatedRepo(tmp_path / "repo", env)
+def repo(tmp_path: Path, gitenv: dict[str, str]) -> DatedRepo:
+    """The shared empty repository's place and environment, with one day per commit."""
+    return DatedRepo(tmp_path / "repo", gitenv)
 
 
 def test_key_added_then_deleted_is_attributed_with_author_date_and_line(repo: DatedRepo) -> None:
@@ -278,8 +274,8 @@ def test_linked_worktree_head_and_scan_from_inside_it(repo: DatedRepo, tmp_path:
 
 
 def test_submodule_entries_are_skipped_not_fatal(repo: DatedRepo, tmp_path: Path,
-                                                 env: dict[str, str]) -> None:
-    child = DatedRepo(tmp_path / "child", env)
+                                                 gitenv: dict[str, str]) -> None:
+    child = DatedRepo(tmp_path / "child", gitenv)
     child.write("c.txt", "child\n")
     child_commit = child.commit("child")
     repo.git("update-index", "--add", "--cacheinfo", f"160000,{child_commit},vendor/child")

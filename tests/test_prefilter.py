@@ -1,0 +1,52 @@
+"""The keyword prefilter: the same answer on its small-buffer and its Hyperscan path."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hvscan.prefilter import LARGE_BUFFER, Prefilter
+
+NEEDLES = (b"hv_live_", b"hv_test_", b"\x00nul|*")
+
+
+def expected(data: bytes) -> frozenset[bytes]:
+    return frozenset(n for n in NEEDLES if n in data)
+
+
+def warmed() -> Prefilter:
+    """A prefilter that has seen LARGE_BUFFER bytes, so every later buffer takes the fast path."""
+    prefilter = Prefilter(NEEDLES)
+    assert prefilter.hits(b"\n" * LARGE_BUFFER) == frozenset()
+    return prefilter
+
+
+pieces = st.lists(st.sampled_from([*NEEDLES, b"hv_", b"live_", b"x", b"\n", b"\x00"]),
+                  max_size=30).map(b"".join)
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=pieces)
+def test_small_and_fast_paths_agree(data: bytes) -> None:
+    assert Prefilter(NEEDLES).hits(data) == expected(data)
+    assert warmed().hits(data) == expected(data)
+
+
+def test_small_buffers_switch_to_hyperscan_once_the_run_is_large() -> None:
+    pytest.importorskip("hyperscan")
+    prefilter = Prefilter(NEEDLES)
+    chunk = b"a" * (64 << 10)
+    for _ in range(LARGE_BUFFER // len(chunk) - 1):
+        assert prefilter.hits(chunk) == frozenset()
+    assert prefilter._database is None  # a short run never pays for the import
+    assert prefilter.hits(chunk + b"hv_test_") == {b"hv_test_"}
+    assert prefilter._database  # from here on, every buffer takes one Hyperscan pass
+    assert prefilter.hits(b"hv_live_") == {b"hv_live_"}
+    assert prefilter.hits(b"") == frozenset()
+
+
+def test_memoryview_is_accepted() -> None:
+    data = b"..hv_live_.."
+    assert Prefilter(NEEDLES).hits(memoryview(data)) == {b"hv_live_"}
+    assert warmed().hits(memoryview(data)) == {b"hv_live_"}

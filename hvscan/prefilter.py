@@ -17,11 +17,18 @@ from typing import Any
 # Below this many bytes (one buffer, or all buffers of the run so far), a few ``in`` passes cost
 # less than importing Hyperscan and compiling the needles (about 4 ms: ``in`` over 3 MB).
 LARGE_BUFFER = 1 << 20
+# A common prefix of all needles at least this long is rare enough to search alone (see below).
+GATE_LENGTH = 3
 
 
 class Prefilter:
     def __init__(self, needles: Iterable[bytes]) -> None:
         self.needles: tuple[bytes, ...] = tuple(dict.fromkeys(needles))
+        # When all needles start alike (``hv_live_``, ``hv_test_``), Hyperscan searches only
+        # the shared prefix: its one-literal matcher runs about 1.7x faster than its
+        # many-literal one, and the rare buffer where the prefix occurs gets the exact check.
+        prefix = _common_prefix(self.needles) if len(self.needles) > 1 else b""
+        self._gate: bytes | None = prefix if len(prefix) >= GATE_LENGTH else None
         self._database: Any = None
         self._bytes_seen = 0
 
@@ -30,12 +37,16 @@ class Prefilter:
         self._bytes_seen += len(data)
         if self._bytes_seen >= LARGE_BUFFER and self._hyperscan_database() is not None:
             return self._hits_hyperscan(data)
+        return self._hits_in(data)
+
+    def _hits_in(self, data: bytes | memoryview) -> frozenset[bytes]:
         raw = data if isinstance(data, bytes) else bytes(data)
         return frozenset(needle for needle in self.needles if needle in raw)
 
     def _hyperscan_database(self) -> Any:
         if self._database is None:
-            self._database = _compile_hyperscan(self.needles) or False
+            literals = self.needles if self._gate is None else (self._gate,)
+            self._database = _compile_hyperscan(literals) or False
         return self._database or None
 
     def _hits_hyperscan(self, data: bytes | memoryview) -> frozenset[bytes]:
@@ -45,7 +56,18 @@ class Prefilter:
             found.add(needle_id)
 
         self._database.scan(data, match_event_handler=on_match)
+        if self._gate is not None:
+            return self._hits_in(data) if found else frozenset()
         return frozenset(self.needles[i] for i in found)
+
+
+def _common_prefix(needles: tuple[bytes, ...]) -> bytes:
+    # The sorted first and last needle differ earliest: their common prefix is everyone's.
+    first, last = min(needles), max(needles)
+    size = 0
+    while size < len(first) and first[size] == last[size]:
+        size += 1
+    return first[:size]
 
 
 def _compile_hyperscan(needles: tuple[bytes, ...]) -> Any:

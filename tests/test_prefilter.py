@@ -8,16 +8,18 @@ from hypothesis import strategies as st
 
 from hvscan.prefilter import LARGE_BUFFER, Prefilter
 
-NEEDLES = (b"hv_live_", b"hv_test_", b"\x00nul|*")
+# Needles with a shared prefix (searched alone first) and needles without one.
+GATED = (b"hv_live_", b"hv_test_")
+NEEDLES = (*GATED, b"\x00nul|*")
 
 
-def expected(data: bytes) -> frozenset[bytes]:
-    return frozenset(n for n in NEEDLES if n in data)
+def expected(needles: tuple[bytes, ...], data: bytes) -> frozenset[bytes]:
+    return frozenset(n for n in needles if n in data)
 
 
-def warmed() -> Prefilter:
+def warmed(needles: tuple[bytes, ...]) -> Prefilter:
     """A prefilter that has seen LARGE_BUFFER bytes, so every later buffer takes the fast path."""
-    prefilter = Prefilter(NEEDLES)
+    prefilter = Prefilter(needles)
     assert prefilter.hits(b"\n" * LARGE_BUFFER) == frozenset()
     return prefilter
 
@@ -29,8 +31,9 @@ pieces = st.lists(st.sampled_from([*NEEDLES, b"hv_", b"live_", b"x", b"\n", b"\x
 @settings(max_examples=60, deadline=None)
 @given(data=pieces)
 def test_small_and_fast_paths_agree(data: bytes) -> None:
-    assert Prefilter(NEEDLES).hits(data) == expected(data)
-    assert warmed().hits(data) == expected(data)
+    for needles in (NEEDLES, GATED):
+        assert Prefilter(needles).hits(data) == expected(needles, data)
+        assert warmed(needles).hits(data) == expected(needles, data)
 
 
 def test_small_buffers_switch_to_hyperscan_once_the_run_is_large() -> None:
@@ -48,5 +51,11 @@ def test_small_buffers_switch_to_hyperscan_once_the_run_is_large() -> None:
 
 def test_memoryview_is_accepted() -> None:
     data = b"..hv_live_.."
-    assert Prefilter(NEEDLES).hits(memoryview(data)) == {b"hv_live_"}
-    assert warmed().hits(memoryview(data)) == {b"hv_live_"}
+    for needles in (NEEDLES, GATED):
+        assert Prefilter(needles).hits(memoryview(data)) == {b"hv_live_"}
+        assert warmed(needles).hits(memoryview(data)) == {b"hv_live_"}
+
+
+def test_shared_prefix_alone_is_no_hit() -> None:
+    assert warmed(GATED).hits(b"hv_ hv_li hv_tes") == frozenset()
+    assert warmed(GATED).hits(b"hv_ hv_test_") == {b"hv_test_"}

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from hvscan.sources import Blob, Failed, Skipped, files
+from hvscan.sources import Blob, Failed, Skipped
 from hvscan.sources.files import walk
 
 
@@ -103,70 +100,3 @@ def test_undecodable_file_names(tmp_path: Path) -> None:
     with open(raw, "wb") as handle:
         handle.write(b"data")
     assert blobs(events(str(tmp_path))) == {"caf\\xe9\n.txt": b"data"}
-
-
-# --- reading ahead in threads ------------------------------------------------------------
-
-
-def make_tree(root: Path) -> None:
-    for i in range(12):
-        sub = root / f"d{i % 3}"
-        sub.mkdir(exist_ok=True)
-        (sub / f"f{i:02d}.txt").write_bytes(bytes([65 + i]) * (1000 * (i % 4) + i))
-    os.mkfifo(root / "d1" / "pipe")
-    (root / "d2" / "dangling").symlink_to(root / "nowhere")
-
-
-@pytest.mark.parametrize("budget", [1, 2500, 1 << 30])
-def test_threaded_reads_keep_walk_order_and_contents(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, budget: int
-) -> None:
-    make_tree(tmp_path)
-    roots = [os.fsencode(tmp_path), b"/proc/self/mem"]  # the last one fails when read
-    monkeypatch.setattr(files, "THREADED_READ", 1 << 62)
-    in_line = list(walk(roots, 1 << 30))
-    monkeypatch.setattr(files, "THREADED_READ", 0)
-    monkeypatch.setattr(files, "READ_AHEAD_BYTES", budget)
-    threaded = list(walk(roots, 1 << 30))
-    assert threaded == in_line
-    assert [type(e) for e in threaded].count(Blob) == 12
-    assert isinstance(threaded[-1], Failed)
-
-
-def test_read_ahead_stays_within_its_budget(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for i in range(20):
-        (tmp_path / f"f{i:02d}").write_bytes(b"x" * 1000)
-    planned = 0
-    plan, read = files._plan, files._read
-
-    def counting_plan(roots: list[bytes], max_file_size: int) -> Iterator[object]:
-        nonlocal planned
-        for item in plan(roots, max_file_size):
-            planned += 1
-            yield item
-
-    def slow_read(item: files._Unread) -> object:
-        time.sleep(0.005)  # without the budget, the walk would run far ahead of the reads
-        return read(item)
-
-    monkeypatch.setattr(files, "_plan", counting_plan)
-    monkeypatch.setattr(files, "_read", slow_read)
-    monkeypatch.setattr(files, "THREADED_READ", 0)
-    monkeypatch.setattr(files, "READ_AHEAD_BYTES", 3000)
-    for handed_out, _ in enumerate(walk([os.fsencode(tmp_path)], 1 << 30), start=1):
-        # Three files wait within the budget, and the walk holds the one that did not fit.
-        assert planned <= handed_out + 4
-
-
-def test_abandoned_walk_stops_its_readers(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for i in range(50):
-        (tmp_path / f"f{i:02d}").write_bytes(b"x" * 100)
-    monkeypatch.setattr(files, "THREADED_READ", 0)
-    events_ = walk([os.fsencode(tmp_path)], 1 << 30)
-    assert isinstance(next(events_), Blob)
-    events_.close()
-    assert not [t for t in threading.enumerate() if t.name.startswith("hvscan-read")]

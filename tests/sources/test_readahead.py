@@ -1,0 +1,90 @@
+"""Reading ahead in threads: the same events in the same order, within the memory budget."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hvscan.sources import Blob, Event, Failed, Origin, Skipped, readahead
+from hvscan.sources.readahead import Planned, Unread, read_ahead
+
+
+def plan(tmp_path: Path, sizes: list[int]) -> list[Event | Unread]:
+    """Files of the given sizes, each followed by a note, then a file that fails when read."""
+    items: list[Event | Unread] = []
+    for i, size in enumerate(sizes):
+        path = tmp_path / f"f{i:02d}"
+        path.write_bytes(bytes([65 + i % 26]) * size)
+        items.append(Unread(os.fsencode(path), Origin("file", path.name), size))
+        items.append(Skipped(f"note{i}", "a note"))
+    # A directory passes for a file until it is opened: a read error on every system.
+    items.append(Unread(os.fsencode(tmp_path), Origin("file", "dir"), 10))
+    return items
+
+
+@pytest.mark.parametrize("budget", [1, 2500, 1 << 30])
+def test_threaded_reads_keep_order_and_contents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, budget: int
+) -> None:
+    items = plan(tmp_path, [1000 * (i % 4) + i for i in range(12)])
+    monkeypatch.setattr(readahead, "THREADED_READ", 1 << 62)
+    in_line = list(read_ahead(iter(items)))
+    monkeypatch.setattr(readahead, "THREADED_READ", 0)
+    monkeypatch.setattr(readahead, "READ_AHEAD_BYTES", budget)
+    threaded = list(read_ahead(iter(items)))
+    assert threaded == in_line
+    blobs = [e for e in threaded if isinstance(e, Blob)]
+    assert [b.origin.path for b in blobs] == [f"f{i:02d}" for i in range(12)]
+    assert blobs[5].data == b"F" * 1005
+    assert [type(e) for e in threaded[1::2]] == [Skipped] * 12
+    assert isinstance(threaded[-1], Failed) and threaded[-1].path == "dir"
+
+
+def test_read_ahead_stays_within_its_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    items = plan(tmp_path, [1000] * 20)[:-1]
+    drawn = 0
+
+    def counted() -> Planned:
+        nonlocal drawn
+        for item in items:
+            drawn += isinstance(item, Unread)
+            yield item
+
+    read = readahead.read
+
+    def slow_read(item: Unread) -> Event:
+        time.sleep(0.005)  # without the budget, the walk would run far ahead of the reads
+        return read(item)
+
+    monkeypatch.setattr(readahead, "read", slow_read)
+    monkeypatch.setattr(readahead, "THREADED_READ", 0)
+    monkeypatch.setattr(readahead, "READ_AHEAD_BYTES", 3000)
+    handed_out = 0
+    for event in read_ahead(counted()):
+        handed_out += isinstance(event, Blob)
+        # Three files wait within the budget, and one more is held until there is room.
+        assert drawn <= handed_out + 4
+
+
+def test_abandoned_read_ahead_stops_its_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(readahead, "THREADED_READ", 0)
+    events: Iterator[Event] = read_ahead(iter(plan(tmp_path, [100] * 50)))
+    assert isinstance(next(events), Blob)
+    events.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("hvscan-read")]
+
+
+def test_small_files_start_no_thread(tmp_path: Path) -> None:
+    events = read_ahead(iter(plan(tmp_path, [10, 20, 30])))
+    assert isinstance(next(events), Blob)
+    assert not [t for t in threading.enumerate() if t.name.startswith("hvscan-read")]
+    assert len(list(events)) == 6

@@ -78,8 +78,10 @@ class Command:
     name: str
     argv: list[str]
     ok_codes: tuple[int, ...] = (0,)
-    # Number of findings in the command's output, for the correctness check before timing.
+    # Number of findings in the output of check_argv (default: argv), for the correctness
+    # check before timing.
     count: Callable[[bytes], int] | None = None
+    check_argv: list[str] | None = None
 
 
 def main() -> None:
@@ -96,6 +98,9 @@ def main() -> None:
     parser.add_argument("--size-gib", type=float, default=1.0, help="size of the generated tree")
     parser.add_argument("--seed", type=int, default=20240601)
     parser.add_argument("--hvscan", default=_next_to_python("hvscan"))
+    parser.add_argument("--baseline", metavar="HVSCAN",
+                        help="another hvscan console script (say, of an older version) to time "
+                             "in the same rounds, shown as 'baseline'")
     parser.add_argument("--rg", default=shutil.which("rg"))
     parser.add_argument("--kingfisher", default=shutil.which("kingfisher")
                         or _next_to_python("kingfisher"))
@@ -119,7 +124,7 @@ def part_a(args: argparse.Namespace) -> None:
     tree = _source_tree(args)
     files, size = _tree_size(tree)
     print(f"\n(a) source tree: SQLAlchemy {SOURCE_TAG}, {files} files, {size / 1e6:.1f} MB: {tree}")
-    commands = [_hvscan(args, tree), *_peers(args, tree)]
+    commands = [*_hvscan(args, tree), *_peers(args, tree)]
     _check(commands, {c.name: 0 for c in commands})
     _report(_time(commands, args.runs), reference="hvscan dir")
 
@@ -140,13 +145,14 @@ def part_b(args: argparse.Namespace) -> None:
         "        f.read()\n"
     )
     commands = [
-        _hvscan(args, tree),
+        *_hvscan(args, tree),
         Command("cat (floor)", ["xargs", "-a", str(listing), "-d", "\\n", "cat"]),
         Command("python read loop (floor)", [sys.executable, "-c", reader, str(listing)]),
         *_peers(args, tree),
     ]
     # ripgrep has no placeholder logic: it also reports the documentation placeholders.
-    _check(commands, {"hvscan dir": len(expected), "kingfisher": len(expected),
+    _check(commands, {"hvscan dir": len(expected), "baseline": len(expected),
+                      "kingfisher": len(expected),
                       "ripgrep": len(expected) + manifest["placeholders"]})
     _report(_time(commands, args.runs), reference="cat (floor)",
             also="python read loop (floor)")
@@ -159,9 +165,9 @@ def part_startup(args: argparse.Namespace) -> None:
     commands = [
         Command("python -c pass", [sys.executable, "-c", "pass"]),
         Command("python -c 'import click'", [sys.executable, "-c", "import click"]),
-        _hvscan(args, small),
+        *_hvscan(args, small),
     ]
-    _check(commands, {"hvscan dir": 0})
+    _check(commands, {"hvscan dir": 0, "baseline": 0})
     _report(_time(commands, args.startup_runs), reference="hvscan dir")
 
 
@@ -175,9 +181,15 @@ def _compile_hvscan() -> None:
                    check=True)
 
 
-def _hvscan(args: argparse.Namespace, tree: Path) -> Command:
-    return Command("hvscan dir", [args.hvscan, "dir", "--format", "json", str(tree)],
-                   ok_codes=(0, 1), count=lambda out: len(json.loads(out)["findings"]))
+def _hvscan(args: argparse.Namespace, tree: Path) -> list[Command]:
+    scripts = {"hvscan dir": args.hvscan, "baseline": args.baseline}
+    # Timed with the default text report, as people run it; checked through the JSON report.
+    return [
+        Command(name, [script, "dir", str(tree)], ok_codes=(0, 1),
+                count=lambda out: len(json.loads(out)["findings"]),
+                check_argv=[script, "dir", "--format", "json", str(tree)])
+        for name, script in scripts.items() if script
+    ]
 
 
 def _peers(args: argparse.Namespace, tree: Path) -> list[Command]:
@@ -210,7 +222,8 @@ def _check(commands: Sequence[Command], expected: dict[str, int]) -> None:
     for command in commands:
         if command.count is None:
             continue
-        found = command.count(_run(command, capture=True)[2])
+        check = Command(command.name, command.check_argv or command.argv, command.ok_codes)
+        found = command.count(_run(check, capture=True)[2])
         if found != expected[command.name]:
             sys.exit(f"bench: {command.name} found {found}, expected {expected[command.name]}")
         print(f"checked: {command.name} finds {found}")
@@ -445,8 +458,8 @@ def _describe_machine(args: argparse.Namespace) -> None:
     print(f"machine: {cpu}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
           f"Python {platform.python_version()}")
     print(f"load average at the start: {_loadavg()}")
-    for name, exe in (("hvscan", args.hvscan), ("ripgrep", args.rg),
-                      ("kingfisher", args.kingfisher)):
+    for name, exe in (("hvscan", args.hvscan), ("baseline", args.baseline),
+                      ("ripgrep", args.rg), ("kingfisher", args.kingfisher)):
         if exe:
             version = subprocess.run([exe, "--version"], capture_output=True, text=True,
                                      check=False).stdout.splitlines()

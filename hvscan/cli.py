@@ -79,10 +79,11 @@ def cli() -> None:
 @report_options
 def dir_command(paths: tuple[Path, ...], max_file_size: int, **options: Any) -> None:
     """Scan files and directory trees (default: the current directory)."""
+    from hvscan import scan
     from hvscan.sources import files
 
     roots = [os.fsencode(p) for p in paths] or [b"."]
-    _scan(lambda: files.walk(roots, max_file_size), **options)
+    _scan(lambda engine: files.walk(roots, max_file_size, scan.screen(engine)), **options)
 
 
 @cli.command("stdin")
@@ -91,11 +92,11 @@ def stdin_command(**options: Any) -> None:
     """Scan standard input."""
     from hvscan.sources import stdin
 
-    _scan(lambda: stdin.read(sys.stdin.buffer), **options)
+    _scan(lambda engine: stdin.read(sys.stdin.buffer), **options)
 
 
 def _scan(
-    events: Callable[[], Any],
+    events: Callable[[Any], Any],
     *,
     rule_files: tuple[Path, ...],
     output_format: str,
@@ -110,7 +111,9 @@ def _scan(
     from hvscan.rules import load_builtin_rules, load_rule_files, severity_rank
 
     rules = load_builtin_rules() + load_rule_files(list(rule_files))
-    result = scan.run(Engine(rules), events())
+    engine = Engine(rules)
+    # The source gets the engine to build what it may lend from it (files: a Screen).
+    result = scan.run(engine, events(engine))
     use_color = output is None and _want_color(color)
     text = renderer(output_format)(result, ReportOptions(show_secrets=show_secrets,
                                                          color=use_color))

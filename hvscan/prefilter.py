@@ -5,12 +5,14 @@ seen little data uses ``bytes.__contains__`` per needle (no import cost: the pre
 scans a few small files). Large buffers, and every buffer once the run has scanned
 ``LARGE_BUFFER`` bytes in all, use Hyperscan, which finds all needles in a single SIMD pass
 (about 5x faster than two ``in`` passes on source files, per call too) and releases the GIL, so
-reading the next files overlaps with searching this one. One Hyperscan database has one scratch
-space: ``hits`` must not be called from two threads at once.
+reading the next files overlaps with searching this one. ``hits`` may be called from several
+threads at once (sources screen big files in reader threads): each thread gets its own
+Hyperscan scratch space.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -30,6 +32,9 @@ class Prefilter:
         prefix = _common_prefix(self.needles) if len(self.needles) > 1 else b""
         self._gate: bytes | None = prefix if len(prefix) >= GATE_LENGTH else None
         self._database: Any = None
+        self._compiling = threading.Lock()
+        self._per_thread = threading.local()
+        # Updated without a lock: a lost update only delays the switch to Hyperscan.
         self._bytes_seen = 0
 
     def hits(self, data: bytes | memoryview) -> frozenset[bytes]:
@@ -45,9 +50,19 @@ class Prefilter:
 
     def _hyperscan_database(self) -> Any:
         if self._database is None:
-            literals = self.needles if self._gate is None else (self._gate,)
-            self._database = _compile_hyperscan(literals) or False
+            with self._compiling:
+                if self._database is None:
+                    literals = self.needles if self._gate is None else (self._gate,)
+                    self._database = _compile_hyperscan(literals) or False
         return self._database or None
+
+    def _scratch(self) -> Any:
+        scratch = getattr(self._per_thread, "scratch", None)
+        if scratch is None:
+            import hyperscan
+
+            scratch = self._per_thread.scratch = hyperscan.Scratch(self._database)
+        return scratch
 
     def _hits_hyperscan(self, data: bytes | memoryview) -> frozenset[bytes]:
         found: set[int] = set()
@@ -55,7 +70,7 @@ class Prefilter:
         def on_match(needle_id: int, start: int, end: int, flags: int, context: Any) -> None:
             found.add(needle_id)
 
-        self._database.scan(data, match_event_handler=on_match)
+        self._database.scan(data, match_event_handler=on_match, scratch=self._scratch())
         if self._gate is not None:
             return self._hits_in(data) if found else frozenset()
         return frozenset(self.needles[i] for i in found)

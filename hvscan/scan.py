@@ -1,7 +1,8 @@
 """The pipeline: source events through the engine into findings and run statistics.
 
 Placeholder matches are counted, never reported: documentation examples must not block anyone,
-but an audit can still see how many there were.
+but an audit can still see how many there were. Content a source screened (see ``screen``) counts
+as scanned like any blob.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 
 from hvscan.engine import Engine
 from hvscan.findings import Finding, make_finding
-from hvscan.sources import Blob, Events, Failed, Skipped
+from hvscan.sources import Blob, Events, Failed, Screen, Screened, Skipped
 
 
 @dataclass
@@ -42,6 +43,9 @@ def run(engine: Engine, events: Events) -> ScanResult:
                     stats.placeholders_ignored += 1
                 else:
                     result.findings.append(make_finding(match, event.origin))
+        elif isinstance(event, Screened):
+            stats.files_scanned += 1
+            stats.bytes_scanned += event.size
         elif isinstance(event, Skipped):
             stats.files_skipped += 1
             result.skipped.append(event)
@@ -49,3 +53,17 @@ def run(engine: Engine, events: Events) -> ScanResult:
             stats.errors += 1
             result.errors.append(event)
     return result
+
+
+def screen(engine: Engine) -> Screen:
+    """The engine's look at big content, for sources that read it window by window: a window
+    needs the engine when one of the prefilter's needles occurs in it or, opening the content,
+    when the engine wants the content whole anyway (``needs_full_scan``)."""
+
+    def needs_engine(window: memoryview, at_start: bool) -> bool:
+        return bool(engine.prefilter.hits(window)) or (
+            at_start and engine.needs_full_scan(window)
+        )
+
+    longest = max((len(needle) for needle in engine.prefilter.needles), default=1)
+    return Screen(needs_engine, overlap=longest - 1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -59,3 +61,25 @@ def test_memoryview_is_accepted() -> None:
 def test_shared_prefix_alone_is_no_hit() -> None:
     assert warmed(GATED).hits(b"hv_ hv_li hv_tes") == frozenset()
     assert warmed(GATED).hits(b"hv_ hv_test_") == {b"hv_test_"}
+
+
+def test_threads_can_search_at_once() -> None:
+    pytest.importorskip("hyperscan")
+    prefilter = warmed(GATED)
+    clean, dirty = b"a" * (2 << 20), b"a" * (2 << 20) + b"hv_live_"
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(20):
+                assert prefilter.hits(clean) == frozenset()
+                assert prefilter.hits(dirty) == {b"hv_live_"}
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []

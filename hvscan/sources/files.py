@@ -3,7 +3,7 @@
 Paths are handled as bytes end to end. Symbolic links are followed, but every real file and
 directory is read once per run, so link loops end and linked duplicates are not reported
 twice. ``.git`` directories are skipped (history is the git source's job). Files are read by
-``readahead``, which reads big ones in threads while earlier ones are scanned.
+``readahead``, which screens and reads big ones in threads while earlier ones are scanned.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 import stat
 
-from hvscan.sources import Events, Failed, Origin, Skipped, display_path
+from hvscan.sources import Events, Failed, Origin, Screen, Skipped, display_path
 from hvscan.sources.readahead import Planned, Unread, read_ahead
 
 
-def walk(roots: list[bytes], max_file_size: int) -> Events:
-    return read_ahead(_walk(roots, max_file_size))
+def walk(roots: list[bytes], max_file_size: int, screen: Screen | None = None) -> Events:
+    """The files under ``roots``; big ones pass ``screen`` first (see ``readahead``)."""
+    return read_ahead(_walk(roots, max_file_size), screen)
 
 
 def _walk(roots: list[bytes], max_file_size: int) -> Planned:

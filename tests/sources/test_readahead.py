@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hvscan.sources import Blob, Event, Failed, Origin, Skipped, readahead
+from hvscan.sources import Blob, Event, Failed, Origin, Screen, Screened, Skipped, readahead
 from hvscan.sources.readahead import Planned, Unread, read_ahead
 
 
@@ -59,9 +59,9 @@ def test_read_ahead_stays_within_its_budget(
 
     read = readahead.read
 
-    def slow_read(item: Unread) -> Event:
+    def slow_read(item: Unread, screen: Screen | None) -> Event:
         time.sleep(0.005)  # without the budget, the walk would run far ahead of the reads
-        return read(item)
+        return read(item, screen)
 
     monkeypatch.setattr(readahead, "read", slow_read)
     monkeypatch.setattr(readahead, "THREADED_READ", 0)
@@ -88,3 +88,66 @@ def test_small_files_start_no_thread(tmp_path: Path) -> None:
     assert isinstance(next(events), Blob)
     assert not [t for t in threading.enumerate() if t.name.startswith("hvscan-read")]
     assert len(list(events)) == 6
+
+
+# --- screening big files ------------------------------------------------------------------
+
+
+def keyword_screen(asked: list[tuple[bytes, bool]]) -> Screen:
+    """Wants windows holding ``KEY``, and files opening with ``PK``; records what it saw."""
+
+    def needs_engine(window: memoryview, at_start: bool) -> bool:
+        seen = bytes(window)
+        asked.append((seen, at_start))
+        return b"KEY" in seen or (at_start and seen.startswith(b"PK"))
+
+    return Screen(needs_engine, overlap=2)
+
+
+@pytest.mark.parametrize("key_at", range(0, 40))
+def test_screen_sees_every_window_and_what_straddles_two(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key_at: int
+) -> None:
+    monkeypatch.setattr(readahead, "THREADED_READ", 0)
+    monkeypatch.setattr(readahead, "WINDOW", 16)
+    content = b"." * key_at + b"KEY" + b"." * (40 - key_at)
+    items = plan(tmp_path, [1])[:1]
+    (tmp_path / "f00").write_bytes(content)
+    asked: list[tuple[bytes, bool]] = []
+    (event,) = read_ahead(iter(items), keyword_screen(asked))
+    assert isinstance(event, Blob) and event.data == content
+    assert [at_start for _, at_start in asked] == [True] + [False] * (len(asked) - 1)
+
+
+def test_clean_big_file_is_screened_and_never_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(readahead, "THREADED_READ", 100)
+    monkeypatch.setattr(readahead, "WINDOW", 64)
+    items = plan(tmp_path, [1000, 50])
+    asked: list[tuple[bytes, bool]] = []
+    events = list(read_ahead(iter(items), keyword_screen(asked)))
+    assert events[0] == Screened(Origin("file", "f00"), 1000)
+    # The small file is not screened: the engine gets it whole, as before.
+    assert isinstance(events[2], Blob) and events[2].origin.path == "f01"
+    assert isinstance(events[4], Failed)
+    windows = [window for window, _ in asked]
+    assert max(map(len, windows)) == 64 + 2
+    # Every byte was looked at: the windows, less their overlaps, are the file.
+    assert sum(map(len, windows)) - 2 * (len(windows) - 1) == 1000
+
+
+def test_screen_can_ask_for_the_whole_file_at_its_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(readahead, "THREADED_READ", 0)
+    monkeypatch.setattr(readahead, "WINDOW", 16)
+    (tmp_path / "a.zip").write_bytes(b"PK" + b"." * 100)
+    (tmp_path / "b.txt").write_bytes(b"." * 20 + b"PK" + b"." * 100)
+    items: list[Event | Unread] = [
+        Unread(os.fsencode(tmp_path / name), Origin("file", name), 102 + 20 * (name == "b.txt"))
+        for name in ("a.zip", "b.txt")
+    ]
+    first, second = read_ahead(iter(items), keyword_screen([]))
+    assert isinstance(first, Blob)
+    assert second == Screened(Origin("file", "b.txt"), 122)

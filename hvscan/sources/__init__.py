@@ -41,7 +41,7 @@ class Screened:
     size: int
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: a frozen dataclass costs every start-up about 1 ms more to create
 class Screen:
     """What the pipeline lends a source that reads big content: a look at it, window by window,
     before it is handed on (sources still know nothing of what is looked for). ``needs_engine``

@@ -6,22 +6,30 @@ something asked for could not be scanned (2 wins over 1: an incomplete scan is n
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from hvscan import __version__
+from hvscan.report import FORMATS
+
+if TYPE_CHECKING:
+    from hvscan.scan import Annotate, Pipeline, ScanResult
+    from hvscan.verify import VerifyStep
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 DEFAULT_MAX_FILE_SIZE = "100MB"
+DEFAULT_BASELINE = ".hvscan-baseline.json"
 _UNITS = {"": 1, "B": 1, "K": 1024, "KB": 1024, "M": 1024**2, "MB": 1024**2, "G": 1024**3,
           "GB": 1024**3}
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 class HvscanError(Exception):
@@ -42,28 +50,159 @@ class SizeType(click.ParamType):  # type: ignore[type-arg]
         return int(number) * _UNITS[unit]
 
 
-def report_options(function: F) -> F:
-    """Options every scan command shares."""
+def _verify_callback(check: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A click callback applying ``hvscan.verify.<check>`` to a given value (importing it only
+    then), so a bad value from the configuration file or the environment names its origin."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from hvscan import verify
+
+        try:
+            checked: str = getattr(verify, check)(value)
+        except verify.VerifyError as exc:
+            raise click.BadParameter(str(exc), ctx, param) from None
+        return checked
+
+    return callback
+
+
+_VERIFY_OPTIONS = [
+    click.option("--verify", is_flag=True,
+                 help="Ask the HesedVid API whether each distinct key found is live (one HEAD "
+                      "request per key; off by default)."),
+    click.option("--api-base", envvar="HESEDVID_API_BASE", metavar="URL",
+                 callback=_verify_callback("check_api_base"),
+                 help="HesedVid API base URL [env HESEDVID_API_BASE; default "
+                      "https://api.hesedvid.com; http:// only for loopback hosts]."),
+    click.option("--org-id", envvar="HESEDVID_ORG_ID", metavar="ID",
+                 callback=_verify_callback("check_org_id"),
+                 help="Org ID for verification [env HESEDVID_ORG_ID; default: one written next "
+                      "to the key, else a placeholder]."),
+    click.option("--only-verified", is_flag=True,
+                 help="Report only keys verified live (same as --results live)."),
+    click.option("--results", metavar="LIST",
+                 help="Report only these verification results: comma-separated "
+                      "live,unknown,invalid (default: all)."),
+    click.option("--verify-workers", type=click.IntRange(1, 16), default=4, show_default=True,
+                 help="Verification requests in flight at once."),
+    click.option("--verify-timeout", type=click.FloatRange(0, min_open=True), default=10.0,
+                 show_default=True, metavar="SECONDS", help="Timeout of each request."),
+    click.option("--verify-retries", type=click.IntRange(0, 10), default=3, show_default=True,
+                 help="Retries of a rate-limited (HTTP 429) request before the key is unknown."),
+    click.option("--verify-cache", type=click.Path(dir_okay=False, path_type=Path),
+                 metavar="FILE",
+                 help="Keep live/invalid answers in FILE (hashes, statuses and times only)."),
+    click.option("--verify-cache-ttl", type=click.IntRange(0), default=86400, show_default=True,
+                 metavar="SECONDS", help="How long an answer in --verify-cache stays valid."),
+]
+
+
+def scan_options(function: F) -> F:
+    """Options of every command that scans: what to look for and what to leave out. An option
+    the command line leaves at its default takes its value from the environment or the
+    configuration file (``hvscan/config.py``), for every command alike."""
+    from hvscan.config import check_patterns
+
     options = [
-        click.option("--rules", "rule_files", multiple=True,
+        click.option("--config", "config_file", envvar="HVSCAN_CONFIG",
                      type=click.Path(dir_okay=False, path_type=Path),
+                     help="Configuration file (default: .hvscan.toml, or [tool.hvscan] in "
+                          "pyproject.toml, looked up from the scanned directory to the "
+                          "repository root)."),
+        click.option("--rules", "rule_files", multiple=True,
+                     type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      help="Extra rule file (TOML, same schema as the built-in rules). Repeatable."),
+        click.option("--exclude", multiple=True, metavar="PATTERN", callback=check_patterns,
+                     help="Leave out paths matching this gitignore-style pattern (matched "
+                          "against reported paths; history paths too). Repeatable."),
+        click.option("--ignore-file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Fingerprints and key hashes to ignore, one a line (default: "
+                          ".hvscanignore in the scanned directory or a parent, up to the "
+                          "repository root)."),
+        *_decode_options(),
+    ]
+    function = _configured(function)
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _decode_options() -> list[Callable[[F], F]]:
+    from hvscan.engine import Limits
+
+    default = Limits()
+    return [
+        click.option("--max-decode-depth", type=click.IntRange(0, 4),
+                     default=default.decode_depth, show_default=True,
+                     help="Decode encoded text (base64, UTF-16/32, percent, escapes) nested up "
+                          "to this deep; 0: no decoding."),
+        click.option("--max-archive-depth", type=click.IntRange(0, 32),
+                     default=default.archive_depth, show_default=True,
+                     help="Open archives and compressed files (zip, jar, tar, gzip...) nested up "
+                          "to this deep; 0: leave them closed."),
+        click.option("--max-archive-size", type=SizeType(), default=default.archive_bytes,
+                     help="Stop expanding a file's archives after this many bytes "
+                          "[default: 256MB]."),
+        click.option("--max-archive-ratio", type=click.IntRange(1), show_default=True,
+                     default=default.archive_ratio,
+                     help="Stop expanding an archive member beyond this compression ratio "
+                          "(any member may expand to 1MB)."),
+        click.option("--max-archive-members", type=click.IntRange(1), show_default=True,
+                     default=default.archive_members,
+                     help="Open at most this many archive members per scanned file."),
+    ]
+
+
+def report_options(function: F) -> F:
+    """Options every scan command that reports shares (``scan_options`` included)."""
+    options = [
         click.option("--format", "output_format", default="text", show_default=True,
-                     type=click.Choice(["text", "json"]), help="Report format."),
+                     type=click.Choice(FORMATS),
+                     help="Report format (see docs/report-format.md)."),
         click.option("--output", "-o", "output", type=click.Path(dir_okay=False, path_type=Path),
                      help="Write the report to FILE instead of standard output."),
         click.option("--fail-on", default="low", show_default=True,
                      type=click.Choice(["info", "low", "medium", "high", "critical", "none"]),
                      help="Exit 1 when a finding has at least this severity."),
+        click.option("--exit-zero", is_flag=True,
+                     help="Exit 0 even when findings are reported (errors still exit 2)."),
+        click.option("--baseline", "baseline_file",
+                     type=click.Path(dir_okay=False, path_type=Path),
+                     help="Report only findings not recorded in this file by 'hvscan baseline'."),
+        click.option("--show-suppressed", is_flag=True,
+                     help="Also list suppressed findings (inline allow, ignore file, baseline)."),
         click.option("--show-secrets", is_flag=True,
                      help="Print full secrets in the report (redacted by default)."),
         click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
                      show_default=True,
                      help="Colour the text report (auto: on a terminal, unless NO_COLOR is set)."),
+        *_VERIFY_OPTIONS,
     ]
+    function = scan_options(function)
     for option in reversed(options):
         function = option(function)
     return function
+
+
+def dir_options(function: F) -> F:
+    """The paths and options of ``hvscan dir``, shared with ``hvscan baseline``."""
+    function = click.option("--max-file-size", type=SizeType(), default=DEFAULT_MAX_FILE_SIZE,
+                            show_default=True, help="Skip (and list) files larger than this.")(
+        function)
+    return click.argument("paths", nargs=-1, type=click.Path(path_type=Path))(function)
+
+
+def _configured(function: F) -> F:
+    @functools.wraps(function)
+    def resolved(**values: Any) -> Any:
+        from hvscan import config
+
+        config.resolve(click.get_current_context(), values)
+        return function(**values)
+
+    return resolved  # type: ignore[return-value]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -73,17 +212,11 @@ def cli() -> None:
 
 
 @cli.command("dir")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--max-file-size", type=SizeType(), default=DEFAULT_MAX_FILE_SIZE,
-              show_default=True, help="Skip (and list) files larger than this.")
+@dir_options
 @report_options
 def dir_command(paths: tuple[Path, ...], max_file_size: int, **options: Any) -> None:
     """Scan files and directory trees (default: the current directory)."""
-    from hvscan import scan
-    from hvscan.sources import files
-
-    roots = [os.fsencode(p) for p in paths] or [b"."]
-    _scan(lambda engine: files.walk(roots, max_file_size, scan.screen(engine)), **options)
+    _scan(_walker(paths, max_file_size), **options)
 
 
 @cli.command("stdin")
@@ -92,31 +225,128 @@ def stdin_command(**options: Any) -> None:
     """Scan standard input."""
     from hvscan.sources import stdin
 
-    _scan(lambda engine: stdin.read(sys.stdin.buffer), **options)
+    _scan(lambda pipeline: pipeline.run(stdin.read(sys.stdin.buffer)), **options)
+
+
+@cli.command("baseline")
+@dir_options
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              default=DEFAULT_BASELINE, show_default=True, help="Baseline file to write.")
+@scan_options
+def baseline_command(
+    paths: tuple[Path, ...], max_file_size: int, output: Path, **options: Any
+) -> None:
+    """Record the current findings as accepted, so that scans with --baseline FILE report only
+    new ones. The file holds fingerprints and key hashes, never keys, and no line numbers:
+    recording an unchanged tree again gives the same bytes."""
+    from hvscan import baseline
+    from hvscan.report.text_format import summary
+
+    result = _run(_walker(paths, max_file_size), **options)
+    for skipped in result.skipped:
+        click.echo(f"note: skipped {skipped.path}: {skipped.reason}", err=True)
+    for error in result.errors:
+        click.echo(f"error: {error.path}: {error.message}", err=True)
+    click.echo(summary(result), err=True)
+    if result.errors:
+        raise HvscanError(f"scan incomplete: {output} not written")
+    count = baseline.write(output, result.findings)
+    click.echo(f"hvscan: recorded {count} finding{'s' * (count != 1)} in {output}", err=True)
+
+
+# A source: given the pipeline the options built, it produces the scan's result (event sources
+# through ``pipeline.run``; the history audit its own way).
+Produce = Callable[["Pipeline"], "ScanResult"]
+
+
+def _walker(paths: tuple[Path, ...], max_file_size: int) -> Produce:
+    from hvscan.sources import files
+
+    roots = [os.fsencode(p) for p in paths] or [b"."]
+    return lambda pipeline: pipeline.run(
+        files.walk(roots, max_file_size, pipeline.excluded, pipeline.screen()))
+
+
+def _run(
+    produce: Produce,
+    *,
+    rule_files: tuple[Path, ...],
+    exclude: tuple[str, ...],
+    ignore_file: Path | None,
+    baseline_file: Path | None = None,
+    annotate: Annotate | None = None,
+    max_decode_depth: int,
+    max_archive_depth: int,
+    max_archive_size: int,
+    max_archive_ratio: int,
+    max_archive_members: int,
+) -> ScanResult:
+    """Build the pipeline from the options, run it over the source's events and settle the
+    findings (excludes, suppressions)."""
+    from hvscan import scan
+    from hvscan.baseline import load as load_baseline
+    from hvscan.config import path_filter
+    from hvscan.engine import Engine, Limits
+    from hvscan.rules import load_builtin_rules, load_rule_files
+    from hvscan.suppress import Suppressor, load_ignore_file
+
+    rules = load_builtin_rules() + load_rule_files(list(rule_files))
+    suppressor = Suppressor(
+        ignored=load_ignore_file(ignore_file) if ignore_file is not None else frozenset(),
+        baseline=load_baseline(baseline_file) if baseline_file is not None else None,
+    )
+    excluded = path_filter(exclude)
+    limits = Limits(decode_depth=max_decode_depth, archive_depth=max_archive_depth,
+                    archive_bytes=max_archive_size, archive_ratio=max_archive_ratio,
+                    archive_members=max_archive_members)
+    result = produce(scan.Pipeline(Engine(rules, limits), excluded, annotate))
+    scan.settle(result, excluded, suppressor)
+    return result
 
 
 def _scan(
-    events: Callable[[Any], Any],
+    produce: Produce,
     *,
     rule_files: tuple[Path, ...],
+    exclude: tuple[str, ...],
+    ignore_file: Path | None,
+    baseline_file: Path | None,
     output_format: str,
     output: Path | None,
     fail_on: str,
+    exit_zero: bool,
+    show_suppressed: bool,
     show_secrets: bool,
     color: str,
+    max_decode_depth: int,
+    max_archive_depth: int,
+    max_archive_size: int,
+    max_archive_ratio: int,
+    max_archive_members: int,
+    **verify_options: Any,
 ) -> None:
-    from hvscan import scan
-    from hvscan.engine import Engine
     from hvscan.report import ReportOptions, renderer
-    from hvscan.rules import load_builtin_rules, load_rule_files, severity_rank
+    from hvscan.rules import severity_rank
 
-    rules = load_builtin_rules() + load_rule_files(list(rule_files))
-    engine = Engine(rules)
-    # The source gets the engine to build what it may lend from it (files: a Screen).
-    result = scan.run(engine, events(engine))
+    verification = _verification(**verify_options)
+    result = _run(produce, rule_files=rule_files, exclude=exclude, ignore_file=ignore_file,
+                  baseline_file=baseline_file,
+                  annotate=verification.annotate if verification else None,
+                  max_decode_depth=max_decode_depth, max_archive_depth=max_archive_depth,
+                  max_archive_size=max_archive_size, max_archive_ratio=max_archive_ratio,
+                  max_archive_members=max_archive_members)
+    # After settling: a suppressed key is never sent to the API.
+    if verification:
+        _verify(verification, result)
     use_color = output is None and _want_color(color)
     text = renderer(output_format)(result, ReportOptions(show_secrets=show_secrets,
+                                                         show_suppressed=show_suppressed,
                                                          color=use_color))
+    if output is not None or output_format != "text":
+        # Only the text report on standard output is sure to be read by a person (a CSV cannot
+        # even hold them): say on stderr what could not be scanned.
+        for error in result.errors:
+            click.echo(f"hvscan: error: {error.path}: {error.message}", err=True)
     if output is None:
         click.echo(text, nl=False, color=use_color)
     else:
@@ -134,7 +364,63 @@ def _scan(
     failing = threshold is not None and any(
         severity_rank(f.severity) >= threshold for f in result.findings
     )
-    sys.exit(EXIT_FINDINGS if failing else EXIT_CLEAN)
+    sys.exit(EXIT_FINDINGS if failing and not exit_zero else EXIT_CLEAN)
+
+
+def _verification(
+    *,
+    verify: bool,
+    api_base: str | None,
+    org_id: str | None,
+    only_verified: bool,
+    results: str | None,
+    verify_workers: int,
+    verify_timeout: float,
+    verify_retries: int,
+    verify_cache: Path | None,
+    verify_cache_ttl: int,
+) -> VerifyStep | None:
+    """The verification step the options ask for; None when it is off."""
+    if not verify:
+        for given, name in ((only_verified, "--only-verified"), (results, "--results"),
+                            (verify_cache, "--verify-cache")):
+            if given:
+                raise click.UsageError(f"{name} needs --verify")
+        return None
+    from hvscan import verify as verifying
+
+    if only_verified and results:
+        raise click.UsageError("use either --only-verified or --results, not both")
+    statuses = _checked("--results", verifying.parse_statuses,
+                       "live" if only_verified else results or ",".join(verifying.STATUSES))
+    settings = verifying.Settings(
+        api_base=api_base or verifying.DEFAULT_API_BASE,
+        org_id=org_id,
+        workers=verify_workers, timeout=verify_timeout, retries=verify_retries)
+    try:
+        cache = (verifying.DiskCache.load(verify_cache, verify_cache_ttl)
+                 if verify_cache else None)
+    except verifying.VerifyError as exc:
+        raise HvscanError(str(exc)) from None
+    return verifying.VerifyStep(settings, cache, statuses)
+
+
+def _verify(step: VerifyStep, result: ScanResult) -> None:
+    from hvscan.verify import VerifyError
+
+    try:
+        step.apply(result)
+    except VerifyError as exc:
+        raise HvscanError(str(exc)) from None
+
+
+def _checked(param: str, check: Callable[[str], T], value: str) -> T:
+    from hvscan.verify import VerifyError
+
+    try:
+        return check(value)
+    except VerifyError as exc:
+        raise click.BadParameter(str(exc), param_hint=param) from None
 
 
 def _want_color(choice: str) -> bool:
@@ -144,7 +430,10 @@ def _want_color(choice: str) -> bool:
 
 
 def main() -> None:
+    from hvscan.baseline import BaselineError
+    from hvscan.config import ConfigError
     from hvscan.rules import RuleError
+    from hvscan.suppress import IgnoreFileError
 
     try:
         cli.main(standalone_mode=False)
@@ -154,7 +443,7 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_ERROR)
-    except (HvscanError, RuleError) as exc:
+    except (HvscanError, RuleError, ConfigError, BaselineError, IgnoreFileError) as exc:
         click.echo(f"hvscan: error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
     except KeyboardInterrupt:

@@ -3,23 +3,38 @@
 It knows rules and nothing else: no files, no git, no output formats. A scan runs the keyword
 prefilter over the whole buffer, and only rules whose keywords occur run their regex. Line and
 column are computed for matches only.
+
+Decoding is part of the engine, so every source gets it: containers (``containers.py``) are
+opened by their magic bytes, and encoded text (``decode.py``) is decoded only around the needles
+the same single prefilter pass found, recursively up to the limits. What could not be looked into
+(a damaged archive, a limit reached) comes back as notes beside the matches.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from hvscan import containers
+from hvscan.decode import Region, family, looks_wide, needle_table
 from hvscan.placeholders import CHECKS
 from hvscan.prefilter import Prefilter
 from hvscan.rules import Rule
+from hvscan.suppress import allowed_inline
 
 if TYPE_CHECKING:
     from regex import Match as RegexMatch
 
+    from hvscan.decode import Decoder, Found
+
 
 @dataclass(frozen=True)
 class Match:
+    """A key found in a blob. ``member`` names the archive member holding it (nested members
+    joined by ``!``); ``encoding`` the chain of containers and encodings that hid it, outermost
+    first. ``line``/``column`` count in the member (in the decoded text for a UTF-16/32 file);
+    for encoded text they point at the encoded text. ``start``/``end`` are byte offsets there."""
+
     rule: Rule
     secret: str
     body: str
@@ -29,46 +44,222 @@ class Match:
     column: int
     encoding: str = "plain"
     placeholder: bool = False
+    member: str | None = None
+    # The key's line carries an ``hvscan:allow`` marker (see hvscan/suppress.py): read here,
+    # where the bytes are, so every source gets it, including those that keep only matches.
+    allowed: bool = False
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How far the engine looks into encoded text and containers (the CLI's ``--max-*``).
+    ``archive_depth`` 0 leaves containers closed, ``decode_depth`` 0 leaves text undecoded."""
+
+    decode_depth: int = 2
+    archive_depth: int = 5
+    archive_bytes: int = 256 * 1024**2
+    archive_ratio: int = 200
+    archive_members: int = 10_000
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something in a blob that could not be fully looked into; ``limit`` when one of the
+    ``Limits`` stopped it. ``member`` as in ``Match``."""
+
+    member: str | None
+    message: str
+    limit: bool = False
+
+
+@dataclass
+class Inspection:
+    matches: list[Match] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    members: int = 0
+    expanded_bytes: int = 0
 
 
 class Engine:
-    def __init__(self, rules: list[Rule]) -> None:
+    def __init__(self, rules: list[Rule], limits: Limits | None = None) -> None:
         self.rules = rules
-        self.prefilter = Prefilter(k for rule in rules for k in rule.keywords)
+        self.limits = limits or Limits()
+        self.keywords = tuple(dict.fromkeys(k for rule in rules for k in rule.keywords))
+        self.needles = needle_table(self.keywords, self.limits.decode_depth)
+        self.prefilter = Prefilter([*self.keywords, *self.needles])
 
-    def needs_full_scan(self, data: bytes | memoryview) -> bool:
+    def needs_full_scan(self, data: bytes) -> bool:
         """Whether ``data`` must go through ``scan`` even when the prefilter found none of its
         needles in it (a source that prefilters large chunks itself asks this per blob).
-        Plain text is fully covered by the needles."""
-        return False
+        Text is covered by the needles, encoded text in it too; containers and whole UTF-16/32
+        texts, recognised by their first bytes, are not."""
+        limits = self.limits
+        return (limits.archive_depth > 0 and containers.kind(data) is not None) or (
+            limits.decode_depth > 0 and looks_wide(data))
 
     def scan(self, data: bytes) -> list[Match]:
-        hits = self.prefilter.hits(data)
-        if not hits:
-            return []
-        matches: list[Match] = []
+        """The matches alone, for callers with no report to put notes in."""
+        return self.inspect(data).matches
+
+    def inspect(self, data: bytes) -> Inspection:
+        inspection = Inspection()
+        if not self.needs_full_scan(data) and not self.prefilter.hits(data):
+            return inspection  # the clean-text fast path: one prefilter pass and nothing else
+        budget = containers.Budget(
+            bytes_left=self.limits.archive_bytes, members_left=self.limits.archive_members,
+            ratio=self.limits.archive_ratio, max_bytes=self.limits.archive_bytes,
+            max_members=self.limits.archive_members,
+        )
+        _Walk(self, inspection, budget).document(data, (), None, 0)
+        inspection.expanded_bytes = budget.expanded
+        return inspection
+
+    def _decoders(self, hits: frozenset[bytes], depth_left: int,
+                 wide: bool) -> list[tuple[Decoder, Found]]:
+        """The decoders worth running for these prefilter hits, with the needles they hit
+        (``wide``: the text looks like UTF-16/32 whatever the needles say)."""
+        grouped: dict[str, tuple[Decoder, Found]] = {}
+        if wide:
+            decoder = family("utf-16")
+            grouped[decoder.family] = (decoder, [])
+        for needle in hits:
+            for info in self.needles.get(needle, ()):
+                if len(info.chain) <= depth_left:
+                    decoder = family(info.chain[0])
+                    grouped.setdefault(decoder.family, (decoder, []))[1].append((needle, info))
+        return [grouped[name] for name in sorted(grouped)]
+
+
+@dataclass
+class _Spot:
+    """A match (or, without ``rule``, encoded text that held a key prefix but no key) in the
+    coordinates of the buffer being scanned; ``line`` is 0, and ``allowed`` None, until known
+    (they are read in the text the user sees: the document, or a whole UTF-16/32 text)."""
+
+    start: int
+    end: int
+    chain: tuple[str, ...]
+    rule: Rule | None = None
+    secret: str = ""
+    body: str = ""
+    line: int = 0
+    column: int = 0
+    allowed: bool | None = None
+
+
+@dataclass
+class _Walk:
+    """One blob's inspection: containers opened, text decoded, matches and notes gathered."""
+
+    engine: Engine
+    out: Inspection
+    budget: containers.Budget
+
+    def document(self, data: bytes, chain: tuple[str, ...], member: str | None,
+                 depth: int) -> None:
+        """Scan a blob, an archive member or a decompressed stream; line numbers count here."""
+        kind = containers.kind(data) if self.engine.limits.archive_depth else None
+        if kind is None:
+            self.text_document(data, 0, chain, member)
+        elif depth < self.engine.limits.archive_depth:
+            self.archive(data, kind, chain, member, depth)
+        else:
+            self.note(member, f"{kind} archive nested deeper than --max-archive-depth "
+                      f"({self.engine.limits.archive_depth}): not opened, scanned as raw bytes",
+                      limit=True)
+            self.text_document(data, 0, chain, member)
+
+    def archive(self, data: bytes, kind: str, chain: tuple[str, ...], member: str | None,
+                depth: int) -> None:
+        for item in containers.expand(data, kind, self.budget):
+            if isinstance(item, containers.Member):
+                self.out.members += item.name is not None
+                # A .tar.gz is one archive to its users: the tar in a gzip takes no level.
+                tar_in_gzip = item.layer == "gzip" and containers.kind(item.data) == "tar"
+                self.document(item.data, (*chain, item.layer), _join(member, item.name),
+                              depth if tar_in_gzip else depth + 1)
+            elif isinstance(item, containers.Problem):
+                self.note(_join(member, item.name), item.message, item.limit)
+            else:
+                self.text_document(data, item.offset, chain, member)
+
+    def text_document(self, data: bytes, offset: int, chain: tuple[str, ...],
+                      member: str | None) -> None:
+        spots = self.text(data[offset:] if offset else data, chain, 0)
+        if not spots:
+            return
         locator = Locator(data)
-        for rule in self.rules:
+        found: list[Match] = []
+        for spot in sorted(spots, key=lambda s: s.start):
+            start, end = spot.start + offset, spot.end + offset
+            line, column = (spot.line, spot.column) if spot.line else locator.locate(start)
+            if spot.rule is None:
+                encodings = ">".join(spot.chain[len(chain):])
+                self.note(member, f"{encodings} text at line {line}, column {column} holds "
+                          f"an encoded key prefix but no complete key (truncated or invalid "
+                          f"{encodings.rsplit('>', 1)[-1]})")
+                continue
+            found.append(Match(
+                rule=spot.rule, secret=spot.secret, body=spot.body, start=start, end=end,
+                line=line, column=column, encoding=">".join(spot.chain) or "plain",
+                placeholder=is_placeholder(spot.rule, spot.body), member=member,
+                allowed=(spot.allowed if spot.allowed is not None
+                         else allowed_inline(data, start, end)),
+            ))
+        found.sort(key=lambda m: (m.start, m.rule.id))
+        self.out.matches.extend(found)
+
+    def text(self, buf: bytes, chain: tuple[str, ...], depth: int) -> list[_Spot]:
+        """Matches in ``buf`` and in the encoded text within it, in ``buf``'s coordinates."""
+        engine = self.engine
+        hits = engine.prefilter.hits(buf)
+        depth_left = engine.limits.decode_depth - depth
+        wide = depth_left > 0 and looks_wide(buf)
+        if not hits and not wide:
+            return []
+        spots: list[_Spot] = []
+        for rule in engine.rules:
             if hits.isdisjoint(rule.keywords):
                 continue
-            for found in rule.regex.finditer(data):
+            for found in rule.regex.finditer(buf):
                 secret = found.group().decode("utf-8", "replace")
-                body = _body(found, secret)
-                line, column = locator.locate(found.start())
-                matches.append(
-                    Match(
-                        rule=rule,
-                        secret=secret,
-                        body=body,
-                        start=found.start(),
-                        end=found.end(),
-                        line=line,
-                        column=column,
-                        placeholder=is_placeholder(rule, body),
-                    )
-                )
-        matches.sort(key=lambda m: (m.start, m.rule.id))
-        return matches
+                spots.append(_Spot(found.start(), found.end(), chain, rule, secret,
+                                   _body(found, secret)))
+        for decoder, needles in engine._decoders(hits, depth_left, wide) if depth_left > 0 else ():
+            for region in decoder.regions(buf, needles):
+                spots.extend(self.region(region, chain, depth))
+        return spots
+
+    def region(self, region: Region, chain: tuple[str, ...], depth: int) -> list[_Spot]:
+        inner_chain = (*chain, region.encoding)
+        inner = self.text(region.data, inner_chain, depth + 1)
+        if not inner:
+            # A needle brought us here, so a key prefix is in there: point at it.
+            at = min((p for k in self.engine.keywords if (p := region.data.find(k)) >= 0),
+                     default=0)
+            inner = [_Spot(at, at + 1, inner_chain)]
+        # A whole document re-read as UTF-16/32 counts its lines in the decoded text.
+        locator = Locator(region.data) if region.whole_text and depth == 0 else None
+        moved: list[_Spot] = []
+        for spot in sorted(inner, key=lambda s: s.start):
+            line, column, allowed = spot.line, spot.column, spot.allowed
+            if locator and not line:
+                line, column = locator.locate(spot.start)
+                allowed = allowed_inline(region.data, spot.start, spot.end)
+            start = region.origin(spot.start)
+            end = max(region.origin(spot.end), start + 1)
+            moved.append(replace(spot, start=start, end=end, line=line, column=column,
+                                 allowed=allowed))
+        return moved
+
+    def note(self, member: str | None, message: str, limit: bool = False) -> None:
+        self.out.notes.append(Note(member, message, limit))
+
+
+def _join(member: str | None, name: str | None) -> str | None:
+    if name is None:
+        return member
+    return f"{member}!{name}" if member else name
 
 
 def _body(found: RegexMatch[bytes], secret: str) -> str:

@@ -34,7 +34,12 @@ class Finding:
     author: str | None = None
     date: str | None = None
     verification: dict[str, Any] | None = None
+    # Why the finding does not count (see hvscan/suppress.py); None for an active finding.
+    suppression: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Facts read from the content next to the match for a later step that asked for them
+    # (verification: the org ID); never reported.
+    hints: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
 
 def redact(secret: str, body: str) -> str:
@@ -58,25 +63,34 @@ def fingerprint(rule_id: str, path: str | None, key_hash: str) -> str:
     return hashlib.sha256(material.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
+def member_path(path: str | None, member: str | None) -> str | None:
+    """The path of an archive member: ``outer.zip!inner/file`` (nested: ``a.zip!b.jar!c``)."""
+    if member is None:
+        return path
+    return f"{path}!{member}" if path else member
+
+
 def make_finding(match: Match, origin: Origin) -> Finding:
     key_hash = secret_sha256(match.secret)
+    path = member_path(origin.path, match.member)
     return Finding(
         rule_id=match.rule.id,
         description=match.rule.description,
         key_type=match.rule.key_type,
         severity=match.rule.severity,
-        path=origin.path,
+        path=path,
         line=match.line,
         column=match.column,
         source=origin.source,
         encoding=match.encoding,
         secret_redacted=redact(match.secret, match.body),
         secret_sha256=key_hash,
-        fingerprint=fingerprint(match.rule.id, origin.path, key_hash),
+        fingerprint=fingerprint(match.rule.id, path, key_hash),
         remediation=match.rule.remediation,
         secret=match.secret,
         commit=origin.commit,
         author=origin.author,
         date=origin.date,
         extra=dict(origin.extra),
+        suppression="inline" if match.allowed else None,
     )

@@ -1,17 +1,22 @@
 """The pipeline: source events through the engine into findings and run statistics.
 
 Placeholder matches are counted, never reported: documentation examples must not block anyone,
-but an audit can still see how many there were. Content a source screened (see ``screen``) counts
-as scanned like any blob.
+but an audit can still see how many there were. ``settle`` then applies the user's policy to the
+findings of any source: findings on excluded paths are dropped (a source that can prune them
+earlier, like the directory walker, does), suppressed ones are kept apart with the reason. The
+engine's notes (a damaged archive, a decoding limit reached) are kept with the path of the member
+they concern. Content a source screened clean (see ``Pipeline.screen``) counts as scanned.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 
-from hvscan.engine import Engine
-from hvscan.findings import Finding, make_finding
-from hvscan.sources import Blob, Events, Failed, Screen, Screened, Skipped
+from hvscan.engine import Engine, Inspection, Match
+from hvscan.findings import Finding, make_finding, member_path
+from hvscan.sources import Blob, Events, Excluded, Failed, Origin, Screen, Screened, Skipped
+from hvscan.suppress import Suppressor
 
 
 @dataclass
@@ -21,28 +26,100 @@ class Stats:
     files_skipped: int = 0
     errors: int = 0
     placeholders_ignored: int = 0
+    suppressed: int = 0
+    findings_filtered: int = 0
+    archive_members: int = 0
+    bytes_decompressed: int = 0
+    notes: int = 0
+    limits_hit: int = 0
+
+
+@dataclass(frozen=True)
+class Note:
+    """Part of a blob that could not be fully looked into; ``limit`` when a --max-* limit
+    stopped decoding or expansion (raise it to look further)."""
+
+    path: str | None
+    message: str
+    limit: bool
+    source: str
+    commit: str | None = None
 
 
 @dataclass
 class ScanResult:
     findings: list[Finding] = field(default_factory=list)
+    suppressed: list[Finding] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     errors: list[Failed] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
     stats: Stats = field(default_factory=Stats)
 
+    def add(self, other: ScanResult) -> None:
+        """Fold in the result of another source, for a run over several (``baseline --git``)."""
+        self.findings += other.findings
+        self.suppressed += other.suppressed
+        self.skipped += other.skipped
+        self.errors += other.errors
+        self.notes += other.notes
+        for stat in fields(Stats):
+            setattr(self.stats, stat.name,
+                    getattr(self.stats, stat.name) + getattr(other.stats, stat.name))
 
-def run(engine: Engine, events: Events) -> ScanResult:
+
+Annotate = Callable[[bytes, Match], dict[str, str]]
+# ``Engine.needs_full_scan`` recognises containers and UTF-16/32 text by their first bytes (a tar
+# header's magic is at byte 257): the screen hands it a copy of this many.
+HEAD = 4096
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """What a source needs to produce a ScanResult: the engine, the user's excludes (so it can
+    skip excluded paths before reading them) and the hook reading hints next to each match."""
+
+    engine: Engine
+    excluded: Excluded | None = None
+    annotate: Annotate | None = None
+
+    def run(self, events: Events) -> ScanResult:
+        return run(self.engine, events, annotate=self.annotate)
+
+    def screen(self) -> Screen:
+        """The engine's look at big content, for sources that read it window by window: a
+        window needs the engine when one of the prefilter's needles occurs in it or, opening
+        the content, when the engine wants the content whole anyway (an archive, UTF-16 text)."""
+        engine = self.engine
+
+        def needs_engine(window: memoryview, at_start: bool) -> bool:
+            return bool(engine.prefilter.hits(window)) or (
+                at_start and engine.needs_full_scan(bytes(window[:HEAD]))
+            )
+
+        longest = max((len(needle) for needle in engine.prefilter.needles), default=1)
+        return Screen(needs_engine, overlap=longest - 1)
+
+
+def run(engine: Engine, events: Events, *, annotate: Annotate | None = None) -> ScanResult:
+    """``annotate`` reads hints for later steps from the content around each match while the
+    blob is still in memory (verification looks for the org ID next to the key)."""
     result = ScanResult()
     stats = result.stats
     for event in events:
         if isinstance(event, Blob):
             stats.files_scanned += 1
             stats.bytes_scanned += len(event.data)
-            for match in engine.scan(event.data):
+            inspection = engine.inspect(event.data)
+            for match in inspection.matches:
                 if match.placeholder:
                     stats.placeholders_ignored += 1
                 else:
-                    result.findings.append(make_finding(match, event.origin))
+                    finding = make_finding(match, event.origin)
+                    # A member's offsets point into the member, not into the blob.
+                    if annotate and match.member is None:
+                        finding.hints = annotate(event.data, match)
+                    result.findings.append(finding)
+            _record_notes(result, inspection, event.origin)
         elif isinstance(event, Screened):
             stats.files_scanned += 1
             stats.bytes_scanned += event.size
@@ -55,15 +132,27 @@ def run(engine: Engine, events: Events) -> ScanResult:
     return result
 
 
-def screen(engine: Engine) -> Screen:
-    """The engine's look at big content, for sources that read it window by window: a window
-    needs the engine when one of the prefilter's needles occurs in it or, opening the content,
-    when the engine wants the content whole anyway (``needs_full_scan``)."""
+def _record_notes(result: ScanResult, inspection: Inspection, origin: Origin) -> None:
+    stats = result.stats
+    stats.archive_members += inspection.members
+    stats.bytes_decompressed += inspection.expanded_bytes
+    for note in inspection.notes:
+        stats.notes += 1
+        stats.limits_hit += note.limit
+        result.notes.append(Note(member_path(origin.path, note.member), note.message, note.limit,
+                                 origin.source, origin.commit))
 
-    def needs_engine(window: memoryview, at_start: bool) -> bool:
-        return bool(engine.prefilter.hits(window)) or (
-            at_start and engine.needs_full_scan(window)
-        )
 
-    longest = max((len(needle) for needle in engine.prefilter.needles), default=1)
-    return Screen(needs_engine, overlap=longest - 1)
+def settle(result: ScanResult, excluded: Excluded | None, suppressor: Suppressor) -> None:
+    """Drop findings on excluded paths; move suppressed findings to ``result.suppressed``."""
+    active: list[Finding] = []
+    for finding in result.findings:
+        if excluded is not None and finding.path and excluded(finding.path):
+            continue
+        finding.suppression = suppressor.reason(finding)
+        if finding.suppression is None:
+            active.append(finding)
+        else:
+            result.suppressed.append(finding)
+    result.findings = active
+    result.stats.suppressed = len(result.suppressed)

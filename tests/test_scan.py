@@ -1,19 +1,60 @@
-"""The pipeline: events through the engine into findings and statistics, and the screen it
-lends to sources that read big content."""
+"""The pipeline: ``settle`` applies excludes and suppressions to findings from any source; the
+screen it lends to sources that read big content."""
 
 from __future__ import annotations
 
+import gzip
 import os
 from pathlib import Path
 
 from keygen import make_key
 
 from hvscan import scan
+from hvscan.config import path_filter
 from hvscan.engine import Engine
 from hvscan.rules import load_builtin_rules
 from hvscan.sources import Blob, Origin, Screened, files, readahead
+from hvscan.suppress import Suppressor
 
 ENGINE = Engine(load_builtin_rules())
+
+
+def test_excludes_apply_to_findings_of_sources_that_do_not_prune() -> None:
+    # A history source may learn a blob's paths only after the scan: the pipeline filters.
+    key = make_key("live", 21).encode()
+    blobs = [
+        Blob(key, Origin(source="history", path="vendor/lib/x.py", commit="a" * 40)),
+        Blob(key, Origin(source="history", path="src/app.py", commit="a" * 40)),
+        Blob(key, Origin(source="commit-message", path=None, commit="b" * 40)),
+    ]
+    result = scan.run(ENGINE, iter(blobs))
+    scan.settle(result, path_filter(["vendor/"]), Suppressor())
+    assert [(f.source, f.path) for f in result.findings] == [
+        ("history", "src/app.py"), ("commit-message", None)]
+    assert result.stats.files_scanned == 3 and result.stats.suppressed == 0
+
+
+def test_without_excludes_every_finding_is_kept() -> None:
+    key = make_key("test", 22).encode()
+    result = scan.run(ENGINE, iter([Blob(key, Origin(source="file", path="vendor/x"))]))
+    scan.settle(result, None, Suppressor())
+    assert len(result.findings) == 1 and result.suppressed == []
+
+
+def test_results_of_several_sources_add_up() -> None:
+    key = make_key("live", 23).encode()
+    first = scan.run(ENGINE, iter([Blob(key, Origin(source="file", path="a"))]))
+    second = scan.run(ENGINE, iter([Blob(b"clean", Origin(source="history", path="b")),
+                                    Blob(key, Origin(source="history", path="a"))]))
+    first.add(second)
+    assert [f.source for f in first.findings] == ["file", "history"]
+    assert first.stats.files_scanned == 3
+    assert first.stats.bytes_scanned == 2 * len(key) + len(b"clean")
+
+
+# --- screening big content ----------------------------------------------------------------
+
+PIPELINE = scan.Pipeline(ENGINE)
 
 
 def test_screened_content_counts_as_scanned() -> None:
@@ -23,25 +64,27 @@ def test_screened_content_counts_as_scanned() -> None:
     assert result.findings == [] and result.errors == []
 
 
-def test_screen_wants_windows_holding_a_needle() -> None:
-    screen = scan.screen(Engine(load_builtin_rules()))
-    assert screen.overlap == len("hv_live_") - 1
+def test_screen_wants_windows_holding_a_needle_and_containers() -> None:
+    screen = PIPELINE.screen()
+    assert screen.overlap == max(map(len, ENGINE.prefilter.needles)) - 1
     assert screen.needs_engine(memoryview(b"x = 'hv_test_'"), False)
     assert not screen.needs_engine(memoryview(b"hv_tes"), True)
     assert not screen.needs_engine(memoryview(b"nothing to see"), False)
+    archive = memoryview(gzip.compress(b"nothing to see"))
+    assert screen.needs_engine(archive, True) and not screen.needs_engine(archive, False)
 
 
 def test_big_files_are_screened_and_keys_across_windows_found(tmp_path: Path) -> None:
     key = make_key("live", 31)
     line = b"some ordinary text, nothing secret in it\n"
     # The key starts a few bytes before the end of the first window.
-    window = readahead.WINDOW + scan.screen(ENGINE).overlap
+    window = readahead.WINDOW + PIPELINE.screen().overlap
     head = (line * (window // len(line)) + b"k=" * 20)[: window - 4]
     (tmp_path / "keyed.log").write_bytes(head + key.encode() + b"\n" + line * 1000)
     (tmp_path / "clean.log").write_bytes(line * (3 * window // len(line)))
-    events = list(files.walk([os.fsencode(tmp_path)], 1 << 30, scan.screen(ENGINE)))
+    events = list(files.walk([os.fsencode(tmp_path)], 1 << 30, screen=PIPELINE.screen()))
     assert isinstance(events[0], Screened) and events[0].origin.path == "clean.log"
-    result = scan.run(ENGINE, iter(events))
+    result = PIPELINE.run(iter(events))
     (finding,) = result.findings
     assert (finding.path, finding.secret) == ("keyed.log", key)
     assert finding.line == head.count(b"\n") + 1

@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from hvscan.scan import ScanResult
+if TYPE_CHECKING:
+    from hvscan.scan import ScanResult
 
-FORMATS = ("text", "json")
+# The command line's --format choice; each name has a module ``hvscan.report.<name>_format``.
+FORMATS = ("text", "json", "jsonl", "sarif", "csv", "junit", "github")
 
 
 @dataclass(frozen=True)
 class ReportOptions:
     show_secrets: bool = False
+    show_suppressed: bool = False
     color: bool = False
 
 

@@ -10,27 +10,30 @@ from hvscan.findings import Finding
 from hvscan.report import ReportOptions
 from hvscan.scan import ScanResult
 
+# The per-finding fields of every structured report (JSON, JSONL, CSV columns, SARIF properties).
+FINDING_FIELDS = (
+    "rule_id",
+    "description",
+    "key_type",
+    "severity",
+    "path",
+    "line",
+    "column",
+    "source",
+    "encoding",
+    "secret_redacted",
+    "secret_sha256",
+    "fingerprint",
+    "commit",
+    "author",
+    "date",
+    "verification",
+    "remediation",
+)
+
 
 def finding_dict(finding: Finding, options: ReportOptions) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "rule_id": finding.rule_id,
-        "description": finding.description,
-        "key_type": finding.key_type,
-        "severity": finding.severity,
-        "path": finding.path,
-        "line": finding.line,
-        "column": finding.column,
-        "source": finding.source,
-        "encoding": finding.encoding,
-        "secret_redacted": finding.secret_redacted,
-        "secret_sha256": finding.secret_sha256,
-        "fingerprint": finding.fingerprint,
-        "commit": finding.commit,
-        "author": finding.author,
-        "date": finding.date,
-        "verification": finding.verification,
-        "remediation": finding.remediation,
-    }
+    data: dict[str, Any] = {name: getattr(finding, name) for name in FINDING_FIELDS}
     data.update(finding.extra)
     if options.show_secrets:
         data["secret"] = finding.secret
@@ -39,7 +42,7 @@ def finding_dict(finding: Finding, options: ReportOptions) -> dict[str, Any]:
 
 def report_dict(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
     stats = result.stats
-    return {
+    report = {
         "tool": "hvscan",
         "version": __version__,
         "findings": [finding_dict(f, options) for f in result.findings],
@@ -49,11 +52,24 @@ def report_dict(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
             "files_skipped": stats.files_skipped,
             "errors": stats.errors,
             "placeholders_ignored": stats.placeholders_ignored,
+            "suppressed": stats.suppressed,
+            "archive_members": stats.archive_members,
+            "bytes_decompressed": stats.bytes_decompressed,
+            "notes": stats.notes,
+            "limits_hit": stats.limits_hit,
             "findings": len(result.findings),
+            "findings_filtered": stats.findings_filtered,
         },
         "skipped": [{"path": s.path, "reason": s.reason} for s in result.skipped],
         "errors": [{"path": e.path, "message": e.message} for e in result.errors],
+        "notes": [{"path": n.path, "source": n.source, "commit": n.commit,
+                   "message": n.message, "limit": n.limit} for n in result.notes],
     }
+    if options.show_suppressed:
+        report["suppressed"] = [
+            {**finding_dict(f, options), "suppression": f.suppression} for f in result.suppressed
+        ]
+    return report
 
 
 def render(result: ScanResult, options: ReportOptions) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from hvscan.findings import Finding
 from hvscan.report import ReportOptions
 from hvscan.rules import SEVERITIES
 from hvscan.scan import ScanResult
@@ -18,23 +19,40 @@ def _paint(text: str, code: str, options: ReportOptions) -> str:
 def render(result: ScanResult, options: ReportOptions) -> str:
     lines: list[str] = []
     for f in result.findings:
-        where = f"{f.path or '(' + f.source + ')'}:{f.line}:{f.column}"
-        severity = _paint(f.severity, _COLORS.get(f.severity, "0"), options)
-        secret = f.secret if options.show_secrets else f.secret_redacted
-        lines.append(f"{_paint(where, '1', options)}: {f.rule_id} [{severity}] {secret}")
-        if f.commit:
-            lines.append(f"  commit {f.commit} by {f.author} on {f.date}")
-        if f.encoding != "plain":
-            lines.append(f"  encoded as {f.encoding}")
-        if f.verification:
-            lines.append(f"  verification: {f.verification.get('status')}")
-        lines.append(f"  fix: {f.remediation}")
+        lines += _finding(f, options)
+    if options.show_suppressed:
+        for f in result.suppressed:
+            lines += _finding(f, options, f"suppressed ({f.suppression}): ")
     for skipped in result.skipped:
         lines.append(f"note: skipped {skipped.path}: {skipped.reason}")
+    for note in result.notes:
+        where = note.path or f"({note.source})"
+        if note.commit:
+            where += f" (commit {note.commit})"
+        lines.append(f"note: {where}: {note.message}")
     for error in result.errors:
         lines.append(_paint(f"error: {error.path}: {error.message}", "31", options))
     lines.append(summary(result))
     return "\n".join(lines) + "\n"
+
+
+def _finding(f: Finding, options: ReportOptions, label: str = "") -> list[str]:
+    where = f"{f.path or '(' + f.source + ')'}:{f.line}:{f.column}"
+    severity = _paint(f.severity, _COLORS.get(f.severity, "0"), options)
+    secret = f.secret if options.show_secrets else f.secret_redacted
+    lines = [f"{label}{_paint(where, '1', options)}: {f.rule_id} [{severity}] {secret}"]
+    if f.commit:
+        lines.append(f"  commit {f.commit} by {f.author} on {f.date}")
+    if f.encoding != "plain":
+        lines.append(f"  encoded as {f.encoding}")
+    if f.verification:
+        lines.append(f"  verification: {f.verification['status']} "
+                     f"({f.verification['detail']})")
+    if not label:
+        lines.append(f"  fix: {f.remediation}")
+    # The fingerprint is what .hvscanignore takes.
+    lines.append(f"  fingerprint: {f.fingerprint}")
+    return lines
 
 
 def summary(result: ScanResult) -> str:
@@ -51,8 +69,21 @@ def summary(result: ScanResult) -> str:
         f" ({_size(stats.bytes_scanned)})",
         findings,
     ]
+    if stats.archive_members:
+        parts.append(f"{stats.archive_members} archive member"
+                     f"{'s' * (stats.archive_members != 1)} opened")
     if stats.files_skipped:
         parts.append(f"{stats.files_skipped} skipped")
+    if stats.notes:
+        limits = f", {stats.limits_hit} of them limits reached" if stats.limits_hit else ""
+        parts.append(f"{stats.notes} note{'s' * (stats.notes != 1)}{limits}")
+    verified = Counter(f.verification["status"] for f in result.findings if f.verification)
+    if verified:
+        parts.append("verification: " + ", ".join(f"{n} {s}" for s, n in sorted(verified.items())))
+    if stats.findings_filtered:
+        parts.append(f"{stats.findings_filtered} not shown (verification filter)")
+    if stats.suppressed:
+        parts.append(f"{stats.suppressed} suppressed")
     if stats.placeholders_ignored:
         parts.append(f"{stats.placeholders_ignored} placeholder(s) ignored")
     if stats.errors:

@@ -69,6 +69,11 @@ class Failed:
 Event = Blob | Screened | Skipped | Failed
 Events = Iterator[Event]
 
+# Whether a path (POSIX, relative, as reported; a directory with a trailing slash) is excluded
+# by the user's configuration. Sources that can skip reading excluded paths take one; the
+# pipeline applies it to every finding as well. Built by hvscan.config.path_filter.
+Excluded = Callable[[str], bool]
+
 
 def display_path(raw: bytes) -> str:
     """File names are bytes that may contain anything; reports show undecodable bytes as

@@ -10,90 +10,101 @@ from __future__ import annotations
 
 import os
 import stat
+from dataclasses import dataclass, field
 
-from hvscan.sources import Events, Failed, Origin, Screen, Skipped, display_path
+from hvscan.sources import Events, Excluded, Failed, Origin, Screen, Skipped, display_path
 from hvscan.sources.readahead import Planned, Unread, read_ahead
 
 
-def walk(roots: list[bytes], max_file_size: int, screen: Screen | None = None) -> Events:
-    """The files under ``roots``; big ones pass ``screen`` first (see ``readahead``)."""
-    return read_ahead(_walk(roots, max_file_size), screen)
+def walk(roots: list[bytes], max_file_size: int, excluded: Excluded | None = None,
+         screen: Screen | None = None) -> Events:
+    """Walk ``roots``; paths that ``excluded`` matches are neither read nor reported, and an
+    excluded directory is not entered. Big files pass ``screen`` first (see ``readahead``)."""
+    return read_ahead(_walk(roots, max_file_size, excluded), screen)
 
 
-def _walk(roots: list[bytes], max_file_size: int) -> Planned:
-    seen: set[tuple[int, int]] = set()
+def _walk(roots: list[bytes], max_file_size: int, excluded: Excluded | None) -> Planned:
+    walker = _Walker(max_file_size, excluded)
     for root in roots:
-        yield from _walk_root(root, max_file_size, seen)
+        yield from walker.root(root)
 
 
-def _walk_root(root: bytes, max_file_size: int, seen: set[tuple[int, int]]) -> Planned:
-    try:
-        info = os.stat(root)
-    except OSError as exc:
-        yield Failed(display_path(root), _reason(exc))
-        return
-    if stat.S_ISDIR(info.st_mode):
-        base = b"" if os.path.normpath(root) == b"." or os.path.isabs(root) else root
-        yield from _walk_dir(root, base, max_file_size, seen, info)
-    else:
-        shown = os.path.basename(root) if os.path.isabs(root) else os.path.normpath(root)
-        yield from _file_events(root, shown, info, max_file_size, seen)
+@dataclass
+class _Walker:
+    max_file_size: int
+    excluded: Excluded | None
+    seen: set[tuple[int, int]] = field(default_factory=set)
 
-
-def _walk_dir(
-    real: bytes,
-    shown: bytes,
-    max_file_size: int,
-    seen: set[tuple[int, int]],
-    info: os.stat_result,
-) -> Planned:
-    key = (info.st_dev, info.st_ino)
-    if key in seen:
-        return
-    seen.add(key)
-    try:
-        with os.scandir(real) as it:
-            entries = sorted(it, key=lambda e: e.name)
-    except OSError as exc:
-        yield Failed(display_path(shown or b"."), f"cannot list directory: {_reason(exc)}")
-        return
-    for entry in entries:
-        if entry.name == b".git":
-            continue
-        child_shown = os.path.join(shown, entry.name) if shown else entry.name
+    def root(self, root: bytes) -> Planned:
         try:
-            child = os.stat(entry.path)
-        except FileNotFoundError:
-            yield Skipped(display_path(child_shown), "broken symbolic link")
-            continue
+            info = os.stat(root)
         except OSError as exc:
-            yield Failed(display_path(child_shown), _reason(exc))
-            continue
-        if stat.S_ISDIR(child.st_mode):
-            yield from _walk_dir(entry.path, child_shown, max_file_size, seen, child)
+            yield Failed(display_path(root), _reason(exc))
+            return
+        if stat.S_ISDIR(info.st_mode):
+            base = b"" if os.path.normpath(root) == b"." or os.path.isabs(root) else _posix(root)
+            if not (base and self._excluded(base, is_dir=True)):
+                yield from self._dir(root, base, info)
         else:
-            yield from _file_events(entry.path, child_shown, child, max_file_size, seen)
+            shown = os.path.basename(root) if os.path.isabs(root) else _posix(root)
+            if not self._excluded(shown, is_dir=False):
+                yield from self._file(root, shown, info)
+
+    def _excluded(self, shown: bytes, *, is_dir: bool) -> bool:
+        if self.excluded is None:
+            return False
+        return self.excluded(display_path(shown) + "/" * is_dir)
+
+    def _dir(self, real: bytes, shown: bytes, info: os.stat_result) -> Planned:
+        key = (info.st_dev, info.st_ino)
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        try:
+            with os.scandir(real) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            yield Failed(display_path(shown or b"."), f"cannot list directory: {_reason(exc)}")
+            return
+        for entry in entries:
+            if entry.name == b".git":
+                continue
+            # Joined with "/" whatever the platform: reported paths and fingerprints are POSIX.
+            child_shown = shown + b"/" + entry.name if shown else entry.name
+            if self._excluded(child_shown, is_dir=entry.is_dir()):
+                continue
+            try:
+                child = os.stat(entry.path)
+            except FileNotFoundError:
+                yield Skipped(display_path(child_shown), "broken symbolic link")
+                continue
+            except OSError as exc:
+                yield Failed(display_path(child_shown), _reason(exc))
+                continue
+            if stat.S_ISDIR(child.st_mode):
+                yield from self._dir(entry.path, child_shown, child)
+            else:
+                yield from self._file(entry.path, child_shown, child)
+
+    def _file(self, real: bytes, shown: bytes, info: os.stat_result) -> Planned:
+        path = display_path(shown)
+        if not stat.S_ISREG(info.st_mode):
+            yield Skipped(path, f"not a regular file ({_kind(info.st_mode)})")
+            return
+        key = (info.st_dev, info.st_ino)
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        if info.st_size > self.max_file_size:
+            yield Skipped(path, f"larger than --max-file-size ({info.st_size} > "
+                          f"{self.max_file_size} bytes)")
+            return
+        yield Unread(real, Origin(source="file", path=path), info.st_size)
 
 
-def _file_events(
-    real: bytes,
-    shown: bytes,
-    info: os.stat_result,
-    max_file_size: int,
-    seen: set[tuple[int, int]],
-) -> Planned:
-    path = display_path(shown)
-    if not stat.S_ISREG(info.st_mode):
-        yield Skipped(path, f"not a regular file ({_kind(info.st_mode)})")
-        return
-    key = (info.st_dev, info.st_ino)
-    if key in seen:
-        return
-    seen.add(key)
-    if info.st_size > max_file_size:
-        yield Skipped(path, f"larger than --max-file-size ({info.st_size} > {max_file_size} bytes)")
-        return
-    yield Unread(real, Origin(source="file", path=path.replace(os.sep, "/")), info.st_size)
+def _posix(path: bytes) -> bytes:
+    """A relative path as reported: normalised (no ``./``), with ``/`` separators."""
+    return os.path.normpath(path).replace(os.sep.encode(), b"/")
 
 
 def _kind(mode: int) -> str:

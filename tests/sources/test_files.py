@@ -100,3 +100,38 @@ def test_undecodable_file_names(tmp_path: Path) -> None:
     with open(raw, "wb") as handle:
         handle.write(b"data")
     assert blobs(events(str(tmp_path))) == {"caf\\xe9\n.txt": b"data"}
+
+
+def test_relative_roots_are_normalised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Reported paths feed fingerprints: "./b", "b/" and "b" must give the same ones.
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "x.txt").write_bytes(b"x")
+    monkeypatch.chdir(tmp_path)
+    for root in ("./b", "b/", "b//", "./b/../b"):
+        assert list(blobs(events(root))) == ["b/x.txt"], root
+    assert list(blobs(events("./b/x.txt"))) == ["b/x.txt"]
+
+
+def test_excluded_paths_are_not_read_and_directories_not_entered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "keep").mkdir()
+    (tmp_path / "keep" / "a.txt").write_bytes(b"a")
+    (tmp_path / "keep" / "a.log").write_bytes(b"log")
+    (tmp_path / "skip").mkdir()
+    (tmp_path / "skip" / "inner.txt").write_bytes(b"i")
+    monkeypatch.chdir(tmp_path)
+    asked: list[str] = []
+
+    def excluded(path: str) -> bool:
+        asked.append(path)
+        return path == "skip/" or path.endswith(".log")
+
+    found = list(walk([b"."], 1 << 30, excluded))
+    assert list(blobs(found)) == ["keep/a.txt"]
+    assert asked == ["keep/", "keep/a.log", "keep/a.txt", "skip/"]  # skip/ never listed
+    assert list(walk([b"skip"], 1 << 30, excluded)) == []
+    assert list(walk([b"keep/a.log"], 1 << 30, excluded)) == []
+    # The scan root itself, "." or absolute, has no reported path to match.
+    assert list(blobs(walk([os.fsencode(tmp_path / "skip")], 1 << 30, excluded))) == [
+        "inner.txt"]

@@ -1,0 +1,313 @@
+"""Configuration: where settings come from, and how they fill the options of scan commands.
+
+A setting is named like its long option (``fail-on`` is ``--fail-on``) and resolved in this order:
+the command line, the environment (``HVSCAN_FAIL_ON``; a few settings also read a vendor variable),
+the configuration file, the option's default. The file is ``.hvscan.toml`` or the ``[tool.hvscan]``
+table of ``pyproject.toml``, looked up from the scanned directory up to the repository's top
+level, or the one named by ``--config``. Values from the file and the environment go through the
+option's own click type and callback, so they are checked like the command line, and a bad one is
+reported as one line naming where it came from, the key and what is allowed.
+
+This module also owns path excludes: gitignore-style patterns matched against the paths hvscan
+reports (relative to the scanned directory, or to the repository for git sources).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+from click.core import ParameterSource
+
+from hvscan.sources import Excluded
+
+CONFIG_NAME = ".hvscan.toml"
+PYPROJECT_NAME = "pyproject.toml"
+IGNORE_NAME = ".hvscanignore"
+ENV_PREFIX = "HVSCAN_"
+
+
+class ConfigError(Exception):
+    """A configuration file or environment variable is unreadable or holds a bad setting."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A configurable option. ``key`` is both the name in the file and the long option."""
+
+    key: str
+    # Environment variables read after HVSCAN_<KEY>, for names other tools already use.
+    env_aliases: tuple[str, ...] = ()
+    # Path values written in a configuration file are relative to that file's directory.
+    file_relative: bool = False
+    # A file looked up in the project directories when nothing else sets this option.
+    discover: str | None = None
+
+    @property
+    def env(self) -> tuple[str, ...]:
+        return (ENV_PREFIX + self.key.upper().replace("-", "_"), *self.env_aliases)
+
+
+SETTINGS: dict[str, Setting] = {
+    s.key: s
+    for s in (
+        Setting("rules", file_relative=True),
+        Setting("exclude"),
+        Setting("fail-on"),
+        Setting("max-file-size"),
+        Setting("max-decode-depth"),
+        Setting("max-archive-depth"),
+        Setting("max-archive-size"),
+        Setting("max-archive-ratio"),
+        Setting("max-archive-members"),
+        Setting("api-base", env_aliases=("HESEDVID_API_BASE",)),
+        Setting("org-id", env_aliases=("HESEDVID_ORG_ID",)),
+        Setting("ignore-file", file_relative=True, discover=IGNORE_NAME),
+        Setting("baseline", file_relative=True),
+    )
+}
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    path: Path
+    values: dict[str, Any]
+    # How keys are named in messages: "fail-on" in .hvscan.toml, "tool.hvscan.fail-on" in
+    # pyproject.toml, so the user finds the line.
+    key_prefix: str = ""
+
+
+def project_dirs(start: Path) -> list[Path]:
+    """``start`` and its parents up to the repository's top level (the first directory holding
+    ``.git``), or up to the file-system root outside a repository."""
+    here = start.resolve()
+    dirs: list[Path] = []
+    for directory in (here, *here.parents):
+        dirs.append(directory)
+        if (directory / ".git").exists():
+            break
+    return dirs
+
+
+def find_config(dirs: Iterable[Path]) -> ConfigFile | None:
+    """The nearest ``.hvscan.toml``, or ``pyproject.toml`` with a ``[tool.hvscan]`` table; at one
+    level, ``.hvscan.toml`` wins. A ``pyproject.toml`` without the table is passed over."""
+    for directory in dirs:
+        candidate = directory / CONFIG_NAME
+        if candidate.is_file():
+            return load_config(candidate)
+        candidate = directory / PYPROJECT_NAME
+        if candidate.is_file():
+            found = _load_pyproject(candidate, required=False)
+            if found is not None:
+                return found
+    return None
+
+
+def load_config(path: Path) -> ConfigFile:
+    """Read a configuration file named by the user or found by ``find_config``."""
+    if path.name == PYPROJECT_NAME:
+        found = _load_pyproject(path, required=True)
+        assert found is not None
+        return found
+    return ConfigFile(path, _parse_toml(path, _read_text(path)))
+
+
+def _load_pyproject(path: Path, *, required: bool) -> ConfigFile | None:
+    text = _read_text(path)
+    # Another project's pyproject.toml (one that never mentions hvscan) is not parsed, so a
+    # file hvscan does not own cannot break a scan.
+    if not required and "hvscan" not in text:
+        return None
+    tool = _parse_toml(path, text).get("tool", {})
+    table = tool.get("hvscan") if isinstance(tool, dict) else None
+    if table is None:
+        if required:
+            raise ConfigError(f"{shown(path)}: no [tool.hvscan] table")
+        return None
+    if not isinstance(table, dict):
+        raise ConfigError(f"{shown(path)}: 'tool.hvscan' must be a table")
+    return ConfigFile(path, table, key_prefix="tool.hvscan.")
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{shown(path)}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{shown(path)}: not UTF-8 text") from None
+
+
+def _parse_toml(path: Path, text: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{shown(path)}: invalid TOML: {exc}") from None
+
+
+def shown(path: Path) -> str:
+    """A path as messages show it: relative to the current directory when below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def resolve(ctx: click.Context, values: dict[str, Any]) -> None:
+    """Fill ``values`` (a command's keyword arguments) for every configurable option that the
+    command line left at its default, from the environment, then the file, then discovery.
+    Pops ``config_file`` (the ``--config`` option)."""
+    explicit: Path | None = values.pop("config_file", None)
+    dirs = project_dirs(_start_dir(ctx))
+    config = load_config(explicit) if explicit is not None else find_config(dirs)
+    options = _configurable_options(ctx)
+    from_file = _file_values(ctx, config, options) if config is not None else {}
+    for param in ctx.command.params:
+        key = _key(param)
+        if key not in options or param.name is None:
+            continue
+        if ctx.get_parameter_source(param.name) is not ParameterSource.DEFAULT:
+            continue
+        setting = SETTINGS[key]
+        value = _env_value(ctx, param, setting)
+        if value is None:
+            value = from_file.get(key)
+        if value is None and setting.discover is not None:
+            value = _discover(dirs, setting.discover)
+        if value is not None:
+            values[param.name] = value
+
+
+def _start_dir(ctx: click.Context) -> Path:
+    """Where to look for the configuration: the command's first positional argument (the
+    scanned directory, or a scanned file's directory, or the repository), else the current
+    directory."""
+    for param in ctx.command.params:
+        if isinstance(param, click.Argument) and param.name is not None:
+            value = ctx.params.get(param.name)
+            first = value[0] if isinstance(value, tuple | list) and value else value
+            if isinstance(first, str | bytes | os.PathLike) and first:
+                path = Path(os.fsdecode(first))
+                if path.is_dir():
+                    return path
+                if path.parent.is_dir():
+                    return path.parent
+            break
+    return Path.cwd()
+
+
+def _key(param: click.Parameter) -> str | None:
+    for opt in param.opts:
+        if opt.startswith("--"):
+            return opt[2:]
+    return None
+
+
+def _configurable_options(ctx: click.Context) -> dict[str, click.Parameter]:
+    """Settings that some scan command has as an option: the current command's own option
+    first, then its siblings', so a file shared by all commands is checked as a whole."""
+    commands: list[click.Command] = [ctx.command]
+    if ctx.parent is not None and isinstance(ctx.parent.command, click.Group):
+        commands += ctx.parent.command.commands.values()
+    options: dict[str, click.Parameter] = {}
+    for command in commands:
+        for param in command.params:
+            key = _key(param)
+            if key in SETTINGS and key not in options:
+                options[key] = param
+    return options
+
+
+def _file_values(
+    ctx: click.Context, config: ConfigFile, options: dict[str, click.Parameter]
+) -> dict[str, Any]:
+    where = shown(config.path)
+    converted: dict[str, Any] = {}
+    for key, raw in config.values.items():
+        name = config.key_prefix + key
+        if key not in options:
+            raise ConfigError(
+                f"{where}: unknown key {name!r}; allowed: {', '.join(sorted(options))}"
+            )
+        param = options[key]
+        if param.multiple:
+            raw = [raw] if isinstance(raw, str) else raw  # one pattern or file needs no list
+            if not isinstance(raw, list) or any(isinstance(v, list | dict) for v in raw):
+                raise ConfigError(f"{where}: key {name!r} must be a list of values")
+        elif isinstance(raw, list | dict):
+            raise ConfigError(f"{where}: key {name!r} must be a single value, not a "
+                              f"{'list' if isinstance(raw, list) else 'table'}")
+        if SETTINGS[key].file_relative:
+            base = config.path.parent
+            raw = [str(base / str(v)) for v in raw] if param.multiple else str(base / str(raw))
+        converted[key] = _convert(ctx, param, raw, f"{where}: key {name!r}")
+    return converted
+
+
+def _env_value(ctx: click.Context, param: click.Parameter, setting: Setting) -> Any:
+    for variable in setting.env:
+        raw = os.environ.get(variable)
+        if raw is None or raw == "":
+            continue
+        value: Any = param.type.split_envvar_value(raw) if param.multiple else raw
+        return _convert(ctx, param, value, f"environment variable {variable}")
+    return None
+
+
+def _convert(ctx: click.Context, param: click.Parameter, value: Any, where: str) -> Any:
+    try:
+        value = param.type_cast_value(ctx, value)
+        return value if param.callback is None else param.callback(ctx, param, value)
+    except click.BadParameter as exc:
+        raise ConfigError(f"{where}: {exc.message}") from None
+
+
+def _discover(dirs: Sequence[Path], name: str) -> Path | None:
+    for directory in dirs:
+        candidate = directory / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def check_patterns(
+    ctx: click.Context, param: click.Parameter, patterns: tuple[str, ...]
+) -> tuple[str, ...]:
+    """Click callback of ``--exclude``: a typo in a pattern fails with the option's name (and,
+    through ``resolve``, the file's or variable's)."""
+    if not patterns:
+        return patterns
+    import pathspec
+
+    for pattern in patterns:
+        if not pattern.strip():
+            raise click.BadParameter("an empty pattern matches nothing", ctx, param)
+        try:
+            pathspec.GitIgnoreSpec.from_lines([pattern])
+        except ValueError:
+            raise click.BadParameter(
+                f"{pattern!r} is not a valid gitignore-style pattern", ctx, param
+            ) from None
+    return patterns
+
+
+def path_filter(patterns: Sequence[str]) -> Excluded | None:
+    """A predicate telling whether a reported path (POSIX, relative) is excluded; None when
+    there are no patterns, so a run without excludes never imports pathspec. A directory is
+    asked with a trailing slash, so ``build/`` prunes the tree."""
+    if not patterns:
+        return None
+    import pathspec
+
+    spec = pathspec.GitIgnoreSpec.from_lines(patterns)
+
+    def excluded(path: str) -> bool:
+        return bool(spec.match_file(path))
+
+    return excluded

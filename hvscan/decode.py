@@ -1,0 +1,476 @@
+"""Text decoders: keys hidden by an encoding inside text (base64, UTF-16/32, percent, escapes).
+
+Clean text must not pay for decoding, so nothing is decoded blindly. Each decoder knows the
+*forms* a literal takes once encoded (base64 at its three byte alignments, UTF-16/32 in either
+byte order, percent-encoding and backslash escapes); those forms of the rules' keywords join the
+prefilter's needles, and a decoder runs only on the *regions* around a form the prefilter found.
+Encodings nest: the needles of a chain are the outer decoder's forms of the inner chain's needles,
+up to the decode depth, along the few nestings worth their cost (see ``Decoder.contains``). A
+whole UTF-16/32 text is also recognised by its first bytes (a BOM, or where the zero bytes fall),
+like a container, and then scanned in full: what is encoded inside it needs no needles of its own.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+_ALNUM = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+_BASE64 = _ALNUM + b"+/-_"
+_FROM_URL_SAFE = bytes.maketrans(b"-_", b"+/")
+_TO_URL_SAFE = bytes.maketrans(b"+/", b"-_")
+_PERCENT_TEXT = _ALNUM + b"%-._~+"
+_ESCAPE_TEXT = _ALNUM + b"\\_"
+_HEX_BYTES = {f"{i:02{case}}".encode(): bytes([i]) for i in range(256) for case in "xX"}
+# Shorter forms would fire on ordinary text too often to be a cheap check.
+_MIN_FORM = 4
+# Encoded text is cut out of its line; a region never reaches further than this from its needle.
+_REACH = 1 << 16
+# Wrapped base64 (PEM, MIME, `base64` output) is joined across lines at least this wide.
+_MIN_WRAP = 16
+_WIDE_UNIT = {"utf-16": 2, "utf-32": 4}
+# (code unit size, big endian): the encoding's name in reports and its Python codec
+_WIDE_CODECS = {(2, False): ("utf-16le", "utf-16-le"), (2, True): ("utf-16be", "utf-16-be"),
+                (4, False): ("utf-32le", "utf-32-le"), (4, True): ("utf-32be", "utf-32-be")}
+_BOMS = {"utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff",
+         "utf-32-le": b"\xff\xfe\x00\x00", "utf-32-be": b"\x00\x00\xfe\xff"}
+# (BOM, code unit size, class), UTF-32 first: its little-endian BOM starts with UTF-16's.
+_SNIFF_BOMS = ((_BOMS["utf-32-le"], 4, 0), (_BOMS["utf-32-be"], 4, 3),
+               (_BOMS["utf-16-le"], 2, 0), (_BOMS["utf-16-be"], 2, 1))
+
+
+@dataclass
+class Needle:
+    """What a prefilter needle stands for: a rule keyword seen through ``chain`` (encodings,
+    outermost first). ``phase`` places the needle on its encoding's grid: a base64 needle starts
+    ``phase`` characters after a 4-character group boundary; for UTF-16/32 see ``_wide_forms``."""
+
+    chain: tuple[str, ...]
+    phase: int = 0
+
+
+@dataclass
+class Region:
+    """Encoded text found in a buffer, decoded. ``origin`` maps an offset in ``data`` to the
+    offset of the encoded text in the buffer. ``whole_text`` marks the whole buffer re-read in
+    another text encoding (UTF-16/32), whose lines are counted in ``data``."""
+
+    encoding: str
+    data: bytes
+    origin: Callable[[int], int]
+    whole_text: bool = False
+
+
+Found = list[tuple[bytes, Needle]]
+Form = tuple[str, bytes, int]
+
+
+@dataclass
+class Decoder:
+    family: str
+    forms: Callable[[bytes], list[Form]]
+    regions: Callable[[bytes, Found], list[Region]]
+    # Encodings this one is commonly wrapped around: needles are composed only along these,
+    # which keeps the needle set, and so the cost of the prefilter pass, small.
+    contains: frozenset[str]
+
+
+def needle_table(keywords: Iterable[bytes], depth: int) -> dict[bytes, tuple[Needle, ...]]:
+    """Every needle for chains of at most ``depth`` encodings around ``keywords``."""
+    table: dict[bytes, list[Needle]] = {}
+    frontier: list[tuple[bytes, tuple[str, ...]]] = [(k, ()) for k in dict.fromkeys(keywords)]
+    for _ in range(depth):
+        grown: list[tuple[bytes, tuple[str, ...]]] = []
+        for literal, chain in frontier:
+            for decoder in DECODERS:
+                if chain and chain[0] not in decoder.contains:
+                    continue
+                for encoding, form, phase in decoder.forms(literal):
+                    needle = Needle((encoding, *chain), phase)
+                    entries = table.setdefault(form, [])
+                    if needle not in entries:
+                        entries.append(needle)
+                        grown.append((form, needle.chain))
+        frontier = grown
+    return {form: tuple(needles) for form, needles in table.items()}
+
+
+def family(encoding: str) -> Decoder:
+    return _WIDE_DECODER if encoding in _WIDE_UNIT else _BY_FAMILY[encoding]
+
+
+def _positions(buf: bytes, needle: bytes) -> Iterator[int]:
+    pos = buf.find(needle)
+    while pos >= 0:
+        yield pos
+        pos = buf.find(needle, pos + 1)
+
+
+class _Spans:
+    """Disjoint spans already decoded, so that each run is decoded once however many needles
+    it holds (a lookup costs a bisection, whatever the number of runs)."""
+
+    def __init__(self) -> None:
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+
+    def covers(self, pos: int) -> bool:
+        index = bisect.bisect_right(self._starts, pos) - 1
+        return index >= 0 and pos < self._ends[index]
+
+    def add(self, start: int, end: int) -> None:
+        index = bisect.bisect_right(self._starts, start)
+        self._starts.insert(index, start)
+        self._ends.insert(index, end)
+
+
+# --- base64 --------------------------------------------------------------------------------
+
+
+def _base64_forms(literal: bytes) -> list[Form]:
+    import binascii
+
+    forms: list[Form] = []
+    for align in range(3):
+        encoded = binascii.b2a_base64(bytes(align) + literal + bytes(2), newline=False)
+        # Keep the characters made only of the literal's bits: character i holds bits
+        # [6i, 6i + 6) and the literal occupies bits [8 * align, 8 * (align + len)).
+        first = -(-8 * align // 6)
+        stable = encoded[first:8 * (align + len(literal)) // 6]
+        for variant in dict.fromkeys((stable, stable.translate(_TO_URL_SAFE))):
+            forms.append(("base64", variant, first))
+    return forms
+
+
+def _base64_regions(buf: bytes, found: Found) -> list[Region]:
+    regions: list[Region] = []
+    done = _Spans()
+    for needle, info in found:
+        for pos in _positions(buf, needle):
+            if done.covers(pos):
+                continue
+            segments = _base64_run(buf, pos, info.phase)
+            done.add(min(segments[0][0], pos), segments[-1][1])
+            regions.append(_base64_region(buf, segments))
+    return regions
+
+
+def _base64_run(buf: bytes, pos: int, phase: int) -> list[tuple[int, int]]:
+    """The base64 text around ``pos`` as (start, end) pieces of ``buf``: the needle fixes the
+    4-character grid, so characters glued to the front of the run are left out; wrapped lines
+    are joined."""
+    left = _span_start(buf, pos, _BASE64)
+    start = left + (pos - phase - left) % 4
+    end = _span_end(buf, pos, _BASE64)
+    segments = [(start, end)]
+    if start == left:
+        while (previous := _wrapped_line_before(buf, segments[0][0])) is not None:
+            segments.insert(0, previous)
+    while (following := _wrapped_line_after(buf, segments[-1])) is not None:
+        segments.append(following)
+    last_start, last_end = segments[-1]
+    padding = len(buf[last_end:last_end + 2]) - len(buf[last_end:last_end + 2].lstrip(b"="))
+    segments[-1] = (last_start, last_end + padding)
+    return segments
+
+
+def _span_start(buf: bytes, pos: int, chars: bytes) -> int:
+    low = max(buf.rfind(b"\n", 0, pos) + 1, pos - _REACH)
+    before = buf[low:pos]
+    return pos - (len(before) - len(before.rstrip(chars)))
+
+
+def _span_end(buf: bytes, pos: int, chars: bytes) -> int:
+    high = buf.find(b"\n", pos)
+    high = min(len(buf) if high < 0 else high, pos + _REACH)
+    return high - len(buf[pos:high].lstrip(chars))
+
+
+def _line_start(buf: bytes, pos: int) -> int | None:
+    """Where the line holding ``pos`` starts, if only indentation comes before ``pos``."""
+    low = buf.rfind(b"\n", 0, pos) + 1
+    return low if not buf[low:pos].strip(b" \t") else None
+
+
+def _wrapped_line_before(buf: bytes, start: int) -> tuple[int, int] | None:
+    low = _line_start(buf, start)
+    if not low:
+        return None
+    end = low - 1
+    if end and buf[end - 1] == 0x0D:
+        end -= 1
+    begin = _span_start(buf, end, _BASE64)
+    width = end - begin
+    if width < _MIN_WRAP or width % 4 or _line_start(buf, begin) is None:
+        return None
+    return begin, end
+
+
+def _wrapped_line_after(buf: bytes, segment: tuple[int, int]) -> tuple[int, int] | None:
+    start, end = segment
+    width = end - start
+    if width < _MIN_WRAP or width % 4 or _line_start(buf, start) is None:
+        return None
+    following = end + 2 if buf[end:end + 2] == b"\r\n" else end + 1
+    if buf[end:following].strip(b"\r") != b"\n":
+        return None
+    begin = following + len(buf[following:following + 64]) - len(
+        buf[following:following + 64].lstrip(b" \t"))
+    stop = _span_end(buf, begin, _BASE64)
+    return (begin, stop) if stop > begin else None
+
+
+def _base64_region(buf: bytes, segments: list[tuple[int, int]]) -> Region:
+    import binascii
+
+    text = b"".join(buf[s:e] for s, e in segments).translate(_FROM_URL_SAFE).rstrip(b"=")
+    usable = len(text) - (1 if len(text) % 4 == 1 else 0)
+    data = binascii.a2b_base64(text[:usable] + b"=" * (-usable % 4))
+    offsets = [0]
+    for start, end in segments:
+        offsets.append(offsets[-1] + end - start)
+
+    def origin(offset: int) -> int:
+        char = min(offset * 4 // 3, offsets[-1])
+        index = min(bisect.bisect_right(offsets, char) - 1, len(segments) - 1)
+        return segments[index][0] + char - offsets[index]
+
+    return Region("base64", data, origin)
+
+
+# --- percent-encoding and backslash escapes ------------------------------------------------
+
+
+def _hex_forms(encoding: str, literal: bytes, escape: Callable[[int], str],
+               codes: list[int]) -> list[Form]:
+    """``literal`` with every character escaped, and with only those that are not letters or
+    digits escaped. Each form is cut before its first hex letter, so one needle serves upper-
+    and lower-case hex (and keywords that share a prefix share it)."""
+    forms: dict[bytes, None] = {}
+    for escape_all in (True, False):
+        form = ""
+        for code in codes:
+            if not escape_all and code < 128 and code in _ALNUM:
+                form += chr(code)
+                continue
+            escaped = escape(code)
+            letter = next((i for i, char in enumerate(escaped) if char in "ABCDEF"), None)
+            if letter is not None:
+                form += escaped[:letter]
+                break
+            form += escaped
+        if len(form) >= _MIN_FORM and form.encode() != literal:
+            forms[form.encode()] = None
+    return [(encoding, form, 0) for form in forms]
+
+
+def _percent_forms(literal: bytes) -> list[Form]:
+    return _hex_forms("percent", literal, lambda c: f"%{c:02X}", list(literal))
+
+
+def _escape_forms(literal: bytes) -> list[Form]:
+    forms = _hex_forms("escape", literal, lambda c: f"\\x{c:02X}", list(literal))
+    try:
+        text = literal.decode("utf-8")
+    except UnicodeDecodeError:
+        return forms
+    return forms + _hex_forms("escape", literal, lambda c: f"\\u{c:04X}", _utf16_units(text))
+
+
+def _utf16_units(text: str) -> list[int]:
+    # Worked out here rather than with the codec, whose import start-up would pay.
+    units: list[int] = []
+    for char in text:
+        code = ord(char)
+        if code > 0xFFFF:
+            code -= 0x10000
+            units += [0xD800 | code >> 10, 0xDC00 | code & 0x3FF]
+        else:
+            units.append(code)
+    return units
+
+
+def _percent_regions(buf: bytes, found: Found) -> list[Region]:
+    return [_unescape(buf, span, "percent", b"%", _percent_unit)
+            for span in _spans(buf, found, _PERCENT_TEXT)]
+
+
+def _escape_regions(buf: bytes, found: Found) -> list[Region]:
+    return [_unescape(buf, span, "escape", b"\\", _escape_unit)
+            for span in _spans(buf, found, _ESCAPE_TEXT)]
+
+
+def _spans(buf: bytes, found: Found, chars: bytes) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    done = _Spans()
+    for needle, _ in found:
+        for pos in _positions(buf, needle):
+            if not done.covers(pos):
+                spans.append((_span_start(buf, pos, chars), _span_end(buf, pos, chars)))
+                done.add(*spans[-1])
+    return spans
+
+
+def _percent_unit(part: bytes) -> tuple[bytes, int]:
+    """The byte a ``%XX`` escape stands for and the characters it takes after the ``%``."""
+    byte = _HEX_BYTES.get(part[:2])
+    return (byte, 2) if byte is not None else (b"", 0)
+
+
+def _escape_unit(part: bytes) -> tuple[bytes, int]:
+    """What a ``\\xXX`` or ``\\uXXXX`` escape stands for and the characters it takes after
+    the backslash."""
+    if part[:1] == b"x" and (byte := _HEX_BYTES.get(part[1:3])) is not None:
+        return byte, 3
+    digits = part[1:5]
+    if part[:1] == b"u" and len(digits) == 4 and all(c in _HEX for c in digits):
+        return chr(int(digits, 16)).encode("utf-8", "surrogatepass"), 5
+    return b"", 0
+
+
+def _unescape(buf: bytes, span: tuple[int, int], encoding: str, marker: bytes,
+              unit: Callable[[bytes], tuple[bytes, int]]) -> Region:
+    start, end = span
+    parts = buf[start:end].split(marker)
+    decoded = [parts[0]]
+    for part in parts[1:]:
+        value, used = unit(part)
+        decoded.append(value + part[used:] if used else marker + part)
+    anchors: list[tuple[int, int]] = []
+
+    def origin(offset: int) -> int:
+        if not anchors:  # worked out on the first match only: most regions have none
+            _anchor(anchors, parts, start, marker, unit)
+        index = bisect.bisect_right(anchors, (offset, end)) - 1
+        return min(anchors[index][1] + offset - anchors[index][0], end)
+
+    return Region(encoding, b"".join(decoded), origin)
+
+
+def _anchor(anchors: list[tuple[int, int]], parts: list[bytes], start: int, marker: bytes,
+            unit: Callable[[bytes], tuple[bytes, int]]) -> None:
+    """(offset in the decoded data, offset in the buffer) where each run that maps one to one
+    begins: every escape, and the text after it."""
+    anchors.append((0, start))
+    decoded, source = len(parts[0]), start + len(parts[0])
+    for part in parts[1:]:
+        value, used = unit(part)
+        if used:
+            anchors.append((decoded, source))
+            decoded += len(value)
+            source += 1 + used
+        else:
+            decoded += 1
+            source += 1
+        anchors.append((decoded, source))
+        decoded += len(part) - used
+        source += len(part) - used
+
+
+# --- UTF-16 and UTF-32 ---------------------------------------------------------------------
+
+
+def _wide_forms(literal: bytes) -> list[Form]:
+    """One form per code unit size: for ASCII and Latin-1 text the little-endian form without
+    its trailing NULs also occurs in big-endian text. ``phase`` added to where a form occurs gives
+    the text's class (see ``_wide_regions``)."""
+    try:
+        text = literal.decode("utf-8")
+    except UnicodeDecodeError:
+        return []
+    forms: dict[tuple[str, bytes, int], None] = {}
+    for name, width, units in (("utf-16", 2, _utf16_units(text)),
+                               ("utf-32", 4, [ord(char) for char in text])):
+        little = b"".join(unit.to_bytes(width, "little") for unit in units).rstrip(b"\0")
+        big = b"".join(unit.to_bytes(width, "big") for unit in units)
+        stripped = len(big) - len(big.lstrip(b"\0"))
+        forms[(name, little, 0)] = None
+        forms[(name, big[stripped:], (width - 1 - stripped) % width)] = None
+    return list(forms)
+
+
+def looks_wide(buf: bytes) -> bool:
+    """Whether ``buf`` starts as UTF-16/32 text (see ``_sniff``)."""
+    return _sniff(buf) is not None
+
+
+def _sniff(buf: bytes) -> tuple[int, int] | None:
+    """The (code unit size, class) of a buffer that starts as UTF-16/32 text: by its BOM, or by
+    its first 64 bytes holding zeros where ASCII text in that encoding has them and nowhere else.
+    Cheap enough for every blob: ordinary text has no zero byte there."""
+    for bom, width, cls in _SNIFF_BOMS:
+        if buf.startswith(bom):
+            return width, cls
+    head = buf[:64]
+    if len(head) < 8 or 0 not in head:
+        return None
+    for width in (4, 2):
+        head = head[:len(head) // width * width]
+        columns = [head[i::width].count(0) * width / len(head) for i in range(width)]
+        for zero_free, cls in ((0, 0), (width - 1, width - 1)):  # little, big endian
+            if columns[zero_free] <= 0.25 and all(
+                    share >= 0.75 for i, share in enumerate(columns) if i != zero_free):
+                return width, cls
+    return None
+
+
+def _wide_regions(buf: bytes, found: Found) -> list[Region]:
+    """Re-read ``buf`` as UTF-16/32 once per class of grid a needle sits on, and for the class
+    ``_sniff`` finds. ASCII text in little endian on grid ``g`` reads the same in big endian on
+    grid ``g + 1``: both are class ``g``, decoded once, in the byte order that puts the text at
+    the start of the buffer (so the byte pattern tells a BOM-less file's byte order), else little
+    endian, the common one."""
+    sniffed = _sniff(buf)
+    classes: set[tuple[int, int]] = {sniffed} if sniffed else set()
+    for needle, info in found:
+        width = _WIDE_UNIT[info.chain[0]]
+        for pos in _positions(buf, needle):
+            classes.add((width, (pos + info.phase) % width))
+            if sum(w == width for w, _ in classes) == width:
+                break
+    return [_wide_region(buf, width, cls) for width, cls in sorted(classes)]
+
+
+def _wide_region(buf: bytes, width: int, cls: int) -> Region:
+    big = (cls + 1) % width == 0
+    name, codec = _WIDE_CODECS[width, big]
+    grid = 0 if big else cls
+    if grid == 0 and buf.startswith(_BOMS[codec]):
+        grid = len(_BOMS[codec])
+    stop = grid + (len(buf) - grid) // width * width
+    data = buf[grid:stop].decode(codec, "replace").encode("utf-8")
+    return Region(name, data, _WideOrigin(data, grid, width), whole_text=True)
+
+
+class _WideOrigin:
+    """Maps UTF-8 offsets back to UTF-16/32 offsets; offsets asked in increasing order (as
+    matches come) cost one pass in all."""
+
+    def __init__(self, data: bytes, base: int, width: int) -> None:
+        self._data, self._width = data, width
+        self._offset, self._source = 0, base
+        self._base = base
+
+    def __call__(self, offset: int) -> int:
+        if offset < self._offset:
+            self._offset, self._source = 0, self._base
+        text = self._data[self._offset:offset].decode("utf-8", "replace")
+        units = len(text.encode("utf-16-le")) // 2 if self._width == 2 else len(text)
+        self._offset, self._source = offset, self._source + units * self._width
+        return self._source
+
+
+# Base64 around UTF-16 (PowerShell's -EncodedCommand) costs the prefilter nothing measurable;
+# base64 around base64 would cost it half as much again on source code (bench/bench_decode.py),
+# for a nesting seldom seen. What sits in a whole UTF-16/32 text is found through _sniff.
+_BASE64_DECODER = Decoder("base64", _base64_forms, _base64_regions, frozenset({"utf-16"}))
+_WIDE_DECODER = Decoder("wide", _wide_forms, _wide_regions, frozenset())
+DECODERS = (
+    _BASE64_DECODER,
+    Decoder("percent", _percent_forms, _percent_regions, frozenset()),
+    Decoder("escape", _escape_forms, _escape_regions, frozenset()),
+    _WIDE_DECODER,
+)
+_BY_FAMILY = {decoder.family: decoder for decoder in DECODERS}

@@ -1,0 +1,87 @@
+"""The GitHub Actions report: workflow commands that the runner turns into annotations.
+
+Each finding becomes ``::error`` (critical, high), ``::warning`` (medium) or ``::notice`` (low,
+info) with its file, line and column, so it shows on the pull request's diff. Files that could
+not be scanned are ``::error`` annotations and skipped files ``::notice`` ones (so are suppressed
+findings, with --show-suppressed, and the engine's notes, on the file holding the archive member
+or encoded text they are about). Everything that
+comes from scanned content is escaped as the runner's toolkit does (``%`` as ``%25``, line
+breaks as ``%0D``/``%0A``, and in properties ``:`` and ``,`` as ``%3A``/``%2C``): a file name
+cannot end a command early or start a new one.
+"""
+
+from __future__ import annotations
+
+from hvscan.findings import Finding
+from hvscan.report import ReportOptions
+from hvscan.scan import Note, ScanResult
+
+_COMMANDS = {"critical": "error", "high": "error", "medium": "warning"}
+
+
+def render(result: ScanResult, options: ReportOptions) -> str:
+    lines = [_finding_line(f, options) for f in result.findings]
+    if options.show_suppressed:
+        lines += [_finding_line(f, options) for f in result.suppressed]
+    lines += [
+        _command("error", e.message, file=e.path, title="hvscan could not scan this file")
+        for e in result.errors
+    ]
+    lines += [
+        _command("notice", s.reason, file=s.path, title="hvscan skipped this file")
+        for s in result.skipped
+    ]
+    lines += [_note_line(note) for note in result.notes]
+    return "".join(line + "\n" for line in lines)
+
+
+def _note_line(note: Note) -> str:
+    title = "hvscan could not look into all of this file"
+    if note.path is None:
+        return _command("notice", note.message, title=title)
+    # An annotation can only point at a real file: the archive, for a note about its member.
+    outer, _, member = note.path.partition("!")
+    message = f"{member}: {note.message}" if member else note.message
+    return _command("notice", message, file=outer, title=title)
+
+
+def _finding_line(finding: Finding, options: ReportOptions) -> str:
+    secret = finding.secret if options.show_secrets else finding.secret_redacted
+    message = [f"{finding.description}: {secret} (severity {finding.severity})"]
+    if finding.suppression:
+        message.append(f"Suppressed ({finding.suppression}): reported, not counted.")
+    if finding.path is None:
+        message.append(f"Found in a {finding.source.replace('-', ' ')}, line {finding.line}.")
+    if finding.commit:
+        message.append(f"Commit {finding.commit} by {finding.author} on {finding.date}.")
+    if finding.encoding != "plain":
+        message.append(f"Encoded as {finding.encoding}.")
+    if finding.verification:
+        message.append(f"Verification: {finding.verification['status']} "
+                       f"({finding.verification['detail']}).")
+    message.append(f"Fix: {finding.remediation}")
+    message.append(f"Fingerprint: {finding.fingerprint}")
+    location: dict[str, str | int] = (
+        {"file": finding.path, "line": finding.line, "col": finding.column}
+        if finding.path is not None
+        else {}
+    )
+    return _command(
+        "notice" if finding.suppression else _COMMANDS.get(finding.severity, "notice"),
+        "\n".join(message),
+        **location,
+        title=f"hvscan: {finding.rule_id}",
+    )
+
+
+def _command(name: str, message: str, **properties: str | int) -> str:
+    props = ",".join(f"{key}={_escape_property(str(value))}" for key, value in properties.items())
+    return f"::{name} {props}::{_escape_data(message)}"
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")

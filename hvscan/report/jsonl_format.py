@@ -1,0 +1,32 @@
+"""The JSON Lines report: one self-contained JSON object per line, for streaming consumers.
+
+Every line carries a ``type``: ``finding`` lines hold exactly the fields of the JSON report's
+findings, ``skipped``, ``error`` and ``note`` lines those of its ``skipped``, ``errors`` and
+``notes`` lists, and the
+last line, ``summary``, the tool, version and run statistics. A reader that only wants findings
+filters on ``type`` and still sees, at the end, whether the scan was complete. With
+--show-suppressed, ``suppressed`` lines hold the JSON report's ``suppressed`` entries.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hvscan.report import ReportOptions
+from hvscan.report.json_format import report_dict
+from hvscan.scan import ScanResult
+
+
+def render(result: ScanResult, options: ReportOptions) -> str:
+    report = report_dict(result, options)
+    records: list[dict[str, Any]] = [
+        *({"type": "finding", **finding} for finding in report["findings"]),
+        *({"type": "suppressed", **finding} for finding in report.get("suppressed", [])),
+        *({"type": "skipped", **skipped} for skipped in report["skipped"]),
+        *({"type": "error", **error} for error in report["errors"]),
+        *({"type": "note", **note} for note in report["notes"]),
+        {"type": "summary", "tool": report["tool"], "version": report["version"],
+         "stats": report["stats"]},
+    ]
+    return "".join(json.dumps(record, separators=(",", ":")) + "\n" for record in records)

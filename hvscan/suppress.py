@@ -1,0 +1,81 @@
+"""Suppression: findings the team has accepted, kept out of the verdict but never out of sight.
+
+Three ways, checked in this order, the first one that applies named in ``Finding.suppression``:
+- ``inline``: the key's line holds ``hvscan:allow`` (in a comment, typically), read from the scanned
+  bytes themselves, so it works alike for files, standard input, staged blobs and history;
+- ``ignore-file``: the finding's fingerprint (one key in one file) or its key's SHA-256 (that key
+  anywhere) is listed in ``.hvscanignore``;
+- ``baseline``: the key was recorded by ``hvscan baseline`` (see ``hvscan/baseline.py``).
+Suppressed findings are counted in the stats and listed with ``--show-suppressed``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hvscan.baseline import Baseline
+    from hvscan.findings import Finding
+
+MARKER = b"hvscan:allow"
+# UTF-16 too (LE and BE, spelt out so start-up imports no codec): a source that scans a UTF-16
+# file reports offsets into its original bytes.
+_MARKERS = (
+    MARKER,
+    b"".join(bytes((c, 0)) for c in MARKER),
+    b"".join(bytes((0, c)) for c in MARKER),
+)
+_ENTRY = re.compile(r"[0-9a-f]{32}|[0-9a-f]{64}")
+
+
+class IgnoreFileError(Exception):
+    """An ignore file is unreadable or has a line that is neither a fingerprint nor a hash."""
+
+
+def allowed_inline(data: bytes, start: int, end: int) -> bool:
+    """Whether the line holding ``data[start:end]`` carries the allow marker."""
+    line_start = data.rfind(b"\n", 0, start) + 1
+    line_end = data.find(b"\n", end)
+    line = data[line_start : len(data) if line_end < 0 else line_end]
+    return any(marker in line for marker in _MARKERS)
+
+
+def load_ignore_file(path: Path) -> frozenset[str]:
+    """Fingerprints (32 hex digits) and key hashes (64), one a line; ``#`` starts a comment."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise IgnoreFileError(f"{path}: cannot read ignore file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise IgnoreFileError(f"{path}: ignore file is not UTF-8 text") from None
+    entries: set[str] = set()
+    for number, line in enumerate(text.splitlines(), 1):
+        entry = line.split("#", 1)[0].strip().lower()
+        if not entry:
+            continue
+        if not _ENTRY.fullmatch(entry):
+            raise IgnoreFileError(
+                f"{path}:{number}: {entry[:80]!r} is neither a fingerprint (32 hex digits) nor "
+                "a key's secret_sha256 (64 hex digits)"
+            )
+        entries.add(entry)
+    return frozenset(entries)
+
+
+@dataclass(frozen=True)
+class Suppressor:
+    ignored: frozenset[str] = frozenset()
+    baseline: Baseline | None = None
+
+    def reason(self, finding: Finding) -> str | None:
+        """Why ``finding`` is suppressed, or None. The inline marker was read by the engine."""
+        if finding.suppression is not None:
+            return finding.suppression
+        if finding.fingerprint in self.ignored or finding.secret_sha256 in self.ignored:
+            return "ignore-file"
+        if self.baseline is not None and self.baseline.contains(finding):
+            return "baseline"
+        return None

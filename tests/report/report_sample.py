@@ -1,0 +1,79 @@
+"""A fixed ScanResult for report tests, shared by the fixtures and the tests that check it.
+
+It goes through the real pipeline (engine, placeholders, findings) with keys built at run time
+from fixed seeds, so hashes and fingerprints are stable while no key-shaped string is ever written
+to the repository. Fields that later pipeline steps fill (verification, decoding) are set by hand
+so that every report shows them. One more key is suppressed by an inline ``hvscan:allow``.
+"""
+
+from __future__ import annotations
+
+from keygen import make_key
+
+from hvscan import scan
+from hvscan.engine import Engine
+from hvscan.rules import load_builtin_rules
+from hvscan.sources import Blob, Failed, Origin, Skipped
+from hvscan.suppress import Suppressor
+from hvscan.verify import classify, verified_severity
+
+KEY_SHAPE = r"hv_(live|test)_[A-Za-z0-9]{32}"
+# Names that need quoting or escaping in every format: comma, quotes, XML specials, "%", "::",
+# a line break and non-ASCII.
+AWKWARD_PATH = 'odd dir/new\nline,"quoted" <&> 100%::name ü.env'
+HISTORY_COMMIT = "5d41402abc4b2a76b9719d911017c592a1b2c3d4"
+MESSAGE_COMMIT = "7b502c3a1f48c8609ae212cdfb639dee39673f5e"
+
+
+def sample_keys() -> dict[str, str]:
+    return {
+        "live": make_key("live", "report-golden-live"),
+        "test": make_key("test", "report-golden-test"),
+        "history": make_key("live", "report-golden-history"),
+        "allowed": make_key("test", "report-golden-allowed"),
+    }
+
+
+def sample_result() -> scan.ScanResult:
+    keys = sample_keys()
+    placeholder = "hv_" + "live_" + "X" * 32
+    author = "Zoë Example <zoe@example.com>"
+    events = [
+        Blob(
+            f'API_KEY = "{keys["live"]}"\n# docs: {placeholder}\n'.encode(),
+            Origin(source="file", path="src/settings.py"),
+        ),
+        Blob(f"\ttoken: {keys['test']}\n".encode(), Origin(source="file", path=AWKWARD_PATH)),
+        Blob(
+            f"deploy:\n  key: {keys['history']}\n".encode(),
+            Origin(source="history", path="deploy/old config.yml", commit=HISTORY_COMMIT,
+                   author=author, date="2024-05-01T12:00:00+02:00"),
+        ),
+        Blob(
+            f"Add deploy script\n\nuse {keys['test']} for now\n".encode(),
+            Origin(source="commit-message", path=None, commit=MESSAGE_COMMIT, author=author,
+                   date="2024-05-02T09:30:00+02:00"),
+        ),
+        Blob(
+            f'LEGACY = "{keys["allowed"]}"  # hvscan:allow revoked in 2024\n'.encode(),
+            Origin(source="file", path="tests/fixtures/legacy.py"),
+        ),
+        Skipped("assets/intro.mp4", "larger than --max-file-size (209715200 > 104857600 bytes)"),
+        Failed("private/keys.txt", "Permission denied"),
+    ]
+    result = scan.run(Engine(load_builtin_rules()), iter(events))
+    scan.settle(result, None, Suppressor())
+    assert [f.suppression for f in result.suppressed] == ["inline"]
+    assert [f.source for f in result.findings] == ["file", "file", "history", "commit-message"]
+    assert result.stats.placeholders_ignored == 1
+    history = result.findings[2]
+    answer = classify(200, from_api=True)
+    history.verification = {
+        "status": answer.status, "http_status": answer.http_status, "org_id": "acme-7",
+        "org_id_source": "content", "checked_at": "2024-06-01T08:00:00Z", "cached": False,
+        "detail": answer.detail,
+    }
+    history.severity = verified_severity(history.severity, history.key_type, answer.status)
+    assert history.severity == "critical"
+    result.findings[1].encoding = "base64"
+    return result

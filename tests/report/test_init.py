@@ -1,0 +1,95 @@
+"""The reporter registry: every format the command line offers renders, from the real CLI too,
+and the golden files hold hashes and redacted keys only."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import subprocess
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+import pytest
+from report_sample import KEY_SHAPE, sample_result
+
+from hvscan.cli import cli
+from hvscan.report import FORMATS, ReportOptions, renderer
+from hvscan.scan import ScanResult
+
+GOLDEN = Path(__file__).parent / "golden"
+Run = Callable[..., subprocess.CompletedProcess[bytes]]
+
+
+def test_every_format_is_offered_by_every_scan_command() -> None:
+    for command in cli.commands.values():
+        formats = [p for p in command.params if p.name == "output_format"]
+        if formats:
+            assert isinstance(formats[0].type, click.Choice)
+            assert tuple(formats[0].type.choices) == FORMATS
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_every_format_renders(name: str, result: ScanResult) -> None:
+    assert renderer(name)(result, ReportOptions())
+
+
+def test_golden_files_hold_hashes_and_no_key() -> None:
+    files = sorted(GOLDEN.iterdir())
+    assert len(files) >= 10
+    # Fingerprints and hashes depend on the generated keys: the golden files come from them.
+    derived = {f.fingerprint for f in sample_result().findings}
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(KEY_SHAPE, text), path.name
+        if path.name.startswith("sample."):
+            assert all(d in text for d in derived), path.name
+
+
+def _parse(name: str, text: str) -> int:
+    """Parse a report the way its consumer would; return the number of findings in it."""
+    if name == "json":
+        return len(json.loads(text)["findings"])
+    if name == "jsonl":
+        return sum(json.loads(line)["type"] == "finding" for line in text.splitlines())
+    if name == "sarif":
+        return len(json.loads(text)["runs"][0]["results"])
+    if name == "csv":
+        return len(list(csv.DictReader(io.StringIO(text, newline=""))))
+    if name == "junit":
+        return len(ET.fromstring(text).findall(".//failure"))
+    if name == "github":
+        return sum(line.startswith(("::error file=", "::warning file=")) for line in
+                   text.splitlines())
+    return text.count("hesedvid-")
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_cli_writes_each_format(
+    name: str, tmp_path: Path, key: Callable[..., str], run_hvscan: Run
+) -> None:
+    (tmp_path / "app.py").write_text(f'KEY = "{key("live", 1)}"\nT = "{key("test", 2)}"\n')
+    proc = run_hvscan("dir", tmp_path, "--format", name)
+    assert proc.returncode == 1, proc.stderr
+    assert _parse(name, proc.stdout.decode()) == 2
+    assert key("live", 1).encode() not in proc.stdout + proc.stderr
+    out = tmp_path / "report.out"
+    proc = run_hvscan("dir", tmp_path / "app.py", "--format", name, "--output", out)
+    assert proc.returncode == 1
+    assert _parse(name, out.read_text(encoding="utf-8")) == 2
+    if name != "text":
+        assert proc.stderr.decode().startswith("hvscan: scanned 1 file")
+
+
+@pytest.mark.parametrize("name", [f for f in FORMATS if f != "text"])
+def test_machine_formats_name_what_could_not_be_scanned_on_stderr(
+    name: str, tmp_path: Path, run_hvscan: Run
+) -> None:
+    proc = run_hvscan("dir", tmp_path / "missing", "--format", name)
+    assert proc.returncode == 2
+    assert proc.stderr.decode() == (
+        f"hvscan: error: {tmp_path / 'missing'}: No such file or directory\n"
+    )

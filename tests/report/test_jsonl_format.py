@@ -1,0 +1,60 @@
+"""The JSON Lines report: golden file, one object per line, same fields as the JSON report."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from hvscan.report import ReportOptions
+from hvscan.report.json_format import report_dict
+from hvscan.scan import ScanResult
+
+
+def _records(text: str) -> list[dict[str, object]]:
+    assert text.endswith("\n")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_golden(
+    result: ScanResult, render: Callable[..., str], golden: Callable[..., None]
+) -> None:
+    golden("sample.jsonl", render("jsonl", result))
+    golden("empty.jsonl", render("jsonl", ScanResult()))
+
+
+def test_records_match_the_json_report(result: ScanResult, render: Callable[..., str]) -> None:
+    records = _records(render("jsonl", result))
+    report = report_dict(result, ReportOptions())
+    assert [r["type"] for r in records] == ["finding"] * 4 + ["skipped", "error", "summary"]
+    assert [{k: v for k, v in r.items() if k != "type"} for r in records[:4]] == report["findings"]
+    assert records[4] == {"type": "skipped", **report["skipped"][0]}
+    assert records[5] == {"type": "error", **report["errors"][0]}
+    assert records[-1] == {"type": "summary", "tool": "hvscan", "version": report["version"],
+                           "stats": report["stats"]}
+
+
+def test_line_breaks_in_paths_stay_inside_one_line(
+    result: ScanResult, render: Callable[..., str]
+) -> None:
+    text = render("jsonl", result)
+    assert len(text.splitlines()) == 7
+    assert "new\\nline" in text
+
+
+def test_secrets_only_with_show_secrets(
+    result: ScanResult, keys: dict[str, str], render: Callable[..., str]
+) -> None:
+    hidden = render("jsonl", result)
+    assert not any(key in hidden for key in keys.values())
+    shown = _records(render("jsonl", result, show_secrets=True))
+    assert shown[0]["secret"] == keys["live"]
+
+
+def test_suppressed_findings_only_with_show_suppressed(
+    result: ScanResult, render: Callable[..., str]
+) -> None:
+    assert "suppressed" not in [r["type"] for r in _records(render("jsonl", result))]
+    records = _records(render("jsonl", result, show_suppressed=True))
+    assert [r["type"] for r in records][:5] == ["finding"] * 4 + ["suppressed"]
+    assert records[4]["suppression"] == "inline"
+    assert records[4]["fingerprint"] == result.suppressed[0].fingerprint

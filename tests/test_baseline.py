@@ -1,0 +1,235 @@
+"""Baselines: recording accepted findings, and scans that report only new ones."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import ntpath
+import os
+import re
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from keygen import make_key
+
+from hvscan import baseline
+from hvscan.engine import Engine
+from hvscan.findings import Finding, make_finding
+from hvscan.rules import load_builtin_rules
+from hvscan.sources import Origin, files
+
+Run = Callable[..., subprocess.CompletedProcess[bytes]]
+ENGINE = Engine(load_builtin_rules())
+LIVE, TEST = make_key("live", 11), make_key("test", 12)
+
+
+def finding(key: str, path: str | None, line: int = 1, source: str = "file") -> Finding:
+    (match,) = ENGINE.scan(("\n" * (line - 1) + key).encode())
+    return make_finding(match, Origin(source=source, path=path,
+                                      commit="c" * 40 if source == "history" else None))
+
+
+def test_entries_are_unique_sorted_and_hold_no_key_or_line() -> None:
+    found = [finding(LIVE, "b.py", 3), finding(TEST, "a.py"), finding(LIVE, "b.py", 9),
+             finding(LIVE, None, source="history")]
+    items = baseline.entries(found)
+    assert [(e["path"], e["rule_id"]) for e in items] == [
+        (None, "hesedvid-live-key"), ("a.py", "hesedvid-test-key"), ("b.py", "hesedvid-live-key")]
+    assert set(items[0]) == {"fingerprint", "rule_id", "path", "secret_sha256", "secret_redacted"}
+    text = baseline.dumps(items)
+    assert LIVE not in text and TEST not in text
+    assert '"line"' not in text and '"commit"' not in text and "date" not in text
+
+
+def test_output_does_not_depend_on_order_or_line_numbers() -> None:
+    one = baseline.dumps(baseline.entries([finding(LIVE, "b.py", 3), finding(TEST, "a.py")]))
+    two = baseline.dumps(baseline.entries([finding(TEST, "a.py", 40), finding(LIVE, "b.py")]))
+    assert one == two and one.endswith("}\n")
+
+
+def test_write_then_load_matches_by_rule_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "b.json"
+    assert baseline.write(path, [finding(LIVE, "a.py"), finding(LIVE, "a.py", 5)]) == 1
+    assert oct(path.stat().st_mode & 0o777) == oct(0o644)
+    loaded = baseline.load(path)
+    assert loaded.contains(finding(LIVE, "a.py", 30))
+    assert loaded.contains(finding(LIVE, "moved/elsewhere.py"))
+    assert loaded.contains(finding(LIVE, "a.py", source="history"))
+    assert not loaded.contains(finding(TEST, "a.py"))
+
+
+def test_failed_write_leaves_nothing(tmp_path: Path) -> None:
+    with pytest.raises(baseline.BaselineError, match="cannot write baseline"):
+        baseline.write(tmp_path / "missing-dir" / "b.json", [finding(LIVE, "a.py")])
+    (tmp_path / "dir.json").mkdir()
+    with pytest.raises(baseline.BaselineError, match="cannot write baseline"):
+        baseline.write(tmp_path / "dir.json", [finding(LIVE, "a.py")])
+    assert [p.name for p in tmp_path.iterdir()] == ["dir.json"]
+
+
+GOOD = {"fingerprint": "a" * 32, "rule_id": "r", "path": "p", "secret_sha256": "b" * 64,
+        "secret_redacted": "x"}
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ("{", "baseline is not valid JSON"),
+        ('{"tool": "hvscan", "findings": []}', "not an hvscan baseline"),
+        ({"hvscan_baseline": 2, "findings": []}, "not an hvscan baseline"),
+        ({"hvscan_baseline": 1, "findings": {}}, "field 'findings' must be a list"),
+        ({"hvscan_baseline": 1, "findings": [3]}, r"findings\[0\]: must be an object"),
+        ({"hvscan_baseline": 1, "findings": [{**GOOD, "line": 3}]}, "unknown field 'line'"),
+        ({"hvscan_baseline": 1, "findings": [{**GOOD, "secret_sha256": "B" * 64}]},
+         "'secret_sha256' must be 64 lowercase hex digits"),
+        ({"hvscan_baseline": 1, "findings": [{**GOOD, "fingerprint": "a"}]},
+         "'fingerprint' must be 32 lowercase hex digits"),
+        ({"hvscan_baseline": 1, "findings": [{**GOOD, "rule_id": ""}]},
+         "'rule_id' must be a non-empty string"),
+    ],
+)
+def test_load_rejects_what_is_not_a_baseline(
+    tmp_path: Path, document: Any, message: str
+) -> None:
+    path = tmp_path / "b.json"
+    path.write_text(document if isinstance(document, str) else json.dumps(document))
+    with pytest.raises(baseline.BaselineError, match=message):
+        baseline.load(path)
+
+
+# Fingerprints on every platform: paths are POSIX and relative, so a baseline or ignore file
+# written on Windows matches on Linux.
+
+
+def test_reported_paths_are_posix_whatever_the_separator(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(files.os, "sep", "\\")
+    monkeypatch.setattr(files.os, "path", ntpath)
+    assert files._posix(b"sub\\dir\\") == b"sub/dir"
+    assert files._posix(b".\\sub\\..\\src") == b"src"
+
+
+def test_fingerprint_is_a_function_of_rule_posix_path_and_key_only() -> None:
+    local = finding(LIVE, "src/app.py", 3)
+    assert finding(LIVE, "src/app.py", 77, source="history").fingerprint == local.fingerprint
+    assert finding(LIVE, "src/app.py", source="staged").fingerprint == local.fingerprint
+    # A fixed value: it must never change between runs, machines, platforms or versions.
+    assert local.fingerprint == hashlib.sha256(
+        f"hesedvid-live-key\0src/app.py\0{local.secret_sha256}".encode()).hexdigest()[:32]
+
+
+# Through the real command
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / "src").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    (root / "src" / "app.py").write_text(f'import os\n\nKEY = "{LIVE}"\n')
+    (root / "src" / "dev.env").write_text(f"HV={TEST}\n")
+    (root / "README.md").write_text("nothing here\n")
+    return root
+
+
+def record(run_hvscan: Run, repo: Path, *args: str) -> bytes:
+    done = run_hvscan("baseline", *args, cwd=repo)
+    assert done.returncode == 0, done.stderr
+    return (repo / ".hvscan-baseline.json").read_bytes()
+
+
+def scan(run_hvscan: Run, repo: Path, *args: str) -> tuple[int, list[str]]:
+    done = run_hvscan("dir", "--baseline", ".hvscan-baseline.json", "--format", "json", *args,
+                      cwd=repo)
+    assert done.returncode in (0, 1), done.stderr
+    return done.returncode, [f["path"] for f in json.loads(done.stdout)["findings"]]
+
+
+def test_baseline_records_and_scans_report_only_new(repo: Path, run_hvscan: Run) -> None:
+    done = run_hvscan("baseline", cwd=repo)
+    assert "recorded 2 findings in .hvscan-baseline.json" in done.stderr.decode()
+    recorded = json.loads((repo / ".hvscan-baseline.json").read_bytes())
+    assert recorded["hvscan_baseline"] == 1
+    assert [e["path"] for e in recorded["findings"]] == ["src/app.py", "src/dev.env"]
+    assert scan(run_hvscan, repo) == (0, [])
+    (repo / "src" / "new.py").write_text(f"K = '{make_key('live', 13)}'\n")
+    assert scan(run_hvscan, repo) == (1, ["src/new.py"])
+    report = json.loads(run_hvscan("dir", "--baseline", ".hvscan-baseline.json", "--format",
+                                   "json", "--show-suppressed", cwd=repo).stdout)
+    assert report["stats"]["suppressed"] == 2
+    assert {s["suppression"] for s in report["suppressed"]} == {"baseline"}
+
+
+def test_rerun_on_an_unchanged_tree_is_byte_identical(repo: Path, run_hvscan: Run) -> None:
+    first = record(run_hvscan, repo)
+    assert record(run_hvscan, repo) == first
+    assert record(run_hvscan, repo, str(repo)) == first  # an absolute root reports the same paths
+    text = first.decode()
+    assert LIVE not in text and TEST not in text and '"line"' not in text
+    assert re.search(r"20\d\d-\d\d", text) is None  # no timestamps
+    assert b"\r" not in first
+
+
+def test_moving_code_does_not_invalidate_it(repo: Path, run_hvscan: Run) -> None:
+    before = record(run_hvscan, repo)
+    app = repo / "src" / "app.py"
+    app.write_text("# a header\n\n\n" + app.read_text() + "\nmore = 1\n")
+    assert scan(run_hvscan, repo) == (0, [])
+    (repo / "src" / "moved").mkdir()
+    app.rename(repo / "src" / "moved" / "settings.py")
+    assert scan(run_hvscan, repo) == (0, [])
+    assert (repo / ".hvscan-baseline.json").read_bytes() == before  # scans never rewrite it
+    # Re-recording after an edit above the key changes nothing either.
+    (repo / "src" / "moved").rename(repo / "src" / "tmp")
+    (repo / "src" / "tmp" / "settings.py").rename(app)
+    (repo / "src" / "tmp").rmdir()
+    assert record(run_hvscan, repo) == before
+
+
+def test_suppressed_and_excluded_findings_are_not_recorded(repo: Path, run_hvscan: Run) -> None:
+    (repo / "src" / "dev.env").write_text(f"HV={TEST}  # hvscan:allow\n")
+    (repo / ".hvscan.toml").write_text('exclude = ["*.py"]\n')
+    assert json.loads(record(run_hvscan, repo))["findings"] == []
+
+
+def test_same_paths_and_options_as_dir(repo: Path, run_hvscan: Run) -> None:
+    data = json.loads(record(run_hvscan, repo, "src/dev.env", "--output", ".hvscan-baseline.json"))
+    assert [e["path"] for e in data["findings"]] == ["src/dev.env"]
+    data = json.loads(record(run_hvscan, repo, "--max-file-size", "10"))
+    assert data["findings"] == []
+    done = run_hvscan("baseline", "-o", "custom.json", "--exclude", "*.env", cwd=repo)
+    assert done.returncode == 0
+    assert [e["path"] for e in json.loads((repo / "custom.json").read_text())["findings"]] == [
+        "src/app.py"]
+
+
+def test_incomplete_scan_writes_no_baseline(repo: Path, run_hvscan: Run) -> None:
+    done = run_hvscan("baseline", ".", "missing", cwd=repo)
+    assert done.returncode == 2
+    assert "error: missing:" in done.stderr.decode()
+    assert ".hvscan-baseline.json not written" in done.stderr.decode()
+    assert not (repo / ".hvscan-baseline.json").exists()
+
+
+def test_bad_baseline_file_is_one_line_exit_2(repo: Path, run_hvscan: Run) -> None:
+    for content, message in (("[]", "not an hvscan baseline"), (None, "cannot read baseline")):
+        if content is not None:
+            (repo / ".hvscan-baseline.json").write_text(content)
+        done = run_hvscan("dir", "--baseline", "b.json" if content is None else
+                          ".hvscan-baseline.json", cwd=repo)
+        err = done.stderr.decode()
+        assert done.returncode == 2 and err.count("\n") == 1 and message in err, err
+
+
+def test_baseline_from_the_config_file(repo: Path, run_hvscan: Run) -> None:
+    record(run_hvscan, repo)
+    (repo / "ci").mkdir()
+    os.replace(repo / ".hvscan-baseline.json", repo / "ci" / "accepted.json")
+    (repo / ".hvscan.toml").write_text('baseline = "ci/accepted.json"\n')
+    assert run_hvscan("dir", cwd=repo / "src").returncode == 0
+    assert run_hvscan("stdin", input=LIVE.encode(), cwd=repo).returncode == 0
+    assert run_hvscan("stdin", input=make_key("live", 14).encode(), cwd=repo).returncode == 1

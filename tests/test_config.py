@@ -1,0 +1,394 @@
+"""Configuration: discovery, precedence, validation and path excludes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from click.testing import CliRunner
+from keygen import make_key
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from hvscan.config import (
+    SETTINGS,
+    ConfigError,
+    find_config,
+    load_config,
+    path_filter,
+    project_dirs,
+    resolve,
+)
+
+Run = Callable[..., subprocess.CompletedProcess[bytes]]
+
+
+def git_init(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["git", "init", "-q", str(path)], check=True)
+    return path
+
+
+def report(done: subprocess.CompletedProcess[bytes]) -> dict[str, Any]:
+    assert done.returncode in (0, 1), done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def one_line_error(done: subprocess.CompletedProcess[bytes]) -> str:
+    err = done.stderr.decode()
+    assert done.returncode == 2, (done.stdout, err)
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A repository with a live key (high) in src/app.py and a test key (medium) in build/."""
+    root = git_init(tmp_path / "repo")
+    (root / "src").mkdir()
+    (root / "src" / "app.py").write_text(f'KEY = "{make_key("live", 1)}"\n')
+    (root / "build").mkdir()
+    (root / "build" / "gen.py").write_text(f'KEY = "{make_key("test", 2)}"\n')
+    return root
+
+
+# Discovery
+
+
+def test_project_dirs_stop_at_the_repository_top(tmp_path: Path) -> None:
+    root = git_init(tmp_path / "r")
+    deep = root / "a" / "b"
+    deep.mkdir(parents=True)
+    assert project_dirs(deep) == [deep, root / "a", root]
+
+
+def test_project_dirs_outside_a_repository_reach_the_file_system_root(tmp_path: Path) -> None:
+    dirs = project_dirs(tmp_path)
+    assert dirs[0] == tmp_path.resolve() and dirs[-1] == Path(tmp_path.anchor)
+
+
+def test_hvscan_toml_wins_over_pyproject_at_the_same_level(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.hvscan]\nfail-on = "high"\n')
+    (tmp_path / ".hvscan.toml").write_text('fail-on = "critical"\n')
+    found = find_config([tmp_path])
+    assert found is not None and found.values == {"fail-on": "critical"}
+
+
+def test_pyproject_without_the_table_is_passed_over(tmp_path: Path) -> None:
+    inner = tmp_path / "pkg"
+    inner.mkdir()
+    (inner / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    (tmp_path / "pyproject.toml").write_text('[tool.hvscan]\nfail-on = "high"\n')
+    found = find_config([inner, tmp_path])
+    assert found is not None
+    assert found.path == tmp_path / "pyproject.toml" and found.key_prefix == "tool.hvscan."
+    assert find_config([inner]) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        (".hvscan.toml", "fail-on = ", "invalid TOML"),
+        (".hvscan.toml", b"x = '\xff'", "not UTF-8"),
+        ("pyproject.toml", '[project]\nname = "x"\n', "no [tool.hvscan] table"),
+        ("pyproject.toml", '[tool]\nhvscan = 3\n', "'tool.hvscan' must be a table"),
+    ],
+)
+def test_unreadable_files_are_config_errors(
+    tmp_path: Path, name: str, content: str | bytes, message: str
+) -> None:
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert str(raised.value).startswith(f"{path}: {message}")
+
+
+# Precedence and validation through the real command
+
+
+def test_file_sets_an_option(repo: Path, run_hvscan: Run) -> None:
+    assert run_hvscan("dir", cwd=repo).returncode == 1
+    (repo / ".hvscan.toml").write_text('fail-on = "critical"\n')
+    assert run_hvscan("dir", cwd=repo).returncode == 0
+
+
+def test_precedence_command_line_then_environment_then_file(repo: Path, run_hvscan: Run) -> None:
+    (repo / ".hvscan.toml").write_text('fail-on = "critical"\n')
+    env = {"HVSCAN_FAIL_ON": "medium"}
+    assert run_hvscan("dir", cwd=repo, env=env).returncode == 1
+    assert run_hvscan("dir", "--fail-on", "critical", cwd=repo, env=env).returncode == 0
+    assert run_hvscan("dir", "--fail-on", "high", cwd=repo).returncode == 1
+
+
+def test_pyproject_table(repo: Path, run_hvscan: Run) -> None:
+    (repo / "pyproject.toml").write_text('[project]\nname = "x"\n\n[tool.hvscan]\n'
+                                         'exclude = ["build/"]\n')
+    paths = {f["path"] for f in report(run_hvscan("dir", "--format", "json", cwd=repo))["findings"]}
+    assert paths == {"src/app.py"}
+
+
+def test_found_from_a_subdirectory_and_a_scanned_path(repo: Path, run_hvscan: Run) -> None:
+    (repo / ".hvscan.toml").write_text('fail-on = "none"\n')
+    assert run_hvscan("dir", cwd=repo / "src").returncode == 0
+    assert run_hvscan("dir", str(repo / "src" / "app.py")).returncode == 0
+    assert run_hvscan("dir", str(repo)).returncode == 0
+
+
+def test_a_file_above_the_repository_is_not_used(repo: Path, run_hvscan: Run) -> None:
+    (repo.parent / ".hvscan.toml").write_text('fail-on = "none"\n')
+    assert run_hvscan("dir", cwd=repo).returncode == 1
+
+
+def test_config_option_overrides_discovery(repo: Path, tmp_path: Path, run_hvscan: Run) -> None:
+    (repo / ".hvscan.toml").write_text('fail-on = "none"\n')
+    other = tmp_path / "strict.toml"
+    other.write_text('fail-on = "medium"\n')
+    assert run_hvscan("dir", "--config", str(other), cwd=repo).returncode == 1
+    assert run_hvscan("dir", cwd=repo, env={"HVSCAN_CONFIG": str(other)}).returncode == 1
+
+
+def test_config_option_takes_a_pyproject(repo: Path, tmp_path: Path, run_hvscan: Run) -> None:
+    other = tmp_path / "pyproject.toml"
+    other.write_text('[tool.hvscan]\nfail-on = "none"\n')
+    assert run_hvscan("dir", "--config", str(other), cwd=repo).returncode == 0
+    other.write_text('[project]\nname = "x"\n')
+    assert "no [tool.hvscan] table" in one_line_error(
+        run_hvscan("dir", "--config", str(other), cwd=repo))
+
+
+def test_missing_config_file_is_an_error(repo: Path, run_hvscan: Run) -> None:
+    err = one_line_error(run_hvscan("dir", "--config", "nope.toml", cwd=repo))
+    assert "nope.toml: cannot read" in err
+
+
+def test_unknown_key_names_file_key_and_what_is_allowed(repo: Path, run_hvscan: Run) -> None:
+    (repo / ".hvscan.toml").write_text('fial-on = "high"\n')
+    err = one_line_error(run_hvscan("dir", cwd=repo))
+    assert ".hvscan.toml: unknown key 'fial-on'; allowed: " in err
+    assert "fail-on" in err and "exclude" in err and "rules" in err
+
+
+def test_unknown_key_in_pyproject_is_named_with_its_table(repo: Path, run_hvscan: Run) -> None:
+    (repo / "pyproject.toml").write_text('[tool.hvscan]\nverbose = true\n')
+    assert "pyproject.toml: unknown key 'tool.hvscan.verbose'" in one_line_error(
+        run_hvscan("dir", cwd=repo))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('fail-on = "loud"', "key 'fail-on': 'loud' is not one of 'info', 'low', "),
+        ('max-file-size = "lots"', "key 'max-file-size': 'lots' is not a size"),
+        ("fail-on = ['high']", "key 'fail-on' must be a single value, not a list"),
+        ("exclude = [['a']]", "key 'exclude' must be a list of values"),
+        ("rules = ['missing.toml']", "key 'rules': File '"),
+        ("exclude = ['!']", "key 'exclude': '!' is not a valid gitignore-style pattern"),
+        ("exclude = ['  ']", "key 'exclude': an empty pattern matches nothing"),
+        ('api-base = "ftp://api.example"', "key 'api-base': 'ftp://api.example' is not an http"),
+        ('org-id = "a/b"', "key 'org-id': 'a/b' is not an org ID"),
+    ],
+)
+def test_bad_values_name_file_key_and_what_is_allowed(
+    repo: Path, run_hvscan: Run, content: str, message: str
+) -> None:
+    (repo / ".hvscan.toml").write_text(content + "\n")
+    err = one_line_error(run_hvscan("dir", cwd=repo))
+    assert f"hvscan: error: .hvscan.toml: {message}" in err
+
+
+def test_the_file_is_checked_whole_even_for_keys_another_command_uses(
+    repo: Path, run_hvscan: Run
+) -> None:
+    (repo / ".hvscan.toml").write_text('max-file-size = "lots"\n')
+    assert "max-file-size" in one_line_error(run_hvscan("stdin", input=b"", cwd=repo))
+    (repo / ".hvscan.toml").write_text('max-file-size = "1KB"\n')
+    assert run_hvscan("stdin", input=b"clean", cwd=repo).returncode == 0
+
+
+def test_bad_environment_value_names_the_variable(repo: Path, run_hvscan: Run) -> None:
+    err = one_line_error(run_hvscan("dir", cwd=repo, env={"HVSCAN_MAX_FILE_SIZE": "huge"}))
+    assert "environment variable HVSCAN_MAX_FILE_SIZE: 'huge' is not a size" in err
+
+
+def test_rule_files_are_relative_to_the_config_file(repo: Path, run_hvscan: Run) -> None:
+    (repo / "ci").mkdir()
+    (repo / "ci" / "acme.toml").write_text(
+        "[[rules]]\nid='acme'\ndescription='Acme'\nregex='acme_[0-9]{6}'\n"
+        "keywords=['acme_']\nkey_type='token'\nseverity='high'\nremediation='Rotate.'\n"
+    )
+    (repo / "ci" / "hvscan.toml").write_text('rules = ["acme.toml"]\n')
+    (repo / "src" / "acme.txt").write_text("acme_123456\n")
+    done = run_hvscan("dir", "src", "--config", "ci/hvscan.toml", "--format", "json", cwd=repo)
+    assert "acme" in {f["rule_id"] for f in report(done)["findings"]}
+
+
+def test_a_single_value_for_a_list_is_a_list_of_one(repo: Path, run_hvscan: Run) -> None:
+    (repo / ".hvscan.toml").write_text('exclude = "build/"\n')
+    done = run_hvscan("dir", "--format", "json", cwd=repo)
+    assert {f["path"] for f in report(done)["findings"]} == {"src/app.py"}
+
+
+def test_environment_lists_are_split(repo: Path, run_hvscan: Run) -> None:
+    done = run_hvscan("dir", "--format", "json", cwd=repo,
+                      env={"HVSCAN_EXCLUDE": "build/ docs/"})
+    assert {f["path"] for f in report(done)["findings"]} == {"src/app.py"}
+
+
+def test_verification_settings_from_the_file_reach_the_request(
+    repo: Path, run_hvscan: Run, httpserver: HTTPServer
+) -> None:
+    paths: list[str] = []
+
+    def answer(request: Request) -> Response:
+        paths.append(request.path)
+        return Response(status=401)
+
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(answer)
+    base = f"http://127.0.0.1:{httpserver.port}"
+    (repo / ".hvscan.toml").write_text(f'api-base = "{base}"\norg-id = "from-file"\n')
+    env = {"HESEDVID_API_BASE": "", "HESEDVID_ORG_ID": "", "HTTP_PROXY": "", "ALL_PROXY": ""}
+    run_hvscan("dir", "src", "--verify", cwd=repo, env=env)
+    assert paths == ["/v1/api/from-file/environments"]
+    run_hvscan("dir", "src", "--verify", cwd=repo, env={**env, "HVSCAN_ORG_ID": "from-env"})
+    assert paths[1:] == ["/v1/api/from-env/environments"]
+
+
+# The resolution mechanism itself, on a command of its own: every setting, including those
+# whose options other commands add, resolves the same way.
+
+
+def _probe_group() -> click.Group:
+    @click.group()
+    def group() -> None:
+        pass
+
+    @group.command()
+    @click.option("--config", "config_file", type=click.Path(path_type=Path))
+    @click.option("--org-id")
+    @click.option("--rules", multiple=True, type=click.Path(path_type=Path))
+    @click.option("--not-a-setting", default="x")
+    def probe(**values: Any) -> None:
+        resolve(click.get_current_context(), values)
+        click.echo(json.dumps({k: [str(p) for p in v] if isinstance(v, tuple) else v
+                               for k, v in values.items()}))
+
+    return group
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        ([], {}, "from-file"),
+        ([], {"HESEDVID_ORG_ID": "vendor-env"}, "vendor-env"),
+        ([], {"HESEDVID_ORG_ID": "vendor-env", "HVSCAN_ORG_ID": "own-env"}, "own-env"),
+        (["--org-id", "cli"], {"HVSCAN_ORG_ID": "own-env"}, "cli"),
+    ],
+)
+def test_resolution_order_and_vendor_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], env: dict[str, str],
+    expected: str,
+) -> None:
+    for name in ("HVSCAN_ORG_ID", "HESEDVID_ORG_ID"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    config = tmp_path / "c.toml"
+    config.write_text('org-id = "from-file"\nrules = ["r.toml"]\n')
+    result = CliRunner().invoke(_probe_group(), ["probe", "--config", str(config), *args])
+    assert result.exit_code == 0, result.output
+    values = json.loads(result.output)
+    assert values["org_id"] == expected
+    assert values["rules"] == [str(tmp_path / "r.toml")]
+    assert values["not_a_setting"] == "x" and "config_file" not in values
+
+
+def test_only_settings_are_allowed_keys(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('not-a-setting = "y"\n')
+    result = CliRunner().invoke(_probe_group(), ["probe", "--config", str(config)])
+    assert isinstance(result.exception, ConfigError)
+    assert "unknown key 'not-a-setting'; allowed: org-id, rules" in str(result.exception)
+
+
+def test_every_setting_names_a_long_option() -> None:
+    for key, setting in SETTINGS.items():
+        assert key == setting.key and key.islower() and " " not in key
+        assert setting.env[0] == "HVSCAN_" + key.upper().replace("-", "_")
+
+
+# Excludes
+
+
+def test_no_patterns_no_filter() -> None:
+    assert path_filter(()) is None
+
+
+def test_gitignore_semantics() -> None:
+    excluded = path_filter(["build/", "*.lock", "/top.txt", "docs/**/*.md", "!keep.lock"])
+    assert excluded is not None
+    assert excluded("build/") and excluded("build/x.py") and excluded("a/build/x.py")
+    assert not excluded("build")  # a file named build: the pattern names directories
+    assert excluded("poetry.lock") and not excluded("keep.lock")
+    assert excluded("top.txt") and not excluded("a/top.txt")
+    assert excluded("docs/a/b/c.md") and not excluded("docs/a/b/c.txt")
+
+
+def test_excluded_tree_is_not_even_read(repo: Path, run_hvscan: Run) -> None:
+    # A broken link is reported as a note when the walker sees it: an excluded tree shows none.
+    os.symlink("missing-target", repo / "build" / "dangling")
+    seen = report(run_hvscan("dir", "--format", "json", cwd=repo))
+    assert [s["path"] for s in seen["skipped"]] == ["build/dangling"]
+    pruned = report(run_hvscan("dir", "--exclude", "build/", "--format", "json", cwd=repo))
+    assert pruned["skipped"] == []
+    assert pruned["stats"]["files_scanned"] == seen["stats"]["files_scanned"] - 1
+    assert [f["path"] for f in pruned["findings"]] == ["src/app.py"]
+
+
+def test_exclude_applies_to_files_named_on_the_command_line(repo: Path, run_hvscan: Run) -> None:
+    # The pre-commit framework passes file names: an excluded one must not be scanned.
+    (repo / ".hvscan.toml").write_text('exclude = ["build/"]\n')
+    done = run_hvscan("dir", "build/gen.py", "src/app.py", "--format", "json", cwd=repo)
+    assert [f["path"] for f in report(done)["findings"]] == ["src/app.py"]
+    done = run_hvscan("dir", "build", "--format", "json", cwd=repo)
+    assert report(done)["stats"]["files_scanned"] == 0
+
+
+def test_bad_exclude_on_the_command_line_is_a_usage_error(repo: Path, run_hvscan: Run) -> None:
+    done = run_hvscan("dir", "--exclude", "!", cwd=repo)
+    assert done.returncode == 2 and b"Traceback" not in done.stderr
+    assert "is not a valid gitignore-style pattern" in done.stderr.decode()
+
+
+def test_command_line_excludes_replace_the_file_ones(repo: Path, run_hvscan: Run) -> None:
+    (repo / ".hvscan.toml").write_text('exclude = ["build/"]\n')
+    done = run_hvscan("dir", "--exclude", "src/", "--format", "json", cwd=repo)
+    assert [f["path"] for f in report(done)["findings"]] == ["build/gen.py"]
+
+
+def test_readme_example_documents_every_setting() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Configuration", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    assert set(tomllib.loads(example)) == set(SETTINGS)
+
+
+def test_a_broken_pyproject_that_never_mentions_hvscan_is_not_read(
+    repo: Path, run_hvscan: Run
+) -> None:
+    (repo / "src" / "pyproject.toml").write_text("[project\nname = \n")
+    assert run_hvscan("dir", "src", cwd=repo).returncode == 1
+    (repo / "src" / "pyproject.toml").write_text("[tool.hvscan\nfail-on = 'none'\n")
+    assert "invalid TOML" in one_line_error(run_hvscan("dir", "src", cwd=repo))

@@ -1,0 +1,440 @@
+"""Containers: gzip, zip (jar, whl, docx...), tar and tar.gz, nested, damaged and bombs."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import io
+import json
+import random
+import subprocess
+import tarfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from keygen import make_key
+
+from hvscan.containers import RATIO_FLOOR, kind
+from hvscan.engine import Engine, Limits, Match
+from hvscan.rules import load_builtin_rules
+
+RULES = load_builtin_rules()
+ENGINE = Engine(RULES)
+Run = Callable[..., subprocess.CompletedProcess[bytes]]
+
+
+def make_zip(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", method) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def make_tar(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def found(data: bytes, engine: Engine = ENGINE) -> list[tuple[str, str | None, str, int, int]]:
+    return [(m.secret, m.member, m.encoding, m.line, m.column)
+            for m in engine.scan(data) if not m.placeholder]
+
+
+def notes(data: bytes, engine: Engine = ENGINE) -> list[tuple[str | None, str, bool]]:
+    return [(n.member, n.message, n.limit) for n in engine.inspect(data).notes]
+
+
+def text_with(key: str, line: int = 3) -> bytes:
+    return ("# settings\n" * (line - 1) + f"KEY={key}\n").encode()
+
+
+def noise(size: int, seed: int = 0) -> bytes:
+    """Text that does not compress much, so ratios stay ordinary."""
+    rng = random.Random(seed)
+    return bytes(rng.choice(b"abcdefghijklmnopqrstuvwxyz \n") for _ in range(size))
+
+
+# --- recognition ----------------------------------------------------------------------------
+
+
+def test_kind_by_magic_bytes() -> None:
+    assert kind(gzip.compress(b"x")) == "gzip"
+    assert kind(make_zip({"a": b"x"})) == "zip"
+    assert kind(make_zip({})) == "zip"
+    assert kind(make_tar({"a": b"x"})) == "tar"
+    assert kind(b"PK is a nice name\n") is None
+    assert kind(b"plain text " * 100) is None
+
+
+def test_needs_full_scan_for_containers_only() -> None:
+    assert ENGINE.needs_full_scan(gzip.compress(b"x"))
+    assert ENGINE.needs_full_scan(make_zip({"a": b"x"}))
+    assert ENGINE.needs_full_scan(make_tar({"a": b"x"}))
+    assert not ENGINE.needs_full_scan(b"text\n")
+    assert not ENGINE.needs_full_scan(base64.b64encode(gzip.compress(b"x")))
+    assert not Engine(RULES, Limits(archive_depth=0)).needs_full_scan(gzip.compress(b"x"))
+
+
+# --- each container -------------------------------------------------------------------------
+
+
+def test_gzip_stream() -> None:
+    key = make_key("live", 1)
+    assert found(gzip.compress(text_with(key))) == [(key, None, "gzip", 3, 5)]
+
+
+def test_multi_member_gzip() -> None:
+    key = make_key("test", 2)
+    data = gzip.compress(b"first\n") + gzip.compress(text_with(key, 1))
+    assert found(data) == [(key, None, "gzip", 2, 5)]
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED,
+                                    zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+def test_zip_members(method: int) -> None:
+    key = make_key("live", 3)
+    data = make_zip({"README": b"hello\n", "conf/": b"", "conf/app.env": text_with(key)}, method)
+    assert found(data) == [(key, "conf/app.env", "zip", 3, 5)]
+    assert ENGINE.inspect(data).members == 2
+
+
+def test_jar_wheel_and_docx_are_zips() -> None:
+    key = make_key("test", 4)
+    jar = make_zip({"META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\n",
+                    "app/config.properties": f"hesedvid.key={key}\n".encode()})
+    docx = make_zip({"[Content_Types].xml": b"<Types/>",
+                     "word/document.xml": f"<w:t>{key}</w:t>".encode()})
+    assert [f[:3] for f in found(jar)] == [(key, "app/config.properties", "zip")]
+    assert [f[:3] for f in found(docx)] == [(key, "word/document.xml", "zip")]
+
+
+def test_tar_and_tar_gz() -> None:
+    key = make_key("live", 5)
+    tar = make_tar({"src/a.py": b"print()\n", "src/settings.py": text_with(key, 2)})
+    assert found(tar) == [(key, "src/settings.py", "tar", 2, 5)]
+    assert found(gzip.compress(tar)) == [(key, "src/settings.py", "gzip>tar", 2, 5)]
+
+
+def test_nested_containers_and_encodings() -> None:
+    key = make_key("test", 6)
+    inner = make_zip({"deep/secret.yaml": f"value: {base64.b64encode(key.encode()).decode()}\n"
+                      .encode()})
+    jar = make_zip({"lib/inner.zip": inner, "other.txt": b"x"})
+    bundle = gzip.compress(make_tar({"dist/app.jar": jar}))
+    assert found(bundle) == [
+        (key, "dist/app.jar!lib/inner.zip!deep/secret.yaml", "gzip>tar>zip>zip>base64", 1, 8)
+    ]
+
+
+def test_utf16_member_of_a_zip() -> None:
+    key = make_key("live", 7)
+    data = make_zip({"setup.ps1": f"\ufeff# setup\r\n$key = '{key}'\r\n".encode("utf-16-le")})
+    assert found(data) == [(key, "setup.ps1", "zip>utf-16le", 2, 9)]
+
+
+def test_empty_and_directory_only_archives() -> None:
+    for data in (make_zip({}), make_zip({"a/": b"", "a/b/": b""}), make_tar({}),
+                 gzip.compress(b"")):
+        inspection = ENGINE.inspect(data)
+        assert inspection.matches == [] and inspection.notes == []
+
+
+# --- damaged archives: a note, the rest still scanned --------------------------------------
+
+
+def test_truncated_gzip_keeps_what_was_decompressed() -> None:
+    key = make_key("live", 8)
+    data = gzip.compress(text_with(key) + noise(200_000), compresslevel=1)
+    cut = data[: len(data) // 2]
+    assert found(cut) == [(key, None, "gzip", 3, 5)]
+    ((member, message, limit),) = notes(cut)
+    assert member is None and not limit
+    assert message.startswith("truncated gzip stream: scanned the ")
+    assert message.endswith(" bytes decompressed before it")
+
+
+def test_corrupt_gzip_is_a_note() -> None:
+    data = bytearray(gzip.compress(noise(50_000)))
+    data[len(data) // 2:len(data) // 2 + 40] = b"\xff" * 40
+    ((_, message, limit),) = notes(bytes(data))
+    assert message.startswith("damaged gzip stream (") and not limit
+
+
+def test_gzip_magic_without_a_gzip_stream_is_scanned_as_raw_bytes() -> None:
+    key = make_key("live", 26)
+    data = b"\x1f\x8b" + key.encode()
+    assert found(data) == [(key, None, "plain", 1, 3)]
+    ((_, message, limit),) = notes(data)
+    assert message.startswith("damaged gzip stream (") and not limit
+    assert message.endswith("): scanned as raw bytes")
+
+
+def test_bytes_after_a_gzip_stream_are_scanned() -> None:
+    key = make_key("test", 9)
+    data = gzip.compress(b"log\n") + b"\ntrailer " + key.encode()
+    assert [f[:3] for f in found(data)] == [(key, None, "plain")]
+    ((_, message, _),) = notes(data)
+    assert message.endswith("bytes after the end of the gzip stream: scanned as they are")
+
+
+def test_truncated_zip_is_scanned_as_raw_bytes() -> None:
+    key = make_key("live", 10)
+    data = make_zip({"a.env": text_with(key), "b.bin": noise(5000)}, zipfile.ZIP_STORED)
+    cut = data[: len(data) - 200]  # the central directory is gone
+    assert [f[:3] for f in found(cut)] == [(key, None, "plain")]
+    ((member, message, _),) = notes(cut)
+    assert member is None and message.startswith("damaged zip archive (")
+    assert message.endswith("scanned as raw bytes")
+
+
+def test_zip_member_with_a_bad_checksum() -> None:
+    key = make_key("test", 11)
+    data = bytearray(make_zip({"x.txt": b"y" * 100 + text_with(key, 1)}, zipfile.ZIP_STORED))
+    data[data.index(b"yyyy") + 10] = ord("z")
+    assert [f[:3] for f in found(bytes(data))] == [(key, "x.txt", "zip")]
+    ((member, message, _),) = notes(bytes(data))
+    assert (member, message) == ("x.txt", "damaged member (bad CRC-32): scanned as read")
+
+
+def test_encrypted_zip_member_is_a_note() -> None:
+    key = make_key("live", 12)
+    data = bytearray(make_zip({"open.txt": text_with(key), "locked.txt": b"secret"},
+                              zipfile.ZIP_STORED))
+    # Set the "encrypted" flag of the second member in its local and central headers.
+    local = data.index(b"PK\x03\x04", 1)
+    central = data.index(b"PK\x01\x02", data.index(b"PK\x01\x02") + 4)
+    data[local + 6] |= 1
+    data[central + 8] |= 1
+    assert [f[:2] for f in found(bytes(data))] == [(key, "open.txt")]
+    assert notes(bytes(data)) == [("locked.txt", "encrypted member: cannot be scanned", False)]
+
+
+@pytest.mark.parametrize("cut", [1024 + 8, 2560 + 8])  # in the second and the third header
+def test_damaged_tar_keeps_members_before_the_damage(cut: int) -> None:
+    first, last = make_key("live", 13), make_key("test", 14)
+    data = make_tar({"a.txt": text_with(first, 1), "b.txt": noise(1000),
+                     "c.txt": text_with(last, 1)})
+    assert len(data) > 3000
+    damaged = data[:cut] + b"\x01" * 64 + data[cut + 64:]
+    result = found(damaged)
+    assert (first, "a.txt", "tar", 1, 5) in result
+    assert any(key == last for key, *_ in result)  # in its member or in the raw rest
+    assert notes(damaged)
+
+
+def test_truncated_tar_member() -> None:
+    key = make_key("live", 15)
+    content = text_with(key, 1) + noise(2000)
+    cut = make_tar({"a.txt": content})[:1200]
+    assert found(cut) == [(key, "a.txt", "tar", 1, 5)]
+    assert notes(cut) == [("a.txt", f"truncated member ({1200 - 512} of {len(content)} bytes): "
+                           "scanned what is there", False)]
+
+
+# --- depth and bomb limits: a note, never silence ------------------------------------------
+
+
+def test_archive_depth_limit() -> None:
+    key = make_key("test", 16)
+    three = make_zip({"l1.zip": make_zip({"l2.zip": make_zip(
+        {"l3.txt": text_with(key, 1)}, zipfile.ZIP_STORED)}, zipfile.ZIP_STORED)})
+    assert found(three) == [(key, "l1.zip!l2.zip!l3.txt", "zip>zip>zip", 1, 5)]
+    shallow = Engine(RULES, Limits(archive_depth=2))
+    # The third zip stays closed; its stored member is still seen in its raw bytes.
+    assert [f[:3] for f in found(three, shallow)] == [(key, "l1.zip!l2.zip", "zip>zip")]
+    assert notes(three, shallow) == [(
+        "l1.zip!l2.zip",
+        "zip archive nested deeper than --max-archive-depth (2): not opened, scanned as raw "
+        "bytes", True)]
+
+
+def test_a_tar_gz_is_one_level() -> None:
+    key = make_key("live", 17)
+    data = gzip.compress(make_tar({"k.txt": text_with(key, 1)}))
+    assert [f[:2] for f in found(data, Engine(RULES, Limits(archive_depth=1)))] == [
+        (key, "k.txt")]
+
+
+def test_archive_depth_zero_leaves_containers_closed() -> None:
+    key = make_key("live", 18)
+    engine = Engine(RULES, Limits(archive_depth=0))
+    data = make_zip({"a.txt": text_with(key)}, zipfile.ZIP_STORED)
+    assert [f[:3] for f in found(data, engine)] == [(key, None, "plain")]
+    assert engine.inspect(gzip.compress(text_with(key))).notes == []
+
+
+def test_expansion_ratio_limit() -> None:
+    key = make_key("test", 19)
+    bomb = gzip.compress(b"\0" * (8 * RATIO_FLOOR) + text_with(key))
+    inspection = Engine(RULES, Limits(archive_ratio=100)).inspect(bomb)
+    assert inspection.matches == []
+    ((member, message, limit),) = [(n.member, n.message, n.limit) for n in inspection.notes]
+    assert limit and member is None
+    assert message == (f"decompression stopped after {RATIO_FLOOR} bytes: an expansion ratio "
+                       "above 100:1 (--max-archive-ratio)")
+    assert inspection.expanded_bytes == RATIO_FLOOR
+
+
+def test_small_members_never_trip_the_ratio() -> None:
+    key = make_key("live", 20)
+    data = make_zip({"zeros.txt": b"\0" * (RATIO_FLOOR // 2) + text_with(key, 1)})
+    assert [f[:2] for f in found(data, Engine(RULES, Limits(archive_ratio=2)))] == [
+        (key, "zeros.txt")]
+
+
+def test_expanded_size_limit() -> None:
+    key = make_key("test", 21)
+    members = {f"part{i}.txt": noise(400_000, i) for i in range(5)}
+    members["part5.txt"] = text_with(key)
+    engine = Engine(RULES, Limits(archive_bytes=1_000_000))
+    inspection = engine.inspect(make_zip(members))
+    assert inspection.matches == [] and inspection.expanded_bytes == 1_000_000
+    assert [(n.member, n.limit) for n in inspection.notes] == [("part2.txt", True), (None, True)]
+    assert inspection.notes[0].message == (
+        "decompression stopped after 200000 bytes: the limit of 1000000 expanded bytes per "
+        "scanned file (--max-archive-size)")
+    assert inspection.notes[1].message == (
+        "3 more members not opened: the limit of 1000000 expanded bytes per scanned file "
+        "(--max-archive-size)")
+
+
+def test_member_count_limit() -> None:
+    key = make_key("live", 22)
+    members = {f"f{i:02}.txt": b"x\n" for i in range(20)}
+    members["z.txt"] = text_with(key)
+    engine = Engine(RULES, Limits(archive_members=5))
+    inspection = engine.inspect(make_zip(members))
+    assert inspection.matches == [] and inspection.members == 5
+    assert [(n.message, n.limit) for n in inspection.notes] == [(
+        "16 more members not opened: the limit of 5 archive members per scanned file "
+        "(--max-archive-members)", True)]
+    tar_inspection = engine.inspect(make_tar(members))
+    assert tar_inspection.members == 5 and tar_inspection.notes[0].limit
+
+
+def test_zip_bomb_of_nested_archives_stops_at_the_size_limit() -> None:
+    layer = make_zip({"zeros": b"\0" * (4 << 20)})
+    for level in range(3):
+        layer = make_zip({f"{level}-{i}.zip": layer for i in range(8)})
+    inspection = Engine(RULES, Limits(archive_bytes=32 << 20)).inspect(layer)
+    assert inspection.expanded_bytes <= 32 << 20
+    assert any(n.limit for n in inspection.notes)
+
+
+# --- properties -----------------------------------------------------------------------------
+
+WRAPPERS: dict[str, Callable[[str, bytes], tuple[bytes, str | None]]] = {
+    "zip": lambda name, data: (make_zip({name: data}), name),
+    "stored-zip": lambda name, data: (make_zip({name: data}, zipfile.ZIP_STORED), name),
+    "tar": lambda name, data: (make_tar({name: data}), name),
+    "gzip": lambda name, data: (gzip.compress(data), None),
+}
+LAYER = {"zip": "zip", "stored-zip": "zip", "tar": "tar", "gzip": "gzip"}
+NAMES = st.text(st.characters(codec="utf-8", exclude_characters="\0/!\\"), min_size=1,
+                max_size=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    wrappers=st.lists(st.sampled_from(sorted(WRAPPERS)), min_size=1, max_size=3),
+    names=st.lists(NAMES, min_size=3, max_size=3),
+    before=st.text(st.characters(codec="utf-8", exclude_characters="%\\"), max_size=200),
+    encoded=st.booleans(),
+    seed=st.integers(0, 10_000),
+)
+def test_key_in_nested_containers_is_found_once_with_path_and_chain(
+    wrappers: list[str], names: list[str], before: str, encoded: bool, seed: int
+) -> None:
+    key = make_key("live", seed)
+    value = base64.b64encode(key.encode()).decode() if encoded else key
+    data = f"{before}\n{value}\n".encode()
+    members: list[str] = []
+    for wrapper, name in zip(wrappers, names, strict=False):
+        data, member = WRAPPERS[wrapper](name, data)
+        if member is not None:
+            members.insert(0, member)
+    chain = ">".join([LAYER[w] for w in reversed(wrappers)] + (["base64"] if encoded else []))
+    hits: list[Match] = [m for m in ENGINE.scan(data) if m.secret == key]
+    assert [(m.member, m.encoding, m.line, m.column) for m in hits] == [
+        ("!".join(members) or None, chain, before.count("\n") + 2, 1)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.binary(max_size=3000), cut=st.integers(0, 3000))
+def test_damaged_containers_never_crash(data: bytes, cut: int) -> None:
+    for container in (gzip.compress(data), make_zip({"a": data, "b": data}),
+                      make_tar({"a": data}), gzip.compress(make_tar({"a": data}))):
+        damaged = container[:cut] + data[:64] + container[cut + 64:]
+        inspection = ENGINE.inspect(damaged)
+        assert all(note.message for note in inspection.notes)
+
+
+# --- the command line -----------------------------------------------------------------------
+
+
+def test_cli_reports_member_paths_notes_and_stats(tmp_path: Path, run_hvscan: Run) -> None:
+    key = make_key("live", 23)
+    (tmp_path / "dist").mkdir()
+    (tmp_path / "dist" / "bundle.zip").write_bytes(
+        make_zip({"conf/app.env": text_with(key, 2), "other.txt": b"x\n"}))
+    (tmp_path / "logs.tar.gz").write_bytes(gzip.compress(make_tar({"a.log": b"fine\n"}))[:-8])
+    done = run_hvscan("dir", ".", cwd=tmp_path)
+    out = done.stdout.decode()
+    assert done.returncode == 1, done.stderr
+    assert "dist/bundle.zip!conf/app.env:2:5: hesedvid-live-key [high]" in out
+    assert "encoded as zip" in out
+    assert "note: logs.tar.gz: truncated gzip stream" in out
+    assert "3 archive members opened" in out.splitlines()[-1]
+    assert "1 note" in out.splitlines()[-1]
+    assert key not in out
+
+    report = json.loads(run_hvscan("dir", ".", "--format", "json", cwd=tmp_path).stdout)
+    (finding,) = report["findings"]
+    assert (finding["path"], finding["encoding"], finding["line"]) == (
+        "dist/bundle.zip!conf/app.env", "zip", 2)
+    assert report["stats"]["archive_members"] == 3
+    assert report["stats"]["bytes_decompressed"] > 0
+    assert (report["stats"]["notes"], report["stats"]["limits_hit"]) == (1, 0)
+    (note,) = report["notes"]
+    assert note["path"] == "logs.tar.gz" and note["source"] == "file" and not note["limit"]
+
+
+def test_cli_limit_options(tmp_path: Path, run_hvscan: Run) -> None:
+    key = make_key("test", 24)
+    (tmp_path / "a.zip").write_bytes(make_zip({f"{i}.txt": b"x" for i in range(4)}
+                                              | {"k.txt": text_with(key)}))
+    done = run_hvscan("dir", str(tmp_path), "--format", "json", "--max-archive-members", "2")
+    report = json.loads(done.stdout)
+    assert done.returncode == 0, done.stderr
+    assert report["stats"]["limits_hit"] == 1 and report["notes"][0]["limit"]
+    assert "--max-archive-members" in report["notes"][0]["message"]
+    assert run_hvscan("dir", str(tmp_path), "--max-archive-depth", "0").returncode == 0
+    assert run_hvscan("dir", str(tmp_path)).returncode == 1
+    bad = run_hvscan("dir", str(tmp_path), "--max-archive-size", "lots")
+    assert bad.returncode == 2 and b"Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize(("fmt", "expected"), [
+    ("jsonl", '"type":"note","path":"logs.tar.gz!a.log.gz"'),
+    ("sarif", '"text": "logs.tar.gz!a.log.gz: truncated gzip stream'),
+    ("github", "::notice file=logs.tar.gz,title=hvscan could not look into all of this file::"
+               "a.log.gz: truncated gzip stream"),
+])
+def test_notes_in_other_report_formats(
+    tmp_path: Path, run_hvscan: Run, fmt: str, expected: str
+) -> None:
+    (tmp_path / "logs.tar.gz").write_bytes(gzip.compress(make_tar(
+        {"a.log.gz": gzip.compress(b"fine\n" * 100)[:-8]})))
+    done = run_hvscan("dir", ".", "--format", fmt, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert expected in done.stdout.decode()

@@ -1,0 +1,416 @@
+"""Text decoders: base64, UTF-16/32, percent-encoding and escapes, nested, through the engine."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+from collections.abc import Callable
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from keygen import make_key
+
+from hvscan.decode import needle_table
+from hvscan.engine import Engine, Limits
+from hvscan.rules import load_builtin_rules
+
+RULES = load_builtin_rules()
+ENGINE = Engine(RULES)
+KEYWORDS = [k for rule in RULES for k in rule.keywords]
+Run = Callable[..., subprocess.CompletedProcess[bytes]]
+
+
+def found(data: bytes, engine: Engine = ENGINE) -> list[tuple[str, str, int, int]]:
+    return [(m.secret, m.encoding, m.line, m.column)
+            for m in engine.scan(data) if not m.placeholder]
+
+
+def b64(data: bytes | str) -> str:
+    raw = data.encode() if isinstance(data, str) else data
+    return base64.b64encode(raw).decode()
+
+
+def percent(text: str, case: str = "X") -> str:
+    return "".join(f"%{b:02{case}}" for b in text.encode())
+
+
+def hex_escape(text: str, case: str = "x") -> str:
+    return "".join(f"\\x{b:02{case}}" for b in text.encode())
+
+
+def unicode_escape(text: str, case: str = "x") -> str:
+    return "".join(f"\\u{ord(c):04{case}}" for c in text)
+
+
+# --- needles -------------------------------------------------------------------------------
+
+
+@settings(max_examples=150, deadline=None)
+@given(before=st.binary(max_size=7), after=st.binary(max_size=7), depth=st.integers(1, 2))
+def test_every_needle_of_a_chain_occurs_in_that_encoding(
+    before: bytes, after: bytes, depth: int
+) -> None:
+    table = needle_table(KEYWORDS, depth)
+    for keyword in KEYWORDS:
+        text = keyword.decode()
+        encoded = [
+            (("base64",), base64.b64encode(before + keyword + after)),
+            (("utf-16",), before + text.encode("utf-16-le") + after),
+            (("utf-16",), before + text.encode("utf-16-be") + after),
+            (("utf-32",), before + text.encode("utf-32-be") + after),
+            (("base64", "utf-16"), base64.b64encode(before + text.encode("utf-16-le") + after)),
+        ]
+        for chain, data in encoded:
+            if len(chain) > depth:
+                continue
+            assert any(needle in data for needle, infos in table.items()
+                       if any(info.chain == chain for info in infos)), (keyword, chain)
+
+
+def test_needles_grow_with_depth_until_no_encoding_wraps_another() -> None:
+    sizes = [len(needle_table(KEYWORDS, depth)) for depth in range(4)]
+    assert sizes[0] == 0
+    assert sizes[0] < sizes[1] < sizes[2] == sizes[3]
+
+
+def test_percent_and_escape_needles_serve_both_hex_cases() -> None:
+    table = needle_table(KEYWORDS, 1)
+    key = make_key("test", 1)
+    for text in (percent(key, "X"), percent(key, "x"), hex_escape(key, "X"),
+                 hex_escape(key, "x"), unicode_escape(key, "X"), unicode_escape(key, "x"),
+                 key.replace("_", "%5f"), key.replace("_", "%5F")):
+        assert any(needle in text.encode() for needle in table), text
+
+
+# --- base64 --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lead", [b"", b"x", b"xy", b"xyz", b"key=\x00"])
+def test_base64_at_every_alignment(lead: bytes) -> None:
+    key = make_key("live", 2)
+    encoded = b64(lead + key.encode() + b"\n")
+    line = f"token: {encoded}\n"
+    # The column is that of the base64 character holding the key's first bits.
+    assert found(f"# config\n{line}".encode()) == [
+        (key, "base64", 2, 8 + len(lead) * 4 // 3)
+    ]
+
+
+def test_base64_url_safe_unpadded() -> None:
+    key = make_key("test", 3)
+    for lead in (b"", b"\xfb", b"\xfb\xff"):  # bytes that put - and _ into the encoding
+        text = base64.urlsafe_b64encode(lead + key.encode() + b"\xff").rstrip(b"=")
+        assert (b"-" in text or b"_" in text) or not lead
+        assert [f[:2] for f in found(b'"' + text + b'"')] == [(key, "base64")]
+
+
+def test_kubernetes_secret_manifest() -> None:
+    live, test = make_key("live", 4), make_key("test", 5)
+    manifest = (
+        "apiVersion: v1\n"
+        "kind: Secret\n"
+        "metadata:\n"
+        "  name: hesedvid\n"
+        "type: Opaque\n"
+        "data:\n"
+        f"  HESEDVID_API_KEY: {b64(live)}\n"
+        f"  HESEDVID_TEST_KEY: {b64(test)}\n"
+        f"  username: {b64('admin')}\n"
+    )
+    assert found(manifest.encode()) == [(live, "base64", 7, 21), (test, "base64", 8, 22)]
+
+
+def test_match_offsets_cover_the_encoded_key() -> None:
+    key = make_key("live", 6)
+    data = f"a = '{b64('xy' + key)}'".encode()
+    (match,) = ENGINE.scan(data)
+    assert match.start == 5 + 2 and match.end > match.start
+    assert key.encode() in base64.b64decode(data[5:-1])
+    assert data[match.start:match.end].isalnum()
+
+
+def test_wrapped_base64_is_joined_across_lines() -> None:
+    key = make_key("live", 7)
+    for width_before in range(0, 76, 7):
+        first, last = (width_before + 1) * 4 // 3, (width_before + 9) * 4 // 3 + 1
+        if first // 76 != last // 76:
+            continue  # a line break inside the encoded prefix hides it (see README)
+        payload = ("a" * width_before + "\n" + key + "\nmore text\n").encode()
+        wrapped = base64.encodebytes(payload).decode()  # 76-character lines
+        indented = "".join(f"    {line}\n" for line in wrapped.splitlines())
+        for text in (wrapped, indented, wrapped.replace("\n", "\r\n")):
+            assert [f[:2] for f in found(f"blob: |\n{text}".encode())] == [(key, "base64")], (
+                width_before, text)
+
+
+def test_base64_glued_to_other_characters_still_decodes() -> None:
+    key = make_key("test", 8)
+    assert [f[:2] for f in found(f"Basic:abc{b64(key)}".encode())] == [(key, "base64")]
+
+
+def test_invalid_base64_is_a_note_and_the_rest_is_scanned() -> None:
+    key, other = make_key("live", 9), make_key("test", 10)
+    broken = b64(key)[:30]  # the key's prefix, then the text stops
+    data = f"first: {broken}\nsecond: {other}\nthird: {b64(key)[:20]}*{b64(key)[20:]}\n"
+    inspection = ENGINE.inspect(data.encode())
+    assert [(m.secret, m.line) for m in inspection.matches] == [(other, 2)]
+    messages = [n.message for n in inspection.notes]
+    assert messages == [
+        "base64 text at line 1, column 8 holds an encoded key prefix but no complete key "
+        "(truncated or invalid base64)",
+        "base64 text at line 3, column 8 holds an encoded key prefix but no complete key "
+        "(truncated or invalid base64)",
+    ]
+    assert not any(n.limit for n in inspection.notes)
+
+
+def test_placeholder_in_base64_is_a_placeholder() -> None:
+    prefix = make_key("live")[:-32]
+    (match,) = ENGINE.scan(b64(prefix + "x" * 32).encode())
+    assert match.placeholder and match.encoding == "base64"
+
+
+# --- percent-encoding and escapes -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("encode", [
+    lambda k: percent(k, "X"),
+    lambda k: percent(k, "x"),
+    lambda k: k.replace("_", "%5F"),
+    lambda k: k.replace("_", "%5f"),
+], ids=["upper", "lower", "underscores-upper", "underscores-lower"])
+def test_percent_encoding(encode: Callable[[str], str]) -> None:
+    key = make_key("live", 11)
+    url = f"https://example.invalid/cb?next=%2Fhome&api_key={encode(key)}&x=1\n"
+    assert found(("GET\n" + url).encode()) == [(key, "percent", 2, url.index("api_key=") + 9)]
+
+
+@pytest.mark.parametrize("encode", [
+    lambda k: hex_escape(k, "x"),
+    lambda k: hex_escape(k, "X"),
+    lambda k: unicode_escape(k, "x"),
+    lambda k: unicode_escape(k, "X"),
+    lambda k: k.replace("_", "\\x5f"),
+    lambda k: k.replace("_", "\\u005F"),
+], ids=["hex", "HEX", "unicode", "UNICODE", "hex-underscores", "unicode-underscores"])
+def test_backslash_escapes(encode: Callable[[str], str]) -> None:
+    key = make_key("test", 12)
+    source = f'x = 1\nKEY = "{encode(key)}"\n'
+    assert found(source.encode()) == [(key, "escape", 2, 8)]
+
+
+def test_json_with_unicode_escapes() -> None:
+    key = make_key("live", 13)
+    document = json.dumps({"k": key}).replace(key, unicode_escape(key))
+    assert json.loads(document)["k"] == key
+    assert [f[:2] for f in found(document.encode())] == [(key, "escape")]
+
+
+# --- UTF-16 and UTF-32 ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("codec", "name"), [
+    ("utf-16-le", "utf-16le"), ("utf-16-be", "utf-16be"),
+    ("utf-32-le", "utf-32le"), ("utf-32-be", "utf-32be"),
+])
+@pytest.mark.parametrize("bom", [True, False])
+def test_wide_text_with_and_without_bom(codec: str, name: str, bom: bool) -> None:
+    key = make_key("live", 14)
+    text = f"[settings]\r\nname = été\r\n  key = {key}\r\n"
+    data = (("\ufeff" if bom else "") + text).encode(codec)
+    # Lines and columns are counted in the decoded text, without the BOM.
+    assert found(data) == [(key, name, 3, 9)]
+    (match,) = ENGINE.scan(data)
+    width = 2 if "16" in codec else 4
+    assert match.start == (bom + text.index(key)) * width
+
+
+def test_utf16_with_characters_outside_the_bmp() -> None:
+    key = make_key("test", 15)
+    data = f"😀😀 {key}".encode("utf-16-le")
+    (match,) = ENGINE.scan(data)
+    assert (match.encoding, match.column, match.start) == ("utf-16le", 4, 10)
+
+
+@pytest.mark.parametrize("offset", [0, 1, 2, 3])
+def test_utf16_strings_inside_binary_data(offset: int) -> None:
+    key = make_key("live", 16)
+    data = bytes(range(7, 7 + offset)) + b"\x00\x00" + key.encode("utf-16-le") + b"\x00\x01"
+    assert [f[:2] for f in found(data)] in ([(key, "utf-16le")], [(key, "utf-16be")])
+
+
+def test_plain_and_utf16_keys_in_one_file() -> None:
+    plain, wide = make_key("live", 17), make_key("test", 18)
+    data = plain.encode() + b"\n\x00\x00\x00" + wide.encode("utf-16-le")
+    assert sorted(f[:2] for f in found(data)) == sorted([(plain, "plain"), (wide, "utf-16le")])
+
+
+# --- nesting and depth ----------------------------------------------------------------------
+
+
+def test_powershell_encoded_command() -> None:
+    key = make_key("live", 19)
+    script = f"$env:HESEDVID_API_KEY = '{key}'; ./deploy.ps1"
+    command = f"powershell.exe -NoProfile -EncodedCommand {b64(script.encode('utf-16-le'))}"
+    assert [f[:2] for f in found(command.encode())] == [(key, "base64>utf-16le")]
+
+
+@pytest.mark.parametrize(("codec", "name", "bom"), [
+    ("utf-16-le", "utf-16le", ""), ("utf-16-be", "utf-16be", ""), ("utf-32-le", "utf-32le", ""),
+    ("utf-32-be", "utf-32be", ""), ("utf-16-le", "utf-16le", "\ufeff"),
+    ("utf-16-be", "utf-16be", "\ufeff"),
+])
+def test_encoded_text_inside_utf16_and_utf32_files(codec: str, name: str, bom: str) -> None:
+    key, other, third = make_key("test", 20), make_key("live", 30), make_key("live", 31)
+    text = f"line one\nvalue={b64(key)}\nurl=/x?k={percent(other)}\ns='{hex_escape(third)}'\n"
+    assert found((bom + text).encode(codec)) == [
+        (key, f"{name}>base64", 2, 7), (other, f"{name}>percent", 3, 10),
+        (third, f"{name}>escape", 4, 4)]
+
+
+def test_wide_text_is_recognised_by_its_bom_or_its_ascii_start() -> None:
+    key = make_key("test", 32)
+    text = "€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€\n" + f"value={b64(key)}\n"
+    # Without a BOM, text that does not start with ASCII is not recognised as UTF-16 (only
+    # the key's own UTF-16 form is looked for)...
+    assert found(text.encode("utf-16-le")) == []
+    # ...with one, it is.
+    assert [f[:2] for f in found(("\ufeff" + text).encode("utf-16-le"))] == [
+        (key, "utf-16le>base64")]
+    assert ENGINE.needs_full_scan(("\ufeff" + text).encode("utf-16-le"))
+    assert ENGINE.needs_full_scan("plain text, long enough\n".encode("utf-16-be"))
+    assert not ENGINE.needs_full_scan(b"plain text\x00with a zero byte here and there\n")
+    assert not ENGINE.needs_full_scan(text.encode("utf-16-le"))
+
+
+def test_base64_inside_base64_is_not_decoded() -> None:
+    # Documented: its needles would cost the prefilter half as much again (decode.py).
+    key = make_key("live", 21)
+    assert found(b64(b64(key)).encode(), Engine(RULES, Limits(decode_depth=4))) == []
+
+
+def test_decode_depth_limits_nesting() -> None:
+    key = make_key("test", 22)
+    command = f"powershell -enc {b64(key.encode('utf-16-le'))}"
+    two = command.encode()
+    three = ("\ufeff" + command).encode("utf-16-le")  # a script saved as UTF-16
+    one, deep = Engine(RULES, Limits(decode_depth=1)), Engine(RULES, Limits(decode_depth=3))
+    assert found(two, one) == []
+    assert [f[:2] for f in found(two)] == [(key, "base64>utf-16le")]
+    assert found(three) == []
+    assert [f[:2] for f in found(three, deep)] == [(key, "utf-16le>base64>utf-16le")]
+
+
+def test_decode_depth_zero_decodes_nothing() -> None:
+    key = make_key("live", 23)
+    engine = Engine(RULES, Limits(decode_depth=0))
+    assert engine.prefilter.needles == tuple(KEYWORDS)
+    for data in (b64(key).encode(), key.encode("utf-16-le"), percent(key).encode()):
+        assert engine.inspect(data).matches == [] and engine.inspect(data).notes == []
+
+
+# --- properties -----------------------------------------------------------------------------
+
+SEPARATORS = " \n\t\"',;:()[]{}<>|"
+FILLER = st.text(st.characters(codec="utf-8", exclude_characters="%\\"), max_size=120)
+
+
+def _even(prefix: bytes) -> bytes:
+    return prefix[:len(prefix) // 2 * 2]
+
+
+# name: (chain, encode(key, prefix bytes), characters before the key's first encoded bits)
+INNER: dict[str, tuple[str, Callable[[str, bytes], str], Callable[[bytes], int]]] = {
+    "plain": ("plain", lambda k, p: k, lambda p: 0),
+    "base64": ("base64", lambda k, p: b64(p + k.encode()), lambda p: len(p) * 4 // 3),
+    "base64-url": ("base64", lambda k, p: base64.urlsafe_b64encode(
+        p + k.encode() + b"~").decode().rstrip("="), lambda p: len(p) * 4 // 3),
+    "percent": ("percent", lambda k, p: percent(k), lambda p: 0),
+    "percent-lower": ("percent", lambda k, p: percent(k, "x"), lambda p: 0),
+    "percent-underscores": ("percent", lambda k, p: k.replace("_", "%5F"), lambda p: 0),
+    "hex-escape": ("escape", lambda k, p: hex_escape(k), lambda p: 0),
+    "unicode-escape": ("escape", lambda k, p: unicode_escape(k, "X"), lambda p: 0),
+    "base64>utf-16le": ("base64>utf-16le", lambda k, p: b64(_even(p) + k.encode("utf-16-le")),
+                        lambda p: len(_even(p)) * 4 // 3),
+}
+# codec: (chain name, BOM)
+OUTER = {"utf-8": ("", ""), "utf-16-le": ("utf-16le", ""), "utf-16-be": ("utf-16be", ""),
+         "utf-32-le": ("utf-32le", ""), "utf-32-be": ("utf-32be", "\ufeff")}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    before=FILLER,
+    after=FILLER,
+    left=st.sampled_from(SEPARATORS),
+    right=st.sampled_from(SEPARATORS),
+    inner=st.sampled_from(sorted(INNER)),
+    outer=st.sampled_from(sorted(OUTER)),
+    prefix=st.binary(max_size=4),
+    bom=st.booleans(),
+    kind=st.sampled_from(["live", "test"]),
+    seed=st.integers(0, 10_000),
+)
+def test_any_encoded_key_in_random_text_is_found_once_with_its_chain(
+    before: str, after: str, left: str, right: str, inner: str, outer: str,
+    prefix: bytes, bom: bool, kind: str, seed: int,
+) -> None:
+    key = make_key(kind, seed)
+    chain, encode, lead = INNER[inner]
+    outer_chain, _ = OUTER[outer]
+    assume(not outer_chain or ">" not in chain)
+    if outer_chain and chain != "plain" and not bom:
+        # What is inside a UTF-16/32 text is found when the text is recognised: by its BOM, or
+        # by the zero bytes of ASCII text at its start.
+        before = "# settings for the deployment tool\n" + before
+    text = f"{before}{left}{encode(key, prefix)}{right}{after}"
+    data = (("\ufeff" if bom and outer_chain else "") + text).encode(outer)
+    expected = ">".join(c for c in (outer_chain, chain) if c and c != "plain") or "plain"
+    hits = [m for m in ENGINE.scan(data) if m.secret == key]
+    assert [m.encoding for m in hits] == [expected]
+    head = before + left
+    line_start = head.rfind("\n") + 1
+    assert (hits[0].line, hits[0].column) == (
+        head.count("\n") + 1, len(head) - line_start + lead(prefix) + 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=2048), seed=st.integers(0, 100))
+def test_random_bytes_around_encoded_prefixes_never_crash(data: bytes, seed: int) -> None:
+    key = make_key("live", seed)
+    pieces = [b64(key)[:14], percent(key)[:20], hex_escape(key)[:24], unicode_escape(key)[:30]]
+    blob = data.join(p.encode() for p in pieces) + key.encode("utf-16-le")[:20] + data
+    inspection = ENGINE.inspect(blob)
+    assert all(note.message for note in inspection.notes)
+
+
+# --- the command line -----------------------------------------------------------------------
+
+
+def test_cli_reports_encoding_and_honours_max_decode_depth(run_hvscan: Run) -> None:
+    key = make_key("live", 24)
+    data = f"token: {b64(key)}\n".encode()
+    done = run_hvscan("stdin", "--format", "json", input=data)
+    assert done.returncode == 1, done.stderr
+    (finding,) = json.loads(done.stdout)["findings"]
+    assert (finding["encoding"], finding["line"], finding["column"]) == ("base64", 1, 8)
+    off = run_hvscan("stdin", "--max-decode-depth", "0", input=data)
+    assert off.returncode == 0, off.stderr
+    text = run_hvscan("stdin", input=data).stdout.decode()
+    assert "<stdin>:1:8: hesedvid-live-key [high]" in text and "encoded as base64" in text
+    assert key not in text
+
+
+def test_cli_shows_invalid_base64_note(run_hvscan: Run) -> None:
+    key = make_key("test", 25)
+    done = run_hvscan("stdin", "--format", "json", input=f"x: {b64(key)[:25]}\n".encode())
+    report = json.loads(done.stdout)
+    assert done.returncode == 0, done.stderr
+    assert report["stats"]["notes"] == 1 and report["stats"]["limits_hit"] == 0
+    (note,) = report["notes"]
+    assert note["path"] == "<stdin>" and "line 1, column 4" in note["message"]
+    text = run_hvscan("stdin", input=f"x: {b64(key)[:25]}\n".encode()).stdout.decode()
+    assert "note: <stdin>: base64 text at line 1, column 4" in text
+    assert "1 note" in text.splitlines()[-1]

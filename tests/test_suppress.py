@@ -1,0 +1,223 @@
+"""Suppression: inline allow comments, ignore files, and how suppressed findings are reported."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from keygen import make_key
+
+from hvscan import scan
+from hvscan.baseline import Baseline
+from hvscan.engine import Engine
+from hvscan.findings import make_finding
+from hvscan.rules import load_builtin_rules
+from hvscan.sources import Blob, Origin
+from hvscan.suppress import IgnoreFileError, Suppressor, allowed_inline, load_ignore_file
+
+Run = Callable[..., subprocess.CompletedProcess[bytes]]
+KEY = make_key("live", 7)
+ENGINE = Engine(load_builtin_rules())
+
+
+def span(data: bytes, needle: str = KEY) -> tuple[int, int]:
+    start = data.index(needle.encode())
+    return start, start + len(needle)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f'API = "{KEY}"  # hvscan:allow\n',
+        f"// hvscan:allow test fixture\nx\n{KEY} /* hvscan:allow */",
+        f"first line\r\napi_key: {KEY} # hvscan:allow\r\nlast\r\n",
+        f"<!-- hvscan:allow -->{KEY}",
+    ],
+)
+def test_marker_on_the_key_line_allows_it(text: str) -> None:
+    data = text.encode()
+    assert allowed_inline(data, *span(data))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"# hvscan:allow\nAPI = '{KEY}'\n",
+        f"API = '{KEY}'\n# hvscan:allow\n",
+        f"API = '{KEY}'  # hvscan: allow\n",
+        f"API = '{KEY}'  # HVSCAN:ALLOW\n",
+    ],
+)
+def test_marker_elsewhere_or_misspelt_does_not(text: str) -> None:
+    data = text.encode()
+    assert not allowed_inline(data, *span(data))
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_marker_in_utf16_text(codec: str) -> None:
+    data = f"a\nkey = {KEY} # hvscan:allow\nb\n".encode(codec)
+    start = data.index(KEY.encode(codec))
+    assert allowed_inline(data, start, start + len(KEY.encode(codec)))
+    other = f"# hvscan:allow\nkey = {KEY}\n".encode(codec)
+    start = other.index(KEY.encode(codec))
+    assert not allowed_inline(other, start, start + len(KEY.encode(codec)))
+
+
+def test_ignore_file_entries(tmp_path: Path) -> None:
+    fingerprint, sha = "ab" * 16, "cd" * 32
+    path = tmp_path / ".hvscanignore"
+    path.write_text(f"# accepted on review\n\n{fingerprint.upper()}  # fixture\n  {sha}\n")
+    assert load_ignore_file(path) == frozenset({fingerprint, sha})
+
+
+@pytest.mark.parametrize("line", ["src/app.py:12", "ab" * 15, "zz" * 16, "ab" * 16 + " extra"])
+def test_ignore_file_bad_line_names_file_and_line(tmp_path: Path, line: str) -> None:
+    path = tmp_path / ".hvscanignore"
+    path.write_text(f"# header\n{line}\n")
+    with pytest.raises(IgnoreFileError, match=r"\.hvscanignore:2: .* is neither a fingerprint"):
+        load_ignore_file(path)
+
+
+def test_missing_ignore_file(tmp_path: Path) -> None:
+    with pytest.raises(IgnoreFileError, match="cannot read ignore file"):
+        load_ignore_file(tmp_path / "nope")
+
+
+def scanned(text: str, suppressor: Suppressor, source: str = "file") -> scan.ScanResult:
+    origin = Origin(source=source, path="app/settings.py", commit="c" * 40 if source == "history"
+                    else None)
+    result = scan.run(ENGINE, iter([Blob(text.encode(), origin)]))
+    scan.settle(result, None, suppressor)
+    return result
+
+
+@pytest.mark.parametrize("source", ["file", "stdin", "staged", "history"])
+def test_pipeline_suppresses_inline_for_every_source(source: str) -> None:
+    result = scanned(f"a = '{KEY}'  # hvscan:allow\nb = '{make_key('test', 8)}'\n",
+                     Suppressor(), source)
+    assert [f.rule_id for f in result.findings] == ["hesedvid-test-key"]
+    assert [f.suppression for f in result.suppressed] == ["inline"]
+    assert result.stats.suppressed == 1
+
+
+def test_the_engine_reads_the_marker_so_sources_keeping_only_matches_get_it() -> None:
+    # The history audit keeps matches, not blobs, until it knows where a key was introduced.
+    allowed, plain = ENGINE.scan(f"{KEY} # hvscan:allow\n{make_key('test', 8)}\n".encode())
+    assert allowed.allowed and not plain.allowed
+    finding = make_finding(allowed, Origin(source="history", path="a.py", commit="c" * 40))
+    assert finding.suppression == "inline"
+
+
+def test_reasons_in_order() -> None:
+    (match,) = ENGINE.scan(KEY.encode())
+    finding = make_finding(match, Origin(source="file", path="a.py"))
+    sha = hashlib.sha256(KEY.encode()).hexdigest()
+    baseline = Baseline(frozenset({(finding.rule_id, sha)}))
+    assert Suppressor().reason(finding) is None
+    assert Suppressor(baseline=baseline).reason(finding) == "baseline"
+    by_fingerprint = Suppressor(frozenset({finding.fingerprint}), baseline)
+    assert by_fingerprint.reason(finding) == "ignore-file"
+    assert Suppressor(frozenset({sha})).reason(finding) == "ignore-file"
+    (allowed,) = ENGINE.scan(f"{KEY} # hvscan:allow".encode())
+    inline = make_finding(allowed, Origin(source="file", path="a.py"))
+    assert by_fingerprint.reason(inline) == "inline"
+
+
+# Through the real command
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / "src").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    (root / "src" / "app.py").write_text(f'KEY = "{KEY}"\n')
+    (root / "src" / "fixture.py").write_text(f'KEY = "{make_key("test", 9)}"  # hvscan:allow\n')
+    return root
+
+
+def findings(done: subprocess.CompletedProcess[bytes]) -> list[dict[str, object]]:
+    result: list[dict[str, object]] = json.loads(done.stdout)["findings"]
+    return result
+
+
+def test_inline_allow_is_counted_and_listed_on_demand(repo: Path, run_hvscan: Run) -> None:
+    done = run_hvscan("dir", "--format", "json", cwd=repo)
+    report = json.loads(done.stdout)
+    assert [f["path"] for f in report["findings"]] == ["src/app.py"]
+    assert report["stats"]["suppressed"] == 1 and "suppressed" not in report
+    shown = json.loads(run_hvscan("dir", "--format", "json", "--show-suppressed",
+                                  cwd=repo).stdout)
+    (entry,) = shown["suppressed"]
+    assert entry["path"] == "src/fixture.py" and entry["suppression"] == "inline"
+    assert entry["secret_redacted"] and "secret" not in entry
+    text = run_hvscan("dir", "--show-suppressed", cwd=repo).stdout.decode()
+    assert "suppressed (inline): src/fixture.py:1:8: hesedvid-test-key [medium]" in text
+    assert "1 finding (1 high); 1 suppressed" in text
+    assert "src/fixture.py" not in run_hvscan("dir", cwd=repo).stdout.decode()
+
+
+def test_inline_allow_on_stdin(run_hvscan: Run) -> None:
+    done = run_hvscan("stdin", input=f"{KEY} # hvscan:allow\n".encode())
+    assert done.returncode == 0 and "1 suppressed" in done.stdout.decode()
+
+
+def test_text_report_shows_the_fingerprint_to_ignore(repo: Path, run_hvscan: Run) -> None:
+    (finding,) = findings(run_hvscan("dir", "--format", "json", cwd=repo))
+    text = run_hvscan("dir", cwd=repo).stdout.decode()
+    assert f"  fingerprint: {finding['fingerprint']}\n" in text
+
+
+def test_hvscanignore_at_the_repository_root(repo: Path, run_hvscan: Run) -> None:
+    (finding,) = findings(run_hvscan("dir", "--format", "json", cwd=repo))
+    (repo / ".hvscanignore").write_text(f"# reviewed\n{finding['fingerprint']}\n")
+    for cwd, args in ((repo, ()), (repo.parent, (str(repo),))):
+        done = run_hvscan("dir", *args, "--format", "json", "--show-suppressed", cwd=cwd)
+        assert done.returncode == 0, (cwd, done.stdout)
+        report = json.loads(done.stdout)
+        assert report["findings"] == []
+        assert sorted(s["suppression"] for s in report["suppressed"]) == ["ignore-file", "inline"]
+    # Found from a subdirectory too; there paths (and so fingerprints) are relative to it, so
+    # only the key's hash, which does not depend on the path, still matches.
+    assert run_hvscan("dir", cwd=repo / "src").returncode == 1
+    (repo / ".hvscanignore").write_text(f"{finding['secret_sha256']}\n")
+    assert run_hvscan("dir", cwd=repo / "src").returncode == 0
+
+
+def test_fingerprint_is_per_file_key_hash_is_everywhere(repo: Path, run_hvscan: Run) -> None:
+    (finding,) = findings(run_hvscan("dir", "--format", "json", cwd=repo))
+    (repo / "src" / "copy.py").write_text(f"K = '{KEY}'\n")
+    (repo / ".hvscanignore").write_text(f"{finding['fingerprint']}\n")
+    assert [f["path"] for f in findings(run_hvscan("dir", "--format", "json", cwd=repo))] == [
+        "src/copy.py"]
+    (repo / ".hvscanignore").write_text(f"{finding['secret_sha256']}\n")
+    assert findings(run_hvscan("dir", "--format", "json", cwd=repo)) == []
+
+
+def test_ignore_file_option_and_setting(repo: Path, tmp_path: Path, run_hvscan: Run) -> None:
+    (finding,) = findings(run_hvscan("dir", "--format", "json", cwd=repo))
+    elsewhere = tmp_path / "accepted.txt"
+    elsewhere.write_text(finding["fingerprint"] + "\n")  # type: ignore[operator]
+    assert run_hvscan("dir", "--ignore-file", str(elsewhere), cwd=repo).returncode == 0
+    (repo / ".hvscan.toml").write_text(f'ignore-file = "{elsewhere}"\n')
+    assert run_hvscan("dir", cwd=repo).returncode == 0
+
+
+def test_bad_ignore_file_is_one_line_exit_2(repo: Path, run_hvscan: Run) -> None:
+    (repo / ".hvscanignore").write_text("src/app.py:1\n")
+    done = run_hvscan("dir", cwd=repo)
+    err = done.stderr.decode()
+    assert done.returncode == 2 and err.count("\n") == 1
+    assert ".hvscanignore:1: 'src/app.py:1' is neither a fingerprint" in err
+    done = run_hvscan("dir", "--ignore-file", "missing", cwd=repo)
+    assert done.returncode == 2 and "cannot read ignore file" in done.stderr.decode()
+
+
+def test_exit_zero_reports_but_passes(repo: Path, run_hvscan: Run) -> None:
+    done = run_hvscan("dir", "--exit-zero", cwd=repo)
+    assert done.returncode == 0 and "src/app.py:1:8" in done.stdout.decode()
+    assert run_hvscan("dir", "--exit-zero", "missing", cwd=repo).returncode == 2

@@ -2,13 +2,13 @@
 
 A source yields ``Unread`` for each file it has decided to scan, mixed with its other events;
 ``read_ahead`` turns them into ``Blob`` (or ``Screened``, or ``Failed``) in the same order while
-a few threads read the next big files. Given a ``Screen``, a reader thread first reads a big
-file the way ``cat`` does, window by window through one small reused buffer, and asks the screen
-about each window; only a file the screen wants is read again, whole, into a Blob. Reading whole
-files costs twice what ``cat`` does (fresh memory to fault in and fill, for every file), and
-most big files are clean. File reads release the GIL, and so does the prefilter behind the
-screen, so two readers keep two cores busy. Order is kept, so reports never depend on thread
-timing, and the bytes read ahead are bounded, so memory does not grow with the tree.
+a few threads read the next big files. Given a ``Screen``, a big file is first read the way
+``cat`` reads, window by window through one small reused buffer, and the screen is asked about
+each window; only a file the screen wants is read again, whole, into a Blob. Reading whole files
+costs twice what ``cat`` does (fresh memory to fault in and fill, for every file), and most big
+files are clean. File reads release the GIL, and so does the prefilter behind the screen, so two
+readers keep two cores busy. Order is kept, so reports never depend on thread timing, and the
+bytes read ahead are bounded, so memory does not grow with the tree.
 """
 
 from __future__ import annotations
@@ -25,9 +25,13 @@ if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
     from io import FileIO
 
-# Files at least this big go to a reader thread; smaller ones are read in line, where handing
-# them over would cost more than the read itself.
-THREADED_READ = 256 << 10
+# Files at least this big are screened (given a Screen) and go to a reader thread; smaller ones
+# are read whole in line, where handing them over would cost more than the read itself.
+BIG_FILE = 256 << 10
+# Starting the reader threads costs a few ms (importing concurrent.futures, starting threads):
+# they start only once big files have added up to this much, so a source tree with a few big
+# files never pays for them.
+READERS_AFTER = 16 << 20
 # File contents read ahead and not yet handed out stay under this (except that one file is
 # always in flight, however big).
 READ_AHEAD_BYTES = 64 << 20
@@ -52,10 +56,19 @@ Planned = Iterator[Event | Unread]
 
 def read_ahead(planned: Planned, screen: Screen | None = None) -> Events:
     waiting: deque[tuple[Event | Future[Event], int]] = deque()
-    waiting_bytes = 0
+    waiting_bytes = big_bytes = 0
     executor: ThreadPoolExecutor | None = None
     try:
         for item in planned:
+            threaded = False
+            if isinstance(item, Unread) and item.size >= BIG_FILE:
+                big_bytes += item.size
+                threaded = big_bytes > READERS_AFTER
+            if not waiting and not threaded:
+                # Nothing in flight and nothing to start: the common case in a source tree,
+                # kept free of queueing (it costs every small file a few microseconds).
+                yield read(item, screen) if isinstance(item, Unread) else item
+                continue
             size = item.size if isinstance(item, Unread) else 0
             # Hand out what is ready; wait for the oldest read only when the budget is spent.
             while waiting and (
@@ -66,8 +79,7 @@ def read_ahead(planned: Planned, screen: Screen | None = None) -> Events:
                 yield _result(entry)
             if not isinstance(item, Unread):
                 waiting.append((item, 0))
-                continue
-            if item.size >= THREADED_READ:
+            elif threaded:
                 if executor is None:
                     # Imported here: a run without big files never starts a thread.
                     from concurrent.futures import ThreadPoolExecutor
@@ -75,7 +87,7 @@ def read_ahead(planned: Planned, screen: Screen | None = None) -> Events:
                     executor = ThreadPoolExecutor(READERS, thread_name_prefix="hvscan-read")
                 waiting.append((executor.submit(read, item, screen), size))
             else:
-                waiting.append((read(item), size))
+                waiting.append((read(item, screen), size))
             waiting_bytes += size
         while waiting:
             yield _result(waiting.popleft()[0])
@@ -87,7 +99,7 @@ def read_ahead(planned: Planned, screen: Screen | None = None) -> Events:
 def read(item: Unread, screen: Screen | None = None) -> Event:
     try:
         with open(item.real, "rb", buffering=0) as handle:
-            if screen is not None and item.size >= THREADED_READ:
+            if screen is not None and item.size >= BIG_FILE:
                 size = _screen(handle, screen)
                 if size is not None:
                     return Screened(item.origin, size)

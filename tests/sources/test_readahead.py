@@ -14,6 +14,12 @@ from hvscan.sources import Blob, Event, Failed, Origin, Screen, Screened, Skippe
 from hvscan.sources.readahead import Planned, Unread, read_ahead
 
 
+def threads_for_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every file counts as big, and the readers start at once."""
+    monkeypatch.setattr(readahead, "BIG_FILE", 0)
+    monkeypatch.setattr(readahead, "READERS_AFTER", 0)
+
+
 def plan(tmp_path: Path, sizes: list[int]) -> list[Event | Unread]:
     """Files of the given sizes, each followed by a note, then a file that fails when read."""
     items: list[Event | Unread] = []
@@ -32,9 +38,9 @@ def test_threaded_reads_keep_order_and_contents(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, budget: int
 ) -> None:
     items = plan(tmp_path, [1000 * (i % 4) + i for i in range(12)])
-    monkeypatch.setattr(readahead, "THREADED_READ", 1 << 62)
+    monkeypatch.setattr(readahead, "BIG_FILE", 1 << 62)
     in_line = list(read_ahead(iter(items)))
-    monkeypatch.setattr(readahead, "THREADED_READ", 0)
+    threads_for_all(monkeypatch)
     monkeypatch.setattr(readahead, "READ_AHEAD_BYTES", budget)
     threaded = list(read_ahead(iter(items)))
     assert threaded == in_line
@@ -64,7 +70,7 @@ def test_read_ahead_stays_within_its_budget(
         return read(item, screen)
 
     monkeypatch.setattr(readahead, "read", slow_read)
-    monkeypatch.setattr(readahead, "THREADED_READ", 0)
+    threads_for_all(monkeypatch)
     monkeypatch.setattr(readahead, "READ_AHEAD_BYTES", 3000)
     handed_out = 0
     for event in read_ahead(counted()):
@@ -76,18 +82,36 @@ def test_read_ahead_stays_within_its_budget(
 def test_abandoned_read_ahead_stops_its_threads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(readahead, "THREADED_READ", 0)
+    threads_for_all(monkeypatch)
     events: Iterator[Event] = read_ahead(iter(plan(tmp_path, [100] * 50)))
     assert isinstance(next(events), Blob)
     events.close()
     assert not [t for t in threading.enumerate() if t.name.startswith("hvscan-read")]
 
 
+def readers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("hvscan-read")]
+
+
 def test_small_files_start_no_thread(tmp_path: Path) -> None:
     events = read_ahead(iter(plan(tmp_path, [10, 20, 30])))
     assert isinstance(next(events), Blob)
-    assert not [t for t in threading.enumerate() if t.name.startswith("hvscan-read")]
+    assert not readers()
     assert len(list(events)) == 6
+
+
+def test_readers_start_once_big_files_add_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(readahead, "BIG_FILE", 100)
+    monkeypatch.setattr(readahead, "READERS_AFTER", 2500)
+    events = read_ahead(iter(plan(tmp_path, [1000, 1000, 1000, 1000])))
+    seen = [next(events), next(events), next(events)]  # two big files, 2000 bytes: in line
+    assert not readers()
+    while not readers():  # the third passes the mark: it is read in a thread
+        seen.append(next(events))
+    seen += list(events)
+    assert [e.origin.path for e in seen if isinstance(e, Blob)] == ["f00", "f01", "f02", "f03"]
 
 
 # --- screening big files ------------------------------------------------------------------
@@ -108,7 +132,7 @@ def keyword_screen(asked: list[tuple[bytes, bool]]) -> Screen:
 def test_screen_sees_every_window_and_what_straddles_two(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key_at: int
 ) -> None:
-    monkeypatch.setattr(readahead, "THREADED_READ", 0)
+    threads_for_all(monkeypatch)
     monkeypatch.setattr(readahead, "WINDOW", 16)
     content = b"." * key_at + b"KEY" + b"." * (40 - key_at)
     items = plan(tmp_path, [1])[:1]
@@ -122,7 +146,7 @@ def test_screen_sees_every_window_and_what_straddles_two(
 def test_clean_big_file_is_screened_and_never_read_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(readahead, "THREADED_READ", 100)
+    monkeypatch.setattr(readahead, "BIG_FILE", 100)
     monkeypatch.setattr(readahead, "WINDOW", 64)
     items = plan(tmp_path, [1000, 50])
     asked: list[tuple[bytes, bool]] = []
@@ -140,7 +164,7 @@ def test_clean_big_file_is_screened_and_never_read_whole(
 def test_screen_can_ask_for_the_whole_file_at_its_start(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(readahead, "THREADED_READ", 0)
+    threads_for_all(monkeypatch)
     monkeypatch.setattr(readahead, "WINDOW", 16)
     (tmp_path / "a.zip").write_bytes(b"PK" + b"." * 100)
     (tmp_path / "b.txt").write_bytes(b"." * 20 + b"PK" + b"." * 100)

@@ -1,29 +1,35 @@
 """Directory-scan benchmark: ``hvscan dir`` side by side with its peers and with the read floor.
 
-    python bench/bench_dir.py              # everything, 5 timed rounds each
-    python bench/bench_dir.py --only a     # one part: a (source tree), b (generated 1 GB tree),
-                                           # startup (one small file)
+Run it with the interpreter hvscan is installed in (it imports tests/keygen.py, which uses
+hvscan), with ripgrep and Kingfisher on PATH or named with --rg / --kingfisher:
 
-Three measurements, each printed as a table of medians with ratios:
+    .venv/bin/python bench/bench_dir.py            # everything, 5 timed rounds each
+    .venv/bin/python bench/bench_dir.py --only a   # one part: a (source tree), b (generated
+                                                   # 1 GiB tree), startup (one small file)
+    .venv/bin/python bench/bench_dir.py --baseline OTHER/bin/hvscan   # also time another build
+
+Three measurements, each printed as a table of medians (wall clock) with min, max, the median
+CPU time (user + system, all threads and children) and ratios:
 
 (a) a real source tree: SQLAlchemy at tag rel_2_0_45 (953 files, 25 MB), exported with
     ``git archive`` from a local clone (``--source-repo``; without one it is cloned with
     ``--depth 1``). ``hvscan dir`` against ripgrep with the same regex and against Kingfisher's
     directory scan restricted to a rule file for these keys only.
 (b) a generated tree of at least 1 GiB of mixed text (code, logs, JSON, prose, base64, some
-    invalid UTF-8) with a handful of keys, built at run time from a fixed seed. ``hvscan dir``
-    against the floor of just reading the same files, two ways: ``cat`` (the kernel copying
-    the page cache into one reused buffer: the least any reader can spend) and a Python loop of
-    ``open(path, "rb").read()`` (whole-file bytes objects, which is what a Python scanner must
-    hand to its matcher). ripgrep and Kingfisher are shown for reference.
+    invalid UTF-8) with a handful of keys and placeholders, built at run time from a fixed seed.
+    ``hvscan dir`` against the floor of just reading the same files, two ways: ``cat`` (the
+    kernel copying the page cache into one small reused buffer: the least any reader can
+    spend) and a Python loop of ``open(path, "rb").read()`` (every file read whole into a bytes
+    object: the least a Python program that holds each file in memory spends). ripgrep and
+    Kingfisher are shown for reference.
 (startup) ``hvscan dir`` on one small file against ``python -c pass`` and
     ``python -c 'import click'`` with the same interpreter.
 
 Commands run round-robin (every command once per round, rounds repeated) so that load from
-other processes on a shared machine hits them alike; the medians are reported. Before timing,
-each part checks that every tool finds exactly what it should, so a fast wrong answer cannot
-win. Keys are built at run time (tests/keygen.py); the generated tree lives under
-bench/work/ (git-ignored) and is reused while its parameters are unchanged.
+other processes on a shared machine hits them alike. Before timing, each part checks that every
+tool finds exactly what it should, so a fast wrong answer cannot win. Keys are built at run time
+(tests/keygen.py); the trees live under bench/work/ (git-ignored), and the generated one is
+reused while its parameters are unchanged.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Entry point for ``python -m hvscan``."""
 
-from hvscan.cli import main
+from hvscan.fastpath import main
 
 main()

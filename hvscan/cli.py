@@ -308,6 +308,76 @@ def _run(
     return result
 
 
+@cli.command("staged")
+@click.argument("repo", required=False, default=".",
+                type=click.Path(file_okay=False, path_type=Path))
+@report_options
+def staged_command(repo: Path, **options: Any) -> None:
+    """Scan the staged change (what `git commit` would record, read from the index) and report
+    only the keys it adds. REPO defaults to the repository of the current directory."""
+    from hvscan.sources import staged
+
+    _scan_git(lambda pipeline: pipeline.run(staged.read(repo, pipeline.excluded)), **options)
+
+
+@cli.command("pre-push")
+@click.argument("remote", required=False)
+@click.argument("url", required=False)
+@report_options
+def pre_push_command(remote: str | None, url: str | None, **options: Any) -> None:
+    """Scan what a push from the repository of the current directory sends that the remote
+    does not have yet, and report only the keys the pushed commits add. Run as a git pre-push
+    hook (REMOTE and URL are git's arguments, the refs being pushed come on standard input) or
+    from the pre-commit framework (which sets PRE_COMMIT_FROM_REF and PRE_COMMIT_TO_REF)."""
+    from hvscan.sources import pushed
+
+    push = pushed.from_pre_commit(os.environ)
+    if push is None:
+        if sys.stdin.isatty():
+            raise HvscanError("hvscan pre-push reads the refs being pushed from standard input, "
+                              "as git gives them to a pre-push hook")
+        try:
+            push = pushed.from_hook_input(sys.stdin.buffer.read(), remote)
+        except pushed.PushInputError as exc:
+            raise HvscanError(str(exc)) from None
+    _scan_git(lambda pipeline: pipeline.run(pushed.read(".", push, pipeline.excluded)),
+              **options)
+
+
+@cli.command("install-hook")
+@click.argument("repo", required=False, default=".",
+                type=click.Path(file_okay=False, path_type=Path))
+@click.option("--pre-push", "pre_push", is_flag=True,
+              help="Install a pre-push hook (scans the commits being pushed) instead of a "
+                   "pre-commit hook (scans the staged change).")
+@click.option("--force", is_flag=True, help="Replace an existing hook.")
+def install_hook_command(repo: Path, pre_push: bool, force: bool) -> None:
+    """Install a git hook that runs hvscan, for repositories that do not use the pre-commit
+    framework. Refuses to replace an existing hook unless --force is given."""
+    from hvscan import hooks
+    from hvscan.sources.gitcmd import GitError
+
+    try:
+        path, action = hooks.install(repo, hooks.PRE_PUSH if pre_push else hooks.PRE_COMMIT,
+                                     force=force)
+    except hooks.HookExistsError as exc:
+        raise HvscanError(str(exc)) from None
+    except GitError as exc:
+        raise HvscanError(f"git: {exc}") from None
+    except OSError as exc:
+        raise HvscanError(f"cannot write the hook: {exc.strerror or exc}") from None
+    click.echo(f"hvscan: {action} {path}")
+
+
+def _scan_git(produce: Produce, **options: Any) -> None:
+    from hvscan.sources.gitcmd import GitError
+
+    try:
+        _scan(produce, **options)
+    except GitError as exc:
+        raise HvscanError(f"git: {exc}") from None
+
+
 def _scan(
     produce: Produce,
     *,

@@ -185,11 +185,12 @@ def resolve(ctx: click.Context, values: dict[str, Any]) -> None:
 
 
 def _start_dir(ctx: click.Context) -> Path:
-    """Where to look for the configuration: the command's first positional argument (the
-    scanned directory, or a scanned file's directory, or the repository), else the current
-    directory."""
+    """Where to look for the configuration: the command's first path argument (the scanned
+    directory, or a scanned file's directory, or the repository), else the current directory."""
     for param in ctx.command.params:
-        if isinstance(param, click.Argument) and param.name is not None:
+        # Only a path argument names where the scan happens (not, say, a push's remote name).
+        if (isinstance(param, click.Argument) and isinstance(param.type, click.Path)
+                and param.name is not None):
             value = ctx.params.get(param.name)
             first = value[0] if isinstance(value, tuple | list) and value else value
             if isinstance(first, str | bytes | os.PathLike) and first:

@@ -228,7 +228,7 @@ class _Walk:
         for decoder, needles in engine._decoders(hits, depth_left, wide) if depth_left > 0 else ():
             for region in decoder.regions(buf, needles):
                 spots.extend(self.region(region, chain, depth))
-        return spots
+        return _distinct(spots)
 
     def region(self, region: Region, chain: tuple[str, ...], depth: int) -> list[_Spot]:
         inner_chain = (*chain, region.encoding)
@@ -254,6 +254,18 @@ class _Walk:
 
     def note(self, member: str | None, message: str, limit: bool = False) -> None:
         self.out.notes.append(Note(member, message, limit))
+
+
+def _distinct(spots: list[_Spot]) -> list[_Spot]:
+    """One spot per key occurrence. A decoder's region can hold plain text too (an escape run
+    that stops right before a plain key): the key then comes back from the region at the same
+    place, and only its shortest chain, the truthful one, is kept."""
+    best: dict[tuple[int, int, str, str], _Spot] = {}
+    for spot in spots:
+        key = (spot.start, spot.end, spot.rule.id if spot.rule else "", spot.secret)
+        if key not in best or len(spot.chain) < len(best[key].chain):
+            best[key] = spot
+    return list(best.values()) if len(best) < len(spots) else spots
 
 
 def _join(member: str | None, name: str | None) -> str | None:

@@ -1,11 +1,13 @@
 """The pipeline: source events through the engine into findings and run statistics.
 
 Placeholder matches are counted, never reported: documentation examples must not block anyone,
-but an audit can still see how many there were. ``settle`` then applies the user's policy to the
-findings of any source: findings on excluded paths are dropped (a source that can prune them
-earlier, like the directory walker, does), suppressed ones are kept apart with the reason. The
-engine's notes (a damaged archive, a decoding limit reached) are kept with the path of the member
-they concern. Content a source screened clean (see ``Pipeline.screen``) counts as scanned.
+but an audit can still see how many there were. Keys a blob's previous versions already held
+(a staged edit of a file that had the key before) are counted too, and not reported again.
+``settle`` then applies the user's policy to the findings of any source: findings on excluded
+paths are dropped (a source that can prune them earlier, like the directory walker, does),
+suppressed ones are kept apart with the reason. The engine's notes (a damaged archive, a decoding
+limit reached) are kept with the path of the member they concern. Content a source screened
+clean (see ``Pipeline.screen``) counts as scanned.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class Stats:
     files_skipped: int = 0
     errors: int = 0
     placeholders_ignored: int = 0
+    preexisting_ignored: int = 0
     suppressed: int = 0
     findings_filtered: int = 0
     archive_members: int = 0
@@ -110,7 +113,13 @@ def run(engine: Engine, events: Events, *, annotate: Annotate | None = None) -> 
             stats.files_scanned += 1
             stats.bytes_scanned += len(event.data)
             inspection = engine.inspect(event.data)
-            for match in inspection.matches:
+            matches = inspection.matches
+            if matches and event.previous is not None:
+                known = {m.secret for old in event.previous() for m in engine.scan(old)}
+                new = [m for m in matches if m.secret not in known]
+                stats.preexisting_ignored += len(matches) - len(new)
+                matches = new
+            for match in matches:
                 if match.placeholder:
                     stats.placeholders_ignored += 1
                 else:

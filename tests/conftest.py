@@ -1,4 +1,4 @@
-"""Shared fixtures: run-time keys and the installed console script."""
+"""Shared fixtures: run-time keys, the installed console script and isolated git repositories."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from gitrepo import GitRepo, git_env
 from keygen import make_key
 
 
@@ -38,3 +39,15 @@ def run_hvscan(hvscan_exe: str) -> Callable[..., subprocess.CompletedProcess[byt
                               cwd=cwd, env=full_env, timeout=300, check=False)
 
     return run
+
+
+@pytest.fixture
+def gitenv(tmp_path: Path) -> dict[str, str]:
+    """An environment in which git reads no user or system configuration."""
+    return git_env(tmp_path / "home")
+
+
+@pytest.fixture
+def repo(tmp_path: Path, gitenv: dict[str, str]) -> GitRepo:
+    """An empty repository (branch main) in ``tmp_path / "repo"``."""
+    return GitRepo(tmp_path / "repo", gitenv)

@@ -216,3 +216,11 @@ def test_body_is_exposed_for_redaction() -> None:
     key = make_key("live", 16)
     (match,) = ENGINE.scan(key.encode())
     assert match.body == key[-32:] == make_body(16)
+
+
+@pytest.mark.parametrize("before", [b"\\u0068\\u0076\\u005", b"\\x68\\x76\\x5", b"%68%76%5"])
+def test_plain_key_after_a_broken_escape_run_is_found_once_as_plain(before: bytes) -> None:
+    # Found by the splice property: the escape decoder's region ran into the plain key.
+    key = make_key("live", 0)
+    matches = ENGINE.scan(before + key.encode())
+    assert [(m.secret, m.start, m.encoding) for m in matches] == [(key, len(before), "plain")]

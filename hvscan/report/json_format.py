@@ -52,6 +52,7 @@ def report_dict(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
             "files_skipped": stats.files_skipped,
             "errors": stats.errors,
             "placeholders_ignored": stats.placeholders_ignored,
+            "preexisting_ignored": stats.preexisting_ignored,
             "suppressed": stats.suppressed,
             "archive_members": stats.archive_members,
             "bytes_decompressed": stats.bytes_decompressed,

@@ -8,6 +8,7 @@ from hvscan.findings import Finding
 from hvscan.report import ReportOptions
 from hvscan.rules import SEVERITIES
 from hvscan.scan import ScanResult
+from hvscan.units import format_size
 
 _COLORS = {"critical": "1;31", "high": "31", "medium": "33", "low": "36", "info": "2"}
 
@@ -66,7 +67,7 @@ def summary(result: ScanResult) -> str:
         findings += f" ({by_severity})"
     parts = [
         f"scanned {stats.files_scanned} file{'s' * (stats.files_scanned != 1)}"
-        f" ({_size(stats.bytes_scanned)})",
+        f" ({format_size(stats.bytes_scanned)})",
         findings,
     ]
     if stats.archive_members:
@@ -86,17 +87,8 @@ def summary(result: ScanResult) -> str:
         parts.append(f"{stats.suppressed} suppressed")
     if stats.placeholders_ignored:
         parts.append(f"{stats.placeholders_ignored} placeholder(s) ignored")
+    if stats.preexisting_ignored:
+        parts.append(f"{stats.preexisting_ignored} key(s) already there before the change")
     if stats.errors:
         parts.append(f"{stats.errors} error{'s' * (stats.errors != 1)}: scan incomplete")
     return "hvscan: " + "; ".join(parts)
-
-
-def _size(count: int) -> str:
-    if count < 1024:
-        return f"{count} B"
-    value = count / 1024
-    for unit in ("KB", "MB"):
-        if value < 1024:
-            return f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"

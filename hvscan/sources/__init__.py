@@ -1,9 +1,10 @@
 """Sources: where scanned bytes come from. They know nothing about keys or regexes.
 
-Every source yields a stream of events: ``Blob`` (bytes to scan and their origin), ``Screened``
-(content the source read through a ``Screen`` and found nothing in: scanned, nothing to report),
-``Skipped`` (something deliberately not scanned, with the reason: a note in the report) and
-``Failed`` (something asked for that could not be scanned: an error that makes the run exit 2).
+Every source yields a stream of events: ``Blob`` (bytes to scan, their origin and, for a change,
+the versions it replaces), ``Screened`` (content the source read through a ``Screen`` and found
+nothing in: scanned, nothing to report), ``Skipped`` (something deliberately not scanned, with
+the reason: a note in the report) and ``Failed`` (something asked for that could not be scanned:
+an error that makes the run exit 2).
 """
 
 from __future__ import annotations
@@ -28,8 +29,13 @@ class Origin:
 
 @dataclass(frozen=True)
 class Blob:
+    """Bytes to scan. ``previous``, when given, loads earlier versions of the same content
+    (before an edit or a rename): keys found there are not new and are not reported. It is called
+    only for a blob that has matches, so a source can make it as costly as it must."""
+
     data: bytes
     origin: Origin
+    previous: Callable[[], list[bytes]] | None = field(default=None, compare=False)
 
 
 @dataclass  # not frozen: a frozen dataclass costs every start-up about 1 ms more to create

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import IO
 
 
 class GitError(Exception):
@@ -37,3 +40,66 @@ def _first_line(stderr: bytes) -> str:
         if line:
             return line.removeprefix("fatal: ").removeprefix("error: ")
     return ""
+
+
+def is_null_id(object_id: str) -> bool:
+    """git's all-zero object name: "no object" (a new file, a deleted branch, an unborn ref)."""
+    return bool(object_id) and object_id.count("0") == len(object_id)
+
+
+def cat_objects(
+    repo: Path | bytes | str, ids: Sequence[str]
+) -> Iterator[tuple[str, str | None, bytes | None]]:
+    """Stream ``(id, type, contents)`` for each object name in ``ids``, in order, from one
+    ``git cat-file --batch`` process; type and contents are None for an object the repository
+    lacks."""
+    if not ids:
+        return
+    command = ["git", "-C", os.fsdecode(repo), "cat-file", "--batch"]
+    try:
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, env=_environment())
+    except FileNotFoundError:
+        raise GitError("git is not installed or not on PATH") from None
+    assert process.stdin and process.stdout and process.stderr
+    # A writer thread keeps git's input and output flowing together: writing every name first
+    # would deadlock once both pipe buffers are full.
+    writer = threading.Thread(target=_write_names, args=(process.stdin, ids), daemon=True)
+    writer.start()
+    try:
+        for name in ids:
+            header = process.stdout.readline()
+            if not header:
+                process.wait()
+                raise GitError(_first_line(process.stderr.read())
+                               or f"git cat-file stopped before {name} (exit {process.returncode})")
+            if header.endswith(b" missing\n"):
+                yield name, None, None
+                continue
+            _, kind, size_field = header.split()
+            size = int(size_field)
+            data = process.stdout.read(size)
+            if len(data) != size or process.stdout.read(1) != b"\n":
+                raise GitError(f"git cat-file output ended inside object {name}")
+            yield name, kind.decode("ascii"), data
+    finally:
+        process.stdout.close()
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        process.stderr.close()
+        writer.join()
+
+
+def read_blobs(repo: Path | bytes | str, ids: Sequence[str]) -> list[bytes]:
+    """The contents of the objects in ``ids`` that the repository has."""
+    return [data for _, _, data in cat_objects(repo, ids) if data is not None]
+
+
+def _write_names(stream: IO[bytes], ids: Sequence[str]) -> None:
+    try:
+        for name in ids:
+            stream.write(name.encode("ascii") + b"\n")
+        stream.close()
+    except (BrokenPipeError, ValueError):
+        pass  # git exited early; the reader reports why

@@ -1,0 +1,164 @@
+"""The console entry point, and the pre-commit hook's fast path.
+
+``hvscan staged`` runs on every commit and nearly always finds nothing, so that answer must cost
+little more than starting Python. Plain ``hvscan staged`` (no option, no argument) is first tried
+here, without click, rules, engine or dataclasses: one ``git diff --cached --raw`` and one
+``git cat-file --batch`` read the staged blobs, as the staged source does. The answer is given
+here only when it is provably the full command's: every staged file is plain text under 1 MiB (so
+there is no container or UTF-16/32 text for the engine to open or decode whole), none holds any
+of the engine's prefilter needles (so the engine would match nothing), and no configuration file
+or ``HVSCAN_*`` variable could change what is looked for. Anything else (a needle, a binary or
+large file, a submodule, an unmerged path, a git error, a configuration) goes to the full command
+line, which decides and reports. The tests check that ``NEEDLES`` are the engine's, that what the
+engine scans whole is never plain text here, and that both paths print the same report.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from hvscan.units import format_size
+
+# Engine(load_builtin_rules()).prefilter.needles: what the full scan looks for, encoded forms
+# included. tests/test_fastpath.py fails, printing the new value, when rules or decoders change it.
+NEEDLES = (
+    b"hv_live_", b"hv_test_",
+    b"aHZfbGl2ZV", b"aHZfdGVzdF", b"h2X2xpdmVf", b"h2X3Rlc3Rf", b"odl9saXZlX", b"odl90ZXN0X",
+    b"aAB2AF8AbABpAHYAZQBf", b"aAB2AF8AdABlAHMAdABf", b"gAdgBfAGwAaQB2AGUAX",
+    b"gAdgBfAHQAZQBzAHQAX", b"oAHYAXwBsAGkAdgBlAF", b"oAHYAXwB0AGUAcwB0AF",
+    b"h\x00v\x00_\x00l\x00i\x00v\x00e\x00_", b"h\x00v\x00_\x00t\x00e\x00s\x00t\x00_",
+    b"h\x00\x00\x00v\x00\x00\x00_\x00\x00\x00l\x00\x00\x00i\x00\x00\x00v\x00\x00\x00e\x00\x00\x00_",
+    b"h\x00\x00\x00v\x00\x00\x00_\x00\x00\x00t\x00\x00\x00e\x00\x00\x00s\x00\x00\x00t\x00\x00\x00_",
+    b"%68%76%5", b"hv%5", b"\\x68\\x76\\x5", b"hv\\x5", b"\\u0068\\u0076\\u005", b"hv\\u005",
+)
+# The full scan searches larger blobs in one Hyperscan pass; here each needle is one pass.
+_LARGE_BLOB = 1 << 20
+# Modes of blobs whose content is what gets committed: files, executables, symbolic links.
+_BLOB_MODES = (b"100644", b"100755", b"120000")
+# Control characters that no plain text holds (tab, line breaks, form feed and escape are fine).
+# What the engine scans in full without a needle (a container, a UTF-16/32 text) has one of them,
+# or invalid UTF-8, in its first bytes.
+_BINARY = bytes([*range(0x00, 0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7F])
+
+
+def main() -> None:
+    if sys.argv[1:] == ["staged"]:
+        report = clean_staged_report(".")
+        if report is not None:
+            sys.stdout.write(report)
+            sys.exit(0)
+    from hvscan.cli import main as full_main
+
+    full_main()
+
+
+def clean_staged_report(repo: str) -> str | None:
+    """The text report of ``hvscan staged`` when the staged change provably holds nothing to
+    report, or None when the full scan must decide."""
+    if _configuration_may_apply(repo):
+        return None
+    listing = _git(repo, "diff", "--cached", "--raw", "-z", "-M", "--no-abbrev", "--no-relative",
+                   "--ignore-submodules=none")
+    ids = _staged_blob_ids(listing) if listing is not None else None
+    if ids is None:
+        return None
+    total = 0
+    if ids:
+        output = _git(repo, "cat-file", "--batch", input=b"".join(i + b"\n" for i in ids))
+        if output is None:
+            return None
+        offset = 0
+        for _ in ids:
+            end = output.find(b"\n", offset)
+            header = output[offset:end].split()
+            if len(header) != 3 or header[1] != b"blob":
+                return None
+            size = int(header[2])
+            data = output[end + 1:end + 1 + size]
+            if (size >= _LARGE_BLOB or not _plain_text(data)
+                    or any(needle in data for needle in NEEDLES)):
+                return None
+            total += size
+            offset = end + 1 + size + 1
+    files = len(ids)
+    return (f"hvscan: scanned {files} file{'s' * (files != 1)} ({format_size(total)}); "
+            "0 findings\n")
+
+
+def _staged_blob_ids(listing: bytes) -> list[bytes] | None:
+    """The staged blob of each added or changed file, or None for anything the fast path does
+    not decide (an unmerged path, a submodule, output it does not expect)."""
+    fields = listing.split(b"\0")
+    ids: list[bytes] = []
+    index = 0
+    while index < len(fields) and fields[index]:
+        header = fields[index].split()
+        if len(header) != 5 or not header[0].startswith(b":"):
+            return None
+        new_mode, new_id, status = header[1], header[3], header[4][:1]
+        index += 3 if status in (b"R", b"C") else 2
+        if status == b"D":
+            continue
+        if status not in (b"A", b"M", b"R", b"T") or new_mode not in _BLOB_MODES:
+            return None
+        ids.append(new_id)
+    return ids
+
+
+def _plain_text(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return not any(byte in data for byte in _BINARY)
+
+
+def _configuration_may_apply(repo: str) -> bool:
+    """Whether a setting could come from the environment or a file: any ``HVSCAN_*`` variable,
+    or a ``.hvscan.toml``, or a ``pyproject.toml`` with a ``tool.hvscan`` table, in the directory
+    or above it up to the repository's top (the first directory holding ``.git``), where the
+    configuration is looked up."""
+    if any(name.startswith("HVSCAN_") for name in os.environ):
+        return True
+    directory = os.path.abspath(repo)
+    while True:
+        if os.path.exists(os.path.join(directory, ".hvscan.toml")):
+            return True
+        if _pyproject_configures_hvscan(os.path.join(directory, "pyproject.toml")):
+            return True
+        parent = os.path.dirname(directory)
+        if parent == directory or os.path.exists(os.path.join(directory, ".git")):
+            return False
+        directory = parent
+
+
+def _pyproject_configures_hvscan(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    if b"hvscan" not in data:
+        return False
+    import tomllib
+
+    try:
+        tool = tomllib.loads(data.decode("utf-8")).get("tool")
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return True
+    return isinstance(tool, dict) and "hvscan" in tool
+
+
+def _git(repo: str, *args: str, input: bytes | None = None) -> bytes | None:
+    import subprocess
+
+    env = {**os.environ, "LC_ALL": "C", "GIT_PAGER": "cat", "GIT_TERMINAL_PROMPT": "0"}
+    try:
+        done = subprocess.run(["git", "-C", repo, *args], input=input, capture_output=True,
+                              env=env, check=False)
+    except OSError:
+        return None
+    return done.stdout if done.returncode == 0 else None

@@ -1,0 +1,138 @@
+"""The pre-push source: what a push sends that the remote does not have yet (``hvscan pre-push``).
+
+Which commits: every local tip being pushed, minus what the remote already has (its current tip
+of each pushed ref, when this repository has it, and every remote-tracking ref of the remote).
+The tips come from git's pre-push lines on standard input (a plain git hook) or from the
+pre-commit framework's ``PRE_COMMIT_FROM_REF`` / ``PRE_COMMIT_TO_REF``. A new branch (the
+all-zero remote id) is scanned from where it leaves the remote's history, all of it for a push
+to an empty remote. Deleting a ref sends nothing.
+
+What: one ``git log --raw -c`` lists each pushed commit's changed files (for a merge, the files
+that differ from every parent, which is where an "evil merge" adds lines) and one
+``git cat-file --batch`` reads each changed blob once, with the commit messages and the messages
+of annotated tags being pushed. A blob's previous versions are its parents' copies, so only keys
+the pushed commits add are reported, attributed to the oldest pushed commit that introduced them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from hvscan.sources import Blob, Events, Excluded, Failed, Origin, Skipped, display_path
+from hvscan.sources.gitcmd import cat_objects, git, is_null_id, read_blobs
+from hvscan.sources.rawdiff import GITLINK, NO_FILE, Change, parse_log
+
+_MARKER = b"\x01"
+_FORMAT = "%x01%H %aI %an <%ae>"
+
+
+class PushInputError(ValueError):
+    """The pre-push input is malformed; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Push:
+    """Revisions being pushed and what the remote already has (object ids, or
+    ``--remotes=<name>`` for all its remote-tracking refs)."""
+
+    tips: tuple[str, ...]
+    remote_has: tuple[str, ...]
+
+
+def from_hook_input(text: bytes, remote: str | None) -> Push:
+    """git's pre-push input: ``<local ref> <local id> <remote ref> <remote id>`` per line."""
+    tips: list[str] = []
+    remote_has: list[str] = [f"--remotes={remote}"] if remote else []
+    for number, line in enumerate(text.decode("utf-8", "replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        fields = line.split()  # ref names cannot contain white space
+        if len(fields) != 4 or not all(_is_object_id(f) for f in (fields[1], fields[3])):
+            raise PushInputError(
+                f"line {number} of the pre-push input is not "
+                f"'<local ref> <local id> <remote ref> <remote id>': {line[:120]!r}")
+        local_id, remote_id = fields[1], fields[3]
+        if not is_null_id(remote_id):
+            remote_has.append(remote_id)
+        if not is_null_id(local_id):  # all zeros: deleting the remote ref sends no content
+            tips.append(local_id)
+    return Push(tuple(dict.fromkeys(tips)), tuple(dict.fromkeys(remote_has)))
+
+
+def from_pre_commit(environ: Mapping[str, str]) -> Push | None:
+    """The pre-commit framework's pre-push variables, or None when they are not set. For a push
+    whose history reaches a root commit it sets no range, only the local branch."""
+    remote = environ.get("PRE_COMMIT_REMOTE_NAME")
+    remote_has = (f"--remotes={remote}",) if remote else ()
+    to_ref, from_ref = environ.get("PRE_COMMIT_TO_REF"), environ.get("PRE_COMMIT_FROM_REF")
+    if to_ref and from_ref:
+        return Push((to_ref,), (from_ref, *remote_has))
+    local = environ.get("PRE_COMMIT_LOCAL_BRANCH")
+    if local and remote:
+        return Push((local,), remote_has)
+    return None
+
+
+def read(repo: Path | bytes | str, push: Push, excluded: Excluded | None = None) -> Events:
+    """The blobs and messages the push sends; blobs at paths that ``excluded`` matches are
+    neither read nor reported."""
+    if not push.tips:
+        return
+    log = git(repo, "log", f"--format={_FORMAT}", "--raw", "-z", "-M", "-c",
+              "--combined-all-paths", "--root", "--no-abbrev", "--no-relative", "--no-color",
+              "--no-show-signature", "--topo-order", "--reverse", "--ignore-missing",
+              *push.tips, "--not", *push.remote_has, "--")
+    commits: dict[str, Origin] = {}
+    blobs: dict[tuple[str, bytes], tuple[Origin, Change]] = {}
+    gitlinks: set[bytes] = set()
+    for line, changes in parse_log(log, _MARKER):
+        commit, date, author = line.decode("utf-8", "replace").split(" ", 2)
+        commits[commit] = Origin("commit-message", None, commit, author, date)
+        for change in changes:
+            shown = display_path(change.path)
+            if change.new_mode == NO_FILE or (excluded is not None and excluded(shown)):
+                continue
+            if change.new_mode == GITLINK:
+                gitlinks.add(change.path)
+            else:
+                origin = Origin("history", shown, commit, author, date)
+                blobs.setdefault((change.new_id, change.path), (origin, change))
+    for path in sorted(gitlinks):
+        yield Skipped(display_path(path), "submodule commit (push the submodule separately)")
+    # Tips that the log did not list are tags or commits the remote already has; reading them
+    # also proves that each tip exists (the log ignores missing revisions, for the remote's).
+    other_tips = [tip for tip in push.tips if tip not in commits]
+    ids = [*other_tips, *commits, *(object_id for object_id, _ in blobs)]
+    objects = cat_objects(repo, ids)
+    for tip, kind, data in _take(objects, len(other_tips)):
+        if data is None:
+            yield Failed(tip, "the pushed revision is not in this repository")
+        elif kind == "tag":
+            yield Blob(_message(data), Origin("tag-message", None, tip))
+    for origin, (_, _, data) in zip(commits.values(), _take(objects, len(commits)), strict=True):
+        yield Blob(_message(data or b""), origin)
+    for (origin, change), (object_id, _, data) in zip(blobs.values(), objects, strict=True):
+        if data is None:
+            yield Failed(origin.path or object_id, f"blob {object_id} of commit {origin.commit} "
+                         "is missing from the object store")
+        else:
+            yield Blob(data, origin, previous=functools.partial(
+                read_blobs, repo, change.old_blob_ids()))
+
+
+def _take(objects: Iterator[tuple[str, str | None, bytes | None]], count: int,
+          ) -> list[tuple[str, str | None, bytes | None]]:
+    return [next(objects) for _ in range(count)]
+
+
+def _message(raw_object: bytes) -> bytes:
+    """The message of a raw commit or tag object: everything after the header block."""
+    _, separator, message = raw_object.partition(b"\n\n")
+    return message if separator else b""
+
+
+def _is_object_id(text: str) -> bool:
+    return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)

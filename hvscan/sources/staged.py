@@ -1,0 +1,84 @@
+"""The staged source: the change ``git commit`` would record (``hvscan staged``, the hooks).
+
+Content comes from the index, never from the working tree, so partial staging (``git add -p``)
+is scanned as staged and a file edited or deleted after ``git add`` is scanned as added. Two git
+processes do the whole job: ``git diff --cached --raw`` lists the staged files (renames
+detected; before the first commit everything is an addition) and one ``git cat-file --batch``
+reads their staged blobs. Each blob carries its earlier versions (HEAD's copy of the same file or
+of its rename source, and the merged branch's copy during a merge) so that only keys the staged
+change adds are reported; those are read only for the rare blob that has a match.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from hvscan.sources import Blob, Events, Excluded, Failed, Origin, Skipped, display_path
+from hvscan.sources.gitcmd import cat_objects, git, read_blobs
+from hvscan.sources.rawdiff import GITLINK, Change, parse_changes
+
+
+def read(repo: Path | bytes | str, excluded: Excluded | None = None) -> Events:
+    """The staged blobs; paths that ``excluded`` matches are neither read nor reported."""
+    changes = staged_changes(repo)
+    to_read: list[Change] = []
+    for change in changes:
+        shown = display_path(change.path)
+        if change.status == "D" or (excluded is not None and excluded(shown)):
+            continue  # a deletion records no content for this path
+        if change.status == "U":
+            yield Failed(shown, "unmerged (the conflict is not resolved and staged yet)")
+        elif change.new_mode == GITLINK:
+            yield Skipped(shown, "submodule commit (scan the submodule's own repository)")
+        else:
+            to_read.append(change)
+    objects = cat_objects(repo, [change.new_id for change in to_read])
+    for change, (object_id, _kind, data) in zip(to_read, objects, strict=True):
+        shown = display_path(change.path)
+        if data is None:
+            yield Failed(shown, f"staged blob {object_id} is missing from the object store")
+            continue
+        yield Blob(data, Origin(source="staged", path=shown),
+                   previous=_previous_versions(repo, change))
+
+
+def staged_changes(repo: Path | bytes | str) -> list[Change]:
+    output = git(repo, "diff", "--cached", "--raw", "-z", "-M", "--no-abbrev", "--no-relative",
+                 "--ignore-submodules=none")
+    return parse_changes(output)
+
+
+def _previous_versions(repo: Path | bytes | str, change: Change) -> Callable[[], list[bytes]]:
+    def load() -> list[bytes]:
+        ids = change.old_blob_ids()
+        paths = list(dict.fromkeys((change.path, *change.old_paths)))
+        for head in merge_heads(repo):
+            ids.extend(_blob_ids(repo, head, paths))
+        return read_blobs(repo, ids)
+
+    return load
+
+
+def merge_heads(repo: Path | bytes | str) -> list[str]:
+    """The other parents of the commit being made while a merge is in progress."""
+    where = git(repo, "rev-parse", "--git-path", "MERGE_HEAD").rstrip(b"\n")
+    # git prints the path relative to the directory it ran in (an absolute one joins as is).
+    path = Path(os.fsdecode(repo)) / os.fsdecode(where)
+    try:
+        return path.read_bytes().decode("ascii").split()
+    except FileNotFoundError:
+        return []
+
+
+def _blob_ids(repo: Path | bytes | str, commit: str, paths: list[bytes]) -> list[str]:
+    listing = git(repo, "--literal-pathspecs", "ls-tree", "-z", "--full-tree", commit, "--",
+                  *paths)
+    ids = []
+    for entry in listing.split(b"\0"):
+        if entry:
+            _mode, kind, object_id = entry.split(b"\t", 1)[0].decode("ascii").split()
+            if kind == "blob":
+                ids.append(object_id)
+    return ids

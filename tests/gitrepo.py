@@ -1,0 +1,60 @@
+"""Temporary git repositories for tests: isolated from the user's git configuration, with a
+fixed identity and fixed dates so commit ids are stable within a run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+
+def git_env(home: Path) -> dict[str, str]:
+    """An environment in which git reads no user or system configuration (the global one is an
+    empty file in ``home``)."""
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "gitconfig"
+    config.touch()
+    return {
+        **os.environ,
+        "GIT_CONFIG_GLOBAL": str(config),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "Ada Tester",
+        "GIT_AUTHOR_EMAIL": "ada@example.invalid",
+        "GIT_COMMITTER_NAME": "Ada Tester",
+        "GIT_COMMITTER_EMAIL": "ada@example.invalid",
+        "GIT_AUTHOR_DATE": "2024-03-01T12:00:00+00:00",
+        "GIT_COMMITTER_DATE": "2024-03-01T12:00:00+00:00",
+        "NO_COLOR": "1",
+    }
+
+
+class GitRepo:
+    def __init__(self, path: Path, env: dict[str, str], *, bare: bool = False) -> None:
+        self.path = path
+        self.env = env
+        path.mkdir(parents=True, exist_ok=True)
+        self.git("init", "-q", "-b", "main", *(["--bare"] if bare else []))
+
+    def git(self, *args: str | bytes, input: bytes | None = None, check: bool = True,
+            ) -> subprocess.CompletedProcess[bytes]:
+        done = subprocess.run(["git", *args], cwd=self.path, env=self.env, input=input,
+                              capture_output=True, check=False, timeout=300)
+        if check and done.returncode != 0:
+            raise AssertionError(f"git {args!r} failed: {done.stderr.decode(errors='replace')}")
+        return done
+
+    def write(self, name: str | bytes, content: str | bytes) -> Path:
+        path = Path(os.fsdecode(self.path / os.fsdecode(name)))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.encode() if isinstance(content, str) else content)
+        return path
+
+    def add(self, *names: str | bytes) -> None:
+        self.git("add", "--", *names)
+
+    def commit(self, message: str = "change", *options: str) -> str:
+        self.git("commit", "-q", "--no-verify", "-m", message, *options)
+        return self.head()
+
+    def head(self) -> str:
+        return self.git("rev-parse", "HEAD").stdout.decode().strip()

@@ -1,0 +1,240 @@
+"""The pre-push source and ``hvscan pre-push``: what the remote does not have yet, only added
+keys, from git's hook input or the pre-commit framework's variables."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gitrepo import GitRepo
+from keygen import make_key
+
+from hvscan.sources.pushed import Push, PushInputError, from_hook_input, from_pre_commit
+
+Run = Callable[..., subprocess.CompletedProcess[bytes]]
+Z = "0" * 40
+A = "a" * 40
+B = "b" * 40
+
+
+def sha(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def test_hook_input_lines() -> None:
+    text = (f"refs/heads/main {A} refs/heads/main {B}\n"
+            f"refs/heads/new {B} refs/heads/new {Z}\n"
+            f"(delete) {Z} refs/heads/old {A}\n").encode()
+    assert from_hook_input(text, "origin") == Push((A, B), ("--remotes=origin", B, A))
+    assert from_hook_input(b"", None) == Push((), ())
+
+
+@pytest.mark.parametrize("line", ["just some text", f"refs/heads/x {A} refs/heads/x nothex",
+                                  f"refs/heads/x {A} refs/heads/x {Z} extra"])
+def test_malformed_hook_input(line: str) -> None:
+    with pytest.raises(PushInputError, match="line 1 of the pre-push input"):
+        from_hook_input(line.encode() + b"\n", "origin")
+
+
+def test_pre_commit_variables() -> None:
+    assert from_pre_commit({}) is None
+    assert from_pre_commit({"PRE_COMMIT_FROM_REF": A, "PRE_COMMIT_TO_REF": B,
+                            "PRE_COMMIT_REMOTE_NAME": "origin"}) == Push(
+        (B,), (A, "--remotes=origin"))
+    # A push that reaches a root commit: pre-commit gives no range, only the local branch.
+    assert from_pre_commit({"PRE_COMMIT_LOCAL_BRANCH": "refs/heads/main",
+                            "PRE_COMMIT_REMOTE_NAME": "origin"}) == Push(
+        ("refs/heads/main",), ("--remotes=origin",))
+
+
+@pytest.fixture
+def remote(tmp_path: Path, repo: GitRepo) -> GitRepo:
+    bare = GitRepo(tmp_path / "remote.git", repo.env, bare=True)
+    repo.git("remote", "add", "origin", str(bare.path))
+    return bare
+
+
+def pre_push(repo: GitRepo, run_hvscan: Run, *refs: str, remote: str = "origin",
+             env: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+    """Run ``hvscan pre-push`` with the lines git would send for ``git push origin refs``."""
+    lines = []
+    for ref in refs:
+        local = repo.git("rev-parse", ref).stdout.decode().strip()
+        known = repo.git("rev-parse", "-q", "--verify", f"refs/remotes/{remote}/{ref}",
+                         check=False).stdout.decode().strip()
+        lines.append(f"refs/heads/{ref} {local} refs/heads/{ref} {known or Z}\n")
+    done = run_hvscan("pre-push", "--format", "json", remote, "/some/url", cwd=repo.path,
+                      input="".join(lines).encode(), env={**repo.env, **(env or {})})
+    assert done.returncode != 2, done.stdout + done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def keys(report: dict[str, Any]) -> list[tuple[str, str | None, str]]:
+    return [(f["source"], f["path"], f["secret_sha256"]) for f in report["findings"]]
+
+
+def test_new_branch_to_an_empty_remote_scans_all_its_history(
+        repo: GitRepo, remote: GitRepo, run_hvscan: Run) -> None:
+    key = make_key("live", 1)
+    repo.write("app.py", f"K = '{key}'\n")
+    repo.add("app.py")
+    first = repo.commit("add config")
+    repo.write("app.py", "K = os.environ['K']\n")
+    repo.commit("oops, remove it", "-a")
+    code, report = pre_push(repo, run_hvscan, "main")
+    assert code == 1
+    assert keys(report) == [("history", "app.py", sha(key))]
+    finding = report["findings"][0]
+    assert finding["commit"] == first
+    assert finding["author"] == "Ada Tester <ada@example.invalid>"
+    assert finding["date"] == "2024-03-01T12:00:00+00:00"
+    assert (finding["line"], finding["column"]) == (1, 6)
+    # Two blobs and two commit messages.
+    assert report["stats"]["files_scanned"] == 4
+
+
+def test_only_what_the_remote_lacks_and_only_added_keys(
+        repo: GitRepo, remote: GitRepo, run_hvscan: Run) -> None:
+    old, new = make_key("live", 2), make_key("test", 3)
+    repo.write("conf.py", f"OLD = '{old}'\n")
+    repo.add("conf.py")
+    repo.commit("already pushed")
+    repo.git("push", "-q", "--no-verify", "origin", "main")
+    repo.write("conf.py", f"# edit\nOLD = '{old}'\n")
+    repo.commit("edit", "-a")
+    code, report = pre_push(repo, run_hvscan, "main")
+    assert (code, keys(report)) == (0, [])
+    assert report["stats"]["preexisting_ignored"] == 1
+    repo.write("new.env", f"NEW={new}\n")
+    repo.add("new.env")
+    repo.commit("new key")
+    code, report = pre_push(repo, run_hvscan, "main")
+    assert (code, keys(report)) == (1, [("history", "new.env", sha(new))])
+    # Pushed commits only: the first commit (on the remote) was not read again.
+    assert report["stats"]["files_scanned"] == 4
+
+
+def test_commit_messages_and_annotated_tags(repo: GitRepo, remote: GitRepo,
+                                            run_hvscan: Run) -> None:
+    in_message, in_tag = make_key("live", 4), make_key("live", 5)
+    repo.write("a.txt", "a\n")
+    repo.add("a.txt")
+    commit = repo.commit(f"debugging with {in_message}")
+    repo.git("tag", "-a", "v1", "-m", f"release\n\nkey {in_tag}\n")
+    tag = repo.git("rev-parse", "v1").stdout.decode().strip()
+    lines = (f"refs/heads/main {commit} refs/heads/main {Z}\n"
+             f"refs/tags/v1 {tag} refs/tags/v1 {Z}\n")
+    done = run_hvscan("pre-push", "--format", "json", "origin", "url", cwd=repo.path,
+                      input=lines.encode(), env=repo.env)
+    report = json.loads(done.stdout)
+    assert done.returncode == 1
+    assert sorted(keys(report)) == [("commit-message", None, sha(in_message)),
+                                    ("tag-message", None, sha(in_tag))]
+    by_source = {f["source"]: f for f in report["findings"]}
+    assert by_source["commit-message"]["commit"] == commit
+    assert by_source["commit-message"]["line"] == 1
+    assert by_source["tag-message"]["line"] == 3
+
+
+def test_evil_merge_key_is_reported_but_a_merged_remote_branch_is_not(
+        repo: GitRepo, remote: GitRepo, run_hvscan: Run) -> None:
+    theirs, evil = make_key("live", 6), make_key("live", 7)
+    repo.write("base.txt", "base\n")
+    repo.add("base.txt")
+    repo.commit("base")
+    repo.git("checkout", "-q", "-b", "side")
+    repo.write("side.py", f"S = '{theirs}'\n")
+    repo.add("side.py")
+    repo.commit("side")
+    repo.git("push", "-q", "--no-verify", "origin", "main", "side")
+    repo.git("checkout", "-q", "main")
+    repo.write("main.txt", "main\n")
+    repo.add("main.txt")
+    repo.commit("main")
+    repo.git("merge", "-q", "--no-ff", "--no-commit", "side")
+    code, report = pre_push(repo, run_hvscan, "main")  # nothing committed yet: main's tip
+    assert (code, keys(report)) == (0, [])
+    repo.write("main.txt", f"main\nE = '{evil}'\n")
+    repo.add("main.txt")
+    merge = repo.commit("merge side")
+    code, report = pre_push(repo, run_hvscan, "main")
+    assert (code, keys(report)) == (1, [("history", "main.txt", sha(evil))])
+    assert report["findings"][0]["commit"] == merge
+
+
+def test_deleting_a_branch_sends_nothing(repo: GitRepo, remote: GitRepo,
+                                         run_hvscan: Run) -> None:
+    done = run_hvscan("pre-push", "origin", "url", cwd=repo.path, env=repo.env,
+                      input=f"(delete) {Z} refs/heads/gone {A}\n".encode())
+    assert done.returncode == 0
+    assert b"scanned 0 files" in done.stdout
+
+
+def test_remote_tip_unknown_here_is_tolerated(repo: GitRepo, remote: GitRepo,
+                                              run_hvscan: Run) -> None:
+    key = make_key("live", 8)
+    repo.write("k.txt", key)
+    repo.add("k.txt")
+    commit = repo.commit("k")
+    done = run_hvscan("pre-push", "--format", "json", "origin", "url", cwd=repo.path,
+                      env=repo.env, input=f"refs/heads/main {commit} refs/heads/main {A}\n"
+                      .encode())
+    assert done.returncode == 1
+    assert keys(json.loads(done.stdout)) == [("history", "k.txt", sha(key))]
+
+
+def test_missing_local_revision_fails(repo: GitRepo, remote: GitRepo, run_hvscan: Run) -> None:
+    repo.write("a", "a")
+    repo.add("a")
+    repo.commit("a")
+    done = run_hvscan("pre-push", "origin", "url", cwd=repo.path, env=repo.env,
+                      input=f"refs/heads/main {B} refs/heads/main {Z}\n".encode())
+    assert done.returncode == 2
+    assert f"error: {B}: the pushed revision is not in this repository" in done.stdout.decode()
+
+
+def test_pre_commit_range_variables(repo: GitRepo, remote: GitRepo, run_hvscan: Run) -> None:
+    key = make_key("test", 9)
+    repo.write("a.txt", "a\n")
+    repo.add("a.txt")
+    base = repo.commit("a")
+    repo.write("b.txt", key)
+    repo.add("b.txt")
+    tip = repo.commit("b")
+    env = {"PRE_COMMIT_FROM_REF": base, "PRE_COMMIT_TO_REF": tip,
+           "PRE_COMMIT_REMOTE_NAME": "origin"}
+    done = run_hvscan("pre-push", "--format", "json", cwd=repo.path, env={**repo.env, **env})
+    report = json.loads(done.stdout)
+    assert done.returncode == 1 and keys(report) == [("history", "b.txt", sha(key))]
+    assert report["stats"]["files_scanned"] == 2
+
+
+def test_malformed_input_is_one_line_and_exit_2(repo: GitRepo, run_hvscan: Run) -> None:
+    done = run_hvscan("pre-push", "origin", "url", cwd=repo.path, env=repo.env,
+                      input=b"what is this\n")
+    assert done.returncode == 2
+    assert done.stderr.startswith(b"hvscan: error: line 1 of the pre-push input")
+    assert done.stderr.count(b"\n") == 1
+
+
+def test_excludes_and_configuration_come_from_the_pushing_repository(
+        repo: GitRepo, remote: GitRepo, run_hvscan: Run) -> None:
+    key = make_key("live", 10)
+    repo.write("fixtures/k.txt", key)
+    repo.write("app.txt", key)
+    repo.add("fixtures/k.txt", "app.txt")
+    repo.commit("keys")
+    # A push to a path: git passes the path as the remote; its configuration does not apply.
+    (remote.path / ".hvscan.toml").write_text('exclude = ["*"]\n')
+    repo.write(".hvscan.toml", 'exclude = ["fixtures/"]\n')
+    head = repo.head()
+    done = run_hvscan("pre-push", "--format", "json", str(remote.path), str(remote.path),
+                      cwd=repo.path, env=repo.env,
+                      input=f"refs/heads/main {head} refs/heads/main {Z}\n".encode())
+    assert done.returncode == 1, done.stderr
+    assert keys(json.loads(done.stdout)) == [("history", "app.txt", sha(key))]

@@ -1,0 +1,148 @@
+"""The hook's fast path: it answers only when the full command would say the same."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import subprocess
+import sys
+import tarfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from gitrepo import GitRepo
+from keygen import make_key
+
+from hvscan import fastpath
+from hvscan.engine import Engine
+from hvscan.rules import load_builtin_rules
+
+Run = Callable[..., subprocess.CompletedProcess[bytes]]
+FULL_COMMAND = [sys.executable, "-c", "from hvscan.cli import main; main()", "staged"]
+
+
+def test_needles_are_the_engines() -> None:
+    needles = Engine(load_builtin_rules()).prefilter.needles
+    assert set(fastpath.NEEDLES) == set(needles), (
+        f"update hvscan.fastpath.NEEDLES to {tuple(sorted(needles))!r}")
+
+
+def both_paths(repo: GitRepo, run_hvscan: Run) -> tuple[str | None, bytes, bytes]:
+    """The fast path's answer, what `hvscan staged` prints, and what the full command prints."""
+    fast = fastpath.clean_staged_report(str(repo.path))
+    hook = run_hvscan("staged", cwd=repo.path, env=repo.env)
+    full = subprocess.run(FULL_COMMAND, cwd=repo.path, env=repo.env, capture_output=True,
+                          check=False)
+    assert hook.returncode == full.returncode
+    return fast, hook.stdout, full.stdout
+
+
+def test_clean_changes_are_answered_fast_with_the_full_report(repo: GitRepo,
+                                                              run_hvscan: Run) -> None:
+    fast, hook, full = both_paths(repo, run_hvscan)  # nothing staged, no commit yet
+    assert fast == hook.decode() == full.decode()
+    assert fast == "hvscan: scanned 0 files (0 B); 0 findings\n"
+    repo.write("a.py", "print('hello')\n" * 200)
+    repo.write("docs/é.md", "Set HV_API_KEY.\tTabs,\r\nCRLF, \x1b[1mESC\n")
+    repo.add("a.py", "docs/é.md")
+    fast, hook, full = both_paths(repo, run_hvscan)
+    assert fast == hook.decode() == full.decode()
+    assert fast == "hvscan: scanned 2 files (3.0 KB); 0 findings\n"
+    repo.commit("two files")
+    repo.git("mv", "a.py", "b.py")
+    repo.git("rm", "-q", "docs/é.md")
+    fast, hook, full = both_paths(repo, run_hvscan)
+    assert fast == hook.decode() == full.decode()
+    assert fast == "hvscan: scanned 1 file (2.9 KB); 0 findings\n"
+
+
+@pytest.mark.parametrize("content", [
+    f"key = '{make_key('live', 1)}'\n".encode(),
+    b"docs say hv_test_ then 32 characters\n",  # a needle without a key: the engine decides
+    b"binary\x00data",
+    b"\xff\xfe not UTF-8",
+    b"large text\n" * (1 << 17),  # over 1 MiB: the full scan's single Hyperscan pass is faster
+])
+def test_anything_that_might_matter_goes_to_the_full_scan(repo: GitRepo, run_hvscan: Run,
+                                                          content: bytes) -> None:
+    repo.write("f", content)
+    repo.add("f")
+    fast, hook, full = both_paths(repo, run_hvscan)
+    assert fast is None and hook == full
+
+
+def test_what_the_engine_scans_whole_is_never_plain_text() -> None:
+    engine = Engine(load_builtin_rules())
+    text = "hello, wörld\n" * 100
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("a.txt", text)
+    tarred = io.BytesIO()
+    with tarfile.open(fileobj=tarred, mode="w") as archive:
+        info = tarfile.TarInfo("a.txt")
+        info.size = len(text.encode())
+        archive.addfile(info, io.BytesIO(text.encode()))
+    whole = [gzip.compress(text.encode()), zipped.getvalue(), tarred.getvalue(),
+             *(text.encode(codec) for codec in ("utf-16", "utf-16-le", "utf-16-be", "utf-32",
+                                                "utf-32-le", "utf-32-be"))]
+    for data in whole:
+        assert engine.needs_full_scan(data)
+        assert not fastpath._plain_text(data)
+    plain = [text.encode(), b"\xef\xbb\xbf" + text.encode(), b"tab\tcr\r\nff\x0cesc\x1b[0m\n"]
+    for data in plain:
+        assert not engine.needs_full_scan(data)
+        assert fastpath._plain_text(data)
+
+
+def test_unmerged_and_submodule_entries_go_to_the_full_scan(repo: GitRepo, tmp_path: Path,
+                                                            run_hvscan: Run) -> None:
+    sub = GitRepo(tmp_path / "sub", repo.env)
+    sub.write("x", "x")
+    sub.add("x")
+    repo.git("update-index", "--add", "--cacheinfo", f"160000,{sub.commit('s')},lib")
+    fast, hook, full = both_paths(repo, run_hvscan)
+    assert fast is None and b"note: skipped lib: submodule" in hook and hook == full
+
+
+@pytest.mark.parametrize("where", [".hvscan.toml", "pyproject.toml", "sub/.hvscan.toml"])
+def test_a_configuration_file_goes_to_the_full_scan(repo: GitRepo, where: str) -> None:
+    repo.write("sub/a.txt", "clean\n")
+    repo.add("sub/a.txt")
+    start = str(repo.path / "sub")
+    assert fastpath.clean_staged_report(start) is not None
+    repo.write("pyproject.toml", "[project]\nname = 'uses-hvscan'\n")
+    assert fastpath.clean_staged_report(start) is not None
+    text = "[tool.hvscan]\nfail-on = 'high'\n" if where == "pyproject.toml" else "\n"
+    repo.write(where, text)
+    assert fastpath.clean_staged_report(start) is None
+
+
+def test_configuration_is_looked_up_no_further_than_the_repository(tmp_path: Path,
+                                                                   gitenv: dict[str, str]) -> None:
+    (tmp_path / ".hvscan.toml").write_text("\n")
+    repo = GitRepo(tmp_path / "repo", gitenv)
+    assert fastpath.clean_staged_report(str(repo.path)) is not None
+
+
+def test_an_hvscan_environment_variable_goes_to_the_full_scan(
+        repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert fastpath.clean_staged_report(str(repo.path)) is not None
+    monkeypatch.setenv("HVSCAN_FAIL_ON", "high")
+    assert fastpath.clean_staged_report(str(repo.path)) is None
+
+
+def test_not_a_repository_goes_to_the_full_scan(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    assert fastpath.clean_staged_report(str(tmp_path)) is None
+
+
+def test_other_commands_and_options_reach_the_full_command_line(repo: GitRepo,
+                                                                run_hvscan: Run) -> None:
+    repo.write("a.txt", "clean\n")
+    repo.add("a.txt")
+    done = run_hvscan("staged", "--format", "json", cwd=repo.path, env=repo.env)
+    assert done.returncode == 0 and done.stdout.startswith(b"{")
+    assert run_hvscan("--version").stdout.startswith(b"hvscan, version")

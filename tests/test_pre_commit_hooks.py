@@ -1,0 +1,133 @@
+"""``.pre-commit-hooks.yaml`` under the real pre-commit framework.
+
+A repository holding this checkout's current files stands in for hvscan's public repository; the
+framework installs hvscan from it into its own environment (once per test session: the cache in
+PRE_COMMIT_HOME is shared) and runs the hooks from real ``git commit`` and ``git push`` calls.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from gitrepo import GitRepo, git_env
+from keygen import make_key
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+BUILD_INPUTS = ("pyproject.toml", "README.md", ".pre-commit-hooks.yaml", "hvscan", "rules")
+PRE_COMMIT = shutil.which("pre-commit", path=str(Path(sys.executable).parent))
+
+
+@pytest.fixture(scope="session")
+def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[GitRepo, str]:
+    """A git repository with the current hvscan sources committed, and that commit."""
+    base = tmp_path_factory.mktemp("hvscan-source")
+    source = GitRepo(base / "hvscan", git_env(base / "home"))
+    for name in BUILD_INPUTS:
+        original = CHECKOUT / name
+        if original.is_dir():
+            shutil.copytree(original, source.path / name,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(original, source.path / name)
+    source.add(".")
+    return source, source.commit("hvscan under test")
+
+
+@pytest.fixture(scope="session")
+def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("pre-commit-home")
+
+
+@pytest.fixture
+def project(tmp_path: Path, hook_repo: tuple[GitRepo, str],
+            pre_commit_home: Path) -> Iterator[GitRepo]:
+    """A project using the three hooks, with an empty bare remote ``origin``."""
+    assert PRE_COMMIT, "pre-commit is not installed next to the test interpreter"
+    env = {**git_env(tmp_path / "home"), "PRE_COMMIT_HOME": str(pre_commit_home)}
+    repo = GitRepo(tmp_path / "project", env)
+    remote = GitRepo(tmp_path / "remote.git", env, bare=True)
+    repo.git("remote", "add", "origin", str(remote.path))
+    source, commit = hook_repo
+    repo.write(".pre-commit-config.yaml", f"""\
+repos:
+  - repo: {source.path}
+    rev: {commit}
+    hooks:
+      - id: hvscan
+      - id: hvscan-staged
+      - id: hvscan-push
+""")
+    run(repo, PRE_COMMIT, "install", "-t", "pre-commit", "-t", "pre-push")
+    repo.add(".pre-commit-config.yaml")
+    # The first hook run builds the hook environment (once per session).
+    committed = repo.git("commit", "-m", "use hvscan", check=False)
+    assert committed.returncode == 0, committed.stdout + committed.stderr
+    yield repo
+
+
+def run(repo: GitRepo, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(command, cwd=repo.path, env=repo.env, capture_output=True, text=True,
+                          check=False, timeout=900)
+    if check:
+        assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def git(repo: GitRepo, *args: str) -> subprocess.CompletedProcess[str]:
+    return run(repo, "git", *args, check=False)
+
+
+def test_commit_adding_a_key_is_blocked_with_a_readable_message(project: GitRepo) -> None:
+    key = make_key("live", 1)
+    project.write("settings.py", f"DEBUG = False\nAPI_KEY = '{key}'\n")
+    project.add("settings.py")
+    done = git(project, "commit", "-m", "add settings")
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "hvscan staged (HesedVid API keys the commit adds)" in output
+    assert "settings.py:2:12: hesedvid-live-key [high] hv_live_" in output
+    assert "Revoke the key" in output
+    assert key not in output
+    assert git(project, "rev-list", "--count", "HEAD").stdout == "1\n"
+
+
+def test_clean_commit_passes(project: GitRepo) -> None:
+    project.write("README.md", "Set HV_API_KEY in the environment (hv_live_...).\n")
+    project.add("README.md")
+    done = git(project, "commit", "-m", "docs")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert git(project, "rev-list", "--count", "HEAD").stdout == "2\n"
+
+
+def test_push_carrying_a_key_is_refused(project: GitRepo) -> None:
+    assert git(project, "push", "-q", "origin", "main").returncode == 0
+    key = make_key("test", 2)
+    project.write("deploy.env", f"HV_KEY={key}\n")
+    project.add("deploy.env")
+    assert git(project, "commit", "-q", "--no-verify", "-m", "deploy").returncode == 0
+    refused = git(project, "push", "origin", "main")
+    output = refused.stdout + refused.stderr
+    assert refused.returncode != 0
+    assert "hvscan pre-push" in output and "deploy.env:1:8: hesedvid-test-key" in output
+    remote = GitRepo(project.path.parent / "remote.git", project.env, bare=True)
+    assert remote.git("rev-list", "--count", "main").stdout == b"1\n"
+    # The same commits on a new branch are refused as well.
+    refused = git(project, "push", "origin", "main:refs/heads/feature")
+    assert refused.returncode != 0 and "deploy.env:1:8" in refused.stdout + refused.stderr
+
+
+def test_run_all_files_and_files_scan_what_they_name(project: GitRepo) -> None:
+    project.write("old.py", f"K = '{make_key('live', 3)}'\n")
+    project.add("old.py")
+    assert git(project, "commit", "-q", "--no-verify", "-m", "old key").returncode == 0
+    everything = run(project, PRE_COMMIT, "run", "hvscan", "--all-files", check=False)
+    assert everything.returncode != 0 and "old.py:1:6" in everything.stdout
+    named = run(project, PRE_COMMIT, "run", "hvscan", "--files", "old.py", check=False)
+    assert named.returncode != 0 and "old.py:1:6" in named.stdout
+    other = run(project, PRE_COMMIT, "run", "hvscan", "--files", ".pre-commit-config.yaml")
+    assert "hvscan (HesedVid API keys in the files)" in other.stdout

@@ -166,7 +166,11 @@ def part_b(args: argparse.Namespace) -> None:
 
 
 def part_startup(args: argparse.Namespace) -> None:
-    small = args.work / "one-small-file.txt"
+    # A file in a project of its own (its top marked by .git, where the configuration lookup
+    # stops), not in hvscan's checkout, whose pyproject.toml would be parsed for a [tool.hvscan].
+    project = args.work / "startup-project"
+    (project / ".git").mkdir(parents=True, exist_ok=True)
+    small = project / "one-small-file.txt"
     small.write_text("nothing to see here\n")
     print(f"\n(startup) one small file, {args.startup_runs} rounds: {small}")
     # An option sends even a clean file through the full command line (click, rules, engine):

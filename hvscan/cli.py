@@ -19,6 +19,7 @@ from hvscan import __version__
 from hvscan.report import FORMATS
 
 if TYPE_CHECKING:
+    from hvscan.history import HistoryOptions
     from hvscan.scan import Annotate, Pipeline, ScanResult
     from hvscan.verify import VerifyStep
 
@@ -230,11 +231,14 @@ def stdin_command(**options: Any) -> None:
 
 @cli.command("baseline")
 @dir_options
+@click.option("--git", "history", is_flag=True,
+              help="Also record the findings in the history of the repository holding the "
+                   "first PATH (or the current directory), as 'hvscan git' reports them.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               default=DEFAULT_BASELINE, show_default=True, help="Baseline file to write.")
 @scan_options
 def baseline_command(
-    paths: tuple[Path, ...], max_file_size: int, output: Path, **options: Any
+    paths: tuple[Path, ...], max_file_size: int, history: bool, output: Path, **options: Any
 ) -> None:
     """Record the current findings as accepted, so that scans with --baseline FILE report only
     new ones. The file holds fingerprints and key hashes, never keys, and no line numbers:
@@ -242,7 +246,10 @@ def baseline_command(
     from hvscan import baseline
     from hvscan.report.text_format import summary
 
-    result = _run(_walker(paths, max_file_size), **options)
+    produce = _walker(paths, max_file_size)
+    if history:
+        produce = _with_history(produce, _repository_of(paths[0] if paths else Path()))
+    result = _run(produce, **options)
     for skipped in result.skipped:
         click.echo(f"note: skipped {skipped.path}: {skipped.reason}", err=True)
     for error in result.errors:
@@ -252,6 +259,69 @@ def baseline_command(
         raise HvscanError(f"scan incomplete: {output} not written")
     count = baseline.write(output, result.findings)
     click.echo(f"hvscan: recorded {count} finding{'s' * (count != 1)} in {output}", err=True)
+
+
+@cli.command("git")
+@click.argument("repo", required=False, type=click.Path(path_type=Path))
+@click.option("--since-commit", metavar="REV",
+              help="Only commits that REV does not reach: what was added since REV.")
+@click.option("--range", "commit_range", metavar="A..B",
+              help="Only commits that B reaches and A does not.")
+@click.option("--branch", metavar="REF",
+              help="Only the history of REF (branch, tag or commit) instead of every ref.")
+@click.option("--all-occurrences", is_flag=True,
+              help="List every commit and path that introduced a key, not only the first.")
+@click.option("--include-unreachable", is_flag=True,
+              help="Also report objects no ref reaches (amended, rebased or dropped commits), "
+                   "labelled unreachable.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress line on standard error (default: when it is a terminal).")
+@click.option("--staged", is_flag=True,
+              help="Scan the staged change instead of the history (same as 'hvscan staged').")
+@report_options
+def git_command(repo: Path | None, since_commit: str | None, commit_range: str | None,
+                branch: str | None, all_occurrences: bool, include_unreachable: bool,
+                progress: bool | None, staged: bool, **options: Any) -> None:
+    """Audit the whole history of a repository (default: the one containing the current
+    directory): every object reachable from any ref, each distinct blob read once; commit and
+    tag messages too. A key is reported once per path, at the commit that introduced it."""
+    from hvscan.history import HistoryOptions
+
+    if staged:
+        if any((since_commit, commit_range, branch, all_occurrences, include_unreachable)):
+            raise click.UsageError("--staged cannot be combined with history options")
+        _scan_staged(repo or Path(), **options)
+        return
+    if commit_range is not None and (since_commit is not None or branch is not None):
+        raise click.UsageError("--range cannot be combined with --since-commit or --branch")
+    history_options = HistoryOptions(since_commit=since_commit, commit_range=commit_range,
+                                     branch=branch, all_occurrences=all_occurrences,
+                                     include_unreachable=include_unreachable)
+    show_progress = sys.stderr.isatty() if progress is None else progress
+    _scan(lambda pipeline: _audit_history(pipeline, repo or Path(), history_options,
+                                          show_progress), **options)
+
+
+def _audit_history(pipeline: Pipeline, repo: Path, options: HistoryOptions,
+                   show_progress: bool) -> ScanResult:
+    from hvscan.history import audit
+    from hvscan.progress import Progress
+    from hvscan.sources.gitcmd import GitError
+
+    bars: list[Progress] = []
+
+    def progress(total: int) -> Callable[[Any], None]:
+        bar = Progress(total)
+        bars.append(bar)
+        return lambda stats: bar.update(stats.objects, stats.read_bytes)
+
+    try:
+        return audit(repo, pipeline, options, progress if show_progress else None)
+    except GitError as exc:
+        raise HvscanError(str(exc)) from None
+    finally:
+        for bar in bars:
+            bar.close()
 
 
 # A source: given the pipeline the options built, it produces the scan's result (event sources
@@ -265,6 +335,22 @@ def _walker(paths: tuple[Path, ...], max_file_size: int) -> Produce:
     roots = [os.fsencode(p) for p in paths] or [b"."]
     return lambda pipeline: pipeline.run(
         files.walk(roots, max_file_size, pipeline.excluded, pipeline.screen()))
+
+
+def _with_history(produce: Produce, repo: Path) -> Produce:
+    from hvscan.history import HistoryOptions
+
+    def both(pipeline: Pipeline) -> ScanResult:
+        result = produce(pipeline)
+        result.add(_audit_history(pipeline, repo, HistoryOptions(),
+                                  show_progress=sys.stderr.isatty()))
+        return result
+
+    return both
+
+
+def _repository_of(path: Path) -> Path:
+    return path if path.is_dir() else path.parent
 
 
 def _run(
@@ -315,6 +401,10 @@ def _run(
 def staged_command(repo: Path, **options: Any) -> None:
     """Scan the staged change (what `git commit` would record, read from the index) and report
     only the keys it adds. REPO defaults to the repository of the current directory."""
+    _scan_staged(repo, **options)
+
+
+def _scan_staged(repo: Path, **options: Any) -> None:
     from hvscan.sources import staged
 
     _scan_git(lambda pipeline: pipeline.run(staged.read(repo, pipeline.excluded)), **options)

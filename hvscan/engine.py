@@ -28,6 +28,11 @@ if TYPE_CHECKING:
     from hvscan.decode import Decoder, Found
 
 
+# needs_full_scan reads only this much of a blob: every signature it looks for lies there
+# (gzip and zip magic at the start, tar's at offset 257, the UTF-16/32 sniff in 64 bytes).
+SIGNATURE_BYTES = 512
+
+
 @dataclass(frozen=True)
 class Match:
     """A key found in a blob. ``member`` names the archive member holding it (nested members
@@ -88,14 +93,17 @@ class Engine:
         self.needles = needle_table(self.keywords, self.limits.decode_depth)
         self.prefilter = Prefilter([*self.keywords, *self.needles])
 
-    def needs_full_scan(self, data: bytes) -> bool:
+    def needs_full_scan(self, data: bytes | memoryview) -> bool:
         """Whether ``data`` must go through ``scan`` even when the prefilter found none of its
         needles in it (a source that prefilters large chunks itself asks this per blob).
         Text is covered by the needles, encoded text in it too; containers and whole UTF-16/32
-        texts, recognised by their first bytes, are not."""
+        texts, recognised by their first bytes, are not. Only those first bytes are read, so
+        ``data`` may be a memoryview into a larger buffer (the history audit asks this for
+        every blob without copying it)."""
         limits = self.limits
-        return (limits.archive_depth > 0 and containers.kind(data) is not None) or (
-            limits.decode_depth > 0 and looks_wide(data))
+        head = bytes(data[:SIGNATURE_BYTES])
+        return (limits.archive_depth > 0 and containers.kind(head) is not None) or (
+            limits.decode_depth > 0 and looks_wide(head))
 
     def scan(self, data: bytes) -> list[Match]:
         """The matches alone, for callers with no report to put notes in."""
@@ -234,9 +242,12 @@ class _Walk:
         inner_chain = (*chain, region.encoding)
         inner = self.text(region.data, inner_chain, depth + 1)
         if not inner:
-            # A needle brought us here, so a key prefix is in there: point at it.
-            at = min((p for k in self.engine.keywords if (p := region.data.find(k)) >= 0),
-                     default=0)
+            # A needle brought us here, so a key prefix is in there. Only a prefix that goes on
+            # like a key's body makes a note: a bare prefix is text about keys (docs, needle
+            # tables), and a note for each of those would bury the notes that matter.
+            at = _truncated_key_at(region.data, self.engine.keywords)
+            if at is None:
+                return []
             inner = [_Spot(at, at + 1, inner_chain)]
         # A whole document re-read as UTF-16/32 counts its lines in the decoded text.
         locator = Locator(region.data) if region.whole_text and depth == 0 else None
@@ -254,6 +265,24 @@ class _Walk:
 
     def note(self, member: str | None, message: str, limit: bool = False) -> None:
         self.out.notes.append(Note(member, message, limit))
+
+
+# Body characters after a decoded prefix that make it look like the start of a real key.
+_TRUNCATED_BODY = 4
+
+
+def _truncated_key_at(data: bytes, keywords: tuple[bytes, ...]) -> int | None:
+    """The first keyword in ``data`` followed by at least a few alphanumeric characters."""
+    starts = []
+    for keyword in keywords:
+        at = data.find(keyword)
+        while at >= 0:
+            body = data[at + len(keyword):at + len(keyword) + _TRUNCATED_BODY]
+            if len(body) == _TRUNCATED_BODY and body.isalnum():
+                starts.append(at)
+                break
+            at = data.find(keyword, at + 1)
+    return min(starts, default=None)
 
 
 def _distinct(spots: list[_Spot]) -> list[_Spot]:

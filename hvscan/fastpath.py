@@ -51,7 +51,7 @@ _BINARY = bytes([*range(0x00, 0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7
 def main() -> None:
     args = sys.argv[1:]
     report = None
-    if args == ["staged"]:
+    if args in (["staged"], ["git", "--staged"]):
         report = clean_staged_report(".")
     elif args[:1] == ["dir"] and args[1:] and not any(a.startswith("-") for a in args[1:]):
         report = clean_files_report(args[1:])

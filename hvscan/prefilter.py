@@ -27,6 +27,7 @@ class Prefilter:
     def __init__(self, needles: Iterable[bytes]) -> None:
         self.needles: tuple[bytes, ...] = tuple(dict.fromkeys(needles))
         self._database: Any = None
+        self._all_database: Any = None
         self._compiling = threading.Lock()
         self._per_thread = threading.local()
         # Updated without a lock: a lost update only delays the switch to Hyperscan.
@@ -40,6 +41,32 @@ class Prefilter:
         self._small_work += len(data) * len(self.needles)
         raw = data if isinstance(data, bytes) else bytes(data)
         return frozenset(needle for needle in self.needles if needle in raw)
+
+    def spans(self, data: bytes | bytearray | memoryview) -> list[tuple[int, int]]:
+        """Every occurrence of every needle as ``(start, end)``, sorted: for a source that
+        prefilters a large buffer holding many objects and must tell which of them hit."""
+        if self._all_matches_database() is not None:
+            found: list[tuple[int, int]] = []
+            lengths = [len(needle) for needle in self.needles]
+
+            def on_match(needle_id: int, start: int, end: int, flags: int, context: Any) -> None:
+                found.append((end - lengths[needle_id], end))
+
+            self._all_database.scan(data, match_event_handler=on_match)
+            return sorted(found)
+        raw = data if isinstance(data, bytes | bytearray) else bytes(data)
+        spans = []
+        for needle in self.needles:
+            start = raw.find(needle)
+            while start >= 0:
+                spans.append((start, start + len(needle)))
+                start = raw.find(needle, start + 1)
+        return sorted(spans)
+
+    def _all_matches_database(self) -> Any:
+        if self._all_database is None:
+            self._all_database = _compile_hyperscan(self.needles, single_match=False) or False
+        return self._all_database or None
 
     def _hyperscan_database(self) -> Any:
         if self._database is None:
@@ -66,7 +93,7 @@ class Prefilter:
         return frozenset(self.needles[i] for i in found)
 
 
-def _compile_hyperscan(needles: tuple[bytes, ...]) -> Any:
+def _compile_hyperscan(needles: tuple[bytes, ...], single_match: bool = True) -> Any:
     try:
         import hyperscan
     except ImportError:  # no wheel for this platform: the portable path is still correct
@@ -79,6 +106,6 @@ def _compile_hyperscan(needles: tuple[bytes, ...]) -> Any:
         expressions=expressions,
         ids=list(range(len(needles))),
         elements=len(needles),
-        flags=[hyperscan.HS_FLAG_SINGLEMATCH] * len(needles),
+        flags=[hyperscan.HS_FLAG_SINGLEMATCH if single_match else 0] * len(needles),
     )
     return database

@@ -128,7 +128,7 @@ def run(engine: Engine, events: Events, *, annotate: Annotate | None = None) -> 
                     if annotate and match.member is None:
                         finding.hints = annotate(event.data, match)
                     result.findings.append(finding)
-            _record_notes(result, inspection, event.origin)
+            record_notes(result, inspection, event.origin)
         elif isinstance(event, Screened):
             stats.files_scanned += 1
             stats.bytes_scanned += event.size
@@ -141,7 +141,9 @@ def run(engine: Engine, events: Events, *, annotate: Annotate | None = None) -> 
     return result
 
 
-def _record_notes(result: ScanResult, inspection: Inspection, origin: Origin) -> None:
+def record_notes(result: ScanResult, inspection: Inspection, origin: Origin) -> None:
+    """Keep the engine's notes on one blob, placed at ``origin``; count them and the archive
+    work."""
     stats = result.stats
     stats.archive_members += inspection.members
     stats.bytes_decompressed += inspection.expanded_bytes

@@ -58,3 +58,45 @@ class GitRepo:
 
     def head(self) -> str:
         return self.git("rev-parse", "HEAD").stdout.decode().strip()
+
+
+BASE_TIME = 1704067200  # 2024-01-01T00:00:00+00:00
+DAY = 86400
+
+
+def iso_date(index: int) -> str:
+    """The ISO 8601 date of the ``index``-th commit (from 0) of a DatedRepo."""
+    import datetime
+
+    return datetime.datetime.fromtimestamp(BASE_TIME + index * DAY, datetime.UTC).isoformat()
+
+
+class DatedRepo(GitRepo):
+    """A GitRepo for history tests: every commit gets the next day of a fixed calendar, so
+    "earliest commit" is deterministic and tests can name the exact dates they expect, and
+    ``commit`` records the whole work tree."""
+
+    def __init__(self, path: Path, env: dict[str, str], *, bare: bool = False) -> None:
+        self.commits = 0
+        super().__init__(path, {**env}, bare=bare)
+        self._set_clock()
+
+    def _set_clock(self) -> None:
+        stamp = f"{BASE_TIME + self.commits * DAY} +0000"
+        self.env["GIT_AUTHOR_DATE"] = self.env["GIT_COMMITTER_DATE"] = stamp
+
+    def out(self, *args: str | bytes, input: bytes | None = None) -> str:
+        """git's output, as text without the final newline."""
+        return self.git(*args, input=input).stdout.decode("utf-8", "replace").strip()
+
+    def commit(self, message: str = "change", *options: str) -> str:
+        self.git("add", "-A")
+        commit = super().commit(message, "--allow-empty", *options)
+        self.tick()
+        return commit
+
+    def tick(self) -> None:
+        """Move the clock to the next day: after a commit made with ``git`` directly (a merge,
+        a commit in another worktree)."""
+        self.commits += 1
+        self._set_clock()

@@ -233,3 +233,63 @@ def test_baseline_from_the_config_file(repo: Path, run_hvscan: Run) -> None:
     assert run_hvscan("dir", cwd=repo / "src").returncode == 0
     assert run_hvscan("stdin", input=LIVE.encode(), cwd=repo).returncode == 0
     assert run_hvscan("stdin", input=make_key("live", 14).encode(), cwd=repo).returncode == 1
+
+
+def test_baseline_git_records_history_too(tmp_path: Path, run_hvscan: Run) -> None:
+    from gitrepo import GitRepo, git_env
+
+    repo = GitRepo(tmp_path / "hist", git_env(tmp_path / "home"))
+    old, kept, new = make_key("live", 31), make_key("test", 32), make_key("live", 33)
+    repo.write("src/old.py", f"KEY = '{old}'\n")
+    repo.write("src/kept.py", f"KEY = '{kept}'\n")
+    repo.add(".")
+    repo.commit("keys")
+    repo.write("src/old.py", "KEY = None\n")
+    repo.add(".")
+    repo.commit("remove the old key from the tree")
+    root = repo.path
+
+    def hv(*args: str) -> subprocess.CompletedProcess[bytes]:
+        return run_hvscan(*args, cwd=root, env=repo.env)
+
+    done = hv("baseline")
+    assert "recorded 1 finding" in done.stderr.decode()
+    assert hv("git", "--baseline", ".hvscan-baseline.json").returncode == 1
+    done = hv("baseline", "--git")
+    assert done.returncode == 0, done.stderr
+    recorded = json.loads((root / ".hvscan-baseline.json").read_text())
+    assert sorted(e["path"] for e in recorded["findings"]) == ["src/kept.py", "src/old.py"]
+    assert hv("git", "--baseline", ".hvscan-baseline.json").returncode == 0
+    assert hv("dir", "--baseline", ".hvscan-baseline.json").returncode == 0
+    assert hv("baseline", "--git").returncode == 0
+    assert (root / ".hvscan-baseline.json").read_text() == json.dumps(recorded, indent=2) + "\n"
+    repo.write("src/new.py", f"KEY = '{new}'\n")
+    repo.add(".")
+    repo.commit("a new key")
+    done = hv("git", "--baseline", ".hvscan-baseline.json", "--format", "json")
+    assert [f["path"] for f in json.loads(done.stdout)["findings"]] == ["src/new.py"]
+
+
+def test_baseline_git_outside_a_repository_is_exit_2(tmp_path: Path, run_hvscan: Run) -> None:
+    done = run_hvscan("baseline", "--git", cwd=tmp_path)
+    assert done.returncode == 2 and "not a git repository" in done.stderr.decode()
+    assert not (tmp_path / ".hvscan-baseline.json").exists()
+
+
+def test_history_findings_are_excluded_and_suppressed_like_files(
+    tmp_path: Path, run_hvscan: Run
+) -> None:
+    from gitrepo import GitRepo, git_env
+
+    repo = GitRepo(tmp_path / "hist", git_env(tmp_path / "home"))
+    repo.write("vendor/lib.py", f"KEY = '{make_key('live', 34)}'\n")
+    repo.write("src/ok.py", f"KEY = '{make_key('live', 35)}'  # hvscan:allow\n")
+    repo.write("src/bad.py", f"KEY = '{make_key('live', 36)}'\n")
+    repo.add(".")
+    repo.commit("keys")
+    (repo.path / ".hvscan.toml").write_text('exclude = ["vendor/"]\n')
+    done = run_hvscan("git", "--format", "json", "--show-suppressed", cwd=repo.path, env=repo.env)
+    report = json.loads(done.stdout)
+    assert [f["path"] for f in report["findings"]] == ["src/bad.py"]
+    assert [(f["path"], f["suppression"]) for f in report["suppressed"]] == [
+        ("src/ok.py", "inline")]

@@ -414,3 +414,11 @@ def test_cli_shows_invalid_base64_note(run_hvscan: Run) -> None:
     text = run_hvscan("stdin", input=f"x: {b64(key)[:25]}\n".encode()).stdout.decode()
     assert "note: <stdin>: base64 text at line 1, column 4" in text
     assert "1 note" in text.splitlines()[-1]
+
+
+def test_an_encoded_prefix_alone_is_text_about_keys_not_a_note() -> None:
+    # Documentation that shows what encoded prefixes look like (`hv%5Flive%5F...`).
+    prefix = make_key("live")[:-32]
+    encoded = prefix.replace("_", "%5F")
+    inspection = ENGINE.inspect(f"| `{encoded}...` | `{b64(prefix)}` |\n".encode())
+    assert inspection.matches == [] and inspection.notes == []

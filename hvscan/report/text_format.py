@@ -37,6 +37,21 @@ def render(result: ScanResult, options: ReportOptions) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _history_notes(extra: dict[str, object]) -> list[str]:
+    notes = []
+    if extra.get("tag"):
+        notes.append(f"  in the message of tag {extra['tag']}")
+    if extra.get("unreachable"):
+        notes.append("  unreachable: no ref reaches it (amended, rebased or dropped history)")
+    others = [f"{count} other {what}{'s' * (count != 1)}"
+              for what, count in (("commit", extra.get("other_commits")),
+                                  ("path", extra.get("other_paths")))
+              if isinstance(count, int) and count > 0]
+    if others:
+        notes.append(f"  also introduced in {' and at '.join(others)}")
+    return notes
+
+
 def _finding(f: Finding, options: ReportOptions, label: str = "") -> list[str]:
     where = f"{f.path or '(' + f.source + ')'}:{f.line}:{f.column}"
     severity = _paint(f.severity, _COLORS.get(f.severity, "0"), options)
@@ -44,6 +59,7 @@ def _finding(f: Finding, options: ReportOptions, label: str = "") -> list[str]:
     lines = [f"{label}{_paint(where, '1', options)}: {f.rule_id} [{severity}] {secret}"]
     if f.commit:
         lines.append(f"  commit {f.commit} by {f.author} on {f.date}")
+    lines += _history_notes(f.extra)
     if f.encoding != "plain":
         lines.append(f"  encoded as {f.encoding}")
     if f.verification:

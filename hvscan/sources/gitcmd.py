@@ -8,7 +8,11 @@ import subprocess
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+
+# Bigger than the default 64 KiB so git rarely waits for the reader (Linux caps it at
+# /proc/sys/fs/pipe-max-size, 1 MiB by default; elsewhere the request is ignored).
+PIPE_SIZE = 1 << 20
 
 
 class GitError(Exception):
@@ -40,6 +44,104 @@ def _first_line(stderr: bytes) -> str:
         if line:
             return line.removeprefix("fatal: ").removeprefix("error: ")
     return ""
+
+
+class GitProcess:
+    """A long-lived ``git -C repo args...`` whose output is read as a stream.
+
+    Standard error goes to a temporary file, not a pipe: a chatty git must never block on a
+    full stderr pipe while we read stdout. ``finish()`` waits and turns a failure into GitError.
+    """
+
+    def __init__(self, repo: Path | bytes | str, *args: str | bytes, stdin: Any = None,
+                 pipe_input: bool = False, stdout: Any = subprocess.PIPE) -> None:
+        import tempfile
+
+        self.what = f"git {os.fsdecode(args[0])}" if args else "git"
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed by finish or kill)
+        command = ["git", "-C", os.fsdecode(repo), *map(os.fsdecode, args)]
+        try:
+            self.process = self._start(command, stdin, pipe_input, stdout, PIPE_SIZE)
+        except FileNotFoundError:
+            self._stderr.close()
+            raise GitError("git is not installed or not on PATH") from None
+        except OSError:  # the system refused the pipe size: the default one still works
+            self.process = self._start(command, stdin, pipe_input, stdout, -1)
+        self.stdout: IO[bytes] | None = self.process.stdout
+
+    def _start(self, command: list[str], stdin: Any, pipe_input: bool, stdout: Any,
+               pipe_size: int) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(command, stdin=subprocess.PIPE if pipe_input else stdin,
+                                stdout=stdout, stderr=self._stderr, env=_environment(),
+                                pipesize=pipe_size)
+
+    def finish(self) -> None:
+        """Wait for git to exit; raise GitError (with git's own message) if it failed."""
+        for stream in (self.process.stdin, self.stdout):
+            if stream:
+                stream.close()
+        code = self.process.wait()
+        self._stderr.seek(0)
+        stderr = self._stderr.read()
+        self._stderr.close()
+        if code != 0:
+            raise GitError(_first_line(stderr) or f"{self.what} failed (exit {code})")
+
+    def kill(self) -> None:
+        """Stop git early (the reader gave up); errors after this are not reported."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.stdout, self._stderr):
+            if stream:
+                stream.close()
+
+    def __enter__(self) -> GitProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+
+class CatFile:
+    """One ``git cat-file --batch`` process answering object reads one at a time, for the few
+    objects a source needs by id (a blob at a path, an old version to compare with)."""
+
+    def __init__(self, repo: Path | bytes | str) -> None:
+        self._git = GitProcess(repo, "cat-file", "--batch", pipe_input=True)
+
+    def read(self, name: str) -> tuple[str, bytes] | None:
+        """``(type, content)`` of the object ``name`` (an id or ``rev:path``), None if missing."""
+        stdin = self._git.process.stdin
+        assert stdin is not None
+        if "\n" in name:
+            return None
+        stdout = self._git.stdout
+        assert stdout is not None
+        try:
+            stdin.write(name.encode("utf-8", "surrogateescape") + b"\n")
+            stdin.flush()
+            header = stdout.readline()
+        except BrokenPipeError:
+            header = b""
+        if not header:
+            self._git.kill()
+            raise GitError("git cat-file stopped unexpectedly")
+        if header.endswith((b" missing\n", b" ambiguous\n")):
+            return None
+        fields = header.split()
+        size = int(fields[2])
+        content = stdout.read(size + 1)[:size]
+        return fields[1].decode("ascii"), content
+
+    def close(self) -> None:
+        self._git.finish()
+
+    def __enter__(self) -> CatFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._git.kill()
 
 
 def is_null_id(object_id: str) -> bool:

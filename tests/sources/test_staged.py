@@ -254,3 +254,23 @@ def test_excluded_paths_are_neither_read_nor_reported(repo: GitRepo, run_hvscan:
     repo.write(".hvscan.toml", 'exclude = ["vendor/"]\n')
     code, report = staged(repo, run_hvscan)
     assert (code, found(report), report["stats"]["files_scanned"]) == (0, [], 1)
+
+
+def test_git_dash_dash_staged_is_hvscan_staged(repo: GitRepo, run_hvscan: Run) -> None:
+    repo.write("app.py", f"TOKEN = '{make_key('test', 3)}'\n")
+    repo.add("app.py")
+    via_git = run_hvscan("git", "--staged", "--format", "json", cwd=repo.path, env=repo.env)
+    assert via_git.returncode == 1
+    _, report = staged(repo, run_hvscan)
+    assert json.loads(via_git.stdout)["findings"] == report["findings"]
+    repo.write("app.py", "TOKEN = os.environ['HV']\n")
+    repo.add("app.py")
+    clean = run_hvscan("git", "--staged", cwd=repo.path, env=repo.env)
+    assert clean.returncode == 0, clean.stdout
+    assert b"scanned 1 file" in clean.stdout
+
+
+def test_git_staged_refuses_history_options(repo: GitRepo, run_hvscan: Run) -> None:
+    done = run_hvscan("git", "--staged", "--all-occurrences", cwd=repo.path, env=repo.env)
+    assert done.returncode == 2
+    assert b"cannot be combined" in done.stderr

@@ -1,0 +1,374 @@
+"""git plumbing for the history audit: which objects to read, and where a blob sits in history.
+
+It decides *which* objects exist for a scan (every object in the store, or the blobs a range of
+commits adds) and splits their list into parts, starts the long-lived ``cat-file`` processes
+that stream them (one per part), lists what refs reach, and, for the few blobs that matched,
+walks the commits that added them (``git log --find-object``, one pass for all of them, merges
+diffed against each parent). It knows nothing about keys.
+"""
+
+from __future__ import annotations
+
+import datetime
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from hvscan.sources import display_path
+from hvscan.sources.gitcmd import GitError, GitProcess, git
+
+# Above this many objects, filter `git log` output here instead of passing --find-object per
+# object on the command line (argument lists are limited).
+MAX_FIND_OBJECT_ARGS = 2000
+# Splitting the object list costs a git process per part: not worth it for small stores.
+MIN_OBJECTS_PER_PART = 2000
+_GITLINK_MODE = b"160000"
+_LOG_FORMAT = "--format=%x01%H %P%x02%ct%x02%aI%x02%an <%ae>"
+
+
+@dataclass(frozen=True)
+class Repository:
+    path: Path
+    git_dir: Path
+    shallow_roots: tuple[str, ...]
+    partial_clone: bool
+
+
+@dataclass(frozen=True)
+class Commit:
+    oid: str
+    parents: tuple[str, ...]
+    time: int  # committer time: orders introductions
+    date: str  # author date, ISO 8601
+    author: str  # "Name <email>"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One side of one commit's diff against one parent (or the empty tree for a root
+    commit): the file at ``path`` became blob ``new``, and was ``old`` (None: added)."""
+
+    commit: Commit
+    sequence: int  # position in git log's output: later means older among equal times
+    path: str
+    old: str | None
+    new: str
+    unreachable: bool = False  # the commit is in the store but no ref reaches it
+
+
+def open_repository(path: Path) -> Repository:
+    """The repository at (or containing) ``path``; GitError if there is none."""
+    if not path.exists():
+        raise GitError(f"{path}: no such directory")
+    if not path.is_dir():
+        raise GitError(f"{path}: not a directory")
+    try:
+        out = git(path, "rev-parse", "--absolute-git-dir", "--is-shallow-repository")
+    except GitError as exc:
+        message = str(exc)
+        if "not a git repository" in message:
+            message = f"{path}: not a git repository (or any parent up to the file system root)"
+        raise GitError(message) from None
+    git_dir_text, shallow = out.decode("utf-8", "surrogateescape").splitlines()[:2]
+    git_dir = Path(git_dir_text)
+    roots: tuple[str, ...] = ()
+    if shallow == "true":
+        shallow_file = git_dir / "shallow"
+        try:
+            roots = tuple(shallow_file.read_text(encoding="ascii").split())
+        except OSError:
+            roots = ("(unknown)",)
+    partial = bool(_config(path, "extensions.partialclone"))
+    return Repository(path, git_dir, roots, partial)
+
+
+def _config(repo: Path, name: str) -> str:
+    try:
+        return git(repo, "config", "--get", name).decode("utf-8", "replace").strip()
+    except GitError:  # unset
+        return ""
+
+
+def stash_entries(repo: Path) -> list[str]:
+    """Every stash entry's commit: ``--all`` sees only the newest (refs/stash itself), the
+    older ones live in its reflog."""
+    try:
+        git(repo, "rev-parse", "--quiet", "--verify", "refs/stash")
+    except GitError:
+        return []
+    out = git(repo, "reflog", "show", "--format=%H", "refs/stash", "--")
+    return out.decode("ascii").split()
+
+
+def resolve_commit(repo: Path, rev: str, option: str) -> str:
+    if not rev or rev.startswith("-"):
+        raise GitError(f"{option}: {rev!r} is not a revision")
+    try:
+        return git(repo, "rev-parse", "--verify", "--end-of-options",
+                   f"{rev}^{{commit}}").decode("ascii").strip()
+    except GitError:
+        raise GitError(f"{option}: {rev!r} does not name a commit in this repository") from None
+
+
+@dataclass
+class ObjectLists:
+    """Every blob, commit and tag id in the store, in pack order (the cheapest order to read),
+    split into contiguous parts, one temporary file per git process that will read them."""
+
+    files: list[IO[bytes]]
+    count: int
+    commits: list[str]
+
+    def close(self) -> None:
+        for handle in self.files:
+            handle.close()
+
+
+def list_objects(repo: Path, parts: int, *, keep_commits: bool = False) -> ObjectLists:
+    """List the store's objects (trees left out: nothing in them is scanned) and split the list
+    into up to ``parts`` contiguous parts, so that each git process inflates its own stretch of
+    the pack and its delta bases stay in its own cache."""
+    listing = GitProcess(repo, "cat-file", "--batch-all-objects",
+                         "--batch-check=%(objectname) %(objecttype)", "--unordered")
+    assert listing.stdout is not None
+    whole = tempfile.TemporaryFile()  # noqa: SIM115 (owned by the ObjectLists returned)
+    count, width, rest = 0, 0, b""
+    commits: list[str] = []
+    try:
+        for block in iter(lambda: listing.stdout.read(1 << 20), b""):  # type: ignore[union-attr]
+            block = rest + block
+            cut = block.rfind(b"\n") + 1
+            block, rest = block[:cut], block[cut:]
+            lines = block.split(b"\n")
+            lines.pop()  # after the last newline: nothing
+            if lines and not width:
+                width = lines[0].index(b" ")  # 40 hex digits, or 64 in a SHA-256 repository
+            kept = [line[:width] for line in lines if not line.endswith(b" tree")]
+            if kept:
+                whole.write(b"\n".join(kept) + b"\n")
+                count += len(kept)
+            if keep_commits:
+                commits += [line[:width].decode("ascii") for line in lines
+                            if line.endswith(b" commit")]
+        listing.finish()
+    except BaseException:
+        listing.kill()
+        whole.close()
+        raise
+    return ObjectLists(_split(whole, count, width + 1, parts), count, commits)
+
+
+def _split(whole: IO[bytes], count: int, line_size: int, parts: int) -> list[IO[bytes]]:
+    parts = max(1, min(parts, count // MIN_OBJECTS_PER_PART))
+    per_part = -(-count // parts)
+    files = [whole]
+    for part in range(1, parts):
+        whole.seek(part * per_part * line_size)
+        piece = tempfile.TemporaryFile()  # noqa: SIM115 (owned by the ObjectLists returned)
+        piece.write(whole.read(per_part * line_size))
+        piece.seek(0)
+        files.append(piece)
+    whole.truncate(min(count, per_part) * line_size)
+    whole.seek(0)
+    return files
+
+
+def stream_objects(repo: Path, oids: IO[bytes]) -> GitProcess:
+    """The objects listed one per line in the file ``oids``, in that order."""
+    return GitProcess(repo, "cat-file", "--batch", stdin=oids)
+
+
+class ReachableObjects:
+    """What the refs reach, listed by ``git rev-list --objects`` into a temporary file while
+    the object stream runs; read back only for the ids that matched, and to find objects that
+    refs reach but the store lacks (a damaged or partial clone)."""
+
+    def __init__(self, repo: Path, revs: list[str], extra_tips: list[str]) -> None:
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
+        with _lines_file(extra_tips) as tips:
+            self._git = GitProcess(repo, "rev-list", "--objects", "--missing=print",
+                                   "--no-object-names", *revs, "--stdin", stdin=tips,
+                                   stdout=self._file)
+
+    def finish(self) -> list[str]:
+        """Wait for git; return the ids of missing objects."""
+        self._git.finish()
+        self._file.seek(0)
+        if not any(b"?" in block for block in iter(lambda: self._file.read(1 << 20), b"")):
+            return []  # the common case, found at memory speed
+        return [line[1:].decode("ascii", "replace") for line in self._lines()
+                if line.startswith(b"?")]
+
+    def subset(self, oids: set[str]) -> set[str]:
+        wanted = {oid.encode("ascii") for oid in oids}
+        return {line.decode("ascii") for line in self._lines() if line in wanted}
+
+    def _lines(self) -> Iterator[bytes]:
+        self._file.seek(0)
+        for line in self._file:
+            yield line.rstrip(b"\n")
+
+    def close(self) -> None:
+        self._git.kill()
+        self._file.close()
+
+
+def range_objects(repo: Path, revs: list[str], parts: int) -> tuple[ObjectLists, set[str]]:
+    """The commits of ``revs`` and every blob their changes add (each once), split like
+    ``list_objects``; and the set of those blobs."""
+    whole = tempfile.TemporaryFile()  # noqa: SIM115 (owned by the ObjectLists returned)
+    count, width = 0, 0
+    blobs: set[str] = set()
+    process = GitProcess(repo, "log", *_diff_options(), "--format=%x01%H", *revs, "--")
+    assert process.stdout is not None
+    try:
+        for token in _tokens(process.stdout):
+            if token.startswith(b"\x01"):
+                oid = token[1:]
+            elif token.startswith(b":"):
+                new = _meta_new_blob(token)
+                if not new or new in blobs:
+                    continue
+                blobs.add(new)
+                oid = new.encode("ascii")
+            else:
+                continue
+            whole.write(oid + b"\n")
+            count += 1
+            width = len(oid)
+        process.finish()
+    except BaseException:
+        whole.close()
+        raise
+    finally:
+        process.kill()
+    return ObjectLists(_split(whole, count, width + 1, parts), count, []), blobs
+
+
+def changes(repo: Path, revs: list[str], blobs: set[str], *,
+            stdin_revs: Iterable[str] = (), no_walk: bool = False) -> list[Change]:
+    """Every change, in the commits ``revs`` (and ``stdin_revs``) reach, that sets a file to
+    one of ``blobs``. Merges are diffed against each parent, so a merge's own additions are
+    seen; renames are not followed, so a renamed file counts as added at its new path."""
+    if not blobs:
+        return []
+    options = [*_diff_options(), _LOG_FORMAT, *revs]
+    if no_walk:
+        options.append("--no-walk=unsorted")
+    if len(blobs) <= MAX_FIND_OBJECT_ARGS:
+        options += [f"--find-object={oid}" for oid in sorted(blobs)]
+    with _lines_file(stdin_revs) as tips:
+        process = GitProcess(repo, "log", *options, "--stdin", "--", stdin=tips)
+    assert process.stdout is not None
+    found: list[Change] = []
+    commit: Commit | None = None
+    sequence = 0
+    try:
+        tokens = _tokens(process.stdout)
+        for token in tokens:
+            if token.startswith(b"\x01"):
+                commit = _parse_commit_header(token[1:])
+                sequence += 1
+            elif token.startswith(b":"):
+                path = next(tokens, b"")
+                new = _meta_new_blob(token)
+                if commit is None or new not in blobs:
+                    continue
+                old = token[1:].split(b" ")[2].decode("ascii")
+                found.append(Change(commit, sequence, display_path(path),
+                                    None if not old.strip("0") else old, new))
+        process.finish()
+    finally:
+        process.kill()
+    return found
+
+
+def _lines_file(lines: Iterable[str]) -> IO[bytes]:
+    """A temporary file holding ``lines``, ready to be a child's standard input."""
+    handle = tempfile.TemporaryFile()  # noqa: SIM115 (the caller closes it)
+    handle.write("".join(f"{line}\n" for line in lines).encode("ascii"))
+    handle.seek(0)
+    return handle
+
+
+def _diff_options() -> list[str]:
+    return ["-m", "--raw", "-z", "--no-renames", "--no-abbrev", "--root", "--no-ext-diff",
+            "--no-textconv", "--no-color"]
+
+
+def _meta_new_blob(meta: bytes) -> str | None:
+    """The blob a raw diff line sets the file to: None for deletions and submodule entries."""
+    fields = meta[1:].split(b" ")
+    if len(fields) < 5 or fields[1] == _GITLINK_MODE or fields[4].startswith(b"D"):
+        return None
+    new = fields[3]
+    return new.decode("ascii") if new.strip(b"0") else None
+
+
+def _parse_commit_header(header: bytes) -> Commit:
+    ids, time, date, author = header.split(b"\x02", 3)
+    oid, *parents = ids.decode("ascii").split()
+    return Commit(oid, tuple(parents), int(time), date.decode("ascii"),
+                  author.decode("utf-8", "replace").strip())
+
+
+def _tokens(stream: IO[bytes]) -> Iterator[bytes]:
+    """NUL-separated tokens of ``stream`` (``-z`` output), leading newlines stripped."""
+    rest = b""
+    while True:
+        block = stream.read(1 << 20)
+        if not block:
+            break
+        parts = (rest + block).split(b"\0")
+        rest = parts.pop()
+        for part in parts:
+            yield part.lstrip(b"\n")
+    if rest.strip(b"\n"):
+        yield rest.lstrip(b"\n")
+
+
+@dataclass(frozen=True)
+class Message:
+    """The message of a commit or annotated tag, with who wrote it and when."""
+
+    text: bytes
+    author: str | None
+    date: str | None
+    target: str | None  # a tag's object
+    tag: str | None  # a tag's name
+
+
+def parse_message(kind: str, data: bytes) -> Message:
+    head, _, text = data.partition(b"\n\n")
+    fields: dict[bytes, bytes] = {}
+    for line in head.split(b"\n"):
+        name, _, value = line.partition(b" ")
+        fields.setdefault(name, value)
+    who, date = signature(fields.get(b"tagger" if kind == "tag" else b"author", b""))
+    target = fields.get(b"object")
+    tag = fields.get(b"tag")
+    return Message(text, who, date, target.decode("ascii", "replace") if target else None,
+                   tag.decode("utf-8", "replace") if tag else None)
+
+
+def signature(value: bytes) -> tuple[str | None, str | None]:
+    """``Name <email> 1700000000 +0100`` -> ("Name <email>", "2023-11-14T23:13:20+01:00")."""
+    if not value:
+        return None, None
+    who, _, when = value.rpartition(b">")
+    parts = when.split()
+    name = (who + b">").decode("utf-8", "replace").strip()
+    if len(parts) != 2 or not parts[0].isdigit():
+        return name, None
+    offset = parts[1].decode("ascii", "replace")
+    try:
+        sign = -1 if offset.startswith("-") else 1
+        minutes = sign * (int(offset[1:3]) * 60 + int(offset[3:5]))
+        zone = datetime.timezone(datetime.timedelta(minutes=minutes))
+        moment = datetime.datetime.fromtimestamp(int(parts[0]), zone)
+    except (ValueError, OverflowError, OSError):
+        return name, None
+    return name, moment.isoformat()
+

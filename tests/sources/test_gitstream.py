@@ -1,0 +1,119 @@
+"""The cat-file batch stream reader: objects are split out exactly when they need a scan,
+wherever the buffer boundaries fall."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import tempfile
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hvscan.prefilter import Prefilter
+from hvscan.sources import gitstream
+from hvscan.sources.gitcmd import GitError
+from hvscan.sources.gitstream import GitObject, StreamStats, read_objects
+
+NEEDLES = (b"hv_live_", b"hv_test_")
+KINDS = ("blob", "tree", "commit", "tag")
+
+
+def batch(objects: list[tuple[str, bytes]], missing: tuple[str, ...] = ()) -> tuple[
+        bytes, list[GitObject]]:
+    """The batch output for ``objects`` (kind, content) and the GitObjects they make."""
+    out = b""
+    made = []
+    for index, (kind, content) in enumerate(objects):
+        oid = hashlib.sha1(b"%d" % index + content).hexdigest()
+        out += f"{oid} {kind} {len(content)}\n".encode() + content + b"\n"
+        made.append(GitObject(oid, kind, content))
+        if index < len(missing):
+            out += f"{missing[index]} missing\n".encode()
+    return out, made
+
+
+def wants_whole(data: bytes | memoryview) -> bool:
+    return bytes(data[:2]) == b"ZZ"
+
+
+def read(data: bytes | list[bytes], chunk: int, monkeypatch: pytest.MonkeyPatch) -> tuple[
+        list[GitObject], StreamStats]:
+    """Read one stream, or several side by side (as from several git processes)."""
+    monkeypatch.setattr(gitstream, "CHUNK_SIZE", chunk)
+    stats = StreamStats()
+    with contextlib.ExitStack() as stack:
+        handles = []
+        for part in data if isinstance(data, list) else [data]:
+            handle = stack.enter_context(tempfile.TemporaryFile())
+            handle.write(part)
+            handle.seek(0)
+            handles.append(handle)
+        found = list(read_objects(handles, Prefilter(NEEDLES), wants_whole, stats))
+    return found, stats
+
+
+def expected(objects: list[GitObject]) -> list[GitObject]:
+    return [o for o in objects if o.kind != "tree" and (
+        any(n in o.data for n in NEEDLES) or (o.kind == "blob" and wants_whole(o.data)))]
+
+
+content = st.one_of(
+    st.binary(max_size=40),
+    st.builds(lambda a, n, b: a + n + b, st.binary(max_size=20), st.sampled_from(
+        [*NEEDLES, b"hv_liv", b"ZZ"]), st.binary(max_size=20)),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(objects=st.lists(st.tuples(st.sampled_from(KINDS), content), max_size=12),
+       chunk=st.integers(min_value=1, max_value=90))
+def test_any_buffer_size_gives_the_objects_a_scan_needs(objects: list[tuple[str, bytes]],
+                                                        chunk: int) -> None:
+    data, made = batch(objects)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        found, stats = read(data, chunk, monkeypatch)
+    assert found == expected(made)
+    assert stats.objects == len(made)
+    assert stats.read_bytes == len(data)
+    blobs = [o for o in made if o.kind == "blob"]
+    assert (stats.blobs, stats.blob_bytes) == (len(blobs), sum(len(o.data) for o in blobs))
+
+
+@settings(max_examples=60, deadline=None)
+@given(objects=st.lists(st.tuples(st.sampled_from(KINDS), content), max_size=12),
+       cuts=st.lists(st.integers(min_value=0, max_value=12), max_size=3),
+       chunk=st.integers(min_value=1, max_value=90))
+def test_several_streams_together_give_every_object_once(objects: list[tuple[str, bytes]],
+                                                         cuts: list[int], chunk: int) -> None:
+    data, made = batch(objects)
+    bounds = [0, *sorted({min(cut, len(made)) for cut in cuts}), len(made)]
+    parts = []
+    for start, stop in itertools.pairwise(bounds):
+        parts.append(b"".join(f"{o.oid} {o.kind} {len(o.data)}\n".encode() + o.data + b"\n"
+                              for o in made[start:stop]))
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        found, stats = read(parts, chunk, monkeypatch)
+    assert sorted(found, key=repr) == sorted(expected(made), key=repr)
+    assert stats.objects == len(made) and stats.read_bytes == len(data)
+
+
+def test_needle_split_across_two_objects_is_not_a_hit(monkeypatch: pytest.MonkeyPatch) -> None:
+    data, _ = batch([("blob", b"xx hv_li"), ("blob", b"ve_ yy")])
+    assert read(data, 1 << 20, monkeypatch)[0] == []
+
+
+def test_missing_objects_are_listed(monkeypatch: pytest.MonkeyPatch) -> None:
+    data, made = batch([("blob", b"a"), ("blob", b"hv_test_")], missing=("f" * 40,))
+    found, stats = read(data, 7, monkeypatch)
+    assert stats.missing == ["f" * 40]
+    assert found == [made[1]]
+
+
+@pytest.mark.parametrize("data", [b"nonsense line\n", b"abc blob 10\nshort"])
+def test_garbled_or_truncated_output_is_an_error(data: bytes,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(GitError):
+        read(data, 64, monkeypatch)

@@ -1,0 +1,167 @@
+"""``hvscan git`` through the installed console script: exit codes, reports, errors, progress."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from gitrepo import DatedRepo, git_env, iso_date
+from keygen import make_key
+
+Run = Callable[..., subprocess.CompletedProcess[bytes]]
+
+
+@pytest.fixture
+def leaky(tmp_path: Path) -> tuple[DatedRepo, str, str]:
+    repo = DatedRepo(tmp_path / "repo", git_env(tmp_path / "home"))
+    repo.write("README", "hello\n")
+    repo.commit("first")
+    key = make_key("live", 100)
+    repo.write("src/app.py", f"import os\nKEY = '{key}'\n")
+    commit = repo.commit("add app")
+    repo.write("src/app.py", "import os\nKEY = os.environ['KEY']\n")
+    repo.commit("use the environment")
+    return repo, key, commit
+
+
+def test_text_report_names_path_line_commit_author_and_date(run_hvscan: Run,
+                                                            leaky: tuple[DatedRepo, str, str]
+                                                            ) -> None:
+    repo, key, commit = leaky
+    done = run_hvscan("git", repo.path)
+    out = done.stdout.decode()
+    assert done.returncode == 1, done.stderr
+    assert "src/app.py:2:8: hesedvid-live-key [high]" in out
+    assert f"commit {commit} by Ada Tester <ada@example.invalid> on {iso_date(1)}" in out
+    assert key not in out and key[:12] in out  # redacted: prefix and 4 characters shown
+    assert done.stderr == b""
+
+
+def test_json_report_carries_history_fields(run_hvscan: Run,
+                                            leaky: tuple[DatedRepo, str, str]) -> None:
+    repo, _, commit = leaky
+    done = run_hvscan("git", repo.path, "--format", "json")
+    [finding] = json.loads(done.stdout)["findings"]
+    assert finding["source"] == "history"
+    assert finding["commit"] == commit
+    assert finding["author"] == "Ada Tester <ada@example.invalid>"
+    assert finding["date"] == iso_date(1)
+    assert (finding["path"], finding["line"]) == ("src/app.py", 2)
+    assert finding["other_commits"] == 0 and finding["other_paths"] == 0
+    assert len(finding["blob"]) == 40 and "secret" not in finding
+
+
+def test_default_repository_is_the_one_containing_the_current_directory(
+        run_hvscan: Run, leaky: tuple[DatedRepo, str, str]) -> None:
+    repo, _, _ = leaky
+    done = run_hvscan("git", cwd=repo.path / "src")
+    assert done.returncode == 1 and b"src/app.py:2:8" in done.stdout
+
+
+def test_clean_history_exits_zero(run_hvscan: Run, tmp_path: Path) -> None:
+    repo = DatedRepo(tmp_path / "clean", git_env(tmp_path / "home"))
+    repo.write("a.txt", "nothing here\n")
+    repo.commit("clean")
+    done = run_hvscan("git", repo.path)
+    assert done.returncode == 0
+    assert b"0 findings" in done.stdout
+
+
+def test_not_a_repository_is_one_line_and_exit_2(run_hvscan: Run, tmp_path: Path) -> None:
+    done = run_hvscan("git", tmp_path, env={"GIT_CEILING_DIRECTORIES": str(tmp_path.parent)})
+    assert done.returncode == 2
+    assert done.stdout == b""
+    [line] = done.stderr.decode().splitlines()
+    assert line.startswith("hvscan: error: ") and "not a git repository" in line
+
+
+def test_range_with_branch_is_a_usage_error(run_hvscan: Run,
+                                            leaky: tuple[DatedRepo, str, str]) -> None:
+    repo, _, _ = leaky
+    done = run_hvscan("git", repo.path, "--range", "HEAD~1..HEAD", "--branch", "main")
+    assert done.returncode == 2 and b"cannot be combined" in done.stderr
+
+
+def test_since_commit_on_the_command_line(run_hvscan: Run,
+                                          leaky: tuple[DatedRepo, str, str]) -> None:
+    repo, _, commit = leaky
+    assert run_hvscan("git", repo.path, "--since-commit", commit).returncode == 0
+    assert run_hvscan("git", repo.path, "--since-commit", "HEAD~2").returncode == 1
+    bad = run_hvscan("git", repo.path, "--since-commit", "nope")
+    assert bad.returncode == 2 and b"does not name a commit" in bad.stderr
+
+
+def test_shallow_clone_prints_findings_and_fails_with_the_reason(
+        run_hvscan: Run, leaky: tuple[DatedRepo, str, str], tmp_path: Path) -> None:
+    repo, _, _ = leaky
+    repo.write("late.py", make_key("test", 101))
+    repo.commit("late key")
+    clone = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{repo.path}", str(clone)],
+                   check=True, capture_output=True)
+    done = run_hvscan("git", clone)
+    assert done.returncode == 2
+    assert b"late.py" in done.stdout
+    assert b"shallow clone" in done.stdout and b"scan incomplete" in done.stdout
+
+
+def test_unreachable_findings_are_labelled(run_hvscan: Run, tmp_path: Path) -> None:
+    repo = DatedRepo(tmp_path / "repo", git_env(tmp_path / "home"))
+    repo.write("README", "x\n")
+    repo.commit("base")
+    repo.git("hash-object", "-w", "--stdin", input=make_key("live", 102).encode())
+    assert run_hvscan("git", repo.path).returncode == 0
+    done = run_hvscan("git", repo.path, "--include-unreachable")
+    assert done.returncode == 1 and b"unreachable: no ref reaches it" in done.stdout
+
+
+def test_progress_only_when_asked_or_on_a_terminal(run_hvscan: Run,
+                                                   leaky: tuple[DatedRepo, str, str]) -> None:
+    repo, _, _ = leaky
+    assert run_hvscan("git", repo.path).stderr == b""
+    forced = run_hvscan("git", repo.path, "--progress")
+    assert b"objects" in forced.stderr and b"\r" in forced.stderr
+
+
+def test_progress_is_drawn_on_a_terminal(hvscan_exe: str,
+                                         leaky: tuple[DatedRepo, str, str]) -> None:
+    repo, _, _ = leaky
+    parent, child = pty.openpty()
+    try:
+        done = subprocess.run([hvscan_exe, "git", str(repo.path)], stderr=child,
+                              stdout=subprocess.PIPE, timeout=120, check=False,
+                              env={**os.environ, "NO_COLOR": "1"})
+        os.close(child)
+        child = -1
+        drawn = b""
+        while True:
+            try:
+                block = os.read(parent, 4096)
+            except OSError:  # the terminal's other side is closed: all read
+                break
+            if not block:
+                break
+            drawn += block
+    finally:
+        os.close(parent)
+        if child >= 0:
+            os.close(child)
+    assert done.returncode == 1
+    assert b"objects" in drawn
+
+
+def test_excludes_and_inline_allow_apply_to_history(run_hvscan: Run, tmp_path: Path) -> None:
+    repo = DatedRepo(tmp_path / "repo", git_env(tmp_path / "home"))
+    repo.write("fixtures/keys.txt", make_key("live", 103))
+    repo.write("app.py", f"KEY = '{make_key('live', 104)}'  # hvscan:allow\n")
+    repo.commit("fixtures")
+    assert run_hvscan("git", repo.path).returncode == 1
+    done = run_hvscan("git", repo.path, "--exclude", "fixtures/", "--format", "json")
+    report = json.loads(done.stdout)
+    assert done.returncode == 0 and report["findings"] == []
+    assert report["stats"]["suppressed"] == 1

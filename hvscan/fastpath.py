@@ -157,12 +157,14 @@ def _configuration_may_apply(repo: str) -> bool:
     """Whether a setting could come from the environment or a file: any ``HVSCAN_*`` variable,
     or a ``.hvscan.toml``, or a ``pyproject.toml`` with a ``tool.hvscan`` table, in the directory
     or above it up to the repository's top (the first directory holding ``.git``), where the
-    configuration is looked up."""
+    configuration is looked up. A ``.hvscanignore`` there sends the run to the full command too:
+    it cannot change a clean answer, but a malformed one must fail the same way."""
     if any(name.startswith("HVSCAN_") for name in os.environ):
         return True
     directory = os.path.abspath(repo)
     while True:
-        if os.path.exists(os.path.join(directory, ".hvscan.toml")):
+        if any(os.path.exists(os.path.join(directory, name))
+               for name in (".hvscan.toml", ".hvscanignore")):
             return True
         if _pyproject_configures_hvscan(os.path.join(directory, "pyproject.toml")):
             return True

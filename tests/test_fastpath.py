@@ -108,7 +108,8 @@ def test_unmerged_and_submodule_entries_go_to_the_full_scan(repo: GitRepo, tmp_p
     assert fast is None and b"note: skipped lib: submodule" in hook and hook == full
 
 
-@pytest.mark.parametrize("where", [".hvscan.toml", "pyproject.toml", "sub/.hvscan.toml"])
+@pytest.mark.parametrize(
+    "where", [".hvscan.toml", "pyproject.toml", "sub/.hvscan.toml", ".hvscanignore"])
 def test_a_configuration_file_goes_to_the_full_scan(repo: GitRepo, where: str) -> None:
     repo.write("sub/a.txt", "clean\n")
     repo.add("sub/a.txt")
@@ -220,3 +221,13 @@ def test_options_and_configuration_go_to_the_full_scan(
     assert fastpath.clean_files_report(["a.txt"]) is not None
     (tmp_path / ".hvscan.toml").write_text("exclude = ['a.txt']\n")
     assert fastpath.clean_files_report(["a.txt"]) is None
+
+
+def test_a_malformed_ignore_file_fails_the_same_way_on_both_paths(
+    tmp_path: Path, run_hvscan: Run
+) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "a.txt").write_text("clean\n")
+    (tmp_path / ".hvscanignore").write_text("not a fingerprint\n")
+    done = run_hvscan("dir", "a.txt", cwd=tmp_path)
+    assert done.returncode == 2, done.stdout

@@ -333,7 +333,8 @@ def _walker(paths: tuple[Path, ...], max_file_size: int) -> Produce:
     from hvscan.sources import files
 
     roots = [os.fsencode(p) for p in paths] or [b"."]
-    return lambda pipeline: pipeline.run(files.walk(roots, max_file_size, pipeline.excluded))
+    return lambda pipeline: pipeline.run(
+        files.walk(roots, max_file_size, pipeline.excluded, pipeline.screen()))
 
 
 def _with_history(produce: Produce, repo: Path) -> Produce:
@@ -369,16 +370,20 @@ def _run(
     """Build the pipeline from the options, run it over the source's events and settle the
     findings (excludes, suppressions)."""
     from hvscan import scan
-    from hvscan.baseline import load as load_baseline
     from hvscan.config import path_filter
     from hvscan.engine import Engine, Limits
     from hvscan.rules import load_builtin_rules, load_rule_files
     from hvscan.suppress import Suppressor, load_ignore_file
 
     rules = load_builtin_rules() + load_rule_files(list(rule_files))
+    baseline = None
+    if baseline_file is not None:  # imported only when asked for: start-up time
+        from hvscan.baseline import load as load_baseline
+
+        baseline = load_baseline(baseline_file)
     suppressor = Suppressor(
         ignored=load_ignore_file(ignore_file) if ignore_file is not None else frozenset(),
-        baseline=load_baseline(baseline_file) if baseline_file is not None else None,
+        baseline=baseline,
     )
     excluded = path_filter(exclude)
     limits = Limits(decode_depth=max_decode_depth, archive_depth=max_archive_depth,
@@ -589,11 +594,6 @@ def _want_color(choice: str) -> bool:
 
 
 def main() -> None:
-    from hvscan.baseline import BaselineError
-    from hvscan.config import ConfigError
-    from hvscan.rules import RuleError
-    from hvscan.suppress import IgnoreFileError
-
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
@@ -602,14 +602,25 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_ERROR)
-    except (HvscanError, RuleError, ConfigError, BaselineError, IgnoreFileError) as exc:
-        click.echo(f"hvscan: error: {exc}", err=True)
-        sys.exit(EXIT_ERROR)
     except KeyboardInterrupt:
         click.echo("hvscan: interrupted", err=True)
         sys.exit(130)
     except Exception as exc:
+        if isinstance(exc, (HvscanError, *_user_errors())):
+            click.echo(f"hvscan: error: {exc}", err=True)
+            sys.exit(EXIT_ERROR)
         if os.environ.get("HVSCAN_DEBUG"):
             raise
         click.echo(f"hvscan: internal error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(EXIT_ERROR)
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    """Errors in what the user gave us (one line, exit 2), as opposed to bugs. Imported once
+    something has gone wrong: a run that needs no baseline never loads that module."""
+    from hvscan.baseline import BaselineError
+    from hvscan.config import ConfigError
+    from hvscan.rules import RuleError
+    from hvscan.suppress import IgnoreFileError
+
+    return RuleError, ConfigError, BaselineError, IgnoreFileError

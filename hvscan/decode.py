@@ -28,8 +28,11 @@ _HEX_BYTES = {f"{i:02{case}}".encode(): bytes([i]) for i in range(256) for case 
 _MIN_FORM = 4
 # Encoded text is cut out of its line; a region never reaches further than this from its needle.
 _REACH = 1 << 16
-# Wrapped base64 (PEM, MIME, `base64` output) is joined across lines at least this wide.
-_MIN_WRAP = 16
+# Wrapped base64 is joined across lines only at the widths encoders wrap at (PEM and openssl 64,
+# MIME and GNU base64 76, and the less common 60 and 72): a key's encoding that ends a line of
+# another width, followed by a line that happens to start with base64 characters, is not a wrap,
+# and joining them would glue a character onto the key and hide it.
+_WRAP_WIDTHS = frozenset({60, 64, 72, 76})
 _WIDE_UNIT = {"utf-16": 2, "utf-32": 4}
 # (code unit size, big endian): the encoding's name in reports and its Python codec
 _WIDE_CODECS = {(2, False): ("utf-16le", "utf-16-le"), (2, True): ("utf-16be", "utf-16-be"),
@@ -203,7 +206,7 @@ def _wrapped_line_before(buf: bytes, start: int) -> tuple[int, int] | None:
         end -= 1
     begin = _span_start(buf, end, _BASE64)
     width = end - begin
-    if width < _MIN_WRAP or width % 4 or _line_start(buf, begin) is None:
+    if width not in _WRAP_WIDTHS or _line_start(buf, begin) is None:
         return None
     return begin, end
 
@@ -211,7 +214,7 @@ def _wrapped_line_before(buf: bytes, start: int) -> tuple[int, int] | None:
 def _wrapped_line_after(buf: bytes, segment: tuple[int, int]) -> tuple[int, int] | None:
     start, end = segment
     width = end - start
-    if width < _MIN_WRAP or width % 4 or _line_start(buf, start) is None:
+    if width not in _WRAP_WIDTHS or _line_start(buf, start) is None:
         return None
     following = end + 2 if buf[end:end + 2] == b"\r\n" else end + 1
     if buf[end:following].strip(b"\r") != b"\n":
@@ -401,7 +404,7 @@ def _sniff(buf: bytes) -> tuple[int, int] | None:
     its first 64 bytes holding zeros where ASCII text in that encoding has them and nowhere else.
     Cheap enough for every blob: ordinary text has no zero byte there."""
     for bom, width, cls in _SNIFF_BOMS:
-        if buf.startswith(bom):
+        if buf.startswith(bom) and (width == 2 or _utf32_units(buf[4:68], big=cls != 0)):
             return width, cls
     head = buf[:64]
     if len(head) < 8 or 0 not in head:
@@ -414,6 +417,16 @@ def _sniff(buf: bytes) -> tuple[int, int] | None:
                     share >= 0.75 for i, share in enumerate(columns) if i != zero_free):
                 return width, cls
     return None
+
+
+def _utf32_units(data: bytes, *, big: bool) -> bool:
+    """Whether ``data`` reads as UTF-32 code units (all below U+110000). UTF-16LE text that
+    starts with U+0000 begins with the bytes of the UTF-32LE BOM; what follows tells them apart."""
+    units = len(data) // 4 * 4
+    return all(
+        int.from_bytes(data[i:i + 4], "big" if big else "little") < 0x110000
+        for i in range(0, units, 4)
+    )
 
 
 def _wide_regions(buf: bytes, found: Found) -> list[Region]:

@@ -11,11 +11,17 @@ or ``HVSCAN_*`` variable could change what is looked for. Anything else (a needl
 large file, a submodule, an unmerged path, a git error, a configuration) goes to the full command
 line, which decides and reports. The tests check that ``NEEDLES`` are the engine's, that what the
 engine scans whole is never plain text here, and that both paths print the same report.
+
+``hvscan dir FILE...`` (the ``hvscan`` pre-commit hook, which passes the changed files' names)
+is tried here the same way when every argument is a regular file: each file is read once (as the
+walker does, however many names it has), and the answer is given here only under the same
+conditions. A directory, an option, or anything else goes to the full command line.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import sys
 
 from hvscan.units import format_size
@@ -43,11 +49,15 @@ _BINARY = bytes([*range(0x00, 0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7
 
 
 def main() -> None:
-    if sys.argv[1:] in (["staged"], ["git", "--staged"]):
+    args = sys.argv[1:]
+    report = None
+    if args in (["staged"], ["git", "--staged"]):
         report = clean_staged_report(".")
-        if report is not None:
-            sys.stdout.write(report)
-            sys.exit(0)
+    elif args[:1] == ["dir"] and args[1:] and not any(a.startswith("-") for a in args[1:]):
+        report = clean_files_report(args[1:])
+    if report is not None:
+        sys.stdout.write(report)
+        sys.exit(0)
     from hvscan.cli import main as full_main
 
     full_main()
@@ -84,7 +94,36 @@ def clean_staged_report(repo: str) -> str | None:
                 return None
             total += size
             offset = end + 1 + size + 1
-    files = len(ids)
+    return _clean_report(len(ids), total)
+
+
+def clean_files_report(paths: list[str]) -> str | None:
+    """The text report of ``hvscan dir PATH...`` when every path is a regular file that provably
+    holds nothing to report, or None when the full scan must decide."""
+    if _configuration_may_apply(os.path.dirname(paths[0]) or "."):
+        return None
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for path in paths:
+        try:
+            info = os.stat(path)
+            if not stat.S_ISREG(info.st_mode) or info.st_size >= _LARGE_BLOB:
+                return None
+            if (info.st_dev, info.st_ino) in seen:
+                continue
+            seen.add((info.st_dev, info.st_ino))
+            with open(path, "rb") as handle:
+                data = handle.read(_LARGE_BLOB)
+        except OSError:
+            return None
+        if (len(data) >= _LARGE_BLOB or not _plain_text(data)
+                or any(needle in data for needle in NEEDLES)):
+            return None
+        total += len(data)
+    return _clean_report(len(seen), total)
+
+
+def _clean_report(files: int, total: int) -> str:
     return (f"hvscan: scanned {files} file{'s' * (files != 1)} ({format_size(total)}); "
             "0 findings\n")
 
@@ -121,12 +160,14 @@ def _configuration_may_apply(repo: str) -> bool:
     """Whether a setting could come from the environment or a file: any ``HVSCAN_*`` variable,
     or a ``.hvscan.toml``, or a ``pyproject.toml`` with a ``tool.hvscan`` table, in the directory
     or above it up to the repository's top (the first directory holding ``.git``), where the
-    configuration is looked up."""
+    configuration is looked up. A ``.hvscanignore`` there sends the run to the full command too:
+    it cannot change a clean answer, but a malformed one must fail the same way."""
     if any(name.startswith("HVSCAN_") for name in os.environ):
         return True
     directory = os.path.abspath(repo)
     while True:
-        if os.path.exists(os.path.join(directory, ".hvscan.toml")):
+        if any(os.path.exists(os.path.join(directory, name))
+               for name in (".hvscan.toml", ".hvscanignore")):
             return True
         if _pyproject_configures_hvscan(os.path.join(directory, "pyproject.toml")):
             return True

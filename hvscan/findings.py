@@ -7,7 +7,6 @@ machine or from a directory scan applies on another or to history).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,10 +50,15 @@ def redact(secret: str, body: str) -> str:
 
 
 def secret_sha256(secret: str) -> str:
+    # Imported here: a clean run never loads OpenSSL (a few ms of every start-up).
+    import hashlib
+
     return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def fingerprint(rule_id: str, path: str | None, key_hash: str) -> str:
+    import hashlib
+
     material = "\0".join((rule_id, path or "", key_hash))
     return hashlib.sha256(material.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 

@@ -5,11 +5,13 @@ use ``bytes.__contains__`` per needle (no import cost: the pre-commit hook scans
 Large buffers use Hyperscan, which finds all needles in a single SIMD pass and releases the GIL,
 so reading the next buffer overlaps with searching this one. The decoders add many needles, so
 once a run has made the per-needle path do a fair amount of work, small buffers go to Hyperscan
-as well.
+as well. ``hits`` may be called from several threads at once (the directory source screens big
+files in reader threads): each thread gets its own Hyperscan scratch space.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -26,6 +28,9 @@ class Prefilter:
         self.needles: tuple[bytes, ...] = tuple(dict.fromkeys(needles))
         self._database: Any = None
         self._all_database: Any = None
+        self._compiling = threading.Lock()
+        self._per_thread = threading.local()
+        # Updated without a lock: a lost update only delays the switch to Hyperscan.
         self._small_work = 0
 
     def hits(self, data: bytes | memoryview) -> frozenset[bytes]:
@@ -65,8 +70,18 @@ class Prefilter:
 
     def _hyperscan_database(self) -> Any:
         if self._database is None:
-            self._database = _compile_hyperscan(self.needles) or False
+            with self._compiling:
+                if self._database is None:
+                    self._database = _compile_hyperscan(self.needles) or False
         return self._database or None
+
+    def _scratch(self) -> Any:
+        scratch = getattr(self._per_thread, "scratch", None)
+        if scratch is None:
+            import hyperscan
+
+            scratch = self._per_thread.scratch = hyperscan.Scratch(self._database)
+        return scratch
 
     def _hits_hyperscan(self, data: bytes | memoryview) -> frozenset[bytes]:
         found: set[int] = set()
@@ -74,7 +89,7 @@ class Prefilter:
         def on_match(needle_id: int, start: int, end: int, flags: int, context: Any) -> None:
             found.add(needle_id)
 
-        self._database.scan(data, match_event_handler=on_match)
+        self._database.scan(data, match_event_handler=on_match, scratch=self._scratch())
         return frozenset(self.needles[i] for i in found)
 
 

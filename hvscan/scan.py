@@ -6,7 +6,8 @@ but an audit can still see how many there were. Keys a blob's previous versions 
 ``settle`` then applies the user's policy to the findings of any source: findings on excluded
 paths are dropped (a source that can prune them earlier, like the directory walker, does),
 suppressed ones are kept apart with the reason. The engine's notes (a damaged archive, a decoding
-limit reached) are kept with the path of the member they concern.
+limit reached) are kept with the path of the member they concern. Content a source screened
+clean (see ``Pipeline.screen``) counts as scanned.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field, fields
 
 from hvscan.engine import Engine, Inspection, Match
 from hvscan.findings import Finding, make_finding, member_path
-from hvscan.sources import Blob, Events, Excluded, Failed, Origin, Skipped
+from hvscan.sources import Blob, Events, Excluded, Failed, Origin, Screen, Screened, Skipped
 from hvscan.suppress import Suppressor
 
 
@@ -70,6 +71,9 @@ class ScanResult:
 
 
 Annotate = Callable[[bytes, Match], dict[str, str]]
+# ``Engine.needs_full_scan`` recognises containers and UTF-16/32 text by their first bytes (a tar
+# header's magic is at byte 257): the screen hands it a copy of this many.
+HEAD = 4096
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,20 @@ class Pipeline:
 
     def run(self, events: Events) -> ScanResult:
         return run(self.engine, events, annotate=self.annotate)
+
+    def screen(self) -> Screen:
+        """The engine's look at big content, for sources that read it window by window: a
+        window needs the engine when one of the prefilter's needles occurs in it or, opening
+        the content, when the engine wants the content whole anyway (an archive, UTF-16 text)."""
+        engine = self.engine
+
+        def needs_engine(window: memoryview, at_start: bool) -> bool:
+            return bool(engine.prefilter.hits(window)) or (
+                at_start and engine.needs_full_scan(bytes(window[:HEAD]))
+            )
+
+        longest = max((len(needle) for needle in engine.prefilter.needles), default=1)
+        return Screen(needs_engine, overlap=longest - 1)
 
 
 def run(engine: Engine, events: Events, *, annotate: Annotate | None = None) -> ScanResult:
@@ -111,6 +129,9 @@ def run(engine: Engine, events: Events, *, annotate: Annotate | None = None) -> 
                         finding.hints = annotate(event.data, match)
                     result.findings.append(finding)
             record_notes(result, inspection, event.origin)
+        elif isinstance(event, Screened):
+            stats.files_scanned += 1
+            stats.bytes_scanned += event.size
         elif isinstance(event, Skipped):
             stats.files_skipped += 1
             result.skipped.append(event)

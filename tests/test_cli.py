@@ -194,3 +194,16 @@ def test_this_repository_holds_no_key(run_hvscan: Run) -> None:
     report = json.loads(done.stdout)
     assert report["findings"] == [], report["findings"]
     assert report["stats"]["errors"] == 0
+
+
+def test_dir_big_files_are_screened_and_counted(tmp_path: Path, run_hvscan: Run) -> None:
+    # Bigger than the size the directory source reads in threads and screens window by window.
+    filler = b"an ordinary line of a large log file\n" * 60_000
+    (tmp_path / "clean.log").write_bytes(filler)
+    (tmp_path / "keyed.log").write_bytes(filler + f"KEY={make_key('test', 9)}\n".encode())
+    done = run_hvscan("dir", "--format", "json", str(tmp_path))
+    report = json.loads(done.stdout)
+    assert done.returncode == 1, done.stderr
+    assert [(f["path"], f["line"]) for f in report["findings"]] == [("keyed.log", 60_001)]
+    assert report["stats"]["files_scanned"] == 2
+    assert report["stats"]["bytes_scanned"] == 2 * len(filler) + len("KEY=\n") + 40

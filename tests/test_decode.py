@@ -422,3 +422,20 @@ def test_an_encoded_prefix_alone_is_text_about_keys_not_a_note() -> None:
     encoded = prefix.replace("_", "%5F")
     inspection = ENGINE.inspect(f"| `{encoded}...` | `{b64(prefix)}` |\n".encode())
     assert inspection.matches == [] and inspection.notes == []
+
+
+def test_line_after_an_unwrapped_run_is_not_glued_onto_the_key() -> None:
+    # Found by the encoding property: a 56-character run, then a line starting "M0", was joined
+    # as wrapped base64 and the key gained a 33rd body character.
+    key = make_key("live", 0)
+    data = f"# settings\n {b64(bytes(2) + key.encode())}\nM0".encode()
+    assert [f[:2] for f in found(data)] == [(key, "base64")]
+
+
+def test_utf16le_text_starting_with_nul_is_not_utf32() -> None:
+    # Found by the encoding property: BOM + U+0000 in UTF-16LE are the UTF-32LE BOM's bytes.
+    key = make_key("live", 0)
+    data = f"\ufeff\x00 {b64(key)} ".encode("utf-16-le")
+    assert [f[:2] for f in found(data)] == [(key, "utf-16le>base64")]
+    utf32 = f"\ufeff{key}".encode("utf-32-le")
+    assert [f[:2] for f in found(utf32)] == [(key, "utf-32le")]

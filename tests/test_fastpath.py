@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -106,7 +108,8 @@ def test_unmerged_and_submodule_entries_go_to_the_full_scan(repo: GitRepo, tmp_p
     assert fast is None and b"note: skipped lib: submodule" in hook and hook == full
 
 
-@pytest.mark.parametrize("where", [".hvscan.toml", "pyproject.toml", "sub/.hvscan.toml"])
+@pytest.mark.parametrize(
+    "where", [".hvscan.toml", "pyproject.toml", "sub/.hvscan.toml", ".hvscanignore"])
 def test_a_configuration_file_goes_to_the_full_scan(repo: GitRepo, where: str) -> None:
     repo.write("sub/a.txt", "clean\n")
     repo.add("sub/a.txt")
@@ -146,3 +149,85 @@ def test_other_commands_and_options_reach_the_full_command_line(repo: GitRepo,
     done = run_hvscan("staged", "--format", "json", cwd=repo.path, env=repo.env)
     assert done.returncode == 0 and done.stdout.startswith(b"{")
     assert run_hvscan("--version").stdout.startswith(b"hvscan, version")
+
+
+# --- hvscan dir FILE... (the `hvscan` pre-commit hook) -------------------------------------
+
+FULL_DIR = [sys.executable, "-c", "from hvscan.cli import main; main()", "dir"]
+
+
+def dir_paths(cwd: Path, run_hvscan: Run, *paths: str) -> tuple[str | None, bytes, bytes]:
+    """The fast path's answer, what `hvscan dir PATHS` prints, and what the full command
+    prints, all run in ``cwd``."""
+    here = Path.cwd()
+    try:
+        os.chdir(cwd)
+        fast = fastpath.clean_files_report(list(paths))
+    finally:
+        os.chdir(here)
+    hook = run_hvscan("dir", *paths, cwd=cwd)
+    full = subprocess.run([*FULL_DIR, *paths], cwd=cwd, capture_output=True, check=False)
+    assert hook.returncode == full.returncode
+    return fast, hook.stdout, full.stdout
+
+
+def test_clean_files_are_answered_fast_with_the_full_report(tmp_path: Path,
+                                                            run_hvscan: Run) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.py").write_text("print('hello')\n" * 200)
+    (tmp_path / "sub" / "é.md").write_text("Set HV_API_KEY.\tTabs,\r\nCRLF\n")
+    (tmp_path / "link.py").symlink_to(tmp_path / "a.py")
+    fast, hook, full = dir_paths(tmp_path, run_hvscan, "a.py", "sub/é.md", "link.py", "a.py")
+    assert fast == hook.decode() == full.decode()
+    assert fast == "hvscan: scanned 2 files (3.0 KB); 0 findings\n"  # each real file once
+
+
+@pytest.mark.parametrize("content", [
+    f"key = '{make_key('test', 3)}'\n".encode(),
+    b"docs say hv_live_ then 32 characters\n",
+    gzip.compress(b"hello"),
+    b"\xff\xfe not UTF-8",
+    b"large text\n" * (1 << 17),
+])
+def test_files_that_might_matter_go_to_the_full_scan(tmp_path: Path, run_hvscan: Run,
+                                                     content: bytes) -> None:
+    (tmp_path / "clean.txt").write_text("clean\n")
+    (tmp_path / "f").write_bytes(content)
+    fast, hook, full = dir_paths(tmp_path, run_hvscan, "clean.txt", "f")
+    assert fast is None and hook == full
+
+
+@pytest.mark.parametrize("paths", [(".",), ("missing.txt",), ("fifo",), ("a.txt", "sub")])
+def test_anything_but_regular_files_goes_to_the_full_scan(tmp_path: Path, run_hvscan: Run,
+                                                          paths: tuple[str, ...]) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.txt").write_text("clean\n")
+    os.mkfifo(tmp_path / "fifo")
+    fast, hook, full = dir_paths(tmp_path, run_hvscan, *paths)
+    assert fast is None and hook == full
+
+
+def test_options_and_configuration_go_to_the_full_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / ".git").mkdir()  # the top of the project: configuration is not looked up above
+    (tmp_path / "a.txt").write_text("clean\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["hvscan", "dir", "--format", "json", "a.txt"])
+    with pytest.raises(SystemExit) as done:
+        fastpath.main()
+    # Answered by the full command line: the fast path writes only the text report.
+    assert done.value.code == 0 and json.loads(capsys.readouterr().out)["findings"] == []
+    assert fastpath.clean_files_report(["a.txt"]) is not None
+    (tmp_path / ".hvscan.toml").write_text("exclude = ['a.txt']\n")
+    assert fastpath.clean_files_report(["a.txt"]) is None
+
+
+def test_a_malformed_ignore_file_fails_the_same_way_on_both_paths(
+    tmp_path: Path, run_hvscan: Run
+) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "a.txt").write_text("clean\n")
+    (tmp_path / ".hvscanignore").write_text("not a fingerprint\n")
+    done = run_hvscan("dir", "a.txt", cwd=tmp_path)
+    assert done.returncode == 2, done.stdout

@@ -1,6 +1,11 @@
-"""The pipeline: ``settle`` applies excludes and suppressions to findings from any source."""
+"""The pipeline: ``settle`` applies excludes and suppressions to findings from any source; the
+screen it lends to sources that read big content."""
 
 from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
 
 from keygen import make_key
 
@@ -8,7 +13,7 @@ from hvscan import scan
 from hvscan.config import path_filter
 from hvscan.engine import Engine
 from hvscan.rules import load_builtin_rules
-from hvscan.sources import Blob, Origin
+from hvscan.sources import Blob, Origin, Screened, files, readahead
 from hvscan.suppress import Suppressor
 
 ENGINE = Engine(load_builtin_rules())
@@ -45,3 +50,42 @@ def test_results_of_several_sources_add_up() -> None:
     assert [f.source for f in first.findings] == ["file", "history"]
     assert first.stats.files_scanned == 3
     assert first.stats.bytes_scanned == 2 * len(key) + len(b"clean")
+
+
+# --- screening big content ----------------------------------------------------------------
+
+PIPELINE = scan.Pipeline(ENGINE)
+
+
+def test_screened_content_counts_as_scanned() -> None:
+    origin = Origin("file", "big.log")
+    result = scan.run(ENGINE, iter([Screened(origin, 5_000_000), Blob(b"small", origin)]))
+    assert (result.stats.files_scanned, result.stats.bytes_scanned) == (2, 5_000_005)
+    assert result.findings == [] and result.errors == []
+
+
+def test_screen_wants_windows_holding_a_needle_and_containers() -> None:
+    screen = PIPELINE.screen()
+    assert screen.overlap == max(map(len, ENGINE.prefilter.needles)) - 1
+    assert screen.needs_engine(memoryview(b"x = 'hv_test_'"), False)
+    assert not screen.needs_engine(memoryview(b"hv_tes"), True)
+    assert not screen.needs_engine(memoryview(b"nothing to see"), False)
+    archive = memoryview(gzip.compress(b"nothing to see"))
+    assert screen.needs_engine(archive, True) and not screen.needs_engine(archive, False)
+
+
+def test_big_files_are_screened_and_keys_across_windows_found(tmp_path: Path) -> None:
+    key = make_key("live", 31)
+    line = b"some ordinary text, nothing secret in it\n"
+    # The key starts a few bytes before the end of the first window.
+    window = readahead.WINDOW + PIPELINE.screen().overlap
+    head = (line * (window // len(line)) + b"k=" * 20)[: window - 4]
+    (tmp_path / "keyed.log").write_bytes(head + key.encode() + b"\n" + line * 1000)
+    (tmp_path / "clean.log").write_bytes(line * (3 * window // len(line)))
+    events = list(files.walk([os.fsencode(tmp_path)], 1 << 30, screen=PIPELINE.screen()))
+    assert isinstance(events[0], Screened) and events[0].origin.path == "clean.log"
+    result = PIPELINE.run(iter(events))
+    (finding,) = result.findings
+    assert (finding.path, finding.secret) == ("keyed.log", key)
+    assert finding.line == head.count(b"\n") + 1
+    assert result.stats.bytes_scanned == sum(p.stat().st_size for p in tmp_path.iterdir())

@@ -1,9 +1,10 @@
 """Sources: where scanned bytes come from. They know nothing about keys or regexes.
 
 Every source yields a stream of events: ``Blob`` (bytes to scan, their origin and, for a change,
-the versions it replaces), ``Skipped`` (something deliberately not scanned, with the reason: a
-note in the report) and ``Failed`` (something asked for that could not be scanned: an error that
-makes the run exit 2).
+the versions it replaces), ``Screened`` (content the source read through a ``Screen`` and found
+nothing in: scanned, nothing to report), ``Skipped`` (something deliberately not scanned, with
+the reason: a note in the report) and ``Failed`` (something asked for that could not be scanned:
+an error that makes the run exit 2).
 """
 
 from __future__ import annotations
@@ -37,6 +38,28 @@ class Blob:
     previous: Callable[[], list[bytes]] | None = field(default=None, compare=False)
 
 
+@dataclass  # not frozen: a frozen dataclass costs every start-up about 1 ms more to create
+class Screened:
+    """Content of ``size`` bytes that a ``Screen`` passed as clean: it counts as scanned, and
+    it never had to be held in memory whole."""
+
+    origin: Origin
+    size: int
+
+
+@dataclass  # not frozen: a frozen dataclass costs every start-up about 1 ms more to create
+class Screen:
+    """What the pipeline lends a source that reads big content: a look at it, window by window,
+    before it is handed on (sources still know nothing of what is looked for). ``needs_engine``
+    is asked about consecutive windows that overlap by ``overlap`` bytes, so nothing the engine
+    looks for is cut in two unseen; ``at_start`` is true for the window that opens the content.
+    Content for which no window needs the engine is a ``Screened`` event; the rest a ``Blob``.
+    It may be called from several threads at once."""
+
+    needs_engine: Callable[[memoryview, bool], bool]
+    overlap: int
+
+
 @dataclass(frozen=True)
 class Skipped:
     path: str
@@ -49,7 +72,7 @@ class Failed:
     message: str
 
 
-Event = Blob | Skipped | Failed
+Event = Blob | Screened | Skipped | Failed
 Events = Iterator[Event]
 
 # Whether a path (POSIX, relative, as reported; a directory with a trailing slash) is excluded

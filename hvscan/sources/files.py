@@ -2,7 +2,8 @@
 
 Paths are handled as bytes end to end. Symbolic links are followed, but every real file and
 directory is read once per run, so link loops end and linked duplicates are not reported
-twice. ``.git`` directories are skipped (history is the git source's job).
+twice. ``.git`` directories are skipped (history is the git source's job). Files are read by
+``readahead``, which screens and reads big ones in threads while earlier ones are scanned.
 """
 
 from __future__ import annotations
@@ -11,12 +12,18 @@ import os
 import stat
 from dataclasses import dataclass, field
 
-from hvscan.sources import Blob, Events, Excluded, Failed, Origin, Skipped, display_path
+from hvscan.sources import Events, Excluded, Failed, Origin, Screen, Skipped, display_path
+from hvscan.sources.readahead import Planned, Unread, read_ahead
 
 
-def walk(roots: list[bytes], max_file_size: int, excluded: Excluded | None = None) -> Events:
+def walk(roots: list[bytes], max_file_size: int, excluded: Excluded | None = None,
+         screen: Screen | None = None) -> Events:
     """Walk ``roots``; paths that ``excluded`` matches are neither read nor reported, and an
-    excluded directory is not entered."""
+    excluded directory is not entered. Big files pass ``screen`` first (see ``readahead``)."""
+    return read_ahead(_walk(roots, max_file_size, excluded), screen)
+
+
+def _walk(roots: list[bytes], max_file_size: int, excluded: Excluded | None) -> Planned:
     walker = _Walker(max_file_size, excluded)
     for root in roots:
         yield from walker.root(root)
@@ -28,7 +35,7 @@ class _Walker:
     excluded: Excluded | None
     seen: set[tuple[int, int]] = field(default_factory=set)
 
-    def root(self, root: bytes) -> Events:
+    def root(self, root: bytes) -> Planned:
         try:
             info = os.stat(root)
         except OSError as exc:
@@ -48,7 +55,7 @@ class _Walker:
             return False
         return self.excluded(display_path(shown) + "/" * is_dir)
 
-    def _dir(self, real: bytes, shown: bytes, info: os.stat_result) -> Events:
+    def _dir(self, real: bytes, shown: bytes, info: os.stat_result) -> Planned:
         key = (info.st_dev, info.st_ino)
         if key in self.seen:
             return
@@ -79,7 +86,7 @@ class _Walker:
             else:
                 yield from self._file(entry.path, child_shown, child)
 
-    def _file(self, real: bytes, shown: bytes, info: os.stat_result) -> Events:
+    def _file(self, real: bytes, shown: bytes, info: os.stat_result) -> Planned:
         path = display_path(shown)
         if not stat.S_ISREG(info.st_mode):
             yield Skipped(path, f"not a regular file ({_kind(info.st_mode)})")
@@ -92,13 +99,7 @@ class _Walker:
             yield Skipped(path, f"larger than --max-file-size ({info.st_size} > "
                           f"{self.max_file_size} bytes)")
             return
-        try:
-            with open(real, "rb") as handle:
-                data = handle.read()
-        except OSError as exc:
-            yield Failed(path, _reason(exc))
-            return
-        yield Blob(data, Origin(source="file", path=path))
+        yield Unread(real, Origin(source="file", path=path), info.st_size)
 
 
 def _posix(path: bytes) -> bytes:

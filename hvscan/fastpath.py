@@ -75,6 +75,9 @@ def clean_staged_report(repo: str) -> str | None:
         return None
     total = 0
     if ids:
+        # Not gitcmd.CatFile, the sources' reader: using it would cost this path the imports
+        # of hvscan.sources (dataclasses, typing), pathlib, threading and tempfile. Anything
+        # unexpected here falls back to the full command, which reads the blobs with CatFile.
         output = _git(repo, "cat-file", "--batch", input=b"".join(i + b"\n" for i in ids))
         if output is None:
             return None

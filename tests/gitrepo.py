@@ -56,6 +56,13 @@ class GitRepo:
         self.git("commit", "-q", "--no-verify", "-m", message, *options)
         return self.head()
 
+    def commit_file(self, name: str | bytes, content: str | bytes, message: str = "change",
+                    ) -> str:
+        """Write ``name``, stage it and commit it; the new commit's id."""
+        self.write(name, content)
+        self.add(name)
+        return self.commit(message)
+
     def head(self) -> str:
         return self.git("rev-parse", "HEAD").stdout.decode().strip()
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gitrepo import GitRepo
 from keygen import make_key
 
 from hvscan import baseline
@@ -126,14 +127,12 @@ def test_fingerprint_is_a_function_of_rule_posix_path_and_key_only() -> None:
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    (root / "src").mkdir(parents=True)
-    subprocess.run(["git", "init", "-q", str(root)], check=True)
-    (root / "src" / "app.py").write_text(f'import os\n\nKEY = "{LIVE}"\n')
-    (root / "src" / "dev.env").write_text(f"HV={TEST}\n")
-    (root / "README.md").write_text("nothing here\n")
-    return root
+def repo(repo: GitRepo) -> Path:
+    """The shared empty repository's directory, holding two keys and a clean file."""
+    repo.write("src/app.py", f'import os\n\nKEY = "{LIVE}"\n')
+    repo.write("src/dev.env", f"HV={TEST}\n")
+    repo.write("README.md", "nothing here\n")
+    return repo.path
 
 
 def record(run_hvscan: Run, repo: Path, *args: str) -> bytes:
@@ -235,10 +234,9 @@ def test_baseline_from_the_config_file(repo: Path, run_hvscan: Run) -> None:
     assert run_hvscan("stdin", input=make_key("live", 14).encode(), cwd=repo).returncode == 1
 
 
-def test_baseline_git_records_history_too(tmp_path: Path, run_hvscan: Run) -> None:
-    from gitrepo import GitRepo, git_env
-
-    repo = GitRepo(tmp_path / "hist", git_env(tmp_path / "home"))
+def test_baseline_git_records_history_too(tmp_path: Path, gitenv: dict[str, str],
+                                          run_hvscan: Run) -> None:
+    repo = GitRepo(tmp_path / "hist", gitenv)
     old, kept, new = make_key("live", 31), make_key("test", 32), make_key("live", 33)
     repo.write("src/old.py", f"KEY = '{old}'\n")
     repo.write("src/kept.py", f"KEY = '{kept}'\n")
@@ -277,11 +275,9 @@ def test_baseline_git_outside_a_repository_is_exit_2(tmp_path: Path, run_hvscan:
 
 
 def test_history_findings_are_excluded_and_suppressed_like_files(
-    tmp_path: Path, run_hvscan: Run
+    tmp_path: Path, gitenv: dict[str, str], run_hvscan: Run
 ) -> None:
-    from gitrepo import GitRepo, git_env
-
-    repo = GitRepo(tmp_path / "hist", git_env(tmp_path / "home"))
+    repo = GitRepo(tmp_path / "hist", gitenv)
     repo.write("vendor/lib.py", f"KEY = '{make_key('live', 34)}'\n")
     repo.write("src/ok.py", f"KEY = '{make_key('live', 35)}'  # hvscan:allow\n")
     repo.write("src/bad.py", f"KEY = '{make_key('live', 36)}'\n")

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from gitrepo import GitRepo
 from keygen import make_key
 
 from hvscan import scan
@@ -131,13 +132,11 @@ def test_reasons_in_order() -> None:
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    (root / "src").mkdir(parents=True)
-    subprocess.run(["git", "init", "-q", str(root)], check=True)
-    (root / "src" / "app.py").write_text(f'KEY = "{KEY}"\n')
-    (root / "src" / "fixture.py").write_text(f'KEY = "{make_key("test", 9)}"  # hvscan:allow\n')
-    return root
+def repo(repo: GitRepo) -> Path:
+    """The shared empty repository's directory, holding a key and an allowed one."""
+    repo.write("src/app.py", f'KEY = "{KEY}"\n')
+    repo.write("src/fixture.py", f'KEY = "{make_key("test", 9)}"  # hvscan:allow\n')
+    return repo.path
 
 
 def findings(done: subprocess.CompletedProcess[bytes]) -> list[dict[str, object]]:

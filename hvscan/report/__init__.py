@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from hvscan.findings import Finding
     from hvscan.scan import ScanResult
 
 # The command line's --format choice; each name has a module ``hvscan.report.<name>_format``.
@@ -31,3 +32,22 @@ def renderer(name: str) -> Renderer:
     module = importlib.import_module(f"hvscan.report.{name}_format")
     render: Renderer = module.render
     return render
+
+
+def finding_details(finding: Finding) -> dict[str, str]:
+    """The facts the human-readable formats (text, github, junit) show under a finding, in
+    their order, by name: ``commit`` (id, author and date), ``encoding`` (unless plain),
+    ``verification`` (status and detail), ``fix`` (the rule's remediation) and ``fingerprint``
+    (what .hvscanignore takes). A fact the finding lacks is left out; each format words and
+    punctuates the rest in its own style."""
+    details: dict[str, str] = {}
+    if finding.commit:
+        details["commit"] = f"{finding.commit} by {finding.author} on {finding.date}"
+    if finding.encoding != "plain":
+        details["encoding"] = finding.encoding
+    if finding.verification:
+        details["verification"] = (f"{finding.verification['status']} "
+                                   f"({finding.verification['detail']})")
+    details["fix"] = finding.remediation
+    details["fingerprint"] = finding.fingerprint
+    return details

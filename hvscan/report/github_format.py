@@ -13,10 +13,12 @@ cannot end a command early or start a new one.
 from __future__ import annotations
 
 from hvscan.findings import Finding
-from hvscan.report import ReportOptions
+from hvscan.report import ReportOptions, finding_details
 from hvscan.scan import Note, ScanResult
 
 _COMMANDS = {"critical": "error", "high": "error", "medium": "warning"}
+_DETAILS = {"commit": "Commit {}.", "encoding": "Encoded as {}.",
+            "verification": "Verification: {}.", "fix": "Fix: {}", "fingerprint": "Fingerprint: {}"}
 
 
 def render(result: ScanResult, options: ReportOptions) -> str:
@@ -52,15 +54,7 @@ def _finding_line(finding: Finding, options: ReportOptions) -> str:
         message.append(f"Suppressed ({finding.suppression}): reported, not counted.")
     if finding.path is None:
         message.append(f"Found in a {finding.source.replace('-', ' ')}, line {finding.line}.")
-    if finding.commit:
-        message.append(f"Commit {finding.commit} by {finding.author} on {finding.date}.")
-    if finding.encoding != "plain":
-        message.append(f"Encoded as {finding.encoding}.")
-    if finding.verification:
-        message.append(f"Verification: {finding.verification['status']} "
-                       f"({finding.verification['detail']}).")
-    message.append(f"Fix: {finding.remediation}")
-    message.append(f"Fingerprint: {finding.fingerprint}")
+    message += [_DETAILS[name].format(text) for name, text in finding_details(finding).items()]
     location: dict[str, str | int] = (
         {"file": finding.path, "line": finding.line, "col": finding.column}
         if finding.path is not None

@@ -15,9 +15,12 @@ import re
 import xml.etree.ElementTree as ET
 
 from hvscan.findings import Finding
-from hvscan.report import ReportOptions
+from hvscan.report import ReportOptions, finding_details
 from hvscan.scan import ScanResult
 
+# The fingerprint is not among them: it heads the details, with the key's other identifiers.
+_DETAILS = {"commit": "commit: {}", "encoding": "encoded as: {}",
+            "verification": "verification: {}", "fix": "fix: {}"}
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
@@ -85,14 +88,8 @@ def _details(finding: Finding, secret: str) -> str:
         f"fingerprint: {finding.fingerprint}",
         f"source: {finding.source}",
     ]
-    if finding.commit:
-        lines.append(f"commit: {finding.commit} by {finding.author} on {finding.date}")
-    if finding.encoding != "plain":
-        lines.append(f"encoded as: {finding.encoding}")
-    if finding.verification:
-        lines.append(f"verification: {finding.verification['status']} "
-                     f"({finding.verification['detail']})")
-    lines.append(f"fix: {finding.remediation}")
+    lines += [_DETAILS[name].format(text) for name, text in finding_details(finding).items()
+              if name in _DETAILS]
     return "\n".join(lines) + "\n"
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections import Counter
 
 from hvscan.findings import Finding
-from hvscan.report import ReportOptions
+from hvscan.report import ReportOptions, finding_details
 from hvscan.rules import SEVERITIES
 from hvscan.scan import ScanResult
 from hvscan.units import format_size
 
+_DETAILS = {"commit": "  commit {}", "encoding": "  encoded as {}",
+            "verification": "  verification: {}", "fix": "  fix: {}",
+            "fingerprint": "  fingerprint: {}"}
 _COLORS = {"critical": "1;31", "high": "31", "medium": "33", "low": "36", "info": "2"}
 
 
@@ -57,18 +60,13 @@ def _finding(f: Finding, options: ReportOptions, label: str = "") -> list[str]:
     severity = _paint(f.severity, _COLORS.get(f.severity, "0"), options)
     secret = f.secret if options.show_secrets else f.secret_redacted
     lines = [f"{label}{_paint(where, '1', options)}: {f.rule_id} [{severity}] {secret}"]
-    if f.commit:
-        lines.append(f"  commit {f.commit} by {f.author} on {f.date}")
-    lines += _history_notes(f.extra)
-    if f.encoding != "plain":
-        lines.append(f"  encoded as {f.encoding}")
-    if f.verification:
-        lines.append(f"  verification: {f.verification['status']} "
-                     f"({f.verification['detail']})")
-    if not label:
-        lines.append(f"  fix: {f.remediation}")
-    # The fingerprint is what .hvscanignore takes.
-    lines.append(f"  fingerprint: {f.fingerprint}")
+    details = finding_details(f)
+    if "commit" in details:
+        lines.append(_DETAILS["commit"].format(details.pop("commit")))
+    lines += _history_notes(f.extra)  # about the commit: right under it
+    if label:  # a suppressed finding: nothing to fix
+        del details["fix"]
+    lines += [_DETAILS[name].format(text) for name, text in details.items()]
     return lines
 
 

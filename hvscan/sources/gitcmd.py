@@ -3,6 +3,7 @@ one-line errors. Sources build on this; nothing here knows about keys."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import threading
@@ -77,9 +78,7 @@ class GitProcess:
 
     def finish(self) -> None:
         """Wait for git to exit; raise GitError (with git's own message) if it failed."""
-        for stream in (self.process.stdin, self.stdout):
-            if stream:
-                stream.close()
+        _close(self.process.stdin, self.stdout)
         code = self.process.wait()
         self._stderr.seek(0)
         stderr = self._stderr.read()
@@ -92,9 +91,7 @@ class GitProcess:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
-        for stream in (self.process.stdin, self.stdout, self._stderr):
-            if stream:
-                stream.close()
+        _close(self.process.stdin, self.stdout, self._stderr)
 
     def __enter__(self) -> GitProcess:
         return self
@@ -103,45 +100,75 @@ class GitProcess:
         self.kill()
 
 
+def _close(*streams: IO[bytes] | None) -> None:
+    for stream in streams:
+        # git may exit before reading all its input: its exit status says why, not the pipe.
+        if stream:
+            with contextlib.suppress(BrokenPipeError):
+                stream.close()
+
+
 class CatFile:
-    """One ``git cat-file --batch`` process answering object reads one at a time, for the few
-    objects a source needs by id (a blob at a path, an old version to compare with)."""
+    """One ``git cat-file --batch`` process, and the one reader of its answers for the objects a
+    source names: one at a time (``read``: a blob at a path, an old version to compare with) or a
+    list streamed through (``cat_objects``). The history audit's bulk stream, where most objects
+    are never split out at all, has its own reader (hvscan/sources/gitstream.py)."""
 
     def __init__(self, repo: Path | bytes | str) -> None:
         self._git = GitProcess(repo, "cat-file", "--batch", pipe_input=True)
+        assert self._git.process.stdin is not None and self._git.stdout is not None
+        self.stdin: IO[bytes] = self._git.process.stdin
+        self._stdout: IO[bytes] = self._git.stdout
 
     def read(self, name: str) -> tuple[str, bytes] | None:
         """``(type, content)`` of the object ``name`` (an id or ``rev:path``), None if missing."""
-        stdin = self._git.process.stdin
-        assert stdin is not None
-        if "\n" in name:
+        request = _request(name)
+        if request is None:
             return None
-        stdout = self._git.stdout
-        assert stdout is not None
         try:
-            stdin.write(name.encode("utf-8", "surrogateescape") + b"\n")
-            stdin.flush()
-            header = stdout.readline()
+            self.stdin.write(request)
+            self.stdin.flush()
         except BrokenPipeError:
-            header = b""
+            pass  # git has stopped: reading its answer reports why
+        return self.answer(name)
+
+    def answer(self, name: str) -> tuple[str, bytes] | None:
+        """Read git's answer to the request for ``name``: ``(type, content)``, None if the
+        repository has no such object (or the name is ambiguous)."""
+        if _request(name) is None:
+            return None  # never sent: it would be two requests
+        header = self._stdout.readline()
         if not header:
-            self._git.kill()
-            raise GitError("git cat-file stopped unexpectedly")
+            self._git.finish()
+            raise GitError(f"git cat-file stopped before {name}")
         if header.endswith((b" missing\n", b" ambiguous\n")):
             return None
-        fields = header.split()
-        size = int(fields[2])
-        content = stdout.read(size + 1)[:size]
-        return fields[1].decode("ascii"), content
+        _, kind, size_field = header.split()
+        size = int(size_field)
+        data = self._stdout.read(size)
+        if len(data) != size or self._stdout.read(1) != b"\n":
+            raise GitError(f"git cat-file output ended inside object {name}")
+        return kind.decode("ascii"), data
 
     def close(self) -> None:
+        """Wait for git to exit; raise GitError if it failed."""
         self._git.finish()
+
+    def kill(self) -> None:
+        self._git.kill()
 
     def __enter__(self) -> CatFile:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._git.kill()
+
+
+def _request(name: str) -> bytes | None:
+    """The line that asks git for ``name``; None for a name no line can carry."""
+    if "\n" in name:
+        return None
+    return name.encode("utf-8", "surrogateescape") + b"\n"
 
 
 def is_null_id(object_id: str) -> bool:
@@ -157,39 +184,19 @@ def cat_objects(
     lacks."""
     if not ids:
         return
-    command = ["git", "-C", os.fsdecode(repo), "cat-file", "--batch"]
-    try:
-        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, env=_environment())
-    except FileNotFoundError:
-        raise GitError("git is not installed or not on PATH") from None
-    assert process.stdin and process.stdout and process.stderr
+    cat_file = CatFile(repo)
     # A writer thread keeps git's input and output flowing together: writing every name first
     # would deadlock once both pipe buffers are full.
-    writer = threading.Thread(target=_write_names, args=(process.stdin, ids), daemon=True)
+    writer = threading.Thread(target=_write_names, args=(cat_file.stdin, ids), daemon=True)
     writer.start()
     try:
         for name in ids:
-            header = process.stdout.readline()
-            if not header:
-                process.wait()
-                raise GitError(_first_line(process.stderr.read())
-                               or f"git cat-file stopped before {name} (exit {process.returncode})")
-            if header.endswith(b" missing\n"):
-                yield name, None, None
-                continue
-            _, kind, size_field = header.split()
-            size = int(size_field)
-            data = process.stdout.read(size)
-            if len(data) != size or process.stdout.read(1) != b"\n":
-                raise GitError(f"git cat-file output ended inside object {name}")
-            yield name, kind.decode("ascii"), data
+            found = cat_file.answer(name)
+            yield (name, *found) if found else (name, None, None)
+        writer.join()
+        cat_file.close()
     finally:
-        process.stdout.close()
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-        process.stderr.close()
+        cat_file.kill()  # first: a writer blocked on a full pipe then stops too
         writer.join()
 
 
@@ -201,7 +208,9 @@ def read_blobs(repo: Path | bytes | str, ids: Sequence[str]) -> list[bytes]:
 def _write_names(stream: IO[bytes], ids: Sequence[str]) -> None:
     try:
         for name in ids:
-            stream.write(name.encode("ascii") + b"\n")
+            request = _request(name)
+            if request is not None:
+                stream.write(request)
         stream.close()
     except (BrokenPipeError, ValueError):
         pass  # git exited early; the reader reports why

@@ -17,7 +17,7 @@ import pytest
 from report_sample import KEY_SHAPE, sample_result
 
 from hvscan.cli import cli
-from hvscan.report import FORMATS, ReportOptions, renderer
+from hvscan.report import FORMATS, ReportOptions, finding_details, renderer
 from hvscan.scan import ScanResult
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -93,3 +93,16 @@ def test_machine_formats_name_what_could_not_be_scanned_on_stderr(
     assert proc.stderr.decode() == (
         f"hvscan: error: {tmp_path / 'missing'}: No such file or directory\n"
     )
+
+
+def test_finding_details_name_each_fact_the_finding_has_in_order(result: ScanResult) -> None:
+    plain, encoded, history = result.findings[:3]
+    assert list(finding_details(plain)) == ["fix", "fingerprint"]
+    assert finding_details(encoded)["encoding"] == "base64"
+    details = finding_details(history)
+    assert list(details) == ["commit", "verification", "fix", "fingerprint"]
+    assert details["commit"] == (f"{history.commit} by Zoë Example <zoe@example.com> on "
+                                 "2024-05-01T12:00:00+02:00")
+    verification = history.verification or {}
+    assert details["verification"] == f"{verification['status']} ({verification['detail']})"
+    assert (details["fix"], details["fingerprint"]) == (history.remediation, history.fingerprint)

@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gitrepo import DatedRepo, git_env, iso_date
+from gitrepo import DatedRepo, iso_date
 from keygen import make_key
 
 from hvscan.engine import Engine
 from hvscan.history import HistoryOptions, audit
 from hvscan.rules import load_builtin_rules
 from hvscan.scan import Pipeline, ScanResult
-from hvscan.sources.gitcmd import CatFile, GitError
+from hvscan.sources.gitcmd import GitError
 from hvscan.sources.githistory import signature
 
 AUTHOR = "Ada Tester <ada@example.invalid>"
@@ -34,13 +34,9 @@ def found(result: ScanResult) -> list[tuple[str | None, str, str | None]]:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return git_env(tmp_path / "home")
-
-
-@pytest.fixture
-def repo(tmp_path: Path, env: dict[str, str]) -> DatedRepo:
-    return DatedRepo(tmp_path / "repo", env)
+def repo(tmp_path: Path, gitenv: dict[str, str]) -> DatedRepo:
+    """The shared empty repository's place and environment, with one day per commit."""
+    return DatedRepo(tmp_path / "repo", gitenv)
 
 
 def test_key_added_then_deleted_is_attributed_with_author_date_and_line(repo: DatedRepo) -> None:
@@ -278,8 +274,8 @@ def test_linked_worktree_head_and_scan_from_inside_it(repo: DatedRepo, tmp_path:
 
 
 def test_submodule_entries_are_skipped_not_fatal(repo: DatedRepo, tmp_path: Path,
-                                                 env: dict[str, str]) -> None:
-    child = DatedRepo(tmp_path / "child", env)
+                                                 gitenv: dict[str, str]) -> None:
+    child = DatedRepo(tmp_path / "child", gitenv)
     child.write("c.txt", "child\n")
     child_commit = child.commit("child")
     repo.git("update-index", "--add", "--cacheinfo", f"160000,{child_commit},vendor/child")
@@ -480,18 +476,6 @@ def test_signature_parses_name_email_and_offset() -> None:
         "Bob <b@x>", "2023-11-14T17:13:20-05:00")
     assert signature(b"Bob <b@x> garbage") == ("Bob <b@x>", None)
     assert signature(b"") == (None, None)
-
-
-def test_cat_file_reads_objects_by_name_and_reports_missing(repo: DatedRepo) -> None:
-    repo.write("dir name/a b.txt", "content\n")
-    commit = repo.commit("x")
-    with CatFile(repo.path) as cat_file:
-        assert cat_file.read(f"{commit}:dir name/a b.txt") == ("blob", b"content\n")
-        assert cat_file.read("0" * 40) is None
-        assert cat_file.read("no such name with spaces") is None
-        kind, data = cat_file.read(commit) or ("", b"")
-        assert kind == "commit" and data.startswith(b"tree ")
-        cat_file.close()
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")

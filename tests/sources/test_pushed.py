@@ -81,9 +81,7 @@ def keys(report: dict[str, Any]) -> list[tuple[str, str | None, str]]:
 def test_new_branch_to_an_empty_remote_scans_all_its_history(
         repo: GitRepo, remote: GitRepo, run_hvscan: Run) -> None:
     key = make_key("live", 1)
-    repo.write("app.py", f"K = '{key}'\n")
-    repo.add("app.py")
-    first = repo.commit("add config")
+    first = repo.commit_file("app.py", f"K = '{key}'\n", "add config")
     repo.write("app.py", "K = os.environ['K']\n")
     repo.commit("oops, remove it", "-a")
     code, report = pre_push(repo, run_hvscan, "main")
@@ -101,18 +99,14 @@ def test_new_branch_to_an_empty_remote_scans_all_its_history(
 def test_only_what_the_remote_lacks_and_only_added_keys(
         repo: GitRepo, remote: GitRepo, run_hvscan: Run) -> None:
     old, new = make_key("live", 2), make_key("test", 3)
-    repo.write("conf.py", f"OLD = '{old}'\n")
-    repo.add("conf.py")
-    repo.commit("already pushed")
+    repo.commit_file("conf.py", f"OLD = '{old}'\n", "already pushed")
     repo.git("push", "-q", "--no-verify", "origin", "main")
     repo.write("conf.py", f"# edit\nOLD = '{old}'\n")
     repo.commit("edit", "-a")
     code, report = pre_push(repo, run_hvscan, "main")
     assert (code, keys(report)) == (0, [])
     assert report["stats"]["preexisting_ignored"] == 1
-    repo.write("new.env", f"NEW={new}\n")
-    repo.add("new.env")
-    repo.commit("new key")
+    repo.commit_file("new.env", f"NEW={new}\n", "new key")
     code, report = pre_push(repo, run_hvscan, "main")
     assert (code, keys(report)) == (1, [("history", "new.env", sha(new))])
     # Pushed commits only: the first commit (on the remote) was not read again.
@@ -122,9 +116,7 @@ def test_only_what_the_remote_lacks_and_only_added_keys(
 def test_commit_messages_and_annotated_tags(repo: GitRepo, remote: GitRepo,
                                             run_hvscan: Run) -> None:
     in_message, in_tag = make_key("live", 4), make_key("live", 5)
-    repo.write("a.txt", "a\n")
-    repo.add("a.txt")
-    commit = repo.commit(f"debugging with {in_message}")
+    commit = repo.commit_file("a.txt", "a\n", f"debugging with {in_message}")
     repo.git("tag", "-a", "v1", "-m", f"release\n\nkey {in_tag}\n")
     tag = repo.git("rev-parse", "v1").stdout.decode().strip()
     lines = (f"refs/heads/main {commit} refs/heads/main {Z}\n"
@@ -144,24 +136,16 @@ def test_commit_messages_and_annotated_tags(repo: GitRepo, remote: GitRepo,
 def test_evil_merge_key_is_reported_but_a_merged_remote_branch_is_not(
         repo: GitRepo, remote: GitRepo, run_hvscan: Run) -> None:
     theirs, evil = make_key("live", 6), make_key("live", 7)
-    repo.write("base.txt", "base\n")
-    repo.add("base.txt")
-    repo.commit("base")
+    repo.commit_file("base.txt", "base\n", "base")
     repo.git("checkout", "-q", "-b", "side")
-    repo.write("side.py", f"S = '{theirs}'\n")
-    repo.add("side.py")
-    repo.commit("side")
+    repo.commit_file("side.py", f"S = '{theirs}'\n", "side")
     repo.git("push", "-q", "--no-verify", "origin", "main", "side")
     repo.git("checkout", "-q", "main")
-    repo.write("main.txt", "main\n")
-    repo.add("main.txt")
-    repo.commit("main")
+    repo.commit_file("main.txt", "main\n", "main")
     repo.git("merge", "-q", "--no-ff", "--no-commit", "side")
     code, report = pre_push(repo, run_hvscan, "main")  # nothing committed yet: main's tip
     assert (code, keys(report)) == (0, [])
-    repo.write("main.txt", f"main\nE = '{evil}'\n")
-    repo.add("main.txt")
-    merge = repo.commit("merge side")
+    merge = repo.commit_file("main.txt", f"main\nE = '{evil}'\n", "merge side")
     code, report = pre_push(repo, run_hvscan, "main")
     assert (code, keys(report)) == (1, [("history", "main.txt", sha(evil))])
     assert report["findings"][0]["commit"] == merge
@@ -178,9 +162,7 @@ def test_deleting_a_branch_sends_nothing(repo: GitRepo, remote: GitRepo,
 def test_remote_tip_unknown_here_is_tolerated(repo: GitRepo, remote: GitRepo,
                                               run_hvscan: Run) -> None:
     key = make_key("live", 8)
-    repo.write("k.txt", key)
-    repo.add("k.txt")
-    commit = repo.commit("k")
+    commit = repo.commit_file("k.txt", key, "k")
     done = run_hvscan("pre-push", "--format", "json", "origin", "url", cwd=repo.path,
                       env=repo.env, input=f"refs/heads/main {commit} refs/heads/main {A}\n"
                       .encode())
@@ -189,9 +171,7 @@ def test_remote_tip_unknown_here_is_tolerated(repo: GitRepo, remote: GitRepo,
 
 
 def test_missing_local_revision_fails(repo: GitRepo, remote: GitRepo, run_hvscan: Run) -> None:
-    repo.write("a", "a")
-    repo.add("a")
-    repo.commit("a")
+    repo.commit_file("a", "a", "a")
     done = run_hvscan("pre-push", "origin", "url", cwd=repo.path, env=repo.env,
                       input=f"refs/heads/main {B} refs/heads/main {Z}\n".encode())
     assert done.returncode == 2
@@ -200,12 +180,8 @@ def test_missing_local_revision_fails(repo: GitRepo, remote: GitRepo, run_hvscan
 
 def test_pre_commit_range_variables(repo: GitRepo, remote: GitRepo, run_hvscan: Run) -> None:
     key = make_key("test", 9)
-    repo.write("a.txt", "a\n")
-    repo.add("a.txt")
-    base = repo.commit("a")
-    repo.write("b.txt", key)
-    repo.add("b.txt")
-    tip = repo.commit("b")
+    base = repo.commit_file("a.txt", "a\n", "a")
+    tip = repo.commit_file("b.txt", key, "b")
     env = {"PRE_COMMIT_FROM_REF": base, "PRE_COMMIT_TO_REF": tip,
            "PRE_COMMIT_REMOTE_NAME": "origin"}
     done = run_hvscan("pre-push", "--format", "json", cwd=repo.path, env={**repo.env, **env})

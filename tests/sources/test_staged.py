@@ -70,9 +70,7 @@ def test_staged_file_deleted_from_the_working_tree(repo: GitRepo, run_hvscan: Ru
 
 def test_partial_staging_with_add_patch(repo: GitRepo, run_hvscan: Run) -> None:
     lines = [f"line {i}\n" for i in range(40)]
-    repo.write("big.py", "".join(lines))
-    repo.add("big.py")
-    repo.commit("base")
+    repo.commit_file("big.py", "".join(lines), "base")
     lines[2] = f"first = '{make_key('live', 4)}'\n"
     lines[35] = f"second = '{make_key('live', 5)}'\n"
     repo.write("big.py", "".join(lines))
@@ -85,9 +83,7 @@ def test_partial_staging_with_add_patch(repo: GitRepo, run_hvscan: Run) -> None:
 
 def test_key_already_in_head_is_not_reported_again(repo: GitRepo, run_hvscan: Run) -> None:
     old, new = make_key("live", 6), make_key("test", 7)
-    repo.write("conf.py", f"A = '{old}'\n")
-    repo.add("conf.py")
-    repo.commit("old key")
+    repo.commit_file("conf.py", f"A = '{old}'\n", "old key")
     repo.write("conf.py", f"# edited\nA = '{old}'\nB = '{new}'\n")
     repo.add("conf.py")
     code, report = staged(repo, run_hvscan)
@@ -105,9 +101,7 @@ def test_rename_keeps_the_source_keys_and_reports_new_ones(repo: GitRepo,
                                                             run_hvscan: Run) -> None:
     old, new = make_key("live", 8), make_key("live", 9)
     body = "".join(f"setting_{i} = {i}\n" for i in range(30))
-    repo.write("settings.py", f"KEY = '{old}'\n{body}")
-    repo.add("settings.py")
-    repo.commit("settings")
+    repo.commit_file("settings.py", f"KEY = '{old}'\n{body}", "settings")
     (repo.path / "config").mkdir()
     repo.git("mv", "settings.py", "config/settings.py")
     code, report = staged(repo, run_hvscan)
@@ -127,9 +121,7 @@ def test_binary_file_is_scanned_as_bytes(repo: GitRepo, run_hvscan: Run) -> None
 
 
 def test_deletions_only_pass_and_say_what_was_scanned(repo: GitRepo, run_hvscan: Run) -> None:
-    repo.write("old.py", f"K = '{make_key('live', 11)}'\n")
-    repo.add("old.py")
-    repo.commit("old")
+    repo.commit_file("old.py", f"K = '{make_key('live', 11)}'\n", "old")
     repo.git("rm", "-q", "old.py")
     code, report = staged(repo, run_hvscan)
     assert (code, found(report), report["stats"]["files_scanned"]) == (0, [], 0)
@@ -159,9 +151,7 @@ def test_unreadable_staged_blob_fails_instead_of_passing(repo: GitRepo,
 
 
 def test_unmerged_path_is_an_error(repo: GitRepo, run_hvscan: Run) -> None:
-    repo.write("f.txt", "base\n")
-    repo.add("f.txt")
-    repo.commit("base")
+    repo.commit_file("f.txt", "base\n", "base")
     repo.git("checkout", "-q", "-b", "side")
     repo.write("f.txt", "side\n")
     repo.commit("side", "-a")
@@ -177,17 +167,11 @@ def test_unmerged_path_is_an_error(repo: GitRepo, run_hvscan: Run) -> None:
 def test_merge_in_progress_does_not_report_the_merged_branch_keys(repo: GitRepo,
                                                                  run_hvscan: Run) -> None:
     theirs, evil = make_key("live", 12), make_key("live", 13)
-    repo.write("base.txt", "base\n")
-    repo.add("base.txt")
-    repo.commit("base")
+    repo.commit_file("base.txt", "base\n", "base")
     repo.git("checkout", "-q", "-b", "side")
-    repo.write("side.py", f"K = '{theirs}'\n")
-    repo.add("side.py")
-    repo.commit("side")
+    repo.commit_file("side.py", f"K = '{theirs}'\n", "side")
     repo.git("checkout", "-q", "main")
-    repo.write("main.txt", "main\n")
-    repo.add("main.txt")
-    repo.commit("main")
+    repo.commit_file("main.txt", "main\n", "main")
     repo.git("merge", "-q", "--no-commit", "--no-ff", "side")
     code, report = staged(repo, run_hvscan)
     assert (code, found(report)) == (0, [])
@@ -200,9 +184,7 @@ def test_merge_in_progress_does_not_report_the_merged_branch_keys(repo: GitRepo,
 
 def test_submodule_entry_is_noted_not_scanned(repo: GitRepo, tmp_path: Path) -> None:
     sub = GitRepo(tmp_path / "sub", repo.env)
-    sub.write("x", "x")
-    sub.add("x")
-    commit = sub.commit("sub")
+    commit = sub.commit_file("x", "x", "sub")
     repo.git("update-index", "--add", "--cacheinfo", f"160000,{commit},vendor/lib")
     events = list(read(repo.path))
     assert events == [Skipped("vendor/lib",

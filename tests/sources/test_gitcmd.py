@@ -1,0 +1,63 @@
+"""Running git and reading ``git cat-file --batch`` answers (hvscan.sources.gitcmd): objects by
+name one at a time, or a list streamed through one process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from gitrepo import GitRepo
+
+from hvscan.sources.gitcmd import CatFile, GitError, cat_objects, read_blobs
+
+
+def test_cat_file_reads_objects_by_name_and_reports_missing(repo: GitRepo) -> None:
+    repo.write("dir name/a b.txt", "content\n")
+    repo.add("dir name/a b.txt")
+    commit = repo.commit("x")
+    with CatFile(repo.path) as cat_file:
+        assert cat_file.read(f"{commit}:dir name/a b.txt") == ("blob", b"content\n")
+        assert cat_file.read("0" * 40) is None
+        assert cat_file.read("no such name with spaces") is None
+        kind, data = cat_file.read(commit) or ("", b"")
+        assert kind == "commit" and data.startswith(b"tree ")
+        cat_file.close()
+
+
+def blob_id(repo: GitRepo, content: bytes) -> str:
+    return repo.git("hash-object", "-w", "--stdin", input=content).stdout.decode().strip()
+
+
+def test_cat_objects_answers_every_name_in_order(repo: GitRepo) -> None:
+    repo.write("café.txt", "accented\n")
+    repo.add("café.txt")
+    commit = repo.commit("x")
+    first, second = blob_id(repo, b"one\n"), blob_id(repo, b"two\n")
+    names = [second, "0" * 40, "two\nlines", first, f"{commit}:café.txt", second]
+    assert list(cat_objects(repo.path, names)) == [
+        (second, "blob", b"two\n"),
+        ("0" * 40, None, None),
+        ("two\nlines", None, None),  # one name cannot be sent as two requests
+        (first, "blob", b"one\n"),
+        (f"{commit}:café.txt", "blob", b"accented\n"),
+        (second, "blob", b"two\n"),
+    ]
+    assert read_blobs(repo.path, [first, "0" * 40, second]) == [b"one\n", b"two\n"]
+
+
+def test_cat_objects_streams_more_than_the_pipes_hold_and_can_stop_early(repo: GitRepo) -> None:
+    # More than a pipe holds each way: writing every name before reading would leave git and
+    # the reader both waiting.
+    small, big = blob_id(repo, b"small\n"), blob_id(repo, b"A" * (3 << 20))
+    names = [small] * 40000 + [big]
+    read = [(kind, len(data or b"")) for _, kind, data in cat_objects(repo.path, names)]
+    assert read == [("blob", 6)] * 40000 + [("blob", 3 << 20)]
+    stream = cat_objects(repo.path, [big, *names])
+    assert next(stream)[2] == b"A" * (3 << 20)
+    stream.close()  # stops git; must not wait for the rest
+
+
+def test_cat_objects_outside_a_repository_is_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(GitError, match="not a git repository") as raised:
+        list(cat_objects(tmp_path, ["0" * 40]))
+    assert "\n" not in str(raised.value)

@@ -42,7 +42,6 @@ import sys
 import sysconfig
 import tarfile
 import time
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +50,7 @@ REPO = BENCH.parent
 WORK = BENCH / "work"
 sys.path.insert(0, str(REPO / "tests"))
 
+from archives import make_tar, make_zip  # noqa: E402
 from keygen import make_key  # noqa: E402
 
 CONFIGS = ("before", "off", "on")
@@ -190,36 +190,18 @@ def _archive_tree(corpus: Path, count: int) -> tuple[Path, int]:
             members[f"src/{index}/settings.env"] = f"# deploy\nHESEDVID_API_KEY={value}\n".encode()
         kind = index % 4
         if kind == 0:
-            (tree / f"{index}.zip").write_bytes(_zip(members))
+            (tree / f"{index}.zip").write_bytes(make_zip(members))
         elif kind == 1:
             inner = dict(list(members.items())[len(members) // 2:])
             outer = dict(list(members.items())[:len(members) // 2])
-            outer["lib/inner.zip"] = _zip(inner)
-            (tree / f"{index}.jar").write_bytes(_zip(outer))
+            outer["lib/inner.zip"] = make_zip(inner)
+            (tree / f"{index}.jar").write_bytes(make_zip(outer))
         elif kind == 2:
-            (tree / f"{index}.tar.gz").write_bytes(gzip.compress(_tar(members)))
+            (tree / f"{index}.tar.gz").write_bytes(gzip.compress(make_tar(members)))
         else:
             (tree / f"{index}.log.gz").write_bytes(gzip.compress(b"".join(members.values())))
     marker.write_bytes(b"")
     return tree, planted
-
-
-def _zip(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
-def _tar(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 def _archive_table(sources: dict[str, Path], args: argparse.Namespace) -> None:

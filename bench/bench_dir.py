@@ -56,6 +56,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR.parent / "tests"))
 
 from keygen import make_key  # noqa: E402
+from peers import KINGFISHER_RULES  # noqa: E402
 
 SOURCE_TAG = "rel_2_0_45"
 SOURCE_URL = "https://github.com/sqlalchemy/sqlalchemy.git"
@@ -64,19 +65,6 @@ LOCAL_MIRROR = Path("/work/.mirror/sqlalchemy+sqlalchemy/repo")
 # a letter or digit" becomes "followed by a non-alphanumeric byte or the end of the line". It
 # selects the same lines.
 RG_REGEX = r"hv_(?:live|test)_[A-Za-z0-9]{32}(?:[^A-Za-z0-9]|$)"
-KINGFISHER_RULES = """\
-rules:
-  - name: HesedVid live key
-    id: bench.hesedvid.live
-    pattern: 'hv_live_([A-Za-z0-9]{32})(?:[^A-Za-z0-9]|$)'
-    confidence: medium
-    min_entropy: 0
-  - name: HesedVid test key
-    id: bench.hesedvid.test
-    pattern: 'hv_test_([A-Za-z0-9]{32})(?:[^A-Za-z0-9]|$)'
-    confidence: medium
-    min_entropy: 0
-"""
 GENERATOR_VERSION = 3
 
 

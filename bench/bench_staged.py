@@ -43,21 +43,9 @@ ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from keygen import make_key  # noqa: E402
+from peers import KINGFISHER_RULES  # noqa: E402
 
 FILE_SIZE = 8 * 1024
-KINGFISHER_RULES = """\
-rules:
-  - name: HesedVid live key
-    id: bench.hesedvid.live
-    pattern: 'hv_live_([A-Za-z0-9]{32})(?:[^A-Za-z0-9]|$)'
-    confidence: medium
-    min_entropy: 0
-  - name: HesedVid test key
-    id: bench.hesedvid.test
-    pattern: 'hv_test_([A-Za-z0-9]{32})(?:[^A-Za-z0-9]|$)'
-    confidence: medium
-    min_entropy: 0
-"""
 # RE2 has no look-ahead: "not followed by a letter or digit" becomes "followed by something else
 # or the end of the line", which selects the same lines.
 GITLEAKS_CONFIG = """\

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import base64
 import gzip
-import io
 import json
 import random
 import subprocess
-import tarfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from archives import make_tar, make_zip
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from keygen import make_key
@@ -25,24 +24,6 @@ from hvscan.rules import load_builtin_rules
 RULES = load_builtin_rules()
 ENGINE = Engine(RULES)
 Run = Callable[..., subprocess.CompletedProcess[bytes]]
-
-
-def make_zip(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", method) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
-def make_tar(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 def found(data: bytes, engine: Engine = ENGINE) -> list[tuple[str, str | None, str, int, int]]:

@@ -1,0 +1,21 @@
+"""What the benchmarks give the peer scanners: a rule for HesedVid keys only, so that every tool
+looks for the same thing and none is timed running its whole default rule set."""
+
+from __future__ import annotations
+
+# Kingfisher's rule file: the two patterns of rules/hesedvid.toml, without the look-ahead its
+# regex engine lacks ("not followed by a letter or digit" becomes "followed by a non-alphanumeric
+# byte or the end of the line", which selects the same keys), and no entropy threshold.
+KINGFISHER_RULES = """\
+rules:
+  - name: HesedVid live key
+    id: bench.hesedvid.live
+    pattern: 'hv_live_([A-Za-z0-9]{32})(?:[^A-Za-z0-9]|$)'
+    confidence: medium
+    min_entropy: 0
+  - name: HesedVid test key
+    id: bench.hesedvid.test
+    pattern: 'hv_test_([A-Za-z0-9]{32})(?:[^A-Za-z0-9]|$)'
+    confidence: medium
+    min_entropy: 0
+"""

@@ -17,6 +17,7 @@ import click
 
 from hvscan import __version__
 from hvscan.report import FORMATS
+from hvscan.units import parse_size
 
 if TYPE_CHECKING:
     from hvscan.history import HistoryOptions
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 DEFAULT_MAX_FILE_SIZE = "100MB"
 DEFAULT_BASELINE = ".hvscan-baseline.json"
-_UNITS = {"": 1, "B": 1, "K": 1024, "KB": 1024, "M": 1024**2, "MB": 1024**2, "G": 1024**3,
-          "GB": 1024**3}
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -43,12 +42,10 @@ class SizeType(click.ParamType):  # type: ignore[type-arg]
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
         if isinstance(value, int):
             return value
-        text = str(value).strip().upper()
-        number = text.rstrip("KMGB")
-        unit = text[len(number):]
-        if not number.isdigit() or unit not in _UNITS:
+        size = parse_size(str(value))
+        if size is None:
             self.fail(f"{value!r} is not a size such as 500000, 100MB or 1GB", param, ctx)
-        return int(number) * _UNITS[unit]
+        return size
 
 
 def _verify_callback(check: str) -> Callable[[click.Context, click.Parameter, Any], Any]:

@@ -1,13 +1,29 @@
-"""Sizes as people read them, shared by the text report and the hook's fast path (so it imports
-nothing)."""
+"""Sizes as people write and read them: parsed from options and configuration (``100MB``), and
+formatted in reports. Shared by the command line, the text report and the hook's fast path (so it
+imports nothing)."""
 
 from __future__ import annotations
 
+_MULTIPLIERS = {"": 1, "B": 1, "K": 1024, "KB": 1024, "M": 1024**2, "MB": 1024**2,
+                "G": 1024**3, "GB": 1024**3}
+
+
+def parse_size(text: str) -> int | None:
+    """Bytes in ``500000``, ``100MB``, ``1G`` (binary multiples, any case); None if malformed."""
+    text = text.strip().upper()
+    number = text.rstrip("KMGB")
+    unit = text[len(number):]
+    if not number.isdigit() or unit not in _MULTIPLIERS:
+        return None
+    return int(number) * _MULTIPLIERS[unit]
+
 
 def format_size(count: int) -> str:
-    value = float(count)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+    if count < 1024:
+        return f"{count} B"
+    value = count / 1024
+    for unit in ("KB", "MB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
         value /= 1024
-    raise AssertionError("unreachable")
+    return f"{value:.1f} GB"

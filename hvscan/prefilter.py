@@ -2,11 +2,14 @@
 
 This is the cost every clean byte pays, so it must be close to one memory scan. Small buffers
 use ``bytes.__contains__`` per needle (no import cost: the pre-commit hook scans small files).
-Large buffers use Hyperscan, which finds all needles in a single SIMD pass and releases the GIL,
-so reading the next buffer overlaps with searching this one. The decoders add many needles, so
-once a run has made the per-needle path do a fair amount of work, small buffers go to Hyperscan
-as well. ``hits`` may be called from several threads at once (the directory source screens big
-files in reader threads): each thread gets its own Hyperscan scratch space.
+Large buffers are first searched for any needle at all with the Aho-Corasick crate's packed
+(Teddy) searcher, which with the decoders' 24 needles runs about 1.7 times as fast as Hyperscan
+here; most buffers hold none, and that is the answer. A buffer that holds one goes to
+Hyperscan, which tells which needles it holds in a single SIMD pass. Both release the GIL, so
+reading the next buffer overlaps with searching this one. The decoders add many needles, so
+once a run has made the per-needle path do a fair amount of work, small buffers go the large
+way as well. ``hits`` may be called from several threads at once (the directory source screens
+big files in reader threads): each thread gets its own Hyperscan scratch space.
 """
 
 from __future__ import annotations
@@ -21,6 +24,10 @@ LARGE_BUFFER = 1 << 20
 # import and compile (a few ms, about as long as this much work) is the cheaper way: a hook run
 # over a few small files never pays it, a run over a tree soon does.
 SMALL_PATH_WORK = 2 << 20
+# The Teddy searcher lists every match: it is given a buffer this much at a time (overlapping by
+# the longest needle less one byte), so a buffer full of needles costs a short list, not one
+# tuple per needle in the whole buffer.
+SEARCH_CHUNK = 256 << 10
 
 
 class Prefilter:
@@ -28,6 +35,7 @@ class Prefilter:
         self.needles: tuple[bytes, ...] = tuple(dict.fromkeys(needles))
         self._database: Any = None
         self._all_database: Any = None
+        self._any_searcher: Any = None
         self._compiling = threading.Lock()
         self._per_thread = threading.local()
         # Updated without a lock: a lost update only delays the switch to Hyperscan.
@@ -36,8 +44,11 @@ class Prefilter:
     def hits(self, data: bytes | memoryview) -> frozenset[bytes]:
         """The needles that occur at least once in ``data``."""
         large = len(data) >= LARGE_BUFFER or self._small_work > SMALL_PATH_WORK
-        if large and self._hyperscan_database() is not None:
-            return self._hits_hyperscan(data)
+        if large:
+            if self._searcher() is not None and not self._any_needle(data):
+                return frozenset()
+            if self._hyperscan_database() is not None:
+                return self._hits_hyperscan(data)
         self._small_work += len(data) * len(self.needles)
         raw = data if isinstance(data, bytes) else bytes(data)
         return frozenset(needle for needle in self.needles if needle in raw)
@@ -75,6 +86,21 @@ class Prefilter:
                     self._database = _compile_hyperscan(self.needles) or False
         return self._database or None
 
+    def _any_needle(self, data: bytes | memoryview) -> bool:
+        view = memoryview(data)
+        overlap = max(map(len, self.needles), default=1) - 1
+        return any(
+            self._any_searcher.find_matches_as_indexes(view[start:start + SEARCH_CHUNK + overlap])
+            for start in range(0, len(view), SEARCH_CHUNK)
+        )
+
+    def _searcher(self) -> Any:
+        if self._any_searcher is None:
+            with self._compiling:
+                if self._any_searcher is None:
+                    self._any_searcher = _compile_searcher(self.needles) or False
+        return self._any_searcher or None
+
     def _scratch(self) -> Any:
         scratch = getattr(self._per_thread, "scratch", None)
         if scratch is None:
@@ -109,3 +135,14 @@ def _compile_hyperscan(needles: tuple[bytes, ...], single_match: bool = True) ->
         flags=[hyperscan.HS_FLAG_SINGLEMATCH if single_match else 0] * len(needles),
     )
     return database
+
+
+def _compile_searcher(needles: tuple[bytes, ...]) -> Any:
+    try:
+        import ahocorasick_rs
+    except ImportError:  # no wheel for this platform: Hyperscan alone gives the same answers
+        return None
+    # Leftmost-first is the match kind that uses the packed searcher; which needle wins where
+    # two overlap does not matter: only whether there is any.
+    return ahocorasick_rs.BytesAhoCorasick(
+        list(needles), matchkind=ahocorasick_rs.MATCHKIND_LEFTMOST_FIRST)

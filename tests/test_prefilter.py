@@ -1,17 +1,20 @@
-"""The keyword prefilter: the same answer on its per-needle and its Hyperscan path, from any
-number of threads at once."""
+"""The keyword prefilter: the same answer on its per-needle path and its large-buffer path
+(the Teddy searcher, then Hyperscan; either may be missing), from any number of threads at
+once."""
 
 from __future__ import annotations
 
 import threading
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hvscan import prefilter as prefilter_module
 from hvscan.prefilter import LARGE_BUFFER, Prefilter
 
-NEEDLES = (b"hv_live_", b"hv_test_", b"\x00nul|*")
+# The third overlaps the first: the Teddy searcher reports one of two overlapping needles.
+NEEDLES = (b"hv_live_", b"hv_test_", b"live_x", b"\x00nul|*")
 
 
 def expected(data: bytes) -> frozenset[bytes]:
@@ -31,12 +34,41 @@ pieces = st.lists(st.sampled_from([*NEEDLES, b"hv_", b"live_", b"x", b"\n", b"\x
                   max_size=30).map(b"".join)
 
 
-@settings(max_examples=60, deadline=None)
+@pytest.fixture(params=["all", "no-teddy", "no-hyperscan"])
+def engines(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The large-buffer path with both engines, or with one missing (no wheel)."""
+    if request.param == "all":
+        pytest.importorskip("ahocorasick_rs")
+        pytest.importorskip("hyperscan")
+    elif request.param == "no-teddy":
+        monkeypatch.setattr(prefilter_module, "_compile_searcher", lambda needles: None)
+    else:
+        monkeypatch.setattr(prefilter_module, "_compile_hyperscan", lambda *args: None)
+    return str(request.param)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=pieces)
-def test_both_paths_agree(data: bytes) -> None:
+def test_both_paths_agree(engines: str, data: bytes) -> None:
     assert Prefilter(NEEDLES).hits(data) == expected(data)
     assert warmed().hits(data) == expected(data)
     assert warmed().hits(memoryview(data)) == expected(data)
+
+
+@pytest.mark.parametrize("at", range(0, 30))
+def test_a_needle_across_two_search_chunks_is_found(
+    engines: str, monkeypatch: pytest.MonkeyPatch, at: int
+) -> None:
+    monkeypatch.setattr(prefilter_module, "SEARCH_CHUNK", 16)
+    data = b"." * at + b"hv_live_" + b"." * (30 - at)
+    assert warmed().hits(data) == {b"hv_live_"}
+    assert warmed().hits(data.replace(b"_", b".")) == frozenset()
+
+
+def test_a_buffer_full_of_needles(engines: str) -> None:
+    data = b"hv_live_x" * (LARGE_BUFFER // 4)
+    assert Prefilter(NEEDLES).hits(data) == {b"hv_live_", b"live_x"}
 
 
 def test_threads_can_search_at_once() -> None:

@@ -2,13 +2,13 @@
 
 A source yields ``Unread`` for each file it has decided to scan, mixed with its other events;
 ``read_ahead`` turns them into ``Blob`` (or ``Screened``, or ``Failed``) in the same order while
-a few threads read the next big files. Given a ``Screen``, a big file is first read the way
-``cat`` reads, window by window through one small reused buffer, and the screen is asked about
-each window; only a file the screen wants is read again, whole, into a Blob. Reading whole files
-costs twice what ``cat`` does (fresh memory to fault in and fill, for every file), and most big
-files are clean. File reads release the GIL, and so does the prefilter behind the screen, so two
-readers keep two cores busy. Order is kept, so reports never depend on thread timing, and the
-bytes read ahead are bounded, so memory does not grow with the tree.
+a few threads screen the next big files. Given a ``Screen``, a big file is read the way ``cat``
+reads, window by window through one small reused buffer, and the screen is asked about each
+window; only a file the screen wants is read again, whole, into a Blob, when its turn comes.
+Reading whole files costs twice what ``cat`` does (fresh memory to fault in and fill, for every
+file), and most big files are clean. File reads release the GIL, and so does the prefilter
+behind the screen, so two readers keep two cores busy. Order is kept, so reports never depend
+on thread timing, and the bytes held ahead are bounded, so memory does not grow with the tree.
 """
 
 from __future__ import annotations
@@ -32,9 +32,15 @@ BIG_FILE = 256 << 10
 # they start only once big files have added up to this much, so a source tree with a few big
 # files never pays for them.
 READERS_AFTER = 16 << 20
-# File contents read ahead and not yet handed out stay under this (except that one file is
-# always in flight, however big).
+# Memory the queue of files read ahead may hold: the contents of big files read whole by the
+# readers (there is no screen). A screened file holds nothing while it waits (its windows go
+# through its thread's one buffer, and a file the screen wants is read whole in line at its
+# turn), nor does a small file (read in line at its turn): so the readers screen far ahead
+# while the pipeline spends long on one file. One file is always in flight, however big.
 READ_AHEAD_BYTES = 64 << 20
+# And the queue holds at most this many entries (a few KiB of objects each; more of them would
+# only make the garbage collector's passes longer).
+READ_AHEAD_FILES = 1024
 READERS = 2
 # Screened files are read in windows of this size (plus the screen's overlap), into one buffer
 # per thread that stays in the CPU cache.
@@ -55,7 +61,7 @@ Planned = Iterator[Event | Unread]
 
 
 def read_ahead(planned: Planned, screen: Screen | None = None) -> Events:
-    waiting: deque[tuple[Event | Future[Event], int]] = deque()
+    waiting: deque[tuple[Event | Unread | Future[Event | Unread], int]] = deque()
     waiting_bytes = big_bytes = 0
     executor: ThreadPoolExecutor | None = None
     try:
@@ -67,47 +73,62 @@ def read_ahead(planned: Planned, screen: Screen | None = None) -> Events:
             if not waiting and not threaded:
                 # Nothing in flight and nothing to start: the common case in a source tree,
                 # kept free of queueing (it costs every small file a few microseconds).
-                yield read(item, screen) if isinstance(item, Unread) else item
+                yield _result(item, screen)
                 continue
-            size = item.size if isinstance(item, Unread) else 0
-            # Hand out what is ready; wait for the oldest read only when the budget is spent.
+            held = _held(item, screen) if isinstance(item, Unread) else 0
+            # Nothing is handed out before the queue is full: the pipeline may spend long on one
+            # file (one the screen wanted), and the readers must have work queued meanwhile.
             while waiting and (
-                _is_ready(waiting[0][0]) or waiting_bytes + size > READ_AHEAD_BYTES
+                len(waiting) >= READ_AHEAD_FILES or waiting_bytes + held > READ_AHEAD_BYTES
             ):
-                entry, entry_size = waiting.popleft()
-                waiting_bytes -= entry_size
-                yield _result(entry)
-            if not isinstance(item, Unread):
-                waiting.append((item, 0))
-            elif threaded:
+                entry, entry_held = waiting.popleft()
+                waiting_bytes -= entry_held
+                yield _result(entry, screen)
+            if threaded and isinstance(item, Unread):
                 if executor is None:
                     # Imported here: a run without big files never starts a thread.
                     from concurrent.futures import ThreadPoolExecutor
 
                     executor = ThreadPoolExecutor(READERS, thread_name_prefix="hvscan-read")
-                waiting.append((executor.submit(read, item, screen), size))
+                waiting.append((executor.submit(read, item, screen), held))
             else:
-                waiting.append((read(item, screen), size))
-            waiting_bytes += size
+                waiting.append((item, held))
+            waiting_bytes += held
         while waiting:
-            yield _result(waiting.popleft()[0])
+            yield _result(waiting.popleft()[0], screen)
     finally:
         if executor is not None:
             executor.shutdown(cancel_futures=True)
 
 
-def read(item: Unread, screen: Screen | None = None) -> Event:
+def read(item: Unread, screen: Screen | None = None) -> Event | Unread:
+    """The file's contents; for a big file given a screen, ``Screened`` when the screen passes
+    every window, and ``item`` itself when it wants the file (to be read whole at its turn)."""
+    if screen is None or item.size < BIG_FILE:
+        return read_whole(item)
     try:
         with open(item.real, "rb", buffering=0) as handle:
-            if screen is not None and item.size >= BIG_FILE:
-                size = _screen(handle, screen)
-                if size is not None:
-                    return Screened(item.origin, size)
-                handle.seek(0)
+            size = _screen(handle, screen)
+    except OSError as exc:
+        return _failed(item, exc)
+    return item if size is None else Screened(item.origin, size)
+
+
+def read_whole(item: Unread) -> Event:
+    try:
+        with open(item.real, "rb", buffering=0) as handle:
             data = handle.read()
     except OSError as exc:
-        return Failed(item.origin.path or "", exc.strerror or str(exc))
+        return _failed(item, exc)
     return Blob(data, item.origin)
+
+
+def _failed(item: Unread, exc: OSError) -> Failed:
+    return Failed(item.origin.path or "", exc.strerror or str(exc))
+
+
+def _held(item: Unread, screen: Screen | None) -> int:
+    return item.size if screen is None and item.size >= BIG_FILE else 0
 
 
 def _screen(handle: FileIO, screen: Screen) -> int | None:
@@ -128,9 +149,11 @@ def _screen(handle: FileIO, screen: Screen) -> int | None:
     return total
 
 
-def _is_ready(entry: Event | Future[Event]) -> bool:
-    return isinstance(entry, Event) or entry.done()
-
-
-def _result(entry: Event | Future[Event]) -> Event:
-    return entry if isinstance(entry, Event) else entry.result()
+def _result(entry: Event | Unread | Future[Event | Unread], screen: Screen | None) -> Event:
+    """The event for a queue entry: an ``Unread`` is read in line now, and a file the screen
+    wanted is read whole."""
+    if isinstance(entry, Unread):
+        entry = read(entry, screen)
+    elif not isinstance(entry, Event):
+        entry = entry.result()
+    return read_whole(entry) if isinstance(entry, Unread) else entry

@@ -51,8 +51,9 @@ def test_threaded_reads_keep_order_and_contents(
     assert isinstance(threaded[-1], Failed) and threaded[-1].path == "dir"
 
 
+@pytest.mark.parametrize(("budget", "files"), [(3000, 1024), (2999, 1024), (1 << 30, 3)])
 def test_read_ahead_stays_within_its_budget(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, budget: int, files: int
 ) -> None:
     items = plan(tmp_path, [1000] * 20)[:-1]
     drawn = 0
@@ -65,18 +66,22 @@ def test_read_ahead_stays_within_its_budget(
 
     read = readahead.read
 
-    def slow_read(item: Unread, screen: Screen | None) -> Event:
+    def slow_read(item: Unread, screen: Screen | None) -> Event | Unread:
         time.sleep(0.005)  # without the budget, the walk would run far ahead of the reads
         return read(item, screen)
 
     monkeypatch.setattr(readahead, "read", slow_read)
     threads_for_all(monkeypatch)
-    monkeypatch.setattr(readahead, "READ_AHEAD_BYTES", 3000)
+    monkeypatch.setattr(readahead, "READ_AHEAD_BYTES", budget)
+    monkeypatch.setattr(readahead, "READ_AHEAD_FILES", files)
+    # Three files (or two notes and a file) wait within 3000 bytes, or as three entries; one
+    # byte less leaves room for two files.
+    ahead = 2 if budget == 2999 else 3
     handed_out = 0
     for event in read_ahead(counted()):
         handed_out += isinstance(event, Blob)
-        # Three files wait within the budget, and one more is held until there is room.
-        assert drawn <= handed_out + 4
+        # The files waiting, one more held until there is room, and the one handed out.
+        assert drawn <= handed_out + ahead + 1
 
 
 def test_abandoned_read_ahead_stops_its_threads(
@@ -175,3 +180,66 @@ def test_screen_can_ask_for_the_whole_file_at_its_start(
     first, second = read_ahead(iter(items), keyword_screen([]))
     assert isinstance(first, Blob)
     assert second == Screened(Origin("file", "b.txt"), 122)
+
+
+def test_screened_files_take_no_budget_so_the_readers_screen_ahead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads_for_all(monkeypatch)
+    monkeypatch.setattr(readahead, "READ_AHEAD_BYTES", 1)
+    items = plan(tmp_path, [1000] * 8)[:-1]
+    asked: list[tuple[bytes, bool]] = []
+    events = read_ahead(iter(items), keyword_screen(asked))
+    first = next(events)
+    # While the pipeline holds the first file, the readers screen the other seven: nothing
+    # that waits holds memory. (Read whole, one file would be in flight at a time.)
+    deadline = time.monotonic() + 10
+    while sum(at_start for _, at_start in asked) < 8 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sum(at_start for _, at_start in asked) == 8
+    assert [first, *events] == [
+        e for item in items
+        for e in [Screened(item.origin, 1000) if isinstance(item, Unread) else item]
+    ]
+
+
+def test_queue_length_is_bounded_when_nothing_holds_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads_for_all(monkeypatch)
+    monkeypatch.setattr(readahead, "READ_AHEAD_FILES", 5)
+    items = plan(tmp_path, [1000] * 20)[:-1]
+    drawn = 0
+
+    def counted() -> Planned:
+        nonlocal drawn
+        for item in items:
+            drawn += 1
+            yield item
+
+    for handed_out, _ in enumerate(read_ahead(counted(), keyword_screen([])), 1):
+        assert drawn <= handed_out + 5
+
+
+def test_a_file_the_screen_wants_is_read_whole_at_its_turn_by_the_pipeline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads_for_all(monkeypatch)
+    monkeypatch.setattr(readahead, "WINDOW", 64)
+    items = plan(tmp_path, [1000, 1000, 1000])[:-1]
+    (tmp_path / "f01").write_bytes(b"." * 500 + b"KEY" + b"." * 497)
+    whole_reads: list[tuple[str | None, bool]] = []
+    read_whole = readahead.read_whole
+
+    def recorded(item: Unread) -> Event:
+        in_main = threading.current_thread() is threading.main_thread()
+        whole_reads.append((item.origin.path, in_main))
+        return read_whole(item)
+
+    monkeypatch.setattr(readahead, "read_whole", recorded)
+    events = list(read_ahead(iter(items), keyword_screen([])))
+    assert events[0] == Screened(Origin("file", "f00"), 1000)
+    assert events[2] == Blob((tmp_path / "f01").read_bytes(), Origin("file", "f01"))
+    assert events[4] == Screened(Origin("file", "f02"), 1000)
+    # Read whole once, by the thread that hands it out, not held by a reader meanwhile.
+    assert whole_reads == [("f01", True)]

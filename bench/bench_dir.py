@@ -336,6 +336,8 @@ def _generated_tree(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
         if manifest["params"] == params:
             return tree, manifest
     print(f"generating {target / 2**30:.2f} GiB under {tree} (seed {args.seed}) ...")
+    if tree.is_symlink() and not tree.exists():  # a link to a tree since removed: rebuilt here
+        tree.unlink()
     shutil.rmtree(tree, ignore_errors=True)
     rng = random.Random(args.seed)
     pool = _text_pool(rng, 40 << 20)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 import os
 import threading
 import time
@@ -10,8 +11,20 @@ from pathlib import Path
 
 import pytest
 
-from hvscan.sources import Blob, Event, Failed, Origin, Screen, Screened, Skipped, readahead
+from hvscan.sources import (
+    Blob,
+    Event,
+    Failed,
+    Origin,
+    Screen,
+    Screened,
+    Skipped,
+    mapped,
+    readahead,
+)
 from hvscan.sources.readahead import Planned, Unread, read_ahead
+
+PAGE = mmap.ALLOCATIONGRANULARITY
 
 
 def threads_for_all(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -133,13 +146,29 @@ def keyword_screen(asked: list[tuple[bytes, bool]]) -> Screen:
     return Screen(needs_engine, overlap=2)
 
 
-@pytest.mark.parametrize("key_at", range(0, 40))
+@pytest.fixture(params=["mapped", "read"])
+def window(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Screened files looked at through a map, or (no read lease: another user's file, one open
+    to write, not Linux) read into a buffer; the window size either way."""
+    if request.param == "read":
+        def no_lease(fd: int, window: int, overlap: int) -> Iterator[tuple[int, memoryview]]:
+            raise mapped.Unmappable
+
+        monkeypatch.setattr(mapped, "windows", no_lease)
+        monkeypatch.setattr(readahead, "WINDOW", 16)
+        return 16
+    monkeypatch.setattr(readahead, "MAPPED_WINDOW", PAGE)
+    return PAGE
+
+
+@pytest.mark.parametrize("boundary", [1, 2])
+@pytest.mark.parametrize("shift", range(-4, 3))
 def test_screen_sees_every_window_and_what_straddles_two(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key_at: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, window: int, boundary: int, shift: int
 ) -> None:
     threads_for_all(monkeypatch)
-    monkeypatch.setattr(readahead, "WINDOW", 16)
-    content = b"." * key_at + b"KEY" + b"." * (40 - key_at)
+    key_at = boundary * window + shift
+    content = b"." * key_at + b"KEY" + b"." * (3 * window - key_at)
     items = plan(tmp_path, [1])[:1]
     (tmp_path / "f00").write_bytes(content)
     asked: list[tuple[bytes, bool]] = []
@@ -148,29 +177,45 @@ def test_screen_sees_every_window_and_what_straddles_two(
     assert [at_start for _, at_start in asked] == [True] + [False] * (len(asked) - 1)
 
 
+@pytest.mark.parametrize("extra", [0, 1, 100])
 def test_clean_big_file_is_screened_and_never_read_whole(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, window: int, extra: int
 ) -> None:
-    monkeypatch.setattr(readahead, "BIG_FILE", 100)
-    monkeypatch.setattr(readahead, "WINDOW", 64)
-    items = plan(tmp_path, [1000, 50])
+    monkeypatch.setattr(readahead, "BIG_FILE", 10)
+    size = 3 * window + extra
+    items = plan(tmp_path, [size, 5])
     asked: list[tuple[bytes, bool]] = []
     events = list(read_ahead(iter(items), keyword_screen(asked)))
-    assert events[0] == Screened(Origin("file", "f00"), 1000)
+    assert events[0] == Screened(Origin("file", "f00"), size)
     # The small file is not screened: the engine gets it whole, as before.
     assert isinstance(events[2], Blob) and events[2].origin.path == "f01"
     assert isinstance(events[4], Failed)
     windows = [window for window, _ in asked]
-    assert max(map(len, windows)) == 64 + 2
+    assert max(map(len, windows)) == window + 2
     # Every byte was looked at: the windows, less their overlaps, are the file.
-    assert sum(map(len, windows)) - 2 * (len(windows) - 1) == 1000
+    assert sum(map(len, windows)) - 2 * (len(windows) - 1) == size
+    # They start every window bytes.
+    content = (tmp_path / "f00").read_bytes()
+    assert b"".join(w[:window] for w in windows[:-1]) + windows[-1] == content
+
+
+def test_a_file_open_to_write_is_screened_all_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(readahead, "BIG_FILE", 100)
+    monkeypatch.setattr(readahead, "MAPPED_WINDOW", PAGE)
+    items = plan(tmp_path, [3 * PAGE, 3 * PAGE])[:-1:2]
+    (tmp_path / "f01").write_bytes(b"." * (2 * PAGE) + b"KEY" + b"." * (PAGE - 3))
+    with open(tmp_path / "f00", "r+b"), open(tmp_path / "f01", "r+b"):  # no read lease
+        events = list(read_ahead(iter(items), keyword_screen([])))
+    assert events == [Screened(Origin("file", "f00"), 3 * PAGE),
+                      Blob((tmp_path / "f01").read_bytes(), Origin("file", "f01"))]
 
 
 def test_screen_can_ask_for_the_whole_file_at_its_start(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, window: int
 ) -> None:
     threads_for_all(monkeypatch)
-    monkeypatch.setattr(readahead, "WINDOW", 16)
     (tmp_path / "a.zip").write_bytes(b"PK" + b"." * 100)
     (tmp_path / "b.txt").write_bytes(b"." * 20 + b"PK" + b"." * 100)
     items: list[Event | Unread] = [

@@ -17,9 +17,8 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 from click.core import ParameterSource
@@ -36,8 +35,7 @@ class ConfigError(Exception):
     """A configuration file or environment variable is unreadable or holds a bad setting."""
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
     """A configurable option. ``key`` is both the name in the file and the long option."""
 
     key: str
@@ -73,8 +71,7 @@ SETTINGS: dict[str, Setting] = {
 }
 
 
-@dataclass(frozen=True)
-class ConfigFile:
+class ConfigFile(NamedTuple):
     path: Path
     values: dict[str, Any]
     # How keys are named in messages: "fail-on" in .hvscan.toml, "tool.hvscan.fail-on" in

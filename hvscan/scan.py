@@ -14,11 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, NamedTuple
 
-from hvscan.engine import Engine, Inspection, Match
-from hvscan.findings import Finding, make_finding, member_path
 from hvscan.sources import Blob, Events, Excluded, Failed, Origin, Screen, Screened, Skipped
-from hvscan.suppress import Suppressor
+
+if TYPE_CHECKING:
+    from hvscan.engine import Engine, Inspection, Match
+    from hvscan.findings import Finding
+    from hvscan.suppress import Suppressor
 
 
 @dataclass
@@ -37,8 +40,7 @@ class Stats:
     limits_hit: int = 0
 
 
-@dataclass(frozen=True)
-class Note:
+class Note(NamedTuple):
     """Part of a blob that could not be fully looked into; ``limit`` when a --max-* limit
     stopped decoding or expansion (raise it to look further)."""
 
@@ -70,14 +72,13 @@ class ScanResult:
                     getattr(self.stats, stat.name) + getattr(other.stats, stat.name))
 
 
-Annotate = Callable[[bytes, Match], dict[str, str]]
+Annotate = Callable[[bytes, "Match"], dict[str, str]]
 # ``Engine.needs_full_scan`` recognises containers and UTF-16/32 text by their first bytes (a tar
 # header's magic is at byte 257): the screen hands it a copy of this many.
 HEAD = 4096
 
 
-@dataclass(frozen=True)
-class Pipeline:
+class Pipeline(NamedTuple):
     """What a source needs to produce a ScanResult: the engine, the user's excludes (so it can
     skip excluded paths before reading them) and the hook reading hints next to each match."""
 
@@ -123,6 +124,9 @@ def run(engine: Engine, events: Events, *, annotate: Annotate | None = None) -> 
                 if match.placeholder:
                     stats.placeholders_ignored += 1
                 else:
+                    # Imported once there is a finding: a clean run never needs it.
+                    from hvscan.findings import make_finding
+
                     finding = make_finding(match, event.origin)
                     # A member's offsets point into the member, not into the blob.
                     if annotate and match.member is None:
@@ -147,6 +151,10 @@ def record_notes(result: ScanResult, inspection: Inspection, origin: Origin) -> 
     stats = result.stats
     stats.archive_members += inspection.members
     stats.bytes_decompressed += inspection.expanded_bytes
+    if not inspection.notes:
+        return
+    from hvscan.findings import member_path
+
     for note in inspection.notes:
         stats.notes += 1
         stats.limits_hit += note.limit

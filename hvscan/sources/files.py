@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
 
 from hvscan.sources import Events, Excluded, Failed, Origin, Screen, Skipped, display_path
 from hvscan.sources.readahead import Planned, Unread, read_ahead
@@ -29,11 +28,12 @@ def _walk(roots: list[bytes], max_file_size: int, excluded: Excluded | None) -> 
         yield from walker.root(root)
 
 
-@dataclass
 class _Walker:
-    max_file_size: int
-    excluded: Excluded | None
-    seen: set[tuple[int, int]] = field(default_factory=set)
+    def __init__(self, max_file_size: int, excluded: Excluded | None) -> None:
+        self.max_file_size = max_file_size
+        self.excluded = excluded
+        # (device, inode) of every real file and directory met, so each is read once.
+        self.seen: set[tuple[int, int]] = set()
 
     def root(self, root: bytes) -> Planned:
         try:

@@ -17,6 +17,7 @@ import click
 
 from hvscan import __version__
 from hvscan.report import FORMATS
+from hvscan.sources.files import DEFAULT_MAX_FILE_SIZE
 from hvscan.units import parse_size
 
 if TYPE_CHECKING:
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from hvscan.verify import VerifyStep
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-DEFAULT_MAX_FILE_SIZE = "100MB"
 DEFAULT_BASELINE = ".hvscan-baseline.json"
 
 # Path types shared by every option and argument: each click.Path looks up the translations of

@@ -12,7 +12,6 @@ the same single prefilter pass found, recursively up to the limits. What could n
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 from hvscan import containers
@@ -74,12 +73,15 @@ class Note(NamedTuple):
     limit: bool = False
 
 
-@dataclass
 class Inspection:
-    matches: list[Match] = field(default_factory=list)
-    notes: list[Note] = field(default_factory=list)
-    members: int = 0
-    expanded_bytes: int = 0
+    """What inspecting one blob found, and the archive work it took (a plain class, as
+    ``scan.Stats`` is)."""
+
+    def __init__(self, notes: list[Note] | None = None) -> None:
+        self.matches: list[Match] = []
+        self.notes: list[Note] = [] if notes is None else notes
+        self.members = 0
+        self.expanded_bytes = 0
 
 
 class Engine:

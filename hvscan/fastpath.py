@@ -15,7 +15,14 @@ engine scans whole is never plain text here, and that both paths print the same 
 ``hvscan dir FILE...`` (the ``hvscan`` pre-commit hook, which passes the changed files' names)
 is tried here the same way when every argument is a regular file: each file is read once (as the
 walker does, however many names it has), and the answer is given here only under the same
-conditions. A directory, an option, or anything else goes to the full command line.
+conditions.
+
+``hvscan dir [DIR...]`` without options (a CI job's scan of its checkout) is tried here too, with
+the real directory source and the real engine, only without click, configuration and reports:
+the answer is given here when every file is clean (no match, not even a placeholder, no note, no
+archive opened) and nothing was skipped or unreadable. The first file that is not clean stops
+this path, and the full command line scans again from the start, in the same process.
+Any option goes to the full command line.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import os
 import stat
 import sys
 
-from hvscan.units import format_size
+from hvscan.units import format_size, parse_size
 
 # Engine(load_builtin_rules()).prefilter.needles: what the full scan looks for, encoded forms
 # included. tests/test_fastpath.py fails, printing the new value, when rules or decoders change it.
@@ -53,8 +60,12 @@ def main() -> None:
     report = None
     if args in (["staged"], ["git", "--staged"]):
         report = clean_staged_report(".")
-    elif args[:1] == ["dir"] and args[1:] and not any(a.startswith("-") for a in args[1:]):
-        report = clean_files_report(args[1:])
+    elif args[:1] == ["dir"] and not any(a.startswith("-") for a in args[1:]):
+        paths = args[1:] or ["."]
+        if all(os.path.isfile(path) for path in paths):
+            report = clean_files_report(paths)
+        else:
+            report = clean_tree_report(paths)
     if report is not None:
         sys.stdout.write(report)
         sys.exit(0)
@@ -121,6 +132,40 @@ def clean_files_report(paths: list[str]) -> str | None:
             return None
         total += len(data)
     return _clean_report(len(seen), total)
+
+
+def clean_tree_report(paths: list[str]) -> str | None:
+    """The text report of ``hvscan dir PATH...`` when every file under the paths is clean, or
+    None as soon as one is not (or something cannot be scanned) and the full scan must decide."""
+    first = paths[0]
+    if _configuration_may_apply(first if os.path.isdir(first) else os.path.dirname(first) or "."):
+        return None
+    from hvscan.engine import Engine
+    from hvscan.rules import load_builtin_rules
+    from hvscan.scan import Pipeline
+    from hvscan.sources import Blob, Screened
+    from hvscan.sources.files import DEFAULT_MAX_FILE_SIZE, walk
+
+    engine = Engine(load_builtin_rules())
+    max_file_size = parse_size(DEFAULT_MAX_FILE_SIZE)
+    assert max_file_size is not None
+    events = walk([os.fsencode(path) for path in paths], max_file_size, None,
+                  Pipeline(engine).screen())
+    files = total = 0
+    # Returning early drops the walk, whose generator then closes and stops its reader threads.
+    for event in events:
+        if isinstance(event, Screened):
+            size = event.size
+        elif isinstance(event, Blob):
+            inspection = engine.inspect(event.data)
+            if inspection.matches or inspection.notes or inspection.members:
+                return None
+            size = len(event.data)
+        else:
+            return None
+        files += 1
+        total += size
+    return _clean_report(files, total)
 
 
 def _clean_report(files: int, total: int) -> str:

@@ -13,7 +13,6 @@ clean (see ``Pipeline.screen``) counts as scanned.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, NamedTuple
 
 from hvscan.sources import Blob, Events, Excluded, Failed, Origin, Screen, Screened, Skipped
@@ -24,20 +23,30 @@ if TYPE_CHECKING:
     from hvscan.suppress import Suppressor
 
 
-@dataclass
 class Stats:
-    files_scanned: int = 0
-    bytes_scanned: int = 0
-    files_skipped: int = 0
-    errors: int = 0
-    placeholders_ignored: int = 0
-    preexisting_ignored: int = 0
-    suppressed: int = 0
-    findings_filtered: int = 0
-    archive_members: int = 0
-    bytes_decompressed: int = 0
-    notes: int = 0
-    limits_hit: int = 0
+    """The run's counters, all starting at 0. Mutable state on every run's path is a plain
+    class: a dataclass would cost every start-up about 1 ms to define (docs/performance.md)."""
+
+    files_scanned: int
+    bytes_scanned: int
+    files_skipped: int
+    errors: int
+    placeholders_ignored: int
+    preexisting_ignored: int
+    suppressed: int
+    findings_filtered: int
+    archive_members: int
+    bytes_decompressed: int
+    notes: int
+    limits_hit: int
+
+    def __init__(self) -> None:
+        for name in self.__annotations__:
+            setattr(self, name, 0)
+
+    def add(self, other: Stats) -> None:
+        for name in self.__annotations__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 class Note(NamedTuple):
@@ -51,14 +60,14 @@ class Note(NamedTuple):
     commit: str | None = None
 
 
-@dataclass
 class ScanResult:
-    findings: list[Finding] = field(default_factory=list)
-    suppressed: list[Finding] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-    errors: list[Failed] = field(default_factory=list)
-    notes: list[Note] = field(default_factory=list)
-    stats: Stats = field(default_factory=Stats)
+    def __init__(self) -> None:
+        self.findings: list[Finding] = []
+        self.suppressed: list[Finding] = []
+        self.skipped: list[Skipped] = []
+        self.errors: list[Failed] = []
+        self.notes: list[Note] = []
+        self.stats = Stats()
 
     def add(self, other: ScanResult) -> None:
         """Fold in the result of another source, for a run over several (``baseline --git``)."""
@@ -67,9 +76,7 @@ class ScanResult:
         self.skipped += other.skipped
         self.errors += other.errors
         self.notes += other.notes
-        for stat in fields(Stats):
-            setattr(self.stats, stat.name,
-                    getattr(self.stats, stat.name) + getattr(other.stats, stat.name))
+        self.stats.add(other.stats)
 
 
 Annotate = Callable[[bytes, "Match"], dict[str, str]]

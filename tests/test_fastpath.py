@@ -156,13 +156,15 @@ def test_other_commands_and_options_reach_the_full_command_line(repo: GitRepo,
 FULL_DIR = [sys.executable, "-c", "from hvscan.cli import main; main()", "dir"]
 
 
-def dir_paths(cwd: Path, run_hvscan: Run, *paths: str) -> tuple[str | None, bytes, bytes]:
+def dir_paths(cwd: Path, run_hvscan: Run, *paths: str,
+              answer: Callable[[list[str]], str | None] = fastpath.clean_files_report,
+              ) -> tuple[str | None, bytes, bytes]:
     """The fast path's answer, what `hvscan dir PATHS` prints, and what the full command
     prints, all run in ``cwd``."""
     here = Path.cwd()
     try:
         os.chdir(cwd)
-        fast = fastpath.clean_files_report(list(paths))
+        fast = answer(list(paths))
     finally:
         os.chdir(here)
     hook = run_hvscan("dir", *paths, cwd=cwd)
@@ -231,3 +233,77 @@ def test_a_malformed_ignore_file_fails_the_same_way_on_both_paths(
     (tmp_path / ".hvscanignore").write_text("not a fingerprint\n")
     done = run_hvscan("dir", "a.txt", cwd=tmp_path)
     assert done.returncode == 2, done.stdout
+
+
+# --- hvscan dir [DIR...] (a CI job's scan of its checkout) ----------------------------------
+
+
+def tree_paths(cwd: Path, run_hvscan: Run, *paths: str) -> tuple[str | None, bytes, bytes]:
+    return dir_paths(cwd, run_hvscan, *paths, answer=fastpath.clean_tree_report)
+
+
+def test_clean_trees_are_answered_fast_with_the_full_report(tmp_path: Path,
+                                                            run_hvscan: Run) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "leak").write_text(f"{make_key('live', 5)}\n")  # not the tree's
+    (tmp_path / "src" / "deep" / "er").mkdir(parents=True)
+    (tmp_path / "src" / "deep" / "er" / "a.py").write_text("print('hello')\n" * 200)
+    (tmp_path / "src" / "b.bin").write_bytes(bytes(range(256)) * 4)
+    (tmp_path / "big.log").write_bytes(b"a clean line of a log\n" * 40_000)  # screened
+    (tmp_path / "wide.txt").write_bytes("plain words\n".encode("utf-16"))
+    (tmp_path / "docs.md").write_text("keys start with hv_live_ and go on for 32 characters\n")
+    (tmp_path / "link.py").symlink_to(tmp_path / "src" / "deep" / "er" / "a.py")
+    for paths in ((), (".",), ("src", "big.log"), (str(tmp_path),)):
+        fast, hook, full = tree_paths(tmp_path, run_hvscan, *(paths or (".",)))
+        assert fast == hook.decode() == full.decode(), paths
+    fast, hook, full = tree_paths(tmp_path, run_hvscan, ".")
+    assert fast == "hvscan: scanned 5 files (863.4 KB); 0 findings\n"
+
+
+def zipped(members: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in members.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name, content", [
+    ("key.env", f"HESEDVID_API_KEY={make_key('live', 6)}\n".encode()),
+    ("placeholder.md", f"use {'hv_test_' + 'x' * 32} in examples\n".encode()),
+    ("archive.zip", zipped({"a.txt": "clean\n"})),
+    ("a/b/late-key.txt", b"clean\n" * 100_000 + make_key("test", 7).encode()),
+], ids=["key", "placeholder", "archive", "key after a screened megabyte"])
+def test_trees_that_hold_anything_go_to_the_full_scan(tmp_path: Path, run_hvscan: Run,
+                                                      name: str, content: bytes) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "clean.txt").write_text("clean\n")
+    (tmp_path / name).write_bytes(content)
+    fast, hook, full = tree_paths(tmp_path, run_hvscan, ".")
+    assert fast is None and hook == full
+    assert not hook.endswith(b"; 0 findings\n")  # the full report says what was there
+
+
+@pytest.mark.parametrize("make", ["fifo", "dangling link", "missing root"])
+def test_trees_with_anything_skipped_or_unreadable_go_to_the_full_scan(
+    tmp_path: Path, run_hvscan: Run, make: str
+) -> None:
+    (tmp_path / "clean.txt").write_text("clean\n")
+    paths = (".",)
+    if make == "fifo":
+        os.mkfifo(tmp_path / "fifo")
+    elif make == "dangling link":
+        (tmp_path / "link").symlink_to(tmp_path / "nowhere")
+    else:
+        paths = (".", "missing")
+    fast, hook, full = tree_paths(tmp_path, run_hvscan, *paths)
+    assert fast is None and hook == full
+
+
+def test_a_configured_tree_goes_to_the_full_scan(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.txt").write_text("clean\n")
+    assert fastpath.clean_tree_report([str(tmp_path / "sub")]) is not None
+    (tmp_path / ".hvscan.toml").write_text("exclude = ['a.txt']\n")
+    assert fastpath.clean_tree_report([str(tmp_path / "sub")]) is None

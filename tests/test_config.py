@@ -23,7 +23,6 @@ from hvscan.config import (
     ConfigError,
     find_config,
     load_config,
-    path_filter,
     project_dirs,
     resolve,
 )
@@ -330,20 +329,6 @@ def test_every_setting_names_a_long_option() -> None:
 
 
 # Excludes
-
-
-def test_no_patterns_no_filter() -> None:
-    assert path_filter(()) is None
-
-
-def test_gitignore_semantics() -> None:
-    excluded = path_filter(["build/", "*.lock", "/top.txt", "docs/**/*.md", "!keep.lock"])
-    assert excluded is not None
-    assert excluded("build/") and excluded("build/x.py") and excluded("a/build/x.py")
-    assert not excluded("build")  # a file named build: the pattern names directories
-    assert excluded("poetry.lock") and not excluded("keep.lock")
-    assert excluded("top.txt") and not excluded("a/top.txt")
-    assert excluded("docs/a/b/c.md") and not excluded("docs/a/b/c.txt")
 
 
 def test_excluded_tree_is_not_even_read(repo: Path, run_hvscan: Run) -> None:

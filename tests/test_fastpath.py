@@ -237,27 +237,29 @@ def test_a_malformed_ignore_file_fails_the_same_way_on_both_paths(
 
 # --- hvscan dir [DIR...] (a CI job's scan of its checkout) ----------------------------------
 
+# hvscan's entry point, saying on stderr whether the run needed click (the full command line).
+ENTRY = ("import sys\nfrom hvscan import fastpath\nsys.argv[0] = 'hvscan'\ntry:\n"
+         "    fastpath.main()\nfinally:\n"
+         "    sys.stderr.write(f'click imported: {\"click\" in sys.modules}\\n')\n")
 
-def tree_paths(cwd: Path, run_hvscan: Run, *paths: str) -> tuple[str | None, bytes, bytes]:
-    return dir_paths(cwd, run_hvscan, *paths, answer=fastpath.clean_tree_report)
+
+FULL_ENTRY = "import sys\nfrom hvscan.cli import main\nsys.argv[0] = 'hvscan'\nmain()\n"
 
 
-def test_clean_trees_are_answered_fast_with_the_full_report(tmp_path: Path,
-                                                            run_hvscan: Run) -> None:
-    (tmp_path / ".git").mkdir()
-    (tmp_path / ".git" / "leak").write_text(f"{make_key('live', 5)}\n")  # not the tree's
-    (tmp_path / "src" / "deep" / "er").mkdir(parents=True)
-    (tmp_path / "src" / "deep" / "er" / "a.py").write_text("print('hello')\n" * 200)
-    (tmp_path / "src" / "b.bin").write_bytes(bytes(range(256)) * 4)
-    (tmp_path / "big.log").write_bytes(b"a clean line of a log\n" * 40_000)  # screened
-    (tmp_path / "wide.txt").write_bytes("plain words\n".encode("utf-16"))
-    (tmp_path / "docs.md").write_text("keys start with hv_live_ and go on for 32 characters\n")
-    (tmp_path / "link.py").symlink_to(tmp_path / "src" / "deep" / "er" / "a.py")
-    for paths in ((), (".",), ("src", "big.log"), (str(tmp_path),)):
-        fast, hook, full = tree_paths(tmp_path, run_hvscan, *(paths or (".",)))
-        assert fast == hook.decode() == full.decode(), paths
-    fast, hook, full = tree_paths(tmp_path, run_hvscan, ".")
-    assert fast == "hvscan: scanned 5 files (863.4 KB); 0 findings\n"
+def entry_and_full(cwd: Path, *args: str, env: dict[str, str] | None = None,
+                   ) -> tuple[subprocess.CompletedProcess[bytes], bool]:
+    """What `hvscan ARGS` does, checked against the full command line (same output and exit
+    code), and whether it took the full command line."""
+    entry = subprocess.run([sys.executable, "-c", ENTRY, *args], cwd=cwd, env=env,
+                           capture_output=True, check=False)
+    full = subprocess.run([sys.executable, "-c", FULL_ENTRY, *args], cwd=cwd, env=env,
+                          capture_output=True, check=False)
+    assert (entry.returncode, entry.stdout) == (full.returncode, full.stdout)
+    assert entry.stderr.endswith(b"click imported: False\n") or entry.stderr.endswith(
+        b"click imported: True\n"), entry.stderr
+    assert entry.stderr.replace(b"click imported: False\n", b"").replace(
+        b"click imported: True\n", b"") == full.stderr
+    return entry, entry.stderr.endswith(b"True\n")
 
 
 def zipped(members: dict[str, str]) -> bytes:
@@ -268,42 +270,65 @@ def zipped(members: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
+def build_tree(root: Path) -> None:
+    (root / ".git").mkdir()
+    (root / ".git" / "leak").write_text(f"{make_key('live', 5)}\n")  # not the tree's
+    (root / "src" / "deep" / "er").mkdir(parents=True)
+    (root / "src" / "deep" / "er" / "a.py").write_text("print('hello')\n" * 200)
+    (root / "src" / "b.bin").write_bytes(bytes(range(256)) * 4)
+    (root / "big.log").write_bytes(b"a clean line of a log\n" * 40_000)  # screened
+    (root / "wide.txt").write_bytes("plain words\n".encode("utf-16"))
+    (root / "docs.md").write_text("keys start with hv_live_ and go on for 32 characters\n")
+    (root / "link.py").symlink_to(root / "src" / "deep" / "er" / "a.py")
+
+
+@pytest.mark.parametrize("args", [("dir",), ("dir", "."), ("dir", "src", "big.log"),
+                                  ("dir", "src", "missing")])
+def test_trees_are_scanned_without_click_with_the_full_report(tmp_path: Path,
+                                                              args: tuple[str, ...]) -> None:
+    build_tree(tmp_path)
+    done, took_full = entry_and_full(tmp_path, *args)
+    assert not took_full
+    if args[-1] == "missing":
+        assert done.returncode == 2 and b"error: missing" in done.stdout
+    else:
+        assert done.returncode == 0 and done.stdout.endswith(b"; 0 findings\n")
+
+
 @pytest.mark.parametrize("name, content", [
     ("key.env", f"HESEDVID_API_KEY={make_key('live', 6)}\n".encode()),
     ("placeholder.md", f"use {'hv_test_' + 'x' * 32} in examples\n".encode()),
     ("archive.zip", zipped({"a.txt": "clean\n"})),
-    ("a/b/late-key.txt", b"clean\n" * 100_000 + make_key("test", 7).encode()),
-], ids=["key", "placeholder", "archive", "key after a screened megabyte"])
-def test_trees_that_hold_anything_go_to_the_full_scan(tmp_path: Path, run_hvscan: Run,
-                                                      name: str, content: bytes) -> None:
-    (tmp_path / "a" / "b").mkdir(parents=True)
-    (tmp_path / "a" / "clean.txt").write_text("clean\n")
-    (tmp_path / name).write_bytes(content)
-    fast, hook, full = tree_paths(tmp_path, run_hvscan, ".")
-    assert fast is None and hook == full
-    assert not hook.endswith(b"; 0 findings\n")  # the full report says what was there
-
-
-@pytest.mark.parametrize("make", ["fifo", "dangling link", "missing root"])
-def test_trees_with_anything_skipped_or_unreadable_go_to_the_full_scan(
-    tmp_path: Path, run_hvscan: Run, make: str
+    ("src/late-key.txt", b"clean\n" * 100_000 + make_key("test", 7).encode()),
+    ("pipe", None),
+    ("dangling", b"nowhere"),
+], ids=["key", "placeholder", "archive", "key after a screened megabyte", "fifo", "dangling"])
+def test_whatever_a_tree_holds_the_report_is_the_full_commands(
+    tmp_path: Path, name: str, content: bytes | None
 ) -> None:
-    (tmp_path / "clean.txt").write_text("clean\n")
-    paths = (".",)
-    if make == "fifo":
-        os.mkfifo(tmp_path / "fifo")
-    elif make == "dangling link":
-        (tmp_path / "link").symlink_to(tmp_path / "nowhere")
+    build_tree(tmp_path)
+    if content is None:
+        os.mkfifo(tmp_path / name)
+    elif name == "dangling":
+        (tmp_path / name).symlink_to(tmp_path / content.decode())
     else:
-        paths = (".", "missing")
-    fast, hook, full = tree_paths(tmp_path, run_hvscan, *paths)
-    assert fast is None and hook == full
+        (tmp_path / name).write_bytes(content)
+    done, took_full = entry_and_full(tmp_path, "dir")
+    assert not took_full
+    assert not done.stdout.endswith(b"; 0 findings\n")  # the report says what was there
 
 
-def test_a_configured_tree_goes_to_the_full_scan(tmp_path: Path) -> None:
-    (tmp_path / ".git").mkdir()
-    (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "a.txt").write_text("clean\n")
-    assert fastpath.clean_tree_report([str(tmp_path / "sub")]) is not None
-    (tmp_path / ".hvscan.toml").write_text("exclude = ['a.txt']\n")
-    assert fastpath.clean_tree_report([str(tmp_path / "sub")]) is None
+@pytest.mark.parametrize("setting", [".hvscan.toml", "HVSCAN_FAIL_ON", "HESEDVID_API_BASE"])
+def test_a_configured_tree_goes_to_the_full_command_line(tmp_path: Path, setting: str) -> None:
+    build_tree(tmp_path)
+    env = dict(os.environ)
+    if setting == ".hvscan.toml":
+        (tmp_path / setting).write_text("exclude = ['big.log']\n")
+    elif setting == "HVSCAN_FAIL_ON":
+        env[setting] = "critical"
+    else:
+        env[setting] = "http://example.invalid"  # not loopback: the full command refuses it
+    done, took_full = entry_and_full(tmp_path / "src", "dir", ".", env=env)
+    assert took_full
+    if setting == "HESEDVID_API_BASE":
+        assert done.returncode == 2

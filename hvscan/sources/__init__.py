@@ -77,7 +77,7 @@ Events = Iterator[Event]
 
 # Whether a path (POSIX, relative, as reported; a directory with a trailing slash) is excluded
 # by the user's configuration. Sources that can skip reading excluded paths take one; the
-# pipeline applies it to every finding as well. Built by hvscan.config.path_filter.
+# pipeline applies it to every finding as well. Built by hvscan.excludes.path_filter.
 Excluded = Callable[[str], bool]
 
 

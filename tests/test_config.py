@@ -7,13 +7,13 @@ import os
 import re
 import subprocess
 import tomllib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 import pytest
 from click.testing import CliRunner
+from hvscan_run import Run
 from keygen import make_key
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -26,8 +26,6 @@ from hvscan.config import (
     project_dirs,
     resolve,
 )
-
-Run = Callable[..., subprocess.CompletedProcess[bytes]]
 
 
 def git_init(path: Path) -> Path:

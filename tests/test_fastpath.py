@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 from gitrepo import GitRepo
+from hvscan_run import Run
 from keygen import make_key
 
 from hvscan import fastpath
 from hvscan.engine import Engine
 from hvscan.rules import load_builtin_rules
 
-Run = Callable[..., subprocess.CompletedProcess[bytes]]
 FULL_COMMAND = [sys.executable, "-c", "from hvscan.cli import main; main()", "staged"]
 
 

@@ -1,7 +1,6 @@
-"""The command line: parse options, build the pipeline, print the report, choose the exit code.
-
-Exit codes: 0 no finding at or above --fail-on; 1 findings at or above it; 2 usage error or
-something asked for could not be scanned (2 wins over 1: an incomplete scan is never a verdict).
+"""The command line: parse the options and settle them (with the configuration), then hand
+the scan to ``runner.py``, which builds the pipeline, reports and chooses the exit code
+(documented there and in the README).
 """
 
 from __future__ import annotations
@@ -17,23 +16,27 @@ import click
 
 from hvscan import __version__
 from hvscan.report import FORMATS
+from hvscan.runner import EXIT_ERROR, HvscanError, Produce, guarded, walker
+from hvscan.sources.files import DEFAULT_MAX_FILE_SIZE
 from hvscan.units import parse_size
 
 if TYPE_CHECKING:
+    from hvscan.engine import Limits
     from hvscan.history import HistoryOptions
-    from hvscan.scan import Annotate, Pipeline, ScanResult
+    from hvscan.scan import Pipeline, ScanResult
     from hvscan.verify import VerifyStep
 
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-DEFAULT_MAX_FILE_SIZE = "100MB"
 DEFAULT_BASELINE = ".hvscan-baseline.json"
+
+# Path types shared by every option and argument: each click.Path looks up the translations of
+# its name when it is made, which would cost every start-up a few ms over some 35 of them.
+FILE = click.Path(dir_okay=False, path_type=Path)
+EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+DIRECTORY = click.Path(file_okay=False, path_type=Path)
+ANY_PATH = click.Path(path_type=Path)
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
-
-
-class HvscanError(Exception):
-    """A runtime failure reported as one line and exit code 2."""
 
 
 class SizeType(click.ParamType):  # type: ignore[type-arg]
@@ -89,7 +92,7 @@ _VERIFY_OPTIONS = [
                  show_default=True, metavar="SECONDS", help="Timeout of each request."),
     click.option("--verify-retries", type=click.IntRange(0, 10), default=3, show_default=True,
                  help="Retries of a rate-limited (HTTP 429) request before the key is unknown."),
-    click.option("--verify-cache", type=click.Path(dir_okay=False, path_type=Path),
+    click.option("--verify-cache", type=FILE,
                  metavar="FILE",
                  help="Keep live/invalid answers in FILE (hashes, statuses and times only)."),
     click.option("--verify-cache-ttl", type=click.IntRange(0), default=86400, show_default=True,
@@ -105,17 +108,17 @@ def scan_options(function: F) -> F:
 
     options = [
         click.option("--config", "config_file", envvar="HVSCAN_CONFIG",
-                     type=click.Path(dir_okay=False, path_type=Path),
+                     type=FILE,
                      help="Configuration file (default: .hvscan.toml, or [tool.hvscan] in "
                           "pyproject.toml, looked up from the scanned directory to the "
                           "repository root)."),
         click.option("--rules", "rule_files", multiple=True,
-                     type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     type=EXISTING_FILE,
                      help="Extra rule file (TOML, same schema as the built-in rules). Repeatable."),
         click.option("--exclude", multiple=True, metavar="PATTERN", callback=check_patterns,
                      help="Leave out paths matching this gitignore-style pattern (matched "
                           "against reported paths; history paths too). Repeatable."),
-        click.option("--ignore-file", type=click.Path(dir_okay=False, path_type=Path),
+        click.option("--ignore-file", type=FILE,
                      help="Fingerprints and key hashes to ignore, one a line (default: "
                           ".hvscanignore in the scanned directory or a parent, up to the "
                           "repository root)."),
@@ -159,7 +162,7 @@ def report_options(function: F) -> F:
         click.option("--format", "output_format", default="text", show_default=True,
                      type=click.Choice(FORMATS),
                      help="Report format (see docs/report-format.md)."),
-        click.option("--output", "-o", "output", type=click.Path(dir_okay=False, path_type=Path),
+        click.option("--output", "-o", "output", type=FILE,
                      help="Write the report to FILE instead of standard output."),
         click.option("--fail-on", default="low", show_default=True,
                      type=click.Choice(["info", "low", "medium", "high", "critical", "none"]),
@@ -167,7 +170,7 @@ def report_options(function: F) -> F:
         click.option("--exit-zero", is_flag=True,
                      help="Exit 0 even when findings are reported (errors still exit 2)."),
         click.option("--baseline", "baseline_file",
-                     type=click.Path(dir_okay=False, path_type=Path),
+                     type=FILE,
                      help="Report only findings not recorded in this file by 'hvscan baseline'."),
         click.option("--show-suppressed", is_flag=True,
                      help="Also list suppressed findings (inline allow, ignore file, baseline)."),
@@ -189,7 +192,7 @@ def dir_options(function: F) -> F:
     function = click.option("--max-file-size", type=SizeType(), default=DEFAULT_MAX_FILE_SIZE,
                             show_default=True, help="Skip (and list) files larger than this.")(
         function)
-    return click.argument("paths", nargs=-1, type=click.Path(path_type=Path))(function)
+    return click.argument("paths", nargs=-1, type=ANY_PATH)(function)
 
 
 def _configured(function: F) -> F:
@@ -231,7 +234,7 @@ def stdin_command(**options: Any) -> None:
 @click.option("--git", "history", is_flag=True,
               help="Also record the findings in the history of the repository holding the "
                    "first PATH (or the current directory), as 'hvscan git' reports them.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--output", "-o", type=FILE,
               default=DEFAULT_BASELINE, show_default=True, help="Baseline file to write.")
 @scan_options
 def baseline_command(
@@ -246,7 +249,9 @@ def baseline_command(
     produce = _walker(paths, max_file_size)
     if history:
         produce = _with_history(produce, _repository_of(paths[0] if paths else Path()))
-    result = _run(produce, **options)
+    from hvscan.runner import run
+
+    result = run(produce, limits=_limits(options), **options)
     for skipped in result.skipped:
         click.echo(f"note: skipped {skipped.path}: {skipped.reason}", err=True)
     for error in result.errors:
@@ -259,7 +264,7 @@ def baseline_command(
 
 
 @cli.command("git")
-@click.argument("repo", required=False, type=click.Path(path_type=Path))
+@click.argument("repo", required=False, type=ANY_PATH)
 @click.option("--since-commit", metavar="REV",
               help="Only commits that REV does not reach: what was added since REV.")
 @click.option("--range", "commit_range", metavar="A..B",
@@ -321,17 +326,8 @@ def _audit_history(pipeline: Pipeline, repo: Path, options: HistoryOptions,
             bar.close()
 
 
-# A source: given the pipeline the options built, it produces the scan's result (event sources
-# through ``pipeline.run``; the history audit its own way).
-Produce = Callable[["Pipeline"], "ScanResult"]
-
-
 def _walker(paths: tuple[Path, ...], max_file_size: int) -> Produce:
-    from hvscan.sources import files
-
-    roots = [os.fsencode(p) for p in paths] or [b"."]
-    return lambda pipeline: pipeline.run(
-        files.walk(roots, max_file_size, pipeline.excluded, pipeline.screen()))
+    return walker([os.fsencode(p) for p in paths], max_file_size)
 
 
 def _with_history(produce: Produce, repo: Path) -> Produce:
@@ -350,50 +346,20 @@ def _repository_of(path: Path) -> Path:
     return path if path.is_dir() else path.parent
 
 
-def _run(
-    produce: Produce,
-    *,
-    rule_files: tuple[Path, ...],
-    exclude: tuple[str, ...],
-    ignore_file: Path | None,
-    baseline_file: Path | None = None,
-    annotate: Annotate | None = None,
-    max_decode_depth: int,
-    max_archive_depth: int,
-    max_archive_size: int,
-    max_archive_ratio: int,
-    max_archive_members: int,
-) -> ScanResult:
-    """Build the pipeline from the options, run it over the source's events and settle the
-    findings (excludes, suppressions)."""
-    from hvscan import scan
-    from hvscan.config import path_filter
-    from hvscan.engine import Engine, Limits
-    from hvscan.rules import load_builtin_rules, load_rule_files
-    from hvscan.suppress import Suppressor, load_ignore_file
+def _limits(options: dict[str, Any]) -> Limits:
+    """Take the decoding and archive limits out of a command's options."""
+    from hvscan.engine import Limits
 
-    rules = load_builtin_rules() + load_rule_files(list(rule_files))
-    baseline = None
-    if baseline_file is not None:  # imported only when asked for: start-up time
-        from hvscan.baseline import load as load_baseline
-
-        baseline = load_baseline(baseline_file)
-    suppressor = Suppressor(
-        ignored=load_ignore_file(ignore_file) if ignore_file is not None else frozenset(),
-        baseline=baseline,
-    )
-    excluded = path_filter(exclude)
-    limits = Limits(decode_depth=max_decode_depth, archive_depth=max_archive_depth,
-                    archive_bytes=max_archive_size, archive_ratio=max_archive_ratio,
-                    archive_members=max_archive_members)
-    result = produce(scan.Pipeline(Engine(rules, limits), excluded, annotate))
-    scan.settle(result, excluded, suppressor)
-    return result
+    return Limits(decode_depth=options.pop("max_decode_depth"),
+                  archive_depth=options.pop("max_archive_depth"),
+                  archive_bytes=options.pop("max_archive_size"),
+                  archive_ratio=options.pop("max_archive_ratio"),
+                  archive_members=options.pop("max_archive_members"))
 
 
 @cli.command("staged")
 @click.argument("repo", required=False, default=".",
-                type=click.Path(file_okay=False, path_type=Path))
+                type=DIRECTORY)
 @report_options
 def staged_command(repo: Path, **options: Any) -> None:
     """Scan the staged change (what `git commit` would record, read from the index) and report
@@ -433,7 +399,7 @@ def pre_push_command(remote: str | None, url: str | None, **options: Any) -> Non
 
 @cli.command("install-hook")
 @click.argument("repo", required=False, default=".",
-                type=click.Path(file_okay=False, path_type=Path))
+                type=DIRECTORY)
 @click.option("--pre-push", "pre_push", is_flag=True,
               help="Install a pre-push hook (scans the commits being pushed) instead of a "
                    "pre-commit hook (scans the staged change).")
@@ -465,83 +431,25 @@ def _scan_git(produce: Produce, **options: Any) -> None:
         raise HvscanError(f"git: {exc}") from None
 
 
-def _scan(
-    produce: Produce,
-    *,
-    rule_files: tuple[Path, ...],
-    exclude: tuple[str, ...],
-    ignore_file: Path | None,
-    baseline_file: Path | None,
-    output_format: str,
-    output: Path | None,
-    fail_on: str,
-    exit_zero: bool,
-    show_suppressed: bool,
-    show_secrets: bool,
-    color: str,
-    max_decode_depth: int,
-    max_archive_depth: int,
-    max_archive_size: int,
-    max_archive_ratio: int,
-    max_archive_members: int,
-    **verify_options: Any,
-) -> None:
-    from hvscan.report import ReportOptions, renderer
-    from hvscan.rules import severity_rank
+def _scan(produce: Produce, **options: Any) -> None:
+    from hvscan.runner import scan_and_report
 
-    verification = _verification(**verify_options)
-    result = _run(produce, rule_files=rule_files, exclude=exclude, ignore_file=ignore_file,
-                  baseline_file=baseline_file,
-                  annotate=verification.annotate if verification else None,
-                  max_decode_depth=max_decode_depth, max_archive_depth=max_archive_depth,
-                  max_archive_size=max_archive_size, max_archive_ratio=max_archive_ratio,
-                  max_archive_members=max_archive_members)
-    # After settling: a suppressed key is never sent to the API.
-    if verification:
-        _verify(verification, result)
-    use_color = output is None and _want_color(color)
-    text = renderer(output_format)(result, ReportOptions(show_secrets=show_secrets,
-                                                         show_suppressed=show_suppressed,
-                                                         color=use_color))
-    if output is not None or output_format != "text":
-        # Only the text report on standard output is sure to be read by a person (a CSV cannot
-        # even hold them): say on stderr what could not be scanned.
-        for error in result.errors:
-            click.echo(f"hvscan: error: {error.path}: {error.message}", err=True)
-    if output is None:
-        click.echo(text, nl=False, color=use_color)
-    else:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise HvscanError(f"cannot write report to {output}: {exc.strerror}") from None
-        if output_format != "text":
-            from hvscan.report.text_format import summary
-
-            click.echo(summary(result), err=True)
-    if result.errors:
-        sys.exit(EXIT_ERROR)
-    threshold = None if fail_on == "none" else severity_rank(fail_on)
-    failing = threshold is not None and any(
-        severity_rank(f.severity) >= threshold for f in result.findings
-    )
-    sys.exit(EXIT_FINDINGS if failing and not exit_zero else EXIT_CLEAN)
+    verification = _verification(options)
+    scan_and_report(produce, limits=_limits(options), verification=verification, **options)
 
 
-def _verification(
-    *,
-    verify: bool,
-    api_base: str | None,
-    org_id: str | None,
-    only_verified: bool,
-    results: str | None,
-    verify_workers: int,
-    verify_timeout: float,
-    verify_retries: int,
-    verify_cache: Path | None,
-    verify_cache_ttl: int,
-) -> VerifyStep | None:
-    """The verification step the options ask for; None when it is off."""
+def _verification(options: dict[str, Any]) -> VerifyStep | None:
+    """The verification step the options ask for (taken out of them); None when it is off."""
+    verify: bool = options.pop("verify")
+    api_base: str | None = options.pop("api_base")
+    org_id: str | None = options.pop("org_id")
+    only_verified: bool = options.pop("only_verified")
+    results: str | None = options.pop("results")
+    verify_workers: int = options.pop("verify_workers")
+    verify_timeout: float = options.pop("verify_timeout")
+    verify_retries: int = options.pop("verify_retries")
+    verify_cache: Path | None = options.pop("verify_cache")
+    verify_cache_ttl: int = options.pop("verify_cache_ttl")
     if not verify:
         for given, name in ((only_verified, "--only-verified"), (results, "--results"),
                             (verify_cache, "--verify-cache")):
@@ -566,15 +474,6 @@ def _verification(
     return verifying.VerifyStep(settings, cache, statuses)
 
 
-def _verify(step: VerifyStep, result: ScanResult) -> None:
-    from hvscan.verify import VerifyError
-
-    try:
-        step.apply(result)
-    except VerifyError as exc:
-        raise HvscanError(str(exc)) from None
-
-
 def _checked(param: str, check: Callable[[str], T], value: str) -> T:
     from hvscan.verify import VerifyError
 
@@ -584,13 +483,11 @@ def _checked(param: str, check: Callable[[str], T], value: str) -> T:
         raise click.BadParameter(str(exc), param_hint=param) from None
 
 
-def _want_color(choice: str) -> bool:
-    if choice != "auto":
-        return choice == "always"
-    return "NO_COLOR" not in os.environ and sys.stdout.isatty()
-
-
 def main() -> None:
+    guarded(_click_main)
+
+
+def _click_main() -> None:
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
@@ -599,25 +496,3 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_ERROR)
-    except KeyboardInterrupt:
-        click.echo("hvscan: interrupted", err=True)
-        sys.exit(130)
-    except Exception as exc:
-        if isinstance(exc, (HvscanError, *_user_errors())):
-            click.echo(f"hvscan: error: {exc}", err=True)
-            sys.exit(EXIT_ERROR)
-        if os.environ.get("HVSCAN_DEBUG"):
-            raise
-        click.echo(f"hvscan: internal error: {type(exc).__name__}: {exc}", err=True)
-        sys.exit(EXIT_ERROR)
-
-
-def _user_errors() -> tuple[type[Exception], ...]:
-    """Errors in what the user gave us (one line, exit 2), as opposed to bugs. Imported once
-    something has gone wrong: a run that needs no baseline never loads that module."""
-    from hvscan.baseline import BaselineError
-    from hvscan.config import ConfigError
-    from hvscan.rules import RuleError
-    from hvscan.suppress import IgnoreFileError
-
-    return RuleError, ConfigError, BaselineError, IgnoreFileError

@@ -7,9 +7,6 @@ table of ``pyproject.toml``, looked up from the scanned directory up to the repo
 level, or the one named by ``--config``. Values from the file and the environment go through the
 option's own click type and callback, so they are checked like the command line, and a bad one is
 reported as one line naming where it came from, the key and what is allowed.
-
-This module also owns path excludes: gitignore-style patterns matched against the paths hvscan
-reports (relative to the scanned directory, or to the repository for git sources).
 """
 
 from __future__ import annotations
@@ -17,14 +14,11 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 from click.core import ParameterSource
-
-from hvscan.sources import Excluded
 
 CONFIG_NAME = ".hvscan.toml"
 PYPROJECT_NAME = "pyproject.toml"
@@ -36,8 +30,7 @@ class ConfigError(Exception):
     """A configuration file or environment variable is unreadable or holds a bad setting."""
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
     """A configurable option. ``key`` is both the name in the file and the long option."""
 
     key: str
@@ -73,8 +66,7 @@ SETTINGS: dict[str, Setting] = {
 }
 
 
-@dataclass(frozen=True)
-class ConfigFile:
+class ConfigFile(NamedTuple):
     path: Path
     values: dict[str, Any]
     # How keys are named in messages: "fail-on" in .hvscan.toml, "tool.hvscan.fail-on" in
@@ -282,33 +274,10 @@ def check_patterns(
 ) -> tuple[str, ...]:
     """Click callback of ``--exclude``: a typo in a pattern fails with the option's name (and,
     through ``resolve``, the file's or variable's)."""
-    if not patterns:
-        return patterns
-    import pathspec
+    from hvscan.excludes import pattern_problem
 
     for pattern in patterns:
-        if not pattern.strip():
-            raise click.BadParameter("an empty pattern matches nothing", ctx, param)
-        try:
-            pathspec.GitIgnoreSpec.from_lines([pattern])
-        except ValueError:
-            raise click.BadParameter(
-                f"{pattern!r} is not a valid gitignore-style pattern", ctx, param
-            ) from None
+        problem = pattern_problem(pattern)
+        if problem is not None:
+            raise click.BadParameter(problem, ctx, param)
     return patterns
-
-
-def path_filter(patterns: Sequence[str]) -> Excluded | None:
-    """A predicate telling whether a reported path (POSIX, relative) is excluded; None when
-    there are no patterns, so a run without excludes never imports pathspec. A directory is
-    asked with a trailing slash, so ``build/`` prunes the tree."""
-    if not patterns:
-        return None
-    import pathspec
-
-    spec = pathspec.GitIgnoreSpec.from_lines(patterns)
-
-    def excluded(path: str) -> bool:
-        return bool(spec.match_file(path))
-
-    return excluded

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     import tarfile
@@ -40,16 +39,17 @@ def kind(data: bytes) -> str | None:
     return None
 
 
-@dataclass
 class Budget:
     """What is left to expand for one scanned blob, across all its nested containers."""
 
-    bytes_left: int
-    members_left: int
-    ratio: int
-    max_bytes: int
-    max_members: int
-    expanded: int = 0
+    def __init__(self, *, bytes_left: int, members_left: int, ratio: int, max_bytes: int,
+                 max_members: int) -> None:
+        self.bytes_left = bytes_left
+        self.members_left = members_left
+        self.ratio = ratio
+        self.max_bytes = max_bytes
+        self.max_members = max_members
+        self.expanded = 0
 
     def allowance(self, compressed: int) -> tuple[int, str]:
         """How many bytes a member of ``compressed`` bytes may expand to, and why not more."""
@@ -74,8 +74,7 @@ class Budget:
         self.expanded += size
 
 
-@dataclass
-class Member:
+class Member(NamedTuple):
     """A file inside a container. ``name`` is None for a compressed stream, which has none."""
 
     name: str | None
@@ -83,8 +82,7 @@ class Member:
     data: bytes
 
 
-@dataclass
-class Problem:
+class Problem(NamedTuple):
     """A damaged part, or a limit that stopped expansion (``limit``), about member ``name``
     (None: the container itself)."""
 
@@ -93,8 +91,7 @@ class Problem:
     limit: bool = False
 
 
-@dataclass
-class Raw:
+class Raw(NamedTuple):
     """The container's own bytes from ``offset`` on could not be read as a container: they are
     to be scanned as they are."""
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _ALNUM = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _HEX = frozenset(b"0123456789abcdefABCDEF")
@@ -44,8 +44,7 @@ _SNIFF_BOMS = ((_BOMS["utf-32-le"], 4, 0), (_BOMS["utf-32-be"], 4, 3),
                (_BOMS["utf-16-le"], 2, 0), (_BOMS["utf-16-be"], 2, 1))
 
 
-@dataclass
-class Needle:
+class Needle(NamedTuple):
     """What a prefilter needle stands for: a rule keyword seen through ``chain`` (encodings,
     outermost first). ``phase`` places the needle on its encoding's grid: a base64 needle starts
     ``phase`` characters after a 4-character group boundary; for UTF-16/32 see ``_wide_forms``."""
@@ -54,8 +53,7 @@ class Needle:
     phase: int = 0
 
 
-@dataclass
-class Region:
+class Region(NamedTuple):
     """Encoded text found in a buffer, decoded. ``origin`` maps an offset in ``data`` to the
     offset of the encoded text in the buffer. ``whole_text`` marks the whole buffer re-read in
     another text encoding (UTF-16/32), whose lines are counted in ``data``."""
@@ -70,8 +68,7 @@ Found = list[tuple[bytes, Needle]]
 Form = tuple[str, bytes, int]
 
 
-@dataclass
-class Decoder:
+class Decoder(NamedTuple):
     family: str
     forms: Callable[[bytes], list[Form]]
     regions: Callable[[bytes, Found], list[Region]]

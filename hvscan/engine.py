@@ -12,8 +12,7 @@ the same single prefilter pass found, recursively up to the limits. What could n
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from hvscan import containers
 from hvscan.decode import Region, family, looks_wide, needle_table
@@ -33,8 +32,7 @@ if TYPE_CHECKING:
 SIGNATURE_BYTES = 512
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(NamedTuple):
     """A key found in a blob. ``member`` names the archive member holding it (nested members
     joined by ``!``); ``encoding`` the chain of containers and encodings that hid it, outermost
     first. ``line``/``column`` count in the member (in the decoded text for a UTF-16/32 file);
@@ -55,8 +53,7 @@ class Match:
     allowed: bool = False
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(NamedTuple):
     """How far the engine looks into encoded text and containers (the CLI's ``--max-*``).
     ``archive_depth`` 0 leaves containers closed, ``decode_depth`` 0 leaves text undecoded."""
 
@@ -67,8 +64,7 @@ class Limits:
     archive_members: int = 10_000
 
 
-@dataclass(frozen=True)
-class Note:
+class Note(NamedTuple):
     """Something in a blob that could not be fully looked into; ``limit`` when one of the
     ``Limits`` stopped it. ``member`` as in ``Match``."""
 
@@ -77,12 +73,15 @@ class Note:
     limit: bool = False
 
 
-@dataclass
 class Inspection:
-    matches: list[Match] = field(default_factory=list)
-    notes: list[Note] = field(default_factory=list)
-    members: int = 0
-    expanded_bytes: int = 0
+    """What inspecting one blob found, and the archive work it took (a plain class, as
+    ``scan.Stats`` is)."""
+
+    def __init__(self, notes: list[Note] | None = None) -> None:
+        self.matches: list[Match] = []
+        self.notes: list[Note] = [] if notes is None else notes
+        self.members = 0
+        self.expanded_bytes = 0
 
 
 class Engine:
@@ -138,8 +137,7 @@ class Engine:
         return [grouped[name] for name in sorted(grouped)]
 
 
-@dataclass
-class _Spot:
+class _Spot(NamedTuple):
     """A match (or, without ``rule``, encoded text that held a key prefix but no key) in the
     coordinates of the buffer being scanned; ``line`` is 0, and ``allowed`` None, until known
     (they are read in the text the user sees: the document, or a whole UTF-16/32 text)."""
@@ -155,13 +153,13 @@ class _Spot:
     allowed: bool | None = None
 
 
-@dataclass
 class _Walk:
     """One blob's inspection: containers opened, text decoded, matches and notes gathered."""
 
-    engine: Engine
-    out: Inspection
-    budget: containers.Budget
+    def __init__(self, engine: Engine, out: Inspection, budget: containers.Budget) -> None:
+        self.engine = engine
+        self.out = out
+        self.budget = budget
 
     def document(self, data: bytes, chain: tuple[str, ...], member: str | None,
                  depth: int) -> None:
@@ -259,7 +257,7 @@ class _Walk:
                 allowed = allowed_inline(region.data, spot.start, spot.end)
             start = region.origin(spot.start)
             end = max(region.origin(spot.end), start + 1)
-            moved.append(replace(spot, start=start, end=end, line=line, column=column,
+            moved.append(spot._replace(start=start, end=end, line=line, column=column,
                                  allowed=allowed))
         return moved
 

@@ -23,7 +23,7 @@ import datetime
 import os
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -134,8 +134,7 @@ def _scan_stream(pipeline: Pipeline, repo: Repository, id_files: list[IO[bytes]]
             result.stats.archive_members += inspection.members
             result.stats.bytes_decompressed += inspection.expanded_bytes
             if inspection.notes:
-                scanned.notes[obj.oid] = replace(inspection, matches=[], members=0,
-                                                 expanded_bytes=0)
+                scanned.notes[obj.oid] = Inspection(notes=inspection.notes)
             matches = _real(inspection.matches, result)
             if pipeline.annotate is not None:
                 for match in matches:

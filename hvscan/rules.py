@@ -8,10 +8,9 @@ prefilter never fires never imports the ``regex`` package, which keeps the hook'
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, AnyStr, NamedTuple
 
 if TYPE_CHECKING:
     from regex import Pattern
@@ -34,8 +33,7 @@ def severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity)
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     id: str
     description: str
     pattern: str
@@ -45,19 +43,24 @@ class Rule:
     remediation: str
     allow_patterns: tuple[str, ...] = ()
     placeholder_checks: tuple[str, ...] = ()
-    origin: str = field(default="", compare=False)
+    origin: str = ""
 
-    @cached_property
+    @property
     def regex(self) -> Pattern[bytes]:
-        import regex
+        return _compiled(self.pattern.encode())
 
-        return regex.compile(self.pattern.encode())
-
-    @cached_property
+    @property
     def allow_regexes(self) -> tuple[Pattern[str], ...]:
-        import regex
+        return tuple(_compiled(p) for p in self.allow_patterns)
 
-        return tuple(regex.compile(p) for p in self.allow_patterns)
+
+@cache
+def _compiled(pattern: AnyStr) -> Pattern[AnyStr]:
+    """Patterns are compiled on first use, once per run: a run whose prefilter never fires
+    never imports the regex package."""
+    import regex
+
+    return regex.compile(pattern)
 
 
 def builtin_rules_dir() -> Path:

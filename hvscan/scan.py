@@ -13,32 +13,43 @@ clean (see ``Pipeline.screen``) counts as scanned.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, NamedTuple
 
-from hvscan.engine import Engine, Inspection, Match
-from hvscan.findings import Finding, make_finding, member_path
 from hvscan.sources import Blob, Events, Excluded, Failed, Origin, Screen, Screened, Skipped
-from hvscan.suppress import Suppressor
+
+if TYPE_CHECKING:
+    from hvscan.engine import Engine, Inspection, Match
+    from hvscan.findings import Finding
+    from hvscan.suppress import Suppressor
 
 
-@dataclass
 class Stats:
-    files_scanned: int = 0
-    bytes_scanned: int = 0
-    files_skipped: int = 0
-    errors: int = 0
-    placeholders_ignored: int = 0
-    preexisting_ignored: int = 0
-    suppressed: int = 0
-    findings_filtered: int = 0
-    archive_members: int = 0
-    bytes_decompressed: int = 0
-    notes: int = 0
-    limits_hit: int = 0
+    """The run's counters, all starting at 0. Mutable state on every run's path is a plain
+    class: a dataclass would cost every start-up about 1 ms to define (docs/performance.md)."""
+
+    files_scanned: int
+    bytes_scanned: int
+    files_skipped: int
+    errors: int
+    placeholders_ignored: int
+    preexisting_ignored: int
+    suppressed: int
+    findings_filtered: int
+    archive_members: int
+    bytes_decompressed: int
+    notes: int
+    limits_hit: int
+
+    def __init__(self) -> None:
+        for name in self.__annotations__:
+            setattr(self, name, 0)
+
+    def add(self, other: Stats) -> None:
+        for name in self.__annotations__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-@dataclass(frozen=True)
-class Note:
+class Note(NamedTuple):
     """Part of a blob that could not be fully looked into; ``limit`` when a --max-* limit
     stopped decoding or expansion (raise it to look further)."""
 
@@ -49,14 +60,14 @@ class Note:
     commit: str | None = None
 
 
-@dataclass
 class ScanResult:
-    findings: list[Finding] = field(default_factory=list)
-    suppressed: list[Finding] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-    errors: list[Failed] = field(default_factory=list)
-    notes: list[Note] = field(default_factory=list)
-    stats: Stats = field(default_factory=Stats)
+    def __init__(self) -> None:
+        self.findings: list[Finding] = []
+        self.suppressed: list[Finding] = []
+        self.skipped: list[Skipped] = []
+        self.errors: list[Failed] = []
+        self.notes: list[Note] = []
+        self.stats = Stats()
 
     def add(self, other: ScanResult) -> None:
         """Fold in the result of another source, for a run over several (``baseline --git``)."""
@@ -65,19 +76,16 @@ class ScanResult:
         self.skipped += other.skipped
         self.errors += other.errors
         self.notes += other.notes
-        for stat in fields(Stats):
-            setattr(self.stats, stat.name,
-                    getattr(self.stats, stat.name) + getattr(other.stats, stat.name))
+        self.stats.add(other.stats)
 
 
-Annotate = Callable[[bytes, Match], dict[str, str]]
+Annotate = Callable[[bytes, "Match"], dict[str, str]]
 # ``Engine.needs_full_scan`` recognises containers and UTF-16/32 text by their first bytes (a tar
 # header's magic is at byte 257): the screen hands it a copy of this many.
 HEAD = 4096
 
 
-@dataclass(frozen=True)
-class Pipeline:
+class Pipeline(NamedTuple):
     """What a source needs to produce a ScanResult: the engine, the user's excludes (so it can
     skip excluded paths before reading them) and the hook reading hints next to each match."""
 
@@ -123,6 +131,9 @@ def run(engine: Engine, events: Events, *, annotate: Annotate | None = None) -> 
                 if match.placeholder:
                     stats.placeholders_ignored += 1
                 else:
+                    # Imported once there is a finding: a clean run never needs it.
+                    from hvscan.findings import make_finding
+
                     finding = make_finding(match, event.origin)
                     # A member's offsets point into the member, not into the blob.
                     if annotate and match.member is None:
@@ -147,6 +158,10 @@ def record_notes(result: ScanResult, inspection: Inspection, origin: Origin) -> 
     stats = result.stats
     stats.archive_members += inspection.members
     stats.bytes_decompressed += inspection.expanded_bytes
+    if not inspection.notes:
+        return
+    from hvscan.findings import member_path
+
     for note in inspection.notes:
         stats.notes += 1
         stats.limits_hit += note.limit

@@ -12,9 +12,8 @@ Suppressed findings are counted in the stats and listed with ``--show-suppressed
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from hvscan.baseline import Baseline
@@ -65,8 +64,7 @@ def load_ignore_file(path: Path) -> frozenset[str]:
     return frozenset(entries)
 
 
-@dataclass(frozen=True)
-class Suppressor:
+class Suppressor(NamedTuple):
     ignored: frozenset[str] = frozenset()
     baseline: Baseline | None = None
 

@@ -23,3 +23,10 @@ def make_body(seed: int | str = 0, length: int = 32) -> str:
 
 def make_key(kind: str = "live", seed: int | str = 0) -> str:
     return PREFIXES[kind] + make_body(seed)
+
+
+def key_sha256(key: str) -> str:
+    """A key's ``secret_sha256``, as reports carry it."""
+    import hashlib
+
+    return hashlib.sha256(key.encode()).hexdigest()

@@ -8,12 +8,12 @@ import ntpath
 import os
 import re
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from gitrepo import GitRepo
+from hvscan_run import Run
 from keygen import make_key
 
 from hvscan import baseline
@@ -22,7 +22,6 @@ from hvscan.findings import Finding, make_finding
 from hvscan.rules import load_builtin_rules
 from hvscan.sources import Origin, files
 
-Run = Callable[..., subprocess.CompletedProcess[bytes]]
 ENGINE = Engine(load_builtin_rules())
 LIVE, TEST = make_key("live", 11), make_key("test", 12)
 

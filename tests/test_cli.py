@@ -6,16 +6,15 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hvscan_run import Run
 from keygen import make_key
 
 from hvscan.cli import cli
 
-Run = Callable[..., subprocess.CompletedProcess[bytes]]
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -6,14 +6,12 @@ import json
 import os
 import pty
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from gitrepo import DatedRepo, git_env, iso_date
+from hvscan_run import Run
 from keygen import make_key
-
-Run = Callable[..., subprocess.CompletedProcess[bytes]]
 
 
 @pytest.fixture

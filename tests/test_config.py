@@ -7,13 +7,13 @@ import os
 import re
 import subprocess
 import tomllib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 import pytest
 from click.testing import CliRunner
+from hvscan_run import Run
 from keygen import make_key
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -23,12 +23,9 @@ from hvscan.config import (
     ConfigError,
     find_config,
     load_config,
-    path_filter,
     project_dirs,
     resolve,
 )
-
-Run = Callable[..., subprocess.CompletedProcess[bytes]]
 
 
 def git_init(path: Path) -> Path:
@@ -330,20 +327,6 @@ def test_every_setting_names_a_long_option() -> None:
 
 
 # Excludes
-
-
-def test_no_patterns_no_filter() -> None:
-    assert path_filter(()) is None
-
-
-def test_gitignore_semantics() -> None:
-    excluded = path_filter(["build/", "*.lock", "/top.txt", "docs/**/*.md", "!keep.lock"])
-    assert excluded is not None
-    assert excluded("build/") and excluded("build/x.py") and excluded("a/build/x.py")
-    assert not excluded("build")  # a file named build: the pattern names directories
-    assert excluded("poetry.lock") and not excluded("keep.lock")
-    assert excluded("top.txt") and not excluded("a/top.txt")
-    assert excluded("docs/a/b/c.md") and not excluded("docs/a/b/c.txt")
 
 
 def test_excluded_tree_is_not_even_read(repo: Path, run_hvscan: Run) -> None:

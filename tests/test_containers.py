@@ -6,13 +6,13 @@ import base64
 import gzip
 import json
 import random
-import subprocess
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from archives import make_tar, make_zip
+from hvscan_run import Run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from keygen import make_key
@@ -23,7 +23,6 @@ from hvscan.rules import load_builtin_rules
 
 RULES = load_builtin_rules()
 ENGINE = Engine(RULES)
-Run = Callable[..., subprocess.CompletedProcess[bytes]]
 
 
 def found(data: bytes, engine: Engine = ENGINE) -> list[tuple[str, str | None, str, int, int]]:

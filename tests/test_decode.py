@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 from collections.abc import Callable
 
 import pytest
+from hvscan_run import Run
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from keygen import make_key
@@ -19,7 +19,6 @@ from hvscan.rules import load_builtin_rules
 RULES = load_builtin_rules()
 ENGINE = Engine(RULES)
 KEYWORDS = [k for rule in RULES for k in rule.keywords]
-Run = Callable[..., subprocess.CompletedProcess[bytes]]
 
 
 def found(data: bytes, engine: Engine = ENGINE) -> list[tuple[str, str, int, int]]:

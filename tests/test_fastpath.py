@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 from gitrepo import GitRepo
+from hvscan_run import Run
 from keygen import make_key
 
 from hvscan import fastpath
 from hvscan.engine import Engine
 from hvscan.rules import load_builtin_rules
 
-Run = Callable[..., subprocess.CompletedProcess[bytes]]
 FULL_COMMAND = [sys.executable, "-c", "from hvscan.cli import main; main()", "staged"]
 
 
@@ -156,13 +156,15 @@ def test_other_commands_and_options_reach_the_full_command_line(repo: GitRepo,
 FULL_DIR = [sys.executable, "-c", "from hvscan.cli import main; main()", "dir"]
 
 
-def dir_paths(cwd: Path, run_hvscan: Run, *paths: str) -> tuple[str | None, bytes, bytes]:
+def dir_paths(cwd: Path, run_hvscan: Run, *paths: str,
+              answer: Callable[[list[str]], str | None] = fastpath.clean_files_report,
+              ) -> tuple[str | None, bytes, bytes]:
     """The fast path's answer, what `hvscan dir PATHS` prints, and what the full command
     prints, all run in ``cwd``."""
     here = Path.cwd()
     try:
         os.chdir(cwd)
-        fast = fastpath.clean_files_report(list(paths))
+        fast = answer(list(paths))
     finally:
         os.chdir(here)
     hook = run_hvscan("dir", *paths, cwd=cwd)
@@ -231,3 +233,102 @@ def test_a_malformed_ignore_file_fails_the_same_way_on_both_paths(
     (tmp_path / ".hvscanignore").write_text("not a fingerprint\n")
     done = run_hvscan("dir", "a.txt", cwd=tmp_path)
     assert done.returncode == 2, done.stdout
+
+
+# --- hvscan dir [DIR...] (a CI job's scan of its checkout) ----------------------------------
+
+# hvscan's entry point, saying on stderr whether the run needed click (the full command line).
+ENTRY = ("import sys\nfrom hvscan import fastpath\nsys.argv[0] = 'hvscan'\ntry:\n"
+         "    fastpath.main()\nfinally:\n"
+         "    sys.stderr.write(f'click imported: {\"click\" in sys.modules}\\n')\n")
+
+
+FULL_ENTRY = "import sys\nfrom hvscan.cli import main\nsys.argv[0] = 'hvscan'\nmain()\n"
+
+
+def entry_and_full(cwd: Path, *args: str, env: dict[str, str] | None = None,
+                   ) -> tuple[subprocess.CompletedProcess[bytes], bool]:
+    """What `hvscan ARGS` does, checked against the full command line (same output and exit
+    code), and whether it took the full command line."""
+    entry = subprocess.run([sys.executable, "-c", ENTRY, *args], cwd=cwd, env=env,
+                           capture_output=True, check=False)
+    full = subprocess.run([sys.executable, "-c", FULL_ENTRY, *args], cwd=cwd, env=env,
+                          capture_output=True, check=False)
+    assert (entry.returncode, entry.stdout) == (full.returncode, full.stdout)
+    assert entry.stderr.endswith(b"click imported: False\n") or entry.stderr.endswith(
+        b"click imported: True\n"), entry.stderr
+    assert entry.stderr.replace(b"click imported: False\n", b"").replace(
+        b"click imported: True\n", b"") == full.stderr
+    return entry, entry.stderr.endswith(b"True\n")
+
+
+def zipped(members: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in members.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+def build_tree(root: Path) -> None:
+    (root / ".git").mkdir()
+    (root / ".git" / "leak").write_text(f"{make_key('live', 5)}\n")  # not the tree's
+    (root / "src" / "deep" / "er").mkdir(parents=True)
+    (root / "src" / "deep" / "er" / "a.py").write_text("print('hello')\n" * 200)
+    (root / "src" / "b.bin").write_bytes(bytes(range(256)) * 4)
+    (root / "big.log").write_bytes(b"a clean line of a log\n" * 40_000)  # screened
+    (root / "wide.txt").write_bytes("plain words\n".encode("utf-16"))
+    (root / "docs.md").write_text("keys start with hv_live_ and go on for 32 characters\n")
+    (root / "link.py").symlink_to(root / "src" / "deep" / "er" / "a.py")
+
+
+@pytest.mark.parametrize("args", [("dir",), ("dir", "."), ("dir", "src", "big.log"),
+                                  ("dir", "src", "missing")])
+def test_trees_are_scanned_without_click_with_the_full_report(tmp_path: Path,
+                                                              args: tuple[str, ...]) -> None:
+    build_tree(tmp_path)
+    done, took_full = entry_and_full(tmp_path, *args)
+    assert not took_full
+    if args[-1] == "missing":
+        assert done.returncode == 2 and b"error: missing" in done.stdout
+    else:
+        assert done.returncode == 0 and done.stdout.endswith(b"; 0 findings\n")
+
+
+@pytest.mark.parametrize("name, content", [
+    ("key.env", f"HESEDVID_API_KEY={make_key('live', 6)}\n".encode()),
+    ("placeholder.md", f"use {'hv_test_' + 'x' * 32} in examples\n".encode()),
+    ("archive.zip", zipped({"a.txt": "clean\n"})),
+    ("src/late-key.txt", b"clean\n" * 100_000 + make_key("test", 7).encode()),
+    ("pipe", None),
+    ("dangling", b"nowhere"),
+], ids=["key", "placeholder", "archive", "key after a screened megabyte", "fifo", "dangling"])
+def test_whatever_a_tree_holds_the_report_is_the_full_commands(
+    tmp_path: Path, name: str, content: bytes | None
+) -> None:
+    build_tree(tmp_path)
+    if content is None:
+        os.mkfifo(tmp_path / name)
+    elif name == "dangling":
+        (tmp_path / name).symlink_to(tmp_path / content.decode())
+    else:
+        (tmp_path / name).write_bytes(content)
+    done, took_full = entry_and_full(tmp_path, "dir")
+    assert not took_full
+    assert not done.stdout.endswith(b"; 0 findings\n")  # the report says what was there
+
+
+@pytest.mark.parametrize("setting", [".hvscan.toml", "HVSCAN_FAIL_ON", "HESEDVID_API_BASE"])
+def test_a_configured_tree_goes_to_the_full_command_line(tmp_path: Path, setting: str) -> None:
+    build_tree(tmp_path)
+    env = dict(os.environ)
+    if setting == ".hvscan.toml":
+        (tmp_path / setting).write_text("exclude = ['big.log']\n")
+    elif setting == "HVSCAN_FAIL_ON":
+        env[setting] = "critical"
+    else:
+        env[setting] = "http://example.invalid"  # not loopback: the full command refuses it
+    done, took_full = entry_and_full(tmp_path / "src", "dir", ".", env=env)
+    assert took_full
+    if setting == "HESEDVID_API_BASE":
+        assert done.returncode == 2

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 
 from gitrepo import GitRepo
+from hvscan_run import Run
 from keygen import make_key
 
 from hvscan import hooks
-
-Run = Callable[..., subprocess.CompletedProcess[bytes]]
 
 
 def install(repo: GitRepo, run_hvscan: Run, *args: str) -> subprocess.CompletedProcess[bytes]:

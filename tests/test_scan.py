@@ -10,8 +10,8 @@ from pathlib import Path
 from keygen import make_key
 
 from hvscan import scan
-from hvscan.config import path_filter
 from hvscan.engine import Engine
+from hvscan.excludes import path_filter
 from hvscan.rules import load_builtin_rules
 from hvscan.sources import Blob, Origin, Screened, files, readahead
 from hvscan.suppress import Suppressor

@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from gitrepo import GitRepo
+from hvscan_run import Run
 from keygen import make_key
 
 from hvscan import scan
@@ -20,7 +20,6 @@ from hvscan.rules import load_builtin_rules
 from hvscan.sources import Blob, Origin
 from hvscan.suppress import IgnoreFileError, Suppressor, allowed_inline, load_ignore_file
 
-Run = Callable[..., subprocess.CompletedProcess[bytes]]
 KEY = make_key("live", 7)
 ENGINE = Engine(load_builtin_rules())
 

@@ -16,6 +16,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
+from hvscan_run import Run
 from keygen import make_key
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -26,7 +27,6 @@ from hvscan.findings import Finding
 from hvscan.rules import Rule, load_builtin_rules
 from hvscan.sources import Blob, Origin
 
-Run = Callable[..., subprocess.CompletedProcess[bytes]]
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
                    "all_proxy", "NO_PROXY", "no_proxy")
 

@@ -6,8 +6,7 @@ Modules are imported by name only when chosen, so a run pays only for the format
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from hvscan.findings import Finding
@@ -17,8 +16,7 @@ if TYPE_CHECKING:
 FORMATS = ("text", "json", "jsonl", "sarif", "csv", "junit", "github")
 
 
-@dataclass(frozen=True)
-class ReportOptions:
+class ReportOptions(NamedTuple):
     show_secrets: bool = False
     show_suppressed: bool = False
     color: bool = False

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
-from hvscan.findings import Finding
 from hvscan.report import ReportOptions, finding_details
 from hvscan.rules import SEVERITIES
-from hvscan.scan import ScanResult
 from hvscan.units import format_size
+
+if TYPE_CHECKING:
+    from hvscan.findings import Finding
+    from hvscan.scan import ScanResult
 
 _DETAILS = {"commit": "  commit {}", "encoding": "  encoded as {}",
             "verification": "  verification: {}", "fix": "  fix: {}",

@@ -5,17 +5,22 @@ the versions it replaces), ``Screened`` (content the source read through a ``Scr
 nothing in: scanned, nothing to report), ``Skipped`` (something deliberately not scanned, with
 the reason: a note in the report) and ``Failed`` (something asked for that could not be scanned:
 an error that makes the run exit 2).
+
+Records that never change are ``NamedTuple``s, here and across hvscan: defining one costs a
+fraction of what a dataclass costs (whose methods are compiled at import, about 1 ms each on
+every start; see docs/performance.md), and every run defines them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+_NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
-class Origin:
+class Origin(NamedTuple):
     """Where a blob came from. ``path`` is POSIX, relative to the scan root (None for commit and
     tag messages); git sources also fill the commit fields."""
 
@@ -24,22 +29,20 @@ class Origin:
     commit: str | None = None
     author: str | None = None
     date: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    extra: Mapping[str, Any] = _NO_EXTRA
 
 
-@dataclass(frozen=True)
-class Blob:
+class Blob(NamedTuple):
     """Bytes to scan. ``previous``, when given, loads earlier versions of the same content
     (before an edit or a rename): keys found there are not new and are not reported. It is called
     only for a blob that has matches, so a source can make it as costly as it must."""
 
     data: bytes
     origin: Origin
-    previous: Callable[[], list[bytes]] | None = field(default=None, compare=False)
+    previous: Callable[[], list[bytes]] | None = None
 
 
-@dataclass  # not frozen: a frozen dataclass costs every start-up about 1 ms more to create
-class Screened:
+class Screened(NamedTuple):
     """Content of ``size`` bytes that a ``Screen`` passed as clean: it counts as scanned, and
     it never had to be held in memory whole."""
 
@@ -47,8 +50,7 @@ class Screened:
     size: int
 
 
-@dataclass  # not frozen: a frozen dataclass costs every start-up about 1 ms more to create
-class Screen:
+class Screen(NamedTuple):
     """What the pipeline lends a source that reads big content: a look at it, window by window,
     before it is handed on (sources still know nothing of what is looked for). ``needs_engine``
     is asked about consecutive windows that overlap by ``overlap`` bytes, so nothing the engine
@@ -60,14 +62,12 @@ class Screen:
     overlap: int
 
 
-@dataclass(frozen=True)
-class Skipped:
+class Skipped(NamedTuple):
     path: str
     reason: str
 
 
-@dataclass(frozen=True)
-class Failed:
+class Failed(NamedTuple):
     path: str
     message: str
 
@@ -77,7 +77,7 @@ Events = Iterator[Event]
 
 # Whether a path (POSIX, relative, as reported; a directory with a trailing slash) is excluded
 # by the user's configuration. Sources that can skip reading excluded paths take one; the
-# pipeline applies it to every finding as well. Built by hvscan.config.path_filter.
+# pipeline applies it to every finding as well. Built by hvscan.excludes.path_filter.
 Excluded = Callable[[str], bool]
 
 

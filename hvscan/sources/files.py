@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
 
 from hvscan.sources import Events, Excluded, Failed, Origin, Screen, Skipped, display_path
 from hvscan.sources.readahead import Planned, Unread, read_ahead
+
+# --max-file-size when none is given, as the option is written.
+DEFAULT_MAX_FILE_SIZE = "100MB"
 
 
 def walk(roots: list[bytes], max_file_size: int, excluded: Excluded | None = None,
@@ -29,11 +31,12 @@ def _walk(roots: list[bytes], max_file_size: int, excluded: Excluded | None) -> 
         yield from walker.root(root)
 
 
-@dataclass
 class _Walker:
-    max_file_size: int
-    excluded: Excluded | None
-    seen: set[tuple[int, int]] = field(default_factory=set)
+    def __init__(self, max_file_size: int, excluded: Excluded | None) -> None:
+        self.max_file_size = max_file_size
+        self.excluded = excluded
+        # (device, inode) of every real file and directory met, so each is read once.
+        self.seen: set[tuple[int, int]] = set()
 
     def root(self, root: bytes) -> Planned:
         try:
@@ -47,8 +50,9 @@ class _Walker:
                 yield from self._dir(root, base, info)
         else:
             shown = os.path.basename(root) if os.path.isabs(root) else _posix(root)
-            if not self._excluded(shown, is_dir=False):
-                yield from self._file(root, shown, info)
+            planned = None if self._excluded(shown, is_dir=False) else self._file(root, shown, info)
+            if planned is not None:
+                yield planned
 
     def _excluded(self, shown: bytes, *, is_dir: bool) -> bool:
         if self.excluded is None:
@@ -56,22 +60,27 @@ class _Walker:
         return self.excluded(display_path(shown) + "/" * is_dir)
 
     def _dir(self, real: bytes, shown: bytes, info: os.stat_result) -> Planned:
-        key = (info.st_dev, info.st_ino)
-        if key in self.seen:
+        """Depth first, each directory's entries in name order (a subdirectory's files come
+        where its name sorts). The directories being listed are kept on a stack, not in one
+        generator per level, so a file deep in the tree is not handed up through every level."""
+        if self._seen_before(info):
             return
-        self.seen.add(key)
-        try:
-            with os.scandir(real) as it:
-                entries = sorted(it, key=lambda e: e.name)
-        except OSError as exc:
-            yield Failed(display_path(shown or b"."), f"cannot list directory: {_reason(exc)}")
+        listing = self._list(real, shown)
+        if isinstance(listing, Failed):
+            yield listing
             return
-        for entry in entries:
+        stack = [(iter(listing), shown)]
+        while stack:
+            entries, parent = stack[-1]
+            entry = next(entries, None)
+            if entry is None:
+                stack.pop()
+                continue
             if entry.name == b".git":
                 continue
             # Joined with "/" whatever the platform: reported paths and fingerprints are POSIX.
-            child_shown = shown + b"/" + entry.name if shown else entry.name
-            if self._excluded(child_shown, is_dir=entry.is_dir()):
+            child_shown = parent + b"/" + entry.name if parent else entry.name
+            if self.excluded is not None and self._excluded(child_shown, is_dir=entry.is_dir()):
                 continue
             try:
                 child = os.stat(entry.path)
@@ -81,25 +90,42 @@ class _Walker:
             except OSError as exc:
                 yield Failed(display_path(child_shown), _reason(exc))
                 continue
-            if stat.S_ISDIR(child.st_mode):
-                yield from self._dir(entry.path, child_shown, child)
-            else:
-                yield from self._file(entry.path, child_shown, child)
+            if not stat.S_ISDIR(child.st_mode):
+                planned = self._file(entry.path, child_shown, child)
+                if planned is not None:
+                    yield planned
+            elif not self._seen_before(child):
+                listing = self._list(entry.path, child_shown)
+                if isinstance(listing, Failed):
+                    yield listing
+                else:
+                    stack.append((iter(listing), child_shown))
 
-    def _file(self, real: bytes, shown: bytes, info: os.stat_result) -> Planned:
-        path = display_path(shown)
-        if not stat.S_ISREG(info.st_mode):
-            yield Skipped(path, f"not a regular file ({_kind(info.st_mode)})")
-            return
+    def _seen_before(self, info: os.stat_result) -> bool:
         key = (info.st_dev, info.st_ino)
         if key in self.seen:
-            return
+            return True
         self.seen.add(key)
+        return False
+
+    @staticmethod
+    def _list(real: bytes, shown: bytes) -> list[os.DirEntry[bytes]] | Failed:
+        try:
+            with os.scandir(real) as it:
+                return sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            return Failed(display_path(shown or b"."), f"cannot list directory: {_reason(exc)}")
+
+    def _file(self, real: bytes, shown: bytes, info: os.stat_result) -> Unread | Skipped | None:
+        path = display_path(shown)
+        if not stat.S_ISREG(info.st_mode):
+            return Skipped(path, f"not a regular file ({_kind(info.st_mode)})")
+        if self._seen_before(info):
+            return None
         if info.st_size > self.max_file_size:
-            yield Skipped(path, f"larger than --max-file-size ({info.st_size} > "
-                          f"{self.max_file_size} bytes)")
-            return
-        yield Unread(real, Origin(source="file", path=path), info.st_size)
+            return Skipped(path, f"larger than --max-file-size ({info.st_size} > "
+                           f"{self.max_file_size} bytes)")
+        return Unread(real, Origin("file", path), info.st_size)
 
 
 def _posix(path: bytes) -> bytes:

@@ -7,13 +7,13 @@ import csv
 import io
 import json
 import re
-import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
 import click
 import pytest
+from hvscan_run import Run
 from report_sample import KEY_SHAPE, sample_result
 
 from hvscan.cli import cli
@@ -21,7 +21,6 @@ from hvscan.report import FORMATS, ReportOptions, finding_details, renderer
 from hvscan.scan import ScanResult
 
 GOLDEN = Path(__file__).parent / "golden"
-Run = Callable[..., subprocess.CompletedProcess[bytes]]
 
 
 def test_every_format_is_offered_by_every_scan_command() -> None:

@@ -3,27 +3,20 @@ keys, from git's hook input or the pre-commit framework's variables."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from gitrepo import GitRepo
-from keygen import make_key
+from hvscan_run import Run
+from keygen import key_sha256, make_key
 
 from hvscan.sources.pushed import Push, PushInputError, from_hook_input, from_pre_commit
 
-Run = Callable[..., subprocess.CompletedProcess[bytes]]
 Z = "0" * 40
 A = "a" * 40
 B = "b" * 40
-
-
-def sha(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def test_hook_input_lines() -> None:
@@ -86,7 +79,7 @@ def test_new_branch_to_an_empty_remote_scans_all_its_history(
     repo.commit("oops, remove it", "-a")
     code, report = pre_push(repo, run_hvscan, "main")
     assert code == 1
-    assert keys(report) == [("history", "app.py", sha(key))]
+    assert keys(report) == [("history", "app.py", key_sha256(key))]
     finding = report["findings"][0]
     assert finding["commit"] == first
     assert finding["author"] == "Ada Tester <ada@example.invalid>"
@@ -108,7 +101,7 @@ def test_only_what_the_remote_lacks_and_only_added_keys(
     assert report["stats"]["preexisting_ignored"] == 1
     repo.commit_file("new.env", f"NEW={new}\n", "new key")
     code, report = pre_push(repo, run_hvscan, "main")
-    assert (code, keys(report)) == (1, [("history", "new.env", sha(new))])
+    assert (code, keys(report)) == (1, [("history", "new.env", key_sha256(new))])
     # Pushed commits only: the first commit (on the remote) was not read again.
     assert report["stats"]["files_scanned"] == 4
 
@@ -125,8 +118,8 @@ def test_commit_messages_and_annotated_tags(repo: GitRepo, remote: GitRepo,
                       input=lines.encode(), env=repo.env)
     report = json.loads(done.stdout)
     assert done.returncode == 1
-    assert sorted(keys(report)) == [("commit-message", None, sha(in_message)),
-                                    ("tag-message", None, sha(in_tag))]
+    assert sorted(keys(report)) == [("commit-message", None, key_sha256(in_message)),
+                                    ("tag-message", None, key_sha256(in_tag))]
     by_source = {f["source"]: f for f in report["findings"]}
     assert by_source["commit-message"]["commit"] == commit
     assert by_source["commit-message"]["line"] == 1
@@ -147,7 +140,7 @@ def test_evil_merge_key_is_reported_but_a_merged_remote_branch_is_not(
     assert (code, keys(report)) == (0, [])
     merge = repo.commit_file("main.txt", f"main\nE = '{evil}'\n", "merge side")
     code, report = pre_push(repo, run_hvscan, "main")
-    assert (code, keys(report)) == (1, [("history", "main.txt", sha(evil))])
+    assert (code, keys(report)) == (1, [("history", "main.txt", key_sha256(evil))])
     assert report["findings"][0]["commit"] == merge
 
 
@@ -167,7 +160,7 @@ def test_remote_tip_unknown_here_is_tolerated(repo: GitRepo, remote: GitRepo,
                       env=repo.env, input=f"refs/heads/main {commit} refs/heads/main {A}\n"
                       .encode())
     assert done.returncode == 1
-    assert keys(json.loads(done.stdout)) == [("history", "k.txt", sha(key))]
+    assert keys(json.loads(done.stdout)) == [("history", "k.txt", key_sha256(key))]
 
 
 def test_missing_local_revision_fails(repo: GitRepo, remote: GitRepo, run_hvscan: Run) -> None:
@@ -186,7 +179,7 @@ def test_pre_commit_range_variables(repo: GitRepo, remote: GitRepo, run_hvscan: 
            "PRE_COMMIT_REMOTE_NAME": "origin"}
     done = run_hvscan("pre-push", "--format", "json", cwd=repo.path, env={**repo.env, **env})
     report = json.loads(done.stdout)
-    assert done.returncode == 1 and keys(report) == [("history", "b.txt", sha(key))]
+    assert done.returncode == 1 and keys(report) == [("history", "b.txt", key_sha256(key))]
     assert report["stats"]["files_scanned"] == 2
 
 
@@ -213,4 +206,4 @@ def test_excludes_and_configuration_come_from_the_pushing_repository(
                       cwd=repo.path, env=repo.env,
                       input=f"refs/heads/main {head} refs/heads/main {Z}\n".encode())
     assert done.returncode == 1, done.stderr
-    assert keys(json.loads(done.stdout)) == [("history", "app.txt", sha(key))]
+    assert keys(json.loads(done.stdout)) == [("history", "app.txt", key_sha256(key))]

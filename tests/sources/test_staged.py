@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from gitrepo import GitRepo
-from keygen import make_key
+from hvscan_run import Run
+from keygen import key_sha256, make_key
 
 from hvscan.sources import Blob, Failed, Skipped
 from hvscan.sources.staged import read
-
-Run = Callable[..., subprocess.CompletedProcess[bytes]]
 
 
 def staged(repo: GitRepo, run_hvscan: Run, *args: str) -> tuple[int, dict[str, Any]]:
@@ -31,9 +28,8 @@ def found(report: dict[str, Any]) -> list[tuple[str, int, int, str]]:
 
 
 def sha(key: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(key.encode()).hexdigest()[:12]
+    """The start of a key's ``secret_sha256``, as ``found`` lists it."""
+    return key_sha256(key)[:12]
 
 
 def test_before_the_first_commit(repo: GitRepo, run_hvscan: Run) -> None:

@@ -2,11 +2,11 @@
 
 This is the cost every clean byte pays, so it must be close to one memory scan. Small buffers
 use ``bytes.__contains__`` per needle (no import cost: the pre-commit hook scans small files).
-Large buffers are first searched for any needle at all with the Aho-Corasick crate's packed
-(Teddy) searcher, which with the decoders' 24 needles runs about 1.7 times as fast as Hyperscan
-here; most buffers hold none, and that is the answer. A buffer that holds one goes to
-Hyperscan, which tells which needles it holds in a single SIMD pass. Both release the GIL, so
-reading the next buffer overlaps with searching this one. The decoders add many needles, so
+Large buffers are searched with the Aho-Corasick crate's packed (Teddy) searcher, which with the
+decoders' 24 needles runs about 1.7 times as fast as Hyperscan here; most buffers hold none, and
+the few matches of those that do tell which needles they hold. A buffer with many matches goes
+to Hyperscan, which tells which needles it holds in a single SIMD pass. Both release the GIL,
+so reading the next buffer overlaps with searching this one. The decoders add many needles, so
 once a run has made the per-needle path do a fair amount of work, small buffers go the large
 way as well. ``hits`` may be called from several threads at once (the directory source screens
 big files in reader threads): each thread gets its own Hyperscan scratch space.
@@ -25,9 +25,14 @@ LARGE_BUFFER = 1 << 20
 # over a few small files never pays it, a run over a tree soon does.
 SMALL_PATH_WORK = 2 << 20
 # The Teddy searcher lists every match: it is given a buffer this much at a time (overlapping by
-# the longest needle less one byte), so a buffer full of needles costs a short list, not one
-# tuple per needle in the whole buffer.
-SEARCH_CHUNK = 256 << 10
+# the longest needle less one byte), so a buffer full of needles costs a list of at most 256 Ki
+# matches (about 32 MiB, briefly), not one per needle in the whole buffer. Each call also takes
+# the GIL back, which other threads then wait for: 256 KiB cost the directory scan 4% more.
+SEARCH_CHUNK = 1 << 20
+# The searcher reports matches that do not overlap, leftmost first: a needle it passed over
+# starts inside a reported match, and is looked for there. Past this many matches, Hyperscan
+# answers for the whole buffer instead.
+MATCHES_LOOKED_AT = 256
 
 
 class Prefilter:
@@ -45,8 +50,9 @@ class Prefilter:
         """The needles that occur at least once in ``data``."""
         large = len(data) >= LARGE_BUFFER or self._small_work > SMALL_PATH_WORK
         if large:
-            if self._searcher() is not None and not self._any_needle(data):
-                return frozenset()
+            found = self._hits_teddy(data) if self._searcher() is not None else None
+            if found is not None:
+                return found
             if self._hyperscan_database() is not None:
                 return self._hits_hyperscan(data)
         self._small_work += len(data) * len(self.needles)
@@ -86,13 +92,21 @@ class Prefilter:
                     self._database = _compile_hyperscan(self.needles) or False
         return self._database or None
 
-    def _any_needle(self, data: bytes | memoryview) -> bool:
+    def _hits_teddy(self, data: bytes | memoryview) -> frozenset[bytes] | None:
+        """The needles in ``data``, or None past MATCHES_LOOKED_AT matches."""
         view = memoryview(data)
-        overlap = max(map(len, self.needles), default=1) - 1
-        return any(
-            self._any_searcher.find_matches_as_indexes(view[start:start + SEARCH_CHUNK + overlap])
-            for start in range(0, len(view), SEARCH_CHUNK)
-        )
+        overlap = max(map(len, self.needles)) - 1
+        found: set[bytes] = set()
+        matches = 0
+        for start in range(0, len(view), SEARCH_CHUNK):
+            chunk = view[start:start + SEARCH_CHUNK + overlap]
+            for _, begin, end in self._any_searcher.find_matches_as_indexes(chunk):
+                matches += 1
+                if matches > MATCHES_LOOKED_AT:
+                    return None
+                around = bytes(chunk[begin:end + overlap])
+                found.update(needle for needle in self.needles if needle in around)
+        return frozenset(found)
 
     def _searcher(self) -> Any:
         if self._any_searcher is None:

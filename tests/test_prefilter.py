@@ -91,3 +91,15 @@ def test_threads_can_search_at_once() -> None:
     for thread in threads:
         thread.join()
     assert errors == []
+
+
+@pytest.mark.parametrize("count", [1, 2, 3])
+def test_needles_inside_other_matches_are_found_up_to_the_match_limit_and_past_it(
+    engines: str, monkeypatch: pytest.MonkeyPatch, count: int
+) -> None:
+    # "live_x" starts inside "hv_live_", which the Teddy searcher reports in its stead; past
+    # two matches Hyperscan (or the per-needle path) answers for the whole buffer.
+    monkeypatch.setattr(prefilter_module, "MATCHES_LOOKED_AT", 2)
+    data = b"." * 1000 + b"hv_live_x." * count + b"." * LARGE_BUFFER
+    assert Prefilter(NEEDLES).hits(data) == {b"hv_live_", b"live_x"}
+    assert Prefilter(NEEDLES).hits(data.replace(b"hv_", b"hx_")) == {b"live_x"}

@@ -15,14 +15,14 @@ leases), nothing is mapped at all.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator
 
 
 class Unmappable(Exception):
     """The file cannot be looked at through a map (now): read it instead."""
 
 
-def windows(fd: int, window: int, overlap: int) -> Iterator[tuple[int, memoryview]]:
+def windows(fd: int, window: int, overlap: int) -> Generator[tuple[int, memoryview], None, None]:
     """The open file ``fd``, as ``(offset, bytes)`` for every ``window`` bytes from its start
     (a multiple of the page size), each running ``overlap`` bytes into the next. Raises
     ``Unmappable`` before the first window when no lease can be had, and before a later one

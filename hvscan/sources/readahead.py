@@ -135,10 +135,14 @@ def _screen(handle: FileIO, screen: Screen) -> int | None:
     """The number of bytes looked at when no window needs the engine; None as soon as one does."""
     try:
         total = 0
-        for offset, window in mapped.windows(handle.fileno(), MAPPED_WINDOW, screen.overlap):
-            if screen.needs_engine(window, offset == 0):
-                return None
-            total = offset + len(window)
+        windows = mapped.windows(handle.fileno(), MAPPED_WINDOW, screen.overlap)
+        try:
+            for offset, window in windows:
+                if screen.needs_engine(window, offset == 0):
+                    return None
+                total = offset + len(window)
+        finally:  # whatever happens: the lease is given up while the file is still open
+            windows.close()
         return total
     except mapped.Unmappable:
         handle.seek(0)

@@ -2,12 +2,13 @@
 
 A source yields ``Unread`` for each file it has decided to scan, mixed with its other events;
 ``read_ahead`` turns them into ``Blob`` (or ``Screened``, or ``Failed``) in the same order while
-a few threads screen the next big files. Given a ``Screen``, a big file is read the way ``cat``
-reads, window by window through one small reused buffer, and the screen is asked about each
-window; only a file the screen wants is read again, whole, into a Blob, when its turn comes.
-Reading whole files costs twice what ``cat`` does (fresh memory to fault in and fill, for every
-file), and most big files are clean. File reads release the GIL, and so does the prefilter
-behind the screen, so two readers keep two cores busy. Order is kept, so reports never depend
+a few threads screen the next big files. Given a ``Screen``, a big file is looked at window by
+window where the kernel keeps it (``mapped``), or where it cannot be mapped, read the way ``cat``
+reads, through one small reused buffer; the screen is asked about each window, and only a file
+it wants is read again, whole, into a Blob, when its turn comes. Reading whole files costs twice
+what ``cat`` does (fresh memory to fault in and fill, for every file), and most big files are
+clean. Maps, file reads and the prefilter behind the screen release the GIL, so two readers
+keep two cores busy. Order is kept, so reports never depend
 on thread timing, and the bytes held ahead are bounded, so memory does not grow with the tree.
 """
 

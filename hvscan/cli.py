@@ -16,12 +16,11 @@ import click
 
 from hvscan import __version__
 from hvscan.report import FORMATS
-from hvscan.runner import EXIT_ERROR, HvscanError, Produce, guarded, walker
+from hvscan.runner import EXIT_ERROR, HvscanError, Produce, Settings, guarded, walker
 from hvscan.sources.files import DEFAULT_MAX_FILE_SIZE
 from hvscan.units import parse_size
 
 if TYPE_CHECKING:
-    from hvscan.engine import Limits
     from hvscan.history import HistoryOptions
     from hvscan.scan import Pipeline, ScanResult
     from hvscan.verify import VerifyStep
@@ -251,7 +250,7 @@ def baseline_command(
         produce = _with_history(produce, _repository_of(paths[0] if paths else Path()))
     from hvscan.runner import run
 
-    result = run(produce, limits=_limits(options), **options)
+    result = run(produce, _settings(options))
     for skipped in result.skipped:
         click.echo(f"note: skipped {skipped.path}: {skipped.reason}", err=True)
     for error in result.errors:
@@ -346,15 +345,18 @@ def _repository_of(path: Path) -> Path:
     return path if path.is_dir() else path.parent
 
 
-def _limits(options: dict[str, Any]) -> Limits:
-    """Take the decoding and archive limits out of a command's options."""
+def _settings(options: dict[str, Any]) -> Settings:
+    """Take what to look for and what to leave out out of a command's options."""
     from hvscan.engine import Limits
 
-    return Limits(decode_depth=options.pop("max_decode_depth"),
-                  archive_depth=options.pop("max_archive_depth"),
-                  archive_bytes=options.pop("max_archive_size"),
-                  archive_ratio=options.pop("max_archive_ratio"),
-                  archive_members=options.pop("max_archive_members"))
+    limits = Limits(decode_depth=options.pop("max_decode_depth"),
+                    archive_depth=options.pop("max_archive_depth"),
+                    archive_bytes=options.pop("max_archive_size"),
+                    archive_ratio=options.pop("max_archive_ratio"),
+                    archive_members=options.pop("max_archive_members"))
+    return Settings(rule_files=options.pop("rule_files"), exclude=options.pop("exclude"),
+                    ignore_file=options.pop("ignore_file"),
+                    baseline_file=options.pop("baseline_file", None), limits=limits)
 
 
 @cli.command("staged")
@@ -435,7 +437,7 @@ def _scan(produce: Produce, **options: Any) -> None:
     from hvscan.runner import scan_and_report
 
     verification = _verification(options)
-    scan_and_report(produce, limits=_limits(options), verification=verification, **options)
+    scan_and_report(produce, _settings(options), verification=verification, **options)
 
 
 def _verification(options: dict[str, Any]) -> VerifyStep | None:

@@ -15,7 +15,7 @@ big files in reader threads): each thread gets its own Hyperscan scratch space.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 # Below this size, a few ``in`` passes cost less than Hyperscan's import and call overhead.
@@ -81,16 +81,11 @@ class Prefilter:
         return sorted(spans)
 
     def _all_matches_database(self) -> Any:
-        if self._all_database is None:
-            self._all_database = _compile_hyperscan(self.needles, single_match=False) or False
-        return self._all_database or None
+        return self._built("_all_database",
+                           lambda: _compile_hyperscan(self.needles, single_match=False))
 
     def _hyperscan_database(self) -> Any:
-        if self._database is None:
-            with self._compiling:
-                if self._database is None:
-                    self._database = _compile_hyperscan(self.needles) or False
-        return self._database or None
+        return self._built("_database", lambda: _compile_hyperscan(self.needles))
 
     def _hits_teddy(self, data: bytes | memoryview) -> frozenset[bytes] | None:
         """The needles in ``data``, or None past MATCHES_LOOKED_AT matches."""
@@ -109,11 +104,16 @@ class Prefilter:
         return frozenset(found)
 
     def _searcher(self) -> Any:
-        if self._any_searcher is None:
+        return self._built("_any_searcher", lambda: _compile_searcher(self.needles))
+
+    def _built(self, attribute: str, build: Callable[[], Any]) -> Any:
+        """The matcher kept in ``attribute``, built on first use, once whatever the threads
+        asking; None when it cannot be built here (its package is missing: False is kept)."""
+        if getattr(self, attribute) is None:
             with self._compiling:
-                if self._any_searcher is None:
-                    self._any_searcher = _compile_searcher(self.needles) or False
-        return self._any_searcher or None
+                if getattr(self, attribute) is None:
+                    setattr(self, attribute, build() or False)
+        return getattr(self, attribute) or None
 
     def _scratch(self) -> Any:
         scratch = getattr(self._per_thread, "scratch", None)

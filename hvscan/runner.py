@@ -16,7 +16,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
 from hvscan.engine import Limits
 
@@ -31,8 +31,18 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 Produce = Callable[["Pipeline"], "ScanResult"]
 
 
-# Limits are immutable: one default serves every call.
-DEFAULT_LIMITS = Limits()
+class Settings(NamedTuple):
+    """What to look for and what to leave out: the options every scan command shares."""
+
+    rule_files: Sequence[Path] = ()
+    exclude: Sequence[str] = ()
+    ignore_file: Path | None = None
+    baseline_file: Path | None = None
+    limits: Limits = Limits()
+
+
+# Immutable: one default serves every call.
+DEFAULTS = Settings()
 
 
 class HvscanError(Exception):
@@ -48,17 +58,9 @@ def walker(paths: Sequence[bytes], max_file_size: int) -> Produce:
         files.walk(roots, max_file_size, pipeline.excluded, pipeline.screen()))
 
 
-def run(
-    produce: Produce,
-    *,
-    rule_files: Sequence[Path] = (),
-    exclude: Sequence[str] = (),
-    ignore_file: Path | None = None,
-    baseline_file: Path | None = None,
-    annotate: Annotate | None = None,
-    limits: Limits = DEFAULT_LIMITS,
-) -> ScanResult:
-    """Build the pipeline from the options, run it over the source's events and settle the
+def run(produce: Produce, settings: Settings = DEFAULTS,
+        annotate: Annotate | None = None) -> ScanResult:
+    """Build the pipeline from the settings, run it over the source's events and settle the
     findings (excludes, suppressions)."""
     from hvscan import scan
     from hvscan.engine import Engine
@@ -66,30 +68,27 @@ def run(
     from hvscan.rules import load_builtin_rules, load_rule_files
     from hvscan.suppress import Suppressor, load_ignore_file
 
-    rules = load_builtin_rules() + load_rule_files(list(rule_files))
+    rules = load_builtin_rules() + load_rule_files(list(settings.rule_files))
     baseline = None
-    if baseline_file is not None:  # imported only when asked for: start-up time
+    if settings.baseline_file is not None:  # imported only when asked for: start-up time
         from hvscan.baseline import load as load_baseline
 
-        baseline = load_baseline(baseline_file)
+        baseline = load_baseline(settings.baseline_file)
+    ignore_file = settings.ignore_file
     suppressor = Suppressor(
         ignored=load_ignore_file(ignore_file) if ignore_file is not None else frozenset(),
         baseline=baseline,
     )
-    excluded = path_filter(exclude)
-    result = produce(scan.Pipeline(Engine(rules, limits), excluded, annotate))
+    excluded = path_filter(settings.exclude)
+    result = produce(scan.Pipeline(Engine(rules, settings.limits), excluded, annotate))
     scan.settle(result, excluded, suppressor)
     return result
 
 
 def scan_and_report(
     produce: Produce,
+    settings: Settings = DEFAULTS,
     *,
-    rule_files: Sequence[Path] = (),
-    exclude: Sequence[str] = (),
-    ignore_file: Path | None = None,
-    baseline_file: Path | None = None,
-    limits: Limits = DEFAULT_LIMITS,
     verification: VerifyStep | None = None,
     output_format: str = "text",
     output: Path | None = None,
@@ -103,9 +102,7 @@ def scan_and_report(
     from hvscan.report import ReportOptions, renderer
     from hvscan.rules import severity_rank
 
-    result = run(produce, rule_files=rule_files, exclude=exclude, ignore_file=ignore_file,
-                 baseline_file=baseline_file,
-                 annotate=verification.annotate if verification else None, limits=limits)
+    result = run(produce, settings, verification.annotate if verification else None)
     # After settling: a suppressed key is never sent to the API.
     if verification:
         from hvscan.verify import VerifyError

@@ -22,9 +22,11 @@ def test_the_defaults_are_the_command_lines() -> None:
     they must be what click gives the command when no option is given."""
     command = cli.commands["dir"]
     given = command.make_context("dir", []).params
-    defaults = {name: parameter.default for name, parameter
-                in inspect.signature(runner.scan_and_report).parameters.items()
-                if parameter.default is not inspect.Parameter.empty}
+    defaults = {**runner.DEFAULTS._asdict(),
+                **{name: parameter.default for name, parameter
+                   in inspect.signature(runner.scan_and_report).parameters.items()
+                   if parameter.default is not inspect.Parameter.empty
+                   and name != "settings"}}
     assert defaults.pop("limits") == Limits(**{LIMIT_OPTIONS[name]: given.pop(name)
                                                for name in LIMIT_OPTIONS})
     assert defaults.pop("verification") is None and given.pop("verify") is False

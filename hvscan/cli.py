@@ -16,7 +16,16 @@ import click
 
 from hvscan import __version__
 from hvscan.report import FORMATS
-from hvscan.runner import EXIT_ERROR, HvscanError, Produce, Settings, guarded, walker
+from hvscan.runner import (
+    EXIT_ERROR,
+    HvscanError,
+    Produce,
+    Settings,
+    guarded,
+    run,
+    scan_and_report,
+    walker,
+)
 from hvscan.sources.files import DEFAULT_MAX_FILE_SIZE
 from hvscan.units import parse_size
 
@@ -248,8 +257,6 @@ def baseline_command(
     produce = _walker(paths, max_file_size)
     if history:
         produce = _with_history(produce, _repository_of(paths[0] if paths else Path()))
-    from hvscan.runner import run
-
     result = run(produce, _settings(options))
     for skipped in result.skipped:
         click.echo(f"note: skipped {skipped.path}: {skipped.reason}", err=True)
@@ -434,8 +441,6 @@ def _scan_git(produce: Produce, **options: Any) -> None:
 
 
 def _scan(produce: Produce, **options: Any) -> None:
-    from hvscan.runner import scan_and_report
-
     verification = _verification(options)
     scan_and_report(produce, _settings(options), verification=verification, **options)
 

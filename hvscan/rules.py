@@ -7,13 +7,17 @@ prefilter never fires never imports the ``regex`` package, which keeps the hook'
 
 from __future__ import annotations
 
+import os
 import tomllib
+from collections.abc import Sequence
 from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, AnyStr, NamedTuple
 
 if TYPE_CHECKING:
     from regex import Pattern
+
+# Paths here are plain strings or os.PathLike: a scan needs no pathlib (a few ms of start-up).
+StrPath = str | os.PathLike[str]
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 PLACEHOLDER_CHECKS = (
@@ -63,15 +67,25 @@ def _compiled(pattern: AnyStr) -> Pattern[AnyStr]:
     return regex.compile(pattern)
 
 
-def builtin_rules_dir() -> Path:
+def builtin_rules_dir() -> str:
     """The shipped rules: inside the wheel as ``hvscan/_rules``, in a checkout as ``rules/``."""
-    package_dir = Path(__file__).resolve().parent
-    shipped = package_dir / "_rules"
-    return shipped if shipped.is_dir() else package_dir.parent / "rules"
+    package_dir = os.path.dirname(os.path.realpath(__file__))
+    shipped = os.path.join(package_dir, "_rules")
+    return shipped if os.path.isdir(shipped) else os.path.join(os.path.dirname(package_dir),
+                                                               "rules")
+
+
+def builtin_rule_files() -> list[str]:
+    directory = builtin_rules_dir()
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        names = []
+    return sorted(os.path.join(directory, name) for name in names if name.endswith(".toml"))
 
 
 def load_builtin_rules() -> list[Rule]:
-    files = sorted(builtin_rules_dir().glob("*.toml"))
+    files = builtin_rule_files()
     if not files:
         raise RuleError(f"no built-in rule files found in {builtin_rules_dir()}")
     # Shipped rules are validated by the test suite; skipping the regex check here keeps the
@@ -79,7 +93,7 @@ def load_builtin_rules() -> list[Rule]:
     return load_rule_files(files, check_regexes=False)
 
 
-def load_rule_files(paths: list[Path], *, check_regexes: bool = True) -> list[Rule]:
+def load_rule_files(paths: Sequence[StrPath], *, check_regexes: bool = True) -> list[Rule]:
     rules: list[Rule] = []
     seen: dict[str, str] = {}
     for path in paths:
@@ -93,9 +107,10 @@ def load_rule_files(paths: list[Path], *, check_regexes: bool = True) -> list[Ru
     return rules
 
 
-def load_rule_file(path: Path, *, check_regexes: bool = True) -> list[Rule]:
+def load_rule_file(path: StrPath, *, check_regexes: bool = True) -> list[Rule]:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as handle:
+            data = tomllib.loads(handle.read())
     except OSError as exc:
         raise RuleError(f"{path}: cannot read rule file: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
@@ -115,7 +130,7 @@ _REQUIRED = ("id", "description", "regex", "keywords", "key_type", "severity", "
 _OPTIONAL = ("allowlist",)
 
 
-def _parse_rule(path: Path, index: int, entry: Any, check_regexes: bool) -> Rule:
+def _parse_rule(path: StrPath, index: int, entry: Any, check_regexes: bool) -> Rule:
     where = f"{path}: rules[{index}]"
     if not isinstance(entry, dict):
         raise RuleError(f"{where}: must be a table")

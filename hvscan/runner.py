@@ -15,12 +15,13 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
 from hvscan.engine import Limits
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from hvscan.scan import Annotate, Pipeline, ScanResult
     from hvscan.verify import VerifyStep
 
@@ -68,7 +69,7 @@ def run(produce: Produce, settings: Settings = DEFAULTS,
     from hvscan.rules import load_builtin_rules, load_rule_files
     from hvscan.suppress import Suppressor, load_ignore_file
 
-    rules = load_builtin_rules() + load_rule_files(list(settings.rule_files))
+    rules = load_builtin_rules() + load_rule_files(settings.rule_files)
     baseline = None
     if settings.baseline_file is not None:  # imported only when asked for: start-up time
         from hvscan.baseline import load as load_baseline

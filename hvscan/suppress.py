@@ -12,12 +12,12 @@ Suppressed findings are counted in the stats and listed with ``--show-suppressed
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from hvscan.baseline import Baseline
     from hvscan.findings import Finding
+    from hvscan.rules import StrPath
 
 MARKER = b"hvscan:allow"
 # UTF-16 too (LE and BE, spelt out so start-up imports no codec): a source that scans a UTF-16
@@ -42,10 +42,11 @@ def allowed_inline(data: bytes, start: int, end: int) -> bool:
     return any(marker in line for marker in _MARKERS)
 
 
-def load_ignore_file(path: Path) -> frozenset[str]:
+def load_ignore_file(path: StrPath) -> frozenset[str]:
     """Fingerprints (32 hex digits) and key hashes (64), one a line; ``#`` starts a comment."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
     except OSError as exc:
         raise IgnoreFileError(f"{path}: cannot read ignore file: {exc.strerror or exc}") from None
     except UnicodeDecodeError:

@@ -8,7 +8,7 @@ import pytest
 
 from hvscan.rules import (
     RuleError,
-    builtin_rules_dir,
+    builtin_rule_files,
     load_builtin_rules,
     load_rule_file,
     load_rule_files,
@@ -31,7 +31,7 @@ def test_builtin_rules_are_found_and_valid() -> None:
     rules = load_builtin_rules()
     assert {r.id for r in rules} == {"hesedvid-live-key", "hesedvid-test-key"}
     # The shipped files pass the full validation a user file gets.
-    strict = load_rule_files(sorted(builtin_rules_dir().glob("*.toml")))
+    strict = load_rule_files(builtin_rule_files())
     assert strict == rules
     by_id = {r.id: r for r in rules}
     live, test = by_id["hesedvid-live-key"], by_id["hesedvid-test-key"]

@@ -109,15 +109,17 @@ class Engine:
         return self.inspect(data).matches
 
     def inspect(self, data: bytes) -> Inspection:
+        hits = None if self.needs_full_scan(data) else self.prefilter.hits(data)
         inspection = Inspection()
-        if not self.needs_full_scan(data) and not self.prefilter.hits(data):
+        if hits is not None and not hits:
             return inspection  # the clean-text fast path: one prefilter pass and nothing else
         budget = containers.Budget(
             bytes_left=self.limits.archive_bytes, members_left=self.limits.archive_members,
             ratio=self.limits.archive_ratio, max_bytes=self.limits.archive_bytes,
             max_members=self.limits.archive_members,
         )
-        _Walk(self, inspection, budget).document(data, (), None, 0)
+        _Walk(self, inspection, budget, (data, hits) if hits is not None else None).document(
+            data, (), None, 0)
         inspection.expanded_bytes = budget.expanded
         return inspection
 
@@ -156,10 +158,15 @@ class _Spot(NamedTuple):
 class _Walk:
     """One blob's inspection: containers opened, text decoded, matches and notes gathered."""
 
-    def __init__(self, engine: Engine, out: Inspection, budget: containers.Budget) -> None:
+    def __init__(self, engine: Engine, out: Inspection, budget: containers.Budget,
+                 searched: tuple[bytes, frozenset[bytes]] | None = None) -> None:
         self.engine = engine
         self.out = out
         self.budget = budget
+        # A buffer the prefilter has already searched, with its hits: the blob itself, which
+        # ``Engine.inspect`` searched to tell whether it is clean (searched again, a file of
+        # many MB holding a key would cost its prefilter pass twice).
+        self.searched = searched
 
     def document(self, data: bytes, chain: tuple[str, ...], member: str | None,
                  depth: int) -> None:
@@ -218,7 +225,10 @@ class _Walk:
     def text(self, buf: bytes, chain: tuple[str, ...], depth: int) -> list[_Spot]:
         """Matches in ``buf`` and in the encoded text within it, in ``buf``'s coordinates."""
         engine = self.engine
-        hits = engine.prefilter.hits(buf)
+        if self.searched is not None and self.searched[0] is buf:
+            hits = self.searched[1]
+        else:
+            hits = engine.prefilter.hits(buf)
         depth_left = engine.limits.decode_depth - depth
         wide = depth_left > 0 and looks_wide(buf)
         if not hits and not wide:

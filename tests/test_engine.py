@@ -224,3 +224,20 @@ def test_plain_key_after_a_broken_escape_run_is_found_once_as_plain(before: byte
     key = make_key("live", 0)
     matches = ENGINE.scan(before + key.encode())
     assert [(m.secret, m.start, m.encoding) for m in matches] == [(key, len(before), "plain")]
+
+
+def test_a_blob_holding_a_key_is_searched_by_the_prefilter_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine = Engine(load_builtin_rules())
+    searched: list[int] = []
+    search = engine.prefilter.hits
+
+    def counted(data: bytes | memoryview) -> frozenset[bytes]:
+        searched.append(len(data))
+        return search(data)
+
+    monkeypatch.setattr(engine.prefilter, "hits", counted)
+    data = b"x\n" * 1000 + make_key("live", 3).encode() + b"\n"
+    assert [m.line for m in engine.inspect(data).matches] == [1001]
+    assert searched == [len(data)]

@@ -38,6 +38,9 @@ MATCHES_LOOKED_AT = 256
 class Prefilter:
     def __init__(self, needles: Iterable[bytes]) -> None:
         self.needles: tuple[bytes, ...] = tuple(dict.fromkeys(needles))
+        # How much consecutive pieces of one content must overlap so that no needle is cut in
+        # two unseen (the longest needle less one byte).
+        self.overlap = max(map(len, self.needles), default=1) - 1
         self._database: Any = None
         self._all_database: Any = None
         self._any_searcher: Any = None
@@ -90,7 +93,7 @@ class Prefilter:
     def _hits_teddy(self, data: bytes | memoryview) -> frozenset[bytes] | None:
         """The needles in ``data``, or None past MATCHES_LOOKED_AT matches."""
         view = memoryview(data)
-        overlap = max(map(len, self.needles)) - 1
+        overlap = self.overlap
         found: set[bytes] = set()
         matches = 0
         for start in range(0, len(view), SEARCH_CHUNK):

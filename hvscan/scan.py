@@ -107,8 +107,7 @@ class Pipeline(NamedTuple):
                 at_start and engine.needs_full_scan(bytes(window[:HEAD]))
             )
 
-        longest = max((len(needle) for needle in engine.prefilter.needles), default=1)
-        return Screen(needs_engine, overlap=longest - 1)
+        return Screen(needs_engine, overlap=engine.prefilter.overlap)
 
 
 def run(engine: Engine, events: Events, *, annotate: Annotate | None = None) -> ScanResult:

@@ -55,8 +55,13 @@ class GitProcess:
     """
 
     def __init__(self, repo: Path | bytes | str, *args: str | bytes, stdin: Any = None,
-                 pipe_input: bool = False, stdout: Any = subprocess.PIPE) -> None:
+                 pipe_input: bool = False, stdout: Any = subprocess.PIPE,
+                 input_closed_by_writer: bool = False) -> None:
         import tempfile
+
+        # A buffered stream is not safe to close while another thread writes to it (CPython
+        # can fail inside the write), so a writer thread that owns git's input closes it itself.
+        self._input_closed_by_writer = input_closed_by_writer
 
         self.what = f"git {os.fsdecode(args[0])}" if args else "git"
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed by finish or kill)
@@ -78,7 +83,7 @@ class GitProcess:
 
     def finish(self) -> None:
         """Wait for git to exit; raise GitError (with git's own message) if it failed."""
-        _close(self.process.stdin, self.stdout)
+        _close(self._input(), self.stdout)
         code = self.process.wait()
         self._stderr.seek(0)
         stderr = self._stderr.read()
@@ -91,7 +96,10 @@ class GitProcess:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
-        _close(self.process.stdin, self.stdout, self._stderr)
+        _close(self._input(), self.stdout, self._stderr)
+
+    def _input(self) -> IO[bytes] | None:
+        return None if self._input_closed_by_writer else self.process.stdin
 
     def __enter__(self) -> GitProcess:
         return self
@@ -114,8 +122,9 @@ class CatFile:
     list streamed through (``cat_objects``). The history audit's bulk stream, where most objects
     are never split out at all, has its own reader (hvscan/sources/gitstream.py)."""
 
-    def __init__(self, repo: Path | bytes | str) -> None:
-        self._git = GitProcess(repo, "cat-file", "--batch", pipe_input=True)
+    def __init__(self, repo: Path | bytes | str, *, input_closed_by_writer: bool = False) -> None:
+        self._git = GitProcess(repo, "cat-file", "--batch", pipe_input=True,
+                               input_closed_by_writer=input_closed_by_writer)
         assert self._git.process.stdin is not None and self._git.stdout is not None
         self.stdin: IO[bytes] = self._git.process.stdin
         self._stdout: IO[bytes] = self._git.stdout
@@ -184,7 +193,7 @@ def cat_objects(
     lacks."""
     if not ids:
         return
-    cat_file = CatFile(repo)
+    cat_file = CatFile(repo, input_closed_by_writer=True)
     # A writer thread keeps git's input and output flowing together: writing every name first
     # would deadlock once both pipe buffers are full.
     writer = threading.Thread(target=_write_names, args=(cat_file.stdin, ids), daemon=True)
@@ -211,6 +220,7 @@ def _write_names(stream: IO[bytes], ids: Sequence[str]) -> None:
             request = _request(name)
             if request is not None:
                 stream.write(request)
-        stream.close()
-    except (BrokenPipeError, ValueError):
+    except BrokenPipeError:
         pass  # git exited early; the reader reports why
+    finally:
+        _close(stream)

@@ -3,11 +3,14 @@ name one at a time, or a list streamed through one process."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import IO
 
 import pytest
 from gitrepo import GitRepo
 
+from hvscan.sources import gitcmd
 from hvscan.sources.gitcmd import CatFile, GitError, cat_objects, read_blobs
 
 
@@ -61,3 +64,29 @@ def test_cat_objects_outside_a_repository_is_one_line_error(tmp_path: Path) -> N
     with pytest.raises(GitError, match="not a git repository") as raised:
         list(cat_objects(tmp_path, ["0" * 40]))
     assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("in_repository", [True, False])
+def test_cat_objects_input_is_closed_only_by_its_writer_thread(
+    repo: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_repository: bool
+) -> None:
+    # Closing a buffered stream while another thread writes to it can fail inside CPython
+    # ("PyMemoryView_FromBuffer(): info->buf must not be NULL"), now and then, when git exits
+    # early: so the reader must never close the input the writer thread owns.
+    input_closed_by: list[int] = []  # threads that closed a pipe hvscan writes to
+    real_close = gitcmd._close
+
+    def recording_close(*streams: IO[bytes] | None) -> None:
+        pipes_to_git = [s for s in streams
+                        if s and not s.closed and s.writable() and not s.seekable()]
+        input_closed_by.extend(threading.get_ident() for _ in pipes_to_git)
+        real_close(*streams)
+
+    monkeypatch.setattr(gitcmd, "_close", recording_close)
+    names = [blob_id(repo, b"one\n")] * 1000
+    if in_repository:
+        assert len(read_blobs(repo.path, names)) == 1000
+    else:
+        with pytest.raises(GitError):
+            read_blobs(tmp_path, names)
+    assert input_closed_by and threading.get_ident() not in input_closed_by

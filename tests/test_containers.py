@@ -324,7 +324,7 @@ NAMES = st.text(st.characters(codec="utf-8", exclude_characters="\0/!\\"), min_s
                 max_size=12)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(
     wrappers=st.lists(st.sampled_from(sorted(WRAPPERS)), min_size=1, max_size=3),
     names=st.lists(NAMES, min_size=3, max_size=3),
@@ -349,7 +349,7 @@ def test_key_in_nested_containers_is_found_once_with_path_and_chain(
         ("!".join(members) or None, chain, before.count("\n") + 2, 1)]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(data=st.binary(max_size=3000), cut=st.integers(0, 3000))
 def test_damaged_containers_never_crash(data: bytes, cut: int) -> None:
     for container in (gzip.compress(data), make_zip({"a": data, "b": data}),

@@ -46,7 +46,7 @@ def unicode_escape(text: str, case: str = "x") -> str:
 # --- needles -------------------------------------------------------------------------------
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(before=st.binary(max_size=7), after=st.binary(max_size=7), depth=st.integers(1, 2))
 def test_every_needle_of_a_chain_occurs_in_that_encoding(
     before: bytes, after: bytes, depth: int
@@ -339,7 +339,7 @@ OUTER = {"utf-8": ("", ""), "utf-16-le": ("utf-16le", ""), "utf-16-be": ("utf-16
          "utf-32-le": ("utf-32le", ""), "utf-32-be": ("utf-32be", "\ufeff")}
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(
     before=FILLER,
     after=FILLER,
@@ -375,7 +375,7 @@ def test_any_encoded_key_in_random_text_is_found_once_with_its_chain(
         head.count("\n") + 1, len(head) - line_start + lead(prefix) + 1)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(data=st.binary(max_size=2048), seed=st.integers(0, 100))
 def test_random_bytes_around_encoded_prefixes_never_crash(data: bytes, seed: int) -> None:
     key = make_key("live", seed)

@@ -155,7 +155,7 @@ def test_text_placeholders_are_not_keys() -> None:
         assert real(text.encode()) == []
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(seed=st.integers(0, 2**32))
 def test_random_bodies_are_not_placeholders(seed: int) -> None:
     # keygen retries placeholder shapes, so check the raw generator instead.
@@ -174,7 +174,7 @@ def test_random_bodies_are_not_placeholders(seed: int) -> None:
 # --- properties ---------------------------------------------------------------------------
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(
     before=st.binary(max_size=300),
     after=st.binary(max_size=300),
@@ -198,14 +198,14 @@ def test_key_spliced_into_random_bytes_is_found_once_at_the_right_place(
     ]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(data=st.binary(max_size=4096))
 def test_random_bytes_never_crash(data: bytes) -> None:
     for match in ENGINE.scan(data):
         assert data[match.start:match.end].decode() == match.secret
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100)
 @given(data=st.binary(min_size=0, max_size=200), seed=st.integers(0, 100))
 def test_random_bytes_around_keyword_never_crash(data: bytes, seed: int) -> None:
     key = make_key("live", seed).encode()

@@ -47,8 +47,8 @@ def engines(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     return str(request.param)
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, suppress_health_check=[
+    *settings.default.suppress_health_check, HealthCheck.function_scoped_fixture])
 @given(data=pieces)
 def test_both_paths_agree(engines: str, data: bytes) -> None:
     assert Prefilter(NEEDLES).hits(data) == expected(data)

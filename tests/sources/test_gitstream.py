@@ -67,7 +67,7 @@ content = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(objects=st.lists(st.tuples(st.sampled_from(KINDS), content), max_size=12),
        chunk=st.integers(min_value=1, max_value=90))
 def test_any_buffer_size_gives_the_objects_a_scan_needs(objects: list[tuple[str, bytes]],
@@ -82,7 +82,7 @@ def test_any_buffer_size_gives_the_objects_a_scan_needs(objects: list[tuple[str,
     assert (stats.blobs, stats.blob_bytes) == (len(blobs), sum(len(o.data) for o in blobs))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(objects=st.lists(st.tuples(st.sampled_from(KINDS), content), max_size=12),
        cuts=st.lists(st.integers(min_value=0, max_value=12), max_size=3),
        chunk=st.integers(min_value=1, max_value=90))

@@ -42,21 +42,23 @@ def kind(data: bytes) -> str | None:
 class Budget:
     """What is left to expand for one scanned blob, across all its nested containers."""
 
-    def __init__(self, *, bytes_left: int, members_left: int, ratio: int, max_bytes: int,
-                 max_members: int) -> None:
-        self.bytes_left = bytes_left
-        self.members_left = members_left
-        self.ratio = ratio
+    def __init__(self, *, max_bytes: int, max_members: int, ratio: int) -> None:
         self.max_bytes = max_bytes
         self.max_members = max_members
-        self.expanded = 0
+        self.ratio = ratio
+        self.bytes_left = max_bytes
+        self.members_left = max_members
+
+    @property
+    def expanded(self) -> int:
+        """Bytes expanded so far."""
+        return self.max_bytes - self.bytes_left
 
     def allowance(self, compressed: int) -> tuple[int, str]:
         """How many bytes a member of ``compressed`` bytes may expand to, and why not more."""
         by_ratio = max(self.ratio * compressed, RATIO_FLOOR)
         if self.bytes_left <= by_ratio:
-            return self.bytes_left, (f"the limit of {self.max_bytes} expanded bytes per scanned "
-                                     "file (--max-archive-size)")
+            return self.bytes_left, self._bytes_limit()
         return by_ratio, f"an expansion ratio above {self.ratio}:1 (--max-archive-ratio)"
 
     def exhausted(self) -> str | None:
@@ -65,13 +67,14 @@ class Budget:
             return (f"the limit of {self.max_members} archive members per scanned file "
                     "(--max-archive-members)")
         if self.bytes_left <= 0:
-            return f"the limit of {self.max_bytes} expanded bytes per scanned file " \
-                "(--max-archive-size)"
+            return self._bytes_limit()
         return None
 
     def take(self, size: int) -> None:
         self.bytes_left -= size
-        self.expanded += size
+
+    def _bytes_limit(self) -> str:
+        return f"the limit of {self.max_bytes} expanded bytes per scanned file (--max-archive-size)"
 
 
 class Member(NamedTuple):

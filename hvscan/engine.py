@@ -113,11 +113,9 @@ class Engine:
         inspection = Inspection()
         if hits is not None and not hits:
             return inspection  # the clean-text fast path: one prefilter pass and nothing else
-        budget = containers.Budget(
-            bytes_left=self.limits.archive_bytes, members_left=self.limits.archive_members,
-            ratio=self.limits.archive_ratio, max_bytes=self.limits.archive_bytes,
-            max_members=self.limits.archive_members,
-        )
+        budget = containers.Budget(max_bytes=self.limits.archive_bytes,
+                                   max_members=self.limits.archive_members,
+                                   ratio=self.limits.archive_ratio)
         _Walk(self, inspection, budget, (data, hits) if hits is not None else None).document(
             data, (), None, 0)
         inspection.expanded_bytes = budget.expanded

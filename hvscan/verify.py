@@ -169,7 +169,7 @@ def verify_findings(
         groups.setdefault((finding.rule_id, finding.secret_sha256), []).append(finding)
     if not groups:
         return
-    pending: list[tuple[list[Finding], str, str, str]] = []
+    pending: list[tuple[list[Finding], str, str, str, str]] = []
     for (rule_id, key_hash), group in groups.items():
         if not _KEY_SHAPE.fullmatch(group[0].secret):
             _apply(group, Outcome("unknown", None, "not a HesedVid API key: not sent"), None,
@@ -182,10 +182,11 @@ def verify_findings(
         if hit is not None:
             _apply(group, hit, org_id, org_source)
         else:
-            pending.append((group, org_id, org_source, cache_id))
+            pending.append((group, endpoint, org_id, org_source, cache_id))
     if pending:
-        outcomes = _check_all([(g[0].secret, o) for g, o, _, _ in pending], settings, sleep)
-        for (group, org_id, org_source, cache_id), outcome in zip(pending, outcomes, strict=True):
+        outcomes = _check_all([(g[0].secret, url) for g, url, *_ in pending], settings, sleep)
+        for (group, _, org_id, org_source, cache_id), outcome in zip(pending, outcomes,
+                                                                      strict=True):
             _apply(group, outcome, org_id, org_source)
             if cache is not None:
                 cache.put(cache_id, outcome)
@@ -257,8 +258,8 @@ def _check_all(
                       trust_env=True) as client, \
             ThreadPoolExecutor(max_workers=settings.workers,
                                thread_name_prefix="hvscan-verify") as pool:
-        futures = [pool.submit(check_key, client, secret, org_id, settings, pacer)
-                   for secret, org_id in jobs]
+        futures = [pool.submit(check_key, client, secret, endpoint, settings, pacer)
+                   for secret, endpoint in jobs]
         try:
             return [future.result() for future in futures]
         except BaseException:
@@ -268,12 +269,12 @@ def _check_all(
 
 
 def check_key(
-    client: httpx.Client, secret: str, org_id: str, settings: Settings, pacer: Pacer
+    client: httpx.Client, secret: str, url: str, settings: Settings, pacer: Pacer
 ) -> Outcome:
-    """One key's verification: HEAD, retries on 429, same-origin redirects, classification."""
+    """One key's verification: HEAD ``url`` (the key's endpoint), retries on 429, same-origin
+    redirects, classification."""
     import httpx
 
-    url = f"{settings.api_base}/v1/api/{org_id}/environments"
     attempt = redirects = 0
     while True:
         if not pacer.wait():

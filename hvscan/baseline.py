@@ -11,7 +11,6 @@ sits: moving it to another line or file, or finding it in history, does not make
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -64,22 +63,13 @@ def dumps(items: list[dict[str, Any]]) -> str:
 def write(path: Path, findings: Iterable[Finding]) -> int:
     """Write the baseline atomically (a failed run never leaves half a file); returns the
     number of entries."""
-    import tempfile
+    from hvscan.atomic import write_atomically
 
     items = entries(findings)
-    text = dumps(items)
     try:
-        handle, temporary = tempfile.mkstemp(prefix=".hvscan-baseline.", dir=path.parent)
+        # Readable by all: a baseline is meant to be committed and shared.
+        write_atomically(path, dumps(items).encode("ascii"), 0o644)
     except OSError as exc:
-        raise BaselineError(f"cannot write baseline {path}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(text.encode("ascii"))
-        # mkstemp makes the file private; a baseline is meant to be committed and shared.
-        Path(temporary).chmod(0o644)
-        Path(temporary).replace(path)
-    except OSError as exc:
-        Path(temporary).unlink(missing_ok=True)
         raise BaselineError(f"cannot write baseline {path}: {exc.strerror or exc}") from None
     return len(items)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
-import os
 import random
 import re
 import threading
@@ -447,13 +446,12 @@ class DiskCache:
                                       "time": outcome.checked_at}
 
     def save(self) -> None:
+        from hvscan.atomic import write_atomically
+
         text = json.dumps({"version": 1, "entries": self.entries}, indent=1, sort_keys=True)
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text + "\n")
-            os.replace(temporary, self.path)
+            # Private: which keys were found, by hash, is nobody else's business.
+            write_atomically(self.path, (text + "\n").encode("utf-8"), 0o600)
         except OSError as exc:
             raise VerifyError(f"cannot write verification cache {self.path}: "
                               f"{exc.strerror}") from None

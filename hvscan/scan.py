@@ -80,9 +80,6 @@ class ScanResult:
 
 
 Annotate = Callable[[bytes, "Match"], dict[str, str]]
-# ``Engine.needs_full_scan`` recognises containers and UTF-16/32 text by their first bytes (a tar
-# header's magic is at byte 257): the screen hands it a copy of this many.
-HEAD = 4096
 
 
 class Pipeline(NamedTuple):
@@ -104,7 +101,7 @@ class Pipeline(NamedTuple):
 
         def needs_engine(window: memoryview, at_start: bool) -> bool:
             return bool(engine.prefilter.hits(window)) or (
-                at_start and engine.needs_full_scan(bytes(window[:HEAD]))
+                at_start and engine.needs_full_scan(window)
             )
 
         return Screen(needs_engine, overlap=engine.prefilter.overlap)

@@ -1,6 +1,6 @@
-"""Sizes as people write and read them: parsed from options and configuration (``100MB``), and
-formatted in reports. Shared by the command line, the text report and the hook's fast path (so it
-imports nothing)."""
+"""Sizes and counts as people write and read them: sizes parsed from options and configuration
+(``100MB``), sizes and counts of things formatted in reports. Shared by the command line, the text
+report and the hook's fast path (so it imports nothing)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,11 @@ def parse_size(text: str) -> int | None:
     if not number.isdigit() or unit not in _MULTIPLIERS:
         return None
     return int(number) * _MULTIPLIERS[unit]
+
+
+def counted(count: int, noun: str) -> str:
+    """``1 file``, ``2 files``: the noun in the plural unless the count is one."""
+    return f"{count} {noun}{'s' * (count != 1)}"
 
 
 def format_size(count: int) -> str:

@@ -1,10 +1,10 @@
-"""Sizes: parsed from options and configuration, formatted in reports."""
+"""Sizes: parsed from options and configuration, formatted in reports; counts of things."""
 
 from __future__ import annotations
 
 import pytest
 
-from hvscan.units import format_size, parse_size
+from hvscan.units import counted, format_size, parse_size
 
 
 @pytest.mark.parametrize(
@@ -26,3 +26,8 @@ def test_malformed_sizes(text: str) -> None:
 )
 def test_format_size(count: int, shown: str) -> None:
     assert format_size(count) == shown
+
+
+@pytest.mark.parametrize(("count", "text"), [(0, "0 files"), (1, "1 file"), (2, "2 files")])
+def test_counted(count: int, text: str) -> None:
+    assert counted(count, "file") == text

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from hvscan.report import ReportOptions, finding_details
+from hvscan.report import ReportOptions, finding_details, shown_secret
 from hvscan.rules import SEVERITIES
 from hvscan.units import counted, format_size
 
@@ -61,7 +61,7 @@ def _history_notes(extra: dict[str, object]) -> list[str]:
 def _finding(f: Finding, options: ReportOptions, label: str = "") -> list[str]:
     where = f"{f.path or '(' + f.source + ')'}:{f.line}:{f.column}"
     severity = _paint(f.severity, _COLORS.get(f.severity, "0"), options)
-    secret = f.secret if options.show_secrets else f.secret_redacted
+    secret = shown_secret(f, options)
     lines = [f"{label}{_paint(where, '1', options)}: {f.rule_id} [{severity}] {secret}"]
     details = finding_details(f)
     if "commit" in details:

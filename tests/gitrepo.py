@@ -63,8 +63,12 @@ class GitRepo:
         self.add(name)
         return self.commit(message)
 
+    def out(self, *args: str | bytes, input: bytes | None = None, check: bool = True) -> str:
+        """git's output, as text without the final newline."""
+        return self.git(*args, input=input, check=check).stdout.decode("utf-8", "replace").strip()
+
     def head(self) -> str:
-        return self.git("rev-parse", "HEAD").stdout.decode().strip()
+        return self.out("rev-parse", "HEAD")
 
 
 BASE_TIME = 1704067200  # 2024-01-01T00:00:00+00:00
@@ -91,10 +95,6 @@ class DatedRepo(GitRepo):
     def _set_clock(self) -> None:
         stamp = f"{BASE_TIME + self.commits * DAY} +0000"
         self.env["GIT_AUTHOR_DATE"] = self.env["GIT_COMMITTER_DATE"] = stamp
-
-    def out(self, *args: str | bytes, input: bytes | None = None) -> str:
-        """git's output, as text without the final newline."""
-        return self.git(*args, input=input).stdout.decode("utf-8", "replace").strip()
 
     def commit(self, message: str = "change", *options: str) -> str:
         self.git("add", "-A")

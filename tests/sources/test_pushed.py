@@ -57,9 +57,9 @@ def pre_push(repo: GitRepo, run_hvscan: Run, *refs: str, remote: str = "origin",
     """Run ``hvscan pre-push`` with the lines git would send for ``git push origin refs``."""
     lines = []
     for ref in refs:
-        local = repo.git("rev-parse", ref).stdout.decode().strip()
-        known = repo.git("rev-parse", "-q", "--verify", f"refs/remotes/{remote}/{ref}",
-                         check=False).stdout.decode().strip()
+        local = repo.out("rev-parse", ref)
+        known = repo.out("rev-parse", "-q", "--verify", f"refs/remotes/{remote}/{ref}",
+                         check=False)
         lines.append(f"refs/heads/{ref} {local} refs/heads/{ref} {known or Z}\n")
     done = run_hvscan("pre-push", "--format", "json", remote, "/some/url", cwd=repo.path,
                       input="".join(lines).encode(), env={**repo.env, **(env or {})})
@@ -111,7 +111,7 @@ def test_commit_messages_and_annotated_tags(repo: GitRepo, remote: GitRepo,
     in_message, in_tag = make_key("live", 4), make_key("live", 5)
     commit = repo.commit_file("a.txt", "a\n", f"debugging with {in_message}")
     repo.git("tag", "-a", "v1", "-m", f"release\n\nkey {in_tag}\n")
-    tag = repo.git("rev-parse", "v1").stdout.decode().strip()
+    tag = repo.out("rev-parse", "v1")
     lines = (f"refs/heads/main {commit} refs/heads/main {Z}\n"
              f"refs/tags/v1 {tag} refs/tags/v1 {Z}\n")
     done = run_hvscan("pre-push", "--format", "json", "origin", "url", cwd=repo.path,

@@ -138,7 +138,7 @@ def test_unreadable_staged_blob_fails_instead_of_passing(repo: GitRepo,
                                                          run_hvscan: Run) -> None:
     repo.write("a.txt", "some content\n")
     repo.add("a.txt")
-    blob = repo.git("rev-parse", ":a.txt").stdout.decode().strip()
+    blob = repo.out("rev-parse", ":a.txt")
     (repo.path / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
     done = run_hvscan("staged", cwd=repo.path, env=repo.env)
     assert done.returncode == 2
@@ -217,7 +217,7 @@ def test_not_a_repository_is_a_clear_error(tmp_path: Path, gitenv: dict[str, str
 def test_failed_events_are_reported_for_each_problem(repo: GitRepo) -> None:
     repo.write("a", "a")
     repo.add("a")
-    blob = repo.git("rev-parse", ":a").stdout.decode().strip()
+    blob = repo.out("rev-parse", ":a")
     (repo.path / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
     assert list(read(repo.path)) == [Failed("a", f"staged blob {blob} is missing from the "
                                             "object store")]

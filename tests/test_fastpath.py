@@ -101,9 +101,8 @@ def test_what_the_engine_scans_whole_is_never_plain_text() -> None:
 def test_unmerged_and_submodule_entries_go_to_the_full_scan(repo: GitRepo, tmp_path: Path,
                                                             run_hvscan: Run) -> None:
     sub = GitRepo(tmp_path / "sub", repo.env)
-    sub.write("x", "x")
-    sub.add("x")
-    repo.git("update-index", "--add", "--cacheinfo", f"160000,{sub.commit('s')},lib")
+    commit = sub.commit_file("x", "x", "s")
+    repo.git("update-index", "--add", "--cacheinfo", f"160000,{commit},lib")
     fast, hook, full = both_paths(repo, run_hvscan)
     assert fast is None and b"note: skipped lib: submodule" in hook and hook == full
 

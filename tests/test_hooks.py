@@ -47,13 +47,9 @@ def test_pre_push_hook_refuses_a_push_with_a_key(repo: GitRepo, tmp_path: Path,
     bare = GitRepo(tmp_path / "remote.git", repo.env, bare=True)
     repo.git("remote", "add", "origin", str(bare.path))
     assert install(repo, run_hvscan, "--pre-push").returncode == 0
-    repo.write("a.txt", "clean\n")
-    repo.add("a.txt")
-    repo.commit("clean")
+    repo.commit_file("a.txt", "clean\n", "clean")
     assert repo.git("push", "-q", "origin", "main", check=False).returncode == 0
-    repo.write("b.txt", make_key("live", 3))
-    repo.add("b.txt")
-    repo.commit("key")
+    repo.commit_file("b.txt", make_key("live", 3), "key")
     refused = repo.git("push", "origin", "main", check=False)
     assert refused.returncode != 0
     assert b"b.txt:1:1: hesedvid-live-key" in refused.stdout + refused.stderr

@@ -15,9 +15,7 @@ from hvscan.sources.gitcmd import CatFile, GitError, cat_objects, read_blobs
 
 
 def test_cat_file_reads_objects_by_name_and_reports_missing(repo: GitRepo) -> None:
-    repo.write("dir name/a b.txt", "content\n")
-    repo.add("dir name/a b.txt")
-    commit = repo.commit("x")
+    commit = repo.commit_file("dir name/a b.txt", "content\n", "x")
     with CatFile(repo.path) as cat_file:
         assert cat_file.read(f"{commit}:dir name/a b.txt") == ("blob", b"content\n")
         assert cat_file.read("0" * 40) is None
@@ -28,13 +26,11 @@ def test_cat_file_reads_objects_by_name_and_reports_missing(repo: GitRepo) -> No
 
 
 def blob_id(repo: GitRepo, content: bytes) -> str:
-    return repo.git("hash-object", "-w", "--stdin", input=content).stdout.decode().strip()
+    return repo.out("hash-object", "-w", "--stdin", input=content)
 
 
 def test_cat_objects_answers_every_name_in_order(repo: GitRepo) -> None:
-    repo.write("café.txt", "accented\n")
-    repo.add("café.txt")
-    commit = repo.commit("x")
+    commit = repo.commit_file("café.txt", "accented\n", "x")
     first, second = blob_id(repo, b"one\n"), blob_id(repo, b"two\n")
     names = [second, "0" * 40, "two\nlines", first, f"{commit}:café.txt", second]
     assert list(cat_objects(repo.path, names)) == [

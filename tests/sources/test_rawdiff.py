@@ -64,9 +64,7 @@ def test_malformed_output_is_an_error(output: bytes) -> None:
 
 
 def test_parses_real_git_output(repo: GitRepo) -> None:
-    repo.write("a.txt", "one\n" * 20)
-    repo.add("a.txt")
-    repo.commit("one")
+    repo.commit_file("a.txt", "one\n" * 20, "one")
     repo.git("mv", "a.txt", "b.txt")
     repo.write(b"line\nbreak", "x")
     repo.add(b"line\nbreak")

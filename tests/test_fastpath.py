@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import os
 import subprocess
 import sys
-import tarfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from archives import make_tar, make_zip
 from gitrepo import GitRepo
 from hvscan_run import Run
 from keygen import make_key
@@ -78,15 +77,8 @@ def test_anything_that_might_matter_goes_to_the_full_scan(repo: GitRepo, run_hvs
 def test_what_the_engine_scans_whole_is_never_plain_text() -> None:
     engine = Engine(load_builtin_rules())
     text = "hello, wörld\n" * 100
-    zipped = io.BytesIO()
-    with zipfile.ZipFile(zipped, "w", zipfile.ZIP_STORED) as archive:
-        archive.writestr("a.txt", text)
-    tarred = io.BytesIO()
-    with tarfile.open(fileobj=tarred, mode="w") as archive:
-        info = tarfile.TarInfo("a.txt")
-        info.size = len(text.encode())
-        archive.addfile(info, io.BytesIO(text.encode()))
-    whole = [gzip.compress(text.encode()), zipped.getvalue(), tarred.getvalue(),
+    members = {"a.txt": text.encode()}
+    whole = [gzip.compress(text.encode()), make_zip(members, zipfile.ZIP_STORED), make_tar(members),
              *(text.encode(codec) for codec in ("utf-16", "utf-16-le", "utf-16-be", "utf-32",
                                                 "utf-32-le", "utf-32-be"))]
     for data in whole:
@@ -261,14 +253,6 @@ def entry_and_full(cwd: Path, *args: str, env: dict[str, str] | None = None,
     return entry, entry.stderr.endswith(b"True\n")
 
 
-def zipped(members: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, text in members.items():
-            archive.writestr(name, text)
-    return buffer.getvalue()
-
-
 def build_tree(root: Path) -> None:
     (root / ".git").mkdir()
     (root / ".git" / "leak").write_text(f"{make_key('live', 5)}\n")  # not the tree's
@@ -297,7 +281,7 @@ def test_trees_are_scanned_without_click_with_the_full_report(tmp_path: Path,
 @pytest.mark.parametrize("name, content", [
     ("key.env", f"HESEDVID_API_KEY={make_key('live', 6)}\n".encode()),
     ("placeholder.md", f"use {'hv_test_' + 'x' * 32} in examples\n".encode()),
-    ("archive.zip", zipped({"a.txt": "clean\n"})),
+    ("archive.zip", make_zip({"a.txt": b"clean\n"}, zipfile.ZIP_STORED)),
     ("src/late-key.txt", b"clean\n" * 100_000 + make_key("test", 7).encode()),
     ("pipe", None),
     ("dangling", b"nowhere"),

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from archives import make_zip
 from gitrepo import DatedRepo, iso_date
 from keygen import make_key
 
@@ -508,14 +509,11 @@ def test_object_list_split_across_several_git_processes_reads_everything(
 def test_keys_in_archives_and_encoded_text_in_history_are_found(repo: DatedRepo) -> None:
     import base64
     import gzip
-    import io
     import zipfile
 
     zipped, encoded, gzipped = make_key("live", 70), make_key("live", 71), make_key("test", 72)
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w") as handle:
-        handle.writestr("conf/app.env", f"KEY={zipped}\n")
-    repo.write("release.zip", archive.getvalue())
+    repo.write("release.zip", make_zip({"conf/app.env": f"KEY={zipped}\n".encode()},
+                                       zipfile.ZIP_STORED))
     repo.write("blob.txt", f"data: {base64.b64encode(encoded.encode()).decode()}\n")
     repo.write("log.gz", gzip.compress(f"x\n{gzipped}\n".encode()))
     commit = repo.commit("binaries")

@@ -12,12 +12,10 @@ from typing import Any
 
 import pytest
 import yaml
+from gitrepo import GitRepo
 
 ACTION = Path(__file__).parents[1] / "action.yml"
 ZERO = "0" * 40
-GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
-           "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
 
 
 def _action() -> dict[str, Any]:
@@ -28,11 +26,6 @@ def _action() -> dict[str, Any]:
 def _step(step_id: str) -> dict[str, Any]:
     steps = _action()["runs"]["steps"]
     return next(s for s in steps if s.get("id") == step_id or s.get("name") == step_id)
-
-
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True,
-                          env={**os.environ, **GIT_ENV}).stdout.strip()
 
 
 def test_action_metadata() -> None:
@@ -67,26 +60,20 @@ def test_install_step_installs_from_the_action_path() -> None:
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> dict[str, str]:
-    path = tmp_path / "repo"
-    path.mkdir()
-    _git(path, "init", "-q", "-b", "main")
-    shas = []
-    for n in range(3):
-        (path / "f.txt").write_text(f"{n}\n")
-        _git(path, "add", "f.txt")
-        _git(path, "commit", "-q", "-m", f"c{n}")
-        shas.append(_git(path, "rev-parse", "HEAD"))
-    _git(path, "update-ref", "refs/remotes/origin/main", shas[1])
-    return {"path": str(path), "c0": shas[0], "c1": shas[1], "c2": shas[2]}
+def commits(repo: GitRepo) -> dict[str, str]:
+    """Three commits c0, c1, c2 on main of the shared repository; origin/main is at c1."""
+    shas = [repo.commit_file("f.txt", f"{n}\n", f"c{n}") for n in range(3)]
+    repo.git("update-ref", "refs/remotes/origin/main", shas[1])
+    return {"c0": shas[0], "c1": shas[1], "c2": shas[2]}
 
 
 ScanRun = tuple[dict[str, str], list[str] | None, subprocess.CompletedProcess[str]]
 
 
-def _run_scan(repo: dict[str, str], tmp_path: Path, exit_code: int = 0, **env: str) -> ScanRun:
-    """Run the Scan step's script; return its outputs and the arguments hvscan got (None: not
-    run)."""
+def _run_scan(repo: GitRepo, tmp_path: Path, exit_code: int = 0, *, cwd: Path | None = None,
+              **env: str) -> ScanRun:
+    """Run the Scan step's script in ``repo`` (or in ``cwd``, with ``repo``'s git environment);
+    return its outputs and the arguments hvscan got (None: not run)."""
     step = _step("scan")
     args_file = tmp_path / "args"
     args_file.unlink(missing_ok=True)
@@ -101,8 +88,8 @@ def _run_scan(repo: dict[str, str], tmp_path: Path, exit_code: int = 0, **env: s
                 "PUSH_AFTER": "", "PUSH_REF": "refs/heads/main", "DEFAULT_BRANCH": "main"}
     assert set(defaults) | {"HVSCAN_EXE"} == set(step["env"])
     proc = subprocess.run(
-        ["bash", "-c", step["run"]], cwd=repo["path"], capture_output=True, text=True,
-        env={**os.environ, **GIT_ENV, **defaults, **env, "HVSCAN_EXE": str(fake),
+        ["bash", "-c", step["run"]], cwd=cwd or repo.path, capture_output=True, text=True,
+        env={**repo.env, **defaults, **env, "HVSCAN_EXE": str(fake),
              "GITHUB_OUTPUT": str(outputs)}, check=False,
     )
     assert proc.returncode == 0, proc.stderr  # the step never fails; the verdict step does
@@ -111,36 +98,38 @@ def _run_scan(repo: dict[str, str], tmp_path: Path, exit_code: int = 0, **env: s
     return values, args, proc
 
 
-def test_pull_request_scans_base_to_head(repo: dict[str, str], tmp_path: Path) -> None:
+def test_pull_request_scans_base_to_head(repo: GitRepo, commits: dict[str, str],
+                                         tmp_path: Path) -> None:
     outputs, args, _ = _run_scan(repo, tmp_path, EVENT_NAME="pull_request",
-                                 PR_BASE=repo["c0"], PR_HEAD=repo["c2"])
-    assert args == ["git", "--range", f"{repo['c0']}..{repo['c2']}", "--format", "github",
+                                 PR_BASE=commits["c0"], PR_HEAD=commits["c2"])
+    assert args == ["git", "--range", f"{commits['c0']}..{commits['c2']}", "--format", "github",
                     "--fail-on", "low"]
     assert outputs == {"report": "", "exit-code": "0"}
 
 
-def test_push_scans_before_to_after(repo: dict[str, str], tmp_path: Path) -> None:
-    _, args, _ = _run_scan(repo, tmp_path, PUSH_BEFORE=repo["c1"], PUSH_AFTER=repo["c2"])
-    assert args is not None and args[1:3] == ["--range", f"{repo['c1']}..{repo['c2']}"]
+def test_push_scans_before_to_after(repo: GitRepo, commits: dict[str, str], tmp_path: Path) -> None:
+    _, args, _ = _run_scan(repo, tmp_path, PUSH_BEFORE=commits["c1"], PUSH_AFTER=commits["c2"])
+    assert args is not None and args[1:3] == ["--range", f"{commits['c1']}..{commits['c2']}"]
 
 
 def test_new_branch_scans_what_it_adds_to_the_default_branch(
-    repo: dict[str, str], tmp_path: Path
+    repo: GitRepo, commits: dict[str, str], tmp_path: Path
 ) -> None:
-    _, args, _ = _run_scan(repo, tmp_path, PUSH_BEFORE=ZERO, PUSH_AFTER=repo["c2"],
+    _, args, _ = _run_scan(repo, tmp_path, PUSH_BEFORE=ZERO, PUSH_AFTER=commits["c2"],
                            PUSH_REF="refs/heads/feature")
-    assert args is not None and args[1:3] == ["--range", f"origin/main..{repo['c2']}"]
+    assert args is not None and args[1:3] == ["--range", f"origin/main..{commits['c2']}"]
 
 
 def test_force_push_with_unknown_old_tip_on_the_default_branch_scans_its_history(
-    repo: dict[str, str], tmp_path: Path
+    repo: GitRepo, commits: dict[str, str], tmp_path: Path
 ) -> None:
-    _, args, _ = _run_scan(repo, tmp_path, PUSH_BEFORE="1" * 40, PUSH_AFTER=repo["c2"])
-    assert args is not None and args[1:3] == ["--branch", repo["c2"]]
+    _, args, _ = _run_scan(repo, tmp_path, PUSH_BEFORE="1" * 40, PUSH_AFTER=commits["c2"])
+    assert args is not None and args[1:3] == ["--branch", commits["c2"]]
 
 
-def test_deleted_branch_scans_nothing(repo: dict[str, str], tmp_path: Path) -> None:
-    outputs, args, proc = _run_scan(repo, tmp_path, PUSH_BEFORE=repo["c2"], PUSH_AFTER=ZERO,
+def test_deleted_branch_scans_nothing(repo: GitRepo, commits: dict[str, str],
+                                      tmp_path: Path) -> None:
+    outputs, args, proc = _run_scan(repo, tmp_path, PUSH_BEFORE=commits["c2"], PUSH_AFTER=ZERO,
                                     PUSH_REF="refs/heads/gone")
     assert args is None and outputs == {"exit-code": "0"}
     assert "deleted refs/heads/gone" in proc.stdout
@@ -152,13 +141,14 @@ def test_deleted_branch_scans_nothing(repo: dict[str, str], tmp_path: Path) -> N
     ("push", "v1.0..main", ["--range", "v1.0..main"]),
 ])
 def test_other_events_and_explicit_ranges(
-    repo: dict[str, str], tmp_path: Path, event: str, range_: str, expected: list[str]
+    repo: GitRepo, commits: dict[str, str], tmp_path: Path, event: str, range_: str,
+    expected: list[str],
 ) -> None:
     _, args, _ = _run_scan(repo, tmp_path, EVENT_NAME=event, INPUT_RANGE=range_)
     assert args is not None and args[1:3] == expected
 
 
-def test_inputs_become_options(repo: dict[str, str], tmp_path: Path) -> None:
+def test_inputs_become_options(repo: GitRepo, commits: dict[str, str], tmp_path: Path) -> None:
     outputs, args, _ = _run_scan(
         repo, tmp_path, 1, EVENT_NAME="schedule", INPUT_FORMAT="sarif", INPUT_FAIL_ON="high",
         INPUT_BASELINE=".hvscan-baseline.json", INPUT_UPLOAD_SARIF="true")
@@ -171,16 +161,17 @@ def test_inputs_become_options(repo: dict[str, str], tmp_path: Path) -> None:
     {"INPUT_RANGE": "main"},
     {"INPUT_UPLOAD_SARIF": "true", "INPUT_FORMAT": "github"},
 ])
-def test_bad_inputs_are_errors(repo: dict[str, str], tmp_path: Path, env: dict[str, str]) -> None:
+def test_bad_inputs_are_errors(repo: GitRepo, commits: dict[str, str], tmp_path: Path,
+                               env: dict[str, str]) -> None:
     outputs, args, proc = _run_scan(repo, tmp_path, **env)
     assert args is None and outputs == {"exit-code": "2"}
     assert re.match(r"::error title=hvscan::", proc.stdout)
 
 
-def test_shallow_clone_is_an_error(repo: dict[str, str], tmp_path: Path) -> None:
+def test_shallow_clone_is_an_error(repo: GitRepo, commits: dict[str, str], tmp_path: Path) -> None:
     shallow = tmp_path / "shallow"
-    _git(tmp_path, "clone", "-q", "--depth", "1", f"file://{repo['path']}", str(shallow))
-    outputs, args, proc = _run_scan({"path": str(shallow)}, tmp_path, EVENT_NAME="schedule")
+    repo.git("clone", "-q", "--depth", "1", f"file://{repo.path}", str(shallow))
+    outputs, args, proc = _run_scan(repo, tmp_path, cwd=shallow, EVENT_NAME="schedule")
     assert args is None and outputs == {"exit-code": "2"}
     assert "fetch-depth: 0" in proc.stdout
 

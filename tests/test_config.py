@@ -13,6 +13,7 @@ from typing import Any
 import click
 import pytest
 from click.testing import CliRunner
+from gitrepo import GitRepo
 from hvscan_run import Run
 from keygen import make_key
 from pytest_httpserver import HTTPServer
@@ -26,12 +27,6 @@ from hvscan.config import (
     project_dirs,
     resolve,
 )
-
-
-def git_init(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["git", "init", "-q", str(path)], check=True)
-    return path
 
 
 def report(done: subprocess.CompletedProcess[bytes]) -> dict[str, Any]:
@@ -48,9 +43,10 @@ def one_line_error(done: subprocess.CompletedProcess[bytes]) -> str:
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    """A repository with a live key (high) in src/app.py and a test key (medium) in build/."""
-    root = git_init(tmp_path / "repo")
+def repo(repo: GitRepo) -> Path:
+    """The shared repository with a live key (high) in src/app.py and a test key (medium) in
+    build/."""
+    root = repo.path
     (root / "src").mkdir()
     (root / "src" / "app.py").write_text(f'KEY = "{make_key("live", 1)}"\n')
     (root / "build").mkdir()
@@ -61,8 +57,9 @@ def repo(tmp_path: Path) -> Path:
 # Discovery
 
 
-def test_project_dirs_stop_at_the_repository_top(tmp_path: Path) -> None:
-    root = git_init(tmp_path / "r")
+def test_project_dirs_stop_at_the_repository_top(tmp_path: Path,
+                                                  gitenv: dict[str, str]) -> None:
+    root = GitRepo(tmp_path / "r", gitenv).path
     deep = root / "a" / "b"
     deep.mkdir(parents=True)
     assert project_dirs(deep) == [deep, root / "a", root]

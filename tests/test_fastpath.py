@@ -114,9 +114,8 @@ def test_a_configuration_file_goes_to_the_full_scan(repo: GitRepo, where: str) -
 
 
 def test_configuration_is_looked_up_no_further_than_the_repository(tmp_path: Path,
-                                                                   gitenv: dict[str, str]) -> None:
-    (tmp_path / ".hvscan.toml").write_text("\n")
-    repo = GitRepo(tmp_path / "repo", gitenv)
+                                                                   repo: GitRepo) -> None:
+    (tmp_path / ".hvscan.toml").write_text("\n")  # above the repository
     assert fastpath.clean_staged_report(str(repo.path)) is not None
 
 

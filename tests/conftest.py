@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from gitrepo import GitRepo, git_env
+from gitrepo import DatedRepo, GitRepo, git_env
 from keygen import make_key
 
 # Property tests judge hvscan, not the machine: on a loaded two-core CI runner, generating
@@ -69,3 +69,9 @@ def gitenv(tmp_path: Path) -> dict[str, str]:
 def repo(tmp_path: Path, gitenv: dict[str, str]) -> GitRepo:
     """An empty repository (branch main) in ``tmp_path / "repo"``."""
     return GitRepo(tmp_path / "repo", gitenv)
+
+
+@pytest.fixture
+def dated_repo(tmp_path: Path, gitenv: dict[str, str]) -> DatedRepo:
+    """An empty repository (branch main) in ``tmp_path / "repo"``, with one day per commit."""
+    return DatedRepo(tmp_path / "repo", gitenv)

@@ -9,22 +9,21 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from gitrepo import DatedRepo, git_env, iso_date
+from gitrepo import DatedRepo, iso_date
 from hvscan_run import Run
 from keygen import make_key
 
 
 @pytest.fixture
-def leaky(tmp_path: Path) -> tuple[DatedRepo, str, str]:
-    repo = DatedRepo(tmp_path / "repo", git_env(tmp_path / "home"))
-    repo.write("README", "hello\n")
-    repo.commit("first")
+def leaky(dated_repo: DatedRepo) -> tuple[DatedRepo, str, str]:
+    dated_repo.write("README", "hello\n")
+    dated_repo.commit("first")
     key = make_key("live", 100)
-    repo.write("src/app.py", f"import os\nKEY = '{key}'\n")
-    commit = repo.commit("add app")
-    repo.write("src/app.py", "import os\nKEY = os.environ['KEY']\n")
-    repo.commit("use the environment")
-    return repo, key, commit
+    dated_repo.write("src/app.py", f"import os\nKEY = '{key}'\n")
+    commit = dated_repo.commit("add app")
+    dated_repo.write("src/app.py", "import os\nKEY = os.environ['KEY']\n")
+    dated_repo.commit("use the environment")
+    return dated_repo, key, commit
 
 
 def test_text_report_names_path_line_commit_author_and_date(run_hvscan: Run,
@@ -61,11 +60,10 @@ def test_default_repository_is_the_one_containing_the_current_directory(
     assert done.returncode == 1 and b"src/app.py:2:8" in done.stdout
 
 
-def test_clean_history_exits_zero(run_hvscan: Run, tmp_path: Path) -> None:
-    repo = DatedRepo(tmp_path / "clean", git_env(tmp_path / "home"))
-    repo.write("a.txt", "nothing here\n")
-    repo.commit("clean")
-    done = run_hvscan("git", repo.path)
+def test_clean_history_exits_zero(run_hvscan: Run, dated_repo: DatedRepo) -> None:
+    dated_repo.write("a.txt", "nothing here\n")
+    dated_repo.commit("clean")
+    done = run_hvscan("git", dated_repo.path)
     assert done.returncode == 0
     assert b"0 findings" in done.stdout
 
@@ -100,21 +98,19 @@ def test_shallow_clone_prints_findings_and_fails_with_the_reason(
     repo.write("late.py", make_key("test", 101))
     repo.commit("late key")
     clone = tmp_path / "shallow"
-    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{repo.path}", str(clone)],
-                   check=True, capture_output=True)
+    repo.git("clone", "-q", "--depth", "1", f"file://{repo.path}", str(clone))
     done = run_hvscan("git", clone)
     assert done.returncode == 2
     assert b"late.py" in done.stdout
     assert b"shallow clone" in done.stdout and b"scan incomplete" in done.stdout
 
 
-def test_unreachable_findings_are_labelled(run_hvscan: Run, tmp_path: Path) -> None:
-    repo = DatedRepo(tmp_path / "repo", git_env(tmp_path / "home"))
-    repo.write("README", "x\n")
-    repo.commit("base")
-    repo.git("hash-object", "-w", "--stdin", input=make_key("live", 102).encode())
-    assert run_hvscan("git", repo.path).returncode == 0
-    done = run_hvscan("git", repo.path, "--include-unreachable")
+def test_unreachable_findings_are_labelled(run_hvscan: Run, dated_repo: DatedRepo) -> None:
+    dated_repo.write("README", "x\n")
+    dated_repo.commit("base")
+    dated_repo.git("hash-object", "-w", "--stdin", input=make_key("live", 102).encode())
+    assert run_hvscan("git", dated_repo.path).returncode == 0
+    done = run_hvscan("git", dated_repo.path, "--include-unreachable")
     assert done.returncode == 1 and b"unreachable: no ref reaches it" in done.stdout
 
 
@@ -153,13 +149,13 @@ def test_progress_is_drawn_on_a_terminal(hvscan_exe: str,
     assert b"objects" in drawn
 
 
-def test_excludes_and_inline_allow_apply_to_history(run_hvscan: Run, tmp_path: Path) -> None:
-    repo = DatedRepo(tmp_path / "repo", git_env(tmp_path / "home"))
-    repo.write("fixtures/keys.txt", make_key("live", 103))
-    repo.write("app.py", f"KEY = '{make_key('live', 104)}'  # hvscan:allow\n")
-    repo.commit("fixtures")
-    assert run_hvscan("git", repo.path).returncode == 1
-    done = run_hvscan("git", repo.path, "--exclude", "fixtures/", "--format", "json")
+def test_excludes_and_inline_allow_apply_to_history(run_hvscan: Run,
+                                                    dated_repo: DatedRepo) -> None:
+    dated_repo.write("fixtures/keys.txt", make_key("live", 103))
+    dated_repo.write("app.py", f"KEY = '{make_key('live', 104)}'  # hvscan:allow\n")
+    dated_repo.commit("fixtures")
+    assert run_hvscan("git", dated_repo.path).returncode == 1
+    done = run_hvscan("git", dated_repo.path, "--exclude", "fixtures/", "--format", "json")
     report = json.loads(done.stdout)
     assert done.returncode == 0 and report["findings"] == []
     assert report["stats"]["suppressed"] == 1

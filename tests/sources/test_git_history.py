@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +34,9 @@ def found(result: ScanResult) -> list[tuple[str | None, str, str | None]]:
 
 
 @pytest.fixture
-def repo(tmp_path: Path, gitenv: dict[str, str]) -> DatedRepo:
-    """The shared empty repository's place and environment, with one day per commit."""
-    return DatedRepo(tmp_path / "repo", gitenv)
+def repo(dated_repo: DatedRepo) -> DatedRepo:
+    """Every repository of these tests is dated."""
+    return dated_repo
 
 
 def test_key_added_then_deleted_is_attributed_with_author_date_and_line(repo: DatedRepo) -> None:
@@ -450,8 +449,7 @@ def test_shallow_clone_is_scanned_but_reported_incomplete(repo: DatedRepo, tmp_p
     repo.write("new.py", new_key)
     repo.commit("new")
     clone = tmp_path / "shallow"
-    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{repo.path}", str(clone)],
-                   check=True, capture_output=True)
+    repo.git("clone", "-q", "--depth", "1", f"file://{repo.path}", str(clone))
 
     result = run(clone)
 

@@ -162,10 +162,7 @@ def test_key_added_by_a_merge_commit_itself_is_attributed_to_the_merge(repo: Dat
     key = make_key("live", 7)
     repo.git("merge", "-q", "--no-commit", "--no-ff", "feature")
     repo.write("settings.py", f"A = 1\nKEY = '{key}'\n")  # in neither parent: an evil merge
-    repo.git("add", "settings.py")
-    repo.git("commit", "-q", "--no-edit")
-    repo.tick()
-    merge = repo.head()
+    merge = repo.commit("merge feature")
 
     [finding] = run(repo).findings
 
@@ -315,8 +312,7 @@ def test_amended_commit_is_reported_only_with_include_unreachable(repo: DatedRep
     amended_away = repo.commit(f"oops {make_key('test', 31)}")
     os.remove(repo.path / "oops.py")
     repo.write("clean.py", "nothing secret\n")
-    repo.git("add", "-A")
-    repo.git("commit", "-q", "--amend", "-m", "clean")
+    repo.commit("clean", "--amend")
     repo.git("reflog", "expire", "--expire=now", "--all")
 
     assert run(repo).findings == []

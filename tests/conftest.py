@@ -72,6 +72,15 @@ def repo(tmp_path: Path, gitenv: dict[str, str]) -> GitRepo:
 
 
 @pytest.fixture
+def remote(tmp_path: Path, repo: GitRepo) -> GitRepo:
+    """An empty bare repository in ``tmp_path / "remote.git"``, the ``repo`` fixture's remote
+    ``origin``."""
+    bare = GitRepo(tmp_path / "remote.git", repo.env, bare=True)
+    repo.git("remote", "add", "origin", str(bare.path))
+    return bare
+
+
+@pytest.fixture
 def dated_repo(tmp_path: Path, gitenv: dict[str, str]) -> DatedRepo:
     """An empty repository (branch main) in ``tmp_path / "repo"``, with one day per commit."""
     return DatedRepo(tmp_path / "repo", gitenv)

@@ -42,10 +42,8 @@ def test_pre_commit_hook_blocks_a_commit_that_adds_a_key(repo: GitRepo,
     assert blocked.returncode != 0 and b"clean.txt:1:5" in blocked.stdout + blocked.stderr
 
 
-def test_pre_push_hook_refuses_a_push_with_a_key(repo: GitRepo, tmp_path: Path,
+def test_pre_push_hook_refuses_a_push_with_a_key(repo: GitRepo, remote: GitRepo,
                                                  run_hvscan: Run) -> None:
-    bare = GitRepo(tmp_path / "remote.git", repo.env, bare=True)
-    repo.git("remote", "add", "origin", str(bare.path))
     assert install(repo, run_hvscan, "--pre-push").returncode == 0
     repo.commit_file("a.txt", "clean\n", "clean")
     assert repo.git("push", "-q", "origin", "main", check=False).returncode == 0
@@ -53,11 +51,11 @@ def test_pre_push_hook_refuses_a_push_with_a_key(repo: GitRepo, tmp_path: Path,
     refused = repo.git("push", "origin", "main", check=False)
     assert refused.returncode != 0
     assert b"b.txt:1:1: hesedvid-live-key" in refused.stdout + refused.stderr
-    assert bare.git("rev-list", "--count", "main").stdout == b"1\n"
+    assert remote.git("rev-list", "--count", "main").stdout == b"1\n"
     # A new branch carrying the same commit is refused too.
     refused = repo.git("push", "origin", "main:refs/heads/feature", check=False)
     assert refused.returncode != 0
-    assert bare.git("rev-parse", "-q", "--verify", "feature", check=False).returncode != 0
+    assert remote.git("rev-parse", "-q", "--verify", "feature", check=False).returncode != 0
 
 
 def test_refuses_to_replace_an_existing_hook_unless_forced(repo: GitRepo,

@@ -4,7 +4,6 @@ keys, from git's hook input or the pre-commit framework's variables."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -43,13 +42,6 @@ def test_pre_commit_variables() -> None:
     assert from_pre_commit({"PRE_COMMIT_LOCAL_BRANCH": "refs/heads/main",
                             "PRE_COMMIT_REMOTE_NAME": "origin"}) == Push(
         ("refs/heads/main",), ("--remotes=origin",))
-
-
-@pytest.fixture
-def remote(tmp_path: Path, repo: GitRepo) -> GitRepo:
-    bare = GitRepo(tmp_path / "remote.git", repo.env, bare=True)
-    repo.git("remote", "add", "origin", str(bare.path))
-    return bare
 
 
 def pre_push(repo: GitRepo, run_hvscan: Run, *refs: str, remote: str = "origin",

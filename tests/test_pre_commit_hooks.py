@@ -44,14 +44,19 @@ def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def project(tmp_path: Path, hook_repo: tuple[GitRepo, str],
-            pre_commit_home: Path) -> Iterator[GitRepo]:
-    """A project using the three hooks, with an empty bare remote ``origin``."""
+def origin(tmp_path: Path, gitenv: dict[str, str], pre_commit_home: Path) -> GitRepo:
+    """The project's remote ``origin``: an empty bare repository, with the project's
+    environment."""
+    env = {**gitenv, "PRE_COMMIT_HOME": str(pre_commit_home)}
+    return GitRepo(tmp_path / "remote.git", env, bare=True)
+
+
+@pytest.fixture
+def project(tmp_path: Path, hook_repo: tuple[GitRepo, str], origin: GitRepo) -> Iterator[GitRepo]:
+    """A project using the three hooks, with the empty bare remote ``origin``."""
     assert PRE_COMMIT, "pre-commit is not installed next to the test interpreter"
-    env = {**git_env(tmp_path / "home"), "PRE_COMMIT_HOME": str(pre_commit_home)}
-    repo = GitRepo(tmp_path / "project", env)
-    remote = GitRepo(tmp_path / "remote.git", env, bare=True)
-    repo.git("remote", "add", "origin", str(remote.path))
+    repo = GitRepo(tmp_path / "project", origin.env)
+    repo.git("remote", "add", "origin", str(origin.path))
     source, commit = hook_repo
     repo.write(".pre-commit-config.yaml", f"""\
 repos:
@@ -104,7 +109,7 @@ def test_clean_commit_passes(project: GitRepo) -> None:
     assert git(project, "rev-list", "--count", "HEAD").stdout == "2\n"
 
 
-def test_push_carrying_a_key_is_refused(project: GitRepo) -> None:
+def test_push_carrying_a_key_is_refused(project: GitRepo, origin: GitRepo) -> None:
     assert git(project, "push", "-q", "origin", "main").returncode == 0
     key = make_key("test", 2)
     project.write("deploy.env", f"HV_KEY={key}\n")
@@ -114,8 +119,7 @@ def test_push_carrying_a_key_is_refused(project: GitRepo) -> None:
     output = refused.stdout + refused.stderr
     assert refused.returncode != 0
     assert "hvscan pre-push" in output and "deploy.env:1:8: hesedvid-test-key" in output
-    remote = GitRepo(project.path.parent / "remote.git", project.env, bare=True)
-    assert remote.git("rev-list", "--count", "main").stdout == b"1\n"
+    assert origin.git("rev-list", "--count", "main").stdout == b"1\n"
     # The same commits on a new branch are refused as well.
     refused = git(project, "push", "origin", "main:refs/heads/feature")
     assert refused.returncode != 0 and "deploy.env:1:8" in refused.stdout + refused.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import pytest
 from gitrepo import GitRepo
 from hvscan_run import Run
-from keygen import make_key
+from keygen import key_sha256, make_key
 
 from hvscan import scan
 from hvscan.baseline import Baseline
@@ -115,7 +114,7 @@ def test_the_engine_reads_the_marker_so_sources_keeping_only_matches_get_it() ->
 def test_reasons_in_order() -> None:
     (match,) = ENGINE.scan(KEY.encode())
     finding = make_finding(match, Origin(source="file", path="a.py"))
-    sha = hashlib.sha256(KEY.encode()).hexdigest()
+    sha = key_sha256(KEY)
     baseline = Baseline(frozenset({(finding.rule_id, sha)}))
     assert Suppressor().reason(finding) is None
     assert Suppressor(baseline=baseline).reason(finding) == "baseline"

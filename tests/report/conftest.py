@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
-from report_sample import sample_keys, sample_result
+from report_sample import GOLDEN, sample_keys, sample_result
 
 from hvscan import __version__
 from hvscan.report import ReportOptions, renderer
 from hvscan.scan import ScanResult
-
-GOLDEN = Path(__file__).parent / "golden"
 
 
 @pytest.fixture

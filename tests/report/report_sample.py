@@ -8,6 +8,8 @@ so that every report shows them. One more key is suppressed by an inline ``hvsca
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from keygen import make_key
 
 from hvscan import scan
@@ -18,6 +20,8 @@ from hvscan.suppress import Suppressor
 from hvscan.verify import classify, verified_severity
 
 KEY_SHAPE = r"hv_(live|test)_[A-Za-z0-9]{32}"
+# The expected reports of sample_result() (and of an empty result), one file per format.
+GOLDEN = Path(__file__).parent / "golden"
 # Names that need quoting or escaping in every format: comma, quotes, XML specials, "%", "::",
 # a line break and non-ASCII.
 AWKWARD_PATH = 'odd dir/new\nline,"quoted" <&> 100%::name ü.env'

@@ -14,13 +14,11 @@ from pathlib import Path
 import click
 import pytest
 from hvscan_run import Run
-from report_sample import KEY_SHAPE, sample_result
+from report_sample import GOLDEN, KEY_SHAPE, sample_result
 
 from hvscan.cli import cli
 from hvscan.report import FORMATS, ReportOptions, finding_details, renderer, shown_secret
 from hvscan.scan import ScanResult
-
-GOLDEN = Path(__file__).parent / "golden"
 
 
 def test_every_format_is_offered_by_every_scan_command() -> None:

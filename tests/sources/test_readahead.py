@@ -97,6 +97,10 @@ def test_read_ahead_stays_within_its_budget(
         assert drawn <= handed_out + ahead + 1
 
 
+def readers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("hvscan-read")]
+
+
 def test_abandoned_read_ahead_stops_its_threads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -104,11 +108,7 @@ def test_abandoned_read_ahead_stops_its_threads(
     events: Iterator[Event] = read_ahead(iter(plan(tmp_path, [100] * 50)))
     assert isinstance(next(events), Blob)
     events.close()
-    assert not [t for t in threading.enumerate() if t.name.startswith("hvscan-read")]
-
-
-def readers() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("hvscan-read")]
+    assert not readers()
 
 
 def test_small_files_start_no_thread(tmp_path: Path) -> None:

@@ -21,6 +21,11 @@ NEEDLES = (b"hv_live_", b"hv_test_")
 KINDS = ("blob", "tree", "commit", "tag")
 
 
+def record(o: GitObject) -> bytes:
+    """``o`` as ``git cat-file --batch`` writes it."""
+    return f"{o.oid} {o.kind} {len(o.data)}\n".encode() + o.data + b"\n"
+
+
 def batch(objects: list[tuple[str, bytes]], missing: tuple[str, ...] = ()) -> tuple[
         bytes, list[GitObject]]:
     """The batch output for ``objects`` (kind, content) and the GitObjects they make."""
@@ -28,8 +33,8 @@ def batch(objects: list[tuple[str, bytes]], missing: tuple[str, ...] = ()) -> tu
     made = []
     for index, (kind, content) in enumerate(objects):
         oid = hashlib.sha1(b"%d" % index + content).hexdigest()
-        out += f"{oid} {kind} {len(content)}\n".encode() + content + b"\n"
         made.append(GitObject(oid, kind, content))
+        out += record(made[-1])
         if index < len(missing):
             out += f"{missing[index]} missing\n".encode()
     return out, made
@@ -92,8 +97,7 @@ def test_several_streams_together_give_every_object_once(objects: list[tuple[str
     bounds = [0, *sorted({min(cut, len(made)) for cut in cuts}), len(made)]
     parts = []
     for start, stop in itertools.pairwise(bounds):
-        parts.append(b"".join(f"{o.oid} {o.kind} {len(o.data)}\n".encode() + o.data + b"\n"
-                              for o in made[start:stop]))
+        parts.append(b"".join(record(o) for o in made[start:stop]))
     with pytest.MonkeyPatch.context() as monkeypatch:
         found, stats = read(parts, chunk, monkeypatch)
     assert sorted(found, key=repr) == sorted(expected(made), key=repr)

@@ -18,13 +18,6 @@ def _rows(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text, newline="")))
 
 
-def test_golden(
-    result: ScanResult, render: Callable[..., str], golden: Callable[..., None]
-) -> None:
-    golden("sample.csv", render("csv", result))
-    golden("empty.csv", render("csv", ScanResult()))
-
-
 def test_header_is_the_finding_fields_even_without_findings(
     render: Callable[..., str],
 ) -> None:

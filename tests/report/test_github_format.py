@@ -37,13 +37,6 @@ def _parse(text: str) -> list[tuple[str, dict[str, str], str]]:
     return commands
 
 
-def test_golden(
-    result: ScanResult, render: Callable[..., str], golden: Callable[..., None]
-) -> None:
-    golden("sample.github.txt", render("github", result))
-    golden("empty.github.txt", render("github", ScanResult()))
-
-
 def test_one_command_per_line_and_properties_round_trip(
     result: ScanResult, render: Callable[..., str]
 ) -> None:

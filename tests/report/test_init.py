@@ -34,6 +34,16 @@ def test_every_format_renders(name: str, result: ScanResult) -> None:
     assert renderer(name)(result, ReportOptions())
 
 
+@pytest.mark.parametrize(("name", "suffix"), [
+    ("csv", "csv"), ("github", "github.txt"), ("jsonl", "jsonl"), ("junit", "junit.xml"),
+    ("sarif", "sarif"),
+])
+def test_golden(name: str, suffix: str, result: ScanResult, render: Callable[..., str],
+                golden: Callable[..., None]) -> None:
+    golden(f"sample.{suffix}", render(name, result))
+    golden(f"empty.{suffix}", render(name, ScanResult()))
+
+
 def test_golden_files_hold_hashes_and_no_key() -> None:
     files = sorted(GOLDEN.iterdir())
     assert len(files) >= 10

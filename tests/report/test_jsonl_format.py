@@ -15,13 +15,6 @@ def _records(text: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in text.splitlines()]
 
 
-def test_golden(
-    result: ScanResult, render: Callable[..., str], golden: Callable[..., None]
-) -> None:
-    golden("sample.jsonl", render("jsonl", result))
-    golden("empty.jsonl", render("jsonl", ScanResult()))
-
-
 def test_records_match_the_json_report(result: ScanResult, render: Callable[..., str]) -> None:
     records = _records(render("jsonl", result))
     report = report_dict(result, ReportOptions())

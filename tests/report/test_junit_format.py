@@ -10,13 +10,6 @@ from report_sample import AWKWARD_PATH
 from hvscan.scan import ScanResult
 
 
-def test_golden(
-    result: ScanResult, render: Callable[..., str], golden: Callable[..., None]
-) -> None:
-    golden("sample.junit.xml", render("junit", result))
-    golden("empty.junit.xml", render("junit", ScanResult()))
-
-
 def test_cases_and_counts(result: ScanResult, render: Callable[..., str]) -> None:
     root = ET.fromstring(render("junit", result))
     assert root.tag == "testsuites"

@@ -34,13 +34,6 @@ def _validate(document: dict[str, Any]) -> None:
     assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors)
 
 
-def test_golden(
-    result: ScanResult, render: Callable[..., str], golden: Callable[..., None]
-) -> None:
-    golden("sample.sarif", render("sarif", result))
-    golden("empty.sarif", render("sarif", ScanResult()))
-
-
 @pytest.mark.parametrize("show_secrets", [False, True])
 def test_valid_against_the_schema(
     result: ScanResult, render: Callable[..., str], show_secrets: bool

@@ -27,7 +27,7 @@ from hvscan.runner import (
     walker,
 )
 from hvscan.sources.files import DEFAULT_MAX_FILE_SIZE
-from hvscan.units import parse_size
+from hvscan.units import counted, parse_size
 
 if TYPE_CHECKING:
     from hvscan.history import HistoryOptions
@@ -266,7 +266,7 @@ def baseline_command(
     if result.errors:
         raise HvscanError(f"scan incomplete: {output} not written")
     count = baseline.write(output, result.findings)
-    click.echo(f"hvscan: recorded {count} finding{'s' * (count != 1)} in {output}", err=True)
+    click.echo(f"hvscan: recorded {counted(count, 'finding')} in {output}", err=True)
 
 
 @cli.command("git")

@@ -13,6 +13,8 @@ import io
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
+from hvscan.units import counted
+
 if TYPE_CHECKING:
     import tarfile
     import zipfile
@@ -262,7 +264,7 @@ def _tar(data: bytes, budget: Budget) -> Iterator[Item]:
 
 
 def _tar_damaged(count: int, offset: int, reason: str) -> Iterator[Item]:
-    yield Problem(None, f"damaged tar archive after {count} member{'s' * (count != 1)}{reason}: "
+    yield Problem(None, f"damaged tar archive after {counted(count, 'member')}{reason}: "
                   f"the rest (from byte {offset}) scanned as raw bytes")
     yield Raw(offset)
 

@@ -13,8 +13,10 @@ like a container, and then scanned in full: what is encoded inside it needs no n
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
+
+from hvscan.prefilter import occurrences
 
 _ALNUM = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _HEX = frozenset(b"0123456789abcdefABCDEF")
@@ -101,13 +103,6 @@ def family(encoding: str) -> Decoder:
     return _WIDE_DECODER if encoding in _WIDE_UNIT else _BY_FAMILY[encoding]
 
 
-def _positions(buf: bytes, needle: bytes) -> Iterator[int]:
-    pos = buf.find(needle)
-    while pos >= 0:
-        yield pos
-        pos = buf.find(needle, pos + 1)
-
-
 class _Spans:
     """Disjoint spans already decoded, so that each run is decoded once however many needles
     it holds (a lookup costs a bisection, whatever the number of runs)."""
@@ -148,7 +143,7 @@ def _base64_regions(buf: bytes, found: Found) -> list[Region]:
     regions: list[Region] = []
     done = _Spans()
     for needle, info in found:
-        for pos in _positions(buf, needle):
+        for pos in occurrences(buf, needle):
             if done.covers(pos):
                 continue
             segments = _base64_run(buf, pos, info.phase)
@@ -306,7 +301,7 @@ def _spans(buf: bytes, found: Found, chars: bytes) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     done = _Spans()
     for needle, _ in found:
-        for pos in _positions(buf, needle):
+        for pos in occurrences(buf, needle):
             if not done.covers(pos):
                 spans.append((_span_start(buf, pos, chars), _span_end(buf, pos, chars)))
                 done.add(*spans[-1])
@@ -436,7 +431,7 @@ def _wide_regions(buf: bytes, found: Found) -> list[Region]:
     classes: set[tuple[int, int]] = {sniffed} if sniffed else set()
     for needle, info in found:
         width = _WIDE_UNIT[info.chain[0]]
-        for pos in _positions(buf, needle):
+        for pos in occurrences(buf, needle):
             classes.add((width, (pos + info.phase) % width))
             if sum(w == width for w, _ in classes) == width:
                 break

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from hvscan import containers
 from hvscan.decode import Region, family, looks_wide, needle_table
 from hvscan.placeholders import CHECKS
-from hvscan.prefilter import Prefilter
+from hvscan.prefilter import Prefilter, occurrences
 from hvscan.rules import Rule
 from hvscan.suppress import allowed_inline
 
@@ -281,14 +281,16 @@ def _truncated_key_at(data: bytes, keywords: tuple[bytes, ...]) -> int | None:
     """The first keyword in ``data`` followed by at least a few alphanumeric characters."""
     starts = []
     for keyword in keywords:
-        at = data.find(keyword)
-        while at >= 0:
-            body = data[at + len(keyword):at + len(keyword) + _TRUNCATED_BODY]
-            if len(body) == _TRUNCATED_BODY and body.isalnum():
-                starts.append(at)
-                break
-            at = data.find(keyword, at + 1)
+        body = len(keyword)
+        first = next((at for at in occurrences(data, keyword)
+                      if _looks_like_a_body(data[at + body:at + body + _TRUNCATED_BODY])), None)
+        if first is not None:
+            starts.append(first)
     return min(starts, default=None)
+
+
+def _looks_like_a_body(start: bytes) -> bool:
+    return len(start) == _TRUNCATED_BODY and start.isalnum()
 
 
 def _distinct(spots: list[_Spot]) -> list[_Spot]:

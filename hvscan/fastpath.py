@@ -30,7 +30,7 @@ import os
 import stat
 import sys
 
-from hvscan.units import format_size, parse_size
+from hvscan.units import counted, format_size, parse_size
 
 # Engine(load_builtin_rules()).prefilter.needles: what the full scan looks for, encoded forms
 # included. tests/test_fastpath.py fails, printing the new value, when rules or decoders change it.
@@ -152,7 +152,7 @@ def _configuration_start(path: str) -> str:
 
 
 def _clean_report(files: int, total: int) -> str:
-    return (f"hvscan: scanned {files} file{'s' * (files != 1)} ({format_size(total)}); "
+    return (f"hvscan: scanned {counted(files, 'file')} ({format_size(total)}); "
             "0 findings\n")
 
 

@@ -15,7 +15,7 @@ big files in reader threads): each thread gets its own Hyperscan scratch space.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 # Below this size, a few ``in`` passes cost less than Hyperscan's import and call overhead.
@@ -75,13 +75,8 @@ class Prefilter:
             self._all_database.scan(data, match_event_handler=on_match)
             return sorted(found)
         raw = data if isinstance(data, bytes | bytearray) else bytes(data)
-        spans = []
-        for needle in self.needles:
-            start = raw.find(needle)
-            while start >= 0:
-                spans.append((start, start + len(needle)))
-                start = raw.find(needle, start + 1)
-        return sorted(spans)
+        return sorted((start, start + len(needle))
+                      for needle in self.needles for start in occurrences(raw, needle))
 
     def _all_matches_database(self) -> Any:
         return self._built("_all_database",
@@ -134,6 +129,14 @@ class Prefilter:
 
         self._database.scan(data, match_event_handler=on_match, scratch=self._scratch())
         return frozenset(self.needles[i] for i in found)
+
+
+def occurrences(data: bytes | bytearray, needle: bytes) -> Iterator[int]:
+    """Where ``needle`` starts in ``data``, every place, overlapping ones included."""
+    at = data.find(needle)
+    while at >= 0:
+        yield at
+        at = data.find(needle, at + 1)
 
 
 def _compile_hyperscan(needles: tuple[bytes, ...], single_match: bool = True) -> Any:

@@ -1,10 +1,10 @@
-"""Sizes: parsed from options and configuration, formatted in reports."""
+"""Sizes: parsed from options and configuration, formatted in reports; counts of things."""
 
 from __future__ import annotations
 
 import pytest
 
-from hvscan.units import format_size, parse_size
+from hvscan.units import counted, format_size, parse_size
 
 
 @pytest.mark.parametrize(
@@ -22,7 +22,13 @@ def test_malformed_sizes(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("count", "shown"),
-    [(0, "0 B"), (1023, "1023 B"), (1536, "1.5 KB"), (1 << 20, "1.0 MB"), (5 << 30, "5.0 GB")],
+    [(0, "0 B"), (1023, "1023 B"), (1536, "1.5 KB"), (1 << 20, "1.0 MB"), (5 << 30, "5.0 GB"),
+     (3 << 40, "3.0 TB")],
 )
 def test_format_size(count: int, shown: str) -> None:
     assert format_size(count) == shown
+
+
+@pytest.mark.parametrize(("count", "text"), [(0, "0 files"), (1, "1 file"), (2, "2 files")])
+def test_counted(count: int, text: str) -> None:
+    assert counted(count, "file") == text

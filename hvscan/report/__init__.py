@@ -32,6 +32,11 @@ def renderer(name: str) -> Renderer:
     return render
 
 
+def shown_secret(finding: Finding, options: ReportOptions) -> str:
+    """The key as a report shows it: redacted, unless the user asked for full secrets."""
+    return finding.secret if options.show_secrets else finding.secret_redacted
+
+
 def finding_details(finding: Finding) -> dict[str, str]:
     """The facts the human-readable formats (text, github, junit) show under a finding, in
     their order, by name: ``commit`` (id, author and date), ``encoding`` (unless plain),

@@ -13,7 +13,7 @@ cannot end a command early or start a new one.
 from __future__ import annotations
 
 from hvscan.findings import Finding
-from hvscan.report import ReportOptions, finding_details
+from hvscan.report import ReportOptions, finding_details, shown_secret
 from hvscan.scan import Note, ScanResult
 
 _COMMANDS = {"critical": "error", "high": "error", "medium": "warning"}
@@ -48,7 +48,7 @@ def _note_line(note: Note) -> str:
 
 
 def _finding_line(finding: Finding, options: ReportOptions) -> str:
-    secret = finding.secret if options.show_secrets else finding.secret_redacted
+    secret = shown_secret(finding, options)
     message = [f"{finding.description}: {secret} (severity {finding.severity})"]
     if finding.suppression:
         message.append(f"Suppressed ({finding.suppression}): reported, not counted.")

@@ -15,7 +15,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from hvscan.findings import Finding
-from hvscan.report import ReportOptions, finding_details
+from hvscan.report import ReportOptions, finding_details, shown_secret
 from hvscan.scan import ScanResult
 
 # The fingerprint is not among them: it heads the details, with the key's other identifiers.
@@ -30,14 +30,14 @@ def render(result: ScanResult, options: ReportOptions) -> str:
         case = _case(suite, f"hvscan.{finding.rule_id}", _where(finding), finding.path)
         if finding.path is not None:
             case.set("line", str(finding.line))
-        secret = finding.secret if options.show_secrets else finding.secret_redacted
+        secret = shown_secret(finding, options)
         failure = ET.SubElement(case, "failure", type=finding.severity,
                                 message=f"{finding.description}: {secret}")
         failure.text = _details(finding, secret)
     suppressed = result.suppressed if options.show_suppressed else []
     for finding in suppressed:
         case = _case(suite, f"hvscan.{finding.rule_id}", _where(finding), finding.path)
-        secret = finding.secret if options.show_secrets else finding.secret_redacted
+        secret = shown_secret(finding, options)
         ET.SubElement(case, "skipped", message=f"suppressed ({finding.suppression}): {secret}")
     for error in result.errors:
         case = _case(suite, "hvscan.scan", error.path, error.path)

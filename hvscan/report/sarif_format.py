@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 from hvscan import __version__
 from hvscan.findings import Finding
-from hvscan.report import ReportOptions
+from hvscan.report import ReportOptions, shown_secret
 from hvscan.report.json_format import finding_dict
 from hvscan.rules import severity_rank
 from hvscan.scan import ScanResult
@@ -120,7 +120,7 @@ def _rule(rule_id: str, findings: list[Finding]) -> dict[str, Any]:
 
 
 def _result(finding: Finding, rule_index: int, options: ReportOptions) -> dict[str, Any]:
-    secret = finding.secret if options.show_secrets else finding.secret_redacted
+    secret = shown_secret(finding, options)
     text = f"{finding.description}: {secret}"
     if finding.commit:
         text += f" (commit {finding.commit})"

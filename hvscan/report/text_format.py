@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from hvscan.report import ReportOptions, finding_details
+from hvscan.report import ReportOptions, finding_details, shown_secret
 from hvscan.rules import SEVERITIES
-from hvscan.units import format_size
+from hvscan.units import counted, format_size
 
 if TYPE_CHECKING:
     from hvscan.findings import Finding
@@ -49,7 +49,7 @@ def _history_notes(extra: dict[str, object]) -> list[str]:
         notes.append(f"  in the message of tag {extra['tag']}")
     if extra.get("unreachable"):
         notes.append("  unreachable: no ref reaches it (amended, rebased or dropped history)")
-    others = [f"{count} other {what}{'s' * (count != 1)}"
+    others = [counted(count, f"other {what}")
               for what, count in (("commit", extra.get("other_commits")),
                                   ("path", extra.get("other_paths")))
               if isinstance(count, int) and count > 0]
@@ -61,7 +61,7 @@ def _history_notes(extra: dict[str, object]) -> list[str]:
 def _finding(f: Finding, options: ReportOptions, label: str = "") -> list[str]:
     where = f"{f.path or '(' + f.source + ')'}:{f.line}:{f.column}"
     severity = _paint(f.severity, _COLORS.get(f.severity, "0"), options)
-    secret = f.secret if options.show_secrets else f.secret_redacted
+    secret = shown_secret(f, options)
     lines = [f"{label}{_paint(where, '1', options)}: {f.rule_id} [{severity}] {secret}"]
     details = finding_details(f)
     if "commit" in details:
@@ -79,22 +79,20 @@ def summary(result: ScanResult) -> str:
     by_severity = ", ".join(
         f"{counts[s]} {s}" for s in reversed(SEVERITIES) if counts[s]
     )
-    findings = f"{len(result.findings)} finding{'s' * (len(result.findings) != 1)}"
+    findings = counted(len(result.findings), "finding")
     if by_severity:
         findings += f" ({by_severity})"
     parts = [
-        f"scanned {stats.files_scanned} file{'s' * (stats.files_scanned != 1)}"
-        f" ({format_size(stats.bytes_scanned)})",
+        f"scanned {counted(stats.files_scanned, 'file')} ({format_size(stats.bytes_scanned)})",
         findings,
     ]
     if stats.archive_members:
-        parts.append(f"{stats.archive_members} archive member"
-                     f"{'s' * (stats.archive_members != 1)} opened")
+        parts.append(f"{counted(stats.archive_members, 'archive member')} opened")
     if stats.files_skipped:
         parts.append(f"{stats.files_skipped} skipped")
     if stats.notes:
         limits = f", {stats.limits_hit} of them limits reached" if stats.limits_hit else ""
-        parts.append(f"{stats.notes} note{'s' * (stats.notes != 1)}{limits}")
+        parts.append(f"{counted(stats.notes, 'note')}{limits}")
     verified = Counter(f.verification["status"] for f in result.findings if f.verification)
     if verified:
         parts.append("verification: " + ", ".join(f"{n} {s}" for s, n in sorted(verified.items())))
@@ -107,5 +105,5 @@ def summary(result: ScanResult) -> str:
     if stats.preexisting_ignored:
         parts.append(f"{stats.preexisting_ignored} key(s) already there before the change")
     if stats.errors:
-        parts.append(f"{stats.errors} error{'s' * (stats.errors != 1)}: scan incomplete")
+        parts.append(f"{counted(stats.errors, 'error')}: scan incomplete")
     return "hvscan: " + "; ".join(parts)

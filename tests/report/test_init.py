@@ -17,7 +17,7 @@ from hvscan_run import Run
 from report_sample import KEY_SHAPE, sample_result
 
 from hvscan.cli import cli
-from hvscan.report import FORMATS, ReportOptions, finding_details, renderer
+from hvscan.report import FORMATS, ReportOptions, finding_details, renderer, shown_secret
 from hvscan.scan import ScanResult
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -105,3 +105,9 @@ def test_finding_details_name_each_fact_the_finding_has_in_order(result: ScanRes
     verification = history.verification or {}
     assert details["verification"] == f"{verification['status']} ({verification['detail']})"
     assert (details["fix"], details["fingerprint"]) == (history.remediation, history.fingerprint)
+
+
+def test_a_secret_is_shown_whole_only_when_asked_for(result: ScanResult) -> None:
+    finding = result.findings[0]
+    assert shown_secret(finding, ReportOptions()) == finding.secret_redacted != finding.secret
+    assert shown_secret(finding, ReportOptions(show_secrets=True)) == finding.secret

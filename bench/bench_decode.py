@@ -36,7 +36,6 @@ import io
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import sysconfig
@@ -51,6 +50,7 @@ WORK = BENCH / "work"
 sys.path.insert(0, str(REPO / "tests"))
 
 from archives import make_tar, make_zip  # noqa: E402
+from harness import loadavg, timed  # noqa: E402
 from keygen import make_key  # noqa: E402
 
 CONFIGS = ("before", "off", "on")
@@ -72,11 +72,11 @@ def main() -> None:
 
     baseline = _export_baseline(args.baseline_rev or _before_decoders())
     sources = {"before": baseline, "off": REPO, "on": REPO}
-    print(f"corpus {args.corpus}; load average at start {_load()}")
+    print(f"corpus {args.corpus}; load average at start {loadavg()}")
     _engine_table(sources, args)
     _end_to_end_table(sources, args)
     _archive_table(sources, args)
-    print(f"\nload average at end {_load()}")
+    print(f"\nload average at end {loadavg()}")
 
 
 # --- (1) engine only -----------------------------------------------------------------------
@@ -139,15 +139,10 @@ def _engine_table(sources: dict[str, Path], args: argparse.Namespace) -> None:
 
 def _hvscan(source: Path, target: Path, *options: str) -> tuple[float, float, dict[str, Any]]:
     """Wall-clock and CPU seconds of one ``hvscan dir`` run, and its report."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    done = _run([sys.executable, "-m", "hvscan", "dir", str(target), "--format", "json",
-                 *options], source, check=False)
-    elapsed = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    elapsed, cpu, done = timed([sys.executable, "-m", "hvscan", "dir", str(target), "--format",
+                                "json", *options], cwd=WORK, env=_env(source))
     if done.returncode not in (0, 1):
         raise SystemExit(f"hvscan failed ({done.returncode}): {done.stderr.decode()}")
-    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     return elapsed, cpu, json.loads(done.stdout)
 
 
@@ -258,16 +253,15 @@ def _export_baseline(revision: str) -> Path:
     return target
 
 
-def _run(command: list[str], source: Path,
-         check: bool = True) -> subprocess.CompletedProcess[bytes]:
+def _run(command: list[str], source: Path) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(command, capture_output=True, check=True, cwd=WORK, env=_env(source))
+
+
+def _env(source: Path) -> dict[str, str]:
+    """The environment of a run that imports hvscan from ``source``. Runs start in bench/work
+    (made here), so that no checkout in the working directory shadows ``source``."""
     WORK.mkdir(exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": str(source)}
-    # Run from bench/work so that no checkout in the working directory shadows ``source``.
-    return subprocess.run(command, capture_output=True, check=check, env=env, cwd=WORK)
-
-
-def _load() -> str:
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+    return {**os.environ, "PYTHONPATH": str(source)}
 
 
 if __name__ == "__main__":

@@ -40,13 +40,11 @@ import json
 import os
 import platform
 import random
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tarfile
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +53,7 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR.parent / "tests"))
 
+from harness import find_tool, loadavg, timed  # noqa: E402
 from keygen import make_key  # noqa: E402
 from peers import KINGFISHER_RULES  # noqa: E402
 
@@ -73,10 +72,8 @@ class Command:
     name: str
     argv: list[str]
     ok_codes: tuple[int, ...] = (0,)
-    # Number of findings in the output of check_argv (default: argv), for the correctness
-    # check before timing.
+    # Number of findings in the output, for the correctness check before timing.
     count: Callable[[bytes], int] | None = None
-    check_argv: list[str] | None = None
 
 
 def main() -> None:
@@ -92,13 +89,12 @@ def main() -> None:
                         help=f"a SQLAlchemy git repository holding tag {SOURCE_TAG}")
     parser.add_argument("--size-gib", type=float, default=1.0, help="size of the generated tree")
     parser.add_argument("--seed", type=int, default=20240601)
-    parser.add_argument("--hvscan", default=_next_to_python("hvscan"))
+    parser.add_argument("--hvscan", default=find_tool("hvscan"))
     parser.add_argument("--baseline", metavar="HVSCAN",
                         help="another hvscan console script (say, of an older version) to time "
                              "in the same rounds, shown as 'baseline'")
-    parser.add_argument("--rg", default=shutil.which("rg"))
-    parser.add_argument("--kingfisher", default=shutil.which("kingfisher")
-                        or _next_to_python("kingfisher"))
+    parser.add_argument("--rg", default=find_tool("rg"))
+    parser.add_argument("--kingfisher", default=find_tool("kingfisher"))
     args = parser.parse_args()
     parts = args.only or ["a", "b", "startup"]
     if not args.hvscan:
@@ -112,7 +108,7 @@ def main() -> None:
         part_b(args)
     if "startup" in parts:
         part_startup(args)
-    print(f"\nload average at the end: {_loadavg()}")
+    print(f"\nload average at the end: {loadavg()}")
 
 
 def part_a(args: argparse.Namespace) -> None:
@@ -234,8 +230,7 @@ def _check(commands: Sequence[Command], expected: dict[str, int]) -> None:
     for command in commands:
         if command.count is None:
             continue
-        check = Command(command.name, command.check_argv or command.argv, command.ok_codes)
-        found = command.count(_run(check, capture=True)[2])
+        found = command.count(_run(command, capture=True)[2])
         if found != expected[command.name]:
             sys.exit(f"bench: {command.name} found {found}, expected {expected[command.name]}")
         print(f"checked: {command.name} finds {found}")
@@ -255,18 +250,12 @@ def _check_findings(args: argparse.Namespace, tree: Path, expected: list[list[ob
 
 
 def _run(command: Command, capture: bool = False) -> tuple[float, float, bytes]:
-    """Run once: wall-clock seconds, CPU seconds (user + system of the command, its threads and
-    the processes it waited for) and, when captured, its standard output."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    result = subprocess.run(command.argv, stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, check=False)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """Run once: wall-clock and CPU seconds and, when captured, its standard output."""
+    wall, cpu, result = timed(command.argv,
+                              stdout=subprocess.PIPE if capture else subprocess.DEVNULL)
     if result.returncode not in command.ok_codes:
         sys.exit(f"bench: {command.name} exited {result.returncode} "
                  f"(expected {command.ok_codes}): {result.stderr.decode()[-500:]}")
-    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     return wall, cpu, result.stdout or b""
 
 
@@ -471,24 +460,13 @@ def _describe_machine(args: argparse.Namespace) -> None:
                 break
     print(f"machine: {cpu}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
           f"Python {platform.python_version()}")
-    print(f"load average at the start: {_loadavg()}")
+    print(f"load average at the start: {loadavg()}")
     for name, exe in (("hvscan", args.hvscan), ("baseline", args.baseline),
                       ("ripgrep", args.rg), ("kingfisher", args.kingfisher)):
         if exe:
             version = subprocess.run([exe, "--version"], capture_output=True, text=True,
                                      check=False).stdout.splitlines()
             print(f"  {name}: {exe} ({version[0] if version else '?'})")
-
-
-def _loadavg() -> str:
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "unknown"
-
-
-def _next_to_python(name: str) -> str | None:
-    return shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
     python bench/bench_git.py                      # the sqlalchemy and flask mirrors
     python bench/bench_git.py --repo /path/to/repo --runs 5
 
+gitleaks and Kingfisher are taken from this interpreter's directory, else from PATH.
+
 For each repository, each run times every tool once, in turn (so machine noise hits all of them
 alike), and the table shows the best and median wall time of the runs, the ratio to the floor
 and to the fastest peer, the least CPU time (user + system of the tool and all the processes it
@@ -27,47 +29,25 @@ reach a blob missing from the store, which every tool rightly reports as an erro
 from __future__ import annotations
 
 import argparse
-import os
-import resource
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
+from gitrepo import GitRepo, git_env  # noqa: E402
+from harness import find_tool, loadavg, timed  # noqa: E402
 from keygen import make_key  # noqa: E402
+from peers import GITLEAKS_CONFIG, KINGFISHER_RULES  # noqa: E402
 
 MIRRORS = {
     "sqlalchemy": (Path("/work/.mirror/sqlalchemy+sqlalchemy/repo"), "--mirror"),
     "flask": (Path("/work/.mirror/pallets+flask/repo"), "--bare"),
 }
-PEER_DIRS = [Path(sys.executable).parent, Path("/work/venv/bin")]
-
-GITLEAKS_CONFIG = '''title = "HesedVid keys only"
-[[rules]]
-id = "hesedvid-api-key"
-description = "HesedVid API key"
-regex = \'\'\'hv_(?:live|test)_[A-Za-z0-9]{32}(?:[^A-Za-z0-9]|$)\'\'\'
-keywords = ["hv_live_", "hv_test_"]
-'''
-
-KINGFISHER_RULES = '''rules:
-  - name: HesedVid API key
-    id: hesedvid.1
-    pattern: |
-      (?x)
-      \\b(hv_(?:live|test)_[A-Za-z0-9]{32})(?:[^A-Za-z0-9]|$)
-    min_entropy: 0
-    confidence: medium
-    examples:
-      - EXAMPLE
-'''
 
 RSS_WRAPPER = """
 import atexit, resource, sys
@@ -84,21 +64,12 @@ main()
 class Tool:
     name: str
     command: list[str]
-    shell_pipeline: bool = False
-
-
-def find_tool(name: str) -> str | None:
-    for directory in PEER_DIRS:
-        candidate = directory / name
-        if candidate.exists():
-            return str(candidate)
-    return shutil.which(name)
 
 
 def tools(repo: Path, work: Path, rss_file: Path) -> list[Tool]:
     found = [
         Tool("floor", ["sh", "-c", f"git -C '{repo}' cat-file --batch-all-objects --batch "
-                                   "--unordered | cat >/dev/null"], shell_pipeline=True),
+                                   "--unordered | cat >/dev/null"]),
         Tool("hvscan", [sys.executable, "-c", RSS_WRAPPER, str(rss_file), "git", str(repo),
                         "--no-progress", "--format", "json", "-o", str(work / "hvscan.json")]),
     ]
@@ -120,20 +91,14 @@ def tools(repo: Path, work: Path, rss_file: Path) -> list[Tool]:
 
 def write_configs(work: Path) -> None:
     (work / "gitleaks.toml").write_text(GITLEAKS_CONFIG)
-    example = make_key("live", "bench-example")
-    (work / "kingfisher.yml").write_text(KINGFISHER_RULES.replace("EXAMPLE", example))
+    (work / "kingfisher.yml").write_text(KINGFISHER_RULES)
 
 
 def sanity_repo(work: Path) -> tuple[Path, str]:
-    repo = work / "sanity"
     key = make_key("live", "bench-sanity")
-    env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@example.com",
-           "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@example.com"}
-    subprocess.run(["git", "init", "-q", str(repo)], check=True, env=env)
-    (repo / "settings.py").write_text(f"API_KEY = '{key}'\n")
-    subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True, env=env)
-    subprocess.run(["git", "-C", str(repo), "commit", "-qm", "key"], check=True, env=env)
-    return repo, key
+    repo = GitRepo(work / "sanity", git_env(work))
+    repo.commit_file("settings.py", f"API_KEY = '{key}'\n", "key")
+    return repo.path, key
 
 
 def check_finds_key(tool: Tool, work: Path, key: str) -> None:
@@ -166,15 +131,10 @@ def commit_count(repo: Path) -> int:
 
 def time_once(tool: Tool) -> tuple[float, float]:
     """Wall time, and CPU time (user + system) of the tool and every process it waited for."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    done = subprocess.run(tool.command, capture_output=True, check=False)
-    elapsed = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    elapsed, cpu, done = timed(tool.command)
     if done.returncode not in (0, 1):
         message = done.stderr.decode(errors="replace").strip().splitlines()[-1:]
         raise SystemExit(f"{tool.name} failed (exit {done.returncode}): {message}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return elapsed, cpu
 
 
@@ -195,7 +155,7 @@ def bench(repo: Path, runs: int, work: Path) -> None:
     peers = [name for name in times if name not in ("floor", "hvscan")]
     fastest_peer = min((min(times[name]) for name in peers), default=None)
     print(f"\n{repo.name}: {commit_count(repo):,} commits; {runs} runs; load average "
-          f"{os.getloadavg()[0]:.2f}")
+          f"{loadavg()}")
     print("| tool | best (s) | median (s) | best / floor | fastest peer / best | CPU (s) |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, values in times.items():

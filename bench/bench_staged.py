@@ -29,12 +29,10 @@ import argparse
 import os
 import platform
 import random
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,20 +40,13 @@ BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from gitrepo import GitRepo, git_env  # noqa: E402
+from harness import find_tool, loadavg, timed  # noqa: E402
 from keygen import make_key  # noqa: E402
-from peers import KINGFISHER_RULES  # noqa: E402
+from peers import GITLEAKS_CONFIG, KINGFISHER_RULES  # noqa: E402
 
 FILE_SIZE = 8 * 1024
-# RE2 has no look-ahead: "not followed by a letter or digit" becomes "followed by something else
-# or the end of the line", which selects the same lines.
-GITLEAKS_CONFIG = """\
-title = "hesedvid"
-[[rules]]
-id = "hesedvid-key"
-description = "HesedVid API key"
-regex = '''hv_(?:live|test)_[A-Za-z0-9]{32}(?:[^A-Za-z0-9]|$)'''
-keywords = ["hv_live_", "hv_test_"]
-"""
+PEERS = ("kingfisher", "gitleaks", "detect-secrets-hook", "git-secrets")
 DETECT_SECRETS_PLUGIN = '''\
 import re
 
@@ -85,14 +76,14 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=BENCH_DIR / "work" / "staged")
     parser.add_argument("--hvscan", help="an installed hvscan (default: install this checkout "
                                          "into WORK/venv)")
-    for peer in ("kingfisher", "gitleaks", "detect-secrets-hook", "git-secrets"):
-        parser.add_argument(f"--{peer}", default=shutil.which(peer))
+    for peer in PEERS:
+        parser.add_argument(f"--{peer}", default=find_tool(peer))
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     hvscan = args.hvscan or install_hvscan(args.work / "venv")
     python = str(Path(hvscan).parent / "python")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+          f"load average {loadavg()}")
     print(f"python: {subprocess.run([python, '-VV'], capture_output=True, text=True).stdout}")
     results = {}
     for case in ("clean", "key"):
@@ -115,21 +106,18 @@ def install_hvscan(venv: Path) -> str:
     return str(venv / "bin" / "hvscan")
 
 
-def make_repo(path: Path, *, with_key: bool) -> Path:
+def make_repo(path: Path, *, with_key: bool) -> GitRepo:
     shutil.rmtree(path, ignore_errors=True)
-    env = git_env(path.parent)
-    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True, env=env)
+    repo = GitRepo(path, git_env(path.parent))
     source = python_like_text(FILE_SIZE)
-    (path / "service.py").write_text(source)
-    git(path, "add", "service.py")
-    git(path, "commit", "-q", "-m", "service")
+    repo.commit_file("service.py", source, "service")
     lines = source.splitlines(keepends=True)
     middle = len(lines) // 2
     edit = (f"API_KEY = '{make_key('live', 7)}'\n" if with_key
             else "API_KEY = os.environ['HESEDVID_API_KEY']\n")
-    (path / "service.py").write_text("".join([*lines[:middle], edit, *lines[middle:]]))
-    git(path, "add", "service.py")
-    return path
+    repo.write("service.py", "".join([*lines[:middle], edit, *lines[middle:]]))
+    repo.add("service.py")
+    return repo
 
 
 def python_like_text(size: int) -> str:
@@ -150,8 +138,9 @@ def python_like_text(size: int) -> str:
 
 
 def peer_commands(args: argparse.Namespace, hvscan: str, python: str,
-                  repo: Path) -> list[Command]:
-    work = repo.parent
+                  repo: GitRepo) -> list[Command]:
+    """hvscan, the floor and each peer that is found; a line for each that is not."""
+    work = repo.path.parent
     commands = [
         Command("hvscan staged", [hvscan, "staged"]),
         Command("hvscan staged --format text", [hvscan, "staged", "--format", "text"]),
@@ -164,32 +153,40 @@ def peer_commands(args: argparse.Namespace, hvscan: str, python: str,
             args.kingfisher, "scan", ".", "--staged", "--no-update-check", "--no-validate",
             "--load-builtins", "false", "--rules-path", str(rules), "--no-extract-archives",
             "--format", "json", "--quiet"]))
+    else:
+        peer_missing("kingfisher")
     if args.gitleaks:
         config = work / "gitleaks-hesedvid.toml"
         config.write_text(GITLEAKS_CONFIG)
         for sub in (["git", "--staged"], ["protect", "--staged"]):
             commands.append(Command(f"gitleaks {' '.join(sub)}", [
                 args.gitleaks, *sub, "--no-banner", "--config", str(config), "."]))
+    else:
+        peer_missing("gitleaks")
     if args.detect_secrets_hook:
         plugin = work / "hesedvid_plugin.py"
         plugin.write_text(DETECT_SECRETS_PLUGIN)
         commands.append(Command("detect-secrets-hook", [
             args.detect_secrets_hook, "--plugin", str(plugin), "service.py"]))
+    else:
+        peer_missing("detect-secrets-hook")
     if args.git_secrets:
-        git(repo, "config", "secrets.patterns", GIT_SECRETS_PATTERN)
+        repo.git("config", "secrets.patterns", GIT_SECRETS_PATTERN)
         commands.append(Command("git secrets (pre-commit hook)", [args.git_secrets,
                                                                  "--pre_commit_hook"]))
-    missing = [p for p in ("kingfisher", "gitleaks", "detect-secrets-hook", "git-secrets")
-               if not getattr(args, p.replace("-", "_"))]
-    for peer in missing:
-        print(f"peer missing: {peer} (put it on PATH or pass --{peer} PATH)")
+    else:
+        peer_missing("git-secrets")
     return commands
 
 
-def check(commands: list[Command], repo: Path, case: str) -> None:
+def peer_missing(peer: str) -> None:
+    print(f"peer missing: {peer} (put it on PATH or pass --{peer} PATH)")
+
+
+def check(commands: list[Command], repo: GitRepo, case: str) -> None:
     for command in commands:
-        done = subprocess.run(command.argv, cwd=repo, env=git_env(repo.parent),
-                              capture_output=True, check=False)
+        done = subprocess.run(command.argv, cwd=repo.path, env=repo.env, capture_output=True,
+                              check=False)
         if not right_answer(command.name, case, done.returncode):
             sys.exit(f"bench: {command.name} exits {done.returncode} in the {case} case: "
                      f"{done.stderr.decode(errors='replace')[-400:]}")
@@ -204,18 +201,13 @@ def right_answer(name: str, case: str, code: int) -> bool:
     return code == 1 if name.startswith("hvscan") else code not in (0, 2)
 
 
-def time_round_robin(commands: list[Command], repo: Path, rounds: int) -> None:
-    env = git_env(repo.parent)
+def time_round_robin(commands: list[Command], repo: GitRepo, rounds: int) -> None:
     for _ in range(rounds):
         for command in commands:
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            start = time.perf_counter()
-            subprocess.run(command.argv, cwd=repo, env=env, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, check=False)
-            command.wall.append(time.perf_counter() - start)
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            command.cpu.append(after.ru_utime + after.ru_stime
-                               - before.ru_utime - before.ru_stime)
+            wall, cpu, _ = timed(command.argv, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, cwd=repo.path, env=repo.env)
+            command.wall.append(wall)
+            command.cpu.append(cpu)
 
 
 def print_table(results: dict[str, list[Command]], rounds: int) -> None:
@@ -234,18 +226,6 @@ def print_table(results: dict[str, list[Command]], rounds: int) -> None:
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f}"
-
-
-def git_env(home: Path) -> dict[str, str]:
-    config = home / "gitconfig"
-    config.touch()
-    return {**os.environ, "GIT_CONFIG_GLOBAL": str(config), "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-            "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.invalid"}
-
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=repo, env=git_env(repo.parent), check=True)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ import sys
 import time
 from typing import TextIO
 
+from hvscan.units import format_size
+
 _INTERVAL = 0.1
 
 
@@ -31,7 +33,7 @@ class Progress:
         elapsed = max(now - self._started, 1e-6)
         parts = [f"hvscan: {done:,}/{self._total:,} {self._unit}" if self._total
                  else f"hvscan: {done:,} {self._unit}",
-                 f"{human_size(done_bytes)}", f"{human_size(int(done_bytes / elapsed))}/s"]
+                 f"{format_size(done_bytes)}", f"{format_size(int(done_bytes / elapsed))}/s"]
         if self._total and done:
             remaining = max(self._total - done, 0) * elapsed / done
             parts.append(f"ETA {int(remaining) // 60}:{int(remaining) % 60:02d}")
@@ -44,12 +46,3 @@ class Progress:
         if self._width:
             self._stream.write("\r" + " " * self._width + "\r")
             self._stream.flush()
-
-
-def human_size(count: int) -> str:
-    value = float(count)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TB"

@@ -1,6 +1,7 @@
 """Sizes and counts as people write and read them: sizes parsed from options and configuration
-(``100MB``), sizes and counts of things formatted in reports. Shared by the command line, the text
-report and the hook's fast path (so it imports nothing)."""
+(``100MB``), sizes and counts of things formatted in reports and the progress line. Shared by the
+command line, the text report, the progress line and the hook's fast path (so it imports
+nothing)."""
 
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ def format_size(count: int) -> str:
     if count < 1024:
         return f"{count} B"
     value = count / 1024
-    for unit in ("KB", "MB"):
+    for unit in ("KB", "MB", "GB"):
         if value < 1024:
             return f"{value:.1f} {unit}"
         value /= 1024
-    return f"{value:.1f} GB"
+    return f"{value:.1f} TB"

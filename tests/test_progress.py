@@ -7,7 +7,7 @@ import io
 import pytest
 
 from hvscan import progress
-from hvscan.progress import Progress, human_size
+from hvscan.progress import Progress
 
 
 def test_line_shows_counts_size_rate_and_eta(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -30,8 +30,3 @@ def test_nothing_drawn_means_nothing_erased() -> None:
     Progress(10, stream=out).close()
     assert out.getvalue() == ""
 
-
-@pytest.mark.parametrize("count, shown", [(0, "0 B"), (1023, "1023 B"), (1536, "1.5 KB"),
-                                          (5 * 1024**3, "5.0 GB"), (3 * 1024**4, "3.0 TB")])
-def test_human_size(count: int, shown: str) -> None:
-    assert human_size(count) == shown

@@ -22,7 +22,8 @@ def test_malformed_sizes(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("count", "shown"),
-    [(0, "0 B"), (1023, "1023 B"), (1536, "1.5 KB"), (1 << 20, "1.0 MB"), (5 << 30, "5.0 GB")],
+    [(0, "0 B"), (1023, "1023 B"), (1536, "1.5 KB"), (1 << 20, "1.0 MB"), (5 << 30, "5.0 GB"),
+     (3 << 40, "3.0 TB")],
 )
 def test_format_size(count: int, shown: str) -> None:
     assert format_size(count) == shown

@@ -253,11 +253,12 @@ def baseline_command(
     recording an unchanged tree again gives the same bytes."""
     from hvscan import baseline
     from hvscan.report.text_format import summary
+    from hvscan.shown import reported
 
     produce = _walker(paths, max_file_size)
     if history:
         produce = _with_history(produce, _repository_of(paths[0] if paths else Path()))
-    result = run(produce, _settings(options))
+    result = reported(run(produce, _settings(options)))  # the file holds no key, ever
     for skipped in result.skipped:
         click.echo(f"note: skipped {skipped.path}: {skipped.reason}", err=True)
     for error in result.errors:

@@ -81,7 +81,9 @@ def run(produce: Produce, settings: Settings = DEFAULTS,
         baseline=baseline,
     )
     excluded = path_filter(settings.exclude)
-    result = produce(scan.Pipeline(Engine(rules, settings.limits), excluded, annotate))
+    engine = Engine(rules, settings.limits)
+    result = produce(scan.Pipeline(engine, excluded, annotate))
+    result.engine = engine  # whatever the source: reports redact keys with it
     scan.settle(result, excluded, suppressor)
     return result
 
@@ -112,6 +114,10 @@ def scan_and_report(
             verification.apply(result)
         except VerifyError as exc:
             raise HvscanError(str(exc)) from None
+    from hvscan.shown import reported
+
+    # From here on, only what reports may print: names escaped, keys redacted.
+    result = reported(result, show_secrets)
     use_color = output is None and want_color(color)
     text = renderer(output_format)(result, ReportOptions(show_secrets=show_secrets,
                                                          show_suppressed=show_suppressed,
@@ -157,12 +163,16 @@ def guarded(main: Callable[[], None]) -> NoReturn:
         print("hvscan: interrupted", file=sys.stderr)
         sys.exit(130)
     except Exception as exc:
+        from hvscan.shown import escape
+
+        # Git's and the file system's messages may quote names from the scanned content.
+        message = escape(str(exc))
         if isinstance(exc, (HvscanError, *_user_errors())):
-            print(f"hvscan: error: {exc}", file=sys.stderr)
+            print(f"hvscan: error: {message}", file=sys.stderr)
             sys.exit(EXIT_ERROR)
         if os.environ.get("HVSCAN_DEBUG"):
             raise
-        print(f"hvscan: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"hvscan: internal error: {type(exc).__name__}: {message}", file=sys.stderr)
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_CLEAN)
 

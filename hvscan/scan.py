@@ -61,7 +61,10 @@ class Note(NamedTuple):
 
 
 class ScanResult:
-    def __init__(self) -> None:
+    def __init__(self, engine: Engine | None = None) -> None:
+        # The engine the scan ran with: reports look with it for keys in the names and
+        # messages they print, to redact them (hvscan/shown.py).
+        self.engine = engine
         self.findings: list[Finding] = []
         self.suppressed: list[Finding] = []
         self.skipped: list[Skipped] = []
@@ -110,7 +113,7 @@ class Pipeline(NamedTuple):
 def run(engine: Engine, events: Events, *, annotate: Annotate | None = None) -> ScanResult:
     """``annotate`` reads hints for later steps from the content around each match while the
     blob is still in memory (verification looks for the org ID next to the key)."""
-    result = ScanResult()
+    result = ScanResult(engine)
     stats = result.stats
     for event in events:
         if isinstance(event, Blob):

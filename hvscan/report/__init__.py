@@ -1,6 +1,9 @@
 """Reporters: each module turns a ScanResult into one output format.
 
 Modules are imported by name only when chosen, so a run pays only for the format it prints.
+Each renders a result that ``renderer`` has passed through ``hvscan.shown.reported``: every
+string from the scanned content is already escaped and key-free, and a format adds only its own
+syntax's escaping.
 """
 
 from __future__ import annotations
@@ -27,9 +30,17 @@ class Renderer(Protocol):
 
 
 def renderer(name: str) -> Renderer:
+    """The format's ``render``, given only what reports may print of a result: names and
+    messages escaped and keys in them redacted (``hvscan.shown.reported``), whoever calls it."""
+    from hvscan.shown import reported
+
     module = importlib.import_module(f"hvscan.report.{name}_format")
     render: Renderer = module.render
-    return render
+
+    def render_shown(result: ScanResult, options: ReportOptions) -> str:
+        return render(reported(result, options.show_secrets), options)
+
+    return render_shown
 
 
 def shown_secret(finding: Finding, options: ReportOptions) -> str:

@@ -5,10 +5,12 @@ fields (sorted by name), then ``secret`` with --show-secrets. With --show-suppre
 findings follow as rows of their own and a last column, ``suppression``, says why (empty for
 active findings). Quoting follows RFC 4180 (the ``csv`` module's defaults: CRLF line ends,
 fields with a comma, quote or line break quoted). Empty cells mean null; structured values
-(``verification``) are compact JSON. Cells are written as found: paths and author names come
-from the scanned content, so import them as text rather than letting a spreadsheet evaluate
-them. Skipped files and scan errors are not rows; errors are named on standard error (see
-``hvscan/cli.py``) and make the run exit 2.
+(``verification``) are compact JSON. Paths and author names come from the scanned content (as
+``hvscan.shown`` shows them): a cell that a spreadsheet would take for a formula (it begins with
+``=``, ``+``, ``-``, ``@``, a tab or a carriage return) gets a leading ``'``, as OWASP's advice
+on CSV injection has it, so opening the file never evaluates one. Skipped files and scan
+errors are not rows; errors are named on standard error (see ``hvscan/runner.py``) and make the
+run exit 2.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from typing import Any
 from hvscan.report import ReportOptions
 from hvscan.report.json_format import FINDING_FIELDS, finding_dict
 from hvscan.scan import ScanResult
+
+# What makes a spreadsheet read a cell as a formula.
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
 def render(result: ScanResult, options: ReportOptions) -> str:
@@ -46,4 +51,5 @@ def _cell(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, dict | list):
         return json.dumps(value, sort_keys=True, separators=(",", ":"))
-    return str(value)
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA) else text

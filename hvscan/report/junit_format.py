@@ -5,13 +5,13 @@ named after where the key is, with ``file`` and ``line`` attributes); each file 
 scanned is a test case in error, each skipped file a skipped one, and with --show-suppressed each
 suppressed finding a skipped one too. A scan with none of these has
 one passing test case, so a clean run shows as passed rather than as an empty report. XML
-escaping is the standard library's; characters XML 1.0 cannot carry at all (control characters
-in a file or author name) are written as ``\\xNN`` like undecodable bytes in paths.
+escaping is the standard library's; the characters XML 1.0 cannot carry at all (control
+characters in a file or author name) never reach it: ``hvscan.shown`` has written them as
+``\\xNN``, like undecodable bytes in paths, as in every format.
 """
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 
 from hvscan.findings import Finding
@@ -21,7 +21,6 @@ from hvscan.scan import ScanResult
 # The fingerprint is not among them: it heads the details, with the key's other identifiers.
 _DETAILS = {"commit": "commit: {}", "encoding": "encoded as: {}",
             "verification": "verification: {}", "fix": "fix: {}"}
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def render(result: ScanResult, options: ReportOptions) -> str:
@@ -58,10 +57,6 @@ def render(result: ScanResult, options: ReportOptions) -> str:
         for name, count in counts.items():
             element.set(name, str(count))
     suites.append(suite)
-    for element in suites.iter():
-        element.attrib = {k: _xml_safe(v) for k, v in element.attrib.items()}
-        if element.text:
-            element.text = _xml_safe(element.text)
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, "unicode") + "\n"
 
@@ -92,11 +87,3 @@ def _details(finding: Finding, secret: str) -> str:
               if name in _DETAILS]
     return "\n".join(lines) + "\n"
 
-
-def _xml_safe(text: str) -> str:
-    return _NOT_XML.sub(lambda m: _escape_char(m.group()), text)
-
-
-def _escape_char(char: str) -> str:
-    code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

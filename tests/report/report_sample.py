@@ -25,6 +25,8 @@ GOLDEN = Path(__file__).parent / "golden"
 # Names that need quoting or escaping in every format: comma, quotes, XML specials, "%", "::",
 # a line break and non-ASCII.
 AWKWARD_PATH = 'odd dir/new\nline,"quoted" <&> 100%::name ü.env'
+# How every format shows it (hvscan/shown.py): the line break escaped, the rest as it is.
+AWKWARD_SHOWN = AWKWARD_PATH.replace("\n", "\\x0a")
 HISTORY_COMMIT = "5d41402abc4b2a76b9719d911017c592a1b2c3d4"
 MESSAGE_COMMIT = "7b502c3a1f48c8609ae212cdfb639dee39673f5e"
 

@@ -8,7 +8,7 @@ import io
 import json
 from collections.abc import Callable
 
-from report_sample import AWKWARD_PATH
+from report_sample import AWKWARD_SHOWN
 
 from hvscan.report.json_format import FINDING_FIELDS
 from hvscan.scan import ScanResult
@@ -28,7 +28,7 @@ def test_header_is_the_finding_fields_even_without_findings(
 def test_awkward_values_round_trip(result: ScanResult, render: Callable[..., str]) -> None:
     rows = _rows(render("csv", result))
     assert len(rows) == 4
-    assert rows[1]["path"] == AWKWARD_PATH
+    assert rows[1]["path"] == AWKWARD_SHOWN
     assert rows[3]["path"] == ""  # a commit message has no path: empty means null
     assert rows[3]["commit"] == result.findings[3].commit
     assert rows[2]["author"] == "Zoë Example <zoe@example.com>"

@@ -6,9 +6,10 @@ import dataclasses
 import re
 from collections.abc import Callable
 
-from report_sample import AWKWARD_PATH
+from report_sample import AWKWARD_SHOWN
 
 from hvscan.scan import ScanResult
+from hvscan.shown import escape
 
 _COMMAND = re.compile(r"::(?P<name>[a-z]+) (?P<props>[^:]*)::(?P<data>.*)")
 
@@ -44,7 +45,7 @@ def test_one_command_per_line_and_properties_round_trip(
     assert len(commands) == 6  # four findings, one error, one skipped file: no line broke
     name, props, data = commands[1]
     assert name == "warning"  # medium
-    assert props == {"file": AWKWARD_PATH, "line": "1", "col": "9",
+    assert props == {"file": AWKWARD_SHOWN, "line": "1", "col": "9",
                      "title": "hvscan: hesedvid-test-key"}
     assert data.startswith("HesedVid test (development) API key: ")
     assert "\nEncoded as base64.\n" in data
@@ -79,7 +80,7 @@ def test_text_that_looks_like_a_command_cannot_start_one(
 ) -> None:
     result.findings[0].path = "x\n::add-mask::y\r\n::stop-commands::z%0A"
     commands = _parse(render("github", result))
-    assert commands[0][1]["file"] == result.findings[0].path
+    assert commands[0][1]["file"] == escape(result.findings[0].path)
 
 
 def test_secrets_only_with_show_secrets(

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from hvscan.report import ReportOptions
 from hvscan.report.json_format import report_dict
 from hvscan.scan import ScanResult
+from hvscan.shown import reported
 
 
 def _records(text: str) -> list[dict[str, object]]:
@@ -17,7 +18,7 @@ def _records(text: str) -> list[dict[str, object]]:
 
 def test_records_match_the_json_report(result: ScanResult, render: Callable[..., str]) -> None:
     records = _records(render("jsonl", result))
-    report = report_dict(result, ReportOptions())
+    report = report_dict(reported(result), ReportOptions())
     assert [r["type"] for r in records] == ["finding"] * 4 + ["skipped", "error", "summary"]
     assert [{k: v for k, v in r.items() if k != "type"} for r in records[:4]] == report["findings"]
     assert records[4] == {"type": "skipped", **report["skipped"][0]}
@@ -31,7 +32,7 @@ def test_line_breaks_in_paths_stay_inside_one_line(
 ) -> None:
     text = render("jsonl", result)
     assert len(text.splitlines()) == 7
-    assert "new\\nline" in text
+    assert "new\\\\x0aline" in text  # the line break as every format shows it, JSON-escaped
 
 
 def test_secrets_only_with_show_secrets(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 
-from report_sample import AWKWARD_PATH
+from report_sample import AWKWARD_SHOWN
 
 from hvscan.scan import ScanResult
 
@@ -33,8 +33,8 @@ def test_cases_and_counts(result: ScanResult, render: Callable[..., str]) -> Non
 
 def test_escaping_round_trips(result: ScanResult, render: Callable[..., str]) -> None:
     cases = ET.fromstring(render("junit", result)).iter("testcase")
-    awkward = next(c for c in cases if c.get("file") == AWKWARD_PATH)
-    assert awkward.get("name") == AWKWARD_PATH + ":1:9"
+    awkward = next(c for c in cases if c.get("file") == AWKWARD_SHOWN)
+    assert awkward.get("name") == AWKWARD_SHOWN + ":1:9"
 
 
 def test_characters_xml_cannot_carry_are_shown_escaped(

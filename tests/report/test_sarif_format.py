@@ -11,7 +11,7 @@ from urllib.parse import unquote
 
 import jsonschema
 import pytest
-from report_sample import AWKWARD_PATH, HISTORY_COMMIT, MESSAGE_COMMIT
+from report_sample import AWKWARD_SHOWN, HISTORY_COMMIT, MESSAGE_COMMIT
 
 from hvscan.scan import ScanResult
 
@@ -100,7 +100,7 @@ def test_uris_are_relative_and_percent_encoded(
     results = _sarif(render, result)["runs"][0]["results"]
     uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results]
     assert uris[0] == "src/settings.py"
-    assert unquote(uris[1]) == AWKWARD_PATH
+    assert unquote(uris[1]) == AWKWARD_SHOWN
     assert uris[2] == "deploy/old%20config.yml"
 
 

@@ -26,15 +26,35 @@ def walk(roots: list[bytes], max_file_size: int, excluded: Excluded | None = Non
 
 
 def _walk(roots: list[bytes], max_file_size: int, excluded: Excluded | None) -> Planned:
-    walker = _Walker(max_file_size, excluded)
+    walker = _Walker(max_file_size, excluded, alone=len(roots) == 1)
     for root in roots:
         yield from walker.root(root)
 
 
+def shown_root(root: bytes, *, is_dir: bool, alone: bool) -> bytes:
+    """How a root is reported: the start of the paths under it, b"" for none. A relative root
+    is shown as given (normalised). An absolute root scanned alone is what its paths are
+    relative to (a file shows its name). Among several roots, an absolute one is shown relative
+    to the current directory when it lies below it, else whole, so that two different files
+    never share a reported path (``/a/x/config.py`` and ``/b/y/config.py``)."""
+    if os.path.isabs(root):
+        if alone:
+            return b"" if is_dir else os.path.basename(root)
+        root = os.path.normpath(root)
+        cwd = os.getcwdb()
+        if root == cwd or root.startswith(cwd.rstrip(b"/") + b"/"):
+            root = os.path.relpath(root, cwd)
+        else:
+            return _posix(root)
+    return b"" if os.path.normpath(root) == b"." else _posix(root)
+
+
 class _Walker:
-    def __init__(self, max_file_size: int, excluded: Excluded | None) -> None:
+    def __init__(self, max_file_size: int, excluded: Excluded | None, alone: bool) -> None:
         self.max_file_size = max_file_size
         self.excluded = excluded
+        # Whether this is the only root: how absolute roots are shown (see shown_root).
+        self.alone = alone
         # (device, inode) of every real file and directory met, so each is read once.
         self.seen: set[tuple[int, int]] = set()
 
@@ -44,12 +64,12 @@ class _Walker:
         except OSError as exc:
             yield Failed(display_path(root), _reason(exc))
             return
-        if stat.S_ISDIR(info.st_mode):
-            base = b"" if os.path.normpath(root) == b"." or os.path.isabs(root) else _posix(root)
-            if not (base and self._excluded(base, is_dir=True)):
-                yield from self._dir(root, base, info)
+        is_dir = stat.S_ISDIR(info.st_mode)
+        shown = shown_root(root, is_dir=is_dir, alone=self.alone)
+        if is_dir:
+            if not (shown and self._excluded(shown, is_dir=True)):
+                yield from self._dir(root, shown, info)
         else:
-            shown = os.path.basename(root) if os.path.isabs(root) else _posix(root)
             planned = None if self._excluded(shown, is_dir=False) else self._file(root, shown, info)
             if planned is not None:
                 yield planned

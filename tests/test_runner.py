@@ -79,3 +79,23 @@ def test_a_clean_return_exits_zero() -> None:
     with pytest.raises(SystemExit) as done:
         runner.guarded(lambda: None)
     assert done.value.code == 0
+
+
+@pytest.mark.parametrize("failure, line", [
+    (runner.HvscanError("git: bad object \x1b[2Jx\nhvscan: 0 findings"),
+     "hvscan: error: git: bad object \\x1b[2Jx\\x0ahvscan: 0 findings\n"),
+    (ValueError("name \u202eexe.txt\r"),
+     "hvscan: internal error: ValueError: name \\u202eexe.txt\\x0d\n"),
+])
+def test_failure_lines_escape_names_from_the_scanned_content(
+        failure: Exception, line: str, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Git's and the file system's messages quote names that the scanned content chose.
+    monkeypatch.delenv("HVSCAN_DEBUG", raising=False)
+
+    def fail() -> None:
+        raise failure
+
+    with pytest.raises(SystemExit):
+        runner.guarded(fail)
+    assert capsys.readouterr().err == line

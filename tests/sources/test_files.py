@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hvscan_run import Run
 
 from hvscan.sources import Blob, Failed, Skipped
 from hvscan.sources.files import walk
@@ -134,3 +137,35 @@ def test_excluded_paths_are_not_read_and_directories_not_entered(
     # The scan root itself, "." or absolute, has no reported path to match.
     assert list(blobs(walk([os.fsencode(tmp_path / "skip")], 1 << 30, excluded))) == [
         "inner.txt"]
+
+
+def test_different_files_never_share_a_reported_path(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    top = tmp_path.resolve()
+    for part in ("a/x", "b/y", "here/sub"):
+        (top / part).mkdir(parents=True)
+        (top / part / "config.py").write_bytes(part.encode())
+    monkeypatch.chdir(top / "here")
+    a, b = top / "a/x/config.py", top / "b/y/config.py"
+    # Alone, an absolute root keeps its paths: a file shows its name, a directory's files are
+    # relative to it.
+    assert list(blobs(events(str(a)))) == ["config.py"]
+    assert list(blobs(events(str(top / "a")))) == ["x/config.py"]
+    # Among several, absolute roots outside the current directory are shown whole, those below
+    # it relative to it.
+    assert blobs(events(str(a), str(b))) == {str(a): b"a/x", str(b): b"b/y"}
+    assert list(blobs(events(str(top / "a"), str(top / "b")))) == [str(a), str(b)]
+    assert list(blobs(events(str(top / "here"), str(a)))) == ["sub/config.py", str(a)]
+    assert list(blobs(events(".", str(top / "here/sub")))) == ["sub/config.py"]  # read once
+
+
+def test_the_command_line_tells_same_named_files_apart(
+        tmp_path: Path, key: Callable[..., str], run_hvscan: Run) -> None:
+    top = tmp_path.resolve()
+    for part in ("a/x", "b/y"):
+        (top / part).mkdir(parents=True)
+        (top / part / "config.py").write_text(f"k={key('live', part)}\n")
+    done = run_hvscan("dir", "--format", "json", top / "a/x/config.py", top / "b/y/config.py",
+                      cwd=top / "a")
+    paths = [f["path"] for f in json.loads(done.stdout)["findings"]]
+    assert paths == ["x/config.py", str(top / "b/y/config.py")]

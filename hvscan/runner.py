@@ -114,10 +114,6 @@ def scan_and_report(
             verification.apply(result)
         except VerifyError as exc:
             raise HvscanError(str(exc)) from None
-    from hvscan.shown import reported
-
-    # From here on, only what reports may print: names escaped, keys redacted.
-    result = reported(result, show_secrets)
     use_color = output is None and want_color(color)
     text = renderer(output_format)(result, ReportOptions(show_secrets=show_secrets,
                                                          show_suppressed=show_suppressed,
@@ -125,8 +121,11 @@ def scan_and_report(
     if output is not None or output_format != "text":
         # Only the text report on standard output is sure to be read by a person (a CSV cannot
         # even hold them): say on stderr what could not be scanned.
+        from hvscan.shown import shown
+
         for error in result.errors:
-            print(f"hvscan: error: {error.path}: {error.message}", file=sys.stderr)
+            path, message = (shown(text, result.engine, show_secrets) for text in error)
+            print(f"hvscan: error: {path}: {message}", file=sys.stderr)
     if output is None:
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -50,6 +51,11 @@ def redact_keys(text: str, engine: Engine) -> str:
     from hvscan.findings import redact
 
     data = text.encode("utf-8", "surrogateescape")
+    # The engine's own prefilter, for the common case of a name with none of its needles:
+    # strings are small, and a long report has many. A NUL may start UTF-16 text, which the
+    # engine recognises without a needle.
+    if b"\0" not in data and not _needles(engine.prefilter.needles).search(data):
+        return text
     # A match inside an archive member (the text itself looks like an archive) has no place
     # in the text to replace: the text is shown, escaped, as it is.
     matches = sorted((m for m in engine.scan(data) if m.member is None),
@@ -67,6 +73,11 @@ def redact_keys(text: str, engine: Engine) -> str:
     return b"".join(pieces).decode("utf-8", "surrogateescape")
 
 
+@cache
+def _needles(needles: tuple[bytes, ...]) -> re.Pattern[bytes]:
+    return re.compile(b"|".join(re.escape(needle) for needle in needles))
+
+
 def shown(text: str, engine: Engine | None, show_secrets: bool = False) -> str:
     """``text`` from the scanned content as any report prints it (see the module's docstring);
     without ``engine`` keys cannot be recognised, and only control characters are escaped."""
@@ -81,6 +92,7 @@ def reported(result: ScanResult, show_secrets: bool = False) -> ScanResult:
     finding's ``secret`` is its redacted form). Hashes and fingerprints are the originals'."""
     from hvscan.scan import ScanResult
 
+    @cache  # descriptions, authors, commits and dates repeat across findings
     def text(value: str) -> str:
         return shown(value, result.engine, show_secrets)
 
@@ -98,10 +110,16 @@ def _finding(finding: Finding, text: Callable[[str], str], show_secrets: bool) -
     import dataclasses
 
     changes = {field.name: _strings(getattr(finding, field.name), text)
-               for field in dataclasses.fields(finding) if field.name != "hints"}
-    if not show_secrets:
-        changes["secret"] = changes["secret_redacted"]
+               for field in dataclasses.fields(finding) if field.name not in _OWN_FIELDS}
+    # The key's own fields need no search for keys: one is the key, shown only when asked for,
+    # the other its redacted form (a user rule's key may still hold control characters). Its
+    # hashes are hvscan's hex digits.
+    changes["secret_redacted"] = escape(finding.secret_redacted)
+    changes["secret"] = escape(finding.secret) if show_secrets else changes["secret_redacted"]
     return dataclasses.replace(finding, **changes)
+
+
+_OWN_FIELDS = {"hints", "secret", "secret_redacted", "secret_sha256", "fingerprint"}
 
 
 def _strings(value: Any, text: Callable[[str], str]) -> Any:

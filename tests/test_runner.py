@@ -86,7 +86,7 @@ def test_a_clean_return_exits_zero() -> None:
      "hvscan: error: git: bad object \\x1b[2Jx\\x0ahvscan: 0 findings\n"),
     (ValueError("name \u202eexe.txt\r"),
      "hvscan: internal error: ValueError: name \\u202eexe.txt\\x0d\n"),
-])
+], ids=["error", "internal-error"])
 def test_failure_lines_escape_names_from_the_scanned_content(
         failure: Exception, line: str, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:

@@ -66,10 +66,10 @@ def run(produce: Produce, settings: Settings = DEFAULTS,
     from hvscan import scan
     from hvscan.engine import Engine
     from hvscan.excludes import path_filter
-    from hvscan.rules import load_builtin_rules, load_rule_files
+    from hvscan.rules import load_rules
     from hvscan.suppress import Suppressor, load_ignore_file
 
-    rules = load_builtin_rules() + load_rule_files(settings.rule_files)
+    rules = load_rules(settings.rule_files)
     baseline = None
     if settings.baseline_file is not None:  # imported only when asked for: start-up time
         from hvscan.baseline import load as load_baseline

@@ -116,21 +116,32 @@ def test_bad_size_is_a_usage_error(tmp_path: Path, run_hvscan: Run) -> None:
     assert "is not a size" in done.stderr.decode()
 
 
-def test_bad_rule_file_is_one_line_exit_2(tmp_path: Path, run_hvscan: Run) -> None:
+ACME_RULE = ("[[rules]]\nid='acme'\ndescription='Acme'\nregex='acme_[0-9]{6}'\n"
+             "keywords=['acme_']\nkey_type='token'\nseverity='info'\nremediation='Rotate.'\n")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[[rules]]\nid = 'x'\n", "missing field"),
+    # A built-in id would make the user's findings pass for the built-in rule's.
+    (ACME_RULE.replace("'acme'", "'hesedvid-live-key'"), "rule 'hesedvid-live-key': field 'id'"),
+    # 'a*' found 8 empty "keys" in "banana".
+    (ACME_RULE.replace("acme_[0-9]{6}", "a*").replace("'acme_'", "'a'"),
+     "field 'regex' matches the empty string"),
+])
+def test_bad_rule_file_is_one_line_exit_2(tmp_path: Path, run_hvscan: Run, text: str,
+                                          message: str) -> None:
     rules = tmp_path / "r.toml"
-    rules.write_text("[[rules]]\nid = 'x'\n")
+    rules.write_text(text)
+    (tmp_path / "f.txt").write_text("banana\n")
     done = run_hvscan("dir", str(tmp_path), "--rules", str(rules))
-    assert done.returncode == 2
+    assert done.returncode == 2, done.stdout
     err = done.stderr.decode()
-    assert err.count("\n") == 1 and str(rules) in err and "missing field" in err
+    assert err.count("\n") == 1 and str(rules) in err and message in err
 
 
 def test_user_rules_are_added(tmp_path: Path, run_hvscan: Run) -> None:
     rules = tmp_path / "r.toml"
-    rules.write_text(
-        "[[rules]]\nid='acme'\ndescription='Acme'\nregex='acme_[0-9]{6}'\n"
-        "keywords=['acme_']\nkey_type='token'\nseverity='info'\nremediation='Rotate.'\n"
-    )
+    rules.write_text(ACME_RULE)
     (tmp_path / "f.txt").write_text("acme_123456\n")
     done = run_hvscan("dir", str(tmp_path / "f.txt"), "--rules", str(rules), "--format", "json")
     (finding,) = json.loads(done.stdout)["findings"]

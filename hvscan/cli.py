@@ -497,7 +497,9 @@ def main() -> None:
 def _click_main() -> None:
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            raise KeyboardInterrupt from None  # guarded() gives it exit code 130
         click.echo("hvscan: aborted", err=True)
         sys.exit(EXIT_ERROR)
     except click.ClickException as exc:

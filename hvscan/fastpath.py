@@ -55,7 +55,15 @@ _BINARY = bytes([*range(0x00, 0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7
 
 
 def main() -> None:
-    args = sys.argv[1:]
+    try:
+        _fast_or_full(sys.argv[1:])
+    except KeyboardInterrupt:  # on the fast path; the full command line has its own guard
+        from hvscan.runner import interrupted
+
+        interrupted()
+
+
+def _fast_or_full(args: list[str]) -> None:
     report = None
     if args in (["staged"], ["git", "--staged"]):
         report = clean_staged_report(".")

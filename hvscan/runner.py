@@ -7,7 +7,8 @@ configuration, where every parameter keeps the default below (tests/test_runner.
 these are the command line's defaults), so both print the same report.
 
 Exit codes: 0 no finding at or above --fail-on; 1 findings at or above it; 2 usage error or
-something asked for could not be scanned (2 wins over 1: an incomplete scan is never a verdict).
+something asked for could not be scanned (2 wins over 1: an incomplete scan is never a verdict);
+130 interrupted (SIGINT, Ctrl-C: the shell's 128 + 2).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from hvscan.scan import Annotate, Pipeline, ScanResult
     from hvscan.verify import VerifyStep
 
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 # A source: given the pipeline the options built, it produces the scan's result (event sources
 # through ``pipeline.run``; the history audit its own way).
@@ -154,8 +155,7 @@ def guarded(main: Callable[[], None]) -> NoReturn:
     try:
         main()
     except KeyboardInterrupt:
-        print("hvscan: interrupted", file=sys.stderr)
-        sys.exit(130)
+        interrupted()
     except Exception as exc:
         if isinstance(exc, (HvscanError, *_user_errors())):
             print(f"hvscan: error: {exc}", file=sys.stderr)
@@ -165,6 +165,12 @@ def guarded(main: Callable[[], None]) -> NoReturn:
         print(f"hvscan: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_CLEAN)
+
+
+def interrupted() -> NoReturn:
+    """End a run that SIGINT (Ctrl-C) stopped: one line, and the shell's exit code for it."""
+    print("hvscan: interrupted", file=sys.stderr)
+    sys.exit(EXIT_INTERRUPTED)
 
 
 def _user_errors() -> tuple[type[Exception], ...]:

@@ -217,3 +217,33 @@ def test_dir_big_files_are_screened_and_counted(tmp_path: Path, run_hvscan: Run)
     assert [(f["path"], f["line"]) for f in report["findings"]] == [("keyed.log", 60_001)]
     assert report["stats"]["files_scanned"] == 2
     assert report["stats"]["bytes_scanned"] == 2 * len(filler) + len("KEY=\n") + 40
+
+
+@pytest.mark.parametrize("options", [(), ("--format", "json")])
+def test_sigint_exits_130_with_one_line(hvscan_exe: str, options: tuple[str, ...]) -> None:
+    import fcntl
+    import signal
+    import termios
+    import time
+
+    scan = subprocess.Popen([hvscan_exe, "stdin", *options], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert scan.stdin is not None
+    try:
+        scan.stdin.write(b"some text\n")
+        scan.stdin.flush()
+        # Once hvscan has taken the bytes out of the pipe it is running, waiting for more (the
+        # pipe stays open): the interrupt reaches a scan in progress.
+        unread = bytearray(4)
+        while True:
+            fcntl.ioctl(scan.stdin.fileno(), termios.FIONREAD, unread)
+            if int.from_bytes(unread, sys.byteorder) == 0 or scan.poll() is not None:
+                break
+            time.sleep(0.01)
+        scan.send_signal(signal.SIGINT)
+        out, err = scan.communicate(timeout=60)
+    finally:
+        if scan.poll() is None:
+            scan.kill()
+    assert scan.returncode == 130, err
+    assert err.decode().strip() == "hvscan: interrupted" and out == b""

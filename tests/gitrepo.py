@@ -118,3 +118,18 @@ class DatedRepo(GitRepo):
         a commit in another worktree)."""
         self.commits += 1
         self._set_clock()
+
+
+def disown(path: Path) -> None:
+    """Give ``path`` and everything in it to another user, so that git refuses the repository
+    there (its ``safe.directory`` ownership check). Only root can; the test is skipped
+    otherwise."""
+    import pytest
+
+    if os.geteuid() != 0:
+        pytest.skip("giving a repository to another user (to meet git's ownership check) "
+                    "needs root")
+    stranger = 4242 if os.geteuid() != 4242 else 4243
+    for directory, _, names in os.walk(path):
+        for name in [directory, *(os.path.join(directory, n) for n in names)]:
+            os.chown(name, stranger, stranger, follow_symlinks=False)

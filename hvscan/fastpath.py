@@ -1,5 +1,9 @@
 """The console entry point, and the pre-commit hook's fast path.
 
+As the entry point it owns what every run shares before any scanning: a closed standard error,
+an interrupt (exit 130), and writing the report to standard output (``write_stdout``, which the
+full command line uses too), all without importing more than this module.
+
 ``hvscan staged`` runs on every commit and nearly always finds nothing, so that answer must cost
 little more than starting Python. Plain ``hvscan staged`` (no option, no argument) is first tried
 here, without click, rules, engine or dataclasses: one ``git diff --cached --raw`` and one
@@ -55,6 +59,11 @@ _BINARY = bytes([*range(0x00, 0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7
 
 
 def main() -> None:
+    if sys.stderr is None:
+        # Standard error closed (``2>&-``): messages would fail, or (print) land in the report on
+        # standard output. They go nowhere; the exit code still tells. Opening this also takes
+        # descriptor 2, which a file opened later would otherwise get, with git's messages.
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the whole run)
     try:
         _fast_or_full(sys.argv[1:])
     except KeyboardInterrupt:  # on the fast path; the full command line has its own guard
@@ -74,11 +83,26 @@ def _fast_or_full(args: list[str]) -> None:
         elif all(paths) and not _configuration_may_apply(_configuration_start(paths[0])):
             scan_with_defaults(paths)
     if report is not None:
-        sys.stdout.write(report)
+        write_stdout(report)
         sys.exit(0)
     from hvscan.cli import main as full_main
 
     full_main()
+
+
+def write_stdout(text: str) -> None:
+    """Write ``text`` (a report) to standard output, flushed. A report that cannot be written (a
+    full disk, a reader that closed the pipe) ends the run with one line and exit code 2: a
+    verdict nobody received is no verdict."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except OSError as exc:
+        # What is still buffered would fail again when Python exits, with a traceback.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the rest of the run)
+        sys.stderr.write("hvscan: error: cannot write the report to standard output: "
+                         f"{exc.strerror or exc}\n")
+        sys.exit(2)
 
 
 def clean_staged_report(repo: str) -> str | None:
@@ -228,7 +252,7 @@ def _pyproject_configures_hvscan(path: str) -> bool:
 
     try:
         tool = tomllib.loads(data.decode("utf-8")).get("tool")
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
         return True
     return isinstance(tool, dict) and "hvscan" in tool
 

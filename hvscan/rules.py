@@ -124,6 +124,8 @@ def load_rule_file(path: StrPath, *, check_regexes: bool = True) -> list[Rule]:
         raise RuleError(f"{path}: rule file is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise RuleError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise RuleError(f"{path}: not a rule file (nested too deeply)") from None
     unknown = set(data) - {"rules"}
     if unknown:
         raise RuleError(f"{path}: unknown top-level key {sorted(unknown)[0]!r} (expected 'rules')")

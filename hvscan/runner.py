@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
 from hvscan.engine import Limits
+from hvscan.fastpath import write_stdout
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -123,11 +124,12 @@ def scan_and_report(
         for error in result.errors:
             print(f"hvscan: error: {error.path}: {error.message}", file=sys.stderr)
     if output is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        write_stdout(text)
     else:
+        from hvscan.atomic import write_report
+
         try:
-            output.write_text(text, encoding="utf-8")
+            write_report(output, text.encode("utf-8"))
         except OSError as exc:
             raise HvscanError(f"cannot write report to {output}: {exc.strerror}") from None
         if output_format != "text":

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from gitrepo import GitRepo
 from hvscan_run import Run
 from keygen import make_key
 
@@ -247,3 +248,74 @@ def test_sigint_exits_130_with_one_line(hvscan_exe: str, options: tuple[str, ...
             scan.kill()
     assert scan.returncode == 130, err
     assert err.decode().strip() == "hvscan: interrupted" and out == b""
+
+
+def _console(hvscan_exe: str, prelude: str, *args: str | os.PathLike[str], cwd: Path | None = None,
+             env: dict[str, str] | None = None, stdout: int | object = subprocess.PIPE,
+             ) -> subprocess.CompletedProcess[bytes]:
+    """Run the console script in a process that ``prelude`` (Python, with os and resource
+    imported) has set up first: what a shell's redirections do (``2>&-``), without a shell."""
+    script = f"import os, resource, sys\n{prelude}\nos.execv(sys.argv[1], sys.argv[1:])\n"
+    return subprocess.run([sys.executable, "-c", script, hvscan_exe, *map(str, args)],
+                          cwd=cwd, env={**os.environ, **(env or {})}, stdout=stdout,
+                          stderr=subprocess.PIPE, timeout=120, check=False)
+
+
+def test_closed_stderr_keeps_the_exit_code_and_the_report(hvscan_exe: str, repo: GitRepo,
+                                                          tmp_path: Path) -> None:
+    # `hvscan git` asked whether standard error is a terminal: "internal error: AttributeError".
+    repo.commit_file("app.py", f'KEY = "{make_key("live", 7)}"\n')
+    found = _console(hvscan_exe, "os.close(2)", "git", cwd=repo.path, env=repo.env)
+    assert found.returncode == 1 and b"app.py:1:8" in found.stdout
+    assert b"error" not in found.stdout
+    # An error message goes nowhere, not into the report.
+    (tmp_path / "plain").mkdir()
+    failed = _console(hvscan_exe, "os.close(2)", "staged", cwd=tmp_path / "plain",
+                      env={**repo.env, "GIT_CEILING_DIRECTORIES": str(tmp_path)})
+    assert (failed.returncode, failed.stdout) == (2, b"")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("args", [("dir", "clean.txt"), ("dir", "."), ("staged",),
+                                  ("dir", "app.py", "--format", "json")],
+                         ids=["fast-path", "defaults", "staged", "full"])
+def test_a_report_that_cannot_be_written_is_one_line_exit_2(
+    hvscan_exe: str, repo: GitRepo, args: tuple[str, ...]
+) -> None:
+    repo.write("clean.txt", "nothing\n")
+    repo.write("app.py", f'KEY = "{make_key("live", 8)}"\n')
+    repo.add("clean.txt")
+    with open("/dev/full", "wb") as full:
+        done = _console(hvscan_exe, "", *args, cwd=repo.path, env=repo.env, stdout=full)
+    assert done.returncode == 2
+    assert done.stderr.decode() == ("hvscan: error: cannot write the report to standard "
+                                    "output: No space left on device\n")
+
+
+@pytest.mark.parametrize(("option", "name", "text"), [
+    ("--baseline", "deep.json", '{"a":' * 100_000 + "1" + "}" * 100_000),
+    ("--rules", "deep.toml", "a = " + "[" * 100_000 + "]" * 100_000),
+])
+def test_a_deeply_nested_file_is_one_line_exit_2(run_hvscan: Run, tmp_path: Path, option: str,
+                                                 name: str, text: str) -> None:
+    (tmp_path / name).write_text(text)
+    (tmp_path / "clean.txt").write_text("nothing\n")
+    done = run_hvscan("dir", tmp_path / "clean.txt", option, tmp_path / name)
+    assert done.returncode == 2
+    [line] = done.stderr.decode().splitlines()
+    assert line.startswith(f"hvscan: error: {tmp_path / name}: ") and "nested too deeply" in line
+
+
+def test_a_failed_report_write_keeps_the_previous_report(hvscan_exe: str, tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(f'KEY = "{make_key("live", 9)}"\n')
+    report = tmp_path / "report.json"
+    report.write_text("the previous report\n")
+    # Files may not grow past 200 bytes (Python ignores SIGXFSZ: the write fails with EFBIG),
+    # as a full disk would stop the write of the longer new report.
+    done = _console(hvscan_exe, "resource.setrlimit(resource.RLIMIT_FSIZE, (200, 200))",
+                    "dir", tmp_path / "app.py", "--format", "json", "--output", report)
+    assert done.returncode == 2
+    [line] = done.stderr.decode().splitlines()
+    assert line == f"hvscan: error: cannot write report to {report}: File too large"
+    assert report.read_text() == "the previous report\n"
+    assert sorted(os.listdir(tmp_path)) == ["app.py", "report.json"]

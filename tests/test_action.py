@@ -1,5 +1,6 @@
-"""The composite GitHub Action (action.yml): its shape, and its scripts run for real with bash
-against a real repository, with a stand-in hvscan that records the command line it gets."""
+"""The composite GitHub Action (action.yml): its shape, and its steps run as GitHub runs them
+(``bash --noprofile --norc -eo pipefail``, expressions, outputs, ``if:``) against a real
+repository, with a stand-in hvscan that records the command line it gets."""
 
 from __future__ import annotations
 
@@ -172,6 +173,7 @@ class ActionRun:
         self.ran: dict[str, subprocess.CompletedProcess[str] | dict[str, str]] = {}
         self.failed: str | None = None
         (tmp_path / "runner").mkdir(exist_ok=True)
+        set_env: dict[str, str] = {}
         for number, step in enumerate(action["runs"]["steps"]):
             name = step.get("id") or step["name"]
             condition = step.get("if", "success()")
@@ -195,13 +197,12 @@ class ActionRun:
                         for key, value in step.get("env", {}).items()}
             proc = subprocess.run(
                 ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], cwd=cwd,
-                env={**env, **step_env, "RUNNER_TEMP": str(tmp_path / "runner"),
+                env={**env, **set_env, **step_env, "RUNNER_TEMP": str(tmp_path / "runner"),
                      **{var: str(path) for var, path in files.items()}},
                 capture_output=True, text=True, check=False, timeout=120)
             self.ran[name] = proc
-            lines = files["GITHUB_OUTPUT"].read_text().splitlines()
-            assert not any("<<" in line for line in lines), "multi-line outputs not simulated"
-            outputs = dict(line.split("=", 1) for line in lines)
+            outputs = _name_values(files["GITHUB_OUTPUT"])
+            set_env.update(_name_values(files["GITHUB_ENV"]))  # for the steps after this one
             if "id" in step:
                 self.contexts["steps"][step["id"]] = {"outputs": outputs}
             if proc.returncode != 0 and self.failed is None:
@@ -210,6 +211,13 @@ class ActionRun:
     def outputs(self, step_id: str) -> dict[str, str]:
         outputs: dict[str, str] = self.contexts["steps"].get(step_id, {}).get("outputs", {})
         return outputs
+
+
+def _name_values(path: Path) -> dict[str, str]:
+    """The ``name=value`` lines a step wrote to its GITHUB_OUTPUT or GITHUB_ENV file."""
+    lines = path.read_text().splitlines()
+    assert not any("<<" in line for line in lines), "multi-line values are not simulated"
+    return dict(line.split("=", 1) for line in lines)
 
 
 def _fake_hvscan(tmp_path: Path, exit_code: int) -> tuple[Path, Path]:
@@ -244,9 +252,10 @@ PUSH_TO_MAIN = {"event_name": "push", "ref": "refs/heads/main",
 
 def _run_scan(repo: GitRepo, tmp_path: Path, exit_code: int = 0, *, cwd: Path | None = None,
               **seen: str) -> ScanRun:
-    """Run the action up to its Scan step, whose environment gets ``seen`` (names of its `env:`
-    mapping) through the inputs and the github context its expressions read; its outputs, the
-    arguments hvscan got (None: not run) and the step's process."""
+    """Run the action with hvscan exiting ``exit_code``; the Scan step's environment gets
+    ``seen`` (names of its `env:` mapping) through the inputs and the github context its
+    expressions read. The Scan step's outputs, the arguments hvscan got (None: not run) and the
+    step's process."""
     contexts: dict[str, Any] = {"inputs": {}, "github": copy.deepcopy(PUSH_TO_MAIN)}
     for name, value in seen.items():
         found = re.fullmatch(r"\$\{\{\s*([\w.-]+)\s*\}\}", _step("scan")["env"][name])

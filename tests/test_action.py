@@ -9,6 +9,7 @@ import os
 import re
 import stat
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -112,17 +113,16 @@ class Expression:
         return False
 
     def _or(self) -> Any:
-        left = self._and()
-        while self._next("||"):
-            right = self._and()
-            left = left or right
-        return left
+        return self._chain("||", self._and, lambda left, right: left or right)
 
     def _and(self) -> Any:
-        left = self._compare()
-        while self._next("&&"):
-            right = self._compare()
-            left = left and right
+        return self._chain("&&", self._compare, lambda left, right: left and right)
+
+    def _chain(self, op: str, operand: Callable[[], Any],
+               combine: Callable[[Any, Any], Any]) -> Any:
+        left = operand()
+        while self._next(op):
+            left = combine(left, operand())
         return left
 
     def _compare(self) -> Any:

@@ -83,6 +83,7 @@ GIT_COMMANDS = [
     pytest.param(("git",), None, id="git"),
     pytest.param(("pre-push", "origin", "url"), PUSHED, id="pre-push"),
     pytest.param(("pre-push", "origin", "url"), b"", id="pre-push-nothing"),
+    pytest.param(("install-hook",), None, id="install-hook"),
 ]
 
 

@@ -59,11 +59,7 @@ _BINARY = bytes([*range(0x00, 0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7
 
 
 def main() -> None:
-    if sys.stderr is None:
-        # Standard error closed (``2>&-``): messages would fail, or (print) land in the report on
-        # standard output. They go nowhere; the exit code still tells. Opening this also takes
-        # descriptor 2, which a file opened later would otherwise get, with git's messages.
-        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the whole run)
+    _hold_closed_streams()
     try:
         _fast_or_full(sys.argv[1:])
     except KeyboardInterrupt:  # on the fast path; the full command line has its own guard
@@ -90,11 +86,28 @@ def _fast_or_full(args: list[str]) -> None:
     full_main()
 
 
+def _hold_closed_streams() -> None:
+    """Python makes a standard stream that was closed (``2>&-``) None. Its descriptor is given
+    /dev/null, so that no file opened later takes its number (git's messages or a report would
+    be written into that file). Messages for a closed standard error go nowhere (they would fail,
+    or print them into the report on standard output); the exit code still tells. A closed
+    standard input or output stays None: the commands that need it say so."""
+    for name in ("stdin", "stdout", "stderr"):
+        if getattr(sys, name) is None:
+            held = os.open(os.devnull, os.O_RDWR)  # the lowest free descriptor: this one
+            if name == "stderr":
+                sys.stderr = open(held, "w", closefd=False)  # noqa: SIM115 (for the whole run)
+
+
 def write_stdout(text: str) -> None:
     """Write ``text`` (a report) to standard output, flushed. A report that cannot be written (a
-    full disk, a reader that closed the pipe) ends the run with one line and exit code 2: a
-    verdict nobody received is no verdict."""
+    full disk, a reader that closed the pipe, standard output closed) ends the run with one line
+    and exit code 2: a verdict nobody received is no verdict."""
     try:
+        if sys.stdout is None:
+            import errno
+
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
         sys.stdout.write(text)
         sys.stdout.flush()
     except OSError as exc:

@@ -148,7 +148,7 @@ def scan_and_report(
 def want_color(choice: str) -> bool:
     if choice != "auto":
         return choice == "always"
-    return "NO_COLOR" not in os.environ and sys.stdout.isatty()
+    return "NO_COLOR" not in os.environ and sys.stdout is not None and sys.stdout.isatty()
 
 
 def guarded(main: Callable[[], None]) -> NoReturn:

@@ -275,6 +275,23 @@ def test_closed_stderr_keeps_the_exit_code_and_the_report(hvscan_exe: str, repo:
     assert (failed.returncode, failed.stdout) == (2, b"")
 
 
+@pytest.mark.parametrize(("closed", "args", "message"), [
+    (0, ("stdin",), "standard input is closed"),
+    (0, ("pre-push", "origin", "url"), "standard input is closed"),
+    (1, ("dir", "app.py"), "cannot write the report to standard output: Bad file descriptor"),
+    (1, ("dir", "clean.txt"), "cannot write the report to standard output: Bad file descriptor"),
+], ids=["stdin", "pre-push", "report", "fast-path-report"])
+def test_a_closed_standard_stream_that_is_needed_is_one_line_exit_2(
+    hvscan_exe: str, repo: GitRepo, closed: int, args: tuple[str, ...], message: str
+) -> None:
+    repo.write("clean.txt", "nothing\n")
+    repo.write("app.py", f'KEY = "{make_key("live", 8)}"\n')
+    done = _console(hvscan_exe, f"os.close({closed})", *args, cwd=repo.path, env=repo.env,
+                    stdout=None)
+    assert done.returncode == 2
+    assert done.stderr.decode() == f"hvscan: error: {message}\n"
+
+
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
 @pytest.mark.parametrize("args", [("dir", "clean.txt"), ("dir", "."), ("staged",),
                                   ("dir", "app.py", "--format", "json")],

@@ -1,10 +1,12 @@
 """Writing a file whole or not at all: a failed or interrupted run never leaves half a file
-where a baseline or a verification cache was, and never leaves its temporary file behind."""
+where a baseline, a verification cache or a report was, and never leaves its temporary file
+behind."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -21,3 +23,26 @@ def write_atomically(path: Path, data: bytes, mode: int) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def write_report(path: Path, data: bytes) -> None:
+    """Write a report to ``path`` (``--output``): atomically when it is a regular file or does not
+    exist yet (through a symbolic link, the file it points to), so that a failed write keeps the
+    previous report; straight into anything else (``/dev/stdout``, a pipe). A replaced file keeps
+    its mode; a new one gets what ``open`` would give it. Raises OSError."""
+    try:
+        mode: int | None = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        with open(path, "wb") as out:
+            out.write(data)
+        return
+    write_atomically(Path(os.path.realpath(path)), data,
+                     stat.S_IMODE(mode) if mode is not None else 0o666 & ~_umask())
+
+
+def _umask() -> int:
+    mask = os.umask(0o077)  # reading it means setting it: put it straight back
+    os.umask(mask)
+    return mask

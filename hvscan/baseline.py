@@ -83,6 +83,8 @@ def load(path: Path) -> Baseline:
         raise BaselineError(f"{path}: cannot read baseline: {exc.strerror or exc}") from None
     except ValueError as exc:
         raise BaselineError(f"{path}: baseline is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BaselineError(f"{path}: not an hvscan baseline (nested too deeply)") from None
     if not isinstance(document, dict) or document.get(FORMAT_KEY) != FORMAT_VERSION:
         raise BaselineError(
             f"{path}: not an hvscan baseline (expected \"{FORMAT_KEY}\": {FORMAT_VERSION}; "

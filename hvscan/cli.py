@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import click
 
@@ -234,7 +234,7 @@ def stdin_command(**options: Any) -> None:
     """Scan standard input."""
     from hvscan.sources import stdin
 
-    _scan(lambda pipeline: pipeline.run(stdin.read(sys.stdin.buffer)), **options)
+    _scan(lambda pipeline: pipeline.run(stdin.read(_standard_input())), **options)
 
 
 @cli.command("baseline")
@@ -396,15 +396,22 @@ def pre_push_command(remote: str | None, url: str | None, **options: Any) -> Non
 
     push = pushed.from_pre_commit(os.environ)
     if push is None:
-        if sys.stdin.isatty():
+        hook_input = _standard_input()
+        if hook_input.isatty():
             raise HvscanError("hvscan pre-push reads the refs being pushed from standard input, "
                               "as git gives them to a pre-push hook")
         try:
-            push = pushed.from_hook_input(sys.stdin.buffer.read(), remote)
+            push = pushed.from_hook_input(hook_input.read(), remote)
         except pushed.PushInputError as exc:
             raise HvscanError(str(exc)) from None
     _scan_git(lambda pipeline: pipeline.run(pushed.read(".", push, pipeline.excluded)),
               **options)
+
+
+def _standard_input() -> BinaryIO:
+    if sys.stdin is None:  # closed (``<&-``): not the same as empty
+        raise HvscanError("standard input is closed")
+    return sys.stdin.buffer
 
 
 @cli.command("install-hook")
@@ -498,7 +505,9 @@ def main() -> None:
 def _click_main() -> None:
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            raise KeyboardInterrupt from None  # guarded() gives it exit code 130
         click.echo("hvscan: aborted", err=True)
         sys.exit(EXIT_ERROR)
     except click.ClickException as exc:

@@ -1,5 +1,9 @@
 """The console entry point, and the pre-commit hook's fast path.
 
+As the entry point it owns what every run shares before any scanning: a closed standard error,
+an interrupt (exit 130), and writing the report to standard output (``write_stdout``, which the
+full command line uses too), all without importing more than this module.
+
 ``hvscan staged`` runs on every commit and nearly always finds nothing, so that answer must cost
 little more than starting Python. Plain ``hvscan staged`` (no option, no argument) is first tried
 here, without click, rules, engine or dataclasses: one ``git diff --cached --raw`` and one
@@ -55,7 +59,16 @@ _BINARY = bytes([*range(0x00, 0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7
 
 
 def main() -> None:
-    args = sys.argv[1:]
+    _hold_closed_streams()
+    try:
+        _fast_or_full(sys.argv[1:])
+    except KeyboardInterrupt:  # on the fast path; the full command line has its own guard
+        from hvscan.runner import interrupted
+
+        interrupted()
+
+
+def _fast_or_full(args: list[str]) -> None:
     report = None
     if args in (["staged"], ["git", "--staged"]):
         report = clean_staged_report(".")
@@ -66,11 +79,43 @@ def main() -> None:
         elif all(paths) and not _configuration_may_apply(_configuration_start(paths[0])):
             scan_with_defaults(paths)
     if report is not None:
-        sys.stdout.write(report)
+        write_stdout(report)
         sys.exit(0)
     from hvscan.cli import main as full_main
 
     full_main()
+
+
+def _hold_closed_streams() -> None:
+    """Python makes a standard stream that was closed (``2>&-``) None. Its descriptor is given
+    /dev/null, so that no file opened later takes its number (git's messages or a report would
+    be written into that file). Messages for a closed standard error go nowhere (they would fail,
+    or print them into the report on standard output); the exit code still tells. A closed
+    standard input or output stays None: the commands that need it say so."""
+    for name in ("stdin", "stdout", "stderr"):
+        if getattr(sys, name) is None:
+            held = os.open(os.devnull, os.O_RDWR)  # the lowest free descriptor: this one
+            if name == "stderr":
+                sys.stderr = open(held, "w", closefd=False)  # noqa: SIM115 (for the whole run)
+
+
+def write_stdout(text: str) -> None:
+    """Write ``text`` (a report) to standard output, flushed. A report that cannot be written (a
+    full disk, a reader that closed the pipe, standard output closed) ends the run with one line
+    and exit code 2: a verdict nobody received is no verdict."""
+    try:
+        if sys.stdout is None:
+            import errno
+
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except OSError as exc:
+        # What is still buffered would fail again when Python exits, with a traceback.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the rest of the run)
+        sys.stderr.write("hvscan: error: cannot write the report to standard output: "
+                         f"{exc.strerror or exc}\n")
+        sys.exit(2)
 
 
 def clean_staged_report(repo: str) -> str | None:
@@ -220,7 +265,7 @@ def _pyproject_configures_hvscan(path: str) -> bool:
 
     try:
         tool = tomllib.loads(data.decode("utf-8")).get("tool")
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
         return True
     return isinstance(tool, dict) and "hvscan" in tool
 

@@ -7,13 +7,12 @@ there: a hook that cannot run its scanner must not let the commit or push throug
 
 from __future__ import annotations
 
-import os
 import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from hvscan.sources.gitcmd import git
+from hvscan.sources.gitrepository import rev_parse
 
 
 class HookExistsError(Exception):
@@ -34,8 +33,8 @@ PRE_PUSH = HookKind("pre-push", 'pre-push "$@"',
 
 def hook_path(repo: Path | str, kind: HookKind) -> Path:
     """Where git looks for the hook: honours core.hooksPath and linked worktrees."""
-    where = git(repo, "rev-parse", "--git-path", f"hooks/{kind.git_name}").rstrip(b"\n")
-    return Path(repo) / os.fsdecode(where)
+    [where] = rev_parse(repo, "--git-path", f"hooks/{kind.git_name}")
+    return Path(repo) / where
 
 
 def script(kind: HookKind, python: str = sys.executable) -> str:

@@ -93,15 +93,22 @@ def load_builtin_rules() -> list[Rule]:
     return load_rule_files(files, check_regexes=False)
 
 
-def load_rule_files(paths: Sequence[StrPath], *, check_regexes: bool = True) -> list[Rule]:
-    rules: list[Rule] = []
-    seen: dict[str, str] = {}
+def load_rules(rule_files: Sequence[StrPath]) -> list[Rule]:
+    """The built-in rules and the rules of the user's ``--rules`` files, which may not reuse a
+    built-in id: their findings would pass for the built-in rule's."""
+    return load_rule_files(rule_files, known=load_builtin_rules())
+
+
+def load_rule_files(paths: Sequence[StrPath], *, check_regexes: bool = True,
+                    known: Sequence[Rule] = ()) -> list[Rule]:
+    """``known`` followed by the rules of ``paths``; an id may be defined only once."""
+    rules = list(known)
+    seen = {rule.id: f"the built-in rule file {rule.origin}" for rule in known}
     for path in paths:
         for rule in load_rule_file(path, check_regexes=check_regexes):
             if rule.id in seen:
-                raise RuleError(
-                    f"{path}: rule id {rule.id!r} is already defined in {seen[rule.id]}"
-                )
+                raise RuleError(f"{path}: rule {rule.id!r}: field 'id' is already defined in "
+                                f"{seen[rule.id]}")
             seen[rule.id] = str(path)
             rules.append(rule)
     return rules
@@ -117,6 +124,8 @@ def load_rule_file(path: StrPath, *, check_regexes: bool = True) -> list[Rule]:
         raise RuleError(f"{path}: rule file is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise RuleError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise RuleError(f"{path}: not a rule file (nested too deeply)") from None
     unknown = set(data) - {"rules"}
     if unknown:
         raise RuleError(f"{path}: unknown top-level key {sorted(unknown)[0]!r} (expected 'rules')")
@@ -160,6 +169,7 @@ def _parse_rule(path: StrPath, index: int, entry: Any, check_regexes: bool) -> R
     allow_patterns, checks = _parse_allowlist(where, entry.get("allowlist", {}))
     if check_regexes:
         _check_regex(where, "regex", entry["regex"])
+        _check_nonempty_matches(where, entry["regex"], keywords)
         for pattern in allow_patterns:
             _check_regex(where, "allowlist.regexes", pattern)
     return Rule(
@@ -207,3 +217,15 @@ def _check_regex(where: str, field_name: str, pattern: str) -> None:
             regex.compile(pattern)
     except regex.error as exc:
         raise RuleError(f"{where}: field {field_name!r} is not a valid regex: {exc}") from None
+
+
+def _check_nonempty_matches(where: str, pattern: str, keywords: list[str]) -> None:
+    """Refuse a rule regex that can match nothing at all: every position would be a finding
+    with an empty secret. Probed on the empty string and on text around the rule's keywords
+    (a lookaround alone matches there)."""
+    compiled = _compiled(pattern.encode())
+    probe = " ".join(["", *keywords, "Aa0_-.", *(k + "Aa0" * 12 for k in keywords), ""])
+    for text in (b"", probe.encode()):
+        if any(found.end() == found.start() for found in compiled.finditer(text)):
+            raise RuleError(f"{where}: field 'regex' matches the empty string "
+                            f"(every match must hold at least one character)")

@@ -7,7 +7,8 @@ configuration, where every parameter keeps the default below (tests/test_runner.
 these are the command line's defaults), so both print the same report.
 
 Exit codes: 0 no finding at or above --fail-on; 1 findings at or above it; 2 usage error or
-something asked for could not be scanned (2 wins over 1: an incomplete scan is never a verdict).
+something asked for could not be scanned (2 wins over 1: an incomplete scan is never a verdict);
+130 interrupted (SIGINT, Ctrl-C: the shell's 128 + 2).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
 from hvscan.engine import Limits
+from hvscan.fastpath import write_stdout
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
     from hvscan.scan import Annotate, Pipeline, ScanResult
     from hvscan.verify import VerifyStep
 
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 # A source: given the pipeline the options built, it produces the scan's result (event sources
 # through ``pipeline.run``; the history audit its own way).
@@ -66,10 +68,10 @@ def run(produce: Produce, settings: Settings = DEFAULTS,
     from hvscan import scan
     from hvscan.engine import Engine
     from hvscan.excludes import path_filter
-    from hvscan.rules import load_builtin_rules, load_rule_files
+    from hvscan.rules import load_rules
     from hvscan.suppress import Suppressor, load_ignore_file
 
-    rules = load_builtin_rules() + load_rule_files(settings.rule_files)
+    rules = load_rules(settings.rule_files)
     baseline = None
     if settings.baseline_file is not None:  # imported only when asked for: start-up time
         from hvscan.baseline import load as load_baseline
@@ -127,11 +129,12 @@ def scan_and_report(
             path, message = (shown(text, result.engine, show_secrets) for text in error)
             print(f"hvscan: error: {path}: {message}", file=sys.stderr)
     if output is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        write_stdout(text)
     else:
+        from hvscan.atomic import write_report
+
         try:
-            output.write_text(text, encoding="utf-8")
+            write_report(output, text.encode("utf-8"))
         except OSError as exc:
             raise HvscanError(f"cannot write report to {output}: {exc.strerror}") from None
         if output_format != "text":
@@ -150,7 +153,7 @@ def scan_and_report(
 def want_color(choice: str) -> bool:
     if choice != "auto":
         return choice == "always"
-    return "NO_COLOR" not in os.environ and sys.stdout.isatty()
+    return "NO_COLOR" not in os.environ and sys.stdout is not None and sys.stdout.isatty()
 
 
 def guarded(main: Callable[[], None]) -> NoReturn:
@@ -159,8 +162,7 @@ def guarded(main: Callable[[], None]) -> NoReturn:
     try:
         main()
     except KeyboardInterrupt:
-        print("hvscan: interrupted", file=sys.stderr)
-        sys.exit(130)
+        interrupted()
     except Exception as exc:
         from hvscan.shown import escape
 
@@ -174,6 +176,12 @@ def guarded(main: Callable[[], None]) -> NoReturn:
         print(f"hvscan: internal error: {type(exc).__name__}: {message}", file=sys.stderr)
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_CLEAN)
+
+
+def interrupted() -> NoReturn:
+    """End a run that SIGINT (Ctrl-C) stopped: one line, and the shell's exit code for it."""
+    print("hvscan: interrupted", file=sys.stderr)
+    sys.exit(EXIT_INTERRUPTED)
 
 
 def _user_errors() -> tuple[type[Exception], ...]:

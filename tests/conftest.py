@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from gitrepo import DatedRepo, GitRepo, git_env
+from gitrepo import DatedRepo, GitRepo, git_env, is_caller_setting, isolated_environ
 from keygen import make_key
 
 # Property tests judge hvscan, not the machine: on a loaded two-core CI runner, generating
@@ -35,6 +35,16 @@ def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str)
     return None
 
 
+@pytest.fixture(autouse=True)
+def _isolated_from_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts without the caller's ``HVSCAN_*``, ``HESEDVID_*``, ``GIT_*`` and
+    ``NO_COLOR``: an ``HVSCAN_FAIL_ON`` or a ``GIT_DIR`` in the shell that runs pytest must not
+    change what the tests see (a test sets what it needs with monkeypatch or ``env=``)."""
+    for name in list(os.environ):
+        if is_caller_setting(name):
+            monkeypatch.delenv(name)
+
+
 @pytest.fixture
 def key() -> Callable[..., str]:
     return make_key
@@ -52,7 +62,7 @@ def run_hvscan(hvscan_exe: str) -> Callable[..., subprocess.CompletedProcess[byt
     def run(*args: str | os.PathLike[str], input: bytes | None = None,
             cwd: Path | None = None, env: dict[str, str] | None = None,
             ) -> subprocess.CompletedProcess[bytes]:
-        full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+        full_env = {**isolated_environ(), "NO_COLOR": "1", **(env or {})}
         return subprocess.run([hvscan_exe, *map(str, args)], input=input, capture_output=True,
                               cwd=cwd, env=full_env, timeout=300, check=False)
 

@@ -8,6 +8,17 @@ import subprocess
 from pathlib import Path
 
 
+def is_caller_setting(name: str) -> bool:
+    """Whether the environment variable ``name`` would change what hvscan or git does, so that a
+    test must not inherit it from whoever runs the suite (conftest.py clears these)."""
+    return name.startswith(("HVSCAN_", "HESEDVID_", "GIT_")) or name == "NO_COLOR"
+
+
+def isolated_environ() -> dict[str, str]:
+    """The process environment without the caller's hvscan, HesedVid and git settings."""
+    return {name: value for name, value in os.environ.items() if not is_caller_setting(name)}
+
+
 def git_env(home: Path) -> dict[str, str]:
     """An environment in which git reads no user or system configuration (the global one is an
     empty file in ``home``)."""
@@ -15,7 +26,7 @@ def git_env(home: Path) -> dict[str, str]:
     config = home / "gitconfig"
     config.touch()
     return {
-        **os.environ,
+        **isolated_environ(),
         "GIT_CONFIG_GLOBAL": str(config),
         "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_AUTHOR_NAME": "Ada Tester",
@@ -107,3 +118,18 @@ class DatedRepo(GitRepo):
         a commit in another worktree)."""
         self.commits += 1
         self._set_clock()
+
+
+def disown(path: Path) -> None:
+    """Give ``path`` and everything in it to another user, so that git refuses the repository
+    there (its ``safe.directory`` ownership check). Only root can; the test is skipped
+    otherwise."""
+    import pytest
+
+    if os.geteuid() != 0:
+        pytest.skip("giving a repository to another user (to meet git's ownership check) "
+                    "needs root")
+    stranger = 4242 if os.geteuid() != 4242 else 4243
+    for directory, _, names in os.walk(path):
+        for name in [directory, *(os.path.join(directory, n) for n in names)]:
+            os.chown(name, stranger, stranger, follow_symlinks=False)

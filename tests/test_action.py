@@ -1,12 +1,15 @@
-"""The composite GitHub Action (action.yml): its shape, and its scripts run for real with bash
-against a real repository, with a stand-in hvscan that records the command line it gets."""
+"""The composite GitHub Action (action.yml): its shape, and its steps run as GitHub runs them
+(``bash --noprofile --norc -eo pipefail``, expressions, outputs, ``if:``) against a real
+repository, with a stand-in hvscan that records the command line it gets."""
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import stat
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,35 +70,207 @@ def commits(repo: GitRepo) -> dict[str, str]:
     return {"c0": shas[0], "c1": shas[1], "c2": shas[2]}
 
 
-ScanRun = tuple[dict[str, str], list[str] | None, subprocess.CompletedProcess[str]]
+# --- Running the action's steps as GitHub does -------------------------------------------------
+#
+# GitHub runs a composite step's `run` script saved to a file, with `shell: bash` meaning
+# `bash --noprofile --norc -eo pipefail FILE` (errexit on, unlike `bash -c`), its `env:` values
+# with their ${{ }} expressions evaluated first, and GITHUB_OUTPUT, GITHUB_ENV and RUNNER_TEMP
+# set. A step runs when its `if:` holds, with `success() &&` implied when the condition calls no
+# status function (and `success()` alone without an `if:`): after a failed step, only steps
+# that ask for `failure()` or `always()` run. `uses:` steps are not run here; the run records
+# that GitHub would have run them, with their `with:` values.
+
+_TOKEN = re.compile(r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<op>&&|\|\||==|!=|!|\(|\))"
+                    r"|(?P<call>[A-Za-z_]+)\(\)|(?P<path>[A-Za-z_][\w.-]*))")
 
 
-def _run_scan(repo: GitRepo, tmp_path: Path, exit_code: int = 0, *, cwd: Path | None = None,
-              **env: str) -> ScanRun:
-    """Run the Scan step's script in ``repo`` (or in ``cwd``, with ``repo``'s git environment);
-    return its outputs and the arguments hvscan got (None: not run)."""
-    step = _step("scan")
+class Expression:
+    """A GitHub Actions expression (the part of the syntax action.yml uses: context paths,
+    'strings', ==, !=, !, &&, ||, parentheses, success(), failure(), always()), evaluated
+    as GitHub does: a missing value is '', string comparison ignores case, && and || give one
+    of their operands."""
+
+    def __init__(self, text: str, contexts: dict[str, Any], failed: bool) -> None:
+        self.tokens: list[tuple[str, str]] = []
+        position = 0
+        text = text.strip()
+        while position < len(text):
+            found = _TOKEN.match(text, position)
+            assert found and found.lastgroup, f"cannot read {text[position:]!r}"
+            self.tokens.append((found.lastgroup, found[found.lastgroup]))
+            position = found.end()
+        self.contexts, self.failed, self.at = contexts, failed, 0
+
+    def value(self) -> Any:
+        result = self._or()
+        assert self.at == len(self.tokens), self.tokens[self.at:]
+        return result
+
+    def _next(self, *ops: str) -> bool:
+        if self.at < len(self.tokens) and self.tokens[self.at] in [("op", op) for op in ops]:
+            self.at += 1
+            return True
+        return False
+
+    def _or(self) -> Any:
+        return self._chain("||", self._and, lambda left, right: left or right)
+
+    def _and(self) -> Any:
+        return self._chain("&&", self._compare, lambda left, right: left and right)
+
+    def _chain(self, op: str, operand: Callable[[], Any],
+               combine: Callable[[Any, Any], Any]) -> Any:
+        left = operand()
+        while self._next(op):
+            left = combine(left, operand())
+        return left
+
+    def _compare(self) -> Any:
+        left = self._unary()
+        while self.at < len(self.tokens) and self.tokens[self.at] in (("op", "=="), ("op", "!=")):
+            op = self.tokens[self.at][1]
+            self.at += 1
+            same = str(left).lower() == str(self._unary()).lower()
+            left = same if op == "==" else not same
+        return left
+
+    def _unary(self) -> Any:
+        if self._next("!"):
+            return not self._unary()
+        if self._next("("):
+            inner = self._or()
+            assert self._next(")")
+            return inner
+        kind, text = self.tokens[self.at]
+        self.at += 1
+        if kind == "string":
+            return text[1:-1].replace("''", "'")
+        if kind == "call":
+            return {"success": not self.failed, "failure": self.failed, "always": True}[text]
+        value: Any = self.contexts
+        for part in text.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        return "" if value is None else value
+
+
+def _substituted(text: str, contexts: dict[str, Any]) -> str:
+    return re.sub(r"\$\{\{(.*?)\}\}",
+                  lambda m: str(Expression(m[1], contexts, failed=False).value()), text)
+
+
+class ActionRun:
+    """The steps of action.yml run one after the other in ``cwd``, as GitHub runs them."""
+
+    def __init__(self, tmp_path: Path, cwd: Path, env: dict[str, str], inputs: dict[str, str],
+                 github: dict[str, Any], done: dict[str, dict[str, str]]) -> None:
+        action = _action()
+        self.contexts: dict[str, Any] = {
+            "inputs": {name: spec["default"] for name, spec in action["inputs"].items()}
+                      | inputs,
+            "github": {"action_path": str(ACTION.parent), **github},
+            "steps": {step_id: {"outputs": outputs} for step_id, outputs in done.items()},
+        }
+        self.ran: dict[str, subprocess.CompletedProcess[str] | dict[str, str]] = {}
+        self.failed: str | None = None
+        (tmp_path / "runner").mkdir(exist_ok=True)
+        set_env: dict[str, str] = {}
+        for number, step in enumerate(action["runs"]["steps"]):
+            name = step.get("id") or step["name"]
+            condition = step.get("if", "success()")
+            if not re.search(r"\b(?:success|failure|always|cancelled)\(\)", condition):
+                condition = f"success() && ({condition})"
+            if name in done or not Expression(condition, self.contexts,
+                                              self.failed is not None).value():
+                continue
+            if "uses" in step:
+                self.ran[name] = {key: _substituted(str(value), self.contexts)
+                                  for key, value in step.get("with", {}).items()}
+                continue
+            assert step["shell"] == "bash"
+            script = tmp_path / "runner" / f"step-{number}.sh"
+            script.write_text(step["run"])
+            files = {var: tmp_path / "runner" / f"{var.lower()}-{number}"
+                     for var in ("GITHUB_OUTPUT", "GITHUB_ENV")}
+            for path in files.values():
+                path.write_text("")
+            step_env = {key: _substituted(str(value), self.contexts)
+                        for key, value in step.get("env", {}).items()}
+            proc = subprocess.run(
+                ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], cwd=cwd,
+                env={**env, **set_env, **step_env, "RUNNER_TEMP": str(tmp_path / "runner"),
+                     **{var: str(path) for var, path in files.items()}},
+                capture_output=True, text=True, check=False, timeout=120)
+            self.ran[name] = proc
+            outputs = _name_values(files["GITHUB_OUTPUT"])
+            set_env.update(_name_values(files["GITHUB_ENV"]))  # for the steps after this one
+            if "id" in step:
+                self.contexts["steps"][step["id"]] = {"outputs": outputs}
+            if proc.returncode != 0 and self.failed is None:
+                self.failed = name
+
+    def outputs(self, step_id: str) -> dict[str, str]:
+        outputs: dict[str, str] = self.contexts["steps"].get(step_id, {}).get("outputs", {})
+        return outputs
+
+
+def _name_values(path: Path) -> dict[str, str]:
+    """The ``name=value`` lines a step wrote to its GITHUB_OUTPUT or GITHUB_ENV file."""
+    lines = path.read_text().splitlines()
+    assert not any("<<" in line for line in lines), "multi-line values are not simulated"
+    return dict(line.split("=", 1) for line in lines)
+
+
+def _fake_hvscan(tmp_path: Path, exit_code: int) -> tuple[Path, Path]:
+    """A stand-in hvscan that records its arguments in a file and exits with ``exit_code``."""
     args_file = tmp_path / "args"
     args_file.unlink(missing_ok=True)
     fake = tmp_path / "hvscan"
     fake.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{args_file}"\nexit {exit_code}\n')
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    outputs = tmp_path / "github_output"
-    outputs.write_text("")
-    defaults = {"INPUT_FORMAT": "github", "INPUT_FAIL_ON": "low", "INPUT_BASELINE": "",
-                "INPUT_OUTPUT": "", "INPUT_RANGE": "", "INPUT_UPLOAD_SARIF": "false",
-                "EVENT_NAME": "push", "PR_BASE": "", "PR_HEAD": "", "PUSH_BEFORE": "",
-                "PUSH_AFTER": "", "PUSH_REF": "refs/heads/main", "DEFAULT_BRANCH": "main"}
-    assert set(defaults) | {"HVSCAN_EXE"} == set(step["env"])
-    proc = subprocess.run(
-        ["bash", "-c", step["run"]], cwd=cwd or repo.path, capture_output=True, text=True,
-        env={**repo.env, **defaults, **env, "HVSCAN_EXE": str(fake),
-             "GITHUB_OUTPUT": str(outputs)}, check=False,
-    )
-    assert proc.returncode == 0, proc.stderr  # the step never fails; the verdict step does
-    values = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
+    return fake, args_file
+
+
+def _run_action(repo: GitRepo, tmp_path: Path, exit_code: int = 0, *, cwd: Path | None = None,
+                inputs: dict[str, str] | None = None, github: dict[str, Any] | None = None,
+                ) -> tuple[ActionRun, list[str] | None]:
+    """The action after its install step, with a stand-in hvscan, in ``repo`` (or in ``cwd``,
+    with ``repo``'s git environment); the run and the arguments hvscan got (None: not run)."""
+    fake, args_file = _fake_hvscan(tmp_path, exit_code)
+    run = ActionRun(tmp_path, cwd or repo.path, repo.env, inputs or {},
+                    PUSH_TO_MAIN if github is None else github,
+                    done={"install": {"exe": str(fake)}})
     args = args_file.read_text().splitlines() if args_file.exists() else None
-    return values, args, proc
+    return run, args
+
+
+ScanRun = tuple[dict[str, str], list[str] | None, subprocess.CompletedProcess[str]]
+
+# A push to main, unless a test says otherwise.
+PUSH_TO_MAIN = {"event_name": "push", "ref": "refs/heads/main",
+                "event": {"repository": {"default_branch": "main"}}}
+
+
+def _run_scan(repo: GitRepo, tmp_path: Path, exit_code: int = 0, *, cwd: Path | None = None,
+              **seen: str) -> ScanRun:
+    """Run the action with hvscan exiting ``exit_code``; the Scan step's environment gets
+    ``seen`` (names of its `env:` mapping) through the inputs and the github context its
+    expressions read. The Scan step's outputs, the arguments hvscan got (None: not run) and the
+    step's process."""
+    contexts: dict[str, Any] = {"inputs": {}, "github": copy.deepcopy(PUSH_TO_MAIN)}
+    for name, value in seen.items():
+        found = re.fullmatch(r"\$\{\{\s*([\w.-]+)\s*\}\}", _step("scan")["env"][name])
+        assert found, name
+        *parents, last = found[1].split(".")
+        place = contexts
+        for parent in parents:
+            place = place.setdefault(parent, {})
+        place[last] = value
+    run, args = _run_action(repo, tmp_path, exit_code, cwd=cwd, inputs=contexts["inputs"],
+                            github=contexts["github"])
+    proc = run.ran["scan"]
+    assert isinstance(proc, subprocess.CompletedProcess)
+    assert proc.returncode == 0, proc.stderr  # the step never fails; the verdict step does
+    return run.outputs("scan"), args, proc
 
 
 def test_pull_request_scans_base_to_head(repo: GitRepo, commits: dict[str, str],
@@ -177,10 +352,44 @@ def test_shallow_clone_is_an_error(repo: GitRepo, commits: dict[str, str], tmp_p
 
 
 @pytest.mark.parametrize("code", ["0", "1", "2", ""])
-def test_verdict_step_exits_with_the_scan_code(code: str) -> None:
-    proc = subprocess.run(["bash", "-c", _step("Verdict")["run"]], capture_output=True,
-                          text=True, env={**os.environ, "HVSCAN_EXIT": code}, check=False)
-    assert proc.returncode == int(code or 2)
+def test_verdict_step_exits_with_the_scan_code(tmp_path: Path, code: str) -> None:
+    run = ActionRun(tmp_path, tmp_path, dict(os.environ), {}, PUSH_TO_MAIN,
+                    done={"install": {"exe": "unused"}, "scan": {"exit-code": code}})
+    verdict = run.ran["Verdict"]
+    assert isinstance(verdict, subprocess.CompletedProcess)
+    assert verdict.returncode == int(code or 2)
+
+
+@pytest.mark.parametrize(("code", "uploaded"), [(0, True), (1, True), (2, False)])
+def test_the_whole_action_records_the_code_uploads_and_gives_the_verdict(
+    repo: GitRepo, commits: dict[str, str], tmp_path: Path, code: int, uploaded: bool
+) -> None:
+    # Under GitHub's `bash -eo pipefail`, hvscan's exit code 1 used to stop the Scan step before
+    # it recorded the code: the upload and the verdict were skipped.
+    run, args = _run_action(repo, tmp_path, code, inputs={"format": "sarif",
+                                                          "upload-sarif": "true"})
+    assert args is not None and args[-2:] == ["--output", "hvscan.sarif"]
+    assert run.outputs("scan") == {"report": "hvscan.sarif", "exit-code": str(code)}
+    upload = run.ran.get("Upload SARIF to code scanning")
+    assert upload == ({"sarif_file": "hvscan.sarif", "category": "hvscan"} if uploaded else None)
+    verdict = run.ran["Verdict"]
+    assert isinstance(verdict, subprocess.CompletedProcess) and verdict.returncode == code
+    assert run.failed == (None if code == 0 else "Verdict")
+
+
+@pytest.mark.parametrize(("text", "failed", "value"), [
+    ("inputs.upload-sarif == 'true' && steps.scan.outputs.report != ''", False, True),
+    ("inputs.upload-sarif == 'TRUE'", False, True),  # GitHub compares strings ignoring case
+    ("steps.scan.outputs.missing", False, ""),
+    ("steps.scan.outputs.exit-code == '0' || steps.scan.outputs.exit-code == '1'", False, True),
+    ("!(inputs.format == 'sarif')", False, False),
+    ("success() && 'x'", True, False),
+    ("failure() && 'it''s'", True, "it's"),
+])
+def test_expressions_evaluate_as_github_does(text: str, failed: bool, value: object) -> None:
+    contexts = {"inputs": {"upload-sarif": "true", "format": "sarif"},
+                "steps": {"scan": {"outputs": {"report": "r.sarif", "exit-code": "1"}}}}
+    assert Expression(text, contexts, failed).value() == value
 
 
 def _doc_blocks(language: str) -> list[str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from gitrepo import GitRepo
 from hvscan_run import Run
 from keygen import make_key
 
@@ -116,21 +117,32 @@ def test_bad_size_is_a_usage_error(tmp_path: Path, run_hvscan: Run) -> None:
     assert "is not a size" in done.stderr.decode()
 
 
-def test_bad_rule_file_is_one_line_exit_2(tmp_path: Path, run_hvscan: Run) -> None:
+ACME_RULE = ("[[rules]]\nid='acme'\ndescription='Acme'\nregex='acme_[0-9]{6}'\n"
+             "keywords=['acme_']\nkey_type='token'\nseverity='info'\nremediation='Rotate.'\n")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[[rules]]\nid = 'x'\n", "missing field"),
+    # A built-in id would make the user's findings pass for the built-in rule's.
+    (ACME_RULE.replace("'acme'", "'hesedvid-live-key'"), "rule 'hesedvid-live-key': field 'id'"),
+    # 'a*' found 8 empty "keys" in "banana".
+    (ACME_RULE.replace("acme_[0-9]{6}", "a*").replace("'acme_'", "'a'"),
+     "field 'regex' matches the empty string"),
+])
+def test_bad_rule_file_is_one_line_exit_2(tmp_path: Path, run_hvscan: Run, text: str,
+                                          message: str) -> None:
     rules = tmp_path / "r.toml"
-    rules.write_text("[[rules]]\nid = 'x'\n")
+    rules.write_text(text)
+    (tmp_path / "f.txt").write_text("banana\n")
     done = run_hvscan("dir", str(tmp_path), "--rules", str(rules))
-    assert done.returncode == 2
+    assert done.returncode == 2, done.stdout
     err = done.stderr.decode()
-    assert err.count("\n") == 1 and str(rules) in err and "missing field" in err
+    assert err.count("\n") == 1 and str(rules) in err and message in err
 
 
 def test_user_rules_are_added(tmp_path: Path, run_hvscan: Run) -> None:
     rules = tmp_path / "r.toml"
-    rules.write_text(
-        "[[rules]]\nid='acme'\ndescription='Acme'\nregex='acme_[0-9]{6}'\n"
-        "keywords=['acme_']\nkey_type='token'\nseverity='info'\nremediation='Rotate.'\n"
-    )
+    rules.write_text(ACME_RULE)
     (tmp_path / "f.txt").write_text("acme_123456\n")
     done = run_hvscan("dir", str(tmp_path / "f.txt"), "--rules", str(rules), "--format", "json")
     (finding,) = json.loads(done.stdout)["findings"]
@@ -206,3 +218,121 @@ def test_dir_big_files_are_screened_and_counted(tmp_path: Path, run_hvscan: Run)
     assert [(f["path"], f["line"]) for f in report["findings"]] == [("keyed.log", 60_001)]
     assert report["stats"]["files_scanned"] == 2
     assert report["stats"]["bytes_scanned"] == 2 * len(filler) + len("KEY=\n") + 40
+
+
+@pytest.mark.parametrize("options", [(), ("--format", "json")])
+def test_sigint_exits_130_with_one_line(hvscan_exe: str, options: tuple[str, ...]) -> None:
+    import fcntl
+    import signal
+    import termios
+    import time
+
+    scan = subprocess.Popen([hvscan_exe, "stdin", *options], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert scan.stdin is not None
+    try:
+        scan.stdin.write(b"some text\n")
+        scan.stdin.flush()
+        # Once hvscan has taken the bytes out of the pipe it is running, waiting for more (the
+        # pipe stays open): the interrupt reaches a scan in progress.
+        unread = bytearray(4)
+        while True:
+            fcntl.ioctl(scan.stdin.fileno(), termios.FIONREAD, unread)
+            if int.from_bytes(unread, sys.byteorder) == 0 or scan.poll() is not None:
+                break
+            time.sleep(0.01)
+        scan.send_signal(signal.SIGINT)
+        out, err = scan.communicate(timeout=60)
+    finally:
+        if scan.poll() is None:
+            scan.kill()
+    assert scan.returncode == 130, err
+    assert err.decode().strip() == "hvscan: interrupted" and out == b""
+
+
+def _console(hvscan_exe: str, prelude: str, *args: str | os.PathLike[str], cwd: Path | None = None,
+             env: dict[str, str] | None = None, stdout: int | object = subprocess.PIPE,
+             ) -> subprocess.CompletedProcess[bytes]:
+    """Run the console script in a process that ``prelude`` (Python, with os and resource
+    imported) has set up first: what a shell's redirections do (``2>&-``), without a shell."""
+    script = f"import os, resource, sys\n{prelude}\nos.execv(sys.argv[1], sys.argv[1:])\n"
+    return subprocess.run([sys.executable, "-c", script, hvscan_exe, *map(str, args)],
+                          cwd=cwd, env={**os.environ, **(env or {})}, stdout=stdout,
+                          stderr=subprocess.PIPE, timeout=120, check=False)
+
+
+def test_closed_stderr_keeps_the_exit_code_and_the_report(hvscan_exe: str, repo: GitRepo,
+                                                          tmp_path: Path) -> None:
+    # `hvscan git` asked whether standard error is a terminal: "internal error: AttributeError".
+    repo.commit_file("app.py", f'KEY = "{make_key("live", 7)}"\n')
+    found = _console(hvscan_exe, "os.close(2)", "git", cwd=repo.path, env=repo.env)
+    assert found.returncode == 1 and b"app.py:1:8" in found.stdout
+    assert b"error" not in found.stdout
+    # An error message goes nowhere, not into the report.
+    (tmp_path / "plain").mkdir()
+    failed = _console(hvscan_exe, "os.close(2)", "staged", cwd=tmp_path / "plain",
+                      env={**repo.env, "GIT_CEILING_DIRECTORIES": str(tmp_path)})
+    assert (failed.returncode, failed.stdout) == (2, b"")
+
+
+@pytest.mark.parametrize(("closed", "args", "message"), [
+    (0, ("stdin",), "standard input is closed"),
+    (0, ("pre-push", "origin", "url"), "standard input is closed"),
+    (1, ("dir", "app.py"), "cannot write the report to standard output: Bad file descriptor"),
+    (1, ("dir", "clean.txt"), "cannot write the report to standard output: Bad file descriptor"),
+], ids=["stdin", "pre-push", "report", "fast-path-report"])
+def test_a_closed_standard_stream_that_is_needed_is_one_line_exit_2(
+    hvscan_exe: str, repo: GitRepo, closed: int, args: tuple[str, ...], message: str
+) -> None:
+    repo.write("clean.txt", "nothing\n")
+    repo.write("app.py", f'KEY = "{make_key("live", 8)}"\n')
+    done = _console(hvscan_exe, f"os.close({closed})", *args, cwd=repo.path, env=repo.env,
+                    stdout=None)
+    assert done.returncode == 2
+    assert done.stderr.decode() == f"hvscan: error: {message}\n"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("args", [("dir", "clean.txt"), ("dir", "."), ("staged",),
+                                  ("dir", "app.py", "--format", "json")],
+                         ids=["fast-path", "defaults", "staged", "full"])
+def test_a_report_that_cannot_be_written_is_one_line_exit_2(
+    hvscan_exe: str, repo: GitRepo, args: tuple[str, ...]
+) -> None:
+    repo.write("clean.txt", "nothing\n")
+    repo.write("app.py", f'KEY = "{make_key("live", 8)}"\n')
+    repo.add("clean.txt")
+    with open("/dev/full", "wb") as full:
+        done = _console(hvscan_exe, "", *args, cwd=repo.path, env=repo.env, stdout=full)
+    assert done.returncode == 2
+    assert done.stderr.decode() == ("hvscan: error: cannot write the report to standard "
+                                    "output: No space left on device\n")
+
+
+@pytest.mark.parametrize(("option", "name", "text"), [
+    ("--baseline", "deep.json", '{"a":' * 100_000 + "1" + "}" * 100_000),
+    ("--rules", "deep.toml", "a = " + "[" * 100_000 + "]" * 100_000),
+])
+def test_a_deeply_nested_file_is_one_line_exit_2(run_hvscan: Run, tmp_path: Path, option: str,
+                                                 name: str, text: str) -> None:
+    (tmp_path / name).write_text(text)
+    (tmp_path / "clean.txt").write_text("nothing\n")
+    done = run_hvscan("dir", tmp_path / "clean.txt", option, tmp_path / name)
+    assert done.returncode == 2
+    [line] = done.stderr.decode().splitlines()
+    assert line.startswith(f"hvscan: error: {tmp_path / name}: ") and "nested too deeply" in line
+
+
+def test_a_failed_report_write_keeps_the_previous_report(hvscan_exe: str, tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(f'KEY = "{make_key("live", 9)}"\n')
+    report = tmp_path / "report.json"
+    report.write_text("the previous report\n")
+    # Files may not grow past 200 bytes (Python ignores SIGXFSZ: the write fails with EFBIG),
+    # as a full disk would stop the write of the longer new report.
+    done = _console(hvscan_exe, "resource.setrlimit(resource.RLIMIT_FSIZE, (200, 200))",
+                    "dir", tmp_path / "app.py", "--format", "json", "--output", report)
+    assert done.returncode == 2
+    [line] = done.stderr.decode().splitlines()
+    assert line == f"hvscan: error: cannot write report to {report}: File too large"
+    assert report.read_text() == "the previous report\n"
+    assert sorted(os.listdir(tmp_path)) == ["app.py", "report.json"]

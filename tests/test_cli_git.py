@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from gitrepo import DatedRepo, iso_date
+from gitrepo import DatedRepo, GitRepo, disown, iso_date
 from hvscan_run import Run
 from keygen import make_key
 
@@ -74,6 +74,46 @@ def test_not_a_repository_is_one_line_and_exit_2(run_hvscan: Run, tmp_path: Path
     assert done.stdout == b""
     [line] = done.stderr.decode().splitlines()
     assert line.startswith("hvscan: error: ") and "not a git repository" in line
+
+
+PUSHED = f"refs/heads/main {'a' * 40} refs/heads/main {'0' * 40}\n".encode()
+GIT_COMMANDS = [
+    pytest.param(("staged",), None, id="staged"),
+    pytest.param(("git", "--staged"), None, id="git-staged"),
+    pytest.param(("git",), None, id="git"),
+    pytest.param(("pre-push", "origin", "url"), PUSHED, id="pre-push"),
+    pytest.param(("pre-push", "origin", "url"), b"", id="pre-push-nothing"),
+    pytest.param(("install-hook",), None, id="install-hook"),
+]
+
+
+@pytest.mark.parametrize(("args", "pushed"), GIT_COMMANDS)
+def test_outside_a_repository_git_commands_say_so(run_hvscan: Run, tmp_path: Path,
+                                                  args: tuple[str, ...],
+                                                  pushed: bytes | None) -> None:
+    # `git diff --cached` outside a repository said "unknown option `cached'".
+    done = run_hvscan(*args, cwd=tmp_path, input=pushed,
+                      env={"GIT_CEILING_DIRECTORIES": str(tmp_path.parent)})
+    assert (done.returncode, done.stdout) == (2, b"")
+    [line] = done.stderr.decode().splitlines()
+    assert line.startswith("hvscan: error: ")
+    assert line.endswith(f"{tmp_path}: not a git repository, nor inside one")
+
+
+@pytest.mark.parametrize(("args", "pushed"), GIT_COMMANDS)
+def test_a_repository_git_refuses_names_safe_directory(
+    run_hvscan: Run, repo: GitRepo, args: tuple[str, ...], pushed: bytes | None
+) -> None:
+    repo.commit_file("a.txt", "hello\n")
+    repo.write("b.txt", "more\n")
+    repo.add("b.txt")
+    disown(repo.path)
+    done = run_hvscan(*args, cwd=repo.path, input=pushed, env=repo.env)
+    assert (done.returncode, done.stdout) == (2, b"")
+    [line] = done.stderr.decode().splitlines()
+    assert line.startswith("hvscan: error: ")
+    assert f"the repository at {repo.path} belongs to another user" in line
+    assert line.endswith(f"git config --global --add safe.directory {repo.path}")
 
 
 def test_range_with_branch_is_a_usage_error(run_hvscan: Run,

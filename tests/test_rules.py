@@ -12,14 +12,16 @@ from hvscan.rules import (
     load_builtin_rules,
     load_rule_file,
     load_rule_files,
+    load_rules,
     severity_rank,
 )
 
-GOOD = '''
+ACME_REGEX = "acme_(?P<body>[a-z0-9]{20})"
+GOOD = f'''
 [[rules]]
 id = "acme-token"
 description = "Acme token"
-regex = 'acme_(?P<body>[a-z0-9]{20})'
+regex = '{ACME_REGEX}'
 keywords = ["acme_"]
 key_type = "token"
 severity = "low"
@@ -62,6 +64,8 @@ def test_user_rule_file_loads(tmp_path: Path) -> None:
         (lambda s: s + "[rules.allowlist]\nchecks = ['nope']\n", "unknown check 'nope'"),
         (lambda s: s + "[rules.allowlist]\nregexes = ['(']\n", "'allowlist.regexes'"),
         (lambda s: s.replace("[[rules]]", "[[rule]]"), "unknown top-level key 'rule'"),
+        *((lambda s, r=r: s.replace(ACME_REGEX, r), "field 'regex' matches the empty string")
+          for r in ("a*", "(acme_[a-z0-9]{20})?", "(?=acme_)", r"\b", "(?<=acme_)")),
         (lambda s: s + "[[rules", "invalid TOML"),
     ],
 )
@@ -88,3 +92,21 @@ def test_duplicate_rule_id_across_files(tmp_path: Path) -> None:
     b.write_text(GOOD)
     with pytest.raises(RuleError, match="already defined"):
         load_rule_files([a, b])
+
+
+def test_a_user_rule_may_not_reuse_a_builtin_id(tmp_path: Path) -> None:
+    # Its findings would carry the built-in rule's id, severity and remediation in reports.
+    path = tmp_path / "mine.toml"
+    path.write_text(GOOD.replace("acme-token", "hesedvid-live-key"))
+    with pytest.raises(RuleError) as info:
+        load_rules([path])
+    message = str(info.value)
+    assert message.startswith(f"{path}: rule 'hesedvid-live-key': field 'id' ")
+    assert "built-in rule file" in message and "\n" not in message
+
+
+def test_load_rules_adds_user_rules_to_the_builtin_ones(tmp_path: Path) -> None:
+    path = tmp_path / "acme.toml"
+    path.write_text(GOOD)
+    assert [r.id for r in load_rules([path])] == [
+        *(r.id for r in load_builtin_rules()), "acme-token"]

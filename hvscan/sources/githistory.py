@@ -18,6 +18,7 @@ from typing import IO
 
 from hvscan.sources import display_path
 from hvscan.sources.gitcmd import GitError, GitProcess, git
+from hvscan.sources.gitrepository import rev_parse
 
 # Above this many objects, filter `git log` output here instead of passing --find-object per
 # object on the command line (argument lists are limited).
@@ -64,14 +65,7 @@ def open_repository(path: Path) -> Repository:
         raise GitError(f"{path}: no such directory")
     if not path.is_dir():
         raise GitError(f"{path}: not a directory")
-    try:
-        out = git(path, "rev-parse", "--absolute-git-dir", "--is-shallow-repository")
-    except GitError as exc:
-        message = str(exc)
-        if "not a git repository" in message:
-            message = f"{path}: not a git repository (or any parent up to the file system root)"
-        raise GitError(message) from None
-    git_dir_text, shallow = out.decode("utf-8", "surrogateescape").splitlines()[:2]
+    git_dir_text, shallow = rev_parse(path, "--absolute-git-dir", "--is-shallow-repository")[:2]
     git_dir = Path(git_dir_text)
     roots: tuple[str, ...] = ()
     if shallow == "true":

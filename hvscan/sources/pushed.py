@@ -23,6 +23,7 @@ from pathlib import Path
 
 from hvscan.sources import Blob, Events, Excluded, Failed, Origin, Skipped, display_path
 from hvscan.sources.gitcmd import cat_objects, git, is_null_id, read_blobs
+from hvscan.sources.gitrepository import require_repository
 from hvscan.sources.rawdiff import GITLINK, NO_FILE, Change, parse_log
 
 _MARKER = b"\x01"
@@ -79,6 +80,7 @@ def from_pre_commit(environ: Mapping[str, str]) -> Push | None:
 def read(repo: Path | bytes | str, push: Push, excluded: Excluded | None = None) -> Events:
     """The blobs and messages the push sends; blobs at paths that ``excluded`` matches are
     neither read nor reported."""
+    require_repository(repo)
     if not push.tips:
         return
     log = git(repo, "log", f"--format={_FORMAT}", "--raw", "-z", "-M", "-c",

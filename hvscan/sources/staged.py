@@ -17,6 +17,7 @@ from pathlib import Path
 
 from hvscan.sources import Blob, Events, Excluded, Failed, Origin, Skipped, display_path
 from hvscan.sources.gitcmd import cat_objects, git, read_blobs
+from hvscan.sources.gitrepository import require_repository
 from hvscan.sources.rawdiff import GITLINK, Change, parse_changes
 
 
@@ -45,6 +46,7 @@ def read(repo: Path | bytes | str, excluded: Excluded | None = None) -> Events:
 
 
 def staged_changes(repo: Path | bytes | str) -> list[Change]:
+    require_repository(repo)
     output = git(repo, "diff", "--cached", "--raw", "-z", "-M", "--no-abbrev", "--no-relative",
                  "--ignore-submodules=none")
     return parse_changes(output)

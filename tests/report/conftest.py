@@ -16,6 +16,9 @@ from hvscan import __version__
 from hvscan.report import ReportOptions, renderer
 from hvscan.scan import ScanResult
 
+# Read once, before the fixture that clears the caller's HVSCAN_* variables runs for a test.
+UPDATE_GOLDEN = bool(os.environ.get("HVSCAN_UPDATE_GOLDEN"))
+
 
 @pytest.fixture
 def result() -> ScanResult:
@@ -42,7 +45,7 @@ def golden() -> Callable[[str, str], None]:
     def check(name: str, text: str) -> None:
         text = text.replace(f'"{__version__}"', '"<version>"')
         path = GOLDEN / name
-        if os.environ.get("HVSCAN_UPDATE_GOLDEN"):
+        if UPDATE_GOLDEN:
             path.write_bytes(text.encode("utf-8"))
         assert text == path.read_bytes().decode("utf-8"), f"{name} differs from its golden file"
 

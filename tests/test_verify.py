@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import subprocess
 import sys
@@ -342,11 +343,11 @@ def test_pacer_spreads_requests_when_few_remain() -> None:
     pacer = verify.Pacer(verify.Settings(), verify.threading.Event(), waits.append)
     pacer.observe(httpx.Headers({"X-RateLimit-Remaining": "2",
                                  "X-RateLimit-Reset": str(time.time() + 30)}))
-    assert pacer.wait() and pacer.wait()
+    assert pacer.wait(math.inf) and pacer.wait(math.inf)
     assert len(waits) == 1 and 9 < waits[0] <= 10
     relaxed = verify.Pacer(verify.Settings(), verify.threading.Event(), waits.append)
     relaxed.observe(httpx.Headers({"X-RateLimit-Remaining": "11", "X-RateLimit-Reset": "60"}))
-    assert relaxed.wait() and relaxed.wait() and len(waits) == 1
+    assert relaxed.wait(math.inf) and relaxed.wait(math.inf) and len(waits) == 1
 
 
 @pytest.mark.parametrize("base", [

@@ -84,12 +84,12 @@ _VERIFY_OPTIONS = [
     # Their environment variables are read by hvscan/config.py, and only with --verify.
     click.option("--api-base", metavar="URL",
                  callback=_verify_callback("check_api_base"),
-                 help="HesedVid API base URL [env HESEDVID_API_BASE; default "
-                      "https://api.hesedvid.com; http:// only for loopback hosts]."),
+                 help="HesedVid API base URL [env HESEDVID_API_BASE, read only with --verify; "
+                      "default https://api.hesedvid.com; http:// only for loopback hosts]."),
     click.option("--org-id", metavar="ID",
                  callback=_verify_callback("check_org_id"),
-                 help="Org ID for verification [env HESEDVID_ORG_ID; default: one written next "
-                      "to the key, else a placeholder]."),
+                 help="Org ID for verification [env HESEDVID_ORG_ID, read only with --verify; "
+                      "default: one written next to the key, else a placeholder]."),
     click.option("--only-verified", is_flag=True,
                  help="Report only keys verified live (same as --results live)."),
     click.option("--results", metavar="LIST",

@@ -308,7 +308,7 @@ def test_a_configured_tree_goes_to_the_full_command_line(tmp_path: Path, setting
         (tmp_path / setting).write_text("exclude = ['big.log']\n")
     else:
         env[setting] = "critical"
-    done, took_full = entry_and_full(tmp_path / "src", "dir", ".", env=env)
+    _, took_full = entry_and_full(tmp_path / "src", "dir", ".", env=env)
     assert took_full
 
 

@@ -312,11 +312,15 @@ def check_key(
 
     deadline = Deadline.first(settings, run_ends)
     attempt = redirects = 0
+    last: int | None = None  # the status of the previous answer (a 429 or a redirect)
     while True:
         if not pacer.wait(deadline.at):
             if pacer.stopped:
-                return Outcome("unknown", None, "interrupted before the request")
-            return deadline.passed()
+                return Outcome("unknown", last, "interrupted before the request")
+            if last is None:
+                return Outcome("unknown", None, f"not sent: {deadline.name} came before its "
+                               "turn")
+            return deadline.passed(last)
         # No single read or connect may outlast the deadline either (a TLS handshake is one).
         timeout = max(0.001, min(settings.timeout, deadline.left()))
         with Cutoff(deadline.at) as cutoff:
@@ -335,7 +339,7 @@ def check_key(
         from_api = all(h in response.headers for h in RATE_LIMIT_HEADERS)
         if from_api:
             pacer.observe(response.headers)
-        status = response.status_code
+        status = last = response.status_code
         if status == 429:
             if attempt >= settings.retries:
                 return Outcome("unknown", 429,

@@ -297,7 +297,7 @@ class Deadline:
     def left(self) -> float:
         return self.at - time.monotonic()
 
-    def passed(self, http_status: int | None = None) -> Outcome:
+    def passed(self, http_status: int | None) -> Outcome:
         return Outcome("unknown", http_status, f"no complete answer within {self.name}")
 
 
@@ -329,7 +329,7 @@ def check_key(
                                        extensions={"trace": cutoff.trace})
             except (httpx.HTTPError, OSError) as exc:
                 if cutoff.expired or deadline.left() <= 0:
-                    return deadline.passed()
+                    return deadline.passed(last)
                 # Messages of httpx exceptions name the request, never its headers; still,
                 # only the class name is kept, so no detail can ever carry what was sent.
                 if isinstance(exc, httpx.TimeoutException):

@@ -313,13 +313,15 @@ def test_a_configured_tree_goes_to_the_full_command_line(tmp_path: Path, setting
 
 
 @pytest.mark.parametrize("args", [("dir", "."), ("dir", "src/deep/er/a.py"), ("staged",)])
-def test_the_vendors_variables_do_not_matter_without_verify(tmp_path: Path,
-                                                            args: tuple[str, ...]) -> None:
+def test_the_vendors_variables_do_not_matter_without_verify(
+    tmp_path: Path, gitenv: dict[str, str], args: tuple[str, ...]
+) -> None:
     # Only --verify reads them, and the fast path never verifies: a value the full command
     # would refuse with --verify (plain http to another host) changes nothing here.
     build_tree(tmp_path)
-    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True, capture_output=True)
-    env = {**os.environ, "HESEDVID_API_BASE": "http://staging.internal",
+    subprocess.run(["git", "init", "-q", str(tmp_path)], env=gitenv, check=True,
+                   capture_output=True)
+    env = {**gitenv, "HESEDVID_API_BASE": "http://staging.internal",
            "HESEDVID_ORG_ID": "not/an/org"}
     done, took_full = entry_and_full(tmp_path, *args, env=env)
     assert not took_full

@@ -81,14 +81,15 @@ _VERIFY_OPTIONS = [
     click.option("--verify", is_flag=True,
                  help="Ask the HesedVid API whether each distinct key found is live (one HEAD "
                       "request per key; off by default)."),
-    click.option("--api-base", envvar="HESEDVID_API_BASE", metavar="URL",
+    # Their environment variables are read by hvscan/config.py, and only with --verify.
+    click.option("--api-base", metavar="URL",
                  callback=_verify_callback("check_api_base"),
-                 help="HesedVid API base URL [env HESEDVID_API_BASE; default "
-                      "https://api.hesedvid.com; http:// only for loopback hosts]."),
-    click.option("--org-id", envvar="HESEDVID_ORG_ID", metavar="ID",
+                 help="HesedVid API base URL [env HESEDVID_API_BASE, read only with --verify; "
+                      "default https://api.hesedvid.com; http:// only for loopback hosts]."),
+    click.option("--org-id", metavar="ID",
                  callback=_verify_callback("check_org_id"),
-                 help="Org ID for verification [env HESEDVID_ORG_ID; default: one written next "
-                      "to the key, else a placeholder]."),
+                 help="Org ID for verification [env HESEDVID_ORG_ID, read only with --verify; "
+                      "default: one written next to the key, else a placeholder]."),
     click.option("--only-verified", is_flag=True,
                  help="Report only keys verified live (same as --results live)."),
     click.option("--results", metavar="LIST",
@@ -97,7 +98,16 @@ _VERIFY_OPTIONS = [
     click.option("--verify-workers", type=click.IntRange(1, 16), default=4, show_default=True,
                  help="Verification requests in flight at once."),
     click.option("--verify-timeout", type=click.FloatRange(0, min_open=True), default=10.0,
-                 show_default=True, metavar="SECONDS", help="Timeout of each request."),
+                 show_default=True, metavar="SECONDS",
+                 help="Timeout of each connect and read of a request."),
+    click.option("--verify-key-deadline", type=click.FloatRange(0, min_open=True), default=30.0,
+                 show_default=True, metavar="SECONDS",
+                 help="Time for one key's answer, retries and waits included; past it the key "
+                      "is unknown."),
+    click.option("--verify-deadline", type=click.FloatRange(0, min_open=True), default=300.0,
+                 show_default=True, metavar="SECONDS",
+                 help="Time for all of verification; keys without an answer by then are "
+                      "unknown."),
     click.option("--verify-retries", type=click.IntRange(0, 10), default=3, show_default=True,
                  help="Retries of a rate-limited (HTTP 429) request before the key is unknown."),
     click.option("--verify-cache", type=FILE,
@@ -462,6 +472,8 @@ def _verification(options: dict[str, Any]) -> VerifyStep | None:
     results: str | None = options.pop("results")
     verify_workers: int = options.pop("verify_workers")
     verify_timeout: float = options.pop("verify_timeout")
+    verify_key_deadline: float = options.pop("verify_key_deadline")
+    verify_deadline: float = options.pop("verify_deadline")
     verify_retries: int = options.pop("verify_retries")
     verify_cache: Path | None = options.pop("verify_cache")
     verify_cache_ttl: int = options.pop("verify_cache_ttl")
@@ -480,7 +492,8 @@ def _verification(options: dict[str, Any]) -> VerifyStep | None:
     settings = verifying.Settings(
         api_base=api_base or verifying.DEFAULT_API_BASE,
         org_id=org_id,
-        workers=verify_workers, timeout=verify_timeout, retries=verify_retries)
+        workers=verify_workers, timeout=verify_timeout, retries=verify_retries,
+        key_deadline=verify_key_deadline, run_deadline=verify_deadline)
     try:
         cache = (verifying.DiskCache.load(verify_cache, verify_cache_ttl)
                  if verify_cache else None)

@@ -40,6 +40,9 @@ class Setting(NamedTuple):
     file_relative: bool = False
     # A file looked up in the project directories when nothing else sets this option.
     discover: str | None = None
+    # Read from the environment only when this flag option is on: the vendor's variables may
+    # be set for other tools, and must not stop a run that does not use them.
+    only_with: str | None = None
 
     @property
     def env(self) -> tuple[str, ...]:
@@ -58,8 +61,8 @@ SETTINGS: dict[str, Setting] = {
         Setting("max-archive-size"),
         Setting("max-archive-ratio"),
         Setting("max-archive-members"),
-        Setting("api-base", env_aliases=("HESEDVID_API_BASE",)),
-        Setting("org-id", env_aliases=("HESEDVID_ORG_ID",)),
+        Setting("api-base", env_aliases=("HESEDVID_API_BASE",), only_with="verify"),
+        Setting("org-id", env_aliases=("HESEDVID_ORG_ID",), only_with="verify"),
         Setting("ignore-file", file_relative=True, discover=IGNORE_NAME),
         Setting("baseline", file_relative=True),
     )
@@ -167,7 +170,9 @@ def resolve(ctx: click.Context, values: dict[str, Any]) -> None:
         if ctx.get_parameter_source(param.name) is not ParameterSource.DEFAULT:
             continue
         setting = SETTINGS[key]
-        value = _env_value(ctx, param, setting)
+        value = None
+        if setting.only_with is None or values.get(setting.only_with):
+            value = _env_value(ctx, param, setting)
         if value is None:
             value = from_file.get(key)
         if value is None and setting.discover is not None:

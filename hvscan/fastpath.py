@@ -231,12 +231,12 @@ def _plain_text(data: bytes) -> bool:
 
 def _configuration_may_apply(repo: str) -> bool:
     """Whether a setting could come from the environment or a file: any ``HVSCAN_*`` variable
-    (or ``HESEDVID_*``, which the verification options read and check even when off),
-    or a ``.hvscan.toml``, or a ``pyproject.toml`` with a ``tool.hvscan`` table, in the directory
-    or above it up to the repository's top (the first directory holding ``.git``), where the
+    (not ``HESEDVID_*``: only ``--verify``, never taken here, reads them), or a
+    ``.hvscan.toml``, or a ``pyproject.toml`` with a ``tool.hvscan`` table, in the directory or
+    above it up to the repository's top (the first directory holding ``.git``), where the
     configuration is looked up. A ``.hvscanignore`` there sends the run to the full command too:
     it cannot change a clean answer, but a malformed one must fail the same way."""
-    if any(name.startswith(("HVSCAN_", "HESEDVID_")) for name in os.environ):
+    if any(name.startswith("HVSCAN_") for name in os.environ):
         return True
     directory = os.path.abspath(repo)
     while True:

@@ -4,7 +4,9 @@ One ``HEAD {api}/v1/api/{orgID}/environments`` with the key in ``X-Api-Key`` per
 findings are grouped by (rule, key) before any request, so duplicates share one request and a
 cache entry never serves another rule. Only the API's own answers count: every response of the
 HesedVid API carries its ``X-RateLimit-*`` headers, so a response without them (a proxy, a
-firewall, a captive portal) is ``unknown``, never ``live`` or ``invalid``; so is every outage.
+firewall, a captive portal) is ``unknown``, never ``live`` or ``invalid``; so is every outage,
+and so is a key whose answer did not come within its deadline: each key has one, and so has the
+run, however slowly a server answers or however long it asks to wait.
 
 The key is sent only in the ``X-Api-Key`` header to the configured API, only when it has the
 HesedVid key shape (a user rule's secret is never sent), and it never reaches a detail, a log
@@ -13,11 +15,14 @@ line or the cache file, which holds only hashes, statuses and times. httpx is im
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ipaddress
 import json
+import os
 import random
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -74,8 +79,13 @@ class Settings:
     timeout: float = 10.0
     retries: int = 3
     backoff_base: float = 1.0
-    # Never wait longer than this for a rate limit to reset; past it the key stays unknown.
-    max_wait: float = 60.0
+    # No key's answer is awaited longer than this, retries and waits included ...
+    key_deadline: float = 30.0
+    # ... and no answer at all after this long from the start of verification.
+    run_deadline: float = 300.0
+    # Never wait longer than this for a rate limit to reset (the cap on Retry-After); past it
+    # the key stays unknown.
+    max_wait: float = 10.0
     # From this many remaining requests on, requests are spread over the time to the reset.
     low_remaining: int = 10
 
@@ -248,16 +258,18 @@ def _check_all(
 
     import httpx
 
+    run_ends = time.monotonic() + settings.run_deadline
     stop = threading.Event()
     pacer = Pacer(settings, stop, sleep or stop.wait)
     headers = {"User-Agent": f"hvscan/{__version__} (key verification)"}
     # trust_env: a proxy configured in the environment is honoured; redirects are followed by
-    # hand, and only to the same origin.
+    # hand, and only to the same origin. No keep-alive: each request's own connection is what
+    # its Cutoff can shut down.
     with httpx.Client(timeout=settings.timeout, headers=headers, follow_redirects=False,
-                      trust_env=True) as client, \
+                      trust_env=True, limits=httpx.Limits(max_keepalive_connections=0)) as client, \
             ThreadPoolExecutor(max_workers=settings.workers,
                                thread_name_prefix="hvscan-verify") as pool:
-        futures = [pool.submit(check_key, client, secret, endpoint, settings, pacer)
+        futures = [pool.submit(check_key, client, secret, endpoint, settings, pacer, run_ends)
                    for secret, endpoint in jobs]
         try:
             return [future.result() for future in futures]
@@ -267,30 +279,67 @@ def _check_all(
             raise
 
 
+@dataclass(frozen=True)
+class Deadline:
+    """When one key's verification ends at the latest (``time.monotonic()``), and which
+    deadline that is, for the detail of a key it cuts short."""
+
+    at: float
+    name: str
+
+    @classmethod
+    def first(cls, settings: Settings, run_ends: float) -> Deadline:
+        key_ends = time.monotonic() + settings.key_deadline
+        if key_ends < run_ends:
+            return cls(key_ends, f"the {settings.key_deadline:g} s deadline per key")
+        return cls(run_ends, f"the {settings.run_deadline:g} s deadline of the run")
+
+    def left(self) -> float:
+        return self.at - time.monotonic()
+
+    def passed(self, http_status: int | None) -> Outcome:
+        return Outcome("unknown", http_status, f"no complete answer within {self.name}")
+
+
 def check_key(
-    client: httpx.Client, secret: str, url: str, settings: Settings, pacer: Pacer
+    client: httpx.Client, secret: str, url: str, settings: Settings, pacer: Pacer,
+    run_ends: float,
 ) -> Outcome:
     """One key's verification: HEAD ``url`` (the key's endpoint), retries on 429, same-origin
-    redirects, classification."""
+    redirects, classification; all of it before the key's deadline or the run's
+    (``run_ends``), whichever comes first."""
     import httpx
 
+    deadline = Deadline.first(settings, run_ends)
     attempt = redirects = 0
+    last: int | None = None  # the status of the previous answer (a 429 or a redirect)
     while True:
-        if not pacer.wait():
-            return Outcome("unknown", None, "interrupted before the request")
-        try:
-            response = client.head(url, headers={"X-Api-Key": secret})
-        except httpx.TimeoutException as exc:
-            # Messages of httpx exceptions name the request, never its headers; still, only
-            # the class name is kept, so no detail can ever carry what was sent.
-            return Outcome("unknown", None,
-                           f"no answer within {settings.timeout:g} s: {type(exc).__name__}")
-        except (httpx.HTTPError, OSError) as exc:
-            return Outcome("unknown", None, f"request failed: {type(exc).__name__}")
+        if not pacer.wait(deadline.at):
+            if pacer.stopped:
+                return Outcome("unknown", last, "interrupted before the request")
+            if last is None:
+                return Outcome("unknown", None, f"not sent: {deadline.name} came before its "
+                               "turn")
+            return deadline.passed(last)
+        # No single read or connect may outlast the deadline either (a TLS handshake is one).
+        timeout = max(0.001, min(settings.timeout, deadline.left()))
+        with Cutoff(deadline.at) as cutoff:
+            try:
+                response = client.head(url, headers={"X-Api-Key": secret}, timeout=timeout,
+                                       extensions={"trace": cutoff.trace})
+            except (httpx.HTTPError, OSError) as exc:
+                if cutoff.expired or deadline.left() <= 0:
+                    return deadline.passed(last)
+                # Messages of httpx exceptions name the request, never its headers; still,
+                # only the class name is kept, so no detail can ever carry what was sent.
+                if isinstance(exc, httpx.TimeoutException):
+                    return Outcome("unknown", None, f"no answer within {settings.timeout:g} s: "
+                                   f"{type(exc).__name__}")
+                return Outcome("unknown", None, f"request failed: {type(exc).__name__}")
         from_api = all(h in response.headers for h in RATE_LIMIT_HEADERS)
         if from_api:
             pacer.observe(response.headers)
-        status = response.status_code
+        status = last = response.status_code
         if status == 429:
             if attempt >= settings.retries:
                 return Outcome("unknown", 429,
@@ -300,6 +349,9 @@ def check_key(
             if delay > settings.max_wait:
                 return Outcome("unknown", 429, f"rate limited (HTTP 429) for {delay:.0f} s, "
                                f"longer than the {settings.max_wait:g} s hvscan waits")
+            if delay >= deadline.left():
+                return Outcome("unknown", 429, f"rate limited (HTTP 429) for {delay:.0f} s, "
+                               f"past {deadline.name}")
             pacer.hold(delay)
             attempt += 1
             continue
@@ -313,6 +365,54 @@ def check_key(
             url, redirects = target, redirects + 1
             continue
         return classify(status, from_api)
+
+
+class Cutoff:
+    """Shuts the connection of one request down when its deadline passes. httpx's timeouts
+    bound each read, not the answer: a server that drips its headers a byte a second never
+    trips them. httpx's ``trace`` extension hands over the request's connection (the TCP one,
+    then the TLS one) as it is made; with keep-alive off every request makes its own."""
+
+    _MADE = ("connection.connect_tcp.complete", "connection.start_tls.complete")
+
+    def __init__(self, deadline: float) -> None:
+        self.expired = False
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> Cutoff:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._timer.cancel()
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        if event not in self._MADE:
+            return
+        made = info["return_value"].get_extra_info("socket")
+        if made is None:
+            return
+        with self._lock:
+            self._sockets.append(made)
+            if self.expired:
+                _shut_down(made)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for made in self._sockets:
+                _shut_down(made)
+
+
+def _shut_down(made: socket.socket) -> None:
+    # shutdown() wakes a read blocked in another thread (close() would not) and never touches
+    # another file: a socket closed in the meantime has no descriptor left and just raises.
+    # The plain socket's method, so a TLS socket's state is left to the thread using it.
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(made, socket.SHUT_RDWR)
 
 
 def classify(status: int, from_api: bool) -> Outcome:
@@ -371,11 +471,18 @@ class Pacer:
         self._next = 0.0
         self._spacing = 0.0
 
-    def wait(self) -> bool:
-        """Wait for this request's turn; False when the run is being stopped."""
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def wait(self, deadline: float) -> bool:
+        """Wait for this request's turn; False when the run is being stopped, or when the turn
+        would come at or after ``deadline`` (``time.monotonic()``)."""
         with self._lock:
             now = time.monotonic()
             at = max(now, self._next)
+            if at >= deadline:
+                return False
             self._next = at + self._spacing
         if at > now:
             self._sleep(at - now)
@@ -407,7 +514,8 @@ def _cache_id(rule_id: str, endpoint: str, key_hash: str) -> str:
 class DiskCache:
     """``--verify-cache FILE``: live and invalid answers by the SHA-256 of (rule, endpoint, key
     hash), with the HTTP status and the time; entries expire. Unknown answers are never kept:
-    an outage must not outlive the run."""
+    an outage must not outlive the run. Runs sharing the file add to it: each merges its answers
+    into what the file holds when it saves, under a lock (``FILE.lock``, which stays)."""
 
     path: Path
     ttl: float
@@ -415,21 +523,7 @@ class DiskCache:
 
     @classmethod
     def load(cls, path: Path, ttl: float) -> DiskCache:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return cls(path, ttl, {})
-        except OSError as exc:
-            raise VerifyError(f"cannot read verification cache {path}: {exc.strerror}") from None
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise VerifyError(f"{path} is not a verification cache (not JSON)") from None
-        if not isinstance(data, dict) or data.get("version") != 1 \
-                or not isinstance(data.get("entries"), dict):
-            raise VerifyError(f"{path} is not a verification cache of this hvscan version")
-        now = time.time()
-        fresh = {k: v for k, v in data["entries"].items()
-                 if _valid_entry(v) and now - v["time"] < ttl}
-        return cls(path, ttl, fresh)
+        return cls(path, ttl, _read_entries(path, ttl))
 
     def get(self, cache_id: str) -> Outcome | None:
         entry = self.entries.get(cache_id)
@@ -446,15 +540,48 @@ class DiskCache:
                                       "time": outcome.checked_at}
 
     def save(self) -> None:
+        """Merge the entries into the file (the newer answer wins), read again under the lock
+        and replaced whole, so that a run writing at the same time loses nothing."""
+        import fcntl
+
         from hvscan.atomic import write_atomically
 
-        text = json.dumps({"version": 1, "entries": self.entries}, indent=1, sort_keys=True)
+        lock = self.path.with_name(self.path.name + ".lock")
         try:
             # Private: which keys were found, by hash, is nobody else's business.
+            handle = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise VerifyError(f"cannot lock verification cache {lock}: {exc.strerror}") from None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            merged = _read_entries(self.path, self.ttl)
+            for cache_id, entry in self.entries.items():
+                if cache_id not in merged or merged[cache_id]["time"] < entry["time"]:
+                    merged[cache_id] = entry
+            text = json.dumps({"version": 1, "entries": merged}, indent=1, sort_keys=True)
             write_atomically(self.path, (text + "\n").encode("utf-8"), 0o600)
         except OSError as exc:
             raise VerifyError(f"cannot write verification cache {self.path}: "
                               f"{exc.strerror}") from None
+        finally:
+            os.close(handle)  # releases the lock
+
+
+def _read_entries(path: Path, ttl: float) -> dict[str, dict[str, Any]]:
+    """The unexpired entries of the cache file; none when it does not exist yet."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise VerifyError(f"cannot read verification cache {path}: {exc.strerror}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise VerifyError(f"{path} is not a verification cache (not JSON)") from None
+    if not isinstance(data, dict) or data.get("version") != 1 \
+            or not isinstance(data.get("entries"), dict):
+        raise VerifyError(f"{path} is not a verification cache of this hvscan version")
+    now = time.time()
+    return {k: v for k, v in data["entries"].items() if _valid_entry(v) and now - v["time"] < ttl}
 
 
 def _valid_entry(entry: Any) -> bool:

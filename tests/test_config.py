@@ -271,6 +271,7 @@ def _probe_group() -> click.Group:
 
     @group.command()
     @click.option("--config", "config_file", type=click.Path(path_type=Path))
+    @click.option("--verify", is_flag=True)
     @click.option("--org-id")
     @click.option("--rules", multiple=True, type=click.Path(path_type=Path))
     @click.option("--not-a-setting", default="x")
@@ -285,10 +286,12 @@ def _probe_group() -> click.Group:
 @pytest.mark.parametrize(
     ("args", "env", "expected"),
     [
-        ([], {}, "from-file"),
-        ([], {"HESEDVID_ORG_ID": "vendor-env"}, "vendor-env"),
-        ([], {"HESEDVID_ORG_ID": "vendor-env", "HVSCAN_ORG_ID": "own-env"}, "own-env"),
-        (["--org-id", "cli"], {"HVSCAN_ORG_ID": "own-env"}, "cli"),
+        (["--verify"], {}, "from-file"),
+        (["--verify"], {"HESEDVID_ORG_ID": "vendor-env"}, "vendor-env"),
+        (["--verify"], {"HESEDVID_ORG_ID": "vendor-env", "HVSCAN_ORG_ID": "own-env"}, "own-env"),
+        (["--verify", "--org-id", "cli"], {"HVSCAN_ORG_ID": "own-env"}, "cli"),
+        # The verification settings' variables are read only with --verify.
+        ([], {"HESEDVID_ORG_ID": "vendor-env", "HVSCAN_ORG_ID": "own-env"}, "from-file"),
     ],
 )
 def test_resolution_order_and_vendor_variables(

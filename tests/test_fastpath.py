@@ -300,17 +300,29 @@ def test_whatever_a_tree_holds_the_report_is_the_full_commands(
     assert not done.stdout.endswith(b"; 0 findings\n")  # the report says what was there
 
 
-@pytest.mark.parametrize("setting", [".hvscan.toml", "HVSCAN_FAIL_ON", "HESEDVID_API_BASE"])
+@pytest.mark.parametrize("setting", [".hvscan.toml", "HVSCAN_FAIL_ON"])
 def test_a_configured_tree_goes_to_the_full_command_line(tmp_path: Path, setting: str) -> None:
     build_tree(tmp_path)
     env = dict(os.environ)
     if setting == ".hvscan.toml":
         (tmp_path / setting).write_text("exclude = ['big.log']\n")
-    elif setting == "HVSCAN_FAIL_ON":
-        env[setting] = "critical"
     else:
-        env[setting] = "http://example.invalid"  # not loopback: the full command refuses it
-    done, took_full = entry_and_full(tmp_path / "src", "dir", ".", env=env)
+        env[setting] = "critical"
+    _, took_full = entry_and_full(tmp_path / "src", "dir", ".", env=env)
     assert took_full
-    if setting == "HESEDVID_API_BASE":
-        assert done.returncode == 2
+
+
+@pytest.mark.parametrize("args", [("dir", "."), ("dir", "src/deep/er/a.py"), ("staged",)])
+def test_the_vendors_variables_do_not_matter_without_verify(
+    tmp_path: Path, gitenv: dict[str, str], args: tuple[str, ...]
+) -> None:
+    # Only --verify reads them, and the fast path never verifies: a value the full command
+    # would refuse with --verify (plain http to another host) changes nothing here.
+    build_tree(tmp_path)
+    subprocess.run(["git", "init", "-q", str(tmp_path)], env=gitenv, check=True,
+                   capture_output=True)
+    env = {**gitenv, "HESEDVID_API_BASE": "http://staging.internal",
+           "HESEDVID_ORG_ID": "not/an/org"}
+    done, took_full = entry_and_full(tmp_path, *args, env=env)
+    assert not took_full
+    assert done.returncode == 0 and done.stdout.endswith(b"; 0 findings\n")

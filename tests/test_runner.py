@@ -37,8 +37,8 @@ def test_the_defaults_are_the_command_lines() -> None:
         assert given.pop(name) == default, name
     # What is left only matters with --verify.
     assert set(given) == {"api_base", "org_id", "only_verified", "results", "verify_workers",
-                          "verify_timeout", "verify_retries", "verify_cache",
-                          "verify_cache_ttl"}
+                          "verify_timeout", "verify_key_deadline", "verify_deadline",
+                          "verify_retries", "verify_cache", "verify_cache_ttl"}
     assert not given["only_verified"] and given["results"] is None
 
 

@@ -5,17 +5,23 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import multiprocessing
 import re
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from gitrepo import GitRepo
 from hvscan_run import Run
 from keygen import make_key
 from pytest_httpserver import HTTPServer
@@ -97,6 +103,69 @@ def api() -> Iterator[FakeApi]:
 def other_host() -> Iterator[FakeApi]:
     for server in _server():
         yield FakeApi(server)
+
+
+class DripServer:
+    """A server on loopback that reads a request, then sends an endless header block one byte
+    at a time: every read gets a byte long before any timeout, and no answer ever ends."""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        self.interval = interval
+        self.connections = 0
+        self.closed = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.2)
+        self.acceptor = threading.Thread(target=self._accept, daemon=True)
+        self.acceptor.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        while not self.closed.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn: socket.socket) -> None:
+        with conn:
+            received = b""
+            while b"\r\n\r\n" not in received:
+                received += conn.recv(4096) or b"\r\n\r\n"
+            answer = b"HTTP/1.1 200 OK\r\n"
+            while not self.closed.is_set():
+                try:
+                    conn.sendall(answer[:1])
+                except OSError:
+                    return  # the client gave up
+                answer = answer[1:] or b"X-Drip: on\r\n"
+                time.sleep(self.interval)
+
+    def close(self) -> None:
+        self.closed.set()
+        self.acceptor.join()
+        self.listener.close()
+
+
+@pytest.fixture
+def drip() -> Iterator[DripServer]:
+    server = DripServer()
+    yield server
+    server.close()
+
+
+def verify_bounded(findings: list[Finding], settings: verify.Settings, within: float) -> None:
+    """verify_findings, failing the test (not hanging it) when it takes longer than ``within``
+    seconds: generous, it tells an end from none, not a speed."""
+    worker = threading.Thread(target=verify.verify_findings, args=(findings, settings),
+                              daemon=True)
+    worker.start()
+    worker.join(within)
+    assert not worker.is_alive(), f"verification still running after {within} s"
 
 
 def findings_in(*texts: str, rules: list[Rule] | None = None) -> list[Finding]:
@@ -230,6 +299,64 @@ def test_a_slow_server_is_unknown(api: FakeApi) -> None:
     assert "no answer within 0.2 s" in result["detail"]
 
 
+def test_a_dripping_server_is_unknown_at_the_key_deadline(drip: DripServer) -> None:
+    findings = findings_in(LIVE_200)
+    settings = verify.Settings(api_base=drip.url, timeout=3.0, key_deadline=1.0)
+    verify_bounded(findings, settings, within=30)
+    result = findings[0].verification
+    assert result is not None
+    assert (result["status"], result["http_status"]) == ("unknown", None)
+    assert result["detail"] == "no complete answer within the 1 s deadline per key"
+    assert findings[0].severity == "high"
+
+
+def test_the_run_deadline_leaves_the_keys_not_asked_unknown(drip: DripServer) -> None:
+    keys = (LIVE_200, LIVE_403, DEAD)
+    findings = findings_in(" ".join(keys))
+    # One worker: the first key holds it until the run's deadline; the others never go out.
+    settings = verify.Settings(api_base=drip.url, workers=1, timeout=3.0, key_deadline=60.0,
+                               run_deadline=1.0)
+    verify_bounded(findings, settings, within=30)
+    details = sorted(f.verification["detail"] for f in findings)  # type: ignore[index]
+    assert details == ["no complete answer within the 1 s deadline of the run",
+                       *["not sent: the 1 s deadline of the run came before its turn"] * 2]
+    assert {f.verification["status"] for f in findings} == {"unknown"}  # type: ignore[index]
+    assert drip.connections == 1
+
+
+@pytest.mark.parametrize(("retry_after", "key_deadline", "detail"), [
+    # The cap on Retry-After: 59 s made two keys take 177 s.
+    ("59", 600.0, "rate limited (HTTP 429) for 59 s, longer than the 10 s hvscan waits"),
+    ("5", 3.0, "rate limited (HTTP 429) for 5 s, past the 3 s deadline per key"),
+])
+def test_a_429_asking_too_long_a_wait_is_unknown_at_once(
+    api: FakeApi, retry_after: str, key_deadline: float, detail: str
+) -> None:
+    api.plan(LIVE_200, Reply(429, headers={"Retry-After": retry_after}), Reply(200))
+    waits: list[float] = []
+    findings = findings_in(LIVE_200)
+    verify.verify_findings(findings, settings(api, key_deadline=key_deadline),
+                           sleep=waits.append)
+    result = findings[0].verification
+    assert result is not None
+    assert (result["status"], result["http_status"], result["detail"]) == (
+        "unknown", 429, detail)
+    assert api.count(LIVE_200) == 1 and waits == []
+
+
+def test_the_pacer_gives_no_turn_past_the_deadline() -> None:
+    import httpx
+
+    waits: list[float] = []
+    pacer = verify.Pacer(verify.Settings(), verify.threading.Event(), waits.append)
+    pacer.hold(5.0)
+    assert not pacer.wait(time.monotonic() + 4.0)
+    assert pacer.wait(time.monotonic() + 6.0) and len(waits) == 1
+    assert not pacer.wait(time.monotonic() - 1.0)
+    pacer.observe(httpx.Headers({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "3"}))
+    assert pacer.wait(math.inf) and not pacer.stopped
+
+
 def test_a_refused_connection_is_unknown(api: FakeApi) -> None:
     findings = findings_in(LIVE_200)
     url = api.url
@@ -240,15 +367,21 @@ def test_a_refused_connection_is_unknown(api: FakeApi) -> None:
     assert result["detail"] == "request failed: ConnectError"
 
 
-def test_redirect_to_another_host_is_not_followed(api: FakeApi, other_host: FakeApi) -> None:
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+@pytest.mark.parametrize("where", ["other port", "other host name"])
+def test_redirect_to_another_host_is_not_followed(
+    api: FakeApi, other_host: FakeApi, status: int, where: str
+) -> None:
+    # The key goes to the configured API base only: whatever the answer, it is never sent on.
     other_host.plan(LIVE_200, Reply(200))
-    location = f"{other_host.url}/v1/api/x/environments"
-    api.plan(LIVE_200, Reply(302, headers={"Location": location}))
+    origin = other_host.url if where == "other port" else f"http://localhost:{api.server.port}"
+    api.plan(LIVE_200, Reply(status, headers={"Location": f"{origin}/v1/api/x/environments"}))
     findings = findings_in(LIVE_200)
     verify.verify_findings(findings, settings(api))
     result = findings[0].verification
-    assert result is not None and (result["status"], result["http_status"]) == ("unknown", 302)
-    assert other_host.requests == []
+    assert result is not None and (result["status"], result["http_status"]) == ("unknown", status)
+    assert result["detail"] == f"HTTP {status} redirect to another host: not followed"
+    assert other_host.requests == [] and api.count(LIVE_200) == 1
 
 
 def test_redirect_on_the_same_host_is_followed(api: FakeApi) -> None:
@@ -342,11 +475,11 @@ def test_pacer_spreads_requests_when_few_remain() -> None:
     pacer = verify.Pacer(verify.Settings(), verify.threading.Event(), waits.append)
     pacer.observe(httpx.Headers({"X-RateLimit-Remaining": "2",
                                  "X-RateLimit-Reset": str(time.time() + 30)}))
-    assert pacer.wait() and pacer.wait()
+    assert pacer.wait(math.inf) and pacer.wait(math.inf)
     assert len(waits) == 1 and 9 < waits[0] <= 10
     relaxed = verify.Pacer(verify.Settings(), verify.threading.Event(), waits.append)
     relaxed.observe(httpx.Headers({"X-RateLimit-Remaining": "11", "X-RateLimit-Reset": "60"}))
-    assert relaxed.wait() and relaxed.wait() and len(waits) == 1
+    assert relaxed.wait(math.inf) and relaxed.wait(math.inf) and len(waits) == 1
 
 
 @pytest.mark.parametrize("base", [
@@ -401,6 +534,44 @@ def test_disk_cache_entries_expire(api: FakeApi, tmp_path: Path) -> None:
         findings = findings_in(DEAD)
         verify.verify_findings(findings, settings(api), verify.DiskCache.load(path, ttl=0))
     assert api.count(DEAD) == 2
+
+
+def _save_after_all_loaded(path: Path, cache_id: str, barrier: Any) -> None:
+    cache = verify.DiskCache.load(path, ttl=3600)
+    barrier.wait()  # every process has read the file before any writes it
+    cache.put(cache_id, verify.classify(200, True))
+    cache.save()
+
+
+def test_concurrent_runs_sharing_a_cache_merge_their_answers(tmp_path: Path) -> None:
+    path = tmp_path / "cache.json"
+    earlier = verify.DiskCache.load(path, ttl=3600)
+    earlier.put("earlier", verify.classify(401, True))
+    earlier.save()
+    context = multiprocessing.get_context("fork")
+    runs = 6
+    barrier = context.Barrier(runs)
+    processes = [context.Process(target=_save_after_all_loaded,
+                                 args=(path, f"run-{i}", barrier)) for i in range(runs)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+    assert [process.exitcode for process in processes] == [0] * runs
+    entries = verify.DiskCache.load(path, ttl=3600).entries
+    assert sorted(entries) == ["earlier", *(f"run-{i}" for i in range(runs))]
+    assert path.stat().st_mode & 0o077 == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.json", "cache.json.lock"]
+
+
+def test_disk_cache_keeps_the_newer_answer(tmp_path: Path) -> None:
+    path = tmp_path / "cache.json"
+    older, newer = (verify.DiskCache.load(path, ttl=3600) for _ in range(2))
+    newer.put("k", verify.classify(401, True))
+    older.put("k", replace(verify.classify(200, True), checked_at=time.time() - 60))
+    newer.save()
+    older.save()
+    assert verify.DiskCache.load(path, ttl=3600).entries["k"]["status"] == "invalid"
 
 
 def test_disk_cache_that_is_not_one_is_an_error(tmp_path: Path) -> None:
@@ -547,6 +718,99 @@ def test_cli_bad_cache_file_exits_2(api: FakeApi, repo: Path, run_hvscan: Run) -
                       "cache.json", cwd=repo)
     assert done.returncode == 2
     assert done.stderr.decode().startswith("hvscan: error: ") and api.requests == []
+
+
+def run_bounded(hvscan_exe: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    """The console script, failing the test (not hanging it) when it does not end in a minute:
+    generous, it tells a bounded run from an unbounded one, not a speed."""
+    return subprocess.run([hvscan_exe, *args], cwd=cwd, capture_output=True, timeout=60,
+                          check=False)
+
+
+def statuses_and_details(done: subprocess.CompletedProcess[bytes]) -> list[tuple[str, str]]:
+    return [(f["verification"]["status"], f["verification"]["detail"])
+            for f in json.loads(done.stdout)["findings"]]
+
+
+def test_cli_a_dripping_server_holds_a_key_no_longer_than_its_deadline(
+    drip: DripServer, repo: Path, hvscan_exe: str
+) -> None:
+    done = run_bounded(hvscan_exe, "dir", "app.py", "--verify", "--api-base", drip.url,
+                       "--verify-timeout", "3", "--verify-key-deadline", "2", "--format",
+                       "json", cwd=repo)
+    assert done.returncode == 1, done.stderr
+    assert statuses_and_details(done) == [
+        ("unknown", "no complete answer within the 2 s deadline per key")] * 2
+
+
+def test_cli_the_run_deadline_ends_verification(
+    drip: DripServer, repo: Path, hvscan_exe: str
+) -> None:
+    done = run_bounded(hvscan_exe, "dir", ".", "--verify", "--api-base", drip.url,
+                       "--verify-workers", "2", "--verify-deadline", "2", "--format", "json",
+                       cwd=repo)
+    assert done.returncode == 1, done.stderr
+    # Two workers: two keys are cut short, the other two never sent (one key is twice there).
+    assert sorted(statuses_and_details(done)) == [
+        *[("unknown", "no complete answer within the 2 s deadline of the run")] * 3,
+        *[("unknown", "not sent: the 2 s deadline of the run came before its turn")] * 2]
+    assert drip.connections == 2
+
+
+def test_cli_long_retry_after_is_not_waited_for(api: FakeApi, repo: Path, hvscan_exe: str
+                                                ) -> None:
+    for key in (LIVE_200, DEAD):
+        api.plan(key, Reply(429, headers={"Retry-After": "59"}), Reply(200))
+    done = run_bounded(hvscan_exe, "dir", "app.py", "--verify", "--api-base", api.url,
+                       "--format", "json", cwd=repo)
+    assert done.returncode == 1, done.stderr
+    assert [status for status, _ in statuses_and_details(done)] == ["unknown"] * 2
+    assert api.count(LIVE_200) == api.count(DEAD) == 1
+
+
+@pytest.fixture
+def git_repo(tmp_path: Path, gitenv: dict[str, str]) -> GitRepo:
+    """A repository with a key in its history and another one staged."""
+    repository = GitRepo(tmp_path / "git", gitenv)
+    repository.commit_file("old.py", f'KEY = "{DEAD}"\n')
+    repository.write("new.py", f'KEY = "{LIVE_200}"\n')
+    repository.add("new.py")
+    return repository
+
+
+SCANS = [["dir", "."], ["dir", ".", "--format", "json"], ["stdin"], ["staged"], ["git"]]
+
+
+@pytest.mark.parametrize("args", SCANS, ids=" ".join)
+def test_cli_without_verify_nothing_is_sent(
+    api: FakeApi, git_repo: GitRepo, run_hvscan: Run, args: list[str]
+) -> None:
+    env = {**git_repo.env, "HESEDVID_API_BASE": api.url, "HVSCAN_API_BASE": api.url,
+           "HESEDVID_ORG_ID": "acme"}
+    done = run_hvscan(*args, cwd=git_repo.path, env=env, input=f"{LIVE_200}\n".encode())
+    assert done.returncode == 1, done.stderr
+    assert api.requests == []
+
+
+@pytest.mark.parametrize("args", SCANS, ids=" ".join)
+@pytest.mark.parametrize(("variable", "value", "message"), [
+    ("HESEDVID_API_BASE", "http://staging.internal", "only for loopback hosts"),
+    ("HVSCAN_API_BASE", "ftp://api.example", "is not an http(s) URL"),
+    ("HESEDVID_ORG_ID", "a/b", "is not an org ID"),
+])
+def test_cli_verification_variables_are_read_only_with_verify(
+    git_repo: GitRepo, run_hvscan: Run, args: list[str], variable: str, value: str,
+    message: str,
+) -> None:
+    env = {**git_repo.env, variable: value}
+    stdin = f"{LIVE_200}\n".encode()
+    done = run_hvscan(*args, cwd=git_repo.path, env=env, input=stdin)
+    assert done.returncode == 1, done.stderr
+    done = run_hvscan(*args, "--verify", cwd=git_repo.path, env=env, input=stdin)
+    assert done.returncode == 2 and done.stdout == b""
+    error = done.stderr.decode()
+    assert error.startswith(f"hvscan: error: environment variable {variable}: {value!r}")
+    assert message in error and error.count("\n") == 1
 
 
 def test_httpx_is_imported_only_with_verify(repo: Path) -> None:

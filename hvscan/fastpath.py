@@ -228,10 +228,11 @@ def _pyproject_configures_hvscan(path: str) -> bool:
 def _git(repo: str, *args: str, input: bytes | None = None) -> bytes | None:
     import subprocess
 
-    env = {**os.environ, "LC_ALL": "C", "GIT_PAGER": "cat", "GIT_TERMINAL_PROMPT": "0"}
+    from hvscan import gitenv
+
     try:
-        done = subprocess.run(["git", "-C", repo, *args], input=input, capture_output=True,
-                              env=env, check=False)
+        done = subprocess.run(gitenv.command(repo, *args), input=input, capture_output=True,
+                              env=gitenv.environment(), check=False)
     except OSError:
         return None
     return done.stdout if done.returncode == 0 else None

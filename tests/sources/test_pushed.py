@@ -22,7 +22,7 @@ def test_hook_input_lines() -> None:
     text = (f"refs/heads/main {A} refs/heads/main {B}\n"
             f"refs/heads/new {B} refs/heads/new {Z}\n"
             f"(delete) {Z} refs/heads/old {A}\n").encode()
-    assert from_hook_input(text, "origin") == Push((A, B), ("--remotes=origin", B, A))
+    assert from_hook_input(text, "origin") == Push((A, B), (B, A), "origin")
     assert from_hook_input(b"", None) == Push((), ())
 
 
@@ -37,11 +37,11 @@ def test_pre_commit_variables() -> None:
     assert from_pre_commit({}) is None
     assert from_pre_commit({"PRE_COMMIT_FROM_REF": A, "PRE_COMMIT_TO_REF": B,
                             "PRE_COMMIT_REMOTE_NAME": "origin"}) == Push(
-        (B,), (A, "--remotes=origin"))
+        (B,), (A,), "origin")
     # A push that reaches a root commit: pre-commit gives no range, only the local branch.
     assert from_pre_commit({"PRE_COMMIT_LOCAL_BRANCH": "refs/heads/main",
                             "PRE_COMMIT_REMOTE_NAME": "origin"}) == Push(
-        ("refs/heads/main",), ("--remotes=origin",))
+        ("refs/heads/main",), (), "origin")
 
 
 def pre_push(repo: GitRepo, run_hvscan: Run, *refs: str, remote: str = "origin",

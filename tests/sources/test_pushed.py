@@ -4,6 +4,7 @@ keys, from git's hook input or the pre-commit framework's variables."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -173,6 +174,24 @@ def test_pre_commit_range_variables(repo: GitRepo, remote: GitRepo, run_hvscan: 
     report = json.loads(done.stdout)
     assert done.returncode == 1 and keys(report) == [("history", "b.txt", key_sha256(key))]
     assert report["stats"]["files_scanned"] == 2
+
+
+def test_revisions_named_like_options_are_revisions(repo: GitRepo, remote: GitRepo,
+                                                    run_hvscan: Run, tmp_path: Path) -> None:
+    """Revisions reach git log after --end-of-options: ``--output=FILE`` writes nothing (and
+    is no revision here), ``--all`` as what the remote has does not exclude every commit."""
+    key = make_key("test", 10)
+    base = repo.commit_file("a.txt", "a\n", "a")
+    tip = repo.commit_file("b.txt", key, "b")
+    written = tmp_path / "written"
+    env = {**repo.env, "PRE_COMMIT_FROM_REF": base, "PRE_COMMIT_TO_REF": f"--output={written}"}
+    done = run_hvscan("pre-push", cwd=repo.path, env=env)
+    assert done.returncode == 2 and not written.exists()
+    assert "the pushed revision is not in this repository" in done.stdout.decode()
+    env = {**repo.env, "PRE_COMMIT_FROM_REF": "--all", "PRE_COMMIT_TO_REF": tip}
+    done = run_hvscan("pre-push", "--format", "json", cwd=repo.path, env=env)
+    assert done.returncode == 1
+    assert keys(json.loads(done.stdout)) == [("history", "b.txt", key_sha256(key))]
 
 
 def test_malformed_input_is_one_line_and_exit_2(repo: GitRepo, run_hvscan: Run) -> None:

@@ -15,7 +15,6 @@ Imports nothing but ``os``: the pre-commit hook's fast path (hvscan/fastpath.py)
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
 
 # Below a file that is never a directory, nothing exists: a hooks directory with no hook, a
 # graft file that is never there.
@@ -52,7 +51,7 @@ SUBCOMMAND_OPTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-def command(repo: str, *args: str, repository_settings: Collection[str] = ()) -> list[str]:
+def command(repo: str, *args: str, repository_settings: tuple[str, ...] = ()) -> list[str]:
     """``git -C repo args...`` with the repository's executable configuration neutralised.
     ``repository_settings`` names settings of NEUTRAL_CONFIG to take from the repository after
     all (only where git merely reports them, such as the hooks directory's path)."""

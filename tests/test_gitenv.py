@@ -256,3 +256,16 @@ def test_git_takes_every_neutral_setting_over_the_repositorys(repo: GitRepo) -> 
     for name, value in gitenv.NEUTRAL_CONFIG.items():
         command = gitenv.command(str(repo.path), "config", "--get", name)
         assert repo.git(*command[1:]).stdout.decode() == value + "\n", name
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="needs root to give the repository another owner")
+def test_a_repository_owned_by_someone_else_is_refused_as_git_refuses_it(
+        history: tuple[GitRepo, str, str], run_hvscan: Run) -> None:
+    """hvscan does not set safe.directory: git's dubious-ownership refusal stands."""
+    repo, _, _ = history
+    for path in (repo.path, *repo.path.rglob("*")):
+        os.lchown(path, 65534, 65534)
+    done = run_hvscan("git", cwd=repo.path, env=repo.env)
+    assert done.returncode == 2
+    assert done.stderr.startswith(b"hvscan: error: detected dubious ownership in repository")

@@ -87,7 +87,8 @@ def read(repo: Path | bytes | str, push: Push, excluded: Excluded | None = None)
     remote_refs = ["--not", f"--remotes={push.remote}", "--not"] if push.remote else []
     log = git(repo, "log", f"--format={_FORMAT}", "--raw", "-z", "-M", "-c",
               "--combined-all-paths", "--root", "--no-abbrev", "--no-relative", "--no-color",
-              "--topo-order", "--reverse", "--ignore-missing", *remote_refs, "--end-of-options",
+              "--topo-order", "--reverse", "--ignore-missing", "--ignore-submodules=none",
+              *remote_refs, "--end-of-options",
               *push.tips, *(f"^{revision}" for revision in push.remote_has), "--")
     commits: dict[str, Origin] = {}
     blobs: dict[tuple[str, bytes], tuple[Origin, Change]] = {}

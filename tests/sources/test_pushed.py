@@ -12,7 +12,14 @@ from gitrepo import GitRepo
 from hvscan_run import Run
 from keygen import key_sha256, make_key
 
-from hvscan.sources.pushed import Push, PushInputError, from_hook_input, from_pre_commit
+from hvscan.sources import Skipped
+from hvscan.sources.pushed import (
+    Push,
+    PushInputError,
+    from_hook_input,
+    from_pre_commit,
+    read,
+)
 
 Z = "0" * 40
 A = "a" * 40
@@ -179,7 +186,8 @@ def test_pre_commit_range_variables(repo: GitRepo, remote: GitRepo, run_hvscan: 
 def test_revisions_named_like_options_are_revisions(repo: GitRepo, remote: GitRepo,
                                                     run_hvscan: Run, tmp_path: Path) -> None:
     """Revisions reach git log after --end-of-options: ``--output=FILE`` writes nothing (and
-    is no revision here), ``--all`` as what the remote has does not exclude every commit."""
+    is no revision here), ``--all`` as what the remote has does not exclude every commit (on
+    old main: exit 0, nothing scanned): it is no revision either."""
     key = make_key("test", 10)
     base = repo.commit_file("a.txt", "a\n", "a")
     tip = repo.commit_file("b.txt", key, "b")
@@ -189,9 +197,26 @@ def test_revisions_named_like_options_are_revisions(repo: GitRepo, remote: GitRe
     assert done.returncode == 2 and not written.exists()
     assert "the pushed revision is not in this repository" in done.stdout.decode()
     env = {**repo.env, "PRE_COMMIT_FROM_REF": "--all", "PRE_COMMIT_TO_REF": tip}
+    done = run_hvscan("pre-push", cwd=repo.path, env=env)
+    assert done.returncode == 2 and done.stderr == b"hvscan: error: git: bad revision '^--all'\n"
+    env["PRE_COMMIT_FROM_REF"] = base
     done = run_hvscan("pre-push", "--format", "json", cwd=repo.path, env=env)
     assert done.returncode == 1
     assert keys(json.loads(done.stdout)) == [("history", "b.txt", key_sha256(key))]
+
+
+def test_a_submodule_commit_is_noted_whatever_gitmodules_says(repo: GitRepo,
+                                                             tmp_path: Path) -> None:
+    """``ignore = all`` in the pushed .gitmodules must not hide the submodule commit."""
+    sub = GitRepo(tmp_path / "sub", repo.env)
+    commit = sub.commit_file("x", "x", "sub")
+    repo.write(".gitmodules", '[submodule "lib"]\n\tpath = vendor/lib\n\turl = ./lib\n'
+                              "\tignore = all\n")
+    repo.add(".gitmodules")
+    repo.git("update-index", "--add", "--cacheinfo", f"160000,{commit},vendor/lib")
+    tip = repo.commit("add a submodule")
+    skipped = [e for e in read(repo.path, Push((tip,), ())) if isinstance(e, Skipped)]
+    assert skipped == [Skipped("vendor/lib", "submodule commit (push the submodule separately)")]
 
 
 def test_malformed_input_is_one_line_and_exit_2(repo: GitRepo, run_hvscan: Run) -> None:

@@ -57,22 +57,24 @@ def project(tmp_path: Path, hook_repo: tuple[GitRepo, str], origin: GitRepo) -> 
     assert PRE_COMMIT, "pre-commit is not installed next to the test interpreter"
     repo = GitRepo(tmp_path / "project", origin.env)
     repo.git("remote", "add", "origin", str(origin.path))
-    source, commit = hook_repo
-    repo.write(".pre-commit-config.yaml", f"""\
-repos:
-  - repo: {source.path}
-    rev: {commit}
-    hooks:
+    repo.write(".pre-commit-config.yaml", hooks_config(hook_repo, """\
       - id: hvscan
       - id: hvscan-staged
       - id: hvscan-push
-""")
+"""))
     run(repo, PRE_COMMIT, "install", "-t", "pre-commit", "-t", "pre-push")
     repo.add(".pre-commit-config.yaml")
     # The first hook run builds the hook environment (once per session).
     committed = repo.git("commit", "-m", "use hvscan", check=False)
     assert committed.returncode == 0, committed.stdout + committed.stderr
     yield repo
+
+
+def hooks_config(hook_repo: tuple[GitRepo, str], hooks: str) -> str:
+    """A .pre-commit-config.yaml with ``hooks`` (the YAML list's items) of the hvscan under
+    test."""
+    source, commit = hook_repo
+    return f"repos:\n  - repo: {source.path}\n    rev: {commit}\n    hooks:\n{hooks}"
 
 
 def run(repo: GitRepo, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -153,15 +155,10 @@ def test_a_file_named_like_an_option_never_turns_the_hook_green(project: GitRepo
 
 def test_users_args_still_apply_and_file_names_are_files(
         project: GitRepo, hook_repo: tuple[GitRepo, str]) -> None:
-    source, commit = hook_repo
-    project.write(".pre-commit-config.yaml", f"""\
-repos:
-  - repo: {source.path}
-    rev: {commit}
-    hooks:
+    project.write(".pre-commit-config.yaml", hooks_config(hook_repo, """\
       - id: hvscan
         args: [--fail-on=critical, --exclude, vendor/]
-""")
+"""))
     project.write("app.py", f"K = '{make_key('live', 5)}'\n")  # high: below critical
     project.write("vendor/lib.py", f"K = '{make_key('live', 6)}'\n")
     # A file whose name starts with '-' but is no option is scanned like any other.

@@ -80,8 +80,10 @@ def open_repository(path: Path) -> Repository:
             roots = tuple(shallow_file.read_text(encoding="ascii").split())
         except OSError:
             roots = ("(unknown)",)
-    partial = bool(_config(path, "--get", "extensions.partialclone")
-                   or _config(path, "--get-regexp", r"^remote\..*\.promisor$"))
+    # A partial clone names its promisor remote (git 2.39 writes only remote.<name>.promisor).
+    promisors = _config(path, "--type=bool", "--get-regexp", r"^remote\..*\.promisor$")
+    partial = bool(_config(path, "--get", "extensions.partialclone")) or any(
+        line.endswith(" true") for line in promisors.splitlines())
     return Repository(path, git_dir, roots, partial)
 
 

@@ -17,7 +17,7 @@ from gitrepo import GitRepo
 from hvscan_run import Run
 from keygen import make_key
 
-from hvscan import gitenv
+from hvscan import fastpath, gitenv
 
 # Every setting of a repository's configuration that names a program git may run, each set to
 # its own marker script (NAME below); the values that make git run them come with them.
@@ -118,14 +118,17 @@ def test_no_hvscan_command_runs_a_program_the_repository_configures(
     ran: dict[str, list[str]] = {}
     failed: dict[str, bytes] = {}
 
+    def collect(what: str) -> None:
+        if markers.exists():
+            ran[what] = sorted(set(markers.read_text().split()))
+            markers.unlink()
+
     def run(expected: int, *args: str, input: bytes | None = None,
             env: dict[str, str] | None = None) -> None:
         done = run_hvscan(*args, cwd=repo.path, input=input, env={**repo.env, **(env or {})})
         if done.returncode != expected:
             failed[" ".join(args)] = done.stdout + done.stderr
-        if markers.exists():
-            ran[" ".join(args)] = sorted(set(markers.read_text().split()))
-            markers.unlink()
+        collect(" ".join(args))
 
     def stage(name: str) -> None:
         shutil.copy(tmp_path / f"index-{name}", repo.path / ".git" / "index")
@@ -133,7 +136,12 @@ def test_no_hvscan_command_runs_a_program_the_repository_configures(
     run(1, "dir", ".")
     run(1, "stdin", input=f"K={KEY}\n".encode())
     stage("notes.txt")
-    run(0, "staged")  # answered by the fast path
+    run(0, "staged")
+    with pytest.MonkeyPatch.context() as patch:  # that was the fast path's answer
+        for name in ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM"):
+            patch.setenv(name, repo.env[name])
+        assert fastpath.clean_staged_report(str(repo.path)) is not None
+    collect("the fast path's staged scan")
     stage("more.py")
     run(1, "staged", "--format", "json")
     run(1, "git", "--staged")

@@ -230,26 +230,32 @@ class DirCommand(click.Command):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args[:1] == [HOOK_FLAG]:
-            args = [HOOK_FLAG, *_names_as_paths(args[1:], self._option_names(ctx))]
+            options = [param for param in self.get_params(ctx) if isinstance(param, click.Option)]
+            names = {name for option in options for name in (*option.opts, *option.secondary_opts)}
+            taking_values = {name for option in options if not option.is_flag
+                             for name in option.opts}
+            args = [HOOK_FLAG, *_names_as_paths(args[1:], names, taking_values)]
         elif HOOK_FLAG in args[:args.index("--") if "--" in args else len(args)]:
             raise click.UsageError(f"{HOOK_FLAG} must come first, right after 'dir'", ctx)
         return super().parse_args(ctx, args)
 
-    def _option_names(self, ctx: click.Context) -> set[str]:
-        return {name for param in self.get_params(ctx) if isinstance(param, click.Option)
-                for name in (*param.opts, *param.secondary_opts)}
 
-
-def _names_as_paths(args: list[str], option_names: set[str]) -> list[str]:
+def _names_as_paths(args: list[str], option_names: set[str],
+                    taking_values: set[str]) -> list[str]:
     """``args`` with each argument that starts with '-' and names an existing path moved after
-    a ``--``, so that it is a path. One that also spells an option of the command fails the run
-    (it might be the user's option or a file named after it: either reading could weaken the
-    scan), so a file name can never turn the hook from failed to passed."""
+    a ``--``, so that it is a path (unless it is the value of the option before it: ``--exclude
+    -build``). One that also spells an option of the command fails the run (it might be the
+    user's option or a file named after it: either reading could weaken the scan), so a file
+    name can never turn the hook from failed to passed."""
     end = args.index("--") if "--" in args else len(args)
     options: list[str] = []
     paths: list[str] = []
+    value_next = False
     for arg in args[:end]:
-        if arg.startswith("-") and arg != "-" and os.path.lexists(os.fsencode(arg)):
+        if value_next:  # an option's value, whatever it looks like
+            options.append(arg)
+            value_next = False
+        elif arg.startswith("-") and arg != "-" and os.path.lexists(os.fsencode(arg)):
             spelled = arg.split("=", 1)[0] if arg.startswith("--") else arg[:2]
             if spelled in option_names:
                 raise HvscanError(f"{arg!r} is the name of an existing file and an option of "
@@ -258,6 +264,7 @@ def _names_as_paths(args: list[str], option_names: set[str]) -> list[str]:
             paths.append(arg)
         else:
             options.append(arg)
+            value_next = arg in taking_values
     return [*options, "--", *paths, *args[end + 1:]] if paths else args
 
 

@@ -235,8 +235,10 @@ def test_hook_mode_scans_other_names_starting_with_a_dash(tree: Path, run_hvscan
 
 
 def test_hook_mode_keeps_the_users_options(tree: Path, run_hvscan: Run) -> None:
+    (tree / "-build").mkdir()
+    (tree / "-build" / "k.txt").write_text(f"{make_key('live', 23)}\n")
     done = run_hvscan("dir", "--hook", "--fail-on", "critical", "--exclude=src/dev.env",
-                      "--format", "json", "src", cwd=tree)
+                      "--exclude", "-build", "--format", "json", "src", "-build", cwd=tree)
     assert done.returncode == 0, done.stderr
     assert [f["path"] for f in json.loads(done.stdout)["findings"]] == ["src/app.py"]
     # After the user's own `--`, every argument was a path already.

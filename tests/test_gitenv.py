@@ -19,8 +19,8 @@ from keygen import make_key
 
 from hvscan import fastpath, gitenv
 
-# Every setting of a repository's configuration that names a program git may run, each set to
-# its own marker script (NAME below); the values that make git run them come with them.
+# Every setting of a repository's configuration that names a program git may run: each is set to
+# a marker script named after it. ENABLERS are the settings that make git use them.
 PROGRAMS = (
     "core.fsmonitor", "core.pager", "pager.log", "pager.diff", "pager.show", "core.askPass",
     "core.sshCommand", "core.gitProxy", "core.editor", "sequence.editor",

@@ -230,7 +230,59 @@ def cli() -> None:
     """Find leaked HesedVid API keys."""
 
 
-@cli.command("dir")
+HOOK_FLAG = "--hook"
+
+
+class DirCommand(click.Command):
+    """``hvscan dir``, whose ``--hook`` mode (the ``hvscan`` pre-commit hook's) reads an argument
+    that names an existing path as that path, never as an option: the pre-commit framework
+    appends the names of the files, which whoever commits chooses, after the user's options."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args[:1] == [HOOK_FLAG]:
+            options = [param for param in self.get_params(ctx) if isinstance(param, click.Option)]
+            names = {name for option in options for name in (*option.opts, *option.secondary_opts)}
+            taking_values = {name for option in options if not option.is_flag
+                             for name in option.opts}
+            args = [HOOK_FLAG, *_names_as_paths(args[1:], names, taking_values)]
+        elif HOOK_FLAG in args[:args.index("--") if "--" in args else len(args)]:
+            raise click.UsageError(f"{HOOK_FLAG} must come first, right after 'dir'", ctx)
+        return super().parse_args(ctx, args)
+
+
+def _names_as_paths(args: list[str], option_names: set[str],
+                    taking_values: set[str]) -> list[str]:
+    """``args`` with each argument that starts with '-' and names an existing path moved after
+    a ``--``, so that it is a path (unless it is the value of the option before it: ``--exclude
+    -build``). One that also spells an option of the command fails the run (it might be the
+    user's option or a file named after it: either reading could weaken the scan), so a file
+    name can never turn the hook from failed to passed."""
+    end = args.index("--") if "--" in args else len(args)
+    options: list[str] = []
+    paths: list[str] = []
+    value_next = False
+    for arg in args[:end]:
+        if value_next:  # an option's value, whatever it looks like
+            options.append(arg)
+            value_next = False
+        elif arg.startswith("-") and arg != "-" and os.path.lexists(os.fsencode(arg)):
+            spelled = arg.split("=", 1)[0] if arg.startswith("--") else arg[:2]
+            if spelled in option_names:
+                raise HvscanError(f"{arg!r} is the name of an existing file and an option of "
+                                  f"hvscan dir: with {HOOK_FLAG}, a file name is never read as "
+                                  "an option; rename the file")
+            paths.append(arg)
+        else:
+            options.append(arg)
+            value_next = arg in taking_values
+    return [*options, "--", *paths, *args[end + 1:]] if paths else args
+
+
+@cli.command("dir", cls=DirCommand)
+@click.option(HOOK_FLAG, is_flag=True, expose_value=False,
+              help="Must come first. Every argument that names an existing file or directory is "
+                   "a path, never an option (the pre-commit hook's mode: it appends file names "
+                   "after your options); one that is also an option's name fails the run.")
 @dir_options
 @report_options
 def dir_command(paths: tuple[Path, ...], max_file_size: int, **options: Any) -> None:

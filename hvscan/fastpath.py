@@ -16,16 +16,17 @@ large file, a submodule, an unmerged path, a git error, a configuration) goes to
 line, which decides and reports. The tests check that ``NEEDLES`` are the engine's, that what the
 engine scans whole is never plain text here, and that both paths print the same report.
 
-``hvscan dir FILE...`` (the ``hvscan`` pre-commit hook, which passes the changed files' names)
-is tried here the same way when every argument is a regular file: each file is read once (as the
-walker does, however many names it has), and the answer is given here only under the same
-conditions.
+``hvscan dir [--hook] FILE...`` (the ``hvscan`` pre-commit hook, which passes the changed
+files' names) is tried here the same way when every argument is a regular file: each file is
+read once (as the walker does, however many names it has), and the answer is given here only
+under the same conditions. An argument starting with '-' (an option, or in ``--hook`` mode
+perhaps a file's name) goes to the full command line, which decides what it is.
 
-``hvscan dir [DIR...]`` without options (a CI job's scan of its checkout) runs here too when no
-configuration could apply: it is then the scan the full command line would run with every option
-at its default, and ``runner.py`` runs it, as it does for the command line, only without click
-(about a third of the full command line's start-up). Whatever the tree holds, the report and the
-exit code are the full command's. Any option goes to the full command line.
+``hvscan dir [--hook] [DIR...]`` without options (a CI job's scan of its checkout) runs here too
+when no configuration could apply: it is then the scan the full command line would run with
+every option at its default, and ``runner.py`` runs it, as it does for the command line, only
+without click (about a third of the full command line's start-up). Whatever the tree holds, the
+report and the exit code are the full command's. Any option goes to the full command line.
 """
 
 from __future__ import annotations
@@ -72,8 +73,8 @@ def _fast_or_full(args: list[str]) -> None:
     report = None
     if args in (["staged"], ["git", "--staged"]):
         report = clean_staged_report(".")
-    elif args[:1] == ["dir"] and not any(a.startswith("-") for a in args[1:]):
-        paths = args[1:] or ["."]
+    elif args[:1] == ["dir"] and not any(a.startswith("-") for a in _dir_operands(args)):
+        paths = _dir_operands(args) or ["."]
         if all(os.path.isfile(path) for path in paths):
             report = clean_files_report(paths)
         elif all(paths) and not _configuration_may_apply(_configuration_start(paths[0])):
@@ -116,6 +117,12 @@ def write_stdout(text: str) -> None:
         sys.stderr.write("hvscan: error: cannot write the report to standard output: "
                          f"{exc.strerror or exc}\n")
         sys.exit(2)
+
+
+def _dir_operands(args: list[str]) -> list[str]:
+    """The arguments after ``dir`` (and after ``--hook``, which changes nothing when none of
+    them starts with '-')."""
+    return args[2:] if args[1:2] == ["--hook"] else args[1:]
 
 
 def clean_staged_report(repo: str) -> str | None:
@@ -273,10 +280,11 @@ def _pyproject_configures_hvscan(path: str) -> bool:
 def _git(repo: str, *args: str, input: bytes | None = None) -> bytes | None:
     import subprocess
 
-    env = {**os.environ, "LC_ALL": "C", "GIT_PAGER": "cat", "GIT_TERMINAL_PROMPT": "0"}
+    from hvscan import gitenv
+
     try:
-        done = subprocess.run(["git", "-C", repo, *args], input=input, capture_output=True,
-                              env=env, check=False)
+        done = subprocess.run(gitenv.command(repo, *args), input=input, capture_output=True,
+                              env=gitenv.environment(), check=False)
     except OSError:
         return None
     return done.stdout if done.returncode == 0 else None

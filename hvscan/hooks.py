@@ -27,13 +27,16 @@ class HookKind:
 
 
 PRE_COMMIT = HookKind("pre-commit", "staged", "blocks a commit that adds a HesedVid API key")
-PRE_PUSH = HookKind("pre-push", 'pre-push "$@"',
+# git passes the remote's name (from the repository's configuration) and URL: never options.
+PRE_PUSH = HookKind("pre-push", 'pre-push -- "$@"',
                     "blocks a push that carries a HesedVid API key the remote does not have")
 
 
 def hook_path(repo: Path | str, kind: HookKind) -> Path:
     """Where git looks for the hook: honours core.hooksPath and linked worktrees."""
-    [where] = rev_parse(repo, "--git-path", f"hooks/{kind.git_name}")
+    # The one git call that takes core.hooksPath from the repository: it only asks for a path.
+    [where] = rev_parse(repo, "--git-path", f"hooks/{kind.git_name}",
+                        repository_settings=("core.hooksPath",))
     return Path(repo) / where
 
 

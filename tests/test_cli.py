@@ -336,3 +336,48 @@ def test_a_failed_report_write_keeps_the_previous_report(hvscan_exe: str, tmp_pa
     assert line == f"hvscan: error: cannot write report to {report}: File too large"
     assert report.read_text() == "the previous report\n"
     assert sorted(os.listdir(tmp_path)) == ["app.py", "report.json"]
+
+
+# --- hvscan dir --hook: file names are never options ----------------------------------------
+
+@pytest.mark.parametrize("name", ["--exit-zero", "--fail-on=none", "--exclude=*", "-oreport",
+                                  "--help"])
+def test_hook_mode_refuses_a_file_named_like_an_option(tree: Path, run_hvscan: Run,
+                                                       name: str) -> None:
+    (tree / name).write_text("named like an option\n")
+    done = run_hvscan("dir", "--hook", "src/app.py", name, cwd=tree)
+    assert done.returncode == 2 and done.stdout == b""
+    assert done.stderr == (f"hvscan: error: '{name}' is the name of an existing file and an "
+                           "option of hvscan dir: with --hook, a file name is never read as an "
+                           "option; rename the file\n").encode()
+    assert not (tree / "report").exists()
+
+
+def test_hook_mode_scans_other_names_starting_with_a_dash(tree: Path, run_hvscan: Run) -> None:
+    (tree / "-notes").mkdir()
+    (tree / "-notes" / "k.txt").write_text(f"{make_key('live', 20)}\n")
+    (tree / "-x.txt").write_text(f"{make_key('live', 21)}\n")
+    done = run_hvscan("dir", "--hook", "--format", "json", "-notes", "clean.txt", "-x.txt",
+                      cwd=tree)
+    assert done.returncode == 1, done.stderr
+    assert sorted(f["path"] for f in json.loads(done.stdout)["findings"]) == [
+        "-notes/k.txt", "-x.txt"]
+
+
+def test_hook_mode_keeps_the_users_options(tree: Path, run_hvscan: Run) -> None:
+    (tree / "-build").mkdir()
+    (tree / "-build" / "k.txt").write_text(f"{make_key('live', 23)}\n")
+    done = run_hvscan("dir", "--hook", "--fail-on", "critical", "--exclude=src/dev.env",
+                      "--exclude", "-build", "--format", "json", "src", "-build", cwd=tree)
+    assert done.returncode == 0, done.stderr
+    assert [f["path"] for f in json.loads(done.stdout)["findings"]] == ["src/app.py"]
+    # After the user's own `--`, every argument was a path already.
+    (tree / "-y.txt").write_text(f"{make_key('live', 22)}\n")
+    done = run_hvscan("dir", "--hook", "--", "-y.txt", cwd=tree)
+    assert done.returncode == 1 and b"-y.txt:1:1" in done.stdout
+
+
+def test_hook_flag_must_come_first(tree: Path, run_hvscan: Run) -> None:
+    done = run_hvscan("dir", "src", "--hook", cwd=tree)
+    assert done.returncode == 2
+    assert b"--hook must come first, right after 'dir'" in done.stderr

@@ -123,6 +123,19 @@ def test_range_with_branch_is_a_usage_error(run_hvscan: Run,
     assert done.returncode == 2 and b"cannot be combined" in done.stderr
 
 
+@pytest.mark.parametrize("option", ["--range", "--since-commit", "--branch"])
+def test_a_revision_value_named_like_an_option_is_refused(
+        run_hvscan: Run, leaky: tuple[DatedRepo, str, str], tmp_path: Path, option: str) -> None:
+    """The value of a revision option is never one of git's options (``--output=`` would write a
+    file), whether given as ``--range=VALUE`` or as the next argument."""
+    repo, _, _ = leaky
+    value = f"--output={tmp_path / 'written'}" + ("..HEAD" if option == "--range" else "")
+    for args in ((option, value), (f"{option}={value}",)):
+        done = run_hvscan("git", repo.path, *args)
+        assert done.returncode == 2 and b"is not a revision" in done.stderr
+    assert not (tmp_path / "written").exists()
+
+
 def test_since_commit_on_the_command_line(run_hvscan: Run,
                                           leaky: tuple[DatedRepo, str, str]) -> None:
     repo, _, commit = leaky

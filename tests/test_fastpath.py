@@ -326,3 +326,24 @@ def test_the_vendors_variables_do_not_matter_without_verify(
     done, took_full = entry_and_full(tmp_path, *args, env=env)
     assert not took_full
     assert done.returncode == 0 and done.stdout.endswith(b"; 0 findings\n")
+
+
+@pytest.mark.parametrize("args", [
+    ("dir", "--hook", "src/deep/er/a.py", "link.py"),  # answered fast: plain files
+    ("dir", "--hook", "src"),  # a tree, without click
+    ("dir", "--hook", "-notes.txt", "docs.md"),  # a file named like an option: full path
+    ("dir", "--hook", "--exit-zero", "key.txt"),  # a file that is an option's name: exit 2
+    ("dir", "--hook", "--fail-on=critical", "key.txt"),  # no such file: the option
+    ("dir", "--hook", "key.txt", "--hook"),  # a second --hook that is no file: the flag again
+])
+def test_hook_mode_gives_the_full_commands_answer(tmp_path: Path,
+                                                  args: tuple[str, ...]) -> None:
+    build_tree(tmp_path)
+    (tmp_path / "-notes.txt").write_text(f"K={make_key('live', 8)}\n")
+    (tmp_path / "--exit-zero").write_text("named like an option\n")
+    (tmp_path / "key.txt").write_text(f"K={make_key('live', 9)}\n")
+    done, took_full = entry_and_full(tmp_path, *args)
+    assert took_full == any(arg.startswith("-") for arg in args[2:])
+    expected = {"src/deep/er/a.py": 0, "src": 0, "-notes.txt": 1, "--exit-zero": 2,
+                "--fail-on=critical": 0, "key.txt": 1}[args[2]]
+    assert done.returncode == expected, done

@@ -103,3 +103,18 @@ def test_hook_fails_closed_when_hvscan_is_gone(repo: GitRepo) -> None:
                           capture_output=True, check=False)
     assert done.returncode != 0
     assert b"hvscan pre-commit hook: hvscan is not installed" in done.stderr
+
+
+def test_pre_push_hook_takes_a_remote_named_like_an_option_as_a_name(
+        repo: GitRepo, tmp_path: Path, run_hvscan: Run) -> None:
+    """git passes the remote's name, which the repository's configuration chooses, to the hook:
+    a remote called ``--exit-zero`` must not switch the scan's verdict off."""
+    GitRepo(tmp_path / "remote.git", repo.env, bare=True)
+    repo.git("remote", "add", "--", "--exit-zero", str(tmp_path / "remote.git"))
+    assert install(repo, run_hvscan, "--pre-push").returncode == 0
+    repo.commit_file("b.txt", make_key("live", 4), "key")
+    repo.git("config", "branch.main.remote", "--exit-zero")
+    repo.git("config", "branch.main.merge", "refs/heads/main")
+    refused = repo.git("push", check=False)
+    assert refused.returncode != 0, refused.stderr
+    assert b"b.txt:1:1: hesedvid-live-key" in refused.stdout + refused.stderr

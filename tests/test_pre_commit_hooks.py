@@ -57,22 +57,24 @@ def project(tmp_path: Path, hook_repo: tuple[GitRepo, str], origin: GitRepo) -> 
     assert PRE_COMMIT, "pre-commit is not installed next to the test interpreter"
     repo = GitRepo(tmp_path / "project", origin.env)
     repo.git("remote", "add", "origin", str(origin.path))
-    source, commit = hook_repo
-    repo.write(".pre-commit-config.yaml", f"""\
-repos:
-  - repo: {source.path}
-    rev: {commit}
-    hooks:
+    repo.write(".pre-commit-config.yaml", hooks_config(hook_repo, """\
       - id: hvscan
       - id: hvscan-staged
       - id: hvscan-push
-""")
+"""))
     run(repo, PRE_COMMIT, "install", "-t", "pre-commit", "-t", "pre-push")
     repo.add(".pre-commit-config.yaml")
     # The first hook run builds the hook environment (once per session).
     committed = repo.git("commit", "-m", "use hvscan", check=False)
     assert committed.returncode == 0, committed.stdout + committed.stderr
     yield repo
+
+
+def hooks_config(hook_repo: tuple[GitRepo, str], hooks: str) -> str:
+    """A .pre-commit-config.yaml with ``hooks`` (the YAML list's items) of the hvscan under
+    test."""
+    source, commit = hook_repo
+    return f"repos:\n  - repo: {source.path}\n    rev: {commit}\n    hooks:\n{hooks}"
 
 
 def run(repo: GitRepo, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -135,3 +137,43 @@ def test_run_all_files_and_files_scan_what_they_name(project: GitRepo) -> None:
     assert named.returncode != 0 and "old.py:1:6" in named.stdout
     other = run(project, PRE_COMMIT, "run", "hvscan", "--files", ".pre-commit-config.yaml")
     assert "hvscan (HesedVid API keys in the files)" in other.stdout
+
+
+@pytest.mark.parametrize("name", ["--exit-zero", "--fail-on=none", "--exclude=*"])
+def test_a_file_named_like_an_option_never_turns_the_hook_green(project: GitRepo,
+                                                                 name: str) -> None:
+    """The framework appends the file names after the entry: a tracked file named like one of
+    hvscan's options must not switch the scan off (exit 0 on old main)."""
+    project.write("old.py", f"K = '{make_key('live', 4)}'\n")
+    project.write(name, "looks like an option\n")
+    project.add("old.py", name)
+    assert git(project, "commit", "-q", "--no-verify", "-m", "old key").returncode == 0
+    done = run(project, PRE_COMMIT, "run", "hvscan", "--all-files", check=False)
+    assert done.returncode != 0, done.stdout
+    assert f"'{name}' is the name of an existing file and an option of hvscan dir" in done.stdout
+
+
+def test_users_args_still_apply_and_file_names_are_files(
+        project: GitRepo, hook_repo: tuple[GitRepo, str]) -> None:
+    project.write(".pre-commit-config.yaml", hooks_config(hook_repo, """\
+      - id: hvscan
+        args: [--fail-on=critical, --exclude, vendor/]
+"""))
+    project.write("app.py", f"K = '{make_key('live', 5)}'\n")  # high: below critical
+    project.write("vendor/lib.py", f"K = '{make_key('live', 6)}'\n")
+    # A file whose name starts with '-' but is no option is scanned like any other.
+    project.write("-notes.txt", f"{make_key('live', 7)}\n")
+    project.add(".pre-commit-config.yaml", "app.py", "vendor/lib.py", "-notes.txt")
+    assert git(project, "commit", "-q", "--no-verify", "-m", "keys").returncode == 0
+    # --verbose: the framework shows a passing hook's output only then.
+    done = run(project, PRE_COMMIT, "run", "hvscan", "--all-files", "--verbose", check=False)
+    assert done.returncode == 0, done.stdout
+    assert "app.py:1:6" in done.stdout and "-notes.txt:1:1" in done.stdout, done.stdout
+    assert "vendor/lib.py" not in done.stdout
+    # A file named like the user's own option fails the run: which one was meant is unknown.
+    project.write("--fail-on=critical", "x\n")
+    project.add("--fail-on=critical")
+    assert git(project, "commit", "-q", "--no-verify", "-m", "named").returncode == 0
+    done = run(project, PRE_COMMIT, "run", "hvscan", "--all-files", check=False)
+    assert done.returncode != 0, done.stdout
+    assert "'--fail-on=critical' is the name of an existing file" in done.stdout

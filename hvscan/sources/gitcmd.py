@@ -1,15 +1,19 @@
-"""Running git: one place that starts git processes, without a shell, and turns failures into
-one-line errors. Sources build on this; nothing here knows about keys."""
+"""Running git: one place that starts git processes, without a shell, with the command line and
+environment hvscan/gitenv.py builds (the scanned repository's configuration runs nothing), and
+turns failures into one-line errors. Sources build on this; nothing here knows about keys."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
+
+from hvscan import gitenv
 
 # Bigger than the default 64 KiB so git rarely waits for the reader (Linux caps it at
 # /proc/sys/fs/pipe-max-size, 1 MiB by default; elsewhere the request is ignored).
@@ -20,26 +24,33 @@ class GitError(Exception):
     """git failed or the path is not a readable repository; the message is one line."""
 
 
-def git(repo: Path | bytes | str, *args: str | bytes, input: bytes | None = None) -> bytes:
-    """Run ``git -C repo args...`` and return its standard output."""
-    command = ["git", "-C", os.fsdecode(repo), *map(os.fsdecode, args)]
+def git(repo: Path | bytes | str, *args: str | bytes, input: bytes | None = None,
+        repository_settings: tuple[str, ...] = ()) -> bytes:
+    """Run ``git -C repo args...`` and return its standard output (``repository_settings``:
+    see ``gitenv.command``)."""
+    command = gitenv.command(os.fsdecode(repo), *map(os.fsdecode, args),
+                             repository_settings=repository_settings)
     try:
         done = subprocess.run(command, input=input, capture_output=True, check=False,
-                              env=_environment())
+                              env=gitenv.environment())
     except FileNotFoundError:
         raise GitError("git is not installed or not on PATH") from None
     if done.returncode != 0:
-        raise GitError(_first_line(done.stderr) or f"git {os.fsdecode(args[0])} failed "
+        raise GitError(_message(done.stderr) or f"git {os.fsdecode(args[0])} failed "
                        f"(exit {done.returncode})")
     return done.stdout
 
 
-def _environment() -> dict[str, str]:
-    # Stable, parseable output whatever the user's locale and pager settings are.
-    return {**os.environ, "LC_ALL": "C", "GIT_PAGER": "cat", "GIT_TERMINAL_PROMPT": "0"}
+# git's words when a partial clone lacks an object and the lazy fetch (never allowed) failed.
+_NOT_FETCHED = re.compile(rb"could not fetch ([0-9a-f]+) from promisor remote")
 
 
-def _first_line(stderr: bytes) -> str:
+def _message(stderr: bytes) -> str:
+    """The one line that says why git failed."""
+    missing = _NOT_FETCHED.search(stderr)
+    if missing:
+        return (f"object {missing[1].decode('ascii')} is missing from this partial clone and "
+                "hvscan never fetches objects: scan a complete clone")
     for line in stderr.decode("utf-8", "backslashreplace").splitlines():
         line = line.strip()
         if line:
@@ -65,7 +76,7 @@ class GitProcess:
 
         self.what = f"git {os.fsdecode(args[0])}" if args else "git"
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed by finish or kill)
-        command = ["git", "-C", os.fsdecode(repo), *map(os.fsdecode, args)]
+        command = gitenv.command(os.fsdecode(repo), *map(os.fsdecode, args))
         try:
             self.process = self._start(command, stdin, pipe_input, stdout, PIPE_SIZE)
         except FileNotFoundError:
@@ -78,7 +89,7 @@ class GitProcess:
     def _start(self, command: list[str], stdin: Any, pipe_input: bool, stdout: Any,
                pipe_size: int) -> subprocess.Popen[bytes]:
         return subprocess.Popen(command, stdin=subprocess.PIPE if pipe_input else stdin,
-                                stdout=stdout, stderr=self._stderr, env=_environment(),
+                                stdout=stdout, stderr=self._stderr, env=gitenv.environment(),
                                 pipesize=pipe_size)
 
     def finish(self) -> None:
@@ -89,7 +100,7 @@ class GitProcess:
         stderr = self._stderr.read()
         self._stderr.close()
         if code != 0:
-            raise GitError(_first_line(stderr) or f"{self.what} failed (exit {code})")
+            raise GitError(_message(stderr) or f"{self.what} failed (exit {code})")
 
     def kill(self) -> None:
         """Stop git early (the reader gave up); errors after this are not reported."""
@@ -178,6 +189,11 @@ def _request(name: str) -> bytes | None:
     if "\n" in name:
         return None
     return name.encode("utf-8", "surrogateescape") + b"\n"
+
+
+def is_object_id(text: str) -> bool:
+    """A full object name (SHA-1 or SHA-256, lowercase hex), never an option or a ref name."""
+    return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)
 
 
 def is_null_id(object_id: str) -> bool:

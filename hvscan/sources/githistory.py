@@ -74,13 +74,16 @@ def open_repository(path: Path) -> Repository:
             roots = tuple(shallow_file.read_text(encoding="ascii").split())
         except OSError:
             roots = ("(unknown)",)
-    partial = bool(_config(path, "extensions.partialclone"))
+    # A partial clone names its promisor remote (git 2.39 writes only remote.<name>.promisor).
+    promisors = _config(path, "--type=bool", "--get-regexp", r"^remote\..*\.promisor$")
+    partial = bool(_config(path, "--get", "extensions.partialclone")) or any(
+        line.endswith(" true") for line in promisors.splitlines())
     return Repository(path, git_dir, roots, partial)
 
 
-def _config(repo: Path, name: str) -> str:
+def _config(repo: Path, *query: str) -> str:
     try:
-        return git(repo, "config", "--get", name).decode("utf-8", "replace").strip()
+        return git(repo, "config", *query).decode("utf-8", "replace").strip()
     except GitError:  # unset
         return ""
 
@@ -92,7 +95,7 @@ def stash_entries(repo: Path) -> list[str]:
         git(repo, "rev-parse", "--quiet", "--verify", "refs/stash")
     except GitError:
         return []
-    out = git(repo, "reflog", "show", "--format=%H", "refs/stash", "--")
+    out = git(repo, "log", "--walk-reflogs", "--format=%H", "refs/stash", "--")
     return out.decode("ascii").split()
 
 
@@ -288,8 +291,10 @@ def _lines_file(lines: Iterable[str]) -> IO[bytes]:
 
 
 def _diff_options() -> list[str]:
-    return ["-m", "--raw", "-z", "--no-renames", "--no-abbrev", "--root", "--no-ext-diff",
-            "--no-textconv", "--no-color"]
+    # --no-relative: the repository's diff.relative would hide what is outside the directory
+    # hvscan runs git in.
+    return ["-m", "--raw", "-z", "--no-renames", "--no-abbrev", "--no-relative", "--root",
+            "--no-color"]
 
 
 def _meta_new_blob(meta: bytes) -> str | None:

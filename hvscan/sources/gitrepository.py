@@ -14,11 +14,13 @@ from hvscan.sources.gitcmd import GitError, git
 _DUBIOUS = "detected dubious ownership in repository at '"
 
 
-def rev_parse(path: Path | bytes | str, *queries: str) -> list[str]:
+def rev_parse(path: Path | bytes | str, *queries: str,
+              repository_settings: tuple[str, ...] = ()) -> list[str]:
     """git's answers, one a line, to ``git rev-parse QUERIES...`` in the repository at (or above)
-    ``path``; GitError saying why when there is no repository there that git will read."""
+    ``path``; GitError saying why when there is no repository there that git will read
+    (``repository_settings``: see ``gitenv.command``)."""
     try:
-        out = git(path, "rev-parse", *queries)
+        out = git(path, "rev-parse", *queries, repository_settings=repository_settings)
     except GitError as exc:
         raise GitError(explained(path, str(exc))) from None
     return out.decode("utf-8", "surrogateescape").splitlines()

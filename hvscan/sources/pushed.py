@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hvscan.sources import Blob, Events, Excluded, Failed, Origin, Skipped, display_path
-from hvscan.sources.gitcmd import cat_objects, git, is_null_id, read_blobs
+from hvscan.sources.gitcmd import cat_objects, git, is_null_id, is_object_id, read_blobs
 from hvscan.sources.gitrepository import require_repository
 from hvscan.sources.rawdiff import GITLINK, NO_FILE, Change, parse_log
 
@@ -36,22 +36,23 @@ class PushInputError(ValueError):
 
 @dataclass(frozen=True)
 class Push:
-    """Revisions being pushed and what the remote already has (object ids, or
-    ``--remotes=<name>`` for all its remote-tracking refs)."""
+    """Revisions being pushed, revisions the remote already has, and the remote whose
+    remote-tracking refs it has too (None: none)."""
 
     tips: tuple[str, ...]
     remote_has: tuple[str, ...]
+    remote: str | None = None
 
 
 def from_hook_input(text: bytes, remote: str | None) -> Push:
     """git's pre-push input: ``<local ref> <local id> <remote ref> <remote id>`` per line."""
     tips: list[str] = []
-    remote_has: list[str] = [f"--remotes={remote}"] if remote else []
+    remote_has: list[str] = []
     for number, line in enumerate(text.decode("utf-8", "replace").splitlines(), 1):
         if not line.strip():
             continue
         fields = line.split()  # ref names cannot contain white space
-        if len(fields) != 4 or not all(_is_object_id(f) for f in (fields[1], fields[3])):
+        if len(fields) != 4 or not all(is_object_id(f) for f in (fields[1], fields[3])):
             raise PushInputError(
                 f"line {number} of the pre-push input is not "
                 f"'<local ref> <local id> <remote ref> <remote id>': {line[:120]!r}")
@@ -60,20 +61,19 @@ def from_hook_input(text: bytes, remote: str | None) -> Push:
             remote_has.append(remote_id)
         if not is_null_id(local_id):  # all zeros: deleting the remote ref sends no content
             tips.append(local_id)
-    return Push(tuple(dict.fromkeys(tips)), tuple(dict.fromkeys(remote_has)))
+    return Push(tuple(dict.fromkeys(tips)), tuple(dict.fromkeys(remote_has)), remote or None)
 
 
 def from_pre_commit(environ: Mapping[str, str]) -> Push | None:
     """The pre-commit framework's pre-push variables, or None when they are not set. For a push
     whose history reaches a root commit it sets no range, only the local branch."""
-    remote = environ.get("PRE_COMMIT_REMOTE_NAME")
-    remote_has = (f"--remotes={remote}",) if remote else ()
+    remote = environ.get("PRE_COMMIT_REMOTE_NAME") or None
     to_ref, from_ref = environ.get("PRE_COMMIT_TO_REF"), environ.get("PRE_COMMIT_FROM_REF")
     if to_ref and from_ref:
-        return Push((to_ref,), (from_ref, *remote_has))
+        return Push((to_ref,), (from_ref,), remote)
     local = environ.get("PRE_COMMIT_LOCAL_BRANCH")
     if local and remote:
-        return Push((local,), remote_has)
+        return Push((local,), (), remote)
     return None
 
 
@@ -83,10 +83,15 @@ def read(repo: Path | bytes | str, push: Push, excluded: Excluded | None = None)
     require_repository(repo)
     if not push.tips:
         return
+    # Ref names and revisions come from git's hook input, the remote's name from the repository's
+    # configuration: after --end-of-options none of them can be an option, and the remote's
+    # name is only ever the value of --remotes=.
+    remote_refs = ["--not", f"--remotes={push.remote}", "--not"] if push.remote else []
     log = git(repo, "log", f"--format={_FORMAT}", "--raw", "-z", "-M", "-c",
               "--combined-all-paths", "--root", "--no-abbrev", "--no-relative", "--no-color",
-              "--no-show-signature", "--topo-order", "--reverse", "--ignore-missing",
-              *push.tips, "--not", *push.remote_has, "--")
+              "--topo-order", "--reverse", "--ignore-missing", "--ignore-submodules=none",
+              *remote_refs, "--end-of-options",
+              *push.tips, *(f"^{revision}" for revision in push.remote_has), "--")
     commits: dict[str, Origin] = {}
     blobs: dict[tuple[str, bytes], tuple[Origin, Change]] = {}
     gitlinks: set[bytes] = set()
@@ -135,6 +140,3 @@ def _message(raw_object: bytes) -> bytes:
     _, separator, message = raw_object.partition(b"\n\n")
     return message if separator else b""
 
-
-def _is_object_id(text: str) -> bool:
-    return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)

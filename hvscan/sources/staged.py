@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hvscan.sources import Blob, Events, Excluded, Failed, Origin, Skipped, display_path
-from hvscan.sources.gitcmd import cat_objects, git, read_blobs
+from hvscan.sources.gitcmd import GitError, cat_objects, git, is_object_id, read_blobs
 from hvscan.sources.gitrepository import require_repository
 from hvscan.sources.rawdiff import GITLINK, Change, parse_changes
 
@@ -69,9 +69,13 @@ def merge_heads(repo: Path | bytes | str) -> list[str]:
     # git prints the path relative to the directory it ran in (an absolute one joins as is).
     path = Path(os.fsdecode(repo)) / os.fsdecode(where)
     try:
-        return path.read_bytes().decode("ascii").split()
+        heads = path.read_bytes().decode("ascii", "replace").split()
     except FileNotFoundError:
         return []
+    for head in heads:
+        if not is_object_id(head):  # then it could be read as an option or a ref name
+            raise GitError(f"MERGE_HEAD holds {head[:80]!r}, which is not an object id")
+    return heads
 
 
 def _blob_ids(repo: Path | bytes | str, commit: str, paths: list[bytes]) -> list[str]:

@@ -417,6 +417,9 @@ def test_commit_messages_in_a_range_are_scanned(repo: DatedRepo) -> None:
 @pytest.mark.parametrize("options, message", [
     ({"since_commit": "no-such-rev"}, "--since-commit: 'no-such-rev' does not name a commit"),
     ({"branch": "--output=x"}, "--branch: '--output=x' is not a revision"),
+    ({"since_commit": "--all"}, "--since-commit: '--all' is not a revision"),
+    ({"commit_range": "--output=x..main"}, "--range: '--output=x' is not a revision"),
+    ({"commit_range": "main..--output=x"}, "--range: '--output=x' is not a revision"),
     ({"commit_range": "main"}, "--range: 'main' is not of the form A..B"),
     ({"commit_range": "main...main"}, "is not of the form A..B"),
     ({"include_unreachable": True, "branch": "main"}, "cannot be combined"),

@@ -4,6 +4,7 @@ keys, from git's hook input or the pre-commit framework's variables."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +12,14 @@ from gitrepo import GitRepo
 from hvscan_run import Run
 from keygen import key_sha256, make_key
 
-from hvscan.sources.pushed import Push, PushInputError, from_hook_input, from_pre_commit
+from hvscan.sources import Skipped
+from hvscan.sources.pushed import (
+    Push,
+    PushInputError,
+    from_hook_input,
+    from_pre_commit,
+    read,
+)
 
 Z = "0" * 40
 A = "a" * 40
@@ -22,7 +30,7 @@ def test_hook_input_lines() -> None:
     text = (f"refs/heads/main {A} refs/heads/main {B}\n"
             f"refs/heads/new {B} refs/heads/new {Z}\n"
             f"(delete) {Z} refs/heads/old {A}\n").encode()
-    assert from_hook_input(text, "origin") == Push((A, B), ("--remotes=origin", B, A))
+    assert from_hook_input(text, "origin") == Push((A, B), (B, A), "origin")
     assert from_hook_input(b"", None) == Push((), ())
 
 
@@ -37,11 +45,11 @@ def test_pre_commit_variables() -> None:
     assert from_pre_commit({}) is None
     assert from_pre_commit({"PRE_COMMIT_FROM_REF": A, "PRE_COMMIT_TO_REF": B,
                             "PRE_COMMIT_REMOTE_NAME": "origin"}) == Push(
-        (B,), (A, "--remotes=origin"))
+        (B,), (A,), "origin")
     # A push that reaches a root commit: pre-commit gives no range, only the local branch.
     assert from_pre_commit({"PRE_COMMIT_LOCAL_BRANCH": "refs/heads/main",
                             "PRE_COMMIT_REMOTE_NAME": "origin"}) == Push(
-        ("refs/heads/main",), ("--remotes=origin",))
+        ("refs/heads/main",), (), "origin")
 
 
 def pre_push(repo: GitRepo, run_hvscan: Run, *refs: str, remote: str = "origin",
@@ -173,6 +181,42 @@ def test_pre_commit_range_variables(repo: GitRepo, remote: GitRepo, run_hvscan: 
     report = json.loads(done.stdout)
     assert done.returncode == 1 and keys(report) == [("history", "b.txt", key_sha256(key))]
     assert report["stats"]["files_scanned"] == 2
+
+
+def test_revisions_named_like_options_are_revisions(repo: GitRepo, remote: GitRepo,
+                                                    run_hvscan: Run, tmp_path: Path) -> None:
+    """Revisions reach git log after --end-of-options: ``--output=FILE`` writes nothing (and
+    is no revision here), ``--all`` as what the remote has does not exclude every commit (on
+    old main: exit 0, nothing scanned): it is no revision either."""
+    key = make_key("test", 10)
+    base = repo.commit_file("a.txt", "a\n", "a")
+    tip = repo.commit_file("b.txt", key, "b")
+    written = tmp_path / "written"
+    env = {**repo.env, "PRE_COMMIT_FROM_REF": base, "PRE_COMMIT_TO_REF": f"--output={written}"}
+    done = run_hvscan("pre-push", cwd=repo.path, env=env)
+    assert done.returncode == 2 and not written.exists()
+    assert "the pushed revision is not in this repository" in done.stdout.decode()
+    env = {**repo.env, "PRE_COMMIT_FROM_REF": "--all", "PRE_COMMIT_TO_REF": tip}
+    done = run_hvscan("pre-push", cwd=repo.path, env=env)
+    assert done.returncode == 2 and done.stderr == b"hvscan: error: git: bad revision '^--all'\n"
+    env["PRE_COMMIT_FROM_REF"] = base
+    done = run_hvscan("pre-push", "--format", "json", cwd=repo.path, env=env)
+    assert done.returncode == 1
+    assert keys(json.loads(done.stdout)) == [("history", "b.txt", key_sha256(key))]
+
+
+def test_a_submodule_commit_is_noted_whatever_gitmodules_says(repo: GitRepo,
+                                                             tmp_path: Path) -> None:
+    """``ignore = all`` in the pushed .gitmodules must not hide the submodule commit."""
+    sub = GitRepo(tmp_path / "sub", repo.env)
+    commit = sub.commit_file("x", "x", "sub")
+    repo.write(".gitmodules", '[submodule "lib"]\n\tpath = vendor/lib\n\turl = ./lib\n'
+                              "\tignore = all\n")
+    repo.add(".gitmodules")
+    repo.git("update-index", "--add", "--cacheinfo", f"160000,{commit},vendor/lib")
+    tip = repo.commit("add a submodule")
+    skipped = [e for e in read(repo.path, Push((tip,), ())) if isinstance(e, Skipped)]
+    assert skipped == [Skipped("vendor/lib", "submodule commit (push the submodule separately)")]
 
 
 def test_malformed_input_is_one_line_and_exit_2(repo: GitRepo, run_hvscan: Run) -> None:

@@ -178,6 +178,18 @@ def test_merge_in_progress_does_not_report_the_merged_branch_keys(repo: GitRepo,
     assert code == 1 and found(report) == [("side.py", 2, 6, sha(evil))]
 
 
+def test_merge_head_must_hold_object_ids(repo: GitRepo, run_hvscan: Run) -> None:
+    """MERGE_HEAD's entries reach git's command line: anything but an object id is refused."""
+    repo.commit_file("base.txt", "base\n", "base")
+    (repo.path / ".git" / "MERGE_HEAD").write_text("--output=x\n")
+    repo.write("a.py", f"K = '{make_key('live', 14)}'\n")
+    repo.add("a.py")
+    done = run_hvscan("staged", cwd=repo.path, env=repo.env)
+    assert done.returncode == 2 and not (repo.path / "x").exists()
+    assert done.stderr == (b"hvscan: error: git: MERGE_HEAD holds '--output=x', which is not an "
+                           b"object id\n")
+
+
 def test_submodule_entry_is_noted_not_scanned(repo: GitRepo, tmp_path: Path) -> None:
     sub = GitRepo(tmp_path / "sub", repo.env)
     commit = sub.commit_file("x", "x", "sub")

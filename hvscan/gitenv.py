@@ -1,0 +1,74 @@
+"""How hvscan starts git: the one place that builds git's command line and environment.
+
+The scanned repository is hostile (docs/security.md), and so is its own configuration
+(``.git/config`` and whatever it includes). Every git process hvscan starts gets the settings
+below on its command line, where they win over every configuration file: no setting of the
+repository can make git run a program (signature verification, fsmonitor, pagers, external diff
+and textconv drivers, ssh, credential and askpass helpers, hooks), fetch a missing object (no
+transport is allowed, so a partial clone's missing object is an error), or show anything but the
+real objects (replace refs and grafts ignored, output in UTF-8). Filters are never applied: no
+command hvscan runs reads the work tree or asks cat-file for ``--filters`` or ``--textconv``.
+
+Imports nothing but ``os``: the pre-commit hook's fast path (hvscan/fastpath.py) uses it too.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Below a file that is never a directory, nothing exists: a hooks directory with no hook, a
+# graft file that is never there.
+NOWHERE = os.path.join(os.devnull, "hvscan-nothing-here")
+
+# Each one a ``-c`` option. An empty value unsets a program (git then runs none) and, for
+# credential.helper, forgets every helper configured before it.
+NEUTRAL_CONFIG: dict[str, str] = {
+    "core.fsmonitor": "false",
+    "core.hooksPath": NOWHERE,
+    "core.pager": "cat",
+    "core.askPass": "",
+    "core.sshCommand": "",
+    "credential.helper": "",
+    "diff.external": "",
+    "log.showSignature": "false",
+    "gpg.program": "",
+    "gpg.openpgp.program": "",
+    "gpg.x509.program": "",
+    "gpg.ssh.program": "",
+    "gpg.ssh.defaultKeyCommand": "",
+    "protocol.allow": "never",
+    # The repository's own core.useReplaceRefs=true overrides GIT_NO_REPLACE_OBJECTS.
+    "core.useReplaceRefs": "false",
+    # Another encoding would garble the log output that lists what a range adds.
+    "i18n.logOutputEncoding": "UTF-8",
+}
+
+# Options these subcommands always get, right after their name: never show or verify
+# signatures, never run a diff or textconv driver (the raw output hvscan reads needs neither).
+SUBCOMMAND_OPTIONS: dict[str, tuple[str, ...]] = {
+    "log": ("--no-show-signature", "--no-ext-diff", "--no-textconv"),
+    "diff": ("--no-ext-diff", "--no-textconv"),
+}
+
+
+def command(repo: str, *args: str, repository_settings: tuple[str, ...] = ()) -> list[str]:
+    """``git -C repo args...`` with the repository's executable configuration neutralised.
+    ``repository_settings`` names settings of NEUTRAL_CONFIG to take from the repository after
+    all (only where git merely reports them, such as the hooks directory's path)."""
+    options = [part for name, value in NEUTRAL_CONFIG.items() if name not in repository_settings
+               for part in ("-c", f"{name}={value}")]
+    subcommand = next((index for index, arg in enumerate(args) if not arg.startswith("-")),
+                      len(args))
+    extra = SUBCOMMAND_OPTIONS.get(args[subcommand], ()) if subcommand < len(args) else ()
+    return ["git", "--no-pager", "--no-replace-objects", *options, "-C", repo,
+            *args[:subcommand + 1], *extra, *args[subcommand + 1:]]
+
+
+def environment() -> dict[str, str]:
+    """The environment of every git process: the caller's (a user's or CI job's own settings
+    are trusted), with parseable output, no prompt, no transport at all (the list of allowed
+    protocols is empty: the repository's protocol.<name>.allow cannot widen it, so no fetch,
+    hence no ssh or helper, ever starts), no replace refs and no grafts."""
+    return {**os.environ, "LC_ALL": "C", "GIT_PAGER": "cat", "GIT_TERMINAL_PROMPT": "0",
+            "GIT_ASKPASS": "", "GIT_ALLOW_PROTOCOL": "", "GIT_NO_REPLACE_OBJECTS": "1",
+            "GIT_GRAFT_FILE": NOWHERE}

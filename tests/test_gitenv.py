@@ -1,0 +1,279 @@
+"""What the scanned repository's git configuration cannot do (hvscan/gitenv.py): run a program,
+fetch a missing object, or hide history from the scan. Every hvscan command runs against a
+repository whose configuration sets each known executable setting to a script that leaves a
+marker."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+from gitrepo import GitRepo
+from hvscan_run import Run
+from keygen import make_key
+
+from hvscan import fastpath, gitenv
+
+# Every setting of a repository's configuration that names a program git may run: each is set to
+# a marker script named after it. ENABLERS are the settings that make git use them.
+PROGRAMS = (
+    "core.fsmonitor", "core.pager", "pager.log", "pager.diff", "pager.show", "core.askPass",
+    "core.sshCommand", "core.gitProxy", "core.editor", "sequence.editor",
+    "core.alternateRefsCommand", "credential.helper", "diff.external", "diff.hostile.command",
+    "diff.hostile.textconv", "filter.hostile.clean", "filter.hostile.smudge",
+    "filter.hostile.process", "gpg.program", "gpg.openpgp.program", "gpg.x509.program",
+    "gpg.ssh.program", "gpg.ssh.defaultKeyCommand", "remote.origin.uploadpack",
+    "remote.origin.receivepack", "merge.hostile.driver", "uploadpack.packObjectsHook",
+    "interactive.diffFilter",
+)
+ENABLERS = {
+    "log.showSignature": "true",
+    "diff.hostile.cacheTextconv": "false",
+    "filter.hostile.required": "true",
+    "protocol.allow": "always",
+    "protocol.ssh.allow": "always",
+    "protocol.file.allow": "always",
+    "remote.origin.url": "ssh://example.invalid/hostile.git",
+    "remote.origin.fetch": "+refs/heads/*:refs/remotes/origin/*",
+}
+# githooks(5): every hook git knows, in the repository's core.hooksPath.
+HOOKS = (
+    "applypatch-msg", "pre-applypatch", "post-applypatch", "pre-commit", "pre-merge-commit",
+    "prepare-commit-msg", "commit-msg", "post-commit", "pre-rebase", "post-checkout",
+    "post-merge", "pre-push", "pre-receive", "update", "proc-receive", "post-receive",
+    "post-update", "reference-transaction", "push-to-checkout", "pre-auto-gc", "post-rewrite",
+    "sendemail-validate", "fsmonitor-watchman", "post-index-change",
+)
+# Signature armour of each format git verifies with its own gpg.*.program.
+SIGNATURES = {
+    "openpgp": ("-----BEGIN PGP SIGNATURE-----", "-----END PGP SIGNATURE-----"),
+    "x509": ("-----BEGIN SIGNED MESSAGE-----", "-----END SIGNED MESSAGE-----"),
+    "ssh": ("-----BEGIN SSH SIGNATURE-----", "-----END SSH SIGNATURE-----"),
+}
+KEY = make_key("live", 1010)
+ZERO = "0" * 40
+
+
+def marker_script(bin_dir: Path, markers: Path, name: str) -> str:
+    """A script that records ``name`` in ``markers`` whenever anything runs it."""
+    script = bin_dir / name
+    script.write_text(f"#!/bin/sh\necho {name} >> '{markers}'\nexit 0\n")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return str(script)
+
+
+def sign_head(repo: GitRepo, armour: tuple[str, str]) -> None:
+    """Make HEAD (on main) a copy of itself that carries a (bogus) signature in ``armour``."""
+    header, _, message = repo.git("cat-file", "commit", "HEAD").stdout.partition(b"\n\n")
+    signature = "\n ".join((armour[0], "", "AAAA", armour[1])).encode()
+    raw = header + b"\ngpgsig " + signature + b"\n\n" + message
+    commit = repo.out("hash-object", "-t", "commit", "-w", "--stdin", input=raw)
+    repo.git("update-ref", "refs/heads/main", commit)
+
+
+@pytest.fixture
+def hostile(repo: GitRepo, tmp_path: Path) -> tuple[GitRepo, Path, str]:
+    """A repository with a key in its history and every executable setting pointing at a
+    marker script; its first commit; the file markers are written to."""
+    markers = tmp_path / "markers"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    repo.write(".gitattributes", "* diff=hostile filter=hostile merge=hostile\n")
+    base = repo.commit_file("README", "hello\n", "base")
+    for kind, armour in SIGNATURES.items():  # each adds a key: every scan shows each commit
+        repo.commit_file(f"{kind}.py", f"KEY = '{make_key('live', kind)}'\n", "add a key")
+        sign_head(repo, armour)
+    # Staged changes for `hvscan staged`, made now: once the configuration is hostile, the
+    # test's own `git add` would run it.
+    index = repo.path / ".git" / "index"
+    for name, content in (("notes.txt", "nothing to see\n"), ("more.py", f"OTHER = '{KEY}'\n")):
+        repo.write(name, content)
+        repo.add(name)
+        shutil.copy(index, tmp_path / f"index-{name}")
+    repo.git("read-tree", "HEAD")
+    for name in PROGRAMS:
+        repo.git("config", name, marker_script(bin_dir, markers, name))
+    for name, value in ENABLERS.items():
+        repo.git("config", name, value)
+    allowed = tmp_path / "allowed_signers"
+    allowed.write_text("a@example.invalid ssh-ed25519 AAAA\n")
+    repo.git("config", "gpg.ssh.allowedSignersFile", str(allowed))
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    for hook in HOOKS:
+        os.replace(marker_script(bin_dir, markers, f"hook-{hook}"), hooks / hook)
+    repo.git("config", "core.hooksPath", str(hooks))
+    return repo, markers, base
+
+
+def test_no_hvscan_command_runs_a_program_the_repository_configures(
+        hostile: tuple[GitRepo, Path, str], run_hvscan: Run, tmp_path: Path) -> None:
+    repo, markers, base = hostile
+    head = repo.head()
+    ran: dict[str, list[str]] = {}
+    failed: dict[str, bytes] = {}
+
+    def collect(what: str) -> None:
+        if markers.exists():
+            ran[what] = sorted(set(markers.read_text().split()))
+            markers.unlink()
+
+    def run(expected: int, *args: str, input: bytes | None = None,
+            env: dict[str, str] | None = None) -> None:
+        done = run_hvscan(*args, cwd=repo.path, input=input, env={**repo.env, **(env or {})})
+        if done.returncode != expected:
+            failed[" ".join(args)] = done.stdout + done.stderr
+        collect(" ".join(args))
+
+    def stage(name: str) -> None:
+        shutil.copy(tmp_path / f"index-{name}", repo.path / ".git" / "index")
+
+    run(1, "dir", ".")
+    run(1, "stdin", input=f"K={KEY}\n".encode())
+    stage("notes.txt")
+    run(0, "staged")
+    with pytest.MonkeyPatch.context() as patch:  # that was the fast path's answer
+        for name in ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM"):
+            patch.setenv(name, repo.env[name])
+        assert fastpath.clean_staged_report(str(repo.path)) is not None
+    collect("the fast path's staged scan")
+    stage("more.py")
+    run(1, "staged", "--format", "json")
+    run(1, "git", "--staged")
+    push_line = f"refs/heads/main {head} refs/heads/main {ZERO}\n".encode()
+    run(1, "pre-push", "origin", "ssh://example.invalid/hostile.git", input=push_line)
+    run(1, "pre-push", env={"PRE_COMMIT_FROM_REF": base, "PRE_COMMIT_TO_REF": head,
+                            "PRE_COMMIT_REMOTE_NAME": "origin"})
+    run(1, "git")
+    run(1, "git", "--range", f"{base}..{head}")
+    run(1, "git", "--since-commit", base)
+    run(1, "git", "--branch", "main")
+    run(1, "git", "--include-unreachable")
+    run(0, "baseline", "--git", "-o", str(tmp_path / "baseline.json"))
+    run(0, "install-hook", "--force")
+    run(0, "install-hook", "--pre-push", "--force")
+    assert ran == {}, f"programs the repository configured ran: {ran}"
+    assert failed == {}
+    # install-hook still installs where git runs hooks: the repository's core.hooksPath.
+    assert "hvscan" in (tmp_path / "hooks" / "pre-commit").read_text()
+
+
+def child_of(repo: GitRepo, commit: str) -> str:
+    return repo.out("rev-list", "--reverse", "--ancestry-path", f"{commit}..main").split()[0]
+
+
+def hide_commit_by_replace(repo: GitRepo, hidden: str) -> None:
+    """Replace the commit after ``hidden`` by a copy whose parent is ``hidden``'s parent."""
+    child = child_of(repo, hidden)
+    raw = repo.git("cat-file", "commit", child).stdout
+    copy = raw.replace(f"parent {hidden}".encode(),
+                       f"parent {repo.out('rev-parse', hidden + '~1')}".encode())
+    replacement = repo.out("hash-object", "-t", "commit", "-w", "--stdin", input=copy)
+    repo.git("replace", child, replacement)
+
+
+def cut_by_grafts(repo: GitRepo, hidden: str) -> None:
+    """Give the commit after ``hidden`` no parent at all in .git/info/grafts."""
+    child = child_of(repo, hidden)
+    (repo.path / ".git" / "info").mkdir(exist_ok=True)
+    (repo.path / ".git" / "info" / "grafts").write_text(f"{child}\n")
+
+
+@pytest.fixture
+def history(repo: GitRepo) -> tuple[GitRepo, str, str]:
+    """base, then a commit adding a key, then one removing it, then one more: the repository,
+    the first commit and the commit that added the key."""
+    base = repo.commit_file("README", "hello\n", "base")
+    added = repo.commit_file("sub/app.py", f"KEY = '{KEY}'\n", "add a key")
+    repo.git("rm", "-q", "sub/app.py")
+    repo.commit("remove it")
+    repo.commit_file("other.txt", "more\n", "more")
+    return repo, base, added
+
+
+@pytest.mark.parametrize("hide", ["replace", "replace-with-useReplaceRefs", "grafts"])
+@pytest.mark.parametrize("mode", [(), ("--branch", "main"), ("--since-commit", "BASE")])
+def test_replace_refs_and_grafts_cannot_hide_a_commit(
+        history: tuple[GitRepo, str, str], run_hvscan: Run, hide: str,
+        mode: tuple[str, ...]) -> None:
+    repo, base, added = history
+    if hide == "grafts":
+        cut_by_grafts(repo, added)
+    else:
+        hide_commit_by_replace(repo, added)
+        if hide == "replace-with-useReplaceRefs":
+            repo.git("config", "core.useReplaceRefs", "true")
+    assert added not in repo.out("log", "--format=%H", "main")  # git itself no longer shows it
+    args = [base if arg == "BASE" else arg for arg in mode]
+    done = run_hvscan("git", *args, "--format", "json", cwd=repo.path, env=repo.env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    [finding] = json.loads(done.stdout)["findings"]
+    assert (finding["commit"], finding["path"]) == (added, "sub/app.py")
+
+
+@pytest.mark.parametrize("setting", [("i18n.logOutputEncoding", "UTF-16"),
+                                     ("diff.relative", "true")])
+def test_output_settings_cannot_hide_what_a_range_adds(
+        history: tuple[GitRepo, str, str], run_hvscan: Run, setting: tuple[str, str]) -> None:
+    repo, base, added = history
+    repo.git("config", *setting)
+    (repo.path / "elsewhere").mkdir()
+    done = run_hvscan("git", "--range", f"{base}..main", "--format", "json",
+                      cwd=repo.path / "elsewhere", env=repo.env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    [finding] = json.loads(done.stdout)["findings"]
+    assert (finding["commit"], finding["path"]) == (added, "sub/app.py")
+
+
+def test_a_partial_clone_never_fetches_a_missing_object(
+        history: tuple[GitRepo, str, str], run_hvscan: Run, tmp_path: Path) -> None:
+    source, base, _ = history
+    source.git("config", "uploadpack.allowFilter", "true")
+    clone = tmp_path / "clone"
+    source.git("clone", "-q", "--filter=blob:none", "--no-checkout",
+               f"file://{source.path}", str(clone))
+    markers = tmp_path / "markers"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("core.sshCommand", "remote.origin.uploadpack", "credential.helper"):
+        source.git("-C", str(clone), "config", name, marker_script(bin_dir, markers, name))
+    for name, value in ENABLERS.items():
+        source.git("-C", str(clone), "config", name, value)
+    for args in (("--range", f"{base}..main"), ("--branch", "main"), ()):
+        done = run_hvscan("git", *args, cwd=clone, env=source.env)
+        assert done.returncode == 2, (args, done.stdout + done.stderr)
+        output = (done.stdout + done.stderr).decode()
+        [error] = [line for line in output.splitlines()
+                   if line.startswith(("error:", "hvscan: error:"))]
+        assert "missing" in error and "partial clone" in error, (args, output)
+        assert not markers.exists(), markers.read_text()
+        if args[:1] == ("--range",):  # a blob the range adds: git's lazy fetch failed
+            assert re.fullmatch("hvscan: error: object [0-9a-f]{40} is missing from this partial "
+                                "clone and hvscan never fetches objects: scan a complete clone\n",
+                                output), output
+
+
+def test_git_takes_every_neutral_setting_over_the_repositorys(repo: GitRepo) -> None:
+    for name in gitenv.NEUTRAL_CONFIG:
+        repo.git("config", name, "from-the-repository")
+    for name, value in gitenv.NEUTRAL_CONFIG.items():
+        command = gitenv.command(str(repo.path), "config", "--get", name)
+        assert repo.git(*command[1:]).stdout.decode() == value + "\n", name
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="needs root to give the repository another owner")
+def test_a_repository_owned_by_someone_else_is_refused_as_git_refuses_it(
+        history: tuple[GitRepo, str, str], run_hvscan: Run) -> None:
+    """hvscan does not set safe.directory: git's dubious-ownership refusal stands."""
+    repo, _, _ = history
+    for path in (repo.path, *repo.path.rglob("*")):
+        os.lchown(path, 65534, 65534)
+    done = run_hvscan("git", cwd=repo.path, env=repo.env)
+    assert done.returncode == 2
+    assert done.stderr.startswith(b"hvscan: error: detected dubious ownership in repository")

@@ -276,4 +276,5 @@ def test_a_repository_owned_by_someone_else_is_refused_as_git_refuses_it(
         os.lchown(path, 65534, 65534)
     done = run_hvscan("git", cwd=repo.path, env=repo.env)
     assert done.returncode == 2
-    assert done.stderr.startswith(b"hvscan: error: detected dubious ownership in repository")
+    assert done.stderr.startswith(b"hvscan: error: the repository at ")
+    assert b"belongs to another user, so git refuses to read it (dubious ownership)" in done.stderr

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 from hvscan import containers
-from hvscan.decode import Region, family, looks_wide, needle_table
+from hvscan.decode import Region, Spans, family, looks_wide, needle_table
 from hvscan.placeholders import CHECKS
 from hvscan.prefilter import Prefilter, occurrences
 from hvscan.rules import Rule
@@ -294,15 +294,34 @@ def _looks_like_a_body(start: bytes) -> bool:
 
 
 def _distinct(spots: list[_Spot]) -> list[_Spot]:
-    """One spot per key occurrence. A decoder's region can hold plain text too (an escape run
-    that stops right before a plain key): the key then comes back from the region at the same
-    place, and only its shortest chain, the truthful one, is kept."""
-    best: dict[tuple[int, int, str, str], _Spot] = {}
-    for spot in spots:
-        key = (spot.start, spot.end, spot.rule.id if spot.rule else "", spot.secret)
-        if key not in best or len(spot.chain) < len(best[key].chain):
-            best[key] = spot
-    return list(best.values()) if len(best) < len(spots) else spots
+    """One spot per key occurrence. The same key can come back from one place more than once:
+    a decoder's region can hold plain text too (an escape run that stops right before a plain
+    key), and a UTF-16/32 string is read in both byte orders when its bytes allow both (see
+    ``decode._wide_regions``), the two readings' spans then overlapping. Of spots of one key
+    that overlap, the one with the shortest chain, the truthful one, is kept, else the first
+    (the preferred reading); and an encoded prefix without a key is no note where a reading
+    found the key."""
+    if len(spots) < 2:
+        return spots
+    kept: dict[tuple[str, str], Spans] = {}
+    keys, notes = Spans(), Spans()
+    chosen: list[int] = []
+    for index in sorted(range(len(spots)), key=lambda i: (spots[i].rule is None,
+                                                         len(spots[i].chain), i)):
+        spot = spots[index]
+        span = spot.start, spot.end
+        if spot.rule is None:
+            if keys.overlaps(*span) or notes.overlaps(*span):
+                continue
+            notes.add(*span)
+        else:
+            group = kept.setdefault((spot.rule.id, spot.secret), Spans())
+            if group.overlaps(*span):
+                continue
+            group.add(*span)
+            keys.add(*span)
+        chosen.append(index)
+    return spots if len(chosen) == len(spots) else [spots[i] for i in sorted(chosen)]
 
 
 def _join(member: str | None, name: str | None) -> str | None:

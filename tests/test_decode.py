@@ -240,6 +240,36 @@ def test_utf16_strings_inside_binary_data(offset: int) -> None:
     assert [f[:2] for f in found(data)] in ([(key, "utf-16le")], [(key, "utf-16be")])
 
 
+@pytest.mark.parametrize(("codec", "name"), [
+    ("utf-16-le", "utf-16le"), ("utf-16-be", "utf-16be"),
+    ("utf-32-le", "utf-32le"), ("utf-32-be", "utf-32be"),
+])
+@pytest.mark.parametrize("offset", range(8))
+@pytest.mark.parametrize("around", [b"\x00", b"A", b"\xff", b"\x01\x02\x03"])
+def test_wide_strings_in_binary_data_at_every_alignment(
+    codec: str, name: str, offset: int, around: bytes
+) -> None:
+    # Missed before: UTF-16LE at odd offsets after a non-NUL byte, UTF-16BE at odd offsets
+    # before one, UTF-32BE off a multiple of 4, UTF-32LE at 3 mod 4.
+    key = make_key("live", 40 + offset)
+    data = (around * 8)[:offset] + key.encode(codec) + around * 4
+    inspection = ENGINE.inspect(data)
+    (match,) = inspection.matches
+    assert inspection.notes == []
+    assert match.secret == key and data[match.start:match.end].decode(match.encoding) == key
+    if around != b"\x00":  # else the bytes read as the key in either byte order
+        assert (match.encoding, match.start) == (name, offset)
+
+
+def test_wide_string_readable_in_both_byte_orders_is_found_once() -> None:
+    # NULs on both sides: the bytes read as UTF-16LE at one offset and UTF-16BE at the next.
+    key = make_key("test", 41)
+    data = b"\x07\x00\x00" + key.encode("utf-16-le") + b"\x00\x00\x07"
+    (match,) = ENGINE.scan(data)
+    assert match.secret == key
+    assert data[match.start:match.end].decode(match.encoding) == key
+
+
 def test_plain_and_utf16_keys_in_one_file() -> None:
     plain, wide = make_key("live", 17), make_key("test", 18)
     data = plain.encode() + b"\n\x00\x00\x00" + wide.encode("utf-16-le")

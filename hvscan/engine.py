@@ -192,11 +192,12 @@ class _Walk:
             elif isinstance(item, containers.Problem):
                 self.note(_join(member, item.name), item.message, item.limit)
             else:
-                self.text_document(data, item.offset, chain, member)
+                self.text_document(data, item.offset, chain, member, item.end)
 
     def text_document(self, data: bytes, offset: int, chain: tuple[str, ...],
-                      member: str | None) -> None:
-        spots = self.text(data[offset:] if offset else data, chain, 0)
+                      member: str | None, end: int | None = None) -> None:
+        """Scan ``data[offset:end]`` as text, in ``data``'s lines and columns."""
+        spots = self.text(data[offset:end] if offset or end is not None else data, chain, 0)
         if not spots:
             return
         locator = Locator(data)

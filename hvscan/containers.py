@@ -91,11 +91,14 @@ class Member(NamedTuple):
 
 class Problem(NamedTuple):
     """A damaged part, or a limit that stopped expansion (``limit``), about member ``name``
-    (None: the container itself)."""
+    (None: the container itself). ``informational`` when nothing was left unscanned for it
+    (data appended after a stream, a member the central directory leaves out but read all the
+    same): else part of the container could not be scanned."""
 
     name: str | None
     message: str
     limit: bool = False
+    informational: bool = False
 
 
 class Raw(NamedTuple):
@@ -196,7 +199,7 @@ def _gzip(data: bytes, budget: Budget) -> Iterator[Item]:
         rest = stream.end if stream.complete else start
         if rest < len(data):
             yield Problem(None, f"{len(data) - rest} bytes after the end of the gzip stream: "
-                          "scanned as they are")
+                          "scanned as they are", informational=stream.complete)
     yield Member(None, "gzip", output)
     if rest < len(data):
         yield Raw(rest)
@@ -357,7 +360,8 @@ def _local_member(data: bytes, at: int, stop: int,
         message = f"damaged or truncated {unlisted}: scanned what was read"
     else:
         message = f"{unlisted}: read from its local header"
-    return [Problem(name, message, limit=len(stream.output) > cap),
+    return [Problem(name, message, limit=len(stream.output) > cap,
+                    informational=stream.complete and len(stream.output) <= cap),
             Member(name, "zip", output)], stream.end
 
 

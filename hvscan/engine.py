@@ -66,11 +66,13 @@ class Limits(NamedTuple):
 
 class Note(NamedTuple):
     """Something in a blob that could not be fully looked into; ``limit`` when one of the
-    ``Limits`` stopped it. ``member`` as in ``Match``."""
+    ``Limits`` stopped it. ``member`` as in ``Match``. ``informational`` when nothing was left
+    unscanned for it (what ``--strict`` does not count)."""
 
     member: str | None
     message: str
     limit: bool = False
+    informational: bool = False
 
 
 class Inspection:
@@ -190,7 +192,8 @@ class _Walk:
                 self.document(item.data, (*chain, item.layer), _join(member, item.name),
                               depth if tar_in_gzip else depth + 1)
             elif isinstance(item, containers.Problem):
-                self.note(_join(member, item.name), item.message, item.limit)
+                self.note(_join(member, item.name), item.message, item.limit,
+                          item.informational)
             else:
                 self.text_document(data, item.offset, chain, member, item.end)
 
@@ -209,7 +212,7 @@ class _Walk:
                 encodings = ">".join(spot.chain[len(chain):])
                 self.note(member, f"{encodings} text at line {line}, column {column} holds "
                           f"an encoded key prefix but no complete key (truncated or invalid "
-                          f"{encodings.rsplit('>', 1)[-1]})")
+                          f"{encodings.rsplit('>', 1)[-1]})", informational=True)
                 continue
             found.append(Match(
                 rule=spot.rule, secret=spot.secret, body=spot.body, start=start, end=end,
@@ -270,8 +273,9 @@ class _Walk:
                                  allowed=allowed))
         return moved
 
-    def note(self, member: str | None, message: str, limit: bool = False) -> None:
-        self.out.notes.append(Note(member, message, limit))
+    def note(self, member: str | None, message: str, limit: bool = False,
+             informational: bool = False) -> None:
+        self.out.notes.append(Note(member, message, limit, informational))
 
 
 # Body characters after a decoded prefix that make it look like the start of a real key.

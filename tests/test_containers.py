@@ -9,18 +9,18 @@ import json
 import random
 import struct
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from archives import make_tar, make_zip
+from hidden import Hidden, assert_found_once, hidden_keys
 from hvscan_run import Run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from keygen import make_key
 
 from hvscan.containers import RATIO_FLOOR, kind
-from hvscan.engine import Engine, Limits, Match
+from hvscan.engine import Engine, Limits
 from hvscan.rules import load_builtin_rules
 
 RULES = load_builtin_rules()
@@ -415,40 +415,10 @@ def test_zip_bomb_of_nested_archives_stops_at_the_size_limit() -> None:
 
 # --- properties -----------------------------------------------------------------------------
 
-WRAPPERS: dict[str, Callable[[str, bytes], tuple[bytes, str | None]]] = {
-    "zip": lambda name, data: (make_zip({name: data}), name),
-    "stored-zip": lambda name, data: (make_zip({name: data}, zipfile.ZIP_STORED), name),
-    "tar": lambda name, data: (make_tar({name: data}), name),
-    "gzip": lambda name, data: (gzip.compress(data), None),
-}
-LAYER = {"zip": "zip", "stored-zip": "zip", "tar": "tar", "gzip": "gzip"}
-NAMES = st.text(st.characters(codec="utf-8", exclude_characters="\0/!\\"), min_size=1,
-                max_size=12)
-
-
 @settings(max_examples=60)
-@given(
-    wrappers=st.lists(st.sampled_from(sorted(WRAPPERS)), min_size=1, max_size=3),
-    names=st.lists(NAMES, min_size=3, max_size=3),
-    before=st.text(st.characters(codec="utf-8", exclude_characters="%\\"), max_size=200),
-    encoded=st.booleans(),
-    seed=st.integers(0, 10_000),
-)
-def test_key_in_nested_containers_is_found_once_with_path_and_chain(
-    wrappers: list[str], names: list[str], before: str, encoded: bool, seed: int
-) -> None:
-    key = make_key("live", seed)
-    value = base64.b64encode(key.encode()).decode() if encoded else key
-    data = f"{before}\n{value}\n".encode()
-    members: list[str] = []
-    for wrapper, name in zip(wrappers, names, strict=False):
-        data, member = WRAPPERS[wrapper](name, data)
-        if member is not None:
-            members.insert(0, member)
-    chain = ">".join([LAYER[w] for w in reversed(wrappers)] + (["base64"] if encoded else []))
-    hits: list[Match] = [m for m in ENGINE.scan(data) if m.secret == key]
-    assert [(m.member, m.encoding, m.line, m.column) for m in hits] == [
-        ("!".join(members) or None, chain, before.count("\n") + 2, 1)]
+@given(hidden=hidden_keys(contexts=("text",), min_containers=1, max_containers=3))
+def test_key_in_nested_containers_is_found_once_with_path_and_chain(hidden: Hidden) -> None:
+    assert_found_once(ENGINE, hidden)
 
 
 @settings(max_examples=150)

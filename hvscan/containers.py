@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import struct
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
 from hvscan.units import counted
@@ -302,15 +302,26 @@ def _unlisted(data: bytes, spans: list[tuple[int, int]], budget: Budget) -> Iter
     found by their local headers, and the other bytes as they are. A zip whose directory leaves
     a member out is read by other tools than this one, and keys in it are keys all the same."""
     covered = 0
+    stopped: str | None = None
     for start, end in [*spans, (len(data), len(data))]:
         if start > covered:
-            yield from _gap(data, covered, start, budget)
+            if stopped:
+                yield Raw(covered, start)
+            else:
+                stopped = yield from _gap(data, covered, start, budget)
         covered = max(covered, end)
+    if stopped:
+        yield _not_opened("unlisted", stopped)
 
 
-def _gap(data: bytes, start: int, stop: int, budget: Budget) -> Iterator[Item]:
+def _gap(data: bytes, start: int, stop: int, budget: Budget) -> Generator[Item, None, str | None]:
+    """The items of the unaccounted bytes ``data[start:stop]``; why no more members could be
+    opened, if a limit stopped them (the rest is then scanned as raw bytes)."""
     raw = search = start
     while (header := data.find(_LOCAL_FILE, search, stop)) >= 0:
+        if reason := budget.exhausted():
+            yield Raw(raw, stop)
+            return reason
         found = _local_member(data, header, stop, budget)
         if found is None:
             search = header + 1
@@ -322,6 +333,7 @@ def _gap(data: bytes, start: int, stop: int, budget: Budget) -> Iterator[Item]:
         raw = search
     if stop > raw:
         yield Raw(raw, stop)
+    return None
 
 
 def _local_member(data: bytes, at: int, stop: int,
@@ -340,10 +352,8 @@ def _local_member(data: bytes, at: int, stop: int,
         "utf-8" if flags & 0x800 else "cp437", "replace")
     unlisted = "member not listed in the zip's central directory"
     if flags & 0x1:
+        budget.members_left -= 1
         return [Problem(name, f"encrypted {unlisted}: cannot be scanned")], min(begin + size, stop)
-    if reason := budget.exhausted():
-        return [Problem(name, f"{unlisted} not opened: {reason}", limit=True)], begin
-    budget.members_left -= 1
     if method == 0:
         stream = _Inflated(data[begin:begin + size], min(begin + size, stop), begin + size <= stop)
         cap = size
@@ -354,6 +364,7 @@ def _local_member(data: bytes, at: int, stop: int,
             return None
     output = stream.output[:cap]
     budget.take(len(output))
+    budget.members_left -= 1
     if len(stream.output) > cap:
         message = f"decompression stopped after {cap} bytes: {why}"
     elif not stream.complete:

@@ -222,6 +222,23 @@ def test_truncated_zip_is_read_from_its_local_headers(method: int) -> None:
     ]
 
 
+def test_members_read_from_local_headers_count_toward_the_member_limit() -> None:
+    key = make_key("live", 33)
+    members = {f"f{i:02}.txt": b"x\n" for i in range(20)} | {"z.txt": text_with(key)}
+    data = make_zip(members, zipfile.ZIP_STORED)
+    cut = data[:data.index(b"PK\x01\x02")]
+    engine = Engine(RULES, Limits(archive_members=5))
+    inspection = engine.inspect(cut)
+    assert inspection.members == 5
+    # One note for the limit, not one per member left closed; what they hold is still seen raw.
+    assert [(n.member, n.limit) for n in inspection.notes][-1:] == [(None, True)]
+    assert len(inspection.notes) == 1 + 5 + 1
+    assert inspection.notes[-1].message == (
+        "unlisted members not opened: the limit of 5 archive members per scanned file "
+        "(--max-archive-members)")
+    assert [(m.secret, m.member, m.encoding) for m in inspection.matches] == [(key, None, "plain")]
+
+
 def without_directory_entry(data: bytes, name: str) -> bytes:
     """``data``, a zip, with ``name`` left out of its central directory (its local header and
     data stay where they are)."""

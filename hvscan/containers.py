@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     import zipfile
 
 _GZIP = b"\x1f\x8b"
+# A gzip member's first bytes: the magic and deflate, the only compression method it has.
+_GZIP_MEMBER = _GZIP + b"\x08"
 _LOCAL_FILE = b"PK\x03\x04"
 _ZIP = (_LOCAL_FILE, b"PK\x05\x06")
 _TAR_MAGIC_AT = 257
@@ -180,7 +182,7 @@ def _gzip(data: bytes, budget: Budget) -> Iterator[Item]:
     if stream.error and not output:
         # Nothing came out: the magic bytes lied, or the stream is damaged from the start.
         yield Problem(None, f"damaged gzip stream {stream.error}: scanned as raw bytes")
-        yield Raw(0)
+        yield from _after_stream(data, 0, budget)
         return
     # What the stream does not account for is scanned as it is: data appended after it, a
     # member whose magic bytes lie, the rest of a bomb and whatever was appended to it.
@@ -201,8 +203,33 @@ def _gzip(data: bytes, budget: Budget) -> Iterator[Item]:
             yield Problem(None, f"{len(data) - rest} bytes after the end of the gzip stream: "
                           "scanned as they are", informational=stream.complete)
     yield Member(None, "gzip", output)
-    if rest < len(data):
-        yield Raw(rest)
+    yield from _after_stream(data, rest, budget)
+
+
+def _after_stream(data: bytes, start: int, budget: Budget) -> Iterator[Item]:
+    """The bytes from ``start`` on, which the gzip stream before them does not account for:
+    gzip streams found there by their first bytes (appended after other data, or after a bomb
+    that a limit stopped) decompressed, the rest scanned as raw bytes."""
+    import zlib
+
+    raw = search = start
+    while (at := data.find(_GZIP_MEMBER, search)) >= 0 and not budget.exhausted():
+        cap, why = budget.allowance(len(data) - at)
+        stream = _inflate(data, at, zlib.MAX_WBITS | 16, cap + 1)
+        # What a false start decompressed counts too: many of them cost no more than the budget.
+        budget.take(min(len(stream.output), cap))
+        if not stream.complete and len(stream.output) <= cap:
+            search = at + 1  # not a gzip stream after all (the check of its CRC-32 included)
+            continue
+        if at > raw:
+            yield Raw(raw, at)
+        if len(stream.output) > cap:
+            yield Problem(None, f"gzip stream at byte {at}: decompression stopped after {cap} "
+                          f"bytes: {why}", limit=True)
+        yield Member(None, "gzip", stream.output[:cap])
+        raw = search = stream.end
+    if raw < len(data):
+        yield Raw(raw)
 
 
 def _zip(data: bytes, budget: Budget) -> Iterator[Item]:

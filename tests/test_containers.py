@@ -180,6 +180,18 @@ def test_bytes_after_a_gzip_bomb_are_scanned() -> None:
     assert message.endswith(" bytes not decompressed scanned as raw bytes")
 
 
+def test_gzip_streams_after_a_bomb_or_after_appended_data_are_decompressed() -> None:
+    key, other = make_key("test", 34), make_key("live", 35)
+    bomb = gzip.compress(b"\0" * (8 * RATIO_FLOOR))
+    hidden = gzip.compress(text_with(key))
+    engine = Engine(RULES, Limits(archive_ratio=100))
+    inspection = engine.inspect(bomb + b"\x1f\x8b\x08 not a stream " + hidden)
+    assert [(m.secret, m.encoding, m.line) for m in inspection.matches] == [(key, "gzip", 3)]
+    assert [n.limit for n in inspection.notes] == [True]
+    logs = gzip.compress(b"log\n") + b"appended text\n" + gzip.compress(text_with(other, 1))
+    assert [f[:3] for f in found(logs)] == [(other, None, "gzip")]
+
+
 def test_damaged_gzip_member_after_a_good_one_is_scanned_as_raw_bytes() -> None:
     # Gzip magic bytes that lie after a complete stream: the rest was dropped with a note.
     key = make_key("test", 31)

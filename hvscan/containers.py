@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 _GZIP = b"\x1f\x8b"
 # A gzip member's first bytes: the magic and deflate, the only compression method it has.
 _GZIP_MEMBER = _GZIP + b"\x08"
+# Attempts at decompressing what looks like the start of a gzip stream but is not, after the end
+# of a stream, before the rest is only scanned as raw bytes; nor may they read, all together,
+# more than the rest of the file: a file of nothing but such starts would cost minutes.
+_FALSE_STARTS = 64
 _LOCAL_FILE = b"PK\x03\x04"
 _ZIP = (_LOCAL_FILE, b"PK\x05\x06")
 _TAR_MAGIC_AT = 257
@@ -213,13 +217,21 @@ def _after_stream(data: bytes, start: int, budget: Budget) -> Iterator[Item]:
     import zlib
 
     raw = search = start
+    false_starts = false_read = 0
     while (at := data.find(_GZIP_MEMBER, search)) >= 0 and not budget.exhausted():
+        if false_starts == _FALSE_STARTS or false_read > len(data) - start:
+            yield Problem(None, f"{false_starts} gzip headers that start no stream after byte "
+                          f"{start}: the rest from byte {at} scanned as raw bytes only")
+            break
         cap, why = budget.allowance(len(data) - at)
         stream = _inflate(data, at, zlib.MAX_WBITS | 16, cap + 1)
         # What a false start decompressed counts too: many of them cost no more than the budget.
         budget.take(min(len(stream.output), cap))
         if not stream.complete and len(stream.output) <= cap:
-            search = at + 1  # not a gzip stream after all (the check of its CRC-32 included)
+            # Not a gzip stream after all (the check of its CRC-32 included).
+            false_starts += 1
+            false_read += stream.end - at
+            search = at + 1
             continue
         if at > raw:
             yield Raw(raw, at)

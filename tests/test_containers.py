@@ -192,6 +192,16 @@ def test_gzip_streams_after_a_bomb_or_after_appended_data_are_decompressed() -> 
     assert [f[:3] for f in found(logs)] == [(other, None, "gzip")]
 
 
+@pytest.mark.parametrize("start", [b"\x1f\x8b\x08\x00", b"\x1f\x8b\x08"])  # FLG 0x1f: a name
+def test_many_false_gzip_starts_end_the_search_with_a_note(start: bytes) -> None:
+    key = make_key("live", 36)
+    data = gzip.compress(b"log\n") + start * 100_000 + f"\n{key}\n".encode()
+    inspection = ENGINE.inspect(data)
+    assert [(m.secret, m.encoding) for m in inspection.matches] == [(key, "plain")]
+    assert inspection.notes[-1].message.endswith("scanned as raw bytes only")
+    assert not inspection.notes[-1].informational
+
+
 def test_damaged_gzip_member_after_a_good_one_is_scanned_as_raw_bytes() -> None:
     # Gzip magic bytes that lie after a complete stream: the rest was dropped with a note.
     key = make_key("test", 31)

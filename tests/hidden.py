@@ -38,10 +38,6 @@ def unicode_escape(text: str, case: str = "x") -> str:
     return "".join(f"\\u{ord(c):04{case}}" for c in text)
 
 
-def _even(prefix: bytes) -> bytes:
-    return prefix[:len(prefix) // 2 * 2]
-
-
 # name: (chain, encode(key, prefix bytes), characters before the key's first encoded bits)
 ENCODINGS: dict[str, tuple[str, Callable[[str, bytes], str], Callable[[bytes], int]]] = {
     "plain": ("plain", lambda k, p: k, lambda p: 0),
@@ -57,8 +53,11 @@ ENCODINGS: dict[str, tuple[str, Callable[[str, bytes], str], Callable[[bytes], i
     "percent-underscores": ("percent", lambda k, p: k.replace("_", "%5F"), lambda p: 0),
     "hex-escape": ("escape", lambda k, p: hex_escape(k), lambda p: 0),
     "unicode-escape": ("escape", lambda k, p: unicode_escape(k, "X"), lambda p: 0),
-    "base64>utf-16le": ("base64>utf-16le", lambda k, p: b64(_even(p) + k.encode("utf-16-le")),
-                        lambda p: len(_even(p)) * 4 // 3),
+    # The UTF-16 text may start at an odd offset of the decoded bytes; after a NUL, its bytes
+    # would read as the key in big endian as well.
+    "base64>utf-16le": ("base64>utf-16le",
+                        lambda k, p: b64(p.rstrip(b"\0") + k.encode("utf-16-le")),
+                        lambda p: len(p.rstrip(b"\0")) * 4 // 3),
 }
 # A whole text's codec: its name in the chain ("" for UTF-8, which is no encoding)
 TEXT_CODECS = {"utf-8": "", "utf-16-le": "utf-16le", "utf-16-be": "utf-16be",

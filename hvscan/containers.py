@@ -4,7 +4,12 @@ built on it such as jar, whl and docx, tar, and so tar.gz).
 Containers are recognised by their magic bytes, never by a file name: the engine sees bytes only.
 Expansion is bounded against bombs (expanded bytes and members per scanned blob, expansion ratio
 per member); a bound that stops expansion and a damaged archive both become problems that the
-report shows, never silence. zlib, zipfile and tarfile are imported only when a container is met.
+report shows, never silence. A key in a container's bytes is not missed because its structure
+gave up or lied: what the structure does not account for is scanned too, as raw bytes (data
+appended after a gzip stream, the rest of a bomb a limit stopped, bytes between zip members, a
+zip's comment), with the gzip streams and zip members found there by their own headers (a member
+the central directory leaves out, every member of a zip that lost its directory). zlib, zipfile
+and tarfile are imported only when a container is met.
 """
 
 from __future__ import annotations

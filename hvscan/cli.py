@@ -21,6 +21,7 @@ from hvscan.runner import (
     HvscanError,
     Produce,
     Settings,
+    fail_if_incomplete,
     guarded,
     run,
     scan_and_report,
@@ -174,6 +175,13 @@ def _decode_options() -> list[Callable[[F], F]]:
     ]
 
 
+_STRICT_OPTION = click.option(
+    "--strict/--no-strict", default=False,
+    help="Exit 2 when anything was left unscanned (a file skipped, an archive limit reached, a "
+         "damaged container), listing it on standard error; notes alone never change the exit "
+         "code otherwise.")
+
+
 def report_options(function: F) -> F:
     """Options every scan command that reports shares (``scan_options`` included)."""
     options = [
@@ -187,6 +195,7 @@ def report_options(function: F) -> F:
                      help="Exit 1 when a finding has at least this severity."),
         click.option("--exit-zero", is_flag=True,
                      help="Exit 0 even when findings are reported (errors still exit 2)."),
+        _STRICT_OPTION,
         click.option("--baseline", "baseline_file",
                      type=FILE,
                      help="Report only findings not recorded in this file by 'hvscan baseline'."),
@@ -306,9 +315,11 @@ def stdin_command(**options: Any) -> None:
                    "first PATH (or the current directory), as 'hvscan git' reports them.")
 @click.option("--output", "-o", type=FILE,
               default=DEFAULT_BASELINE, show_default=True, help="Baseline file to write.")
+@_STRICT_OPTION
 @scan_options
 def baseline_command(
-    paths: tuple[Path, ...], max_file_size: int, history: bool, output: Path, **options: Any
+    paths: tuple[Path, ...], max_file_size: int, history: bool, output: Path, strict: bool,
+    **options: Any
 ) -> None:
     """Record the current findings as accepted, so that scans with --baseline FILE report only
     new ones. The file holds fingerprints and key hashes, never keys, and no line numbers:
@@ -326,6 +337,8 @@ def baseline_command(
     for error in result.errors:
         click.echo(f"error: {error.path}: {error.message}", err=True)
     click.echo(summary(result), err=True)
+    if strict:
+        fail_if_incomplete(result, f" ({output} not written)")
     if result.errors:
         raise HvscanError(f"scan incomplete: {output} not written")
     count = baseline.write(output, result.findings)

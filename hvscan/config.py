@@ -55,6 +55,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("rules", file_relative=True),
         Setting("exclude"),
         Setting("fail-on"),
+        Setting("strict"),
         Setting("max-file-size"),
         Setting("max-decode-depth"),
         Setting("max-archive-depth"),

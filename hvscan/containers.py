@@ -4,13 +4,19 @@ built on it such as jar, whl and docx, tar, and so tar.gz).
 Containers are recognised by their magic bytes, never by a file name: the engine sees bytes only.
 Expansion is bounded against bombs (expanded bytes and members per scanned blob, expansion ratio
 per member); a bound that stops expansion and a damaged archive both become problems that the
-report shows, never silence. zlib, zipfile and tarfile are imported only when a container is met.
+report shows, never silence. A key in a container's bytes is not missed because its structure
+gave up or lied: what the structure does not account for is scanned too, as raw bytes (data
+appended after a gzip stream, the rest of a bomb a limit stopped, bytes between zip members, a
+zip's comment), with the gzip streams and zip members found there by their own headers (a member
+the central directory leaves out, every member of a zip that lost its directory). zlib, zipfile
+and tarfile are imported only when a container is met.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+import struct
+from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
 from hvscan.units import counted
@@ -20,7 +26,14 @@ if TYPE_CHECKING:
     import zipfile
 
 _GZIP = b"\x1f\x8b"
-_ZIP = (b"PK\x03\x04", b"PK\x05\x06")
+# A gzip member's first bytes: the magic and deflate, the only compression method it has.
+_GZIP_MEMBER = _GZIP + b"\x08"
+# Attempts at decompressing what looks like the start of a gzip stream but is not, after the end
+# of a stream, before the rest is only scanned as raw bytes; nor may they read, all together,
+# more than the rest of the file: a file of nothing but such starts would cost minutes.
+_FALSE_STARTS = 64
+_LOCAL_FILE = b"PK\x03\x04"
+_ZIP = (_LOCAL_FILE, b"PK\x05\x06")
 _TAR_MAGIC_AT = 257
 _CHUNK = 1 << 16
 # What is kept of a damaged zip member is what was read before the damage, in pieces this big.
@@ -89,18 +102,23 @@ class Member(NamedTuple):
 
 class Problem(NamedTuple):
     """A damaged part, or a limit that stopped expansion (``limit``), about member ``name``
-    (None: the container itself)."""
+    (None: the container itself). ``informational`` when nothing was left unscanned for it
+    (data appended after a stream, a member the central directory leaves out but read all the
+    same): else part of the container could not be scanned."""
 
     name: str | None
     message: str
     limit: bool = False
+    informational: bool = False
 
 
 class Raw(NamedTuple):
-    """The container's own bytes from ``offset`` on could not be read as a container: they are
-    to be scanned as they are."""
+    """The container's own bytes from ``offset`` to ``end`` (None: to the end of the container)
+    are not accounted for by its structure, or could not be read as a container: they are to be
+    scanned as they are."""
 
     offset: int
+    end: int | None = None
 
 
 Item = Member | Problem | Raw
@@ -111,6 +129,45 @@ def expand(data: bytes, container: str, budget: Budget) -> Iterator[Item]:
     return opener(data, budget)
 
 
+class _Inflated(NamedTuple):
+    """A deflate stream decompressed from ``data[start:]``: ``end`` is where it ends in ``data``
+    when ``complete``, else how far the input was read; ``error`` says why it stopped short,
+    if the data is damaged."""
+
+    output: bytes
+    end: int
+    complete: bool
+    error: str = ""
+
+
+def _inflate(data: bytes, start: int, wbits: int, most: int, stop: int | None = None) -> _Inflated:
+    """Decompress the stream at ``start`` (``wbits`` as zlib takes them), at most ``most``
+    bytes of it, reading no further than ``stop``."""
+    import zlib
+
+    stop = len(data) if stop is None else stop
+    inflater = zlib.decompressobj(wbits)
+    pieces: list[bytes] = []
+    produced, fed = 0, start
+    pending = b""
+    try:
+        while produced < most and not inflater.eof:
+            if not pending:
+                if fed >= stop:
+                    break
+                # Input goes in by chunks: feeding it whole would copy the unread tail per call.
+                pending = data[fed:min(fed + _CHUNK, stop)]
+                fed += len(pending)
+            piece = inflater.decompress(pending, most - produced)
+            pieces.append(piece)
+            produced += len(piece)
+            pending = inflater.unconsumed_tail
+    except zlib.error as exc:
+        return _Inflated(b"".join(pieces), fed - len(pending), False, f"({exc})")
+    end = fed - len(pending) - len(inflater.unused_data)
+    return _Inflated(b"".join(pieces), end, inflater.eof)
+
+
 def _gzip(data: bytes, budget: Budget) -> Iterator[Item]:
     import zlib
 
@@ -119,51 +176,77 @@ def _gzip(data: bytes, budget: Budget) -> Iterator[Item]:
         return
     cap, why = budget.allowance(len(data))
     pieces: list[bytes] = []
-    produced = fed = 0
-    pending = b""
-    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
-    failure = ""
-    rest = -1
-    try:
-        while produced <= cap:
-            if not pending and fed < len(data):
-                # Input goes in by chunks: feeding it whole would copy the unread tail per call.
-                pending = data[fed:fed + _CHUNK]
-                fed += len(pending)
-            piece = inflater.decompress(pending, cap + 1 - produced)
-            pieces.append(piece)
-            produced += len(piece)
-            pending = inflater.unconsumed_tail
-            if inflater.eof:
-                unused = inflater.unused_data
-                if not unused and fed == len(data):
-                    break
-                if not (unused + data[fed:fed + 2]).startswith(_GZIP):
-                    rest = fed - len(unused)
-                    break
-                inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)  # a multi-member stream
-                pending = unused
-            elif not pending and not piece and fed == len(data):
-                failure = "truncated gzip stream"
-                break
-    except zlib.error as exc:
-        failure = f"damaged gzip stream ({exc})"
+    produced = start = 0
+    while True:  # one gzip member after another: a multi-member stream is one file
+        stream = _inflate(data, start, zlib.MAX_WBITS | 16, cap + 1 - produced)
+        pieces.append(stream.output)
+        produced += len(stream.output)
+        if produced > cap or not stream.complete or stream.end == len(data):
+            break
+        start = stream.end
+        if not data.startswith(_GZIP, start):
+            break
     output = b"".join(pieces)[:cap]
     budget.take(len(output))
-    if produced > cap:
-        yield Problem(None, f"decompression stopped after {cap} bytes: {why}", limit=True)
-    elif failure and not output:
+    if stream.error and not output:
         # Nothing came out: the magic bytes lied, or the stream is damaged from the start.
-        yield Problem(None, f"{failure}: scanned as raw bytes")
-        yield Raw(0)
+        yield Problem(None, f"damaged gzip stream {stream.error}: scanned as raw bytes")
+        yield from _after_stream(data, 0, budget)
         return
-    elif failure:
-        yield Problem(None, f"{failure}: scanned the {produced} bytes decompressed before it")
+    # What the stream does not account for is scanned as it is: data appended after it, a
+    # member whose magic bytes lie, the rest of a bomb and whatever was appended to it.
+    if produced > cap:
+        rest = stream.end
+        yield Problem(None, f"decompression stopped after {cap} bytes: {why}; the "
+                      f"{len(data) - rest} bytes not decompressed scanned as raw bytes",
+                      limit=True)
+    elif not stream.complete and not start:
+        rest = stream.end if stream.error else len(data)
+        failure = f"damaged gzip stream {stream.error}" if stream.error else "truncated gzip stream"
+        after = f", and the {len(data) - rest} bytes from the damage on as raw bytes"
+        yield Problem(None, f"{failure}: scanned the {produced} bytes decompressed before it"
+                      f"{after if rest < len(data) else ''}")
+    else:
+        rest = stream.end if stream.complete else start
+        if rest < len(data):
+            yield Problem(None, f"{len(data) - rest} bytes after the end of the gzip stream: "
+                          "scanned as they are", informational=stream.complete)
     yield Member(None, "gzip", output)
-    if rest >= 0:
-        yield Problem(None, f"{len(data) - rest} bytes after the end of the gzip stream: "
-                      "scanned as they are")
-        yield Raw(rest)
+    yield from _after_stream(data, rest, budget)
+
+
+def _after_stream(data: bytes, start: int, budget: Budget) -> Iterator[Item]:
+    """The bytes from ``start`` on, which the gzip stream before them does not account for:
+    gzip streams found there by their first bytes (appended after other data, or after a bomb
+    that a limit stopped) decompressed, the rest scanned as raw bytes."""
+    import zlib
+
+    raw = search = start
+    false_starts = false_read = 0
+    while (at := data.find(_GZIP_MEMBER, search)) >= 0 and not budget.exhausted():
+        if false_starts == _FALSE_STARTS or false_read > len(data) - start:
+            yield Problem(None, f"{false_starts} gzip headers that start no stream after byte "
+                          f"{start}: the rest from byte {at} scanned as raw bytes only")
+            break
+        cap, why = budget.allowance(len(data) - at)
+        stream = _inflate(data, at, zlib.MAX_WBITS | 16, cap + 1)
+        # What a false start decompressed counts too: many of them cost no more than the budget.
+        budget.take(min(len(stream.output), cap))
+        if not stream.complete and len(stream.output) <= cap:
+            # Not a gzip stream after all (the check of its CRC-32 included).
+            false_starts += 1
+            false_read += stream.end - at
+            search = at + 1
+            continue
+        if at > raw:
+            yield Raw(raw, at)
+        if len(stream.output) > cap:
+            yield Problem(None, f"gzip stream at byte {at}: decompression stopped after {cap} "
+                          f"bytes: {why}", limit=True)
+        yield Member(None, "gzip", stream.output[:cap])
+        raw = search = stream.end
+    if raw < len(data):
+        yield Raw(raw)
 
 
 def _zip(data: bytes, budget: Budget) -> Iterator[Item]:
@@ -171,10 +254,12 @@ def _zip(data: bytes, budget: Budget) -> Iterator[Item]:
 
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-        members = [info for info in archive.infolist() if not info.is_dir()]
+        listed = archive.infolist()
+        members = [info for info in listed if not info.is_dir()]
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
-        yield Problem(None, f"damaged zip archive ({exc}): scanned as raw bytes")
-        yield Raw(0)
+        yield Problem(None, f"damaged zip archive ({exc}): members read from their local "
+                      "headers, the rest scanned as raw bytes")
+        yield from _unlisted(data, [], budget)
         return
     for index, info in enumerate(members):
         if reason := budget.exhausted():
@@ -185,6 +270,7 @@ def _zip(data: bytes, budget: Budget) -> Iterator[Item]:
             yield Problem(info.filename, "encrypted member: cannot be scanned")
             continue
         yield from _zip_member(archive, info, budget)
+    yield from _unlisted(data, _listed_spans(data, archive.start_dir, listed), budget)
 
 
 def _zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget) -> Iterator[Item]:
@@ -222,6 +308,116 @@ def _zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget)
         yield problem
     if output or not problem:
         yield Member(info.filename, "zip", output)
+
+
+_LOCAL_HEADER = struct.Struct("<4s5H3I2H")
+
+
+def _listed_spans(data: bytes, directory: int,
+                  listed: list[zipfile.ZipInfo]) -> list[tuple[int, int]]:
+    """The bytes the central directory accounts for: each listed member's local header and
+    data, and the directory itself up to the end record (the archive comment is not)."""
+    spans = []
+    for info in listed:
+        at = info.header_offset
+        header = data[at:at + _LOCAL_HEADER.size]
+        if len(header) == _LOCAL_HEADER.size and header.startswith(_LOCAL_FILE):
+            *_, name, extra = _LOCAL_HEADER.unpack(header)
+            end = at + _LOCAL_HEADER.size + name + extra + info.compress_size
+            if info.flag_bits & 0x8:  # a data descriptor follows, its signature optional
+                end += 16 if data.startswith(b"PK\x07\x08", end) else 12
+            spans.append((at, end))
+    end = directory
+    while data.startswith(b"PK\x01\x02", end) and len(data) >= end + 46:
+        name, extra, comment = struct.unpack_from("<3H", data, end + 28)
+        end += 46 + name + extra + comment
+    if data.startswith(b"PK\x06\x06", end):  # zip64 end record and locator
+        end += 12 + int.from_bytes(data[end + 4:end + 12], "little")
+    if data.startswith(b"PK\x06\x07", end):
+        end += 20
+    if data.startswith(b"PK\x05\x06", end):
+        end += 22
+    spans.append((directory, end))
+    return sorted(spans)
+
+
+def _unlisted(data: bytes, spans: list[tuple[int, int]], budget: Budget) -> Iterator[Item]:
+    """What the central directory does not account for (all of a zip without one): members
+    found by their local headers, and the other bytes as they are. A zip whose directory leaves
+    a member out is read by other tools than this one, and keys in it are keys all the same."""
+    covered = 0
+    stopped: str | None = None
+    for start, end in [*spans, (len(data), len(data))]:
+        if start > covered:
+            if stopped:
+                yield Raw(covered, start)
+            else:
+                stopped = yield from _gap(data, covered, start, budget)
+        covered = max(covered, end)
+    if stopped:
+        yield _not_opened("unlisted", stopped)
+
+
+def _gap(data: bytes, start: int, stop: int, budget: Budget) -> Generator[Item, None, str | None]:
+    """The items of the unaccounted bytes ``data[start:stop]``; why no more members could be
+    opened, if a limit stopped them (the rest is then scanned as raw bytes)."""
+    raw = search = start
+    while (header := data.find(_LOCAL_FILE, search, stop)) >= 0:
+        if reason := budget.exhausted():
+            yield Raw(raw, stop)
+            return reason
+        found = _local_member(data, header, stop, budget)
+        if found is None:
+            search = header + 1
+            continue
+        items, search = found
+        if header > raw:
+            yield Raw(raw, header)
+        yield from items
+        raw = search
+    if stop > raw:
+        yield Raw(raw, stop)
+    return None
+
+
+def _local_member(data: bytes, at: int, stop: int,
+                  budget: Budget) -> tuple[list[Item], int] | None:
+    """The member whose local header is at ``at`` and where its data ends, if its header holds
+    together and its data can be told apart (a stored member with its size only after the
+    data is left to the raw bytes)."""
+    header = data[at:at + _LOCAL_HEADER.size]
+    if len(header) < _LOCAL_HEADER.size:
+        return None
+    _, _, flags, method, _, _, _, size, _, name_size, extra = _LOCAL_HEADER.unpack(header)
+    begin = at + _LOCAL_HEADER.size + name_size + extra
+    if begin > stop or method not in (0, 8) or (method == 0 and (flags & 0x8 or not size)):
+        return None
+    name = data[at + _LOCAL_HEADER.size:at + _LOCAL_HEADER.size + name_size].decode(
+        "utf-8" if flags & 0x800 else "cp437", "replace")
+    unlisted = "member not listed in the zip's central directory"
+    if flags & 0x1:
+        budget.members_left -= 1
+        return [Problem(name, f"encrypted {unlisted}: cannot be scanned")], min(begin + size, stop)
+    if method == 0:
+        stream = _Inflated(data[begin:begin + size], min(begin + size, stop), begin + size <= stop)
+        cap = size
+    else:
+        cap, why = budget.allowance(size or stop - begin)
+        stream = _inflate(data, begin, -15, cap + 1, stop)
+        if not stream.output and not stream.complete:
+            return None
+    output = stream.output[:cap]
+    budget.take(len(output))
+    budget.members_left -= 1
+    if len(stream.output) > cap:
+        message = f"decompression stopped after {cap} bytes: {why}"
+    elif not stream.complete:
+        message = f"damaged or truncated {unlisted}: scanned what was read"
+    else:
+        message = f"{unlisted}: read from its local header"
+    return [Problem(name, message, limit=len(stream.output) > cap,
+                    informational=stream.complete and len(stream.output) <= cap),
+            Member(name, "zip", output)], stream.end
 
 
 def _tar(data: bytes, budget: Budget) -> Iterator[Item]:

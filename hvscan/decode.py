@@ -103,9 +103,10 @@ def family(encoding: str) -> Decoder:
     return _WIDE_DECODER if encoding in _WIDE_UNIT else _BY_FAMILY[encoding]
 
 
-class _Spans:
-    """Disjoint spans already decoded, so that each run is decoded once however many needles
-    it holds (a lookup costs a bisection, whatever the number of runs)."""
+class Spans:
+    """Disjoint spans already seen (spans added that overlap or touch merge), so that each run
+    is decoded once however many needles it holds (a lookup costs a bisection, whatever the
+    number of runs)."""
 
     def __init__(self) -> None:
         self._starts: list[int] = []
@@ -115,10 +116,17 @@ class _Spans:
         index = bisect.bisect_right(self._starts, pos) - 1
         return index >= 0 and pos < self._ends[index]
 
+    def overlaps(self, start: int, end: int) -> bool:
+        index = bisect.bisect_left(self._starts, end) - 1
+        return index >= 0 and self._ends[index] > start
+
     def add(self, start: int, end: int) -> None:
-        index = bisect.bisect_right(self._starts, start)
-        self._starts.insert(index, start)
-        self._ends.insert(index, end)
+        low = bisect.bisect_left(self._ends, start)
+        high = bisect.bisect_right(self._starts, end)
+        if low < high:
+            start, end = min(start, self._starts[low]), max(end, self._ends[high - 1])
+        self._starts[low:high] = [start]
+        self._ends[low:high] = [end]
 
 
 # --- base64 --------------------------------------------------------------------------------
@@ -141,7 +149,7 @@ def _base64_forms(literal: bytes) -> list[Form]:
 
 def _base64_regions(buf: bytes, found: Found) -> list[Region]:
     regions: list[Region] = []
-    done = _Spans()
+    done = Spans()
     for needle, info in found:
         for pos in occurrences(buf, needle):
             if done.covers(pos):
@@ -299,7 +307,7 @@ def _escape_regions(buf: bytes, found: Found) -> list[Region]:
 
 def _spans(buf: bytes, found: Found, chars: bytes) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
-    done = _Spans()
+    done = Spans()
     for needle, _ in found:
         for pos in occurrences(buf, needle):
             if not done.covers(pos):
@@ -421,27 +429,62 @@ def _utf32_units(data: bytes, *, big: bool) -> bool:
     )
 
 
+# A whole-buffer reading of UTF-16/32 text: (code unit size, grid, big endian), the grid being
+# the offset modulo the unit size at which the code units start.
+Reading = tuple[int, int, bool]
+
+
 def _wide_regions(buf: bytes, found: Found) -> list[Region]:
-    """Re-read ``buf`` as UTF-16/32 once per class of grid a needle sits on, and for the class
-    ``_sniff`` finds. ASCII text in little endian on grid ``g`` reads the same in big endian on
-    grid ``g + 1``: both are class ``g``, decoded once, in the byte order that puts the text at
-    the start of the buffer (so the byte pattern tells a BOM-less file's byte order), else little
-    endian, the common one."""
+    """Re-read ``buf`` as UTF-16/32 once per reading a needle calls for, and in the reading
+    ``_sniff`` finds. An ASCII keyword's form is the same in both byte orders (see
+    ``_wide_forms``), and ASCII text in little endian on grid ``g`` reads the same in big endian
+    on grid ``g + 1`` but for one edge: the big-endian reading loses the first character when a
+    non-NUL byte comes before the text, the little-endian one the last when a non-NUL byte comes
+    after it. So each needle occurrence is read in the byte order that puts the text at the start
+    of the buffer (which tells a BOM-less file's byte order), else in little endian, the common
+    one; and also in the other byte order, on its grid, unless the bytes that order needs beside
+    the needle (the NULs the form was stripped of) are not NUL. That second reading is listed
+    last: the engine keeps one match per key occurrence, the first reading's."""
     sniffed = _sniff(buf)
-    classes: set[tuple[int, int]] = {sniffed} if sniffed else set()
+    first: dict[Reading, None] = dict.fromkeys([_reading(*sniffed)] if sniffed else [])
+    second: dict[Reading, None] = {}
     for needle, info in found:
         width = _WIDE_UNIT[info.chain[0]]
         for pos in occurrences(buf, needle):
-            classes.add((width, (pos + info.phase) % width))
-            if sum(w == width for w, _ in classes) == width:
+            cls = (pos + info.phase) % width
+            first.setdefault(_reading(width, cls))
+            other = _other_reading(buf, pos, len(needle), width, cls)
+            if other is not None:
+                second.setdefault(other)
+            if sum(w == width for w, _, _ in (*first, *second)) == 2 * width:
                 break
-    return [_wide_region(buf, width, cls) for width, cls in sorted(classes)]
+    # The two never share a reading: a second reading is never a preferred one.
+    return [_wide_region(buf, *reading) for reading in (*first, *second)]
 
 
-def _wide_region(buf: bytes, width: int, cls: int) -> Region:
+def _reading(width: int, cls: int) -> Reading:
+    """The preferred reading of text of class ``cls``: ASCII text in little endian on grid
+    ``cls`` and in big endian on grid ``cls + 1`` are both of class ``cls``."""
     big = (cls + 1) % width == 0
+    return width, 0 if big else cls, big
+
+
+def _other_reading(buf: bytes, pos: int, size: int, width: int, cls: int) -> Reading | None:
+    """The reading in the other byte order of the needle at ``pos``, if the bytes beside the
+    needle that its code units take in that order are NUL, as they are in such text."""
+    _, _, big = _reading(width, cls)
+    if big:
+        grid = cls
+        tail = buf[pos + size:pos + size + (grid - pos - size) % width]
+        return (width, grid, False) if not tail.strip(b"\0") else None
+    grid = (cls + 1) % width
+    lead = (pos - grid) % width
+    head = buf[pos - lead:pos] if pos >= lead else b"\1"
+    return (width, grid, True) if not head.strip(b"\0") else None
+
+
+def _wide_region(buf: bytes, width: int, grid: int, big: bool) -> Region:
     name, codec = _WIDE_CODECS[width, big]
-    grid = 0 if big else cls
     if grid == 0 and buf.startswith(_BOMS[codec]):
         grid = len(_BOMS[codec])
     stop = grid + (len(buf) - grid) // width * width

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 from hvscan import containers
-from hvscan.decode import Region, family, looks_wide, needle_table
+from hvscan.decode import Region, Spans, family, looks_wide, needle_table
 from hvscan.placeholders import CHECKS
 from hvscan.prefilter import Prefilter, occurrences
 from hvscan.rules import Rule
@@ -66,11 +66,13 @@ class Limits(NamedTuple):
 
 class Note(NamedTuple):
     """Something in a blob that could not be fully looked into; ``limit`` when one of the
-    ``Limits`` stopped it. ``member`` as in ``Match``."""
+    ``Limits`` stopped it. ``member`` as in ``Match``. ``informational`` when nothing was left
+    unscanned for it (what ``--strict`` does not count)."""
 
     member: str | None
     message: str
     limit: bool = False
+    informational: bool = False
 
 
 class Inspection:
@@ -190,13 +192,15 @@ class _Walk:
                 self.document(item.data, (*chain, item.layer), _join(member, item.name),
                               depth if tar_in_gzip else depth + 1)
             elif isinstance(item, containers.Problem):
-                self.note(_join(member, item.name), item.message, item.limit)
+                self.note(_join(member, item.name), item.message, item.limit,
+                          item.informational)
             else:
-                self.text_document(data, item.offset, chain, member)
+                self.text_document(data, item.offset, chain, member, item.end)
 
     def text_document(self, data: bytes, offset: int, chain: tuple[str, ...],
-                      member: str | None) -> None:
-        spots = self.text(data[offset:] if offset else data, chain, 0)
+                      member: str | None, end: int | None = None) -> None:
+        """Scan ``data[offset:end]`` as text, in ``data``'s lines and columns."""
+        spots = self.text(data[offset:end] if offset or end is not None else data, chain, 0)
         if not spots:
             return
         locator = Locator(data)
@@ -208,7 +212,7 @@ class _Walk:
                 encodings = ">".join(spot.chain[len(chain):])
                 self.note(member, f"{encodings} text at line {line}, column {column} holds "
                           f"an encoded key prefix but no complete key (truncated or invalid "
-                          f"{encodings.rsplit('>', 1)[-1]})")
+                          f"{encodings.rsplit('>', 1)[-1]})", informational=True)
                 continue
             found.append(Match(
                 rule=spot.rule, secret=spot.secret, body=spot.body, start=start, end=end,
@@ -269,8 +273,9 @@ class _Walk:
                                  allowed=allowed))
         return moved
 
-    def note(self, member: str | None, message: str, limit: bool = False) -> None:
-        self.out.notes.append(Note(member, message, limit))
+    def note(self, member: str | None, message: str, limit: bool = False,
+             informational: bool = False) -> None:
+        self.out.notes.append(Note(member, message, limit, informational))
 
 
 # Body characters after a decoded prefix that make it look like the start of a real key.
@@ -294,15 +299,34 @@ def _looks_like_a_body(start: bytes) -> bool:
 
 
 def _distinct(spots: list[_Spot]) -> list[_Spot]:
-    """One spot per key occurrence. A decoder's region can hold plain text too (an escape run
-    that stops right before a plain key): the key then comes back from the region at the same
-    place, and only its shortest chain, the truthful one, is kept."""
-    best: dict[tuple[int, int, str, str], _Spot] = {}
-    for spot in spots:
-        key = (spot.start, spot.end, spot.rule.id if spot.rule else "", spot.secret)
-        if key not in best or len(spot.chain) < len(best[key].chain):
-            best[key] = spot
-    return list(best.values()) if len(best) < len(spots) else spots
+    """One spot per key occurrence. The same key can come back from one place more than once:
+    a decoder's region can hold plain text too (an escape run that stops right before a plain
+    key), and a UTF-16/32 string is read in both byte orders when its bytes allow both (see
+    ``decode._wide_regions``), the two readings' spans then overlapping. Of spots of one key
+    that overlap, the one with the shortest chain, the truthful one, is kept, else the first
+    (the preferred reading); and an encoded prefix without a key is no note where a reading
+    found the key."""
+    if len(spots) < 2:
+        return spots
+    kept: dict[tuple[str, str], Spans] = {}
+    keys, notes = Spans(), Spans()
+    chosen: list[int] = []
+    for index in sorted(range(len(spots)), key=lambda i: (spots[i].rule is None,
+                                                         len(spots[i].chain), i)):
+        spot = spots[index]
+        span = spot.start, spot.end
+        if spot.rule is None:
+            if keys.overlaps(*span) or notes.overlaps(*span):
+                continue
+            notes.add(*span)
+        else:
+            group = kept.setdefault((spot.rule.id, spot.secret), Spans())
+            if group.overlaps(*span):
+                continue
+            group.add(*span)
+            keys.add(*span)
+        chosen.append(index)
+    return spots if len(chosen) == len(spots) else [spots[i] for i in sorted(chosen)]
 
 
 def _join(member: str | None, name: str | None) -> str | None:

@@ -27,9 +27,12 @@ class HookKind:
 
 
 PRE_COMMIT = HookKind("pre-commit", "staged", "blocks a commit that adds a HesedVid API key")
-# git passes the remote's name (from the repository's configuration) and URL: never options.
-PRE_PUSH = HookKind("pre-push", 'pre-push -- "$@"',
-                    "blocks a push that carries a HesedVid API key the remote does not have")
+# Strict: a push is the last check before keys leave the machine, so a push whose content could
+# not all be scanned is stopped too (the pre-commit hook is not: see docs/ci.md). git passes the
+# remote's name (from the repository's configuration) and URL: never options.
+PRE_PUSH = HookKind("pre-push", 'pre-push --strict -- "$@"',
+                    "blocks a push that carries a HesedVid API key the remote does not have, or "
+                    "whose content could not all be scanned")
 
 
 def hook_path(repo: Path | str, kind: HookKind) -> Path:

@@ -7,8 +7,9 @@ configuration, where every parameter keeps the default below (tests/test_runner.
 these are the command line's defaults), so both print the same report.
 
 Exit codes: 0 no finding at or above --fail-on; 1 findings at or above it; 2 usage error or
-something asked for could not be scanned (2 wins over 1: an incomplete scan is never a verdict);
-130 interrupted (SIGINT, Ctrl-C: the shell's 128 + 2).
+something asked for could not be scanned, and with --strict also when part of it was left
+unscanned (a file skipped, an archive limit reached, a damaged container): 2 wins over 1, an
+incomplete scan is never a verdict; 130 interrupted (SIGINT, Ctrl-C: the shell's 128 + 2).
 """
 
 from __future__ import annotations
@@ -102,8 +103,10 @@ def scan_and_report(
     show_suppressed: bool = False,
     show_secrets: bool = False,
     color: str = "auto",
+    strict: bool = False,
 ) -> NoReturn:
-    """Scan, report, and exit with the scan's exit code."""
+    """Scan, report, and exit with the scan's exit code (with ``strict``, 2 when anything was
+    left unscanned, listed on standard error)."""
     from hvscan.report import ReportOptions, renderer
     from hvscan.rules import severity_rank
 
@@ -141,6 +144,8 @@ def scan_and_report(
             from hvscan.report.text_format import summary
 
             print(summary(result), file=sys.stderr)
+    if strict:
+        fail_if_incomplete(result, show_secrets=show_secrets)
     if result.errors:
         sys.exit(EXIT_ERROR)
     threshold = None if fail_on == "none" else severity_rank(fail_on)
@@ -148,6 +153,24 @@ def scan_and_report(
         severity_rank(f.severity) >= threshold for f in result.findings
     )
     sys.exit(EXIT_FINDINGS if failing and not exit_zero else EXIT_CLEAN)
+
+
+def fail_if_incomplete(result: ScanResult, consequence: str = "",
+                       show_secrets: bool = False) -> None:
+    """``--strict``: list what the run left unscanned and exit 2, if anything. The list names
+    paths from the scanned content, so it is shown as reports show them."""
+    from hvscan.scan import left_unscanned
+    from hvscan.shown import shown
+    from hvscan.units import counted
+
+    unscanned = left_unscanned(result)
+    if not unscanned:
+        return
+    print(f"hvscan: --strict: {counted(len(unscanned), 'part')} of the input left unscanned"
+          f"{consequence}:", file=sys.stderr)
+    for line in unscanned:
+        print(f"  {shown(line, result.engine, show_secrets)}", file=sys.stderr)
+    sys.exit(EXIT_ERROR)
 
 
 def want_color(choice: str) -> bool:

@@ -51,13 +51,21 @@ class Stats:
 
 class Note(NamedTuple):
     """Part of a blob that could not be fully looked into; ``limit`` when a --max-* limit
-    stopped decoding or expansion (raise it to look further)."""
+    stopped decoding or expansion (raise it to look further); ``informational`` when nothing
+    was left unscanned for it (see ``left_unscanned``)."""
 
     path: str | None
     message: str
     limit: bool
     source: str
     commit: str | None = None
+    informational: bool = False
+
+    @property
+    def place(self) -> str:
+        """Where the note is, as reports show it."""
+        where = self.path or f"({self.source})"
+        return f"{where} (commit {self.commit})" if self.commit else where
 
 
 class ScanResult:
@@ -165,7 +173,18 @@ def record_notes(result: ScanResult, inspection: Inspection, origin: Origin) -> 
         stats.notes += 1
         stats.limits_hit += note.limit
         result.notes.append(Note(member_path(origin.path, note.member), note.message, note.limit,
-                                 origin.source, origin.commit))
+                                 origin.source, origin.commit, note.informational))
+
+
+def left_unscanned(result: ScanResult) -> list[str]:
+    """What the run could not scan, one line each (what ``--strict`` fails on): unreadable
+    paths, skipped content, and the notes about parts not looked into (a limit reached, a
+    damaged container); not the notes that only inform."""
+    lines = [f"{error.path}: {error.message}" for error in result.errors]
+    lines += [f"{skipped.path}: skipped: {skipped.reason}" for skipped in result.skipped
+              if not skipped.informational]
+    lines += [f"{note.place}: {note.message}" for note in result.notes if not note.informational]
+    return lines
 
 
 def settle(result: ScanResult, excluded: Excluded | None, suppressor: Suppressor) -> None:

@@ -21,7 +21,11 @@ from keygen import make_key
 # Property tests judge hvscan, not the machine: on a loaded two-core CI runner, generating
 # examples may be slow, which says nothing about the code under test.
 settings.register_profile("hvscan", deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("hvscan")
+# A long fuzzing run: HVSCAN_FUZZ_EXAMPLES=100000 pytest tests/test_engine.py -k hidden_any_way
+# (properties with no example count of their own run that many examples).
+settings.register_profile("fuzz", parent=settings.get_profile("hvscan"),
+                          max_examples=int(os.environ.get("HVSCAN_FUZZ_EXAMPLES") or 0) or 100)
+settings.load_profile("fuzz" if os.environ.get("HVSCAN_FUZZ_EXAMPLES") else "hvscan")
 
 # A key's prefix and body, as the rules define it; only its shape, so that test ids (printed by
 # pytest and kept in .pytest_cache) never carry a generated key.

@@ -41,6 +41,7 @@ def test_action_metadata() -> None:
         assert "default" in spec, name
     assert action["inputs"]["format"]["default"] == "github"
     assert action["inputs"]["fail-on"]["default"] == "low"
+    assert action["inputs"]["strict"]["default"] == "true"
     assert action["runs"]["using"] == "composite"
     assert set(action["outputs"]) == {"exit-code", "report"}
     for step in action["runs"]["steps"]:
@@ -278,7 +279,7 @@ def test_pull_request_scans_base_to_head(repo: GitRepo, commits: dict[str, str],
     outputs, args, _ = _run_scan(repo, tmp_path, EVENT_NAME="pull_request",
                                  PR_BASE=commits["c0"], PR_HEAD=commits["c2"])
     assert args == ["git", "--range", f"{commits['c0']}..{commits['c2']}", "--format", "github",
-                    "--fail-on", "low"]
+                    "--fail-on", "low", "--strict"]
     assert outputs == {"report": "", "exit-code": "0"}
 
 
@@ -328,8 +329,10 @@ def test_inputs_become_options(repo: GitRepo, commits: dict[str, str], tmp_path:
         repo, tmp_path, 1, EVENT_NAME="schedule", INPUT_FORMAT="sarif", INPUT_FAIL_ON="high",
         INPUT_BASELINE=".hvscan-baseline.json", INPUT_UPLOAD_SARIF="true")
     assert args == ["git", "--branch", "HEAD", "--format", "sarif", "--fail-on", "high",
-                    "--baseline", ".hvscan-baseline.json", "--output", "hvscan.sarif"]
+                    "--baseline", ".hvscan-baseline.json", "--strict", "--output", "hvscan.sarif"]
     assert outputs == {"report": "hvscan.sarif", "exit-code": "1"}
+    _, args, _ = _run_scan(repo, tmp_path, EVENT_NAME="schedule", INPUT_STRICT="false")
+    assert args is not None and "--strict" not in args
 
 
 @pytest.mark.parametrize("env", [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -108,6 +109,41 @@ def test_size_limit_is_a_note_not_an_error(tree: Path, run_hvscan: Run) -> None:
     out = done.stdout.decode()
     assert done.returncode == 0
     assert "note: skipped src/app.py: larger than --max-file-size" in out
+
+
+def test_strict_fails_when_anything_was_left_unscanned(tree: Path, run_hvscan: Run) -> None:
+    # Without --strict, what was left unscanned is only a note: exit 0 or 1 as if scanned.
+    logs = gzip.compress(os.urandom(40))[:-10]  # truncated
+    (tree / "logs.gz").write_bytes(logs)
+    (tree / "after.gz").write_bytes(gzip.compress(b"log\n") + b"appended\n")  # informs only
+    assert run_hvscan("dir", "--max-file-size", "60", "--fail-on", "none", cwd=tree,
+                      ).returncode == 0
+    done = run_hvscan("dir", "--max-file-size", "60", "--strict", cwd=tree)
+    assert done.returncode == 2  # not 1: an incomplete scan is never a verdict
+    err = done.stderr.decode().splitlines()
+    assert err[0] == "hvscan: --strict: 2 parts of the input left unscanned:"
+    assert err[1] == "  docs.md: skipped: larger than --max-file-size (62 > 60 bytes)"
+    assert err[2].startswith("  logs.gz: truncated gzip stream: scanned the ")
+    assert len(err) == 3
+    assert "src/app.py:1:8: hesedvid-live-key" in done.stdout.decode()  # still reported
+    (tree / "logs.gz").unlink()
+    assert run_hvscan("dir", "--strict", "--format", "json", cwd=tree).returncode == 1
+    assert run_hvscan("dir", "--strict", "--fail-on", "none", "clean.txt", "after.gz",
+                      cwd=tree).returncode == 0
+    piped = run_hvscan("stdin", "--strict", input=logs)
+    assert piped.returncode == 2 and b"<stdin>: truncated gzip stream" in piped.stderr
+
+
+def test_strict_baseline_is_not_written_from_an_incomplete_scan(tree: Path,
+                                                               run_hvscan: Run) -> None:
+    done = run_hvscan("baseline", "--max-file-size", "60", "--strict", cwd=tree)
+    assert done.returncode == 2
+    assert done.stderr.decode().splitlines()[-2:] == [
+        "hvscan: --strict: 1 part of the input left unscanned (.hvscan-baseline.json not "
+        "written):",
+        "  docs.md: skipped: larger than --max-file-size (62 > 60 bytes)"]
+    assert not (tree / ".hvscan-baseline.json").exists()
+    assert run_hvscan("baseline", "--max-file-size", "60", cwd=tree).returncode == 0
 
 
 def test_bad_size_is_a_usage_error(tmp_path: Path, run_hvscan: Run) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -125,6 +126,21 @@ def test_precedence_command_line_then_environment_then_file(repo: Path, run_hvsc
     assert run_hvscan("dir", cwd=repo, env=env).returncode == 1
     assert run_hvscan("dir", "--fail-on", "critical", cwd=repo, env=env).returncode == 0
     assert run_hvscan("dir", "--fail-on", "high", cwd=repo).returncode == 1
+
+
+def test_strict_from_environment_or_file_and_a_file_cannot_turn_it_off(
+    repo: Path, run_hvscan: Run
+) -> None:
+    (repo / "logs.gz").write_bytes(gzip.compress(b"log line\n" * 100)[:-12])  # truncated
+    assert run_hvscan("dir", cwd=repo).returncode == 1
+    assert run_hvscan("dir", cwd=repo, env={"HVSCAN_STRICT": "1"}).returncode == 2
+    # The scanned tree's own file may make the scan stricter, never less strict.
+    (repo / ".hvscan.toml").write_text("strict = false\n")
+    assert run_hvscan("dir", cwd=repo, env={"HVSCAN_STRICT": "true"}).returncode == 2
+    assert run_hvscan("dir", "--strict", cwd=repo).returncode == 2
+    (repo / ".hvscan.toml").write_text("strict = true\n")
+    assert run_hvscan("dir", cwd=repo).returncode == 2
+    assert run_hvscan("dir", "--no-strict", cwd=repo).returncode == 1
 
 
 def test_pyproject_table(repo: Path, run_hvscan: Run) -> None:

@@ -7,8 +7,9 @@ import json
 from collections.abc import Callable
 
 import pytest
+from hidden import Hidden, assert_found_once, b64, hex_escape, hidden_keys, percent, unicode_escape
 from hvscan_run import Run
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from keygen import make_key
 
@@ -24,23 +25,6 @@ KEYWORDS = [k for rule in RULES for k in rule.keywords]
 def found(data: bytes, engine: Engine = ENGINE) -> list[tuple[str, str, int, int]]:
     return [(m.secret, m.encoding, m.line, m.column)
             for m in engine.scan(data) if not m.placeholder]
-
-
-def b64(data: bytes | str) -> str:
-    raw = data.encode() if isinstance(data, str) else data
-    return base64.b64encode(raw).decode()
-
-
-def percent(text: str, case: str = "X") -> str:
-    return "".join(f"%{b:02{case}}" for b in text.encode())
-
-
-def hex_escape(text: str, case: str = "x") -> str:
-    return "".join(f"\\x{b:02{case}}" for b in text.encode())
-
-
-def unicode_escape(text: str, case: str = "x") -> str:
-    return "".join(f"\\u{ord(c):04{case}}" for c in text)
 
 
 # --- needles -------------------------------------------------------------------------------
@@ -240,6 +224,36 @@ def test_utf16_strings_inside_binary_data(offset: int) -> None:
     assert [f[:2] for f in found(data)] in ([(key, "utf-16le")], [(key, "utf-16be")])
 
 
+@pytest.mark.parametrize(("codec", "name"), [
+    ("utf-16-le", "utf-16le"), ("utf-16-be", "utf-16be"),
+    ("utf-32-le", "utf-32le"), ("utf-32-be", "utf-32be"),
+])
+@pytest.mark.parametrize("offset", range(8))
+@pytest.mark.parametrize("around", [b"\x00", b"A", b"\xff", b"\x01\x02\x03"])
+def test_wide_strings_in_binary_data_at_every_alignment(
+    codec: str, name: str, offset: int, around: bytes
+) -> None:
+    # Missed before: UTF-16LE at odd offsets after a non-NUL byte, UTF-16BE at odd offsets
+    # before one, UTF-32BE off a multiple of 4, UTF-32LE at 3 mod 4.
+    key = make_key("live", 40 + offset)
+    data = (around * 8)[:offset] + key.encode(codec) + around * 4
+    inspection = ENGINE.inspect(data)
+    (match,) = inspection.matches
+    assert inspection.notes == []
+    assert match.secret == key and data[match.start:match.end].decode(match.encoding) == key
+    if around != b"\x00":  # else the bytes read as the key in either byte order
+        assert (match.encoding, match.start) == (name, offset)
+
+
+def test_wide_string_readable_in_both_byte_orders_is_found_once() -> None:
+    # NULs on both sides: the bytes read as UTF-16LE at one offset and UTF-16BE at the next.
+    key = make_key("test", 41)
+    data = b"\x07\x00\x00" + key.encode("utf-16-le") + b"\x00\x00\x07"
+    (match,) = ENGINE.scan(data)
+    assert match.secret == key
+    assert data[match.start:match.end].decode(match.encoding) == key
+
+
 def test_plain_and_utf16_keys_in_one_file() -> None:
     plain, wide = make_key("live", 17), make_key("test", 18)
     data = plain.encode() + b"\n\x00\x00\x00" + wide.encode("utf-16-le")
@@ -312,67 +326,10 @@ def test_decode_depth_zero_decodes_nothing() -> None:
 
 # --- properties -----------------------------------------------------------------------------
 
-SEPARATORS = " \n\t\"',;:()[]{}<>|"
-FILLER = st.text(st.characters(codec="utf-8", exclude_characters="%\\"), max_size=120)
-
-
-def _even(prefix: bytes) -> bytes:
-    return prefix[:len(prefix) // 2 * 2]
-
-
-# name: (chain, encode(key, prefix bytes), characters before the key's first encoded bits)
-INNER: dict[str, tuple[str, Callable[[str, bytes], str], Callable[[bytes], int]]] = {
-    "plain": ("plain", lambda k, p: k, lambda p: 0),
-    "base64": ("base64", lambda k, p: b64(p + k.encode()), lambda p: len(p) * 4 // 3),
-    "base64-url": ("base64", lambda k, p: base64.urlsafe_b64encode(
-        p + k.encode() + b"~").decode().rstrip("="), lambda p: len(p) * 4 // 3),
-    "percent": ("percent", lambda k, p: percent(k), lambda p: 0),
-    "percent-lower": ("percent", lambda k, p: percent(k, "x"), lambda p: 0),
-    "percent-underscores": ("percent", lambda k, p: k.replace("_", "%5F"), lambda p: 0),
-    "hex-escape": ("escape", lambda k, p: hex_escape(k), lambda p: 0),
-    "unicode-escape": ("escape", lambda k, p: unicode_escape(k, "X"), lambda p: 0),
-    "base64>utf-16le": ("base64>utf-16le", lambda k, p: b64(_even(p) + k.encode("utf-16-le")),
-                        lambda p: len(_even(p)) * 4 // 3),
-}
-# codec: (chain name, BOM)
-OUTER = {"utf-8": ("", ""), "utf-16-le": ("utf-16le", ""), "utf-16-be": ("utf-16be", ""),
-         "utf-32-le": ("utf-32le", ""), "utf-32-be": ("utf-32be", "\ufeff")}
-
-
 @settings(max_examples=300)
-@given(
-    before=FILLER,
-    after=FILLER,
-    left=st.sampled_from(SEPARATORS),
-    right=st.sampled_from(SEPARATORS),
-    inner=st.sampled_from(sorted(INNER)),
-    outer=st.sampled_from(sorted(OUTER)),
-    prefix=st.binary(max_size=4),
-    bom=st.booleans(),
-    kind=st.sampled_from(["live", "test"]),
-    seed=st.integers(0, 10_000),
-)
-def test_any_encoded_key_in_random_text_is_found_once_with_its_chain(
-    before: str, after: str, left: str, right: str, inner: str, outer: str,
-    prefix: bytes, bom: bool, kind: str, seed: int,
-) -> None:
-    key = make_key(kind, seed)
-    chain, encode, lead = INNER[inner]
-    outer_chain, _ = OUTER[outer]
-    assume(not outer_chain or ">" not in chain)
-    if outer_chain and chain != "plain" and not bom:
-        # What is inside a UTF-16/32 text is found when the text is recognised: by its BOM, or
-        # by the zero bytes of ASCII text at its start.
-        before = "# settings for the deployment tool\n" + before
-    text = f"{before}{left}{encode(key, prefix)}{right}{after}"
-    data = (("\ufeff" if bom and outer_chain else "") + text).encode(outer)
-    expected = ">".join(c for c in (outer_chain, chain) if c and c != "plain") or "plain"
-    hits = [m for m in ENGINE.scan(data) if m.secret == key]
-    assert [m.encoding for m in hits] == [expected]
-    head = before + left
-    line_start = head.rfind("\n") + 1
-    assert (hits[0].line, hits[0].column) == (
-        head.count("\n") + 1, len(head) - line_start + lead(prefix) + 1)
+@given(hidden=hidden_keys(contexts=("text",), max_containers=0))
+def test_any_encoded_key_in_random_text_is_found_once_with_its_chain(hidden: Hidden) -> None:
+    assert_found_once(ENGINE, hidden)
 
 
 @settings(max_examples=200)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from hidden import Hidden, assert_found_once, hidden_keys
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from keygen import make_body, make_key
@@ -196,6 +197,16 @@ def test_key_spliced_into_random_bytes_is_found_once_at_the_right_place(
     assert [(m.line, m.column, m.start) for m in found] == [
         (expected_line, expected_column, len(before))
     ]
+
+
+# The fuzzing property: every way of hiding a key (tests/hidden.py) at once, composed. Its
+# example count is the profile's: modest in CI, as many as wanted in a long run
+# (HVSCAN_FUZZ_EXAMPLES, see tests/conftest.py and the README's "Developing hvscan").
+@given(hidden=hidden_keys())
+def test_key_hidden_any_way_in_random_content_is_found_once_at_the_right_place(
+    hidden: Hidden
+) -> None:
+    assert_found_once(ENGINE, hidden)
 
 
 @settings(max_examples=300)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import subprocess
 from pathlib import Path
@@ -56,6 +57,22 @@ def test_pre_push_hook_refuses_a_push_with_a_key(repo: GitRepo, remote: GitRepo,
     refused = repo.git("push", "origin", "main:refs/heads/feature", check=False)
     assert refused.returncode != 0
     assert remote.git("rev-parse", "-q", "--verify", "feature", check=False).returncode != 0
+
+
+def test_pre_push_hook_is_strict_and_the_pre_commit_hook_is_not(repo: GitRepo, remote: GitRepo,
+                                                                 run_hvscan: Run) -> None:
+    assert install(repo, run_hvscan).returncode == 0
+    assert install(repo, run_hvscan, "--pre-push").returncode == 0
+    assert "-m hvscan pre-push --strict " in (repo.path / ".git" / "hooks" / "pre-push").read_text()
+    repo.commit_file("a.txt", "clean\n", "clean")
+    assert repo.git("push", "-q", "origin", "main", check=False).returncode == 0
+    repo.write("logs.gz", gzip.compress(b"log line\n" * 100)[:-12])  # truncated
+    repo.add("logs.gz")
+    assert repo.git("commit", "-q", "-m", "logs", check=False).returncode == 0
+    refused = repo.git("push", "origin", "main", check=False)
+    assert refused.returncode != 0
+    assert b"logs.gz (commit " in refused.stderr and b"truncated gzip stream" in refused.stderr
+    assert remote.git("rev-list", "--count", "main").stdout == b"1\n"
 
 
 def test_refuses_to_replace_an_existing_hook_unless_forced(repo: GitRepo,

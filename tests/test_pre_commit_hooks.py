@@ -7,6 +7,7 @@ PRE_COMMIT_HOME is shared) and runs the hooks from real ``git commit`` and ``git
 
 from __future__ import annotations
 
+import gzip
 import shutil
 import subprocess
 import sys
@@ -125,6 +126,22 @@ def test_push_carrying_a_key_is_refused(project: GitRepo, origin: GitRepo) -> No
     # The same commits on a new branch are refused as well.
     refused = git(project, "push", "origin", "main:refs/heads/feature")
     assert refused.returncode != 0 and "deploy.env:1:8" in refused.stdout + refused.stderr
+
+
+def test_push_of_content_that_cannot_all_be_scanned_is_refused(project: GitRepo,
+                                                                origin: GitRepo) -> None:
+    # hvscan-push is strict; the commit hooks are not (README, "Strict scans").
+    assert git(project, "push", "-q", "origin", "main").returncode == 0
+    project.write("logs.gz", gzip.compress(b"log line\n" * 100)[:-12])  # truncated
+    project.add("logs.gz")
+    committed = git(project, "commit", "-m", "logs")
+    assert committed.returncode == 0, committed.stdout + committed.stderr
+    refused = git(project, "push", "origin", "main")
+    output = refused.stdout + refused.stderr
+    assert refused.returncode != 0
+    assert "hvscan: --strict: 1 part of the input left unscanned:" in output
+    assert "  logs.gz (commit " in output and "truncated gzip stream" in output
+    assert origin.git("rev-list", "--count", "main").stdout == b"1\n"
 
 
 def test_run_all_files_and_files_scan_what_they_name(project: GitRepo) -> None:

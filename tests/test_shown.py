@@ -200,3 +200,17 @@ def test_github_commands_cannot_be_forged_by_a_file_name(
     props = lines[0].split("::")[1].split(" ", 1)[1]
     assert props.startswith("file=a%2Cline=99%3Ab%250A\\x0a%3A%3Aerror file=x%3A%3A0 findings"
                             "\\x0d,line=1,col=3,")
+
+
+def test_the_strict_list_of_what_was_left_unscanned_is_escaped(
+    tmp_path: Path, key: Callable[..., str], run_hvscan: Run
+) -> None:
+    # A file over --max-file-size is left unscanned: --strict names it on standard error.
+    name = f"big{FORGED}{key('live', 'strict-list')}"
+    (tmp_path / name).write_text("x" * 2000)
+    done = run_hvscan("dir", "--strict", "--max-file-size", "1000", ".", cwd=tmp_path)
+    assert done.returncode == 2
+    err = done.stderr.decode()
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f]", err)
+    assert not KEY_SHAPE.search(err)
+    assert "--strict: 1 part of the input left unscanned" in err and escape("big" + FORGED) in err

@@ -33,10 +33,7 @@ def render(result: ScanResult, options: ReportOptions) -> str:
     for skipped in result.skipped:
         lines.append(f"note: skipped {skipped.path}: {skipped.reason}")
     for note in result.notes:
-        where = note.path or f"({note.source})"
-        if note.commit:
-            where += f" (commit {note.commit})"
-        lines.append(f"note: {where}: {note.message}")
+        lines.append(f"note: {note.place}: {note.message}")
     for error in result.errors:
         lines.append(_paint(f"error: {error.path}: {error.message}", "31", options))
     lines.append(summary(result))

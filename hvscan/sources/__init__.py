@@ -63,8 +63,12 @@ class Screen(NamedTuple):
 
 
 class Skipped(NamedTuple):
+    """A path not read. ``informational`` when there is no content of its own to scan there (a
+    broken symbolic link, a submodule's commit): else content was left unscanned."""
+
     path: str
     reason: str
+    informational: bool = False
 
 
 class Failed(NamedTuple):

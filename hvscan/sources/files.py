@@ -105,7 +105,8 @@ class _Walker:
             try:
                 child = os.stat(entry.path)
             except FileNotFoundError:
-                yield Skipped(display_path(child_shown), "broken symbolic link")
+                yield Skipped(display_path(child_shown), "broken symbolic link",
+                              informational=True)
                 continue
             except OSError as exc:
                 yield Failed(display_path(child_shown), _reason(exc))

@@ -108,7 +108,8 @@ def read(repo: Path | bytes | str, push: Push, excluded: Excluded | None = None)
                 origin = Origin("history", shown, commit, author, date)
                 blobs.setdefault((change.new_id, change.path), (origin, change))
     for path in sorted(gitlinks):
-        yield Skipped(display_path(path), "submodule commit (push the submodule separately)")
+        yield Skipped(display_path(path), "submodule commit (push the submodule separately)",
+                      informational=True)
     # Tips that the log did not list are tags or commits the remote already has; reading them
     # also proves that each tip exists (the log ignores missing revisions, for the remote's).
     other_tips = [tip for tip in push.tips if tip not in commits]

@@ -32,7 +32,8 @@ def read(repo: Path | bytes | str, excluded: Excluded | None = None) -> Events:
         if change.status == "U":
             yield Failed(shown, "unmerged (the conflict is not resolved and staged yet)")
         elif change.new_mode == GITLINK:
-            yield Skipped(shown, "submodule commit (scan the submodule's own repository)")
+            yield Skipped(shown, "submodule commit (scan the submodule's own repository)",
+                          informational=True)
         else:
             to_read.append(change)
     objects = cat_objects(repo, [change.new_id for change in to_read])

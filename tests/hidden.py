@@ -1,0 +1,171 @@
+"""Keys hidden the ways hvscan must see through, for the property tests: a generated key through
+an encoding, in random text (plain or a whole UTF-16/32 text, with or without a BOM) or spliced
+into random bytes at any offset (also as a UTF-16/32 string), wrapped in containers; with where
+the engine must report it. tests/test_decode.py, tests/test_containers.py and tests/test_engine.py
+draw from the one strategy, each over the part it owns."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import zipfile
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+from archives import make_tar, make_zip
+from hypothesis import assume
+from hypothesis import strategies as st
+from keygen import make_key
+
+from hvscan.containers import kind
+from hvscan.engine import Engine
+
+
+def b64(data: bytes | str) -> str:
+    raw = data.encode() if isinstance(data, str) else data
+    return base64.b64encode(raw).decode()
+
+
+def percent(text: str, case: str = "X") -> str:
+    return "".join(f"%{b:02{case}}" for b in text.encode())
+
+
+def hex_escape(text: str, case: str = "x") -> str:
+    return "".join(f"\\x{b:02{case}}" for b in text.encode())
+
+
+def unicode_escape(text: str, case: str = "x") -> str:
+    return "".join(f"\\u{ord(c):04{case}}" for c in text)
+
+
+# name: (chain, encode(key, prefix bytes), characters before the key's first encoded bits)
+ENCODINGS: dict[str, tuple[str, Callable[[str, bytes], str], Callable[[bytes], int]]] = {
+    "plain": ("plain", lambda k, p: k, lambda p: 0),
+    "base64": ("base64", lambda k, p: b64(p + k.encode()), lambda p: len(p) * 4 // 3),
+    "base64-url": ("base64", lambda k, p: base64.urlsafe_b64encode(
+        p + k.encode() + b"~").decode().rstrip("="), lambda p: len(p) * 4 // 3),
+    # 76-character lines, as MIME and GNU base64 write them; the key is on the first.
+    "base64-wrapped": ("base64", lambda k, p: base64.encodebytes(
+        p + k.encode() + b"\n" + bytes(range(32, 92))).decode().rstrip("\n"),
+        lambda p: len(p) * 4 // 3),
+    "percent": ("percent", lambda k, p: percent(k), lambda p: 0),
+    "percent-lower": ("percent", lambda k, p: percent(k, "x"), lambda p: 0),
+    "percent-underscores": ("percent", lambda k, p: k.replace("_", "%5F"), lambda p: 0),
+    "hex-escape": ("escape", lambda k, p: hex_escape(k), lambda p: 0),
+    "unicode-escape": ("escape", lambda k, p: unicode_escape(k, "X"), lambda p: 0),
+    # The UTF-16 text may start at an odd offset of the decoded bytes; after a NUL, its bytes
+    # would read as the key in big endian as well.
+    "base64>utf-16le": ("base64>utf-16le",
+                        lambda k, p: b64(p.rstrip(b"\0") + k.encode("utf-16-le")),
+                        lambda p: len(p.rstrip(b"\0")) * 4 // 3),
+}
+# A whole text's codec: its name in the chain ("" for UTF-8, which is no encoding)
+TEXT_CODECS = {"utf-8": "", "utf-16-le": "utf-16le", "utf-16-be": "utf-16be",
+               "utf-32-le": "utf-32le", "utf-32-be": "utf-32be"}
+WIDE_CODECS = {codec: name for codec, name in TEXT_CODECS.items() if name}
+# What may stand right before and after an encoded key: nothing that could continue it.
+SEPARATORS = " \n\t\"',;:()[]{}<>|"
+FILLER = st.text(st.characters(codec="utf-8", exclude_characters="%\\"), max_size=120)
+
+# name: wrap(member name, data) -> (container, the member's name in the path, or None)
+CONTAINERS: dict[str, Callable[[str, bytes], tuple[bytes, str | None]]] = {
+    "zip": lambda name, data: (make_zip({name: data}), name),
+    "stored-zip": lambda name, data: (make_zip({name: data}, zipfile.ZIP_STORED), name),
+    "tar": lambda name, data: (make_tar({name: data}), name),
+    "gzip": lambda name, data: (gzip.compress(data), None),
+}
+LAYER = {"zip": "zip", "stored-zip": "zip", "tar": "tar", "gzip": "gzip"}
+MEMBER_NAMES = st.text(st.characters(codec="utf-8", exclude_characters="\0/!\\"), min_size=1,
+                       max_size=12)
+CONTEXTS = ("text", "bytes", "wide-in-bytes")
+
+
+class Hidden(NamedTuple):
+    """A key hidden in ``data``, and where the engine must report it: in ``member`` (its
+    ``document``), with the encoding chain ``chain``, at ``line``/``column`` and byte offset
+    ``start`` of the document. ``wide``: a UTF-16/32 string in binary data, whose bytes may
+    read as the key in either byte order (the report then names either, at its own offset);
+    its line and column are not checked (they count in a re-reading of binary data)."""
+
+    data: bytes
+    key: str
+    document: bytes
+    member: str | None
+    chain: str
+    line: int
+    column: int
+    start: int | None
+    wide: bool = False
+
+
+@st.composite
+def hidden_keys(draw: st.DrawFn, contexts: Sequence[str] = CONTEXTS, min_containers: int = 0,
+                max_containers: int = 2) -> Hidden:
+    key = make_key(draw(st.sampled_from(["live", "test"])), draw(st.integers(0, 10_000)))
+    context = draw(st.sampled_from(contexts))
+    left, right = draw(st.sampled_from(SEPARATORS)), draw(st.sampled_from(SEPARATORS))
+    start: int | None = None
+    if context == "wide-in-bytes":
+        codec = draw(st.sampled_from(sorted(WIDE_CODECS)))
+        before, after = draw(st.binary(max_size=300)), draw(st.binary(max_size=300))
+        document = before + (left + key + right).encode(codec) + after
+        chain, start, line, column = WIDE_CODECS[codec], len(before) + len(
+            left.encode(codec)), 0, 0
+    else:
+        chain, encode, lead = ENCODINGS[draw(st.sampled_from(sorted(ENCODINGS)))]
+        prefix = draw(st.binary(max_size=4))
+        encoded = encode(key, prefix)
+        if context == "bytes":
+            head = draw(st.binary(max_size=300)) + left.encode()
+            document = head + encoded.encode() + right.encode() + draw(st.binary(max_size=300))
+            start = len(head) + lead(prefix)
+            shown_head = head.decode("utf-8", "surrogateescape")
+        else:
+            codec = draw(st.sampled_from(sorted(TEXT_CODECS)))
+            bom = draw(st.booleans()) and codec != "utf-8"
+            before = draw(FILLER)
+            wide_chain = TEXT_CODECS[codec]
+            assume(not wide_chain or ">" not in chain)
+            if wide_chain and chain != "plain" and not bom:
+                # What is inside a UTF-16/32 text is found when the text is recognised: by its
+                # BOM, or by the zero bytes of ASCII text at its start.
+                before = "# settings for the deployment tool\n" + before
+            shown_head = before + left
+            text = f"{shown_head}{encoded}{right}{draw(FILLER)}"
+            document = (("\ufeff" if bom else "") + text).encode(codec)
+            chain = ">".join(c for c in (wide_chain, chain) if c and c != "plain") or "plain"
+        line_start = shown_head.rfind("\n") + 1
+        line, column = shown_head.count("\n") + 1, len(shown_head) - line_start + lead(prefix) + 1
+    # Random bytes that happen to start like a container make another test.
+    assume(kind(document) is None)
+    data, members, layers = document, [], []
+    wrappers = st.lists(st.sampled_from(sorted(CONTAINERS)), min_size=min_containers,
+                        max_size=max_containers)
+    for wrapper in draw(wrappers):
+        data, member = CONTAINERS[wrapper](draw(MEMBER_NAMES), data)
+        layers.insert(0, LAYER[wrapper])
+        if member is not None:
+            members.insert(0, member)
+    full_chain = ">".join([*layers, chain]) if chain != "plain" or not layers else ">".join(layers)
+    return Hidden(data, key, document, "!".join(members) or None, full_chain, line, column,
+                  start, context == "wide-in-bytes")
+
+
+def assert_found_once(engine: Engine, hidden: Hidden) -> None:
+    """The engine reports the hidden key exactly once, where ``hidden`` says."""
+    hits = [m for m in engine.scan(hidden.data) if m.secret == hidden.key]
+    assert len(hits) == 1, hits
+    (match,) = hits
+    assert match.member == hidden.member
+    if hidden.wide:
+        layers, _, name = match.encoding.rpartition(">")
+        assert layers == hidden.chain.rpartition(">")[0]
+        codec = next(c for c, n in WIDE_CODECS.items() if n == name)
+        assert hidden.document[match.start:match.end].decode(codec) == hidden.key
+        if match.encoding == hidden.chain:
+            assert match.start == hidden.start
+        return
+    assert match.encoding == hidden.chain
+    assert (match.line, match.column) == (hidden.line, hidden.column)
+    if hidden.start is not None:
+        assert match.start == hidden.start

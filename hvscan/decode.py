@@ -172,20 +172,26 @@ def _base64_run(buf: bytes, pos: int, phase: int) -> list[tuple[int, int]]:
 
 
 def _span_start(buf: bytes, pos: int, chars: bytes) -> int:
-    low = max(buf.rfind(b"\n", 0, pos) + 1, pos - _REACH)
+    # Newlines are looked for within reach only: on a long line holding many needles, a search
+    # to the line's start for each would cost time quadratic in the line's length.
+    low = max(buf.rfind(b"\n", max(0, pos - _REACH), pos) + 1, pos - _REACH)
     before = buf[low:pos]
     return pos - (len(before) - len(before.rstrip(chars)))
 
 
 def _span_end(buf: bytes, pos: int, chars: bytes) -> int:
-    high = buf.find(b"\n", pos)
-    high = min(len(buf) if high < 0 else high, pos + _REACH)
+    high = buf.find(b"\n", pos, pos + _REACH)
+    high = min(len(buf), pos + _REACH) if high < 0 else high
     return high - len(buf[pos:high].lstrip(chars))
 
 
 def _line_start(buf: bytes, pos: int) -> int | None:
-    """Where the line holding ``pos`` starts, if only indentation comes before ``pos``."""
-    low = buf.rfind(b"\n", 0, pos) + 1
+    """Where the line holding ``pos`` starts, if only indentation (within reach) comes before
+    ``pos``."""
+    reach = max(0, pos - _REACH)
+    low = buf.rfind(b"\n", reach, pos) + 1
+    if not low and reach:
+        return None  # a line longer than the reach: not wrapped text
     return low if not buf[low:pos].strip(b" \t") else None
 
 

@@ -23,8 +23,10 @@ _GZIP = b"\x1f\x8b"
 _ZIP = (b"PK\x03\x04", b"PK\x05\x06")
 _TAR_MAGIC_AT = 257
 _CHUNK = 1 << 16
-# What is kept of a damaged zip member is what was read before the damage, in pieces this big.
-_MEMBER_CHUNK = 1 << 20
+# Decompressed output is taken at most this much at a time and gathered in a BytesIO, whose
+# value is handed over without a copy: a member up to --max-archive-size is held once, not
+# again as its pieces, their join and a cut of it (a gzip bomb cost three times the limit).
+_OUTPUT_CHUNK = 1 << 20
 # A member smaller than this never trips the ratio limit: small, very repetitive files compress
 # far beyond any ratio a bomb would be told apart by.
 RATIO_FLOOR = 1 << 20
@@ -118,7 +120,7 @@ def _gzip(data: bytes, budget: Budget) -> Iterator[Item]:
         yield Problem(None, f"gzip stream not decompressed: {reason}", limit=True)
         return
     cap, why = budget.allowance(len(data))
-    pieces: list[bytes] = []
+    gathered = io.BytesIO()
     produced = fed = 0
     pending = b""
     inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
@@ -130,8 +132,8 @@ def _gzip(data: bytes, budget: Budget) -> Iterator[Item]:
                 # Input goes in by chunks: feeding it whole would copy the unread tail per call.
                 pending = data[fed:fed + _CHUNK]
                 fed += len(pending)
-            piece = inflater.decompress(pending, cap + 1 - produced)
-            pieces.append(piece)
+            piece = inflater.decompress(pending, min(cap + 1 - produced, _OUTPUT_CHUNK))
+            gathered.write(piece)
             produced += len(piece)
             pending = inflater.unconsumed_tail
             if inflater.eof:
@@ -148,7 +150,7 @@ def _gzip(data: bytes, budget: Budget) -> Iterator[Item]:
                 break
     except zlib.error as exc:
         failure = f"damaged gzip stream ({exc})"
-    output = b"".join(pieces)[:cap]
+    output = _gathered(gathered, cap)
     budget.take(len(output))
     if produced > cap:
         yield Problem(None, f"decompression stopped after {cap} bytes: {why}", limit=True)
@@ -193,7 +195,7 @@ def _zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget)
     import zlib
 
     cap, why = budget.allowance(info.compress_size)
-    pieces: list[bytes] = []
+    gathered = io.BytesIO()
     produced = 0
     problem: Problem | None = None
     # zipfile checks the CRC as it reads the end and then drops what it read; without the CRC
@@ -202,16 +204,17 @@ def _zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget)
     del unchecked.CRC
     try:
         with archive.open(unchecked) as stream:
-            while produced <= cap and (piece := stream.read(min(_MEMBER_CHUNK,
+            # What is kept of a damaged member is what was read before the damage.
+            while produced <= cap and (piece := stream.read(min(_OUTPUT_CHUNK,
                                                                   cap + 1 - produced))):
-                pieces.append(piece)
+                gathered.write(piece)
                 produced += len(piece)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
         problem = Problem(info.filename, f"damaged member ({exc}): scanned the {produced} bytes "
                           "read before the damage")
     except NotImplementedError as exc:
         problem = Problem(info.filename, f"cannot be decompressed ({exc})")
-    output = b"".join(pieces)[:cap]
+    output = _gathered(gathered, cap)
     if produced > cap:
         problem = Problem(info.filename, f"decompression stopped after {cap} bytes: {why}",
                           limit=True)
@@ -222,6 +225,12 @@ def _zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget)
         yield problem
     if output or not problem:
         yield Member(info.filename, "zip", output)
+
+
+def _gathered(gathered: io.BytesIO, cap: int) -> bytes:
+    """At most ``cap`` bytes of what was gathered, without copying them."""
+    gathered.truncate(cap)
+    return gathered.getvalue()
 
 
 def _tar(data: bytes, budget: Budget) -> Iterator[Item]:

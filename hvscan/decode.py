@@ -13,9 +13,12 @@ like a container, and then scanned in full: what is encoded inside it needs no n
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable
+import io
+from codecs import getincrementaldecoder, utf_8_decode
+from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple
 
+from hvscan.lines import PIECE
 from hvscan.prefilter import occurrences
 
 _ALNUM = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -73,7 +76,7 @@ Form = tuple[str, bytes, int]
 class Decoder(NamedTuple):
     family: str
     forms: Callable[[bytes], list[Form]]
-    regions: Callable[[bytes, Found], list[Region]]
+    regions: Callable[[bytes, Found], Iterable[Region]]
     # Encodings this one is commonly wrapped around: needles are composed only along these,
     # which keeps the needle set, and so the cost of the prefilter pass, small.
     contains: frozenset[str]
@@ -427,7 +430,7 @@ def _utf32_units(data: bytes, *, big: bool) -> bool:
     )
 
 
-def _wide_regions(buf: bytes, found: Found) -> list[Region]:
+def _wide_regions(buf: bytes, found: Found) -> Iterator[Region]:
     """Re-read ``buf`` as UTF-16/32 once per class of grid a needle sits on, and for the class
     ``_sniff`` finds. ASCII text in little endian on grid ``g`` reads the same in big endian on
     grid ``g + 1``: both are class ``g``, decoded once, in the byte order that puts the text at
@@ -441,7 +444,8 @@ def _wide_regions(buf: bytes, found: Found) -> list[Region]:
             classes.add((width, (pos + info.phase) % width))
             if sum(w == width for w, _ in classes) == width:
                 break
-    return [_wide_region(buf, width, cls) for width, cls in sorted(classes)]
+    # One at a time: each is a re-reading of the whole buffer.
+    return (_wide_region(buf, width, cls) for width, cls in sorted(classes))
 
 
 def _wide_region(buf: bytes, width: int, cls: int) -> Region:
@@ -451,7 +455,14 @@ def _wide_region(buf: bytes, width: int, cls: int) -> Region:
     if grid == 0 and buf.startswith(_BOMS[codec]):
         grid = len(_BOMS[codec])
     stop = grid + (len(buf) - grid) // width * width
-    data = buf[grid:stop].decode(codec, "replace").encode("utf-8")
+    # Re-encoded a piece at a time into a BytesIO taken without a copy: neither the slice nor
+    # the whole decoded str is ever held beside the result.
+    decoder = getincrementaldecoder(codec)("replace")
+    gathered, view = io.BytesIO(), memoryview(buf)
+    for start in range(grid, stop, PIECE):  # PIECE is a multiple of every code unit's size
+        end = min(stop, start + PIECE)
+        gathered.write(decoder.decode(view[start:end], end == stop).encode("utf-8"))
+    data = gathered.getvalue()
     return Region(name, data, _WideOrigin(data, grid, width), whole_text=True)
 
 
@@ -467,8 +478,14 @@ class _WideOrigin:
     def __call__(self, offset: int) -> int:
         if offset < self._offset:
             self._offset, self._source = 0, self._base
-        text = self._data[self._offset:offset].decode("utf-8", "replace")
-        units = len(text.encode("utf-16-le")) // 2 if self._width == 2 else len(text)
+        # Decoded a piece at a time, as the whole stretch would be: a far match does not copy
+        # and re-encode everything before it at once.
+        view, done, units = memoryview(self._data), self._offset, 0
+        while done < offset:
+            stop = min(offset, done + PIECE)
+            text, used = utf_8_decode(view[done:stop], "replace", stop == offset)
+            units += len(text.encode("utf-16-le")) // 2 if self._width == 2 else len(text)
+            done += used
         self._offset, self._source = offset, self._source + units * self._width
         return self._source
 

@@ -255,6 +255,9 @@ class _Walk:
         for decoder, needles in engine._decoders(hits, depth_left, wide) if depth_left > 0 else ():
             for region in decoder.regions(buf, needles):
                 spots.extend(self.region(region, chain, depth))
+                # Let it go before the next is made: a whole UTF-16/32 re-reading is as big as
+                # the buffer.
+                del region
         return _distinct(spots)
 
     def region(self, region: Region, chain: tuple[str, ...], depth: int) -> list[_Spot]:

@@ -5,7 +5,7 @@ bytes in all.
 Lines end at LF only, columns count characters (undecodable bytes count as one each), so CRLF,
 form feeds and U+2028 behave as editors and other scanners show them. A file may be a single
 line of a hundred megabytes holding a thousand keys: nothing here reads a line again for each
-offset on it, and nothing copies or decodes more than ``_PIECE`` bytes of it at once.
+offset on it, and nothing copies or decodes more than ``PIECE`` bytes of it at once.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from codecs import utf_8_decode
 
 # Characters are counted by decoding this much at a time: the text of a long line is never
 # held whole.
-_PIECE = 1 << 20
+PIECE = 1 << 20
 
 
 class Locator:
@@ -49,7 +49,7 @@ class Locator:
         while counted < offset:
             # Three bytes more than a piece: a piece not cut by ``offset`` then holds at least
             # one whole character, however small the piece.
-            text, used = utf_8_decode(self._view[counted:min(offset, counted + _PIECE + 3)],
+            text, used = utf_8_decode(self._view[counted:min(offset, counted + PIECE + 3)],
                                       "surrogateescape", False)
             if not used:  # the start of a character that ``offset`` cuts
                 break

@@ -38,7 +38,7 @@ TEXT = st.lists(st.sampled_from(PIECES), max_size=60).map(b"".join)
 def test_locate_agrees_with_the_definition(piece: int, data: bytes, picks: list[int]) -> None:
     # Small pieces make characters straddle the pieces the counting decodes.
     offsets = sorted(pick % (len(data) + 1) for pick in picks)
-    with mock.patch.object(lines, "_PIECE", piece):
+    with mock.patch.object(lines, "PIECE", piece):
         locator = Locator(data)
         assert [locator.locate(o) for o in offsets] == [reference_locate(data, o) for o in offsets]
         # Asked out of order, it starts over.

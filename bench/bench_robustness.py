@@ -16,7 +16,8 @@ it (issue 11).
       - 1 GiB piped into ``hvscan stdin`` by a generator, ten times the default
         --max-file-size (only the first 100 MiB are read);
       - a gzip of 10 GiB of zeros (a 10 MB file, written compressed without ever expanding it);
-      - a UTF-16 text of 95 MiB;
+      - a UTF-16 text of 95 MiB, and the same with the keyword's UTF-16 and UTF-32 forms at
+        every alignment after it (six whole re-readings);
       - a repository whose one commit holds a 300 MB blob: ``hvscan git``.
 
 ``--revision REV`` runs the hvscan of that git revision instead (exported with ``git archive``
@@ -178,6 +179,14 @@ def memory_part(work: Path, size: int, keys: int, env: dict[str, str]) -> None:
     wide.write_bytes((text + f"k={make_key('live', 1)}\n").encode("utf-16"))
     del text
     row("UTF-16 text, 95 MiB", ["dir", str(wide), "--format", "json"])
+    # The keyword's UTF-16 form at the other alignment and its UTF-32 form at all four: the
+    # text is re-read six ways (and the UTF-32 text read as UTF-16 holds UTF-16 text).
+    keyword = "hv_" + "live_"
+    with wide.open("ab") as out:
+        out.write(b"x" + keyword.encode("utf-16-le"))
+        for pad in range(4):
+            out.write(b"y" * pad + keyword.encode("utf-32-le") + b"z" * (4 - pad))
+    row("the same, re-read six ways", ["dir", str(wide), "--format", "json"])
     wide.unlink()
 
     repo = work / "repo"

@@ -32,14 +32,12 @@ from __future__ import annotations
 import argparse
 import base64
 import gzip
-import io
 import json
 import os
 import random
 import subprocess
 import sys
 import sysconfig
-import tarfile
 import time
 from pathlib import Path
 from typing import Any
@@ -50,7 +48,7 @@ WORK = BENCH / "work"
 sys.path.insert(0, str(REPO / "tests"))
 
 from archives import make_tar, make_zip  # noqa: E402
-from harness import loadavg, timed  # noqa: E402
+from harness import export_revision, loadavg, timed  # noqa: E402
 from keygen import make_key  # noqa: E402
 
 CONFIGS = ("before", "off", "on")
@@ -70,7 +68,9 @@ def main() -> None:
         print(json.dumps(_measure_engine(args.measure, args.corpus, args.repeat)))
         return
 
-    baseline = _export_baseline(args.baseline_rev or _before_decoders())
+    revision = args.baseline_rev or _before_decoders()
+    baseline = export_revision(REPO, revision, WORK)
+    print(f"before decoders: {revision} ({baseline.name.removeprefix('baseline-')})")
     sources = {"before": baseline, "off": REPO, "on": REPO}
     print(f"corpus {args.corpus}; load average at start {loadavg()}")
     _engine_table(sources, args)
@@ -237,20 +237,6 @@ def _before_decoders() -> str:
     if not commits:
         raise SystemExit("cannot find the commit that added hvscan/decode.py: use --baseline-rev")
     return commits[-1] + "^"
-
-
-def _export_baseline(revision: str) -> Path:
-    sha = subprocess.run(["git", "-C", str(REPO), "rev-parse", revision], capture_output=True,
-                         check=True).stdout.decode().strip()
-    target = WORK / f"baseline-{sha[:12]}"
-    if not (target / "hvscan").is_dir():
-        target.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(["git", "-C", str(REPO), "archive", sha, "hvscan", "rules"],
-                                 capture_output=True, check=True).stdout
-        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-            tar.extractall(target, filter="data")
-    print(f"before decoders: {revision} ({sha[:12]})")
-    return target
 
 
 def _run(command: list[str], source: Path) -> subprocess.CompletedProcess[bytes]:

@@ -40,7 +40,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 from gitrepo import GitRepo, git_env  # noqa: E402
-from harness import find_tool, loadavg, timed  # noqa: E402
+from harness import find_tool, hvscan_with_rss, loadavg, timed  # noqa: E402
 from keygen import make_key  # noqa: E402
 from peers import GITLEAKS_CONFIG, KINGFISHER_RULES  # noqa: E402
 
@@ -48,17 +48,6 @@ MIRRORS = {
     "sqlalchemy": (Path("/work/.mirror/sqlalchemy+sqlalchemy/repo"), "--mirror"),
     "flask": (Path("/work/.mirror/pallets+flask/repo"), "--bare"),
 }
-
-RSS_WRAPPER = """
-import atexit, resource, sys
-out = sys.argv.pop(1)
-atexit.register(lambda: open(out, "w").write(
-    str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)))
-sys.argv[0] = "hvscan"
-from hvscan.cli import main
-main()
-"""
-
 
 @dataclass
 class Tool:
@@ -70,8 +59,8 @@ def tools(repo: Path, work: Path, rss_file: Path) -> list[Tool]:
     found = [
         Tool("floor", ["sh", "-c", f"git -C '{repo}' cat-file --batch-all-objects --batch "
                                    "--unordered | cat >/dev/null"]),
-        Tool("hvscan", [sys.executable, "-c", RSS_WRAPPER, str(rss_file), "git", str(repo),
-                        "--no-progress", "--format", "json", "-o", str(work / "hvscan.json")]),
+        Tool("hvscan", hvscan_with_rss(rss_file, "git", str(repo), "--no-progress",
+                                       "--format", "json", "-o", str(work / "hvscan.json"))),
     ]
     gitleaks = find_tool("gitleaks")
     if gitleaks:

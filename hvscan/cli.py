@@ -214,11 +214,14 @@ def report_options(function: F) -> F:
     return function
 
 
+def max_file_size_option(help: str) -> Callable[[F], F]:
+    return click.option("--max-file-size", type=SizeType(), default=DEFAULT_MAX_FILE_SIZE,
+                        show_default=True, help=help)
+
+
 def dir_options(function: F) -> F:
     """The paths and options of ``hvscan dir``, shared with ``hvscan baseline``."""
-    function = click.option("--max-file-size", type=SizeType(), default=DEFAULT_MAX_FILE_SIZE,
-                            show_default=True, help="Skip (and list) files larger than this.")(
-        function)
+    function = max_file_size_option("Skip (and list) files larger than this.")(function)
     return click.argument("paths", nargs=-1, type=ANY_PATH)(function)
 
 
@@ -300,12 +303,15 @@ def dir_command(paths: tuple[Path, ...], max_file_size: int, **options: Any) -> 
 
 
 @cli.command("stdin")
+@max_file_size_option("Read at most this much of standard input; more is not scanned, and the "
+                      "report says so.")
 @report_options
-def stdin_command(**options: Any) -> None:
+def stdin_command(max_file_size: int, **options: Any) -> None:
     """Scan standard input."""
     from hvscan.sources import stdin
 
-    _scan(lambda pipeline: pipeline.run(stdin.read(_standard_input())), **options)
+    _scan(lambda pipeline: pipeline.run(stdin.read(_standard_input(), max_file_size)),
+          **options)
 
 
 @cli.command("baseline")

@@ -36,8 +36,10 @@ _LOCAL_FILE = b"PK\x03\x04"
 _ZIP = (_LOCAL_FILE, b"PK\x05\x06")
 _TAR_MAGIC_AT = 257
 _CHUNK = 1 << 16
-# What is kept of a damaged zip member is what was read before the damage, in pieces this big.
-_MEMBER_CHUNK = 1 << 20
+# Decompressed output is taken at most this much at a time and gathered in a BytesIO, whose
+# value is handed over without a copy: a member up to --max-archive-size is held once, not
+# again as its pieces, their join and a cut of it (a gzip bomb cost three times the limit).
+_OUTPUT_CHUNK = 1 << 20
 # A member smaller than this never trips the ratio limit: small, very repetitive files compress
 # far beyond any ratio a bomb would be told apart by.
 RATIO_FLOOR = 1 << 20
@@ -138,16 +140,20 @@ class _Inflated(NamedTuple):
     end: int
     complete: bool
     error: str = ""
+    # How many bytes it produced (``output`` is empty when they went into a caller's buffer).
+    produced: int = 0
 
 
-def _inflate(data: bytes, start: int, wbits: int, most: int, stop: int | None = None) -> _Inflated:
+def _inflate(data: bytes, start: int, wbits: int, most: int, stop: int | None = None,
+             into: io.BytesIO | None = None) -> _Inflated:
     """Decompress the stream at ``start`` (``wbits`` as zlib takes them), at most ``most``
-    bytes of it, reading no further than ``stop``."""
+    bytes of it, reading no further than ``stop``; the output is gathered in ``into`` when
+    given (several streams that make one file), else returned."""
     import zlib
 
     stop = len(data) if stop is None else stop
     inflater = zlib.decompressobj(wbits)
-    pieces: list[bytes] = []
+    gathered = io.BytesIO() if into is None else into
     produced, fed = 0, start
     pending = b""
     try:
@@ -158,14 +164,20 @@ def _inflate(data: bytes, start: int, wbits: int, most: int, stop: int | None = 
                 # Input goes in by chunks: feeding it whole would copy the unread tail per call.
                 pending = data[fed:min(fed + _CHUNK, stop)]
                 fed += len(pending)
-            piece = inflater.decompress(pending, most - produced)
-            pieces.append(piece)
+            piece = inflater.decompress(pending, min(most - produced, _OUTPUT_CHUNK))
+            gathered.write(piece)
             produced += len(piece)
             pending = inflater.unconsumed_tail
     except zlib.error as exc:
-        return _Inflated(b"".join(pieces), fed - len(pending), False, f"({exc})")
+        return _Inflated(_given(gathered, into), fed - len(pending), False, f"({exc})", produced)
     end = fed - len(pending) - len(inflater.unused_data)
-    return _Inflated(b"".join(pieces), end, inflater.eof)
+    return _Inflated(_given(gathered, into), end, inflater.eof, produced=produced)
+
+
+def _given(gathered: io.BytesIO, into: io.BytesIO | None) -> bytes:
+    """What ``_inflate`` returns of its output: all of it, unless it went into the caller's
+    buffer (taken without a copy: a BytesIO hands over its bytes when nothing else holds them)."""
+    return gathered.getvalue() if into is None else b""
 
 
 def _gzip(data: bytes, budget: Budget) -> Iterator[Item]:
@@ -175,18 +187,17 @@ def _gzip(data: bytes, budget: Budget) -> Iterator[Item]:
         yield Problem(None, f"gzip stream not decompressed: {reason}", limit=True)
         return
     cap, why = budget.allowance(len(data))
-    pieces: list[bytes] = []
+    gathered = io.BytesIO()
     produced = start = 0
     while True:  # one gzip member after another: a multi-member stream is one file
-        stream = _inflate(data, start, zlib.MAX_WBITS | 16, cap + 1 - produced)
-        pieces.append(stream.output)
-        produced += len(stream.output)
+        stream = _inflate(data, start, zlib.MAX_WBITS | 16, cap + 1 - produced, into=gathered)
+        produced += stream.produced
         if produced > cap or not stream.complete or stream.end == len(data):
             break
         start = stream.end
         if not data.startswith(_GZIP, start):
             break
-    output = b"".join(pieces)[:cap]
+    output = _gathered(gathered, cap)
     budget.take(len(output))
     if stream.error and not output:
         # Nothing came out: the magic bytes lied, or the stream is damaged from the start.
@@ -279,7 +290,7 @@ def _zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget)
     import zlib
 
     cap, why = budget.allowance(info.compress_size)
-    pieces: list[bytes] = []
+    gathered = io.BytesIO()
     produced = 0
     problem: Problem | None = None
     # zipfile checks the CRC as it reads the end and then drops what it read; without the CRC
@@ -288,16 +299,17 @@ def _zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget)
     del unchecked.CRC
     try:
         with archive.open(unchecked) as stream:
-            while produced <= cap and (piece := stream.read(min(_MEMBER_CHUNK,
+            # What is kept of a damaged member is what was read before the damage.
+            while produced <= cap and (piece := stream.read(min(_OUTPUT_CHUNK,
                                                                   cap + 1 - produced))):
-                pieces.append(piece)
+                gathered.write(piece)
                 produced += len(piece)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
         problem = Problem(info.filename, f"damaged member ({exc}): scanned the {produced} bytes "
                           "read before the damage")
     except NotImplementedError as exc:
         problem = Problem(info.filename, f"cannot be decompressed ({exc})")
-    output = b"".join(pieces)[:cap]
+    output = _gathered(gathered, cap)
     if produced > cap:
         problem = Problem(info.filename, f"decompression stopped after {cap} bytes: {why}",
                           limit=True)
@@ -418,6 +430,12 @@ def _local_member(data: bytes, at: int, stop: int,
     return [Problem(name, message, limit=len(stream.output) > cap,
                     informational=stream.complete and len(stream.output) <= cap),
             Member(name, "zip", output)], stream.end
+
+
+def _gathered(gathered: io.BytesIO, cap: int) -> bytes:
+    """At most ``cap`` bytes of what was gathered, without copying them."""
+    gathered.truncate(cap)
+    return gathered.getvalue()
 
 
 def _tar(data: bytes, budget: Budget) -> Iterator[Item]:

@@ -13,9 +13,12 @@ like a container, and then scanned in full: what is encoded inside it needs no n
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable
+import io
+from codecs import getincrementaldecoder, utf_8_decode
+from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple
 
+from hvscan.lines import PIECE
 from hvscan.prefilter import occurrences
 
 _ALNUM = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -73,7 +76,7 @@ Form = tuple[str, bytes, int]
 class Decoder(NamedTuple):
     family: str
     forms: Callable[[bytes], list[Form]]
-    regions: Callable[[bytes, Found], list[Region]]
+    regions: Callable[[bytes, Found], Iterable[Region]]
     # Encodings this one is commonly wrapped around: needles are composed only along these,
     # which keeps the needle set, and so the cost of the prefilter pass, small.
     contains: frozenset[str]
@@ -180,20 +183,26 @@ def _base64_run(buf: bytes, pos: int, phase: int) -> list[tuple[int, int]]:
 
 
 def _span_start(buf: bytes, pos: int, chars: bytes) -> int:
-    low = max(buf.rfind(b"\n", 0, pos) + 1, pos - _REACH)
+    # Newlines are looked for within reach only: on a long line holding many needles, a search
+    # to the line's start for each would cost time quadratic in the line's length.
+    low = max(buf.rfind(b"\n", max(0, pos - _REACH), pos) + 1, pos - _REACH)
     before = buf[low:pos]
     return pos - (len(before) - len(before.rstrip(chars)))
 
 
 def _span_end(buf: bytes, pos: int, chars: bytes) -> int:
-    high = buf.find(b"\n", pos)
-    high = min(len(buf) if high < 0 else high, pos + _REACH)
+    high = buf.find(b"\n", pos, pos + _REACH)
+    high = min(len(buf), pos + _REACH) if high < 0 else high
     return high - len(buf[pos:high].lstrip(chars))
 
 
 def _line_start(buf: bytes, pos: int) -> int | None:
-    """Where the line holding ``pos`` starts, if only indentation comes before ``pos``."""
-    low = buf.rfind(b"\n", 0, pos) + 1
+    """Where the line holding ``pos`` starts, if only indentation (within reach) comes before
+    ``pos``."""
+    reach = max(0, pos - _REACH)
+    low = buf.rfind(b"\n", reach, pos) + 1
+    if not low and reach:
+        return None  # a line longer than the reach: not wrapped text
     return low if not buf[low:pos].strip(b" \t") else None
 
 
@@ -434,7 +443,7 @@ def _utf32_units(data: bytes, *, big: bool) -> bool:
 Reading = tuple[int, int, bool]
 
 
-def _wide_regions(buf: bytes, found: Found) -> list[Region]:
+def _wide_regions(buf: bytes, found: Found) -> Iterator[Region]:
     """Re-read ``buf`` as UTF-16/32 once per reading a needle calls for, and in the reading
     ``_sniff`` finds. An ASCII keyword's form is the same in both byte orders (see
     ``_wide_forms``), and ASCII text in little endian on grid ``g`` reads the same in big endian
@@ -444,7 +453,8 @@ def _wide_regions(buf: bytes, found: Found) -> list[Region]:
     of the buffer (which tells a BOM-less file's byte order), else in little endian, the common
     one; and also in the other byte order, on its grid, unless the bytes that order needs beside
     the needle (the NULs the form was stripped of) are not NUL. That second reading is listed
-    last: the engine keeps one match per key occurrence, the first reading's."""
+    last: the engine keeps one match per key occurrence, the first reading's. The readings are made
+    one at a time: each is a re-reading of the whole buffer."""
     sniffed = _sniff(buf)
     first: dict[Reading, None] = dict.fromkeys([_reading(*sniffed)] if sniffed else [])
     second: dict[Reading, None] = {}
@@ -459,7 +469,7 @@ def _wide_regions(buf: bytes, found: Found) -> list[Region]:
             if sum(w == width for w, _, _ in (*first, *second)) == 2 * width:
                 break
     # The two never share a reading: a second reading is never a preferred one.
-    return [_wide_region(buf, *reading) for reading in (*first, *second)]
+    return (_wide_region(buf, *reading) for reading in (*first, *second))
 
 
 def _reading(width: int, cls: int) -> Reading:
@@ -488,7 +498,14 @@ def _wide_region(buf: bytes, width: int, grid: int, big: bool) -> Region:
     if grid == 0 and buf.startswith(_BOMS[codec]):
         grid = len(_BOMS[codec])
     stop = grid + (len(buf) - grid) // width * width
-    data = buf[grid:stop].decode(codec, "replace").encode("utf-8")
+    # Re-encoded a piece at a time into a BytesIO taken without a copy: neither the slice nor
+    # the whole decoded str is ever held beside the result.
+    decoder = getincrementaldecoder(codec)("replace")
+    gathered, view = io.BytesIO(), memoryview(buf)
+    for start in range(grid, stop, PIECE):  # PIECE is a multiple of every code unit's size
+        end = min(stop, start + PIECE)
+        gathered.write(decoder.decode(view[start:end], end == stop).encode("utf-8"))
+    data = gathered.getvalue()
     return Region(name, data, _WideOrigin(data, grid, width), whole_text=True)
 
 
@@ -504,8 +521,14 @@ class _WideOrigin:
     def __call__(self, offset: int) -> int:
         if offset < self._offset:
             self._offset, self._source = 0, self._base
-        text = self._data[self._offset:offset].decode("utf-8", "replace")
-        units = len(text.encode("utf-16-le")) // 2 if self._width == 2 else len(text)
+        # Decoded a piece at a time, as the whole stretch would be: a far match does not copy
+        # and re-encode everything before it at once.
+        view, done, units = memoryview(self._data), self._offset, 0
+        while done < offset:
+            stop = min(offset, done + PIECE)
+            text, used = utf_8_decode(view[done:stop], "replace", stop == offset)
+            units += len(text.encode("utf-16-le")) // 2 if self._width == 2 else len(text)
+            done += used
         self._offset, self._source = offset, self._source + units * self._width
         return self._source
 

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from hvscan import containers
 from hvscan.decode import Region, Spans, family, looks_wide, needle_table
+from hvscan.lines import Locator
 from hvscan.placeholders import CHECKS
 from hvscan.prefilter import Prefilter, occurrences
 from hvscan.rules import Rule
-from hvscan.suppress import allowed_inline
+from hvscan.suppress import InlineAllow
 
 if TYPE_CHECKING:
     from regex import Match as RegexMatch
@@ -155,6 +156,18 @@ class _Spot(NamedTuple):
     allowed: bool | None = None
 
 
+class _Placer(Locator):
+    """Where spans of one buffer are, and whether their line carries the allow marker, read
+    in one pass for spans asked in increasing order (see ``hvscan.lines``)."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self._allow = InlineAllow(data)
+
+    def allowed(self, start: int, end: int) -> bool:
+        return self._allow(*self.line_bounds(start, end))
+
+
 class _Walk:
     """One blob's inspection: containers opened, text decoded, matches and notes gathered."""
 
@@ -203,11 +216,11 @@ class _Walk:
         spots = self.text(data[offset:end] if offset or end is not None else data, chain, 0)
         if not spots:
             return
-        locator = Locator(data)
+        placer = _Placer(data)
         found: list[Match] = []
         for spot in sorted(spots, key=lambda s: s.start):
             start, end = spot.start + offset, spot.end + offset
-            line, column = (spot.line, spot.column) if spot.line else locator.locate(start)
+            line, column = (spot.line, spot.column) if spot.line else placer.locate(start)
             if spot.rule is None:
                 encodings = ">".join(spot.chain[len(chain):])
                 self.note(member, f"{encodings} text at line {line}, column {column} holds "
@@ -219,7 +232,7 @@ class _Walk:
                 line=line, column=column, encoding=">".join(spot.chain) or "plain",
                 placeholder=is_placeholder(spot.rule, spot.body), member=member,
                 allowed=(spot.allowed if spot.allowed is not None
-                         else allowed_inline(data, start, end)),
+                         else placer.allowed(start, end)),
             ))
         found.sort(key=lambda m: (m.start, m.rule.id))
         self.out.matches.extend(found)
@@ -246,6 +259,9 @@ class _Walk:
         for decoder, needles in engine._decoders(hits, depth_left, wide) if depth_left > 0 else ():
             for region in decoder.regions(buf, needles):
                 spots.extend(self.region(region, chain, depth))
+                # Let it go before the next is made: a whole UTF-16/32 re-reading is as big as
+                # the buffer.
+                del region
         return _distinct(spots)
 
     def region(self, region: Region, chain: tuple[str, ...], depth: int) -> list[_Spot]:
@@ -260,13 +276,13 @@ class _Walk:
                 return []
             inner = [_Spot(at, at + 1, inner_chain)]
         # A whole document re-read as UTF-16/32 counts its lines in the decoded text.
-        locator = Locator(region.data) if region.whole_text and depth == 0 else None
+        placer = _Placer(region.data) if region.whole_text and depth == 0 else None
         moved: list[_Spot] = []
         for spot in sorted(inner, key=lambda s: s.start):
             line, column, allowed = spot.line, spot.column, spot.allowed
-            if locator and not line:
-                line, column = locator.locate(spot.start)
-                allowed = allowed_inline(region.data, spot.start, spot.end)
+            if placer and not line:
+                line, column = placer.locate(spot.start)
+                allowed = placer.allowed(spot.start, spot.end)
             start = region.origin(spot.start)
             end = max(region.origin(spot.end), start + 1)
             moved.append(spot._replace(start=start, end=end, line=line, column=column,
@@ -345,22 +361,3 @@ def is_placeholder(rule: Rule, body: str) -> bool:
         return True
     return any(CHECKS[name](body) for name in rule.placeholder_checks)
 
-
-class Locator:
-    """Turns byte offsets into 1-based (line, column): lines end at LF only, columns count
-    characters (undecodable bytes count as one each), so CRLF, form feeds and U+2028 behave as
-    editors and other scanners show them. Offsets asked in increasing order cost one pass."""
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self._offset = 0
-        self._line = 1
-
-    def locate(self, offset: int) -> tuple[int, int]:
-        if offset < self._offset:
-            self._offset, self._line = 0, 1
-        self._line += self._data.count(b"\n", self._offset, offset)
-        self._offset = offset
-        line_start = self._data.rfind(b"\n", 0, offset) + 1
-        column = len(self._data[line_start:offset].decode("utf-8", "surrogateescape")) + 1
-        return self._line, column

@@ -34,12 +34,25 @@ class IgnoreFileError(Exception):
     """An ignore file is unreadable or has a line that is neither a fingerprint nor a hash."""
 
 
-def allowed_inline(data: bytes, start: int, end: int) -> bool:
-    """Whether the line holding ``data[start:end]`` carries the allow marker."""
-    line_start = data.rfind(b"\n", 0, start) + 1
-    line_end = data.find(b"\n", end)
-    line = data[line_start : len(data) if line_end < 0 else line_end]
-    return any(marker in line for marker in _MARKERS)
+class InlineAllow:
+    """Whether a line of ``data`` carries the allow marker. Lines asked in increasing order
+    cost one pass over ``data`` per form of the marker in all: a long line holding many keys
+    is not searched again for each (its bounds come from ``hvscan.lines.Locator``)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        # Per form of the marker, the last search: (where it started, where it found one or -1).
+        self._found = [(len(data) + 1, -1)] * len(_MARKERS)
+
+    def __call__(self, line_start: int, line_end: int) -> bool:
+        for index, marker in enumerate(_MARKERS):
+            since, at = self._found[index]
+            if line_start < since or 0 <= at < line_start:
+                at = self._data.find(marker, line_start)
+                self._found[index] = (line_start, at)
+            if at >= 0 and at + len(marker) <= line_end:
+                return True
+        return False
 
 
 def load_ignore_file(path: StrPath) -> frozenset[str]:

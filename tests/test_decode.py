@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import tracemalloc
 from collections.abc import Callable
+from unittest import mock
 
 import pytest
 from hidden import Hidden, assert_found_once, b64, hex_escape, hidden_keys, percent, unicode_escape
@@ -13,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from keygen import make_key
 
+from hvscan import decode
 from hvscan.decode import needle_table
 from hvscan.engine import Engine, Limits
 from hvscan.rules import load_builtin_rules
@@ -395,3 +398,49 @@ def test_utf16le_text_starting_with_nul_is_not_utf32() -> None:
     assert [f[:2] for f in found(data)] == [(key, "utf-16le>base64")]
     utf32 = f"\ufeff{key}".encode("utf-32-le")
     assert [f[:2] for f in found(utf32)] == [(key, "utf-32le")]
+
+
+# --- whole UTF-16/32 re-readings: as decoded whole, held once -----------------------------
+
+WIDE_CLASSES = [(2, 0), (2, 1), (4, 0), (4, 1), (4, 2), (4, 3)]
+
+
+@pytest.mark.parametrize("piece", [4, 8, 1 << 20])
+@given(data=st.binary(max_size=80) | st.text(max_size=30).map(lambda t: t.encode("utf-16-le")),
+       picks=st.lists(st.integers(0, 1 << 16), max_size=8))
+def test_wide_reading_in_pieces_is_the_whole_reading(piece: int, data: bytes,
+                                                     picks: list[int]) -> None:
+    # Pieces of 4 bytes cut surrogate pairs and every character in two; the result, and where
+    # its offsets come from, must not show it.
+    with mock.patch.object(decode, "PIECE", piece):
+        for width, cls in WIDE_CLASSES:
+            region = decode._wide_region(data, *decode._reading(width, cls))
+            big = (cls + 1) % width == 0
+            codec = decode._WIDE_CODECS[width, big][1]
+            grid = 0 if big else cls
+            grid = len(decode._BOMS[codec]) if grid == 0 and data.startswith(
+                decode._BOMS[codec]) else grid
+            stop = grid + (len(data) - grid) // width * width
+            text = data[grid:stop].decode(codec, "replace")
+            assert region.data == text.encode("utf-8")
+            # Offsets asked in order: each stretch since the last one is decoded on its own.
+            source, last = grid, 0
+            for offset in sorted(pick % (len(region.data) + 1) for pick in picks):
+                stretch = region.data[last:offset].decode("utf-8", "replace")
+                units = len(stretch.encode("utf-16-le")) // 2 if width == 2 else len(stretch)
+                source, last = source + units * width, offset
+                assert region.origin(offset) == source
+
+
+def test_a_wide_reading_is_held_once() -> None:
+    # The buffer used to be copied, decoded into a str and encoded again, all at once: four
+    # times the result at the peak. Python's allocations are traced, nothing is timed.
+    data = ("lorem ipsum dolor sit amet\n" * 600_000).encode("utf-16-le")
+    tracemalloc.start()
+    try:
+        region = decode._wide_region(data, 2, 0, False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(region.data) == len(data) // 2
+    assert peak < 1.5 * len(region.data)

@@ -7,8 +7,9 @@ from hidden import Hidden, assert_found_once, hidden_keys
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from keygen import make_body, make_key
+from reading import CountingBytes
 
-from hvscan.engine import Engine, Locator
+from hvscan.engine import Engine
 from hvscan.rules import load_builtin_rules
 
 ENGINE = Engine(load_builtin_rules())
@@ -105,12 +106,6 @@ def test_large_buffer_uses_the_same_results() -> None:
     data = b"x" * (3 << 20) + b"\n" + key.encode()
     assert real(data) == [(key, 2, 1)]
 
-
-def test_locator_out_of_order_offsets() -> None:
-    locator = Locator(b"a\nbb\nccc")
-    assert locator.locate(7) == (3, 3)
-    assert locator.locate(2) == (2, 1)
-    assert locator.locate(0) == (1, 1)
 
 
 # --- placeholders never block -------------------------------------------------------------
@@ -252,3 +247,35 @@ def test_a_blob_holding_a_key_is_searched_by_the_prefilter_once(
     data = b"x\n" * 1000 + make_key("live", 3).encode() + b"\n"
     assert [m.line for m in engine.inspect(data).matches] == [1001]
     assert searched == [len(data)]
+
+
+# --- long lines cost linear time ----------------------------------------------------------
+
+
+def test_many_keys_on_one_long_line_are_placed_in_one_pass() -> None:
+    # 300 keys, plain and encoded, on one line of 3 MB, then a second line that allows its
+    # key: each used to send the locator, the allow check and the decoders back over the
+    # whole line (minutes for 100 MB). The bytes searched are counted, not timed.
+    import base64
+    import urllib.parse
+
+    keys = [make_key("live", seed) for seed in range(300)]
+    forms = [
+        lambda k: k.encode(),
+        lambda k: base64.b64encode(f'{{"key":"{k}"}}'.encode()),
+        lambda k: urllib.parse.quote(f'key="{k}"', safe="").encode(),
+    ]
+    filler = b"lorem ipsum, " * 770
+    parts = [filler + b" " + forms[index % 3](k) + b" " for index, k in enumerate(keys)]
+    last = make_key("test", 300)
+    data = CountingBytes(b"".join(parts) + f"\nx = {last}  # hvscan:allow\n".encode())
+    matches = [m for m in ENGINE.scan(data) if not m.placeholder]
+    assert [(m.secret, m.line, m.allowed) for m in matches] == [
+        *((k, 1, False) for k in keys), (last, 2, True)]
+    part_start = 0
+    for part, match in zip(parts, matches, strict=False):
+        # An ASCII line: the column is the offset's, within the key's own part of the line.
+        assert part_start + len(filler) < match.start < part_start + len(part)
+        assert match.column == match.start + 1
+        part_start += len(part)
+    assert data.examined <= 40 * len(data)

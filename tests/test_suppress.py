@@ -9,18 +9,35 @@ from pathlib import Path
 import pytest
 from gitrepo import GitRepo
 from hvscan_run import Run
+from hypothesis import given
+from hypothesis import strategies as st
 from keygen import key_sha256, make_key
+from reading import CountingBytes
 
 from hvscan import scan
 from hvscan.baseline import Baseline
 from hvscan.engine import Engine
 from hvscan.findings import make_finding
+from hvscan.lines import Locator
 from hvscan.rules import load_builtin_rules
 from hvscan.sources import Blob, Origin
-from hvscan.suppress import IgnoreFileError, Suppressor, allowed_inline, load_ignore_file
+from hvscan.suppress import IgnoreFileError, InlineAllow, Suppressor, load_ignore_file
 
 KEY = make_key("live", 7)
 ENGINE = Engine(load_builtin_rules())
+
+
+def allowed_inline(data: bytes, start: int, end: int) -> bool:
+    """Whether the line holding ``data[start:end]`` carries the marker, as the engine asks."""
+    return InlineAllow(data)(*Locator(data).line_bounds(start, end))
+
+
+def reference_allowed(data: bytes, start: int, end: int) -> bool:
+    """The definition: one of the marker's forms lies within the span's line."""
+    line_end = data.find(b"\n", end)
+    line = data[data.rfind(b"\n", 0, start) + 1:len(data) if line_end < 0 else line_end]
+    return any(marker in line for marker in (
+        b"hvscan:allow", "hvscan:allow".encode("utf-16-le"), "hvscan:allow".encode("utf-16-be")))
 
 
 def span(data: bytes, needle: str = KEY) -> tuple[int, int]:
@@ -64,6 +81,32 @@ def test_marker_in_utf16_text(codec: str) -> None:
     other = f"# hvscan:allow\nkey = {KEY}\n".encode(codec)
     start = other.index(KEY.encode(codec))
     assert not allowed_inline(other, start, start + len(KEY.encode(codec)))
+
+
+LINES = st.lists(st.sampled_from([b"x", b"\n", b"hvscan:allow", b"hvscan:allo", b"w",
+                                   "hvscan:allow".encode("utf-16-le"), b"\0"]),
+                 max_size=40).map(b"".join)
+
+
+@given(data=LINES, picks=st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 30)),
+                                  max_size=12))
+def test_lines_asked_in_order_agree_with_the_definition(
+        data: bytes, picks: list[tuple[int, int]]) -> None:
+    spans = sorted((start := pick % (len(data) + 1), min(len(data), start + width))
+                   for pick, width in picks)
+    locator, allowed = Locator(data), InlineAllow(data)
+    for start, end in spans:
+        assert allowed(*locator.line_bounds(start, end)) == reference_allowed(data, start, end)
+
+
+def test_many_keys_on_one_long_line_search_it_once() -> None:
+    # The marker used to be looked for in the whole line again for every key on it.
+    data = CountingBytes(b"x" * 4_000_000 + b" # hvscan:allow\nnext line")
+    locator, allowed = Locator(data), InlineAllow(data)
+    for start in range(0, 4_000_000, 4000):
+        assert allowed(*locator.line_bounds(start, start + 40))
+    assert not allowed(*locator.line_bounds(4_000_020, 4_000_021))
+    assert data.examined <= 4 * len(data)
 
 
 def test_ignore_file_entries(tmp_path: Path) -> None:

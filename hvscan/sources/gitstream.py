@@ -12,6 +12,7 @@ out of the buffer.
 
 from __future__ import annotations
 
+import io
 import os
 import queue
 import threading
@@ -74,7 +75,8 @@ class _Parser:
         self._header_part = b""  # a header cut by the end of the previous buffer
         # An object whose content (and the newline after it) runs past the buffer's end.
         self._pending: tuple[bytes, bytes, int] | None = None
-        self._parts: list[bytes] = []
+        # Its content so far, gathered where it stays (its value is taken without a copy).
+        self._content = io.BytesIO()
         self._need = 0
 
     def feed(self, buffer: bytearray, length: int) -> list[GitObject]:
@@ -83,7 +85,7 @@ class _Parser:
         pos = 0
         if self._need:
             take = min(self._need, length)
-            self._parts.append(bytes(view[:take]))
+            self._content.write(view[:take])
             self._need -= take
             if self._need:
                 return found
@@ -117,7 +119,7 @@ class _Parser:
             stop = start + int(size_text)
             if stop >= length:  # the content or its newline continues in the next buffer
                 self._pending = (oid, kind, int(size_text))
-                self._parts = [bytes(view[start:length])]
+                self._content.write(view[start:length])
                 self._need = stop + 1 - length
                 break
             stats.objects += 1
@@ -151,10 +153,9 @@ class _Parser:
             self._missing(fields)
             return start
         self._pending = (fields[0], fields[1], int(fields[2]))
-        self._parts = []
         self._need = int(fields[2]) + 1
         take = min(self._need, length - start)
-        self._parts.append(bytes(view[start:start + take]))
+        self._content.write(view[start:start + take])
         self._need -= take
         if self._need:
             return -1
@@ -164,8 +165,9 @@ class _Parser:
     def _finish_pending(self, found: list[GitObject]) -> None:
         assert self._pending is not None
         oid, kind, size = self._pending
-        data = b"".join(self._parts)[:size]
-        self._pending, self._parts = None, []
+        self._content.truncate(size)  # the newline after the content
+        data = self._content.getvalue()
+        self._pending, self._content = None, io.BytesIO()
         stats = self._stats
         stats.objects += 1
         if kind not in SCANNED_KINDS:

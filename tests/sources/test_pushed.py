@@ -216,7 +216,8 @@ def test_a_submodule_commit_is_noted_whatever_gitmodules_says(repo: GitRepo,
     repo.git("update-index", "--add", "--cacheinfo", f"160000,{commit},vendor/lib")
     tip = repo.commit("add a submodule")
     skipped = [e for e in read(repo.path, Push((tip,), ())) if isinstance(e, Skipped)]
-    assert skipped == [Skipped("vendor/lib", "submodule commit (push the submodule separately)")]
+    assert skipped == [Skipped("vendor/lib", "submodule commit (push the submodule separately)",
+                               informational=True)]
 
 
 def test_malformed_input_is_one_line_and_exit_2(repo: GitRepo, run_hvscan: Run) -> None:

@@ -306,8 +306,11 @@ def git_command(repo: Path | None, since_commit: str | None, commit_range: str |
                                      branch=branch, all_occurrences=all_occurrences,
                                      include_unreachable=include_unreachable)
     show_progress = sys.stderr.isatty() if progress is None else progress
+    # A range is a change under scan: its own hvscan:allow markers do not suppress what it adds
+    # (its configuration, read from the base commit, may; see hvscan/config.py).
+    in_range = commit_range is not None or since_commit is not None
     _scan(lambda pipeline: _audit_history(pipeline, repo or Path(), history_options,
-                                          show_progress), **options)
+                                          show_progress), trust_inline=not in_range, **options)
 
 
 def _audit_history(pipeline: Pipeline, repo: Path, options: HistoryOptions,
@@ -440,9 +443,10 @@ def _scan_git(produce: Produce, **options: Any) -> None:
         raise HvscanError(f"git: {exc}") from None
 
 
-def _scan(produce: Produce, **options: Any) -> None:
+def _scan(produce: Produce, *, trust_inline: bool = True, **options: Any) -> None:
     verification = _verification(options)
-    scan_and_report(produce, _settings(options), verification=verification, **options)
+    settings = _settings(options)._replace(trust_inline=trust_inline)
+    scan_and_report(produce, settings, verification=verification, **options)
 
 
 def _verification(options: dict[str, Any]) -> VerifyStep | None:

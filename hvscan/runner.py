@@ -22,6 +22,7 @@ from hvscan.engine import Limits
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from hvscan.committed import CommittedFile
     from hvscan.scan import Annotate, Pipeline, ScanResult
     from hvscan.verify import VerifyStep
 
@@ -33,13 +34,17 @@ Produce = Callable[["Pipeline"], "ScanResult"]
 
 
 class Settings(NamedTuple):
-    """What to look for and what to leave out: the options every scan command shares."""
+    """What to look for and what to leave out: the options every scan command shares. Files
+    come from disk, or from the base commit of a range scan (``hvscan/committed.py``)."""
 
-    rule_files: Sequence[Path] = ()
+    rule_files: Sequence[Path | CommittedFile] = ()
     exclude: Sequence[str] = ()
-    ignore_file: Path | None = None
-    baseline_file: Path | None = None
+    ignore_file: Path | CommittedFile | None = None
+    baseline_file: Path | CommittedFile | None = None
     limits: Limits = Limits()
+    # False when the scanned change wrote its own hvscan:allow markers (a range scan): they do
+    # not suppress its findings (docs/security.md).
+    trust_inline: bool = True
 
 
 # Immutable: one default serves every call.
@@ -79,6 +84,7 @@ def run(produce: Produce, settings: Settings = DEFAULTS,
     suppressor = Suppressor(
         ignored=load_ignore_file(ignore_file) if ignore_file is not None else frozenset(),
         baseline=baseline,
+        trust_inline=settings.trust_inline,
     )
     excluded = path_filter(settings.exclude)
     result = produce(scan.Pipeline(Engine(rules, settings.limits), excluded, annotate))

@@ -166,12 +166,16 @@ def record_notes(result: ScanResult, inspection: Inspection, origin: Origin) -> 
 
 
 def settle(result: ScanResult, excluded: Excluded | None, suppressor: Suppressor) -> None:
-    """Drop findings on excluded paths; move suppressed findings to ``result.suppressed``."""
+    """Drop findings on excluded paths; move suppressed findings to ``result.suppressed``.
+    An inline marker the suppressor does not trust is kept as ``untrusted_suppression``."""
     active: list[Finding] = []
     for finding in result.findings:
         if excluded is not None and finding.path and excluded(finding.path):
             continue
+        marked = finding.suppression
         finding.suppression = suppressor.reason(finding)
+        if marked is not None and finding.suppression is None:
+            finding.extra["untrusted_suppression"] = marked
         if finding.suppression is None:
             active.append(finding)
         else:

@@ -7,6 +7,10 @@ Three ways, checked in this order, the first one that applies named in ``Finding
   anywhere) is listed in ``.hvscanignore``;
 - ``baseline``: the key was recorded by ``hvscan baseline`` (see ``hvscan/baseline.py``).
 Suppressed findings are counted in the stats and listed with ``--show-suppressed``.
+
+A range scan does not trust inline markers (``trust_inline=False``): the line holding a key that
+the range adds is part of the change under scan, and so is a marker on it. Such a finding stays
+active, and ``settle`` records the marker it carried (``untrusted_suppression``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from hvscan.baseline import Baseline
+    from hvscan.committed import CommittedFile
     from hvscan.findings import Finding
     from hvscan.rules import StrPath
 
@@ -42,11 +47,12 @@ def allowed_inline(data: bytes, start: int, end: int) -> bool:
     return any(marker in line for marker in _MARKERS)
 
 
-def load_ignore_file(path: StrPath) -> frozenset[str]:
+def load_ignore_file(path: StrPath | CommittedFile) -> frozenset[str]:
     """Fingerprints (32 hex digits) and key hashes (64), one a line; ``#`` starts a comment."""
+    from hvscan.committed import read_bytes
+
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+        text = read_bytes(path).decode("utf-8")
     except OSError as exc:
         raise IgnoreFileError(f"{path}: cannot read ignore file: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
@@ -68,10 +74,11 @@ def load_ignore_file(path: StrPath) -> frozenset[str]:
 class Suppressor(NamedTuple):
     ignored: frozenset[str] = frozenset()
     baseline: Baseline | None = None
+    trust_inline: bool = True
 
     def reason(self, finding: Finding) -> str | None:
         """Why ``finding`` is suppressed, or None. The inline marker was read by the engine."""
-        if finding.suppression is not None:
+        if finding.suppression is not None and self.trust_inline:
             return finding.suppression
         if finding.fingerprint in self.ignored or finding.secret_sha256 in self.ignored:
             return "ignore-file"

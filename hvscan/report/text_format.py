@@ -55,6 +55,8 @@ def _history_notes(extra: dict[str, object]) -> list[str]:
               if isinstance(count, int) and count > 0]
     if others:
         notes.append(f"  also introduced in {' and at '.join(others)}")
+    if extra.get("untrusted_suppression") == "inline":
+        notes.append("  not suppressed: the change under scan added its own hvscan:allow marker")
     return notes
 
 

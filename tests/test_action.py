@@ -157,6 +157,27 @@ def test_inputs_become_options(repo: GitRepo, commits: dict[str, str], tmp_path:
     assert outputs == {"report": "hvscan.sarif", "exit-code": "1"}
 
 
+def test_a_range_takes_its_baseline_from_the_base_commit(
+    repo: GitRepo, commits: dict[str, str], tmp_path: Path
+) -> None:
+    repo.commit_file("b.json", "base version\n", "baseline")
+    base = repo.head()
+    head = repo.commit_file("b.json", "the change's own version\n", "rewrite the baseline")
+    temp = tmp_path / "runner-temp"
+    temp.mkdir()
+    scan = {"EVENT_NAME": "pull_request", "PR_BASE": base, "PR_HEAD": head,
+            "RUNNER_TEMP": str(temp)}
+    _, args, _ = _run_scan(repo, tmp_path, INPUT_BASELINE="b.json", **scan)
+    assert args is not None and args[-2:] == ["--baseline", str(temp / "hvscan-baseline.json")]
+    assert (temp / "hvscan-baseline.json").read_text() == "base version\n"
+    # Not at the base: no baseline, said so. An absolute path is the job's own file.
+    _, args, proc = _run_scan(repo, tmp_path, INPUT_BASELINE="new.json", **scan)
+    assert args is not None and "--baseline" not in args
+    assert "::notice title=hvscan::no new.json in" in proc.stdout
+    _, args, _ = _run_scan(repo, tmp_path, INPUT_BASELINE=str(temp / "job.json"), **scan)
+    assert args is not None and args[-2:] == ["--baseline", str(temp / "job.json")]
+
+
 @pytest.mark.parametrize("env", [
     {"INPUT_RANGE": "main"},
     {"INPUT_UPLOAD_SARIF": "true", "INPUT_FORMAT": "github"},

@@ -200,6 +200,11 @@ def dir_options(function: F) -> F:
     function = click.option("--max-file-size", type=SizeType(), default=DEFAULT_MAX_FILE_SIZE,
                             show_default=True, help="Skip (and list) files larger than this.")(
         function)
+    # Not a setting (hvscan/config.py): a scanned repository must not widen what is read.
+    function = click.option("--follow-symlinks", is_flag=True,
+                            help="Follow symbolic links that lead outside the scanned "
+                                 "directories (skipped with a note by default; /proc, /sys and "
+                                 "/dev are never read).")(function)
     return click.argument("paths", nargs=-1, type=ANY_PATH)(function)
 
 
@@ -223,9 +228,10 @@ def cli() -> None:
 @cli.command("dir")
 @dir_options
 @report_options
-def dir_command(paths: tuple[Path, ...], max_file_size: int, **options: Any) -> None:
+def dir_command(paths: tuple[Path, ...], max_file_size: int, follow_symlinks: bool,
+                **options: Any) -> None:
     """Scan files and directory trees (default: the current directory)."""
-    _scan(_walker(paths, max_file_size), **options)
+    _scan(_walker(paths, max_file_size, follow_symlinks), **options)
 
 
 @cli.command("stdin")
@@ -246,7 +252,8 @@ def stdin_command(**options: Any) -> None:
               default=DEFAULT_BASELINE, show_default=True, help="Baseline file to write.")
 @scan_options
 def baseline_command(
-    paths: tuple[Path, ...], max_file_size: int, history: bool, output: Path, **options: Any
+    paths: tuple[Path, ...], max_file_size: int, follow_symlinks: bool, history: bool,
+    output: Path, **options: Any
 ) -> None:
     """Record the current findings as accepted, so that scans with --baseline FILE report only
     new ones. The file holds fingerprints and key hashes, never keys, and no line numbers:
@@ -254,7 +261,7 @@ def baseline_command(
     from hvscan import baseline
     from hvscan.report.text_format import summary
 
-    produce = _walker(paths, max_file_size)
+    produce = _walker(paths, max_file_size, follow_symlinks)
     if history:
         produce = _with_history(produce, _repository_of(paths[0] if paths else Path()))
     result = run(produce, _settings(options))
@@ -335,8 +342,8 @@ def _audit_history(pipeline: Pipeline, repo: Path, options: HistoryOptions,
             bar.close()
 
 
-def _walker(paths: tuple[Path, ...], max_file_size: int) -> Produce:
-    return walker([os.fsencode(p) for p in paths], max_file_size)
+def _walker(paths: tuple[Path, ...], max_file_size: int, follow_symlinks: bool) -> Produce:
+    return walker([os.fsencode(p) for p in paths], max_file_size, follow_symlinks)
 
 
 def _with_history(produce: Produce, repo: Path) -> Produce:

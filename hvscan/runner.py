@@ -55,13 +55,14 @@ class HvscanError(Exception):
     """A runtime failure reported as one line and exit code 2."""
 
 
-def walker(paths: Sequence[bytes], max_file_size: int) -> Produce:
+def walker(paths: Sequence[bytes], max_file_size: int, follow_symlinks: bool = False) -> Produce:
     """The directory source over ``paths`` (default: the current directory)."""
     from hvscan.sources import files
 
     roots = list(paths) or [b"."]
     return lambda pipeline: pipeline.run(
-        files.walk(roots, max_file_size, pipeline.excluded, pipeline.screen()))
+        files.walk(roots, max_file_size, pipeline.excluded, pipeline.screen(),
+                   follow_symlinks=follow_symlinks))
 
 
 def run(produce: Produce, settings: Settings = DEFAULTS,

@@ -221,4 +221,4 @@ def test_documented_workflows_are_yaml_and_use_real_inputs() -> None:
                     uses += 1
                     assert set(step.get("with", {})) <= inputs
                 assert "${{" not in step.get("run", "")
-    assert uses == 2
+    assert uses == 3

@@ -184,8 +184,19 @@ def resolve(ctx: click.Context, values: dict[str, Any]) -> None:
     start = _start_dir(ctx)
     dirs = project_dirs(start)
     tree = _range_base(start, dirs, values)
-    if tree is not None:
-        dirs = [d for d in dirs if tree.relative(d) is not None]
+    if tree is None:
+        _fill(ctx, values, explicit, dirs, None)
+        return
+    from hvscan.sources.gitcmd import GitError
+
+    try:
+        _fill(ctx, values, explicit, [d for d in dirs if tree.relative(d) is not None], tree)
+    except GitError as exc:
+        raise ConfigError(f"{tree.commit[:12]}: cannot read the configuration: {exc}") from None
+
+
+def _fill(ctx: click.Context, values: dict[str, Any], explicit: Path | None, dirs: list[Path],
+          tree: CommitTree | None) -> None:
     config = load_config(explicit) if explicit is not None else find_config(dirs, tree)
     options = _configurable_options(ctx)
     from_file = _file_values(ctx, config, options) if config is not None else {}

@@ -541,3 +541,11 @@ def test_explicit_files_are_trusted_in_a_range(
 def test_a_bad_range_base_is_one_line(base_repo: GitRepo, run_hvscan: Run) -> None:
     err = one_line_error(run_hvscan("git", "--range", "nope..main", cwd=base_repo.path))
     assert "--range: 'nope' does not name a commit" in err
+
+
+def test_a_base_that_cannot_be_read_is_one_line(base_repo: GitRepo, run_hvscan: Run) -> None:
+    _add_key_with(base_repo, {})
+    tree = base_repo.out("rev-parse", "base^{tree}")
+    (base_repo.path / ".git" / "objects" / tree[:2] / tree[2:]).unlink()
+    err = one_line_error(run_hvscan("git", "--range", "base..main", cwd=base_repo.path))
+    assert "cannot read the configuration" in err

@@ -30,7 +30,8 @@ DEFAULT_MAX_FILE_SIZE = "100MB"
 
 # Never read, whatever the links say: the kernel's and the devices' pseudo-files.
 SYSTEM_DIRS = (b"/proc", b"/sys", b"/dev")
-LINK_OUTSIDE = ("symbolic link to {} outside the scanned directories: not followed "
+# The target is not shown: the scanned tree chose it, and it could even hold a key.
+LINK_OUTSIDE = ("symbolic link leading outside the scanned directories: not followed "
                 "(--follow-symlinks follows it)")
 
 
@@ -48,24 +49,24 @@ def _walk(roots: list[bytes], max_file_size: int, excluded: Excluded | None,
         yield from walker.root(root)
 
 
-def scanned_roots(paths: list[bytes], here: bytes) -> list[bytes]:
+def _scanned_roots(paths: list[bytes], here: bytes) -> list[bytes]:
     """The real paths of the named directories, inside which the walk follows links; one named
     through a link counts when it is inside ``here`` (the current directory's real path)."""
     roots = []
     for path in paths:
         if os.path.isdir(path):
             real = os.path.realpath(path)
-            if not through_link(path) or inside(real, [here]):
+            if not _through_link(path) or _inside(real, [here]):
                 roots.append(real)
     return roots
 
 
-def through_link(path: bytes) -> bool:
+def _through_link(path: bytes) -> bool:
     """Whether a symbolic link is on the way to ``path`` (or is ``path``)."""
     return os.path.realpath(path) != os.path.normpath(os.path.abspath(path))
 
 
-def system_dir(real: bytes) -> bytes | None:
+def _system_dir(real: bytes) -> bytes | None:
     """The one of /proc, /sys and /dev that the real path ``real`` is in, if any."""
     for top in SYSTEM_DIRS:
         if real == top or real.startswith(top + b"/"):
@@ -73,7 +74,7 @@ def system_dir(real: bytes) -> bytes | None:
     return None
 
 
-def inside(real: bytes, roots: list[bytes]) -> bool:
+def _inside(real: bytes, roots: list[bytes]) -> bool:
     return any(real == root or real.startswith(root.rstrip(b"/") + b"/") for root in roots)
 
 
@@ -83,7 +84,7 @@ class _Walker:
         self.max_file_size = max_file_size
         self.excluded = excluded
         here = os.path.realpath(b".")
-        self.roots = scanned_roots(paths, here)
+        self.roots = _scanned_roots(paths, here)
         # A named path reached through a link may also lead into the current directory.
         self.named_roots = [*self.roots, here]
         self.follow_symlinks = follow_symlinks
@@ -93,7 +94,7 @@ class _Walker:
     def root(self, root: bytes) -> Planned:
         base = b"" if os.path.normpath(root) == b"." or os.path.isabs(root) else _posix(root)
         real = os.path.realpath(root)
-        refused = self._refused(real, os.path.normpath(root), linked=through_link(root),
+        refused = self._refused(real, os.path.normpath(root), linked=_through_link(root),
                                 roots=self.named_roots)
         if refused is not None:
             yield refused
@@ -115,12 +116,12 @@ class _Walker:
     def _refused(self, real: bytes, shown: bytes, *, linked: bool,
                  roots: list[bytes]) -> Skipped | None:
         """Why the path at ``real`` (reached through a link when ``linked``) is not read."""
-        top = system_dir(real)
+        top = _system_dir(real)
         if top is not None:
             return Skipped(display_path(shown), f"in {display_path(top)}, which hvscan never "
                                                 "reads (/proc, /sys and /dev)")
-        if linked and not self.follow_symlinks and not inside(real, roots):
-            return Skipped(display_path(shown), LINK_OUTSIDE.format(display_path(real)))
+        if linked and not self.follow_symlinks and not _inside(real, roots):
+            return Skipped(display_path(shown), LINK_OUTSIDE)
         return None
 
     def _excluded(self, shown: bytes, *, is_dir: bool) -> bool:

@@ -32,6 +32,8 @@ def test_the_defaults_are_the_command_lines() -> None:
     assert defaults.pop("verification") is None and given.pop("verify") is False
     assert defaults.pop("trust_inline") is True  # only a range scan distrusts inline markers
     assert given.pop("max_file_size") == parse_size(DEFAULT_MAX_FILE_SIZE)
+    assert given.pop("follow_symlinks") is inspect.signature(runner.walker).parameters[
+        "follow_symlinks"].default is False
     assert given.pop("paths") == ()
     assert given.pop("config_file") is None
     for name, default in defaults.items():

@@ -163,19 +163,18 @@ def test_a_range_takes_its_baseline_from_the_base_commit(
     repo.commit_file("b.json", "base version\n", "baseline")
     base = repo.head()
     head = repo.commit_file("b.json", "the change's own version\n", "rewrite the baseline")
-    temp = tmp_path / "runner-temp"
-    temp.mkdir()
-    scan = {"EVENT_NAME": "pull_request", "PR_BASE": base, "PR_HEAD": head,
-            "RUNNER_TEMP": str(temp)}
+    scan = {"EVENT_NAME": "pull_request", "PR_BASE": base, "PR_HEAD": head}
     _, args, _ = _run_scan(repo, tmp_path, INPUT_BASELINE="b.json", **scan)
-    assert args is not None and args[-2:] == ["--baseline", str(temp / "hvscan-baseline.json")]
-    assert (temp / "hvscan-baseline.json").read_text() == "base version\n"
+    assert args is not None and args[-2] == "--baseline" and args[-1] != "b.json"
+    copy = Path(args[-1])
+    assert copy.read_text() == "base version\n"
+    copy.unlink()
     # Not at the base: no baseline, said so. An absolute path is the job's own file.
     _, args, proc = _run_scan(repo, tmp_path, INPUT_BASELINE="new.json", **scan)
     assert args is not None and "--baseline" not in args
     assert "::notice title=hvscan::no new.json in" in proc.stdout
-    _, args, _ = _run_scan(repo, tmp_path, INPUT_BASELINE=str(temp / "job.json"), **scan)
-    assert args is not None and args[-2:] == ["--baseline", str(temp / "job.json")]
+    _, args, _ = _run_scan(repo, tmp_path, INPUT_BASELINE=str(tmp_path / "job.json"), **scan)
+    assert args is not None and args[-2:] == ["--baseline", str(tmp_path / "job.json")]
 
 
 @pytest.mark.parametrize("env", [

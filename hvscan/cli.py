@@ -373,6 +373,7 @@ def _settings(options: dict[str, Any]) -> Settings:
                     archive_members=options.pop("max_archive_members"))
     return Settings(rule_files=options.pop("rule_files"), exclude=options.pop("exclude"),
                     ignore_file=options.pop("ignore_file"),
+                    untrusted_ignore_file=options.pop("untrusted_ignore_file", None),
                     baseline_file=options.pop("baseline_file", None), limits=limits)
 
 

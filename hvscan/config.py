@@ -183,16 +183,22 @@ def resolve(ctx: click.Context, values: dict[str, Any]) -> None:
     explicit: Path | None = values.pop("config_file", None)
     start = _start_dir(ctx)
     dirs = project_dirs(start)
-    tree = _range_base(start, dirs, values)
-    if tree is None:
+    trees = _range_trees(start, dirs, values)
+    if trees is None:
         _fill(ctx, values, explicit, dirs, None)
         return
+    base, tip = trees
     from hvscan.sources.gitcmd import GitError
 
     try:
-        _fill(ctx, values, explicit, [d for d in dirs if tree.relative(d) is not None], tree)
+        dirs = [d for d in dirs if base.relative(d) is not None]
+        _fill(ctx, values, explicit, dirs, base)
+        if tip is not None:
+            # The change's own ignore file is never applied; the findings it would have
+            # suppressed say so (hvscan/suppress.py).
+            values["untrusted_ignore_file"] = _discover(dirs, IGNORE_NAME, tip)
     except GitError as exc:
-        raise ConfigError(f"{tree.commit[:12]}: cannot read the configuration: {exc}") from None
+        raise ConfigError(f"{base.commit[:12]}: cannot read the configuration: {exc}") from None
 
 
 def _fill(ctx: click.Context, values: dict[str, Any], explicit: Path | None, dirs: list[Path],
@@ -220,9 +226,10 @@ def _fill(ctx: click.Context, values: dict[str, Any], explicit: Path | None, dir
 RANGE_OPTIONS = {"commit_range": "--range", "since_commit": "--since-commit"}
 
 
-def _range_base(start: Path, dirs: list[Path], values: dict[str, Any]) -> CommitTree | None:
-    """The base commit of a range scan of the repository at ``start``, as a tree to read the
-    configuration from; None for any other scan."""
+def _range_trees(start: Path, dirs: list[Path],
+                 values: dict[str, Any]) -> tuple[CommitTree, CommitTree | None] | None:
+    """For a range scan of the repository at ``start``: its base commit, as a tree to read the
+    configuration from, and its tip (``--range`` only); None for any other scan."""
     given = [name for name in RANGE_OPTIONS if values.get(name)]
     if not given:
         return None
@@ -233,14 +240,16 @@ def _range_base(start: Path, dirs: list[Path], values: dict[str, Any]) -> Commit
     from hvscan.sources.githistory import resolve_commit
 
     try:
-        base = range_ends(value)[0] if name == "commit_range" else value
-        commit = resolve_commit(start, base, option)
+        base, tip = range_ends(value) if name == "commit_range" else (value, None)
+        base_commit = resolve_commit(start, base, option)
+        tip_commit = resolve_commit(start, tip, option) if tip else None
     except GitError as exc:
         raise ConfigError(str(exc)) from None
     # The top level is where project_dirs stopped (the directory holding .git); a repository
     # without a working tree has only its commit's root.
     top = dirs[-1] if (dirs[-1] / ".git").exists() else dirs[0]
-    return CommitTree(start, top, commit)
+    return (CommitTree(start, top, base_commit),
+            CommitTree(start, top, tip_commit) if tip_commit else None)
 
 
 def _start_dir(ctx: click.Context) -> Path:

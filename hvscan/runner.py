@@ -45,6 +45,9 @@ class Settings(NamedTuple):
     # False when the scanned change wrote its own hvscan:allow markers (a range scan): they do
     # not suppress its findings (docs/security.md).
     trust_inline: bool = True
+    # The ignore file as the change under scan left it: never applied, only named on the
+    # findings it would have suppressed.
+    untrusted_ignore_file: Path | CommittedFile | None = None
 
 
 # Immutable: one default serves every call.
@@ -81,11 +84,12 @@ def run(produce: Produce, settings: Settings = DEFAULTS,
         from hvscan.baseline import load as load_baseline
 
         baseline = load_baseline(settings.baseline_file)
-    ignore_file = settings.ignore_file
+    ignore_file, untrusted = settings.ignore_file, settings.untrusted_ignore_file
     suppressor = Suppressor(
         ignored=load_ignore_file(ignore_file) if ignore_file is not None else frozenset(),
         baseline=baseline,
         trust_inline=settings.trust_inline,
+        untrusted=load_ignore_file(untrusted) if untrusted is not None else frozenset(),
     )
     excluded = path_filter(settings.exclude)
     result = produce(scan.Pipeline(Engine(rules, settings.limits), excluded, annotate))

@@ -167,15 +167,17 @@ def record_notes(result: ScanResult, inspection: Inspection, origin: Origin) -> 
 
 def settle(result: ScanResult, excluded: Excluded | None, suppressor: Suppressor) -> None:
     """Drop findings on excluded paths; move suppressed findings to ``result.suppressed``.
-    An inline marker the suppressor does not trust is kept as ``untrusted_suppression``."""
+    A suppression the suppressor does not trust is kept as ``untrusted_suppression``."""
     active: list[Finding] = []
     for finding in result.findings:
         if excluded is not None and finding.path and excluded(finding.path):
             continue
-        marked = finding.suppression
-        finding.suppression = suppressor.reason(finding)
-        if marked is not None and finding.suppression is None:
-            finding.extra["untrusted_suppression"] = marked
+        reason = suppressor.reason(finding)
+        if reason is None:
+            untrusted = suppressor.untrusted_reason(finding)
+            if untrusted is not None:
+                finding.extra["untrusted_suppression"] = untrusted
+        finding.suppression = reason
         if finding.suppression is None:
             active.append(finding)
         else:

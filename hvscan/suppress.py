@@ -9,8 +9,9 @@ Three ways, checked in this order, the first one that applies named in ``Finding
 Suppressed findings are counted in the stats and listed with ``--show-suppressed``.
 
 A range scan does not trust inline markers (``trust_inline=False``): the line holding a key that
-the range adds is part of the change under scan, and so is a marker on it. Such a finding stays
-active, and ``settle`` records the marker it carried (``untrusted_suppression``).
+the range adds is part of the change under scan, and so is a marker on it. Nor does it read the
+ignore file the change leaves: its entries (``untrusted``) suppress nothing. Such a finding stays
+active, and ``settle`` records what would have suppressed it (``untrusted_suppression``).
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ class Suppressor(NamedTuple):
     ignored: frozenset[str] = frozenset()
     baseline: Baseline | None = None
     trust_inline: bool = True
+    untrusted: frozenset[str] = frozenset()
 
     def reason(self, finding: Finding) -> str | None:
         """Why ``finding`` is suppressed, or None. The inline marker was read by the engine."""
@@ -84,4 +86,12 @@ class Suppressor(NamedTuple):
             return "ignore-file"
         if self.baseline is not None and self.baseline.contains(finding):
             return "baseline"
+        return None
+
+    def untrusted_reason(self, finding: Finding) -> str | None:
+        """For an active finding, the suppression the change under scan gave it, if any."""
+        if finding.suppression is not None:
+            return finding.suppression  # a marker reason() did not trust
+        if finding.fingerprint in self.untrusted or finding.secret_sha256 in self.untrusted:
+            return "ignore-file"
         return None

@@ -454,14 +454,20 @@ def test_a_change_cannot_turn_its_own_gate_green(
         assert run_hvscan("git", cwd=base_repo.path).returncode == 0
 
 
-def test_an_inline_marker_the_range_adds_is_reported(base_repo: GitRepo, run_hvscan: Run) -> None:
-    _add_key_with(base_repo, BYPASSES["inline-allow"])
+@pytest.mark.parametrize(("bypass", "field", "line"), [
+    ("inline-allow", "inline", "hvscan:allow marker"),
+    ("ignore-file", "ignore-file", "ignore-file entry"),
+])
+def test_a_suppression_the_range_adds_is_reported(
+    base_repo: GitRepo, run_hvscan: Run, bypass: str, field: str, line: str
+) -> None:
+    _add_key_with(base_repo, BYPASSES[bypass])
     done = run_hvscan("git", "--range", "base..main", "--format", "json", cwd=base_repo.path)
     [finding] = report(done)["findings"]
-    assert finding["untrusted_suppression"] == "inline"
+    assert finding["untrusted_suppression"] == field
     text = run_hvscan("git", "--range", "base..main", cwd=base_repo.path).stdout.decode()
-    assert "not suppressed: the change under scan added its own hvscan:allow marker" in text
-    # Outside a range the marker is the team's own: it suppresses.
+    assert f"not suppressed: the change under scan added its own {line}" in text
+    # Outside a range the suppression is the team's own: it applies.
     assert run_hvscan("git", cwd=base_repo.path).returncode == 0
 
 

@@ -13,8 +13,8 @@ line, which decides and reports. The tests check that ``NEEDLES`` are the engine
 engine scans whole is never plain text here, and that both paths print the same report.
 
 ``hvscan dir FILE...`` (the ``hvscan`` pre-commit hook, which passes the changed files' names)
-is tried here the same way when every argument is a regular file reached without a symbolic link
-and outside /proc, /sys and /dev: each file is read once (as the walker does, however many names
+is tried here the same way when every argument is a regular file, not a symbolic link, and
+outside /proc, /sys and /dev: each file is read once (as the walker does, however many names
 it has), and the answer is given here only under the same conditions. Whether a link may be
 followed, or a system file is skipped, the walker decides (hvscan/sources/files.py).
 
@@ -119,8 +119,8 @@ def clean_files_report(paths: list[str]) -> str | None:
     total = 0
     for path in paths:
         real = os.path.realpath(path)
-        if real != os.path.normpath(os.path.abspath(path)) or any(
-                real == top or real.startswith(top + "/") for top in SYSTEM_DIRS):
+        if os.path.islink(path) or any(real == top or real.startswith(top + "/")
+                                       for top in SYSTEM_DIRS):
             return None
         try:
             info = os.stat(path)

@@ -8,9 +8,10 @@ ones in threads while earlier ones are scanned.
 What the scanned tree may make hvscan read is bounded (docs/security.md, "Files"):
 - The scanned roots are the directories named (their real paths; default: the current
   directory) and, when files are named, the current directory. A symbolic link, met in the walk
-  or on the way to a named path, is followed only when its target is inside a root, unless
-  ``follow_symlinks``; otherwise it is skipped with a note. A named path without links is read
-  wherever it is: the user named it.
+  or named itself (the hook passes the changed files' names, links included), is followed only
+  when its target is inside a root, unless ``follow_symlinks``; otherwise it is skipped with a
+  note. Any other named path is read wherever it is (links in the directories leading to it
+  included, such as /tmp on macOS): the user named it.
 - Nothing under /proc, /sys or /dev is read, even named or with ``follow_symlinks``: such files
   can block forever or hand over the scanning process's own secrets (its environment).
 - Only regular files are opened (``readahead`` opens them without blocking and checks again).
@@ -50,20 +51,20 @@ def _walk(roots: list[bytes], max_file_size: int, excluded: Excluded | None,
 
 
 def _scanned_roots(paths: list[bytes], here: bytes) -> list[bytes]:
-    """The real paths of the named directories, inside which the walk follows links; one named
-    through a link counts when it is inside ``here`` (the current directory's real path)."""
+    """The real paths of the named directories, inside which the walk follows links; one that
+    is itself a link counts when it leads inside ``here`` (the current directory's real path)."""
     roots = []
     for path in paths:
         if os.path.isdir(path):
             real = os.path.realpath(path)
-            if not _through_link(path) or _inside(real, [here]):
+            if not _is_link(path) or _inside(real, [here]):
                 roots.append(real)
     return roots
 
 
-def _through_link(path: bytes) -> bool:
-    """Whether a symbolic link is on the way to ``path`` (or is ``path``)."""
-    return os.path.realpath(path) != os.path.normpath(os.path.abspath(path))
+def _is_link(path: bytes) -> bool:
+    """Whether the named ``path`` is itself a symbolic link (``dir/`` names the link too)."""
+    return os.path.islink(os.path.normpath(path))
 
 
 def _system_dir(real: bytes) -> bytes | None:
@@ -85,7 +86,7 @@ class _Walker:
         self.excluded = excluded
         here = os.path.realpath(b".")
         self.roots = _scanned_roots(paths, here)
-        # A named path reached through a link may also lead into the current directory.
+        # A named link may also lead into the current directory.
         self.named_roots = [*self.roots, here]
         self.follow_symlinks = follow_symlinks
         # (device, inode) of every real file and directory met, so each is read once.
@@ -94,7 +95,7 @@ class _Walker:
     def root(self, root: bytes) -> Planned:
         base = b"" if os.path.normpath(root) == b"." or os.path.isabs(root) else _posix(root)
         real = os.path.realpath(root)
-        refused = self._refused(real, os.path.normpath(root), linked=_through_link(root),
+        refused = self._refused(real, os.path.normpath(root), linked=_is_link(root),
                                 roots=self.named_roots)
         if refused is not None:
             yield refused

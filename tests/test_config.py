@@ -555,3 +555,28 @@ def test_a_base_that_cannot_be_read_is_one_line(base_repo: GitRepo, run_hvscan: 
     (base_repo.path / ".git" / "objects" / tree[:2] / tree[2:]).unlink()
     err = one_line_error(run_hvscan("git", "--range", "base..main", cwd=base_repo.path))
     assert "cannot read the configuration" in err
+
+
+def test_rule_and_baseline_files_named_at_the_base_are_read_there(
+    base_repo: GitRepo, run_hvscan: Run
+) -> None:
+    base_repo.write("ci/acme.toml",
+                    "[[rules]]\nid='acme'\ndescription='Acme'\nregex='acme_[0-9]{6}'\n"
+                    "keywords=['acme_']\nkey_type='token'\nseverity='high'\n"
+                    "remediation='Rotate.'\n")
+    base_repo.write(".hvscan.toml", 'rules = ["ci/acme.toml"]\nbaseline = "b.json"\n')
+    base_repo.write("old.py", f'KEY = "{RANGE_KEY}"\n')
+    assert run_hvscan("baseline", "-o", "b.json", cwd=base_repo.path).returncode == 0
+    (base_repo.path / "old.py").unlink()
+    base_repo.add("ci", ".hvscan.toml", "b.json")
+    base_repo.commit("rules and a baseline")
+    base_repo.git("tag", "-f", "base")
+    # The change drops both files; the base's still apply: the acme rule finds its token, the
+    # baseline accepts the key it recorded.
+    base_repo.git("rm", "-q", "ci/acme.toml", "b.json")
+    _add_key_with(base_repo, {"token.txt": "acme_123456\n"})
+    done = run_hvscan("git", "--range", "base..main", "--format", "json", "--show-suppressed",
+                      cwd=base_repo.path)
+    data = report(done)
+    assert [f["rule_id"] for f in data["findings"]] == ["acme"]
+    assert [f["suppression"] for f in data["suppressed"]] == ["baseline"]

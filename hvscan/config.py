@@ -237,9 +237,10 @@ def _range_trees(start: Path, dirs: list[Path],
     from hvscan.committed import CommitTree
     from hvscan.history import range_ends
     from hvscan.sources.gitcmd import GitError
-    from hvscan.sources.githistory import resolve_commit
+    from hvscan.sources.githistory import open_repository, resolve_commit
 
     try:
+        open_repository(start)  # says so when there is none
         base, tip = range_ends(value) if name == "commit_range" else (value, None)
         base_commit = resolve_commit(start, base, option)
         tip_commit = resolve_commit(start, tip, option) if tip else None

@@ -544,9 +544,13 @@ def test_explicit_files_are_trusted_in_a_range(
     assert run_hvscan(*scan, cwd=base_repo.path, env=env).returncode == 0
 
 
-def test_a_bad_range_base_is_one_line(base_repo: GitRepo, run_hvscan: Run) -> None:
+def test_a_bad_range_base_is_one_line(base_repo: GitRepo, run_hvscan: Run,
+                                     tmp_path: Path) -> None:
     err = one_line_error(run_hvscan("git", "--range", "nope..main", cwd=base_repo.path))
     assert "--range: 'nope' does not name a commit" in err
+    (tmp_path / "plain").mkdir()
+    err = one_line_error(run_hvscan("git", "--since-commit", "main", cwd=tmp_path / "plain"))
+    assert "not a git repository" in err
 
 
 def test_a_base_that_cannot_be_read_is_one_line(base_repo: GitRepo, run_hvscan: Run) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from hvscan.committed import CommittedFile
     from hvscan.findings import Finding
 
 FORMAT_KEY = "hvscan_baseline"
@@ -74,11 +75,13 @@ def write(path: Path, findings: Iterable[Finding]) -> int:
     return len(items)
 
 
-def load(path: Path) -> Baseline:
+def load(path: Path | CommittedFile) -> Baseline:
     import json
 
+    from hvscan.committed import read_bytes
+
     try:
-        document = json.loads(path.read_bytes())
+        document = json.loads(read_bytes(path))
     except OSError as exc:
         raise BaselineError(f"{path}: cannot read baseline: {exc.strerror or exc}") from None
     except ValueError as exc:
@@ -99,7 +102,7 @@ def load(path: Path) -> Baseline:
     return Baseline(frozenset(keys))
 
 
-def _entry_key(path: Path, index: int, item: Any) -> tuple[str, str]:
+def _entry_key(path: Path | CommittedFile, index: int, item: Any) -> tuple[str, str]:
     where = f"{path}: findings[{index}]"
     if not isinstance(item, dict):
         raise BaselineError(f"{where}: must be an object")

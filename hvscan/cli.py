@@ -222,6 +222,11 @@ def max_file_size_option(help: str) -> Callable[[F], F]:
 def dir_options(function: F) -> F:
     """The paths and options of ``hvscan dir``, shared with ``hvscan baseline``."""
     function = max_file_size_option("Skip (and list) files larger than this.")(function)
+    # Not a setting (hvscan/config.py): a scanned repository must not widen what is read.
+    function = click.option("--follow-symlinks", is_flag=True,
+                            help="Follow symbolic links that lead outside the scanned "
+                                 "directories (skipped with a note by default; /proc, /sys and "
+                                 "/dev are never read).")(function)
     return click.argument("paths", nargs=-1, type=ANY_PATH)(function)
 
 
@@ -297,9 +302,10 @@ def _names_as_paths(args: list[str], option_names: set[str],
                    "after your options); one that is also an option's name fails the run.")
 @dir_options
 @report_options
-def dir_command(paths: tuple[Path, ...], max_file_size: int, **options: Any) -> None:
+def dir_command(paths: tuple[Path, ...], max_file_size: int, follow_symlinks: bool,
+                **options: Any) -> None:
     """Scan files and directory trees (default: the current directory)."""
-    _scan(_walker(paths, max_file_size), **options)
+    _scan(_walker(paths, max_file_size, follow_symlinks), **options)
 
 
 @cli.command("stdin")
@@ -324,8 +330,8 @@ def stdin_command(max_file_size: int, **options: Any) -> None:
 @_STRICT_OPTION
 @scan_options
 def baseline_command(
-    paths: tuple[Path, ...], max_file_size: int, history: bool, output: Path, strict: bool,
-    **options: Any
+    paths: tuple[Path, ...], max_file_size: int, follow_symlinks: bool, history: bool,
+    output: Path, strict: bool, **options: Any
 ) -> None:
     """Record the current findings as accepted, so that scans with --baseline FILE report only
     new ones. The file holds fingerprints and key hashes, never keys, and no line numbers:
@@ -334,7 +340,7 @@ def baseline_command(
     from hvscan.report.text_format import summary
     from hvscan.shown import reported
 
-    produce = _walker(paths, max_file_size)
+    produce = _walker(paths, max_file_size, follow_symlinks)
     if history:
         produce = _with_history(produce, _repository_of(paths[0] if paths else Path()))
     result = reported(run(produce, _settings(options)))  # the file holds no key, ever
@@ -388,8 +394,11 @@ def git_command(repo: Path | None, since_commit: str | None, commit_range: str |
                                      branch=branch, all_occurrences=all_occurrences,
                                      include_unreachable=include_unreachable)
     show_progress = sys.stderr.isatty() if progress is None else progress
+    # A range is a change under scan: its own hvscan:allow markers do not suppress what it adds
+    # (its configuration, read from the base commit, may; see hvscan/config.py).
+    in_range = commit_range is not None or since_commit is not None
     _scan(lambda pipeline: _audit_history(pipeline, repo or Path(), history_options,
-                                          show_progress), **options)
+                                          show_progress), trust_inline=not in_range, **options)
 
 
 def _audit_history(pipeline: Pipeline, repo: Path, options: HistoryOptions,
@@ -414,8 +423,8 @@ def _audit_history(pipeline: Pipeline, repo: Path, options: HistoryOptions,
             bar.close()
 
 
-def _walker(paths: tuple[Path, ...], max_file_size: int) -> Produce:
-    return walker([os.fsencode(p) for p in paths], max_file_size)
+def _walker(paths: tuple[Path, ...], max_file_size: int, follow_symlinks: bool) -> Produce:
+    return walker([os.fsencode(p) for p in paths], max_file_size, follow_symlinks)
 
 
 def _with_history(produce: Produce, repo: Path) -> Produce:
@@ -445,6 +454,7 @@ def _settings(options: dict[str, Any]) -> Settings:
                     archive_members=options.pop("max_archive_members"))
     return Settings(rule_files=options.pop("rule_files"), exclude=options.pop("exclude"),
                     ignore_file=options.pop("ignore_file"),
+                    untrusted_ignore_file=options.pop("untrusted_ignore_file", None),
                     baseline_file=options.pop("baseline_file", None), limits=limits)
 
 
@@ -529,9 +539,10 @@ def _scan_git(produce: Produce, **options: Any) -> None:
         raise HvscanError(f"git: {exc}") from None
 
 
-def _scan(produce: Produce, **options: Any) -> None:
+def _scan(produce: Produce, *, trust_inline: bool = True, **options: Any) -> None:
     verification = _verification(options)
-    scan_and_report(produce, _settings(options), verification=verification, **options)
+    settings = _settings(options)._replace(trust_inline=trust_inline)
+    scan_and_report(produce, settings, verification=verification, **options)
 
 
 def _verification(options: dict[str, Any]) -> VerifyStep | None:

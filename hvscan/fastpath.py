@@ -17,10 +17,12 @@ line, which decides and reports. The tests check that ``NEEDLES`` are the engine
 engine scans whole is never plain text here, and that both paths print the same report.
 
 ``hvscan dir [--hook] FILE...`` (the ``hvscan`` pre-commit hook, which passes the changed
-files' names) is tried here the same way when every argument is a regular file: each file is
-read once (as the walker does, however many names it has), and the answer is given here only
-under the same conditions. An argument starting with '-' (an option, or in ``--hook`` mode
-perhaps a file's name) goes to the full command line, which decides what it is.
+files' names) is tried here the same way when every argument is a regular file, not a symbolic
+link, and outside /proc, /sys and /dev: each file is read once (as the walker does, however many
+names it has), and the answer is given here only under the same conditions. Whether a link may
+be followed, or a system file is skipped, the walker decides (hvscan/sources/files.py). An
+argument starting with '-' (an option, or in ``--hook`` mode perhaps a file's name) goes to the
+full command line, which decides what it is.
 
 ``hvscan dir [--hook] [DIR...]`` without options (a CI job's scan of its checkout) runs here too
 when no configuration could apply: it is then the scan the full command line would run with
@@ -57,6 +59,8 @@ _BLOB_MODES = (b"100644", b"100755", b"120000")
 # What the engine scans in full without a needle (a container, a UTF-16/32 text) has one of them,
 # or invalid UTF-8, in its first bytes.
 _BINARY = bytes([*range(0x00, 0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7F])
+# hvscan.sources.files.SYSTEM_DIRS (tests/test_fastpath.py checks): never read here either.
+SYSTEM_DIRS = ("/proc", "/sys", "/dev")
 
 
 def main() -> None:
@@ -167,6 +171,10 @@ def clean_files_report(paths: list[str]) -> str | None:
     seen: set[tuple[int, int]] = set()
     total = 0
     for path in paths:
+        real = os.path.realpath(path)
+        if os.path.islink(path) or any(real == top or real.startswith(top + "/")
+                                       for top in SYSTEM_DIRS):
+            return None
         try:
             info = os.stat(path)
             if not stat.S_ISREG(info.st_mode) or info.st_size >= _LARGE_BLOB:

@@ -96,9 +96,7 @@ def _revisions(repo: Repository, options: HistoryOptions) -> list[str]:
     """The commits to audit, as arguments for rev-list/log (ids only: nothing a user typed
     reaches git's command line unresolved)."""
     if options.commit_range is not None:
-        base, dots, tip = options.commit_range.partition("..")
-        if not dots or tip.startswith(".") or not base or not tip:
-            raise GitError(f"--range: {options.commit_range!r} is not of the form A..B")
+        base, tip = range_ends(options.commit_range)
         return [resolve_commit(repo.path, tip, "--range"),
                 "^" + resolve_commit(repo.path, base, "--range")]
     revs = [resolve_commit(repo.path, options.branch, "--branch")] if options.branch else []
@@ -106,6 +104,14 @@ def _revisions(repo: Repository, options: HistoryOptions) -> list[str]:
         revs = (revs or [ALL_REFS]) + ["^" + resolve_commit(repo.path, options.since_commit,
                                                             "--since-commit")]
     return revs or [ALL_REFS]
+
+
+def range_ends(commit_range: str) -> tuple[str, str]:
+    """A and B of ``--range A..B``; GitError for anything else."""
+    base, dots, tip = commit_range.partition("..")
+    if not dots or tip.startswith(".") or not base or not tip:
+        raise GitError(f"--range: {commit_range!r} is not of the form A..B")
+    return base, tip
 
 
 def _shallow_message(repo: Repository) -> str:

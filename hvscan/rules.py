@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, AnyStr, NamedTuple
 if TYPE_CHECKING:
     from regex import Pattern
 
+    from hvscan.committed import CommittedFile
+
 # Paths here are plain strings or os.PathLike: a scan needs no pathlib (a few ms of start-up).
 StrPath = str | os.PathLike[str]
 
@@ -93,13 +95,13 @@ def load_builtin_rules() -> list[Rule]:
     return load_rule_files(files, check_regexes=False)
 
 
-def load_rules(rule_files: Sequence[StrPath]) -> list[Rule]:
+def load_rules(rule_files: Sequence[StrPath | CommittedFile]) -> list[Rule]:
     """The built-in rules and the rules of the user's ``--rules`` files, which may not reuse a
     built-in id: their findings would pass for the built-in rule's."""
     return load_rule_files(rule_files, known=load_builtin_rules())
 
 
-def load_rule_files(paths: Sequence[StrPath], *, check_regexes: bool = True,
+def load_rule_files(paths: Sequence[StrPath | CommittedFile], *, check_regexes: bool = True,
                     known: Sequence[Rule] = ()) -> list[Rule]:
     """``known`` followed by the rules of ``paths``; an id may be defined only once."""
     rules = list(known)
@@ -114,10 +116,11 @@ def load_rule_files(paths: Sequence[StrPath], *, check_regexes: bool = True,
     return rules
 
 
-def load_rule_file(path: StrPath, *, check_regexes: bool = True) -> list[Rule]:
+def load_rule_file(path: StrPath | CommittedFile, *, check_regexes: bool = True) -> list[Rule]:
+    from hvscan.committed import read_bytes
+
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = tomllib.loads(handle.read())
+        data = tomllib.loads(read_bytes(path).decode("utf-8"))
     except OSError as exc:
         raise RuleError(f"{path}: cannot read rule file: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
@@ -139,7 +142,8 @@ _REQUIRED = ("id", "description", "regex", "keywords", "key_type", "severity", "
 _OPTIONAL = ("allowlist",)
 
 
-def _parse_rule(path: StrPath, index: int, entry: Any, check_regexes: bool) -> Rule:
+def _parse_rule(path: StrPath | CommittedFile, index: int, entry: Any,
+                check_regexes: bool) -> Rule:
     where = f"{path}: rules[{index}]"
     if not isinstance(entry, dict):
         raise RuleError(f"{where}: must be a table")

@@ -25,6 +25,7 @@ from hvscan.fastpath import write_stdout
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from hvscan.committed import CommittedFile
     from hvscan.scan import Annotate, Pipeline, ScanResult
     from hvscan.verify import VerifyStep
 
@@ -36,13 +37,20 @@ Produce = Callable[["Pipeline"], "ScanResult"]
 
 
 class Settings(NamedTuple):
-    """What to look for and what to leave out: the options every scan command shares."""
+    """What to look for and what to leave out: the options every scan command shares. Files
+    come from disk, or from the base commit of a range scan (``hvscan/committed.py``)."""
 
-    rule_files: Sequence[Path] = ()
+    rule_files: Sequence[Path | CommittedFile] = ()
     exclude: Sequence[str] = ()
-    ignore_file: Path | None = None
-    baseline_file: Path | None = None
+    ignore_file: Path | CommittedFile | None = None
+    baseline_file: Path | CommittedFile | None = None
     limits: Limits = Limits()
+    # False when the scanned change wrote its own hvscan:allow markers (a range scan): they do
+    # not suppress its findings (docs/security.md).
+    trust_inline: bool = True
+    # The ignore file as the change under scan left it: never applied, only named on the
+    # findings it would have suppressed.
+    untrusted_ignore_file: Path | CommittedFile | None = None
 
 
 # Immutable: one default serves every call.
@@ -53,13 +61,14 @@ class HvscanError(Exception):
     """A runtime failure reported as one line and exit code 2."""
 
 
-def walker(paths: Sequence[bytes], max_file_size: int) -> Produce:
+def walker(paths: Sequence[bytes], max_file_size: int, follow_symlinks: bool = False) -> Produce:
     """The directory source over ``paths`` (default: the current directory)."""
     from hvscan.sources import files
 
     roots = list(paths) or [b"."]
     return lambda pipeline: pipeline.run(
-        files.walk(roots, max_file_size, pipeline.excluded, pipeline.screen()))
+        files.walk(roots, max_file_size, pipeline.excluded, pipeline.screen(),
+                   follow_symlinks=follow_symlinks))
 
 
 def run(produce: Produce, settings: Settings = DEFAULTS,
@@ -78,10 +87,12 @@ def run(produce: Produce, settings: Settings = DEFAULTS,
         from hvscan.baseline import load as load_baseline
 
         baseline = load_baseline(settings.baseline_file)
-    ignore_file = settings.ignore_file
+    ignore_file, untrusted = settings.ignore_file, settings.untrusted_ignore_file
     suppressor = Suppressor(
         ignored=load_ignore_file(ignore_file) if ignore_file is not None else frozenset(),
         baseline=baseline,
+        trust_inline=settings.trust_inline,
+        untrusted=load_ignore_file(untrusted) if untrusted is not None else frozenset(),
     )
     excluded = path_filter(settings.exclude)
     engine = Engine(rules, settings.limits)

@@ -188,12 +188,18 @@ def left_unscanned(result: ScanResult) -> list[str]:
 
 
 def settle(result: ScanResult, excluded: Excluded | None, suppressor: Suppressor) -> None:
-    """Drop findings on excluded paths; move suppressed findings to ``result.suppressed``."""
+    """Drop findings on excluded paths; move suppressed findings to ``result.suppressed``.
+    A suppression the suppressor does not trust is kept as ``untrusted_suppression``."""
     active: list[Finding] = []
     for finding in result.findings:
         if excluded is not None and finding.path and excluded(finding.path):
             continue
-        finding.suppression = suppressor.reason(finding)
+        reason = suppressor.reason(finding)
+        if reason is None:
+            untrusted = suppressor.untrusted_reason(finding)
+            if untrusted is not None:
+                finding.extra["untrusted_suppression"] = untrusted
+        finding.suppression = reason
         if finding.suppression is None:
             active.append(finding)
         else:

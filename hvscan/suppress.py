@@ -7,6 +7,11 @@ Three ways, checked in this order, the first one that applies named in ``Finding
   anywhere) is listed in ``.hvscanignore``;
 - ``baseline``: the key was recorded by ``hvscan baseline`` (see ``hvscan/baseline.py``).
 Suppressed findings are counted in the stats and listed with ``--show-suppressed``.
+
+A range scan does not trust inline markers (``trust_inline=False``): the line holding a key that
+the range adds is part of the change under scan, and so is a marker on it. Nor does it read the
+ignore file the change leaves: its entries (``untrusted``) suppress nothing. Such a finding stays
+active, and ``settle`` records what would have suppressed it (``untrusted_suppression``).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from hvscan.baseline import Baseline
+    from hvscan.committed import CommittedFile
     from hvscan.findings import Finding
     from hvscan.rules import StrPath
 
@@ -55,11 +61,12 @@ class InlineAllow:
         return False
 
 
-def load_ignore_file(path: StrPath) -> frozenset[str]:
+def load_ignore_file(path: StrPath | CommittedFile) -> frozenset[str]:
     """Fingerprints (32 hex digits) and key hashes (64), one a line; ``#`` starts a comment."""
+    from hvscan.committed import read_bytes
+
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+        text = read_bytes(path).decode("utf-8")
     except OSError as exc:
         raise IgnoreFileError(f"{path}: cannot read ignore file: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
@@ -81,13 +88,23 @@ def load_ignore_file(path: StrPath) -> frozenset[str]:
 class Suppressor(NamedTuple):
     ignored: frozenset[str] = frozenset()
     baseline: Baseline | None = None
+    trust_inline: bool = True
+    untrusted: frozenset[str] = frozenset()
 
     def reason(self, finding: Finding) -> str | None:
         """Why ``finding`` is suppressed, or None. The inline marker was read by the engine."""
-        if finding.suppression is not None:
+        if finding.suppression is not None and self.trust_inline:
             return finding.suppression
         if finding.fingerprint in self.ignored or finding.secret_sha256 in self.ignored:
             return "ignore-file"
         if self.baseline is not None and self.baseline.contains(finding):
             return "baseline"
+        return None
+
+    def untrusted_reason(self, finding: Finding) -> str | None:
+        """For an active finding, the suppression the change under scan gave it, if any."""
+        if finding.suppression is not None:
+            return finding.suppression  # a marker reason() did not trust
+        if finding.fingerprint in self.untrusted or finding.secret_sha256 in self.untrusted:
+            return "ignore-file"
         return None

@@ -335,6 +335,28 @@ def test_inputs_become_options(repo: GitRepo, commits: dict[str, str], tmp_path:
     assert args is not None and "--strict" not in args
 
 
+def test_a_range_takes_its_baseline_from_the_base_commit(
+    repo: GitRepo, commits: dict[str, str], tmp_path: Path
+) -> None:
+    repo.commit_file("b.json", "base version\n", "baseline")
+    base = repo.head()
+    head = repo.commit_file("b.json", "the change's own version\n", "rewrite the baseline")
+    scan = {"EVENT_NAME": "pull_request", "PR_BASE": base, "PR_HEAD": head}
+    _, args, _ = _run_scan(repo, tmp_path, INPUT_BASELINE="b.json", **scan)
+    assert args is not None and "--baseline" in args
+    copy = Path(args[args.index("--baseline") + 1])
+    assert copy.name != "b.json"
+    assert copy.read_text() == "base version\n"
+    copy.unlink()
+    # Not at the base: no baseline, said so. An absolute path is the job's own file.
+    _, args, proc = _run_scan(repo, tmp_path, INPUT_BASELINE="new.json", **scan)
+    assert args is not None and "--baseline" not in args
+    assert "::notice title=hvscan::no new.json in" in proc.stdout
+    _, args, _ = _run_scan(repo, tmp_path, INPUT_BASELINE=str(tmp_path / "job.json"), **scan)
+    assert args is not None
+    assert args[args.index("--baseline") + 1] == str(tmp_path / "job.json")
+
+
 @pytest.mark.parametrize("env", [
     {"INPUT_RANGE": "main"},
     {"INPUT_UPLOAD_SARIF": "true", "INPUT_FORMAT": "github"},
@@ -412,4 +434,4 @@ def test_documented_workflows_are_yaml_and_use_real_inputs() -> None:
                     uses += 1
                     assert set(step.get("with", {})) <= inputs
                 assert "${{" not in step.get("run", "")
-    assert uses == 2
+    assert uses == 3

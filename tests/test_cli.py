@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from click.testing import CliRunner
 from gitrepo import GitRepo
 from hvscan_run import Run
 from keygen import make_key
+from pytest_httpserver import HTTPServer
 
 from hvscan.cli import cli
 
@@ -417,3 +419,58 @@ def test_hook_flag_must_come_first(tree: Path, run_hvscan: Run) -> None:
     done = run_hvscan("dir", "src", "--hook", cwd=tree)
     assert done.returncode == 2
     assert b"--hook must come first, right after 'dir'" in done.stderr
+
+
+# What a scanned tree can make hvscan read (issue 10 item 4, issue 11 item 7)
+
+
+@pytest.mark.parametrize("operands", [["."], ["leak.txt"], ["leak.txt", "clean.txt"]])
+def test_a_link_to_the_environment_reads_and_sends_nothing(
+    tmp_path: Path, run_hvscan: Run, httpserver: HTTPServer, operands: list[str]
+) -> None:
+    # The CI job's own key is in its environment; the scanned tree links to it.
+    httpserver.expect_request(re.compile(".*")).respond_with_data("", status=401)
+    (tmp_path / "leak.txt").symlink_to("/proc/self/environ")
+    (tmp_path / "clean.txt").write_text("nothing\n")
+    env = {"CI_DEPLOY_KEY": make_key("live", 40), "HTTP_PROXY": "", "ALL_PROXY": ""}
+    for args in ([], ["--verify", "--api-base", f"http://127.0.0.1:{httpserver.port}"],
+                 ["--follow-symlinks"]):
+        done = run_hvscan("dir", *operands, *args, "--format", "json", cwd=tmp_path, env=env)
+        assert done.returncode == 0, done.stderr
+        data = json.loads(done.stdout)
+        assert data["findings"] == []
+        assert data["skipped"] == [{"path": "leak.txt", "reason": "in /proc, which hvscan never "
+                                    "reads (/proc, /sys and /dev)"}]
+    assert httpserver.log == []
+
+
+@pytest.mark.parametrize("path", ["/proc/kmsg", "/proc/self/", "/proc/self/environ"])
+def test_proc_paths_return_promptly_with_a_note(run_hvscan: Run, path: str) -> None:
+    # /proc/kmsg blocks any reader; /proc/self/ leads to / through a link (34 minutes on old main).
+    done = run_hvscan("dir", path)  # a hang fails on run_hvscan's timeout
+    assert done.returncode == 0, done.stderr
+    shown = path.rstrip("/")
+    assert f"note: skipped {shown}: in /proc, which hvscan never reads".encode() in done.stdout
+
+
+def test_a_fifo_named_or_met_is_never_opened(tmp_path: Path, run_hvscan: Run) -> None:
+    os.mkfifo(tmp_path / "pipe")  # no writer: a blocking open would wait forever
+    for operand in ("pipe", "."):
+        done = run_hvscan("dir", operand, cwd=tmp_path)
+        assert done.returncode == 0
+        assert b"note: skipped pipe: not a regular file (FIFO)" in done.stdout
+
+
+def test_follow_symlinks_is_not_a_setting(tmp_path: Path, run_hvscan: Run) -> None:
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "k.txt").write_text(f'KEY = "{make_key("live", 41)}"\n')
+    (tmp_path / "tree").mkdir()
+    (tmp_path / "tree" / "out").symlink_to(tmp_path / "outside")
+    (tmp_path / "tree" / ".hvscan.toml").write_text("follow-symlinks = true\n")
+    assert b"unknown key 'follow-symlinks'" in run_hvscan("dir", cwd=tmp_path / "tree").stderr
+    (tmp_path / "tree" / ".hvscan.toml").unlink()
+    assert run_hvscan("dir", cwd=tmp_path / "tree").returncode == 0
+    assert run_hvscan("dir", "--follow-symlinks", cwd=tmp_path / "tree").returncode == 1
+    assert run_hvscan("baseline", "--follow-symlinks", "-o", tmp_path / "b.json",
+                      cwd=tmp_path / "tree").returncode == 0
+    assert "out/k.txt" in (tmp_path / "b.json").read_text()

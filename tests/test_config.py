@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import os
@@ -16,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 from gitrepo import GitRepo
 from hvscan_run import Run
-from keygen import make_key
+from keygen import key_sha256, make_key
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -207,7 +208,6 @@ def test_unknown_key_in_pyproject_is_named_with_its_table(repo: Path, run_hvscan
         ("rules = ['missing.toml']", "key 'rules': File '"),
         ("exclude = ['!']", "key 'exclude': '!' is not a valid gitignore-style pattern"),
         ("exclude = ['  ']", "key 'exclude': an empty pattern matches nothing"),
-        ('api-base = "ftp://api.example"', "key 'api-base': 'ftp://api.example' is not an http"),
         ('org-id = "a/b"', "key 'org-id': 'a/b' is not an org ID"),
     ],
 )
@@ -268,12 +268,30 @@ def test_verification_settings_from_the_file_reach_the_request(
 
     httpserver.expect_request(re.compile(".*")).respond_with_handler(answer)
     base = f"http://127.0.0.1:{httpserver.port}"
-    (repo / ".hvscan.toml").write_text(f'api-base = "{base}"\norg-id = "from-file"\n')
-    env = {"HESEDVID_API_BASE": "", "HESEDVID_ORG_ID": "", "HTTP_PROXY": "", "ALL_PROXY": ""}
+    (repo / ".hvscan.toml").write_text('org-id = "from-file"\n')
+    env = {"HESEDVID_API_BASE": base, "HESEDVID_ORG_ID": "", "HTTP_PROXY": "", "ALL_PROXY": ""}
     run_hvscan("dir", "src", "--verify", cwd=repo, env=env)
     assert paths == ["/v1/api/from-file/environments"]
     run_hvscan("dir", "src", "--verify", cwd=repo, env={**env, "HVSCAN_ORG_ID": "from-env"})
     assert paths[1:] == ["/v1/api/from-env/environments"]
+
+
+@pytest.mark.parametrize("name", [".hvscan.toml", "pyproject.toml", "explicit.toml"])
+def test_api_base_is_never_read_from_a_file(
+    repo: Path, run_hvscan: Run, httpserver: HTTPServer, name: str
+) -> None:
+    # A scanned repository that could name the API would receive every key found (issue 10).
+    httpserver.expect_request(re.compile(".*")).respond_with_data("", status=401)
+    base = f"http://127.0.0.1:{httpserver.port}"
+    table = "[tool.hvscan]\n" if name == "pyproject.toml" else ""
+    (repo / name).write_text(f'{table}api-base = "{base}"\n')
+    args = ["--config", name] if name == "explicit.toml" else []
+    env = {"HESEDVID_API_BASE": "", "HVSCAN_API_BASE": "", "HTTP_PROXY": "", "ALL_PROXY": ""}
+    err = one_line_error(run_hvscan("dir", "src", "--verify", *args, cwd=repo, env=env))
+    key = "tool.hvscan.api-base" if table else "api-base"
+    assert f"hvscan: error: {name}: key {key!r} is not allowed in a configuration file" in err
+    assert "--api-base or HVSCAN_API_BASE or HESEDVID_API_BASE" in err
+    assert httpserver.log == []
 
 
 # The resolution mechanism itself, on a command of its own: every setting, including those
@@ -381,7 +399,7 @@ def test_readme_example_documents_every_setting() -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     section = readme.split("## Configuration", 1)[1]
     example = section.split("```toml\n", 1)[1].split("```", 1)[0]
-    assert set(tomllib.loads(example)) == set(SETTINGS)
+    assert set(tomllib.loads(example)) == {k for k, s in SETTINGS.items() if s.in_file}
 
 
 def test_a_broken_pyproject_that_never_mentions_hvscan_is_not_read(
@@ -391,3 +409,197 @@ def test_a_broken_pyproject_that_never_mentions_hvscan_is_not_read(
     assert run_hvscan("dir", "src", cwd=repo).returncode == 1
     (repo / "src" / "pyproject.toml").write_text("[tool.hvscan\nfail-on = 'none'\n")
     assert "invalid TOML" in one_line_error(run_hvscan("dir", "src", cwd=repo))
+
+
+# Range scans: the change under scan cannot configure the scan that gates it (issue 10, item 3)
+
+RANGE_KEY = make_key("live", 31)
+
+
+@pytest.fixture
+def base_repo(tmp_path: Path, gitenv: dict[str, str]) -> GitRepo:
+    """A repository whose base commit (branch main, tag ``base``) holds a README only."""
+    repo = GitRepo(tmp_path / "range", gitenv)
+    repo.commit_file("README", "hello\n", "base")
+    repo.git("tag", "base")
+    return repo
+
+
+def _pyproject(settings: str) -> str:
+    return f'[project]\nname = "x"\n\n[tool.hvscan]\n{settings}\n'
+
+
+def _ignore_entry(key: str) -> str:
+    return key_sha256(key) + "\n"
+
+
+_ENCODED = base64.b64encode(RANGE_KEY.encode()).decode()
+# What a change adds next to the key, each of which turned `hvscan git --range` green on old main.
+BYPASSES = {
+    "inline-allow": {"app.py": f'KEY = "{RANGE_KEY}"  # hvscan:allow\n'},
+    "ignore-file": {".hvscanignore": _ignore_entry(RANGE_KEY)},
+    "exclude": {".hvscan.toml": 'exclude = ["*"]\n'},
+    "decode-depth": {".hvscan.toml": "max-decode-depth = 0\n", "app.py": f'KEY = "{_ENCODED}"\n'},
+    "fail-on": {".hvscan.toml": 'fail-on = "none"\n'},
+    "pyproject-exclude": {"pyproject.toml": _pyproject('exclude = ["*"]')},
+    "pyproject-decode-depth": {"pyproject.toml": _pyproject("max-decode-depth = 0"),
+                               "app.py": f'KEY = "{_ENCODED}"\n'},
+    "pyproject-fail-on": {"pyproject.toml": _pyproject('fail-on = "none"')},
+    "config-names-an-ignore-file": {".hvscan.toml": 'ignore-file = "ok.txt"\n',
+                                    "ok.txt": _ignore_entry(RANGE_KEY)},
+}
+
+
+def _add_key_with(repo: GitRepo, files: dict[str, str]) -> None:
+    files = {"app.py": f'KEY = "{RANGE_KEY}"\n', **files}
+    for name, content in files.items():
+        repo.write(name, content)
+    repo.add(*files)
+    repo.commit("add a key and a way around hvscan")
+
+
+@pytest.mark.parametrize("bypass", BYPASSES)
+@pytest.mark.parametrize("scope", [["--range", "base..main"], ["--since-commit", "base"]])
+def test_a_change_cannot_turn_its_own_gate_green(
+    base_repo: GitRepo, run_hvscan: Run, bypass: str, scope: list[str]
+) -> None:
+    _add_key_with(base_repo, BYPASSES[bypass])
+    done = run_hvscan("git", *scope, "--format", "json", cwd=base_repo.path)
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    [finding] = report(done)["findings"]
+    assert finding["secret_sha256"] == key_sha256(RANGE_KEY)
+    # The whole history (no change under scan) still honours the working tree's settings.
+    if bypass not in ("inline-allow", "config-names-an-ignore-file"):
+        assert run_hvscan("git", cwd=base_repo.path).returncode == 0
+
+
+@pytest.mark.parametrize(("bypass", "field", "line"), [
+    ("inline-allow", "inline", "hvscan:allow marker"),
+    ("ignore-file", "ignore-file", "ignore-file entry"),
+])
+def test_a_suppression_the_range_adds_is_reported(
+    base_repo: GitRepo, run_hvscan: Run, bypass: str, field: str, line: str
+) -> None:
+    _add_key_with(base_repo, BYPASSES[bypass])
+    done = run_hvscan("git", "--range", "base..main", "--format", "json", cwd=base_repo.path)
+    [finding] = report(done)["findings"]
+    assert finding["untrusted_suppression"] == field
+    text = run_hvscan("git", "--range", "base..main", cwd=base_repo.path).stdout.decode()
+    assert f"not suppressed: the change under scan added its own {line}" in text
+    # Outside a range the suppression is the team's own: it applies.
+    assert run_hvscan("git", cwd=base_repo.path).returncode == 0
+
+
+def test_the_base_commits_settings_apply(base_repo: GitRepo, run_hvscan: Run) -> None:
+    # Accepted at base (a revoked key, say): the range that brings it back passes. The change
+    # removing the base's ignore file or configuration does not matter either.
+    base_repo.write(".hvscanignore", _ignore_entry(RANGE_KEY))
+    base_repo.write(".hvscan.toml", 'exclude = ["fixtures/"]\n')
+    base_repo.add(".hvscanignore", ".hvscan.toml")
+    base_repo.commit("accept a revoked key; leave fixtures out")
+    base_repo.git("tag", "-f", "base")
+    base_repo.git("rm", "-q", ".hvscanignore", ".hvscan.toml")
+    other = make_key("live", 32)
+    base_repo.write("fixtures/f.py", f'KEY = "{other}"\n')
+    _add_key_with(base_repo, {"fixtures/f.py": f'KEY = "{other}"\n'})
+    done = run_hvscan("git", "--range", "base..main", "--format", "json", "--show-suppressed",
+                      cwd=base_repo.path)
+    assert done.returncode == 0, done.stdout
+    data = report(done)
+    assert data["findings"] == []
+    assert [f["suppression"] for f in data["suppressed"]] == ["ignore-file"]
+
+
+def test_base_configuration_is_looked_up_from_the_scanned_directory(
+    base_repo: GitRepo, run_hvscan: Run
+) -> None:
+    base_repo.commit_file("sub/.hvscan.toml", 'fail-on = "critical"\n', "sub config")
+    base_repo.git("tag", "-f", "base")
+    _add_key_with(base_repo, {})
+    assert run_hvscan("git", "--range", "base..main", cwd=base_repo.path).returncode == 1
+    assert run_hvscan("git", "--range", "base..main", cwd=base_repo.path / "sub").returncode == 0
+
+
+def test_files_the_base_configuration_names_come_from_the_base(
+    base_repo: GitRepo, run_hvscan: Run
+) -> None:
+    base_repo.write(".hvscan.toml", 'baseline = "b.json"\n')
+    base_repo.add(".hvscan.toml")
+    base_repo.commit("name a baseline")
+    base_repo.git("tag", "-f", "base")
+    # The change adds the baseline file the base names, recording its own key: not read.
+    base_repo.write("app.py", f'KEY = "{RANGE_KEY}"\n')
+    assert run_hvscan("baseline", "-o", "b.json", cwd=base_repo.path).returncode == 0
+    base_repo.add("app.py", "b.json")
+    base_repo.commit("key and its baseline")
+    err = one_line_error(run_hvscan("git", "--range", "base..main", cwd=base_repo.path))
+    base = base_repo.out("rev-parse", "base")[:12]
+    assert f"hvscan: error: {base}:.hvscan.toml: key 'baseline': {base}:b.json is not a file" in err
+
+
+def test_errors_in_the_base_configuration_name_the_commit(
+    base_repo: GitRepo, run_hvscan: Run
+) -> None:
+    base_repo.commit_file(".hvscan.toml", 'fial-on = "high"\n', "typo")
+    base_repo.git("tag", "-f", "base")
+    _add_key_with(base_repo, {".hvscan.toml": 'fail-on = "high"\n'})
+    base = base_repo.out("rev-parse", "base")[:12]
+    err = one_line_error(run_hvscan("git", "--range", "base..main", cwd=base_repo.path))
+    assert f"hvscan: error: {base}:.hvscan.toml: unknown key 'fial-on'" in err
+
+
+def test_explicit_files_are_trusted_in_a_range(
+    base_repo: GitRepo, run_hvscan: Run, tmp_path: Path
+) -> None:
+    _add_key_with(base_repo, {})
+    config = tmp_path / "job.toml"
+    config.write_text('fail-on = "none"\n')
+    ignore = tmp_path / "job-ignore"
+    ignore.write_text(_ignore_entry(RANGE_KEY))
+    scan = ["git", "--range", "base..main"]
+    assert run_hvscan(*scan, "--config", config, cwd=base_repo.path).returncode == 0
+    assert run_hvscan(*scan, "--ignore-file", ignore, cwd=base_repo.path).returncode == 0
+    env = {"HVSCAN_IGNORE_FILE": str(ignore)}
+    assert run_hvscan(*scan, cwd=base_repo.path, env=env).returncode == 0
+
+
+def test_a_bad_range_base_is_one_line(base_repo: GitRepo, run_hvscan: Run,
+                                     tmp_path: Path) -> None:
+    err = one_line_error(run_hvscan("git", "--range", "nope..main", cwd=base_repo.path))
+    assert "--range: 'nope' does not name a commit" in err
+    (tmp_path / "plain").mkdir()
+    err = one_line_error(run_hvscan("git", "--since-commit", "main", cwd=tmp_path / "plain"))
+    assert "not a git repository" in err
+
+
+def test_a_base_that_cannot_be_read_is_one_line(base_repo: GitRepo, run_hvscan: Run) -> None:
+    _add_key_with(base_repo, {})
+    tree = base_repo.out("rev-parse", "base^{tree}")
+    (base_repo.path / ".git" / "objects" / tree[:2] / tree[2:]).unlink()
+    err = one_line_error(run_hvscan("git", "--range", "base..main", cwd=base_repo.path))
+    assert "cannot read the configuration" in err
+
+
+def test_rule_and_baseline_files_named_at_the_base_are_read_there(
+    base_repo: GitRepo, run_hvscan: Run
+) -> None:
+    base_repo.write("ci/acme.toml",
+                    "[[rules]]\nid='acme'\ndescription='Acme'\nregex='acme_[0-9]{6}'\n"
+                    "keywords=['acme_']\nkey_type='token'\nseverity='high'\n"
+                    "remediation='Rotate.'\n")
+    base_repo.write(".hvscan.toml", 'rules = ["ci/acme.toml"]\nbaseline = "b.json"\n')
+    base_repo.write("old.py", f'KEY = "{RANGE_KEY}"\n')
+    assert run_hvscan("baseline", "-o", "b.json", cwd=base_repo.path).returncode == 0
+    (base_repo.path / "old.py").unlink()
+    base_repo.add("ci", ".hvscan.toml", "b.json")
+    base_repo.commit("rules and a baseline")
+    base_repo.git("tag", "-f", "base")
+    # The change drops both files; the base's still apply: the acme rule finds its token, the
+    # baseline accepts the key it recorded.
+    base_repo.git("rm", "-q", "ci/acme.toml", "b.json")
+    _add_key_with(base_repo, {"token.txt": "acme_123456\n"})
+    done = run_hvscan("git", "--range", "base..main", "--format", "json", "--show-suppressed",
+                      cwd=base_repo.path)
+    data = report(done)
+    assert [f["rule_id"] for f in data["findings"]] == ["acme"]
+    assert [f["suppression"] for f in data["suppressed"]] == ["baseline"]

@@ -20,8 +20,13 @@ from keygen import make_key
 from hvscan import fastpath
 from hvscan.engine import Engine
 from hvscan.rules import load_builtin_rules
+from hvscan.sources import files
 
 FULL_COMMAND = [sys.executable, "-c", "from hvscan.cli import main; main()", "staged"]
+
+
+def test_system_dirs_are_the_walkers() -> None:
+    assert tuple(os.fsdecode(d) for d in files.SYSTEM_DIRS) == fastpath.SYSTEM_DIRS
 
 
 def test_needles_are_the_engines() -> None:
@@ -168,8 +173,8 @@ def test_clean_files_are_answered_fast_with_the_full_report(tmp_path: Path,
     (tmp_path / "sub").mkdir()
     (tmp_path / "a.py").write_text("print('hello')\n" * 200)
     (tmp_path / "sub" / "é.md").write_text("Set HV_API_KEY.\tTabs,\r\nCRLF\n")
-    (tmp_path / "link.py").symlink_to(tmp_path / "a.py")
-    fast, hook, full = dir_paths(tmp_path, run_hvscan, "a.py", "sub/é.md", "link.py", "a.py")
+    (tmp_path / "again.py").hardlink_to(tmp_path / "a.py")
+    fast, hook, full = dir_paths(tmp_path, run_hvscan, "a.py", "sub/é.md", "again.py", "a.py")
     assert fast == hook.decode() == full.decode()
     assert fast == "hvscan: scanned 2 files (3.0 KB); 0 findings\n"  # each real file once
 
@@ -189,12 +194,18 @@ def test_files_that_might_matter_go_to_the_full_scan(tmp_path: Path, run_hvscan:
     assert fast is None and hook == full
 
 
-@pytest.mark.parametrize("paths", [(".",), ("missing.txt",), ("fifo",), ("a.txt", "sub")])
+@pytest.mark.parametrize("paths", [(".",), ("missing.txt",), ("fifo",), ("a.txt", "sub"),
+                                   ("link.txt",), ("sub/environ",), ("leak.txt",)])
 def test_anything_but_regular_files_goes_to_the_full_scan(tmp_path: Path, run_hvscan: Run,
                                                           paths: tuple[str, ...]) -> None:
+    # Links (to a file inside, or into /proc through a file or a directory) are the walker's
+    # to judge: it may not follow them.
     (tmp_path / "sub").mkdir()
     (tmp_path / "a.txt").write_text("clean\n")
     os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "link.txt").symlink_to("a.txt")
+    (tmp_path / "sub" / "environ").symlink_to("/proc/self/environ")
+    (tmp_path / "leak.txt").symlink_to("sub/environ")
     fast, hook, full = dir_paths(tmp_path, run_hvscan, *paths)
     assert fast is None and hook == full
 
@@ -329,7 +340,7 @@ def test_the_vendors_variables_do_not_matter_without_verify(
 
 
 @pytest.mark.parametrize("args", [
-    ("dir", "--hook", "src/deep/er/a.py", "link.py"),  # answered fast: plain files
+    ("dir", "--hook", "src/deep/er/a.py"),  # answered fast: a plain file
     ("dir", "--hook", "src"),  # a tree, without click
     ("dir", "--hook", "-notes.txt", "docs.md"),  # a file named like an option: full path
     ("dir", "--hook", "--exit-zero", "key.txt"),  # a file that is an option's name: exit 2

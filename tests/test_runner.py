@@ -30,7 +30,12 @@ def test_the_defaults_are_the_command_lines() -> None:
     assert defaults.pop("limits") == Limits(**{LIMIT_OPTIONS[name]: given.pop(name)
                                                for name in LIMIT_OPTIONS})
     assert defaults.pop("verification") is None and given.pop("verify") is False
+    # Only range scans distrust inline markers and read the change's own ignore file.
+    assert defaults.pop("trust_inline") is True
+    assert defaults.pop("untrusted_ignore_file") is None
     assert given.pop("max_file_size") == parse_size(DEFAULT_MAX_FILE_SIZE)
+    assert given.pop("follow_symlinks") is inspect.signature(runner.walker).parameters[
+        "follow_symlinks"].default is False
     assert given.pop("paths") == ()
     assert given.pop("config_file") is None
     for name, default in defaults.items():

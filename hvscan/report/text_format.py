@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 _DETAILS = {"commit": "  commit {}", "encoding": "  encoded as {}",
             "verification": "  verification: {}", "fix": "  fix: {}",
             "fingerprint": "  fingerprint: {}"}
+# What suppressed a finding that the change under scan added (hvscan/suppress.py).
+_UNTRUSTED = {"inline": "hvscan:allow marker", "ignore-file": "ignore-file entry"}
 _COLORS = {"critical": "1;31", "high": "31", "medium": "33", "low": "36", "info": "2"}
 
 
@@ -52,6 +54,9 @@ def _history_notes(extra: dict[str, object]) -> list[str]:
               if isinstance(count, int) and count > 0]
     if others:
         notes.append(f"  also introduced in {' and at '.join(others)}")
+    untrusted = _UNTRUSTED.get(str(extra.get("untrusted_suppression")))
+    if untrusted:
+        notes.append(f"  not suppressed: the change under scan added its own {untrusted}")
     return notes
 
 

@@ -1,9 +1,20 @@
 """The file-system source: walk paths and yield file contents (``hvscan dir``, the hook).
 
-Paths are handled as bytes end to end. Symbolic links are followed, but every real file and
-directory is read once per run, so link loops end and linked duplicates are not reported
-twice. ``.git`` directories are skipped (history is the git source's job). Files are read by
-``readahead``, which screens and reads big ones in threads while earlier ones are scanned.
+Paths are handled as bytes end to end. Every real file and directory is read once per run, so
+link loops end and linked duplicates are not reported twice. ``.git`` directories are skipped
+(history is the git source's job). Files are read by ``readahead``, which screens and reads big
+ones in threads while earlier ones are scanned.
+
+What the scanned tree may make hvscan read is bounded (docs/security.md, "Files"):
+- The scanned roots are the directories named (their real paths; default: the current
+  directory) and, when files are named, the current directory. A symbolic link, met in the walk
+  or named itself (the hook passes the changed files' names, links included), is followed only
+  when its target is inside a root, unless ``follow_symlinks``; otherwise it is skipped with a
+  note. Any other named path is read wherever it is (links in the directories leading to it
+  included, such as /tmp on macOS): the user named it.
+- Nothing under /proc, /sys or /dev is read, even named or with ``follow_symlinks``: such files
+  can block forever or hand over the scanning process's own secrets (its environment).
+- Only regular files are opened (``readahead`` opens them without blocking and checks again).
 """
 
 from __future__ import annotations
@@ -18,15 +29,23 @@ from hvscan.sources.readahead import Planned, Unread, read_ahead
 DEFAULT_MAX_FILE_SIZE = "100MB"
 
 
+# Never read, whatever the links say: the kernel's and the devices' pseudo-files.
+SYSTEM_DIRS = (b"/proc", b"/sys", b"/dev")
+# The target is not shown: the scanned tree chose it, and it could even hold a key.
+LINK_OUTSIDE = ("symbolic link leading outside the scanned directories: not followed "
+                "(--follow-symlinks follows it)")
+
+
 def walk(roots: list[bytes], max_file_size: int, excluded: Excluded | None = None,
-         screen: Screen | None = None) -> Events:
+         screen: Screen | None = None, *, follow_symlinks: bool = False) -> Events:
     """Walk ``roots``; paths that ``excluded`` matches are neither read nor reported, and an
     excluded directory is not entered. Big files pass ``screen`` first (see ``readahead``)."""
-    return read_ahead(_walk(roots, max_file_size, excluded), screen)
+    return read_ahead(_walk(roots, max_file_size, excluded, follow_symlinks), screen)
 
 
-def _walk(roots: list[bytes], max_file_size: int, excluded: Excluded | None) -> Planned:
-    walker = _Walker(max_file_size, excluded, alone=len(roots) == 1)
+def _walk(roots: list[bytes], max_file_size: int, excluded: Excluded | None,
+          follow_symlinks: bool) -> Planned:
+    walker = _Walker(max_file_size, excluded, roots, follow_symlinks)
     for root in roots:
         yield from walker.root(root)
 
@@ -49,16 +68,57 @@ def shown_root(root: bytes, *, is_dir: bool, alone: bool) -> bytes:
     return b"" if os.path.normpath(root) == b"." else _posix(root)
 
 
+def _scanned_roots(paths: list[bytes], here: bytes) -> list[bytes]:
+    """The real paths of the named directories, inside which the walk follows links; one that
+    is itself a link counts when it leads inside ``here`` (the current directory's real path)."""
+    roots = []
+    for path in paths:
+        if os.path.isdir(path):
+            real = os.path.realpath(path)
+            if not _is_link(path) or _inside(real, [here]):
+                roots.append(real)
+    return roots
+
+
+def _is_link(path: bytes) -> bool:
+    """Whether the named ``path`` is itself a symbolic link (``dir/`` names the link too)."""
+    return os.path.islink(os.path.normpath(path))
+
+
+def _system_dir(real: bytes) -> bytes | None:
+    """The one of /proc, /sys and /dev that the real path ``real`` is in, if any."""
+    for top in SYSTEM_DIRS:
+        if real == top or real.startswith(top + b"/"):
+            return top
+    return None
+
+
+def _inside(real: bytes, roots: list[bytes]) -> bool:
+    return any(real == root or real.startswith(root.rstrip(b"/") + b"/") for root in roots)
+
+
 class _Walker:
-    def __init__(self, max_file_size: int, excluded: Excluded | None, alone: bool) -> None:
+    def __init__(self, max_file_size: int, excluded: Excluded | None, paths: list[bytes],
+                 follow_symlinks: bool) -> None:
         self.max_file_size = max_file_size
         self.excluded = excluded
+        here = os.path.realpath(b".")
+        self.roots = _scanned_roots(paths, here)
+        # A named link may also lead into the current directory.
+        self.named_roots = [*self.roots, here]
+        self.follow_symlinks = follow_symlinks
         # Whether this is the only root: how absolute roots are shown (see shown_root).
-        self.alone = alone
+        self.alone = len(paths) == 1
         # (device, inode) of every real file and directory met, so each is read once.
         self.seen: set[tuple[int, int]] = set()
 
     def root(self, root: bytes) -> Planned:
+        real = os.path.realpath(root)
+        refused = self._refused(real, os.path.normpath(root), linked=_is_link(root),
+                                roots=self.named_roots)
+        if refused is not None:
+            yield refused
+            return
         try:
             info = os.stat(root)
         except OSError as exc:
@@ -68,30 +128,42 @@ class _Walker:
         shown = shown_root(root, is_dir=is_dir, alone=self.alone)
         if is_dir:
             if not (shown and self._excluded(shown, is_dir=True)):
-                yield from self._dir(root, shown, info)
+                yield from self._dir(root, shown, real, info)
         else:
             planned = None if self._excluded(shown, is_dir=False) else self._file(root, shown, info)
             if planned is not None:
                 yield planned
+
+    def _refused(self, real: bytes, shown: bytes, *, linked: bool,
+                 roots: list[bytes]) -> Skipped | None:
+        """Why the path at ``real`` (reached through a link when ``linked``) is not read."""
+        top = _system_dir(real)
+        if top is not None:
+            return Skipped(display_path(shown), f"in {display_path(top)}, which hvscan never "
+                                                "reads (/proc, /sys and /dev)")
+        if linked and not self.follow_symlinks and not _inside(real, roots):
+            return Skipped(display_path(shown), LINK_OUTSIDE)
+        return None
 
     def _excluded(self, shown: bytes, *, is_dir: bool) -> bool:
         if self.excluded is None:
             return False
         return self.excluded(display_path(shown) + "/" * is_dir)
 
-    def _dir(self, real: bytes, shown: bytes, info: os.stat_result) -> Planned:
+    def _dir(self, path: bytes, shown: bytes, real: bytes, info: os.stat_result) -> Planned:
         """Depth first, each directory's entries in name order (a subdirectory's files come
         where its name sorts). The directories being listed are kept on a stack, not in one
-        generator per level, so a file deep in the tree is not handed up through every level."""
+        generator per level, so a file deep in the tree is not handed up through every level.
+        Each carries its real path, which tells where a link-free entry really is."""
         if self._seen_before(info):
             return
-        listing = self._list(real, shown)
+        listing = self._list(path, shown)
         if isinstance(listing, Failed):
             yield listing
             return
-        stack = [(iter(listing), shown)]
+        stack = [(iter(listing), shown, real)]
         while stack:
-            entries, parent = stack[-1]
+            entries, parent, parent_real = stack[-1]
             entry = next(entries, None)
             if entry is None:
                 stack.pop()
@@ -101,6 +173,13 @@ class _Walker:
             # Joined with "/" whatever the platform: reported paths and fingerprints are POSIX.
             child_shown = parent + b"/" + entry.name if parent else entry.name
             if self.excluded is not None and self._excluded(child_shown, is_dir=entry.is_dir()):
+                continue
+            linked = entry.is_symlink()
+            child_real = (os.path.realpath(entry.path) if linked
+                          else os.path.join(parent_real, entry.name))
+            refused = self._refused(child_real, child_shown, linked=linked, roots=self.roots)
+            if refused is not None:
+                yield refused
                 continue
             try:
                 child = os.stat(entry.path)
@@ -120,7 +199,7 @@ class _Walker:
                 if isinstance(listing, Failed):
                     yield listing
                 else:
-                    stack.append((iter(listing), child_shown))
+                    stack.append((iter(listing), child_shown, child_real))
 
     def _seen_before(self, info: os.stat_result) -> bool:
         key = (info.st_dev, info.st_ino)

@@ -14,6 +14,9 @@ on thread timing, and the bytes held ahead are bounded, so memory does not grow 
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -108,7 +111,7 @@ def read(item: Unread, screen: Screen | None = None) -> Event | Unread:
     if screen is None or item.size < BIG_FILE:
         return read_whole(item)
     try:
-        with open(item.real, "rb", buffering=0) as handle:
+        with open_regular(item.real) as handle:
             size = _screen(handle, screen)
     except OSError as exc:
         return _failed(item, exc)
@@ -117,11 +120,26 @@ def read(item: Unread, screen: Screen | None = None) -> Event | Unread:
 
 def read_whole(item: Unread) -> Event:
     try:
-        with open(item.real, "rb", buffering=0) as handle:
+        with open_regular(item.real) as handle:
             data = handle.read()
     except OSError as exc:
         return _failed(item, exc)
     return Blob(data, item.origin)
+
+
+def open_regular(path: bytes) -> FileIO:
+    """Open a file the source found to be regular, unbuffered. Should it have been replaced by a
+    FIFO or a device since, opening it must not wait (for a writer, a terminal, a device) and it
+    is not read: OSError."""
+    handle = open(path, "rb", buffering=0, opener=_without_waiting)  # noqa: SIM115
+    if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        handle.close()
+        raise OSError(errno.EINVAL, "no longer a regular file")
+    return handle
+
+
+def _without_waiting(path: str, flags: int) -> int:
+    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
 
 
 def _failed(item: Unread, exc: OSError) -> Failed:

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
+import stat
 from collections.abc import Callable
+from io import FileIO
 from pathlib import Path
 
 import pytest
 from hvscan_run import Run
 
-from hvscan.sources import Blob, Failed, Skipped
+from hvscan.sources import Blob, Failed, Skipped, files, readahead
 from hvscan.sources.files import walk
 
 
-def events(*roots: bytes | str, max_size: int = 1 << 30) -> list[object]:
-    return list(walk([os.fsencode(r) for r in roots], max_size))
+def events(*roots: bytes | str, max_size: int = 1 << 30, follow: bool = False) -> list[object]:
+    return list(walk([os.fsencode(r) for r in roots], max_size, follow_symlinks=follow))
+
+
+def skipped(evts: list[object]) -> dict[str, str]:
+    return {e.path: e.reason for e in evts if isinstance(e, Skipped)}
 
 
 def blobs(evts: list[object]) -> dict[str, bytes]:
@@ -61,10 +68,66 @@ def test_fifo_and_socket_are_skipped_with_a_note(tmp_path: Path) -> None:
     assert reasons == {"pipe": "not a regular file (FIFO)", "sock": "not a regular file (socket)"}
 
 
-def test_device_is_skipped() -> None:
-    (event,) = events("/dev/null")
-    assert isinstance(event, Skipped)
-    assert "device" in event.reason
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root makes device nodes")
+def test_device_is_skipped(tmp_path: Path) -> None:
+    os.mknod(tmp_path / "null", 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+    assert skipped(events(str(tmp_path))) == {"null": "not a regular file (device)"}
+
+
+SYSTEM = "which hvscan never reads (/proc, /sys and /dev)"
+
+
+@pytest.mark.parametrize("path", ["/dev/null", "/proc/kmsg", "/proc/self/", "/sys", "/proc"])
+def test_proc_sys_and_dev_are_never_read_even_named(path: str) -> None:
+    # /proc/kmsg blocks a reader forever; /proc/self/ leads to / through a link (issue 11, #7).
+    shown = path.rstrip("/")
+    assert events(path, follow=True) == [Skipped(shown, f"in {path[:5].rstrip('/')}, {SYSTEM}")]
+
+
+def test_links_into_proc_are_never_followed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            ) -> None:
+    (tmp_path / "environ").symlink_to("/proc/self/environ")
+    (tmp_path / "dev").symlink_to("/dev")
+    monkeypatch.chdir(tmp_path)
+    for follow in (False, True):
+        reasons = skipped(events(".", "environ", follow=follow))
+        assert reasons["environ"] == f"in /proc, {SYSTEM}"
+        assert reasons["dev"] == f"in /dev, {SYSTEM}"
+    (tmp_path / "root").symlink_to("/")
+    # Followed on request, a link to / shows the system directories as notes, never their
+    # files (the rest of / is excluded here, not to walk it all).
+    wanted = ("root/", "root/proc/", "root/sys/", "root/dev/")
+    evts = list(walk([b"root"], 1 << 30, lambda path: path not in wanted, follow_symlinks=True))
+    assert evts == [Skipped(f"root/{d}", f"in /{d}, {SYSTEM}") for d in ("dev", "proc", "sys")]
+
+
+def test_links_leaving_the_scanned_directories_are_skipped_with_a_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_bytes(b"outside")
+    tree = tmp_path / "tree"
+    (tree / "d").mkdir(parents=True)
+    (tree / "d" / "in.txt").write_bytes(b"inside")
+    (tree / "to-file").symlink_to(outside / "secret.txt")
+    (tree / "to-dir").symlink_to(outside)
+    (tree / "inner").symlink_to("d/in.txt")
+    monkeypatch.chdir(tree)
+    evts = events(".")
+    assert blobs(evts) == {"d/in.txt": b"inside"}  # the inner link is the same file
+    note = files.LINK_OUTSIDE
+    assert skipped(evts) == {"to-dir": note, "to-file": note}
+    assert blobs(events(".", follow=True)) == {"d/in.txt": b"inside", "to-dir/secret.txt":
+                                               b"outside"}
+    # A named directory is a root wherever it is; the current directory one for named files.
+    assert blobs(events(str(outside))) == {"secret.txt": b"outside"}
+    assert blobs(events("inner")) == {"inner": b"inside"}
+    assert skipped(events("to-file", "to-dir")) == {"to-file": note, "to-dir": note}
+    # A named file that is no link is read, whatever links lead to its directory (/tmp on macOS).
+    assert blobs(events("to-dir/secret.txt")) == {"to-dir/secret.txt": b"outside"}
+    monkeypatch.chdir(tmp_path)
+    assert blobs(events("tree/to-dir")) == {"tree/to-dir/secret.txt": b"outside"}
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can read anything")
@@ -75,12 +138,29 @@ def test_unreadable_file_is_an_error(tmp_path: Path) -> None:
     assert any(isinstance(e, Failed) for e in events(str(tmp_path)))
 
 
-def test_read_error_is_reported_and_the_walk_goes_on(tmp_path: Path) -> None:
+def test_read_error_is_reported_and_the_walk_goes_on(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "bad.txt").write_bytes(b"bad")
     (tmp_path / "ok.txt").write_bytes(b"ok")
-    # /proc/self/mem opens but fails to read at offset 0, for root too (unlike a chmod 0 file).
-    evts = events(b"/proc/self/mem", str(tmp_path / "ok.txt"))
-    assert isinstance(evts[0], Failed)
+    opened = readahead.open_regular
+
+    def failing(path: bytes) -> FileIO:
+        if path.endswith(b"bad.txt"):
+            raise OSError(errno.EIO, "Input/output error")
+        return opened(path)
+
+    monkeypatch.setattr(readahead, "open_regular", failing)
+    evts = events(str(tmp_path / "bad.txt"), str(tmp_path / "ok.txt"))
+    # Two absolute roots outside the current directory: each shown whole.
+    assert evts[0] == Failed(str(tmp_path / "bad.txt"), "Input/output error")
     assert isinstance(evts[1], Blob) and evts[1].data == b"ok"
+
+
+def test_a_file_turned_into_a_fifo_is_not_waited_for(tmp_path: Path) -> None:
+    # Found regular, then replaced by a FIFO with no writer: opening must not block.
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(OSError, match="no longer a regular file"):
+        readahead.open_regular(os.fsencode(tmp_path / "fifo"))
 
 
 def test_missing_path_is_an_error(tmp_path: Path) -> None:

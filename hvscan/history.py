@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from hvscan.engine import Engine, Inspection, Match
+from hvscan.engine import Engine, Inspection, Match, Note
 from hvscan.findings import Finding, make_finding
 from hvscan.scan import Pipeline, ScanResult, record_notes
 from hvscan.sources import Failed, Origin
@@ -47,7 +47,7 @@ from hvscan.sources.githistory import (
     stash_entries,
     stream_objects,
 )
-from hvscan.sources.gitstream import StreamStats, read_objects
+from hvscan.sources.gitstream import Oversized, StreamStats, read_objects
 
 ALL_REFS = "--all"
 Key = tuple[str, str]  # (rule id, secret)
@@ -60,6 +60,8 @@ class HistoryOptions:
     branch: str | None = None
     all_occurrences: bool = False
     include_unreachable: bool = False
+    # Objects larger than this are not read: each is listed as not scanned (--max-file-size).
+    max_file_size: int | None = None
 
 
 ProgressFactory = Callable[[int], Callable[[StreamStats], None]]
@@ -123,7 +125,8 @@ def _shallow_message(repo: Repository) -> str:
 
 def _scan_stream(pipeline: Pipeline, repo: Repository, id_files: list[IO[bytes]],
                  stats: StreamStats, scanned: _Scanned, result: ScanResult,
-                 on_chunk: Callable[[StreamStats], None] | None) -> None:
+                 on_chunk: Callable[[StreamStats], None] | None,
+                 max_size: int | None) -> None:
     """Read the objects listed in ``id_files``, one git process per file, and scan those the
     stream hands on."""
     engine = pipeline.engine
@@ -133,7 +136,10 @@ def _scan_stream(pipeline: Pipeline, repo: Repository, id_files: list[IO[bytes]]
             processes.append(stream_objects(repo.path, ids))
         streams = [p.stdout for p in processes if p.stdout is not None]
         for obj in read_objects(streams, engine.prefilter, engine.needs_full_scan, stats,
-                                on_chunk=on_chunk):
+                                on_chunk=on_chunk, max_size=max_size):
+            if isinstance(obj, Oversized):  # placed, like the engine's notes, at its path
+                scanned.notes[obj.oid] = Inspection(notes=[Note(None, obj.reason, limit=True)])
+                continue
             message = parse_message(obj.kind, obj.data) if obj.kind != "blob" else None
             text = message.text if message else obj.data
             inspection = engine.inspect(text)
@@ -183,7 +189,8 @@ def _audit_everything(repo: Repository, pipeline: Pipeline, options: HistoryOpti
         lists = list_objects(repo.path, producers(), keep_commits=options.include_unreachable)
         try:
             on_chunk = progress(lists.count) if progress else None
-            _scan_stream(pipeline, repo, lists.files, stats, scanned, result, on_chunk)
+            _scan_stream(pipeline, repo, lists.files, stats, scanned, result, on_chunk,
+                         options.max_file_size)
         finally:
             lists.close()
         _report_missing(reachable_objects.finish(), repo, result)
@@ -224,7 +231,8 @@ def _audit_range(repo: Repository, revs: list[str], pipeline: Pipeline,
     lists, added = range_objects(repo.path, revs, producers())
     try:
         on_chunk = progress(lists.count) if progress else None
-        _scan_stream(pipeline, repo, lists.files, stats, scanned, result, on_chunk)
+        _scan_stream(pipeline, repo, lists.files, stats, scanned, result, on_chunk,
+                     options.max_file_size)
     finally:
         lists.close()
     _report_missing(stats.missing, repo, result)

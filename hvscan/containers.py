@@ -10,6 +10,10 @@ appended after a gzip stream, the rest of a bomb a limit stopped, bytes between 
 zip's comment), with the gzip streams and zip members found there by their own headers (a member
 the central directory leaves out, every member of a zip that lost its directory). zlib, zipfile
 and tarfile are imported only when a container is met.
+
+A tar member is handed on as a view of the tar's bytes, not a copy (see ``hvscan.buffers``): a
+tar.gz holding one big file held the file twice, and tars nested in tars once per level. So
+the openers take views as well as bytes.
 """
 
 from __future__ import annotations
@@ -19,11 +23,14 @@ import struct
 from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
+from hvscan.buffers import Buffer, find, startswith
 from hvscan.units import counted
 
 if TYPE_CHECKING:
     import tarfile
     import zipfile
+
+    from _typeshed import WriteableBuffer
 
 _GZIP = b"\x1f\x8b"
 # A gzip member's first bytes: the magic and deflate, the only compression method it has.
@@ -99,7 +106,7 @@ class Member(NamedTuple):
 
     name: str | None
     layer: str
-    data: bytes
+    data: Buffer
 
 
 class Problem(NamedTuple):
@@ -126,7 +133,7 @@ class Raw(NamedTuple):
 Item = Member | Problem | Raw
 
 
-def expand(data: bytes, container: str, budget: Budget) -> Iterator[Item]:
+def expand(data: Buffer, container: str, budget: Budget) -> Iterator[Item]:
     opener = {"gzip": _gzip, "zip": _zip, "tar": _tar}[container]
     return opener(data, budget)
 
@@ -144,7 +151,7 @@ class _Inflated(NamedTuple):
     produced: int = 0
 
 
-def _inflate(data: bytes, start: int, wbits: int, most: int, stop: int | None = None,
+def _inflate(data: Buffer, start: int, wbits: int, most: int, stop: int | None = None,
              into: io.BytesIO | None = None) -> _Inflated:
     """Decompress the stream at ``start`` (``wbits`` as zlib takes them), at most ``most``
     bytes of it, reading no further than ``stop``; the output is gathered in ``into`` when
@@ -155,7 +162,7 @@ def _inflate(data: bytes, start: int, wbits: int, most: int, stop: int | None = 
     inflater = zlib.decompressobj(wbits)
     gathered = io.BytesIO() if into is None else into
     produced, fed = 0, start
-    pending = b""
+    pending: Buffer = b""
     try:
         while produced < most and not inflater.eof:
             if not pending:
@@ -180,7 +187,7 @@ def _given(gathered: io.BytesIO, into: io.BytesIO | None) -> bytes:
     return gathered.getvalue() if into is None else b""
 
 
-def _gzip(data: bytes, budget: Budget) -> Iterator[Item]:
+def _gzip(data: Buffer, budget: Budget) -> Iterator[Item]:
     import zlib
 
     if reason := budget.exhausted():
@@ -195,7 +202,7 @@ def _gzip(data: bytes, budget: Budget) -> Iterator[Item]:
         if produced > cap or not stream.complete or stream.end == len(data):
             break
         start = stream.end
-        if not data.startswith(_GZIP, start):
+        if not startswith(data, _GZIP, start):
             break
     output = _gathered(gathered, cap)
     budget.take(len(output))
@@ -226,7 +233,7 @@ def _gzip(data: bytes, budget: Budget) -> Iterator[Item]:
     yield from _after_stream(data, rest, budget)
 
 
-def _after_stream(data: bytes, start: int, budget: Budget) -> Iterator[Item]:
+def _after_stream(data: Buffer, start: int, budget: Budget) -> Iterator[Item]:
     """The bytes from ``start`` on, which the gzip stream before them does not account for:
     gzip streams found there by their first bytes (appended after other data, or after a bomb
     that a limit stopped) decompressed, the rest scanned as raw bytes."""
@@ -234,7 +241,7 @@ def _after_stream(data: bytes, start: int, budget: Budget) -> Iterator[Item]:
 
     raw = search = start
     false_starts = false_read = 0
-    while (at := data.find(_GZIP_MEMBER, search)) >= 0 and not budget.exhausted():
+    while (at := find(data, _GZIP_MEMBER, search)) >= 0 and not budget.exhausted():
         if false_starts == _FALSE_STARTS or false_read > len(data) - start:
             yield Problem(None, f"{false_starts} gzip headers that start no stream after byte "
                           f"{start}: the rest from byte {at} scanned as raw bytes only")
@@ -260,11 +267,11 @@ def _after_stream(data: bytes, start: int, budget: Budget) -> Iterator[Item]:
         yield Raw(raw)
 
 
-def _zip(data: bytes, budget: Budget) -> Iterator[Item]:
+def _zip(data: Buffer, budget: Budget) -> Iterator[Item]:
     import zipfile
 
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
+        archive = zipfile.ZipFile(_file(data))
         listed = archive.infolist()
         members = [info for info in listed if not info.is_dir()]
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
@@ -325,7 +332,7 @@ def _zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget)
 _LOCAL_HEADER = struct.Struct("<4s5H3I2H")
 
 
-def _listed_spans(data: bytes, directory: int,
+def _listed_spans(data: Buffer, directory: int,
                   listed: list[zipfile.ZipInfo]) -> list[tuple[int, int]]:
     """The bytes the central directory accounts for: each listed member's local header and
     data, and the directory itself up to the end record (the archive comment is not)."""
@@ -333,27 +340,27 @@ def _listed_spans(data: bytes, directory: int,
     for info in listed:
         at = info.header_offset
         header = data[at:at + _LOCAL_HEADER.size]
-        if len(header) == _LOCAL_HEADER.size and header.startswith(_LOCAL_FILE):
+        if len(header) == _LOCAL_HEADER.size and startswith(header, _LOCAL_FILE):
             *_, name, extra = _LOCAL_HEADER.unpack(header)
             end = at + _LOCAL_HEADER.size + name + extra + info.compress_size
             if info.flag_bits & 0x8:  # a data descriptor follows, its signature optional
-                end += 16 if data.startswith(b"PK\x07\x08", end) else 12
+                end += 16 if startswith(data, b"PK\x07\x08", end) else 12
             spans.append((at, end))
     end = directory
-    while data.startswith(b"PK\x01\x02", end) and len(data) >= end + 46:
+    while startswith(data, b"PK\x01\x02", end) and len(data) >= end + 46:
         name, extra, comment = struct.unpack_from("<3H", data, end + 28)
         end += 46 + name + extra + comment
-    if data.startswith(b"PK\x06\x06", end):  # zip64 end record and locator
+    if startswith(data, b"PK\x06\x06", end):  # zip64 end record and locator
         end += 12 + int.from_bytes(data[end + 4:end + 12], "little")
-    if data.startswith(b"PK\x06\x07", end):
+    if startswith(data, b"PK\x06\x07", end):
         end += 20
-    if data.startswith(b"PK\x05\x06", end):
+    if startswith(data, b"PK\x05\x06", end):
         end += 22
     spans.append((directory, end))
     return sorted(spans)
 
 
-def _unlisted(data: bytes, spans: list[tuple[int, int]], budget: Budget) -> Iterator[Item]:
+def _unlisted(data: Buffer, spans: list[tuple[int, int]], budget: Budget) -> Iterator[Item]:
     """What the central directory does not account for (all of a zip without one): members
     found by their local headers, and the other bytes as they are. A zip whose directory leaves
     a member out is read by other tools than this one, and keys in it are keys all the same."""
@@ -370,11 +377,11 @@ def _unlisted(data: bytes, spans: list[tuple[int, int]], budget: Budget) -> Iter
         yield _not_opened("unlisted", stopped)
 
 
-def _gap(data: bytes, start: int, stop: int, budget: Budget) -> Generator[Item, None, str | None]:
+def _gap(data: Buffer, start: int, stop: int, budget: Budget) -> Generator[Item, None, str | None]:
     """The items of the unaccounted bytes ``data[start:stop]``; why no more members could be
     opened, if a limit stopped them (the rest is then scanned as raw bytes)."""
     raw = search = start
-    while (header := data.find(_LOCAL_FILE, search, stop)) >= 0:
+    while (header := find(data, _LOCAL_FILE, search, stop)) >= 0:
         if reason := budget.exhausted():
             yield Raw(raw, stop)
             return reason
@@ -392,7 +399,7 @@ def _gap(data: bytes, start: int, stop: int, budget: Budget) -> Generator[Item, 
     return None
 
 
-def _local_member(data: bytes, at: int, stop: int,
+def _local_member(data: Buffer, at: int, stop: int,
                   budget: Budget) -> tuple[list[Item], int] | None:
     """The member whose local header is at ``at`` and where its data ends, if its header holds
     together and its data can be told apart (a stored member with its size only after the
@@ -404,14 +411,15 @@ def _local_member(data: bytes, at: int, stop: int,
     begin = at + _LOCAL_HEADER.size + name_size + extra
     if begin > stop or method not in (0, 8) or (method == 0 and (flags & 0x8 or not size)):
         return None
-    name = data[at + _LOCAL_HEADER.size:at + _LOCAL_HEADER.size + name_size].decode(
+    name = bytes(data[at + _LOCAL_HEADER.size:at + _LOCAL_HEADER.size + name_size]).decode(
         "utf-8" if flags & 0x800 else "cp437", "replace")
     unlisted = "member not listed in the zip's central directory"
     if flags & 0x1:
         budget.members_left -= 1
         return [Problem(name, f"encrypted {unlisted}: cannot be scanned")], min(begin + size, stop)
     if method == 0:
-        stream = _Inflated(data[begin:begin + size], min(begin + size, stop), begin + size <= stop)
+        stream = _Inflated(bytes(data[begin:begin + size]), min(begin + size, stop),
+                           begin + size <= stop)
         cap = size
     else:
         cap, why = budget.allowance(size or stop - begin)
@@ -438,11 +446,12 @@ def _gathered(gathered: io.BytesIO, cap: int) -> bytes:
     return gathered.getvalue()
 
 
-def _tar(data: bytes, budget: Budget) -> Iterator[Item]:
+def _tar(data: Buffer, budget: Budget) -> Iterator[Item]:
     import tarfile
 
+    view = memoryview(data)
     try:
-        archive = tarfile.TarFile(fileobj=io.BytesIO(data), mode="r")
+        archive = tarfile.TarFile(fileobj=_file(data), mode="r")
     except tarfile.TarError as exc:
         yield Problem(None, f"damaged tar archive ({exc}): scanned as raw bytes")
         yield Raw(0)
@@ -458,7 +467,7 @@ def _tar(data: bytes, budget: Budget) -> Iterator[Item]:
             return
         if info is None:
             # tarfile ends quietly at a damaged or truncated header: only zeros may follow.
-            if data[archive.offset:].strip(b"\0"):
+            if _not_zeros(view, archive.offset):
                 yield from _tar_damaged(count, archive.offset, "")
             return
         if not info.isreg():
@@ -468,7 +477,7 @@ def _tar(data: bytes, budget: Budget) -> Iterator[Item]:
             yield _not_opened("the remaining", reason)
             return
         budget.members_left -= 1
-        content = data[info.offset_data:info.offset_data + info.size]
+        content: Buffer = view[info.offset_data:info.offset_data + info.size]
         if info.issparse():
             content = _sparse(archive, info)
         elif len(content) < info.size:
@@ -486,6 +495,49 @@ def _tar_damaged(count: int, offset: int, reason: str) -> Iterator[Item]:
 def _sparse(archive: tarfile.TarFile, info: tarfile.TarInfo) -> bytes:
     stream = archive.extractfile(info)
     return stream.read() if stream else b""
+
+
+def _not_zeros(view: memoryview, start: int) -> bool:
+    """Whether anything but zero bytes follows ``start``."""
+    return any(bytes(view[at:at + _OUTPUT_CHUNK]).strip(b"\0")
+               for at in range(start, len(view), _OUTPUT_CHUNK))
+
+
+def _file(data: Buffer) -> io.BytesIO | _ViewFile:
+    """``data`` as a file, without a copy (a BytesIO copies what is not bytes)."""
+    return io.BytesIO(data) if isinstance(data, bytes) else _ViewFile(data)
+
+
+class _ViewFile(io.RawIOBase):
+    """A read-only file over a view."""
+
+    def __init__(self, view: memoryview) -> None:
+        super().__init__()
+        self._view = view
+        self._at = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        target = memoryview(buffer).cast("B")
+        piece = self._view[self._at:self._at + len(target)]
+        target[:len(piece)] = piece
+        self._at += len(piece)
+        return len(piece)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._at, io.SEEK_END: len(self._view)}[whence]
+        if base + offset < 0:
+            raise ValueError("negative seek position")
+        self._at = base + offset
+        return self._at
+
+    def tell(self) -> int:
+        return self._at
 
 
 def _not_opened(members: str, reason: str) -> Problem:

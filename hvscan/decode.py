@@ -18,6 +18,7 @@ from codecs import getincrementaldecoder, utf_8_decode
 from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple
 
+from hvscan.buffers import Buffer, find, rfind, startswith
 from hvscan.lines import PIECE
 from hvscan.prefilter import occurrences
 
@@ -76,7 +77,7 @@ Form = tuple[str, bytes, int]
 class Decoder(NamedTuple):
     family: str
     forms: Callable[[bytes], list[Form]]
-    regions: Callable[[bytes, Found], Iterable[Region]]
+    regions: Callable[[Buffer, Found], Iterable[Region]]
     # Encodings this one is commonly wrapped around: needles are composed only along these,
     # which keeps the needle set, and so the cost of the prefilter pass, small.
     contains: frozenset[str]
@@ -150,7 +151,7 @@ def _base64_forms(literal: bytes) -> list[Form]:
     return forms
 
 
-def _base64_regions(buf: bytes, found: Found) -> list[Region]:
+def _base64_regions(buf: Buffer, found: Found) -> list[Region]:
     regions: list[Region] = []
     done = Spans()
     for needle, info in found:
@@ -163,7 +164,7 @@ def _base64_regions(buf: bytes, found: Found) -> list[Region]:
     return regions
 
 
-def _base64_run(buf: bytes, pos: int, phase: int) -> list[tuple[int, int]]:
+def _base64_run(buf: Buffer, pos: int, phase: int) -> list[tuple[int, int]]:
     """The base64 text around ``pos`` as (start, end) pieces of ``buf``: the needle fixes the
     4-character grid, so characters glued to the front of the run are left out; wrapped lines
     are joined."""
@@ -177,36 +178,37 @@ def _base64_run(buf: bytes, pos: int, phase: int) -> list[tuple[int, int]]:
     while (following := _wrapped_line_after(buf, segments[-1])) is not None:
         segments.append(following)
     last_start, last_end = segments[-1]
-    padding = len(buf[last_end:last_end + 2]) - len(buf[last_end:last_end + 2].lstrip(b"="))
+    after = bytes(buf[last_end:last_end + 2])
+    padding = len(after) - len(after.lstrip(b"="))
     segments[-1] = (last_start, last_end + padding)
     return segments
 
 
-def _span_start(buf: bytes, pos: int, chars: bytes) -> int:
+def _span_start(buf: Buffer, pos: int, chars: bytes) -> int:
     # Newlines are looked for within reach only: on a long line holding many needles, a search
     # to the line's start for each would cost time quadratic in the line's length.
-    low = max(buf.rfind(b"\n", max(0, pos - _REACH), pos) + 1, pos - _REACH)
-    before = buf[low:pos]
+    low = max(rfind(buf, b"\n", max(0, pos - _REACH), pos) + 1, pos - _REACH)
+    before = bytes(buf[low:pos])
     return pos - (len(before) - len(before.rstrip(chars)))
 
 
-def _span_end(buf: bytes, pos: int, chars: bytes) -> int:
-    high = buf.find(b"\n", pos, pos + _REACH)
+def _span_end(buf: Buffer, pos: int, chars: bytes) -> int:
+    high = find(buf, b"\n", pos, pos + _REACH)
     high = min(len(buf), pos + _REACH) if high < 0 else high
-    return high - len(buf[pos:high].lstrip(chars))
+    return high - len(bytes(buf[pos:high]).lstrip(chars))
 
 
-def _line_start(buf: bytes, pos: int) -> int | None:
+def _line_start(buf: Buffer, pos: int) -> int | None:
     """Where the line holding ``pos`` starts, if only indentation (within reach) comes before
     ``pos``."""
     reach = max(0, pos - _REACH)
-    low = buf.rfind(b"\n", reach, pos) + 1
+    low = rfind(buf, b"\n", reach, pos) + 1
     if not low and reach:
         return None  # a line longer than the reach: not wrapped text
-    return low if not buf[low:pos].strip(b" \t") else None
+    return low if not bytes(buf[low:pos]).strip(b" \t") else None
 
 
-def _wrapped_line_before(buf: bytes, start: int) -> tuple[int, int] | None:
+def _wrapped_line_before(buf: Buffer, start: int) -> tuple[int, int] | None:
     low = _line_start(buf, start)
     if not low:
         return None
@@ -220,21 +222,21 @@ def _wrapped_line_before(buf: bytes, start: int) -> tuple[int, int] | None:
     return begin, end
 
 
-def _wrapped_line_after(buf: bytes, segment: tuple[int, int]) -> tuple[int, int] | None:
+def _wrapped_line_after(buf: Buffer, segment: tuple[int, int]) -> tuple[int, int] | None:
     start, end = segment
     width = end - start
     if width not in _WRAP_WIDTHS or _line_start(buf, start) is None:
         return None
     following = end + 2 if buf[end:end + 2] == b"\r\n" else end + 1
-    if buf[end:following].strip(b"\r") != b"\n":
+    if bytes(buf[end:following]).strip(b"\r") != b"\n":
         return None
-    begin = following + len(buf[following:following + 64]) - len(
-        buf[following:following + 64].lstrip(b" \t"))
+    indent = bytes(buf[following:following + 64])
+    begin = following + len(indent) - len(indent.lstrip(b" \t"))
     stop = _span_end(buf, begin, _BASE64)
     return (begin, stop) if stop > begin else None
 
 
-def _base64_region(buf: bytes, segments: list[tuple[int, int]]) -> Region:
+def _base64_region(buf: Buffer, segments: list[tuple[int, int]]) -> Region:
     import binascii
 
     text = b"".join(buf[s:e] for s, e in segments).translate(_FROM_URL_SAFE).rstrip(b"=")
@@ -304,17 +306,17 @@ def _utf16_units(text: str) -> list[int]:
     return units
 
 
-def _percent_regions(buf: bytes, found: Found) -> list[Region]:
+def _percent_regions(buf: Buffer, found: Found) -> list[Region]:
     return [_unescape(buf, span, "percent", b"%", _percent_unit)
             for span in _spans(buf, found, _PERCENT_TEXT)]
 
 
-def _escape_regions(buf: bytes, found: Found) -> list[Region]:
+def _escape_regions(buf: Buffer, found: Found) -> list[Region]:
     return [_unescape(buf, span, "escape", b"\\", _escape_unit)
             for span in _spans(buf, found, _ESCAPE_TEXT)]
 
 
-def _spans(buf: bytes, found: Found, chars: bytes) -> list[tuple[int, int]]:
+def _spans(buf: Buffer, found: Found, chars: bytes) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     done = Spans()
     for needle, _ in found:
@@ -342,10 +344,10 @@ def _escape_unit(part: bytes) -> tuple[bytes, int]:
     return b"", 0
 
 
-def _unescape(buf: bytes, span: tuple[int, int], encoding: str, marker: bytes,
+def _unescape(buf: Buffer, span: tuple[int, int], encoding: str, marker: bytes,
               unit: Callable[[bytes], tuple[bytes, int]]) -> Region:
     start, end = span
-    parts = buf[start:end].split(marker)
+    parts = bytes(buf[start:end]).split(marker)
     decoded = [parts[0]]
     for part in parts[1:]:
         value, used = unit(part)
@@ -403,19 +405,20 @@ def _wide_forms(literal: bytes) -> list[Form]:
     return list(forms)
 
 
-def looks_wide(buf: bytes) -> bool:
+def looks_wide(buf: Buffer) -> bool:
     """Whether ``buf`` starts as UTF-16/32 text (see ``_sniff``)."""
     return _sniff(buf) is not None
 
 
-def _sniff(buf: bytes) -> tuple[int, int] | None:
+def _sniff(buf: Buffer) -> tuple[int, int] | None:
     """The (code unit size, class) of a buffer that starts as UTF-16/32 text: by its BOM, or by
     its first 64 bytes holding zeros where ASCII text in that encoding has them and nowhere else.
     Cheap enough for every blob: ordinary text has no zero byte there."""
+    start = bytes(buf[:68])
     for bom, width, cls in _SNIFF_BOMS:
-        if buf.startswith(bom) and (width == 2 or _utf32_units(buf[4:68], big=cls != 0)):
+        if start.startswith(bom) and (width == 2 or _utf32_units(start[4:], big=cls != 0)):
             return width, cls
-    head = buf[:64]
+    head = start[:64]
     if len(head) < 8 or 0 not in head:
         return None
     for width in (4, 2):
@@ -443,7 +446,7 @@ def _utf32_units(data: bytes, *, big: bool) -> bool:
 Reading = tuple[int, int, bool]
 
 
-def _wide_regions(buf: bytes, found: Found) -> Iterator[Region]:
+def _wide_regions(buf: Buffer, found: Found) -> Iterator[Region]:
     """Re-read ``buf`` as UTF-16/32 once per reading a needle calls for, and in the reading
     ``_sniff`` finds. An ASCII keyword's form is the same in both byte orders (see
     ``_wide_forms``), and ASCII text in little endian on grid ``g`` reads the same in big endian
@@ -479,23 +482,23 @@ def _reading(width: int, cls: int) -> Reading:
     return width, 0 if big else cls, big
 
 
-def _other_reading(buf: bytes, pos: int, size: int, width: int, cls: int) -> Reading | None:
+def _other_reading(buf: Buffer, pos: int, size: int, width: int, cls: int) -> Reading | None:
     """The reading in the other byte order of the needle at ``pos``, if the bytes beside the
     needle that its code units take in that order are NUL, as they are in such text."""
     _, _, big = _reading(width, cls)
     if big:
         grid = cls
-        tail = buf[pos + size:pos + size + (grid - pos - size) % width]
+        tail = bytes(buf[pos + size:pos + size + (grid - pos - size) % width])
         return (width, grid, False) if not tail.strip(b"\0") else None
     grid = (cls + 1) % width
     lead = (pos - grid) % width
-    head = buf[pos - lead:pos] if pos >= lead else b"\1"
+    head = bytes(buf[pos - lead:pos]) if pos >= lead else b"\1"
     return (width, grid, True) if not head.strip(b"\0") else None
 
 
-def _wide_region(buf: bytes, width: int, grid: int, big: bool) -> Region:
+def _wide_region(buf: Buffer, width: int, grid: int, big: bool) -> Region:
     name, codec = _WIDE_CODECS[width, big]
-    if grid == 0 and buf.startswith(_BOMS[codec]):
+    if grid == 0 and startswith(buf, _BOMS[codec]):
         grid = len(_BOMS[codec])
     stop = grid + (len(buf) - grid) // width * width
     # Re-encoded a piece at a time into a BytesIO taken without a copy: neither the slice nor

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 from hvscan import containers
+from hvscan.buffers import Buffer
 from hvscan.decode import Region, Spans, family, looks_wide, needle_table
 from hvscan.lines import Locator
 from hvscan.placeholders import CHECKS
@@ -95,7 +96,7 @@ class Engine:
         self.needles = needle_table(self.keywords, self.limits.decode_depth)
         self.prefilter = Prefilter([*self.keywords, *self.needles])
 
-    def needs_full_scan(self, data: bytes | memoryview) -> bool:
+    def needs_full_scan(self, data: Buffer) -> bool:
         """Whether ``data`` must go through ``scan`` even when the prefilter found none of its
         needles in it (a source that prefilters large chunks itself asks this per blob).
         Text is covered by the needles, encoded text in it too; containers and whole UTF-16/32
@@ -103,9 +104,8 @@ class Engine:
         ``data`` may be a memoryview into a larger buffer (the history audit asks this for
         every blob without copying it)."""
         limits = self.limits
-        head = bytes(data[:SIGNATURE_BYTES])
-        return (limits.archive_depth > 0 and containers.kind(head) is not None) or (
-            limits.decode_depth > 0 and looks_wide(head))
+        return (limits.archive_depth > 0 and _kind(data) is not None) or (
+            limits.decode_depth > 0 and looks_wide(data))
 
     def scan(self, data: bytes) -> list[Match]:
         """The matches alone, for callers with no report to put notes in."""
@@ -160,7 +160,7 @@ class _Placer(Locator):
     """Where spans of one buffer are, and whether their line carries the allow marker, read
     in one pass for spans asked in increasing order (see ``hvscan.lines``)."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: Buffer) -> None:
         super().__init__(data)
         self._allow = InlineAllow(data)
 
@@ -172,7 +172,7 @@ class _Walk:
     """One blob's inspection: containers opened, text decoded, matches and notes gathered."""
 
     def __init__(self, engine: Engine, out: Inspection, budget: containers.Budget,
-                 searched: tuple[bytes, frozenset[bytes]] | None = None) -> None:
+                 searched: tuple[Buffer, frozenset[bytes]] | None = None) -> None:
         self.engine = engine
         self.out = out
         self.budget = budget
@@ -181,10 +181,10 @@ class _Walk:
         # many MB holding a key would cost its prefilter pass twice).
         self.searched = searched
 
-    def document(self, data: bytes, chain: tuple[str, ...], member: str | None,
+    def document(self, data: Buffer, chain: tuple[str, ...], member: str | None,
                  depth: int) -> None:
         """Scan a blob, an archive member or a decompressed stream; line numbers count here."""
-        kind = containers.kind(data) if self.engine.limits.archive_depth else None
+        kind = _kind(data) if self.engine.limits.archive_depth else None
         if kind is None:
             self.text_document(data, 0, chain, member)
         elif depth < self.engine.limits.archive_depth:
@@ -195,13 +195,13 @@ class _Walk:
                       limit=True)
             self.text_document(data, 0, chain, member)
 
-    def archive(self, data: bytes, kind: str, chain: tuple[str, ...], member: str | None,
+    def archive(self, data: Buffer, kind: str, chain: tuple[str, ...], member: str | None,
                 depth: int) -> None:
         for item in containers.expand(data, kind, self.budget):
             if isinstance(item, containers.Member):
                 self.out.members += item.name is not None
                 # A .tar.gz is one archive to its users: the tar in a gzip takes no level.
-                tar_in_gzip = item.layer == "gzip" and containers.kind(item.data) == "tar"
+                tar_in_gzip = item.layer == "gzip" and _kind(item.data) == "tar"
                 self.document(item.data, (*chain, item.layer), _join(member, item.name),
                               depth if tar_in_gzip else depth + 1)
             elif isinstance(item, containers.Problem):
@@ -210,7 +210,7 @@ class _Walk:
             else:
                 self.text_document(data, item.offset, chain, member, item.end)
 
-    def text_document(self, data: bytes, offset: int, chain: tuple[str, ...],
+    def text_document(self, data: Buffer, offset: int, chain: tuple[str, ...],
                       member: str | None, end: int | None = None) -> None:
         """Scan ``data[offset:end]`` as text, in ``data``'s lines and columns."""
         spots = self.text(data[offset:end] if offset or end is not None else data, chain, 0)
@@ -237,7 +237,7 @@ class _Walk:
         found.sort(key=lambda m: (m.start, m.rule.id))
         self.out.matches.extend(found)
 
-    def text(self, buf: bytes, chain: tuple[str, ...], depth: int) -> list[_Spot]:
+    def text(self, buf: Buffer, chain: tuple[str, ...], depth: int) -> list[_Spot]:
         """Matches in ``buf`` and in the encoded text within it, in ``buf``'s coordinates."""
         engine = self.engine
         if self.searched is not None and self.searched[0] is buf:
@@ -343,6 +343,11 @@ def _distinct(spots: list[_Spot]) -> list[_Spot]:
             keys.add(*span)
         chosen.append(index)
     return spots if len(chosen) == len(spots) else [spots[i] for i in sorted(chosen)]
+
+
+def _kind(data: Buffer) -> str | None:
+    """The container ``data`` is, from its first bytes (a view is not copied whole)."""
+    return containers.kind(bytes(data[:SIGNATURE_BYTES]))
 
 
 def _join(member: str | None, name: str | None) -> str | None:

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 from codecs import utf_8_decode
 
+from hvscan.buffers import Buffer, count, find, rfind
+
 # Characters are counted by decoding this much at a time: the text of a long line is never
 # held whole.
 PIECE = 1 << 20
 
 
 class Locator:
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: Buffer) -> None:
         self._data = data
         self._view = memoryview(data)
         # The last newline search: (where it started, the LF it found or -1).
@@ -36,10 +38,10 @@ class Locator:
         if offset < self._offset:
             self._start_over()
         data = self._data
-        newlines = data.count(b"\n", self._offset, offset)
+        newlines = count(data, b"\n", self._offset, offset)
         if newlines:
             self._line += newlines
-            self._line_start = self._counted = data.rfind(b"\n", self._offset, offset) + 1
+            self._line_start = self._counted = rfind(data, b"\n", self._offset, offset) + 1
             self._chars = 0
         self._offset = offset
 
@@ -67,6 +69,6 @@ class Locator:
         self._advance(start)
         since, found = self._newline
         if end < since or 0 <= found < end:
-            found = self._data.find(b"\n", end)
+            found = find(self._data, b"\n", end)
             self._newline = (end, found)
         return self._line_start, len(self._data) if found < 0 else found

@@ -18,6 +18,8 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from hvscan.buffers import Buffer, find
+
 # Below this size, a few ``in`` passes cost less than Hyperscan's import and call overhead.
 LARGE_BUFFER = 1 << 20
 # Work (bytes times needles) the per-needle path may do in one run before Hyperscan's one-off
@@ -131,12 +133,12 @@ class Prefilter:
         return frozenset(self.needles[i] for i in found)
 
 
-def occurrences(data: bytes | bytearray, needle: bytes) -> Iterator[int]:
+def occurrences(data: Buffer | bytearray, needle: bytes) -> Iterator[int]:
     """Where ``needle`` starts in ``data``, every place, overlapping ones included."""
-    at = data.find(needle)
+    at = find(data, needle)
     while at >= 0:
         yield at
-        at = data.find(needle, at + 1)
+        at = find(data, needle, at + 1)
 
 
 def _compile_hyperscan(needles: tuple[bytes, ...], single_match: bool = True) -> Any:

@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, NamedTuple
 
+from hvscan.buffers import Buffer, find
+
 if TYPE_CHECKING:
     from hvscan.baseline import Baseline
     from hvscan.committed import CommittedFile
@@ -45,7 +47,7 @@ class InlineAllow:
     cost one pass over ``data`` per form of the marker in all: a long line holding many keys
     is not searched again for each (its bounds come from ``hvscan.lines.Locator``)."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: Buffer) -> None:
         self._data = data
         # Per form of the marker, the last search: (where it started, where it found one or -1).
         self._found = [(len(data) + 1, -1)] * len(_MARKERS)
@@ -54,7 +56,7 @@ class InlineAllow:
         for index, marker in enumerate(_MARKERS):
             since, at = self._found[index]
             if line_start < since or 0 <= at < line_start:
-                at = self._data.find(marker, line_start)
+                at = find(self._data, marker, line_start)
                 self._found[index] = (line_start, at)
             if at >= 0 and at + len(marker) <= line_end:
                 return True

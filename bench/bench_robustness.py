@@ -18,7 +18,12 @@ it (issue 11).
       - a gzip of 10 GiB of zeros (a 10 MB file, written compressed without ever expanding it);
       - a UTF-16 text of 95 MiB, and the same with the keyword's UTF-16 and UTF-32 forms at
         every alignment after it (six whole re-readings);
-      - a repository whose one commit holds a 300 MB blob: ``hvscan git``.
+      - (``--only archives``) a tar.gz holding one 250 MiB text file, and five tars nested in
+        one another around a 90 MiB text file, keys at every 4 MiB of the text (random words:
+        it compresses about 4:1, within --max-archive-ratio);
+      - (``--only history``) a repository whose one commit holds a 100 MB blob (the default
+        --max-file-size), and one holding a 300 MB blob, with the default limit (not read, a
+        note) and with ``--max-file-size 1GB``: ``hvscan git``.
 
 ``--revision REV`` runs the hvscan of that git revision instead (exported with ``git archive``
 under bench/work/ and put first on PYTHONPATH), for before-and-after figures. Keys are built at
@@ -31,10 +36,12 @@ from __future__ import annotations
 import argparse
 import base64
 import os
+import random
 import shutil
 import struct
 import subprocess
 import sys
+import tarfile
 import time
 import urllib.parse
 import zlib
@@ -59,7 +66,7 @@ FORMS: dict[str, Callable[[str], bytes]] = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", choices=("time", "memory"))
+    parser.add_argument("--only", choices=("time", "memory", "archives", "history"))
     parser.add_argument("--size", type=int, default=100, help="MB in the one-line file")
     parser.add_argument("--keys", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
@@ -76,6 +83,10 @@ def main() -> None:
             time_part(work, args.size * 1_000_000, args.keys, args.rounds, env)
         if args.only in (None, "memory"):
             memory_part(work, args.size * 1_000_000, args.keys, env)
+        if args.only in (None, "memory", "archives"):
+            archives_part(work, env)
+        if args.only in (None, "memory", "history"):
+            history_part(work, env)
     finally:
         shutil.rmtree(work)
     print(f"\nload average at end {loadavg()}")
@@ -119,6 +130,15 @@ def time_part(work: Path, size: int, keys: int, rounds: int, env: dict[str, str]
         path.unlink()
 
 
+def row(label: str, argv_tail: list[str], work: Path, env: dict[str, str],
+        **kwargs: object) -> None:
+    """A table row: hvscan's exit code, peak memory and wall time on ``argv_tail``."""
+    started = time.perf_counter()
+    mib, code = peak(argv_tail, work, env, **kwargs)  # type: ignore[arg-type]
+    print(f"| {label} | hvscan {' '.join(argv_tail[:1])} | {code} | {mib:.0f} | "
+          f"{time.perf_counter() - started:.1f} |")
+
+
 def peak(argv_tail: list[str], work: Path, env: dict[str, str], *,
          stdin: Path | Callable[[], subprocess.Popen[bytes]] | None = None) -> tuple[float, int]:
     """hvscan's peak resident memory (MiB) and exit code, running ``hvscan ARGV_TAIL``."""
@@ -148,37 +168,31 @@ def peak(argv_tail: list[str], work: Path, env: dict[str, str], *,
 
 def memory_part(work: Path, size: int, keys: int, env: dict[str, str]) -> None:
     print("\n(memory) peak resident memory of hvscan's own process\n")
-    print("| input | command | exit | peak MiB | seconds |\n|---|---|---:|---:|---:|")
-
-    def row(label: str, argv_tail: list[str], **kwargs: object) -> None:
-        started = time.perf_counter()
-        mib, code = peak(argv_tail, work, env, **kwargs)  # type: ignore[arg-type]
-        print(f"| {label} | hvscan {' '.join(argv_tail[:1])} | {code} | {mib:.0f} | "
-              f"{time.perf_counter() - started:.1f} |")
+    print(TABLE_HEAD)
 
     line = work / "line.txt"
     one_line(line, size, keys, FORMS["plain"])
     label = f"one line, {size / 1e6:.0f} MB, {keys} keys"
-    row(label, ["dir", str(line), "--format", "json"])
-    row(label, ["stdin", "--format", "json"], stdin=line)
+    row(label, ["dir", str(line), "--format", "json"], work, env)
+    row(label, ["stdin", "--format", "json"], work, env, stdin=line)
     line.unlink()
 
     def gibibyte() -> subprocess.Popen[bytes]:
         return subprocess.Popen(["head", "-c", str(1 << 30), "/dev/zero"],
                                 stdout=subprocess.PIPE)
 
-    row("1 GiB of zeros, piped", ["stdin", "--format", "json"], stdin=gibibyte)
+    row("1 GiB of zeros, piped", ["stdin", "--format", "json"], work, env, stdin=gibibyte)
 
     bomb = work / "zeros.gz"
     gzip_of_zeros(bomb, 10 << 30)
-    row("gzip of 10 GiB of zeros (10 MB)", ["dir", str(bomb), "--format", "json"])
+    row("gzip of 10 GiB of zeros (10 MB)", ["dir", str(bomb), "--format", "json"], work, env)
     bomb.unlink()
 
     wide = work / "utf16.txt"
     text = (FILLER + b"\n").decode() * (95 * 2**20 // 2 // (len(FILLER) + 1))
     wide.write_bytes((text + f"k={make_key('live', 1)}\n").encode("utf-16"))
     del text
-    row("UTF-16 text, 95 MiB", ["dir", str(wide), "--format", "json"])
+    row("UTF-16 text, 95 MiB", ["dir", str(wide), "--format", "json"], work, env)
     # The keyword's UTF-16 form at the other alignment and its UTF-32 form at all four: the
     # text is re-read six ways (and the UTF-32 text read as UTF-16 holds UTF-16 text).
     keyword = "hv_" + "live_"
@@ -186,12 +200,75 @@ def memory_part(work: Path, size: int, keys: int, env: dict[str, str]) -> None:
         out.write(b"x" + keyword.encode("utf-16-le"))
         for pad in range(4):
             out.write(b"y" * pad + keyword.encode("utf-32-le") + b"z" * (4 - pad))
-    row("the same, re-read six ways", ["dir", str(wide), "--format", "json"])
+    row("the same, re-read six ways", ["dir", str(wide), "--format", "json"], work, env)
     wide.unlink()
 
-    repo = work / "repo"
-    repository_with_a_big_blob(repo, 300_000_000)
-    row("one 300 MB blob in history", ["git", str(repo), "--no-progress", "--format", "json"])
+
+
+TABLE_HEAD = "| input | command | exit | peak MiB | seconds |\n|---|---|---:|---:|---:|"
+
+
+def archives_part(work: Path, env: dict[str, str]) -> None:
+    print("\n(memory) archives: peak resident memory of hvscan's own process\n")
+    print(TABLE_HEAD)
+    text = work / "big.txt"
+    words_with_keys(text, 250 << 20)
+    archive = work / "one.tar.gz"
+    with tarfile.open(archive, "w:gz", compresslevel=1) as tar:
+        tar.add(text, "big.txt")
+    text.unlink()
+    label = f"a tar.gz of {archive.stat().st_size / 1e6:.0f} MB holding one 250 MiB text file"
+    row(label, ["dir", str(archive), "--format", "json"], work, env)
+    archive.unlink()
+
+    words_with_keys(text, 90 << 20)
+    inner = text
+    for level in range(5):
+        outer = work / f"level{level}.tar"
+        with tarfile.open(outer, "w") as tar:
+            tar.add(inner, inner.name)
+        inner.unlink()
+        inner = outer
+    row("five tars nested around a 90 MiB text file", ["dir", str(inner), "--format", "json"],
+        work, env)
+    inner.unlink()
+
+
+def history_part(work: Path, env: dict[str, str]) -> None:
+    print("\n(memory) history: peak resident memory of hvscan's own process\n")
+    print(TABLE_HEAD)
+    for size, raised in ((100_000_000, False), (300_000_000, False), (300_000_000, True)):
+        repo = work / "repo"
+        if not repo.exists():
+            repository_with_a_big_blob(repo, size)
+        limit = ["--max-file-size", "1GB"] if raised else []
+        row(f"one {size // 1_000_000} MB blob in history{' (--max-file-size 1GB)' * raised}",
+            ["git", str(repo), "--no-progress", "--format", "json", *limit], work, env)
+        if size == 100_000_000:
+            shutil.rmtree(repo)
+
+
+def words_with_keys(path: Path, size: int) -> None:
+    """``size`` bytes of random words on lines of about 70 characters, a key on a line of its
+    own after every 4 MiB. The words are drawn once, for 4 MiB, and repeated: deflate looks
+    back 32 KiB only, so the text compresses as random words do."""
+    chosen = random.Random(0)
+    vocabulary = ["".join(chosen.choices("abcdefghijklmnopqrstuvwxyz", k=chosen.randint(2, 9)))
+                  for _ in range(300)]
+    lines: list[str] = []
+    length = 0
+    while length < 4 << 20:
+        lines.append(" ".join(chosen.choices(vocabulary, k=12)))
+        length += len(lines[-1]) + 1
+    block = ("\n".join(lines) + "\n").encode()[:4 << 20]
+    with path.open("wb") as out:
+        seed = written = 0
+        while written < size:
+            key = f"\nk={make_key('live', seed)}\n".encode()
+            piece = (block + key)[:size - written]
+            out.write(piece)
+            written += len(piece)
+            seed += 1
 
 
 def gzip_of_zeros(path: Path, size: int) -> None:

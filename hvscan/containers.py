@@ -7,9 +7,10 @@ per member); a bound that stops expansion and a damaged archive both become prob
 report shows, never silence. A key in a container's bytes is not missed because its structure
 gave up or lied: what the structure does not account for is scanned too, as raw bytes (data
 appended after a gzip stream, the rest of a bomb a limit stopped, bytes between zip members, a
-zip's comment), with the gzip streams and zip members found there by their own headers (a member
-the central directory leaves out, every member of a zip that lost its directory). zlib, zipfile
-and tarfile are imported only when a container is met.
+zip's comment, a tar member's padding when it is not zeros), with the gzip streams and zip
+members found there by their own headers (a member the central directory leaves out, every
+member of a zip that lost its directory). zlib, zipfile and tarfile are imported only when a
+container is met.
 
 A tar member is handed on as a view of the tar's bytes, not a copy (see ``hvscan.buffers``): a
 tar.gz holding one big file held the file twice, and tars nested in tars once per level. So
@@ -470,7 +471,8 @@ def _tar(data: Buffer, budget: Budget) -> Iterator[Item]:
             if _not_zeros(view, archive.offset):
                 yield from _tar_damaged(count, archive.offset, "")
             return
-        if not info.isreg():
+        # tarfile reads a member of a type it does not know as a regular file, as tar does.
+        if not (info.isreg() or info.type not in tarfile.SUPPORTED_TYPES):
             continue
         count += 1
         if reason := budget.exhausted():
@@ -484,6 +486,18 @@ def _tar(data: Buffer, budget: Budget) -> Iterator[Item]:
             yield Problem(info.name, f"truncated member ({len(content)} of {info.size} bytes): "
                           "scanned what is there")
         yield Member(info.name, "tar", content)
+        if not info.issparse():
+            yield from _padding(view, info, archive.offset)
+
+
+def _padding(view: memoryview, info: tarfile.TarInfo, next_header: int) -> Iterator[Item]:
+    """The member's padding up to the next header, as raw bytes if it is not all zeros: tar
+    readers pass over it, and a key hidden there is a key all the same."""
+    end = info.offset_data + info.size
+    if _not_zeros(view[:next_header], end):
+        yield Problem(info.name, "bytes other than zeros in the padding after the member's "
+                      "data: scanned as raw bytes", informational=True)
+        yield Raw(end, min(next_header, len(view)))
 
 
 def _tar_damaged(count: int, offset: int, reason: str) -> Iterator[Item]:

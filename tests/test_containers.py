@@ -8,6 +8,7 @@ import io
 import json
 import random
 import struct
+import tarfile
 import tracemalloc
 import zipfile
 from pathlib import Path
@@ -473,6 +474,29 @@ def test_a_bomb_is_held_once_in_memory(layer: str) -> None:
     assert len(member.data) == limit and budget.expanded == limit
     assert [item.limit for item in items if isinstance(item, Problem)] == [True]
     assert peak < 1.5 * limit
+
+
+def test_a_key_in_the_padding_after_a_tar_member_is_found() -> None:
+    # Tar readers pass over the padding that rounds a member's data up to 512 bytes: what is
+    # hidden there was never scanned, nor said to be.
+    key = make_key("live", 42)
+    tar = bytearray(make_tar({"a.txt": b"hello\n", "b.txt": b"world\n"}))
+    tar[512 + 6 + 100:512 + 6 + 100 + len(key)] = key.encode()
+    assert [m.secret for m in ENGINE.scan(bytes(tar))] == [key]
+    assert notes(bytes(tar)) == [("a.txt", "bytes other than zeros in the padding after the "
+                                  "member's data: scanned as raw bytes", False)]
+
+
+def test_a_tar_member_of_a_type_tar_does_not_know_is_scanned() -> None:
+    # tar and tarfile read it as a regular file; it was passed over as a link or a directory.
+    key = make_key("live", 43)
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as archive:
+        info = tarfile.TarInfo("odd")
+        content = f"k = '{key}'\n".encode()
+        info.size, info.type = len(content), b"Z"
+        archive.addfile(info, io.BytesIO(content))
+    assert found(out.getvalue()) == [(key, "odd", "tar", 1, 6)]
 
 
 def test_a_tar_member_is_a_view_of_the_tar_not_a_copy() -> None:

@@ -479,15 +479,15 @@ def _tar(data: Buffer, budget: Budget) -> Iterator[Item]:
             yield _not_opened("the remaining", reason)
             return
         budget.members_left -= 1
-        content: Buffer = view[info.offset_data:info.offset_data + info.size]
         if info.issparse():
-            content = _sparse(archive, info)
-        elif len(content) < info.size:
+            yield from _sparse(archive, info, budget, len(view))
+            continue
+        content = view[info.offset_data:info.offset_data + info.size]
+        if len(content) < info.size:
             yield Problem(info.name, f"truncated member ({len(content)} of {info.size} bytes): "
                           "scanned what is there")
         yield Member(info.name, "tar", content)
-        if not info.issparse():
-            yield from _padding(view, info, archive.offset)
+        yield from _padding(view, info, archive.offset)
 
 
 def _padding(view: memoryview, info: tarfile.TarInfo, next_header: int) -> Iterator[Item]:
@@ -506,9 +506,38 @@ def _tar_damaged(count: int, offset: int, reason: str) -> Iterator[Item]:
     yield Raw(offset)
 
 
-def _sparse(archive: tarfile.TarFile, info: tarfile.TarInfo) -> bytes:
-    stream = archive.extractfile(info)
-    return stream.read() if stream else b""
+def _sparse(archive: tarfile.TarFile, info: tarfile.TarInfo, budget: Budget,
+            tar_size: int) -> Iterator[Item]:
+    """A sparse member with its holes filled with zeros, as tar extracts it, within the
+    expansion limits: a few stored bytes may stand for any size of zeros. When it cannot be
+    expanded in full, its stored data is scanned as raw bytes too."""
+    import tarfile
+
+    # (offset, size) pairs (typeshed has the attribute as bytes).
+    entries: list[tuple[int, int]] = getattr(info, "sparse", None) or []
+    stored = sum(size for _, size in entries)
+    cap, why = budget.allowance(stored)
+    gathered = io.BytesIO()
+    produced = 0
+    problem: Problem | None = None
+    try:
+        stream = archive.extractfile(info)
+        while stream and produced <= cap and (piece := stream.read(min(_OUTPUT_CHUNK,
+                                                                         cap + 1 - produced))):
+            gathered.write(piece)
+            produced += len(piece)
+    except tarfile.TarError as exc:
+        problem = Problem(info.name, f"damaged sparse member ({exc}): scanned the {produced} "
+                          "bytes read before the damage, and its stored data as raw bytes")
+    output = _gathered(gathered, cap)
+    budget.take(len(output))
+    if produced > cap:
+        problem = Problem(info.name, f"sparse member expanded no further than {cap} bytes: "
+                          f"{why}; its stored data scanned as raw bytes", limit=True)
+    if problem:
+        yield problem
+        yield Raw(info.offset_data, min(info.offset_data + stored, tar_size))
+    yield Member(info.name, "tar", output)
 
 
 def _not_zeros(view: memoryview, start: int) -> bool:

@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from archives import make_tar, make_zip
+from archives import make_sparse_tar, make_tar, make_zip
 from hidden import Hidden, assert_found_once, hidden_keys
 from hvscan_run import Run
 from hypothesis import given, settings
@@ -497,6 +497,29 @@ def test_a_tar_member_of_a_type_tar_does_not_know_is_scanned() -> None:
         info.size, info.type = len(content), b"Z"
         archive.addfile(info, io.BytesIO(content))
     assert found(out.getvalue()) == [(key, "odd", "tar", 1, 6)]
+
+
+def test_a_sparse_tar_member_is_expanded_within_the_limits() -> None:
+    # A sparse member was read whole, holes and all: a few stored bytes can stand for any size
+    # of zeros, and were expanded beyond any --max-archive-* limit.
+    key = make_key("live", 44)
+    stored = f"k = '{key}'\n".encode()
+    size = 64 << 20
+    small = make_sparse_tar("s.txt", stored, 100, 1000)
+    assert found(small) == [(key, "s.txt", "tar", 1, 106)]
+    assert notes(small) == []
+    bomb = make_sparse_tar("s.txt", stored, size - 100, size)
+    tracemalloc.start()
+    try:
+        inspection = ENGINE.inspect(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < size / 8
+    assert [(m.secret, m.member) for m in inspection.matches] == [(key, None)]  # stored data
+    assert [(n.member, n.message, n.limit) for n in inspection.notes] == [
+        ("s.txt", f"sparse member expanded no further than {RATIO_FLOOR} bytes: an expansion "
+         "ratio above 200:1 (--max-archive-ratio); its stored data scanned as raw bytes", True)]
 
 
 def test_a_tar_member_is_a_view_of_the_tar_not_a_copy() -> None:

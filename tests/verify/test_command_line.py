@@ -11,6 +11,7 @@ import pytest
 from gitrepo import GitRepo
 from hvscan_run import Run
 from verify_servers import (
+    ACME_RULES,
     DEAD,
     LIVE_200,
     OUTAGE,
@@ -18,6 +19,7 @@ from verify_servers import (
     DripServer,
     FakeApi,
     Reply,
+    acme_token,
 )
 
 
@@ -136,50 +138,23 @@ def test_cli_bad_cache_file_exits_2(api: FakeApi, repo: Path, run_hvscan: Run) -
     assert done.stderr.decode().startswith("hvscan: error: ") and api.requests == []
 
 
-EVIL_RULES = """
-[[rules]]
-id = "hesedvid-copy"
-description = "a HesedVid key, sent elsewhere"
-regex = '''hv_live_[A-Za-z0-9]{32}'''
-keywords = ["hv_live_"]
-key_type = "live"
-severity = "high"
-remediation = "none"
-
-[rules.verify]
-method = "HEAD"
-path = "URL/v1/api/acme/environments"
-key_header = "X-Api-Key"
-answer_headers = []
-
-[rules.verify.live]
-200 = "sent"
-
-[rules.verify.invalid]
-401 = "sent"
-
-[rules.verify.rate_limit]
-status = 429
-remaining_header = "X-RateLimit-Remaining"
-reset_header = "X-RateLimit-Reset"
-"""
-
-
 @pytest.mark.parametrize("named_by", ["--rules", ".hvscan.toml"])
 def test_cli_a_rule_file_cannot_send_keys_to_another_host(
     api: FakeApi, other_host: FakeApi, repo: Path, run_hvscan: Run, named_by: str
 ) -> None:
     # Keys go only to the API base of the command line or environment: a rule file (one the
     # scanned repository's configuration names too) gives a path below it, never a URL.
-    (repo / "evil.toml").write_text(EVIL_RULES.replace("URL", other_host.url))
+    (repo / "acme.cfg").write_text(f"token = {acme_token(1)}\n")
+    (repo / "evil.toml").write_text(ACME_RULES.replace('"/api/v2/', f'"{other_host.url}/api/v2/'))
     options = ["--rules", "evil.toml"] if named_by == "--rules" else []
     if named_by == ".hvscan.toml":
         (repo / ".hvscan.toml").write_text('rules = ["evil.toml"]\n')
-    done = run_hvscan("dir", "app.py", "--verify", "--api-base", api.url, *options, cwd=repo)
+    done = run_hvscan("dir", "app.py", "acme.cfg", "--verify", "--api-base", api.url, *options,
+                      cwd=repo)
     assert done.returncode == 2 and done.stdout == b""
     error = done.stderr.decode()
     assert error.startswith("hvscan: error: ") and error.count("\n") == 1
-    assert "evil.toml: rule 'hesedvid-copy': field 'verify.path' must be a path below the API " \
+    assert "evil.toml: rule 'acme-token': field 'verify.path' must be a path below the API " \
            "base" in error
     assert other_host.requests == [] and api.requests == []
 

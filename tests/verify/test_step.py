@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from hvscan_run import Run
-from keygen import make_key
 from pytest_httpserver import HTTPServer
 from verify_servers import (
+    ACME_RULES,
     DEAD,
     FIREWALL,
     LIVE_200,
@@ -21,6 +21,7 @@ from verify_servers import (
     OUTAGE,
     FakeApi,
     Reply,
+    acme_token,
     findings_in,
     serving,
     settings,
@@ -101,40 +102,6 @@ def test_the_key_never_reaches_logs_or_output(
 
 
 # A second key type: rule data alone ----------------------------------------------------------
-
-ACME_RULES = """
-[[rules]]
-id = "acme-token"
-description = "Acme API token"
-regex = '''acme_(?P<body>[A-Za-z0-9]{24})(?![A-Za-z0-9])'''
-keywords = ["acme_"]
-key_type = "token"
-severity = "medium"
-remediation = "Revoke the token in the Acme console."
-
-[rules.verify]
-method = "GET"
-path = "/api/v2/tokens/self"
-key_header = "X-Acme-Token"
-answer_headers = ["X-Acme-Request-Id"]
-
-[rules.verify.live]
-204 = "the token is valid"
-
-[rules.verify.invalid]
-401 = "Acme rejects the token"
-410 = "the token was revoked"
-
-[rules.verify.rate_limit]
-status = 503
-remaining_header = "X-Acme-Left"
-reset_header = "X-Acme-Reset-In"
-"""
-
-
-def acme_token(seed: int) -> str:
-    return "acme_" + make_key("live", seed)[-24:]
-
 
 class AcmeApi:
     """Another vendor's API: its own path, method, key header, statuses and headers."""

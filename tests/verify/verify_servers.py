@@ -168,3 +168,38 @@ def by_key(findings: list[Finding]) -> dict[str, Finding]:
 LIVE_200, LIVE_403, DEAD = make_key("live", 200), make_key("live", 403), make_key("live", 401)
 TEST_200, TEST_401 = make_key("test", 200), make_key("test", 401)
 FIREWALL, OUTAGE = make_key("live", 4030), make_key("live", 500)
+
+
+# Another vendor's key type, verified from rule data alone.
+ACME_RULES = """
+[[rules]]
+id = "acme-token"
+description = "Acme API token"
+regex = '''acme_(?P<body>[A-Za-z0-9]{24})(?![A-Za-z0-9])'''
+keywords = ["acme_"]
+key_type = "token"
+severity = "medium"
+remediation = "Revoke the token in the Acme console."
+
+[rules.verify]
+method = "GET"
+path = "/api/v2/tokens/self"
+key_header = "X-Acme-Token"
+answer_headers = ["X-Acme-Request-Id"]
+
+[rules.verify.live]
+204 = "the token is valid"
+
+[rules.verify.invalid]
+401 = "Acme rejects the token"
+410 = "the token was revoked"
+
+[rules.verify.rate_limit]
+status = 503
+remaining_header = "X-Acme-Left"
+reset_header = "X-Acme-Reset-In"
+"""
+
+
+def acme_token(seed: int) -> str:
+    return "acme_" + make_key("live", seed)[-24:]

@@ -63,7 +63,9 @@ class Outcome:
     cached: bool = False
 
 
-NOT_SENT = Outcome("unknown", None, "its rule has no [rules.verify] table: not sent")
+def not_sent() -> Outcome:
+    """The outcome of a secret whose rule does not say how to verify it."""
+    return Outcome("unknown", None, "its rule has no [rules.verify] table: not sent")
 
 
 def check_api_base(url: str) -> str:

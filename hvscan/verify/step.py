@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from .org import context_hints, org_for
-from .policy import NOT_SENT, Outcome, Settings, endpoint, select, verified_severity
+from .policy import Outcome, Settings, endpoint, not_sent, select, verified_severity
 
 if TYPE_CHECKING:
     from hvscan.engine import Match
@@ -69,7 +69,7 @@ def verify_findings(
     for (rule_id, key_hash), group in groups.items():
         spec = specs.get(rule_id)
         if spec is None:
-            _apply(group, NOT_SENT, None, "none")
+            _apply(group, not_sent(), None, "none")
             continue
         org_id, org_source = org_for(group, settings, spec)
         url = endpoint(settings.api_base, spec, org_id)

@@ -61,3 +61,17 @@ def test_a_key_is_never_taken_for_an_org_id() -> None:
     data = f"org_id = {TEST_200} {LIVE_200}".encode()
     for match in Engine(load_builtin_rules()).scan(data):
         assert context_hints(data, match) == {}
+
+
+def test_org_urls_are_those_of_the_rules_path() -> None:
+    (live,) = (rule for rule in load_builtin_rules() if rule.id == "hesedvid-live-key")
+    assert live.verify is not None
+    teams = live._replace(verify=live.verify._replace(path="/teams/{org_id}/whoami"))
+    data = f"see /v1/api/acme-7/videos and /teams/team-9/x\nKEY={LIVE_200}\n".encode()
+    (match,) = Engine([teams]).scan(data)
+    assert context_hints(data, match) == {"org_id": "team-9"}
+    # A rule whose request has no org ID, or that is never verified, reads no hints.
+    for rule in (teams._replace(verify=live.verify._replace(path="/whoami")),
+                 teams._replace(verify=None)):
+        (match,) = Engine([rule]).scan(data)
+        assert context_hints(data, match) == {}

@@ -257,6 +257,7 @@ _VERIFY_FIELDS = {
     "live": True, "invalid": True, "answer_headers": True, "rate_limit": True,
 }
 _METHODS = ("HEAD", "GET")
+_STATUS = re.compile(r"[0-9]{3}")
 _HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 # Headers that would route the request or the key elsewhere than the API's own handling.
 _RESERVED_HEADERS = re.compile(
@@ -353,7 +354,7 @@ def _statuses(where: str, field_name: str, table: Any) -> tuple[tuple[int, str],
                         "\"what it says about the key\"")
     meanings = []
     for code, said in table.items():
-        if not code.isdigit() or not 200 <= int(code) <= 599 or 300 <= int(code) <= 399:
+        if not _STATUS.fullmatch(code) or not 200 <= int(code) <= 599 or 300 <= int(code) <= 399:
             raise RuleError(f"{where}: field {field_name!r}: {code!r} is not an HTTP status "
                             "of an answer (200-299, 400-599)")
         if not isinstance(said, str) or not said.strip():

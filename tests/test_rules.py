@@ -153,7 +153,9 @@ def test_a_user_rule_may_say_how_to_verify(tmp_path: Path) -> None:
     (lambda s: s.replace('"none-known"', '"a/b"'), "'verify.org_id_placeholder' is not an org ID"),
     (lambda s: s.replace('401 = "rejected"', '200 = "rejected"'),
      "HTTP 200 is in both 'verify.live' and 'verify.invalid'"),
-    (lambda s: s.replace('401 = "rejected"', '302 = "moved"'), "not an HTTP status of an answer"),
+    *((lambda s, c=c: s.replace('401 = "rejected"', f'"{c}" = "no"'),
+       "not an HTTP status of an answer")
+      for c in ("302", "99", "1000", "4O1", "\u00b2\u00b2\u00b2")),
     (lambda s: s.replace('401 = "rejected"', '401 = ""'), "field 'verify.invalid.401'"),
     (lambda s: s.replace("status = 429", "status = 401"),
      "HTTP 401 is both 'verify.rate_limit.status'"),

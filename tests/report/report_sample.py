@@ -17,7 +17,7 @@ from hvscan.engine import Engine
 from hvscan.rules import load_builtin_rules
 from hvscan.sources import Blob, Failed, Origin, Skipped
 from hvscan.suppress import Suppressor
-from hvscan.verify import classify, verified_severity
+from hvscan.verify.policy import classify, verified_severity
 
 KEY_SHAPE = r"hv_(live|test)_[A-Za-z0-9]{32}"
 # The expected reports of sample_result() (and of an empty result), one file per format.
@@ -73,7 +73,9 @@ def sample_result() -> scan.ScanResult:
     assert [f.source for f in result.findings] == ["file", "file", "history", "commit-message"]
     assert result.stats.placeholders_ignored == 1
     history = result.findings[2]
-    answer = classify(200, from_api=True)
+    spec = load_builtin_rules()[0].verify
+    assert spec is not None
+    answer = classify(spec, 200, api_answered=True)
     history.verification = {
         "status": answer.status, "http_status": answer.http_status, "org_id": "acme-7",
         "org_id_source": "content", "checked_at": "2024-06-01T08:00:00Z", "cached": False,

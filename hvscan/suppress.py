@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, NamedTuple
 if TYPE_CHECKING:
     from hvscan.baseline import Baseline
     from hvscan.committed import CommittedFile
-    from hvscan.findings import Finding
+    from hvscan.model import Finding
     from hvscan.rules import StrPath
 
 MARKER = b"hvscan:allow"

@@ -34,14 +34,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from hvscan import __version__
-from hvscan.findings import Finding
+from hvscan.model import Finding
 from hvscan.rules import SEVERITIES, severity_rank
 from hvscan.scan import ScanResult
 
 if TYPE_CHECKING:
     import httpx
 
-    from hvscan.engine import Match
+    from hvscan.model import Match
 
 STATUSES = ("live", "unknown", "invalid")
 DEFAULT_API_BASE = "https://api.hesedvid.com"

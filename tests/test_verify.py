@@ -29,9 +29,9 @@ from werkzeug import Request, Response
 
 from hvscan import scan, verify
 from hvscan.engine import Engine
-from hvscan.findings import Finding
+from hvscan.model import Finding, Origin
 from hvscan.rules import Rule, load_builtin_rules
-from hvscan.sources import Blob, Origin
+from hvscan.sources import Blob
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
                    "all_proxy", "NO_PROXY", "no_proxy")
@@ -171,7 +171,7 @@ def verify_bounded(findings: list[Finding], settings: verify.Settings, within: f
 def findings_in(*texts: str, rules: list[Rule] | None = None) -> list[Finding]:
     blobs = (Blob(text.encode(), Origin("file", f"f{i}.txt")) for i, text in enumerate(texts))
     engine = Engine(rules or load_builtin_rules())
-    return scan.run(engine, iter(blobs), annotate=verify.context_hints).findings
+    return scan.Pipeline(engine, annotate=verify.context_hints).run(iter(blobs)).findings
 
 
 def settings(api: FakeApi, **changes: object) -> verify.Settings:

@@ -3,11 +3,11 @@
 git writes ``<id> <type> <size>\\n<content>\\n`` for each object. Several git processes may
 produce parts of the stream at once (inflating objects is what costs most). A reader thread per
 process copies its pipe into a few reused 4 MiB buffers (the read releases the GIL, so git never
-waits for Python), and the consumer runs the keyword prefilter over each whole buffer at once
-(Hyperscan: one SIMD pass, GIL released). Only then does it walk the object headers, and it
-hands on just the objects that a needle hit lies inside, or that ``needs_full_scan`` claims
-(encoded or compressed blobs). Everything else is counted and dropped without ever being split
-out of the buffer.
+waits for Python), and the consumer asks the pipeline's ``Screen`` where the engine's needles
+occur in each whole buffer at once (the keyword prefilter; Hyperscan: one SIMD pass, GIL
+released). Only then does it walk the object headers, and it hands on just the objects that a
+needle hit lies inside, or blobs the screen ``needs_whole`` (compressed or UTF-16/32 blobs).
+Everything else is counted and dropped without ever being split out of the buffer.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
-from hvscan.prefilter import Prefilter
+from hvscan.sources import Screen
 from hvscan.sources.gitcmd import GitError
 
 CHUNK_SIZE = 4 << 20
@@ -47,16 +47,15 @@ class StreamStats:
 
 def read_objects(
     streams: list[IO[bytes]],
-    prefilter: Prefilter,
-    needs_full_scan: Callable[[bytes | memoryview], bool],
+    screen: Screen,
     stats: StreamStats,
     *,
     on_chunk: Callable[[StreamStats], None] | None = None,
 ) -> Iterator[GitObject]:
-    """The objects of the batch outputs on ``streams`` that need a full scan: blobs, commits
-    and tags in which a needle occurs, and blobs ``needs_full_scan`` asks for. Every object is
+    """The objects of the batch outputs on ``streams`` that need the engine: blobs, commits
+    and tags in which a needle occurs, and blobs the ``screen`` needs whole. Every object is
     counted in ``stats``."""
-    parsers = [_Parser(prefilter, needs_full_scan, stats) for _ in streams]
+    parsers = [_Parser(screen, stats) for _ in streams]
     for index, buffer, length in _chunks(streams):
         yield from parsers[index].feed(buffer, length)
         stats.read_bytes += length
@@ -67,10 +66,8 @@ def read_objects(
 
 
 class _Parser:
-    def __init__(self, prefilter: Prefilter, needs_full_scan: Callable[[bytes | memoryview], bool],
-                 stats: StreamStats) -> None:
-        self._prefilter = prefilter
-        self._needs_full_scan = needs_full_scan
+    def __init__(self, screen: Screen, stats: StreamStats) -> None:
+        self._screen = screen
         self._stats = stats
         self._header_part = b""  # a header cut by the end of the previous buffer
         # An object whose content (and the newline after it) runs past the buffer's end.
@@ -101,7 +98,7 @@ class _Parser:
             pos = self._start_object(header, end + 1, view, length, found)
             if pos < 0:
                 return found
-        spans = self._prefilter.spans(view[pos:length])
+        spans = self._screen.spans(view[pos:length])
         span_index, span_count, base = 0, len(spans), pos
         stats = self._stats
         while pos < length:
@@ -140,7 +137,7 @@ class _Parser:
                 probe += 1
             if hit:
                 found.append(GitObject(oid.decode(), kind.decode(), bytes(view[start:stop])))
-            elif kind == b"blob" and self._needs_full_scan(view[start:stop]):
+            elif kind == b"blob" and self._screen.needs_whole(view[start:stop]):
                 found.append(GitObject(oid.decode(), "blob", bytes(view[start:stop])))
         return found
 
@@ -175,7 +172,7 @@ class _Parser:
         if kind == b"blob":
             stats.blobs += 1
             stats.blob_bytes += size
-        if self._prefilter.hits(data) or (kind == b"blob" and self._needs_full_scan(data)):
+        if self._screen.needs_engine(memoryview(data), kind == b"blob"):
             found.append(GitObject(oid.decode(), kind.decode(), data))
 
     def _missing(self, fields: list[bytes] | list[bytearray]) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 from collections import defaultdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from hvscan.findings import fingerprint
 from hvscan.model import Finding, History, Note, member_path
@@ -33,26 +33,15 @@ if TYPE_CHECKING:
     from hvscan.scan import ScanResult
 
 Key = tuple[str, str]  # (rule id, secret)
+Placed = TypeVar("Placed", Finding, Note)
 
 
 def attribute(result: ScanResult, source: HistorySource, engine: Engine) -> None:
     """Place ``result``'s findings and notes, which the pipeline made of ``source``'s events
     (read to the end), in history; ``engine`` reads the older versions a range does not hold."""
     options = source.options
-    blobs: dict[str, list[Finding]] = defaultdict(list)
-    messages: list[Finding] = []
-    for finding in result.findings:
-        if finding.source == "history" and finding.history and finding.history.blob:
-            blobs[finding.history.blob].append(finding)
-        else:
-            messages.append(finding)
-    blob_notes: dict[str, list[Note]] = defaultdict(list)
-    message_notes: list[Note] = []
-    for note in result.notes:
-        if note.source == "history" and note.history and note.history.blob:
-            blob_notes[note.history.blob].append(note)
-        else:
-            message_notes.append(note)
+    blobs, messages = _by_blob(result.findings)
+    blob_notes, message_notes = _by_blob(result.notes)
     located = set(blobs) | set(blob_notes)
     repo = source.repo.path
     if source.everything:
@@ -98,6 +87,18 @@ def attribute(result: ScanResult, source: HistorySource, engine: Engine) -> None
     result.stats.limits_hit = sum(note.limit for note in notes)
     result.notes = notes
     result.findings = sorted(placer.findings, key=_chronological)
+
+
+def _by_blob(items: list[Placed]) -> tuple[dict[str, list[Placed]], list[Placed]]:
+    """Findings or notes on a blob, by blob id; and the others (on a commit or tag message)."""
+    on_blobs: dict[str, list[Placed]] = defaultdict(list)
+    on_messages: list[Placed] = []
+    for item in items:
+        if item.source == "history" and item.history and item.history.blob:
+            on_blobs[item.history.blob].append(item)
+        else:
+            on_messages.append(item)
+    return on_blobs, on_messages
 
 
 def _message_oid(source: str, commit: str | None, history: History | None) -> str | None:

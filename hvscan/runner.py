@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-# A source: given the pipeline the options built, it produces the scan's result (event sources
-# through ``pipeline.run``; the history audit its own way).
+# A source: given the pipeline the options built, it produces the scan's result (its events
+# through ``pipeline.run``; the history audit then places the findings with its attribution).
 Produce = Callable[["Pipeline"], "ScanResult"]
 
 

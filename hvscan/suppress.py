@@ -43,7 +43,9 @@ class IgnoreFileError(Exception):
 class InlineAllow:
     """Whether a line of ``data`` carries the allow marker. Lines asked in increasing order
     cost one pass over ``data`` per form of the marker in all: a long line holding many keys
-    is not searched again for each (its bounds come from ``hvscan.lines.Locator``)."""
+    is not searched again for each (its bounds come from ``hvscan.lines.Locator``). The
+    pipeline hands it to the engine (``Engine(allow_marker=...)``), which asks it where the
+    bytes are, for every source."""
 
     def __init__(self, data: bytes) -> None:
         self._data = data

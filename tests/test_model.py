@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,6 +55,14 @@ def test_a_note_says_where_it_is() -> None:
     assert Note("a.zip!b", "damaged", False, "file").place == "a.zip!b"
     assert Note(None, "damaged", False, "commit-message", "c0ffee").place == (
         "(commit-message) (commit c0ffee)")
+
+
+def test_the_pipeline_and_its_records_load_without_dataclasses() -> None:
+    """Every run loads the model: it must not cost the start-up the import of dataclasses."""
+    modules = "hvscan.model, hvscan.sources.files, hvscan.scan, hvscan.engine, hvscan.findings"
+    code = f"import sys, {modules}; print('dataclasses' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
+    assert done.stdout == b"False\n"
 
 
 # --- layering: each floor imports only the floors below ------------------------------------

@@ -1,5 +1,6 @@
-"""The history audit against real temporary repositories (hvscan.history and
-hvscan.sources.githistory): what is found, where it is attributed, and what fails loudly."""
+"""The history audit against real temporary repositories (hvscan.history: the history source,
+the pipeline and hvscan.attribution, with hvscan.sources.githistory's plumbing): what is found,
+where it is attributed, and what fails loudly."""
 
 from __future__ import annotations
 

@@ -56,37 +56,45 @@ def attribute(result: ScanResult, source: HistorySource, engine: Engine) -> None
         reachable = source.handed_on  # a range's commits are reached by its tip
         found = changes(repo, source.revs, located)
     wanted = {oid for oid in located if oid in reachable or options.include_unreachable}
-    placer = _Placer(engine, source, blobs)
+    introductions = _Introductions(engine, source, blobs)
     try:
-        placer.add_changes(found)
+        introductions.add_changes(found)
     finally:
-        placer.close()
+        introductions.close()
     if source.everything:
-        for oid in sorted(set(blobs) - placer.placed):
+        for oid in sorted(set(blobs) - introductions.placed):
             if oid in wanted:
-                placer.add_unplaced(oid, unreachable=oid not in reachable)
+                introductions.add_unplaced(oid, unreachable=oid not in reachable)
     for finding in messages:
-        labelled = _message(finding, reachable, options.include_unreachable)
+        labelled = _labelled_message(finding, reachable, options.include_unreachable)
         if labelled is not None:
-            placer.findings.append(labelled)
-    notes = [note for note in message_notes
-             if options.include_unreachable
-             or _message_oid(note.source, note.commit, note.history) in reachable]
+            introductions.findings.append(labelled)
+    result.findings = sorted(introductions.findings, key=_chronological)
+    result.notes = [note for note in message_notes
+                    if options.include_unreachable
+                    or _message_oid(note.source, note.commit, note.history) in reachable]
+    result.notes += _placed_notes(blob_notes, found, wanted)
+    # Notes on what is not reported are not counted either.
+    result.stats.notes = len(result.notes)
+    result.stats.limits_hit = sum(note.limit for note in result.notes)
+
+
+def _placed_notes(on_blobs: dict[str, list[Note]], found: list[CommitChange],
+                  wanted: set[str]) -> list[Note]:
+    """The notes on blobs, at the earliest commit and path holding each blob; a blob no commit
+    adds keeps its notes unplaced when it is ``wanted``."""
     first: dict[str, CommitChange] = {}
     for change in sorted(found, key=lambda c: (c.commit.time, -c.sequence)):
         first.setdefault(change.new, change)
-    for oid in sorted(blob_notes):
+    notes: list[Note] = []
+    for oid in sorted(on_blobs):
         earliest = first.get(oid)
         if earliest is not None:
             notes += [note._replace(path=member_path(earliest.path, note.path),
-                                    commit=earliest.commit.oid) for note in blob_notes[oid]]
+                                    commit=earliest.commit.oid) for note in on_blobs[oid]]
         elif oid in wanted:
-            notes += blob_notes[oid]
-    # Notes on what is not reported are not counted either.
-    result.stats.notes = len(notes)
-    result.stats.limits_hit = sum(note.limit for note in notes)
-    result.notes = notes
-    result.findings = sorted(placer.findings, key=_chronological)
+            notes += on_blobs[oid]
+    return notes
 
 
 def _by_blob(items: list[Placed]) -> tuple[dict[str, list[Placed]], list[Placed]]:
@@ -108,7 +116,7 @@ def _message_oid(source: str, commit: str | None, history: History | None) -> st
     return commit
 
 
-def _message(finding: Finding, reachable: set[str],
+def _labelled_message(finding: Finding, reachable: set[str],
              include_unreachable: bool) -> Finding | None:
     """A finding in a message, labelled when no ref reaches the message (None: not wanted)."""
     if _message_oid(finding.source, finding.commit, finding.history) in reachable:
@@ -118,7 +126,7 @@ def _message(finding: Finding, reachable: set[str],
     return finding.replace(history=(finding.history or History())._replace(unreachable=True))
 
 
-class _Placer:
+class _Introductions:
     """Turns the findings on blobs and the changes setting paths to them into findings placed
     in history: introductions per (key, path), earliest first."""
 

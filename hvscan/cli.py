@@ -342,7 +342,8 @@ def baseline_command(
 
     produce = _walker(paths, max_file_size, follow_symlinks)
     if history:
-        produce = _with_history(produce, _repository_of(paths[0] if paths else Path()))
+        produce = _with_history(produce, _repository_of(paths[0] if paths else Path()),
+                                max_file_size)
     result = reported(run(produce, _settings(options)))  # the file holds no key, ever
     for skipped in result.skipped:
         click.echo(f"note: skipped {skipped.path}: {skipped.reason}", err=True)
@@ -370,6 +371,8 @@ def baseline_command(
 @click.option("--include-unreachable", is_flag=True,
               help="Also report objects no ref reaches (amended, rebased or dropped commits), "
                    "labelled unreachable.")
+@max_file_size_option("Do not read blobs, commits and tags larger than this; each is listed as "
+                      "not scanned.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress line on standard error (default: when it is a terminal).")
 @click.option("--staged", is_flag=True,
@@ -377,7 +380,8 @@ def baseline_command(
 @report_options
 def git_command(repo: Path | None, since_commit: str | None, commit_range: str | None,
                 branch: str | None, all_occurrences: bool, include_unreachable: bool,
-                progress: bool | None, staged: bool, **options: Any) -> None:
+                max_file_size: int, progress: bool | None, staged: bool,
+                **options: Any) -> None:
     """Audit the whole history of a repository (default: the one containing the current
     directory): every object reachable from any ref, each distinct blob read once; commit and
     tag messages too. A key is reported once per path, at the commit that introduced it."""
@@ -392,7 +396,8 @@ def git_command(repo: Path | None, since_commit: str | None, commit_range: str |
         raise click.UsageError("--range cannot be combined with --since-commit or --branch")
     history_options = HistoryOptions(since_commit=since_commit, commit_range=commit_range,
                                      branch=branch, all_occurrences=all_occurrences,
-                                     include_unreachable=include_unreachable)
+                                     include_unreachable=include_unreachable,
+                                     max_file_size=max_file_size)
     show_progress = sys.stderr.isatty() if progress is None else progress
     # A range is a change under scan: its own hvscan:allow markers do not suppress what it adds
     # (its configuration, read from the base commit, may; see hvscan/config.py).
@@ -427,12 +432,12 @@ def _walker(paths: tuple[Path, ...], max_file_size: int, follow_symlinks: bool) 
     return walker([os.fsencode(p) for p in paths], max_file_size, follow_symlinks)
 
 
-def _with_history(produce: Produce, repo: Path) -> Produce:
+def _with_history(produce: Produce, repo: Path, max_file_size: int) -> Produce:
     from hvscan.sources.history import HistoryOptions
 
     def both(pipeline: Pipeline) -> ScanResult:
         result = produce(pipeline)
-        result.add(_audit_history(pipeline, repo, HistoryOptions(),
+        result.add(_audit_history(pipeline, repo, HistoryOptions(max_file_size=max_file_size),
                                   show_progress=sys.stderr.isatty()))
         return result
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
-from hvscan.model import Finding, Match, Note, Origin, member_path
-from hvscan.sources import Blob, Events, Excluded, Failed, Screen, Screened, Skipped
+from hvscan.model import BlobNote, Finding, Match, Note, Origin, member_path
+from hvscan.sources import Blob, Events, Excluded, Failed, NotRead, Screen, Screened, Skipped
 
 if TYPE_CHECKING:
     from hvscan.engine import Engine, Inspection
@@ -123,6 +123,8 @@ class Pipeline(NamedTuple):
             elif isinstance(event, Skipped):
                 stats.files_skipped += 1
                 result.skipped.append(event)
+            elif isinstance(event, NotRead):
+                _place_note(result, BlobNote(None, event.reason, limit=True), event.origin)
             else:
                 stats.errors += 1
                 result.errors.append(event)
@@ -148,11 +150,14 @@ def record_notes(result: ScanResult, inspection: Inspection, origin: Origin) -> 
     stats.archive_members += inspection.members
     stats.bytes_decompressed += inspection.expanded_bytes
     for note in inspection.notes:
-        stats.notes += 1
-        stats.limits_hit += note.limit
-        result.notes.append(Note(member_path(origin.path, note.member), note.message, note.limit,
-                                 origin.source, origin.commit, note.informational,
-                                 origin.history))
+        _place_note(result, note, origin)
+
+
+def _place_note(result: ScanResult, note: BlobNote, origin: Origin) -> None:
+    result.stats.notes += 1
+    result.stats.limits_hit += note.limit
+    result.notes.append(Note(member_path(origin.path, note.member), note.message, note.limit,
+                             origin.source, origin.commit, note.informational, origin.history))
 
 
 def left_unscanned(result: ScanResult) -> list[str]:

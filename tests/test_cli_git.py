@@ -212,3 +212,24 @@ def test_excludes_and_inline_allow_apply_to_history(run_hvscan: Run,
     report = json.loads(done.stdout)
     assert done.returncode == 0 and report["findings"] == []
     assert report["stats"]["suppressed"] == 1
+
+
+def test_an_object_over_max_file_size_is_listed_not_read(run_hvscan: Run, repo: GitRepo) -> None:
+    # History had no size limit: a blob was held whole while it was scanned, however large.
+    big, small = make_key("live", 101), make_key("live", 102)
+    repo.write("data/big.txt", f"KEY = '{big}'\n" + "x" * 5000)
+    repo.write("small.txt", f"KEY = '{small}'\n")
+    repo.add("data/big.txt", "small.txt")
+    commit = repo.commit("add")
+    done = run_hvscan("git", repo.path, "--max-file-size", "2000", "--format", "json")
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert [f["path"] for f in report["findings"]] == ["small.txt"]
+    [note] = report["notes"]
+    assert (note["path"], note["commit"], note["limit"]) == ("data/big.txt", commit, True)
+    assert note["message"].startswith("blob larger than --max-file-size (")
+    strict = run_hvscan("git", repo.path, "--max-file-size", "2000", "--strict")
+    assert strict.returncode == 2
+    assert (f"data/big.txt (commit {commit}): blob larger than --max-file-size (5049 > 2000 "
+            "bytes): not scanned").encode() in strict.stderr
+    assert run_hvscan("git", repo.path, "--format", "json").stdout.count(b'"path": "data/') == 1

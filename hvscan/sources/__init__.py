@@ -3,9 +3,11 @@
 Every source yields a stream of events: ``Blob`` (bytes to scan, their origin (``hvscan.model``)
 and, for a change, the versions it replaces), ``Screened`` (content the source read through a
 ``Screen`` and found nothing in: scanned, nothing to report), ``Skipped`` (something
-deliberately not scanned, with the reason: a note in the report) and ``Failed`` (something asked
-for that could not be scanned: an error that makes the run exit 2). Every source's events go
-through the same ``scan.Pipeline``; the history audit's too (``hvscan/sources/history.py``).
+deliberately not scanned, with the reason: a note in the report), ``NotRead`` (content a limit
+kept from being read: a note at its origin, as the engine's notes are) and ``Failed``
+(something asked for that could not be scanned: an error that makes the run exit 2). Every
+source's events go through the same ``scan.Pipeline``; the history audit's too
+(``hvscan/sources/history.py``).
 
 Records that never change are ``NamedTuple``s, here and across hvscan: defining one costs a
 fraction of what a dataclass costs (whose methods are compiled at import, about 1 ms each on
@@ -71,12 +73,21 @@ class Skipped(NamedTuple):
     informational: bool = False
 
 
+class NotRead(NamedTuple):
+    """Content at ``origin`` that a limit kept from being read (in history, an object larger
+    than --max-file-size): a note (``limit``) at its origin, placed as the engine's notes are;
+    it counts as left unscanned."""
+
+    origin: Origin
+    reason: str
+
+
 class Failed(NamedTuple):
     path: str
     message: str
 
 
-Event = Blob | Screened | Skipped | Failed
+Event = Blob | Screened | Skipped | NotRead | Failed
 Events = Iterator[Event]
 
 # Whether a path (POSIX, relative, as reported; a directory with a trailing slash) is excluded

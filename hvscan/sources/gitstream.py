@@ -7,7 +7,10 @@ waits for Python), and the consumer asks the pipeline's ``Screen`` where the eng
 occur in each whole buffer at once (the keyword prefilter; Hyperscan: one SIMD pass, GIL
 released). Only then does it walk the object headers, and it hands on just the objects that a
 needle hit lies inside, or blobs the screen ``needs_whole`` (compressed or UTF-16/32 blobs).
-Everything else is counted and dropped without ever being split out of the buffer.
+Everything else is counted and dropped without ever being split out of the buffer. An object
+larger than ``max_size`` (``--max-file-size``) is not gathered at all: it is handed on as
+``Oversized``, for the report to list as not scanned, and its bytes are dropped as they arrive
+(a blob is held whole while it is scanned: a 2 GiB one took 2 GiB).
 """
 
 from __future__ import annotations
@@ -36,6 +39,21 @@ class GitObject:
     data: bytes
 
 
+@dataclass(frozen=True)
+class Oversized:
+    """An object not read because it is larger than the size limit."""
+
+    oid: str
+    kind: str
+    size: int
+    limit: int
+
+    @property
+    def reason(self) -> str:
+        return (f"{self.kind} larger than --max-file-size ({self.size} > {self.limit} bytes): "
+                "not scanned")
+
+
 @dataclass
 class StreamStats:
     objects: int = 0
@@ -51,11 +69,13 @@ def read_objects(
     stats: StreamStats,
     *,
     on_chunk: Callable[[StreamStats], None] | None = None,
-) -> Iterator[GitObject]:
+    max_size: int | None = None,
+) -> Iterator[GitObject | Oversized]:
     """The objects of the batch outputs on ``streams`` that need the engine: blobs, commits
-    and tags in which a needle occurs, and blobs the ``screen`` needs whole. Every object is
-    counted in ``stats``."""
-    parsers = [_Parser(screen, stats) for _ in streams]
+    and tags in which a needle occurs, and blobs the ``screen`` needs whole; and the blobs,
+    commits and tags larger than ``max_size``, unread. Every object is counted in ``stats``
+    (one not read is not counted as scanned)."""
+    parsers = [_Parser(screen, stats, max_size) for _ in streams]
     for index, buffer, length in _chunks(streams):
         yield from parsers[index].feed(buffer, length)
         stats.read_bytes += length
@@ -66,8 +86,9 @@ def read_objects(
 
 
 class _Parser:
-    def __init__(self, screen: Screen, stats: StreamStats) -> None:
+    def __init__(self, screen: Screen, stats: StreamStats, max_size: int | None = None) -> None:
         self._screen = screen
+        self._max_size = max_size
         self._stats = stats
         self._header_part = b""  # a header cut by the end of the previous buffer
         # An object whose content (and the newline after it) runs past the buffer's end.
@@ -76,13 +97,13 @@ class _Parser:
         self._content = io.BytesIO()
         self._need = 0
 
-    def feed(self, buffer: bytearray, length: int) -> list[GitObject]:
-        found: list[GitObject] = []
+    def feed(self, buffer: bytearray, length: int) -> list[GitObject | Oversized]:
+        found: list[GitObject | Oversized] = []
         view = memoryview(buffer)
         pos = 0
         if self._need:
             take = min(self._need, length)
-            self._content.write(view[:take])
+            self._gather(view[:take])
             self._need -= take
             if self._need:
                 return found
@@ -116,12 +137,14 @@ class _Parser:
             stop = start + int(size_text)
             if stop >= length:  # the content or its newline continues in the next buffer
                 self._pending = (oid, kind, int(size_text))
-                self._content.write(view[start:length])
+                self._gather(view[start:length])
                 self._need = stop + 1 - length
                 break
             stats.objects += 1
             pos = stop + 1
             if kind not in SCANNED_KINDS:
+                continue
+            if self._oversized(oid, kind, stop - start, found):
                 continue
             if kind == b"blob":
                 stats.blobs += 1
@@ -142,7 +165,7 @@ class _Parser:
         return found
 
     def _start_object(self, header: bytes, start: int, view: memoryview, length: int,
-                      found: list[GitObject]) -> int:
+                      found: list[GitObject | Oversized]) -> int:
         """Handle an object whose header was cut; return where the next header starts, or -1
         if this object runs past the buffer too."""
         fields = header.split(b" ")
@@ -152,14 +175,32 @@ class _Parser:
         self._pending = (fields[0], fields[1], int(fields[2]))
         self._need = int(fields[2]) + 1
         take = min(self._need, length - start)
-        self._content.write(view[start:start + take])
+        self._gather(view[start:start + take])
         self._need -= take
         if self._need:
             return -1
         self._finish_pending(found)
         return start + take
 
-    def _finish_pending(self, found: list[GitObject]) -> None:
+    def _gather(self, piece: memoryview) -> None:
+        """Keep a piece of the pending object's content, unless it is too large to be read."""
+        assert self._pending is not None
+        if not self._too_large(self._pending[1], self._pending[2]):
+            self._content.write(piece)
+
+    def _too_large(self, kind: bytes, size: int) -> bool:
+        return kind in SCANNED_KINDS and self._max_size is not None and size > self._max_size
+
+    def _oversized(self, oid: bytes, kind: bytes, size: int,
+                   found: list[GitObject | Oversized]) -> bool:
+        """Whether the object is too large to be read; if so, it is handed on as such."""
+        if not self._too_large(kind, size):
+            return False
+        assert self._max_size is not None
+        found.append(Oversized(oid.decode(), kind.decode(), size, self._max_size))
+        return True
+
+    def _finish_pending(self, found: list[GitObject | Oversized]) -> None:
         assert self._pending is not None
         oid, kind, size = self._pending
         self._content.truncate(size)  # the newline after the content
@@ -167,7 +208,7 @@ class _Parser:
         self._pending, self._content = None, io.BytesIO()
         stats = self._stats
         stats.objects += 1
-        if kind not in SCANNED_KINDS:
+        if kind not in SCANNED_KINDS or self._oversized(oid, kind, size, found):
             return
         if kind == b"blob":
             stats.blobs += 1

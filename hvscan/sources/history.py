@@ -5,9 +5,11 @@ add) is streamed by ``git cat-file --batch`` processes, one per core, each over 
 part of the list, and screened through the pipeline's ``Screen`` in large buffers
 (``gitstream``). An object the screen hands on is a ``Blob`` event: a blob (origin ``history``,
 no path yet: its ``History`` record names the blob), or the message of a commit or annotated
-tag (``commit-message``, ``tag-message``; no file). The blobs the screen passed are summed up
-in one ``Screened`` event; a shallow clone's missing history and objects the store lacks are
-``Failed`` events. Like every source it knows nothing about keys.
+tag (``commit-message``, ``tag-message``; no file). An object larger than ``max_file_size`` is
+not read: a ``NotRead`` event, which attribution places at its path like the engine's notes.
+The blobs the screen passed are summed up in one ``Screened`` event; a shallow clone's missing
+history and objects the store lacks are ``Failed`` events. Like every source it knows nothing
+about keys.
 
 What the attribution step (``hvscan/attribution.py``) needs afterwards, the source keeps once
 its events are read: the repository, which objects refs reach (objects no ref reaches are
@@ -24,7 +26,7 @@ from pathlib import Path
 from typing import IO
 
 from hvscan.model import History, Origin
-from hvscan.sources import Blob, Events, Failed, Screen, Screened
+from hvscan.sources import Blob, Events, Failed, NotRead, Screen, Screened
 from hvscan.sources.gitcmd import GitError, GitProcess
 from hvscan.sources.githistory import (
     ObjectLists,
@@ -38,7 +40,7 @@ from hvscan.sources.githistory import (
     stash_entries,
     stream_objects,
 )
-from hvscan.sources.gitstream import StreamStats, read_objects
+from hvscan.sources.gitstream import Oversized, StreamStats, read_objects
 
 ALL_REFS = "--all"
 ProgressFactory = Callable[[int], Callable[[StreamStats], None]]
@@ -51,6 +53,8 @@ class HistoryOptions:
     branch: str | None = None
     all_occurrences: bool = False
     include_unreachable: bool = False
+    # Objects larger than this are not read: each is listed as not scanned (--max-file-size).
+    max_file_size: int | None = None
 
 
 def range_ends(commit_range: str) -> tuple[str, str]:
@@ -130,8 +134,13 @@ class HistorySource:
             for ids in lists.files:
                 processes.append(stream_objects(self.repo.path, ids))
             streams: list[IO[bytes]] = [p.stdout for p in processes if p.stdout is not None]
-            for obj in read_objects(streams, screen, stats, on_chunk=on_chunk):
+            for obj in read_objects(streams, screen, stats, on_chunk=on_chunk,
+                                    max_size=self.options.max_file_size):
                 self.handed_on.add(obj.oid)
+                if isinstance(obj, Oversized):  # a note placed, like the engine's, at its path
+                    yield NotRead(Origin("history", None, history=History(blob=obj.oid)),
+                                  obj.reason)
+                    continue
                 if obj.kind == "blob":
                     self._handed_blobs += 1
                     self._handed_bytes += len(obj.data)

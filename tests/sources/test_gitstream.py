@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hvscan.prefilter import Prefilter
 from hvscan.sources import Screen, gitstream
 from hvscan.sources.gitcmd import GitError
-from hvscan.sources.gitstream import GitObject, StreamStats, read_objects
+from hvscan.sources.gitstream import GitObject, Oversized, StreamStats, read_objects
 
 NEEDLES = (b"hv_live_", b"hv_test_")
 KINDS = ("blob", "tree", "commit", "tag")
@@ -55,8 +55,8 @@ def needle_screen() -> Screen:
     return Screen(needs_engine, prefilter.overlap, prefilter.spans, wants_whole)
 
 
-def read(data: bytes | list[bytes], chunk: int, monkeypatch: pytest.MonkeyPatch) -> tuple[
-        list[GitObject], StreamStats]:
+def read(data: bytes | list[bytes], chunk: int, monkeypatch: pytest.MonkeyPatch,
+         max_size: int | None = None) -> tuple[list[GitObject | Oversized], StreamStats]:
     """Read one stream, or several side by side (as from several git processes)."""
     monkeypatch.setattr(gitstream, "CHUNK_SIZE", chunk)
     stats = StreamStats()
@@ -67,7 +67,7 @@ def read(data: bytes | list[bytes], chunk: int, monkeypatch: pytest.MonkeyPatch)
             handle.write(part)
             handle.seek(0)
             handles.append(handle)
-        found = list(read_objects(handles, needle_screen(), stats))
+        found = list(read_objects(handles, needle_screen(), stats, max_size=max_size))
     return found, stats
 
 
@@ -88,6 +88,38 @@ def test_a_blob_across_many_buffers_is_held_once(monkeypatch: pytest.MonkeyPatch
         tracemalloc.stop()
     assert found == made
     assert peak < 1.5 * len(made[0].data)
+
+
+def test_an_object_over_the_size_limit_is_handed_on_unread(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A blob was held whole while it was scanned, whatever its size (a 470 MB one took more
+    # than 500 MB): one over --max-file-size is dropped as it streams by, and listed.
+    data, made = batch([("blob", NEEDLES[0] + b"x" * (24 << 20)), ("blob", NEEDLES[1])])
+    tracemalloc.start()
+    try:
+        found, stats = read(data, 1 << 20, monkeypatch, max_size=1 << 20)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    big, small = made
+    assert found == [Oversized(big.oid, "blob", len(big.data), 1 << 20), small]
+    assert peak < len(big.data) / 3  # the read buffers, not the blob
+    assert (stats.objects, stats.blobs, stats.blob_bytes) == (2, 1, len(small.data))
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 16, 64, 4096])
+def test_the_size_limit_holds_wherever_the_buffers_end(chunk: int,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    objects = [("blob", NEEDLES[0] + b"a" * 30), ("commit", b"c" * 31 + NEEDLES[1]),
+               ("tree", b"t" * 40), ("blob", NEEDLES[1] + b"b" * 3), ("tag", b"ZZ" * 20),
+               ("blob", b"ZZ" + b"y" * 40), ("blob", b"ZZ")]
+    data, made = batch(objects)
+    found, stats = read(data, chunk, monkeypatch, max_size=32)
+    assert found == [
+        Oversized(o.oid, o.kind, len(o.data), 32) if len(o.data) > 32 else o
+        for o in made if o.kind != "tree" and (len(o.data) > 32 or o in expected(made))]
+    assert stats.objects == len(made)
+    assert stats.blobs == sum(o.kind == "blob" and len(o.data) <= 32 for o in made)
 
 
 content = st.one_of(

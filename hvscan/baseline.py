@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hvscan.committed import CommittedFile
-    from hvscan.findings import Finding
+    from hvscan.model import Finding
 
 FORMAT_KEY = "hvscan_baseline"
 FORMAT_VERSION = 1

@@ -31,8 +31,8 @@ from hvscan.sources.files import DEFAULT_MAX_FILE_SIZE
 from hvscan.units import counted, parse_size
 
 if TYPE_CHECKING:
-    from hvscan.history import HistoryOptions
     from hvscan.scan import Pipeline, ScanResult
+    from hvscan.sources.history import HistoryOptions
     from hvscan.verify import VerifyStep
 
 DEFAULT_BASELINE = ".hvscan-baseline.json"
@@ -385,7 +385,7 @@ def git_command(repo: Path | None, since_commit: str | None, commit_range: str |
     """Audit the whole history of a repository (default: the one containing the current
     directory): every object reachable from any ref, each distinct blob read once; commit and
     tag messages too. A key is reported once per path, at the commit that introduced it."""
-    from hvscan.history import HistoryOptions
+    from hvscan.sources.history import HistoryOptions
 
     if staged:
         if any((since_commit, commit_range, branch, all_occurrences, include_unreachable)):
@@ -433,7 +433,7 @@ def _walker(paths: tuple[Path, ...], max_file_size: int, follow_symlinks: bool) 
 
 
 def _with_history(produce: Produce, repo: Path, max_file_size: int) -> Produce:
-    from hvscan.history import HistoryOptions
+    from hvscan.sources.history import HistoryOptions
 
     def both(pipeline: Pipeline) -> ScanResult:
         result = produce(pipeline)

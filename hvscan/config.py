@@ -242,9 +242,9 @@ def _range_trees(start: Path, dirs: list[Path],
         return None
     name, value, option = given[0], values[given[0]], RANGE_OPTIONS[given[0]]
     from hvscan.committed import CommitTree
-    from hvscan.history import range_ends
     from hvscan.sources.gitcmd import GitError
     from hvscan.sources.githistory import open_repository, resolve_commit
+    from hvscan.sources.history import range_ends
 
     try:
         open_repository(start)  # says so when there is none

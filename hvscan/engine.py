@@ -8,20 +8,25 @@ Decoding is part of the engine, so every source gets it: containers (``container
 opened by their magic bytes, and encoded text (``decode.py``) is decoded only around the needles
 the same single prefilter pass found, recursively up to the limits. What could not be looked into
 (a damaged archive, a limit reached) comes back as notes beside the matches.
+
+The records it returns (``Match``, ``BlobNote``) live in ``hvscan.model``. Whether a key's line
+carries the inline allow marker is read by the ``AllowMarker`` the engine is handed (the
+pipeline hands in ``hvscan.suppress.InlineAllow``): suppression's vocabulary stays there.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
 from hvscan import containers
 from hvscan.buffers import Buffer
 from hvscan.decode import Region, Spans, family, looks_wide, needle_table
 from hvscan.lines import Locator
+from hvscan.model import BlobNote, Match
 from hvscan.placeholders import CHECKS
 from hvscan.prefilter import Prefilter, occurrences
 from hvscan.rules import Rule
-from hvscan.suppress import InlineAllow
 
 if TYPE_CHECKING:
     from regex import Match as RegexMatch
@@ -32,27 +37,6 @@ if TYPE_CHECKING:
 # needs_full_scan reads only this much of a blob: every signature it looks for lies there
 # (gzip and zip magic at the start, tar's at offset 257, the UTF-16/32 sniff in 64 bytes).
 SIGNATURE_BYTES = 512
-
-
-class Match(NamedTuple):
-    """A key found in a blob. ``member`` names the archive member holding it (nested members
-    joined by ``!``); ``encoding`` the chain of containers and encodings that hid it, outermost
-    first. ``line``/``column`` count in the member (in the decoded text for a UTF-16/32 file);
-    for encoded text they point at the encoded text. ``start``/``end`` are byte offsets there."""
-
-    rule: Rule
-    secret: str
-    body: str
-    start: int
-    end: int
-    line: int
-    column: int
-    encoding: str = "plain"
-    placeholder: bool = False
-    member: str | None = None
-    # The key's line carries an ``hvscan:allow`` marker (see hvscan/suppress.py): read here,
-    # where the bytes are, so every source gets it, including those that keep only matches.
-    allowed: bool = False
 
 
 class Limits(NamedTuple):
@@ -66,32 +50,28 @@ class Limits(NamedTuple):
     archive_members: int = 10_000
 
 
-class Note(NamedTuple):
-    """Something in a blob that could not be fully looked into; ``limit`` when one of the
-    ``Limits`` stopped it. ``member`` as in ``Match``. ``informational`` when nothing was left
-    unscanned for it (what ``--strict`` does not count)."""
-
-    member: str | None
-    message: str
-    limit: bool = False
-    informational: bool = False
-
-
 class Inspection:
     """What inspecting one blob found, and the archive work it took (a plain class, as
     ``scan.Stats`` is)."""
 
-    def __init__(self, notes: list[Note] | None = None) -> None:
+    def __init__(self, notes: list[BlobNote] | None = None) -> None:
         self.matches: list[Match] = []
-        self.notes: list[Note] = [] if notes is None else notes
+        self.notes: list[BlobNote] = [] if notes is None else notes
         self.members = 0
         self.expanded_bytes = 0
 
 
+# Made for one buffer, it tells whether the line between two offsets carries the allow marker.
+AllowMarker = Callable[[Buffer], Callable[[int, int], bool]]
+
+
 class Engine:
-    def __init__(self, rules: list[Rule], limits: Limits | None = None) -> None:
+    def __init__(self, rules: list[Rule], limits: Limits | None = None, *,
+                 allow_marker: AllowMarker | None = None) -> None:
+        """Without ``allow_marker`` no match is ``allowed``."""
         self.rules = rules
         self.limits = limits or Limits()
+        self.allow_marker = allow_marker
         self.keywords = tuple(dict.fromkeys(k for rule in rules for k in rule.keywords))
         self.needles = needle_table(self.keywords, self.limits.decode_depth)
         self.prefilter = Prefilter([*self.keywords, *self.needles])
@@ -160,12 +140,12 @@ class _Placer(Locator):
     """Where spans of one buffer are, and whether their line carries the allow marker, read
     in one pass for spans asked in increasing order (see ``hvscan.lines``)."""
 
-    def __init__(self, data: Buffer) -> None:
+    def __init__(self, data: Buffer, allow_marker: AllowMarker | None) -> None:
         super().__init__(data)
-        self._allow = InlineAllow(data)
+        self._allow = allow_marker(data) if allow_marker is not None else None
 
     def allowed(self, start: int, end: int) -> bool:
-        return self._allow(*self.line_bounds(start, end))
+        return self._allow is not None and self._allow(*self.line_bounds(start, end))
 
 
 class _Walk:
@@ -216,7 +196,7 @@ class _Walk:
         spots = self.text(data[offset:end] if offset or end is not None else data, chain, 0)
         if not spots:
             return
-        placer = _Placer(data)
+        placer = _Placer(data, self.engine.allow_marker)
         found: list[Match] = []
         for spot in sorted(spots, key=lambda s: s.start):
             start, end = spot.start + offset, spot.end + offset
@@ -276,7 +256,8 @@ class _Walk:
                 return []
             inner = [_Spot(at, at + 1, inner_chain)]
         # A whole document re-read as UTF-16/32 counts its lines in the decoded text.
-        placer = _Placer(region.data) if region.whole_text and depth == 0 else None
+        placer = (_Placer(region.data, self.engine.allow_marker)
+                  if region.whole_text and depth == 0 else None)
         moved: list[_Spot] = []
         for spot in sorted(inner, key=lambda s: s.start):
             line, column, allowed = spot.line, spot.column, spot.allowed
@@ -291,7 +272,7 @@ class _Walk:
 
     def note(self, member: str | None, message: str, limit: bool = False,
              informational: bool = False) -> None:
-        self.out.notes.append(Note(member, message, limit, informational))
+        self.out.notes.append(BlobNote(member, message, limit, informational))
 
 
 # Body characters after a decoded prefix that make it look like the start of a real key.

@@ -1,4 +1,5 @@
-"""Findings: a match placed in its origin, with the secret redacted, hashed and fingerprinted.
+"""Making findings: a match placed in its origin (``hvscan.model.Finding``), with the secret
+redacted, hashed and fingerprinted.
 
 The fingerprint identifies "this key, found by this rule, in this file" and nothing more: no
 line number (moving code keeps it), no absolute path and no commit (a baseline recorded on one
@@ -7,39 +8,7 @@ machine or from a directory scan applies on another or to history).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
-from hvscan.engine import Match
-from hvscan.sources import Origin
-
-
-@dataclass
-class Finding:
-    rule_id: str
-    description: str
-    key_type: str
-    severity: str
-    path: str | None
-    line: int
-    column: int
-    source: str
-    encoding: str
-    secret_redacted: str
-    secret_sha256: str
-    fingerprint: str
-    remediation: str
-    secret: str = field(repr=False)
-    commit: str | None = None
-    author: str | None = None
-    date: str | None = None
-    verification: dict[str, Any] | None = None
-    # Why the finding does not count (see hvscan/suppress.py); None for an active finding.
-    suppression: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    # Facts read from the content next to the match for a later step that asked for them
-    # (verification: the org ID); never reported.
-    hints: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+from hvscan.model import Finding, Match, Origin, member_path
 
 
 def redact(secret: str, body: str) -> str:
@@ -63,13 +32,6 @@ def fingerprint(rule_id: str, path: str | None, key_hash: str) -> str:
     return hashlib.sha256(material.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
-def member_path(path: str | None, member: str | None) -> str | None:
-    """The path of an archive member: ``outer.zip!inner/file`` (nested: ``a.zip!b.jar!c``)."""
-    if member is None:
-        return path
-    return f"{path}!{member}" if path else member
-
-
 def make_finding(match: Match, origin: Origin) -> Finding:
     key_hash = secret_sha256(match.secret)
     path = member_path(origin.path, match.member)
@@ -91,6 +53,6 @@ def make_finding(match: Match, origin: Origin) -> Finding:
         commit=origin.commit,
         author=origin.author,
         date=origin.date,
-        extra=dict(origin.extra),
+        history=origin.history,
         suppression="inline" if match.allowed else None,
     )

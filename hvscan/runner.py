@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-# A source: given the pipeline the options built, it produces the scan's result (event sources
-# through ``pipeline.run``; the history audit its own way).
+# A source: given the pipeline the options built, it produces the scan's result (its events
+# through ``pipeline.run``; the history audit then places the findings with its attribution).
 Produce = Callable[["Pipeline"], "ScanResult"]
 
 
@@ -79,7 +79,7 @@ def run(produce: Produce, settings: Settings = DEFAULTS,
     from hvscan.engine import Engine
     from hvscan.excludes import path_filter
     from hvscan.rules import load_rules
-    from hvscan.suppress import Suppressor, load_ignore_file
+    from hvscan.suppress import InlineAllow, Suppressor, load_ignore_file
 
     rules = load_rules(settings.rule_files)
     baseline = None
@@ -95,7 +95,7 @@ def run(produce: Produce, settings: Settings = DEFAULTS,
         untrusted=load_ignore_file(untrusted) if untrusted is not None else frozenset(),
     )
     excluded = path_filter(settings.exclude)
-    engine = Engine(rules, settings.limits)
+    engine = Engine(rules, settings.limits, allow_marker=InlineAllow)
     result = produce(scan.Pipeline(engine, excluded, annotate))
     result.engine = engine  # whatever the source: reports redact keys with it
     scan.settle(result, excluded, suppressor)

@@ -1,4 +1,7 @@
-"""The pipeline: source events through the engine into findings and run statistics.
+"""The pipeline: source events through the engine into findings and run statistics, the one
+way from every source (files, standard input, staged and pushed changes, git history) to a
+result. ``settle`` (suppression) and verification follow it; the history audit places its
+findings with an attribution step in between (``hvscan/attribution.py``).
 
 Placeholder matches are counted, never reported: documentation examples must not block anyone,
 but an audit can still see how many there were. Keys a blob's previous versions already held
@@ -15,11 +18,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
-from hvscan.sources import Blob, Events, Excluded, Failed, Origin, Screen, Screened, Skipped
+from hvscan.model import BlobNote, Finding, Match, Note, Origin, member_path
+from hvscan.sources import Blob, Events, Excluded, Failed, NotRead, Screen, Screened, Skipped
 
 if TYPE_CHECKING:
-    from hvscan.engine import Engine, Inspection, Match
-    from hvscan.findings import Finding
+    from hvscan.engine import Engine, Inspection
     from hvscan.suppress import Suppressor
 
 
@@ -49,25 +52,6 @@ class Stats:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-class Note(NamedTuple):
-    """Part of a blob that could not be fully looked into; ``limit`` when a --max-* limit
-    stopped decoding or expansion (raise it to look further); ``informational`` when nothing
-    was left unscanned for it (see ``left_unscanned``)."""
-
-    path: str | None
-    message: str
-    limit: bool
-    source: str
-    commit: str | None = None
-    informational: bool = False
-
-    @property
-    def place(self) -> str:
-        """Where the note is, as reports show it."""
-        where = self.path or f"({self.source})"
-        return f"{where} (commit {self.commit})" if self.commit else where
-
-
 class ScanResult:
     def __init__(self, engine: Engine | None = None) -> None:
         # The engine the scan ran with: reports look with it for keys in the names and
@@ -90,7 +74,7 @@ class ScanResult:
         self.stats.add(other.stats)
 
 
-Annotate = Callable[[bytes, "Match"], dict[str, str]]
+Annotate = Callable[[bytes, Match], dict[str, str]]
 
 
 class Pipeline(NamedTuple):
@@ -102,61 +86,61 @@ class Pipeline(NamedTuple):
     annotate: Annotate | None = None
 
     def run(self, events: Events) -> ScanResult:
-        return run(self.engine, events, annotate=self.annotate)
+        """Scan a source's events: the one way from events to a result, for every source.
+        ``annotate`` reads hints for later steps from the content around each match while the
+        blob is still in memory (verification looks for the org ID next to the key)."""
+        engine, annotate = self.engine, self.annotate
+        result = ScanResult(engine)
+        stats = result.stats
+        for event in events:
+            if isinstance(event, Blob):
+                if event.file:
+                    stats.files_scanned += 1
+                    stats.bytes_scanned += len(event.data)
+                inspection = engine.inspect(event.data)
+                matches = inspection.matches
+                if matches and event.previous is not None:
+                    known = {m.secret for old in event.previous() for m in engine.scan(old)}
+                    new = [m for m in matches if m.secret not in known]
+                    stats.preexisting_ignored += len(matches) - len(new)
+                    matches = new
+                for match in matches:
+                    if match.placeholder:
+                        stats.placeholders_ignored += 1
+                    else:
+                        # Imported once there is a finding: a clean run never needs it.
+                        from hvscan.findings import make_finding
+
+                        finding = make_finding(match, event.origin)
+                        # A member's offsets point into the member, not into the blob.
+                        if annotate and match.member is None:
+                            finding.hints = annotate(event.data, match)
+                        result.findings.append(finding)
+                record_notes(result, inspection, event.origin)
+            elif isinstance(event, Screened):
+                stats.files_scanned += event.files
+                stats.bytes_scanned += event.size
+            elif isinstance(event, Skipped):
+                stats.files_skipped += 1
+                result.skipped.append(event)
+            elif isinstance(event, NotRead):
+                _place_note(result, BlobNote(None, event.reason, limit=True), event.origin)
+            else:
+                stats.errors += 1
+                result.errors.append(event)
+        return result
 
     def screen(self) -> Screen:
         """The engine's look at big content, for sources that read it window by window: a
         window needs the engine when one of the prefilter's needles occurs in it or, opening
         the content, when the engine wants the content whole anyway (an archive, UTF-16 text)."""
         engine = self.engine
+        prefilter = engine.prefilter
 
         def needs_engine(window: memoryview, at_start: bool) -> bool:
-            return bool(engine.prefilter.hits(window)) or (
-                at_start and engine.needs_full_scan(window)
-            )
+            return bool(prefilter.hits(window)) or (at_start and engine.needs_full_scan(window))
 
-        return Screen(needs_engine, overlap=engine.prefilter.overlap)
-
-
-def run(engine: Engine, events: Events, *, annotate: Annotate | None = None) -> ScanResult:
-    """``annotate`` reads hints for later steps from the content around each match while the
-    blob is still in memory (verification looks for the org ID next to the key)."""
-    result = ScanResult(engine)
-    stats = result.stats
-    for event in events:
-        if isinstance(event, Blob):
-            stats.files_scanned += 1
-            stats.bytes_scanned += len(event.data)
-            inspection = engine.inspect(event.data)
-            matches = inspection.matches
-            if matches and event.previous is not None:
-                known = {m.secret for old in event.previous() for m in engine.scan(old)}
-                new = [m for m in matches if m.secret not in known]
-                stats.preexisting_ignored += len(matches) - len(new)
-                matches = new
-            for match in matches:
-                if match.placeholder:
-                    stats.placeholders_ignored += 1
-                else:
-                    # Imported once there is a finding: a clean run never needs it.
-                    from hvscan.findings import make_finding
-
-                    finding = make_finding(match, event.origin)
-                    # A member's offsets point into the member, not into the blob.
-                    if annotate and match.member is None:
-                        finding.hints = annotate(event.data, match)
-                    result.findings.append(finding)
-            record_notes(result, inspection, event.origin)
-        elif isinstance(event, Screened):
-            stats.files_scanned += 1
-            stats.bytes_scanned += event.size
-        elif isinstance(event, Skipped):
-            stats.files_skipped += 1
-            result.skipped.append(event)
-        else:
-            stats.errors += 1
-            result.errors.append(event)
-    return result
+        return Screen(needs_engine, prefilter.overlap, prefilter.spans, engine.needs_full_scan)
 
 
 def record_notes(result: ScanResult, inspection: Inspection, origin: Origin) -> None:
@@ -165,15 +149,15 @@ def record_notes(result: ScanResult, inspection: Inspection, origin: Origin) -> 
     stats = result.stats
     stats.archive_members += inspection.members
     stats.bytes_decompressed += inspection.expanded_bytes
-    if not inspection.notes:
-        return
-    from hvscan.findings import member_path
-
     for note in inspection.notes:
-        stats.notes += 1
-        stats.limits_hit += note.limit
-        result.notes.append(Note(member_path(origin.path, note.member), note.message, note.limit,
-                                 origin.source, origin.commit, note.informational))
+        _place_note(result, note, origin)
+
+
+def _place_note(result: ScanResult, note: BlobNote, origin: Origin) -> None:
+    result.stats.notes += 1
+    result.stats.limits_hit += note.limit
+    result.notes.append(Note(member_path(origin.path, note.member), note.message, note.limit,
+                             origin.source, origin.commit, note.informational, origin.history))
 
 
 def left_unscanned(result: ScanResult) -> list[str]:
@@ -197,8 +181,7 @@ def settle(result: ScanResult, excluded: Excluded | None, suppressor: Suppressor
         reason = suppressor.reason(finding)
         if reason is None:
             untrusted = suppressor.untrusted_reason(finding)
-            if untrusted is not None:
-                finding.extra["untrusted_suppression"] = untrusted
+            finding.untrusted_suppression = untrusted
         finding.suppression = reason
         if finding.suppression is None:
             active.append(finding)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hvscan.engine import Engine
-    from hvscan.findings import Finding
+    from hvscan.model import Finding
     from hvscan.scan import ScanResult
 
 _UNSAFE = re.compile(
@@ -107,16 +107,14 @@ def reported(result: ScanResult, show_secrets: bool = False) -> ScanResult:
 
 
 def _finding(finding: Finding, text: Callable[[str], str], show_secrets: bool) -> Finding:
-    import dataclasses
-
-    changes = {field.name: _strings(getattr(finding, field.name), text)
-               for field in dataclasses.fields(finding) if field.name not in _OWN_FIELDS}
+    changes = {name: _strings(getattr(finding, name), text)
+               for name in finding.FIELDS if name not in _OWN_FIELDS}
     # The key's own fields need no search for keys: one is the key, shown only when asked for,
     # the other its redacted form (a user rule's key may still hold control characters). Its
     # hashes are hvscan's hex digits.
     changes["secret_redacted"] = escape(finding.secret_redacted)
     changes["secret"] = escape(finding.secret) if show_secrets else changes["secret_redacted"]
-    return dataclasses.replace(finding, **changes)
+    return finding.replace(**changes)
 
 
 _OWN_FIELDS = {"hints", "secret", "secret_redacted", "secret_sha256", "fingerprint"}
@@ -124,7 +122,7 @@ _OWN_FIELDS = {"hints", "secret", "secret_redacted", "secret_sha256", "fingerpri
 
 def _strings(value: Any, text: Callable[[str], str]) -> Any:
     """``value`` with ``text`` applied to every string in it, through dicts, lists and named
-    tuples (a finding's extra fields and verification, a note, a skipped file)."""
+    tuples (a finding's history record and verification, a note, a skipped file)."""
     if isinstance(value, str):
         return text(value)
     if isinstance(value, dict):

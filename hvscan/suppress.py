@@ -24,7 +24,7 @@ from hvscan.buffers import Buffer, find
 if TYPE_CHECKING:
     from hvscan.baseline import Baseline
     from hvscan.committed import CommittedFile
-    from hvscan.findings import Finding
+    from hvscan.model import Finding
     from hvscan.rules import StrPath
 
 MARKER = b"hvscan:allow"
@@ -45,7 +45,9 @@ class IgnoreFileError(Exception):
 class InlineAllow:
     """Whether a line of ``data`` carries the allow marker. Lines asked in increasing order
     cost one pass over ``data`` per form of the marker in all: a long line holding many keys
-    is not searched again for each (its bounds come from ``hvscan.lines.Locator``)."""
+    is not searched again for each (its bounds come from ``hvscan.lines.Locator``). The
+    pipeline hands it to the engine (``Engine(allow_marker=...)``), which asks it where the
+    bytes are, for every source."""
 
     def __init__(self, data: Buffer) -> None:
         self._data = data

@@ -18,9 +18,10 @@ from keygen import make_key
 
 from hvscan import baseline
 from hvscan.engine import Engine
-from hvscan.findings import Finding, make_finding
+from hvscan.findings import make_finding
+from hvscan.model import Finding, Origin
 from hvscan.rules import load_builtin_rules
-from hvscan.sources import Origin, files
+from hvscan.sources import files
 
 ENGINE = Engine(load_builtin_rules())
 LIVE, TEST = make_key("live", 11), make_key("test", 12)

@@ -11,8 +11,9 @@ from reading import CountingBytes
 
 from hvscan.engine import Engine
 from hvscan.rules import load_builtin_rules
+from hvscan.suppress import InlineAllow
 
-ENGINE = Engine(load_builtin_rules())
+ENGINE = Engine(load_builtin_rules(), allow_marker=InlineAllow)
 
 
 def real(data: bytes) -> list[tuple[str, int, int]]:
@@ -279,3 +280,9 @@ def test_many_keys_on_one_long_line_are_placed_in_one_pass() -> None:
         assert match.column == match.start + 1
         part_start += len(part)
     assert data.examined <= 40 * len(data)
+
+
+def test_the_allow_marker_is_read_only_by_the_marker_the_engine_is_handed() -> None:
+    data = f"x = {make_key('live', 'allow-handed')}  # hvscan:allow\n".encode()
+    assert [m.allowed for m in ENGINE.scan(data)] == [True]
+    assert [m.allowed for m in Engine(load_builtin_rules()).scan(data)] == [False]

@@ -8,8 +8,8 @@ from keygen import make_key
 
 from hvscan.engine import Engine
 from hvscan.findings import fingerprint, make_finding, redact
+from hvscan.model import Origin
 from hvscan.rules import load_builtin_rules
-from hvscan.sources import Origin
 
 
 def test_redaction_keeps_prefix_first_and_last_four() -> None:

@@ -12,8 +12,9 @@ from keygen import make_key
 from hvscan import scan
 from hvscan.engine import Engine
 from hvscan.excludes import path_filter
+from hvscan.model import Origin
 from hvscan.rules import load_builtin_rules
-from hvscan.sources import Blob, Origin, Screened, files, readahead
+from hvscan.sources import Blob, Screened, files, readahead
 from hvscan.suppress import Suppressor
 
 ENGINE = Engine(load_builtin_rules())
@@ -27,7 +28,7 @@ def test_excludes_apply_to_findings_of_sources_that_do_not_prune() -> None:
         Blob(key, Origin(source="history", path="src/app.py", commit="a" * 40)),
         Blob(key, Origin(source="commit-message", path=None, commit="b" * 40)),
     ]
-    result = scan.run(ENGINE, iter(blobs))
+    result = scan.Pipeline(ENGINE).run(iter(blobs))
     scan.settle(result, path_filter(["vendor/"]), Suppressor())
     assert [(f.source, f.path) for f in result.findings] == [
         ("history", "src/app.py"), ("commit-message", None)]
@@ -36,15 +37,15 @@ def test_excludes_apply_to_findings_of_sources_that_do_not_prune() -> None:
 
 def test_without_excludes_every_finding_is_kept() -> None:
     key = make_key("test", 22).encode()
-    result = scan.run(ENGINE, iter([Blob(key, Origin(source="file", path="vendor/x"))]))
+    result = scan.Pipeline(ENGINE).run(iter([Blob(key, Origin(source="file", path="vendor/x"))]))
     scan.settle(result, None, Suppressor())
     assert len(result.findings) == 1 and result.suppressed == []
 
 
 def test_results_of_several_sources_add_up() -> None:
     key = make_key("live", 23).encode()
-    first = scan.run(ENGINE, iter([Blob(key, Origin(source="file", path="a"))]))
-    second = scan.run(ENGINE, iter([Blob(b"clean", Origin(source="history", path="b")),
+    first = scan.Pipeline(ENGINE).run(iter([Blob(key, Origin(source="file", path="a"))]))
+    second = scan.Pipeline(ENGINE).run(iter([Blob(b"clean", Origin(source="history", path="b")),
                                     Blob(key, Origin(source="history", path="a"))]))
     first.add(second)
     assert [f.source for f in first.findings] == ["file", "history"]
@@ -59,7 +60,7 @@ PIPELINE = scan.Pipeline(ENGINE)
 
 def test_screened_content_counts_as_scanned() -> None:
     origin = Origin("file", "big.log")
-    result = scan.run(ENGINE, iter([Screened(origin, 5_000_000), Blob(b"small", origin)]))
+    result = scan.Pipeline(ENGINE).run(iter([Screened(origin, 5_000_000), Blob(b"small", origin)]))
     assert (result.stats.files_scanned, result.stats.bytes_scanned) == (2, 5_000_005)
     assert result.findings == [] and result.errors == []
 

@@ -15,9 +15,10 @@ from gitrepo import GitRepo
 from hvscan_run import Run
 
 from hvscan.engine import Engine
+from hvscan.model import History, Note, Origin
 from hvscan.report import FORMATS
 from hvscan.rules import load_builtin_rules
-from hvscan.scan import Note, ScanResult
+from hvscan.scan import ScanResult
 from hvscan.shown import escape, redact_keys, reported, shown
 from hvscan.sources import Failed, Skipped
 
@@ -63,13 +64,12 @@ def test_keys_in_text_are_redacted_plain_and_encoded(engine: Engine, key: Callab
 def test_reported_copy_holds_no_key_and_keeps_hashes(engine: Engine, key: Callable[..., str]
                                                      ) -> None:
     from hvscan.findings import make_finding
-    from hvscan.sources import Origin
 
     name, found = key("live", "shown-name"), key("live", "shown-found")
     result = ScanResult(engine)
     match = engine.scan(f"k = {found}\n".encode())[0]
     origin = Origin("history", f"dir/{name}", "c0ffee", f"Eve\x1b[2A <{name}@x>", "2024",
-                    {"tag": f"v1\n{name}"})
+                    History(tag=f"v1\n{name}", tag_object="7a9"))
     result.findings.append(make_finding(match, origin))
     result.skipped.append(Skipped(f"{name}\x1b", "broken symbolic link"))
     result.errors.append(Failed(f"{name}\r", "Permission denied"))
@@ -84,7 +84,7 @@ def test_reported_copy_holds_no_key_and_keeps_hashes(engine: Engine, key: Callab
         assert copy.findings[0].secret_sha256 == result.findings[0].secret_sha256
     hidden = reported(result).findings[0]
     assert hidden.author == f"Eve\\x1b[2A <{name[:12]}...{name[-4:]}@x>"
-    assert hidden.extra == {"tag": f"v1\\x0a{name[:12]}...{name[-4:]}"}
+    assert hidden.history == History(tag=f"v1\\x0a{name[:12]}...{name[-4:]}", tag_object="7a9")
     assert hidden.secret == hidden.secret_redacted
     assert result.findings[0].path == f"dir/{name}"  # the original is left alone
 

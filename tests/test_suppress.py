@@ -19,12 +19,13 @@ from hvscan.baseline import Baseline
 from hvscan.engine import Engine
 from hvscan.findings import make_finding
 from hvscan.lines import Locator
+from hvscan.model import Origin
 from hvscan.rules import load_builtin_rules
-from hvscan.sources import Blob, Origin
+from hvscan.sources import Blob
 from hvscan.suppress import IgnoreFileError, InlineAllow, Suppressor, load_ignore_file
 
 KEY = make_key("live", 7)
-ENGINE = Engine(load_builtin_rules())
+ENGINE = Engine(load_builtin_rules(), allow_marker=InlineAllow)
 
 
 def allowed_inline(data: bytes, start: int, end: int) -> bool:
@@ -132,7 +133,7 @@ def test_missing_ignore_file(tmp_path: Path) -> None:
 def scanned(text: str, suppressor: Suppressor, source: str = "file") -> scan.ScanResult:
     origin = Origin(source=source, path="app/settings.py", commit="c" * 40 if source == "history"
                     else None)
-    result = scan.run(ENGINE, iter([Blob(text.encode(), origin)]))
+    result = scan.Pipeline(ENGINE).run(iter([Blob(text.encode(), origin)]))
     scan.settle(result, None, suppressor)
     return result
 

@@ -12,7 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 if TYPE_CHECKING:
-    from hvscan.findings import Finding
+    from hvscan.model import Finding
     from hvscan.scan import ScanResult
 
 # The command line's --format choice; each name has a module ``hvscan.report.<name>_format``.

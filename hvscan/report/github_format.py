@@ -12,9 +12,9 @@ cannot end a command early or start a new one.
 
 from __future__ import annotations
 
-from hvscan.findings import Finding
+from hvscan.model import Finding, Note
 from hvscan.report import ReportOptions, finding_details, shown_secret
-from hvscan.scan import Note, ScanResult
+from hvscan.scan import ScanResult
 
 _COMMANDS = {"critical": "error", "high": "error", "medium": "warning"}
 _DETAILS = {"commit": "Commit {}.", "encoding": "Encoded as {}.",

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from hvscan import __version__
-from hvscan.findings import Finding
+from hvscan.model import Finding
 from hvscan.report import ReportOptions
 from hvscan.scan import ScanResult
 
@@ -34,7 +34,7 @@ FINDING_FIELDS = (
 
 def finding_dict(finding: Finding, options: ReportOptions) -> dict[str, Any]:
     data: dict[str, Any] = {name: getattr(finding, name) for name in FINDING_FIELDS}
-    data.update(finding.extra)
+    data.update(finding.source_fields())
     if options.show_secrets:
         data["secret"] = finding.secret
     return data

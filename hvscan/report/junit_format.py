@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from hvscan.findings import Finding
+from hvscan.model import Finding
 from hvscan.report import ReportOptions, finding_details, shown_secret
 from hvscan.scan import ScanResult
 

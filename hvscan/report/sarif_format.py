@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import quote
 
 from hvscan import __version__
-from hvscan.findings import Finding
+from hvscan.model import Finding
 from hvscan.report import ReportOptions, shown_secret
 from hvscan.report.json_format import finding_dict
 from hvscan.rules import severity_rank

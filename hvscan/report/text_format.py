@@ -10,7 +10,7 @@ from hvscan.rules import SEVERITIES
 from hvscan.units import counted, format_size
 
 if TYPE_CHECKING:
-    from hvscan.findings import Finding
+    from hvscan.model import Finding
     from hvscan.scan import ScanResult
 
 _DETAILS = {"commit": "  commit {}", "encoding": "  encoded as {}",
@@ -42,19 +42,21 @@ def render(result: ScanResult, options: ReportOptions) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _history_notes(extra: dict[str, object]) -> list[str]:
+def _history_notes(f: Finding) -> list[str]:
     notes = []
-    if extra.get("tag"):
-        notes.append(f"  in the message of tag {extra['tag']}")
-    if extra.get("unreachable"):
-        notes.append("  unreachable: no ref reaches it (amended, rebased or dropped history)")
-    others = [counted(count, f"other {what}")
-              for what, count in (("commit", extra.get("other_commits")),
-                                  ("path", extra.get("other_paths")))
-              if isinstance(count, int) and count > 0]
-    if others:
-        notes.append(f"  also introduced in {' and at '.join(others)}")
-    untrusted = _UNTRUSTED.get(str(extra.get("untrusted_suppression")))
+    history = f.history
+    if history is not None:
+        if history.tag:
+            notes.append(f"  in the message of tag {history.tag}")
+        if history.unreachable:
+            notes.append("  unreachable: no ref reaches it (amended, rebased or dropped history)")
+        others = [counted(count, f"other {what}")
+                  for what, count in (("commit", history.other_commits),
+                                      ("path", history.other_paths))
+                  if count]
+        if others:
+            notes.append(f"  also introduced in {' and at '.join(others)}")
+    untrusted = _UNTRUSTED.get(str(f.untrusted_suppression))
     if untrusted:
         notes.append(f"  not suppressed: the change under scan added its own {untrusted}")
     return notes
@@ -68,7 +70,7 @@ def _finding(f: Finding, options: ReportOptions, label: str = "") -> list[str]:
     details = finding_details(f)
     if "commit" in details:
         lines.append(_DETAILS["commit"].format(details.pop("commit")))
-    lines += _history_notes(f.extra)  # about the commit: right under it
+    lines += _history_notes(f)  # about the commit: right under it
     if label:  # a suppressed finding: nothing to fix
         del details["fix"]
     lines += [_DETAILS[name].format(text) for name, text in details.items()]

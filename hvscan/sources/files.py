@@ -22,7 +22,8 @@ from __future__ import annotations
 import os
 import stat
 
-from hvscan.sources import Events, Excluded, Failed, Origin, Screen, Skipped, display_path
+from hvscan.model import Origin
+from hvscan.sources import Events, Excluded, Failed, Screen, Skipped, display_path
 from hvscan.sources.readahead import Planned, Unread, read_ahead
 
 # --max-file-size when none is given, as the option is written.

@@ -47,7 +47,7 @@ class Commit:
 
 
 @dataclass(frozen=True)
-class Change:
+class CommitChange:
     """One side of one commit's diff against one parent (or the empty tree for a root
     commit): the file at ``path`` became blob ``new``, and was ``old`` (None: added)."""
 
@@ -245,7 +245,7 @@ def range_objects(repo: Path, revs: list[str], parts: int) -> tuple[ObjectLists,
 
 
 def changes(repo: Path, revs: list[str], blobs: set[str], *,
-            stdin_revs: Iterable[str] = (), no_walk: bool = False) -> list[Change]:
+            stdin_revs: Iterable[str] = (), no_walk: bool = False) -> list[CommitChange]:
     """Every change, in the commits ``revs`` (and ``stdin_revs``) reach, that sets a file to
     one of ``blobs``. Merges are diffed against each parent, so a merge's own additions are
     seen; renames are not followed, so a renamed file counts as added at its new path."""
@@ -259,7 +259,7 @@ def changes(repo: Path, revs: list[str], blobs: set[str], *,
     with _lines_file(stdin_revs) as tips:
         process = GitProcess(repo, "log", *options, "--stdin", "--", stdin=tips)
     assert process.stdout is not None
-    found: list[Change] = []
+    found: list[CommitChange] = []
     commit: Commit | None = None
     sequence = 0
     try:
@@ -274,7 +274,7 @@ def changes(repo: Path, revs: list[str], blobs: set[str], *,
                 if commit is None or new not in blobs:
                     continue
                 old = token[1:].split(b" ")[2].decode("ascii")
-                found.append(Change(commit, sequence, display_path(path),
+                found.append(CommitChange(commit, sequence, display_path(path),
                                     None if not old.strip("0") else old, new))
         process.finish()
     finally:

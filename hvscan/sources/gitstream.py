@@ -3,13 +3,14 @@
 git writes ``<id> <type> <size>\\n<content>\\n`` for each object. Several git processes may
 produce parts of the stream at once (inflating objects is what costs most). A reader thread per
 process copies its pipe into a few reused 4 MiB buffers (the read releases the GIL, so git never
-waits for Python), and the consumer runs the keyword prefilter over each whole buffer at once
-(Hyperscan: one SIMD pass, GIL released). Only then does it walk the object headers, and it
-hands on just the objects that a needle hit lies inside, or that ``needs_full_scan`` claims
-(encoded or compressed blobs). Everything else is counted and dropped without ever being split
-out of the buffer. An object larger than ``max_size`` (``--max-file-size``) is not gathered at
-all: it is handed on as ``Oversized``, for the report to list as not scanned, and its bytes are
-dropped as they arrive (a blob is held whole while it is scanned: a 2 GiB one took 2 GiB).
+waits for Python), and the consumer asks the pipeline's ``Screen`` where the engine's needles
+occur in each whole buffer at once (the keyword prefilter; Hyperscan: one SIMD pass, GIL
+released). Only then does it walk the object headers, and it hands on just the objects that a
+needle hit lies inside, or blobs the screen ``needs_whole`` (compressed or UTF-16/32 blobs).
+Everything else is counted and dropped without ever being split out of the buffer. An object
+larger than ``max_size`` (``--max-file-size``) is not gathered at all: it is handed on as
+``Oversized``, for the report to list as not scanned, and its bytes are dropped as they arrive
+(a blob is held whole while it is scanned: a 2 GiB one took 2 GiB).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
-from hvscan.prefilter import Prefilter
+from hvscan.sources import Screen
 from hvscan.sources.gitcmd import GitError
 
 CHUNK_SIZE = 4 << 20
@@ -64,18 +65,17 @@ class StreamStats:
 
 def read_objects(
     streams: list[IO[bytes]],
-    prefilter: Prefilter,
-    needs_full_scan: Callable[[bytes | memoryview], bool],
+    screen: Screen,
     stats: StreamStats,
     *,
     on_chunk: Callable[[StreamStats], None] | None = None,
     max_size: int | None = None,
 ) -> Iterator[GitObject | Oversized]:
-    """The objects of the batch outputs on ``streams`` that need a full scan: blobs, commits
-    and tags in which a needle occurs, and blobs ``needs_full_scan`` asks for; and the blobs,
+    """The objects of the batch outputs on ``streams`` that need the engine: blobs, commits
+    and tags in which a needle occurs, and blobs the ``screen`` needs whole; and the blobs,
     commits and tags larger than ``max_size``, unread. Every object is counted in ``stats``
     (one not read is not counted as scanned)."""
-    parsers = [_Parser(prefilter, needs_full_scan, stats, max_size) for _ in streams]
+    parsers = [_Parser(screen, stats, max_size) for _ in streams]
     for index, buffer, length in _chunks(streams):
         yield from parsers[index].feed(buffer, length)
         stats.read_bytes += length
@@ -86,11 +86,9 @@ def read_objects(
 
 
 class _Parser:
-    def __init__(self, prefilter: Prefilter, needs_full_scan: Callable[[bytes | memoryview], bool],
-                 stats: StreamStats, max_size: int | None = None) -> None:
-        self._prefilter = prefilter
+    def __init__(self, screen: Screen, stats: StreamStats, max_size: int | None = None) -> None:
+        self._screen = screen
         self._max_size = max_size
-        self._needs_full_scan = needs_full_scan
         self._stats = stats
         self._header_part = b""  # a header cut by the end of the previous buffer
         # An object whose content (and the newline after it) runs past the buffer's end.
@@ -121,7 +119,7 @@ class _Parser:
             pos = self._start_object(header, end + 1, view, length, found)
             if pos < 0:
                 return found
-        spans = self._prefilter.spans(view[pos:length])
+        spans = self._screen.spans(view[pos:length])
         span_index, span_count, base = 0, len(spans), pos
         stats = self._stats
         while pos < length:
@@ -162,7 +160,7 @@ class _Parser:
                 probe += 1
             if hit:
                 found.append(GitObject(oid.decode(), kind.decode(), bytes(view[start:stop])))
-            elif kind == b"blob" and self._needs_full_scan(view[start:stop]):
+            elif kind == b"blob" and self._screen.needs_whole(view[start:stop]):
                 found.append(GitObject(oid.decode(), "blob", bytes(view[start:stop])))
         return found
 
@@ -215,7 +213,7 @@ class _Parser:
         if kind == b"blob":
             stats.blobs += 1
             stats.blob_bytes += size
-        if self._prefilter.hits(data) or (kind == b"blob" and self._needs_full_scan(data)):
+        if self._screen.needs_engine(memoryview(data), kind == b"blob"):
             found.append(GitObject(oid.decode(), kind.decode(), data))
 
     def _missing(self, fields: list[bytes] | list[bytearray]) -> None:

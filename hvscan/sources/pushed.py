@@ -21,7 +21,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from hvscan.sources import Blob, Events, Excluded, Failed, Origin, Skipped, display_path
+from hvscan.model import Origin
+from hvscan.sources import Blob, Events, Excluded, Failed, Skipped, display_path
 from hvscan.sources.gitcmd import cat_objects, git, is_null_id, is_object_id, read_blobs
 from hvscan.sources.gitrepository import require_repository
 from hvscan.sources.rawdiff import GITLINK, NO_FILE, Change, parse_log

@@ -22,7 +22,8 @@ from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
-from hvscan.sources import Blob, Event, Events, Failed, Origin, Screen, Screened, mapped
+from hvscan.model import Origin
+from hvscan.sources import Blob, Event, Events, Failed, Screen, Screened, mapped
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor

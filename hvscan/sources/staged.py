@@ -15,7 +15,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from hvscan.sources import Blob, Events, Excluded, Failed, Origin, Skipped, display_path
+from hvscan.model import Origin
+from hvscan.sources import Blob, Events, Excluded, Failed, Skipped, display_path
 from hvscan.sources.gitcmd import GitError, cat_objects, git, is_object_id, read_blobs
 from hvscan.sources.gitrepository import require_repository
 from hvscan.sources.rawdiff import GITLINK, Change, parse_changes

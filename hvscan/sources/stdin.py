@@ -7,7 +7,8 @@ from __future__ import annotations
 import io
 from typing import BinaryIO
 
-from hvscan.sources import Blob, Events, Failed, Origin, Skipped
+from hvscan.model import Origin
+from hvscan.sources import Blob, Events, Failed, Skipped
 
 STDIN_PATH = "<stdin>"
 # Read this much at a time: asking for the whole limit at once would allocate all of it up

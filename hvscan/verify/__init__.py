@@ -19,8 +19,8 @@ The key is sent only in the rule's key header to the configured API, and never r
 detail, a log line or the cache file, which holds only hashes, statuses and times.
 """
 
-from .cache import DiskCache
-from .policy import (
+from hvscan.verify.cache import DiskCache
+from hvscan.verify.policy import (
     DEFAULT_API_BASE,
     STATUSES,
     Settings,
@@ -29,7 +29,7 @@ from .policy import (
     check_org_id,
     parse_statuses,
 )
-from .step import VerifyStep, verify_findings
+from hvscan.verify.step import VerifyStep, verify_findings
 
 __all__ = [
     "DEFAULT_API_BASE",

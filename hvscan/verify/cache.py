@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .policy import Outcome, VerifyError, classify
+from hvscan.verify.policy import Outcome, VerifyError, classify
 
 if TYPE_CHECKING:
     from hvscan.rules import Verify

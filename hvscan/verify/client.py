@@ -25,9 +25,8 @@ from urllib.parse import urljoin
 import httpx
 
 from hvscan import __version__
-
-from .pacer import Pacer, server_wait
-from .policy import Outcome, Settings, classify, from_api, origin
+from hvscan.verify.pacer import Pacer, server_wait
+from hvscan.verify.policy import Outcome, Settings, classify, from_api, origin
 
 if TYPE_CHECKING:
     from hvscan.rules import Verify

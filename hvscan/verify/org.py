@@ -9,11 +9,9 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from hvscan.engine import Match
-    from hvscan.findings import Finding
+    from hvscan.model import Finding, Match
     from hvscan.rules import Verify
-
-    from .policy import Settings
+    from hvscan.verify.policy import Settings
 
 # Org IDs next to the key: a URL of the rule's API (its path up to ``{org_id}``: for HesedVid
 # ``/v1/api/<org>/``), or an assignment such as ORG_ID=..., "orgId": "...".

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from hvscan.rules import Verify
-
-    from .policy import Settings
+    from hvscan.verify.policy import Settings
 
 
 class Pacer:

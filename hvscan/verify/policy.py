@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from hvscan.rules import ORG_ID, SEVERITIES, severity_rank
 
 if TYPE_CHECKING:
-    from hvscan.findings import Finding
+    from hvscan.model import Finding
     from hvscan.rules import Verify
 
 STATUSES = ("live", "unknown", "invalid")

@@ -13,16 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from .org import context_hints, org_for
-from .policy import Outcome, Settings, endpoint, not_sent, select, verified_severity
+from hvscan.verify.org import context_hints, org_for
+from hvscan.verify.policy import Outcome, Settings, endpoint, not_sent, select, verified_severity
 
 if TYPE_CHECKING:
-    from hvscan.engine import Match
-    from hvscan.findings import Finding
+    from hvscan.model import Finding, Match
     from hvscan.rules import Rule, Verify
     from hvscan.scan import ScanResult
-
-    from .cache import DiskCache
+    from hvscan.verify.cache import DiskCache
 
 
 @dataclass(frozen=True)
@@ -63,7 +61,7 @@ def verify_findings(
         groups.setdefault((finding.rule_id, finding.secret_sha256), []).append(finding)
     if not groups:
         return
-    from .cache import cache_id
+    from hvscan.verify.cache import cache_id
 
     pending: list[tuple[list[Finding], str, str | None, str, str, Verify]] = []
     for (rule_id, key_hash), group in groups.items():
@@ -80,7 +78,7 @@ def verify_findings(
         else:
             pending.append((group, url, org_id, org_source, entry_id, spec))
     if pending:
-        from .client import Job, check_all
+        from hvscan.verify.client import Job, check_all
 
         jobs = [Job(group[0].secret, url, spec) for group, url, *_, spec in pending]
         outcomes = check_all(jobs, settings, sleep)

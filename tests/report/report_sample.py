@@ -14,9 +14,10 @@ from keygen import make_key
 
 from hvscan import scan
 from hvscan.engine import Engine
+from hvscan.model import Origin
 from hvscan.rules import load_builtin_rules
-from hvscan.sources import Blob, Failed, Origin, Skipped
-from hvscan.suppress import Suppressor
+from hvscan.sources import Blob, Failed, Skipped
+from hvscan.suppress import InlineAllow, Suppressor
 from hvscan.verify.policy import classify, verified_severity
 
 KEY_SHAPE = r"hv_(live|test)_[A-Za-z0-9]{32}"
@@ -67,7 +68,7 @@ def sample_result() -> scan.ScanResult:
         Skipped("assets/intro.mp4", "larger than --max-file-size (209715200 > 104857600 bytes)"),
         Failed("private/keys.txt", "Permission denied"),
     ]
-    result = scan.run(Engine(load_builtin_rules()), iter(events))
+    result = scan.Pipeline(Engine(load_builtin_rules(), allow_marker=InlineAllow)).run(iter(events))
     scan.settle(result, None, Suppressor())
     assert [f.suppression for f in result.suppressed] == ["inline"]
     assert [f.source for f in result.findings] == ["file", "file", "history", "commit-message"]

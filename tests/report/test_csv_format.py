@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
 from collections.abc import Callable
 
 from report_sample import AWKWARD_SHOWN
 
+from hvscan.model import History
 from hvscan.report.json_format import FINDING_FIELDS
 from hvscan.scan import ScanResult
 
@@ -39,8 +39,8 @@ def test_awkward_values_round_trip(result: ScanResult, render: Callable[..., str
 def test_extra_fields_become_sorted_columns(
     result: ScanResult, render: Callable[..., str]
 ) -> None:
-    result.findings[2] = dataclasses.replace(
-        result.findings[2], extra={"unreachable": True, "blob": "b10b"}
+    result.findings[2] = result.findings[2].replace(
+        history=History(blob="b10b", unreachable=True)
     )
     text = render("csv", result)
     header = text.splitlines()[0].split(",")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Callable
 
@@ -52,7 +51,7 @@ def test_one_command_per_line_and_properties_round_trip(
 
 
 def test_levels_follow_severity(result: ScanResult, render: Callable[..., str]) -> None:
-    result.findings.append(dataclasses.replace(result.findings[0], severity="low"))
+    result.findings.append(result.findings[0].replace(severity="low"))
     names = [name for name, _, _ in _parse(render("github", result))]
     # high, medium, critical (verified live), medium, low; then the error and the skipped file
     assert names == ["error", "warning", "error", "warning", "notice", "error", "notice"]

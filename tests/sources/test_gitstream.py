@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hvscan.prefilter import Prefilter
-from hvscan.sources import gitstream
+from hvscan.sources import Screen, gitstream
 from hvscan.sources.gitcmd import GitError
 from hvscan.sources.gitstream import GitObject, Oversized, StreamStats, read_objects
 
@@ -45,6 +45,16 @@ def wants_whole(data: bytes | memoryview) -> bool:
     return bytes(data[:2]) == b"ZZ"
 
 
+def needle_screen() -> Screen:
+    """A pipeline's screen (``scan.Pipeline.screen``) for ``NEEDLES`` and ``wants_whole``."""
+    prefilter = Prefilter(NEEDLES)
+
+    def needs_engine(window: memoryview, at_start: bool) -> bool:
+        return bool(prefilter.hits(window)) or (at_start and wants_whole(window))
+
+    return Screen(needs_engine, prefilter.overlap, prefilter.spans, wants_whole)
+
+
 def read(data: bytes | list[bytes], chunk: int, monkeypatch: pytest.MonkeyPatch,
          max_size: int | None = None) -> tuple[list[GitObject | Oversized], StreamStats]:
     """Read one stream, or several side by side (as from several git processes)."""
@@ -57,8 +67,7 @@ def read(data: bytes | list[bytes], chunk: int, monkeypatch: pytest.MonkeyPatch,
             handle.write(part)
             handle.seek(0)
             handles.append(handle)
-        found = list(read_objects(handles, Prefilter(NEEDLES), wants_whole, stats,
-                                  max_size=max_size))
+        found = list(read_objects(handles, needle_screen(), stats, max_size=max_size))
     return found, stats
 
 

@@ -143,7 +143,11 @@ def keyword_screen(asked: list[tuple[bytes, bool]]) -> Screen:
         asked.append((seen, at_start))
         return b"KEY" in seen or (at_start and seen.startswith(b"PK"))
 
-    return Screen(needs_engine, overlap=2)
+    def spans(window: memoryview) -> list[tuple[int, int]]:
+        seen = bytes(window)
+        return [(at, at + 3) for at in range(len(seen)) if seen.startswith(b"KEY", at)]
+
+    return Screen(needs_engine, 2, spans, lambda window: bytes(window[:2]) == b"PK")
 
 
 @pytest.fixture(params=["mapped", "read"])

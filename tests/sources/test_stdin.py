@@ -9,7 +9,8 @@ from unittest import mock
 from hvscan_run import Run
 from keygen import key_sha256, make_key
 
-from hvscan.sources import Blob, Origin, Skipped, stdin
+from hvscan.model import Origin
+from hvscan.sources import Blob, Skipped, stdin
 
 
 class Feed(io.BytesIO):

@@ -17,9 +17,9 @@ from werkzeug import Request, Response
 
 from hvscan import scan
 from hvscan.engine import Engine
-from hvscan.findings import Finding
+from hvscan.model import Finding, Origin
 from hvscan.rules import Rule, Verify, load_builtin_rules
-from hvscan.sources import Blob, Origin
+from hvscan.sources import Blob
 from hvscan.verify import DiskCache, Settings, step
 from hvscan.verify.org import context_hints
 
@@ -154,7 +154,7 @@ def verify_bounded(findings: list[Finding], settings: Settings, within: float) -
 def findings_in(*texts: str, rules: list[Rule] | None = None) -> list[Finding]:
     blobs = (Blob(text.encode(), Origin("file", f"f{i}.txt")) for i, text in enumerate(texts))
     engine = Engine(rules or load_builtin_rules())
-    return scan.run(engine, iter(blobs), annotate=context_hints).findings
+    return scan.Pipeline(engine, annotate=context_hints).run(iter(blobs)).findings
 
 
 def settings(api: FakeApi, **changes: object) -> Settings:

@@ -1,5 +1,6 @@
-"""The history audit against real temporary repositories (hvscan.history and
-hvscan.sources.githistory): what is found, where it is attributed, and what fails loudly."""
+"""The history audit against real temporary repositories (hvscan.history: the history source,
+the pipeline and hvscan.attribution, with hvscan.sources.githistory's plumbing): what is found,
+where it is attributed, and what fails loudly."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ from gitrepo import DatedRepo, iso_date
 from keygen import make_key
 
 from hvscan.engine import Engine
-from hvscan.history import HistoryOptions, audit
+from hvscan.history import audit
+from hvscan.model import History
 from hvscan.rules import load_builtin_rules
 from hvscan.scan import Pipeline, ScanResult
 from hvscan.sources.gitcmd import GitError
 from hvscan.sources.githistory import signature
+from hvscan.sources.history import HistoryOptions
 
 AUTHOR = "Ada Tester <ada@example.invalid>"
 
@@ -59,9 +62,9 @@ def test_key_added_then_deleted_is_attributed_with_author_date_and_line(repo: Da
     assert finding.date == iso_date(1)
     assert finding.secret == key
     assert finding.rule_id == "hesedvid-live-key"
-    assert finding.extra["other_commits"] == 0
-    assert finding.extra["other_paths"] == 0
-    assert finding.extra["blob"] == repo.out("rev-parse", f"{added}:config/settings.py")
+    assert finding.history.other_commits == 0
+    assert finding.history.other_paths == 0
+    assert finding.history.blob == repo.out("rev-parse", f"{added}:config/settings.py")
 
 
 def test_clean_history_has_no_findings_and_counts_each_blob_once(repo: DatedRepo) -> None:
@@ -90,7 +93,7 @@ def test_key_kept_through_later_edits_is_one_finding_at_the_first_commit(repo: D
     [finding] = run(repo).findings
 
     assert finding.commit == first
-    assert finding.extra["other_commits"] == 0
+    assert finding.history.other_commits == 0
 
 
 def test_key_removed_and_added_again_counts_the_other_commit(repo: DatedRepo) -> None:
@@ -104,7 +107,7 @@ def test_key_removed_and_added_again_counts_the_other_commit(repo: DatedRepo) ->
 
     [finding] = run(repo).findings
     assert finding.commit == first and finding.line == 1
-    assert finding.extra["other_commits"] == 1
+    assert finding.history.other_commits == 1
 
     every = run(repo, all_occurrences=True).findings
     assert [(f.commit, f.line) for f in every] == [(first, 1), (again, 2)]
@@ -120,7 +123,7 @@ def test_same_key_at_two_paths_is_two_findings(repo: DatedRepo) -> None:
     result = run(repo)
 
     assert found(result) == [("a.env", key, commit), ("b.env", key, commit)]
-    assert [f.extra["other_paths"] for f in result.findings] == [1, 1]
+    assert [f.history.other_paths for f in result.findings] == [1, 1]
     assert [f.line for f in result.findings] == [1, 2]
 
 
@@ -200,7 +203,7 @@ def test_commit_message_and_annotated_tag_message_are_scanned(repo: DatedRepo) -
     assert message.secret == commit_key
     tag = by_source["tag-message"]
     assert (tag.path, tag.commit, tag.line, tag.secret) == (None, commit, 2, tag_key)
-    assert tag.extra["tag"] == "v1.0" and tag.extra["tag_object"] == tag_object
+    assert tag.history.tag == "v1.0" and tag.history.tag_object == tag_object
     assert tag.author == AUTHOR
 
 
@@ -321,8 +324,8 @@ def test_amended_commit_is_reported_only_with_include_unreachable(repo: DatedRep
     blob_finding = next(f for f in result.findings if f.source == "history")
     message_finding = next(f for f in result.findings if f.source == "commit-message")
     assert (blob_finding.path, blob_finding.commit) == ("oops.py", amended_away)
-    assert blob_finding.extra["unreachable"] is True
-    assert message_finding.commit == amended_away and message_finding.extra["unreachable"]
+    assert blob_finding.history.unreachable is True
+    assert message_finding.commit == amended_away and message_finding.history.unreachable
 
 
 def test_dangling_blob_with_include_unreachable_has_no_commit(repo: DatedRepo) -> None:
@@ -333,8 +336,8 @@ def test_dangling_blob_with_include_unreachable_has_no_commit(repo: DatedRepo) -
 
     assert run(repo).findings == []
     [finding] = run(repo, include_unreachable=True).findings
-    assert (finding.path, finding.commit, finding.extra) == (
-        None, None, {"blob": blob, "unreachable": True})
+    assert (finding.path, finding.commit, finding.history) == (
+        None, None, History(blob=blob, unreachable=True))
 
 
 def test_blob_reached_only_through_a_tag_is_reported_without_a_commit(repo: DatedRepo) -> None:
@@ -346,7 +349,7 @@ def test_blob_reached_only_through_a_tag_is_reported_without_a_commit(repo: Date
 
     [finding] = run(repo).findings
     assert (finding.path, finding.commit, finding.secret) == (None, None, key)
-    assert finding.extra == {"blob": blob}
+    assert finding.history == History(blob=blob)
 
 
 def _history_with_base(repo: DatedRepo) -> tuple[str, str, str]:
@@ -485,8 +488,7 @@ def test_git_missing_from_path_is_a_clear_error(repo: DatedRepo, monkeypatch: An
 
 def test_object_list_split_across_several_git_processes_reads_everything(
         repo: DatedRepo, monkeypatch: pytest.MonkeyPatch) -> None:
-    from hvscan import history
-    from hvscan.sources import githistory
+    from hvscan.sources import githistory, history
 
     keys = [make_key("live", 60 + n) for n in range(5)]
     for n, key in enumerate(keys):

@@ -1,0 +1,215 @@
+"""Attribution: the history audit's step between the pipeline and suppression, for the few blobs
+with a match, which commits and paths introduced each key.
+
+The pipeline turns the history source's events into findings and notes like any source's: a
+blob's have no path yet (its ``History`` record names the blob). Attribution places them:
+
+- One ``git log --find-object`` pass lists the commits that set a file to one of those blobs.
+  A key is *introduced* at (commit, path) when the commit's version has it and no parent's
+  version of that path has it, which catches keys a merge adds by itself. Each (key, path) is
+  one finding, attributed to its earliest introduction (every introduction with
+  ``all_occurrences``), with counts of the other commits and paths carrying it.
+- A blob no commit adds (only a tag reaches it, or with ``include_unreachable`` nothing does)
+  keeps one finding per key, with no path.
+- The engine's notes on a blob are placed at its earliest commit and path.
+- What no ref reaches is dropped, or with ``include_unreachable`` labelled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections import defaultdict
+from typing import TYPE_CHECKING, TypeVar
+
+from hvscan.findings import fingerprint
+from hvscan.model import Finding, History, Note, member_path
+from hvscan.sources.gitcmd import CatFile
+from hvscan.sources.githistory import CommitChange, changes
+from hvscan.sources.history import ALL_REFS, HistorySource
+
+if TYPE_CHECKING:
+    from hvscan.engine import Engine
+    from hvscan.scan import ScanResult
+
+Key = tuple[str, str]  # (rule id, secret)
+Placed = TypeVar("Placed", Finding, Note)
+
+
+def attribute(result: ScanResult, source: HistorySource, engine: Engine) -> None:
+    """Place ``result``'s findings and notes, which the pipeline made of ``source``'s events
+    (read to the end), in history; ``engine`` reads the older versions a range does not hold."""
+    options = source.options
+    blobs, messages = _by_blob(result.findings)
+    blob_notes, message_notes = _by_blob(result.notes)
+    located = set(blobs) | set(blob_notes)
+    repo = source.repo.path
+    if source.everything:
+        reachable = source.reachable
+        placed = located & reachable
+        found = changes(repo, [ALL_REFS], placed, stdin_revs=source.stash)
+        lost = located - placed
+        if options.include_unreachable and lost and source.unreachable_commits:
+            found += [dataclasses.replace(change, unreachable=True) for change in changes(
+                repo, [], lost, no_walk=True, stdin_revs=source.unreachable_commits)]
+    else:
+        reachable = source.handed_on  # a range's commits are reached by its tip
+        found = changes(repo, source.revs, located)
+    wanted = {oid for oid in located if oid in reachable or options.include_unreachable}
+    introductions = _Introductions(engine, source, blobs)
+    try:
+        introductions.add_changes(found)
+    finally:
+        introductions.close()
+    if source.everything:
+        for oid in sorted(set(blobs) - introductions.placed):
+            if oid in wanted:
+                introductions.add_unplaced(oid, unreachable=oid not in reachable)
+    for finding in messages:
+        labelled = _labelled_message(finding, reachable, options.include_unreachable)
+        if labelled is not None:
+            introductions.findings.append(labelled)
+    result.findings = sorted(introductions.findings, key=_chronological)
+    result.notes = [note for note in message_notes
+                    if options.include_unreachable
+                    or _message_oid(note.source, note.commit, note.history) in reachable]
+    result.notes += _placed_notes(blob_notes, found, wanted)
+    # Notes on what is not reported are not counted either.
+    result.stats.notes = len(result.notes)
+    result.stats.limits_hit = sum(note.limit for note in result.notes)
+
+
+def _placed_notes(on_blobs: dict[str, list[Note]], found: list[CommitChange],
+                  wanted: set[str]) -> list[Note]:
+    """The notes on blobs, at the earliest commit and path holding each blob; a blob no commit
+    adds keeps its notes unplaced when it is ``wanted``."""
+    first: dict[str, CommitChange] = {}
+    for change in sorted(found, key=lambda c: (c.commit.time, -c.sequence)):
+        first.setdefault(change.new, change)
+    notes: list[Note] = []
+    for oid in sorted(on_blobs):
+        earliest = first.get(oid)
+        if earliest is not None:
+            notes += [note._replace(path=member_path(earliest.path, note.path),
+                                    commit=earliest.commit.oid) for note in on_blobs[oid]]
+        elif oid in wanted:
+            notes += on_blobs[oid]
+    return notes
+
+
+def _by_blob(items: list[Placed]) -> tuple[dict[str, list[Placed]], list[Placed]]:
+    """Findings or notes on a blob, by blob id; and the others (on a commit or tag message)."""
+    on_blobs: dict[str, list[Placed]] = defaultdict(list)
+    on_messages: list[Placed] = []
+    for item in items:
+        if item.source == "history" and item.history and item.history.blob:
+            on_blobs[item.history.blob].append(item)
+        else:
+            on_messages.append(item)
+    return on_blobs, on_messages
+
+
+def _message_oid(source: str, commit: str | None, history: History | None) -> str | None:
+    """The commit or tag object whose message it is."""
+    if source == "tag-message":
+        return history.tag_object if history else None
+    return commit
+
+
+def _labelled_message(finding: Finding, reachable: set[str],
+             include_unreachable: bool) -> Finding | None:
+    """A finding in a message, labelled when no ref reaches the message (None: not wanted)."""
+    if _message_oid(finding.source, finding.commit, finding.history) in reachable:
+        return finding
+    if not include_unreachable:
+        return None
+    return finding.replace(history=(finding.history or History())._replace(unreachable=True))
+
+
+class _Introductions:
+    """Turns the findings on blobs and the changes setting paths to them into findings placed
+    in history: introductions per (key, path), earliest first."""
+
+    def __init__(self, engine: Engine, source: HistorySource,
+                 blobs: dict[str, list[Finding]]) -> None:
+        self._engine = engine
+        self._source = source
+        self._blobs = blobs
+        self._old_keys: dict[str, set[Key]] = {}
+        self._cat_file: CatFile | None = None
+        self.placed: set[str] = set()
+        self.findings: list[Finding] = []
+
+    def keys(self, oid: str) -> set[Key]:
+        found = self._blobs.get(oid)
+        if found is not None:
+            return {(f.rule_id, f.secret) for f in found}
+        if self._source.was_scanned(oid):
+            return set()
+        if oid not in self._old_keys:  # an old version outside the range: read it now
+            self._cat_file = self._cat_file or CatFile(self._source.repo.path)
+            got = self._cat_file.read(oid)
+            data = got[1] if got else b""
+            self._old_keys[oid] = {(m.rule.id, m.secret) for m in self._engine.scan(data)
+                                   if not m.placeholder}
+        return self._old_keys[oid]
+
+    def add_changes(self, found: list[CommitChange]) -> None:
+        # One commit and path can show up once per parent (merges are diffed against each).
+        sides: dict[tuple[str, str, str], list[CommitChange]] = defaultdict(list)
+        for change in found:
+            sides[(change.commit.oid, change.path, change.new)].append(change)
+        introductions: dict[tuple[Key, str], list[CommitChange]] = defaultdict(list)
+        for (_, path, new), listed in sides.items():
+            self.placed.add(new)
+            if new not in self._blobs:
+                continue  # only notes to place: no key
+            commit = listed[0].commit
+            if len(listed) < max(1, len(commit.parents)):
+                continue  # some parent has this very blob at this path
+            before: set[Key] = set()
+            for change in listed:
+                if change.old:
+                    before |= self.keys(change.old)
+            for key in self.keys(new) - before:
+                introductions[(key, path)].append(listed[0])
+        paths_per_key: dict[Key, set[str]] = defaultdict(set)
+        for key, path in introductions:
+            paths_per_key[key].add(path)
+        all_occurrences = self._source.options.all_occurrences
+        for (key, path), occurrences in introductions.items():
+            occurrences.sort(key=lambda c: (c.commit.time, -c.sequence))
+            commits = {c.commit.oid for c in occurrences}
+            for change in occurrences if all_occurrences else occurrences[:1]:
+                finding = next(f for f in self._blobs[change.new]
+                               if (f.rule_id, f.secret) == key)
+                placed = member_path(path, finding.path)  # the blob's finding: its member
+                commit = change.commit
+                self.findings.append(finding.replace(
+                    path=placed, commit=commit.oid, author=commit.author, date=commit.date,
+                    fingerprint=fingerprint(finding.rule_id, placed, finding.secret_sha256),
+                    history=History(blob=change.new, other_commits=len(commits) - 1,
+                                    other_paths=len(paths_per_key[key]) - 1,
+                                    unreachable=change.unreachable)))
+
+    def add_unplaced(self, oid: str, *, unreachable: bool) -> None:
+        """A blob with findings no commit adds: reached only through a tag, or not at all."""
+        seen: set[Key] = set()
+        for finding in self._blobs[oid]:
+            if (finding.rule_id, finding.secret) in seen:
+                continue
+            seen.add((finding.rule_id, finding.secret))
+            self.findings.append(finding.replace(
+                history=History(blob=oid, unreachable=unreachable)))
+
+    def close(self) -> None:
+        if self._cat_file is not None:
+            self._cat_file.close()
+
+
+def _chronological(finding: Finding) -> tuple[float, str, int, int]:
+    """Oldest first, those with no date last."""
+    moment = float("inf")
+    if finding.date:
+        moment = datetime.datetime.fromisoformat(finding.date).timestamp()
+    return moment, finding.path or "", finding.line, finding.column

@@ -1,0 +1,196 @@
+"""The records every floor shares: where bytes came from, what the engine found in them, and
+the findings and notes reports show. The bottom floor: it imports nothing of hvscan at run time.
+
+- ``Origin``: where a blob came from (a path, a commit, a history record).
+- ``Match`` and ``BlobNote``: what the engine found in one blob, placed by byte offsets and by
+  archive member (``member_path`` joins a blob's path and a member's name).
+- ``Finding``: a match placed in its origin, redacted, hashed and fingerprinted
+  (``hvscan.findings.make_finding`` makes them); ``Note``: a ``BlobNote`` placed likewise.
+- ``History``: what only a history audit knows about a finding (the blob, the other commits and
+  paths carrying the key, unreachable history, the tag whose message holds it).
+
+Records that never change are ``NamedTuple``s and ``Finding`` is a plain class, not a
+dataclass: every run defines them, and a dataclass costs every start-up the import of
+``dataclasses`` and about 1 ms per class (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from hvscan.rules import Rule
+
+
+def member_path(path: str | None, member: str | None) -> str | None:
+    """The path of an archive member: ``outer.zip!inner/file`` (nested: ``a.zip!b.jar!c``)."""
+    if member is None:
+        return path
+    return f"{path}!{member}" if path else member
+
+
+class History(NamedTuple):
+    """What a history audit knows about a finding beyond its commit: ``blob`` holding the key,
+    how many ``other_commits`` introduced the same key at the same path and at how many
+    ``other_paths`` it was introduced, whether no ref reaches it (``unreachable``), and for a
+    key in a tag's message the tag's name and object. None: not known for this finding."""
+
+    blob: str | None = None
+    other_commits: int | None = None
+    other_paths: int | None = None
+    unreachable: bool = False
+    tag: str | None = None
+    tag_object: str | None = None
+
+    def reported(self) -> dict[str, Any]:
+        """The fields reports add to the finding's (docs/report-format.md), in their order."""
+        fields: dict[str, Any] = {}
+        if self.blob is not None:
+            fields["blob"] = self.blob
+        if self.other_commits is not None:
+            fields["other_commits"] = self.other_commits
+        if self.other_paths is not None:
+            fields["other_paths"] = self.other_paths
+        if self.unreachable:
+            fields["unreachable"] = True
+        if self.tag_object is not None:
+            fields["tag"] = self.tag
+            fields["tag_object"] = self.tag_object
+        return fields
+
+
+class Origin(NamedTuple):
+    """Where a blob came from. ``path`` is POSIX, relative to the scan root (None for commit and
+    tag messages); git sources also fill the commit fields, the history audit ``history``."""
+
+    source: str
+    path: str | None
+    commit: str | None = None
+    author: str | None = None
+    date: str | None = None
+    history: History | None = None
+
+
+class Match(NamedTuple):
+    """A key found in a blob. ``member`` names the archive member holding it (nested members
+    joined by ``!``); ``encoding`` the chain of containers and encodings that hid it, outermost
+    first. ``line``/``column`` count in the member (in the decoded text for a UTF-16/32 file);
+    for encoded text they point at the encoded text. ``start``/``end`` are byte offsets there."""
+
+    rule: Rule
+    secret: str
+    body: str
+    start: int
+    end: int
+    line: int
+    column: int
+    encoding: str = "plain"
+    placeholder: bool = False
+    member: str | None = None
+    # The key's line carries an ``hvscan:allow`` marker (read by the marker the engine was
+    # handed, hvscan.suppress.InlineAllow): read where the bytes are, so every source gets it,
+    # including those that keep only matches.
+    allowed: bool = False
+
+
+class BlobNote(NamedTuple):
+    """Something in a blob that could not be fully looked into; ``limit`` when one of the
+    engine's limits stopped it. ``member`` as in ``Match``. ``informational`` when nothing was
+    left unscanned for it (what ``--strict`` does not count)."""
+
+    member: str | None
+    message: str
+    limit: bool = False
+    informational: bool = False
+
+
+class Note(NamedTuple):
+    """A ``BlobNote`` placed in its origin, as reports show it: ``limit`` when a --max-* limit
+    stopped decoding or expansion (raise it to look further); ``informational`` when nothing
+    was left unscanned for it (see ``scan.left_unscanned``)."""
+
+    path: str | None
+    message: str
+    limit: bool
+    source: str
+    commit: str | None = None
+    informational: bool = False
+    # The origin's history record: which git object the note is about (never reported; the
+    # history audit's attribution places the note with it).
+    history: History | None = None
+
+    @property
+    def place(self) -> str:
+        """Where the note is, as reports show it."""
+        where = self.path or f"({self.source})"
+        return f"{where} (commit {self.commit})" if self.commit else where
+
+
+class Finding:
+    """A match placed in its origin. ``suppression`` says why it does not count (see
+    hvscan/suppress.py; None for an active finding), ``untrusted_suppression`` what the change
+    under scan tried to suppress it with (a range scan does not trust it). ``hints`` are facts
+    read next to the match for a later step that asked for them (verification: the org ID);
+    they are never reported. ``secret`` is never shown by ``repr``."""
+
+    # Every field, in the order of the constructor's parameters.
+    FIELDS = ("rule_id", "description", "key_type", "severity", "path", "line", "column",
+              "source", "encoding", "secret_redacted", "secret_sha256", "fingerprint",
+              "remediation", "secret", "commit", "author", "date", "verification",
+              "suppression", "untrusted_suppression", "history", "hints")
+    _UNSHOWN = ("secret", "hints")
+
+    def __init__(self, rule_id: str, description: str, key_type: str, severity: str,
+                 path: str | None, line: int, column: int, source: str, encoding: str,
+                 secret_redacted: str, secret_sha256: str, fingerprint: str, remediation: str,
+                 secret: str, commit: str | None = None, author: str | None = None,
+                 date: str | None = None, verification: dict[str, Any] | None = None,
+                 suppression: str | None = None, untrusted_suppression: str | None = None,
+                 history: History | None = None, hints: dict[str, str] | None = None) -> None:
+        self.rule_id = rule_id
+        self.description = description
+        self.key_type = key_type
+        self.severity = severity
+        self.path = path
+        self.line = line
+        self.column = column
+        self.source = source
+        self.encoding = encoding
+        self.secret_redacted = secret_redacted
+        self.secret_sha256 = secret_sha256
+        self.fingerprint = fingerprint
+        self.remediation = remediation
+        self.secret = secret
+        self.commit = commit
+        self.author = author
+        self.date = date
+        self.verification = verification
+        self.suppression = suppression
+        self.untrusted_suppression = untrusted_suppression
+        self.history = history
+        self.hints: dict[str, str] = {} if hints is None else hints
+
+    def replace(self, **changes: Any) -> Finding:
+        """A copy with ``changes`` applied."""
+        return Finding(**{**{name: getattr(self, name) for name in self.FIELDS}, **changes})
+
+    def source_fields(self) -> dict[str, Any]:
+        """What reports add to the common fields for this finding's source, in their order
+        (docs/report-format.md): the history record's fields, then ``untrusted_suppression``."""
+        fields = self.history.reported() if self.history is not None else {}
+        if self.untrusted_suppression is not None:
+            fields["untrusted_suppression"] = self.untrusted_suppression
+        return fields
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Finding):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name)
+                   for name in self.FIELDS if name != "hints")
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: as a dataclass's
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.FIELDS
+                          if name not in self._UNSHOWN)
+        return f"Finding({shown})"

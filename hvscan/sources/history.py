@@ -1,0 +1,199 @@
+"""The history source (``hvscan git``): every object of the store, or of a range, read once.
+
+Every blob, commit and tag in the store (or, for a range, the commits in it and the blobs they
+add) is streamed by ``git cat-file --batch`` processes, one per core, each over a contiguous
+part of the list, and screened through the pipeline's ``Screen`` in large buffers
+(``gitstream``). An object the screen hands on is a ``Blob`` event: a blob (origin ``history``,
+no path yet: its ``History`` record names the blob), or the message of a commit or annotated
+tag (``commit-message``, ``tag-message``; no file). An object larger than ``max_file_size`` is
+not read: a ``NotRead`` event, which attribution places at its path like the engine's notes.
+The blobs the screen passed are summed up in one ``Screened`` event; a shallow clone's missing
+history and objects the store lacks are ``Failed`` events. Like every source it knows nothing
+about keys.
+
+What the attribution step (``hvscan/attribution.py``) needs afterwards, the source keeps once
+its events are read: the repository, which objects refs reach (objects no ref reaches are
+read anyway, as skipping them would cost a second pass, and reported only with
+``include_unreachable``), and for a range which blobs it adds.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from hvscan.model import History, Origin
+from hvscan.sources import Blob, Events, Failed, NotRead, Screen, Screened
+from hvscan.sources.gitcmd import GitError, GitProcess
+from hvscan.sources.githistory import (
+    ObjectLists,
+    ReachableObjects,
+    Repository,
+    list_objects,
+    open_repository,
+    parse_message,
+    range_objects,
+    resolve_commit,
+    stash_entries,
+    stream_objects,
+)
+from hvscan.sources.gitstream import Oversized, StreamStats, read_objects
+
+ALL_REFS = "--all"
+ProgressFactory = Callable[[int], Callable[[StreamStats], None]]
+
+
+@dataclass(frozen=True)
+class HistoryOptions:
+    since_commit: str | None = None
+    commit_range: str | None = None
+    branch: str | None = None
+    all_occurrences: bool = False
+    include_unreachable: bool = False
+    # Objects larger than this are not read: each is listed as not scanned (--max-file-size).
+    max_file_size: int | None = None
+
+
+def range_ends(commit_range: str) -> tuple[str, str]:
+    """A and B of ``--range A..B``; GitError for anything else."""
+    base, dots, tip = commit_range.partition("..")
+    if not dots or tip.startswith(".") or not base or not tip:
+        raise GitError(f"--range: {commit_range!r} is not of the form A..B")
+    return base, tip
+
+
+def producers() -> int:
+    """How many git processes inflate objects at once: one per core, up to four (beyond that
+    this process's single consumer is the limit)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
+
+
+class HistorySource:
+    """The objects of the repository at ``path`` that ``options`` select. GitError (here or
+    while the events are read) for anything git refuses."""
+
+    def __init__(self, path: Path, options: HistoryOptions,
+                 progress: ProgressFactory | None = None) -> None:
+        self.repo: Repository = open_repository(path)
+        self.options = options
+        self.revs = _revisions(self.repo, options)
+        self.everything = self.revs == [ALL_REFS]
+        if options.include_unreachable and not self.everything:
+            raise GitError("--include-unreachable audits the whole store; it cannot be "
+                           "combined with --range, --branch or --since-commit")
+        self._progress = progress
+        # Filled as the events are read, for the attribution.
+        self.stash: list[str] = []
+        self.handed_on: set[str] = set()  # the objects handed on as blobs to scan
+        self.reachable: set[str] = set()  # those of them that refs reach (whole store only)
+        self.unreachable_commits: list[str] = []  # with include_unreachable, when it matters
+        self.added: set[str] = set()  # the blobs a range adds (range only)
+        self._handed_blobs = self._handed_bytes = 0
+
+    def was_scanned(self, oid: str) -> bool:
+        """Whether blob ``oid`` went through the screen (every blob of the store, or those
+        the range adds)."""
+        return self.everything or oid in self.added
+
+    def events(self, screen: Screen) -> Events:
+        repo = self.repo
+        if repo.shallow_roots:
+            yield Failed(os.fsdecode(repo.path), _shallow_message(repo))
+        stats = StreamStats()
+        if not self.everything:
+            lists, self.added = range_objects(repo.path, self.revs, producers())
+            yield from self._stream(lists, screen, stats)
+            yield from _missing(stats.missing, repo)
+        else:
+            self.stash = stash_entries(repo.path)
+            reachable = ReachableObjects(repo.path, [ALL_REFS], self.stash)
+            try:
+                lists = list_objects(repo.path, producers(),
+                                     keep_commits=self.options.include_unreachable)
+                yield from self._stream(lists, screen, stats)
+                yield from _missing(reachable.finish(), repo)
+                self._reachability(reachable, lists.commits)
+            finally:
+                reachable.close()
+        yield Screened(Origin("history", None), stats.blob_bytes - self._handed_bytes,
+                       stats.blobs - self._handed_blobs)
+
+    def _stream(self, lists: ObjectLists, screen: Screen, stats: StreamStats) -> Events:
+        """Read the objects listed in ``lists``, one git process per part, and hand on those
+        the screen asks for."""
+        processes: list[GitProcess] = []
+        try:
+            on_chunk = self._progress(lists.count) if self._progress else None
+            for ids in lists.files:
+                processes.append(stream_objects(self.repo.path, ids))
+            streams: list[IO[bytes]] = [p.stdout for p in processes if p.stdout is not None]
+            for obj in read_objects(streams, screen, stats, on_chunk=on_chunk,
+                                    max_size=self.options.max_file_size):
+                self.handed_on.add(obj.oid)
+                if isinstance(obj, Oversized):  # a note placed, like the engine's, at its path
+                    yield NotRead(Origin("history", None, history=History(blob=obj.oid)),
+                                  obj.reason)
+                    continue
+                if obj.kind == "blob":
+                    self._handed_blobs += 1
+                    self._handed_bytes += len(obj.data)
+                    yield Blob(obj.data, Origin("history", None, history=History(blob=obj.oid)))
+                    continue
+                message = parse_message(obj.kind, obj.data)
+                if obj.kind == "tag":
+                    origin = Origin("tag-message", None, message.target, message.author,
+                                    message.date, History(tag=message.tag, tag_object=obj.oid))
+                else:
+                    origin = Origin("commit-message", None, obj.oid, message.author,
+                                    message.date)
+                yield Blob(message.text, origin, file=False)
+            for process in processes:
+                process.finish()
+        finally:
+            for process in processes:
+                process.kill()
+            lists.close()
+
+    def _reachability(self, reachable: ReachableObjects, commits: list[str]) -> None:
+        """Which of the objects handed on refs reach; with include_unreachable, and when a
+        blob handed on is not reached, the commits no ref reaches (where it may sit)."""
+        self.reachable = reachable.subset(self.handed_on) if self.handed_on else set()
+        if self.options.include_unreachable and self.handed_on - self.reachable:
+            commit_ids = set(commits)
+            self.unreachable_commits = sorted(commit_ids - reachable.subset(commit_ids))
+
+
+def _revisions(repo: Repository, options: HistoryOptions) -> list[str]:
+    """The commits to audit, as arguments for rev-list/log (ids only: nothing a user typed
+    reaches git's command line unresolved)."""
+    if options.commit_range is not None:
+        base, tip = range_ends(options.commit_range)
+        return [resolve_commit(repo.path, tip, "--range"),
+                "^" + resolve_commit(repo.path, base, "--range")]
+    revs = [resolve_commit(repo.path, options.branch, "--branch")] if options.branch else []
+    if options.since_commit:
+        revs = (revs or [ALL_REFS]) + ["^" + resolve_commit(repo.path, options.since_commit,
+                                                            "--since-commit")]
+    return revs or [ALL_REFS]
+
+
+def _shallow_message(repo: Repository) -> str:
+    roots = repo.shallow_roots
+    return (f"shallow clone: the history behind {len(roots)} boundary commit(s) (e.g. "
+            f"{roots[0][:12]}) is not in this repository and was not scanned; run "
+            "'git fetch --unshallow' and scan again")
+
+
+def _missing(missing: list[str], repo: Repository) -> Events:
+    if missing:
+        kind = "partial clone" if repo.partial_clone else "damaged repository"
+        yield Failed(f"object {missing[0]}",
+                     f"{len(missing)} object(s) that refs reach are missing from the repository "
+                     f"({kind}; e.g. {missing[0]}) and were not scanned")

@@ -1,0 +1,94 @@
+"""The history source: every object read once, through the pipeline's screen, as ordinary
+events; and the audit as the one pipeline over them, then attribution."""
+
+from __future__ import annotations
+
+import pytest
+from gitrepo import DatedRepo
+from keygen import make_key
+
+from hvscan.engine import Engine
+from hvscan.history import audit
+from hvscan.model import History
+from hvscan.rules import load_builtin_rules
+from hvscan.scan import Pipeline, ScanResult
+from hvscan.sources import Blob, Event, Events, Screen, Screened
+from hvscan.sources.history import HistoryOptions, HistorySource
+
+ENGINE = Engine(load_builtin_rules())
+
+
+def screen(wanted: bytes | None) -> Screen:
+    """A screen that wants the content holding ``wanted`` (None: nothing), nothing else."""
+
+    def spans(window: memoryview) -> list[tuple[int, int]]:
+        at = bytes(window).find(wanted) if wanted else -1
+        return [] if wanted is None or at < 0 else [(at, at + len(wanted))]
+
+    return Screen(lambda window, at_start: bool(spans(window)), 0, spans, lambda window: False)
+
+
+@pytest.fixture
+def history(dated_repo: DatedRepo) -> DatedRepo:
+    dated_repo.write("a.txt", "alpha\n")
+    dated_repo.write("b.txt", "beta\n")
+    dated_repo.commit("first")
+    dated_repo.write("a.txt", f"alpha\nk = {make_key('live', 'source')}\n")
+    dated_repo.commit("second: gamma")
+    return dated_repo
+
+
+def events(repo: DatedRepo, wanted: bytes | None) -> list[Event]:
+    return list(HistorySource(repo.path, HistoryOptions()).events(screen(wanted)))
+
+
+def test_what_the_screen_passes_is_one_screened_event(history: DatedRepo) -> None:
+    [screened] = events(history, None)
+    assert isinstance(screened, Screened)
+    assert (screened.origin.source, screened.files) == ("history", 3)
+    assert screened.size == len("alpha\n") * 2 + len("beta\n") + len(
+        f"k = {make_key('live', 'source')}\n")
+
+
+def test_what_the_screen_wants_is_a_blob_event(history: DatedRepo) -> None:
+    found = events(history, b"beta")
+    blob = next(event for event in found if isinstance(event, Blob))
+    oid = history.out("rev-parse", "HEAD:b.txt")
+    assert blob == Blob(b"beta\n", blob.origin)
+    assert blob.origin.history == History(blob=oid) and blob.origin.path is None
+    assert found[-1] == Screened(found[-1].origin, len("alpha\n") * 2 + len(
+        f"k = {make_key('live', 'source')}\n"), 2)
+
+
+def test_a_message_the_screen_wants_is_a_blob_that_is_no_file(history: DatedRepo) -> None:
+    [message, screened] = events(history, b"gamma")
+    assert isinstance(message, Blob) and not message.file
+    assert message.data == b"second: gamma\n"
+    assert message.origin.source == "commit-message"
+    assert message.origin.commit == history.out("rev-parse", "HEAD")
+    assert isinstance(screened, Screened) and screened.files == 3
+
+
+def test_the_audit_runs_the_one_pipeline_over_the_source_events(history: DatedRepo) -> None:
+    calls: list[str] = []
+
+    class Recording(Pipeline):
+        def screen(self) -> Screen:
+            calls.append("screen")
+            return super().screen()
+
+        def run(self, events: Events) -> ScanResult:
+            calls.append("run")
+            return super().run(events)
+
+    result = audit(history.path, Recording(ENGINE), HistoryOptions())
+    assert calls == ["screen", "run"]
+    pipeline = Pipeline(ENGINE)
+    direct = pipeline.run(HistorySource(history.path, HistoryOptions()).events(
+        pipeline.screen()))
+    # The counts are the pipeline's; attribution only places what it found.
+    assert vars(result.stats) == vars(direct.stats)
+    assert result.stats.files_scanned == 3
+    [finding] = result.findings
+    assert (finding.path, finding.commit) == ("a.txt", history.out("rev-parse", "HEAD"))
+    assert [f.secret for f in direct.findings] == [finding.secret]

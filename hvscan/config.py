@@ -28,10 +28,8 @@ from click.core import ParameterSource
 if TYPE_CHECKING:
     from hvscan.committed import CommittedFile, CommitTree
 
-CONFIG_NAME = ".hvscan.toml"
-PYPROJECT_NAME = "pyproject.toml"
-IGNORE_NAME = ".hvscanignore"
-ENV_PREFIX = "HVSCAN_"
+from hvscan.settings import discovery
+from hvscan.settings.discovery import CONFIG_NAME, ENV_PREFIX, IGNORE_NAME, PYPROJECT_NAME
 
 
 class ConfigError(Exception):
@@ -93,15 +91,10 @@ class ConfigFile(NamedTuple):
 
 
 def project_dirs(start: Path) -> list[Path]:
-    """``start`` and its parents up to the repository's top level (the first directory holding
-    ``.git``), or up to the file-system root outside a repository."""
-    here = start.resolve()
-    dirs: list[Path] = []
-    for directory in (here, *here.parents):
-        dirs.append(directory)
-        if (directory / ".git").exists():
-            break
-    return dirs
+    """``start`` (links resolved) and its parents up to the repository's top level (the first
+    directory holding ``.git``), or up to the file-system root outside a repository; the fast
+    path looks in the same ones (``hvscan/settings/discovery.py``)."""
+    return [Path(directory) for directory in discovery.project_dirs(os.fspath(start))]
 
 
 def find_config(dirs: Iterable[Path], tree: CommitTree | None = None) -> ConfigFile | None:
@@ -262,21 +255,19 @@ def _range_trees(start: Path, dirs: list[Path],
 
 def _start_dir(ctx: click.Context) -> Path:
     """Where to look for the configuration: the command's first path argument (the scanned
-    directory, or a scanned file's directory, or the repository), else the current directory."""
+    directory, or a scanned file's directory, or the repository), else the current directory
+    (``discovery.start_dir``, as the fast path does)."""
+    first: str | None = None
     for param in ctx.command.params:
         # Only a path argument names where the scan happens (not, say, a push's remote name).
         if (isinstance(param, click.Argument) and isinstance(param.type, click.Path)
                 and param.name is not None):
             value = ctx.params.get(param.name)
-            first = value[0] if isinstance(value, tuple | list) and value else value
-            if isinstance(first, str | bytes | os.PathLike) and first:
-                path = Path(os.fsdecode(first))
-                if path.is_dir():
-                    return path
-                if path.parent.is_dir():
-                    return path.parent
+            given = value[0] if isinstance(value, tuple | list) and value else value
+            if isinstance(given, str | bytes | os.PathLike) and given:
+                first = os.fsdecode(given)
             break
-    return Path.cwd()
+    return Path(discovery.start_dir(first))
 
 
 def _key(param: click.Parameter) -> str | None:

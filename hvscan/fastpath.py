@@ -37,6 +37,7 @@ import os
 import stat
 import sys
 
+from hvscan.settings.discovery import configuration_may_apply, start_dir
 from hvscan.units import counted, format_size, parse_size
 
 # Engine(load_builtin_rules()).prefilter.needles: what the full scan looks for, encoded forms
@@ -81,7 +82,7 @@ def _fast_or_full(args: list[str]) -> None:
         paths = _dir_operands(args) or ["."]
         if all(os.path.isfile(path) for path in paths):
             report = clean_files_report(paths)
-        elif all(paths) and not _configuration_may_apply(_configuration_start(paths[0])):
+        elif all(paths) and not configuration_may_apply(start_dir(paths[0])):
             scan_with_defaults(paths)
     if report is not None:
         write_stdout(report)
@@ -132,7 +133,7 @@ def _dir_operands(args: list[str]) -> list[str]:
 def clean_staged_report(repo: str) -> str | None:
     """The text report of ``hvscan staged`` when the staged change provably holds nothing to
     report, or None when the full scan must decide."""
-    if _configuration_may_apply(repo):
+    if configuration_may_apply(start_dir(repo)):
         return None
     listing = _git(repo, "diff", "--cached", "--raw", "-z", "-M", "--no-abbrev", "--no-relative",
                    "--ignore-submodules=none")
@@ -166,7 +167,7 @@ def clean_staged_report(repo: str) -> str | None:
 def clean_files_report(paths: list[str]) -> str | None:
     """The text report of ``hvscan dir PATH...`` when every path is a regular file that provably
     holds nothing to report, or None when the full scan must decide."""
-    if _configuration_may_apply(os.path.dirname(paths[0]) or "."):
+    if configuration_may_apply(start_dir(paths[0])):
         return None
     seen: set[tuple[int, int]] = set()
     total = 0
@@ -204,13 +205,6 @@ def scan_with_defaults(paths: list[str]) -> None:
     runner.guarded(lambda: runner.scan_and_report(produce))
 
 
-def _configuration_start(path: str) -> str:
-    """Where the full command line starts looking for configuration for a scan of ``path``
-    (the directory, or a file's directory); a path that does not exist is looked up from its
-    directory, which also covers the current directory and its parents."""
-    return path if os.path.isdir(path) else os.path.dirname(path) or "."
-
-
 def _clean_report(files: int, total: int) -> str:
     return (f"hvscan: scanned {counted(files, 'file')} ({format_size(total)}); "
             "0 findings\n")
@@ -242,47 +236,6 @@ def _plain_text(data: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return not any(byte in data for byte in _BINARY)
-
-
-def _configuration_may_apply(repo: str) -> bool:
-    """Whether a setting could come from the environment or a file: any ``HVSCAN_*`` variable
-    (not ``HESEDVID_*``: only ``--verify``, never taken here, reads them), or a
-    ``.hvscan.toml``, or a ``pyproject.toml`` with a ``tool.hvscan`` table, in the directory or
-    above it up to the repository's top (the first directory holding ``.git``), where the
-    configuration is looked up. A ``.hvscanignore`` there sends the run to the full command too:
-    it cannot change a clean answer, but a malformed one must fail the same way."""
-    if any(name.startswith("HVSCAN_") for name in os.environ):
-        return True
-    directory = os.path.abspath(repo)
-    while True:
-        if any(os.path.exists(os.path.join(directory, name))
-               for name in (".hvscan.toml", ".hvscanignore")):
-            return True
-        if _pyproject_configures_hvscan(os.path.join(directory, "pyproject.toml")):
-            return True
-        parent = os.path.dirname(directory)
-        if parent == directory or os.path.exists(os.path.join(directory, ".git")):
-            return False
-        directory = parent
-
-
-def _pyproject_configures_hvscan(path: str) -> bool:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return True
-    if b"hvscan" not in data:
-        return False
-    import tomllib
-
-    try:
-        tool = tomllib.loads(data.decode("utf-8")).get("tool")
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
-        return True
-    return isinstance(tool, dict) and "hvscan" in tool
 
 
 def _git(repo: str, *args: str, input: bytes | None = None) -> bytes | None:

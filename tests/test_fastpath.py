@@ -358,3 +358,21 @@ def test_hook_mode_gives_the_full_commands_answer(tmp_path: Path,
     expected = {"src/deep/er/a.py": 0, "src": 0, "-notes.txt": 1, "--exit-zero": 2,
                 "--fail-on=critical": 0, "key.txt": 1}[args[2]]
     assert done.returncode == expected, done
+
+
+def test_configuration_is_found_through_a_linked_directory(tmp_path: Path) -> None:
+    # The reproduction: work/link leads to real/sub, whose configuration is real's. The
+    # fast path once looked up work/ and the parents of the link's name, and gave an all-clear.
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "real" / "sub").mkdir(parents=True)
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "link").symlink_to(Path("..", "real", "sub"))
+    (tmp_path / "real" / ".hvscan.toml").write_text('rules = ["extra.toml"]\n')
+    (tmp_path / "real" / "extra.toml").write_text(
+        "[[rules]]\nid='acme'\ndescription='Acme'\nregex='acme_[0-9]{6}'\n"
+        "keywords=['acme_']\nkey_type='token'\nseverity='high'\nremediation='Rotate.'\n")
+    (tmp_path / "real" / "sub" / "f.txt").write_text("token acme_123456\n")
+    for args in (("dir", "work/link/f.txt"), ("dir", "--hook", "work/link/f.txt"),
+                 ("dir", "work/link")):
+        done, _ = entry_and_full(tmp_path, *args)
+        assert done.returncode == 1 and b"acme" in done.stdout, done

@@ -29,12 +29,6 @@ def test_system_dirs_are_the_walkers() -> None:
     assert tuple(os.fsdecode(d) for d in files.SYSTEM_DIRS) == fastpath.SYSTEM_DIRS
 
 
-def test_needles_are_the_engines() -> None:
-    needles = Engine(load_builtin_rules()).prefilter.needles
-    assert set(fastpath.NEEDLES) == set(needles), (
-        f"update hvscan.fastpath.NEEDLES to {tuple(sorted(needles))!r}")
-
-
 def both_paths(repo: GitRepo, run_hvscan: Run) -> tuple[str | None, bytes, bytes]:
     """The fast path's answer, what `hvscan staged` prints, and what the full command prints."""
     fast = fastpath.clean_staged_report(str(repo.path))

@@ -40,13 +40,15 @@ import sys
 # What the full scan looks for, encoded forms included: computed from the engine by
 # hvscan/needles.py (tests/test_needles.py checks that they are the engine's).
 from hvscan._needles import NEEDLES
+from hvscan.gitformat import batch_header, raw_entries
 from hvscan.settings.discovery import configuration_may_apply, start_dir
-from hvscan.units import counted, format_size, parse_size
+from hvscan.summary import clean
+from hvscan.units import parse_size
 
 # The full scan searches larger blobs in one Hyperscan pass; here each needle is one pass.
 _LARGE_BLOB = 1 << 20
 # Modes of blobs whose content is what gets committed: files, executables, symbolic links.
-_BLOB_MODES = (b"100644", b"100755", b"120000")
+_BLOB_MODES = ("100644", "100755", "120000")
 # Control characters that no plain text holds (tab, line breaks, form feed and escape are fine).
 # What the engine scans in full without a needle (a container, a UTF-16/32 text) has one of them,
 # or invalid UTF-8, in its first bytes.
@@ -133,26 +135,29 @@ def clean_staged_report(repo: str) -> str | None:
         return None
     total = 0
     if ids:
-        # Not gitcmd.CatFile, the sources' reader: using it would cost this path the imports
-        # of hvscan.sources (dataclasses, typing), pathlib, threading and tempfile. Anything
-        # unexpected here falls back to the full command, which reads the blobs with CatFile.
+        # One cat-file answered whole, not gitcmd.CatFile's stream (its module costs this path
+        # threading, tempfile and pathlib), read with the same header parser. Anything
+        # unexpected falls back to the full command, which reads the blobs with CatFile.
         output = _git(repo, "cat-file", "--batch", input=b"".join(i + b"\n" for i in ids))
         if output is None:
             return None
         offset = 0
         for _ in ids:
-            end = output.find(b"\n", offset)
-            header = output[offset:end].split()
-            if len(header) != 3 or header[1] != b"blob":
+            end = output.find(b"\n", offset) + 1
+            try:
+                found = batch_header(output[offset:end])
+            except ValueError:
                 return None
-            size = int(header[2])
-            data = output[end + 1:end + 1 + size]
+            if found is None or found[0] != "blob":
+                return None
+            size = found[1]
+            data = output[end:end + size]
             if (size >= _LARGE_BLOB or not _plain_text(data)
                     or any(needle in data for needle in NEEDLES)):
                 return None
             total += size
-            offset = end + 1 + size + 1
-    return _clean_report(len(ids), total)
+            offset = end + size + 1
+    return clean(len(ids), total) + "\n"
 
 
 def clean_files_report(paths: list[str]) -> str | None:
@@ -182,7 +187,7 @@ def clean_files_report(paths: list[str]) -> str | None:
                 or any(needle in data for needle in NEEDLES)):
             return None
         total += len(data)
-    return _clean_report(len(seen), total)
+    return clean(len(seen), total) + "\n"
 
 
 def scan_with_defaults(paths: list[str]) -> None:
@@ -196,28 +201,20 @@ def scan_with_defaults(paths: list[str]) -> None:
     runner.guarded(lambda: runner.scan_and_report(produce))
 
 
-def _clean_report(files: int, total: int) -> str:
-    return (f"hvscan: scanned {counted(files, 'file')} ({format_size(total)}); "
-            "0 findings\n")
-
-
 def _staged_blob_ids(listing: bytes) -> list[bytes] | None:
     """The staged blob of each added or changed file, or None for anything the fast path does
     not decide (an unmerged path, a submodule, output it does not expect)."""
-    fields = listing.split(b"\0")
+    try:
+        entries = raw_entries(listing)
+    except ValueError:
+        return None
     ids: list[bytes] = []
-    index = 0
-    while index < len(fields) and fields[index]:
-        header = fields[index].split()
-        if len(header) != 5 or not header[0].startswith(b":"):
-            return None
-        new_mode, new_id, status = header[1], header[3], header[4][:1]
-        index += 3 if status in (b"R", b"C") else 2
-        if status == b"D":
+    for status, _old_modes, new_mode, _old_ids, new_id, _path, _old_paths in entries:
+        if status == "D":
             continue
-        if status not in (b"A", b"M", b"R", b"T") or new_mode not in _BLOB_MODES:
+        if status not in ("A", "M", "R", "T") or new_mode not in _BLOB_MODES:
             return None
-        ids.append(new_id)
+        ids.append(new_id.encode("ascii"))
     return ids
 
 

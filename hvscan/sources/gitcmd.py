@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from hvscan import gitenv
+from hvscan.gitformat import batch_header
 
 # Bigger than the default 64 KiB so git rarely waits for the reader (Linux caps it at
 # /proc/sys/fs/pipe-max-size, 1 MiB by default; elsewhere the request is ignored).
@@ -161,14 +162,17 @@ class CatFile:
         if not header:
             self._git.finish()
             raise GitError(f"git cat-file stopped before {name}")
-        if header.endswith((b" missing\n", b" ambiguous\n")):
+        try:
+            found = batch_header(header)
+        except ValueError as exc:
+            raise GitError(str(exc)) from None
+        if found is None:
             return None
-        _, kind, size_field = header.split()
-        size = int(size_field)
+        kind, size = found
         data = self._stdout.read(size)
         if len(data) != size or self._stdout.read(1) != b"\n":
             raise GitError(f"git cat-file output ended inside object {name}")
-        return kind.decode("ascii"), data
+        return kind, data
 
     def close(self) -> None:
         """Wait for git to exit; raise GitError if it failed."""

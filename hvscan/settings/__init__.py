@@ -1,7 +1,10 @@
-"""Settings: where a scan's configuration comes from (the files and directories looked up,
-``HVSCAN_*`` variables), shared by the full command line and the hook's fast path.
+"""Settings, without click: where a scan's configuration comes from and what a command runs with.
 
-``discovery`` finds where configuration could come from, with ``os`` alone, so the fast path
-decides from the same directories as the full command line (``hvscan/config.py``), which reads
-and checks what it finds.
+- ``discovery``: where configuration is looked up (the directories from the scan's start to the
+  repository's top, ``HVSCAN_*`` variables), with ``os`` alone: the hook's fast path decides
+  from the same places as the full command line.
+- ``checks``: what each setting's value may be (converters with click's messages).
+- ``options``: the typed records a command runs with (scan, output, verification options).
+
+Reading and resolving the files and variables is hvscan/config.py's, on top of these.
 """

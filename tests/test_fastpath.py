@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from archives import make_tar, make_zip
 from gitrepo import GitRepo
-from hvscan_run import Run
+from hvscan_run import Run, entry_and_full
 from keygen import make_key
 
 from hvscan import fastpath
@@ -231,31 +231,6 @@ def test_a_malformed_ignore_file_fails_the_same_way_on_both_paths(
 
 
 # --- hvscan dir [DIR...] (a CI job's scan of its checkout) ----------------------------------
-
-# hvscan's entry point, saying on stderr whether the run needed click (the full command line).
-ENTRY = ("import sys\nfrom hvscan import fastpath\nsys.argv[0] = 'hvscan'\ntry:\n"
-         "    fastpath.main()\nfinally:\n"
-         "    sys.stderr.write(f'click imported: {\"click\" in sys.modules}\\n')\n")
-
-
-FULL_ENTRY = "import sys\nfrom hvscan.cli import main\nsys.argv[0] = 'hvscan'\nmain()\n"
-
-
-def entry_and_full(cwd: Path, *args: str, env: dict[str, str] | None = None,
-                   ) -> tuple[subprocess.CompletedProcess[bytes], bool]:
-    """What `hvscan ARGS` does, checked against the full command line (same output and exit
-    code), and whether it took the full command line."""
-    entry = subprocess.run([sys.executable, "-c", ENTRY, *args], cwd=cwd, env=env,
-                           capture_output=True, check=False)
-    full = subprocess.run([sys.executable, "-c", FULL_ENTRY, *args], cwd=cwd, env=env,
-                          capture_output=True, check=False)
-    assert (entry.returncode, entry.stdout) == (full.returncode, full.stdout)
-    assert entry.stderr.endswith(b"click imported: False\n") or entry.stderr.endswith(
-        b"click imported: True\n"), entry.stderr
-    assert entry.stderr.replace(b"click imported: False\n", b"").replace(
-        b"click imported: True\n", b"") == full.stderr
-    return entry, entry.stderr.endswith(b"True\n")
-
 
 def build_tree(root: Path) -> None:
     (root / ".git").mkdir()

@@ -12,9 +12,12 @@ here only when it is provably the full command's: every staged file is plain tex
 there is no container or UTF-16/32 text for the engine to open or decode whole), none holds any
 of the engine's prefilter needles (so the engine would match nothing), and no configuration file
 or ``HVSCAN_*`` variable could change what is looked for. Anything else (a needle, a binary or
-large file, a submodule, an unmerged path, a git error, a configuration) goes to the full command
-line, which decides and reports. The tests check that ``NEEDLES`` are the engine's, that what the
-engine scans whole is never plain text here, and that both paths print the same report.
+large file, a submodule, an unmerged path, a git error) is scanned by the full scan with every
+option at its default, as hvscan/commands/staged.py runs it, only without click: a commit with a
+key is blocked at little more than the scan's cost. A configuration goes to the full command
+line, which reads it. The tests check that ``NEEDLES`` are the engine's (hvscan/needles.py
+writes them), that what the engine scans whole is never plain text here, and that both paths
+print the same report (tests/test_fastpath_differential.py on generated trees).
 
 ``hvscan dir [--hook] FILE...`` (the ``hvscan`` pre-commit hook, which passes the changed
 files' names) is tried here the same way when every argument is a regular file, not a symbolic
@@ -70,7 +73,10 @@ def main() -> None:
 def _fast_or_full(args: list[str]) -> None:
     report = None
     if args in (["staged"], ["git", "--staged"]):
-        report = clean_staged_report(".")
+        if configuration_may_apply(start_dir(".")):
+            pass  # the full command line reads the configuration
+        elif (report := clean_staged_report(".")) is None:
+            scan_staged_with_defaults(".")
     elif args[:1] == ["dir"] and not any(a.startswith("-") for a in _dir_operands(args)):
         paths = _dir_operands(args) or ["."]
         if all(os.path.isfile(path) for path in paths):
@@ -188,6 +194,18 @@ def clean_files_report(paths: list[str]) -> str | None:
             return None
         total += len(data)
     return clean(len(seen), total) + "\n"
+
+
+def scan_staged_with_defaults(repo: str) -> None:
+    """``hvscan staged`` with every option at its default, as hvscan/commands/staged.py runs
+    it; exits with its exit code. For a change with a match, this is the commit being blocked:
+    no click, no option parsing."""
+    from hvscan import runner
+    from hvscan.commands.common import git_errors_as_one_line
+    from hvscan.commands.staged import staged_change
+
+    produce = staged_change(repo)
+    runner.guarded(lambda: git_errors_as_one_line(lambda: runner.scan_and_report(produce)))
 
 
 def scan_with_defaults(paths: list[str]) -> None:

@@ -345,3 +345,15 @@ def test_configuration_is_found_through_a_linked_directory(tmp_path: Path) -> No
                  ("dir", "work/link")):
         done, _ = entry_and_full(tmp_path, *args)
         assert done.returncode == 1 and b"acme" in done.stdout, done
+
+
+@pytest.mark.parametrize("args", [("staged",), ("git", "--staged")])
+def test_a_staged_key_is_reported_without_click(repo: GitRepo, args: tuple[str, ...]) -> None:
+    # The blocked commit: the full scan with its defaults, the full command line's report.
+    repo.write("a.py", f"KEY = '{make_key('live', 10)}'\n")
+    repo.add("a.py")
+    done, took_full = entry_and_full(repo.path, *args, env=repo.env)
+    assert done.returncode == 1 and b"a.py:1" in done.stdout and not took_full
+    repo.write(".hvscan.toml", 'fail-on = "critical"\n')
+    done, took_full = entry_and_full(repo.path, *args, env=repo.env)
+    assert done.returncode == 0 and took_full

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, BinaryIO, NoReturn
 from hvscan.runner import HvscanError, Produce, scan_and_report, walker
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from hvscan.settings.options import OutputOptions, ScanOptions, VerifyOptions
 
 
@@ -25,11 +27,16 @@ def scan(produce: Produce, options: ScanOptions, output: OutputOptions, verify: 
 
 def scan_git(produce: Produce, options: ScanOptions, output: OutputOptions,
              verify: VerifyOptions) -> NoReturn:
-    """``scan`` of a git source: a git failure is one line naming git."""
+    """``scan`` of a git source."""
+    git_errors_as_one_line(lambda: scan(produce, options, output, verify))
+
+
+def git_errors_as_one_line(run: Callable[[], NoReturn]) -> NoReturn:
+    """``run()``, a git failure in it becoming one line that names git."""
     from hvscan.sources.gitcmd import GitError
 
     try:
-        scan(produce, options, output, verify)
+        run()
     except GitError as exc:
         raise HvscanError(f"git: {exc}") from None
 

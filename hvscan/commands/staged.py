@@ -1,6 +1,6 @@
 """``hvscan staged`` (and ``hvscan git --staged``): scan the staged change. Plain ``hvscan
-staged`` is first tried by the fast path (hvscan/fastpath.py), which answers only when this
-command would say the same."""
+staged`` is run by the fast path (hvscan/fastpath.py) when no configuration applies: it answers
+a clean change itself, and runs any other with this module's source and the defaults."""
 
 from __future__ import annotations
 
@@ -11,12 +11,17 @@ from hvscan.commands.common import scan_git
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from hvscan.runner import Produce
     from hvscan.settings.options import OutputOptions, ScanOptions, VerifyOptions
 
 
 def run(repo: Path, options: ScanOptions, output: OutputOptions,
         verify: VerifyOptions) -> NoReturn:
+    scan_git(staged_change(repo), options, output, verify)
+
+
+def staged_change(repo: Path | str) -> Produce:
+    """The staged source of ``repo``, for the pipeline."""
     from hvscan.sources import staged
 
-    scan_git(lambda pipeline: pipeline.run(staged.read(repo, pipeline.excluded)),
-             options, output, verify)
+    return lambda pipeline: pipeline.run(staged.read(repo, pipeline.excluded))

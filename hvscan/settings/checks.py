@@ -40,7 +40,7 @@ def int_range(low: int, high: int | None = None) -> Convert:
         try:
             number = int(value)
         except (TypeError, ValueError):
-            raise ValueError(f"{value!r} is not a valid integer.") from None
+            raise ValueError(f"{value!r} is not a valid integer range.") from None
         if number < low or (high is not None and number > high):
             bounds = f"{low}<=x<={high}" if high is not None else f"x>={low}"
             raise ValueError(f"{number} is not in the range {bounds}.")
@@ -64,7 +64,8 @@ def boolean(value: Any) -> bool:
     text = str(value).strip().lower()
     if text in _TRUE or text in _FALSE:
         return text in _TRUE
-    raise ValueError(f"{value!r} is not a valid boolean.")
+    raise ValueError(f"{value!r} is not a valid boolean. Recognized values: "
+                     f"{', '.join(sorted(_TRUE | _FALSE))}")
 
 
 def file_path(value: Any) -> Path:

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, NoReturn
 
 from hvscan.runner import HvscanError, Produce, scan_and_report, walker
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from hvscan.settings.options import OutputOptions, ScanOptions, VerifyOptions
 

@@ -11,11 +11,11 @@ usage error.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from hvscan.committed import CommittedFile
     from hvscan.runner import Settings

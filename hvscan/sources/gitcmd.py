@@ -10,11 +10,13 @@ import re
 import subprocess
 import threading
 from collections.abc import Iterator, Sequence
-from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from hvscan import gitenv
 from hvscan.gitformat import batch_header
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 # Bigger than the default 64 KiB so git rarely waits for the reader (Linux caps it at
 # /proc/sys/fs/pipe-max-size, 1 MiB by default; elsewhere the request is ignored).

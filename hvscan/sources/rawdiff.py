@@ -8,7 +8,7 @@ name may hold any byte (newlines, colons) without confusing the parser.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from hvscan.gitformat import RawTokens, raw_entries, raw_entry
 
@@ -16,8 +16,7 @@ GITLINK = "160000"
 NO_FILE = "000000"
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     """One changed path. A merge's combined entry has one old mode, id and path per parent
     (``status`` then has one letter per parent); a plain entry has one of each. ``old_paths``
     differ from ``path`` for a rename or copy."""

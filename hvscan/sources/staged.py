@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hvscan.sources import Blob, Events, Excluded, Failed, Origin, Skipped, display_path
 from hvscan.sources.gitcmd import GitError, cat_objects, git, is_object_id, read_blobs
 from hvscan.sources.gitrepository import require_repository
 from hvscan.sources.rawdiff import GITLINK, Change, parse_changes
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def read(repo: Path | bytes | str, excluded: Excluded | None = None) -> Events:
@@ -68,9 +71,10 @@ def merge_heads(repo: Path | bytes | str) -> list[str]:
     """The other parents of the commit being made while a merge is in progress."""
     where = git(repo, "rev-parse", "--git-path", "MERGE_HEAD").rstrip(b"\n")
     # git prints the path relative to the directory it ran in (an absolute one joins as is).
-    path = Path(os.fsdecode(repo)) / os.fsdecode(where)
+    path = os.path.join(os.fsdecode(repo), os.fsdecode(where))
     try:
-        heads = path.read_bytes().decode("ascii", "replace").split()
+        with open(path, "rb") as handle:
+            heads = handle.read().decode("ascii", "replace").split()
     except FileNotFoundError:
         return []
     for head in heads:

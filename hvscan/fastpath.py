@@ -73,10 +73,11 @@ def main() -> None:
 def _fast_or_full(args: list[str]) -> None:
     report = None
     if args in (["staged"], ["git", "--staged"]):
-        if configuration_may_apply(start_dir(".")):
-            pass  # the full command line reads the configuration
-        elif (report := clean_staged_report(".")) is None:
-            scan_staged_with_defaults(".")
+        if not configuration_may_apply(start_dir(".")):  # else: the full command line reads it
+            staged = read_staged(".")
+            report = _clean_staged_report(staged) if staged is not None else None
+            if report is None:
+                scan_staged_with_defaults(".", staged)
     elif args[:1] == ["dir"] and not any(a.startswith("-") for a in _dir_operands(args)):
         paths = _dir_operands(args) or ["."]
         if all(os.path.isfile(path) for path in paths):
@@ -134,21 +135,34 @@ def clean_staged_report(repo: str) -> str | None:
     report, or None when the full scan must decide."""
     if configuration_may_apply(start_dir(repo)):
         return None
+    staged = read_staged(repo)
+    return None if staged is None else _clean_staged_report(staged)
+
+
+# What the fast path read of a staged change: git's raw listing, and the staged blob of each
+# added or changed file (by id) in the listing's order.
+Staged = tuple[bytes, list[str], dict[str, bytes]]
+
+
+def read_staged(repo: str) -> Staged | None:
+    """The staged change as ``git diff --cached --raw`` lists it and one ``git cat-file
+    --batch`` gives its blobs, or None for anything the fast path does not read (an unmerged
+    path, a submodule, a git error, output it does not expect)."""
     listing = _git(repo, "diff", "--cached", "--raw", "-z", "-M", "--no-abbrev", "--no-relative",
                    "--ignore-submodules=none")
     ids = _staged_blob_ids(listing) if listing is not None else None
-    if ids is None:
+    if listing is None or ids is None:
         return None
-    total = 0
+    blobs: dict[str, bytes] = {}
     if ids:
         # One cat-file answered whole, not gitcmd.CatFile's stream (its module costs this path
-        # threading, tempfile and pathlib), read with the same header parser. Anything
-        # unexpected falls back to the full command, which reads the blobs with CatFile.
-        output = _git(repo, "cat-file", "--batch", input=b"".join(i + b"\n" for i in ids))
+        # threading, tempfile and pathlib), read with the same header parser.
+        output = _git(repo, "cat-file", "--batch",
+                      input=b"".join(i.encode("ascii") + b"\n" for i in ids))
         if output is None:
             return None
         offset = 0
-        for _ in ids:
+        for object_id in ids:
             end = output.find(b"\n", offset) + 1
             try:
                 found = batch_header(output[offset:end])
@@ -156,14 +170,18 @@ def clean_staged_report(repo: str) -> str | None:
                 return None
             if found is None or found[0] != "blob":
                 return None
-            size = found[1]
-            data = output[end:end + size]
-            if (size >= _LARGE_BLOB or not _plain_text(data)
-                    or any(needle in data for needle in NEEDLES)):
-                return None
-            total += size
-            offset = end + size + 1
-    return clean(len(ids), total) + "\n"
+            blobs[object_id] = output[end:end + found[1]]
+            offset = end + found[1] + 1
+    return listing, ids, blobs
+
+
+def _clean_staged_report(staged: Staged) -> str | None:
+    _, ids, blobs = staged
+    for data in blobs.values():
+        if (len(data) >= _LARGE_BLOB or not _plain_text(data)
+                or any(needle in data for needle in NEEDLES)):
+            return None
+    return clean(len(ids), sum(len(blobs[i]) for i in ids)) + "\n"
 
 
 def clean_files_report(paths: list[str]) -> str | None:
@@ -196,15 +214,16 @@ def clean_files_report(paths: list[str]) -> str | None:
     return clean(len(seen), total) + "\n"
 
 
-def scan_staged_with_defaults(repo: str) -> None:
+def scan_staged_with_defaults(repo: str, staged: Staged | None) -> None:
     """``hvscan staged`` with every option at its default, as hvscan/commands/staged.py runs
-    it; exits with its exit code. For a change with a match, this is the commit being blocked:
-    no click, no option parsing."""
+    it, from what the fast path read (``staged``, unless None); exits with its exit code. For
+    a change with a match, this is the commit being blocked: no click, no option parsing, and
+    no second listing or reading of the staged blobs."""
     from hvscan import runner
     from hvscan.commands.common import git_errors_as_one_line
     from hvscan.commands.staged import staged_change
 
-    produce = staged_change(repo)
+    produce = staged_change(repo, staged)
     runner.guarded(lambda: git_errors_as_one_line(lambda: runner.scan_and_report(produce)))
 
 
@@ -219,20 +238,20 @@ def scan_with_defaults(paths: list[str]) -> None:
     runner.guarded(lambda: runner.scan_and_report(produce))
 
 
-def _staged_blob_ids(listing: bytes) -> list[bytes] | None:
+def _staged_blob_ids(listing: bytes) -> list[str] | None:
     """The staged blob of each added or changed file, or None for anything the fast path does
     not decide (an unmerged path, a submodule, output it does not expect)."""
     try:
         entries = raw_entries(listing)
     except ValueError:
         return None
-    ids: list[bytes] = []
+    ids: list[str] = []
     for status, _old_modes, new_mode, _old_ids, new_id, _path, _old_paths in entries:
         if status == "D":
             continue
         if status not in ("A", "M", "R", "T") or new_mode not in _BLOB_MODES:
             return None
-        ids.append(new_id.encode("ascii"))
+        ids.append(new_id)
     return ids
 
 

@@ -26,7 +26,7 @@ def test_the_fast_path_and_the_staged_source_read_one_listing_alike() -> None:
                + f":100644 100644 {Z} {A} R100\0old\0re\nnamed\0".encode()
                + f":100644 000000 {A} {Z} D\0gone\0".encode())
     assert [Change(*entry) for entry in raw_entries(listing)] == parse_changes(listing)
-    assert fastpath._staged_blob_ids(listing) == [A.encode(), A.encode()]
+    assert fastpath._staged_blob_ids(listing) == [A, A]
     for undecided in (listing + f":100644 100644 {Z} {A} U\0u\0".encode(),
                       listing + f":000000 160000 {Z} {A} A\0sub\0".encode(),
                       listing + f":000000 100644 {Z} {A} A\0".encode()):  # no path

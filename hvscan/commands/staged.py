@@ -11,6 +11,7 @@ from hvscan.commands.common import scan_git
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from hvscan.fastpath import Staged
     from hvscan.runner import Produce
     from hvscan.settings.options import OutputOptions, ScanOptions, VerifyOptions
 
@@ -20,8 +21,11 @@ def run(repo: Path, options: ScanOptions, output: OutputOptions,
     scan_git(staged_change(repo), options, output, verify)
 
 
-def staged_change(repo: Path | str) -> Produce:
-    """The staged source of ``repo``, for the pipeline."""
+def staged_change(repo: Path | str, read: Staged | None = None) -> Produce:
+    """The staged source of ``repo``, for the pipeline; ``read``: the listing and blobs the fast
+    path has already read, so that they are not asked of git again."""
     from hvscan.sources import staged
 
-    return lambda pipeline: pipeline.run(staged.read(repo, pipeline.excluded))
+    listing, blobs = (read[0], read[2]) if read is not None else (None, None)
+    return lambda pipeline: pipeline.run(staged.read(repo, pipeline.excluded, listing=listing,
+                                                     blobs=blobs))

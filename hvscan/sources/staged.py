@@ -12,7 +12,7 @@ change adds are reported; those are read only for the rare blob that has a match
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from hvscan.sources import Blob, Events, Excluded, Failed, Origin, Skipped, display_path
@@ -24,9 +24,12 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
-def read(repo: Path | bytes | str, excluded: Excluded | None = None) -> Events:
-    """The staged blobs; paths that ``excluded`` matches are neither read nor reported."""
-    changes = staged_changes(repo)
+def read(repo: Path | bytes | str, excluded: Excluded | None = None, *,
+         listing: bytes | None = None, blobs: Mapping[str, bytes] | None = None) -> Events:
+    """The staged blobs; paths that ``excluded`` matches are neither read nor reported. The
+    hook's fast path hands over what it has read already: git's ``listing`` of the staged
+    change, and the ``blobs`` it holds, by id."""
+    changes = parse_changes(listing) if listing is not None else staged_changes(repo)
     to_read: list[Change] = []
     for change in changes:
         shown = display_path(change.path)
@@ -39,7 +42,12 @@ def read(repo: Path | bytes | str, excluded: Excluded | None = None) -> Events:
                           informational=True)
         else:
             to_read.append(change)
-    objects = cat_objects(repo, [change.new_id for change in to_read])
+    ids = [change.new_id for change in to_read]
+    objects: Iterable[tuple[str, str | None, bytes | None]]
+    if blobs is not None and all(object_id in blobs for object_id in ids):
+        objects = [(object_id, "blob", blobs[object_id]) for object_id in ids]
+    else:
+        objects = cat_objects(repo, ids)
     for change, (object_id, _kind, data) in zip(to_read, objects, strict=True):
         shown = display_path(change.path)
         if data is None:

@@ -6,7 +6,9 @@ processes do the whole job: ``git diff --cached --raw`` lists the staged files (
 detected; before the first commit everything is an addition) and one ``git cat-file --batch``
 reads their staged blobs. Each blob carries its earlier versions (HEAD's copy of the same file or
 of its rename source, and the merged branch's copy during a merge) so that only keys the staged
-change adds are reported; those are read only for the rare blob that has a match.
+change adds are reported; those are read only for the rare blob that has a match. When the
+hook's fast path has already listed the change and read its blobs (hvscan/fastpath.py), it hands
+them over and git is not asked again.
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ import sys
 # What the full scan looks for, encoded forms included: computed from the engine by
 # hvscan/needles.py (tests/test_needles.py checks that they are the engine's).
 from hvscan._needles import NEEDLES
-from hvscan.gitformat import batch_header, raw_entries
+from hvscan.gitformat import batch_objects, raw_entries
 from hvscan.settings.discovery import configuration_may_apply, start_dir
 from hvscan.summary import clean
 from hvscan.units import parse_size
@@ -161,17 +161,14 @@ def read_staged(repo: str) -> Staged | None:
                       input=b"".join(i.encode("ascii") + b"\n" for i in ids))
         if output is None:
             return None
-        offset = 0
-        for object_id in ids:
-            end = output.find(b"\n", offset) + 1
-            try:
-                found = batch_header(output[offset:end])
-            except ValueError:
-                return None
+        try:
+            objects = batch_objects(output, len(ids))
+        except ValueError:
+            return None
+        for object_id, found in zip(ids, objects, strict=True):
             if found is None or found[0] != "blob":
                 return None
-            blobs[object_id] = output[end:end + found[1]]
-            offset = end + found[1] + 1
+            blobs[object_id] = found[1]
     return listing, ids, blobs
 
 

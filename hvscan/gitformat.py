@@ -1,4 +1,4 @@
-"""Reading git's machine formats: ``--raw -z`` diff entries and ``cat-file --batch`` headers.
+"""Reading git's machine formats: ``--raw -z`` diff entries and ``cat-file --batch`` answers.
 
 The sources (hvscan/sources/rawdiff.py, hvscan/sources/gitcmd.py) and the hook's fast path
 (hvscan/fastpath.py) read git's answers with these same functions, so both understand the same
@@ -67,6 +67,26 @@ def raw_entries(output: bytes) -> list[RawEntry]:
     while (header := tokens.next_header()) is not None:
         entries.append(raw_entry(header, tokens))
     return entries
+
+
+def batch_objects(output: bytes, count: int) -> list[tuple[str, bytes] | None]:
+    """The ``count`` answers in the whole output of ``git cat-file --batch``: ``(type,
+    content)``, None for a name without an object; ValueError for output git does not write."""
+    objects: list[tuple[str, bytes] | None] = []
+    offset = 0
+    for _ in range(count):
+        end = output.find(b"\n", offset) + 1
+        found = batch_header(output[offset:end])
+        if found is None:
+            objects.append(None)
+            offset = end
+            continue
+        kind, size = found
+        if output[end + size:end + size + 1] != b"\n":
+            raise ValueError("git cat-file output ends inside an object")
+        objects.append((kind, output[end:end + size]))
+        offset = end + size + 1
+    return objects
 
 
 def batch_header(header: bytes) -> tuple[str, int] | None:

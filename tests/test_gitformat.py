@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hvscan import fastpath
-from hvscan.gitformat import batch_header, raw_entries
+from hvscan.gitformat import batch_header, batch_objects, raw_entries
 from hvscan.sources.rawdiff import Change, parse_changes
 
 A = "a" * 40
@@ -31,3 +31,12 @@ def test_the_fast_path_and_the_staged_source_read_one_listing_alike() -> None:
                       listing + f":000000 160000 {Z} {A} A\0sub\0".encode(),
                       listing + f":000000 100644 {Z} {A} A\0".encode()):  # no path
         assert fastpath._staged_blob_ids(undecided) is None
+
+
+def test_batch_objects_read_a_whole_answer() -> None:
+    output = (f"{A} blob 3\n".encode() + b"a\nb\n" + b"nope missing\n"
+              + f"{Z} tree 0\n".encode() + b"\n")
+    assert batch_objects(output, 3) == [("blob", b"a\nb"), None, ("tree", b"")]
+    for cut in (output[:-1], output[:10], f"{A} blob 3\nabcd".encode()):
+        with pytest.raises(ValueError):
+            batch_objects(cut, 3 if cut is not output[:10] else 1)

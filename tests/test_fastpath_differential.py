@@ -38,11 +38,12 @@ CONFIGS = {
 }
 CONFIG_DIRS = (".", "real", "real/sub", "a", "a/b")
 VARIABLES = ({}, {"HVSCAN_FAIL_ON": "critical"}, {"HVSCAN_EXCLUDE": "real/"},
-             {"HVSCAN_MAX_FILE_SIZE": "huge"}, {"HESEDVID_ORG_ID": "not/an/org"})
+             {"HVSCAN_MAX_FILE_SIZE": "huge"}, {"HESEDVID_ORG_ID": "not/an/org"},
+             {"HVSCAN_CONFIG": "real/.hvscan.toml"})
 COMMANDS = (("staged",), ("git", "--staged"), ("dir",), ("dir", "."), ("dir", "work"),
             ("dir", "FILES"), ("dir", "--hook", "FILES"), ("dir", "work/link/f.txt"),
             ("dir", "--hook", "work/link/f.txt"), ("dir", "--format", "json", "FILES"),
-            ("staged", "--exit-zero"))
+            ("staged", "--exit-zero"), ("dir", "--config", "a/.hvscan.toml", "FILES"))
 
 trees = st.fixed_dictionaries({
     "files": st.dictionaries(st.sampled_from(FILES), st.sampled_from(sorted(CONTENTS)),

@@ -261,13 +261,10 @@ def _plain_text(data: bytes) -> bool:
 
 
 def _git(repo: str, *args: str, input: bytes | None = None) -> bytes | None:
-    import subprocess
-
     from hvscan import gitenv
 
     try:
-        done = subprocess.run(gitenv.command(repo, *args), input=input, capture_output=True,
-                              env=gitenv.environment(), check=False)
+        done = gitenv.run(repo, *args, input=input)
     except OSError:
         return None
     return done.stdout if done.returncode == 0 else None

@@ -31,11 +31,9 @@ def git(repo: Path | bytes | str, *args: str | bytes, input: bytes | None = None
         repository_settings: tuple[str, ...] = ()) -> bytes:
     """Run ``git -C repo args...`` and return its standard output (``repository_settings``:
     see ``gitenv.command``)."""
-    command = gitenv.command(os.fsdecode(repo), *map(os.fsdecode, args),
-                             repository_settings=repository_settings)
     try:
-        done = subprocess.run(command, input=input, capture_output=True, check=False,
-                              env=gitenv.environment())
+        done = gitenv.run(os.fsdecode(repo), *map(os.fsdecode, args), input=input,
+                          repository_settings=repository_settings)
     except FileNotFoundError:
         raise GitError("git is not installed or not on PATH") from None
     if done.returncode != 0:

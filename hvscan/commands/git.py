@@ -22,10 +22,9 @@ if TYPE_CHECKING:
 
 def run(repo: Path, history: HistoryOptions, progress: bool | None, staged_only: bool,
         options: ScanOptions, output: OutputOptions, verify: VerifyOptions) -> NoReturn:
-    from hvscan.history import HistoryOptions
-
     if staged_only:
-        if history != HistoryOptions():
+        if any((history.since_commit, history.commit_range, history.branch,
+                history.all_occurrences, history.include_unreachable)):
             raise OptionError("--staged cannot be combined with history options")
         staged.run(repo, options, output, verify)
     if history.commit_range is not None and (history.since_commit is not None

@@ -1,6 +1,8 @@
-"""The command line: parse the options and settle them (with the configuration), then hand
-the scan to ``runner.py``, which builds the pipeline, reports and chooses the exit code
-(documented there and in the README).
+"""The command line: click parses the options and hands them over; nothing else happens here.
+
+Each subcommand's option values are settled by hvscan/config.py (the environment and the
+configuration file fill what the command line left at its default), taken into typed records
+(hvscan/settings/options.py), and passed to its module in hvscan/commands/, which runs it.
 """
 
 from __future__ import annotations
@@ -10,32 +12,25 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
+from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from hvscan import __version__
+from hvscan.commands.baseline import DEFAULT_BASELINE
 from hvscan.report import FORMATS
-from hvscan.runner import (
-    EXIT_ERROR,
-    HvscanError,
-    Produce,
-    Settings,
-    fail_if_incomplete,
-    guarded,
-    run,
-    scan_and_report,
-    walker,
+from hvscan.runner import EXIT_ERROR, HvscanError, guarded
+from hvscan.settings import checks
+from hvscan.settings.options import (
+    OptionError,
+    OutputOptions,
+    ScanOptions,
+    VerifyOptions,
+    take,
 )
 from hvscan.sources.files import DEFAULT_MAX_FILE_SIZE
-from hvscan.units import counted, parse_size
-
-if TYPE_CHECKING:
-    from hvscan.scan import Pipeline, ScanResult
-    from hvscan.sources.history import HistoryOptions
-    from hvscan.verify import VerifyStep
-
-DEFAULT_BASELINE = ".hvscan-baseline.json"
+from hvscan.units import parse_size
 
 # Path types shared by every option and argument: each click.Path looks up the translations of
 # its name when it is made, which would cost every start-up a few ms over some 35 of them.
@@ -45,7 +40,6 @@ DIRECTORY = click.Path(file_okay=False, path_type=Path)
 ANY_PATH = click.Path(path_type=Path)
 
 F = TypeVar("F", bound=Callable[..., Any])
-T = TypeVar("T")
 
 
 class SizeType(click.ParamType):  # type: ignore[type-arg]
@@ -56,24 +50,21 @@ class SizeType(click.ParamType):  # type: ignore[type-arg]
             return value
         size = parse_size(str(value))
         if size is None:
-            self.fail(f"{value!r} is not a size such as 500000, 100MB or 1GB", param, ctx)
+            self.fail(f"{value!r} is not {checks.SIZE_EXAMPLE}", param, ctx)
         return size
 
 
-def _verify_callback(check: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
-    """A click callback applying ``hvscan.verify.<check>`` to a given value (importing it only
-    then), so a bad value from the configuration file or the environment names its origin."""
+def _checked_by(check: checks.Convert) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A click callback applying one of hvscan/settings/checks.py's checks (to each value of a
+    repeated option), as hvscan/config.py does to values from a file or the environment."""
 
-    def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-        if value is None:
-            return None
-        from hvscan import verify
-
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
         try:
-            checked: str = getattr(verify, check)(value)
-        except verify.VerifyError as exc:
+            if isinstance(value, tuple):
+                return tuple(check(v) for v in value)
+            return None if value is None else check(value)
+        except ValueError as exc:
             raise click.BadParameter(str(exc), ctx, param) from None
-        return checked
 
     return callback
 
@@ -84,11 +75,11 @@ _VERIFY_OPTIONS = [
                       "request per key; off by default)."),
     # Their environment variables are read by hvscan/config.py, and only with --verify.
     click.option("--api-base", metavar="URL",
-                 callback=_verify_callback("check_api_base"),
+                 callback=_checked_by(checks.verified("check_api_base")),
                  help="HesedVid API base URL [env HESEDVID_API_BASE, read only with --verify; "
                       "default https://api.hesedvid.com; http:// only for loopback hosts]."),
     click.option("--org-id", metavar="ID",
-                 callback=_verify_callback("check_org_id"),
+                 callback=_checked_by(checks.verified("check_org_id")),
                  help="Org ID for verification [env HESEDVID_ORG_ID, read only with --verify; "
                       "default: one written next to the key, else a placeholder]."),
     click.option("--only-verified", is_flag=True,
@@ -123,8 +114,6 @@ def scan_options(function: F) -> F:
     """Options of every command that scans: what to look for and what to leave out. An option
     the command line leaves at its default takes its value from the environment or the
     configuration file (``hvscan/config.py``), for every command alike."""
-    from hvscan.config import check_patterns
-
     options = [
         click.option("--config", "config_file", envvar="HVSCAN_CONFIG",
                      type=FILE,
@@ -134,7 +123,8 @@ def scan_options(function: F) -> F:
         click.option("--rules", "rule_files", multiple=True,
                      type=EXISTING_FILE,
                      help="Extra rule file (TOML, same schema as the built-in rules). Repeatable."),
-        click.option("--exclude", multiple=True, metavar="PATTERN", callback=check_patterns,
+        click.option("--exclude", multiple=True, metavar="PATTERN",
+                     callback=_checked_by(checks.pattern),
                      help="Leave out paths matching this gitignore-style pattern (matched "
                           "against reported paths; history paths too). Repeatable."),
         click.option("--ignore-file", type=FILE,
@@ -154,11 +144,11 @@ def _decode_options() -> list[Callable[[F], F]]:
 
     default = Limits()
     return [
-        click.option("--max-decode-depth", type=click.IntRange(0, 4),
+        click.option("--max-decode-depth", type=click.IntRange(*checks.DECODE_DEPTH),
                      default=default.decode_depth, show_default=True,
                      help="Decode encoded text (base64, UTF-16/32, percent, escapes) nested up "
                           "to this deep; 0: no decoding."),
-        click.option("--max-archive-depth", type=click.IntRange(0, 32),
+        click.option("--max-archive-depth", type=click.IntRange(*checks.ARCHIVE_DEPTH),
                      default=default.archive_depth, show_default=True,
                      help="Open archives and compressed files (zip, jar, tar, gzip...) nested up "
                           "to this deep; 0: leave them closed."),
@@ -191,7 +181,7 @@ def report_options(function: F) -> F:
         click.option("--output", "-o", "output", type=FILE,
                      help="Write the report to FILE instead of standard output."),
         click.option("--fail-on", default="low", show_default=True,
-                     type=click.Choice(["info", "low", "medium", "high", "critical", "none"]),
+                     type=click.Choice(checks.FAIL_ON),
                      help="Exit 1 when a finding has at least this severity."),
         click.option("--exit-zero", is_flag=True,
                      help="Exit 0 even when findings are reported (errors still exit 2)."),
@@ -231,14 +221,46 @@ def dir_options(function: F) -> F:
 
 
 def _configured(function: F) -> F:
+    """Settle a scan command's options (hvscan/config.py fills what the command line left at
+    its default) and hand them over as typed records: ``options`` (ScanOptions), and with the
+    report options ``report`` (OutputOptions) and ``verify`` (VerifyOptions)."""
+
     @functools.wraps(function)
-    def resolved(**values: Any) -> Any:
+    def settled(**values: Any) -> Any:
         from hvscan import config
 
-        config.resolve(click.get_current_context(), values)
-        return function(**values)
+        ctx = click.get_current_context()
+        given = {name for name in values
+                 if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT}
+        config.resolve(values, given, _first_path(ctx))
+        records: dict[str, Any] = {}
+        if "output_format" in values:
+            records["report"] = take(values, OutputOptions)
+            records["verify"] = take(values, VerifyOptions)
+        records["options"] = take(values, ScanOptions)
+        try:
+            return function(**values, **records)
+        except OptionError as exc:
+            if exc.option is not None:
+                raise click.BadParameter(str(exc), ctx, param_hint=exc.option) from None
+            raise click.UsageError(str(exc), ctx) from None
 
-    return resolved  # type: ignore[return-value]
+    return settled  # type: ignore[return-value]
+
+
+def _first_path(ctx: click.Context) -> str | None:
+    """The command's first path argument (the scanned directory or file, or the repository),
+    where its configuration is looked up from; None for a command without one."""
+    for param in ctx.command.params:
+        # Only a path argument names where the scan happens (not, say, a push's remote name).
+        if (isinstance(param, click.Argument) and isinstance(param.type, click.Path)
+                and param.name is not None):
+            value = ctx.params.get(param.name)
+            first = value[0] if isinstance(value, tuple | list) and value else value
+            if isinstance(first, str | bytes | os.PathLike) and first:
+                return os.fsdecode(first)
+            break
+    return None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -303,21 +325,23 @@ def _names_as_paths(args: list[str], option_names: set[str],
 @dir_options
 @report_options
 def dir_command(paths: tuple[Path, ...], max_file_size: int, follow_symlinks: bool,
-                **options: Any) -> None:
+                options: ScanOptions, report: OutputOptions, verify: VerifyOptions) -> None:
     """Scan files and directory trees (default: the current directory)."""
-    _scan(_walker(paths, max_file_size, follow_symlinks), **options)
+    from hvscan.commands.dir import run
+
+    run(paths, max_file_size, follow_symlinks, options, report, verify)
 
 
 @cli.command("stdin")
 @max_file_size_option("Read at most this much of standard input; more is not scanned, and the "
                       "report says so.")
 @report_options
-def stdin_command(max_file_size: int, **options: Any) -> None:
+def stdin_command(max_file_size: int, options: ScanOptions, report: OutputOptions,
+                  verify: VerifyOptions) -> None:
     """Scan standard input."""
-    from hvscan.sources import stdin
+    from hvscan.commands.stdin import run
 
-    _scan(lambda pipeline: pipeline.run(stdin.read(_standard_input(), max_file_size)),
-          **options)
+    run(max_file_size, options, report, verify)
 
 
 @cli.command("baseline")
@@ -331,31 +355,14 @@ def stdin_command(max_file_size: int, **options: Any) -> None:
 @scan_options
 def baseline_command(
     paths: tuple[Path, ...], max_file_size: int, follow_symlinks: bool, history: bool,
-    output: Path, strict: bool, **options: Any
+    output: Path, strict: bool, options: ScanOptions
 ) -> None:
     """Record the current findings as accepted, so that scans with --baseline FILE report only
     new ones. The file holds fingerprints and key hashes, never keys, and no line numbers:
     recording an unchanged tree again gives the same bytes."""
-    from hvscan import baseline
-    from hvscan.report.text_format import summary
-    from hvscan.shown import reported
+    from hvscan.commands.baseline import run
 
-    produce = _walker(paths, max_file_size, follow_symlinks)
-    if history:
-        produce = _with_history(produce, _repository_of(paths[0] if paths else Path()),
-                                max_file_size)
-    result = reported(run(produce, _settings(options)))  # the file holds no key, ever
-    for skipped in result.skipped:
-        click.echo(f"note: skipped {skipped.path}: {skipped.reason}", err=True)
-    for error in result.errors:
-        click.echo(f"error: {error.path}: {error.message}", err=True)
-    click.echo(summary(result), err=True)
-    if strict:
-        fail_if_incomplete(result, f" ({output} not written)")
-    if result.errors:
-        raise HvscanError(f"scan incomplete: {output} not written")
-    count = baseline.write(output, result.findings)
-    click.echo(f"hvscan: recorded {counted(count, 'finding')} in {output}", err=True)
+    run(paths, max_file_size, follow_symlinks, history, output, strict, options)
 
 
 @cli.command("git")
@@ -380,134 +387,47 @@ def baseline_command(
 @report_options
 def git_command(repo: Path | None, since_commit: str | None, commit_range: str | None,
                 branch: str | None, all_occurrences: bool, include_unreachable: bool,
-                max_file_size: int, progress: bool | None, staged: bool,
-                **options: Any) -> None:
+                max_file_size: int, progress: bool | None, staged: bool, options: ScanOptions,
+                report: OutputOptions, verify: VerifyOptions) -> None:
     """Audit the whole history of a repository (default: the one containing the current
     directory): every object reachable from any ref, each distinct blob read once; commit and
     tag messages too. A key is reported once per path, at the commit that introduced it."""
+    from hvscan.commands.git import run
     from hvscan.sources.history import HistoryOptions
 
-    if staged:
-        if any((since_commit, commit_range, branch, all_occurrences, include_unreachable)):
-            raise click.UsageError("--staged cannot be combined with history options")
-        _scan_staged(repo or Path(), **options)
-        return
-    if commit_range is not None and (since_commit is not None or branch is not None):
-        raise click.UsageError("--range cannot be combined with --since-commit or --branch")
-    history_options = HistoryOptions(since_commit=since_commit, commit_range=commit_range,
-                                     branch=branch, all_occurrences=all_occurrences,
-                                     include_unreachable=include_unreachable,
-                                     max_file_size=max_file_size)
-    show_progress = sys.stderr.isatty() if progress is None else progress
-    # A range is a change under scan: its own hvscan:allow markers do not suppress what it adds
-    # (its configuration, read from the base commit, may; see hvscan/config.py).
-    in_range = commit_range is not None or since_commit is not None
-    _scan(lambda pipeline: _audit_history(pipeline, repo or Path(), history_options,
-                                          show_progress), trust_inline=not in_range, **options)
-
-
-def _audit_history(pipeline: Pipeline, repo: Path, options: HistoryOptions,
-                   show_progress: bool) -> ScanResult:
-    from hvscan.history import audit
-    from hvscan.progress import Progress
-    from hvscan.sources.gitcmd import GitError
-
-    bars: list[Progress] = []
-
-    def progress(total: int) -> Callable[[Any], None]:
-        bar = Progress(total)
-        bars.append(bar)
-        return lambda stats: bar.update(stats.objects, stats.read_bytes)
-
-    try:
-        return audit(repo, pipeline, options, progress if show_progress else None)
-    except GitError as exc:
-        raise HvscanError(str(exc)) from None
-    finally:
-        for bar in bars:
-            bar.close()
-
-
-def _walker(paths: tuple[Path, ...], max_file_size: int, follow_symlinks: bool) -> Produce:
-    return walker([os.fsencode(p) for p in paths], max_file_size, follow_symlinks)
-
-
-def _with_history(produce: Produce, repo: Path, max_file_size: int) -> Produce:
-    from hvscan.sources.history import HistoryOptions
-
-    def both(pipeline: Pipeline) -> ScanResult:
-        result = produce(pipeline)
-        result.add(_audit_history(pipeline, repo, HistoryOptions(max_file_size=max_file_size),
-                                  show_progress=sys.stderr.isatty()))
-        return result
-
-    return both
-
-
-def _repository_of(path: Path) -> Path:
-    return path if path.is_dir() else path.parent
-
-
-def _settings(options: dict[str, Any]) -> Settings:
-    """Take what to look for and what to leave out out of a command's options."""
-    from hvscan.engine import Limits
-
-    limits = Limits(decode_depth=options.pop("max_decode_depth"),
-                    archive_depth=options.pop("max_archive_depth"),
-                    archive_bytes=options.pop("max_archive_size"),
-                    archive_ratio=options.pop("max_archive_ratio"),
-                    archive_members=options.pop("max_archive_members"))
-    return Settings(rule_files=options.pop("rule_files"), exclude=options.pop("exclude"),
-                    ignore_file=options.pop("ignore_file"),
-                    untrusted_ignore_file=options.pop("untrusted_ignore_file", None),
-                    baseline_file=options.pop("baseline_file", None), limits=limits)
+    history = HistoryOptions(since_commit=since_commit, commit_range=commit_range,
+                             branch=branch, all_occurrences=all_occurrences,
+                             include_unreachable=include_unreachable,
+                             max_file_size=max_file_size)
+    run(repo or Path(), history, progress, staged, options, report, verify)
 
 
 @cli.command("staged")
 @click.argument("repo", required=False, default=".",
                 type=DIRECTORY)
 @report_options
-def staged_command(repo: Path, **options: Any) -> None:
+def staged_command(repo: Path, options: ScanOptions, report: OutputOptions,
+                   verify: VerifyOptions) -> None:
     """Scan the staged change (what `git commit` would record, read from the index) and report
     only the keys it adds. REPO defaults to the repository of the current directory."""
-    _scan_staged(repo, **options)
+    from hvscan.commands.staged import run
 
-
-def _scan_staged(repo: Path, **options: Any) -> None:
-    from hvscan.sources import staged
-
-    _scan_git(lambda pipeline: pipeline.run(staged.read(repo, pipeline.excluded)), **options)
+    run(repo, options, report, verify)
 
 
 @cli.command("pre-push")
 @click.argument("remote", required=False)
 @click.argument("url", required=False)
 @report_options
-def pre_push_command(remote: str | None, url: str | None, **options: Any) -> None:
+def pre_push_command(remote: str | None, url: str | None, options: ScanOptions,
+                     report: OutputOptions, verify: VerifyOptions) -> None:
     """Scan what a push from the repository of the current directory sends that the remote
     does not have yet, and report only the keys the pushed commits add. Run as a git pre-push
     hook (REMOTE and URL are git's arguments, the refs being pushed come on standard input) or
     from the pre-commit framework (which sets PRE_COMMIT_FROM_REF and PRE_COMMIT_TO_REF)."""
-    from hvscan.sources import pushed
+    from hvscan.commands.pre_push import run
 
-    push = pushed.from_pre_commit(os.environ)
-    if push is None:
-        hook_input = _standard_input()
-        if hook_input.isatty():
-            raise HvscanError("hvscan pre-push reads the refs being pushed from standard input, "
-                              "as git gives them to a pre-push hook")
-        try:
-            push = pushed.from_hook_input(hook_input.read(), remote)
-        except pushed.PushInputError as exc:
-            raise HvscanError(str(exc)) from None
-    _scan_git(lambda pipeline: pipeline.run(pushed.read(".", push, pipeline.excluded)),
-              **options)
-
-
-def _standard_input() -> BinaryIO:
-    if sys.stdin is None:  # closed (``<&-``): not the same as empty
-        raise HvscanError("standard input is closed")
-    return sys.stdin.buffer
+    run(remote, options, report, verify)
 
 
 @cli.command("install-hook")
@@ -520,82 +440,9 @@ def _standard_input() -> BinaryIO:
 def install_hook_command(repo: Path, pre_push: bool, force: bool) -> None:
     """Install a git hook that runs hvscan, for repositories that do not use the pre-commit
     framework. Refuses to replace an existing hook unless --force is given."""
-    from hvscan import hooks
-    from hvscan.sources.gitcmd import GitError
+    from hvscan.commands.install_hook import run
 
-    try:
-        path, action = hooks.install(repo, hooks.PRE_PUSH if pre_push else hooks.PRE_COMMIT,
-                                     force=force)
-    except hooks.HookExistsError as exc:
-        raise HvscanError(str(exc)) from None
-    except GitError as exc:
-        raise HvscanError(f"git: {exc}") from None
-    except OSError as exc:
-        raise HvscanError(f"cannot write the hook: {exc.strerror or exc}") from None
-    click.echo(f"hvscan: {action} {path}")
-
-
-def _scan_git(produce: Produce, **options: Any) -> None:
-    from hvscan.sources.gitcmd import GitError
-
-    try:
-        _scan(produce, **options)
-    except GitError as exc:
-        raise HvscanError(f"git: {exc}") from None
-
-
-def _scan(produce: Produce, *, trust_inline: bool = True, **options: Any) -> None:
-    verification = _verification(options)
-    settings = _settings(options)._replace(trust_inline=trust_inline)
-    scan_and_report(produce, settings, verification=verification, **options)
-
-
-def _verification(options: dict[str, Any]) -> VerifyStep | None:
-    """The verification step the options ask for (taken out of them); None when it is off."""
-    verify: bool = options.pop("verify")
-    api_base: str | None = options.pop("api_base")
-    org_id: str | None = options.pop("org_id")
-    only_verified: bool = options.pop("only_verified")
-    results: str | None = options.pop("results")
-    verify_workers: int = options.pop("verify_workers")
-    verify_timeout: float = options.pop("verify_timeout")
-    verify_key_deadline: float = options.pop("verify_key_deadline")
-    verify_deadline: float = options.pop("verify_deadline")
-    verify_retries: int = options.pop("verify_retries")
-    verify_cache: Path | None = options.pop("verify_cache")
-    verify_cache_ttl: int = options.pop("verify_cache_ttl")
-    if not verify:
-        for given, name in ((only_verified, "--only-verified"), (results, "--results"),
-                            (verify_cache, "--verify-cache")):
-            if given:
-                raise click.UsageError(f"{name} needs --verify")
-        return None
-    from hvscan import verify as verifying
-
-    if only_verified and results:
-        raise click.UsageError("use either --only-verified or --results, not both")
-    statuses = _checked("--results", verifying.parse_statuses,
-                       "live" if only_verified else results or ",".join(verifying.STATUSES))
-    settings = verifying.Settings(
-        api_base=api_base or verifying.DEFAULT_API_BASE,
-        org_id=org_id,
-        workers=verify_workers, timeout=verify_timeout, retries=verify_retries,
-        key_deadline=verify_key_deadline, run_deadline=verify_deadline)
-    try:
-        cache = (verifying.DiskCache.load(verify_cache, verify_cache_ttl)
-                 if verify_cache else None)
-    except verifying.VerifyError as exc:
-        raise HvscanError(str(exc)) from None
-    return verifying.VerifyStep(settings, cache, statuses)
-
-
-def _checked(param: str, check: Callable[[str], T], value: str) -> T:
-    from hvscan.verify import VerifyError
-
-    try:
-        return check(value)
-    except VerifyError as exc:
-        raise click.BadParameter(str(exc), param_hint=param) from None
+    run(repo, pre_push, force)
 
 
 def main() -> None:

@@ -9,10 +9,11 @@ of ignore files, baselines and rules take either.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from hvscan.rules import StrPath
 
 
@@ -49,6 +50,7 @@ class CommitTree:
     def relative(self, path: Path) -> str | None:
         """``path`` relative to the top level (POSIX), None when it is outside."""
         import os.path
+        from pathlib import Path
 
         try:
             relative = Path(os.path.normpath(path)).relative_to(self.top)

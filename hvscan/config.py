@@ -4,9 +4,13 @@ A setting is named like its long option (``fail-on`` is ``--fail-on``) and resol
 the command line, the environment (``HVSCAN_FAIL_ON``; a few settings also read a vendor variable),
 the configuration file, the option's default. The file is ``.hvscan.toml`` or the ``[tool.hvscan]``
 table of ``pyproject.toml``, looked up from the scanned directory up to the repository's top
-level, or the one named by ``--config``. Values from the file and the environment go through the
-option's own click type and callback, so they are checked like the command line, and a bad one is
+level (``hvscan/settings/discovery.py``, which the fast path uses too), or the one named by
+``--config``. Values from the file and the environment go through the setting's converter
+(``hvscan/settings/checks.py``), so they are checked like the command line, and a bad one is
 reported as one line naming where it came from, the key and what is allowed.
+
+Nothing here knows click: ``resolve`` takes the command's option values by name and the names the
+command line set, and fills in the others; the command line (``hvscan/cli.py``) only parses.
 
 What the scanned content may set is limited (docs/security.md): ``api-base`` is never read from
 a file, and a range scan (``hvscan git --range A..B``, ``--since-commit A``) looks the file, the
@@ -18,20 +22,15 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
-
-import click
-from click.core import ParameterSource
 
 if TYPE_CHECKING:
     from hvscan.committed import CommittedFile, CommitTree
 
-CONFIG_NAME = ".hvscan.toml"
-PYPROJECT_NAME = "pyproject.toml"
-IGNORE_NAME = ".hvscanignore"
-ENV_PREFIX = "HVSCAN_"
+from hvscan.settings import checks, discovery
+from hvscan.settings.discovery import CONFIG_NAME, ENV_PREFIX, IGNORE_NAME, PYPROJECT_NAME
 
 
 class ConfigError(Exception):
@@ -42,6 +41,10 @@ class Setting(NamedTuple):
     """A configurable option. ``key`` is both the name in the file and the long option."""
 
     key: str
+    # What a value from a file or the environment must be (hvscan/settings/checks.py).
+    convert: checks.Convert
+    # A list of values (``--exclude`` again and again); one value in a file is a list of one.
+    multiple: bool = False
     # Environment variables read after HVSCAN_<KEY>, for names other tools already use.
     env_aliases: tuple[str, ...] = ()
     # Path values written in a configuration file are relative to that file's directory.
@@ -54,30 +57,39 @@ class Setting(NamedTuple):
     # False for settings that decide where keys are sent: only the person or job running hvscan
     # sets them (command line, environment), never a file that the scanned repository can hold.
     in_file: bool = True
+    # The command's parameter this setting fills, when not named like the key.
+    parameter: str | None = None
 
     @property
     def env(self) -> tuple[str, ...]:
         return (ENV_PREFIX + self.key.upper().replace("-", "_"), *self.env_aliases)
 
+    @property
+    def name(self) -> str:
+        """The name of the command's parameter (``fail_on`` for ``fail-on``)."""
+        return self.parameter or self.key.replace("-", "_")
+
 
 SETTINGS: dict[str, Setting] = {
     s.key: s
     for s in (
-        Setting("rules", file_relative=True),
-        Setting("exclude"),
-        Setting("fail-on"),
-        Setting("strict"),
-        Setting("max-file-size"),
-        Setting("max-decode-depth"),
-        Setting("max-archive-depth"),
-        Setting("max-archive-size"),
-        Setting("max-archive-ratio"),
-        Setting("max-archive-members"),
-        Setting("api-base", env_aliases=("HESEDVID_API_BASE",), only_with="verify",
-                in_file=False),
-        Setting("org-id", env_aliases=("HESEDVID_ORG_ID",), only_with="verify"),
-        Setting("ignore-file", file_relative=True, discover=IGNORE_NAME),
-        Setting("baseline", file_relative=True),
+        Setting("rules", checks.existing_file, multiple=True, file_relative=True,
+                parameter="rule_files"),
+        Setting("exclude", checks.pattern, multiple=True),
+        Setting("fail-on", checks.choice(checks.FAIL_ON)),
+        Setting("strict", checks.boolean),
+        Setting("max-file-size", checks.size),
+        Setting("max-decode-depth", checks.int_range(*checks.DECODE_DEPTH)),
+        Setting("max-archive-depth", checks.int_range(*checks.ARCHIVE_DEPTH)),
+        Setting("max-archive-size", checks.size),
+        Setting("max-archive-ratio", checks.int_range(1)),
+        Setting("max-archive-members", checks.int_range(1)),
+        Setting("api-base", checks.verified("check_api_base"),
+                env_aliases=("HESEDVID_API_BASE",), only_with="verify", in_file=False),
+        Setting("org-id", checks.verified("check_org_id"), env_aliases=("HESEDVID_ORG_ID",),
+                only_with="verify"),
+        Setting("ignore-file", checks.file_path, file_relative=True, discover=IGNORE_NAME),
+        Setting("baseline", checks.file_path, file_relative=True, parameter="baseline_file"),
     )
 }
 
@@ -93,15 +105,10 @@ class ConfigFile(NamedTuple):
 
 
 def project_dirs(start: Path) -> list[Path]:
-    """``start`` and its parents up to the repository's top level (the first directory holding
-    ``.git``), or up to the file-system root outside a repository."""
-    here = start.resolve()
-    dirs: list[Path] = []
-    for directory in (here, *here.parents):
-        dirs.append(directory)
-        if (directory / ".git").exists():
-            break
-    return dirs
+    """``start`` (links resolved) and its parents up to the repository's top level (the first
+    directory holding ``.git``), or up to the file-system root outside a repository; the fast
+    path looks in the same ones (``hvscan/settings/discovery.py``)."""
+    return [Path(directory) for directory in discovery.project_dirs(os.fspath(start))]
 
 
 def find_config(dirs: Iterable[Path], tree: CommitTree | None = None) -> ConfigFile | None:
@@ -181,23 +188,25 @@ def shown(path: Path, tree: CommitTree | None = None) -> str:
         return str(path)
 
 
-def resolve(ctx: click.Context, values: dict[str, Any]) -> None:
-    """Fill ``values`` (a command's keyword arguments) for every configurable option that the
-    command line left at its default, from the environment, then the file, then discovery.
-    Pops ``config_file`` (the ``--config`` option)."""
+def resolve(values: dict[str, Any], given: Collection[str], first_path: str | None) -> None:
+    """Fill ``values`` (a command's option values by parameter name) for every configurable
+    option of the command that the command line did not set (its name is not in ``given``),
+    from the environment, then the file, then discovery. ``first_path`` is the command's first
+    path argument, where the configuration is looked up from. Pops ``config_file`` (the
+    ``--config`` option)."""
     explicit: Path | None = values.pop("config_file", None)
-    start = _start_dir(ctx)
+    start = Path(discovery.start_dir(first_path))
     dirs = project_dirs(start)
     trees = _range_trees(start, dirs, values)
     if trees is None:
-        _fill(ctx, values, explicit, dirs, None)
+        _fill(values, given, explicit, dirs, None)
         return
     base, tip = trees
     from hvscan.sources.gitcmd import GitError
 
     try:
         dirs = [d for d in dirs if base.relative(d) is not None]
-        _fill(ctx, values, explicit, dirs, base)
+        _fill(values, given, explicit, dirs, base)
         if tip is not None:
             # The change's own ignore file is never applied; the findings it would have
             # suppressed say so (hvscan/suppress.py).
@@ -206,27 +215,22 @@ def resolve(ctx: click.Context, values: dict[str, Any]) -> None:
         raise ConfigError(f"{base.commit[:12]}: cannot read the configuration: {exc}") from None
 
 
-def _fill(ctx: click.Context, values: dict[str, Any], explicit: Path | None, dirs: list[Path],
-          tree: CommitTree | None) -> None:
+def _fill(values: dict[str, Any], given: Collection[str], explicit: Path | None,
+          dirs: list[Path], tree: CommitTree | None) -> None:
     config = load_config(explicit) if explicit is not None else find_config(dirs, tree)
-    options = _configurable_options(ctx)
-    from_file = _file_values(ctx, config, options) if config is not None else {}
-    for param in ctx.command.params:
-        key = _key(param)
-        if key not in options or param.name is None:
+    from_file = _file_values(config) if config is not None else {}
+    for setting in SETTINGS.values():
+        if setting.name not in values or setting.name in given:
             continue
-        if ctx.get_parameter_source(param.name) is not ParameterSource.DEFAULT:
-            continue
-        setting = SETTINGS[key]
         value = None
         if setting.only_with is None or values.get(setting.only_with):
-            value = _env_value(ctx, param, setting)
+            value = _env_value(setting)
         if value is None:
-            value = from_file.get(key)
+            value = from_file.get(setting.key)
         if value is None and setting.discover is not None:
             value = _discover(dirs, setting.discover, tree)
         if value is not None:
-            values[param.name] = value
+            values[setting.name] = value
 
 
 # Options of ``hvscan git`` naming the base of a range scan, whose commit holds the configuration.
@@ -260,80 +264,40 @@ def _range_trees(start: Path, dirs: list[Path],
             CommitTree(start, top, tip_commit) if tip_commit else None)
 
 
-def _start_dir(ctx: click.Context) -> Path:
-    """Where to look for the configuration: the command's first path argument (the scanned
-    directory, or a scanned file's directory, or the repository), else the current directory."""
-    for param in ctx.command.params:
-        # Only a path argument names where the scan happens (not, say, a push's remote name).
-        if (isinstance(param, click.Argument) and isinstance(param.type, click.Path)
-                and param.name is not None):
-            value = ctx.params.get(param.name)
-            first = value[0] if isinstance(value, tuple | list) and value else value
-            if isinstance(first, str | bytes | os.PathLike) and first:
-                path = Path(os.fsdecode(first))
-                if path.is_dir():
-                    return path
-                if path.parent.is_dir():
-                    return path.parent
-            break
-    return Path.cwd()
-
-
-def _key(param: click.Parameter) -> str | None:
-    for opt in param.opts:
-        if opt.startswith("--"):
-            return opt[2:]
-    return None
-
-
-def _configurable_options(ctx: click.Context) -> dict[str, click.Parameter]:
-    """Settings that some scan command has as an option: the current command's own option
-    first, then its siblings', so a file shared by all commands is checked as a whole."""
-    commands: list[click.Command] = [ctx.command]
-    if ctx.parent is not None and isinstance(ctx.parent.command, click.Group):
-        commands += ctx.parent.command.commands.values()
-    options: dict[str, click.Parameter] = {}
-    for command in commands:
-        for param in command.params:
-            key = _key(param)
-            if key in SETTINGS and key not in options:
-                options[key] = param
-    return options
-
-
-def _file_values(
-    ctx: click.Context, config: ConfigFile, options: dict[str, click.Parameter]
-) -> dict[str, Any]:
+def _file_values(config: ConfigFile) -> dict[str, Any]:
+    """Every setting of the file, checked (also those the running command has no option for:
+    a file shared by all commands is checked as a whole)."""
     where = shown(config.path, config.tree)
     converted: dict[str, Any] = {}
     for key, raw in config.values.items():
         name = config.key_prefix + key
-        if key in SETTINGS and not SETTINGS[key].in_file:
+        setting = SETTINGS.get(key)
+        if setting is not None and not setting.in_file:
             raise ConfigError(
                 f"{where}: key {name!r} is not allowed in a configuration file (a scanned "
                 f"repository must not choose where keys are sent); use --{key} or "
-                f"{' or '.join(SETTINGS[key].env)}"
+                f"{' or '.join(setting.env)}"
             )
-        if key not in options:
-            allowed = sorted(k for k in options if SETTINGS[k].in_file)
+        if setting is None:
+            allowed = sorted(k for k, s in SETTINGS.items() if s.in_file)
             raise ConfigError(f"{where}: unknown key {name!r}; allowed: {', '.join(allowed)}")
-        param = options[key]
-        if param.multiple:
+        if setting.multiple:
             raw = [raw] if isinstance(raw, str) else raw  # one pattern or file needs no list
             if not isinstance(raw, list) or any(isinstance(v, list | dict) for v in raw):
                 raise ConfigError(f"{where}: key {name!r} must be a list of values")
         elif isinstance(raw, list | dict):
             raise ConfigError(f"{where}: key {name!r} must be a single value, not a "
                               f"{'list' if isinstance(raw, list) else 'table'}")
-        if SETTINGS[key].file_relative:
+        if setting.file_relative:
             base = config.path.parent
             if config.tree is not None:
                 files = [_committed(config.tree, base / str(v), f"{where}: key {name!r}")
-                         for v in (raw if param.multiple else [raw])]
-                converted[key] = tuple(files) if param.multiple else files[0]
+                         for v in (raw if setting.multiple else [raw])]
+                converted[key] = tuple(files) if setting.multiple else files[0]
                 continue
-            raw = [str(base / str(v)) for v in raw] if param.multiple else str(base / str(raw))
-        converted[key] = _convert(ctx, param, raw, f"{where}: key {name!r}")
+            raw = ([str(base / str(v)) for v in raw] if setting.multiple
+                   else str(base / str(raw)))
+        converted[key] = _convert(setting, raw, f"{where}: key {name!r}")
     return converted
 
 
@@ -344,22 +308,26 @@ def _committed(tree: CommitTree, path: Path, where: str) -> CommittedFile:
     return found
 
 
-def _env_value(ctx: click.Context, param: click.Parameter, setting: Setting) -> Any:
+def _env_value(setting: Setting) -> Any:
     for variable in setting.env:
         raw = os.environ.get(variable)
         if raw is None or raw == "":
             continue
-        value: Any = param.type.split_envvar_value(raw) if param.multiple else raw
-        return _convert(ctx, param, value, f"environment variable {variable}")
+        # A list in a variable: paths separated as in PATH, patterns by white space.
+        value: Any = raw
+        if setting.multiple:
+            value = raw.split(os.pathsep) if setting.file_relative else raw.split()
+        return _convert(setting, value, f"environment variable {variable}")
     return None
 
 
-def _convert(ctx: click.Context, param: click.Parameter, value: Any, where: str) -> Any:
+def _convert(setting: Setting, value: Any, where: str) -> Any:
     try:
-        value = param.type_cast_value(ctx, value)
-        return value if param.callback is None else param.callback(ctx, param, value)
-    except click.BadParameter as exc:
-        raise ConfigError(f"{where}: {exc.message}") from None
+        if setting.multiple:
+            return tuple(setting.convert(v) for v in value)
+        return setting.convert(value)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _discover(dirs: Sequence[Path], name: str,
@@ -373,17 +341,3 @@ def _discover(dirs: Sequence[Path], name: str,
         elif candidate.is_file():
             return candidate
     return None
-
-
-def check_patterns(
-    ctx: click.Context, param: click.Parameter, patterns: tuple[str, ...]
-) -> tuple[str, ...]:
-    """Click callback of ``--exclude``: a typo in a pattern fails with the option's name (and,
-    through ``resolve``, the file's or variable's)."""
-    from hvscan.excludes import pattern_problem
-
-    for pattern in patterns:
-        problem = pattern_problem(pattern)
-        if problem is not None:
-            raise click.BadParameter(problem, ctx, param)
-    return patterns

@@ -12,9 +12,12 @@ here only when it is provably the full command's: every staged file is plain tex
 there is no container or UTF-16/32 text for the engine to open or decode whole), none holds any
 of the engine's prefilter needles (so the engine would match nothing), and no configuration file
 or ``HVSCAN_*`` variable could change what is looked for. Anything else (a needle, a binary or
-large file, a submodule, an unmerged path, a git error, a configuration) goes to the full command
-line, which decides and reports. The tests check that ``NEEDLES`` are the engine's, that what the
-engine scans whole is never plain text here, and that both paths print the same report.
+large file, a submodule, an unmerged path, a git error) is scanned by the full scan with every
+option at its default, as hvscan/commands/staged.py runs it, only without click: a commit with a
+key is blocked at little more than the scan's cost. A configuration goes to the full command
+line, which reads it. The tests check that ``NEEDLES`` are the engine's (hvscan/needles.py
+writes them), that what the engine scans whole is never plain text here, and that both paths
+print the same report (tests/test_fastpath_differential.py on generated trees).
 
 ``hvscan dir [--hook] FILE...`` (the ``hvscan`` pre-commit hook, which passes the changed
 files' names) is tried here the same way when every argument is a regular file, not a symbolic
@@ -37,24 +40,18 @@ import os
 import stat
 import sys
 
-from hvscan.units import counted, format_size, parse_size
+# What the full scan looks for, encoded forms included: computed from the engine by
+# hvscan/needles.py (tests/test_needles.py checks that they are the engine's).
+from hvscan._needles import NEEDLES
+from hvscan.gitformat import batch_objects, raw_entries
+from hvscan.settings.discovery import configuration_may_apply, start_dir
+from hvscan.summary import clean
+from hvscan.units import parse_size
 
-# Engine(load_builtin_rules()).prefilter.needles: what the full scan looks for, encoded forms
-# included. tests/test_fastpath.py fails, printing the new value, when rules or decoders change it.
-NEEDLES = (
-    b"hv_live_", b"hv_test_",
-    b"aHZfbGl2ZV", b"aHZfdGVzdF", b"h2X2xpdmVf", b"h2X3Rlc3Rf", b"odl9saXZlX", b"odl90ZXN0X",
-    b"aAB2AF8AbABpAHYAZQBf", b"aAB2AF8AdABlAHMAdABf", b"gAdgBfAGwAaQB2AGUAX",
-    b"gAdgBfAHQAZQBzAHQAX", b"oAHYAXwBsAGkAdgBlAF", b"oAHYAXwB0AGUAcwB0AF",
-    b"h\x00v\x00_\x00l\x00i\x00v\x00e\x00_", b"h\x00v\x00_\x00t\x00e\x00s\x00t\x00_",
-    b"h\x00\x00\x00v\x00\x00\x00_\x00\x00\x00l\x00\x00\x00i\x00\x00\x00v\x00\x00\x00e\x00\x00\x00_",
-    b"h\x00\x00\x00v\x00\x00\x00_\x00\x00\x00t\x00\x00\x00e\x00\x00\x00s\x00\x00\x00t\x00\x00\x00_",
-    b"%68%76%5", b"hv%5", b"\\x68\\x76\\x5", b"hv\\x5", b"\\u0068\\u0076\\u005", b"hv\\u005",
-)
 # The full scan searches larger blobs in one Hyperscan pass; here each needle is one pass.
 _LARGE_BLOB = 1 << 20
 # Modes of blobs whose content is what gets committed: files, executables, symbolic links.
-_BLOB_MODES = (b"100644", b"100755", b"120000")
+_BLOB_MODES = ("100644", "100755", "120000")
 # Control characters that no plain text holds (tab, line breaks, form feed and escape are fine).
 # What the engine scans in full without a needle (a container, a UTF-16/32 text) has one of them,
 # or invalid UTF-8, in its first bytes.
@@ -76,12 +73,16 @@ def main() -> None:
 def _fast_or_full(args: list[str]) -> None:
     report = None
     if args in (["staged"], ["git", "--staged"]):
-        report = clean_staged_report(".")
+        if not configuration_may_apply(start_dir(".")):  # else: the full command line reads it
+            staged = read_staged(".")
+            report = _clean_staged_report(staged) if staged is not None else None
+            if report is None:
+                scan_staged_with_defaults(".", staged)
     elif args[:1] == ["dir"] and not any(a.startswith("-") for a in _dir_operands(args)):
         paths = _dir_operands(args) or ["."]
         if all(os.path.isfile(path) for path in paths):
             report = clean_files_report(paths)
-        elif all(paths) and not _configuration_may_apply(_configuration_start(paths[0])):
+        elif all(paths) and not configuration_may_apply(start_dir(paths[0])):
             scan_with_defaults(paths)
     if report is not None:
         write_stdout(report)
@@ -132,41 +133,58 @@ def _dir_operands(args: list[str]) -> list[str]:
 def clean_staged_report(repo: str) -> str | None:
     """The text report of ``hvscan staged`` when the staged change provably holds nothing to
     report, or None when the full scan must decide."""
-    if _configuration_may_apply(repo):
+    if configuration_may_apply(start_dir(repo)):
         return None
+    staged = read_staged(repo)
+    return None if staged is None else _clean_staged_report(staged)
+
+
+# What the fast path read of a staged change: git's raw listing, and the staged blob of each
+# added or changed file (by id) in the listing's order.
+Staged = tuple[bytes, list[str], dict[str, bytes]]
+
+
+def read_staged(repo: str) -> Staged | None:
+    """The staged change as ``git diff --cached --raw`` lists it and one ``git cat-file
+    --batch`` gives its blobs, or None for anything the fast path does not read (an unmerged
+    path, a submodule, a git error, output it does not expect)."""
     listing = _git(repo, "diff", "--cached", "--raw", "-z", "-M", "--no-abbrev", "--no-relative",
                    "--ignore-submodules=none")
     ids = _staged_blob_ids(listing) if listing is not None else None
-    if ids is None:
+    if listing is None or ids is None:
         return None
-    total = 0
+    blobs: dict[str, bytes] = {}
     if ids:
-        # Not gitcmd.CatFile, the sources' reader: using it would cost this path the imports
-        # of hvscan.sources (dataclasses, typing), pathlib, threading and tempfile. Anything
-        # unexpected here falls back to the full command, which reads the blobs with CatFile.
-        output = _git(repo, "cat-file", "--batch", input=b"".join(i + b"\n" for i in ids))
+        # One cat-file answered whole, not gitcmd.CatFile's stream (its module costs this path
+        # threading, tempfile and pathlib), read with the same header parser.
+        output = _git(repo, "cat-file", "--batch",
+                      input=b"".join(i.encode("ascii") + b"\n" for i in ids))
         if output is None:
             return None
-        offset = 0
-        for _ in ids:
-            end = output.find(b"\n", offset)
-            header = output[offset:end].split()
-            if len(header) != 3 or header[1] != b"blob":
+        try:
+            objects = batch_objects(output, len(ids))
+        except ValueError:
+            return None
+        for object_id, found in zip(ids, objects, strict=True):
+            if found is None or found[0] != "blob":
                 return None
-            size = int(header[2])
-            data = output[end + 1:end + 1 + size]
-            if (size >= _LARGE_BLOB or not _plain_text(data)
-                    or any(needle in data for needle in NEEDLES)):
-                return None
-            total += size
-            offset = end + 1 + size + 1
-    return _clean_report(len(ids), total)
+            blobs[object_id] = found[1]
+    return listing, ids, blobs
+
+
+def _clean_staged_report(staged: Staged) -> str | None:
+    _, ids, blobs = staged
+    for data in blobs.values():
+        if (len(data) >= _LARGE_BLOB or not _plain_text(data)
+                or any(needle in data for needle in NEEDLES)):
+            return None
+    return clean(len(ids), sum(len(blobs[i]) for i in ids)) + "\n"
 
 
 def clean_files_report(paths: list[str]) -> str | None:
     """The text report of ``hvscan dir PATH...`` when every path is a regular file that provably
     holds nothing to report, or None when the full scan must decide."""
-    if _configuration_may_apply(os.path.dirname(paths[0]) or "."):
+    if configuration_may_apply(start_dir(paths[0])):
         return None
     seen: set[tuple[int, int]] = set()
     total = 0
@@ -190,7 +208,20 @@ def clean_files_report(paths: list[str]) -> str | None:
                 or any(needle in data for needle in NEEDLES)):
             return None
         total += len(data)
-    return _clean_report(len(seen), total)
+    return clean(len(seen), total) + "\n"
+
+
+def scan_staged_with_defaults(repo: str, staged: Staged | None) -> None:
+    """``hvscan staged`` with every option at its default, as hvscan/commands/staged.py runs
+    it, from what the fast path read (``staged``, unless None); exits with its exit code. For
+    a change with a match, this is the commit being blocked: no click, no option parsing, and
+    no second listing or reading of the staged blobs."""
+    from hvscan import runner
+    from hvscan.commands.common import git_errors_as_one_line
+    from hvscan.commands.staged import staged_change
+
+    produce = staged_change(repo, staged)
+    runner.guarded(lambda: git_errors_as_one_line(lambda: runner.scan_and_report(produce)))
 
 
 def scan_with_defaults(paths: list[str]) -> None:
@@ -204,33 +235,18 @@ def scan_with_defaults(paths: list[str]) -> None:
     runner.guarded(lambda: runner.scan_and_report(produce))
 
 
-def _configuration_start(path: str) -> str:
-    """Where the full command line starts looking for configuration for a scan of ``path``
-    (the directory, or a file's directory); a path that does not exist is looked up from its
-    directory, which also covers the current directory and its parents."""
-    return path if os.path.isdir(path) else os.path.dirname(path) or "."
-
-
-def _clean_report(files: int, total: int) -> str:
-    return (f"hvscan: scanned {counted(files, 'file')} ({format_size(total)}); "
-            "0 findings\n")
-
-
-def _staged_blob_ids(listing: bytes) -> list[bytes] | None:
+def _staged_blob_ids(listing: bytes) -> list[str] | None:
     """The staged blob of each added or changed file, or None for anything the fast path does
     not decide (an unmerged path, a submodule, output it does not expect)."""
-    fields = listing.split(b"\0")
-    ids: list[bytes] = []
-    index = 0
-    while index < len(fields) and fields[index]:
-        header = fields[index].split()
-        if len(header) != 5 or not header[0].startswith(b":"):
-            return None
-        new_mode, new_id, status = header[1], header[3], header[4][:1]
-        index += 3 if status in (b"R", b"C") else 2
-        if status == b"D":
+    try:
+        entries = raw_entries(listing)
+    except ValueError:
+        return None
+    ids: list[str] = []
+    for status, _old_modes, new_mode, _old_ids, new_id, _path, _old_paths in entries:
+        if status == "D":
             continue
-        if status not in (b"A", b"M", b"R", b"T") or new_mode not in _BLOB_MODES:
+        if status not in ("A", "M", "R", "T") or new_mode not in _BLOB_MODES:
             return None
         ids.append(new_id)
     return ids
@@ -244,55 +260,11 @@ def _plain_text(data: bytes) -> bool:
     return not any(byte in data for byte in _BINARY)
 
 
-def _configuration_may_apply(repo: str) -> bool:
-    """Whether a setting could come from the environment or a file: any ``HVSCAN_*`` variable
-    (not ``HESEDVID_*``: only ``--verify``, never taken here, reads them), or a
-    ``.hvscan.toml``, or a ``pyproject.toml`` with a ``tool.hvscan`` table, in the directory or
-    above it up to the repository's top (the first directory holding ``.git``), where the
-    configuration is looked up. A ``.hvscanignore`` there sends the run to the full command too:
-    it cannot change a clean answer, but a malformed one must fail the same way."""
-    if any(name.startswith("HVSCAN_") for name in os.environ):
-        return True
-    directory = os.path.abspath(repo)
-    while True:
-        if any(os.path.exists(os.path.join(directory, name))
-               for name in (".hvscan.toml", ".hvscanignore")):
-            return True
-        if _pyproject_configures_hvscan(os.path.join(directory, "pyproject.toml")):
-            return True
-        parent = os.path.dirname(directory)
-        if parent == directory or os.path.exists(os.path.join(directory, ".git")):
-            return False
-        directory = parent
-
-
-def _pyproject_configures_hvscan(path: str) -> bool:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return True
-    if b"hvscan" not in data:
-        return False
-    import tomllib
-
-    try:
-        tool = tomllib.loads(data.decode("utf-8")).get("tool")
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
-        return True
-    return isinstance(tool, dict) and "hvscan" in tool
-
-
 def _git(repo: str, *args: str, input: bytes | None = None) -> bytes | None:
-    import subprocess
-
     from hvscan import gitenv
 
     try:
-        done = subprocess.run(gitenv.command(repo, *args), input=input, capture_output=True,
-                              env=gitenv.environment(), check=False)
+        done = gitenv.run(repo, *args, input=input)
     except OSError:
         return None
     return done.stdout if done.returncode == 0 else None

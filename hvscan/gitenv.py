@@ -9,12 +9,17 @@ transport is allowed, so a partial clone's missing object is an error), or show 
 real objects (replace refs and grafts ignored, output in UTF-8). Filters are never applied: no
 command hvscan runs reads the work tree or asks cat-file for ``--filters`` or ``--textconv``.
 
-Imports nothing but ``os``: the pre-commit hook's fast path (hvscan/fastpath.py) uses it too.
+Imports nothing but ``os`` (and ``subprocess`` to run git): the pre-commit hook's fast path
+(hvscan/fastpath.py) runs git through it too.
 """
 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import subprocess
 
 # Below a file that is never a directory, nothing exists: a hooks directory with no hook, a
 # graft file that is never there.
@@ -72,3 +77,13 @@ def environment() -> dict[str, str]:
     return {**os.environ, "LC_ALL": "C", "GIT_PAGER": "cat", "GIT_TERMINAL_PROMPT": "0",
             "GIT_ASKPASS": "", "GIT_ALLOW_PROTOCOL": "", "GIT_NO_REPLACE_OBJECTS": "1",
             "GIT_GRAFT_FILE": NOWHERE}
+
+
+def run(repo: str, *args: str, input: bytes | None = None,
+        repository_settings: tuple[str, ...] = ()) -> subprocess.CompletedProcess[bytes]:
+    """Run ``git -C repo args...`` as ``command`` builds it, in ``environment()``, never through
+    a shell, and wait for it; its output is captured. OSError when git cannot be started."""
+    import subprocess
+
+    return subprocess.run(command(repo, *args, repository_settings=repository_settings),
+                          input=input, capture_output=True, check=False, env=environment())

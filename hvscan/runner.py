@@ -1,10 +1,10 @@
 """Running a scan once its options are settled: build the pipeline, run the source, settle and
 verify the findings, write the report, choose the exit code, and turn failures into one line.
 
-Nothing here parses a command line or imports click. ``cli.py`` parses and settles the options
-and calls in; ``fastpath.py`` calls in directly for ``hvscan dir`` without options or
-configuration, where every parameter keeps the default below (tests/test_runner.py checks that
-these are the command line's defaults), so both print the same report.
+Nothing here parses a command line or imports click. The commands (``hvscan/commands/``) call in
+with their settled options; ``fastpath.py`` calls in directly for ``hvscan dir`` without options
+or configuration, where every parameter keeps the default below (tests/test_runner.py checks
+that these are the command line's defaults), so both print the same report.
 
 Exit codes: 0 no finding at or above --fail-on; 1 findings at or above it; 2 usage error or
 something asked for could not be scanned, and with --strict also when part of it was left
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from hvscan.committed import CommittedFile
     from hvscan.scan import Annotate, Pipeline, ScanResult
+    from hvscan.settings.options import OutputOptions
     from hvscan.verify import VerifyStep
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -107,19 +108,17 @@ def scan_and_report(
     settings: Settings = DEFAULTS,
     *,
     verification: VerifyStep | None = None,
-    output_format: str = "text",
-    output: Path | None = None,
-    fail_on: str = "low",
-    exit_zero: bool = False,
-    show_suppressed: bool = False,
-    show_secrets: bool = False,
-    color: str = "auto",
-    strict: bool = False,
+    output_options: OutputOptions | None = None,
 ) -> NoReturn:
-    """Scan, report, and exit with the scan's exit code (with ``strict``, 2 when anything was
-    left unscanned, listed on standard error)."""
+    """Scan, report as ``output_options`` say (default: the command line's defaults), and exit
+    with the scan's exit code (with ``strict``, 2 when anything was left unscanned, listed on
+    standard error)."""
     from hvscan.report import ReportOptions, renderer
     from hvscan.rules import severity_rank
+    from hvscan.settings.options import OutputOptions
+
+    (output_format, output, fail_on, exit_zero, strict, show_suppressed, show_secrets,
+     color) = output_options or OutputOptions()
 
     result = run(produce, settings, verification.annotate if verification else None)
     # After settling: a suppressed key is never sent to the API.

@@ -474,3 +474,25 @@ def test_follow_symlinks_is_not_a_setting(tmp_path: Path, run_hvscan: Run) -> No
     assert run_hvscan("baseline", "--follow-symlinks", "-o", tmp_path / "b.json",
                       cwd=tmp_path / "tree").returncode == 0
     assert "out/k.txt" in (tmp_path / "b.json").read_text()
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands))
+def test_every_option_reaches_its_command_typed(name: str) -> None:
+    """Each option of a command is a parameter of its function or a field of one of the typed
+    records it gets (hvscan/settings/options.py), and each record field is an option: none is
+    forgotten, none left over."""
+    import inspect
+
+    from hvscan.settings.options import OutputOptions, ScanOptions, VerifyOptions
+
+    command = cli.commands[name]
+    options = {param.name for param in command.params if param.expose_value} - {"config_file"}
+    assert command.callback is not None
+    signature = set(inspect.signature(command.callback).parameters)
+    records = {"options": ScanOptions, "report": OutputOptions, "verify": VerifyOptions}
+    fields = {field for key, record in records.items() if key in signature
+              for field in record._fields}
+    # Set from the configuration only: a range scan's ignore file; a baseline for commands
+    # that report.
+    fields -= {"untrusted_ignore_file", *(() if "report" in signature else ("baseline_file",))}
+    assert options == (signature - set(records)) | fields

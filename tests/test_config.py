@@ -12,9 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-import click
 import pytest
-from click.testing import CliRunner
 from gitrepo import GitRepo
 from hvscan_run import Run
 from keygen import key_sha256, make_key
@@ -294,27 +292,19 @@ def test_api_base_is_never_read_from_a_file(
     assert httpserver.log == []
 
 
-# The resolution mechanism itself, on a command of its own: every setting, including those
-# whose options other commands add, resolves the same way.
+# The resolution mechanism itself, without click: the option values of a command by name, and
+# the names its command line set.
 
 
-def _probe_group() -> click.Group:
-    @click.group()
-    def group() -> None:
-        pass
-
-    @group.command()
-    @click.option("--config", "config_file", type=click.Path(path_type=Path))
-    @click.option("--verify", is_flag=True)
-    @click.option("--org-id")
-    @click.option("--rules", multiple=True, type=click.Path(path_type=Path))
-    @click.option("--not-a-setting", default="x")
-    def probe(**values: Any) -> None:
-        resolve(click.get_current_context(), values)
-        click.echo(json.dumps({k: [str(p) for p in v] if isinstance(v, tuple) else v
-                               for k, v in values.items()}))
-
-    return group
+def _probe(args: list[str], config: Path) -> dict[str, Any]:
+    values: dict[str, Any] = {"config_file": config, "verify": "--verify" in args,
+                              "org_id": args[args.index("--org-id") + 1]
+                              if "--org-id" in args else None,
+                              "rule_files": (), "not_a_setting": "x"}
+    given = {"config_file", *(["verify"] if "--verify" in args else []),
+             *(["org_id"] if "--org-id" in args else [])}
+    resolve(values, given, None)
+    return values
 
 
 @pytest.mark.parametrize(
@@ -338,20 +328,21 @@ def test_resolution_order_and_vendor_variables(
         monkeypatch.setenv(name, value)
     config = tmp_path / "c.toml"
     config.write_text('org-id = "from-file"\nrules = ["r.toml"]\n')
-    result = CliRunner().invoke(_probe_group(), ["probe", "--config", str(config), *args])
-    assert result.exit_code == 0, result.output
-    values = json.loads(result.output)
+    (tmp_path / "r.toml").write_text("")
+    values = _probe(args, config)
     assert values["org_id"] == expected
-    assert values["rules"] == [str(tmp_path / "r.toml")]
+    assert values["rule_files"] == (tmp_path / "r.toml",)
     assert values["not_a_setting"] == "x" and "config_file" not in values
 
 
 def test_only_settings_are_allowed_keys(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text('not-a-setting = "y"\n')
-    result = CliRunner().invoke(_probe_group(), ["probe", "--config", str(config)])
-    assert isinstance(result.exception, ConfigError)
-    assert "unknown key 'not-a-setting'; allowed: org-id, rules" in str(result.exception)
+    with pytest.raises(ConfigError) as raised:
+        _probe([], config)
+    allowed = ", ".join(sorted(key for key, setting in SETTINGS.items() if setting.in_file))
+    assert f"unknown key 'not-a-setting'; allowed: {allowed}" in str(raised.value)
+    assert "api-base" not in allowed and "org-id, rules" in allowed
 
 
 def test_every_setting_names_a_long_option() -> None:

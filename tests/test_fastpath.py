@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from archives import make_tar, make_zip
 from gitrepo import GitRepo
-from hvscan_run import Run
+from hvscan_run import Run, entry_and_full
 from keygen import make_key
 
 from hvscan import fastpath
@@ -27,12 +27,6 @@ FULL_COMMAND = [sys.executable, "-c", "from hvscan.cli import main; main()", "st
 
 def test_system_dirs_are_the_walkers() -> None:
     assert tuple(os.fsdecode(d) for d in files.SYSTEM_DIRS) == fastpath.SYSTEM_DIRS
-
-
-def test_needles_are_the_engines() -> None:
-    needles = Engine(load_builtin_rules()).prefilter.needles
-    assert set(fastpath.NEEDLES) == set(needles), (
-        f"update hvscan.fastpath.NEEDLES to {tuple(sorted(needles))!r}")
 
 
 def both_paths(repo: GitRepo, run_hvscan: Run) -> tuple[str | None, bytes, bytes]:
@@ -238,31 +232,6 @@ def test_a_malformed_ignore_file_fails_the_same_way_on_both_paths(
 
 # --- hvscan dir [DIR...] (a CI job's scan of its checkout) ----------------------------------
 
-# hvscan's entry point, saying on stderr whether the run needed click (the full command line).
-ENTRY = ("import sys\nfrom hvscan import fastpath\nsys.argv[0] = 'hvscan'\ntry:\n"
-         "    fastpath.main()\nfinally:\n"
-         "    sys.stderr.write(f'click imported: {\"click\" in sys.modules}\\n')\n")
-
-
-FULL_ENTRY = "import sys\nfrom hvscan.cli import main\nsys.argv[0] = 'hvscan'\nmain()\n"
-
-
-def entry_and_full(cwd: Path, *args: str, env: dict[str, str] | None = None,
-                   ) -> tuple[subprocess.CompletedProcess[bytes], bool]:
-    """What `hvscan ARGS` does, checked against the full command line (same output and exit
-    code), and whether it took the full command line."""
-    entry = subprocess.run([sys.executable, "-c", ENTRY, *args], cwd=cwd, env=env,
-                           capture_output=True, check=False)
-    full = subprocess.run([sys.executable, "-c", FULL_ENTRY, *args], cwd=cwd, env=env,
-                          capture_output=True, check=False)
-    assert (entry.returncode, entry.stdout) == (full.returncode, full.stdout)
-    assert entry.stderr.endswith(b"click imported: False\n") or entry.stderr.endswith(
-        b"click imported: True\n"), entry.stderr
-    assert entry.stderr.replace(b"click imported: False\n", b"").replace(
-        b"click imported: True\n", b"") == full.stderr
-    return entry, entry.stderr.endswith(b"True\n")
-
-
 def build_tree(root: Path) -> None:
     (root / ".git").mkdir()
     (root / ".git" / "leak").write_text(f"{make_key('live', 5)}\n")  # not the tree's
@@ -358,3 +327,33 @@ def test_hook_mode_gives_the_full_commands_answer(tmp_path: Path,
     expected = {"src/deep/er/a.py": 0, "src": 0, "-notes.txt": 1, "--exit-zero": 2,
                 "--fail-on=critical": 0, "key.txt": 1}[args[2]]
     assert done.returncode == expected, done
+
+
+def test_configuration_is_found_through_a_linked_directory(tmp_path: Path) -> None:
+    # The issue's reproduction: work/link leads to real/sub, whose configuration is real's. The
+    # fast path once looked up work/ and the parents of the link's name, and gave an all-clear.
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "real" / "sub").mkdir(parents=True)
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "link").symlink_to(Path("..", "real", "sub"))
+    (tmp_path / "real" / ".hvscan.toml").write_text('rules = ["extra.toml"]\n')
+    (tmp_path / "real" / "extra.toml").write_text(
+        "[[rules]]\nid='acme'\ndescription='Acme'\nregex='acme_[0-9]{6}'\n"
+        "keywords=['acme_']\nkey_type='token'\nseverity='high'\nremediation='Rotate.'\n")
+    (tmp_path / "real" / "sub" / "f.txt").write_text("token acme_123456\n")
+    for args in (("dir", "work/link/f.txt"), ("dir", "--hook", "work/link/f.txt"),
+                 ("dir", "work/link")):
+        done, _ = entry_and_full(tmp_path, *args)
+        assert done.returncode == 1 and b"acme" in done.stdout, done
+
+
+@pytest.mark.parametrize("args", [("staged",), ("git", "--staged")])
+def test_a_staged_key_is_reported_without_click(repo: GitRepo, args: tuple[str, ...]) -> None:
+    # The blocked commit: the full scan with its defaults, the full command line's report.
+    repo.write("a.py", f"KEY = '{make_key('live', 10)}'\n")
+    repo.add("a.py")
+    done, took_full = entry_and_full(repo.path, *args, env=repo.env)
+    assert done.returncode == 1 and b"a.py:1" in done.stdout and not took_full
+    repo.write(".hvscan.toml", 'fail-on = "critical"\n')
+    done, took_full = entry_and_full(repo.path, *args, env=repo.env)
+    assert done.returncode == 0 and took_full

@@ -9,6 +9,7 @@ import pytest
 from hvscan import runner
 from hvscan.cli import cli
 from hvscan.engine import Limits
+from hvscan.settings.options import OutputOptions
 from hvscan.sources.files import DEFAULT_MAX_FILE_SIZE
 from hvscan.units import parse_size
 
@@ -22,11 +23,10 @@ def test_the_defaults_are_the_command_lines() -> None:
     they must be what click gives the command when no option is given."""
     command = cli.commands["dir"]
     given = command.make_context("dir", []).params
-    defaults = {**runner.DEFAULTS._asdict(),
-                **{name: parameter.default for name, parameter
-                   in inspect.signature(runner.scan_and_report).parameters.items()
-                   if parameter.default is not inspect.Parameter.empty
-                   and name != "settings"}}
+    parameters = inspect.signature(runner.scan_and_report).parameters
+    assert parameters["output_options"].default is None  # OutputOptions()'s defaults
+    defaults = {**runner.DEFAULTS._asdict(), **OutputOptions()._asdict(),
+                "verification": parameters["verification"].default}
     assert defaults.pop("limits") == Limits(**{LIMIT_OPTIONS[name]: given.pop(name)
                                                for name in LIMIT_OPTIONS})
     assert defaults.pop("verification") is None and given.pop("verify") is False

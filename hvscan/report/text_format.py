@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 from hvscan.report import ReportOptions, finding_details, shown_secret
 from hvscan.rules import SEVERITIES
-from hvscan.units import counted, format_size
+from hvscan.summary import line, scanned
+from hvscan.units import counted
 
 if TYPE_CHECKING:
     from hvscan.model import Finding
@@ -87,7 +88,7 @@ def summary(result: ScanResult) -> str:
     if by_severity:
         findings += f" ({by_severity})"
     parts = [
-        f"scanned {counted(stats.files_scanned, 'file')} ({format_size(stats.bytes_scanned)})",
+        scanned(stats.files_scanned, stats.bytes_scanned),
         findings,
     ]
     if stats.archive_members:
@@ -110,4 +111,4 @@ def summary(result: ScanResult) -> str:
         parts.append(f"{stats.preexisting_ignored} key(s) already there before the change")
     if stats.errors:
         parts.append(f"{counted(stats.errors, 'error')}: scan incomplete")
-    return "hvscan: " + "; ".join(parts)
+    return line(parts)

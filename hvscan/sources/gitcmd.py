@@ -10,10 +10,13 @@ import re
 import subprocess
 import threading
 from collections.abc import Iterator, Sequence
-from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from hvscan import gitenv
+from hvscan.gitformat import batch_header, batch_objects
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 # Bigger than the default 64 KiB so git rarely waits for the reader (Linux caps it at
 # /proc/sys/fs/pipe-max-size, 1 MiB by default; elsewhere the request is ignored).
@@ -28,11 +31,9 @@ def git(repo: Path | bytes | str, *args: str | bytes, input: bytes | None = None
         repository_settings: tuple[str, ...] = ()) -> bytes:
     """Run ``git -C repo args...`` and return its standard output (``repository_settings``:
     see ``gitenv.command``)."""
-    command = gitenv.command(os.fsdecode(repo), *map(os.fsdecode, args),
-                             repository_settings=repository_settings)
     try:
-        done = subprocess.run(command, input=input, capture_output=True, check=False,
-                              env=gitenv.environment())
+        done = gitenv.run(os.fsdecode(repo), *map(os.fsdecode, args), input=input,
+                          repository_settings=repository_settings)
     except FileNotFoundError:
         raise GitError("git is not installed or not on PATH") from None
     if done.returncode != 0:
@@ -161,14 +162,17 @@ class CatFile:
         if not header:
             self._git.finish()
             raise GitError(f"git cat-file stopped before {name}")
-        if header.endswith((b" missing\n", b" ambiguous\n")):
+        try:
+            found = batch_header(header)
+        except ValueError as exc:
+            raise GitError(str(exc)) from None
+        if found is None:
             return None
-        _, kind, size_field = header.split()
-        size = int(size_field)
+        kind, size = found
         data = self._stdout.read(size)
         if len(data) != size or self._stdout.read(1) != b"\n":
             raise GitError(f"git cat-file output ended inside object {name}")
-        return kind.decode("ascii"), data
+        return kind, data
 
     def close(self) -> None:
         """Wait for git to exit; raise GitError if it failed."""
@@ -226,8 +230,18 @@ def cat_objects(
 
 
 def read_blobs(repo: Path | bytes | str, ids: Sequence[str]) -> list[bytes]:
-    """The contents of the objects in ``ids`` that the repository has."""
-    return [data for _, _, data in cat_objects(repo, ids) if data is not None]
+    """The contents of the objects in ``ids`` that the repository has: the few earlier versions
+    of a blob with a match, read by one ``git cat-file --batch`` answered whole (no reader
+    thread or stream)."""
+    requests = [request for request in map(_request, ids) if request is not None]
+    if not requests:
+        return []
+    try:
+        objects = batch_objects(git(repo, "cat-file", "--batch", input=b"".join(requests)),
+                                len(requests))
+    except ValueError as exc:
+        raise GitError(str(exc)) from None
+    return [found[1] for found in objects if found is not None]
 
 
 def _write_names(stream: IO[bytes], ids: Sequence[str]) -> None:

@@ -7,9 +7,12 @@ repository ``git diff --cached`` falls back to comparing files and answers "unkn
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hvscan.sources.gitcmd import GitError, git
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 _DUBIOUS = "detected dubious ownership in repository at '"
 

@@ -6,14 +6,16 @@ processes do the whole job: ``git diff --cached --raw`` lists the staged files (
 detected; before the first commit everything is an addition) and one ``git cat-file --batch``
 reads their staged blobs. Each blob carries its earlier versions (HEAD's copy of the same file or
 of its rename source, and the merged branch's copy during a merge) so that only keys the staged
-change adds are reported; those are read only for the rare blob that has a match.
+change adds are reported; those are read only for the rare blob that has a match. When the
+hook's fast path has already listed the change and read its blobs (hvscan/fastpath.py), it hands
+them over and git is not asked again.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from hvscan.model import Origin
 from hvscan.sources import Blob, Events, Excluded, Failed, Skipped, display_path
@@ -21,10 +23,16 @@ from hvscan.sources.gitcmd import GitError, cat_objects, git, is_object_id, read
 from hvscan.sources.gitrepository import require_repository
 from hvscan.sources.rawdiff import GITLINK, Change, parse_changes
 
+if TYPE_CHECKING:
+    from pathlib import Path
 
-def read(repo: Path | bytes | str, excluded: Excluded | None = None) -> Events:
-    """The staged blobs; paths that ``excluded`` matches are neither read nor reported."""
-    changes = staged_changes(repo)
+
+def read(repo: Path | bytes | str, excluded: Excluded | None = None, *,
+         listing: bytes | None = None, blobs: Mapping[str, bytes] | None = None) -> Events:
+    """The staged blobs; paths that ``excluded`` matches are neither read nor reported. The
+    hook's fast path hands over what it has read already: git's ``listing`` of the staged
+    change, and the ``blobs`` it holds, by id."""
+    changes = parse_changes(listing) if listing is not None else staged_changes(repo)
     to_read: list[Change] = []
     for change in changes:
         shown = display_path(change.path)
@@ -37,7 +45,12 @@ def read(repo: Path | bytes | str, excluded: Excluded | None = None) -> Events:
                           informational=True)
         else:
             to_read.append(change)
-    objects = cat_objects(repo, [change.new_id for change in to_read])
+    ids = [change.new_id for change in to_read]
+    objects: Iterable[tuple[str, str | None, bytes | None]]
+    if blobs is not None and all(object_id in blobs for object_id in ids):
+        objects = [(object_id, "blob", blobs[object_id]) for object_id in ids]
+    else:
+        objects = cat_objects(repo, ids)
     for change, (object_id, _kind, data) in zip(to_read, objects, strict=True):
         shown = display_path(change.path)
         if data is None:
@@ -69,9 +82,10 @@ def merge_heads(repo: Path | bytes | str) -> list[str]:
     """The other parents of the commit being made while a merge is in progress."""
     where = git(repo, "rev-parse", "--git-path", "MERGE_HEAD").rstrip(b"\n")
     # git prints the path relative to the directory it ran in (an absolute one joins as is).
-    path = Path(os.fsdecode(repo)) / os.fsdecode(where)
+    path = os.path.join(os.fsdecode(repo), os.fsdecode(where))
     try:
-        heads = path.read_bytes().decode("ascii", "replace").split()
+        with open(path, "rb") as handle:
+            heads = handle.read().decode("ascii", "replace").split()
     except FileNotFoundError:
         return []
     for head in heads:

@@ -41,7 +41,7 @@ def test_cat_objects_answers_every_name_in_order(repo: GitRepo) -> None:
         (f"{commit}:café.txt", "blob", b"accented\n"),
         (second, "blob", b"two\n"),
     ]
-    assert read_blobs(repo.path, [first, "0" * 40, second]) == [b"one\n", b"two\n"]
+    assert read_blobs(repo.path, [first, "0" * 40, "two\nlines", second]) == [b"one\n", b"two\n"]
 
 
 def test_cat_objects_streams_more_than_the_pipes_hold_and_can_stop_early(repo: GitRepo) -> None:
@@ -81,8 +81,8 @@ def test_cat_objects_input_is_closed_only_by_its_writer_thread(
     monkeypatch.setattr(gitcmd, "_close", recording_close)
     names = [blob_id(repo, b"one\n")] * 1000
     if in_repository:
-        assert len(read_blobs(repo.path, names)) == 1000
+        assert len(list(cat_objects(repo.path, names))) == 1000
     else:
         with pytest.raises(GitError):
-            read_blobs(tmp_path, names)
+            list(cat_objects(tmp_path, names))
     assert input_closed_by and threading.get_ident() not in input_closed_by

@@ -265,3 +265,23 @@ def test_git_staged_refuses_history_options(repo: GitRepo, run_hvscan: Run) -> N
     done = run_hvscan("git", "--staged", "--all-occurrences", cwd=repo.path, env=repo.env)
     assert done.returncode == 2
     assert b"cannot be combined" in done.stderr
+
+
+def test_what_the_fast_path_read_is_not_read_again(repo: GitRepo, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from hvscan import fastpath
+
+    repo.write("a.txt", "clean\n")
+    repo.write("b.py", f"K = '{make_key('live', 11)}'\n")
+    repo.add("a.txt", "b.py")
+    monkeypatch.chdir(repo.path)
+    for name, value in repo.env.items():
+        monkeypatch.setenv(name, value)
+    read_by_fast_path = fastpath.read_staged(".")
+    assert read_by_fast_path is not None
+    listing, _, blobs = read_by_fast_path
+    expected = [(e.origin.path, e.data) for e in read(repo.path) if isinstance(e, Blob)]
+    # Not a repository at all: every byte must come from what was handed over.
+    given = read(tmp_path / "nowhere", listing=listing, blobs=blobs)
+    assert [(e.origin.path, e.data) for e in given if isinstance(e, Blob)] == expected
+    assert [path for path, _ in expected] == ["a.txt", "b.py"]

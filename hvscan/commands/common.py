@@ -1,0 +1,52 @@
+"""What the scan commands share: running a source through the pipeline and reporting it with
+the command's settled options, a git failure as one line, the directory source, standard input.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, BinaryIO, NoReturn
+
+from hvscan.runner import HvscanError, Produce, scan_and_report, walker
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from hvscan.settings.options import OutputOptions, ScanOptions, VerifyOptions
+
+
+def scan(produce: Produce, options: ScanOptions, output: OutputOptions, verify: VerifyOptions,
+         *, trust_inline: bool = True) -> NoReturn:
+    """Scan what ``produce`` yields, report, and exit with the scan's exit code."""
+    verification = verify.step()
+    scan_and_report(produce, options.settings(trust_inline), verification=verification,
+                    output_options=output)
+
+
+def scan_git(produce: Produce, options: ScanOptions, output: OutputOptions,
+             verify: VerifyOptions) -> NoReturn:
+    """``scan`` of a git source."""
+    git_errors_as_one_line(lambda: scan(produce, options, output, verify))
+
+
+def git_errors_as_one_line(run: Callable[[], NoReturn]) -> NoReturn:
+    """``run()``, a git failure in it becoming one line that names git."""
+    from hvscan.sources.gitcmd import GitError
+
+    try:
+        run()
+    except GitError as exc:
+        raise HvscanError(f"git: {exc}") from None
+
+
+def directory_walker(paths: tuple[Path, ...], max_file_size: int,
+                     follow_symlinks: bool) -> Produce:
+    return walker([os.fsencode(p) for p in paths], max_file_size, follow_symlinks)
+
+
+def standard_input() -> BinaryIO:
+    if sys.stdin is None:  # closed (``<&-``): not the same as empty
+        raise HvscanError("standard input is closed")
+    return sys.stdin.buffer

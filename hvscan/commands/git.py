@@ -1,0 +1,74 @@
+"""``hvscan git``: audit a repository's history (or a range of it); ``--staged`` hands over to
+``hvscan staged``. Also the history part of ``hvscan baseline --git``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from hvscan.commands import staged
+from hvscan.commands.common import scan
+from hvscan.runner import HvscanError, Produce
+from hvscan.settings.options import OptionError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from hvscan.scan import Pipeline, ScanResult
+    from hvscan.settings.options import OutputOptions, ScanOptions, VerifyOptions
+    from hvscan.sources.history import HistoryOptions
+
+
+def run(repo: Path, history: HistoryOptions, progress: bool | None, staged_only: bool,
+        options: ScanOptions, output: OutputOptions, verify: VerifyOptions) -> NoReturn:
+    if staged_only:
+        if any((history.since_commit, history.commit_range, history.branch,
+                history.all_occurrences, history.include_unreachable)):
+            raise OptionError("--staged cannot be combined with history options")
+        staged.run(repo, options, output, verify)
+    if history.commit_range is not None and (history.since_commit is not None
+                                             or history.branch is not None):
+        raise OptionError("--range cannot be combined with --since-commit or --branch")
+    show_progress = sys.stderr.isatty() if progress is None else progress
+    # A range is a change under scan: its own hvscan:allow markers do not suppress what it adds
+    # (its configuration, read from the base commit, may; see hvscan/config.py).
+    in_range = history.commit_range is not None or history.since_commit is not None
+    scan(lambda pipeline: audit_history(pipeline, repo, history, show_progress),
+         options, output, verify, trust_inline=not in_range)
+
+
+def audit_history(pipeline: Pipeline, repo: Path, options: HistoryOptions,
+                  show_progress: bool) -> ScanResult:
+    from hvscan.history import audit
+    from hvscan.progress import Progress
+    from hvscan.sources.gitcmd import GitError
+
+    bars: list[Progress] = []
+
+    def progress(total: int) -> Callable[[Any], None]:
+        bar = Progress(total)
+        bars.append(bar)
+        return lambda stats: bar.update(stats.objects, stats.read_bytes)
+
+    try:
+        return audit(repo, pipeline, options, progress if show_progress else None)
+    except GitError as exc:
+        raise HvscanError(str(exc)) from None
+    finally:
+        for bar in bars:
+            bar.close()
+
+
+def with_history(produce: Produce, repo: Path, max_file_size: int) -> Produce:
+    """``produce``, then the whole history of ``repo`` into the same result (objects larger
+    than ``max_file_size`` listed, not read)."""
+    from hvscan.sources.history import HistoryOptions
+
+    def both(pipeline: Pipeline) -> ScanResult:
+        result = produce(pipeline)
+        result.add(audit_history(pipeline, repo, HistoryOptions(max_file_size=max_file_size),
+                                 show_progress=sys.stderr.isatty()))
+        return result
+
+    return both

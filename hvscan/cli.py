@@ -20,11 +20,10 @@ from click.core import ParameterSource
 from hvscan import __version__
 from hvscan.commands.baseline import DEFAULT_BASELINE
 from hvscan.report import FORMATS
-from hvscan.runner import EXIT_ERROR, HvscanError, guarded
+from hvscan.runner import EXIT_ERROR, HvscanError, OutputOptions, guarded
 from hvscan.settings import checks
 from hvscan.settings.options import (
     OptionError,
-    OutputOptions,
     ScanOptions,
     VerifyOptions,
     take,

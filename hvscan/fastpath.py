@@ -1,8 +1,8 @@
 """The console entry point, and the pre-commit hook's fast path.
 
 As the entry point it owns what every run shares before any scanning: a closed standard error,
-an interrupt (exit 130), and writing the report to standard output (``write_stdout``, which the
-full command line uses too), all without importing more than this module.
+an interrupt (exit 130), and writing the report to standard output (``hvscan/streams.py``, which
+the full command line uses too), all without importing more than this module.
 
 ``hvscan staged`` runs on every commit and nearly always finds nothing, so that answer must cost
 little more than starting Python. Plain ``hvscan staged`` (no option, no argument) is first tried
@@ -45,6 +45,7 @@ import sys
 from hvscan._needles import NEEDLES
 from hvscan.gitformat import batch_objects, raw_entries
 from hvscan.settings.discovery import configuration_may_apply, start_dir
+from hvscan.streams import hold_closed_streams, write_stdout
 from hvscan.summary import clean
 from hvscan.units import parse_size
 
@@ -61,7 +62,7 @@ SYSTEM_DIRS = ("/proc", "/sys", "/dev")
 
 
 def main() -> None:
-    _hold_closed_streams()
+    hold_closed_streams()
     try:
         _fast_or_full(sys.argv[1:])
     except KeyboardInterrupt:  # on the fast path; the full command line has its own guard
@@ -90,38 +91,6 @@ def _fast_or_full(args: list[str]) -> None:
     from hvscan.cli import main as full_main
 
     full_main()
-
-
-def _hold_closed_streams() -> None:
-    """Python makes a standard stream that was closed (``2>&-``) None. Its descriptor is given
-    /dev/null, so that no file opened later takes its number (git's messages or a report would
-    be written into that file). Messages for a closed standard error go nowhere (they would fail,
-    or print them into the report on standard output); the exit code still tells. A closed
-    standard input or output stays None: the commands that need it say so."""
-    for name in ("stdin", "stdout", "stderr"):
-        if getattr(sys, name) is None:
-            held = os.open(os.devnull, os.O_RDWR)  # the lowest free descriptor: this one
-            if name == "stderr":
-                sys.stderr = open(held, "w", closefd=False)  # noqa: SIM115 (for the whole run)
-
-
-def write_stdout(text: str) -> None:
-    """Write ``text`` (a report) to standard output, flushed. A report that cannot be written (a
-    full disk, a reader that closed the pipe, standard output closed) ends the run with one line
-    and exit code 2: a verdict nobody received is no verdict."""
-    try:
-        if sys.stdout is None:
-            import errno
-
-            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    except OSError as exc:
-        # What is still buffered would fail again when Python exits, with a traceback.
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the rest of the run)
-        sys.stderr.write("hvscan: error: cannot write the report to standard output: "
-                         f"{exc.strerror or exc}\n")
-        sys.exit(2)
 
 
 def _dir_operands(args: list[str]) -> list[str]:

@@ -20,14 +20,13 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
 from hvscan.engine import Limits
-from hvscan.fastpath import write_stdout
+from hvscan.streams import write_stdout
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from hvscan.committed import CommittedFile
     from hvscan.scan import Annotate, Pipeline, ScanResult
-    from hvscan.settings.options import OutputOptions
     from hvscan.verify import VerifyStep
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -103,6 +102,21 @@ def run(produce: Produce, settings: Settings = DEFAULTS,
     return result
 
 
+class OutputOptions(NamedTuple):
+    """How the result is reported and what the exit code says. The defaults are the command
+    line's (tests/test_runner.py checks): the fast path reports with them. The command line
+    builds it with the other option records (``hvscan/settings/options.py``)."""
+
+    output_format: str = "text"
+    output: Path | None = None
+    fail_on: str = "low"
+    exit_zero: bool = False
+    strict: bool = False
+    show_suppressed: bool = False
+    show_secrets: bool = False
+    color: str = "auto"
+
+
 def scan_and_report(
     produce: Produce,
     settings: Settings = DEFAULTS,
@@ -115,7 +129,6 @@ def scan_and_report(
     standard error)."""
     from hvscan.report import ReportOptions, renderer
     from hvscan.rules import severity_rank
-    from hvscan.settings.options import OutputOptions
 
     (output_format, output, fail_on, exit_zero, strict, show_suppressed, show_secrets,
      color) = output_options or OutputOptions()

@@ -483,7 +483,8 @@ def test_every_option_reaches_its_command_typed(name: str) -> None:
     forgotten, none left over."""
     import inspect
 
-    from hvscan.settings.options import OutputOptions, ScanOptions, VerifyOptions
+    from hvscan.runner import OutputOptions
+    from hvscan.settings.options import ScanOptions, VerifyOptions
 
     command = cli.commands[name]
     options = {param.name for param in command.params if param.expose_value} - {"config_file"}

@@ -9,7 +9,7 @@ import pytest
 from hvscan import runner
 from hvscan.cli import cli
 from hvscan.engine import Limits
-from hvscan.settings.options import OutputOptions
+from hvscan.runner import OutputOptions
 from hvscan.sources.files import DEFAULT_MAX_FILE_SIZE
 from hvscan.units import parse_size
 

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from hvscan.settings.options import OutputOptions, ScanOptions, VerifyOptions
+    from hvscan.runner import OutputOptions
+    from hvscan.settings.options import ScanOptions, VerifyOptions
 
 
 def scan(produce: Produce, options: ScanOptions, output: OutputOptions, verify: VerifyOptions,

@@ -9,7 +9,8 @@ from hvscan.commands.common import directory_walker, scan
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from hvscan.settings.options import OutputOptions, ScanOptions, VerifyOptions
+    from hvscan.runner import OutputOptions
+    from hvscan.settings.options import ScanOptions, VerifyOptions
 
 
 def run(paths: tuple[Path, ...], max_file_size: int, follow_symlinks: bool,

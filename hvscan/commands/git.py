@@ -15,8 +15,9 @@ from hvscan.settings.options import OptionError
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from hvscan.runner import OutputOptions
     from hvscan.scan import Pipeline, ScanResult
-    from hvscan.settings.options import OutputOptions, ScanOptions, VerifyOptions
+    from hvscan.settings.options import ScanOptions, VerifyOptions
     from hvscan.sources.history import HistoryOptions
 
 

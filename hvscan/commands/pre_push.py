@@ -10,7 +10,8 @@ from hvscan.commands.common import scan_git, standard_input
 from hvscan.runner import HvscanError
 
 if TYPE_CHECKING:
-    from hvscan.settings.options import OutputOptions, ScanOptions, VerifyOptions
+    from hvscan.runner import OutputOptions
+    from hvscan.settings.options import ScanOptions, VerifyOptions
 
 
 def run(remote: str | None, options: ScanOptions, output: OutputOptions,

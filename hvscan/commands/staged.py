@@ -12,8 +12,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from hvscan.fastpath import Staged
-    from hvscan.runner import Produce
-    from hvscan.settings.options import OutputOptions, ScanOptions, VerifyOptions
+    from hvscan.runner import OutputOptions, Produce
+    from hvscan.settings.options import ScanOptions, VerifyOptions
 
 
 def run(repo: Path, options: ScanOptions, output: OutputOptions,

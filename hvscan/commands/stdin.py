@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, NoReturn
 from hvscan.commands.common import scan, standard_input
 
 if TYPE_CHECKING:
-    from hvscan.settings.options import OutputOptions, ScanOptions, VerifyOptions
+    from hvscan.runner import OutputOptions
+    from hvscan.settings.options import ScanOptions, VerifyOptions
 
 
 def run(max_file_size: int, options: ScanOptions, output: OutputOptions,

@@ -68,20 +68,6 @@ class ScanOptions(NamedTuple):
                         trust_inline=trust_inline)
 
 
-class OutputOptions(NamedTuple):
-    """How the result is reported and what the exit code says. The defaults are the command
-    line's (tests/test_runner.py checks): the fast path reports with them."""
-
-    output_format: str = "text"
-    output: Path | None = None
-    fail_on: str = "low"
-    exit_zero: bool = False
-    strict: bool = False
-    show_suppressed: bool = False
-    show_secrets: bool = False
-    color: str = "auto"
-
-
 class VerifyOptions(NamedTuple):
     """Whether and how found keys are checked against the API."""
 

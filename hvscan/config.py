@@ -227,6 +227,10 @@ def _fill(values: dict[str, Any], given: Collection[str], explicit: Path | None,
             value = _env_value(setting)
         if value is None:
             value = from_file.get(setting.key)
+            if value is not None and setting.key == "rules":
+                # The scanned repository named these rule files: they may look for keys, not
+                # decide which secrets are sent to the API (hvscan/rules.py).
+                values["rules_from_configuration"] = True
         if value is None and setting.discover is not None:
             value = _discover(dirs, setting.discover, tree)
         if value is not None:

@@ -134,22 +134,30 @@ def load_builtin_rules() -> list[Rule]:
     return load_rule_files(files, check_regexes=False)
 
 
-def load_rules(rule_files: Sequence[StrPath | CommittedFile]) -> list[Rule]:
+def load_rules(rule_files: Sequence[StrPath | CommittedFile], *,
+               verify: bool = True) -> list[Rule]:
     """The built-in rules and the rules of the user's ``--rules`` files, which may not reuse a
-    built-in id: their findings would pass for the built-in rule's."""
-    return load_rule_files(rule_files, known=load_builtin_rules())
+    built-in id: their findings would pass for the built-in rule's. Without ``verify`` (rule
+    files that a configuration file named, which the scanned repository may hold) a rule may
+    not say how to verify keys: that would let the repository choose which secrets are sent."""
+    return load_rule_files(rule_files, known=load_builtin_rules(), verify=verify)
 
 
 def load_rule_files(paths: Sequence[StrPath | CommittedFile], *, check_regexes: bool = True,
-                    known: Sequence[Rule] = ()) -> list[Rule]:
+                    known: Sequence[Rule] = (), verify: bool = True) -> list[Rule]:
     """``known`` followed by the rules of ``paths``; an id may be defined only once."""
     rules = list(known)
     seen = {rule.id: f"the built-in rule file {rule.origin}" for rule in known}
     for path in paths:
-        for rule in load_rule_file(path, check_regexes=check_regexes):
+        for index, rule in enumerate(load_rule_file(path, check_regexes=check_regexes)):
             if rule.id in seen:
                 raise RuleError(f"{path}: rule {rule.id!r}: field 'id' is already defined in "
                                 f"{seen[rule.id]}")
+            if rule.verify is not None and not verify:
+                raise RuleError(f"{path}: rules[{index}]: field 'verify' is not allowed in a rule "
+                                "file named by a configuration file (the scanned repository "
+                                "would choose which secrets are sent); name the file with "
+                                "--rules or HVSCAN_RULES")
             seen[rule.id] = str(path)
             rules.append(rule)
     return rules

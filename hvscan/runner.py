@@ -51,6 +51,9 @@ class Settings(NamedTuple):
     # The ignore file as the change under scan left it: never applied, only named on the
     # findings it would have suppressed.
     untrusted_ignore_file: Path | CommittedFile | None = None
+    # The rule files were named by a configuration file, which the scanned repository may hold:
+    # they may not say how to verify keys (which secrets are sent).
+    rules_from_configuration: bool = False
 
 
 # Immutable: one default serves every call.
@@ -81,7 +84,7 @@ def run(produce: Produce, settings: Settings = DEFAULTS,
     from hvscan.rules import load_rules
     from hvscan.suppress import InlineAllow, Suppressor, load_ignore_file
 
-    rules = load_rules(settings.rule_files)
+    rules = load_rules(settings.rule_files, verify=not settings.rules_from_configuration)
     baseline = None
     if settings.baseline_file is not None:  # imported only when asked for: start-up time
         from hvscan.baseline import load as load_baseline

@@ -49,6 +49,8 @@ class ScanOptions(NamedTuple):
     untrusted_ignore_file: Path | CommittedFile | None = None
     # Commands without --baseline leave it None.
     baseline_file: Path | CommittedFile | None = None
+    # Set by hvscan/config.py when the rule files were named by a configuration file.
+    rules_from_configuration: bool = False
 
     def settings(self, trust_inline: bool = True) -> Settings:
         """The pipeline's settings (``trust_inline``: False for a range scan, whose own
@@ -64,6 +66,7 @@ class ScanOptions(NamedTuple):
         return Settings(rule_files=self.rule_files, exclude=self.exclude,
                         ignore_file=self.ignore_file,
                         untrusted_ignore_file=self.untrusted_ignore_file,
+                        rules_from_configuration=self.rules_from_configuration,
                         baseline_file=self.baseline_file, limits=limits,
                         trust_inline=trust_inline)
 

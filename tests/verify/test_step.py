@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -160,3 +161,30 @@ def test_a_second_key_type_is_verified_from_rule_data_alone(
     for token in tokens:
         assert token.encode() not in done.stdout + done.stderr
 
+
+
+@pytest.mark.parametrize("named_by", [".hvscan.toml", "pyproject.toml"])
+def test_a_repositorys_configuration_cannot_choose_what_is_sent(
+    acme: AcmeApi, tmp_path: Path, run_hvscan: Run, named_by: str
+) -> None:
+    # A rule file that the scanned repository names may look for its secrets, but a verify
+    # table in it would send them to the operator's API: refused, nothing sent.
+    acme.answers = {acme_token(0): [204]}
+    (tmp_path / "acme.toml").write_text(ACME_RULES)
+    (tmp_path / "app.cfg").write_text(f"t = {acme_token(0)}\n")
+    if named_by == ".hvscan.toml":
+        (tmp_path / ".hvscan.toml").write_text('rules = ["acme.toml"]\n')
+    else:
+        (tmp_path / "pyproject.toml").write_text('[tool.hvscan]\nrules = ["acme.toml"]\n')
+    done = run_hvscan("dir", "app.cfg", "--verify", "--api-base", acme.url, cwd=tmp_path)
+    assert done.returncode == 2 and acme.requests == []
+    [line] = done.stderr.decode().splitlines()
+    assert line.endswith("acme.toml: rules[0]: field 'verify' is not allowed in a rule file "
+                         "named by a configuration file (the scanned repository would choose "
+                         "which secrets are sent); name the file with --rules or HVSCAN_RULES")
+    # The same file named by the person running hvscan (the environment) is verified.
+    os.remove(tmp_path / named_by)
+    done = run_hvscan("dir", "app.cfg", "--verify", "--api-base", acme.url, "--format", "json",
+                      cwd=tmp_path, env={"HVSCAN_RULES": "acme.toml"})
+    assert done.returncode == 1, done.stderr
+    assert [f["verification"]["status"] for f in json.loads(done.stdout)["findings"]] == ["live"]

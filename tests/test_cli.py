@@ -493,7 +493,8 @@ def test_every_option_reaches_its_command_typed(name: str) -> None:
     records = {"options": ScanOptions, "report": OutputOptions, "verify": VerifyOptions}
     fields = {field for key, record in records.items() if key in signature
               for field in record._fields}
-    # Set from the configuration only: a range scan's ignore file; a baseline for commands
-    # that report.
-    fields -= {"untrusted_ignore_file", *(() if "report" in signature else ("baseline_file",))}
+    # Set from the configuration only: a range scan's ignore file, whether the rule files came
+    # from a configuration file; a baseline for commands that report.
+    fields -= {"untrusted_ignore_file", "rules_from_configuration",
+               *(() if "report" in signature else ("baseline_file",))}
     assert options == (signature - set(records)) | fields

@@ -33,6 +33,8 @@ def test_the_defaults_are_the_command_lines() -> None:
     # Only range scans distrust inline markers and read the change's own ignore file.
     assert defaults.pop("trust_inline") is True
     assert defaults.pop("untrusted_ignore_file") is None
+    # Rule files named by the user, not by a configuration file, may say how to verify.
+    assert defaults.pop("rules_from_configuration") is False
     assert given.pop("max_file_size") == parse_size(DEFAULT_MAX_FILE_SIZE)
     assert given.pop("follow_symlinks") is inspect.signature(runner.walker).parameters[
         "follow_symlinks"].default is False

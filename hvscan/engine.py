@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 
 # needs_full_scan reads only this much of a blob: every signature it looks for lies there
-# (gzip and zip magic at the start, tar's at offset 257, the UTF-16/32 sniff in 64 bytes).
+# (compressed streams', zip's and 7z's magic at the start, tar's at offset 257, the UTF-16/32
+# sniff in 64 bytes).
 SIGNATURE_BYTES = 512
 
 
@@ -200,10 +201,11 @@ class _Walk:
         for item in containers.expand(data, kind, self.budget):
             if isinstance(item, containers.Member):
                 self.out.members += item.name is not None
-                # A .tar.gz is one archive to its users: the tar in a gzip takes no level.
-                tar_in_gzip = item.layer == "gzip" and containers.kind(item.data) == "tar"
+                # A .tar.gz (.tar.xz...) is one archive to its users: the tar in a compressed
+                # stream (the member without a name) takes no level.
+                tarball = item.name is None and containers.kind(item.data) == "tar"
                 self.document(item.data, (*chain, item.layer), _join(member, item.name),
-                              depth if tar_in_gzip else depth + 1)
+                              depth if tarball else depth + 1)
             elif isinstance(item, containers.Problem):
                 self.note(_join(member, item.name), item.message, item.limit,
                           item.informational)

@@ -1,10 +1,16 @@
-"""Archives built in memory, for tests and benchmarks that need zip and tar files."""
+"""Archives and compressed streams built in memory, for tests and benchmarks that need them."""
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import io
+import lzma
 import tarfile
 import zipfile
+from collections.abc import Callable
+
+from hvscan.containers import zstd_module
 
 
 def make_zip(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
@@ -23,3 +29,29 @@ def make_tar(members: dict[str, bytes]) -> bytes:
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
+
+
+def make_7z(members: dict[str, bytes]) -> bytes:
+    import py7zr
+
+    buffer = io.BytesIO()
+    with py7zr.SevenZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(data, name)
+    return buffer.getvalue()
+
+
+def _zstd(data: bytes) -> bytes:
+    # With a checksum, as the zstd command line writes it.
+    zstd = zstd_module()
+    return bytes(zstd.compress(data, options={zstd.CompressionParameter.checksum_flag: 1}))
+
+
+# A compressed stream's layer name in a finding's chain: how to make one.
+STREAMS: dict[str, Callable[[bytes], bytes]] = {
+    "gzip": gzip.compress,
+    "xz": lzma.compress,
+    "lzma": lambda data: lzma.compress(data, format=lzma.FORMAT_ALONE),
+    "bzip2": bz2.compress,
+    "zstd": _zstd,
+}

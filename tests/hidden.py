@@ -7,12 +7,11 @@ draw from the one strategy, each over the part it owns."""
 from __future__ import annotations
 
 import base64
-import gzip
 import zipfile
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from archives import make_tar, make_zip
+from archives import STREAMS, make_7z, make_tar, make_zip
 from hypothesis import assume
 from hypothesis import strategies as st
 from keygen import make_key
@@ -72,9 +71,11 @@ CONTAINERS: dict[str, Callable[[str, bytes], tuple[bytes, str | None]]] = {
     "zip": lambda name, data: (make_zip({name: data}), name),
     "stored-zip": lambda name, data: (make_zip({name: data}, zipfile.ZIP_STORED), name),
     "tar": lambda name, data: (make_tar({name: data}), name),
-    "gzip": lambda name, data: (gzip.compress(data), None),
+    "7z": lambda name, data: (make_7z({name: data}), name),
+    **{stream: (lambda name, data, compress=compress: (compress(data), None))
+       for stream, compress in STREAMS.items()},
 }
-LAYER = {"zip": "zip", "stored-zip": "zip", "tar": "tar", "gzip": "gzip"}
+LAYER = {"stored-zip": "zip", **{name: name for name in CONTAINERS if name != "stored-zip"}}
 MEMBER_NAMES = st.text(st.characters(codec="utf-8", exclude_characters="\0/!\\"), min_size=1,
                        max_size=12)
 CONTEXTS = ("text", "bytes", "wide-in-bytes")

@@ -55,3 +55,12 @@ STREAMS: dict[str, Callable[[bytes], bytes]] = {
     "bzip2": bz2.compress,
     "zstd": _zstd,
 }
+
+
+def format_heads() -> dict[str, bytes]:
+    """The first bytes of a real file of every format the engine opens by its first bytes (a
+    tar's whole first header): random bytes after them make a damaged file of that format."""
+    heads = {name: compress(b"x" * 100)[:12] for name, compress in STREAMS.items()}
+    return heads | {"zip": make_zip({"a": b"x"})[:34], "tar": make_tar({"a": b"x"})[:512],
+                    "7z": make_7z({"a": b"x"})[:32], "utf-16": "\ufeffx".encode("utf-16-le"),
+                    "utf-32": "\ufeffx".encode("utf-32-le")}

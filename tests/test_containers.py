@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from archives import STREAMS, make_7z, make_tar, make_zip
+from gitrepo import GitRepo
 from hidden import Hidden, assert_found_once, hidden_keys
 from hvscan_run import Run
 from hypothesis import given, settings
@@ -644,6 +645,30 @@ def test_cli_reports_member_paths_notes_and_stats(tmp_path: Path, run_hvscan: Ru
     assert (report["stats"]["notes"], report["stats"]["limits_hit"]) == (1, 0)
     (note,) = report["notes"]
     assert note["path"] == "logs.tar.gz" and note["source"] == "file" and not note["limit"]
+
+
+def test_cli_finds_keys_in_every_new_format_by_its_bytes(tmp_path: Path, run_hvscan: Run,
+                                                          repo: GitRepo) -> None:
+    key = make_key("test", 49)
+    files = {f"dist/{name}.bin": compress(make_tar({"app.env": text_with(key, 2)}))
+             for name, compress in STREAMS.items()} | {
+             "dist/bundle.7z": make_7z({"conf/app.env": text_with(key, 2)})}
+    for name, data in files.items():
+        repo.write(name, data)
+    report = json.loads(run_hvscan("dir", ".", "--format", "json", cwd=repo.path).stdout)
+    assert sorted((f["path"], f["encoding"], f["line"], f["column"])
+                  for f in report["findings"]) == sorted(
+        [(f"dist/{name}.bin!app.env", f"{name}>tar", 2, 5) for name in STREAMS]
+        + [("dist/bundle.7z!conf/app.env", "7z", 2, 5)])
+    assert report["notes"] == []
+    piped = run_hvscan("stdin", "--format", "json", input=files["dist/zstd.bin"])
+    assert [f["encoding"] for f in json.loads(piped.stdout)["findings"]] == ["zstd>tar"]
+    repo.add(".")
+    staged = json.loads(run_hvscan("staged", "--format", "json", cwd=repo.path, env=repo.env).stdout)
+    assert len(staged["findings"]) == len(files)
+    repo.commit("bundles")
+    history = json.loads(run_hvscan("git", "--format", "json", cwd=repo.path, env=repo.env).stdout)
+    assert len(history["findings"]) == len(files)
 
 
 def test_cli_limit_options(tmp_path: Path, run_hvscan: Run) -> None:

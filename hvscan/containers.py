@@ -76,6 +76,12 @@ def kind(data: bytes) -> str | None:
     return None
 
 
+# A MIME message (an .eml, an mbox, a message saved anywhere in a file) is no file format with
+# magic bytes: what tells its encoded parts is their Content-Transfer-Encoding header, which
+# these needles of the prefilter's single pass find (in the header's usual spellings).
+MIME_MARKERS = frozenset({b"ransfer-Encoding", b"ransfer-encoding", b"RANSFER-ENCODING"})
+
+
 class Budget:
     """What is left to expand for one scanned blob, across all its nested containers."""
 
@@ -149,7 +155,7 @@ Item = Member | Problem | Raw
 def expand(data: bytes, container: str, budget: Budget) -> Iterator[Item]:
     if container in _CODECS:
         return _stream(data, _CODECS[container], budget)
-    opener = {"zip": _zip, "tar": _tar, "7z": _seven_zip}[container]
+    opener = {"zip": _zip, "tar": _tar, "7z": _seven_zip, "mime": _mime}[container]
     return opener(data, budget)
 
 
@@ -702,3 +708,67 @@ def _seven_zip(data: bytes, budget: Budget) -> Iterator[Item]:
             yield Member(writer.name, "7z", writer.gathered.getvalue())
     if problems and not problems[0].limit:
         yield Raw(0)
+
+
+_MIME_ENCODED = rb"(?im)^content-transfer-encoding:\s*(base64|quoted-printable)\b"
+_MIME_BOUNDARY = rb'(?i)\bboundary\s*=\s*(?:"([^"\r\n]+)"|([^\s;]+))'
+
+
+def _mime(data: bytes, budget: Budget) -> Iterator[Item]:
+    """The base64 and quoted-printable parts of the MIME messages in ``data``, each found by
+    its Content-Transfer-Encoding header, wherever the message starts: each is decoded (by the
+    standard library's email package) into a member named by its file name, or by its place and
+    type; the rest (headers, boundaries, parts in plain text) is scanned as raw bytes."""
+    import re
+
+    boundaries = {b"\n--" + (m.group(1) or m.group(2)) for m in re.finditer(_MIME_BOUNDARY, data)}
+    raw = count = 0
+    for marker in re.finditer(_MIME_ENCODED, data):
+        if marker.start() < raw:
+            continue  # inside a part already taken (a message attached as text)
+        headers = _mime_headers_start(data, marker.start())
+        blank = re.compile(rb"\r?\n\r?\n").search(data, marker.end())
+        if blank is None:
+            continue
+        body = blank.end()
+        end = min((at for at in (data.find(b, body - 1) for b in (*boundaries, b"\nFrom "))
+                   if at >= 0), default=len(data))
+        if reason := budget.exhausted():
+            yield _not_opened("the remaining MIME part", reason)
+            break
+        count += 1
+        name, content = _mime_part(data[headers:blank.start()], data[body:end], count)
+        cap, why = budget.allowance(end - body)
+        budget.members_left -= 1
+        budget.take(min(len(content), cap))
+        if body > raw:
+            yield Raw(raw, body)
+        if len(content) > cap:
+            yield Problem(name, f"decoding stopped after {cap} bytes: {why}", limit=True)
+        yield Member(name, marker.group(1).decode().lower(), content[:cap])
+        raw = end
+    if raw < len(data):
+        yield Raw(raw)
+
+
+def _mime_headers_start(data: bytes, at: int) -> int:
+    """Where the header block holding the line at ``at`` starts: after the blank line, boundary
+    or mbox separator line above it."""
+    start = at
+    while start > 0:
+        above = data.rfind(b"\n", 0, start - 1) + 1
+        line = data[above:start].strip()
+        if not line or line.startswith((b"--", b"From ")):
+            break
+        start = above
+    return start
+
+
+def _mime_part(headers: bytes, body: bytes, count: int) -> tuple[str, bytes]:
+    import email
+    import email.policy
+
+    part = email.message_from_bytes(headers + b"\n\n" + body, policy=email.policy.compat32)
+    name = part.get_filename() or f"part {count} ({part.get_content_type()})"
+    payload = part.get_payload(decode=True)
+    return name, payload if isinstance(payload, bytes) else b""

@@ -1,4 +1,5 @@
-"""Text decoders: keys hidden by an encoding inside text (base64, UTF-16/32, percent, escapes).
+"""Text decoders: keys hidden by an encoding inside text (base64, UTF-16/32, percent, escapes,
+quoted-printable).
 
 Clean text must not pay for decoding, so nothing is decoded blindly. Each decoder knows the
 *forms* a literal takes once encoded (base64 at its three byte alignments, UTF-16/32 in either
@@ -28,6 +29,9 @@ _FROM_URL_SAFE = bytes.maketrans(b"-_", b"+/")
 _TO_URL_SAFE = bytes.maketrans(b"+/", b"-_")
 _PERCENT_TEXT = _ALNUM + b"%-._~+"
 _ESCAPE_TEXT = _ALNUM + b"\\_"
+# What quoted-printable text of a key and its surroundings holds on one line (soft line breaks
+# join lines).
+_QP_TEXT = _ALNUM + b"=_-.~+/:;,'\"<>()[]{}!?*&#$@|^` \t"
 _HEX_BYTES = {f"{i:02{case}}".encode(): bytes([i]) for i in range(256) for case in "xX"}
 # Shorter forms would fire on ordinary text too often to be a cheap check.
 _MIN_FORM = 4
@@ -304,6 +308,66 @@ def _utf16_units(text: str) -> list[int]:
     return units
 
 
+def _quoted_printable_forms(literal: bytes) -> list[Form]:
+    """The literal as quoted-printable text holds it: as it is (a soft line break, ``=`` and a
+    newline, may cut the key's body after it), or with its characters other than letters and
+    digits escaped, stopped before the first hex letter as for percent-encoding. A soft line
+    break inside the keyword is left to MIME parts, which are decoded whole (see
+    ``containers``): a form for each place would double the prefilter's needles, and its cost."""
+    form = ""
+    for code in literal:
+        if code in _ALNUM:
+            form += chr(code)
+            continue
+        escaped = f"={code:02X}"
+        letter = next((i for i, char in enumerate(escaped) if char in "ABCDEF"), None)
+        form += escaped if letter is None else escaped[:letter]
+        if letter is not None:
+            break
+    forms = [("quoted-printable", literal, 0)]
+    if len(form) >= _MIN_FORM and form.encode() != literal:
+        forms.append(("quoted-printable", form.encode(), 0))
+    return forms
+
+
+def _quoted_printable_regions(buf: bytes, found: Found) -> list[Region]:
+    """The quoted-printable text around each needle: on the needle's line and the lines soft
+    line breaks join to it. Around a keyword as it is, only where a soft line break follows
+    (else there is nothing to decode: the plain scan sees the key)."""
+    regions: list[Region] = []
+    done = Spans()
+    for needle, _ in found:
+        for pos in occurrences(buf, needle):
+            if done.covers(pos):
+                continue
+            start, end = _span_start(buf, pos, _QP_TEXT), _quoted_printable_end(buf, pos)
+            done.add(start, end)
+            if b"=\n" in buf[pos:end] or b"=\r\n" in buf[pos:end] or b"=" in needle:
+                regions.append(_unescape(buf, (start, end), "quoted-printable", b"=",
+                                         _quoted_printable_unit))
+    return regions
+
+
+def _quoted_printable_end(buf: bytes, pos: int) -> int:
+    end, reach = pos, pos + _REACH
+    while end < reach:
+        end = _span_end(buf, end, _QP_TEXT)
+        following = end + (2 if buf[end:end + 2] == b"\r\n" else 1)
+        if buf[end - 1:end] != b"=" or buf[end:following].strip(b"\r") != b"\n":
+            break
+        end = following
+    return min(end, reach)
+
+
+def _quoted_printable_unit(part: bytes) -> tuple[bytes, int]:
+    """What follows an ``=``: a soft line break, which stands for nothing, or an escaped byte."""
+    if part.startswith(b"\n"):
+        return b"", 1
+    if part.startswith(b"\r\n"):
+        return b"", 2
+    return _percent_unit(part)
+
+
 def _percent_regions(buf: bytes, found: Found) -> list[Region]:
     return [_unescape(buf, span, "percent", b"%", _percent_unit)
             for span in _spans(buf, found, _PERCENT_TEXT)]
@@ -542,6 +606,7 @@ DECODERS = (
     _BASE64_DECODER,
     Decoder("percent", _percent_forms, _percent_regions, frozenset()),
     Decoder("escape", _escape_forms, _escape_regions, frozenset()),
+    Decoder("quoted-printable", _quoted_printable_forms, _quoted_printable_regions, frozenset()),
     _WIDE_DECODER,
 )
 _BY_FAMILY = {decoder.family: decoder for decoder in DECODERS}

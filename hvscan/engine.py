@@ -94,7 +94,8 @@ class Engine:
         self.limits = limits or Limits()
         self.keywords = tuple(dict.fromkeys(k for rule in rules for k in rule.keywords))
         self.needles = needle_table(self.keywords, self.limits.decode_depth)
-        self.prefilter = Prefilter([*self.keywords, *self.needles])
+        markers = sorted(containers.MIME_MARKERS) if self.limits.archive_depth else []
+        self.prefilter = Prefilter([*self.keywords, *self.needles, *markers])
 
     def needs_full_scan(self, data: bytes | memoryview) -> bool:
         """Whether ``data`` must go through ``scan`` even when the prefilter found none of its
@@ -186,6 +187,9 @@ class _Walk:
                  depth: int) -> None:
         """Scan a blob, an archive member or a decompressed stream; line numbers count here."""
         kind = containers.kind(data) if self.engine.limits.archive_depth else None
+        if kind is None and self.engine.limits.archive_depth and not containers.MIME_MARKERS \
+                .isdisjoint(self.hits(data)):
+            kind = "mime"
         if kind is None:
             self.text_document(data, 0, chain, member)
         elif depth < self.engine.limits.archive_depth:
@@ -195,6 +199,7 @@ class _Walk:
                       f"({self.engine.limits.archive_depth}): not opened, scanned as raw bytes",
                       limit=True)
             self.text_document(data, 0, chain, member)
+        self.searched = None  # not to hold a member's bytes once it is done
 
     def archive(self, data: bytes, kind: str, chain: tuple[str, ...], member: str | None,
                 depth: int) -> None:
@@ -242,10 +247,7 @@ class _Walk:
     def text(self, buf: bytes, chain: tuple[str, ...], depth: int) -> list[_Spot]:
         """Matches in ``buf`` and in the encoded text within it, in ``buf``'s coordinates."""
         engine = self.engine
-        if self.searched is not None and self.searched[0] is buf:
-            hits = self.searched[1]
-        else:
-            hits = engine.prefilter.hits(buf)
+        hits = self.hits(buf)
         depth_left = engine.limits.decode_depth - depth
         wide = depth_left > 0 and looks_wide(buf)
         if not hits and not wide:
@@ -265,6 +267,13 @@ class _Walk:
                 # the buffer.
                 del region
         return _distinct(spots)
+
+    def hits(self, buf: bytes) -> frozenset[bytes]:
+        """The prefilter's hits in ``buf``: searched once, whether a MIME message or its text
+        asks first."""
+        if self.searched is None or self.searched[0] is not buf:
+            self.searched = (buf, self.engine.prefilter.hits(buf))
+        return self.searched[1]
 
     def region(self, region: Region, chain: tuple[str, ...], depth: int) -> list[_Spot]:
         inner_chain = (*chain, region.encoding)

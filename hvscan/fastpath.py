@@ -50,6 +50,7 @@ NEEDLES = (
     b"h\x00\x00\x00v\x00\x00\x00_\x00\x00\x00l\x00\x00\x00i\x00\x00\x00v\x00\x00\x00e\x00\x00\x00_",
     b"h\x00\x00\x00v\x00\x00\x00_\x00\x00\x00t\x00\x00\x00e\x00\x00\x00s\x00\x00\x00t\x00\x00\x00_",
     b"%68%76%5", b"hv%5", b"\\x68\\x76\\x5", b"hv\\x5", b"\\u0068\\u0076\\u005", b"hv\\u005",
+    b"hv=5", b"RANSFER-ENCODING", b"ransfer-Encoding", b"ransfer-encoding",
 )
 # The full scan searches larger blobs in one Hyperscan pass; here each needle is one pass.
 _LARGE_BLOB = 1 << 20

@@ -4,9 +4,10 @@ bytes in all.
 
 Lines end at LF only, columns count characters (undecodable bytes count as one each), so CRLF,
 form feeds and U+2028 behave as editors and other scanners show them. A UTF-8 byte-order mark at
-the start is no character: editors do not show it, so the first line's columns count after it. A file may be a single
-line of a hundred megabytes holding a thousand keys: nothing here reads a line again for each
-offset on it, and nothing copies or decodes more than ``PIECE`` bytes of it at once.
+the start is no character: editors do not show it, so the first line's columns count after it.
+A file may be a single line of a hundred megabytes holding a thousand keys: nothing here reads a
+line again for each offset on it, and nothing copies or decodes more than ``PIECE`` bytes of it
+at once.
 """
 
 from __future__ import annotations

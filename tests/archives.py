@@ -64,3 +64,19 @@ def format_heads() -> dict[str, bytes]:
     return heads | {"zip": make_zip({"a": b"x"})[:34], "tar": make_tar({"a": b"x"})[:512],
                     "7z": make_7z({"a": b"x"})[:32], "utf-16": "\ufeffx".encode("utf-16-le"),
                     "utf-32": "\ufeffx".encode("utf-32-le")}
+
+
+def make_eml(body: str, attachments: dict[str, bytes], body_encoding: str = "quoted-printable",
+             ) -> bytes:
+    """A MIME message, as mail clients save it (.eml): a text body, and attachments in base64."""
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "ops@example.com", "dev@example.com", "x"
+    message.set_content(body, cte=body_encoding)
+    for name, data in attachments.items():
+        message.add_attachment(data, maintype="application", subtype="octet-stream",
+                               filename=name)
+    if message.is_multipart():
+        message.set_boundary("=-hvscan-test-boundary-=")  # a random one would be drawn otherwise
+    return bytes(message)

@@ -11,7 +11,7 @@ import zipfile
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from archives import STREAMS, make_7z, make_tar, make_zip
+from archives import STREAMS, make_7z, make_eml, make_tar, make_zip
 from hypothesis import assume
 from hypothesis import strategies as st
 from keygen import make_key
@@ -37,6 +37,18 @@ def unicode_escape(text: str, case: str = "x") -> str:
     return "".join(f"\\u{ord(c):04{case}}" for c in text)
 
 
+def soft_break(text: str, prefix: bytes, newline: str = "\n", escape: bool = False) -> str:
+    """The key ``text`` in quoted-printable text (its underscores escaped if ``escape``), cut
+    by a soft line break at a place of its body that ``prefix`` picks. (A soft line break in
+    the keyword is found in a MIME part: tests/test_containers.py.)"""
+    body = text.index("_", 3) + 1
+    cut = body + sum(prefix) % (len(text) - body)
+    head, tail = text[:cut], text[cut:]
+    if escape:
+        head = head.replace("_", "=5F")
+    return f"{head}={newline}{tail}"
+
+
 # name: (chain, encode(key, prefix bytes), characters before the key's first encoded bits)
 ENCODINGS: dict[str, tuple[str, Callable[[str, bytes], str], Callable[[bytes], int]]] = {
     "plain": ("plain", lambda k, p: k, lambda p: 0),
@@ -51,6 +63,11 @@ ENCODINGS: dict[str, tuple[str, Callable[[str, bytes], str], Callable[[bytes], i
     "percent-lower": ("percent", lambda k, p: percent(k, "x"), lambda p: 0),
     "percent-underscores": ("percent", lambda k, p: k.replace("_", "%5F"), lambda p: 0),
     "hex-escape": ("escape", lambda k, p: hex_escape(k), lambda p: 0),
+    "quoted-printable": ("quoted-printable", lambda k, p: soft_break(k, p), lambda p: 0),
+    "quoted-printable-crlf": ("quoted-printable", lambda k, p: soft_break(k, p, "\r\n"),
+                              lambda p: 0),
+    "quoted-printable-escaped": ("quoted-printable", lambda k, p: soft_break(
+        k, p, escape=True), lambda p: 0),
     "unicode-escape": ("escape", lambda k, p: unicode_escape(k, "X"), lambda p: 0),
     # The UTF-16 text may start at an odd offset of the decoded bytes; after a NUL, its bytes
     # would read as the key in big endian as well.
@@ -66,16 +83,26 @@ WIDE_CODECS = {codec: name for codec, name in TEXT_CODECS.items() if name}
 SEPARATORS = " \n\t\"',;:()[]{}<>|"
 FILLER = st.text(st.characters(codec="utf-8", exclude_characters="%\\"), max_size=120)
 
+def mail_name(name: str) -> str:
+    """A file name as mail clients keep it: printable, without surrounding white space."""
+    return name.strip() if name.isprintable() and name.strip() else "attachment.bin"
+
+
+def _attached(name: str, data: bytes) -> tuple[bytes, str]:
+    return make_eml("Hello,\n", {name: data}), name
+
+
 # name: wrap(member name, data) -> (container, the member's name in the path, or None)
 CONTAINERS: dict[str, Callable[[str, bytes], tuple[bytes, str | None]]] = {
     "zip": lambda name, data: (make_zip({name: data}), name),
     "stored-zip": lambda name, data: (make_zip({name: data}, zipfile.ZIP_STORED), name),
     "tar": lambda name, data: (make_tar({name: data}), name),
     "7z": lambda name, data: (make_7z({name: data}), name),
+    "eml": lambda name, data: _attached(mail_name(name), data),
     **{stream: (lambda name, data, compress=compress: (compress(data), None))
        for stream, compress in STREAMS.items()},
 }
-LAYER = {"stored-zip": "zip", **{name: name for name in CONTAINERS if name != "stored-zip"}}
+LAYER = {**{name: name for name in CONTAINERS}, "stored-zip": "zip", "eml": "base64"}
 MEMBER_NAMES = st.text(st.characters(codec="utf-8", exclude_characters="\0/!\\"), min_size=1,
                        max_size=12)
 CONTEXTS = ("text", "bytes", "wide-in-bytes")

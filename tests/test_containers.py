@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from archives import STREAMS, make_7z, make_tar, make_zip
+from archives import STREAMS, make_7z, make_eml, make_tar, make_zip
 from gitrepo import GitRepo
 from hidden import Hidden, assert_found_once, hidden_keys
 from hvscan_run import Run
@@ -598,6 +598,60 @@ def test_a_missing_decompressor_is_a_note_naming_its_package(
     assert [(m.secret, m.encoding) for m in inspection.matches] == [(key, "plain")]
 
 
+# --- MIME messages -------------------------------------------------------------------------
+
+
+def test_mime_parts_are_members_named_by_their_file_names() -> None:
+    key = make_key("live", 50)
+    mail = make_eml("Hello,\nthe settings are attached.\n",
+                    {"attachment.zip": make_zip({"config.env": text_with(key)}),
+                     "notes.txt": text_with(key, 2)})
+    assert found(mail) == [(key, "attachment.zip!config.env", "base64>zip", 3, 5),
+                           (key, "notes.txt", "base64", 2, 5)]
+    assert ENGINE.inspect(mail).notes == []
+    # An mbox, or a message saved after other text: the same parts, each message's own.
+    mbox = b"From ops Mon Jan  5 10:00:00 2026\n" + mail + b"\nFrom ops Mon Jan  5 11:00:00 2026\n"
+    assert [f[:3] for f in found(b"saved message:\n\n" + mbox + mail)] == 2 * [
+        (key, "attachment.zip!config.env", "base64>zip"), (key, "notes.txt", "base64")]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize("cut", [1, 5, 8, 20])
+def test_quoted_printable_body_with_a_soft_break_anywhere_in_the_key(cut: int,
+                                                                    newline: str) -> None:
+    key = make_key("test", 51)
+    encoded = f"{key[:cut]}={newline}{key[cut:]}".replace("_", "=5F") if cut > 5 else (
+        f"{key[:cut]}={newline}{key[cut:]}")
+    headers = ("From: ops@example.com", "MIME-Version: 1.0",
+               "Content-Type: text/plain; charset=utf-8",
+               "Content-Transfer-Encoding: quoted-printable", "", f"line one=3D1{newline}KEY=3D")
+    mail = (newline.join(headers) + encoded + newline).encode()
+    assert found(mail) == [(key, "part 1 (text/plain)", "quoted-printable", 2, 5)]
+
+
+def test_damaged_mime_part_is_scanned_as_far_as_it_decodes() -> None:
+    key = make_key("live", 52)
+    mail = make_eml("hi\n", {"a.txt": text_with(key, 1) + noise(3000)})
+    cut = mail[:mail.index(b"Content-Disposition")] + mail[mail.index(b"Content-Disposition"):][
+        :400]
+    assert [f[:3] for f in found(cut)] == [(key, "a.txt", "base64")]
+    broken = mail.replace(b"Content-Transfer-Encoding: base64\n", b"Content-Transfer-Encoding: "
+                          b"base64\nContent-Type: text/plain\n\n\x00\xff")
+    ENGINE.inspect(broken)  # a part that is not base64 decodes to what it can, never crashes
+
+
+def test_mime_bomb_stops_at_the_limits() -> None:
+    key = make_key("test", 53)
+    bomb = make_zip({"zeros": b"\0" * (8 << 20), "k.txt": text_with(key)})
+    mail = make_eml("hi\n", {"bomb.zip": bomb, **{f"{i}.txt": b"x" for i in range(5)}})
+    inspection = Engine(RULES, Limits(archive_bytes=4 << 20)).inspect(mail)
+    assert any(n.limit for n in inspection.notes) and inspection.expanded_bytes <= 4 << 20
+    few = Engine(RULES, Limits(archive_members=3)).inspect(mail)
+    assert few.notes[-1].message == ("the remaining MIME part members not opened: the limit of 3 "
+                                     "archive members per scanned file (--max-archive-members)")
+    assert few.members == 3
+
+
 # --- properties -----------------------------------------------------------------------------
 
 @settings(max_examples=60)
@@ -664,7 +718,8 @@ def test_cli_finds_keys_in_every_new_format_by_its_bytes(tmp_path: Path, run_hvs
     piped = run_hvscan("stdin", "--format", "json", input=files["dist/zstd.bin"])
     assert [f["encoding"] for f in json.loads(piped.stdout)["findings"]] == ["zstd>tar"]
     repo.add(".")
-    staged = json.loads(run_hvscan("staged", "--format", "json", cwd=repo.path, env=repo.env).stdout)
+    staged = json.loads(run_hvscan("staged", "--format", "json", cwd=repo.path,
+                                   env=repo.env).stdout)
     assert len(staged["findings"]) == len(files)
     repo.commit("bundles")
     history = json.loads(run_hvscan("git", "--format", "json", cwd=repo.path, env=repo.env).stdout)

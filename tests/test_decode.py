@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from keygen import make_key
 
 from hvscan import decode
+from hvscan.containers import MIME_MARKERS
 from hvscan.decode import needle_table
 from hvscan.engine import Engine, Limits
 from hvscan.rules import load_builtin_rules
@@ -322,7 +323,8 @@ def test_decode_depth_limits_nesting() -> None:
 def test_decode_depth_zero_decodes_nothing() -> None:
     key = make_key("live", 23)
     engine = Engine(RULES, Limits(decode_depth=0))
-    assert engine.prefilter.needles == tuple(KEYWORDS)
+    # Only the keywords, and the markers of MIME parts (containers, which this leaves open).
+    assert engine.prefilter.needles == (*KEYWORDS, *sorted(MIME_MARKERS))
     for data in (b64(key).encode(), key.encode("utf-16-le"), percent(key).encode()):
         assert engine.inspect(data).matches == [] and engine.inspect(data).notes == []
 

@@ -86,11 +86,15 @@ class Decoder(NamedTuple):
     contains: frozenset[str]
 
 
+NEEDLE_DEPTH = 2
+
+
 def needle_table(keywords: Iterable[bytes], depth: int) -> dict[bytes, tuple[Needle, ...]]:
-    """Every needle for chains of at most ``depth`` encodings around ``keywords``."""
+    """Every needle for chains of at most ``depth`` (and NEEDLE_DEPTH) encodings around
+    ``keywords``."""
     table: dict[bytes, list[Needle]] = {}
     frontier: list[tuple[bytes, tuple[str, ...]]] = [(k, ()) for k in dict.fromkeys(keywords)]
-    for _ in range(depth):
+    for _ in range(min(depth, NEEDLE_DEPTH)):
         grown: list[tuple[bytes, tuple[str, ...]]] = []
         for literal, chain in frontier:
             for decoder in DECODERS:
@@ -597,10 +601,14 @@ class _WideOrigin:
         return self._source
 
 
-# Base64 around UTF-16 (PowerShell's -EncodedCommand) costs the prefilter nothing measurable;
-# base64 around base64 would cost it half as much again on source code (bench/bench_decode.py),
-# for a nesting seldom seen. What sits in a whole UTF-16/32 text is found through _sniff.
-_BASE64_DECODER = Decoder("base64", _base64_forms, _base64_regions, frozenset({"utf-16"}))
+# Base64 around UTF-16 (PowerShell's -EncodedCommand), around base64 (Kubernetes secrets of
+# .dockerconfigjson, base64 in JSON in base64) and around percent-encoding (URLs in tokens): the
+# nestings real leaks take. Needles are composed NEEDLE_DEPTH encodings deep: a third would
+# multiply them by ten, and the prefilter's cost about as much (bench/bench_decode.py); deeper
+# chains are found under an outer layer recognised whole (a UTF-16/32 text, a container, a MIME
+# part). What sits in a whole UTF-16/32 text is found through _sniff.
+_BASE64_DECODER = Decoder("base64", _base64_forms, _base64_regions,
+                          frozenset({"utf-16", "base64", "percent"}))
 _WIDE_DECODER = Decoder("wide", _wide_forms, _wide_regions, frozenset())
 DECODERS = (
     _BASE64_DECODER,

@@ -59,7 +59,7 @@ class Limits(NamedTuple):
     """How far the engine looks into encoded text and containers (the CLI's ``--max-*``).
     ``archive_depth`` 0 leaves containers closed, ``decode_depth`` 0 leaves text undecoded."""
 
-    decode_depth: int = 2
+    decode_depth: int = 3
     archive_depth: int = 5
     archive_bytes: int = 256 * 1024**2
     archive_ratio: int = 200

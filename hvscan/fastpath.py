@@ -51,6 +51,11 @@ NEEDLES = (
     b"h\x00\x00\x00v\x00\x00\x00_\x00\x00\x00t\x00\x00\x00e\x00\x00\x00s\x00\x00\x00t\x00\x00\x00_",
     b"%68%76%5", b"hv%5", b"\\x68\\x76\\x5", b"hv\\x5", b"\\u0068\\u0076\\u005", b"hv\\u005",
     b"hv=5", b"RANSFER-ENCODING", b"ransfer-Encoding", b"ransfer-encoding",
+    b"9kbDkwWlhOMF", b"9kbDlzYVhabF", b"FIWmZiR2wyWl", b"FIWmZkR1Z6ZE", b"JTY4JTc2JT",
+    b"U2OCU3NiU1", b"YUhaZmJHbDJaV", b"YUhaZmRHVnpkR", b"aDJYM1JsYzNSZ", b"aDJYMnhwZG1WZ",
+    b"aHYlN", b"b2RsOTBaWE4wW", b"b2RsOXNhWFpsW", b"gyWDJ4cGRtVm", b"gyWDNSbGMzUm", b"h2JT",
+    b"hSFpmYkdsMlpW", b"hSFpmZEdWemRG", b"lNjglNzYlN", b"oMlgyeHBkbVZm", b"oMlgzUmxjM1Jm",
+    b"odiU1", b"vZGw5MFpYTjBY", b"vZGw5c2FYWmxY",
 )
 # The full scan searches larger blobs in one Hyperscan pass; here each needle is one pass.
 _LARGE_BLOB = 1 << 20

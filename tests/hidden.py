@@ -69,6 +69,17 @@ ENCODINGS: dict[str, tuple[str, Callable[[str, bytes], str], Callable[[bytes], i
     "quoted-printable-escaped": ("quoted-printable", lambda k, p: soft_break(
         k, p, escape=True), lambda p: 0),
     "unicode-escape": ("escape", lambda k, p: unicode_escape(k, "X"), lambda p: 0),
+    # Nested: a Kubernetes .dockerconfigjson secret (base64 of JSON holding base64), a URL in
+    # a token; each layer at any alignment, URL-safe without padding too. The report points at
+    # the outer character that holds the first bits of the inner run's character that holds
+    # the key's first bits.
+    "base64>base64": ("base64>base64", lambda k, p: b64(p[2:] + b64(p[:2] + k.encode()).encode()),
+                      lambda p: (len(p[2:]) + len(p[:2]) * 4 // 3) * 4 // 3),
+    "base64-url>base64": ("base64>base64", lambda k, p: base64.urlsafe_b64encode(
+        p[2:] + b64(p[:2] + k.encode()).encode()).decode().rstrip("="),
+        lambda p: (len(p[2:]) + len(p[:2]) * 4 // 3) * 4 // 3),
+    "base64>percent": ("base64>percent", lambda k, p: b64(p + percent(k).encode()),
+                       lambda p: len(p) * 4 // 3),
     # The UTF-16 text may start at an odd offset of the decoded bytes; after a NUL, its bytes
     # would read as the key in big endian as well.
     "base64>utf-16le": ("base64>utf-16le",

@@ -302,10 +302,29 @@ def test_wide_text_is_recognised_by_its_bom_or_its_ascii_start() -> None:
     assert not ENGINE.needs_full_scan(text.encode("utf-16-le"))
 
 
-def test_base64_inside_base64_is_not_decoded() -> None:
-    # Documented: its needles would cost the prefilter half as much again (decode.py).
+@pytest.mark.parametrize("inner", [0, 1, 2])
+@pytest.mark.parametrize("outer", [0, 1, 2])
+def test_base64_inside_base64_at_every_alignment(inner: int, outer: int) -> None:
+    # Base64 of base64 was not decoded: a Kubernetes .dockerconfigjson secret hid its keys.
     key = make_key("live", 21)
-    assert found(b64(b64(key)).encode(), Engine(RULES, Limits(decode_depth=4))) == []
+    text = b64(b"\x01" * outer + b64(b"\x02" * inner + key.encode()).encode())
+    assert found(f"x: {text}\n".encode()) == [
+        (key, "base64>base64", 1, 4 + (outer + inner * 4 // 3) * 4 // 3)]
+
+
+def test_kubernetes_dockerconfigjson_secret() -> None:
+    key = make_key("test", 25)
+    config = json.dumps({"auths": {"registry.example.com": {
+        "username": "deploy", "password": key, "auth": b64(f"deploy:{key}")}}})
+    secret = f"kind: Secret\ndata:\n  .dockerconfigjson: {b64(config)}\n"
+    assert [f[:3] for f in found(secret.encode())] == [(key, "base64", 3),
+                                                       (key, "base64>base64", 3)]
+
+
+def test_percent_encoding_inside_base64() -> None:
+    key = make_key("live", 26)
+    token = b64(f"redirect=https://example.com/cb?key={percent(key)}")
+    assert [f[:2] for f in found(token.encode())] == [(key, "base64>percent")]
 
 
 def test_decode_depth_limits_nesting() -> None:
@@ -313,11 +332,15 @@ def test_decode_depth_limits_nesting() -> None:
     command = f"powershell -enc {b64(key.encode('utf-16-le'))}"
     two = command.encode()
     three = ("\ufeff" + command).encode("utf-16-le")  # a script saved as UTF-16
-    one, deep = Engine(RULES, Limits(decode_depth=1)), Engine(RULES, Limits(decode_depth=3))
+    one, two_deep = Engine(RULES, Limits(decode_depth=1)), Engine(RULES, Limits(decode_depth=2))
     assert found(two, one) == []
     assert [f[:2] for f in found(two)] == [(key, "base64>utf-16le")]
-    assert found(three) == []
-    assert [f[:2] for f in found(three, deep)] == [(key, "utf-16le>base64>utf-16le")]
+    assert found(three, two_deep) == []
+    assert [f[:2] for f in found(three)] == [(key, "utf-16le>base64>utf-16le")]
+    nested = b64(b64(key)).encode()
+    assert found(nested, one) == []
+    assert [f[:2] for f in found(("\ufeff" + b64(b64(key))).encode("utf-16-le"))] == [
+        (key, "utf-16le>base64>base64")]
 
 
 def test_decode_depth_zero_decodes_nothing() -> None:

@@ -714,6 +714,14 @@ _MIME_ENCODED = rb"(?im)^content-transfer-encoding:\s*(base64|quoted-printable)\
 _MIME_BOUNDARY = rb'(?i)\bboundary\s*=\s*(?:"([^"\r\n]+)"|([^\s;]+))'
 
 
+def holds_mime_parts(data: bytes) -> bool:
+    """Whether ``data`` holds a base64 or quoted-printable MIME part (asked only of data in
+    which the prefilter found one of the MIME_MARKERS)."""
+    import re
+
+    return re.search(_MIME_ENCODED, data) is not None
+
+
 def _mime(data: bytes, budget: Budget) -> Iterator[Item]:
     """The base64 and quoted-printable parts of the MIME messages in ``data``, each found by
     its Content-Transfer-Encoding header, wherever the message starts: each is decoded (by the

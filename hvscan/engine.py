@@ -188,7 +188,7 @@ class _Walk:
         """Scan a blob, an archive member or a decompressed stream; line numbers count here."""
         kind = containers.kind(data) if self.engine.limits.archive_depth else None
         if kind is None and self.engine.limits.archive_depth and not containers.MIME_MARKERS \
-                .isdisjoint(self.hits(data)):
+                .isdisjoint(self.hits(data)) and containers.holds_mime_parts(data):
             kind = "mime"
         if kind is None:
             self.text_document(data, 0, chain, member)

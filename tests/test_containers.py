@@ -629,6 +629,16 @@ def test_quoted_printable_body_with_a_soft_break_anywhere_in_the_key(cut: int,
     assert found(mail) == [(key, "part 1 (text/plain)", "quoted-printable", 2, 5)]
 
 
+def test_text_about_mime_headers_is_no_message() -> None:
+    key = make_key("live", 54)
+    text = f'HEADER = "Content-Transfer-Encoding: base64"\nKEY={key}\n'.encode()
+    engine = Engine(RULES, Limits(archive_depth=1))
+    for data in (text, make_zip({"mail.py": text})):
+        inspection = engine.inspect(data)
+        assert [m.encoding for m in inspection.matches] == ["plain" if data is text else "zip"]
+        assert inspection.notes == [] and inspection.members == (data is not text)
+
+
 def test_damaged_mime_part_is_scanned_as_far_as_it_decodes() -> None:
     key = make_key("live", 52)
     mail = make_eml("hi\n", {"a.txt": text_with(key, 1) + noise(3000)})

@@ -674,12 +674,14 @@ def _seven_zip(data: bytes, budget: Budget) -> Iterator[Item]:
     class Factory(WriterFactory):
         def __init__(self) -> None:
             self.made: list[Writer] = []
+            self.names: dict[str, str] = {}
 
         def create(self, filename: str) -> Py7zIO:
+            name = self.names.get(filename, filename)
             if reason := budget.exhausted():
-                raise _SevenZipStopped(filename, reason)
+                raise _SevenZipStopped(name, reason)
             budget.members_left -= 1
-            self.made.append(Writer(filename))
+            self.made.append(Writer(name))
             return self.made[-1]
 
     factory = Factory()
@@ -689,6 +691,13 @@ def _seven_zip(data: bytes, budget: Budget) -> Iterator[Item]:
             if archive.needs_password():
                 yield Problem(None, "encrypted 7z archive: cannot be scanned")
                 return
+            # py7zr checks members' names as paths to write to, and refuses the whole archive
+            # for one that would climb out (``a\\..\\..\\b``), or renames duplicates: nothing is
+            # written here, so each member is extracted under its index and reported under its
+            # own name.
+            for index, info in enumerate(archive.files):
+                factory.names[str(index)] = info.filename
+                info._file_info["filename"] = str(index)
             archive.extract(factory=factory)
     except _SevenZipStopped as stop:
         if stop.produced is None:

@@ -516,6 +516,22 @@ def test_7z_archive_members() -> None:
     assert ENGINE.inspect(data).members == 4
 
 
+def test_7z_member_names_that_climb_out_or_repeat_do_not_hide_members() -> None:
+    # py7zr refused the whole archive for one member named as a path that climbs out, and
+    # renamed a repeated name: nothing is written to disk, every member is read.
+    import py7zr
+
+    key = make_key("live", 55)
+    buffer = io.BytesIO()
+    with py7zr.SevenZipFile(buffer, "w") as archive:
+        archive.writestr(text_with(key, 1), "a\\..\\..\\c.txt")
+        archive.writestr(text_with(key, 2), "same.txt")
+        archive.writestr(text_with(key, 3), "same.txt")
+    assert found(buffer.getvalue()) == [(key, "a/../../c.txt", "7z", 1, 5),
+                                        (key, "same.txt", "7z", 2, 5),
+                                        (key, "same.txt", "7z", 3, 5)]
+
+
 @pytest.mark.parametrize("stream", NEW_STREAMS)
 def test_magic_bytes_without_a_stream_are_scanned_as_raw_bytes(stream: str) -> None:
     key = make_key("live", 42)

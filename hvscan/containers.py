@@ -69,7 +69,7 @@ def kind(data: bytes) -> str | None:
         return "bzip2"
     if data.startswith(_SEVEN_ZIP):
         return "7z"
-    if data.startswith(_LZMA_ALONE):
+    if data.startswith(_LZMA_ALONE) and _lzma_alone_header(data[:13]):
         return "lzma"
     if data[_TAR_MAGIC_AT:_TAR_MAGIC_AT + 5] == b"ustar":
         return "tar"
@@ -80,6 +80,18 @@ def kind(data: bytes) -> str | None:
 # magic bytes: what tells its encoded parts is their Content-Transfer-Encoding header, which
 # these needles of the prefilter's single pass find (in the header's usual spellings).
 MIME_MARKERS = frozenset({b"ransfer-Encoding", b"ransfer-encoding", b"RANSFER-ENCODING"})
+
+
+def _lzma_alone_header(head: bytes) -> bool:
+    """Whether ``head`` is a legacy .lzma header: a dictionary size that encoders write (2^n or
+    2^n + 2^(n-1)) and an uncompressed size that is unknown (all ones) or below 1 TiB."""
+    if len(head) < 13:
+        return False
+    dictionary = int.from_bytes(head[1:5], "little")
+    size = int.from_bytes(head[5:13], "little")
+    top = dictionary.bit_length() - 1
+    return top >= 12 and dictionary in (1 << top, 3 << (top - 1)) and (
+        size == (1 << 64) - 1 or size < 1 << 40)
 
 
 class Budget:
@@ -754,7 +766,7 @@ def _mime(data: bytes, budget: Budget) -> Iterator[Item]:
             yield _not_opened("the remaining MIME part", reason)
             break
         count += 1
-        name, content = _mime_part(data[headers:blank.start()], data[body:end], count)
+        name, content, damage = _mime_part(data[headers:blank.start()], data[body:end], count)
         cap, why = budget.allowance(end - body)
         budget.members_left -= 1
         budget.take(min(len(content), cap))
@@ -762,8 +774,12 @@ def _mime(data: bytes, budget: Budget) -> Iterator[Item]:
             yield Raw(raw, body)
         if len(content) > cap:
             yield Problem(name, f"decoding stopped after {cap} bytes: {why}", limit=True)
+        if damage:
+            yield Problem(name, f"damaged {marker.group(1).decode().lower()} part ({damage}): "
+                          "scanned what decoded, and the part as it is")
         yield Member(name, marker.group(1).decode().lower(), content[:cap])
-        raw = end
+        # A damaged part's text is scanned too: what did not decode may hold encoded keys.
+        raw = body if damage else end
     if raw < len(data):
         yield Raw(raw)
 
@@ -781,11 +797,30 @@ def _mime_headers_start(data: bytes, at: int) -> int:
     return start
 
 
-def _mime_part(headers: bytes, body: bytes, count: int) -> tuple[str, bytes]:
+def _mime_part(headers: bytes, body: bytes, count: int) -> tuple[str, bytes, str]:
+    """The part's name, its decoded content, and what was wrong with its encoding, if anything.
+    Base64 is decoded here, as far as it goes: the email package hands back a damaged part
+    undecoded."""
     import email
     import email.policy
 
-    part = email.message_from_bytes(headers + b"\n\n" + body, policy=email.policy.compat32)
+    part = email.message_from_bytes(headers + b"\n\n", policy=email.policy.compat32)
     name = part.get_filename() or f"part {count} ({part.get_content_type()})"
-    payload = part.get_payload(decode=True)
-    return name, payload if isinstance(payload, bytes) else b""
+    if part.get("Content-Transfer-Encoding", "").strip().lower() != "base64":
+        import quopri
+
+        return name, quopri.decodestring(body), ""
+    return name, *_base64_body(body)
+
+
+def _base64_body(body: bytes) -> tuple[bytes, str]:
+    import binascii
+    import re
+
+    text = re.sub(rb"\s+", b"", body).split(b"=", 1)[0]
+    clean = re.sub(rb"[^A-Za-z0-9+/]+", b"", text)
+    damage = "characters outside base64" if len(clean) < len(text) else ""
+    if len(clean) % 4 == 1:
+        clean = clean[:-1]
+        damage = damage or "truncated"
+    return binascii.a2b_base64(clean + b"=" * (-len(clean) % 4)), damage

@@ -65,7 +65,8 @@ def format_heads() -> dict[str, bytes]:
     heads = {name: compress(b"x" * 100)[:12] for name, compress in STREAMS.items()}
     return heads | {"zip": make_zip({"a": b"x"})[:34], "tar": make_tar({"a": b"x"})[:512],
                     "7z": make_7z({"a": b"x"})[:32], "utf-16": "\ufeffx".encode("utf-16-le"),
-                    "utf-32": "\ufeffx".encode("utf-32-le")}
+                    "utf-32": "\ufeffx".encode("utf-32-le"),
+                    "eml": b"MIME-Version: 1.0\nContent-Transfer-Encoding: base64\n\n"}
 
 
 def make_eml(body: str, attachments: dict[str, bytes], body_encoding: str = "quoted-printable",

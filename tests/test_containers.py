@@ -506,6 +506,14 @@ def test_compressed_streams_and_their_tarballs_by_magic_bytes(stream: str) -> No
     assert found(two) == [(key, None, stream, 2, 5)]
 
 
+def test_legacy_lzma_is_told_by_its_whole_header() -> None:
+    # Its magic is three bytes: binary data that starts with them is no stream (no false note).
+    assert kind(STREAMS["lzma"](b"x")) == "lzma"
+    assert kind(b"\x5d\x00\x00" + bytes(range(40))) is None
+    assert kind(b"\x5d\x00\x00\x80\x00" + b"\xff" * 8) == "lzma"
+    assert kind(b"\x5d\x00\x00\x81\x00" + b"\xff" * 8) is None
+
+
 def test_7z_archive_members() -> None:
     key = make_key("test", 41)
     data = make_7z({"README": b"hello\n", "conf/app.env": text_with(key),
@@ -535,7 +543,7 @@ def test_7z_member_names_that_climb_out_or_repeat_do_not_hide_members() -> None:
 @pytest.mark.parametrize("stream", NEW_STREAMS)
 def test_magic_bytes_without_a_stream_are_scanned_as_raw_bytes(stream: str) -> None:
     key = make_key("live", 42)
-    data = STREAMS[stream](b"x")[:10] + b"\n" + key.encode()
+    data = STREAMS[stream](b"x")[:13] + b"\n" + key.encode()
     assert [f[:3] for f in found(data)] == [(key, None, "plain")]
     ((_, message, limit),) = notes(data)
     assert message.startswith(f"damaged {stream} stream (") and not limit
@@ -655,15 +663,22 @@ def test_text_about_mime_headers_is_no_message() -> None:
         assert inspection.notes == [] and inspection.members == (data is not text)
 
 
-def test_damaged_mime_part_is_scanned_as_far_as_it_decodes() -> None:
+def test_damaged_mime_part_is_a_note_and_scanned_as_far_as_it_decodes() -> None:
     key = make_key("live", 52)
     mail = make_eml("hi\n", {"a.txt": text_with(key, 1) + noise(3000)})
-    cut = mail[:mail.index(b"Content-Disposition")] + mail[mail.index(b"Content-Disposition"):][
-        :400]
-    assert [f[:3] for f in found(cut)] == [(key, "a.txt", "base64")]
-    broken = mail.replace(b"Content-Transfer-Encoding: base64\n", b"Content-Transfer-Encoding: "
-                          b"base64\nContent-Type: text/plain\n\n\x00\xff")
-    ENGINE.inspect(broken)  # a part that is not base64 decodes to what it can, never crashes
+    body = mail.index(b"\n\n", mail.index(b"Content-Disposition")) + 2
+    cut = next(mail[:at] for at in range(body + 400, body + 404)
+               if len(mail[body:at].replace(b"\n", b"")) % 4 == 1)
+    inspection = ENGINE.inspect(cut)
+    assert ("a.txt", "base64") in [(m.member, m.encoding) for m in inspection.matches]
+    ((note),) = inspection.notes
+    assert (note.member, note.message) == ("a.txt", "damaged base64 part (truncated): scanned "
+                                           "what decoded, and the part as it is")
+    broken = mail[:body] + b"\x00\xff\x00" + mail[body:]
+    inspection = ENGINE.inspect(broken)
+    assert [n.message.split(":")[0] for n in inspection.notes] == [
+        "damaged base64 part (characters outside base64)"]
+    assert key in [m.secret for m in inspection.matches]
 
 
 def test_mime_bomb_stops_at_the_limits() -> None:

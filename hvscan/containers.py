@@ -1,8 +1,10 @@
 """Containers: archives and compressed streams opened in memory (gzip, xz and legacy lzma, bzip2
 and zstd streams, zip and the formats built on it such as jar, whl and docx, tar, and so the
-tarballs compressed with any of those streams, and 7z).
+tarballs compressed with any of those streams, 7z, and the encoded parts of MIME messages).
 
 Containers are recognised by their magic bytes, never by a file name: the engine sees bytes only.
+A MIME message has none: its base64 and quoted-printable parts are told by their headers, which
+the prefilter's needles find (``MIME_MARKERS``).
 Expansion is bounded against bombs (expanded bytes and members per scanned blob, expansion ratio
 per member); a bound that stops expansion and a damaged archive both become problems that the
 report shows, never silence. A key in a container's bytes is not missed because its structure

@@ -37,6 +37,9 @@ _HEX_BYTES = {f"{i:02{case}}".encode(): bytes([i]) for i in range(256) for case 
 _MIN_FORM = 4
 # Encoded text is cut out of its line; a region never reaches further than this from its needle.
 _REACH = 1 << 16
+# How far after a keyword an escape, or a soft line break, may still be in the key: its body
+# with every character escaped (``\\u0041`` is six characters).
+_KEY_REACH = 256
 # Wrapped base64 is joined across lines only at the widths encoders wrap at (PEM and openssl 64,
 # MIME and GNU base64 76, and the less common 60 and 72): a key's encoding that ends a line of
 # another width, followed by a line that happens to start with base64 characters, is not a wrap,
@@ -286,12 +289,17 @@ def _hex_forms(encoding: str, literal: bytes, escape: Callable[[int], str],
     return [(encoding, form, 0) for form in forms]
 
 
+# Percent-encoding and escapes also hold the literal as it is, with characters of the key's body
+# escaped after it (``hv_live_\x41bc...``): that form is the keyword's own needle, and costs the
+# prefilter nothing; the text after it is decoded only if an escape follows (``_spans``).
 def _percent_forms(literal: bytes) -> list[Form]:
-    return _hex_forms("percent", literal, lambda c: f"%{c:02X}", list(literal))
+    return [("percent", literal, 0),
+            *_hex_forms("percent", literal, lambda c: f"%{c:02X}", list(literal))]
 
 
 def _escape_forms(literal: bytes) -> list[Form]:
-    forms = _hex_forms("escape", literal, lambda c: f"\\x{c:02X}", list(literal))
+    forms = [("escape", literal, 0),
+             *_hex_forms("escape", literal, lambda c: f"\\x{c:02X}", list(literal))]
     try:
         text = literal.decode("utf-8")
     except UnicodeDecodeError:
@@ -342,13 +350,14 @@ def _quoted_printable_regions(buf: bytes, found: Found) -> list[Region]:
     done = Spans()
     for needle, _ in found:
         for pos in occurrences(buf, needle):
-            if done.covers(pos):
+            if done.covers(pos) or (b"=" not in needle
+                                    and b"=\n" not in buf[pos:pos + _KEY_REACH]
+                                    and b"=\r\n" not in buf[pos:pos + _KEY_REACH]):
                 continue
             start, end = _span_start(buf, pos, _QP_TEXT), _quoted_printable_end(buf, pos)
             done.add(start, end)
-            if b"=\n" in buf[pos:end] or b"=\r\n" in buf[pos:end] or b"=" in needle:
-                regions.append(_unescape(buf, (start, end), "quoted-printable", b"=",
-                                         _quoted_printable_unit))
+            regions.append(_unescape(buf, (start, end), "quoted-printable", b"=",
+                                     _quoted_printable_unit))
     return regions
 
 
@@ -374,23 +383,41 @@ def _quoted_printable_unit(part: bytes) -> tuple[bytes, int]:
 
 def _percent_regions(buf: bytes, found: Found) -> list[Region]:
     return [_unescape(buf, span, "percent", b"%", _percent_unit)
-            for span in _spans(buf, found, _PERCENT_TEXT)]
+            for span in _spans(buf, found, _PERCENT_TEXT, b"%", _percent_unit)]
 
 
 def _escape_regions(buf: bytes, found: Found) -> list[Region]:
     return [_unescape(buf, span, "escape", b"\\", _escape_unit)
-            for span in _spans(buf, found, _ESCAPE_TEXT)]
+            for span in _spans(buf, found, _ESCAPE_TEXT, b"\\", _escape_unit)]
 
 
-def _spans(buf: bytes, found: Found, chars: bytes) -> list[tuple[int, int]]:
+def _spans(buf: bytes, found: Found, chars: bytes, marker: bytes,
+           unit: Callable[[bytes], tuple[bytes, int]]) -> list[tuple[int, int]]:
+    """The runs of ``chars`` around the needles; around a needle without an escape in it (the
+    keyword itself), only a run in which an escape follows it."""
     spans: list[tuple[int, int]] = []
     done = Spans()
     for needle, _ in found:
         for pos in occurrences(buf, needle):
-            if not done.covers(pos):
-                spans.append((_span_start(buf, pos, chars), _span_end(buf, pos, chars)))
-                done.add(*spans[-1])
+            if done.covers(pos) or (marker not in needle
+                                    and not _escape_follows(buf, pos, marker, unit)):
+                continue
+            spans.append((_span_start(buf, pos, chars), _span_end(buf, pos, chars)))
+            done.add(*spans[-1])
     return spans
+
+
+def _escape_follows(buf: bytes, pos: int, marker: bytes,
+                    unit: Callable[[bytes], tuple[bytes, int]]) -> bool:
+    """Whether an escape follows ``pos`` within a key's reach (looked for there only: a long
+    line holding many keys is not read to its end for each)."""
+    end = pos + _KEY_REACH
+    at = buf.find(marker, pos, end)
+    while at >= 0:
+        if unit(buf[at + 1:at + 6])[1]:
+            return True
+        at = buf.find(marker, at + 1, end)
+    return False
 
 
 def _percent_unit(part: bytes) -> tuple[bytes, int]:

@@ -49,6 +49,13 @@ def soft_break(text: str, prefix: bytes, newline: str = "\n", escape: bool = Fal
     return f"{head}={newline}{tail}"
 
 
+def escape_some(text: str, prefix: bytes, escape: Callable[[str], str]) -> str:
+    """The key ``text`` with the characters of its body that ``prefix`` picks escaped."""
+    body = text.index("_", 3) + 1
+    picked = {body + byte % (len(text) - body) for byte in prefix} or {len(text) - 1}
+    return "".join(escape(char) if at in picked else char for at, char in enumerate(text))
+
+
 # name: (chain, encode(key, prefix bytes), characters before the key's first encoded bits)
 ENCODINGS: dict[str, tuple[str, Callable[[str, bytes], str], Callable[[bytes], int]]] = {
     "plain": ("plain", lambda k, p: k, lambda p: 0),
@@ -63,6 +70,8 @@ ENCODINGS: dict[str, tuple[str, Callable[[str, bytes], str], Callable[[bytes], i
     "percent-lower": ("percent", lambda k, p: percent(k, "x"), lambda p: 0),
     "percent-underscores": ("percent", lambda k, p: k.replace("_", "%5F"), lambda p: 0),
     "hex-escape": ("escape", lambda k, p: hex_escape(k), lambda p: 0),
+    "escapes-in-body": ("escape", lambda k, p: escape_some(k, p, unicode_escape), lambda p: 0),
+    "percent-in-body": ("percent", lambda k, p: escape_some(k, p, percent), lambda p: 0),
     "quoted-printable": ("quoted-printable", lambda k, p: soft_break(k, p), lambda p: 0),
     "quoted-printable-crlf": ("quoted-printable", lambda k, p: soft_break(k, p, "\r\n"),
                               lambda p: 0),

@@ -188,6 +188,18 @@ def test_backslash_escapes(encode: Callable[[str], str]) -> None:
     assert found(source.encode()) == [(key, "escape", 2, 8)]
 
 
+@pytest.mark.parametrize("escape", [hex_escape, unicode_escape, percent])
+def test_any_character_of_the_body_escaped(escape: Callable[[str], str]) -> None:
+    # Only keys escaped from their first character on were found.
+    key = make_key("test", 27)
+    text = key[:10] + escape(key[10]) + key[11:20] + escape(key[20:23]) + key[23:]
+    chain = "percent" if escape is percent else "escape"
+    assert found(f'token = "{text}"\n'.encode()) == [(key, chain, 1, 10)]
+    # A backslash or percent sign after a placeholder is no escape: no region, no note.
+    placeholder = b'{"k": "hv_test_XXXXXXXXXXXX\\"} 100% hv_live_abcdefgh%'
+    assert ENGINE.inspect(placeholder).notes == []
+
+
 def test_json_with_unicode_escapes() -> None:
     key = make_key("live", 13)
     document = json.dumps({"k": key}).replace(key, unicode_escape(key))

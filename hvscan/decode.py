@@ -1,5 +1,5 @@
 """Text decoders: keys hidden by an encoding inside text (base64, UTF-16/32, percent, escapes,
-quoted-printable).
+quoted-printable, HTML/XML character references).
 
 Clean text must not pay for decoding, so nothing is decoded blindly. Each decoder knows the
 *forms* a literal takes once encoded (base64 at its three byte alignments, UTF-16/32 in either
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import io
+import re
 from codecs import getincrementaldecoder, utf_8_decode
 from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple
@@ -29,6 +30,7 @@ _FROM_URL_SAFE = bytes.maketrans(b"-_", b"+/")
 _TO_URL_SAFE = bytes.maketrans(b"+/", b"-_")
 _PERCENT_TEXT = _ALNUM + b"%-._~+"
 _ESCAPE_TEXT = _ALNUM + b"\\_"
+_HTML_TEXT = _ALNUM + b"&#;_"
 # What quoted-printable text of a key and its surroundings holds on one line (soft line breaks
 # join lines).
 _QP_TEXT = _ALNUM + b"=_-.~+/:;,'\"<>()[]{}!?*&#$@|^` \t"
@@ -414,10 +416,42 @@ def _escape_follows(buf: bytes, pos: int, marker: bytes,
     end = pos + _KEY_REACH
     at = buf.find(marker, pos, end)
     while at >= 0:
-        if unit(buf[at + 1:at + 6])[1]:
+        if unit(buf[at + 1:at + 12])[1]:
             return True
         at = buf.find(marker, at + 1, end)
     return False
+
+
+def _html_forms(literal: bytes) -> list[Form]:
+    """The literal in HTML/XML text: as it is (character references in the key's body after
+    it), with character references in decimal, in hex (cut before the first hex letter), and
+    the underscore's name."""
+    named = literal.replace(b"_", b"&lowbar;")
+    return [("html", literal, 0),
+            *_hex_forms("html", literal, lambda c: f"&#{c};", list(literal)),
+            *_hex_forms("html", literal, lambda c: f"&#x{c:X};", list(literal)),
+            *([("html", named, 0)] if named != literal else [])]
+
+
+def _html_regions(buf: bytes, found: Found) -> list[Region]:
+    return [_unescape(buf, span, "html", b"&", _html_unit)
+            for span in _spans(buf, found, _HTML_TEXT, b"&", _html_unit)]
+
+
+_HTML_REFERENCE = re.compile(rb"#([0-9]{1,7});|#[xX]([0-9a-fA-F]{1,6});|(lowbar|UnderBar);")
+
+
+def _html_unit(part: bytes) -> tuple[bytes, int]:
+    """What a character reference after an ``&`` stands for and the characters it takes."""
+    found = _HTML_REFERENCE.match(part)
+    if found is None:
+        return b"", 0
+    if found.group(3):
+        return b"_", found.end()
+    code = int(found.group(1)) if found.group(1) else int(found.group(2), 16)
+    if code > 0x10FFFF:
+        return b"", 0
+    return chr(code).encode("utf-8", "surrogatepass"), found.end()
 
 
 def _percent_unit(part: bytes) -> tuple[bytes, int]:
@@ -642,6 +676,7 @@ DECODERS = (
     Decoder("percent", _percent_forms, _percent_regions, frozenset()),
     Decoder("escape", _escape_forms, _escape_regions, frozenset()),
     Decoder("quoted-printable", _quoted_printable_forms, _quoted_printable_regions, frozenset()),
+    Decoder("html", _html_forms, _html_regions, frozenset()),
     _WIDE_DECODER,
 )
 _BY_FAMILY = {decoder.family: decoder for decoder in DECODERS}

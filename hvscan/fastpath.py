@@ -56,6 +56,10 @@ NEEDLES = (
     b"aHYlN", b"b2RsOTBaWE4wW", b"b2RsOXNhWFpsW", b"gyWDJ4cGRtVm", b"gyWDNSbGMzUm", b"h2JT",
     b"hSFpmYkdsMlpW", b"hSFpmZEdWemRG", b"lNjglNzYlN", b"oMlgyeHBkbVZm", b"oMlgzUmxjM1Jm",
     b"odiU1", b"vZGw5MFpYTjBY", b"vZGw5c2FYWmxY",
+    b"&#104;&#118;&#95;&#108;&#105;&#118;&#101;&#95;",
+    b"&#104;&#118;&#95;&#116;&#101;&#115;&#116;&#95;",
+    b"&#x68;&#x76;&#x5", b"hv&#95;live&#95;", b"hv&#95;test&#95;", b"hv&#x5",
+    b"hv&lowbar;live&lowbar;", b"hv&lowbar;test&lowbar;",
 )
 # The full scan searches larger blobs in one Hyperscan pass; here each needle is one pass.
 _LARGE_BLOB = 1 << 20

@@ -70,6 +70,12 @@ ENCODINGS: dict[str, tuple[str, Callable[[str, bytes], str], Callable[[bytes], i
     "percent-lower": ("percent", lambda k, p: percent(k, "x"), lambda p: 0),
     "percent-underscores": ("percent", lambda k, p: k.replace("_", "%5F"), lambda p: 0),
     "hex-escape": ("escape", lambda k, p: hex_escape(k), lambda p: 0),
+    "html-decimal": ("html", lambda k, p: "".join(f"&#{ord(c)};" for c in k), lambda p: 0),
+    "html-hex": ("html", lambda k, p: "".join(f"&#x{ord(c):x};" for c in k), lambda p: 0),
+    "html-underscores": ("html", lambda k, p: k.replace("_", "&lowbar;" if p[:1] < b"\x80"
+                                                        else "&#95;"), lambda p: 0),
+    "html-in-body": ("html", lambda k, p: escape_some(k, p, lambda c: f"&#x{ord(c):X};"),
+                     lambda p: 0),
     "escapes-in-body": ("escape", lambda k, p: escape_some(k, p, unicode_escape), lambda p: 0),
     "percent-in-body": ("percent", lambda k, p: escape_some(k, p, percent), lambda p: 0),
     "quoted-printable": ("quoted-printable", lambda k, p: soft_break(k, p), lambda p: 0),
@@ -101,7 +107,7 @@ TEXT_CODECS = {"utf-8": "", "utf-16-le": "utf-16le", "utf-16-be": "utf-16be",
 WIDE_CODECS = {codec: name for codec, name in TEXT_CODECS.items() if name}
 # What may stand right before and after an encoded key: nothing that could continue it.
 SEPARATORS = " \n\t\"',;:()[]{}<>|"
-FILLER = st.text(st.characters(codec="utf-8", exclude_characters="%\\"), max_size=120)
+FILLER = st.text(st.characters(codec="utf-8", exclude_characters="%\\&"), max_size=120)
 
 def mail_name(name: str) -> str:
     """A file name as mail clients keep it: printable, without surrounding white space."""

@@ -200,6 +200,20 @@ def test_any_character_of_the_body_escaped(escape: Callable[[str], str]) -> None
     assert ENGINE.inspect(placeholder).notes == []
 
 
+@pytest.mark.parametrize("encode", [
+    lambda k: "".join(f"&#{ord(c)};" for c in k),
+    lambda k: "".join(f"&#x{ord(c):x};" for c in k),
+    lambda k: k.replace("_", "&#95;"),
+    lambda k: k.replace("_", "&#x5f;"),
+    lambda k: k.replace("_", "&lowbar;"),
+    lambda k: k[:12] + f"&#{ord(k[12])};" + k[13:],
+])
+def test_html_character_references(encode: Callable[[str], str]) -> None:
+    key = make_key("live", 28)
+    page = f"<html>\n<p>token: {encode(key)}</p> &amp; &lt;\n"
+    assert found(page.encode()) == [(key, "html", 2, 11)]
+
+
 def test_json_with_unicode_escapes() -> None:
     key = make_key("live", 13)
     document = json.dumps({"k": key}).replace(key, unicode_escape(key))

@@ -352,9 +352,8 @@ def _quoted_printable_regions(buf: bytes, found: Found) -> list[Region]:
     done = Spans()
     for needle, _ in found:
         for pos in occurrences(buf, needle):
-            if done.covers(pos) or (b"=" not in needle
-                                    and b"=\n" not in buf[pos:pos + _KEY_REACH]
-                                    and b"=\r\n" not in buf[pos:pos + _KEY_REACH]):
+            if done.covers(pos) or (b"=" not in needle and not _escape_in_body(
+                    buf, pos + len(needle), b"=", _quoted_printable_unit)):
                 continue
             start, end = _span_start(buf, pos, _QP_TEXT), _quoted_printable_end(buf, pos)
             done.add(start, end)
@@ -401,25 +400,23 @@ def _spans(buf: bytes, found: Found, chars: bytes, marker: bytes,
     done = Spans()
     for needle, _ in found:
         for pos in occurrences(buf, needle):
-            if done.covers(pos) or (marker not in needle
-                                    and not _escape_follows(buf, pos, marker, unit)):
+            if done.covers(pos) or (marker not in needle and not _escape_in_body(
+                    buf, pos + len(needle), marker, unit)):
                 continue
             spans.append((_span_start(buf, pos, chars), _span_end(buf, pos, chars)))
             done.add(*spans[-1])
     return spans
 
 
-def _escape_follows(buf: bytes, pos: int, marker: bytes,
+def _escape_in_body(buf: bytes, pos: int, marker: bytes,
                     unit: Callable[[bytes], tuple[bytes, int]]) -> bool:
-    """Whether an escape follows ``pos`` within a key's reach (looked for there only: a long
-    line holding many keys is not read to its end for each)."""
-    end = pos + _KEY_REACH
-    at = buf.find(marker, pos, end)
-    while at >= 0:
-        if unit(buf[at + 1:at + 12])[1]:
-            return True
-        at = buf.find(marker, at + 1, end)
-    return False
+    """Whether the key body that may start at ``pos`` (after a keyword) holds an escape: the
+    run of letters, digits and escapes there, within a key's reach, has one. An escape after
+    the body (a redacted key's ``****%0A``) is not the key's."""
+    end = min(len(buf), pos + _KEY_REACH)
+    while pos < end and buf[pos:pos + 1].isalnum():
+        pos += 1
+    return buf[pos:pos + 1] == marker and unit(buf[pos + 1:pos + 12])[1] > 0
 
 
 def _html_forms(literal: bytes) -> list[Form]:

@@ -195,8 +195,10 @@ def test_any_character_of_the_body_escaped(escape: Callable[[str], str]) -> None
     text = key[:10] + escape(key[10]) + key[11:20] + escape(key[20:23]) + key[23:]
     chain = "percent" if escape is percent else "escape"
     assert found(f'token = "{text}"\n'.encode()) == [(key, chain, 1, 10)]
-    # A backslash or percent sign after a placeholder is no escape: no region, no note.
-    placeholder = b'{"k": "hv_test_XXXXXXXXXXXX\\"} 100% hv_live_abcdefgh%'
+    # A backslash or percent sign after a placeholder is no escape: no region, no note; nor
+    # is an escape after a redacted key's body (GitHub annotations end lines with %0A).
+    placeholder = (b'{"k": "hv_test_XXXXXXXXXXXX\\"} 100% hv_live_abcdefgh%\n'
+                   b"::error::hv_live_Ab3x****%0Afix it\n")
     assert ENGINE.inspect(placeholder).notes == []
 
 

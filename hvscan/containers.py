@@ -1,28 +1,32 @@
-"""Containers: archives and compressed streams opened in memory (gzip, zip and the formats
-built on it such as jar, whl and docx, tar, and so tar.gz).
+"""Containers: archives and compressed streams opened in memory (gzip, xz and legacy lzma, bzip2
+and zstd streams, zip and the formats built on it such as jar, whl and docx, tar, and so the
+tarballs compressed with any of those streams, 7z, and the encoded parts of MIME messages).
 
 Containers are recognised by their magic bytes, never by a file name: the engine sees bytes only.
+A MIME message has none: its base64 and quoted-printable parts are told by their headers, which
+the prefilter's needles find (``MIME_MARKERS``).
 Expansion is bounded against bombs (expanded bytes and members per scanned blob, expansion ratio
 per member); a bound that stops expansion and a damaged archive both become problems that the
 report shows, never silence. A key in a container's bytes is not missed because its structure
 gave up or lied: what the structure does not account for is scanned too, as raw bytes (data
 appended after a gzip stream, the rest of a bomb a limit stopped, bytes between zip members, a
-zip's comment, a tar member's padding when it is not zeros), with the gzip streams and zip
-members found there by their own headers (a member the central directory leaves out, every
-member of a zip that lost its directory). zlib, zipfile and tarfile are imported only when a
-container is met.
+zip's comment), with the compressed streams and zip members found there by their own headers (a
+member the central directory leaves out, every member of a zip that lost its directory). Every
+decompressor is imported only when its container is met (py7zr, the heaviest, only for a 7z
+archive); one that cannot be imported makes a note naming the package, never a silent skip.
 
 A tar member is handed on as a view of the tar's bytes, not a copy (see ``hvscan.buffers``): a
 tar.gz holding one big file held the file twice, and tars nested in tars once per level. So
-the openers take views as well as bytes.
+the openers take views as well as bytes; a tar member's padding, when it is not zeros, is
+scanned as raw bytes too.
 """
 
 from __future__ import annotations
 
 import io
 import struct
-from collections.abc import Generator, Iterator
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Callable, Generator, Iterator
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from hvscan.buffers import Buffer, find, startswith
 from hvscan.units import counted
@@ -34,11 +38,18 @@ if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
 _GZIP = b"\x1f\x8b"
-# A gzip member's first bytes: the magic and deflate, the only compression method it has.
-_GZIP_MEMBER = _GZIP + b"\x08"
-# Attempts at decompressing what looks like the start of a gzip stream but is not, after the end
-# of a stream, before the rest is only scanned as raw bytes; nor may they read, all together,
-# more than the rest of the file: a file of nothing but such starts would cost minutes.
+_XZ = b"\xfd7zXZ\x00"
+# A legacy .lzma stream: the usual properties byte (lc=3, lp=0, pb=2) and a dictionary size that
+# is a multiple of 64 KiB, as every encoder writes it.
+_LZMA_ALONE = b"\x5d\x00\x00"
+_BZIP2 = b"BZh"
+# After "BZh" and the block size digit: a block's magic, or the end of an empty stream.
+_BZIP2_BLOCKS = (b"1AY&SY", b"\x17rE8P\x90")
+_ZSTD = b"\x28\xb5\x2f\xfd"
+_SEVEN_ZIP = b"7z\xbc\xaf\x27\x1c"
+# Attempts at decompressing what looks like the start of a stream but is not, after the end of a
+# stream, before the rest is only scanned as raw bytes; nor may they read, all together, more
+# than the rest of the file: a file of nothing but such starts would cost minutes.
 _FALSE_STARTS = 64
 _LOCAL_FILE = b"PK\x03\x04"
 _ZIP = (_LOCAL_FILE, b"PK\x05\x06")
@@ -54,14 +65,43 @@ RATIO_FLOOR = 1 << 20
 
 
 def kind(data: bytes) -> str | None:
-    """``gzip``, ``zip``, ``tar`` or None, from the magic bytes."""
+    """``gzip``, ``xz``, ``lzma``, ``bzip2``, ``zstd``, ``zip``, ``7z``, ``tar`` or None, from
+    the magic bytes (all within ``engine.SIGNATURE_BYTES``)."""
     if data.startswith(_GZIP):
         return "gzip"
     if data.startswith(_ZIP):
         return "zip"
+    if data.startswith(_XZ):
+        return "xz"
+    if data.startswith(_ZSTD):
+        return "zstd"
+    if data.startswith(_BZIP2) and data[3:4] in b"123456789" and data[4:10] in _BZIP2_BLOCKS:
+        return "bzip2"
+    if data.startswith(_SEVEN_ZIP):
+        return "7z"
+    if data.startswith(_LZMA_ALONE) and _lzma_alone_header(data[:13]):
+        return "lzma"
     if data[_TAR_MAGIC_AT:_TAR_MAGIC_AT + 5] == b"ustar":
         return "tar"
     return None
+
+
+# A MIME message (an .eml, an mbox, a message saved anywhere in a file) is no file format with
+# magic bytes: what tells its encoded parts is their Content-Transfer-Encoding header, which
+# these needles of the prefilter's single pass find (in the header's usual spellings).
+MIME_MARKERS = frozenset({b"ransfer-Encoding", b"ransfer-encoding", b"RANSFER-ENCODING"})
+
+
+def _lzma_alone_header(head: bytes) -> bool:
+    """Whether ``head`` is a legacy .lzma header: a dictionary size that encoders write (2^n or
+    2^n + 2^(n-1)) and an uncompressed size that is unknown (all ones) or below 1 TiB."""
+    if len(head) < 13:
+        return False
+    dictionary = int.from_bytes(head[1:5], "little")
+    size = int.from_bytes(head[5:13], "little")
+    top = dictionary.bit_length() - 1
+    return top >= 12 and dictionary in (1 << top, 3 << (top - 1)) and (
+        size == (1 << 64) - 1 or size < 1 << 40)
 
 
 class Budget:
@@ -135,13 +175,106 @@ Item = Member | Problem | Raw
 
 
 def expand(data: Buffer, container: str, budget: Budget) -> Iterator[Item]:
-    opener = {"gzip": _gzip, "zip": _zip, "tar": _tar}[container]
+    if container in _CODECS:
+        return _stream(data, _CODECS[container], budget)
+    if container in ("7z", "mime"):
+        # Read by libraries (py7zr, email) that take bytes: a view (a tar member) is copied.
+        return (_seven_zip if container == "7z" else _mime)(bytes(data), budget)
+    opener = {"zip": _zip, "tar": _tar}[container]
     return opener(data, budget)
 
 
+class _Codec(NamedTuple):
+    """A compressed stream format. ``new`` makes a decompressor with the interface of the
+    standard library's (``decompress(data, max_length)``, ``eof``, ``unused_data``); zlib's
+    hands back the input it has not read (``unconsumed_tail``), the others keep it and say
+    whether they need more (``needs_input``). ``start`` is how a stream begins, looked for in
+    the bytes after one; ``package`` the module that ``new`` imports."""
+
+    name: str
+    start: bytes
+    new: Callable[[], Any]
+    errors: Callable[[], tuple[type[Exception], ...]]
+    package: str
+    tail: bool = False
+
+
+def _zlib_gzip() -> Any:
+    import zlib
+
+    return zlib.decompressobj(zlib.MAX_WBITS | 16)
+
+
+def _zlib_errors() -> tuple[type[Exception], ...]:
+    import zlib
+
+    return (zlib.error,)
+
+
+def _lzma_new(format_name: str) -> Callable[[], Any]:
+    def new() -> Any:
+        import lzma
+
+        return lzma.LZMADecompressor(getattr(lzma, format_name))
+
+    return new
+
+
+def _lzma_errors() -> tuple[type[Exception], ...]:
+    import lzma
+
+    return (lzma.LZMAError, EOFError)
+
+
+def _bz2_new() -> Any:
+    import bz2
+
+    return bz2.BZ2Decompressor()
+
+
+def _bz2_errors() -> tuple[type[Exception], ...]:
+    return (OSError, EOFError, ValueError)
+
+
+def zstd_module() -> Any:
+    """The zstd module: the standard library's from Python 3.14 on, else its backport."""
+    try:
+        import compression.zstd as zstd  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        import backports.zstd as zstd  # type: ignore[import-untyped,unused-ignore]
+    return zstd
+
+
+def _zstd_new() -> Any:
+    return zstd_module().ZstdDecompressor()
+
+
+def _zstd_errors() -> tuple[type[Exception], ...]:
+    return (zstd_module().ZstdError, EOFError)
+
+
+_CODECS = {
+    "gzip": _Codec("gzip", _GZIP + b"\x08", _zlib_gzip, _zlib_errors, "zlib", tail=True),
+    "xz": _Codec("xz", _XZ, _lzma_new("FORMAT_XZ"), _lzma_errors, "lzma"),
+    "lzma": _Codec("lzma", _LZMA_ALONE, _lzma_new("FORMAT_ALONE"), _lzma_errors, "lzma"),
+    "bzip2": _Codec("bzip2", _BZIP2, _bz2_new, _bz2_errors, "bz2"),
+    "zstd": _Codec("zstd", _ZSTD, _zstd_new, _zstd_errors, "backports.zstd"),
+}
+
+
+def _raw_deflate() -> Any:
+    import zlib
+
+    return zlib.decompressobj(-15)
+
+
+# A zip member's data: deflate without a header.
+_RAW_DEFLATE = _Codec("deflate", b"", _raw_deflate, _zlib_errors, "zlib", tail=True)
+
+
 class _Inflated(NamedTuple):
-    """A deflate stream decompressed from ``data[start:]``: ``end`` is where it ends in ``data``
-    when ``complete``, else how far the input was read; ``error`` says why it stopped short,
+    """A stream decompressed from ``data[start:]``: ``end`` is where it ends in ``data`` when
+    ``complete``, else how far the input was surely read; ``error`` says why it stopped short,
     if the data is damaged."""
 
     output: bytes
@@ -152,33 +285,42 @@ class _Inflated(NamedTuple):
     produced: int = 0
 
 
-def _inflate(data: Buffer, start: int, wbits: int, most: int, stop: int | None = None,
+def _inflate(data: Buffer, start: int, codec: _Codec, most: int, stop: int | None = None,
              into: io.BytesIO | None = None) -> _Inflated:
-    """Decompress the stream at ``start`` (``wbits`` as zlib takes them), at most ``most``
-    bytes of it, reading no further than ``stop``; the output is gathered in ``into`` when
-    given (several streams that make one file), else returned."""
-    import zlib
-
+    """Decompress the stream at ``start``, at most ``most`` bytes of it, reading no further
+    than ``stop``; the output is gathered in ``into`` when given (several streams that make one
+    file), else returned."""
     stop = len(data) if stop is None else stop
-    inflater = zlib.decompressobj(wbits)
+    errors = codec.errors()
+    inflater = codec.new()
     gathered = io.BytesIO() if into is None else into
     produced, fed = 0, start
+    # Where the input not yet surely read begins: a decompressor that keeps its input has read
+    # all it was given only once it asks for more.
+    unread = start
     pending: Buffer = b""
     try:
         while produced < most and not inflater.eof:
-            if not pending:
+            if not pending if codec.tail else inflater.needs_input:
                 if fed >= stop:
                     break
                 # Input goes in by chunks: feeding it whole would copy the unread tail per call.
+                unread = fed
                 pending = data[fed:min(fed + _CHUNK, stop)]
                 fed += len(pending)
             piece = inflater.decompress(pending, min(most - produced, _OUTPUT_CHUNK))
             gathered.write(piece)
             produced += len(piece)
-            pending = inflater.unconsumed_tail
-    except zlib.error as exc:
-        return _Inflated(_given(gathered, into), fed - len(pending), False, f"({exc})", produced)
-    end = fed - len(pending) - len(inflater.unused_data)
+            pending = inflater.unconsumed_tail if codec.tail else b""
+    except errors as exc:
+        read = fed - len(pending) if codec.tail else unread
+        return _Inflated(_given(gathered, into), read, False, f"({exc})", produced)
+    if inflater.eof:
+        end = fed - len(pending) - len(inflater.unused_data)
+    elif codec.tail or inflater.needs_input:
+        end = fed - len(pending)
+    else:
+        end = unread
     return _Inflated(_given(gathered, into), end, inflater.eof, produced=produced)
 
 
@@ -188,82 +330,91 @@ def _given(gathered: io.BytesIO, into: io.BytesIO | None) -> bytes:
     return gathered.getvalue() if into is None else b""
 
 
-def _gzip(data: Buffer, budget: Budget) -> Iterator[Item]:
-    import zlib
-
+def _stream(data: Buffer, codec: _Codec, budget: Budget) -> Iterator[Item]:
+    name = codec.name
     if reason := budget.exhausted():
-        yield Problem(None, f"gzip stream not decompressed: {reason}", limit=True)
+        yield Problem(None, f"{name} stream not decompressed: {reason}", limit=True)
+        return
+    try:
+        codec.new()
+    except ImportError:
+        yield Problem(None, f"{name} stream not decompressed: the {codec.package} package "
+                      "cannot be imported; scanned as raw bytes")
+        yield Raw(0)
         return
     cap, why = budget.allowance(len(data))
     gathered = io.BytesIO()
     produced = start = 0
-    while True:  # one gzip member after another: a multi-member stream is one file
-        stream = _inflate(data, start, zlib.MAX_WBITS | 16, cap + 1 - produced, into=gathered)
+    while True:  # one stream after another: a multi-stream file is one file
+        stream = _inflate(data, start, codec, cap + 1 - produced, into=gathered)
         produced += stream.produced
         if produced > cap or not stream.complete or stream.end == len(data):
             break
         start = stream.end
-        if not startswith(data, _GZIP, start):
+        if not startswith(data, codec.start, start):
             break
     output = _gathered(gathered, cap)
     budget.take(len(output))
     if stream.error and not output:
         # Nothing came out: the magic bytes lied, or the stream is damaged from the start.
-        yield Problem(None, f"damaged gzip stream {stream.error}: scanned as raw bytes")
-        yield from _after_stream(data, 0, budget)
+        yield Problem(None, f"damaged {name} stream {stream.error}: scanned as raw bytes")
+        yield from _after_stream(data, 0, codec, budget)
         return
     # What the stream does not account for is scanned as it is: data appended after it, a
     # member whose magic bytes lie, the rest of a bomb and whatever was appended to it.
+    searched = rest = 0
     if produced > cap:
-        rest = stream.end
+        # A decompressor that keeps its input may not tell how far it read: the rest may then
+        # hold the stopped stream's own start, which is not looked for again.
+        rest, searched = stream.end, start + 1
         yield Problem(None, f"decompression stopped after {cap} bytes: {why}; the "
                       f"{len(data) - rest} bytes not decompressed scanned as raw bytes",
                       limit=True)
     elif not stream.complete and not start:
         rest = stream.end if stream.error else len(data)
-        failure = f"damaged gzip stream {stream.error}" if stream.error else "truncated gzip stream"
+        failure = (f"damaged {name} stream {stream.error}" if stream.error
+                   else f"truncated {name} stream")
         after = f", and the {len(data) - rest} bytes from the damage on as raw bytes"
         yield Problem(None, f"{failure}: scanned the {produced} bytes decompressed before it"
                       f"{after if rest < len(data) else ''}")
     else:
         rest = stream.end if stream.complete else start
         if rest < len(data):
-            yield Problem(None, f"{len(data) - rest} bytes after the end of the gzip stream: "
+            yield Problem(None, f"{len(data) - rest} bytes after the end of the {name} stream: "
                           "scanned as they are", informational=stream.complete)
-    yield Member(None, "gzip", output)
-    yield from _after_stream(data, rest, budget)
+    yield Member(None, name, output)
+    yield from _after_stream(data, rest, codec, budget, searched)
 
 
-def _after_stream(data: Buffer, start: int, budget: Budget) -> Iterator[Item]:
-    """The bytes from ``start`` on, which the gzip stream before them does not account for:
-    gzip streams found there by their first bytes (appended after other data, or after a bomb
-    that a limit stopped) decompressed, the rest scanned as raw bytes."""
-    import zlib
-
-    raw = search = start
+def _after_stream(data: Buffer, start: int, codec: _Codec, budget: Budget,
+                  searched: int = 0) -> Iterator[Item]:
+    """The bytes from ``start`` on, which the stream before them does not account for: streams
+    of its format found there (from ``searched`` on) by their first bytes (appended after other
+    data, or after a bomb that a limit stopped) decompressed, the rest scanned as raw bytes."""
+    raw, search = start, max(start, searched)
     false_starts = false_read = 0
-    while (at := find(data, _GZIP_MEMBER, search)) >= 0 and not budget.exhausted():
+    while (at := find(data, codec.start, search)) >= 0 and not budget.exhausted():
         if false_starts == _FALSE_STARTS or false_read > len(data) - start:
-            yield Problem(None, f"{false_starts} gzip headers that start no stream after byte "
-                          f"{start}: the rest from byte {at} scanned as raw bytes only")
+            yield Problem(None, f"{false_starts} {codec.name} headers that start no stream "
+                          f"after byte {start}: the rest from byte {at} scanned as raw bytes only")
             break
         cap, why = budget.allowance(len(data) - at)
-        stream = _inflate(data, at, zlib.MAX_WBITS | 16, cap + 1)
+        stream = _inflate(data, at, codec, cap + 1)
         # What a false start decompressed counts too: many of them cost no more than the budget.
         budget.take(min(len(stream.output), cap))
         if not stream.complete and len(stream.output) <= cap:
-            # Not a gzip stream after all (the check of its CRC-32 included).
+            # Not a stream after all (the check of its checksum included).
             false_starts += 1
-            false_read += stream.end - at
+            false_read += max(stream.end - at, 1)
             search = at + 1
             continue
         if at > raw:
             yield Raw(raw, at)
         if len(stream.output) > cap:
-            yield Problem(None, f"gzip stream at byte {at}: decompression stopped after {cap} "
-                          f"bytes: {why}", limit=True)
-        yield Member(None, "gzip", stream.output[:cap])
-        raw = search = stream.end
+            yield Problem(None, f"{codec.name} stream at byte {at}: decompression stopped "
+                          f"after {cap} bytes: {why}", limit=True)
+        yield Member(None, codec.name, stream.output[:cap])
+        raw, search = stream.end, max(stream.end, at + 1)
     if raw < len(data):
         yield Raw(raw)
 
@@ -424,7 +575,7 @@ def _local_member(data: Buffer, at: int, stop: int,
         cap = size
     else:
         cap, why = budget.allowance(size or stop - begin)
-        stream = _inflate(data, begin, -15, cap + 1, stop)
+        stream = _inflate(data, begin, _RAW_DEFLATE, cap + 1, stop)
         if not stream.output and not stream.complete:
             return None
     output = stream.output[:cap]
@@ -585,3 +736,191 @@ class _ViewFile(io.RawIOBase):
 
 def _not_opened(members: str, reason: str) -> Problem:
     return Problem(None, f"{members} members not opened: {reason}", limit=True)
+
+
+class _SevenZipStopped(Exception):
+    """Raised from a 7z member's writer to stop extraction at a limit."""
+
+    def __init__(self, name: str, reason: str, produced: int | None = None) -> None:
+        super().__init__(reason)
+        self.name, self.reason, self.produced = name, reason, produced
+
+
+def _seven_zip(data: bytes, budget: Budget) -> Iterator[Item]:
+    try:
+        import py7zr
+        from py7zr.io import Py7zIO, WriterFactory
+    except ImportError:
+        yield Problem(None, "7z archive not opened: the py7zr package cannot be imported; "
+                      "scanned as raw bytes")
+        yield Raw(0)
+        return
+
+    class Writer(Py7zIO):
+        """One member's output, gathered up to its allowance (py7zr writes it in pieces)."""
+
+        def __init__(self, name: str) -> None:
+            self.name, self.gathered = name, io.BytesIO()
+            self.cap, self.why = budget.allowance(len(data))
+
+        def write(self, piece: bytes | bytearray) -> int:
+            room = self.cap - self.gathered.tell()
+            self.gathered.write(piece[:room])
+            budget.take(min(len(piece), room))
+            if len(piece) > room:
+                raise _SevenZipStopped(self.name, self.why, self.cap)
+            return len(piece)
+
+        def read(self, size: int | None = None) -> bytes:
+            return b""
+
+        def seek(self, offset: int, whence: int = 0) -> int:
+            return self.gathered.tell()
+
+        def flush(self) -> None:
+            return None
+
+        def size(self) -> int:
+            return self.gathered.tell()
+
+    class Factory(WriterFactory):
+        def __init__(self) -> None:
+            self.made: list[Writer] = []
+            self.names: dict[str, str] = {}
+
+        def create(self, filename: str) -> Py7zIO:
+            name = self.names.get(filename, filename)
+            if reason := budget.exhausted():
+                raise _SevenZipStopped(name, reason)
+            budget.members_left -= 1
+            self.made.append(Writer(name))
+            return self.made[-1]
+
+    factory = Factory()
+    problems: list[Problem] = []
+    try:
+        with py7zr.SevenZipFile(io.BytesIO(data)) as archive:
+            if archive.needs_password():
+                yield Problem(None, "encrypted 7z archive: cannot be scanned")
+                return
+            # py7zr checks members' names as paths to write to, and refuses the whole archive
+            # for one that would climb out (``a\\..\\..\\b``), or renames duplicates: nothing is
+            # written here, so each member is extracted under its index and reported under its
+            # own name.
+            for index, info in enumerate(archive.files):
+                factory.names[str(index)] = info.filename
+                info._file_info["filename"] = str(index)
+            archive.extract(factory=factory)
+    except _SevenZipStopped as stop:
+        if stop.produced is None:
+            problems.append(_not_opened("the remaining", stop.reason))
+        else:
+            problems.append(Problem(stop.name, f"decompression stopped after {stop.produced} "
+                                    f"bytes: {stop.reason}; the members after it not opened",
+                                    limit=True))
+    except (py7zr.exceptions.ArchiveError, py7zr.exceptions.PasswordRequired, OSError,
+            EOFError, ValueError, KeyError, IndexError, TypeError, struct.error) as exc:
+        problems.append(Problem(None, f"damaged 7z archive ({type(exc).__name__}: {exc}): "
+                                f"scanned the {counted(len(factory.made), 'member')} read before "
+                                "the damage, and the archive as raw bytes"))
+    yield from problems
+    for writer in factory.made:
+        if writer.gathered.tell():
+            yield Member(writer.name, "7z", writer.gathered.getvalue())
+    if problems and not problems[0].limit:
+        yield Raw(0)
+
+
+_MIME_ENCODED = rb"(?im)^content-transfer-encoding:\s*(base64|quoted-printable)\b"
+_MIME_BOUNDARY = rb'(?i)\bboundary\s*=\s*(?:"([^"\r\n]+)"|([^\s;]+))'
+
+
+def holds_mime_parts(data: Buffer) -> bool:
+    """Whether ``data`` holds a base64 or quoted-printable MIME part (asked only of data in
+    which the prefilter found one of the MIME_MARKERS)."""
+    import re
+
+    return re.search(_MIME_ENCODED, data) is not None
+
+
+def _mime(data: bytes, budget: Budget) -> Iterator[Item]:
+    """The base64 and quoted-printable parts of the MIME messages in ``data``, each found by
+    its Content-Transfer-Encoding header, wherever the message starts: each is decoded (by the
+    standard library's email package) into a member named by its file name, or by its place and
+    type; the rest (headers, boundaries, parts in plain text) is scanned as raw bytes."""
+    import re
+
+    boundaries = {b"\n--" + (m.group(1) or m.group(2)) for m in re.finditer(_MIME_BOUNDARY, data)}
+    raw = count = 0
+    for marker in re.finditer(_MIME_ENCODED, data):
+        if marker.start() < raw:
+            continue  # inside a part already taken (a message attached as text)
+        headers = _mime_headers_start(data, marker.start())
+        blank = re.compile(rb"\r?\n\r?\n").search(data, marker.end())
+        if blank is None:
+            continue
+        body = blank.end()
+        end = min((at for at in (data.find(b, body - 1) for b in (*boundaries, b"\nFrom "))
+                   if at >= 0), default=len(data))
+        if reason := budget.exhausted():
+            yield _not_opened("the remaining MIME part", reason)
+            break
+        count += 1
+        name, content, damage = _mime_part(data[headers:blank.start()], data[body:end], count)
+        cap, why = budget.allowance(end - body)
+        budget.members_left -= 1
+        budget.take(min(len(content), cap))
+        if body > raw:
+            yield Raw(raw, body)
+        if len(content) > cap:
+            yield Problem(name, f"decoding stopped after {cap} bytes: {why}", limit=True)
+        if damage:
+            yield Problem(name, f"damaged {marker.group(1).decode().lower()} part ({damage}): "
+                          "scanned what decoded, and the part as it is")
+        yield Member(name, marker.group(1).decode().lower(), content[:cap])
+        # A damaged part's text is scanned too: what did not decode may hold encoded keys.
+        raw = body if damage else end
+    if raw < len(data):
+        yield Raw(raw)
+
+
+def _mime_headers_start(data: bytes, at: int) -> int:
+    """Where the header block holding the line at ``at`` starts: after the blank line, boundary
+    or mbox separator line above it."""
+    start = at
+    while start > 0:
+        above = data.rfind(b"\n", 0, start - 1) + 1
+        line = data[above:start].strip()
+        if not line or line.startswith((b"--", b"From ")):
+            break
+        start = above
+    return start
+
+
+def _mime_part(headers: bytes, body: bytes, count: int) -> tuple[str, bytes, str]:
+    """The part's name, its decoded content, and what was wrong with its encoding, if anything.
+    Base64 is decoded here, as far as it goes: the email package hands back a damaged part
+    undecoded."""
+    import email
+    import email.policy
+
+    part = email.message_from_bytes(headers + b"\n\n", policy=email.policy.compat32)
+    name = part.get_filename() or f"part {count} ({part.get_content_type()})"
+    if part.get("Content-Transfer-Encoding", "").strip().lower() != "base64":
+        import quopri
+
+        return name, quopri.decodestring(body), ""
+    return name, *_base64_body(body)
+
+
+def _base64_body(body: bytes) -> tuple[bytes, str]:
+    import binascii
+    import re
+
+    text = re.sub(rb"\s+", b"", body).split(b"=", 1)[0]
+    clean = re.sub(rb"[^A-Za-z0-9+/]+", b"", text)
+    damage = "characters outside base64" if len(clean) < len(text) else ""
+    if len(clean) % 4 == 1:
+        clean = clean[:-1]
+        damage = damage or "truncated"
+    return binascii.a2b_base64(clean + b"=" * (-len(clean) % 4)), damage

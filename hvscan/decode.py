@@ -1,4 +1,5 @@
-"""Text decoders: keys hidden by an encoding inside text (base64, UTF-16/32, percent, escapes).
+"""Text decoders: keys hidden by an encoding inside text (base64, UTF-16/32, percent, escapes,
+quoted-printable, HTML/XML character references).
 
 Clean text must not pay for decoding, so nothing is decoded blindly. Each decoder knows the
 *forms* a literal takes once encoded (base64 at its three byte alignments, UTF-16/32 in either
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import io
+import re
 from codecs import getincrementaldecoder, utf_8_decode
 from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple
@@ -29,11 +31,18 @@ _FROM_URL_SAFE = bytes.maketrans(b"-_", b"+/")
 _TO_URL_SAFE = bytes.maketrans(b"+/", b"-_")
 _PERCENT_TEXT = _ALNUM + b"%-._~+"
 _ESCAPE_TEXT = _ALNUM + b"\\_"
+_HTML_TEXT = _ALNUM + b"&#;_"
+# What quoted-printable text of a key and its surroundings holds on one line (soft line breaks
+# join lines).
+_QP_TEXT = _ALNUM + b"=_-.~+/:;,'\"<>()[]{}!?*&#$@|^` \t"
 _HEX_BYTES = {f"{i:02{case}}".encode(): bytes([i]) for i in range(256) for case in "xX"}
 # Shorter forms would fire on ordinary text too often to be a cheap check.
 _MIN_FORM = 4
 # Encoded text is cut out of its line; a region never reaches further than this from its needle.
 _REACH = 1 << 16
+# How far after a keyword an escape, or a soft line break, may still be in the key: its body
+# with every character escaped (``\\u0041`` is six characters).
+_KEY_REACH = 256
 # Wrapped base64 is joined across lines only at the widths encoders wrap at (PEM and openssl 64,
 # MIME and GNU base64 76, and the less common 60 and 72): a key's encoding that ends a line of
 # another width, followed by a line that happens to start with base64 characters, is not a wrap,
@@ -83,11 +92,15 @@ class Decoder(NamedTuple):
     contains: frozenset[str]
 
 
+NEEDLE_DEPTH = 2
+
+
 def needle_table(keywords: Iterable[bytes], depth: int) -> dict[bytes, tuple[Needle, ...]]:
-    """Every needle for chains of at most ``depth`` encodings around ``keywords``."""
+    """Every needle for chains of at most ``depth`` (and NEEDLE_DEPTH) encodings around
+    ``keywords``."""
     table: dict[bytes, list[Needle]] = {}
     frontier: list[tuple[bytes, tuple[str, ...]]] = [(k, ()) for k in dict.fromkeys(keywords)]
-    for _ in range(depth):
+    for _ in range(min(depth, NEEDLE_DEPTH)):
         grown: list[tuple[bytes, tuple[str, ...]]] = []
         for literal, chain in frontier:
             for decoder in DECODERS:
@@ -280,12 +293,17 @@ def _hex_forms(encoding: str, literal: bytes, escape: Callable[[int], str],
     return [(encoding, form, 0) for form in forms]
 
 
+# Percent-encoding and escapes also hold the literal as it is, with characters of the key's body
+# escaped after it (``hv_live_\x41bc...``): that form is the keyword's own needle, and costs the
+# prefilter nothing; the text after it is decoded only if an escape follows (``_spans``).
 def _percent_forms(literal: bytes) -> list[Form]:
-    return _hex_forms("percent", literal, lambda c: f"%{c:02X}", list(literal))
+    return [("percent", literal, 0),
+            *_hex_forms("percent", literal, lambda c: f"%{c:02X}", list(literal))]
 
 
 def _escape_forms(literal: bytes) -> list[Form]:
-    forms = _hex_forms("escape", literal, lambda c: f"\\x{c:02X}", list(literal))
+    forms = [("escape", literal, 0),
+             *_hex_forms("escape", literal, lambda c: f"\\x{c:02X}", list(literal))]
     try:
         text = literal.decode("utf-8")
     except UnicodeDecodeError:
@@ -306,25 +324,133 @@ def _utf16_units(text: str) -> list[int]:
     return units
 
 
+def _quoted_printable_forms(literal: bytes) -> list[Form]:
+    """The literal as quoted-printable text holds it: as it is (a soft line break, ``=`` and a
+    newline, may cut the key's body after it), or with its characters other than letters and
+    digits escaped, stopped before the first hex letter as for percent-encoding. A soft line
+    break inside the keyword is left to MIME parts, which are decoded whole (see
+    ``containers``): a form for each place would double the prefilter's needles, and its cost."""
+    form = ""
+    for code in literal:
+        if code in _ALNUM:
+            form += chr(code)
+            continue
+        escaped = f"={code:02X}"
+        letter = next((i for i, char in enumerate(escaped) if char in "ABCDEF"), None)
+        form += escaped if letter is None else escaped[:letter]
+        if letter is not None:
+            break
+    forms = [("quoted-printable", literal, 0)]
+    if len(form) >= _MIN_FORM and form.encode() != literal:
+        forms.append(("quoted-printable", form.encode(), 0))
+    return forms
+
+
+def _quoted_printable_regions(buf: Buffer, found: Found) -> list[Region]:
+    """The quoted-printable text around each needle: on the needle's line and the lines soft
+    line breaks join to it. Around a keyword as it is, only where a soft line break follows
+    (else there is nothing to decode: the plain scan sees the key)."""
+    regions: list[Region] = []
+    done = Spans()
+    for needle, _ in found:
+        for pos in occurrences(buf, needle):
+            if done.covers(pos) or (b"=" not in needle and not _escape_in_body(
+                    buf, pos + len(needle), b"=", _quoted_printable_unit)):
+                continue
+            start, end = _span_start(buf, pos, _QP_TEXT), _quoted_printable_end(buf, pos)
+            done.add(start, end)
+            regions.append(_unescape(buf, (start, end), "quoted-printable", b"=",
+                                     _quoted_printable_unit))
+    return regions
+
+
+def _quoted_printable_end(buf: Buffer, pos: int) -> int:
+    end, reach = pos, pos + _REACH
+    while end < reach:
+        end = _span_end(buf, end, _QP_TEXT)
+        following = end + (2 if buf[end:end + 2] == b"\r\n" else 1)
+        if buf[end - 1:end] != b"=" or bytes(buf[end:following]).strip(b"\r") != b"\n":
+            break
+        end = following
+    return min(end, reach)
+
+
+def _quoted_printable_unit(part: bytes) -> tuple[bytes, int]:
+    """What follows an ``=``: a soft line break, which stands for nothing, or an escaped byte."""
+    if part.startswith(b"\n"):
+        return b"", 1
+    if part.startswith(b"\r\n"):
+        return b"", 2
+    return _percent_unit(part)
+
+
 def _percent_regions(buf: Buffer, found: Found) -> list[Region]:
     return [_unescape(buf, span, "percent", b"%", _percent_unit)
-            for span in _spans(buf, found, _PERCENT_TEXT)]
+            for span in _spans(buf, found, _PERCENT_TEXT, b"%", _percent_unit)]
 
 
 def _escape_regions(buf: Buffer, found: Found) -> list[Region]:
     return [_unescape(buf, span, "escape", b"\\", _escape_unit)
-            for span in _spans(buf, found, _ESCAPE_TEXT)]
+            for span in _spans(buf, found, _ESCAPE_TEXT, b"\\", _escape_unit)]
 
 
-def _spans(buf: Buffer, found: Found, chars: bytes) -> list[tuple[int, int]]:
+def _spans(buf: Buffer, found: Found, chars: bytes, marker: bytes,
+           unit: Callable[[bytes], tuple[bytes, int]]) -> list[tuple[int, int]]:
+    """The runs of ``chars`` around the needles; around a needle without an escape in it (the
+    keyword itself), only a run in which an escape follows it."""
     spans: list[tuple[int, int]] = []
     done = Spans()
     for needle, _ in found:
         for pos in occurrences(buf, needle):
-            if not done.covers(pos):
-                spans.append((_span_start(buf, pos, chars), _span_end(buf, pos, chars)))
-                done.add(*spans[-1])
+            if done.covers(pos) or (marker not in needle and not _escape_in_body(
+                    buf, pos + len(needle), marker, unit)):
+                continue
+            spans.append((_span_start(buf, pos, chars), _span_end(buf, pos, chars)))
+            done.add(*spans[-1])
     return spans
+
+
+def _escape_in_body(buf: Buffer, pos: int, marker: bytes,
+                    unit: Callable[[bytes], tuple[bytes, int]]) -> bool:
+    """Whether the key body that may start at ``pos`` (after a keyword) holds an escape: the
+    run of letters, digits and escapes there, within a key's reach, has one. An escape after
+    the body (a redacted key's ``****%0A``) is not the key's."""
+    end = min(len(buf), pos + _KEY_REACH)
+    while pos < end and bytes(buf[pos:pos + 1]).isalnum():
+        pos += 1
+    return buf[pos:pos + 1] == marker and unit(bytes(buf[pos + 1:pos + 12]))[1] > 0
+
+
+def _html_forms(literal: bytes) -> list[Form]:
+    """The literal in HTML/XML text: as it is (character references in the key's body after
+    it), with character references in decimal, in hex (cut before the first hex letter), and
+    the underscore's name."""
+    named = literal.replace(b"_", b"&lowbar;")
+    return [("html", literal, 0),
+            *_hex_forms("html", literal, lambda c: f"&#{c};", list(literal)),
+            *_hex_forms("html", literal, lambda c: f"&#x{c:X};", list(literal)),
+            *([("html", named, 0)] if named != literal else [])]
+
+
+def _html_regions(buf: Buffer, found: Found) -> list[Region]:
+    return [_unescape(buf, span, "html", b"&", _html_unit)
+            for span in _spans(buf, found, _HTML_TEXT, b"&", _html_unit)]
+
+
+_HTML_REFERENCE = re.compile(rb"#([0-9]{1,7});|#[xX]([0-9a-fA-F]{1,6});|(lowbar|UnderBar);")
+
+
+def _html_unit(part: bytes) -> tuple[bytes, int]:
+    """What a character reference after an ``&`` stands for and the characters it takes."""
+    found = _HTML_REFERENCE.match(part)
+    if found is None:
+        return b"", 0
+    if found.group(3):
+        return b"_", found.end()
+    code = int(found.group(1)) if found.group(1) else int(found.group(2), 16)
+    if code > 0x10FFFF:
+        return b"", 0
+    return chr(code).encode("utf-8", "surrogatepass"), found.end()
 
 
 def _percent_unit(part: bytes) -> tuple[bytes, int]:
@@ -536,15 +662,21 @@ class _WideOrigin:
         return self._source
 
 
-# Base64 around UTF-16 (PowerShell's -EncodedCommand) costs the prefilter nothing measurable;
-# base64 around base64 would cost it half as much again on source code (bench/bench_decode.py),
-# for a nesting seldom seen. What sits in a whole UTF-16/32 text is found through _sniff.
-_BASE64_DECODER = Decoder("base64", _base64_forms, _base64_regions, frozenset({"utf-16"}))
+# Base64 around UTF-16 (PowerShell's -EncodedCommand), around base64 (Kubernetes secrets of
+# .dockerconfigjson, base64 in JSON in base64) and around percent-encoding (URLs in tokens): the
+# nestings real leaks take. Needles are composed NEEDLE_DEPTH encodings deep: a third would
+# multiply them by ten, and the prefilter's cost about as much (bench/bench_decode.py); deeper
+# chains are found under an outer layer recognised whole (a UTF-16/32 text, a container, a MIME
+# part). What sits in a whole UTF-16/32 text is found through _sniff.
+_BASE64_DECODER = Decoder("base64", _base64_forms, _base64_regions,
+                          frozenset({"utf-16", "base64", "percent"}))
 _WIDE_DECODER = Decoder("wide", _wide_forms, _wide_regions, frozenset())
 DECODERS = (
     _BASE64_DECODER,
     Decoder("percent", _percent_forms, _percent_regions, frozenset()),
     Decoder("escape", _escape_forms, _escape_regions, frozenset()),
+    Decoder("quoted-printable", _quoted_printable_forms, _quoted_printable_regions, frozenset()),
+    Decoder("html", _html_forms, _html_regions, frozenset()),
     _WIDE_DECODER,
 )
 _BY_FAMILY = {decoder.family: decoder for decoder in DECODERS}

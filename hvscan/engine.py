@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 
 
 # needs_full_scan reads only this much of a blob: every signature it looks for lies there
-# (gzip and zip magic at the start, tar's at offset 257, the UTF-16/32 sniff in 64 bytes).
+# (compressed streams', zip's and 7z's magic at the start, tar's at offset 257, the UTF-16/32
+# sniff in 64 bytes).
 SIGNATURE_BYTES = 512
 
 
@@ -43,7 +44,7 @@ class Limits(NamedTuple):
     """How far the engine looks into encoded text and containers (the CLI's ``--max-*``).
     ``archive_depth`` 0 leaves containers closed, ``decode_depth`` 0 leaves text undecoded."""
 
-    decode_depth: int = 2
+    decode_depth: int = 3
     archive_depth: int = 5
     archive_bytes: int = 256 * 1024**2
     archive_ratio: int = 200
@@ -74,7 +75,8 @@ class Engine:
         self.allow_marker = allow_marker
         self.keywords = tuple(dict.fromkeys(k for rule in rules for k in rule.keywords))
         self.needles = needle_table(self.keywords, self.limits.decode_depth)
-        self.prefilter = Prefilter([*self.keywords, *self.needles])
+        markers = sorted(containers.MIME_MARKERS) if self.limits.archive_depth else []
+        self.prefilter = Prefilter([*self.keywords, *self.needles, *markers])
 
     def needs_full_scan(self, data: Buffer) -> bool:
         """Whether ``data`` must go through ``scan`` even when the prefilter found none of its
@@ -165,6 +167,9 @@ class _Walk:
                  depth: int) -> None:
         """Scan a blob, an archive member or a decompressed stream; line numbers count here."""
         kind = _kind(data) if self.engine.limits.archive_depth else None
+        if kind is None and self.engine.limits.archive_depth and not containers.MIME_MARKERS \
+                .isdisjoint(self.hits(data)) and containers.holds_mime_parts(data):
+            kind = "mime"
         if kind is None:
             self.text_document(data, 0, chain, member)
         elif depth < self.engine.limits.archive_depth:
@@ -174,16 +179,18 @@ class _Walk:
                       f"({self.engine.limits.archive_depth}): not opened, scanned as raw bytes",
                       limit=True)
             self.text_document(data, 0, chain, member)
+        self.searched = None  # not to hold a member's bytes once it is done
 
     def archive(self, data: Buffer, kind: str, chain: tuple[str, ...], member: str | None,
                 depth: int) -> None:
         for item in containers.expand(data, kind, self.budget):
             if isinstance(item, containers.Member):
                 self.out.members += item.name is not None
-                # A .tar.gz is one archive to its users: the tar in a gzip takes no level.
-                tar_in_gzip = item.layer == "gzip" and _kind(item.data) == "tar"
+                # A .tar.gz (.tar.xz...) is one archive to its users: the tar in a compressed
+                # stream (the member without a name) takes no level.
+                tarball = item.name is None and _kind(item.data) == "tar"
                 self.document(item.data, (*chain, item.layer), _join(member, item.name),
-                              depth if tar_in_gzip else depth + 1)
+                              depth if tarball else depth + 1)
             elif isinstance(item, containers.Problem):
                 self.note(_join(member, item.name), item.message, item.limit,
                           item.informational)
@@ -220,10 +227,7 @@ class _Walk:
     def text(self, buf: Buffer, chain: tuple[str, ...], depth: int) -> list[_Spot]:
         """Matches in ``buf`` and in the encoded text within it, in ``buf``'s coordinates."""
         engine = self.engine
-        if self.searched is not None and self.searched[0] is buf:
-            hits = self.searched[1]
-        else:
-            hits = engine.prefilter.hits(buf)
+        hits = self.hits(buf)
         depth_left = engine.limits.decode_depth - depth
         wide = depth_left > 0 and looks_wide(buf)
         if not hits and not wide:
@@ -243,6 +247,13 @@ class _Walk:
                 # the buffer.
                 del region
         return _distinct(spots)
+
+    def hits(self, buf: Buffer) -> frozenset[bytes]:
+        """The prefilter's hits in ``buf``: searched once, whether a MIME message or its text
+        asks first."""
+        if self.searched is None or self.searched[0] is not buf:
+            self.searched = (buf, self.engine.prefilter.hits(buf))
+        return self.searched[1]
 
     def region(self, region: Region, chain: tuple[str, ...], depth: int) -> list[_Spot]:
         inner_chain = (*chain, region.encoding)

@@ -3,20 +3,23 @@ line that holds a span, for offsets asked in increasing order at the cost of one
 bytes in all.
 
 Lines end at LF only, columns count characters (undecodable bytes count as one each), so CRLF,
-form feeds and U+2028 behave as editors and other scanners show them. A file may be a single
-line of a hundred megabytes holding a thousand keys: nothing here reads a line again for each
-offset on it, and nothing copies or decodes more than ``PIECE`` bytes of it at once.
+form feeds and U+2028 behave as editors and other scanners show them. A UTF-8 byte-order mark at
+the start is no character: editors do not show it, so the first line's columns count after it.
+A file may be a single line of a hundred megabytes holding a thousand keys: nothing here reads a
+line again for each offset on it, and nothing copies or decodes more than ``PIECE`` bytes of it
+at once.
 """
 
 from __future__ import annotations
 
 from codecs import utf_8_decode
 
-from hvscan.buffers import Buffer, count, find, rfind
+from hvscan.buffers import Buffer, count, find, rfind, startswith
 
 # Characters are counted by decoding this much at a time: the text of a long line is never
 # held whole.
 PIECE = 1 << 20
+_BOM = b"\xef\xbb\xbf"
 
 
 class Locator:
@@ -31,7 +34,8 @@ class Locator:
         self._offset = 0  # the last offset asked,
         self._line = 1  # its line,
         self._line_start = 0  # where that line starts;
-        self._counted = 0  # the line's characters are counted up to here (a character's start),
+        # the line's characters are counted up to here (a character's start),
+        self._counted = len(_BOM) if startswith(self._data, _BOM) else 0
         self._chars = 0  # and there are this many.
 
     def _advance(self, offset: int) -> None:
@@ -60,7 +64,7 @@ class Locator:
         self._counted, self._chars = counted, chars
         # The bytes of a character cut at ``offset`` count one each, as when the line up to
         # ``offset`` is decoded on its own.
-        return self._line, chars + offset - counted + 1
+        return self._line, max(chars + offset - counted + 1, 1)
 
     def line_bounds(self, start: int, end: int) -> tuple[int, int]:
         """Where the line holding ``data[start:end]`` starts, and where it ends (at its LF, or

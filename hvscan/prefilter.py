@@ -43,6 +43,11 @@ class Prefilter:
         # How much consecutive pieces of one content must overlap so that no needle is cut in
         # two unseen (the longest needle less one byte).
         self.overlap = max(map(len, self.needles), default=1) - 1
+        # For each needle, the others that can start inside a match of it (the only ones the
+        # searcher may pass over there): looked for in each match, rather than every needle.
+        self._inside = [tuple(other for other in self.needles
+                              if other != needle and _can_start_inside(needle, other))
+                        for needle in self.needles]
         self._database: Any = None
         self._all_database: Any = None
         self._any_searcher: Any = None
@@ -95,12 +100,14 @@ class Prefilter:
         matches = 0
         for start in range(0, len(view), SEARCH_CHUNK):
             chunk = view[start:start + SEARCH_CHUNK + overlap]
-            for _, begin, end in self._any_searcher.find_matches_as_indexes(chunk):
+            for index, begin, end in self._any_searcher.find_matches_as_indexes(chunk):
                 matches += 1
                 if matches > MATCHES_LOOKED_AT:
                     return None
-                around = bytes(chunk[begin:end + overlap])
-                found.update(needle for needle in self.needles if needle in around)
+                found.add(self.needles[index])
+                if inside := self._inside[index]:
+                    around = bytes(chunk[begin:end + overlap])
+                    found.update(needle for needle in inside if needle in around)
         return frozenset(found)
 
     def _searcher(self) -> Any:
@@ -131,6 +138,13 @@ class Prefilter:
 
         self._database.scan(data, match_event_handler=on_match, scratch=self._scratch())
         return frozenset(self.needles[i] for i in found)
+
+
+def _can_start_inside(needle: bytes, other: bytes) -> bool:
+    """Whether ``other`` can occur starting within an occurrence of ``needle`` (at its start,
+    or later where the two agree on the bytes they share)."""
+    return any(needle[at:at + len(other)] == other[:len(needle) - at]
+               for at in range(len(needle)))
 
 
 def occurrences(data: Buffer | bytearray, needle: bytes) -> Iterator[int]:

@@ -7,12 +7,11 @@ draw from the one strategy, each over the part it owns."""
 from __future__ import annotations
 
 import base64
-import gzip
 import zipfile
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from archives import make_tar, make_zip
+from archives import STREAMS, make_7z, make_eml, make_tar, make_zip
 from hypothesis import assume
 from hypothesis import strategies as st
 from keygen import make_key
@@ -38,6 +37,25 @@ def unicode_escape(text: str, case: str = "x") -> str:
     return "".join(f"\\u{ord(c):04{case}}" for c in text)
 
 
+def soft_break(text: str, prefix: bytes, newline: str = "\n", escape: bool = False) -> str:
+    """The key ``text`` in quoted-printable text (its underscores escaped if ``escape``), cut
+    by a soft line break at a place of its body that ``prefix`` picks. (A soft line break in
+    the keyword is found in a MIME part: tests/test_containers.py.)"""
+    body = text.index("_", 3) + 1
+    cut = body + sum(prefix) % (len(text) - body)
+    head, tail = text[:cut], text[cut:]
+    if escape:
+        head = head.replace("_", "=5F")
+    return f"{head}={newline}{tail}"
+
+
+def escape_some(text: str, prefix: bytes, escape: Callable[[str], str]) -> str:
+    """The key ``text`` with the characters of its body that ``prefix`` picks escaped."""
+    body = text.index("_", 3) + 1
+    picked = {body + byte % (len(text) - body) for byte in prefix} or {len(text) - 1}
+    return "".join(escape(char) if at in picked else char for at, char in enumerate(text))
+
+
 # name: (chain, encode(key, prefix bytes), characters before the key's first encoded bits)
 ENCODINGS: dict[str, tuple[str, Callable[[str, bytes], str], Callable[[bytes], int]]] = {
     "plain": ("plain", lambda k, p: k, lambda p: 0),
@@ -52,7 +70,31 @@ ENCODINGS: dict[str, tuple[str, Callable[[str, bytes], str], Callable[[bytes], i
     "percent-lower": ("percent", lambda k, p: percent(k, "x"), lambda p: 0),
     "percent-underscores": ("percent", lambda k, p: k.replace("_", "%5F"), lambda p: 0),
     "hex-escape": ("escape", lambda k, p: hex_escape(k), lambda p: 0),
+    "html-decimal": ("html", lambda k, p: "".join(f"&#{ord(c)};" for c in k), lambda p: 0),
+    "html-hex": ("html", lambda k, p: "".join(f"&#x{ord(c):x};" for c in k), lambda p: 0),
+    "html-underscores": ("html", lambda k, p: k.replace("_", "&lowbar;" if p[:1] < b"\x80"
+                                                        else "&#95;"), lambda p: 0),
+    "html-in-body": ("html", lambda k, p: escape_some(k, p, lambda c: f"&#x{ord(c):X};"),
+                     lambda p: 0),
+    "escapes-in-body": ("escape", lambda k, p: escape_some(k, p, unicode_escape), lambda p: 0),
+    "percent-in-body": ("percent", lambda k, p: escape_some(k, p, percent), lambda p: 0),
+    "quoted-printable": ("quoted-printable", lambda k, p: soft_break(k, p), lambda p: 0),
+    "quoted-printable-crlf": ("quoted-printable", lambda k, p: soft_break(k, p, "\r\n"),
+                              lambda p: 0),
+    "quoted-printable-escaped": ("quoted-printable", lambda k, p: soft_break(
+        k, p, escape=True), lambda p: 0),
     "unicode-escape": ("escape", lambda k, p: unicode_escape(k, "X"), lambda p: 0),
+    # Nested: a Kubernetes .dockerconfigjson secret (base64 of JSON holding base64), a URL in
+    # a token; each layer at any alignment, URL-safe without padding too. The report points at
+    # the outer character that holds the first bits of the inner run's character that holds
+    # the key's first bits.
+    "base64>base64": ("base64>base64", lambda k, p: b64(p[2:] + b64(p[:2] + k.encode()).encode()),
+                      lambda p: (len(p[2:]) + len(p[:2]) * 4 // 3) * 4 // 3),
+    "base64-url>base64": ("base64>base64", lambda k, p: base64.urlsafe_b64encode(
+        p[2:] + b64(p[:2] + k.encode()).encode()).decode().rstrip("="),
+        lambda p: (len(p[2:]) + len(p[:2]) * 4 // 3) * 4 // 3),
+    "base64>percent": ("base64>percent", lambda k, p: b64(p + percent(k).encode()),
+                       lambda p: len(p) * 4 // 3),
     # The UTF-16 text may start at an odd offset of the decoded bytes; after a NUL, its bytes
     # would read as the key in big endian as well.
     "base64>utf-16le": ("base64>utf-16le",
@@ -65,16 +107,29 @@ TEXT_CODECS = {"utf-8": "", "utf-16-le": "utf-16le", "utf-16-be": "utf-16be",
 WIDE_CODECS = {codec: name for codec, name in TEXT_CODECS.items() if name}
 # What may stand right before and after an encoded key: nothing that could continue it.
 SEPARATORS = " \n\t\"',;:()[]{}<>|"
-FILLER = st.text(st.characters(codec="utf-8", exclude_characters="%\\"), max_size=120)
+# No U+FEFF: at the start of a text it is a byte-order mark, no character.
+FILLER = st.text(st.characters(codec="utf-8", exclude_characters="%\\&\ufeff"), max_size=120)
+
+def mail_name(name: str) -> str:
+    """A file name as mail clients keep it: printable, without surrounding white space."""
+    return name.strip() if name.isprintable() and name.strip() else "attachment.bin"
+
+
+def _attached(name: str, data: bytes) -> tuple[bytes, str]:
+    return make_eml("Hello,\n", {name: data}), name
+
 
 # name: wrap(member name, data) -> (container, the member's name in the path, or None)
 CONTAINERS: dict[str, Callable[[str, bytes], tuple[bytes, str | None]]] = {
     "zip": lambda name, data: (make_zip({name: data}), name),
     "stored-zip": lambda name, data: (make_zip({name: data}, zipfile.ZIP_STORED), name),
     "tar": lambda name, data: (make_tar({name: data}), name),
-    "gzip": lambda name, data: (gzip.compress(data), None),
+    "7z": lambda name, data: (make_7z({name: data}), name),
+    "eml": lambda name, data: _attached(mail_name(name), data),
+    **{stream: (lambda name, data, compress=compress: (compress(data), None))
+       for stream, compress in STREAMS.items()},
 }
-LAYER = {"zip": "zip", "stored-zip": "zip", "tar": "tar", "gzip": "gzip"}
+LAYER = {**{name: name for name in CONTAINERS}, "stored-zip": "zip", "eml": "base64"}
 MEMBER_NAMES = st.text(st.characters(codec="utf-8", exclude_characters="\0/!\\"), min_size=1,
                        max_size=12)
 CONTEXTS = ("text", "bytes", "wide-in-bytes")
@@ -119,10 +174,11 @@ def hidden_keys(draw: st.DrawFn, contexts: Sequence[str] = CONTEXTS, min_contain
             head = draw(st.binary(max_size=300)) + left.encode()
             document = head + encoded.encode() + right.encode() + draw(st.binary(max_size=300))
             start = len(head) + lead(prefix)
-            shown_head = head.decode("utf-8", "surrogateescape")
+            # A UTF-8 byte-order mark that starts the data is no character.
+            shown_head = head.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
         else:
             codec = draw(st.sampled_from(sorted(TEXT_CODECS)))
-            bom = draw(st.booleans()) and codec != "utf-8"
+            bom = draw(st.booleans())  # a BOM is no character, in UTF-8 too
             before = draw(FILLER)
             wide_chain = TEXT_CODECS[codec]
             assume(not wide_chain or ">" not in chain)

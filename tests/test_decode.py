@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from keygen import make_key
 
 from hvscan import decode
+from hvscan.containers import MIME_MARKERS
 from hvscan.decode import needle_table
 from hvscan.engine import Engine, Limits
 from hvscan.rules import load_builtin_rules
@@ -187,6 +188,34 @@ def test_backslash_escapes(encode: Callable[[str], str]) -> None:
     assert found(source.encode()) == [(key, "escape", 2, 8)]
 
 
+@pytest.mark.parametrize("escape", [hex_escape, unicode_escape, percent])
+def test_any_character_of_the_body_escaped(escape: Callable[[str], str]) -> None:
+    # Only keys escaped from their first character on were found.
+    key = make_key("test", 27)
+    text = key[:10] + escape(key[10]) + key[11:20] + escape(key[20:23]) + key[23:]
+    chain = "percent" if escape is percent else "escape"
+    assert found(f'token = "{text}"\n'.encode()) == [(key, chain, 1, 10)]
+    # A backslash or percent sign after a placeholder is no escape: no region, no note; nor
+    # is an escape after a redacted key's body (GitHub annotations end lines with %0A).
+    placeholder = (b'{"k": "hv_test_XXXXXXXXXXXX\\"} 100% hv_live_abcdefgh%\n'
+                   b"::error::hv_live_Ab3x****%0Afix it\n")
+    assert ENGINE.inspect(placeholder).notes == []
+
+
+@pytest.mark.parametrize("encode", [
+    lambda k: "".join(f"&#{ord(c)};" for c in k),
+    lambda k: "".join(f"&#x{ord(c):x};" for c in k),
+    lambda k: k.replace("_", "&#95;"),
+    lambda k: k.replace("_", "&#x5f;"),
+    lambda k: k.replace("_", "&lowbar;"),
+    lambda k: k[:12] + f"&#{ord(k[12])};" + k[13:],
+])
+def test_html_character_references(encode: Callable[[str], str]) -> None:
+    key = make_key("live", 28)
+    page = f"<html>\n<p>token: {encode(key)}</p> &amp; &lt;\n"
+    assert found(page.encode()) == [(key, "html", 2, 11)]
+
+
 def test_json_with_unicode_escapes() -> None:
     key = make_key("live", 13)
     document = json.dumps({"k": key}).replace(key, unicode_escape(key))
@@ -301,10 +330,29 @@ def test_wide_text_is_recognised_by_its_bom_or_its_ascii_start() -> None:
     assert not ENGINE.needs_full_scan(text.encode("utf-16-le"))
 
 
-def test_base64_inside_base64_is_not_decoded() -> None:
-    # Documented: its needles would cost the prefilter half as much again (decode.py).
+@pytest.mark.parametrize("inner", [0, 1, 2])
+@pytest.mark.parametrize("outer", [0, 1, 2])
+def test_base64_inside_base64_at_every_alignment(inner: int, outer: int) -> None:
+    # Base64 of base64 was not decoded: a Kubernetes .dockerconfigjson secret hid its keys.
     key = make_key("live", 21)
-    assert found(b64(b64(key)).encode(), Engine(RULES, Limits(decode_depth=4))) == []
+    text = b64(b"\x01" * outer + b64(b"\x02" * inner + key.encode()).encode())
+    assert found(f"x: {text}\n".encode()) == [
+        (key, "base64>base64", 1, 4 + (outer + inner * 4 // 3) * 4 // 3)]
+
+
+def test_kubernetes_dockerconfigjson_secret() -> None:
+    key = make_key("test", 25)
+    config = json.dumps({"auths": {"registry.example.com": {
+        "username": "deploy", "password": key, "auth": b64(f"deploy:{key}")}}})
+    secret = f"kind: Secret\ndata:\n  .dockerconfigjson: {b64(config)}\n"
+    assert [f[:3] for f in found(secret.encode())] == [(key, "base64", 3),
+                                                       (key, "base64>base64", 3)]
+
+
+def test_percent_encoding_inside_base64() -> None:
+    key = make_key("live", 26)
+    token = b64(f"redirect=https://example.com/cb?key={percent(key)}")
+    assert [f[:2] for f in found(token.encode())] == [(key, "base64>percent")]
 
 
 def test_decode_depth_limits_nesting() -> None:
@@ -312,17 +360,22 @@ def test_decode_depth_limits_nesting() -> None:
     command = f"powershell -enc {b64(key.encode('utf-16-le'))}"
     two = command.encode()
     three = ("\ufeff" + command).encode("utf-16-le")  # a script saved as UTF-16
-    one, deep = Engine(RULES, Limits(decode_depth=1)), Engine(RULES, Limits(decode_depth=3))
+    one, two_deep = Engine(RULES, Limits(decode_depth=1)), Engine(RULES, Limits(decode_depth=2))
     assert found(two, one) == []
     assert [f[:2] for f in found(two)] == [(key, "base64>utf-16le")]
-    assert found(three) == []
-    assert [f[:2] for f in found(three, deep)] == [(key, "utf-16le>base64>utf-16le")]
+    assert found(three, two_deep) == []
+    assert [f[:2] for f in found(three)] == [(key, "utf-16le>base64>utf-16le")]
+    nested = b64(b64(key)).encode()
+    assert found(nested, one) == []
+    assert [f[:2] for f in found(("\ufeff" + b64(b64(key))).encode("utf-16-le"))] == [
+        (key, "utf-16le>base64>base64")]
 
 
 def test_decode_depth_zero_decodes_nothing() -> None:
     key = make_key("live", 23)
     engine = Engine(RULES, Limits(decode_depth=0))
-    assert engine.prefilter.needles == tuple(KEYWORDS)
+    # Only the keywords, and the markers of MIME parts (containers, which this leaves open).
+    assert engine.prefilter.needles == (*KEYWORDS, *sorted(MIME_MARKERS))
     for data in (b64(key).encode(), key.encode("utf-16-le"), percent(key).encode()):
         assert engine.inspect(data).matches == [] and engine.inspect(data).notes == []
 

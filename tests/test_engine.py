@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
+from archives import format_heads
 from hidden import Hidden, assert_found_once, hidden_keys
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,6 +17,7 @@ from hvscan.rules import load_builtin_rules
 from hvscan.suppress import InlineAllow
 
 ENGINE = Engine(load_builtin_rules(), allow_marker=InlineAllow)
+MAGIC_BYTES = format_heads()
 
 
 def real(data: bytes) -> list[tuple[str, int, int]]:
@@ -83,6 +87,15 @@ def test_start_and_end_of_file_without_trailing_newline() -> None:
     key = make_key("test", 11)
     assert real(key.encode()) == [(key, 1, 1)]
     assert real(f"x\ny {key}".encode()) == [(key, 2, 3)]
+
+
+def test_a_utf8_byte_order_mark_is_no_character() -> None:
+    key = make_key("live", 14)
+    bom = "\ufeff".encode()
+    assert real(bom + key.encode() + b"\n") == [(key, 1, 1)]
+    encoded = base64.b64encode(key.encode())
+    assert [(m.encoding, m.line, m.column) for m in ENGINE.scan(bom + encoded)] == [
+        ("base64", 1, 1)]
 
 
 def test_two_keys_on_one_line() -> None:
@@ -210,6 +223,14 @@ def test_key_hidden_any_way_in_random_content_is_found_once_at_the_right_place(
 def test_random_bytes_never_crash(data: bytes) -> None:
     for match in ENGINE.scan(data):
         assert data[match.start:match.end].decode() == match.secret
+
+
+@settings(max_examples=300)
+@given(data=st.binary(max_size=2048), label=st.sampled_from(sorted(MAGIC_BYTES)))
+def test_random_bytes_labelled_as_any_format_never_crash(data: bytes, label: str) -> None:
+    labelled = MAGIC_BYTES[label] + data
+    for match in ENGINE.scan(labelled):
+        assert match.secret
 
 
 @settings(max_examples=100)

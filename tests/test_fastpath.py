@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from archives import make_tar, make_zip
+from archives import STREAMS, make_7z, make_tar, make_zip
 from gitrepo import GitRepo
 from hvscan_run import Run, entry_and_full
 from keygen import make_key
@@ -77,7 +77,8 @@ def test_what_the_engine_scans_whole_is_never_plain_text() -> None:
     engine = Engine(load_builtin_rules())
     text = "hello, wörld\n" * 100
     members = {"a.txt": text.encode()}
-    whole = [gzip.compress(text.encode()), make_zip(members, zipfile.ZIP_STORED), make_tar(members),
+    whole = [*(compress(text.encode()) for compress in STREAMS.values()), make_7z(members),
+             make_zip(members, zipfile.ZIP_STORED), make_tar(members),
              *(text.encode(codec) for codec in ("utf-16", "utf-16-le", "utf-16-be", "utf-32",
                                                 "utf-32-le", "utf-32-be"))]
     for data in whole:

@@ -12,11 +12,15 @@ from reading import CountingBytes
 from hvscan import lines
 from hvscan.lines import Locator
 
+BOM = "\ufeff".encode()
+
 
 def reference_locate(data: bytes, offset: int) -> tuple[int, int]:
     """The definition: LF ends a line, a column counts the characters before it (an
-    undecodable byte counts as one)."""
+    undecodable byte counts as one; a UTF-8 BOM that starts the data counts as none)."""
     line_start = data.rfind(b"\n", 0, offset) + 1
+    if not line_start and data.startswith(BOM):
+        line_start = min(len(BOM), offset)
     column = len(data[line_start:offset].decode("utf-8", "surrogateescape")) + 1
     return data.count(b"\n", 0, offset) + 1, column
 
@@ -56,6 +60,20 @@ def test_line_bounds_agree_with_the_definition(data: bytes,
     for start, end in spans:
         assert locator.line_bounds(start, end) == reference_bounds(data, start, end)
         assert locator.locate(start) == reference_locate(data, start)
+
+
+def test_a_byte_order_mark_is_no_character() -> None:
+    # A key at the start of a UTF-8 file with a BOM was reported at column 2.
+    data = BOM + b"key\nBOM-less line\n"
+    locator = Locator(data)
+    assert [locator.locate(offset) for offset in (3, 4, 7)] == [(1, 1), (1, 2), (2, 1)]
+    assert Locator(b"x" + BOM + b"y").locate(4) == (1, 3)
+
+
+@given(data=st.binary(max_size=40).map(lambda data: BOM + data), pick=st.integers(0, 43))
+def test_locate_after_a_bom_agrees_with_the_definition(data: bytes, pick: int) -> None:
+    offset = min(pick, len(data))
+    assert Locator(data).locate(offset) == reference_locate(data, offset)
 
 
 def test_out_of_order_offsets() -> None:

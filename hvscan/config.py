@@ -146,10 +146,10 @@ def _load_pyproject(path: Path, tree: CommitTree | None, *, required: bool) -> C
     table = tool.get("hvscan") if isinstance(tool, dict) else None
     if table is None:
         if required:
-            raise ConfigError(f"{shown(path, tree)}: no [tool.hvscan] table")
+            raise ConfigError(f"{shown_path(path, tree)}: no [tool.hvscan] table")
         return None
     if not isinstance(table, dict):
-        raise ConfigError(f"{shown(path, tree)}: 'tool.hvscan' must be a table")
+        raise ConfigError(f"{shown_path(path, tree)}: 'tool.hvscan' must be a table")
     return ConfigFile(path, table, key_prefix="tool.hvscan.", tree=tree)
 
 
@@ -165,19 +165,19 @@ def _read_text(path: Path, tree: CommitTree | None) -> str:
         assert committed is not None  # found by _is_file
         return committed.data.decode("utf-8")
     except OSError as exc:
-        raise ConfigError(f"{shown(path)}: cannot read: {exc.strerror or exc}") from None
+        raise ConfigError(f"{shown_path(path)}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
-        raise ConfigError(f"{shown(path, tree)}: not UTF-8 text") from None
+        raise ConfigError(f"{shown_path(path, tree)}: not UTF-8 text") from None
 
 
 def _parse_toml(path: Path, tree: CommitTree | None, text: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{shown(path, tree)}: invalid TOML: {exc}") from None
+        raise ConfigError(f"{shown_path(path, tree)}: invalid TOML: {exc}") from None
 
 
-def shown(path: Path, tree: CommitTree | None = None) -> str:
+def shown_path(path: Path, tree: CommitTree | None = None) -> str:
     """A path as messages show it: relative to the current directory when below it; in a
     commit, as git names it (``<commit>:<path>``)."""
     if tree is not None:
@@ -271,7 +271,7 @@ def _range_trees(start: Path, dirs: list[Path],
 def _file_values(config: ConfigFile) -> dict[str, Any]:
     """Every setting of the file, checked (also those the running command has no option for:
     a file shared by all commands is checked as a whole)."""
-    where = shown(config.path, config.tree)
+    where = shown_path(config.path, config.tree)
     converted: dict[str, Any] = {}
     for key, raw in config.values.items():
         name = config.key_prefix + key

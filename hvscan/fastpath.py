@@ -233,7 +233,7 @@ def _git(repo: str, *args: str, input: bytes | None = None) -> bytes | None:
     from hvscan import gitenv
 
     try:
-        done = gitenv.run(repo, *args, input=input)
+        done = gitenv.run_git(repo, *args, input=input)
     except OSError:
         return None
     return done.stdout if done.returncode == 0 else None

@@ -79,7 +79,7 @@ def environment() -> dict[str, str]:
             "GIT_GRAFT_FILE": NOWHERE}
 
 
-def run(repo: str, *args: str, input: bytes | None = None,
+def run_git(repo: str, *args: str, input: bytes | None = None,
         repository_settings: tuple[str, ...] = ()) -> subprocess.CompletedProcess[bytes]:
     """Run ``git -C repo args...`` as ``command`` builds it, in ``environment()``, never through
     a shell, and wait for it; its output is captured. OSError when git cannot be started."""

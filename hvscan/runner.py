@@ -36,7 +36,7 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 Produce = Callable[["Pipeline"], "ScanResult"]
 
 
-class Settings(NamedTuple):
+class ScanSettings(NamedTuple):
     """What to look for and what to leave out: the options every scan command shares. Files
     come from disk, or from the base commit of a range scan (``hvscan/committed.py``)."""
 
@@ -57,7 +57,7 @@ class Settings(NamedTuple):
 
 
 # Immutable: one default serves every call.
-DEFAULTS = Settings()
+DEFAULTS = ScanSettings()
 
 
 class HvscanError(Exception):
@@ -74,7 +74,7 @@ def walker(paths: Sequence[bytes], max_file_size: int, follow_symlinks: bool = F
                    follow_symlinks=follow_symlinks))
 
 
-def run(produce: Produce, settings: Settings = DEFAULTS,
+def run_scan(produce: Produce, settings: ScanSettings = DEFAULTS,
         annotate: Annotate | None = None) -> ScanResult:
     """Build the pipeline from the settings, run it over the source's events and settle the
     findings (excludes, suppressions)."""
@@ -122,7 +122,7 @@ class OutputOptions(NamedTuple):
 
 def scan_and_report(
     produce: Produce,
-    settings: Settings = DEFAULTS,
+    settings: ScanSettings = DEFAULTS,
     *,
     verification: VerifyStep | None = None,
     output_options: OutputOptions | None = None,
@@ -136,7 +136,7 @@ def scan_and_report(
     (output_format, output, fail_on, exit_zero, strict, show_suppressed, show_secrets,
      color) = output_options or OutputOptions()
 
-    result = run(produce, settings, verification.annotate if verification else None)
+    result = run_scan(produce, settings, verification.annotate if verification else None)
     # After settling: a suppressed key is never sent to the API.
     if verification:
         from hvscan.verify import VerifyError

@@ -18,7 +18,7 @@ def run(paths: tuple[Path, ...], max_file_size: int, follow_symlinks: bool, hist
         output: Path, strict: bool, options: ScanOptions) -> None:
     from hvscan import baseline
     from hvscan.report.text_format import summary
-    from hvscan.runner import run as run_scan
+    from hvscan.runner import run_scan
     from hvscan.shown import reported
 
     produce = directory_walker(paths, max_file_size, follow_symlinks)

@@ -1,5 +1,5 @@
 """The typed records a scan command runs with, one per group of options, and what they become:
-``ScanOptions`` (what to look for and leave out) the pipeline's ``runner.Settings``,
+``ScanOptions`` (what to look for and leave out) the pipeline's ``runner.ScanSettings``,
 ``OutputOptions`` the report's and the exit code's, ``VerifyOptions`` the verification step.
 
 A command's option values (from click, once hvscan/config.py has filled in what the command line
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from hvscan.committed import CommittedFile
-    from hvscan.runner import Settings
+    from hvscan.runner import ScanSettings
     from hvscan.verify import VerifyStep
 
 T = TypeVar("T")
@@ -52,18 +52,18 @@ class ScanOptions(NamedTuple):
     # Set by hvscan/config.py when the rule files were named by a configuration file.
     rules_from_configuration: bool = False
 
-    def settings(self, trust_inline: bool = True) -> Settings:
+    def settings(self, trust_inline: bool = True) -> ScanSettings:
         """The pipeline's settings (``trust_inline``: False for a range scan, whose own
         hvscan:allow markers do not suppress what it adds)."""
         from hvscan.engine import Limits
-        from hvscan.runner import Settings
+        from hvscan.runner import ScanSettings
 
         limits = Limits(decode_depth=self.max_decode_depth,
                         archive_depth=self.max_archive_depth,
                         archive_bytes=self.max_archive_size,
                         archive_ratio=self.max_archive_ratio,
                         archive_members=self.max_archive_members)
-        return Settings(rule_files=self.rule_files, exclude=self.exclude,
+        return ScanSettings(rule_files=self.rule_files, exclude=self.exclude,
                         ignore_file=self.ignore_file,
                         untrusted_ignore_file=self.untrusted_ignore_file,
                         rules_from_configuration=self.rules_from_configuration,

@@ -32,7 +32,7 @@ def git(repo: Path | bytes | str, *args: str | bytes, input: bytes | None = None
     """Run ``git -C repo args...`` and return its standard output (``repository_settings``:
     see ``gitenv.command``)."""
     try:
-        done = gitenv.run(os.fsdecode(repo), *map(os.fsdecode, args), input=input,
+        done = gitenv.run_git(os.fsdecode(repo), *map(os.fsdecode, args), input=input,
                           repository_settings=repository_settings)
     except FileNotFoundError:
         raise GitError("git is not installed or not on PATH") from None

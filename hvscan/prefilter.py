@@ -142,9 +142,15 @@ class Prefilter:
 
 def _can_start_inside(needle: bytes, other: bytes) -> bool:
     """Whether ``other`` can occur starting within an occurrence of ``needle`` (at its start,
-    or later where the two agree on the bytes they share)."""
-    return any(needle[at:at + len(other)] == other[:len(needle) - at]
-               for at in range(len(needle)))
+    or later where the two agree on the bytes they share). Only the places holding ``other``'s
+    first byte are compared: every Engine makes this table, at every start-up, for each pair of
+    some 60 needles."""
+    at = needle.find(other[:1])
+    while at >= 0:
+        if needle[at:at + len(other)] == other[:len(needle) - at]:
+            return True
+        at = needle.find(other[:1], at + 1)
+    return False
 
 
 def occurrences(data: Buffer | bytearray, needle: bytes) -> Iterator[int]:

@@ -103,3 +103,12 @@ def test_needles_inside_other_matches_are_found_up_to_the_match_limit_and_past_i
     data = b"." * 1000 + b"hv_live_x." * count + b"." * LARGE_BUFFER
     assert Prefilter(NEEDLES).hits(data) == {b"hv_live_", b"live_x"}
     assert Prefilter(NEEDLES).hits(data.replace(b"hv_", b"hx_")) == {b"live_x"}
+
+
+@given(needle=st.binary(min_size=1, max_size=8).map(lambda b: bytes(c % 3 + 97 for c in b)),
+       other=st.binary(min_size=1, max_size=8).map(lambda b: bytes(c % 3 + 97 for c in b)))
+def test_which_needles_can_start_inside_another(needle: bytes, other: bytes) -> None:
+    # The definition: at some place of ``needle``, the two agree on the bytes they share.
+    expected = any(needle[at:at + len(other)] == other[:len(needle) - at]
+                   for at in range(len(needle)))
+    assert prefilter_module._can_start_inside(needle, other) == expected

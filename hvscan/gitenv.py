@@ -6,8 +6,9 @@ below on its command line, where they win over every configuration file: no sett
 repository can make git run a program (signature verification, fsmonitor, pagers, external diff
 and textconv drivers, ssh, credential and askpass helpers, hooks), fetch a missing object (no
 transport is allowed, so a partial clone's missing object is an error), or show anything but the
-real objects (replace refs and grafts ignored, output in UTF-8). Filters are never applied: no
-command hvscan runs reads the work tree or asks cat-file for ``--filters`` or ``--textconv``.
+real objects (replace refs, grafts and the commit-graph cache ignored, output in UTF-8). Filters
+are never applied: no command hvscan runs reads the work tree or asks cat-file for
+``--filters`` or ``--textconv``.
 
 Imports nothing but ``os`` (and ``subprocess`` to run git): the pre-commit hook's fast path
 (hvscan/fastpath.py) runs git through it too.
@@ -44,6 +45,9 @@ NEUTRAL_CONFIG: dict[str, str] = {
     "protocol.allow": "never",
     # The repository's own core.useReplaceRefs=true overrides GIT_NO_REPLACE_OBJECTS.
     "core.useReplaceRefs": "false",
+    # The commit-graph file is a cache of every commit's parents that git trusts without
+    # checking: a forged one hides commits. Parents are read from the commits themselves.
+    "core.commitGraph": "false",
     # Another encoding would garble the log output that lists what a range adds.
     "i18n.logOutputEncoding": "UTF-8",
 }

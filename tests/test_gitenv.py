@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import stat
+import struct
 from pathlib import Path
 
 import pytest
@@ -184,6 +185,25 @@ def cut_by_grafts(repo: GitRepo, hidden: str) -> None:
     (repo.path / ".git" / "info" / "grafts").write_text(f"{child}\n")
 
 
+def forge_commit_graph(repo: GitRepo, hidden: str) -> None:
+    """Write the commit-graph file (git's cache of every commit's parents), then make it say
+    that the commit after ``hidden`` has ``hidden``'s parent for its own: git reads parents
+    from that file without checking it against the commits."""
+    child = child_of(repo, hidden)
+    repo.git("commit-graph", "write", "--reachable")
+    path = repo.path / ".git" / "objects" / "info" / "commit-graph"
+    data = bytearray(path.read_bytes())
+    chunks = {bytes(data[at:at + 4]): struct.unpack(">Q", data[at + 4:at + 12])[0]
+              for at in range(8, 8 + 12 * (data[6] + 1), 12)}
+    lookup, commits = chunks[b"OIDL"], chunks[b"CDAT"]
+    ids = [bytes(data[lookup + 20 * i:lookup + 20 * i + 20]).hex()
+           for i in range((commits - lookup) // 20)]
+    entry = commits + 36 * ids.index(child)  # tree id, first parent, second parent, date
+    data[entry + 20:entry + 24] = struct.pack(">I", ids.index(repo.out("rev-parse", hidden + "~1")))
+    path.chmod(0o644)
+    path.write_bytes(bytes(data))
+
+
 @pytest.fixture
 def history(repo: GitRepo) -> tuple[GitRepo, str, str]:
     """base, then a commit adding a key, then one removing it, then one more: the repository,
@@ -196,7 +216,8 @@ def history(repo: GitRepo) -> tuple[GitRepo, str, str]:
     return repo, base, added
 
 
-@pytest.mark.parametrize("hide", ["replace", "replace-with-useReplaceRefs", "grafts"])
+@pytest.mark.parametrize("hide", ["replace", "replace-with-useReplaceRefs", "grafts",
+                                  "commit-graph"])
 @pytest.mark.parametrize("mode", [(), ("--branch", "main"), ("--since-commit", "BASE")])
 def test_replace_refs_and_grafts_cannot_hide_a_commit(
         history: tuple[GitRepo, str, str], run_hvscan: Run, hide: str,
@@ -204,6 +225,8 @@ def test_replace_refs_and_grafts_cannot_hide_a_commit(
     repo, base, added = history
     if hide == "grafts":
         cut_by_grafts(repo, added)
+    elif hide == "commit-graph":
+        forge_commit_graph(repo, added)
     else:
         hide_commit_by_replace(repo, added)
         if hide == "replace-with-useReplaceRefs":

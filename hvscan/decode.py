@@ -423,12 +423,13 @@ def _escape_in_body(buf: Buffer, pos: int, marker: bytes,
 
 def _html_forms(literal: bytes) -> list[Form]:
     """The literal in HTML/XML text: as it is (character references in the key's body after
-    it), with character references in decimal, in hex (cut before the first hex letter), and
-    the underscore's name."""
+    it), with character references in decimal, in hex after ``&#x`` or ``&#X`` (cut before the
+    first hex letter), and the underscore's name."""
     named = literal.replace(b"_", b"&lowbar;")
     return [("html", literal, 0),
             *_hex_forms("html", literal, lambda c: f"&#{c};", list(literal)),
             *_hex_forms("html", literal, lambda c: f"&#x{c:X};", list(literal)),
+            *_hex_forms("html", literal, lambda c: f"&#X{c:X};", list(literal)),
             *([("html", named, 0)] if named != literal else [])]
 
 

@@ -72,6 +72,7 @@ ENCODINGS: dict[str, tuple[str, Callable[[str, bytes], str], Callable[[bytes], i
     "hex-escape": ("escape", lambda k, p: hex_escape(k), lambda p: 0),
     "html-decimal": ("html", lambda k, p: "".join(f"&#{ord(c)};" for c in k), lambda p: 0),
     "html-hex": ("html", lambda k, p: "".join(f"&#x{ord(c):x};" for c in k), lambda p: 0),
+    "html-hex-capital": ("html", lambda k, p: "".join(f"&#X{ord(c):X};" for c in k), lambda p: 0),
     "html-underscores": ("html", lambda k, p: k.replace("_", "&lowbar;" if p[:1] < b"\x80"
                                                         else "&#95;"), lambda p: 0),
     "html-in-body": ("html", lambda k, p: escape_some(k, p, lambda c: f"&#x{ord(c):X};"),

@@ -207,6 +207,9 @@ def test_any_character_of_the_body_escaped(escape: Callable[[str], str]) -> None
     lambda k: "".join(f"&#x{ord(c):x};" for c in k),
     lambda k: k.replace("_", "&#95;"),
     lambda k: k.replace("_", "&#x5f;"),
+    lambda k: "".join(f"&#X{ord(c):X};" for c in k),
+    lambda k: k.replace("_", "&#X5F;"),
+    lambda k: k[:12] + f"&#X{ord(k[12]):X};" + k[13:],
     lambda k: k.replace("_", "&lowbar;"),
     lambda k: k[:12] + f"&#{ord(k[12])};" + k[13:],
 ])

@@ -201,7 +201,9 @@ def test_key_spliced_into_random_bytes_is_found_once_at_the_right_place(
     data = before + key + after
     expected_line = before.count(b"\n") + 1
     line_start = before.rfind(b"\n") + 1
-    expected_column = len(before[line_start:].decode("utf-8", "surrogateescape")) + 1
+    # A UTF-8 byte-order mark at the start of the data is no character (README).
+    bom = 3 if line_start == 0 and before.startswith(b"\xef\xbb\xbf") else 0
+    expected_column = len(before[line_start + bom:].decode("utf-8", "surrogateescape")) + 1
     found = [m for m in ENGINE.scan(data) if m.secret == key.decode()]
     assert [(m.line, m.column, m.start) for m in found] == [
         (expected_line, expected_column, len(before))

@@ -7,6 +7,8 @@ NEEDLES = (
     b'&#104;&#118;&#95;&#116;&#101;&#115;&#116;&#95;',
     b'&#X68;&#X76;&#X5',
     b'&#x68;&#x76;&#x5',
+    b'68765F',
+    b'68765f',
     b'9kbDkwWlhOMF',
     b'9kbDlzYVhabF',
     b'FIWmZiR2wyWl',

@@ -1,5 +1,5 @@
 """Text decoders: keys hidden by an encoding inside text (base64, UTF-16/32, percent, escapes,
-quoted-printable, HTML/XML character references).
+quoted-printable, HTML/XML character references, runs of hex digits).
 
 Clean text must not pay for decoding, so nothing is decoded blindly. Each decoder knows the
 *forms* a literal takes once encoded (base64 at its three byte alignments, UTF-16/32 in either
@@ -25,7 +25,8 @@ from hvscan.lines import PIECE
 from hvscan.prefilter import occurrences
 
 _ALNUM = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-_HEX = frozenset(b"0123456789abcdefABCDEF")
+_HEX_DIGITS = b"0123456789abcdefABCDEF"
+_HEX = frozenset(_HEX_DIGITS)
 _BASE64 = _ALNUM + b"+/-_"
 _FROM_URL_SAFE = bytes.maketrans(b"-_", b"+/")
 _TO_URL_SAFE = bytes.maketrans(b"+/", b"-_")
@@ -510,6 +511,43 @@ def _anchor(anchors: list[tuple[int, int]], parts: list[bytes], start: int, mark
         source += len(part) - used
 
 
+# --- hexadecimal ----------------------------------------------------------------------------
+
+
+def _hex_run_forms(literal: bytes) -> list[Form]:
+    """The literal's first three bytes as a run of hex digits, lower- and upper-case (``0x...``
+    SQL literals, ``X'...'``, hex strings in JSON hold the same run). Not cut before a hex letter
+    as the escapes' forms are: the digits before it (``68765``) are an ordinary number. Three
+    bytes, which keywords share (``hv_``, ``68765f``): each needle more past 64 makes the
+    prefilter's pass ten times slower (docs/performance.md), and the engine checks the rest."""
+    head = literal[:3].hex()
+    return [("hex", head.encode(), 0), ("hex", head.upper().encode(), 0)]
+
+
+def _hex_regions(buf: Buffer, found: Found) -> list[Region]:
+    """The hex run around each needle, decoded in pairs on the needle's grid (a digit glued to
+    the front of the run is left out, as a ``0x`` prefix is)."""
+    regions: list[Region] = []
+    # One per grid: a needle that straddles two bytes of a run does not hide the run's key.
+    done = (Spans(), Spans())
+    for needle, _ in found:
+        for pos in occurrences(buf, needle):
+            if done[pos % 2].covers(pos):
+                continue
+            left = _span_start(buf, pos, _HEX_DIGITS)
+            start = left + (pos - left) % 2
+            end = _span_end(buf, pos, _HEX_DIGITS)
+            end -= (end - start) % 2
+            done[pos % 2].add(start, end)
+            regions.append(Region("hex", bytes.fromhex(bytes(buf[start:end]).decode()),
+                                  _hex_origin(start)))
+    return regions
+
+
+def _hex_origin(start: int) -> Callable[[int], int]:
+    return lambda offset: start + 2 * offset
+
+
 # --- UTF-16 and UTF-32 ---------------------------------------------------------------------
 
 
@@ -678,6 +716,7 @@ DECODERS = (
     Decoder("escape", _escape_forms, _escape_regions, frozenset()),
     Decoder("quoted-printable", _quoted_printable_forms, _quoted_printable_regions, frozenset()),
     Decoder("html", _html_forms, _html_regions, frozenset()),
+    Decoder("hex", _hex_run_forms, _hex_regions, frozenset()),
     _WIDE_DECODER,
 )
 _BY_FAMILY = {decoder.family: decoder for decoder in DECODERS}

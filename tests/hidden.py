@@ -70,6 +70,10 @@ ENCODINGS: dict[str, tuple[str, Callable[[str, bytes], str], Callable[[bytes], i
     "percent-lower": ("percent", lambda k, p: percent(k, "x"), lambda p: 0),
     "percent-underscores": ("percent", lambda k, p: k.replace("_", "%5F"), lambda p: 0),
     "hex-escape": ("escape", lambda k, p: hex_escape(k), lambda p: 0),
+    # A hex string in JSON ending with the hex of a quote; a SQL dump's upper-case literal.
+    "hex": ("hex", lambda k, p: (p + k.encode() + b'"').hex(), lambda p: 2 * len(p)),
+    "hex-sql": ("hex", lambda k, p: "0x" + (p + k.encode() + b"'").hex().upper(),
+                lambda p: 2 + 2 * len(p)),
     "html-decimal": ("html", lambda k, p: "".join(f"&#{ord(c)};" for c in k), lambda p: 0),
     "html-hex": ("html", lambda k, p: "".join(f"&#x{ord(c):x};" for c in k), lambda p: 0),
     "html-hex-capital": ("html", lambda k, p: "".join(f"&#X{ord(c):X};" for c in k), lambda p: 0),

@@ -219,6 +219,33 @@ def test_html_character_references(encode: Callable[[str], str]) -> None:
     assert found(page.encode()) == [(key, "html", 2, 11)]
 
 
+@pytest.mark.parametrize(("encode", "column"), [
+    (lambda k: k.encode().hex(), 8),
+    (lambda k: k.encode().hex().upper(), 8),
+    (lambda k: "7" + (b"\x00" + k.encode()).hex(), 11),  # a digit glued on, the key off grid
+    # "068765f0" holds a needle off the grid, in front of the key's run
+    (lambda k: (b"\x06\x87\x65\xf0" + k.encode()).hex(), 16),
+])
+def test_hex_runs(encode: Callable[[str], str], column: int) -> None:
+    key = make_key("test", 29)
+    text = f"# dump\ntoken: {encode(key)}\n"
+    assert found(text.encode()) == [(key, "hex", 2, column)]
+
+
+def test_hex_in_sql_dump_and_json() -> None:
+    key = make_key("live", 30)
+    sql = f"INSERT INTO `keys` VALUES (1,0x{key.encode().hex().upper()},NULL);\n"
+    assert found(sql.encode()) == [(key, "hex", 1, 32)]
+    document = json.dumps({"blob": (b"id=" + key.encode() + b"&x=1").hex()})
+    assert found(document.encode()) == [(key, "hex", 1, 17)]
+
+
+def test_hex_run_of_a_prefix_without_a_key_finds_nothing() -> None:
+    key = make_key("live", 31)
+    for text in (key[:20].encode().hex(), (key[:12] + "!" + key[13:]).encode().hex().upper()):
+        assert found(f"value = {text}\n".encode()) == []
+
+
 def test_json_with_unicode_escapes() -> None:
     key = make_key("live", 13)
     document = json.dumps({"k": key}).replace(key, unicode_escape(key))
@@ -395,7 +422,8 @@ def test_any_encoded_key_in_random_text_is_found_once_with_its_chain(hidden: Hid
 @given(data=st.binary(max_size=2048), seed=st.integers(0, 100))
 def test_random_bytes_around_encoded_prefixes_never_crash(data: bytes, seed: int) -> None:
     key = make_key("live", seed)
-    pieces = [b64(key)[:14], percent(key)[:20], hex_escape(key)[:24], unicode_escape(key)[:30]]
+    pieces = [b64(key)[:14], percent(key)[:20], hex_escape(key)[:24], unicode_escape(key)[:30],
+              key.encode().hex()[:30], key.encode().hex().upper()[:50]]
     blob = data.join(p.encode() for p in pieces) + key.encode("utf-16-le")[:20] + data
     inspection = ENGINE.inspect(blob)
     assert all(note.message for note in inspection.notes)

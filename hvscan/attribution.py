@@ -79,12 +79,17 @@ def attribute(result: ScanResult, source: HistorySource, engine: Engine) -> None
     result.stats.limits_hit = sum(note.limit for note in result.notes)
 
 
+def _earliest(change: CommitChange) -> tuple[int, int]:
+    """Sort key: the earliest commit first; among equal times, git log's later line (older)."""
+    return change.commit.time, -change.sequence
+
+
 def _placed_notes(on_blobs: dict[str, list[Note]], found: list[CommitChange],
                   wanted: set[str]) -> list[Note]:
     """The notes on blobs, at the earliest commit and path holding each blob; a blob no commit
     adds keeps its notes unplaced when it is ``wanted``."""
     first: dict[str, CommitChange] = {}
-    for change in sorted(found, key=lambda c: (c.commit.time, -c.sequence)):
+    for change in sorted(found, key=_earliest):
         first.setdefault(change.new, change)
     notes: list[Note] = []
     for oid in sorted(on_blobs):
@@ -178,7 +183,7 @@ class _Introductions:
             paths_per_key[key].add(path)
         all_occurrences = self._source.options.all_occurrences
         for (key, path), occurrences in introductions.items():
-            occurrences.sort(key=lambda c: (c.commit.time, -c.sequence))
+            occurrences.sort(key=_earliest)
             commits = {c.commit.oid for c in occurrences}
             for change in occurrences if all_occurrences else occurrences[:1]:
                 finding = next(f for f in self._blobs[change.new]

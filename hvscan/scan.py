@@ -180,6 +180,7 @@ def settle(result: ScanResult, excluded: Excluded | None, suppressor: Suppressor
             continue
         reason = suppressor.reason(finding)
         if reason is None:
+            # Before the assignment below: it reads the marker the engine set on the finding.
             untrusted = suppressor.untrusted_reason(finding)
             finding.untrusted_suppression = untrusted
         finding.suppression = reason

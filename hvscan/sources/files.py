@@ -62,7 +62,7 @@ def shown_root(root: bytes, *, is_dir: bool, alone: bool) -> bytes:
             return b"" if is_dir else os.path.basename(root)
         root = os.path.normpath(root)
         cwd = os.getcwdb()
-        if root == cwd or root.startswith(cwd.rstrip(b"/") + b"/"):
+        if _inside(root, [cwd]):
             root = os.path.relpath(root, cwd)
         else:
             return _posix(root)
@@ -88,10 +88,7 @@ def _is_link(path: bytes) -> bool:
 
 def _system_dir(real: bytes) -> bytes | None:
     """The one of /proc, /sys and /dev that the real path ``real`` is in, if any."""
-    for top in SYSTEM_DIRS:
-        if real == top or real.startswith(top + b"/"):
-            return top
-    return None
+    return next((top for top in SYSTEM_DIRS if _inside(real, [top])), None)
 
 
 def _inside(real: bytes, roots: list[bytes]) -> bool:

@@ -34,7 +34,6 @@ class Repository:
     path: Path
     git_dir: Path
     shallow_roots: tuple[str, ...]
-    partial_clone: bool
 
 
 @dataclass(frozen=True)
@@ -74,11 +73,16 @@ def open_repository(path: Path) -> Repository:
             roots = tuple(shallow_file.read_text(encoding="ascii").split())
         except OSError:
             roots = ("(unknown)",)
+    return Repository(path, git_dir, roots)
+
+
+def is_partial_clone(path: Path) -> bool:
+    """Whether the repository is a partial clone, which lacks objects by design (asked only to
+    explain missing objects: two git processes)."""
     # A partial clone names its promisor remote (git 2.39 writes only remote.<name>.promisor).
     promisors = _config(path, "--type=bool", "--get-regexp", r"^remote\..*\.promisor$")
-    partial = bool(_config(path, "--get", "extensions.partialclone")) or any(
+    return bool(_config(path, "--get", "extensions.partialclone")) or any(
         line.endswith(" true") for line in promisors.splitlines())
-    return Repository(path, git_dir, roots, partial)
 
 
 def _config(repo: Path, *query: str) -> str:

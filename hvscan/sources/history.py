@@ -32,6 +32,7 @@ from hvscan.sources.githistory import (
     ObjectLists,
     ReachableObjects,
     Repository,
+    is_partial_clone,
     list_objects,
     open_repository,
     parse_message,
@@ -193,7 +194,7 @@ def _shallow_message(repo: Repository) -> str:
 
 def _missing(missing: list[str], repo: Repository) -> Events:
     if missing:
-        kind = "partial clone" if repo.partial_clone else "damaged repository"
+        kind = "partial clone" if is_partial_clone(repo.path) else "damaged repository"
         yield Failed(f"object {missing[0]}",
                      f"{len(missing)} object(s) that refs reach are missing from the repository "
                      f"({kind}; e.g. {missing[0]}) and were not scanned")

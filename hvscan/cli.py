@@ -29,7 +29,6 @@ from hvscan.settings.options import (
     take,
 )
 from hvscan.sources.files import DEFAULT_MAX_FILE_SIZE
-from hvscan.units import parse_size
 
 # Path types shared by every option and argument: each click.Path looks up the translations of
 # its name when it is made, which would cost every start-up a few ms over some 35 of them.
@@ -45,12 +44,10 @@ class SizeType(click.ParamType):  # type: ignore[type-arg]
     name = "size"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        if isinstance(value, int):
-            return value
-        size = parse_size(str(value))
-        if size is None:
-            self.fail(f"{value!r} is not {checks.SIZE_EXAMPLE}", param, ctx)
-        return size
+        try:
+            return checks.size(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 def _checked_by(check: checks.Convert) -> Callable[[click.Context, click.Parameter, Any], Any]:

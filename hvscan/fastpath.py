@@ -43,7 +43,7 @@ import sys
 # What the full scan looks for, encoded forms included: computed from the engine by
 # hvscan/needles.py (tests/test_needles.py checks that they are the engine's).
 from hvscan._needles import NEEDLES
-from hvscan.gitformat import batch_objects, raw_entries
+from hvscan.gitformat import STAGED_DIFF, batch_objects, raw_entries
 from hvscan.settings.discovery import configuration_may_apply, start_dir
 from hvscan.streams import hold_closed_streams, write_stdout
 from hvscan.summary import clean
@@ -117,8 +117,7 @@ def read_staged(repo: str) -> Staged | None:
     """The staged change as ``git diff --cached --raw`` lists it and one ``git cat-file
     --batch`` gives its blobs, or None for anything the fast path does not read (an unmerged
     path, a submodule, a git error, output it does not expect)."""
-    listing = _git(repo, "diff", "--cached", "--raw", "-z", "-M", "--no-abbrev", "--no-relative",
-                   "--ignore-submodules=none")
+    listing = _git(repo, *STAGED_DIFF)
     ids = _staged_blob_ids(listing) if listing is not None else None
     if listing is None or ids is None:
         return None
@@ -143,10 +142,8 @@ def read_staged(repo: str) -> Staged | None:
 
 def _clean_staged_report(staged: Staged) -> str | None:
     _, ids, blobs = staged
-    for data in blobs.values():
-        if (len(data) >= _LARGE_BLOB or not _plain_text(data)
-                or any(needle in data for needle in NEEDLES)):
-            return None
+    if not all(map(_provably_clean, blobs.values())):
+        return None
     return clean(len(ids), sum(len(blobs[i]) for i in ids)) + "\n"
 
 
@@ -173,8 +170,7 @@ def clean_files_report(paths: list[str]) -> str | None:
                 data = handle.read(_LARGE_BLOB)
         except OSError:
             return None
-        if (len(data) >= _LARGE_BLOB or not _plain_text(data)
-                or any(needle in data for needle in NEEDLES)):
+        if not _provably_clean(data):
             return None
         total += len(data)
     return clean(len(seen), total) + "\n"
@@ -219,6 +215,13 @@ def _staged_blob_ids(listing: bytes) -> list[str] | None:
             return None
         ids.append(new_id)
     return ids
+
+
+def _provably_clean(data: bytes) -> bool:
+    """Whether the full scan provably finds nothing in ``data``: small plain text holding none
+    of the engine's needles (see the module's docstring)."""
+    return (len(data) < _LARGE_BLOB and _plain_text(data)
+            and not any(needle in data for needle in NEEDLES))
 
 
 def _plain_text(data: bytes) -> bool:

@@ -9,6 +9,12 @@ more than it reads.
 
 from __future__ import annotations
 
+# What the staged change is: the index against HEAD, renames found, as raw entries. The staged
+# source reads the fast path's listing as its own (hvscan/sources/staged.py), so both ask git
+# with these very arguments.
+STAGED_DIFF = ("diff", "--cached", "--raw", "-z", "-M", "--no-abbrev", "--no-relative",
+               "--ignore-submodules=none")
+
 # One raw diff entry: status (one letter per parent for a merge's combined entry, else one
 # letter), old modes, new mode, old ids, new id, path, old paths (one per parent).
 RawEntry = tuple[str, tuple[str, ...], str, tuple[str, ...], str, bytes, tuple[bytes, ...]]

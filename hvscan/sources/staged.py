@@ -17,6 +17,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
+from hvscan.gitformat import STAGED_DIFF
 from hvscan.model import Origin
 from hvscan.sources import Blob, Events, Excluded, Failed, Skipped, display_path
 from hvscan.sources.gitcmd import GitError, cat_objects, git, is_object_id, read_blobs
@@ -62,8 +63,7 @@ def read(repo: Path | bytes | str, excluded: Excluded | None = None, *,
 
 def staged_changes(repo: Path | bytes | str) -> list[Change]:
     require_repository(repo)
-    output = git(repo, "diff", "--cached", "--raw", "-z", "-M", "--no-abbrev", "--no-relative",
-                 "--ignore-submodules=none")
+    output = git(repo, *STAGED_DIFF)
     return parse_changes(output)
 
 

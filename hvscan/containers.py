@@ -851,17 +851,21 @@ def _mime(data: bytes, budget: Budget) -> Iterator[Item]:
     import re
 
     boundaries = {b"\n--" + (m.group(1) or m.group(2)) for m in re.finditer(_MIME_BOUNDARY, data)}
+    # Where a part ends: one pattern for every boundary, so that finding each part's end reads
+    # on only to the nearest one (a search per boundary read every mbox to its end, per part).
+    part_ends = re.compile(b"|".join(map(re.escape, sorted({*boundaries, b"\nFrom "}))))
+    blank_line = re.compile(rb"\r?\n\r?\n")  # the end of a part's headers
     raw = count = 0
     for marker in re.finditer(_MIME_ENCODED, data):
         if marker.start() < raw:
             continue  # inside a part already taken (a message attached as text)
         headers = _mime_headers_start(data, marker.start())
-        blank = re.compile(rb"\r?\n\r?\n").search(data, marker.end())
+        blank = blank_line.search(data, marker.end())
         if blank is None:
             continue
         body = blank.end()
-        end = min((at for at in (data.find(b, body - 1) for b in (*boundaries, b"\nFrom "))
-                   if at >= 0), default=len(data))
+        found_end = part_ends.search(data, body - 1)
+        end = found_end.start() if found_end else len(data)
         if reason := budget.exhausted():
             yield _not_opened("the remaining MIME part", reason)
             break

@@ -416,9 +416,8 @@ def _escape_in_body(buf: Buffer, pos: int, marker: bytes,
     """Whether the key body that may start at ``pos`` (after a keyword) holds an escape: the
     run of letters, digits and escapes there, within a key's reach, has one. An escape after
     the body (a redacted key's ``****%0A``) is not the key's."""
-    end = min(len(buf), pos + _KEY_REACH)
-    while pos < end and bytes(buf[pos:pos + 1]).isalnum():
-        pos += 1
+    run = bytes(buf[pos:min(len(buf), pos + _KEY_REACH)])
+    pos += len(run) - len(run.lstrip(_ALNUM))
     return buf[pos:pos + 1] == marker and unit(bytes(buf[pos + 1:pos + 12]))[1] > 0
 
 

@@ -362,7 +362,20 @@ def baseline_command(
 
 
 @cli.command("git")
-@click.argument("repo", required=False, type=ANY_PATH)
+# Text, not a Path: a clone URL is no path (Path("https://h/x") would be "https:/h/x").
+@click.argument("repos", nargs=-1, type=click.Path())
+@click.option("--repos-file", type=EXISTING_FILE,
+              help="Also audit the repositories listed in FILE: a path or clone URL a line, "
+                   "'#' starts a comment.")
+@click.option("--clone-dir", type=DIRECTORY,
+              help="Keep the mirrors of remote repositories here (default: hvscan/repos in "
+                   "the user's cache directory); later runs fetch them again.")
+@click.option("--jobs", "-j", type=click.IntRange(1),
+              help="Audit this many repositories at once (default: the number of cores).")
+@click.option("--shard", metavar="I/N",
+              help="Audit only the I-th of N stable shares of the repositories (1-based; by a "
+                   "hash of each one's normalised URL or path); join reports with 'hvscan "
+                   "merge'.")
 @click.option("--since-commit", metavar="REV",
               help="Only commits that REV does not reach: what was added since REV.")
 @click.option("--range", "commit_range", metavar="A..B",
@@ -381,21 +394,64 @@ def baseline_command(
 @click.option("--staged", is_flag=True,
               help="Scan the staged change instead of the history (same as 'hvscan staged').")
 @report_options
-def git_command(repo: Path | None, since_commit: str | None, commit_range: str | None,
+def git_command(repos: tuple[str, ...], repos_file: Path | None, clone_dir: Path | None,
+                jobs: int | None, shard: str | None,
+                since_commit: str | None, commit_range: str | None,
                 branch: str | None, all_occurrences: bool, include_unreachable: bool,
                 max_file_size: int, progress: bool | None, staged: bool, options: ScanOptions,
                 report: OutputOptions, verify: VerifyOptions) -> None:
     """Audit the whole history of a repository (default: the one containing the current
     directory): every object reachable from any ref, each distinct blob read once; commit and
-    tag messages too. A key is reported once per path, at the commit that introduced it."""
+    tag messages too. A key is reported once per path, at the commit that introduced it.
+
+    Several REPOs (paths or clone URLs: https://, ssh://, file://, user@host:path, or owner/name
+    on github.com) are audited in parallel into one report, each finding naming its
+    repository; remotes are cloned as mirrors (see docs/scale.md)."""
     from hvscan.commands.git import run
+    from hvscan.commands.many import Repositories
     from hvscan.sources.history import HistoryOptions
 
     history = HistoryOptions(since_commit=since_commit, commit_range=commit_range,
                              branch=branch, all_occurrences=all_occurrences,
                              include_unreachable=include_unreachable,
                              max_file_size=max_file_size)
-    run(repo or Path(), history, progress, staged, options, report, verify)
+    repositories = Repositories(repos, repos_file, clone_dir, jobs, shard)
+    if repositories.many():
+        from hvscan.commands import many
+
+        if staged:
+            raise click.UsageError("--staged scans one repository's index")
+        many.run(repositories, history, progress, options, report, verify)
+    run(Path(repos[0]) if repos else Path(), history, progress, staged, options, report, verify)
+
+
+@cli.command("merge")
+@click.argument("reports", nargs=-1, required=True, type=EXISTING_FILE)
+@click.option("--format", "output_format", default="text", show_default=True,
+              type=click.Choice(FORMATS), help="Report format (see docs/report-format.md).")
+@click.option("--output", "-o", "output", type=FILE,
+              help="Write the report to FILE instead of standard output.")
+@click.option("--fail-on", default="low", show_default=True, type=click.Choice(checks.FAIL_ON),
+              help="Exit 1 when a finding has at least this severity.")
+@click.option("--exit-zero", is_flag=True,
+              help="Exit 0 even when findings are reported (errors still exit 2).")
+@_STRICT_OPTION
+@click.option("--show-suppressed", is_flag=True,
+              help="Also list the suppressed findings the reports hold (written with it).")
+@click.option("--show-secrets", is_flag=True,
+              help="Print the full secrets the reports hold (written with it).")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
+              show_default=True, help="Colour the text report (auto: on a terminal).")
+def merge_command(reports: tuple[Path, ...], output_format: str, output: Path | None,
+                  fail_on: str, exit_zero: bool, strict: bool, show_suppressed: bool,
+                  show_secrets: bool, color: str) -> None:
+    """Join JSON reports of 'hvscan git --shard I/N' runs (or any hvscan JSON reports of this
+    major version) into one: findings of every report, one key entry per distinct key across
+    repositories. Exit code as a scan's (2 when a report holds errors)."""
+    from hvscan.commands.merge import run
+
+    run(reports, OutputOptions(output_format, output, fail_on, exit_zero, strict,
+                               show_suppressed, show_secrets, color))
 
 
 @cli.command("staged")

@@ -83,6 +83,36 @@ def environment() -> dict[str, str]:
             "GIT_GRAFT_FILE": NOWHERE}
 
 
+# What a clone or fetch of a repository the user named (``hvscan/repos.py``) sets on top of the
+# user's own git configuration, which it uses (credential helpers, ssh settings, proxies): no
+# hook runs, no fsmonitor, no submodule is fetched, and only the transport of the URL given.
+TRANSPORT_CONFIG: dict[str, str] = {
+    "core.hooksPath": NOWHERE,
+    "core.fsmonitor": "false",
+    "protocol.allow": "never",
+    "fetch.recurseSubmodules": "false",
+    "submodule.recurse": "false",
+}
+
+
+def transport_command(protocol: str, *args: str) -> list[str]:
+    """``git args...`` for a clone or fetch over ``protocol`` (file, https, ssh...), the only
+    transport allowed: the one place hvscan lets git reach another repository. The user's git
+    configuration applies (credentials come from it, never from hvscan); the repository that
+    receives the objects is a mirror hvscan made, whose configuration git wrote."""
+    options = [part for name, value in {**TRANSPORT_CONFIG,
+                                        f"protocol.{protocol}.allow": "always"}.items()
+               for part in ("-c", f"{name}={value}")]
+    return ["git", "--no-pager", *options, *args]
+
+
+def transport_environment(protocol: str) -> dict[str, str]:
+    """The environment of a clone or fetch: the caller's, with no prompt (a run must never wait
+    for a password; credential helpers still answer) and ``protocol`` the only one allowed."""
+    return {**os.environ, "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0",
+            "GIT_ALLOW_PROTOCOL": protocol}
+
+
 def run_git(repo: str, *args: str, input: bytes | None = None,
         repository_settings: tuple[str, ...] = ()) -> subprocess.CompletedProcess[bytes]:
     """Run ``git -C repo args...`` as ``command`` builds it, in ``environment()``, never through

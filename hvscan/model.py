@@ -137,7 +137,7 @@ class Finding:
     FIELDS = ("rule_id", "description", "key_type", "severity", "path", "line", "column",
               "source", "encoding", "secret_redacted", "secret_sha256", "fingerprint",
               "remediation", "secret", "commit", "author", "date", "verification",
-              "suppression", "untrusted_suppression", "history", "hints")
+              "suppression", "untrusted_suppression", "history", "hints", "repository")
     _UNSHOWN = ("secret", "hints")
 
     def __init__(self, rule_id: str, description: str, key_type: str, severity: str,
@@ -146,7 +146,8 @@ class Finding:
                  secret: str, commit: str | None = None, author: str | None = None,
                  date: str | None = None, verification: dict[str, Any] | None = None,
                  suppression: str | None = None, untrusted_suppression: str | None = None,
-                 history: History | None = None, hints: dict[str, str] | None = None) -> None:
+                 history: History | None = None, hints: dict[str, str] | None = None,
+                 repository: str | None = None) -> None:
         self.rule_id = rule_id
         self.description = description
         self.key_type = key_type
@@ -169,6 +170,8 @@ class Finding:
         self.untrusted_suppression = untrusted_suppression
         self.history = history
         self.hints: dict[str, str] = {} if hints is None else hints
+        # The repository of a many-repository audit, as given (None: a one-repository run).
+        self.repository = repository
 
     def replace(self, **changes: Any) -> Finding:
         """A copy with ``changes`` applied."""
@@ -176,8 +179,12 @@ class Finding:
 
     def source_fields(self) -> dict[str, Any]:
         """What reports add to the common fields for this finding's source, in their order
-        (docs/report-format.md): the history record's fields, then ``untrusted_suppression``."""
-        fields = self.history.reported() if self.history is not None else {}
+        (docs/report-format.md): ``repository`` (many-repository audits), the history record's
+        fields, then ``untrusted_suppression``."""
+        fields: dict[str, Any] = {} if self.repository is None else {
+            "repository": self.repository}
+        if self.history is not None:
+            fields.update(self.history.reported())
         if self.untrusted_suppression is not None:
             fields["untrusted_suppression"] = self.untrusted_suppression
         return fields

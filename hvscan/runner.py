@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from hvscan.committed import CommittedFile
+    from hvscan.report import ReportOptions
     from hvscan.scan import Annotate, Pipeline, ScanResult
     from hvscan.verify import VerifyStep
 
@@ -130,12 +131,17 @@ def scan_and_report(
     """Scan, report as ``output_options`` say (default: the command line's defaults), and exit
     with the scan's exit code (with ``strict``, 2 when anything was left unscanned, listed on
     standard error)."""
-    from hvscan.report import ReportOptions, renderer
-    from hvscan.rules import severity_rank
+    from hvscan.report import renderer
 
-    (output_format, output, fail_on, exit_zero, strict, show_suppressed, show_secrets,
-     color) = output_options or OutputOptions()
+    output_options = output_options or OutputOptions()
+    result = scan_and_verify(produce, settings, verification)
+    text = renderer(output_options.output_format)(result, report_options(output_options))
+    deliver(result, text, output_options)
 
+
+def scan_and_verify(produce: Produce, settings: ScanSettings,
+                    verification: VerifyStep | None) -> ScanResult:
+    """``run_scan``, then the verification step when asked for."""
     result = run_scan(produce, settings, verification.annotate if verification else None)
     # After settling: a suppressed key is never sent to the API.
     if verification:
@@ -145,17 +151,31 @@ def scan_and_report(
             verification.apply(result)
         except VerifyError as exc:
             raise HvscanError(str(exc)) from None
-    use_color = output is None and want_color(color)
-    text = renderer(output_format)(result, ReportOptions(show_secrets=show_secrets,
-                                                         show_suppressed=show_suppressed,
-                                                         color=use_color))
+    return result
+
+
+def report_options(output_options: OutputOptions) -> ReportOptions:
+    """What the report formats need of the output options."""
+    from hvscan.report import ReportOptions
+
+    return ReportOptions(show_secrets=output_options.show_secrets,
+                         show_suppressed=output_options.show_suppressed,
+                         color=output_options.output is None and want_color(output_options.color))
+
+
+def deliver(result: ScanResult, text: str, output_options: OutputOptions) -> NoReturn:
+    """Write the report ``text`` of ``result`` where the options say (a run that streamed
+    part of it to standard output gives the rest) and exit with the result's exit code."""
+    from hvscan.rules import severity_rank
+
+    output_format, output, fail_on, exit_zero, strict, _, show_secrets, _ = output_options
     if output is not None or output_format != "text":
         # Only the text report on standard output is sure to be read by a person (a CSV cannot
         # even hold them): say on stderr what could not be scanned.
         from hvscan.shown import shown
 
         for error in result.errors:
-            path, message = (shown(text, result.engine, show_secrets) for text in error)
+            path, message = (shown(part, result.engine, show_secrets) for part in error)
             print(f"hvscan: error: {path}: {message}", file=sys.stderr)
     if output is None:
         write_stdout(text)

@@ -50,11 +50,13 @@ def shown_secret(finding: Finding, options: ReportOptions) -> str:
 
 def finding_details(finding: Finding) -> dict[str, str]:
     """The facts the human-readable formats (text, github, junit) show under a finding, in
-    their order, by name: ``commit`` (id, author and date), ``encoding`` (unless plain),
-    ``verification`` (status and detail), ``fix`` (the rule's remediation) and ``fingerprint``
-    (what .hvscanignore takes). A fact the finding lacks is left out; each format words and
-    punctuates the rest in its own style."""
+    their order, by name: ``repository`` (many-repository audits), ``commit`` (id, author and
+    date), ``encoding`` (unless plain), ``verification`` (status and detail), ``fix`` (the
+    rule's remediation) and ``fingerprint`` (what .hvscanignore takes). A fact the finding
+    lacks is left out; each format words and punctuates the rest in its own style."""
     details: dict[str, str] = {}
+    if finding.repository is not None:
+        details["repository"] = finding.repository
     if finding.commit:
         details["commit"] = f"{finding.commit} by {finding.author} on {finding.date}"
     if finding.encoding != "plain":

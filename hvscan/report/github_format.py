@@ -17,7 +17,7 @@ from hvscan.report import ReportOptions, finding_details, shown_secret
 from hvscan.scan import ScanResult
 
 _COMMANDS = {"critical": "error", "high": "error", "medium": "warning"}
-_DETAILS = {"commit": "Commit {}.", "encoding": "Encoded as {}.",
+_DETAILS = {"repository": "Repository {}.", "commit": "Commit {}.", "encoding": "Encoded as {}.",
             "verification": "Verification: {}.", "fix": "Fix: {}", "fingerprint": "Fingerprint: {}"}
 
 

@@ -19,14 +19,24 @@ from hvscan.scan import ScanResult
 
 
 def render(result: ScanResult, options: ReportOptions) -> str:
-    report = report_dict(result, options)
+    return lines(report_dict(result, options))
+
+
+def lines(report: dict[str, Any], *, findings: bool = True) -> str:
+    """The JSON report ``report`` as JSON Lines (without its findings when ``findings`` is
+    false: a many-repository run has streamed them already)."""
     records: list[dict[str, Any]] = [
-        *({"type": "finding", **finding} for finding in report["findings"]),
+        *({"type": "finding", **finding} for finding in report["findings"] if findings),
         *({"type": "suppressed", **finding} for finding in report.get("suppressed", [])),
         *({"type": "skipped", **skipped} for skipped in report["skipped"]),
         *({"type": "error", **error} for error in report["errors"]),
         *({"type": "note", **note} for note in report["notes"]),
+        *({"type": "key", **key} for key in report.get("keys", [])),
         {"type": "summary", "tool": report["tool"], "version": report["version"],
-         "stats": report["stats"]},
+         "stats": report["stats"], **({"scan": report["scan"]} if "scan" in report else {})},
     ]
-    return "".join(json.dumps(record, separators=(",", ":")) + "\n" for record in records)
+    return "".join(record_line(record) for record in records)
+
+
+def record_line(record: dict[str, Any]) -> str:
+    return json.dumps(record, separators=(",", ":")) + "\n"

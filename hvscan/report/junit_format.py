@@ -19,7 +19,7 @@ from hvscan.report import ReportOptions, finding_details, shown_secret
 from hvscan.scan import ScanResult
 
 # The fingerprint is not among them: it heads the details, with the key's other identifiers.
-_DETAILS = {"commit": "commit: {}", "encoding": "encoded as: {}",
+_DETAILS = {"repository": "repository: {}", "commit": "commit: {}", "encoding": "encoded as: {}",
             "verification": "verification: {}", "fix": "fix: {}"}
 
 

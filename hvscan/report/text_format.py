@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from hvscan.model import Finding
     from hvscan.scan import ScanResult
 
-_DETAILS = {"commit": "  commit {}", "encoding": "  encoded as {}",
+_DETAILS = {"repository": "  repository {}", "commit": "  commit {}", "encoding": "  encoded as {}",
             "verification": "  verification: {}", "fix": "  fix: {}",
             "fingerprint": "  fingerprint: {}"}
 # What suppressed a finding that the change under scan added (hvscan/suppress.py).
@@ -69,6 +69,8 @@ def _finding(f: Finding, options: ReportOptions, label: str = "") -> list[str]:
     secret = shown_secret(f, options)
     lines = [f"{label}{_paint(where, '1', options)}: {f.rule_id} [{severity}] {secret}"]
     details = finding_details(f)
+    if "repository" in details:
+        lines.append(_DETAILS["repository"].format(details.pop("repository")))
     if "commit" in details:
         lines.append(_DETAILS["commit"].format(details.pop("commit")))
     lines += _history_notes(f)  # about the commit: right under it

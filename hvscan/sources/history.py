@@ -57,6 +57,11 @@ class HistoryOptions:
     # Objects larger than this are not read: each is listed as not scanned (--max-file-size).
     max_file_size: int | None = None
 
+    @property
+    def is_range(self) -> bool:
+        """Whether only what some commits add is audited (--range, --since-commit)."""
+        return self.commit_range is not None or self.since_commit is not None
+
 
 def range_ends(commit_range: str) -> tuple[str, str]:
     """A and B of ``--range A..B``; GitError for anything else."""

@@ -1,0 +1,187 @@
+"""``hvscan git`` over several repositories (``REPO...``, ``--repos-file``, a clone URL,
+``--shard``): each repository audited by the one history pipeline (``git.audit_history`` through
+``runner.scan_and_verify``) in its own process, ``--jobs`` at a time, and the reports joined into
+one document (``hvscan.report.merge``, the mechanism ``hvscan merge`` uses for shards).
+
+A remote is mirrored first (``hvscan.repos.mirror``). A repository that cannot be cloned or read
+is an error in the report, naming it, and the run exits 2; the others are still audited. On a
+terminal one progress line counts repositories, objects and bytes; otherwise a line per
+finished repository goes to standard error. ``--format jsonl`` on standard output writes each
+repository's findings as it finishes, then the rest of the report.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
+
+from hvscan.runner import HvscanError, OutputOptions
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from hvscan.report import ReportOptions
+    from hvscan.repos import Repo
+    from hvscan.runner import ScanSettings
+    from hvscan.settings.options import ScanOptions, VerifyOptions
+    from hvscan.sources.history import HistoryOptions
+
+
+class Repositories(NamedTuple):
+    """The repositories a ``hvscan git`` run was given, and how to audit them."""
+
+    given: tuple[str, ...] = ()
+    repos_file: Path | None = None
+    clone_dir: Path | None = None
+    jobs: int | None = None
+    shard: str | None = None
+
+    def many(self) -> bool:
+        """Whether this is a many-repository audit: more than one repository, a list, a shard
+        or a URL. One local path is the one-repository audit, its report as it always was."""
+        from hvscan.repos import parse
+
+        return (len(self.given) > 1 or self.repos_file is not None or self.shard is not None
+                or any(not parse(given).local for given in self.given))
+
+
+class Task(NamedTuple):
+    """One repository's audit, as a worker process receives it (everything picklable)."""
+
+    repo: Repo
+    clone_dir: Path
+    history: HistoryOptions
+    settings: ScanSettings
+    verify: VerifyOptions
+    report: ReportOptions
+
+
+class Audited(NamedTuple):
+    """What a worker sends back: the repository's JSON report in the many-repository shape."""
+
+    repository: str
+    report: dict[str, Any]
+    error: str | None
+    seconds: float
+
+
+def run(repositories: Repositories, history: HistoryOptions, progress: bool | None,
+        options: ScanOptions, output: OutputOptions, verify: VerifyOptions) -> NoReturn:
+    from hvscan import repos
+    from hvscan.report import merge
+    from hvscan.report.jsonl_format import lines, record_line
+    from hvscan.runner import deliver, report_options
+    from hvscan.streams import write_stdout
+
+    try:
+        names = list(repositories.given)
+        if repositories.repos_file is not None:
+            names += repos.read_list(repositories.repos_file)
+        shard = repos.parse_shard(repositories.shard) if repositories.shard else None
+        selected = repos.select(names, shard)
+    except repos.RepoError as exc:
+        raise HvscanError(str(exc)) from None
+    verify.step()  # its option errors once, here, rather than once per repository
+    clone_dir = repositories.clone_dir or repos.default_clone_dir()
+    settings = options.settings(trust_inline=not history.is_range)
+    # A report's own options: nothing in the per-repository dicts is coloured.
+    shown = report_options(output)._replace(color=False)
+    tasks = [Task(repo, clone_dir, history, settings, verify, shown) for repo in selected]
+    streaming = output.output_format == "jsonl" and output.output is None
+    tracker = Tracker(len(tasks), sys.stderr.isatty() if progress is None else progress)
+    reports = []
+    try:
+        for audited in audit_all(tasks, repositories.jobs or os.cpu_count() or 1):
+            reports.append(audited.report)
+            tracker.finished(audited)
+            if streaming:
+                write_stdout("".join(record_line({"type": "finding", **finding})
+                                     for finding in audited.report["findings"]))
+    finally:
+        tracker.close()
+    merged = merge.merge(reports, "git")
+    result = merge.from_dict(merged)
+    text = (lines(merged, findings=False) if streaming
+            else merge.render(merged, output.output_format, report_options(output)))
+    deliver(result, text, output)
+
+
+def audit_all(tasks: list[Task], jobs: int) -> Iterator[Audited]:
+    """Each task's result as it finishes: in this process for one job, else in ``jobs`` worker
+    processes (the audit is CPU-bound Python)."""
+    if jobs == 1 or len(tasks) <= 1:
+        yield from map(audit, tasks)
+        return
+    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
+        futures: list[Future[Audited]] = [pool.submit(audit, task) for task in tasks]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+def audit(task: Task) -> Audited:
+    """Audit one repository (its mirror, for a remote): its JSON report, or an empty one with
+    the error that kept it from being audited."""
+    from hvscan.commands.git import audit_history
+    from hvscan.report.json_format import report_dict
+    from hvscan.report.merge import for_repository
+    from hvscan.repos import RepoError, mirror
+    from hvscan.runner import scan_and_verify
+    from hvscan.scan import ScanResult
+    from hvscan.shown import escape, reported
+
+    started = time.monotonic()
+    repo = task.repo
+    error = None
+    try:
+        path = Path(repo.shown) if repo.local else mirror(repo, task.clone_dir)
+        result = scan_and_verify(
+            lambda pipeline: audit_history(pipeline, path, task.history, show_progress=False),
+            task.settings, task.verify.step())
+    except (HvscanError, RepoError) as exc:
+        # The error's entry names the repository already.
+        error, result = escape(str(exc).removeprefix(f"{repo.shown}: ")), ScanResult()
+    report = report_dict(reported(result, task.report.show_secrets), task.report)
+    return Audited(repo.shown, for_repository(report, repo.shown, error), error,
+                   time.monotonic() - started)
+
+
+class Tracker:
+    """Progress across repositories on standard error: one progress line on a terminal, else
+    a line per finished repository."""
+
+    def __init__(self, total: int, display: bool) -> None:
+        from hvscan.progress import Progress
+
+        self.total = total
+        self.done = self.objects = self.bytes = 0
+        self.bar = Progress(total, "repositories") if display else None
+
+    def finished(self, audited: Audited) -> None:
+        from hvscan.units import counted, format_size
+
+        stats = audited.report["stats"]
+        self.done += 1
+        self.objects += stats.get("files_scanned", 0)
+        self.bytes += stats.get("bytes_scanned", 0)
+        if self.bar is not None:
+            self.bar.update(self.done, self.bytes, f"{self.objects:,} objects", now=True)
+            return
+        what = (f"error: {audited.error}" if audited.error else
+                f"{counted(stats.get('findings', 0), 'finding')}, "
+                f"{counted(stats.get('files_scanned', 0), 'object')}, "
+                f"{format_size(stats.get('bytes_scanned', 0))}")
+        print(f"hvscan: [{self.done}/{self.total}] {audited.repository}: {what} "
+              f"({audited.seconds:.1f} s)", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+

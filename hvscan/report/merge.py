@@ -1,0 +1,240 @@
+"""Reports of several repositories joined into one: the one mechanism behind a many-repository
+``hvscan git`` run (each repository's JSON report dict, joined as it finishes) and ``hvscan
+merge`` (the JSON reports of shards, read from files).
+
+Everything here works on JSON report dicts (docs/report-format.md), which are already as reports
+show them (``hvscan.shown``): no key beyond --show-secrets, names escaped.
+
+- ``for_repository`` gives one repository's report the many-repository shape: each finding,
+  suppressed finding, skipped file, error and note names its ``repository``, each key entry
+  lists its ``repositories`` and each introduction its ``repository``, and ``scan`` lists it in
+  ``repositories`` (with its head, refs and error).
+- ``merge`` joins reports of that shape: findings concatenated and sorted (repository, path,
+  line, column, rule, fingerprint), statistics summed, keys joined by ``secret_sha256`` (the
+  worst severity, introductions, refs, repositories and paths united, ``pushed`` and
+  ``in_head`` true when any is), ``scan.repositories`` sorted by repository. Joining reports is
+  associative: shards merged give what one run over all their repositories gives.
+- ``from_dict`` rebuilds the ``ScanResult`` the report formats render, for every format but
+  JSON and JSON Lines, which are written from the dict itself.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from hvscan import __version__
+from hvscan.model import Finding, History, Note
+from hvscan.report import ReportOptions, renderer
+from hvscan.rules import SEVERITIES
+from hvscan.scan import ScanResult, Stats
+from hvscan.sources import Failed, Skipped
+
+Report = dict[str, Any]
+_LISTS = ("findings", "suppressed", "skipped", "errors", "notes")
+
+
+class ReportError(Exception):
+    """A file that is not an hvscan JSON report this version can join: one line."""
+
+
+def for_repository(report: Report, repository: str, error: str | None = None) -> Report:
+    """``report`` (one repository's, or an empty one for a repository that could not be
+    audited: ``error`` says why) in the many-repository shape."""
+    named = {**report}
+    for name in _LISTS:
+        if name in report:
+            named[name] = [{**entry, "repository": repository} for entry in report[name]]
+    if error is not None:
+        named["errors"] = [*named.get("errors", []),
+                           {"path": repository, "message": error, "repository": repository}]
+        named["stats"] = {**named.get("stats", {})}
+        named["stats"]["errors"] = named["stats"].get("errors", 0) + 1
+    if "keys" in report:
+        named["keys"] = [{**key, "repositories": [repository],
+                          "first": _in(key.get("first"), repository),
+                          "introductions": [_in(i, repository)
+                                            for i in key.get("introductions", [])]}
+                         for key in report["keys"]]
+    scan = report.get("scan") or {}
+    named["scan"] = {**scan, "repositories": [{
+        "repository": repository, "head": scan.get("head"), "refs": scan.get("refs"),
+        "error": error}]}
+    return named
+
+
+def _in(entry: dict[str, Any] | None, repository: str) -> dict[str, Any] | None:
+    return None if entry is None else {**entry, "repository": repository}
+
+
+def check(data: Any, name: str) -> Report:
+    """``data`` (read from ``name``) if it is an hvscan JSON report of this major version."""
+    if not isinstance(data, dict) or data.get("tool") != "hvscan":
+        raise ReportError(f"{name}: not an hvscan JSON report")
+    version = str(data.get("version", ""))
+    if version.split(".")[0] != __version__.split(".")[0]:
+        raise ReportError(f"{name}: written by hvscan {version or '(unknown)'}, which this "
+                          f"hvscan {__version__} cannot merge (a different major version)")
+    if not all(isinstance(data.get(list_name, []), list) for list_name in _LISTS):
+        raise ReportError(f"{name}: not an hvscan JSON report")
+    return data
+
+
+def load(path: str) -> Report:
+    """The JSON report in the file ``path``, checked."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            data = json.load(file)
+    except OSError as exc:
+        raise ReportError(f"{path}: {exc.strerror}") from None
+    except ValueError:
+        raise ReportError(f"{path}: not an hvscan JSON report (not JSON)") from None
+    return check(data, path)
+
+
+def merge(reports: list[Report], command: str) -> Report:
+    """One report of ``reports`` (each in the many-repository shape)."""
+    merged: Report = {"tool": "hvscan", "version": __version__}
+    findings = sorted((f for r in reports for f in r.get("findings", [])), key=_finding_order)
+    merged["findings"] = findings
+    stats: dict[str, int] = {}
+    for report in reports:
+        for name, value in report.get("stats", {}).items():
+            stats[name] = stats.get(name, 0) + value
+    merged["stats"] = {**stats, "findings": len(findings)}
+    for name in ("skipped", "errors", "notes"):
+        # Stable: a repository's entries keep their order, whichever report held them.
+        merged[name] = sorted((entry for r in reports for entry in r.get(name, [])),
+                              key=lambda entry: str(entry.get("repository") or ""))
+    if any("suppressed" in r for r in reports):
+        merged["suppressed"] = sorted((f for r in reports for f in r.get("suppressed", [])),
+                                      key=_finding_order)
+    if any("keys" in r for r in reports):
+        merged["keys"] = merge_keys([key for r in reports for key in r.get("keys", [])])
+    merged["scan"] = _scan(reports, command)
+    return merged
+
+
+def _finding_order(finding: dict[str, Any]) -> tuple[Any, ...]:
+    return (finding.get("repository") or "", finding.get("path") or "", finding.get("line", 0),
+            finding.get("column", 0), finding.get("rule_id", ""), finding.get("fingerprint", ""))
+
+
+def _scan(reports: list[Report], command: str) -> dict[str, Any]:
+    scans = [r.get("scan") or {} for r in reports]
+    started = sorted(s["started"] for s in scans if s.get("started"))
+    repositories = sorted((entry for s in scans for entry in s.get("repositories", [])),
+                          key=lambda entry: str(entry.get("repository")))
+    return {"command": command, "repository": None, "head": None, "refs": None,
+            "version": __version__, "started": started[0] if started else None,
+            "duration": round(sum(s.get("duration") or 0.0 for s in scans), 3),
+            "repositories": repositories}
+
+
+def merge_keys(keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per ``secret_sha256`` of ``keys`` (entries of the contract's KEY shape, from one
+    or more repositories), sorted as reports sort keys: severity, exposure, hash."""
+    joined: dict[str, dict[str, Any]] = {}
+    for key in keys:
+        known = joined.get(key["secret_sha256"])
+        joined[key["secret_sha256"]] = dict(key) if known is None else _join(known, key)
+    for key in joined.values():
+        key["introductions"] = sorted(_unique(key.get("introductions", [])), key=_when)
+        if key["introductions"]:
+            first = key["introductions"][0]
+            key["first"] = {name: first.get(name) for name in (key.get("first") or first)}
+    return sorted(joined.values(), key=_key_order)
+
+
+def _join(one: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    joined = dict(one)
+    if _rank(other.get("severity")) < _rank(one.get("severity")):
+        joined["severity"] = other["severity"]
+    joined["findings"] = one.get("findings", 0) + other.get("findings", 0)
+    for name in ("introductions", "removed_in"):
+        joined[name] = [*one.get(name, []), *other.get(name, [])]
+    for name in ("refs", "repositories", "head_paths"):
+        if one.get(name) is not None or other.get(name) is not None:
+            joined[name] = sorted({*(one.get(name) or []), *(other.get(name) or [])})
+    for name in ("pushed", "in_head"):
+        values = [value for value in (one.get(name), other.get(name)) if value is not None]
+        joined[name] = any(values) if values else None
+    if joined.get("verification") is None:
+        joined["verification"] = other.get("verification")
+    return joined
+
+
+def _unique(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        seen.setdefault(json.dumps(entry, sort_keys=True), entry)
+    return list(seen.values())
+
+
+def _when(entry: dict[str, Any]) -> tuple[Any, ...]:
+    """Oldest first (by the instant, whatever the time zone); undated last."""
+    date = entry.get("date")
+    try:
+        instant = datetime.fromisoformat(date).timestamp() if date else float("inf")
+    except ValueError:
+        instant = float("inf")
+    return (instant, str(entry.get("repository") or ""), str(entry.get("commit") or ""),
+            str(entry.get("path") or ""))
+
+
+def _rank(severity: str | None) -> int:
+    """0 for the worst severity (critical)."""
+    order = list(reversed(SEVERITIES))
+    return order.index(severity) if severity in order else len(order)
+
+
+def _key_order(key: dict[str, Any]) -> tuple[Any, ...]:
+    return (_rank(key.get("severity")), not key.get("pushed"), not key.get("in_head"),
+            -len(key.get("introductions", [])), key["secret_sha256"])
+
+
+def from_dict(report: Report) -> ScanResult:
+    """The ``ScanResult`` a report formats renders for ``report`` (the findings, suppressed
+    findings, skipped files, errors, notes and statistics it holds)."""
+    result = ScanResult()
+    result.findings = [_finding(f) for f in report.get("findings", [])]
+    result.suppressed = [_finding(f) for f in report.get("suppressed", [])]
+    result.skipped = [Skipped(s["path"], s["reason"]) for s in report.get("skipped", [])]
+    result.errors = [Failed(e["path"], e["message"]) for e in report.get("errors", [])]
+    result.notes = [Note(n.get("path"), n["message"], bool(n.get("limit")), n["source"],
+                         n.get("commit")) for n in report.get("notes", [])]
+    stats = Stats()
+    for name in stats.__annotations__:
+        setattr(stats, name, int(report.get("stats", {}).get(name, 0)))
+    result.stats = stats
+    return result
+
+
+_HISTORY_FIELDS = ("blob", "other_commits", "other_paths", "unreachable", "tag", "tag_object")
+
+
+def _finding(data: dict[str, Any]) -> Finding:
+    history = None
+    if any(name in data for name in _HISTORY_FIELDS):
+        history = History(data.get("blob"), data.get("other_commits"), data.get("other_paths"),
+                          bool(data.get("unreachable")), data.get("tag"), data.get("tag_object"))
+    return Finding(
+        data["rule_id"], data["description"], data["key_type"], data["severity"], data["path"],
+        data["line"], data["column"], data["source"], data["encoding"], data["secret_redacted"],
+        data["secret_sha256"], data["fingerprint"], data["remediation"],
+        data.get("secret", data["secret_redacted"]), data.get("commit"), data.get("author"),
+        data.get("date"), data.get("verification"), data.get("suppression"),
+        data.get("untrusted_suppression"), history, repository=data.get("repository"))
+
+
+def render(report: Report, output_format: str, options: ReportOptions) -> str:
+    """``report`` in ``output_format``: JSON and JSON Lines from the dict itself (the key list
+    and scan record included), the other formats from ``from_dict``."""
+    if output_format == "json":
+        return json.dumps(report, indent=2) + "\n"
+    if output_format == "jsonl":
+        from hvscan.report.jsonl_format import lines
+
+        return lines(report)
+    return renderer(output_format)(from_dict(report), options)

@@ -1,0 +1,154 @@
+"""Joining reports: keys across repositories, the many-repository shape, refusing foreign
+reports, and rendering a joined report in every format."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hvscan import __version__
+from hvscan.report import FORMATS, ReportOptions, renderer
+from hvscan.report.json_format import report_dict
+from hvscan.report.merge import (
+    ReportError,
+    check,
+    for_repository,
+    from_dict,
+    load,
+    merge,
+    merge_keys,
+    render,
+)
+from hvscan.shown import reported
+
+SHA_A, SHA_B = "a" * 64, "b" * 64
+
+
+def _key(sha: str, repository: str, *, severity: str = "high", date: str = "2024-01-02T00:00:00Z",
+         refs: list[str] | None = None, pushed: bool | None = False,
+         in_head: bool | None = False) -> dict[str, Any]:
+    intro = {"commit": "c" * 40, "path": "app.py", "author": "A", "date": date,
+             "source": "history", "unreachable": False}
+    key = {"secret_sha256": sha, "rule_id": "hesedvid-live-key", "key_type": "live",
+           "severity": severity, "secret_redacted": "hv_live_Ab3d...9xYz", "verification": None,
+           "findings": 1, "first": {name: intro[name] for name in ("commit", "path", "author",
+                                                                  "date")},
+           "introductions": [intro], "in_head": in_head, "head_paths": [],
+           "removed_in": [], "refs": refs or ["refs/heads/main"], "pushed": pushed,
+           "remediation": "Revoke it."}
+    report = {"tool": "hvscan", "version": __version__, "findings": [], "stats": {},
+              "skipped": [], "errors": [], "notes": [], "keys": [key]}
+    [named] = for_repository(report, repository)["keys"]
+    return named
+
+
+def test_a_key_in_several_repositories_is_one_key_with_every_exposure() -> None:
+    keys = merge_keys([
+        _key(SHA_A, "org/one", date="2024-03-01T00:00:00+00:00", refs=["refs/heads/dev"]),
+        _key(SHA_B, "org/one", severity="medium"),
+        _key(SHA_A, "org/two", severity="critical", date="2024-01-01T00:00:00+02:00",
+             pushed=True),
+        _key(SHA_A, "org/three", in_head=None, pushed=None),
+    ])
+    assert [key["secret_sha256"] for key in keys] == [SHA_A, SHA_B]
+    joined = keys[0]
+    assert joined["repositories"] == ["org/one", "org/three", "org/two"]
+    assert joined["severity"] == "critical" and joined["findings"] == 3
+    assert joined["pushed"] is True and joined["in_head"] is False
+    assert joined["refs"] == ["refs/heads/dev", "refs/heads/main"]
+    # Oldest first, whatever the time zone; each names its repository, the first too.
+    assert [i["repository"] for i in joined["introductions"]] == ["org/two", "org/three",
+                                                                 "org/one"]
+    assert joined["first"]["repository"] == "org/two"
+    assert joined["first"]["date"] == "2024-01-01T00:00:00+02:00"
+
+
+def test_keys_are_sorted_by_severity_then_exposure() -> None:
+    keys = merge_keys([_key("1" * 64, "r"), _key("2" * 64, "r", pushed=True),
+                       _key("3" * 64, "r", severity="critical"),
+                       _key("4" * 64, "r", in_head=True)])
+    assert [k["secret_sha256"][0] for k in keys] == ["3", "2", "4", "1"]
+
+
+def test_an_unknown_exposure_stays_unknown() -> None:
+    [key] = merge_keys([_key(SHA_A, "x", pushed=None, in_head=None),
+                        _key(SHA_A, "y", pushed=None, in_head=None)])
+    assert key["pushed"] is None and key["in_head"] is None
+
+
+def _finding(repository: str, path: str, line: int) -> dict[str, Any]:
+    return {"rule_id": "hesedvid-live-key", "description": "d", "key_type": "live",
+            "severity": "high", "path": path, "line": line, "column": 1, "source": "history",
+            "encoding": "plain", "secret_redacted": "hv_live_Ab3d...9xYz",
+            "secret_sha256": SHA_A, "fingerprint": f"{repository}{path}{line}", "commit": None,
+            "author": None, "date": None, "verification": None, "remediation": "r",
+            "blob": "e" * 40, "other_commits": 0, "other_paths": 1, "repository": repository}
+
+
+def _report(repository: str, *findings: dict[str, Any], error: str | None = None
+            ) -> dict[str, Any]:
+    report = {"tool": "hvscan", "version": __version__,
+              "findings": [{k: v for k, v in f.items() if k != "repository"} for f in findings],
+              "stats": {"files_scanned": 2, "bytes_scanned": 10, "findings": len(findings)},
+              "skipped": [], "errors": [], "notes": [],
+              "scan": {"command": "git", "head": "f" * 40, "refs": ["refs/heads/main"],
+                       "started": "2026-12-06T06:00:00Z", "duration": 1.5}}
+    return for_repository(report, repository, error)
+
+
+def test_joining_is_the_same_in_any_grouping() -> None:
+    reports = [_report("b", _finding("b", "x.py", 3)),
+               _report("a", _finding("a", "y.py", 1), _finding("a", "x.py", 9)),
+               _report("c", error="git clone failed: nope")]
+    whole = merge(reports, "git")
+    in_parts = merge([merge(reports[2:], "git"), merge(reports[:2], "git")], "git")
+    for name in ("findings", "stats", "errors", "skipped", "notes"):
+        assert whole[name] == in_parts[name]
+    assert whole["scan"]["repositories"] == in_parts["scan"]["repositories"]
+    assert [(f["repository"], f["path"]) for f in whole["findings"]] == [
+        ("a", "x.py"), ("a", "y.py"), ("b", "x.py")]
+    assert whole["stats"] == {"files_scanned": 6, "bytes_scanned": 30, "findings": 3,
+                              "errors": 1}
+    assert whole["errors"] == [{"path": "c", "message": "git clone failed: nope",
+                                "repository": "c"}]
+    assert whole["scan"]["repositories"] == [
+        {"repository": "a", "head": "f" * 40, "refs": ["refs/heads/main"], "error": None},
+        {"repository": "b", "head": "f" * 40, "refs": ["refs/heads/main"], "error": None},
+        {"repository": "c", "head": "f" * 40, "refs": ["refs/heads/main"],
+         "error": "git clone failed: nope"}]
+    assert whole["scan"]["duration"] == 4.5 and whole["scan"]["command"] == "git"
+
+
+def test_foreign_and_other_major_reports_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ReportError, match=r"x\.json: not an hvscan JSON report"):
+        check({"tool": "gitleaks"}, "x.json")
+    with pytest.raises(ReportError, match=r"written by hvscan 99\.0\.0, which this hvscan"):
+        check({"tool": "hvscan", "version": "99.0.0"}, "x.json")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ReportError, match=r"bad\.json: not an hvscan JSON report \(not JSON\)"):
+        load(str(tmp_path / "bad.json"))
+    with pytest.raises(ReportError, match=r"gone\.json: No such file"):
+        load(str(tmp_path / "gone.json"))
+
+
+@pytest.mark.parametrize("output_format", [f for f in FORMATS if f not in ("json", "jsonl")])
+def test_a_report_rebuilt_from_its_json_renders_as_the_result_did(output_format: str,
+                                                                  result: Any) -> None:
+    options = ReportOptions(show_suppressed=True)
+    data = json.loads(json.dumps(report_dict(reported(result), options)))
+    assert render(data, output_format, options) == renderer(output_format)(result,
+                                                                          options)
+
+
+def test_json_and_jsonl_are_written_from_the_dict(result: Any) -> None:
+    data = merge([for_repository(report_dict(reported(result), ReportOptions()), "r")],
+                 "merge")
+    assert json.loads(render(data, "json", ReportOptions())) == data
+    lines = [json.loads(line) for line in render(data, "jsonl", ReportOptions()).splitlines()]
+    assert [line for line in lines if line["type"] == "finding"] == [
+        {"type": "finding", **f} for f in data["findings"]]
+    assert lines[-1]["type"] == "summary" and lines[-1]["scan"]["command"] == "merge"
+    assert len(from_dict(data).findings) == len(data["findings"])

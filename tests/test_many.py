@@ -1,0 +1,183 @@
+"""``hvscan git`` over several repositories (hvscan/commands/many.py) and ``hvscan merge``
+(hvscan/commands/merge.py), through the console script: local paths and file:// mirrors (no
+network in tests)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gitrepo import DatedRepo
+from hvscan_run import Run
+from keygen import key_sha256, make_key
+
+
+class Fleet:
+    """Four repositories: two local ones sharing a key, a bare remote (audited through its
+    file:// URL) whose pull-request ref alone holds a key, and a path that does not exist."""
+
+    def __init__(self, root: Path, env: dict[str, str]) -> None:
+        self.root = root
+        self.env = env
+        self.shared, self.own, self.remote_key, self.pull_key = (
+            make_key("live", seed) for seed in (501, 502, 503, 504))
+        one = DatedRepo(root / "one", env)
+        one.write("app.py", f"KEY = '{self.shared}'\n")
+        one.commit("one")
+        two = DatedRepo(root / "two", env)
+        two.write("conf/app.py", f"KEY = '{self.shared}'\n")
+        two.write("other.py", f"KEY = '{self.own}'\n")
+        two.commit("two")
+        work = DatedRepo(root / "work", env)
+        work.write("r.py", f"KEY = '{self.remote_key}'\n")
+        work.commit("remote")
+        work.git("clone", "-q", "--bare", str(work.path), str(root / "three.git"))
+        work.write("pr.py", f"KEY = '{self.pull_key}'\n")
+        work.commit("pull request")
+        work.git("push", "-q", str(root / "three.git"), "HEAD:refs/pull/1/head")
+        self.work = work
+        self.url = f"file://{root}/three.git"
+        self.names = ["one", "two", self.url, "missing"]
+
+    def listing(self) -> Path:
+        path = self.root / "repos.txt"
+        path.write_text("# the fleet\n" + "\n".join(self.names) + "\n\n")
+        return path
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, gitenv: dict[str, str]) -> Fleet:
+    return Fleet(tmp_path, gitenv)
+
+
+def _run(run_hvscan: Run, fleet: Fleet, *args: str | Path) -> Any:
+    return run_hvscan("git", *args, "--clone-dir", fleet.root / "clones", cwd=fleet.root,
+                      env=fleet.env)
+
+
+def test_every_repository_is_audited_into_one_report(run_hvscan: Run, fleet: Fleet) -> None:
+    done = _run(run_hvscan, fleet, "--repos-file", fleet.listing(), "--format", "json",
+                "--jobs", "2")
+    assert done.returncode == 2, done.stderr  # "missing" cannot be read; the others are audited
+    report = json.loads(done.stdout)
+    found = {(f["repository"], f["secret_sha256"]) for f in report["findings"]}
+    assert found == {("one", key_sha256(fleet.shared)), ("two", key_sha256(fleet.shared)),
+                     ("two", key_sha256(fleet.own)), (fleet.url, key_sha256(fleet.remote_key)),
+                     (fleet.url, key_sha256(fleet.pull_key))}  # refs/pull/* of the mirror too
+    assert report["errors"] == [{"path": "missing", "message": "no such directory",
+                                 "repository": "missing"}]
+    assert [(r["repository"], r["error"]) for r in report["scan"]["repositories"]] == [
+        (fleet.url, None), ("missing", "no such directory"), ("one", None), ("two", None)]
+    assert b"hvscan: error: missing: no such directory" in done.stderr
+    # A line per finished repository on a standard error that is no terminal.
+    assert done.stderr.count(b"hvscan: [") == 4 and b"[4/4]" in done.stderr
+
+
+def test_the_mirror_is_fetched_again_on_the_next_run(run_hvscan: Run, fleet: Fleet) -> None:
+    assert _run(run_hvscan, fleet, fleet.url, "--format", "json").returncode == 1
+    later = make_key("live", 505)
+    fleet.work.write("later.py", f"KEY = '{later}'\n")
+    fleet.work.commit("later")
+    fleet.work.git("push", "-q", str(fleet.root / "three.git"), "HEAD:refs/heads/main")
+    report = json.loads(_run(run_hvscan, fleet, fleet.url, "--format", "json").stdout)
+    assert key_sha256(later) in {f["secret_sha256"] for f in report["findings"]}
+    assert len(list((fleet.root / "clones").iterdir())) == 1
+
+
+def test_a_url_is_no_longer_mangled_into_a_missing_directory(run_hvscan: Run,
+                                                              fleet: Fleet) -> None:
+    done = _run(run_hvscan, fleet, "https://me:s3cret@127.0.0.1:9/org/app.git")
+    assert done.returncode == 2
+    text = done.stdout.decode() + done.stderr.decode()
+    assert "https://127.0.0.1:9/org/app.git: git clone failed" in text
+    assert "no such directory" not in text and "s3cret" not in text
+
+
+def test_one_local_repository_reports_as_it_always_did(run_hvscan: Run, fleet: Fleet) -> None:
+    report = json.loads(_run(run_hvscan, fleet, "one", "--format", "json").stdout)
+    assert "repository" not in report["findings"][0] and "scan" not in report
+
+
+def test_jsonl_streams_each_repositorys_findings(run_hvscan: Run, fleet: Fleet) -> None:
+    done = _run(run_hvscan, fleet, "one", "two", "--format", "jsonl", "--jobs", "2")
+    assert done.returncode == 1
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    kinds = [record["type"] for record in records]
+    assert kinds[:3] == ["finding"] * 3 and kinds[-1] == "summary"
+    assert {record["repository"] for record in records[:3]} == {"one", "two"}
+    assert records[-1]["stats"]["findings"] == 3
+
+
+def test_text_report_names_each_findings_repository(run_hvscan: Run, fleet: Fleet) -> None:
+    done = _run(run_hvscan, fleet, "one", "two", "--jobs", "1")
+    assert done.returncode == 1
+    assert done.stdout.decode().count("  repository one\n") == 1
+    assert done.stdout.decode().count("  repository two\n") == 2
+
+
+@pytest.mark.parametrize("shards", [2, 3])
+def test_shards_merged_give_what_one_run_gives(run_hvscan: Run, fleet: Fleet,
+                                               shards: int) -> None:
+    listing = fleet.listing()
+    whole = json.loads(_run(run_hvscan, fleet, "--repos-file", listing, "--format",
+                            "json").stdout)
+    parts = []
+    for index in range(1, shards + 1):
+        out = fleet.root / f"shard-{index}.json"
+        done = _run(run_hvscan, fleet, "--repos-file", listing, "--shard", f"{index}/{shards}",
+                    "--format", "json", "-o", out)
+        assert done.returncode in (0, 1, 2), done.stderr
+        parts.append(out)
+    assert sum(len(json.loads(p.read_text())["scan"]["repositories"]) for p in parts) == 4
+    merged_run = run_hvscan("merge", *parts, "--format", "json", cwd=fleet.root)
+    assert merged_run.returncode == 2  # a shard had an error (the missing repository)
+    merged = json.loads(merged_run.stdout)
+    for name in ("findings", "errors", "stats", "skipped", "notes"):
+        assert merged[name] == whole[name], name
+    assert merged.get("keys") == whole.get("keys")
+    assert [r["repository"] for r in merged["scan"]["repositories"]] == [
+        r["repository"] for r in whole["scan"]["repositories"]]
+    assert merged["scan"]["command"] == "merge"
+
+
+def test_merge_exit_codes_and_formats(run_hvscan: Run, fleet: Fleet) -> None:
+    out = fleet.root / "r.json"
+    assert _run(run_hvscan, fleet, "one", "two", "--format", "json", "-o", out).returncode == 1
+    assert run_hvscan("merge", out).returncode == 1
+    assert run_hvscan("merge", out, "--fail-on", "critical").returncode == 0
+    text = run_hvscan("merge", out, "--format", "sarif").stdout
+    assert json.loads(text)["runs"][0]["results"][0]["properties"]["repository"] == "one"
+    foreign = fleet.root / "other.json"
+    foreign.write_text('{"tool": "gitleaks"}')
+    done = run_hvscan("merge", out, foreign)
+    assert done.returncode == 2 and done.stdout == b""
+    assert done.stderr == f"hvscan: error: {foreign}: not an hvscan JSON report\n".encode()
+
+
+def test_staged_is_for_one_repository(run_hvscan: Run, fleet: Fleet) -> None:
+    done = _run(run_hvscan, fleet, "one", "two", "--staged")
+    assert done.returncode == 2 and b"--staged scans one repository" in done.stderr
+
+
+def test_bad_shard_and_missing_list_are_one_line(run_hvscan: Run, fleet: Fleet) -> None:
+    done = _run(run_hvscan, fleet, "one", "--shard", "3/2")
+    assert (done.returncode, done.stderr) == (
+        2, b"hvscan: error: --shard '3/2': expected I/N with 1 <= I <= N (I is 1-based)\n")
+
+
+def test_no_hook_runs_during_the_clone_or_fetch(run_hvscan: Run, fleet: Fleet) -> None:
+    # Hooks are never copied by a clone, but a template's are, and a mirror clone runs the
+    # reference-transaction hook (git 2.28+): core.hooksPath points nowhere during the clone
+    # and every fetch.
+    marker = fleet.root / "ran"
+    template = fleet.root / "template" / "hooks"
+    template.mkdir(parents=True)
+    hook = template / "reference-transaction"
+    hook.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    hook.chmod(0o755)
+    env = {**fleet.env, "GIT_TEMPLATE_DIR": str(fleet.root / "template")}
+    for _ in range(2):  # the clone, then a fetch
+        done = run_hvscan("git", fleet.url, "--clone-dir", fleet.root / "clones", env=env)
+        assert done.returncode == 1 and not marker.exists()

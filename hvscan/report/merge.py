@@ -135,52 +135,62 @@ def _scan(reports: list[Report], command: str) -> dict[str, Any]:
 def merge_keys(keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One entry per ``secret_sha256`` of ``keys`` (entries of the contract's KEY shape, from one
     or more repositories), sorted as reports sort keys: severity, exposure, hash."""
-    joined: dict[str, dict[str, Any]] = {}
+    groups: dict[str, list[dict[str, Any]]] = {}
     for key in keys:
-        known = joined.get(key["secret_sha256"])
-        joined[key["secret_sha256"]] = dict(key) if known is None else _join(known, key)
-    for key in joined.values():
-        key["introductions"] = sorted(_unique(key.get("introductions", [])), key=_when)
-        if key["introductions"]:
-            first = key["introductions"][0]
-            key["first"] = {name: first.get(name) for name in (key.get("first") or first)}
-    return sorted(joined.values(), key=_key_order)
+        groups.setdefault(key["secret_sha256"], []).append(key)
+    when = _Clock()
+    return sorted((_join(group, when) for group in groups.values()), key=_key_order)
 
 
-def _join(one: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
-    joined = dict(one)
-    if _rank(other.get("severity")) < _rank(one.get("severity")):
-        joined["severity"] = other["severity"]
-    joined["findings"] = one.get("findings", 0) + other.get("findings", 0)
-    for name in ("introductions", "removed_in"):
-        joined[name] = [*one.get(name, []), *other.get(name, [])]
+def _join(group: list[dict[str, Any]], when: _Clock) -> dict[str, Any]:
+    """The entries of one key, from several repositories or shards, as one."""
+    joined = dict(group[0])
+    if len(group) == 1:
+        return joined  # an entry is already in order
+    joined["severity"] = min((key.get("severity") for key in group), key=_rank)
+    joined["findings"] = sum(key.get("findings", 0) for key in group)
+    # An introduction is a repository, commit, path and source: the same one seen by two
+    # reports (a shard reported twice) counts once.
+    introductions: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for key in group:
+        for entry in key.get("introductions", []):
+            place = (entry.get("repository"), entry.get("commit"), entry.get("path"),
+                     entry.get("source"))
+            introductions.setdefault(place, entry)
+    joined["introductions"] = sorted(introductions.values(), key=when)
+    if joined["introductions"] and joined.get("first") is not None:
+        oldest = joined["introductions"][0]
+        joined["first"] = {name: oldest.get(name) for name in joined["first"]}
+    joined["removed_in"] = [entry for key in group for entry in key.get("removed_in", [])]
     for name in ("refs", "repositories", "head_paths"):
-        if one.get(name) is not None or other.get(name) is not None:
-            joined[name] = sorted({*(one.get(name) or []), *(other.get(name) or [])})
+        if any(key.get(name) is not None for key in group):
+            joined[name] = sorted({item for key in group for item in key.get(name) or []})
     for name in ("pushed", "in_head"):
-        values = [value for value in (one.get(name), other.get(name)) if value is not None]
+        values = [key[name] for key in group if key.get(name) is not None]
         joined[name] = any(values) if values else None
-    if joined.get("verification") is None:
-        joined["verification"] = other.get("verification")
+    joined["verification"] = next((key["verification"] for key in group
+                                   if key.get("verification") is not None), None)
     return joined
 
 
-def _unique(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    seen: dict[str, dict[str, Any]] = {}
-    for entry in entries:
-        seen.setdefault(json.dumps(entry, sort_keys=True), entry)
-    return list(seen.values())
+class _Clock:
+    """Oldest first (by the instant, whatever the time zone); undated last. Dates repeat: each
+    is parsed once."""
 
+    def __init__(self) -> None:
+        self._instants: dict[str, float] = {}
 
-def _when(entry: dict[str, Any]) -> tuple[Any, ...]:
-    """Oldest first (by the instant, whatever the time zone); undated last."""
-    date = entry.get("date")
-    try:
-        instant = datetime.fromisoformat(date).timestamp() if date else float("inf")
-    except ValueError:
-        instant = float("inf")
-    return (instant, str(entry.get("repository") or ""), str(entry.get("commit") or ""),
-            str(entry.get("path") or ""))
+    def __call__(self, entry: dict[str, Any]) -> tuple[Any, ...]:
+        date = entry.get("date") or ""
+        instant = self._instants.get(date)
+        if instant is None:
+            try:
+                instant = datetime.fromisoformat(date).timestamp() if date else float("inf")
+            except ValueError:
+                instant = float("inf")
+            self._instants[date] = instant
+        return (instant, str(entry.get("repository") or ""), str(entry.get("commit") or ""),
+                str(entry.get("path") or ""))
 
 
 def _rank(severity: str | None) -> int:
@@ -228,11 +238,26 @@ def _finding(data: dict[str, Any]) -> Finding:
         data.get("untrusted_suppression"), history, repository=data.get("repository"))
 
 
+def _one_entry_a_line(report: Report) -> str:
+    """``report`` as JSON, each entry of its lists (findings, keys...) on a line of its own: as
+    easy to read and diff as an indented report, and written by the C encoder (an indented
+    dump of 100,000 findings takes three times as long)."""
+    encode = json.JSONEncoder().encode
+    members = []
+    for name, value in report.items():
+        if isinstance(value, list) and value:
+            entries = ",\n".join(f"    {encode(entry)}" for entry in value)
+            members.append(f"  {encode(name)}: [\n{entries}\n  ]")
+        else:
+            members.append(f"  {encode(name)}: {encode(value)}")
+    return "{\n" + ",\n".join(members) + "\n}\n"
+
+
 def render(report: Report, output_format: str, options: ReportOptions) -> str:
     """``report`` in ``output_format``: JSON and JSON Lines from the dict itself (the key list
     and scan record included), the other formats from ``from_dict``."""
     if output_format == "json":
-        return json.dumps(report, indent=2) + "\n"
+        return _one_entry_a_line(report)
     if output_format == "jsonl":
         from hvscan.report.jsonl_format import lines
 

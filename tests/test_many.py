@@ -181,3 +181,27 @@ def test_no_hook_runs_during_the_clone_or_fetch(run_hvscan: Run, fleet: Fleet) -
     for _ in range(2):  # the clone, then a fetch
         done = run_hvscan("git", fleet.url, "--clone-dir", fleet.root / "clones", env=env)
         assert done.returncode == 1 and not marker.exists()
+
+
+def test_one_progress_line_across_repositories_on_a_terminal(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from hvscan.commands.many import Audited, Tracker
+
+    tracker = Tracker(2, display=True)
+    stats = {"findings": 1, "files_scanned": 1500, "bytes_scanned": 3 * 2**20}
+    tracker.finished(Audited("org/one", {"stats": stats}, None, 1.0))
+    tracker.finished(Audited("org/two", {"stats": stats}, None, 1.0))
+    tracker.close()
+    err = capsys.readouterr().err
+    assert "\rhvscan: 1/2 repositories  1,500 objects  3.0 MB  " in err
+    assert "\rhvscan: 2/2 repositories  3,000 objects  6.0 MB  " in err
+    assert "ETA 0:00" in err and err.endswith("\r") and "org/one" not in err
+
+
+def test_a_bad_rule_file_is_one_line_not_one_per_repository(run_hvscan: Run,
+                                                            fleet: Fleet) -> None:
+    rules = fleet.root / "bad.toml"
+    rules.write_text("[[rules]]\nid = 1\n")
+    done = _run(run_hvscan, fleet, "one", "two", "--rules", rules)
+    assert done.returncode == 2 and done.stdout == b""
+    assert done.stderr.count(b"hvscan: error:") == 1 and b"hvscan: [" not in done.stderr

@@ -74,6 +74,7 @@ def run(repositories: Repositories, history: HistoryOptions, progress: bool | No
     from hvscan import repos
     from hvscan.report import merge
     from hvscan.report.jsonl_format import lines, record_line
+    from hvscan.rules import load_rules
     from hvscan.runner import deliver, report_options
     from hvscan.streams import write_stdout
 
@@ -85,9 +86,11 @@ def run(repositories: Repositories, history: HistoryOptions, progress: bool | No
         selected = repos.select(names, shard)
     except repos.RepoError as exc:
         raise HvscanError(str(exc)) from None
-    verify.step()  # its option errors once, here, rather than once per repository
-    clone_dir = repositories.clone_dir or repos.default_clone_dir()
+    # The options' and rule files' errors once, here, rather than once per repository.
+    verify.step()
     settings = options.settings(trust_inline=not history.is_range)
+    load_rules(settings.rule_files, verify=not settings.rules_from_configuration)
+    clone_dir = repositories.clone_dir or repos.default_clone_dir()
     # A report's own options: nothing in the per-repository dicts is coloured.
     shown = report_options(output)._replace(color=False)
     tasks = [Task(repo, clone_dir, history, settings, verify, shown) for repo in selected]

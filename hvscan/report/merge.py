@@ -221,12 +221,13 @@ def from_dict(report: Report) -> ScanResult:
     return result
 
 
-_HISTORY_FIELDS = ("blob", "other_commits", "other_paths", "unreachable", "tag", "tag_object")
+_HISTORY_FIELDS = frozenset(("blob", "other_commits", "other_paths", "unreachable", "tag",
+                             "tag_object"))
 
 
 def _finding(data: dict[str, Any]) -> Finding:
     history = None
-    if any(name in data for name in _HISTORY_FIELDS):
+    if not _HISTORY_FIELDS.isdisjoint(data):
         history = History(data.get("blob"), data.get("other_commits"), data.get("other_paths"),
                           bool(data.get("unreachable")), data.get("tag"), data.get("tag_object"))
     return Finding(

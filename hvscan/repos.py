@@ -160,6 +160,10 @@ def mirror(repo: Repo, clone_dir: Path) -> Path:
     try:
         _transport(repo, "clone", "--mirror", "--quiet", "--no-local", repo.url,
                    os.path.join(work, "mirror"))
+        if repo.shown != repo.url:
+            # git wrote the URL, credentials included, into the mirror's configuration: the
+            # cache keeps none (every fetch names the URL it was given).
+            _set_origin(os.path.join(work, "mirror"), repo.shown)
         try:
             os.rename(os.path.join(work, "mirror"), target)
         except OSError:
@@ -168,6 +172,15 @@ def mirror(repo: Repo, clone_dir: Path) -> Path:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return target
+
+
+def _set_origin(mirror: str, url: str) -> None:
+    from hvscan.sources.gitcmd import GitError, git
+
+    try:
+        git(mirror, "config", "remote.origin.url", url)
+    except GitError as exc:
+        raise RepoError(f"{url}: {exc}") from None
 
 
 def _transport(repo: Repo, *args: str) -> None:

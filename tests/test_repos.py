@@ -142,3 +142,16 @@ def test_the_clone_allows_only_the_given_transport_and_runs_no_hook() -> None:
 def test_redact_all_removes_credentials_from_every_url_in_a_message() -> None:
     text = "fatal: unable to access 'https://me:pw@h/x/': and ssh://u@h/y"
     assert repos.redact_all(text) == "fatal: unable to access 'https://h/x/': and ssh://h/y"
+
+
+def test_the_mirror_keeps_no_credentials(tmp_path: Path, gitenv: dict[str, str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in gitenv.items():
+        monkeypatch.setenv(name, value)
+    _remote(tmp_path, gitenv)
+    # git accepts (and ignores) user information in a file:// URL's authority.
+    repo = repos.parse(f"file://me:s3cret@{tmp_path}/remote.git".replace("@/", "@localhost/"))
+    path = repos.mirror(repo, tmp_path / "clones")
+    config = (path / "config").read_text()
+    assert "s3cret" not in config and f"file://localhost{tmp_path}/remote.git" in config
+    repos.mirror(repo, tmp_path / "clones")  # fetching again names the URL it was given

@@ -61,7 +61,7 @@ dl.scan dd { margin: 0; overflow-wrap: anywhere; }
 table { border-collapse: collapse; width: 100%; background: #fff; }
 th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: left;
   vertical-align: top; overflow-wrap: anywhere; }
-th { background: #eaeef2; }
+th { background: #eaeef2; white-space: nowrap; }
 code { font: 12px ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; }
 .sev, .flag, td code, td.word { white-space: nowrap; }
 .sev { display: inline-block; border-radius: 10px; padding: 0 8px; color: #fff;
@@ -327,7 +327,7 @@ def _revoke_list(keys: list[dict[str, Any]], secrets: dict[str, str]) -> str:
     for number, key in enumerate(keys, 1):
         shown = secrets.get(key["secret_sha256"], key["secret_redacted"])
         first = key["first"]
-        first_text = (f"{_short(first['commit'])} {_e(first['date'])}" if first["commit"]
+        first_text = (f"{_short(first['commit'])} {_date(first['date'])}" if first["commit"]
                       else _e(first["path"]))
         rows.append(
             f"<tr><td>{number}</td><td>{_severity(key['severity'])}</td>"

@@ -146,6 +146,7 @@ def render(result: ScanResult, options: ReportOptions) -> str:
 def page(report: dict[str, Any]) -> str:
     """The HTML page of a JSON report (``report_dict``'s dict)."""
     findings: list[dict[str, Any]] = report["findings"]
+    # until report_dict carries keys: the fallback below.
     keys = report["keys"] if "keys" in report else _derived_keys(findings)
     # With --show-secrets the findings carry the key; the revoke list shows it too.
     secrets = {f["secret_sha256"]: f["secret"] for f in findings if "secret" in f}
@@ -408,7 +409,8 @@ def _timeline(key: dict[str, Any]) -> str:
     reaches it), a bar while a path held it, a green stroke where a commit on HEAD's history
     removed it, and in the last column whether HEAD still holds it and whether it was pushed.
     A bar that neither ends in a removal nor reaches HEAD is dashed: the key stays in history
-    there (on another branch, or removed outside HEAD's history)."""
+    there (on another branch, or removed outside HEAD's history). Outside a history audit the
+    last column is the scan, and a bar reaches it."""
     introductions = key["introductions"]
     removals = key["removed_in"]
     head_paths = set(key["head_paths"])
@@ -472,7 +474,9 @@ def _timeline(key: dict[str, Any]) -> str:
                          f"height=\"12\" transform=\"rotate(45 {x(end)} {y})\"><title>still at "
                          f"HEAD: {_e(lane)}</title></rect>")
         elif since is not None:
-            parts.append(_bar("elsewhere", x(since), x(end), y))
+            # Outside a history audit what was found is there at the scan: no HEAD to compare.
+            history = key["in_head"] is not None
+            parts.append(_bar("elsewhere" if history else "present", x(since), x(end), y))
         parts += marks
     if hidden > 0:
         y = TOP + len(lanes) * LANE_HEIGHT + LANE_HEIGHT // 2

@@ -21,7 +21,6 @@ from conftest import UPDATE_GOLDEN
 from keygen import key_sha256
 from report_sample import (
     AUDIT_REPOSITORY,
-    GOLDEN,
     HOSTILE_AUTHOR,
     HOSTILE_PATH,
     SCAN_STARTED,
@@ -181,6 +180,17 @@ def test_keys_derived_from_findings_when_the_report_has_none(result: ScanResult)
     assert revoke.index("critical") < revoke.index("high") < revoke.index("medium")
     assert "<span class=\"muted\">unknown</span>" in revoke  # exposure: not a history audit
     assert key_sha256(sample_keys()["test"]) in text
+    # Not a history audit: what was found is there at the scan, no dashed "elsewhere" bar.
+    assert '<line class="elsewhere"' not in text and "<text class=\"head\"" in text
+    assert ">scan</text>" in text
+
+
+def test_suppressed_findings_are_rows_with_their_status(result: ScanResult) -> None:
+    text = render(result, ReportOptions(show_suppressed=True))
+    rows = re.findall(r'<tr data-severity=[^>]* data-status="([^"]*)">', text)
+    assert rows == ["active unverified"] * 2 + ["active live", "active unverified",
+                                                "suppressed unverified"]
+    assert "suppressed (inline)" in text
 
 
 def test_csp_allows_only_the_pages_own_style_and_script() -> None:
@@ -351,4 +361,3 @@ def test_browser_screenshots(browser: Any, tmp_path: Path) -> None:
         if UPDATE_GOLDEN:
             DOCS_IMAGES.mkdir(exist_ok=True)
             (DOCS_IMAGES / name).write_bytes(png)
-    assert GOLDEN.is_dir()

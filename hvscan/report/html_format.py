@@ -63,7 +63,7 @@ th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: left;
   vertical-align: top; overflow-wrap: anywhere; }
 th { background: #eaeef2; white-space: nowrap; }
 code { font: 12px ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; }
-.sev, .flag, td code, td.word { white-space: nowrap; }
+.sev, .flag, td.word { white-space: nowrap; }
 .sev { display: inline-block; border-radius: 10px; padding: 0 8px; color: #fff;
   font-size: 12px; font-weight: 600; }
 .sev.critical { background: var(--critical); } .sev.high { background: var(--high); }
@@ -94,7 +94,7 @@ svg .at-head { fill: var(--high); }
 .filters { display: flex; flex-wrap: wrap; gap: 8px 16px; align-items: center;
   margin: 0 0 8px; }
 .muted { color: var(--muted); }
-details summary { cursor: pointer; }
+details summary { cursor: pointer; white-space: nowrap; }
 """
 
 SCRIPT = """
@@ -332,7 +332,7 @@ def _revoke_list(keys: list[dict[str, Any]], secrets: dict[str, str]) -> str:
                       else _e(first["path"]))
         rows.append(
             f"<tr><td>{number}</td><td>{_severity(key['severity'])}</td>"
-            f"<td><a href=\"#{_key_id(key)}\"><code>{_e(shown)}</code></a></td>"
+            f"<td class=\"word\"><a href=\"#{_key_id(key)}\"><code>{_e(shown)}</code></a></td>"
             f"<td>{_e(key['rule_id'])} <span class=\"muted\">({_e(key['key_type'])})</span></td>"
             f"<td>{_verification(key['verification'])}</td><td>{_exposure(key)}</td>"
             f"<td>{len(key['introductions'])}</td><td>{first_text}</td></tr>\n")
@@ -514,12 +514,13 @@ def _findings(report: dict[str, Any]) -> str:
             f"<tr data-severity=\"{severity}\" data-rule=\"{rule}\" "
             f"data-path=\"{_e(finding['path'] or '')}\" data-status=\"{_e(' '.join(status))}\">"
             f"<td>{_severity(finding['severity'])}</td><td class=\"word\">{rule}</td>"
-            f"<td><code>{_e(finding.get('secret', finding['secret_redacted']))}</code></td>"
+            f"<td class=\"word\"><code>{_e(finding.get('secret', finding['secret_redacted']))}"
+            "</code></td>"
             f"<td><code>{_e(_where(finding))}</code></td>"
             f"<td class=\"word\">{_e(finding['source'])}"
             f"{'' if finding['encoding'] == 'plain' else ' ' + _e(finding['encoding'])}</td>"
-            f"<td>{_short(finding['commit']) if finding['commit'] else ''}</td>"
-            f"<td>{_e(finding['author'])}</td><td>{_date(finding['date'])}</td>"
+            f"<td class=\"word\">{_short(finding['commit']) if finding['commit'] else ''}</td>"
+            f"<td>{_e(finding['author'])}</td><td class=\"word\">{_date(finding['date'])}</td>"
             f"<td>{_e(status_text)} {_verification(verification)}</td>"
             f"<td><details><summary>fix</summary>{_e(finding['remediation'])}<br>"
             f"<span class=\"muted\">fingerprint <code>{_e(finding['fingerprint'])}</code>"

@@ -127,6 +127,12 @@ def scan_options(function: F) -> F:
                      help="Fingerprints and key hashes to ignore, one a line (default: "
                           ".hvscanignore in the scanned directory or a parent, up to the "
                           "repository root)."),
+        click.option("--foreign-allow-markers/--no-foreign-allow-markers", default=True,
+                     show_default=True,
+                     help="Honour other scanners' inline allow markers like hvscan:allow: "
+                          "gitleaks:allow, trufflehog:ignore and detect-secrets' 'pragma: "
+                          "allowlist secret' on the key's line, 'pragma: allowlist nextline "
+                          "secret' on the line before."),
         *_decode_options(),
     ]
     function = _configured(function)

@@ -82,7 +82,8 @@ _VERIFY_OPTIONS = [
                  help="Report only keys verified live (same as --results live)."),
     click.option("--results", metavar="LIST",
                  help="Report only these verification results: comma-separated "
-                      "live,unknown,invalid (default: all)."),
+                      "live,unknown,invalid (default: all; trufflehog's verified and "
+                      "unverified mean live and invalid)."),
     click.option("--verify-workers", type=click.IntRange(1, 16), default=4, show_default=True,
                  help="Verification requests in flight at once."),
     click.option("--verify-timeout", type=click.FloatRange(0, min_open=True), default=10.0,
@@ -174,6 +175,14 @@ _STRICT_OPTION = click.option(
          "code otherwise.")
 
 
+REDACT_FLAG = "--redact"
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """Keep a value that reaches no command (``--redact``) where ``_configured`` checks it."""
+    ctx.meta[f"hvscan.{param.name}"] = value
+
+
 def report_options(function: F) -> F:
     """Options every scan command that reports shares (``scan_options`` included)."""
     options = [
@@ -195,6 +204,10 @@ def report_options(function: F) -> F:
                      help="Also list suppressed findings (inline allow, ignore file, baseline)."),
         click.option("--show-secrets", is_flag=True,
                      help="Print full secrets in the report (redacted by default)."),
+        # gitleaks' spelling of the default: accepted so that its command lines carry over.
+        click.option(REDACT_FLAG, is_flag=True, expose_value=False, callback=_remember,
+                     help="Redact secrets in the report: the default (for gitleaks' command "
+                          "lines); refused with --show-secrets."),
         click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
                      show_default=True,
                      help="Colour the text report (auto: on a terminal, unless NO_COLOR is set)."),
@@ -232,6 +245,9 @@ def _configured(function: F) -> F:
         from hvscan import config
 
         ctx = click.get_current_context()
+        if ctx.meta.get("hvscan.redact") and values.get("show_secrets"):
+            raise click.UsageError(f"{REDACT_FLAG} and --show-secrets contradict each other: "
+                                   "reports are redacted unless --show-secrets", ctx)
         given = {name for name in values
                  if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT}
         config.resolve(values, given, _first_path(ctx))
@@ -372,7 +388,8 @@ def baseline_command(
 @click.option("--since-commit", metavar="REV",
               help="Only commits that REV does not reach: what was added since REV.")
 @click.option("--range", "commit_range", metavar="A..B",
-              help="Only commits that B reaches and A does not.")
+              help="Only commits that B reaches and A does not (what B added since it forked "
+                   "from A; the configuration is read from A). A...B is refused.")
 @click.option("--branch", metavar="REF",
               help="Only the history of REF (branch, tag or commit) instead of every ref.")
 @click.option("--all-occurrences", is_flag=True,

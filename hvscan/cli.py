@@ -369,18 +369,28 @@ def stdin_command(max_file_size: int, options: ScanOptions, report: OutputOption
                    "first PATH (or the current directory), as 'hvscan git' reports them.")
 @click.option("--output", "-o", type=FILE,
               default=DEFAULT_BASELINE, show_default=True, help="Baseline file to write.")
+@click.option("--update", is_flag=True,
+              help="Update the existing file instead of rewriting it: entries still found are "
+                   "kept with their notes, others removed, new findings added; what changed "
+                   "is listed on standard error.")
+@click.option("--reason", metavar="TEXT",
+              help="Why the findings this run adds were accepted (stored in their entries).")
+@click.option("--accepted-by", metavar="NAME",
+              help="Who accepted the findings this run adds (stored in their entries).")
 @_STRICT_OPTION
 @scan_options
 def baseline_command(
     paths: tuple[Path, ...], max_file_size: int, follow_symlinks: bool, history: bool,
-    output: Path, strict: bool, options: ScanOptions
+    output: Path, update: bool, reason: str | None, accepted_by: str | None, strict: bool,
+    options: ScanOptions
 ) -> None:
     """Record the current findings as accepted, so that scans with --baseline FILE report only
     new ones. The file holds fingerprints and key hashes, never keys, and no line numbers:
     recording an unchanged tree again gives the same bytes."""
     from hvscan.commands.baseline import run
 
-    run(paths, max_file_size, follow_symlinks, history, output, strict, options)
+    run(paths, max_file_size, follow_symlinks, history, output, strict, update, reason,
+        accepted_by, options)
 
 
 @cli.command("git")

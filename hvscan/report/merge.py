@@ -15,7 +15,7 @@ show them (``hvscan.shown``): no key beyond --show-secrets, names escaped.
   ``in_head`` true when any is), ``scan.repositories`` sorted by repository. Joining reports is
   associative: shards merged give what one run over all their repositories gives.
 - ``from_dict`` rebuilds the ``ScanResult`` the report formats render, for every format but
-  JSON and JSON Lines, which are written from the dict itself.
+  JSON, JSON Lines and HTML, which are written from the dict itself.
 """
 
 from __future__ import annotations
@@ -255,12 +255,16 @@ def _one_entry_a_line(report: Report) -> str:
 
 
 def render(report: Report, output_format: str, options: ReportOptions) -> str:
-    """``report`` in ``output_format``: JSON and JSON Lines from the dict itself (the key list
-    and scan record included), the other formats from ``from_dict``."""
+    """``report`` in ``output_format``: JSON, JSON Lines and HTML from the dict itself (the key
+    list and scan record included), the other formats from ``from_dict``."""
     if output_format == "json":
         return _one_entry_a_line(report)
     if output_format == "jsonl":
         from hvscan.report.jsonl_format import lines
 
         return lines(report)
+    if output_format == "html":
+        from hvscan.report.html_format import page
+
+        return page(report)
     return renderer(output_format)(from_dict(report), options)

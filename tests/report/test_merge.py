@@ -152,3 +152,10 @@ def test_json_and_jsonl_are_written_from_the_dict(result: Any) -> None:
         {"type": "finding", **f} for f in data["findings"]]
     assert lines[-1]["type"] == "summary" and lines[-1]["scan"]["command"] == "merge"
     assert len(from_dict(data).findings) == len(data["findings"])
+
+
+def test_html_is_the_page_of_the_joined_report(result: Any) -> None:
+    data = merge([for_repository(report_dict(reported(result), ReportOptions()), "org/one")],
+                 "merge")
+    page = render(data, "html", ReportOptions())
+    assert page.startswith("<!DOCTYPE html>") and '"command": "merge"' in page

@@ -205,3 +205,14 @@ def test_a_bad_rule_file_is_one_line_not_one_per_repository(run_hvscan: Run,
     done = _run(run_hvscan, fleet, "one", "two", "--rules", rules)
     assert done.returncode == 2 and done.stdout == b""
     assert done.stderr.count(b"hvscan: error:") == 1 and b"hvscan: [" not in done.stderr
+
+
+def test_an_empty_list_is_an_error_not_a_clean_audit(run_hvscan: Run, fleet: Fleet) -> None:
+    listing = fleet.root / "empty.txt"
+    listing.write_text("# nothing yet\n\n")
+    done = _run(run_hvscan, fleet, "--repos-file", listing)
+    assert done.returncode == 2
+    assert done.stderr == f"hvscan: error: --repos-file {listing}: no repository listed\n".encode()
+    # A shard that gets none of the repositories listed is normal: an empty report, exit 0.
+    codes = sorted(_run(run_hvscan, fleet, "one", "--shard", f"{i}/2").returncode for i in (1, 2))
+    assert codes == [0, 1]

@@ -82,6 +82,8 @@ def run(repositories: Repositories, history: HistoryOptions, progress: bool | No
         names = list(repositories.given)
         if repositories.repos_file is not None:
             names += repos.read_list(repositories.repos_file)
+        if not names:  # a list emptied by mistake must not pass as a clean audit
+            raise HvscanError(f"--repos-file {repositories.repos_file}: no repository listed")
         shard = repos.parse_shard(repositories.shard) if repositories.shard else None
         selected = repos.select(names, shard)
     except repos.RepoError as exc:
@@ -98,7 +100,7 @@ def run(repositories: Repositories, history: HistoryOptions, progress: bool | No
     tracker = Tracker(len(tasks), sys.stderr.isatty() if progress is None else progress)
     reports = []
     try:
-        for audited in audit_all(tasks, repositories.jobs or os.cpu_count() or 1):
+        for audited in audit_all(tasks, repositories.jobs or _cores()):
             reports.append(audited.report)
             tracker.finished(audited)
             if streaming:
@@ -111,6 +113,14 @@ def run(repositories: Repositories, history: HistoryOptions, progress: bool | No
     text = (lines(merged, findings=False) if streaming
             else merge.render(merged, output.output_format, report_options(output)))
     deliver(result, text, output)
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container's share, not the machine's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def audit_all(tasks: list[Task], jobs: int) -> Iterator[Audited]:

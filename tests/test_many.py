@@ -216,3 +216,14 @@ def test_an_empty_list_is_an_error_not_a_clean_audit(run_hvscan: Run, fleet: Fle
     # A shard that gets none of the repositories listed is normal: an empty report, exit 0.
     codes = sorted(_run(run_hvscan, fleet, "one", "--shard", f"{i}/2").returncode for i in (1, 2))
     assert codes == [0, 1]
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_progress_while_repositories_are_read(run_hvscan: Run, fleet: Fleet, jobs: str) -> None:
+    done = _run(run_hvscan, fleet, "one", "two", fleet.url, "--progress", "--jobs", jobs)
+    err = done.stderr.decode()
+    assert done.returncode == 1 and "hvscan: [" not in err
+    # Drawn while the first repositories were read (objects counted before any was done), then
+    # at each end, and erased.
+    assert "\rhvscan: 0/3 repositories  " in err and "\rhvscan: 3/3 repositories  " in err
+    assert err.endswith("\r")

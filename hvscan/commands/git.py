@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from hvscan.runner import OutputOptions
     from hvscan.scan import Pipeline, ScanResult
     from hvscan.settings.options import ScanOptions, VerifyOptions
-    from hvscan.sources.history import HistoryOptions
+    from hvscan.sources.history import HistoryOptions, ProgressFactory
 
 
 def run(repo: Path, history: HistoryOptions, progress: bool | None, staged_only: bool,
@@ -40,7 +40,9 @@ def run(repo: Path, history: HistoryOptions, progress: bool | None, staged_only:
 
 
 def audit_history(pipeline: Pipeline, repo: Path, options: HistoryOptions,
-                  show_progress: bool) -> ScanResult:
+                  show_progress: bool, report: ProgressFactory | None = None) -> ScanResult:
+    """The history audit of ``repo``; its progress drawn on standard error (``show_progress``)
+    or handed to ``report`` (a many-repository audit's one display)."""
     from hvscan.history import audit
     from hvscan.progress import Progress
     from hvscan.sources.gitcmd import GitError
@@ -53,7 +55,7 @@ def audit_history(pipeline: Pipeline, repo: Path, options: HistoryOptions,
         return lambda stats: bar.update(stats.objects, stats.read_bytes)
 
     try:
-        return audit(repo, pipeline, options, progress if show_progress else None)
+        return audit(repo, pipeline, options, progress if show_progress else report)
     except GitError as exc:
         raise HvscanError(str(exc)) from None
     finally:

@@ -5,15 +5,20 @@ one document (``hvscan.report.merge``, the mechanism ``hvscan merge`` uses for s
 
 A remote is mirrored first (``hvscan.repos.mirror``). A repository that cannot be cloned or read
 is an error in the report, naming it, and the run exits 2; the others are still audited. On a
-terminal one progress line counts repositories, objects and bytes; otherwise a line per
-finished repository goes to standard error. ``--format jsonl`` on standard output writes each
-repository's findings as it finishes, then the rest of the report.
+terminal one progress line counts repositories, objects and bytes (the workers send what they
+have read, five times a second at most, over a queue the command drains on a thread);
+otherwise a line per finished repository goes to standard error. ``--format jsonl`` on
+standard output writes each repository's findings as it finishes, then the rest of the report.
 """
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import os
+import queue
 import sys
+import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -22,13 +27,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 from hvscan.runner import HvscanError, OutputOptions
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from hvscan.report import ReportOptions
     from hvscan.repos import Repo
     from hvscan.runner import ScanSettings
     from hvscan.settings.options import ScanOptions, VerifyOptions
-    from hvscan.sources.history import HistoryOptions
+    from hvscan.sources.gitstream import StreamStats
+    from hvscan.sources.history import HistoryOptions, ProgressFactory
 
 
 class Repositories(NamedTuple):
@@ -50,7 +56,8 @@ class Repositories(NamedTuple):
 
 
 class Task(NamedTuple):
-    """One repository's audit, as a worker process receives it (everything picklable)."""
+    """One repository's audit, as a worker process receives it (everything picklable);
+    ``live``: send its progress to the command's display."""
 
     repo: Repo
     clone_dir: Path
@@ -58,6 +65,7 @@ class Task(NamedTuple):
     settings: ScanSettings
     verify: VerifyOptions
     report: ReportOptions
+    live: bool = False
 
 
 class Audited(NamedTuple):
@@ -95,12 +103,14 @@ def run(repositories: Repositories, history: HistoryOptions, progress: bool | No
     clone_dir = repositories.clone_dir or repos.default_clone_dir()
     # A report's own options: nothing in the per-repository dicts is coloured.
     shown = report_options(output)._replace(color=False)
-    tasks = [Task(repo, clone_dir, history, settings, verify, shown) for repo in selected]
+    display = sys.stderr.isatty() if progress is None else progress
+    tasks = [Task(repo, clone_dir, history, settings, verify, shown, display)
+             for repo in selected]
     streaming = output.output_format == "jsonl" and output.output is None
-    tracker = Tracker(len(tasks), sys.stderr.isatty() if progress is None else progress)
+    tracker = Tracker(len(tasks), display)
     reports = []
     try:
-        for audited in audit_all(tasks, repositories.jobs or _cores()):
+        for audited in audit_all(tasks, repositories.jobs or _cores(), tracker):
             reports.append(audited.report)
             tracker.finished(audited)
             if streaming:
@@ -123,13 +133,19 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def audit_all(tasks: list[Task], jobs: int) -> Iterator[Audited]:
+def audit_all(tasks: list[Task], jobs: int, tracker: Tracker) -> Iterator[Audited]:
     """Each task's result as it finishes: in this process for one job, else in ``jobs`` worker
-    processes (the audit is CPU-bound Python)."""
+    processes (the audit is CPU-bound Python). Progress the tasks send reaches ``tracker``."""
     if jobs == 1 or len(tasks) <= 1:
-        yield from map(audit, tasks)
+        channel: Any = queue.SimpleQueue()
+        with _draining(channel, tracker):
+            _listen(channel)
+            yield from map(audit, tasks)
         return
-    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
+    channel = multiprocessing.SimpleQueue()
+    with _draining(channel, tracker), ProcessPoolExecutor(
+            max_workers=min(jobs, len(tasks)), initializer=_listen,
+            initargs=(channel,)) as pool:
         futures: list[Future[Audited]] = [pool.submit(audit, task) for task in tasks]
         try:
             for future in as_completed(futures):
@@ -137,6 +153,54 @@ def audit_all(tasks: list[Task], jobs: int) -> Iterator[Audited]:
         finally:
             for future in futures:
                 future.cancel()
+
+
+# Where this process sends its audits' progress (set by ``audit_all`` for its workers).
+_channel: Any = None
+
+
+def _listen(channel: Any) -> None:
+    global _channel
+    _channel = channel
+
+
+@contextlib.contextmanager
+def _draining(channel: Any, tracker: Tracker) -> Iterator[None]:
+    """Hand what arrives on ``channel`` to ``tracker``, on a thread, until the block ends."""
+
+    def drain() -> None:
+        while (item := channel.get()) is not None:
+            tracker.reading(*item)
+
+    thread = threading.Thread(target=drain, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        channel.put(None)
+        thread.join()
+
+
+def _sender(repository: str) -> ProgressFactory:
+    """What the history audit of ``repository`` calls with its read statistics: sends them to
+    the command, five times a second at most."""
+
+    def factory(total: int) -> Callable[[StreamStats], None]:
+        sent = 0.0
+
+        def on_chunk(stats: StreamStats) -> None:
+            nonlocal sent
+            now = time.monotonic()
+            if now - sent >= _SEND_INTERVAL:
+                sent = now
+                _channel.put((repository, stats.objects, stats.read_bytes))
+
+        return on_chunk
+
+    return factory
+
+
+_SEND_INTERVAL = 0.2
 
 
 def audit(task: Task) -> Audited:
@@ -155,8 +219,10 @@ def audit(task: Task) -> Audited:
     error = None
     try:
         path = Path(repo.shown) if repo.local else mirror(repo, task.clone_dir)
+        report_progress = _sender(repo.shown) if task.live and _channel is not None else None
         result = scan_and_verify(
-            lambda pipeline: audit_history(pipeline, path, task.history, show_progress=False),
+            lambda pipeline: audit_history(pipeline, path, task.history, show_progress=False,
+                                           report=report_progress),
             task.settings, task.verify.step())
     except (HvscanError, RepoError) as exc:
         # The error's entry names the repository already.
@@ -176,16 +242,36 @@ class Tracker:
         self.total = total
         self.done = self.objects = self.bytes = 0
         self.bar = Progress(total, "repositories") if display else None
+        # What the repositories being audited have read so far (objects, bytes), and those
+        # done (whose last word may arrive after their result).
+        self.running: dict[str, tuple[int, int]] = {}
+        self.ended: set[str] = set()
+        self.lock = threading.Lock()  # the draining thread and the command both draw
+
+    def reading(self, repository: str, objects: int, read_bytes: int) -> None:
+        with self.lock:
+            if repository not in self.ended:
+                self.running[repository] = (objects, read_bytes)
+                self._draw(now=False)
+
+    def _draw(self, now: bool) -> None:
+        if self.bar is not None:
+            objects = self.objects + sum(done[0] for done in self.running.values())
+            read_bytes = self.bytes + sum(done[1] for done in self.running.values())
+            self.bar.update(self.done, read_bytes, f"{objects:,} objects", now=now)
 
     def finished(self, audited: Audited) -> None:
         from hvscan.units import counted, format_size
 
         stats = audited.report["stats"]
-        self.done += 1
-        self.objects += stats.get("files_scanned", 0)
-        self.bytes += stats.get("bytes_scanned", 0)
+        with self.lock:
+            self.done += 1
+            self.objects += stats.get("files_scanned", 0)
+            self.bytes += stats.get("bytes_scanned", 0)
+            self.running.pop(audited.repository, None)
+            self.ended.add(audited.repository)
+            self._draw(now=True)
         if self.bar is not None:
-            self.bar.update(self.done, self.bytes, f"{self.objects:,} objects", now=True)
             return
         what = (f"error: {audited.error}" if audited.error else
                 f"{counted(stats.get('findings', 0), 'finding')}, "
@@ -196,5 +282,6 @@ class Tracker:
 
     def close(self) -> None:
         if self.bar is not None:
-            self.bar.close()
+            with self.lock:
+                self.bar.close()
 

@@ -21,15 +21,22 @@ from hvscan.attribution import attribute
 from hvscan.sources.history import HistoryOptions, HistorySource, ProgressFactory
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from hvscan.scan import Pipeline, ScanResult
 
 
 def audit(path: Path, pipeline: Pipeline, options: HistoryOptions,
-          progress: ProgressFactory | None = None) -> ScanResult:
-    """Audit the history of the repository at ``path``. GitError for anything git refuses."""
+          progress: ProgressFactory | None = None,
+          scanned: Callable[[ScanResult], None] | None = None) -> ScanResult:
+    """Audit the history of the repository at ``path``. GitError for anything git refuses.
+    ``scanned`` sees the result before attribution, when each finding on a blob is still one
+    per blob holding the key (attribution keeps only the blobs that introduced it): the purge
+    plan needs every blob a key is hidden in."""
     source = HistorySource(path, options, progress)
     result = pipeline.run(source.events(pipeline.screen()))
+    if scanned is not None:
+        scanned(result)
     attribute(result, source, pipeline.engine)
     return result

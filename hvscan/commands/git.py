@@ -40,7 +40,10 @@ def run(repo: Path, history: HistoryOptions, progress: bool | None, staged_only:
 
 
 def audit_history(pipeline: Pipeline, repo: Path, options: HistoryOptions,
-                  show_progress: bool) -> ScanResult:
+                  show_progress: bool,
+                  scanned: Callable[[ScanResult], None] | None = None) -> ScanResult:
+    """The history audit (``hvscan.history.audit``, ``scanned`` included) with a progress line
+    when ``show_progress``; a git failure becomes one line."""
     from hvscan.history import audit
     from hvscan.progress import Progress
     from hvscan.sources.gitcmd import GitError
@@ -53,7 +56,7 @@ def audit_history(pipeline: Pipeline, repo: Path, options: HistoryOptions,
         return lambda stats: bar.update(stats.objects, stats.read_bytes)
 
     try:
-        return audit(repo, pipeline, options, progress if show_progress else None)
+        return audit(repo, pipeline, options, progress if show_progress else None, scanned)
     except GitError as exc:
         raise HvscanError(str(exc)) from None
     finally:

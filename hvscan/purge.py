@@ -401,6 +401,8 @@ def check_output(directory: Path, force: bool) -> None:
         return
     except OSError as exc:
         raise PlanError(f"{directory}: {exc.strerror}") from None
+    if stat.S_ISLNK(mode):  # the keys go where the name says, not where a link leads
+        raise PlanError(f"{directory} is a symbolic link: give the directory itself")
     if not stat.S_ISDIR(mode):
         raise PlanError(f"{directory}: not a directory")
     if os.listdir(directory) and not force:

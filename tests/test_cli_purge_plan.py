@@ -266,3 +266,12 @@ def test_purge_sh_refuses_anything_but_a_mirror(run_hvscan: Run, leaky: Leaky,
     assert done.returncode == 2
     assert done.stderr.startswith(b"purge.sh: ") and done.stdout == b""
     assert leaky.repo.out("rev-parse", "HEAD") == before
+
+
+def test_excludes_are_said(run_hvscan: Run, dated_repo: DatedRepo, tmp_path: Path) -> None:
+    dated_repo.write("fixtures/a.py", f"A = '{make_key('live', 'fixture')}'\n")
+    dated_repo.commit("fixture")
+    done = run_hvscan("purge-plan", dated_repo.path, "-o", tmp_path / "plan",
+                      "--exclude", "fixtures/")
+    assert done.returncode == 0 and b"nothing to purge" in done.stdout
+    assert b"note: 1 exclude pattern in effect" in done.stdout

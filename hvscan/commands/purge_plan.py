@@ -54,6 +54,7 @@ def run(repo: Path, output: Path, force: bool, skip_suppressed: bool, strict: bo
     if not plan.keys:
         print(f"hvscan: no key in the history of {shown(os.fsdecode(repo), None)}: nothing to "
               f"purge, {shown_dir} not written")
+        _excluded_note(plan)
         sys.exit(EXIT_CLEAN)
     try:
         written = purge.write(output, plan)
@@ -83,8 +84,18 @@ def _summary(plan: Plan, written: list[str], shown_dir: str) -> None:
     if plan.unscanned:
         print(f"  warning: {counted(len(plan.unscanned), 'part')} of the history not scanned: "
               f"keys in them are not in the plan ({purge.PLAN})")
+    _excluded_note(plan)
     print(f"next: revoke the keys first, then follow {shown_dir}/{purge.PLAN}; "
           f"{purge.REPLACEMENTS} holds the full keys: delete the directory afterwards")
+
+
+def _excluded_note(plan: Plan) -> None:
+    """Excludes (the command line's or the configuration's) keep keys out of a purge: say so."""
+    from hvscan.units import counted
+
+    if plan.excluded:
+        print(f"  note: {counted(len(plan.excluded), 'exclude pattern')} in effect (--exclude or "
+              "the configuration): keys found only at those paths are not in the plan")
 
 
 def _work_tree(repo: Path) -> str | None:

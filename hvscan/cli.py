@@ -426,8 +426,10 @@ def purge_plan_command(repo: Path | None, output: Path, force: bool, skip_suppre
     DIR gets:
       replacements.txt    the keys, in full (mode 0600; the only file that holds them):
                           git filter-repo's --replace-text and --replace-message file
-      blobs-to-strip.txt  blobs that hold a key only encoded (base64, in an archive...),
+      blobs-to-strip.txt  blobs that hold a key encoded (base64, in an archive...),
                           where text replacement cannot reach it (when there are any)
+      refs-to-delete.txt  tags of blobs or trees holding a key, which git filter-repo
+                          leaves as they are (when there are any)
       purge.sh            the one script to run, on a fresh 'git clone --mirror': it
                           checks the mirror, runs git filter-repo (2.47 or later), expires
                           reflogs, runs gc, checks the result with hvscan, and prints the

@@ -1,15 +1,18 @@
 """The purge plan (``hvscan purge-plan``): from a history audit's findings, the files that remove
 every key from a repository's history with git filter-repo.
 
-- ``HiddenBlobs`` watches the audit before attribution and keeps, per key, every blob that holds
-  it only encoded (base64, UTF-16, inside an archive...): text replacement cannot reach those,
-  so the plan strips the blobs.
+- ``KeyBlobs`` watches the audit before attribution and keeps, per key, every blob that holds
+  it, and those that hold it encoded (base64, UTF-16, inside an archive...): text replacement
+  cannot reach those, so the plan strips the blobs.
 - ``make_plan`` gathers the keys (suppressed ones too, unless asked not to), where each was
-  found, the blobs to strip and the messages that hold a key only encoded (no git filter-repo
-  option rewrites those: they are listed for a fix by hand).
+  found, the blobs to strip and the messages that hold a key encoded (no git filter-repo
+  option rewrites those: they are listed for a fix by hand). The refs that point at a blob or a
+  tree holding a key, rather than at a commit, are found by the command (git filter-repo leaves
+  them as they are: the plan deletes them).
 - ``check_output`` and ``write`` make the plan's directory: ``replacements.txt`` (the one file
   that holds the keys, mode 0600; git filter-repo reads it with ``--replace-text`` for files and
-  ``--replace-message`` for commit and tag messages), ``blobs-to-strip.txt`` when needed,
+  ``--replace-message`` for commit and tag messages), ``blobs-to-strip.txt`` and
+  ``refs-to-delete.txt`` when needed,
   ``purge.sh`` (the one script that carries it out on a mirror clone) and ``PLAN.md`` (every
   step, in order). Nothing but ``replacements.txt`` holds a key: the rest shows keys redacted
   and names from the scanned content as reports show them (``hvscan/shown.py``).
@@ -38,9 +41,10 @@ if TYPE_CHECKING:
 
 REPLACEMENTS = "replacements.txt"
 BLOBS = "blobs-to-strip.txt"
+REFS = "refs-to-delete.txt"
 SCRIPT = "purge.sh"
 PLAN = "PLAN.md"
-FILES = (REPLACEMENTS, BLOBS, SCRIPT, PLAN)
+FILES = (REPLACEMENTS, BLOBS, REFS, SCRIPT, PLAN)
 # What each key becomes: git filter-repo's own default text.
 REMOVED = b"***REMOVED***"
 # The directory holds the keys: only its owner may enter it.
@@ -68,8 +72,8 @@ class PurgeKey(NamedTuple):
     rule_id: str
     severity: str
     places: tuple[Place, ...]
-    stripped: tuple[str, ...]  # blobs holding the key only encoded: stripped whole
-    by_hand: tuple[Place, ...]  # messages holding it only encoded: no filter-repo option
+    stripped: tuple[str, ...]  # blobs holding the key encoded: stripped whole
+    by_hand: tuple[Place, ...]  # messages holding it encoded: no filter-repo option
     suppressed: tuple[str, ...]  # why, when every finding of the key was suppressed
 
 
@@ -78,33 +82,51 @@ class Plan(NamedTuple):
     origin: str | None  # the repository's origin URL, without credentials
     keys: tuple[PurgeKey, ...]
     blobs: dict[str, str]  # blob id -> what holds it, for blobs-to-strip.txt and PLAN.md
+    refs: tuple[str, ...]  # refs pointing at a blob or tree holding a key: deleted
     unscanned: tuple[str, ...]
     excluded: tuple[str, ...]
 
 
-class HiddenBlobs:
-    """The audit's ``scanned`` hook: per key, the blobs in which it was found only encoded."""
+class KeyBlobs:
+    """The audit's ``scanned`` hook: per key, every blob holding it (``holding``) and those
+    holding it encoded (``encoded``), attributed or not."""
 
     def __init__(self) -> None:
-        self.by_key: dict[str, set[str]] = defaultdict(set)
+        self.holding: dict[str, set[str]] = defaultdict(set)
+        self.encoded: dict[str, set[str]] = defaultdict(set)
 
     def __call__(self, result: ScanResult) -> None:
         for finding in result.findings:
             blob = finding.history.blob if finding.history else None
-            if blob is not None and finding.encoding != "plain":
-                self.by_key[finding.secret].add(blob)
+            if blob is not None:
+                self.holding[finding.secret].add(blob)
+                if finding.encoding != "plain":
+                    self.encoded[finding.secret].add(blob)
 
 
-def make_plan(result: ScanResult, hidden: HiddenBlobs, *, skip_suppressed: bool,
-              repository: str, origin: str | None, excluded: tuple[str, ...],
+def purged_findings(result: ScanResult, skip_suppressed: bool) -> list[Finding]:
+    """The findings whose keys the plan removes: suppressed ones too unless ``skip_suppressed``."""
+    return result.findings + ([] if skip_suppressed else result.suppressed)
+
+
+def objects_holding_keys(findings: list[Finding], blobs: KeyBlobs) -> set[str]:
+    """The blobs and tag objects that hold the keys of ``findings``: a ref pointing at one of
+    them, or at a tree holding one, is not a commit that git filter-repo would rewrite."""
+    objects = {blob for secret in {f.secret for f in findings}
+               for blob in blobs.holding.get(secret, ())}
+    return objects | {f.history.tag_object for f in findings
+                      if f.source == "tag-message" and f.history and f.history.tag_object}
+
+
+def make_plan(result: ScanResult, blobs: KeyBlobs, findings: list[Finding], *,
+              repository: str, origin: str | None, refs: list[str], excluded: tuple[str, ...],
               unscanned: list[str]) -> Plan:
-    """The plan for every key of ``result`` (a whole-history audit with every occurrence and
-    unreachable objects), suppressed ones too unless ``skip_suppressed``."""
+    """The plan for the keys of ``findings`` (``purged_findings`` of ``result``, a whole-history
+    audit with every occurrence and unreachable objects), deleting ``refs``."""
 
     def text(value: str) -> str:
         return shown(value, result.engine)
 
-    findings = result.findings + ([] if skip_suppressed else result.suppressed)
     by_key: dict[str, list[Finding]] = defaultdict(list)
     for finding in findings:
         by_key[finding.secret].append(finding)
@@ -120,15 +142,16 @@ def make_plan(result: ScanResult, hidden: HiddenBlobs, *, skip_suppressed: bool,
             secret=secret, redacted=escape(first.secret_redacted),
             sha256=first.secret_sha256, rule_id=first.rule_id,
             severity=max((f.severity for f in found), key=severity_rank),
-            places=places, stripped=tuple(sorted(hidden.by_key.get(secret, ()))),
+            places=places, stripped=tuple(sorted(blobs.encoded.get(secret, ()))),
             by_hand=tuple(p for p in places if p.message and p.encoding != "plain"),
             suppressed=tuple(sorted({f.suppression for f in found if f.suppression}))
             if all(f.suppression for f in found) else ()))
     keys.sort(key=lambda k: (-severity_rank(k.severity), k.redacted, k.sha256))
-    blobs = {blob: ", ".join(sorted(labels[blob])) or "a version of a file holding the key"
-             for key in keys for blob in key.stripped}
+    stripped = {blob: ", ".join(sorted(labels[blob])) or "a version of a file holding the key"
+                for key in keys for blob in key.stripped}
     return Plan(text(repository), origin and text(without_credentials(origin)), tuple(keys),
-                dict(sorted(blobs.items())), tuple(text(line) for line in unscanned),
+                dict(sorted(stripped.items())), tuple(escape(ref) for ref in sorted(refs)),
+                tuple(text(line) for line in unscanned),
                 tuple(escape(pattern) for pattern in excluded))
 
 
@@ -195,7 +218,7 @@ def sh_word(text: str) -> str:
 # The script. Paths are found when it runs, never written into it: any characters in the names
 # of its directory and of the mirror are only ever expanded inside double quotes.
 _SCRIPT = r"""#!/usr/bin/env bash
-# Written by hvscan purge-plan VERSION: removes the keys listed in PLAN.md (next to this script)
+# Written by hvscan purge-plan @VERSION@: removes the keys listed in PLAN.md (next to this script)
 # from the whole history of a fresh mirror clone. Usage: purge.sh /path/to/mirror.git
 # It never prints a key; replacements.txt, next to it, holds them.
 set -euo pipefail
@@ -231,8 +254,8 @@ make a fresh one with git clone --mirror"
 echo "purge.sh: rewriting every ref of the mirror with git filter-repo"
 git -C "$mirror" filter-repo --sensitive-data-removal \
     --replace-text "$here/replacements.txt" \
-    --replace-message "$here/replacements.txt"STRIP
-
+    --replace-message "$here/replacements.txt"@STRIP@
+@REFS@
 echo "purge.sh: expiring reflogs and pruning every object no ref reaches"
 git -C "$mirror" reflog expire --expire=now --expire-unreachable=now --all
 git -C "$mirror" gc --quiet --prune=now --aggressive
@@ -265,9 +288,16 @@ EOF
 """
 
 
+_DELETE_REFS = """
+echo "purge.sh: deleting the refs that point at a blob or tree holding a key (refs-to-delete.txt)"
+sed 's/^/delete /' <"$here/refs-to-delete.txt" | git -C "$mirror" update-ref --stdin
+"""
+
+
 def script(plan: Plan) -> str:
     strip = (' \\\n    --strip-blobs-with-ids "$here/blobs-to-strip.txt"' if plan.blobs else "")
-    return _SCRIPT.replace("VERSION", __version__).replace("STRIP", strip)
+    return (_SCRIPT.replace("@VERSION@", __version__).replace("@STRIP@", strip)
+            .replace("@REFS@\n", _DELETE_REFS if plan.refs else ""))
 
 
 def _fenced(lines: list[str]) -> str:
@@ -312,10 +342,13 @@ def plan_text(plan: Plan, directory: Path) -> str:
         f"(`--sensitive-data-removal`, `--replace-text {REPLACEMENTS}` for files, "
         f"`--replace-message {REPLACEMENTS}` for commit and tag messages, which text "
         "replacement alone leaves as they are"
-        + (f", `--strip-blobs-with-ids {BLOBS}` for the files that hold a key only encoded"
+        + (f", `--strip-blobs-with-ids {BLOBS}` for the files that hold a key encoded"
            if plan.blobs else "")
+        + (f", deletes the refs in `{REFS}`" if plan.refs else "")
         + "), expires the reflogs, runs `git gc --prune=now --aggressive` and, when hvscan is "
-        "on PATH, checks the result. Each key becomes `***REMOVED***`.",
+        "on PATH, checks the result. Each key becomes `***REMOVED***`. Every commit id "
+        "changes from the first commit that held a key on; git notes stay filed under the old "
+        "ids (git filter-repo does not move them).",
         "4. **Verify** (purge.sh does it when it can; run the same options you gave "
         "purge-plan, `--rules` included):",
         "",
@@ -368,15 +401,22 @@ def plan_text(plan: Plan, directory: Path) -> str:
                    if key.suppressed else ""), "", _fenced(lines)]
     if plan.blobs:
         out += ["", "## Blobs stripped whole", "",
-                "These hold a key only encoded (base64, UTF-16, inside an archive...), where "
+                "These hold a key encoded (base64, UTF-16, inside an archive...), where "
                 f"text replacement cannot reach it. `{BLOBS}` lists them; git filter-repo "
                 "removes these versions of the files from every commit. Add what you still "
                 "need back, without the key, after the purge.", "",
                 _fenced([f"{blob}  {label}" for blob, label in plan.blobs.items()])]
+    if plan.refs:
+        out += ["", "## Refs deleted", "",
+                "These refs point at a blob or a tree holding a key (directly or through "
+                "annotated tags), not at a commit: git filter-repo rewrites commits and leaves "
+                f"them as they are, so purge.sh deletes them (`{REFS}`) and the force-push "
+                "deletes them on the remote. Make them again, without the key, if you need them.",
+                "", _fenced(list(plan.refs))]
     by_hand = [place for key in plan.keys for place in key.by_hand]
     if by_hand:
         out += ["", "## Messages to fix by hand", "",
-                "These commit or tag messages hold a key only encoded, which no text replacement"
+                "These commit or tag messages hold a key encoded, which no text replacement"
                 " reaches: after purge.sh, rewrite them with `git filter-repo "
                 "--message-callback` (or `git rebase -i` and `git tag -f`) before pushing.", "",
                 _fenced([f"{p.commit or '?'}  {p.where}  [{p.encoding}]" for p in by_hand])]
@@ -425,6 +465,8 @@ def write(directory: Path, plan: Plan) -> list[str]:
         files = [(REPLACEMENTS, replacements(plan), 0o600)]
         if plan.blobs:
             files.append((BLOBS, "".join(f"{blob}\n" for blob in plan.blobs).encode(), 0o600))
+        if plan.refs:
+            files.append((REFS, "".join(f"{ref}\n" for ref in plan.refs).encode(), 0o600))
         files += [(SCRIPT, script(plan).encode(), 0o700),
                   (PLAN, plan_text(plan, directory).encode(), 0o600)]
         for name, data, mode in files:

@@ -39,7 +39,7 @@ class Leaky:
         self.keys = {name: make_key(kind, f"purge-{name}") for name, kind in (
             ("file", "live"), ("message", "live"), ("branch", "test"), ("encoded", "live"),
             ("tag_message", "live"), ("lightweight", "test"), ("hostile", "live"),
-            ("unreachable", "test"))}
+            ("unreachable", "test"), ("blob_tag", "live"), ("note", "test"))}
 
 
 @pytest.fixture
@@ -69,6 +69,10 @@ def leaky(dated_repo: DatedRepo) -> Leaky:
     repo.commit("reached by a lightweight tag only")
     repo.git("tag", "lw")
     repo.git("checkout", "-q", "main")
+    # A tag of a blob (no commit: git filter-repo leaves it as it is) and a note.
+    blob = repo.out("hash-object", "-w", "--stdin", input=f"{keys['blob_tag']}\n".encode())
+    repo.git("tag", "-a", "-m", "a blob", "blob-tag", blob)
+    repo.git("notes", "add", "-m", f"deployed with {keys['note']}")
     repo.write(HOSTILE_FILE, f"k={keys['hostile']}\n")
     repo.write("settings.py", "import os\nKEY = os.environ['KEY']\n")
     repo.commit("hostile name; the key moves to the environment")
@@ -94,9 +98,10 @@ def test_the_plan_carried_out_leaves_no_key(run_hvscan: Run, leaky: Leaky,
     out = tmp_path / HOSTILE_DIR
     done = _plan(run_hvscan, leaky, out)
     assert done.returncode == 0, done.stderr
-    assert b"purge plan for 8 keys written to" in done.stdout
+    assert b"purge plan for 10 keys written to" in done.stdout
+    assert b"1 ref pointing at a blob or tree holding a key" in done.stdout
     # Both versions of the file hiding it: the later one introduces nothing, and is stripped too.
-    assert b"2 blobs holding a key only encoded" in done.stdout
+    assert b"2 blobs holding a key encoded" in done.stdout
     mirror = tmp_path / HOSTILE_MIRROR
     leaky.repo.git("clone", "-q", "--mirror", "--no-local", str(leaky.repo.path), str(mirror))
     env = {**leaky.repo.env, "PATH": _bin() + os.pathsep + os.environ["PATH"]}
@@ -123,7 +128,9 @@ def test_the_plan_carried_out_leaves_no_key(run_hvscan: Run, leaky: Leaky,
 
     # What held no key is kept: refs, files, messages with the key replaced.
     assert show("for-each-ref --format=%(refname)").split() == [
-        "refs/heads/feature", "refs/heads/main", "refs/tags/lw", "refs/tags/v1"]
+        "refs/heads/feature", "refs/heads/main", "refs/notes/commits", "refs/tags/lw",
+        "refs/tags/v1"]
+    assert show("grep -h deployed refs/notes/commits") == "deployed with ***REMOVED***\n"
     assert show("cat-file -p v1").endswith("release, built with ***REMOVED***\n")
     assert "debugging with ***REMOVED***" in show("log --format=%s main")
     assert show("show main:README") == "hello\n"
@@ -141,10 +148,11 @@ def test_only_replacements_holds_the_keys(run_hvscan: Run, leaky: Leaky, tmp_pat
     done = _plan(run_hvscan, leaky, out)
     assert done.returncode == 0, done.stderr
     assert sorted(os.listdir(out)) == ["PLAN.md", "blobs-to-strip.txt", "purge.sh",
-                                       "replacements.txt"]
+                                       "refs-to-delete.txt", "replacements.txt"]
     _no_key_in(leaky, done.stdout, done.stderr,
                *((out / name).read_bytes() for name in ("PLAN.md", "blobs-to-strip.txt",
-                                                        "purge.sh")))
+                                                        "purge.sh", "refs-to-delete.txt")))
+    assert (out / "refs-to-delete.txt").read_text() == "refs/tags/blob-tag\n"
     replacements = (out / "replacements.txt").read_bytes()
     assert sorted(replacements.splitlines()) == sorted(
         f"literal:{key}==>***REMOVED***".encode() for key in leaky.keys.values())
@@ -169,7 +177,7 @@ def test_file_modes(run_hvscan: Run, leaky: Leaky, tmp_path: Path) -> None:
     modes = {name: stat.S_IMODE(os.stat(out / name).st_mode) for name in os.listdir(out)}
     assert stat.S_IMODE(os.stat(out).st_mode) == 0o700
     assert modes == {"replacements.txt": 0o600, "blobs-to-strip.txt": 0o600,
-                     "purge.sh": 0o700, "PLAN.md": 0o600}
+                     "refs-to-delete.txt": 0o600, "purge.sh": 0o700, "PLAN.md": 0o600}
 
 
 def test_a_non_empty_directory_is_refused_unless_forced(run_hvscan: Run, leaky: Leaky,
@@ -235,7 +243,7 @@ def test_a_key_encoded_in_a_message_is_left_for_a_fix_by_hand(
     dated_repo.commit(f"config blob {base64.b64encode(key.encode()).decode()}")
     done = run_hvscan("purge-plan", dated_repo.path, "-o", tmp_path / "plan")
     assert done.returncode == 0
-    assert b"warning: 1 message holding a key only encoded: fix by hand" in done.stdout
+    assert b"warning: 1 message holding a key encoded: fix by hand" in done.stdout
     plan = (tmp_path / "plan" / "PLAN.md").read_text()
     assert "## Messages to fix by hand" in plan and "commit message  [base64]" in plan
 

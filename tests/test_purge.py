@@ -21,7 +21,7 @@ def _key(secret: str) -> PurgeKey:
 
 
 def _plan(*secrets: str) -> Plan:
-    return Plan("repo", None, tuple(_key(s) for s in secrets), {}, (), ())
+    return Plan("repo", None, tuple(_key(s) for s in secrets), {}, (), (), ())
 
 
 def test_a_key_is_a_literal_line() -> None:
@@ -101,9 +101,11 @@ def test_write_never_follows_a_link_planted_in_the_directory(tmp_path: Path) -> 
     assert stat.S_IMODE(os.stat(out / purge.REPLACEMENTS).st_mode) == 0o600
 
 
-def test_the_script_strips_blobs_only_when_there_are_some() -> None:
-    assert "--strip-blobs-with-ids" not in purge.script(_plan("k"))
-    with_blobs = _plan("k")._replace(blobs={"a" * 40: "x"})
-    assert '--strip-blobs-with-ids "$here/blobs-to-strip.txt"' in purge.script(with_blobs)
-    assert subprocess.run(["bash", "-n"], input=purge.script(with_blobs).encode(),
-                          check=False).returncode == 0
+def test_the_script_strips_blobs_and_deletes_refs_only_when_there_are_some() -> None:
+    bare = purge.script(_plan("k"))
+    assert "--strip-blobs-with-ids" not in bare and "update-ref" not in bare and "@" not in bare
+    both = purge.script(_plan("k")._replace(blobs={"a" * 40: "x"}, refs=("refs/tags/t",)))
+    assert '--strip-blobs-with-ids "$here/blobs-to-strip.txt"' in both
+    assert 'sed \'s/^/delete /\' <"$here/refs-to-delete.txt" | git -C "$mirror" update-ref' in both
+    for script in (bare, both):
+        assert subprocess.run(["bash", "-n"], input=script.encode(), check=False).returncode == 0

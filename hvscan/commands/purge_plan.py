@@ -37,9 +37,9 @@ def run(repo: Path, output: Path, force: bool, skip_suppressed: bool, strict: bo
     history = HistoryOptions(all_occurrences=True, include_unreachable=True,
                              max_file_size=max_file_size)
     show_progress = sys.stderr.isatty() if progress is None else progress
-    hidden = purge.HiddenBlobs()
+    blobs = purge.KeyBlobs()
     result = run_scan(lambda pipeline: audit_history(pipeline, repo, history, show_progress,
-                                                     hidden), options.settings())
+                                                     blobs), options.settings())
     if result.errors:
         for error in result.errors:
             print(f"hvscan: error: {shown(error.path, result.engine)}: "
@@ -47,9 +47,11 @@ def run(repo: Path, output: Path, force: bool, skip_suppressed: bool, strict: bo
         raise HvscanError("the history could not be read whole: no purge plan written")
     if strict:
         fail_if_incomplete(result, " (no purge plan written)")
-    plan = purge.make_plan(result, hidden, skip_suppressed=skip_suppressed,
-                           repository=os.path.abspath(repo), origin=_origin_url(repo),
-                           excluded=tuple(options.exclude), unscanned=left_unscanned(result))
+    findings = purge.purged_findings(result, skip_suppressed)
+    refs = _refs_to(repo, purge.objects_holding_keys(findings, blobs)) if findings else []
+    plan = purge.make_plan(result, blobs, findings, repository=os.path.abspath(repo),
+                           origin=_origin_url(repo), refs=refs, excluded=tuple(options.exclude),
+                           unscanned=left_unscanned(result))
     shown_dir = purge.sh_word(os.fsdecode(output))
     if not plan.keys:
         print(f"hvscan: no key in the history of {shown(os.fsdecode(repo), None)}: nothing to "
@@ -75,11 +77,14 @@ def _summary(plan: Plan, written: list[str], shown_dir: str) -> None:
         print(f"  {key.redacted} {key.rule_id} [{key.severity}], "
               f"{counted(len(key.places), 'place')}{extra}")
     if plan.blobs:
-        print(f"  {counted(len(plan.blobs), 'blob')} holding a key only encoded: stripped whole "
+        print(f"  {counted(len(plan.blobs), 'blob')} holding a key encoded: stripped whole "
               f"({purge.BLOBS})")
+    if plan.refs:
+        print(f"  {counted(len(plan.refs), 'ref')} pointing at a blob or tree holding a key: "
+              f"deleted ({purge.REFS})")
     by_hand = sum(len(key.by_hand) for key in plan.keys)
     if by_hand:
-        print(f"  warning: {counted(by_hand, 'message')} holding a key only encoded: fix by "
+        print(f"  warning: {counted(by_hand, 'message')} holding a key encoded: fix by "
               f"hand ({purge.PLAN})")
     if plan.unscanned:
         print(f"  warning: {counted(len(plan.unscanned), 'part')} of the history not scanned: "
@@ -119,6 +124,36 @@ def _refuse_inside_work_tree(repo: Path, output: Path) -> None:
         raise HvscanError(f"{os.fsdecode(output)} is inside the work tree of the repository: "
                           "the plan holds the keys, write it outside (e.g. in your home "
                           "directory)")
+
+
+def _refs_to(repo: Path, objects: set[str]) -> list[str]:
+    """The refs that reach one of ``objects`` (blobs and tag objects holding keys) without a
+    commit on the way: a tag of a blob or a tree, directly or through other tags. git
+    filter-repo rewrites the history of commits and leaves such refs as they are."""
+    from hvscan.gitenv import run_git
+
+    path = os.fsdecode(repo)
+    listing = run_git(path, "for-each-ref", "--format=%(objecttype) %(*objecttype) %(refname)")
+    candidates = []
+    for line in listing.stdout.decode("utf-8", "surrogateescape").splitlines():
+        kind, peeled, ref = line.split(" ", 2)  # ref names hold no spaces
+        if "commit" not in (kind, peeled):
+            candidates.append(ref)
+    if listing.returncode != 0 or not candidates:
+        return []  # the audit has read these refs already: it would have said
+    # A tag of a tag peels one level in the listing: ask git for the object at the end.
+    ends = run_git(path, "cat-file", "--batch-check",
+                   input="".join(f"{ref}^{{}}\n" for ref in candidates).encode())
+    found = []
+    for ref, answer in zip(candidates, ends.stdout.splitlines(), strict=False):
+        if answer.split()[1:2] not in ([b"blob"], [b"tree"]):
+            continue  # a commit at the end: git filter-repo rewrites it
+        # Bounded: no commit on the way, so this lists the tags, trees and blobs it reaches.
+        reached = run_git(path, "rev-list", "--objects", ref, "--")
+        if any(entry.split(b" ", 1)[0].decode() in objects
+               for entry in reached.stdout.splitlines()):
+            found.append(ref)
+    return found
 
 
 def _origin_url(repo: Path) -> str | None:

@@ -376,7 +376,7 @@ def plan_text(plan: Plan, directory: Path) -> str:
         "",
         "## Keys",
         "",
-        "| # | key | sha256 | rule | severity | found at | removed by |",
+        "| # | key | sha256 | rule | severity | places | removed by |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for number, key in enumerate(plan.keys, 1):

@@ -283,3 +283,30 @@ def test_excludes_are_said(run_hvscan: Run, dated_repo: DatedRepo, tmp_path: Pat
                       "--exclude", "fixtures/")
     assert done.returncode == 0 and b"nothing to purge" in done.stdout
     assert b"note: 1 exclude pattern in effect" in done.stdout
+
+
+def test_extra_rules_are_purged_too_whatever_their_keys_hold(
+        run_hvscan: Run, dated_repo: DatedRepo, tmp_path: Path) -> None:
+    # A key holding the expressions file's own '==>' separator and a space.
+    rules = tmp_path / "acme.toml"
+    rules.write_text("[[rules]]\nid='acme'\ndescription='Acme'\nregex='acme==> [0-9]{6}'\n"
+                     "keywords=['acme==>']\nkey_type='token'\nseverity='info'\n"
+                     "remediation='Rotate.'\n")
+    secret = "acme==> 493817"
+    dated_repo.write("a.txt", f"token: {secret}\n")
+    dated_repo.commit(f"acme {secret}")
+    out = tmp_path / "plan"
+    done = run_hvscan("purge-plan", dated_repo.path, "-o", out, "--rules", rules)
+    assert done.returncode == 0, done.stderr
+    assert secret.encode() not in done.stdout + (out / "PLAN.md").read_bytes()
+    mirror = tmp_path / "mirror.git"
+    dated_repo.git("clone", "-q", "--mirror", "--no-local", str(dated_repo.path), str(mirror))
+    env = {**dated_repo.env, "PATH": _bin() + os.pathsep + os.environ["PATH"]}
+    purged = subprocess.run(["bash", str(out / "purge.sh"), str(mirror)], env=env,
+                            capture_output=True, check=False, timeout=300)
+    assert purged.returncode == 0, purged.stderr
+    objects = subprocess.run(["git", "-C", str(mirror), "cat-file", "--batch-all-objects",
+                              "--batch"], capture_output=True, check=True, env=env).stdout
+    assert secret.encode() not in objects
+    assert b"token: ***REMOVED***\n" in objects and b"acme ***REMOVED***" in objects
+    assert run_hvscan("git", "--include-unreachable", "--rules", rules, mirror).returncode == 0

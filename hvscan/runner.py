@@ -152,11 +152,7 @@ def scan_and_report(
     if output is not None or output_format != "text":
         # Only the text report on standard output is sure to be read by a person (a CSV cannot
         # even hold them): say on stderr what could not be scanned.
-        from hvscan.shown import shown
-
-        for error in result.errors:
-            path, message = (shown(text, result.engine, show_secrets) for text in error)
-            print(f"hvscan: error: {path}: {message}", file=sys.stderr)
+        print_errors(result, show_secrets)
     if output is None:
         write_stdout(text)
     else:
@@ -179,6 +175,16 @@ def scan_and_report(
         severity_rank(f.severity) >= threshold for f in result.findings
     )
     sys.exit(EXIT_FINDINGS if failing and not exit_zero else EXIT_CLEAN)
+
+
+def print_errors(result: ScanResult, show_secrets: bool = False) -> None:
+    """What could not be scanned, one ``hvscan: error:`` line each on standard error, shown as
+    reports show the names in it."""
+    from hvscan.shown import shown
+
+    for error in result.errors:
+        path, message = (shown(text, result.engine, show_secrets) for text in error)
+        print(f"hvscan: error: {path}: {message}", file=sys.stderr)
 
 
 def fail_if_incomplete(result: ScanResult, consequence: str = "",

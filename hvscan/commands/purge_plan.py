@@ -13,7 +13,7 @@ import sys
 from typing import TYPE_CHECKING, NoReturn
 
 from hvscan.commands.git import audit_history
-from hvscan.runner import EXIT_CLEAN, HvscanError, fail_if_incomplete, run_scan
+from hvscan.runner import EXIT_CLEAN, HvscanError, fail_if_incomplete, print_errors, run_scan
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -41,9 +41,7 @@ def run(repo: Path, output: Path, force: bool, skip_suppressed: bool, strict: bo
     result = run_scan(lambda pipeline: audit_history(pipeline, repo, history, show_progress,
                                                      blobs), options.settings())
     if result.errors:
-        for error in result.errors:
-            print(f"hvscan: error: {shown(error.path, result.engine)}: "
-                  f"{shown(error.message, result.engine)}", file=sys.stderr)
+        print_errors(result)
         raise HvscanError("the history could not be read whole: no purge plan written")
     if strict:
         fail_if_incomplete(result, " (no purge plan written)")

@@ -310,3 +310,19 @@ def test_extra_rules_are_purged_too_whatever_their_keys_hold(
     assert secret.encode() not in objects
     assert b"token: ***REMOVED***\n" in objects and b"acme ***REMOVED***" in objects
     assert run_hvscan("git", "--include-unreachable", "--rules", rules, mirror).returncode == 0
+
+
+def test_what_was_not_scanned_is_said_and_strict_writes_no_plan(
+        run_hvscan: Run, dated_repo: DatedRepo, tmp_path: Path) -> None:
+    dated_repo.write("small.txt", f"{make_key('live', 'small')}\n")
+    dated_repo.write("big.txt", "x" * 4000 + f"\n{make_key('live', 'big')}\n")
+    dated_repo.commit("keys")
+    args = ("purge-plan", dated_repo.path, "--max-file-size", "1KB")
+    done = run_hvscan(*args, "-o", tmp_path / "strict", "--strict")
+    assert done.returncode == 2 and b"no purge plan written" in done.stderr
+    assert not (tmp_path / "strict").exists()
+    done = run_hvscan(*args, "-o", tmp_path / "plan")
+    assert done.returncode == 0
+    assert b"warning: 1 part of the history not scanned" in done.stdout
+    plan = (tmp_path / "plan" / "PLAN.md").read_text()
+    assert "## Not scanned" in plan and "big.txt" in plan

@@ -82,7 +82,8 @@ _VERIFY_OPTIONS = [
                  help="Report only keys verified live (same as --results live)."),
     click.option("--results", metavar="LIST",
                  help="Report only these verification results: comma-separated "
-                      "live,unknown,invalid (default: all)."),
+                      "live,unknown,invalid (default: all; trufflehog's verified and "
+                      "unverified mean live and invalid)."),
     click.option("--verify-workers", type=click.IntRange(1, 16), default=4, show_default=True,
                  help="Verification requests in flight at once."),
     click.option("--verify-timeout", type=click.FloatRange(0, min_open=True), default=10.0,
@@ -127,6 +128,12 @@ def scan_options(function: F) -> F:
                      help="Fingerprints and key hashes to ignore, one a line (default: "
                           ".hvscanignore in the scanned directory or a parent, up to the "
                           "repository root)."),
+        click.option("--foreign-allow-markers/--no-foreign-allow-markers", default=True,
+                     show_default=True,
+                     help="Honour other scanners' inline allow markers like hvscan:allow: "
+                          "gitleaks:allow, trufflehog:ignore and detect-secrets' 'pragma: "
+                          "allowlist secret' on the key's line, 'pragma: allowlist nextline "
+                          "secret' on the line before."),
         *_decode_options(),
     ]
     function = _configured(function)
@@ -168,6 +175,14 @@ _STRICT_OPTION = click.option(
          "code otherwise.")
 
 
+REDACT_FLAG = "--redact"
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """Keep a value that reaches no command (``--redact``) where ``_configured`` checks it."""
+    ctx.meta[f"hvscan.{param.name}"] = value
+
+
 def report_options(function: F) -> F:
     """Options every scan command that reports shares (``scan_options`` included)."""
     options = [
@@ -189,6 +204,10 @@ def report_options(function: F) -> F:
                      help="Also list suppressed findings (inline allow, ignore file, baseline)."),
         click.option("--show-secrets", is_flag=True,
                      help="Print full secrets in the report (redacted by default)."),
+        # gitleaks' spelling of the default: accepted so that its command lines carry over.
+        click.option(REDACT_FLAG, is_flag=True, expose_value=False, callback=_remember,
+                     help="Redact secrets in the report: the default (for gitleaks' command "
+                          "lines); refused with --show-secrets."),
         click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
                      show_default=True,
                      help="Colour the text report (auto: on a terminal, unless NO_COLOR is set)."),
@@ -226,6 +245,9 @@ def _configured(function: F) -> F:
         from hvscan import config
 
         ctx = click.get_current_context()
+        if ctx.meta.get("hvscan.redact") and values.get("show_secrets"):
+            raise click.UsageError(f"{REDACT_FLAG} and --show-secrets contradict each other: "
+                                   "reports are redacted unless --show-secrets", ctx)
         given = {name for name in values
                  if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT}
         config.resolve(values, given, _first_path(ctx))
@@ -347,18 +369,28 @@ def stdin_command(max_file_size: int, options: ScanOptions, report: OutputOption
                    "first PATH (or the current directory), as 'hvscan git' reports them.")
 @click.option("--output", "-o", type=FILE,
               default=DEFAULT_BASELINE, show_default=True, help="Baseline file to write.")
+@click.option("--update", is_flag=True,
+              help="Update the existing file instead of rewriting it: entries still found are "
+                   "kept with their notes, others removed, new findings added; what changed "
+                   "is listed on standard error.")
+@click.option("--reason", metavar="TEXT",
+              help="Why the findings this run adds were accepted (stored in their entries).")
+@click.option("--accepted-by", metavar="NAME",
+              help="Who accepted the findings this run adds (stored in their entries).")
 @_STRICT_OPTION
 @scan_options
 def baseline_command(
     paths: tuple[Path, ...], max_file_size: int, follow_symlinks: bool, history: bool,
-    output: Path, strict: bool, options: ScanOptions
+    output: Path, update: bool, reason: str | None, accepted_by: str | None, strict: bool,
+    options: ScanOptions
 ) -> None:
     """Record the current findings as accepted, so that scans with --baseline FILE report only
     new ones. The file holds fingerprints and key hashes, never keys, and no line numbers:
     recording an unchanged tree again gives the same bytes."""
     from hvscan.commands.baseline import run
 
-    run(paths, max_file_size, follow_symlinks, history, output, strict, options)
+    run(paths, max_file_size, follow_symlinks, history, output, strict, update, reason,
+        accepted_by, options)
 
 
 @cli.command("git")
@@ -366,7 +398,8 @@ def baseline_command(
 @click.option("--since-commit", metavar="REV",
               help="Only commits that REV does not reach: what was added since REV.")
 @click.option("--range", "commit_range", metavar="A..B",
-              help="Only commits that B reaches and A does not.")
+              help="Only commits that B reaches and A does not (what B added since it forked "
+                   "from A; the configuration is read from A). A...B is refused.")
 @click.option("--branch", metavar="REF",
               help="Only the history of REF (branch, tag or commit) instead of every ref.")
 @click.option("--all-occurrences", is_flag=True,

@@ -78,6 +78,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("exclude", checks.pattern, multiple=True),
         Setting("fail-on", checks.choice(checks.FAIL_ON)),
         Setting("strict", checks.boolean),
+        Setting("foreign-allow-markers", checks.boolean),
         Setting("max-file-size", checks.size),
         Setting("max-decode-depth", checks.int_range(*checks.DECODE_DEPTH)),
         Setting("max-archive-depth", checks.int_range(*checks.ARCHIVE_DEPTH)),

@@ -87,7 +87,7 @@ class Match(NamedTuple):
     encoding: str = "plain"
     placeholder: bool = False
     member: str | None = None
-    # The key's line carries an ``hvscan:allow`` marker (read by the marker the engine was
+    # The key's line carries an inline allow marker (read by the marker reader the engine was
     # handed, hvscan.suppress.InlineAllow): read where the bytes are, so every source gets it,
     # including those that keep only matches.
     allowed: bool = False

@@ -45,9 +45,11 @@ class ScanSettings(NamedTuple):
     ignore_file: Path | CommittedFile | None = None
     baseline_file: Path | CommittedFile | None = None
     limits: Limits = Limits()
-    # False when the scanned change wrote its own hvscan:allow markers (a range scan): they do
+    # False when the scanned change wrote its own inline allow markers (a range scan): they do
     # not suppress its findings (docs/security.md).
     trust_inline: bool = True
+    # Whether other scanners' allow markers count as hvscan:allow (hvscan/suppress.py).
+    foreign_allow_markers: bool = True
     # The ignore file as the change under scan left it: never applied, only named on the
     # findings it would have suppressed.
     untrusted_ignore_file: Path | CommittedFile | None = None
@@ -82,7 +84,7 @@ def run_scan(produce: Produce, settings: ScanSettings = DEFAULTS,
     from hvscan.engine import Engine
     from hvscan.excludes import path_filter
     from hvscan.rules import load_rules
-    from hvscan.suppress import InlineAllow, Suppressor, load_ignore_file
+    from hvscan.suppress import Suppressor, allow_marker, load_ignore_file
 
     rules = load_rules(settings.rule_files, verify=not settings.rules_from_configuration)
     baseline = None
@@ -98,7 +100,8 @@ def run_scan(produce: Produce, settings: ScanSettings = DEFAULTS,
         untrusted=load_ignore_file(untrusted) if untrusted is not None else frozenset(),
     )
     excluded = path_filter(settings.exclude)
-    engine = Engine(rules, settings.limits, allow_marker=InlineAllow)
+    engine = Engine(rules, settings.limits,
+                    allow_marker=allow_marker(settings.foreign_allow_markers))
     result = produce(scan.Pipeline(engine, excluded, annotate))
     result.engine = engine  # whatever the source: reports redact keys with it
     scan.settle(result, excluded, suppressor)

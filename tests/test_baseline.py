@@ -53,7 +53,8 @@ def test_output_does_not_depend_on_order_or_line_numbers() -> None:
 
 def test_write_then_load_matches_by_rule_and_key(tmp_path: Path) -> None:
     path = tmp_path / "b.json"
-    assert baseline.write(path, [finding(LIVE, "a.py"), finding(LIVE, "a.py", 5)]) == 1
+    assert baseline.write(path, baseline.entries([finding(LIVE, "a.py"),
+                                                  finding(LIVE, "a.py", 5)])) == 1
     assert oct(path.stat().st_mode & 0o777) == oct(0o644)
     loaded = baseline.load(path)
     assert loaded.contains(finding(LIVE, "a.py", 30))
@@ -64,10 +65,11 @@ def test_write_then_load_matches_by_rule_and_key(tmp_path: Path) -> None:
 
 def test_failed_write_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(baseline.BaselineError, match="cannot write baseline"):
-        baseline.write(tmp_path / "missing-dir" / "b.json", [finding(LIVE, "a.py")])
+        baseline.write(tmp_path / "missing-dir" / "b.json",
+                       baseline.entries([finding(LIVE, "a.py")]))
     (tmp_path / "dir.json").mkdir()
     with pytest.raises(baseline.BaselineError, match="cannot write baseline"):
-        baseline.write(tmp_path / "dir.json", [finding(LIVE, "a.py")])
+        baseline.write(tmp_path / "dir.json", baseline.entries([finding(LIVE, "a.py")]))
     assert [p.name for p in tmp_path.iterdir()] == ["dir.json"]
 
 
@@ -90,6 +92,14 @@ GOOD = {"fingerprint": "a" * 32, "rule_id": "r", "path": "p", "secret_sha256": "
          "'fingerprint' must be 32 lowercase hex digits"),
         ({"hvscan_baseline": 1, "findings": [{**GOOD, "rule_id": ""}]},
          "'rule_id' must be a non-empty string"),
+        ({"hvscan_baseline": 1, "findings": [{**GOOD, "reason": 3}]},
+         "field 'reason' must be a string"),
+        ({"hvscan_baseline": 1, "findings": [{**GOOD, "accepted_by": None}]},
+         "field 'accepted_by' must be a string"),
+        ({"hvscan_baseline": 1, "findings": [{**GOOD, "path": ["p"]}]},
+         "field 'path' must be a string or null"),
+        ({"hvscan_baseline": 1, "findings": [{**GOOD, "accepted": "yes"}]},
+         "unknown field 'accepted'"),
     ],
 )
 def test_load_rejects_what_is_not_a_baseline(
@@ -99,6 +109,66 @@ def test_load_rejects_what_is_not_a_baseline(
     path.write_text(document if isinstance(document, str) else json.dumps(document))
     with pytest.raises(baseline.BaselineError, match=message):
         baseline.load(path)
+
+
+# Review: notes, and updates that change only what changed (issue 14, item 6)
+
+OLD = make_key("live", 15)
+
+
+def test_notes_are_optional_and_written_in_one_field_order(tmp_path: Path) -> None:
+    noted = baseline.entries([finding(LIVE, "a.py")], baseline.Notes("test fixture", "ana"))
+    assert noted[0]["reason"] == "test fixture" and noted[0]["accepted_by"] == "ana"
+    only_reason = baseline.entries([finding(LIVE, "a.py")], baseline.Notes("fixture"))
+    assert "accepted_by" not in only_reason[0]
+    # Whatever order a file holds an entry's fields in, it is written in one order.
+    shuffled = [dict(reversed(list(noted[0].items())))]
+    assert baseline.dumps(shuffled) == baseline.dumps(noted)
+    assert list(json.loads(baseline.dumps(shuffled))["findings"][0]) == [
+        "fingerprint", "rule_id", "path", "secret_sha256", "secret_redacted", "reason",
+        "accepted_by"]
+
+
+def test_update_keeps_removes_and_adds_only_what_changed() -> None:
+    old = baseline.entries([finding(LIVE, "a.py"), finding(OLD, "old.py")],
+                           baseline.Notes("revoked 2024-05", "ana"))
+    old[0].pop("accepted_by")  # an entry with a reason only keeps exactly that
+    now = [finding(LIVE, "a.py", 40), finding(TEST, "t.py")]
+    items, change = baseline.update(old, now, baseline.Notes("fixture", None))
+    assert change.kept == 1
+    assert [e["path"] for e in change.removed] == ["old.py"]
+    assert [(e["path"], e.get("reason"), e.get("accepted_by")) for e in change.added] == [
+        ("t.py", "fixture", None)]
+    assert [(e["path"], e.get("reason"), e.get("accepted_by")) for e in items] == [
+        ("a.py", "revoked 2024-05", None), ("t.py", "fixture", None)]
+    # The same findings again: nothing changes, byte for byte.
+    again, change = baseline.update(items, now)
+    assert baseline.dumps(again) == baseline.dumps(items)
+    assert (change.added, change.removed, change.kept) == ([], [], 2)
+
+
+def test_update_a_moved_key_keeps_its_acceptance_unless_told_otherwise() -> None:
+    old = baseline.entries([finding(LIVE, "a.py")], baseline.Notes("revoked", "ana"))
+    moved = [finding(LIVE, "src/a.py")]
+    items, change = baseline.update(old, moved)
+    assert [(e["path"], e["reason"], e["accepted_by"]) for e in items] == [
+        ("src/a.py", "revoked", "ana")]
+    assert len(change.added) == len(change.removed) == 1
+    items, _ = baseline.update(old, moved, baseline.Notes(None, "bo"))
+    assert [(e["reason"], e["accepted_by"]) for e in items] == [("revoked", "bo")]
+
+
+def test_a_baseline_written_before_notes_loads_and_updates(tmp_path: Path) -> None:
+    # The format as hvscan wrote it before notes existed (five fields an entry).
+    entry = {"fingerprint": finding(LIVE, "a.py").fingerprint, "rule_id": "hesedvid-live-key",
+             "path": "a.py", "secret_sha256": finding(LIVE, "a.py").secret_sha256,
+             "secret_redacted": finding(LIVE, "a.py").secret_redacted}
+    text = json.dumps({"hvscan_baseline": 1, "findings": [entry]}, indent=2) + "\n"
+    path = tmp_path / "old.json"
+    path.write_text(text)
+    assert baseline.load(path).contains(finding(LIVE, "elsewhere.py"))
+    items, change = baseline.update(baseline.read_entries(path), [finding(LIVE, "a.py")])
+    assert baseline.dumps(items) == text and change.kept == 1
 
 
 # Fingerprints on every platform: paths are POSIX and relative, so a baseline or ignore file
@@ -266,6 +336,58 @@ def test_baseline_git_records_history_too(tmp_path: Path, gitenv: dict[str, str]
     repo.commit("a new key")
     done = hv("git", "--baseline", ".hvscan-baseline.json", "--format", "json")
     assert [f["path"] for f in json.loads(done.stdout)["findings"]] == ["src/new.py"]
+
+
+def test_update_through_the_command(repo: Path, run_hvscan: Run) -> None:
+    done = run_hvscan("baseline", "--reason", "test keys of the dev account", "--accepted-by",
+                      "ana", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    first = json.loads((repo / ".hvscan-baseline.json").read_text())["findings"]
+    assert {(e["reason"], e["accepted_by"]) for e in first} == {
+        ("test keys of the dev account", "ana")}
+    # One key goes, another comes: only those two entries change.
+    (repo / "src" / "dev.env").write_text("HV=\n")
+    (repo / "src" / "new.py").write_text(f"K = '{make_key('live', 16)}'\n")
+    done = run_hvscan("baseline", "--update", "--reason", "a fixture", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    err = done.stderr.decode()
+    assert "hvscan: updated .hvscan-baseline.json: added 1, removed 1, kept 1" in err
+    assert "  added: src/new.py: hesedvid-live-key hv_live_" in err
+    assert "  removed: src/dev.env: hesedvid-test-key hv_test_" in err
+    assert make_key("live", 16) not in err and TEST not in err
+    updated = (repo / ".hvscan-baseline.json").read_bytes()
+    assert [(e["path"], e["reason"], e.get("accepted_by")) for e in
+            json.loads(updated)["findings"]] == [
+        ("src/app.py", "test keys of the dev account", "ana"), ("src/new.py", "a fixture", None)]
+    assert make_key("live", 16).encode() not in updated
+    done = run_hvscan("baseline", "--update", cwd=repo)
+    assert "added 0, removed 0, kept 2" in done.stderr.decode()
+    assert (repo / ".hvscan-baseline.json").read_bytes() == updated
+    assert scan(run_hvscan, repo) == (0, [])
+    # Without --update the file is recorded anew: the notes given, or none.
+    run_hvscan("baseline", cwd=repo)
+    assert all("reason" not in e for e in
+               json.loads((repo / ".hvscan-baseline.json").read_text())["findings"])
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--update", "-o", "missing.json"),
+     "missing.json: no baseline to update; record one first with 'hvscan baseline'"),
+    (("--reason", " "), "Invalid value for --reason: must not be empty"),
+    (("--accepted-by", ""), "Invalid value for --accepted-by: must not be empty"),
+])
+def test_update_and_notes_errors_exit_2(repo: Path, run_hvscan: Run, args: tuple[str, ...],
+                                        message: str) -> None:
+    done = run_hvscan("baseline", *args, cwd=repo)
+    assert done.returncode == 2 and message in done.stderr.decode()
+    assert not (repo / ".hvscan-baseline.json").exists() and not (repo / "missing.json").exists()
+
+
+def test_update_refuses_a_file_that_is_not_a_baseline(repo: Path, run_hvscan: Run) -> None:
+    (repo / ".hvscan-baseline.json").write_text('{"hvscan_baseline": 1, "findings": [{"x": 1}]}')
+    done = run_hvscan("baseline", "--update", cwd=repo)
+    assert done.returncode == 2 and "unknown field 'x'" in done.stderr.decode()
+    assert (repo / ".hvscan-baseline.json").read_text().endswith('[{"x": 1}]}')
 
 
 def test_baseline_git_outside_a_repository_is_exit_2(tmp_path: Path, run_hvscan: Run) -> None:

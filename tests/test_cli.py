@@ -49,6 +49,25 @@ def test_show_secrets_prints_full_keys(tree: Path, run_hvscan: Run) -> None:
     assert make_key("live", 1) in out
 
 
+@pytest.mark.parametrize("command", [("dir",), ("stdin",)])
+def test_redact_is_the_default_and_contradicts_show_secrets(
+        tree: Path, run_hvscan: Run, command: tuple[str, ...]) -> None:
+    # gitleaks' --redact: accepted, changes nothing; with --show-secrets, which wins is no
+    # guess to make about whether keys get printed.
+    key = make_key("live", 1)
+    source = (tree / "src" / "app.py").read_bytes() if command == ("stdin",) else None
+    plain = run_hvscan(*command, input=source, cwd=tree)
+    redacted = run_hvscan(*command, "--redact", input=source, cwd=tree)
+    assert (redacted.returncode, redacted.stdout) == (plain.returncode, plain.stdout)
+    assert redacted.returncode == 1
+    assert key not in redacted.stdout.decode()
+    for args in (("--redact", "--show-secrets"), ("--show-secrets", "--redact")):
+        done = run_hvscan(*command, *args, input=source, cwd=tree)
+        assert done.returncode == 2 and done.stdout == b""
+        assert ("Error: --redact and --show-secrets contradict each other: reports are "
+                "redacted unless --show-secrets") in done.stderr.decode()
+
+
 def test_json_report_contract(tree: Path, run_hvscan: Run) -> None:
     done = run_hvscan("dir", "--format", "json", cwd=tree)
     report = json.loads(done.stdout)

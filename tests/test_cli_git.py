@@ -136,6 +136,20 @@ def test_a_revision_value_named_like_an_option_is_refused(
     assert not (tmp_path / "written").exists()
 
 
+@pytest.mark.parametrize("value", ["HEAD~2...HEAD", "--range=HEAD~2...HEAD"])
+def test_a_symmetric_difference_is_refused_with_the_spelling_to_use(
+        run_hvscan: Run, leaky: tuple[DatedRepo, str, str], value: str) -> None:
+    repo, _, _ = leaky
+    args = (value,) if value.startswith("--") else ("--range", value)
+    done = run_hvscan("git", repo.path, *args)
+    assert done.returncode == 2 and done.stdout == b""
+    [line] = done.stderr.decode().splitlines()
+    assert "'HEAD~2...HEAD' (A...B, a symmetric difference) is not supported; use HEAD~2..HEAD" \
+        in line
+    # What it suggests is what a gate means: the commits HEAD added since it forked.
+    assert run_hvscan("git", repo.path, "--range", "HEAD~2..HEAD").returncode == 1
+
+
 def test_since_commit_on_the_command_line(run_hvscan: Run,
                                           leaky: tuple[DatedRepo, str, str]) -> None:
     repo, _, commit = leaky

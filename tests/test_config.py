@@ -428,6 +428,11 @@ _ENCODED = base64.b64encode(RANGE_KEY.encode()).decode()
 # What a change adds next to the key, each of which turned `hvscan git --range` green on old main.
 BYPASSES = {
     "inline-allow": {"app.py": f'KEY = "{RANGE_KEY}"  # hvscan:allow\n'},
+    # Other scanners' markers are inline markers like hvscan:allow, trusted no more.
+    "gitleaks-allow": {"app.py": f'KEY = "{RANGE_KEY}"  # gitleaks:allow\n'},
+    "pragma-allowlist": {"app.py": f'KEY = "{RANGE_KEY}"  # pragma: allowlist secret\n'},
+    "pragma-nextline": {"app.py": f'# pragma: allowlist nextline secret\nKEY = "{RANGE_KEY}"\n'},
+    "trufflehog-ignore": {"app.py": f'KEY = "{RANGE_KEY}"  # trufflehog:ignore\n'},
     "ignore-file": {".hvscanignore": _ignore_entry(RANGE_KEY)},
     "exclude": {".hvscan.toml": 'exclude = ["*"]\n'},
     "decode-depth": {".hvscan.toml": "max-decode-depth = 0\n", "app.py": f'KEY = "{_ENCODED}"\n'},
@@ -460,12 +465,16 @@ def test_a_change_cannot_turn_its_own_gate_green(
     [finding] = report(done)["findings"]
     assert finding["secret_sha256"] == key_sha256(RANGE_KEY)
     # The whole history (no change under scan) still honours the working tree's settings.
-    if bypass not in ("inline-allow", "config-names-an-ignore-file"):
+    if bypass not in (*_INLINE, "config-names-an-ignore-file"):
         assert run_hvscan("git", cwd=base_repo.path).returncode == 0
 
 
+_INLINE = ("inline-allow", "gitleaks-allow", "pragma-allowlist", "pragma-nextline",
+           "trufflehog-ignore")
+
+
 @pytest.mark.parametrize(("bypass", "field", "line"), [
-    ("inline-allow", "inline", "hvscan:allow marker"),
+    *((bypass, "inline", "inline allow marker") for bypass in _INLINE),
     ("ignore-file", "ignore-file", "ignore-file entry"),
 ])
 def test_a_suppression_the_range_adds_is_reported(

@@ -25,6 +25,9 @@ CONTENTS = {
     "placeholder": f"use {'hv_test_' + 'x' * 32} in examples\n",
     "acme": "token acme_123456\n",
     "wide": "plain words\n".encode("utf-16").decode("latin-1"),
+    "gitleaks allow": f"KEY = '{make_key('live', 23)}'  # gitleaks:allow\n",
+    "nextline pragma": f"# pragma: allowlist nextline secret\nKEY = '{make_key('live', 24)}'\n",
+    "allowed": f"KEY = '{make_key('live', 25)}'  # hvscan:allow\n",
 }
 EXTRA_RULE = ("[[rules]]\nid='acme'\ndescription='Acme'\nregex='acme_[0-9]{6}'\n"
               "keywords=['acme_']\nkey_type='token'\nseverity='high'\nremediation='Rotate.'\n")
@@ -33,13 +36,14 @@ CONFIGS = {
     "exclude": 'exclude = ["sub/", "*.md"]\n',
     "fail-on": 'fail-on = "critical"\n',
     "strict": "strict = true\n",
+    "no foreign markers": "foreign-allow-markers = false\n",
     "bad": 'fail-on = "loud"\n',
     "empty": "",
 }
 CONFIG_DIRS = (".", "real", "real/sub", "a", "a/b")
 VARIABLES = ({}, {"HVSCAN_FAIL_ON": "critical"}, {"HVSCAN_EXCLUDE": "real/"},
              {"HVSCAN_MAX_FILE_SIZE": "huge"}, {"HESEDVID_ORG_ID": "not/an/org"},
-             {"HVSCAN_CONFIG": "real/.hvscan.toml"})
+             {"HVSCAN_CONFIG": "real/.hvscan.toml"}, {"HVSCAN_FOREIGN_ALLOW_MARKERS": "no"})
 COMMANDS = (("staged",), ("git", "--staged"), ("dir",), ("dir", "."), ("dir", "work"),
             ("dir", "FILES"), ("dir", "--hook", "FILES"), ("dir", "work/link/f.txt"),
             ("dir", "--hook", "work/link/f.txt"), ("dir", "--format", "json", "FILES"),
@@ -94,6 +98,18 @@ def build(root: Path, tree: dict[str, Any], env: dict[str, str]) -> list[str]:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 @example(REPRODUCTION)
+# Other scanners' markers: honoured by the default scan the fast path runs itself, and turned
+# off by a configuration file or a variable, which send it to the full command line.
+@example({**REPRODUCTION, "files": {"real/g.py": "gitleaks allow", "top.txt": "nextline pragma",
+                                    "a/b/h.md": "allowed"}, "configs": {}, "staged": "all",
+          "command": ("staged",)})
+@example({**REPRODUCTION, "files": {"real/g.py": "gitleaks allow", "top.txt": "nextline pragma"},
+          "configs": {}, "command": ("dir",)})
+@example({**REPRODUCTION, "files": {"real/g.py": "gitleaks allow", "top.txt": "nextline pragma"},
+          "configs": {".": "no foreign markers"}, "command": ("dir", "FILES")})
+@example({**REPRODUCTION, "files": {"real/g.py": "gitleaks allow"}, "configs": {},
+          "variables": {"HVSCAN_FOREIGN_ALLOW_MARKERS": "no"}, "staged": "all",
+          "command": ("git", "--staged")})
 @given(trees)
 def test_the_fast_path_and_the_full_command_line_agree(tree: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory() as temporary:

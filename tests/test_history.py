@@ -424,7 +424,10 @@ def test_commit_messages_in_a_range_are_scanned(repo: DatedRepo) -> None:
     ({"commit_range": "--output=x..main"}, "--range: '--output=x' is not a revision"),
     ({"commit_range": "main..--output=x"}, "--range: '--output=x' is not a revision"),
     ({"commit_range": "main"}, "--range: 'main' is not of the form A..B"),
-    ({"commit_range": "main...main"}, "is not of the form A..B"),
+    ({"commit_range": "main...main"}, "is not supported; use main..main: the commits main"),
+    ({"commit_range": "main....main"}, "is not of the form A..B"),
+    ({"commit_range": "...main"}, "is not of the form A..B"),
+    ({"commit_range": "main..."}, "is not of the form A..B"),
     ({"include_unreachable": True, "branch": "main"}, "cannot be combined"),
 ])
 def test_bad_revisions_are_clear_errors(repo: DatedRepo, options: dict[str, Any],

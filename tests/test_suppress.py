@@ -28,17 +28,28 @@ KEY = make_key("live", 7)
 ENGINE = Engine(load_builtin_rules(), allow_marker=InlineAllow)
 
 
-def allowed_inline(data: bytes, start: int, end: int) -> bool:
+def allowed_inline(data: bytes, start: int, end: int, foreign: bool = True) -> bool:
     """Whether the line holding ``data[start:end]`` carries the marker, as the engine asks."""
-    return InlineAllow(data)(*Locator(data).line_bounds(start, end))
+    return InlineAllow(data, foreign)(*Locator(data).line_bounds(start, end))
 
 
-def reference_allowed(data: bytes, start: int, end: int) -> bool:
-    """The definition: one of the marker's forms lies within the span's line."""
+def _utf8_and_utf16(markers: list[str]) -> list[bytes]:
+    return [marker.encode(codec) for marker in markers
+            for codec in ("utf-8", "utf-16-le", "utf-16-be")]
+
+
+def reference_allowed(data: bytes, start: int, end: int, foreign: bool = True) -> bool:
+    """The definition: one of the markers' forms lies within the span's line, or (the nextline
+    pragma) within the line before it."""
+    line_start = data.rfind(b"\n", 0, start) + 1
     line_end = data.find(b"\n", end)
-    line = data[data.rfind(b"\n", 0, start) + 1:len(data) if line_end < 0 else line_end]
-    return any(marker in line for marker in (
-        b"hvscan:allow", "hvscan:allow".encode("utf-16-le"), "hvscan:allow".encode("utf-16-be")))
+    line = data[line_start:len(data) if line_end < 0 else line_end]
+    before = data[data.rfind(b"\n", 0, line_start - 1) + 1:line_start - 1] if line_start else b""
+    on_line = ["hvscan:allow"] + (
+        ["gitleaks:allow", "pragma: allowlist secret", "trufflehog:ignore"] if foreign else [])
+    on_line_before = ["pragma: allowlist nextline secret"] if foreign else []
+    return (any(marker in line for marker in _utf8_and_utf16(on_line))
+            or any(marker in before for marker in _utf8_and_utf16(on_line_before)))
 
 
 def span(data: bytes, needle: str = KEY) -> tuple[int, int]:
@@ -58,6 +69,43 @@ def span(data: bytes, needle: str = KEY) -> tuple[int, int]:
 def test_marker_on_the_key_line_allows_it(text: str) -> None:
     data = text.encode()
     assert allowed_inline(data, *span(data))
+    assert allowed_inline(data, *span(data), foreign=False)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f'API = "{KEY}"  # gitleaks:allow\n',
+        f"// gitleaks:allow fixture\nx\n{KEY} /* gitleaks:allow */",
+        f'password = "{KEY}"  # pragma: allowlist secret\n',
+        f"first\r\nkey: {KEY} # pragma: allowlist secret\r\nlast\r\n",
+        f'API = "{KEY}"  // trufflehog:ignore\n',
+        f"x = 1\n# pragma: allowlist nextline secret\nAPI = '{KEY}'\n",
+        f"# pragma: allowlist nextline secret\r\nAPI = '{KEY}'\r\n",
+        f"<!-- pragma: allowlist nextline secret -->\n{KEY} {KEY}",
+    ],
+)
+def test_other_scanners_markers_allow_it_unless_turned_off(text: str) -> None:
+    data = text.encode()
+    assert allowed_inline(data, *span(data))
+    assert not allowed_inline(data, *span(data), foreign=False)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"# pragma: allowlist nextline secret\n\nAPI = '{KEY}'\n",  # two lines before
+        f"API = '{KEY}'  # pragma: allowlist nextline secret\n",  # its own line
+        f"API = '{KEY}'\n# pragma: allowlist nextline secret\n",  # the line after
+        f"API = '{KEY}'  # pragma: allowlist-secret\n",  # detect-secrets' variants: not these
+        f"API = '{KEY}'  # PRAGMA: ALLOWLIST SECRET\n",
+        f"API = '{KEY}'  # gitleaks: allow\n",
+        f"# gitleaks:allow\nAPI = '{KEY}'\n",  # only the nextline pragma looks at the line before
+    ],
+)
+def test_other_scanners_markers_elsewhere_or_misspelt_do_not(text: str) -> None:
+    data = text.encode()
+    assert not allowed_inline(data, *span(data))
 
 
 @pytest.mark.parametrize(
@@ -75,39 +123,51 @@ def test_marker_elsewhere_or_misspelt_does_not(text: str) -> None:
 
 
 @pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
-def test_marker_in_utf16_text(codec: str) -> None:
-    data = f"a\nkey = {KEY} # hvscan:allow\nb\n".encode(codec)
+@pytest.mark.parametrize("marker", ["hvscan:allow", "gitleaks:allow"])
+def test_marker_in_utf16_text(codec: str, marker: str) -> None:
+    data = f"a\nkey = {KEY} # {marker}\nb\n".encode(codec)
     start = data.index(KEY.encode(codec))
     assert allowed_inline(data, start, start + len(KEY.encode(codec)))
-    other = f"# hvscan:allow\nkey = {KEY}\n".encode(codec)
+    other = f"# {marker}\nkey = {KEY}\n".encode(codec)
     start = other.index(KEY.encode(codec))
     assert not allowed_inline(other, start, start + len(KEY.encode(codec)))
+    before = f"# pragma: allowlist nextline secret\nkey = {KEY}\n".encode(codec)
+    start = before.index(KEY.encode(codec))
+    assert allowed_inline(before, start, start + len(KEY.encode(codec)))
 
 
 LINES = st.lists(st.sampled_from([b"x", b"\n", b"hvscan:allow", b"hvscan:allo", b"w",
-                                   "hvscan:allow".encode("utf-16-le"), b"\0"]),
+                                   "hvscan:allow".encode("utf-16-le"), b"\0", b"gitleaks:allow",
+                                   b"pragma: allowlist secret", b"trufflehog:ignore",
+                                   b"pragma: allowlist nextline secret",
+                                   "pragma: allowlist nextline secret".encode("utf-16-be")]),
                  max_size=40).map(b"".join)
 
 
 @given(data=LINES, picks=st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 30)),
-                                  max_size=12))
+                                  max_size=12), foreign=st.booleans())
 def test_lines_asked_in_order_agree_with_the_definition(
-        data: bytes, picks: list[tuple[int, int]]) -> None:
+        data: bytes, picks: list[tuple[int, int]], foreign: bool) -> None:
     spans = sorted((start := pick % (len(data) + 1), min(len(data), start + width))
                    for pick, width in picks)
-    locator, allowed = Locator(data), InlineAllow(data)
+    locator, allowed = Locator(data), InlineAllow(data, foreign)
     for start, end in spans:
-        assert allowed(*locator.line_bounds(start, end)) == reference_allowed(data, start, end)
+        assert (allowed(*locator.line_bounds(start, end))
+                == reference_allowed(data, start, end, foreign))
 
 
-def test_many_keys_on_one_long_line_search_it_once() -> None:
-    # The marker used to be looked for in the whole line again for every key on it.
+@pytest.mark.parametrize(("foreign", "passes"), [(False, 4), (True, 6)])
+def test_many_keys_on_one_long_line_search_it_once(foreign: bool, passes: int) -> None:
+    # The marker used to be looked for in the whole line again for every key on it. Now each
+    # form is looked for once in all: the lines' ends (2 passes), a NUL byte (none: no UTF-16
+    # form is looked for), hvscan:allow (found on the long line) and, for the key on the next
+    # line, the long line before it and the nextline pragma in it (2 more with foreign markers).
     data = CountingBytes(b"x" * 4_000_000 + b" # hvscan:allow\nnext line")
-    locator, allowed = Locator(data), InlineAllow(data)
+    locator, allowed = Locator(data), InlineAllow(data, foreign)
     for start in range(0, 4_000_000, 4000):
         assert allowed(*locator.line_bounds(start, start + 40))
     assert not allowed(*locator.line_bounds(4_000_020, 4_000_021))
-    assert data.examined <= 4 * len(data)
+    assert data.examined <= passes * len(data)
 
 
 def test_ignore_file_entries(tmp_path: Path) -> None:
@@ -205,6 +265,29 @@ def test_inline_allow_is_counted_and_listed_on_demand(repo: Path, run_hvscan: Ru
 def test_inline_allow_on_stdin(run_hvscan: Run) -> None:
     done = run_hvscan("stdin", input=f"{KEY} # hvscan:allow\n".encode())
     assert done.returncode == 0 and "1 suppressed" in done.stdout.decode()
+
+
+@pytest.mark.parametrize("marker", ["# gitleaks:allow", "# pragma: allowlist secret",
+                                    "// trufflehog:ignore"])
+def test_foreign_markers_through_the_command_and_their_switch(
+        repo: Path, run_hvscan: Run, marker: str) -> None:
+    (repo / "src" / "app.py").write_text(f'KEY = "{KEY}"  {marker}\n')
+    (repo / "src" / "next.py").write_text(
+        f"# pragma: allowlist nextline secret\nKEY = '{make_key('live', 10)}'\n")
+    done = run_hvscan("dir", "--format", "json", "--show-suppressed", cwd=repo)
+    assert done.returncode == 0, done.stdout
+    assert [s["suppression"] for s in json.loads(done.stdout)["suppressed"]] == ["inline"] * 3
+    # Off: by option, by the configuration file, by variable; hvscan:allow still counts.
+    off = run_hvscan("dir", "--format", "json", "--no-foreign-allow-markers", cwd=repo)
+    assert off.returncode == 1
+    assert sorted(f["path"] for f in findings(off)) == ["src/app.py", "src/next.py"]
+    assert json.loads(off.stdout)["stats"]["suppressed"] == 1
+    assert run_hvscan("dir", env={"HVSCAN_FOREIGN_ALLOW_MARKERS": "false"},
+                      cwd=repo).returncode == 1
+    (repo / ".hvscan.toml").write_text("foreign-allow-markers = false\n")
+    assert run_hvscan("dir", cwd=repo).returncode == 1
+    # The command line wins over the file.
+    assert run_hvscan("dir", "--foreign-allow-markers", cwd=repo).returncode == 0
 
 
 def test_text_report_shows_the_fingerprint_to_ignore(repo: Path, run_hvscan: Run) -> None:

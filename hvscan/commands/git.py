@@ -32,8 +32,9 @@ def run(repo: Path, history: HistoryOptions, progress: bool | None, staged_only:
                                              or history.branch is not None):
         raise OptionError("--range cannot be combined with --since-commit or --branch")
     show_progress = sys.stderr.isatty() if progress is None else progress
-    # A range is a change under scan: its own hvscan:allow markers do not suppress what it adds
-    # (its configuration, read from the base commit, may; see hvscan/config.py).
+    # A range is a change under scan: its own inline allow markers (hvscan:allow, gitleaks:allow
+    # and the like) do not suppress what it adds (its configuration, read from the base commit,
+    # may; see hvscan/config.py).
     in_range = history.commit_range is not None or history.since_commit is not None
     scan(lambda pipeline: audit_history(pipeline, repo, history, show_progress),
          options, output, verify, trust_inline=not in_range)

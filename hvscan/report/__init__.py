@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from hvscan.scan import ScanResult
 
 # The command line's --format choice; each name has a module ``hvscan.report.<name>_format``.
-FORMATS = ("text", "json", "jsonl", "sarif", "csv", "junit", "github")
+FORMATS = ("text", "json", "jsonl", "sarif", "csv", "junit", "github", "html")
 
 
 class ReportOptions(NamedTuple):

@@ -18,7 +18,7 @@ _DETAILS = {"commit": "  commit {}", "encoding": "  encoded as {}",
             "verification": "  verification: {}", "fix": "  fix: {}",
             "fingerprint": "  fingerprint: {}"}
 # What suppressed a finding that the change under scan added (hvscan/suppress.py).
-_UNTRUSTED = {"inline": "hvscan:allow marker", "ignore-file": "ignore-file entry"}
+_UNTRUSTED = {"inline": "inline allow marker", "ignore-file": "ignore-file entry"}
 _COLORS = {"critical": "1;31", "high": "31", "medium": "33", "low": "36", "info": "2"}
 
 

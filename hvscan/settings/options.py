@@ -45,6 +45,8 @@ class ScanOptions(NamedTuple):
     max_archive_size: int
     max_archive_ratio: int
     max_archive_members: int
+    # Other scanners' inline allow markers count (--no-foreign-allow-markers: only hvscan:allow).
+    foreign_allow_markers: bool = True
     # Set by hvscan/config.py for a range scan: the ignore file as the change left it.
     untrusted_ignore_file: Path | CommittedFile | None = None
     # Commands without --baseline leave it None.
@@ -54,7 +56,7 @@ class ScanOptions(NamedTuple):
 
     def settings(self, trust_inline: bool = True) -> ScanSettings:
         """The pipeline's settings (``trust_inline``: False for a range scan, whose own
-        hvscan:allow markers do not suppress what it adds)."""
+        inline allow markers do not suppress what it adds)."""
         from hvscan.engine import Limits
         from hvscan.runner import ScanSettings
 
@@ -68,7 +70,8 @@ class ScanOptions(NamedTuple):
                         untrusted_ignore_file=self.untrusted_ignore_file,
                         rules_from_configuration=self.rules_from_configuration,
                         baseline_file=self.baseline_file, limits=limits,
-                        trust_inline=trust_inline)
+                        trust_inline=trust_inline,
+                        foreign_allow_markers=self.foreign_allow_markers)
 
 
 class VerifyOptions(NamedTuple):

@@ -59,8 +59,16 @@ class HistoryOptions:
 
 
 def range_ends(commit_range: str) -> tuple[str, str]:
-    """A and B of ``--range A..B``; GitError for anything else."""
+    """A and B of ``--range A..B``; GitError for anything else. ``A...B`` (git log's symmetric
+    difference) is refused with the spelling to use: it also holds the commits of A that B does
+    not have, which are no part of B's change, yet a range scan would report their keys as the
+    change's own and not trust their markers. What a CI gate on B means by it, the commits B
+    added since it forked from A, is exactly ``A..B``, whose configuration is read from A."""
     base, dots, tip = commit_range.partition("..")
+    if tip.startswith(".") and base and tip[1:] and not tip[1:].startswith("."):
+        raise GitError(f"--range: {commit_range!r} (A...B, a symmetric difference) is not "
+                       f"supported; use {base}..{tip[1:]}: the commits {tip[1:]} added since it "
+                       f"forked from {base}")
     if not dots or tip.startswith(".") or not base or not tip:
         raise GitError(f"--range: {commit_range!r} is not of the form A..B")
     return base, tip

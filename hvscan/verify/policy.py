@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from hvscan.rules import Verify
 
 STATUSES = ("live", "unknown", "invalid")
+# trufflehog's names for them in its --results (its 'unverified': checked and not live).
+STATUS_ALIASES = {"verified": "live", "unverified": "invalid"}
 DEFAULT_API_BASE = "https://api.hesedvid.com"
 
 _LOOPBACK_NAMES = ("localhost", "localhost.")
@@ -148,8 +150,10 @@ def select(findings: Iterable[Finding], statuses: Iterable[str]) -> list[Finding
 
 
 def parse_statuses(text: str) -> list[str]:
-    statuses = [s.strip() for s in text.split(",") if s.strip()]
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    statuses = list(dict.fromkeys(STATUS_ALIASES.get(name, name) for name in names))
     bad = [s for s in statuses if s not in STATUSES]
     if bad or not statuses:
-        raise VerifyError(f"{text!r}: expected a comma-separated list of {', '.join(STATUSES)}")
+        raise VerifyError(f"{text!r}: expected a comma-separated list of {', '.join(STATUSES)} "
+                          "(or trufflehog's verified, unverified)")
     return statuses

@@ -71,6 +71,8 @@ def _parse(name: str, text: str) -> int:
     if name == "github":
         return sum(line.startswith(("::error file=", "::warning file=")) for line in
                    text.splitlines())
+    if name == "html":
+        return text.count("<tr data-severity=")
     return text.count("hesedvid-")
 
 

@@ -67,6 +67,7 @@ def test_cli_text_report_shows_the_verification(api: FakeApi, repo: Path, run_hv
 
 @pytest.mark.parametrize(("filters", "shown", "code"), [
     (["--only-verified"], {"live"}, 1),
+    (["--results", "verified"], {"live"}, 1),  # trufflehog's name for live
     (["--results", "invalid"], {"invalid"}, 1),
     (["--results", "invalid", "--fail-on", "medium"], {"invalid"}, 0),
     (["--results", "unknown,live", "--fail-on", "critical"], {"live", "unknown"}, 1),
@@ -117,7 +118,7 @@ def test_cli_honours_the_proxy_environment(
 @pytest.mark.parametrize(("args", "message"), [
     (["--only-verified"], "--only-verified needs --verify"),
     (["--results", "live"], "--results needs --verify"),
-    (["--verify", "--results", "verified"], "expected a comma-separated list"),
+    (["--verify", "--results", "verified,filtered_unverified"], "expected a comma-separated list"),
     (["--verify", "--only-verified", "--results", "live"], "either --only-verified"),
     (["--verify", "--api-base", "http://api.hesedvid.com"], "only for loopback hosts"),
     (["--verify", "--org-id", "a/b"], "is not an org ID"),

@@ -104,7 +104,10 @@ def test_api_base_rejected(base: str) -> None:
 
 def test_parse_statuses() -> None:
     assert parse_statuses("live, invalid") == ["live", "invalid"]
-    for bad in ("", "verified", "live,dead"):
+    # trufflehog's names: verified is live, unverified (checked, not live) invalid.
+    assert parse_statuses("verified,unknown") == ["live", "unknown"]
+    assert parse_statuses("unverified,live,verified") == ["invalid", "live"]
+    for bad in ("", "Verified", "live,dead", "filtered_unverified"):
         with pytest.raises(VerifyError):
             parse_statuses(bad)
 

@@ -439,7 +439,7 @@ def git_command(repo: Path | None, since_commit: str | None, commit_range: str |
 @click.option("--force", is_flag=True,
               help="Write into DIR even if it is not empty (the plan's own files are replaced).")
 @click.option("--skip-suppressed", is_flag=True,
-              help="Leave out keys whose every finding is suppressed (hvscan:allow markers, "
+              help="Leave out keys whose every finding is suppressed (inline allow markers, "
                    "--ignore-file); by default they are purged too: a suppression says a key "
                    "was accepted, not that it is not in the history.")
 @_STRICT_OPTION

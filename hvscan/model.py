@@ -29,6 +29,15 @@ def member_path(path: str | None, member: str | None) -> str | None:
     return f"{path}!{member}" if path else member
 
 
+def moment(date: str | None) -> float:
+    """An ISO 8601 date as a timestamp, for sorting oldest first; no date sorts last."""
+    if not date:
+        return float("inf")
+    import datetime
+
+    return datetime.datetime.fromisoformat(date).timestamp()
+
+
 class History(NamedTuple):
     """What a history audit knows about a finding beyond its commit: ``blob`` holding the key,
     how many ``other_commits`` introduced the same key at the same path and at how many

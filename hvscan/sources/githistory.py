@@ -48,13 +48,14 @@ class Commit:
 @dataclass(frozen=True)
 class CommitChange:
     """One side of one commit's diff against one parent (or the empty tree for a root
-    commit): the file at ``path`` became blob ``new``, and was ``old`` (None: added)."""
+    commit): the file at ``path`` became blob ``new`` (None: deleted, or a submodule), and was
+    ``old`` (None: added)."""
 
     commit: Commit
     sequence: int  # position in git log's output: later means older among equal times
     path: str
     old: str | None
-    new: str
+    new: str | None
     unreachable: bool = False  # the commit is in the store but no ref reaches it
 
 
@@ -101,6 +102,51 @@ def stash_entries(repo: Path) -> list[str]:
         return []
     out = git(repo, "log", "--walk-reflogs", "--format=%H", "refs/stash", "--")
     return out.decode("ascii").split()
+
+
+def stash_commits(repo: Path) -> set[str]:
+    """Every stash entry's commit and the commits it made of the index and of untracked files
+    (its other parents): where a stashed change is introduced."""
+    out = git(repo, "log", "--walk-reflogs", "--format=%H %P", "refs/stash", "--")
+    commits: set[str] = set()
+    for line in out.decode("ascii").splitlines():
+        entry, *parents = line.split()
+        commits.update([entry, *parents[1:]])
+    return commits
+
+
+def ref_names(repo: Path) -> list[str]:
+    """Every ref's full name, sorted."""
+    out = git(repo, "for-each-ref", "--format=%(refname)")
+    return sorted(out.decode("utf-8", "surrogateescape").splitlines())
+
+
+def refs_containing(repo: Path, commit: str) -> list[str]:
+    """The full names of the refs that reach ``commit``, sorted."""
+    out = git(repo, "for-each-ref", "--format=%(refname)", f"--contains={commit}")
+    return sorted(out.decode("utf-8", "surrogateescape").splitlines())
+
+
+def is_ancestor(repo: Path, commit: str, descendant: str) -> bool:
+    """Whether ``descendant``'s history holds ``commit``."""
+    try:
+        git(repo, "merge-base", "--is-ancestor", commit, descendant)
+    except GitError:
+        return False
+    return True
+
+
+def tree_blobs(repo: Path, commit: str) -> dict[str, str]:
+    """The blobs of ``commit``'s tree, by path (shown as reports show paths)."""
+    out = git(repo, "ls-tree", "-r", "-z", "--full-tree", commit)
+    blobs: dict[str, str] = {}
+    for entry in out.split(b"\0"):
+        if entry:
+            meta, _, path = entry.partition(b"\t")
+            _mode, kind, oid = meta.decode("ascii").split()
+            if kind == "blob":
+                blobs[display_path(path)] = oid
+    return blobs
 
 
 def resolve_commit(repo: Path, rev: str, option: str) -> str:
@@ -251,8 +297,9 @@ def range_objects(repo: Path, revs: list[str], parts: int) -> tuple[ObjectLists,
 def changes(repo: Path, revs: list[str], blobs: set[str], *,
             stdin_revs: Iterable[str] = (), no_walk: bool = False) -> list[CommitChange]:
     """Every change, in the commits ``revs`` (and ``stdin_revs``) reach, that sets a file to
-    one of ``blobs``. Merges are diffed against each parent, so a merge's own additions are
-    seen; renames are not followed, so a renamed file counts as added at its new path."""
+    one of ``blobs`` or changes a file that was one of them. Merges are diffed against each
+    parent, so a merge's own additions are seen; renames are not followed, so a renamed file
+    counts as added at its new path."""
     if not blobs:
         return []
     options = [*_diff_options(), _LOG_FORMAT, *revs]
@@ -275,11 +322,11 @@ def changes(repo: Path, revs: list[str], blobs: set[str], *,
             elif token.startswith(b":"):
                 path = next(tokens, b"")
                 new = _meta_new_blob(token)
-                if commit is None or new not in blobs:
+                old: str | None = token[1:].split(b" ")[2].decode("ascii")
+                old = old if old and old.strip("0") else None
+                if commit is None or (new not in blobs and old not in blobs):
                     continue
-                old = token[1:].split(b" ")[2].decode("ascii")
-                found.append(CommitChange(commit, sequence, display_path(path),
-                                    None if not old.strip("0") else old, new))
+                found.append(CommitChange(commit, sequence, display_path(path), old, new))
         process.finish()
     finally:
         process.kill()

@@ -3,17 +3,20 @@
 It goes through the real pipeline (engine, placeholders, findings) with keys built at run time
 from fixed seeds, so hashes and fingerprints are stable while no key-shaped string is ever written
 to the repository. Fields that later pipeline steps fill (verification, decoding) are set by hand
-so that every report shows them. One more key is suppressed by an inline ``hvscan:allow``.
+so that every report shows them, and so are what a history audit adds (the key's exposure) and
+the scan record, with a fixed start time and duration. One more key is suppressed by an inline
+``hvscan:allow``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from keygen import make_key
+from keygen import key_sha256, make_key
 
 from hvscan import scan
 from hvscan.engine import Engine
+from hvscan.keys import Exposure, Introduction, Removal, ScanRecord, conclude
 from hvscan.model import Origin
 from hvscan.rules import load_builtin_rules
 from hvscan.sources import Blob, Failed, Skipped
@@ -30,6 +33,9 @@ AWKWARD_PATH = 'odd dir/new\nline,"quoted" <&> 100%::name ü.env'
 AWKWARD_SHOWN = AWKWARD_PATH.replace("\n", "\\x0a")
 HISTORY_COMMIT = "5d41402abc4b2a76b9719d911017c592a1b2c3d4"
 MESSAGE_COMMIT = "7b502c3a1f48c8609ae212cdfb639dee39673f5e"
+COPY_COMMIT = "9e107d9d372bb6826bd81d3542a419d6a1b2c3d4"
+REMOVAL_COMMIT = "e4d909c290d0fb1ca068ffaddf22cbd0a1b2c3d4"
+HEAD_COMMIT = "a94a8fe5ccb19ba61c4c0873d391e987982fbbd3"
 
 
 def sample_keys() -> dict[str, str]:
@@ -85,4 +91,19 @@ def sample_result() -> scan.ScanResult:
     history.severity = verified_severity(history.severity, history.key_type, answer.status)
     assert history.severity == "critical"
     result.findings[1].encoding = "base64"
+    result.scan = ScanRecord(command="git", repository="/work/project", head=HEAD_COMMIT,
+                             refs=("refs/heads/main", "refs/remotes/origin/main", "refs/tags/v1"),
+                             started="2024-06-01T08:00:00Z", duration=1.25)
+    result.exposure[key_sha256(keys["history"])] = Exposure(
+        introductions=(
+            Introduction(HISTORY_COMMIT, "deploy/old config.yml", author,
+                         "2024-05-01T12:00:00+02:00", "history"),
+            Introduction(COPY_COMMIT, "deploy/app.yml", author, "2024-05-03T10:00:00+02:00",
+                         "history"),
+        ),
+        in_head=True, head_paths=("deploy/app.yml",),
+        removed_in=(Removal(REMOVAL_COMMIT, "deploy/old config.yml",
+                            "2024-05-04T10:00:00+02:00"),),
+        refs=("refs/heads/main", "refs/remotes/origin/main", "refs/tags/v1"), pushed=True)
+    conclude(result)
     return result

@@ -106,9 +106,9 @@ class HistorySource:
         if options.commit_range is not None:
             return [options.commit_range]
         if options.branch is not None:
-            full = git(self.repo.path, "rev-parse", "--symbolic-full-name", "--end-of-options",
-                       options.branch).decode("utf-8", "surrogateescape").strip()
-            return [full or options.branch]
+            # The name was checked when it was resolved (never one of git's options).
+            full = git(self.repo.path, "rev-parse", "--symbolic-full-name", options.branch)
+            return [full.decode("utf-8", "surrogateescape").strip() or options.branch]
         return ref_names(self.repo.path)
 
     def was_scanned(self, oid: str) -> bool:

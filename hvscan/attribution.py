@@ -18,9 +18,9 @@ It also records where each key stands (``hvscan.keys.Exposure``, by key hash): e
 path that introduced it (whatever ``all_occurrences`` says), which paths of HEAD's tree hold
 it (one ``git ls-tree``), the commits of HEAD's history whose change took it out of a path (the
 same ``git log`` pass lists the changes that replace or delete a blob with a key; one ``git
-merge-base --is-ancestor`` per such commit), and the refs that reach a commit introducing it
-(one ``git for-each-ref --contains`` per introducing commit, the stash's reflog included):
-pushed when a remote-tracking ref is among them.
+and the refs that reach a commit introducing it (the stash's reflog included): pushed when a
+remote-tracking ref is among them. Which refs and whether HEAD reach those commits takes one
+walk of the commit graph for all of them (``githistory.tips_reaching``).
 """
 
 from __future__ import annotations
@@ -32,13 +32,11 @@ from typing import TYPE_CHECKING, TypeVar
 from hvscan.findings import fingerprint
 from hvscan.keys import Exposure, Introduction, Removal
 from hvscan.model import Finding, History, Note, member_path, moment
-from hvscan.sources.gitcmd import CatFile
+from hvscan.sources.gitcmd import CatFile, GitError
 from hvscan.sources.githistory import (
     CommitChange,
     changes,
-    is_ancestor,
-    refs_containing,
-    stash_commits,
+    tips_reaching,
     tree_blobs,
 )
 from hvscan.sources.history import ALL_REFS, HistorySource
@@ -86,7 +84,7 @@ def attribute(result: ScanResult, source: HistorySource, engine: Engine,
             if labelled is not None:
                 introductions.findings.append(labelled)
                 introductions.add_message(labelled)
-        removals = introductions.removals(found, head)
+        removals = introductions.removals(found)
     finally:
         introductions.close()
     result.findings = sorted(introductions.findings, key=_chronological)
@@ -103,7 +101,8 @@ def attribute(result: ScanResult, source: HistorySource, engine: Engine,
 def _exposure(introductions: _Introductions, removals: dict[str, list[Removal]],
               head: str | None, source: HistorySource) -> dict[str, Exposure]:
     """Where each key stands, by key hash, from its introductions and removals: HEAD's paths
-    holding it and the refs reaching a commit that introduced it."""
+    holding it, the removals on HEAD's history, and the refs reaching a commit that
+    introduced it."""
     every = introductions.every
     if not every:
         return {}
@@ -113,28 +112,35 @@ def _exposure(introductions: _Introductions, removals: dict[str, list[Removal]],
         for path, oid in tree_blobs(repo, head).items():
             for finding in introductions.on_blob(oid):
                 head_paths[finding.secret_sha256].add(member_path(path, finding.path) or path)
-    stashed = stash_commits(repo) if source.stash else set()
-    reaching: dict[str, list[str]] = {}
+    commits = {i.commit for found in every.values() for _, i in found
+               if i.commit is not None and not i.unreachable}
+    commits |= {removal.commit for listed in removals.values() for removal in listed}
+    extra = [("refs/stash", entry) for entry in source.stash]
+    if head is not None:
+        extra.append((_HEAD, head))
+    known = True
+    try:
+        reaching = tips_reaching(repo, sorted(commits), extra) if commits else {}
+    except GitError:  # a commit the store lacks (reported as missing): refs unknown
+        reaching, known = {}, False
     exposure: dict[str, Exposure] = {}
     for key_hash, found in every.items():
         ordered = tuple(introduction for _, introduction in sorted(found, key=_first_item))
-        refs: set[str] = set()
-        for introduction in ordered:
-            commit = introduction.commit
-            if commit is None or introduction.unreachable:
-                continue
-            if commit not in reaching:
-                reaching[commit] = refs_containing(repo, commit)
-                if commit in stashed:
-                    reaching[commit].append("refs/stash")
-            refs.update(reaching[commit])
+        refs = {ref for introduction in ordered if introduction.commit in reaching
+                for ref in reaching[introduction.commit] if ref != _HEAD}
+        removed = {removal for removal in removals.get(key_hash, ())
+                   if _HEAD in reaching.get(removal.commit, ())}
         exposure[key_hash] = Exposure(
-            introductions=ordered, in_head=bool(head_paths[key_hash]) if head else False,
+            introductions=ordered, in_head=bool(head_paths[key_hash]),
             head_paths=tuple(sorted(head_paths[key_hash])),
-            removed_in=tuple(sorted(set(removals.get(key_hash, ())),
-                                    key=lambda r: (moment(r.date), r.path))),
-            refs=tuple(sorted(refs)), pushed=any(ref.startswith("refs/remotes/") for ref in refs))
+            removed_in=tuple(sorted(removed, key=lambda r: (moment(r.date), r.path))),
+            refs=tuple(sorted(refs)),
+            pushed=any(ref.startswith("refs/remotes/") for ref in refs) if known else None)
     return exposure
+
+
+# The name tips_reaching gives HEAD: it is not a ref, only asked about for removals.
+_HEAD = "HEAD"
 
 
 def _first_item(item: tuple[tuple[float, int, str], Introduction]) -> tuple[float, int, str]:
@@ -296,17 +302,14 @@ class _Introductions:
         self._introduced(finding, (moment(finding.date), 0, ""), Introduction(
             finding.commit, None, finding.author, finding.date, finding.source, unreachable))
 
-    def removals(self, found: list[CommitChange], head: str | None) -> dict[str, list[Removal]]:
-        """The commits of HEAD's history whose change took a key out of a path, by key hash:
-        every parent's version of the path had the key (a merge that keeps one side's removal
-        is not one) and the commit's version does not (or the file is gone)."""
-        if head is None:
-            return {}
+    def removals(self, found: list[CommitChange]) -> dict[str, list[Removal]]:
+        """The commits whose change took a key out of a path, by key hash: every parent's
+        version of the path had the key (a merge that keeps one side's removal is not one) and
+        the commit's version does not (or the file is gone)."""
         sides: dict[tuple[str, str], list[CommitChange]] = defaultdict(list)
         for change in found:
             if change.old in self._blobs:
                 sides[(change.commit.oid, change.path)].append(change)
-        ancestors: dict[str, bool] = {}
         removed: dict[str, list[Removal]] = defaultdict(list)
         for (oid, path), listed in sides.items():
             commit = listed[0].commit
@@ -315,12 +318,6 @@ class _Introductions:
             had = set.intersection(*(self.keys(c.old) for c in listed if c.old))
             new = listed[0].new
             gone = had - (self.keys(new) if new is not None else set())
-            if not gone:
-                continue
-            if oid not in ancestors:
-                ancestors[oid] = is_ancestor(self._source.repo.path, oid, head)
-            if not ancestors[oid]:
-                continue
             for key in gone:
                 finding = next(f for f in self._blobs[listed[0].old or ""]
                                if (f.rule_id, f.secret) == key)

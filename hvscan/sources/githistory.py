@@ -104,36 +104,51 @@ def stash_entries(repo: Path) -> list[str]:
     return out.decode("ascii").split()
 
 
-def stash_commits(repo: Path) -> set[str]:
-    """Every stash entry's commit and the commits it made of the index and of untracked files
-    (its other parents): where a stashed change is introduced."""
-    out = git(repo, "log", "--walk-reflogs", "--format=%H %P", "refs/stash", "--")
-    commits: set[str] = set()
-    for line in out.decode("ascii").splitlines():
-        entry, *parents = line.split()
-        commits.update([entry, *parents[1:]])
-    return commits
-
-
 def ref_names(repo: Path) -> list[str]:
     """Every ref's full name, sorted."""
     out = git(repo, "for-each-ref", "--format=%(refname)")
     return sorted(out.decode("utf-8", "surrogateescape").splitlines())
 
 
-def refs_containing(repo: Path, commit: str) -> list[str]:
-    """The full names of the refs that reach ``commit``, sorted."""
-    out = git(repo, "for-each-ref", "--format=%(refname)", f"--contains={commit}")
-    return sorted(out.decode("utf-8", "surrogateescape").splitlines())
-
-
-def is_ancestor(repo: Path, commit: str, descendant: str) -> bool:
-    """Whether ``descendant``'s history holds ``commit``."""
+def tips_reaching(repo: Path, commits: list[str],
+                  extra_tips: Iterable[tuple[str, str]] = ()) -> dict[str, set[str]]:
+    """For each of ``commits``, the names of the tips whose history holds it: every ref (a tag
+    peeled to its commit) and the ``extra_tips``, (name, commit id) pairs (HEAD, the stash's
+    older entries). One walk of the history, oldest first, carrying for every commit which of
+    ``commits`` it reaches as one bit each: the same work for any number of commits, where
+    ``git for-each-ref --contains`` walks once per commit (seconds each with many refs)."""
+    bits = {commit: 1 << index for index, commit in enumerate(commits)}
+    listing = git(repo, "for-each-ref",
+                  "--format=%(objectname) %(objecttype) %(*objectname) %(*objecttype) %(refname)")
+    tips: list[tuple[str, str]] = []
+    for line in listing.decode("utf-8", "surrogateescape").splitlines():
+        oid, kind, peeled, peeled_kind, name = line.split(" ", 4)
+        if kind == "commit" or peeled_kind == "commit":
+            tips.append((name, oid if kind == "commit" else peeled))
+    tips += extra_tips
+    reach: dict[str, int] = {}
+    with _lines_file(sorted({oid for _, oid in tips})) as ids:
+        walk = GitProcess(repo, "rev-list", "--reverse", "--topo-order", "--parents", "--stdin",
+                          stdin=ids)
+    assert walk.stdout is not None
     try:
-        git(repo, "merge-base", "--is-ancestor", commit, descendant)
-    except GitError:
-        return False
-    return True
+        for entry in walk.stdout:
+            commit, *parents = entry.decode("ascii").split()
+            held = bits.get(commit, 0)
+            for parent in parents:
+                held |= reach.get(parent, 0)
+            if held:
+                reach[commit] = held
+        walk.finish()
+    finally:
+        walk.kill()
+    found: dict[str, set[str]] = {commit: set() for commit in commits}
+    for name, oid in tips:
+        held = reach.get(oid, 0)
+        for commit, bit in bits.items():
+            if held & bit:
+                found[commit].add(name)
+    return found
 
 
 def tree_blobs(repo: Path, commit: str) -> dict[str, str]:

@@ -251,3 +251,24 @@ def test_a_suppressed_key_is_not_listed(tmp_path: Path) -> None:
     (tmp_path / "a.env").write_text(f"K={make_key('live', 'ok')}  # hvscan:allow\n")
     result = run_scan(walker([os.fsencode(tmp_path)], 1 << 20), command="dir")
     assert result.findings == [] and result.keys == []
+
+
+def test_an_older_stash_entry_and_an_annotated_tag_reach_their_keys(
+        dated_repo: DatedRepo) -> None:
+    stashed, tagged = make_key("live", "old-stash"), make_key("test", "tagged")
+    dated_repo.write("README", "hello\n")
+    dated_repo.commit("first")
+    dated_repo.write("s.env", f"K={stashed}\n")
+    dated_repo.git("stash", "push", "-q", "--include-untracked")
+    dated_repo.write("t.env", "T=1\n")
+    dated_repo.git("stash", "push", "-q", "--include-untracked")  # refs/stash moves on
+    dated_repo.git("checkout", "-q", "-b", "release")
+    dated_repo.write("t.env", f"T={tagged}\n")
+    dated_repo.commit("release")
+    dated_repo.git("tag", "-a", "-m", "release", "v2")
+    dated_repo.git("checkout", "-q", "main")
+    dated_repo.git("branch", "-D", "release")
+    keys = by_hash(audited(dated_repo))
+    assert keys[key_sha256(stashed)].refs == ("refs/stash",)
+    assert keys[key_sha256(tagged)].refs == ("refs/tags/v2",)
+    assert keys[key_sha256(tagged)].pushed is False

@@ -17,10 +17,10 @@ blob's have no path yet (its ``History`` record names the blob). Attribution pla
 It also records where each key stands (``hvscan.keys.Exposure``, by key hash): every commit and
 path that introduced it (whatever ``all_occurrences`` says), which paths of HEAD's tree hold
 it (one ``git ls-tree``), the commits of HEAD's history whose change took it out of a path (the
-same ``git log`` pass lists the changes that replace or delete a blob with a key; one ``git
-and the refs that reach a commit introducing it (the stash's reflog included): pushed when a
-remote-tracking ref is among them. Which refs and whether HEAD reach those commits takes one
-walk of the commit graph for all of them (``githistory.tips_reaching``).
+same ``git log`` pass lists the changes that replace or delete a blob with a key), and the refs
+that reach a commit introducing it (the stash's reflog included): pushed when a remote-tracking
+ref is among them. Which refs, and whether HEAD, reach those commits takes one walk of the
+commit graph for all of them (``githistory.tips_reaching``).
 """
 
 from __future__ import annotations

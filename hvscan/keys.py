@@ -74,6 +74,11 @@ class KeyEntry(NamedTuple):
     pushed: bool | None
     remediation: str
 
+    def __repr__(self) -> str:  # never the key, as Finding's
+        shown = ", ".join(f"{name}={value!r}" for name, value in self._asdict().items()
+                          if name != "secret")
+        return f"KeyEntry({shown})"
+
 
 class ScanRecord(NamedTuple):
     """The report's ``scan`` record. Sources of git commands fill ``repository``, ``head`` and
@@ -97,6 +102,9 @@ def conclude(result: ScanResult) -> None:
     """The last step before reports, once findings are settled (and verified): refine each
     finding's remediation by its context and list the keys. Run again after a later step
     changes the findings (verification): the result is the same as running it once."""
+    if not result.findings:  # the clean run imports nothing more
+        result.keys = []
+        return
     from hvscan.remediation import refine_findings
 
     refine_findings(result)

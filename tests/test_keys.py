@@ -272,3 +272,11 @@ def test_an_older_stash_entry_and_an_annotated_tag_reach_their_keys(
     assert keys[key_sha256(stashed)].refs == ("refs/stash",)
     assert keys[key_sha256(tagged)].refs == ("refs/tags/v2",)
     assert keys[key_sha256(tagged)].pushed is False
+
+
+def test_a_key_entry_never_shows_its_key_in_repr(tmp_path: Path) -> None:
+    key = make_key("live", "repr")
+    (tmp_path / "a.env").write_text(f"K={key}\n")
+    [entry] = run_scan(walker([os.fsencode(tmp_path)], 1 << 20), command="dir").keys
+    assert entry.secret == key
+    assert key not in repr(entry) and entry.secret_redacted in repr(entry)

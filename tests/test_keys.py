@@ -203,6 +203,10 @@ def test_text_report_shows_a_dangling_blobs_id_and_the_keys(run_hvscan: Run,
     assert f"(blob {blob}):1:1: hesedvid-live-key" in out
     assert "Keys to revoke (1 distinct key):" in out
     assert "(history)" not in out
+    big = dated_repo.out("hash-object", "-w", "--stdin", input=b"x" * 5000)
+    limited = run_hvscan("git", dated_repo.path, "--include-unreachable", "--max-file-size",
+                         "2000").stdout.decode()
+    assert f"note: (blob {big}): blob larger than --max-file-size" in limited
 
 
 def test_json_report_carries_keys_and_scan_as_the_contract_says(run_hvscan: Run,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from hvscan.model import place
 from hvscan.report import ReportOptions, finding_details, shown_secret
 from hvscan.rules import SEVERITIES
 from hvscan.summary import line, scanned
@@ -94,17 +95,8 @@ def _key(entry: KeyEntry, options: ReportOptions) -> list[str]:
     return lines
 
 
-def _place(f: Finding) -> str:
-    """Where a finding is: its path, else the blob holding it, else its source."""
-    if f.path:
-        return f.path
-    if f.source == "history" and f.history is not None and f.history.blob:
-        return f"(blob {f.history.blob})"
-    return f"({f.source})"
-
-
 def _finding(f: Finding, options: ReportOptions, label: str = "") -> list[str]:
-    where = f"{_place(f)}:{f.line}:{f.column}"
+    where = f"{place(f.path, f.source, f.history)}:{f.line}:{f.column}"
     severity = _paint(f.severity, _COLORS.get(f.severity, "0"), options)
     secret = shown_secret(f, options)
     lines = [f"{label}{_paint(where, '1', options)}: {f.rule_id} [{severity}] {secret}"]

@@ -123,6 +123,8 @@ def summary(result: ScanResult) -> str:
         scanned(stats.files_scanned, stats.bytes_scanned),
         findings,
     ]
+    if 0 < len(result.keys) < len(result.findings):  # what to revoke: 8 findings, 7 keys
+        parts.append(counted(len(result.keys), "distinct key"))
     if stats.archive_members:
         parts.append(f"{counted(stats.archive_members, 'archive member')} opened")
     if stats.files_skipped:

@@ -145,9 +145,10 @@ def tips_reaching(repo: Path, commits: list[str],
     found: dict[str, set[str]] = {commit: set() for commit in commits}
     for name, oid in tips:
         held = reach.get(oid, 0)
-        for commit, bit in bits.items():
-            if held & bit:
-                found[commit].add(name)
+        while held:  # each set bit: as many steps as commits the tip reaches
+            low = held & -held
+            found[commits[low.bit_length() - 1]].add(name)
+            held ^= low
     return found
 
 

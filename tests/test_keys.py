@@ -284,3 +284,22 @@ def test_a_key_entry_never_shows_its_key_in_repr(tmp_path: Path) -> None:
     [entry] = run_scan(walker([os.fsencode(tmp_path)], 1 << 20), command="dir").keys
     assert entry.secret == key
     assert key not in repr(entry) and entry.secret_redacted in repr(entry)
+
+
+def test_a_merge_that_brings_a_removal_in_is_not_a_removal(dated_repo: DatedRepo) -> None:
+    key = make_key("live", "merged")
+    dated_repo.write("a.env", f"K={key}\n")
+    dated_repo.write("b.txt", "1\n")
+    dated_repo.commit("add")
+    dated_repo.git("checkout", "-q", "-b", "cleanup")
+    dated_repo.write("a.env", "K=from-the-environment\n")
+    removed = dated_repo.commit("edit the key out")
+    dated_repo.git("checkout", "-q", "main")
+    dated_repo.write("b.txt", "2\n")
+    dated_repo.commit("other work")
+    dated_repo.git("merge", "-q", "--no-edit", "cleanup")
+    dated_repo.tick()
+    [entry] = audited(dated_repo).keys
+    # Only the commit that edited the key out, not the merge bringing that edit into main.
+    assert [(r.commit, r.path) for r in entry.removed_in] == [(removed, "a.env")]
+    assert entry.in_head is False

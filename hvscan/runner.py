@@ -77,12 +77,16 @@ def walker(paths: Sequence[bytes], max_file_size: int, follow_symlinks: bool = F
 
 
 def run_scan(produce: Produce, settings: ScanSettings = DEFAULTS,
-        annotate: Annotate | None = None) -> ScanResult:
-    """Build the pipeline from the settings, run it over the source's events and settle the
-    findings (excludes, suppressions)."""
+        annotate: Annotate | None = None, command: str | None = None) -> ScanResult:
+    """Build the pipeline from the settings, run it over the source's events, settle the
+    findings (excludes, suppressions), refine their remediation and list their keys; the scan
+    record says ``command``, when it started and how long it took."""
+    import time
+
     from hvscan import scan
     from hvscan.engine import Engine
     from hvscan.excludes import path_filter
+    from hvscan.keys import ScanRecord, conclude, utc_now
     from hvscan.rules import load_rules
     from hvscan.suppress import Suppressor, allow_marker, load_ignore_file
 
@@ -100,11 +104,15 @@ def run_scan(produce: Produce, settings: ScanSettings = DEFAULTS,
         untrusted=load_ignore_file(untrusted) if untrusted is not None else frozenset(),
     )
     excluded = path_filter(settings.exclude)
+    started, clock = utc_now(), time.monotonic()
     engine = Engine(rules, settings.limits,
                     allow_marker=allow_marker(settings.foreign_allow_markers))
     result = produce(scan.Pipeline(engine, excluded, annotate))
     result.engine = engine  # whatever the source: reports redact keys with it
     scan.settle(result, excluded, suppressor)
+    result.scan = (result.scan or ScanRecord())._replace(
+        command=command, started=started, duration=round(time.monotonic() - clock, 3))
+    conclude(result)
     return result
 
 
@@ -129,6 +137,7 @@ def scan_and_report(
     *,
     verification: VerifyStep | None = None,
     output_options: OutputOptions | None = None,
+    command: str | None = None,
 ) -> NoReturn:
     """Scan, report as ``output_options`` say (default: the command line's defaults), and exit
     with the scan's exit code (with ``strict``, 2 when anything was left unscanned, listed on
@@ -139,15 +148,24 @@ def scan_and_report(
     (output_format, output, fail_on, exit_zero, strict, show_suppressed, show_secrets,
      color) = output_options or OutputOptions()
 
-    result = run_scan(produce, settings, verification.annotate if verification else None)
+    result = run_scan(produce, settings, verification.annotate if verification else None,
+                      command)
     # After settling: a suppressed key is never sent to the API.
     if verification:
+        import time
+
+        from hvscan.keys import conclude
         from hvscan.verify import VerifyError
 
+        clock = time.monotonic()
         try:
             verification.apply(result)
         except VerifyError as exc:
             raise HvscanError(str(exc)) from None
+        if result.scan is not None and result.scan.duration is not None:
+            result.scan = result.scan._replace(
+                duration=round(result.scan.duration + time.monotonic() - clock, 3))
+        conclude(result)  # verification changed statuses and severities
     use_color = output is None and want_color(color)
     text = renderer(output_format)(result, ReportOptions(show_secrets=show_secrets,
                                                          show_suppressed=show_suppressed,

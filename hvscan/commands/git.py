@@ -37,7 +37,7 @@ def run(repo: Path, history: HistoryOptions, progress: bool | None, staged_only:
     # may; see hvscan/config.py).
     in_range = history.commit_range is not None or history.since_commit is not None
     scan(lambda pipeline: audit_history(pipeline, repo, history, show_progress),
-         options, output, verify, trust_inline=not in_range)
+         options, output, verify, command="git", trust_inline=not in_range)
 
 
 def audit_history(pipeline: Pipeline, repo: Path, options: HistoryOptions,

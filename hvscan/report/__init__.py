@@ -51,9 +51,9 @@ def shown_secret(finding: Finding, options: ReportOptions) -> str:
 def finding_details(finding: Finding) -> dict[str, str]:
     """The facts the human-readable formats (text, github, junit) show under a finding, in
     their order, by name: ``commit`` (id, author and date), ``encoding`` (unless plain),
-    ``verification`` (status and detail), ``fix`` (the rule's remediation) and ``fingerprint``
-    (what .hvscanignore takes). A fact the finding lacks is left out; each format words and
-    punctuates the rest in its own style."""
+    ``verification`` (status and detail), ``fix`` (the remediation refined for the finding's
+    context, hvscan/remediation.py) and ``fingerprint`` (what .hvscanignore takes). A fact the
+    finding lacks is left out; each format words and punctuates the rest in its own style."""
     details: dict[str, str] = {}
     if finding.commit:
         details["commit"] = f"{finding.commit} by {finding.author} on {finding.date}"

@@ -13,19 +13,32 @@ blob's have no path yet (its ``History`` record names the blob). Attribution pla
   keeps one finding per key, with no path.
 - The engine's notes on a blob are placed at its earliest commit and path.
 - What no ref reaches is dropped, or with ``include_unreachable`` labelled.
+
+It also records where each key stands (``hvscan.keys.Exposure``, by key hash): every commit and
+path that introduced it (whatever ``all_occurrences`` says), which paths of HEAD's tree hold
+it (one ``git ls-tree``), the commits of HEAD's history whose change took it out of a path (the
+same ``git log`` pass lists the changes that replace or delete a blob with a key), and the refs
+that reach a commit introducing it (the stash's reflog included): pushed when a remote-tracking
+ref is among them. Which refs, and whether HEAD, reach those commits takes one walk of the
+commit graph for all of them (``githistory.tips_reaching``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime
 from collections import defaultdict
 from typing import TYPE_CHECKING, TypeVar
 
 from hvscan.findings import fingerprint
-from hvscan.model import Finding, History, Note, member_path
-from hvscan.sources.gitcmd import CatFile
-from hvscan.sources.githistory import CommitChange, changes
+from hvscan.keys import Exposure, Introduction, Removal
+from hvscan.model import Finding, History, Note, member_path, moment
+from hvscan.sources.gitcmd import CatFile, GitError
+from hvscan.sources.githistory import (
+    CommitChange,
+    changes,
+    tips_reaching,
+    tree_blobs,
+)
 from hvscan.sources.history import ALL_REFS, HistorySource
 
 if TYPE_CHECKING:
@@ -36,9 +49,11 @@ Key = tuple[str, str]  # (rule id, secret)
 Placed = TypeVar("Placed", Finding, Note)
 
 
-def attribute(result: ScanResult, source: HistorySource, engine: Engine) -> None:
+def attribute(result: ScanResult, source: HistorySource, engine: Engine,
+              head: str | None) -> None:
     """Place ``result``'s findings and notes, which the pipeline made of ``source``'s events
-    (read to the end), in history; ``engine`` reads the older versions a range does not hold."""
+    (read to the end), in history, and record where each key stands (``head``: HEAD's commit,
+    None before the first); ``engine`` reads the older versions a range does not hold."""
     options = source.options
     blobs, messages = _by_blob(result.findings)
     blob_notes, message_notes = _by_blob(result.notes)
@@ -56,27 +71,80 @@ def attribute(result: ScanResult, source: HistorySource, engine: Engine) -> None
         reachable = source.handed_on  # a range's commits are reached by its tip
         found = changes(repo, source.revs, located)
     wanted = {oid for oid in located if oid in reachable or options.include_unreachable}
+    adding = [change for change in found if change.new in located]
     introductions = _Introductions(engine, source, blobs)
     try:
-        introductions.add_changes(found)
+        introductions.add_changes(adding)
+        if source.everything:
+            for oid in sorted(set(blobs) - introductions.placed):
+                if oid in wanted:
+                    introductions.add_unplaced(oid, unreachable=oid not in reachable)
+        for finding in messages:
+            labelled = _labelled_message(finding, reachable, options.include_unreachable)
+            if labelled is not None:
+                introductions.findings.append(labelled)
+                introductions.add_message(labelled)
+        removals = introductions.removals(found)
     finally:
         introductions.close()
-    if source.everything:
-        for oid in sorted(set(blobs) - introductions.placed):
-            if oid in wanted:
-                introductions.add_unplaced(oid, unreachable=oid not in reachable)
-    for finding in messages:
-        labelled = _labelled_message(finding, reachable, options.include_unreachable)
-        if labelled is not None:
-            introductions.findings.append(labelled)
     result.findings = sorted(introductions.findings, key=_chronological)
+    result.exposure = _exposure(introductions, removals, head, source)
     result.notes = [note for note in message_notes
                     if options.include_unreachable
                     or _message_oid(note.source, note.commit, note.history) in reachable]
-    result.notes += _placed_notes(blob_notes, found, wanted)
+    result.notes += _placed_notes(blob_notes, adding, wanted)
     # Notes on what is not reported are not counted either.
     result.stats.notes = len(result.notes)
     result.stats.limits_hit = sum(note.limit for note in result.notes)
+
+
+def _exposure(introductions: _Introductions, removals: dict[str, list[Removal]],
+              head: str | None, source: HistorySource) -> dict[str, Exposure]:
+    """Where each key stands, by key hash, from its introductions and removals: HEAD's paths
+    holding it, the removals on HEAD's history, and the refs reaching a commit that
+    introduced it."""
+    every = introductions.every
+    if not every:
+        return {}
+    repo = source.repo.path
+    head_paths: dict[str, set[str]] = defaultdict(set)
+    if head is not None:
+        for path, oid in tree_blobs(repo, head).items():
+            for finding in introductions.on_blob(oid):
+                head_paths[finding.secret_sha256].add(member_path(path, finding.path) or path)
+    commits = {i.commit for found in every.values() for _, i in found
+               if i.commit is not None and not i.unreachable}
+    commits |= {removal.commit for listed in removals.values() for removal in listed}
+    extra = [("refs/stash", entry) for entry in source.stash]
+    if head is not None:
+        extra.append((_HEAD, head))
+    known = True
+    try:
+        reaching = tips_reaching(repo, sorted(commits), extra) if commits else {}
+    except GitError:  # a commit the store lacks (reported as missing): refs unknown
+        reaching, known = {}, False
+    exposure: dict[str, Exposure] = {}
+    for key_hash, found in every.items():
+        ordered = tuple(introduction for _, introduction in sorted(found, key=_first_item))
+        refs = {ref for introduction in ordered if introduction.commit in reaching
+                for ref in reaching[introduction.commit] if ref != _HEAD}
+        removed = {removal for removal in removals.get(key_hash, ())
+                   if _HEAD in reaching.get(removal.commit, ())}
+        exposure[key_hash] = Exposure(
+            introductions=ordered, in_head=bool(head_paths[key_hash]),
+            head_paths=tuple(sorted(head_paths[key_hash])),
+            removed_in=tuple(sorted(removed, key=lambda r: (moment(r.date), r.path))),
+            refs=tuple(sorted(refs)),
+            pushed=any(ref.startswith("refs/remotes/") for ref in refs) if known else None)
+    return exposure
+
+
+# The name tips_reaching gives HEAD: it is not a ref, only asked about for removals.
+_HEAD = "HEAD"
+
+
+def _first_item(item: tuple[tuple[float, int, str], Introduction]) -> tuple[float, int, str]:
+    return item[0]
 
 
 def _earliest(change: CommitChange) -> tuple[int, int]:
@@ -90,7 +158,8 @@ def _placed_notes(on_blobs: dict[str, list[Note]], found: list[CommitChange],
     adds keeps its notes unplaced when it is ``wanted``."""
     first: dict[str, CommitChange] = {}
     for change in sorted(found, key=_earliest):
-        first.setdefault(change.new, change)
+        if change.new is not None:
+            first.setdefault(change.new, change)
     notes: list[Note] = []
     for oid in sorted(on_blobs):
         earliest = first.get(oid)
@@ -144,6 +213,17 @@ class _Introductions:
         self._cat_file: CatFile | None = None
         self.placed: set[str] = set()
         self.findings: list[Finding] = []
+        # Every introduction of each key, by key hash, with its sort key (oldest first).
+        self.every: dict[str, list[tuple[tuple[float, int, str], Introduction]]] = (
+            defaultdict(list))
+
+    def on_blob(self, oid: str) -> list[Finding]:
+        """The findings on blob ``oid`` (of any key)."""
+        return self._blobs.get(oid, [])
+
+    def _introduced(self, finding: Finding, order: tuple[float, int, str],
+                    introduction: Introduction) -> None:
+        self.every[finding.secret_sha256].append((order, introduction))
 
     def keys(self, oid: str) -> set[Key]:
         found = self._blobs.get(oid)
@@ -163,7 +243,8 @@ class _Introductions:
         # One commit and path can show up once per parent (merges are diffed against each).
         sides: dict[tuple[str, str, str], list[CommitChange]] = defaultdict(list)
         for change in found:
-            sides[(change.commit.oid, change.path, change.new)].append(change)
+            if change.new is not None:
+                sides[(change.commit.oid, change.path, change.new)].append(change)
         introductions: dict[tuple[Key, str], list[CommitChange]] = defaultdict(list)
         for (_, path, new), listed in sides.items():
             self.placed.add(new)
@@ -185,11 +266,17 @@ class _Introductions:
         for (key, path), occurrences in introductions.items():
             occurrences.sort(key=_earliest)
             commits = {c.commit.oid for c in occurrences}
-            for change in occurrences if all_occurrences else occurrences[:1]:
+            for index, change in enumerate(occurrences):
+                assert change.new is not None  # only changes adding a blob are introductions
                 finding = next(f for f in self._blobs[change.new]
                                if (f.rule_id, f.secret) == key)
-                placed = member_path(path, finding.path)  # the blob's finding: its member
+                placed = member_path(path, finding.path) or path  # the finding's member in it
                 commit = change.commit
+                self._introduced(finding, (commit.time, -change.sequence, placed), Introduction(
+                    commit.oid, placed, commit.author, commit.date, "history",
+                    change.unreachable))
+                if index and not all_occurrences:
+                    continue
                 self.findings.append(finding.replace(
                     path=placed, commit=commit.oid, author=commit.author, date=commit.date,
                     fingerprint=fingerprint(finding.rule_id, placed, finding.secret_sha256),
@@ -206,6 +293,37 @@ class _Introductions:
             seen.add((finding.rule_id, finding.secret))
             self.findings.append(finding.replace(
                 history=History(blob=oid, unreachable=unreachable)))
+            self._introduced(finding, (float("inf"), 0, ""),
+                             Introduction(None, None, None, None, "history", unreachable))
+
+    def add_message(self, finding: Finding) -> None:
+        """A key in a commit or tag message: introduced by that commit or tag."""
+        unreachable = bool(finding.history and finding.history.unreachable)
+        self._introduced(finding, (moment(finding.date), 0, ""), Introduction(
+            finding.commit, None, finding.author, finding.date, finding.source, unreachable))
+
+    def removals(self, found: list[CommitChange]) -> dict[str, list[Removal]]:
+        """The commits whose change took a key out of a path, by key hash: every parent's
+        version of the path had the key (a merge that keeps one side's removal is not one) and
+        the commit's version does not (or the file is gone)."""
+        sides: dict[tuple[str, str], list[CommitChange]] = defaultdict(list)
+        for change in found:
+            if change.old in self._blobs:
+                sides[(change.commit.oid, change.path)].append(change)
+        removed: dict[str, list[Removal]] = defaultdict(list)
+        for (oid, path), listed in sides.items():
+            commit = listed[0].commit
+            if len(listed) < max(1, len(commit.parents)):
+                continue  # some parent already lacks the blob that had the key
+            had = set.intersection(*(self.keys(c.old) for c in listed if c.old))
+            new = listed[0].new
+            gone = had - (self.keys(new) if new is not None else set())
+            for key in gone:
+                finding = next(f for f in self._blobs[listed[0].old or ""]
+                               if (f.rule_id, f.secret) == key)
+                removed[finding.secret_sha256].append(
+                    Removal(oid, member_path(path, finding.path) or path, commit.date))
+        return removed
 
     def close(self) -> None:
         if self._cat_file is not None:
@@ -214,7 +332,4 @@ class _Introductions:
 
 def _chronological(finding: Finding) -> tuple[float, str, int, int]:
     """Oldest first, those with no date last."""
-    moment = float("inf")
-    if finding.date:
-        moment = datetime.datetime.fromisoformat(finding.date).timestamp()
-    return moment, finding.path or "", finding.line, finding.column
+    return moment(finding.date), finding.path or "", finding.line, finding.column

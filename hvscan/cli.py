@@ -487,6 +487,53 @@ def merge_command(reports: tuple[Path, ...], output_format: str, output: Path | 
                                show_suppressed, show_secrets, color))
 
 
+@cli.command("purge-plan")
+@click.argument("repo", required=False, type=ANY_PATH)
+@click.option("--output", "-o", "output", type=DIRECTORY, required=True, metavar="DIR",
+              help="Directory to write the plan into (made, mode 0700); it must be new or "
+                   "empty, and outside the repository's work tree.")
+@click.option("--force", is_flag=True,
+              help="Write into DIR even if it is not empty (the plan's own files are replaced).")
+@click.option("--skip-suppressed", is_flag=True,
+              help="Leave out keys whose every finding is suppressed (inline allow markers, "
+                   "--ignore-file); by default they are purged too: a suppression says a key "
+                   "was accepted, not that it is not in the history.")
+@_STRICT_OPTION
+@max_file_size_option("Do not read blobs, commits and tags larger than this; each is listed in "
+                      "the plan as not scanned.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress line on standard error (default: when it is a terminal).")
+@scan_options
+def purge_plan_command(repo: Path | None, output: Path, force: bool, skip_suppressed: bool,
+                       strict: bool, max_file_size: int, progress: bool | None,
+                       options: ScanOptions) -> None:
+    """Write the plan that removes every key in REPO's history (default: the repository of the
+    current directory) with git filter-repo: every ref, every object no ref reaches, every
+    commit and tag message are audited, as 'hvscan git --include-unreachable' does.
+
+    \b
+    DIR gets:
+      replacements.txt    the keys, in full (mode 0600; the only file that holds them):
+                          git filter-repo's --replace-text and --replace-message file
+      blobs-to-strip.txt  blobs that hold a key encoded (base64, in an archive...),
+                          where text replacement cannot reach it (when there are any)
+      refs-to-delete.txt  tags of blobs or trees holding a key, which git filter-repo
+                          leaves as they are (when there are any)
+      purge.sh            the one script to run, on a fresh 'git clone --mirror': it
+                          checks the mirror, runs git filter-repo (2.47 or later), expires
+                          reflogs, runs gc, checks the result with hvscan, and prints the
+                          force-push and what each collaborator must do
+      PLAN.md             every step in order: revoke the keys first, mirror clone,
+                          purge.sh, verify, force-push, ask the host to drop cached
+                          views and pull-request refs, re-clone, delete DIR
+
+    Only redacted keys are printed. Exit 0 when the plan is written (or there is nothing to
+    purge), 2 when the history could not be read whole or DIR cannot be used."""
+    from hvscan.commands.purge_plan import run
+
+    run(repo or Path(), output, force, skip_suppressed, strict, max_file_size, progress, options)
+
+
 @cli.command("staged")
 @click.argument("repo", required=False, default=".",
                 type=DIRECTORY)

@@ -186,7 +186,8 @@ def scan_staged_with_defaults(repo: str, staged: Staged | None) -> None:
     from hvscan.commands.staged import staged_change
 
     produce = staged_change(repo, staged)
-    runner.guarded(lambda: git_errors_as_one_line(lambda: runner.scan_and_report(produce)))
+    runner.guarded(lambda: git_errors_as_one_line(
+        lambda: runner.scan_and_report(produce, command="staged")))
 
 
 def scan_with_defaults(paths: list[str]) -> None:
@@ -197,7 +198,7 @@ def scan_with_defaults(paths: list[str]) -> None:
     max_file_size = parse_size(DEFAULT_MAX_FILE_SIZE)
     assert max_file_size is not None
     produce = runner.walker([os.fsencode(path) for path in paths], max_file_size)
-    runner.guarded(lambda: runner.scan_and_report(produce))
+    runner.guarded(lambda: runner.scan_and_report(produce, command="dir"))
 
 
 def _staged_blob_ids(listing: bytes) -> list[str] | None:

@@ -8,7 +8,8 @@ then the attribution step.
 2. Scan (``scan.Pipeline``): the same engine, placeholders, notes, hints and statistics as
    every source.
 3. Attribute (``hvscan/attribution.py``), only for blobs with matches: at which commits and
-   paths each key was introduced.
+   paths each key was introduced, and where each key stands now (HEAD, refs, removals); the
+   scan record names the repository, its HEAD and the refs audited.
 
 Suppression and verification follow, as for every source.
 """
@@ -21,15 +22,30 @@ from hvscan.attribution import attribute
 from hvscan.sources.history import HistoryOptions, HistorySource, ProgressFactory
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from hvscan.scan import Pipeline, ScanResult
 
 
 def audit(path: Path, pipeline: Pipeline, options: HistoryOptions,
-          progress: ProgressFactory | None = None) -> ScanResult:
-    """Audit the history of the repository at ``path``. GitError for anything git refuses."""
+          progress: ProgressFactory | None = None,
+          scanned: Callable[[ScanResult], None] | None = None) -> ScanResult:
+    """Audit the history of the repository at ``path``. GitError for anything git refuses.
+    ``scanned`` sees the result before attribution, when each finding on a blob is still one
+    per blob holding the key (attribution keeps only the blobs that introduced it): the purge
+    plan needs every blob a key is hidden in."""
+    import os
+
+    from hvscan.keys import ScanRecord
+    from hvscan.sources.gitrepository import head_commit
+
     source = HistorySource(path, options, progress)
     result = pipeline.run(source.events(pipeline.screen()))
-    attribute(result, source, pipeline.engine)
+    if scanned is not None:
+        scanned(result)
+    head = head_commit(path)
+    attribute(result, source, pipeline.engine, head)
+    result.scan = ScanRecord(repository=os.path.abspath(path), head=head,
+                             refs=tuple(source.scanned_refs()))
     return result

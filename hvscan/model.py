@@ -29,6 +29,25 @@ def member_path(path: str | None, member: str | None) -> str | None:
     return f"{path}!{member}" if path else member
 
 
+def place(path: str | None, source: str, history: History | None) -> str:
+    """Where a finding or note is, as the text report shows it: its path, else the blob that
+    holds it (a blob no commit adds), else its source (``(commit-message)``)."""
+    if path:
+        return path
+    if source == "history" and history is not None and history.blob:
+        return f"(blob {history.blob})"
+    return f"({source})"
+
+
+def moment(date: str | None) -> float:
+    """An ISO 8601 date as a timestamp, for sorting oldest first; no date sorts last."""
+    if not date:
+        return float("inf")
+    import datetime
+
+    return datetime.datetime.fromisoformat(date).timestamp()
+
+
 class History(NamedTuple):
     """What a history audit knows about a finding beyond its commit: ``blob`` holding the key,
     how many ``other_commits`` introduced the same key at the same path and at how many
@@ -122,7 +141,7 @@ class Note(NamedTuple):
     @property
     def place(self) -> str:
         """Where the note is, as reports show it."""
-        where = self.path or f"({self.source})"
+        where = place(self.path, self.source, self.history)
         return f"{where} (commit {self.commit})" if self.commit else where
 
 

@@ -78,12 +78,16 @@ def walker(paths: Sequence[bytes], max_file_size: int, follow_symlinks: bool = F
 
 
 def run_scan(produce: Produce, settings: ScanSettings = DEFAULTS,
-        annotate: Annotate | None = None) -> ScanResult:
-    """Build the pipeline from the settings, run it over the source's events and settle the
-    findings (excludes, suppressions)."""
+        annotate: Annotate | None = None, command: str | None = None) -> ScanResult:
+    """Build the pipeline from the settings, run it over the source's events, settle the
+    findings (excludes, suppressions), refine their remediation and list their keys; the scan
+    record says ``command``, when it started and how long it took."""
+    import time
+
     from hvscan import scan
     from hvscan.engine import Engine
     from hvscan.excludes import path_filter
+    from hvscan.keys import ScanRecord, conclude, utc_now
     from hvscan.rules import load_rules
     from hvscan.suppress import Suppressor, allow_marker, load_ignore_file
 
@@ -101,11 +105,15 @@ def run_scan(produce: Produce, settings: ScanSettings = DEFAULTS,
         untrusted=load_ignore_file(untrusted) if untrusted is not None else frozenset(),
     )
     excluded = path_filter(settings.exclude)
+    started, clock = utc_now(), time.monotonic()
     engine = Engine(rules, settings.limits,
                     allow_marker=allow_marker(settings.foreign_allow_markers))
     result = produce(scan.Pipeline(engine, excluded, annotate))
     result.engine = engine  # whatever the source: reports redact keys with it
     scan.settle(result, excluded, suppressor)
+    result.scan = (result.scan or ScanRecord())._replace(
+        command=command, started=started, duration=round(time.monotonic() - clock, 3))
+    conclude(result)
     return result
 
 
@@ -130,6 +138,7 @@ def scan_and_report(
     *,
     verification: VerifyStep | None = None,
     output_options: OutputOptions | None = None,
+    command: str | None = None,
 ) -> NoReturn:
     """Scan, report as ``output_options`` say (default: the command line's defaults), and exit
     with the scan's exit code (with ``strict``, 2 when anything was left unscanned, listed on
@@ -137,23 +146,32 @@ def scan_and_report(
     from hvscan.report import renderer
 
     output_options = output_options or OutputOptions()
-    result = scan_and_verify(produce, settings, verification)
+    result = scan_and_verify(produce, settings, verification, command)
     text = renderer(output_options.output_format)(result, report_options(output_options))
     deliver(result, text, output_options)
 
 
-def scan_and_verify(produce: Produce, settings: ScanSettings,
-                    verification: VerifyStep | None) -> ScanResult:
+def scan_and_verify(produce: Produce, settings: ScanSettings, verification: VerifyStep | None,
+                    command: str | None = None) -> ScanResult:
     """``run_scan``, then the verification step when asked for."""
-    result = run_scan(produce, settings, verification.annotate if verification else None)
+    result = run_scan(produce, settings, verification.annotate if verification else None,
+                      command)
     # After settling: a suppressed key is never sent to the API.
     if verification:
+        import time
+
+        from hvscan.keys import conclude
         from hvscan.verify import VerifyError
 
+        clock = time.monotonic()
         try:
             verification.apply(result)
         except VerifyError as exc:
             raise HvscanError(str(exc)) from None
+        if result.scan is not None and result.scan.duration is not None:
+            result.scan = result.scan._replace(
+                duration=round(result.scan.duration + time.monotonic() - clock, 3))
+        conclude(result)  # verification changed statuses and severities
     return result
 
 
@@ -175,11 +193,7 @@ def deliver(result: ScanResult, text: str, output_options: OutputOptions) -> NoR
     if output is not None or output_format != "text":
         # Only the text report on standard output is sure to be read by a person (a CSV cannot
         # even hold them): say on stderr what could not be scanned.
-        from hvscan.shown import shown
-
-        for error in result.errors:
-            path, message = (shown(part, result.engine, show_secrets) for part in error)
-            print(f"hvscan: error: {path}: {message}", file=sys.stderr)
+        print_errors(result, show_secrets)
     if output is None:
         write_stdout(text)
     else:
@@ -202,6 +216,16 @@ def deliver(result: ScanResult, text: str, output_options: OutputOptions) -> NoR
         severity_rank(f.severity) >= threshold for f in result.findings
     )
     sys.exit(EXIT_FINDINGS if failing and not exit_zero else EXIT_CLEAN)
+
+
+def print_errors(result: ScanResult, show_secrets: bool = False) -> None:
+    """What could not be scanned, one ``hvscan: error:`` line each on standard error, shown as
+    reports show the names in it."""
+    from hvscan.shown import shown
+
+    for error in result.errors:
+        path, message = (shown(text, result.engine, show_secrets) for text in error)
+        print(f"hvscan: error: {path}: {message}", file=sys.stderr)
 
 
 def fail_if_incomplete(result: ScanResult, consequence: str = "",

@@ -23,6 +23,7 @@ from hvscan.sources import Blob, Events, Excluded, Failed, NotRead, Screen, Scre
 
 if TYPE_CHECKING:
     from hvscan.engine import Engine, Inspection
+    from hvscan.keys import Exposure, KeyEntry, ScanRecord
     from hvscan.suppress import Suppressor
 
 
@@ -63,6 +64,13 @@ class ScanResult:
         self.errors: list[Failed] = []
         self.notes: list[Note] = []
         self.stats = Stats()
+        # What a history audit learned about each key (by secret_sha256): where it stands.
+        self.exposure: dict[str, Exposure] = {}
+        # One entry per distinct key of the active findings (hvscan.keys.conclude fills it).
+        self.keys: list[KeyEntry] = []
+        # What was scanned, when and for how long (the sources of git commands and
+        # hvscan/runner.py fill it).
+        self.scan: ScanRecord | None = None
 
     def add(self, other: ScanResult) -> None:
         """Fold in the result of another source, for a run over several (``baseline --git``)."""
@@ -72,6 +80,8 @@ class ScanResult:
         self.errors += other.errors
         self.notes += other.notes
         self.stats.add(other.stats)
+        self.exposure.update(other.exposure)
+        self.scan = self.scan or other.scan
 
 
 Annotate = Callable[[bytes, Match], dict[str, str]]

@@ -88,8 +88,9 @@ def shown(text: str, engine: Engine | None, show_secrets: bool = False) -> str:
 
 def reported(result: ScanResult, show_secrets: bool = False) -> ScanResult:
     """A copy of ``result`` holding only what reports may print: every string of its findings,
-    skipped files, errors and notes ``shown``, and without --show-secrets no key at all (a
-    finding's ``secret`` is its redacted form). Hashes and fingerprints are the originals'."""
+    keys, skipped files, errors, notes and scan record ``shown``, and without --show-secrets no
+    key at all (a finding's or key entry's ``secret`` is its redacted form). Hashes and
+    fingerprints are the originals'."""
     from hvscan.scan import ScanResult
 
     @cache  # descriptions, authors, commits and dates repeat across findings
@@ -103,6 +104,11 @@ def reported(result: ScanResult, show_secrets: bool = False) -> ScanResult:
     copy.skipped = [_strings(s, text) for s in result.skipped]
     copy.errors = [_strings(e, text) for e in result.errors]
     copy.notes = [_strings(n, text) for n in result.notes]
+    copy.scan = _strings(result.scan, text)
+    copy.keys = [_strings(k, text)._replace(
+        secret_redacted=escape(k.secret_redacted),
+        secret=escape(k.secret) if show_secrets else escape(k.secret_redacted),
+        secret_sha256=k.secret_sha256) for k in result.keys]
     return copy
 
 

@@ -16,7 +16,7 @@ from keygen import make_key
 
 from hvscan.engine import Engine
 from hvscan.history import audit
-from hvscan.model import History
+from hvscan.model import Finding, History
 from hvscan.rules import load_builtin_rules
 from hvscan.scan import Pipeline, ScanResult
 from hvscan.sources.gitcmd import GitError
@@ -530,3 +530,20 @@ def test_keys_in_archives_and_encoded_text_in_history_are_found(repo: DatedRepo)
     assert by_secret[zipped].commit == commit and by_secret[zipped].encoding == "zip"
     assert by_secret[encoded].path == "blob.txt" and by_secret[encoded].encoding == "base64"
     assert by_secret[gzipped].line == 2
+
+
+def test_the_scanned_hook_sees_every_blob_holding_a_key_before_attribution(
+        repo: DatedRepo) -> None:
+    key = make_key("live", "hook")
+    repo.write("a.txt", f"{key}\n")
+    repo.commit("add")
+    repo.write("a.txt", f"{key}\nmore\n")  # a second blob with the key: it introduces nothing
+    repo.commit("edit")
+    seen: list[list[Finding]] = []  # attribution then replaces the result's findings
+    result = audit(repo.path, Pipeline(Engine(load_builtin_rules())), HistoryOptions(),
+                   scanned=lambda scanned: seen.append(list(scanned.findings)))
+    [before] = seen
+    blobs = {repo.out("rev-parse", f"{rev}:a.txt") for rev in ("HEAD~1", "HEAD")}
+    assert {f.history.blob for f in before if f.history} == blobs
+    assert [f.history.blob for f in result.findings if f.history] == [
+        repo.out("rev-parse", "HEAD~1:a.txt")]

@@ -97,7 +97,8 @@ def test_a_url_is_no_longer_mangled_into_a_missing_directory(run_hvscan: Run,
 
 def test_one_local_repository_reports_as_it_always_did(run_hvscan: Run, fleet: Fleet) -> None:
     report = json.loads(_run(run_hvscan, fleet, "one", "--format", "json").stdout)
-    assert "repository" not in report["findings"][0] and "scan" not in report
+    assert "repository" not in report["findings"][0]
+    assert "repositories" not in report["scan"] and "repositories" not in report["keys"][0]
 
 
 def test_jsonl_streams_each_repositorys_findings(run_hvscan: Run, fleet: Fleet) -> None:

@@ -104,9 +104,11 @@ def test_the_examples_commands_merge_into_one_run(system: str, fleet: Path, hvsc
         assert done.returncode == 0, done.stderr  # --exit-zero: the merge gives the verdict
     merged = _sh(merge_command, fleet, env)
     assert merged.returncode == 1, merged.stderr  # findings
+    # The same mirrors (remediation names the audited repository's path: a mirror's, for a URL).
+    clone_dir = ["--clone-dir", f"{root}/cache/repos"] if system == "kubernetes" else []
     whole = json.loads(subprocess.run(
-        [hvscan_exe, "git", "--repos-file", "repos.txt", "--format", "json"], cwd=fleet,
-        env=env, capture_output=True, check=False).stdout)
+        [hvscan_exe, "git", "--repos-file", "repos.txt", *clone_dir, "--format", "json"],
+        cwd=fleet, env=env, capture_output=True, check=False).stdout)
     assert len(whole["findings"]) == 12
     if system == "gitlab":
         failures = ET.parse(fleet / "hvscan.xml").getroot().iter("failure")

@@ -15,21 +15,23 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from hvscan.runner import OutputOptions
+    from hvscan.scan import Pipeline, ScanResult
     from hvscan.settings.options import ScanOptions, VerifyOptions
 
 
 def scan(produce: Produce, options: ScanOptions, output: OutputOptions, verify: VerifyOptions,
-         *, trust_inline: bool = True) -> NoReturn:
-    """Scan what ``produce`` yields, report, and exit with the scan's exit code."""
+         *, command: str, trust_inline: bool = True) -> NoReturn:
+    """Scan what ``produce`` yields, report (the scan record naming ``command``), and exit
+    with the scan's exit code."""
     verification = verify.step()
     scan_and_report(produce, options.settings(trust_inline), verification=verification,
-                    output_options=output)
+                    output_options=output, command=command)
 
 
 def scan_git(produce: Produce, options: ScanOptions, output: OutputOptions,
-             verify: VerifyOptions) -> NoReturn:
+             verify: VerifyOptions, *, command: str) -> NoReturn:
     """``scan`` of a git source."""
-    git_errors_as_one_line(lambda: scan(produce, options, output, verify))
+    git_errors_as_one_line(lambda: scan(produce, options, output, verify, command=command))
 
 
 def git_errors_as_one_line(run: Callable[[], NoReturn]) -> NoReturn:
@@ -40,6 +42,20 @@ def git_errors_as_one_line(run: Callable[[], NoReturn]) -> NoReturn:
         run()
     except GitError as exc:
         raise HvscanError(f"git: {exc}") from None
+
+
+def in_repository(repo: Path | str, produce: Produce) -> Produce:
+    """``produce``, its result's scan record naming the repository at ``repo`` and its HEAD
+    (null before the first commit)."""
+    def scanned(pipeline: Pipeline) -> ScanResult:
+        from hvscan.keys import ScanRecord
+        from hvscan.sources.gitrepository import head_commit
+
+        result = produce(pipeline)
+        result.scan = ScanRecord(repository=os.path.abspath(repo), head=head_commit(repo))
+        return result
+
+    return scanned
 
 
 def directory_walker(paths: tuple[Path, ...], max_file_size: int,

@@ -15,4 +15,5 @@ if TYPE_CHECKING:
 
 def run(paths: tuple[Path, ...], max_file_size: int, follow_symlinks: bool,
         options: ScanOptions, output: OutputOptions, verify: VerifyOptions) -> NoReturn:
-    scan(directory_walker(paths, max_file_size, follow_symlinks), options, output, verify)
+    scan(directory_walker(paths, max_file_size, follow_symlinks), options, output, verify,
+         command="dir")

@@ -36,13 +36,16 @@ def run(repo: Path, history: HistoryOptions, progress: bool | None, staged_only:
     # and the like) do not suppress what it adds (its configuration, read from the base commit,
     # may; see hvscan/config.py).
     scan(lambda pipeline: audit_history(pipeline, repo, history, show_progress),
-         options, output, verify, trust_inline=not history.is_range)
+         options, output, verify, command="git", trust_inline=not history.is_range)
 
 
 def audit_history(pipeline: Pipeline, repo: Path, options: HistoryOptions,
-                  show_progress: bool, report: ProgressFactory | None = None) -> ScanResult:
-    """The history audit of ``repo``; its progress drawn on standard error (``show_progress``)
-    or handed to ``report`` (a many-repository audit's one display)."""
+                  show_progress: bool,
+                  scanned: Callable[[ScanResult], None] | None = None,
+                  report: ProgressFactory | None = None) -> ScanResult:
+    """The history audit (``hvscan.history.audit``, ``scanned`` included) with a progress line
+    when ``show_progress``, or its progress handed to ``report`` (a many-repository audit's one
+    display); a git failure becomes one line."""
     from hvscan.history import audit
     from hvscan.progress import Progress
     from hvscan.sources.gitcmd import GitError
@@ -55,7 +58,7 @@ def audit_history(pipeline: Pipeline, repo: Path, options: HistoryOptions,
         return lambda stats: bar.update(stats.objects, stats.read_bytes)
 
     try:
-        return audit(repo, pipeline, options, progress if show_progress else report)
+        return audit(repo, pipeline, options, progress if show_progress else report, scanned)
     except GitError as exc:
         raise HvscanError(str(exc)) from None
     finally:

@@ -223,7 +223,7 @@ def audit(task: Task) -> Audited:
         result = scan_and_verify(
             lambda pipeline: audit_history(pipeline, path, task.history, show_progress=False,
                                            report=report_progress),
-            task.settings, task.verify.step())
+            task.settings, task.verify.step(), "git")
     except (HvscanError, RepoError) as exc:
         # The error's entry names the repository already.
         error, result = escape(str(exc).removeprefix(f"{repo.shown}: ")), ScanResult()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, NoReturn
 
-from hvscan.commands.common import scan_git, standard_input
+from hvscan.commands.common import in_repository, scan_git, standard_input
 from hvscan.runner import HvscanError
 
 if TYPE_CHECKING:
@@ -28,5 +28,6 @@ def run(remote: str | None, options: ScanOptions, output: OutputOptions,
             push = pushed.from_hook_input(hook_input.read(), remote)
         except pushed.PushInputError as exc:
             raise HvscanError(str(exc)) from None
-    scan_git(lambda pipeline: pipeline.run(pushed.read(".", push, pipeline.excluded)),
-             options, output, verify)
+    produce = in_repository(".", lambda pipeline: pipeline.run(
+        pushed.read(".", push, pipeline.excluded)))
+    scan_git(produce, options, output, verify, command="pre-push")

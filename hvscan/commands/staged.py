@@ -18,14 +18,15 @@ if TYPE_CHECKING:
 
 def run(repo: Path, options: ScanOptions, output: OutputOptions,
         verify: VerifyOptions) -> NoReturn:
-    scan_git(staged_change(repo), options, output, verify)
+    scan_git(staged_change(repo), options, output, verify, command="staged")
 
 
 def staged_change(repo: Path | str, read: Staged | None = None) -> Produce:
     """The staged source of ``repo``, for the pipeline; ``read``: the listing and blobs the fast
     path has already read, so that they are not asked of git again."""
+    from hvscan.commands.common import in_repository
     from hvscan.sources import staged
 
     listing, blobs = (read[0], read[2]) if read is not None else (None, None)
-    return lambda pipeline: pipeline.run(staged.read(repo, pipeline.excluded, listing=listing,
-                                                     blobs=blobs))
+    return in_repository(repo, lambda pipeline: pipeline.run(
+        staged.read(repo, pipeline.excluded, listing=listing, blobs=blobs)))

@@ -16,4 +16,4 @@ def run(max_file_size: int, options: ScanOptions, output: OutputOptions,
     from hvscan.sources import stdin
 
     scan(lambda pipeline: pipeline.run(stdin.read(standard_input(), max_file_size)),
-         options, output, verify)
+         options, output, verify, command="stdin")

@@ -52,8 +52,9 @@ def finding_details(finding: Finding) -> dict[str, str]:
     """The facts the human-readable formats (text, github, junit) show under a finding, in
     their order, by name: ``repository`` (many-repository audits), ``commit`` (id, author and
     date), ``encoding`` (unless plain), ``verification`` (status and detail), ``fix`` (the
-    rule's remediation) and ``fingerprint`` (what .hvscanignore takes). A fact the finding
-    lacks is left out; each format words and punctuates the rest in its own style."""
+    remediation refined for the finding's context, hvscan/remediation.py) and ``fingerprint``
+    (what .hvscanignore takes). A fact the finding lacks is left out; each format words and
+    punctuates the rest in its own style."""
     details: dict[str, str] = {}
     if finding.repository is not None:
         details["repository"] = finding.repository

@@ -4,7 +4,9 @@ Each finding becomes ``::error`` (critical, high), ``::warning`` (medium) or ``:
 info) with its file, line and column, so it shows on the pull request's diff. Files that could
 not be scanned are ``::error`` annotations and skipped files ``::notice`` ones (so are suppressed
 findings, with --show-suppressed, and the engine's notes, on the file holding the archive member
-or encoded text they are about). Everything that
+or encoded text they are about). In an audit of history (``hvscan git``), the distinct keys are
+one last ``::notice`` on the run ("hvscan: N distinct keys to revoke"), a line per key with
+what to do about it (a pull request's annotations are on its files already). Everything that
 comes from scanned content is escaped as the runner's toolkit does (``%`` as ``%25``, line
 breaks as ``%0D``/``%0A``, and in properties ``:`` and ``,`` as ``%3A``/``%2C``): a file name
 cannot end a command early or start a new one.
@@ -15,6 +17,7 @@ from __future__ import annotations
 from hvscan.model import Finding, Note
 from hvscan.report import ReportOptions, finding_details, shown_secret
 from hvscan.scan import ScanResult
+from hvscan.units import counted
 
 _COMMANDS = {"critical": "error", "high": "error", "medium": "warning"}
 _DETAILS = {"repository": "Repository {}.", "commit": "Commit {}.", "encoding": "Encoded as {}.",
@@ -34,7 +37,17 @@ def render(result: ScanResult, options: ReportOptions) -> str:
         for s in result.skipped
     ]
     lines += [_note_line(note) for note in result.notes]
+    if result.keys and result.findings and result.scan and result.scan.command == "git":
+        lines.append(_keys_line(result, options))
     return "".join(line + "\n" for line in lines)
+
+
+def _keys_line(result: ScanResult, options: ReportOptions) -> str:
+    keys = result.keys
+    lines = [f"{entry.secret if options.show_secrets else entry.secret_redacted} "
+             f"[{entry.severity}] {entry.rule_id}: {entry.remediation}" for entry in keys]
+    return _command("notice", "\n".join(lines),
+                    title=f"hvscan: {counted(len(keys), 'distinct key')} to revoke")
 
 
 def _note_line(note: Note) -> str:

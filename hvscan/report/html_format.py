@@ -26,7 +26,7 @@ from typing import Any
 
 from hvscan.report import ReportOptions
 from hvscan.report.json_format import report_dict
-from hvscan.rules import SEVERITIES, severity_rank
+from hvscan.rules import SEVERITIES
 from hvscan.scan import ScanResult
 from hvscan.units import counted, format_size
 
@@ -146,8 +146,7 @@ def render(result: ScanResult, options: ReportOptions) -> str:
 def page(report: dict[str, Any]) -> str:
     """The HTML page of a JSON report (``report_dict``'s dict)."""
     findings: list[dict[str, Any]] = report["findings"]
-    # until report_dict carries keys: the fallback below.
-    keys = report["keys"] if "keys" in report else _derived_keys(findings)
+    keys: list[dict[str, Any]] = report["keys"]
     # With --show-secrets the findings carry the key; the revoke list shows it too.
     secrets = {f["secret_sha256"]: f["secret"] for f in findings if "secret" in f}
     parts = [
@@ -180,35 +179,6 @@ def _script_json(report: dict[str, Any]) -> str:
                           ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
         text = text.replace(char, escaped)
     return text
-
-
-# until report_dict carries keys: one entry per distinct key of the findings, in the contract's
-# shape and order, with the exposure that findings alone cannot tell left unknown.
-def _derived_keys(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for finding in findings:
-        groups.setdefault(finding["secret_sha256"], []).append(finding)
-    keys = []
-    for sha, group in groups.items():
-        worst = max(group, key=lambda f: severity_rank(f["severity"]))
-        introductions = sorted(
-            ({"commit": f["commit"], "path": f["path"], "author": f["author"],
-              "date": f["date"], "source": f["source"],
-              "unreachable": f.get("unreachable", False)} for f in group),
-            key=lambda i: _when(i["date"]))
-        verified = [f["verification"] for f in group if f["verification"]]
-        keys.append({
-            "secret_sha256": sha, "rule_id": worst["rule_id"], "key_type": worst["key_type"],
-            "severity": worst["severity"], "secret_redacted": worst["secret_redacted"],
-            "verification": verified[0] if verified else None, "findings": len(group),
-            "first": {name: introductions[0][name] for name in
-                      ("commit", "path", "author", "date")},
-            "introductions": introductions, "in_head": None, "head_paths": [],
-            "removed_in": [], "refs": [], "pushed": None, "remediation": worst["remediation"],
-        })
-    keys.sort(key=lambda k: (-severity_rank(k["severity"]), -len(k["introductions"]),
-                             k["secret_sha256"]))
-    return keys
 
 
 def _when(date: str | None) -> tuple[int, float, str]:

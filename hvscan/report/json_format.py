@@ -1,4 +1,5 @@
-"""The JSON report: the stable contract documented in docs/report-format.md."""
+"""The JSON report: the stable contract documented in docs/report-format.md. Its parts (a
+finding, a key, the scan record) are the other structured formats' too."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 from typing import Any
 
 from hvscan import __version__
+from hvscan.keys import Introduction, KeyEntry, ScanRecord
 from hvscan.model import Finding
 from hvscan.report import ReportOptions
 from hvscan.scan import ScanResult
@@ -40,12 +42,51 @@ def finding_dict(finding: Finding, options: ReportOptions) -> dict[str, Any]:
     return data
 
 
+def introduction_dict(introduction: Introduction) -> dict[str, Any]:
+    return introduction._asdict()
+
+
+def key_dict(entry: KeyEntry, options: ReportOptions) -> dict[str, Any]:
+    """A ``keys`` entry (docs/report-format.md, "Keys")."""
+    data: dict[str, Any] = {
+        "secret_sha256": entry.secret_sha256,
+        "rule_id": entry.rule_id,
+        "key_type": entry.key_type,
+        "severity": entry.severity,
+        "secret_redacted": entry.secret_redacted,
+        "verification": entry.verification,
+        "findings": entry.findings,
+        "first": introduction_dict(entry.first) if entry.first else None,
+        "introductions": [introduction_dict(i) for i in entry.introductions],
+        "in_head": entry.in_head,
+        "head_paths": list(entry.head_paths),
+        "removed_in": [removal._asdict() for removal in entry.removed_in],
+        "refs": list(entry.refs),
+        "pushed": entry.pushed,
+        "remediation": entry.remediation,
+    }
+    if options.show_secrets:
+        data["secret"] = entry.secret
+    return data
+
+
+def scan_dict(record: ScanRecord | None) -> dict[str, Any]:
+    """The ``scan`` record (docs/report-format.md, "Scan"); all null but the version for a
+    result that did not come from a command."""
+    record = record or ScanRecord()
+    data = record._asdict()
+    data["refs"] = list(record.refs) if record.refs is not None else None
+    return data
+
+
 def report_dict(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
     stats = result.stats
     report = {
         "tool": "hvscan",
         "version": __version__,
+        "scan": scan_dict(result.scan),
         "findings": [finding_dict(f, options) for f in result.findings],
+        "keys": [key_dict(entry, options) for entry in result.keys],
         "stats": {
             "files_scanned": stats.files_scanned,
             "bytes_scanned": stats.bytes_scanned,

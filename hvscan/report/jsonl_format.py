@@ -2,8 +2,8 @@
 
 Every line carries a ``type``: ``finding`` lines hold exactly the fields of the JSON report's
 findings, ``skipped``, ``error`` and ``note`` lines those of its ``skipped``, ``errors`` and
-``notes`` lists, and the
-last line, ``summary``, the tool, version and run statistics. A reader that only wants findings
+``notes`` lists, ``key`` lines (after them) those of its ``keys``, and the last line,
+``summary``, the tool, version, scan record and run statistics. A reader that only wants findings
 filters on ``type`` and still sees, at the end, whether the scan was complete. With
 --show-suppressed, ``suppressed`` lines hold the JSON report's ``suppressed`` entries.
 """
@@ -31,9 +31,9 @@ def lines(report: dict[str, Any], *, findings: bool = True) -> str:
         *({"type": "skipped", **skipped} for skipped in report["skipped"]),
         *({"type": "error", **error} for error in report["errors"]),
         *({"type": "note", **note} for note in report["notes"]),
-        *({"type": "key", **key} for key in report.get("keys", [])),
+        *({"type": "key", **key} for key in report["keys"]),
         {"type": "summary", "tool": report["tool"], "version": report["version"],
-         "stats": report["stats"], **({"scan": report["scan"]} if "scan" in report else {})},
+         "scan": report["scan"], "stats": report["stats"]},
     ]
     return "".join(record_line(record) for record in records)
 

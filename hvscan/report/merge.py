@@ -14,7 +14,8 @@ show them (``hvscan.shown``): no key beyond --show-secrets, names escaped.
   worst severity, introductions, refs, repositories and paths united, ``pushed`` and
   ``in_head`` true when any is), ``scan.repositories`` sorted by repository. Joining reports is
   associative: shards merged give what one run over all their repositories gives.
-- ``from_dict`` rebuilds the ``ScanResult`` the report formats render, for every format but
+- ``from_dict`` rebuilds the ``ScanResult`` the report formats render (findings, keys and
+  scan record; the keys' ``repositories`` are in the JSON formats only), for every format but
   JSON, JSON Lines and HTML, which are written from the dict itself.
 """
 
@@ -25,6 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from hvscan import __version__
+from hvscan.keys import Introduction, KeyEntry, Removal, ScanRecord
 from hvscan.model import Finding, History, Note
 from hvscan.report import ReportOptions, renderer
 from hvscan.rules import SEVERITIES
@@ -55,7 +57,8 @@ def for_repository(report: Report, repository: str, error: str | None = None) ->
         named["keys"] = [{**key, "repositories": [repository],
                           "first": _in(key.get("first"), repository),
                           "introductions": [_in(i, repository)
-                                            for i in key.get("introductions", [])]}
+                                            for i in key.get("introductions", [])],
+                          "removed_in": [_in(r, repository) for r in key.get("removed_in", [])]}
                          for key in report["keys"]]
     scan = report.get("scan") or {}
     named["scan"] = {**scan, "repositories": [{
@@ -64,7 +67,7 @@ def for_repository(report: Report, repository: str, error: str | None = None) ->
     return named
 
 
-def _in(entry: dict[str, Any] | None, repository: str) -> dict[str, Any] | None:
+def _in(entry: Any, repository: str) -> Any:
     return None if entry is None else {**entry, "repository": repository}
 
 
@@ -94,10 +97,13 @@ def load(path: str) -> Report:
 
 
 def merge(reports: list[Report], command: str) -> Report:
-    """One report of ``reports`` (each in the many-repository shape)."""
-    merged: Report = {"tool": "hvscan", "version": __version__}
+    """One report of ``reports`` (each in the many-repository shape), its members in the order
+    of a report's."""
     findings = sorted((f for r in reports for f in r.get("findings", [])), key=_finding_order)
-    merged["findings"] = findings
+    merged: Report = {
+        "tool": "hvscan", "version": __version__, "scan": _scan(reports, command),
+        "findings": findings,
+        "keys": merge_keys([key for r in reports for key in r.get("keys", [])])}
     stats: dict[str, int] = {}
     for report in reports:
         for name, value in report.get("stats", {}).items():
@@ -110,9 +116,6 @@ def merge(reports: list[Report], command: str) -> Report:
     if any("suppressed" in r for r in reports):
         merged["suppressed"] = sorted((f for r in reports for f in r.get("suppressed", [])),
                                       key=_finding_order)
-    if any("keys" in r for r in reports):
-        merged["keys"] = merge_keys([key for r in reports for key in r.get("keys", [])])
-    merged["scan"] = _scan(reports, command)
     return merged
 
 
@@ -143,10 +146,13 @@ def merge_keys(keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _join(group: list[dict[str, Any]], when: _Clock) -> dict[str, Any]:
-    """The entries of one key, from several repositories or shards, as one."""
-    joined = dict(group[0])
+    """The entries of one key, from several repositories or shards, as one. What is not joined
+    (rule, redacted form, remediation) is taken from the entry of the first repository by
+    name, whichever report came first: the join does not depend on the reports' order."""
     if len(group) == 1:
-        return joined  # an entry is already in order
+        return dict(group[0])  # an entry is already in order
+    group = sorted(group, key=lambda key: key.get("repositories") or [])
+    joined = dict(group[0])
     joined["severity"] = min((key.get("severity") for key in group), key=_rank)
     joined["findings"] = sum(key.get("findings", 0) for key in group)
     # An introduction is a repository, commit, path and source: the same one seen by two
@@ -161,7 +167,8 @@ def _join(group: list[dict[str, Any]], when: _Clock) -> dict[str, Any]:
     if joined["introductions"] and joined.get("first") is not None:
         oldest = joined["introductions"][0]
         joined["first"] = {name: oldest.get(name) for name in joined["first"]}
-    joined["removed_in"] = [entry for key in group for entry in key.get("removed_in", [])]
+    joined["removed_in"] = sorted((entry for key in group for entry in key.get("removed_in", [])),
+                                  key=when)
     for name in ("refs", "repositories", "head_paths"):
         if any(key.get(name) is not None for key in group):
             joined[name] = sorted({item for key in group for item in key.get(name) or []})
@@ -218,7 +225,35 @@ def from_dict(report: Report) -> ScanResult:
     for name in stats.__annotations__:
         setattr(stats, name, int(report.get("stats", {}).get(name, 0)))
     result.stats = stats
+    result.keys = [_key(k) for k in report.get("keys", [])]
+    scan = report.get("scan") or {}
+    refs = scan.get("refs")
+    result.scan = ScanRecord(scan.get("command"), scan.get("repository"), scan.get("head"),
+                             None if refs is None else tuple(refs),
+                             scan.get("version", __version__), scan.get("started"),
+                             scan.get("duration"))
     return result
+
+
+def _key(data: dict[str, Any]) -> KeyEntry:
+    first = data.get("first")
+    return KeyEntry(
+        data["secret_sha256"], data["rule_id"], data["key_type"], data["severity"],
+        data["secret_redacted"], data.get("secret", data["secret_redacted"]),
+        data.get("verification"), data.get("findings", 0),
+        None if first is None else _introduction(first),
+        tuple(_introduction(i) for i in data.get("introductions", [])), data.get("in_head"),
+        tuple(data.get("head_paths", [])),
+        tuple(Removal(r["commit"], r["path"], r.get("date")) for r in data.get("removed_in", [])),
+        tuple(data.get("refs") or ()), data.get("pushed"), data.get("remediation", ""))
+
+
+def _introduction(data: dict[str, Any]) -> Introduction:
+    """An introduction as the report formats know it (its ``repository`` is in the JSON
+    formats only)."""
+    return Introduction(data.get("commit"), data.get("path"), data.get("author"),
+                        data.get("date"), data.get("source", "history"),
+                        bool(data.get("unreachable")))
 
 
 _HISTORY_FIELDS = frozenset(("blob", "other_commits", "other_paths", "unreachable", "tag",

@@ -11,7 +11,9 @@ Shape choices, each for a consumer:
 - ``partialFingerprints`` carry the finding's fingerprint and the key's SHA-256, never the key,
   so alerts stay matched when code moves;
 - every JSON-report field not shown elsewhere (source, encoding, commit, author, date,
-  verification, ...) is in the result's ``properties``;
+  verification, the remediation refined for its context, ...) is in the result's
+  ``properties``, with ``key``: the JSON report's entry for its key (where the key stands, what
+  to do about it); the run's ``properties`` carry the ``scan`` record;
 - files that could not be scanned are error notifications and mark the invocation unsuccessful;
   skipped files, and the engine's notes (damaged archives, limits reached), are note
   notifications;
@@ -29,8 +31,9 @@ from urllib.parse import quote
 
 from hvscan import __version__
 from hvscan.model import Finding
+from hvscan.remediation import rule_default
 from hvscan.report import ReportOptions, shown_secret
-from hvscan.report.json_format import finding_dict
+from hvscan.report.json_format import finding_dict, key_dict, scan_dict
 from hvscan.rules import severity_rank
 from hvscan.scan import ScanResult
 
@@ -43,7 +46,7 @@ LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "not
 # GitHub's bands: 9.0+ critical, 7.0-8.9 high, 4.0-6.9 medium, 0.1-3.9 low.
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "1.0"}
 # Fields a result already shows as ruleId, message or location, or its rule as help.
-_SHOWN_ELSEWHERE = {"rule_id", "description", "path", "line", "column", "remediation"}
+_SHOWN_ELSEWHERE = {"rule_id", "description", "path", "line", "column"}
 
 
 def render(result: ScanResult, options: ReportOptions) -> str:
@@ -53,6 +56,7 @@ def render(result: ScanResult, options: ReportOptions) -> str:
 def sarif_dict(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
     shown = result.findings + (result.suppressed if options.show_suppressed else [])
     rule_ids = sorted({f.rule_id for f in shown})
+    keys = {entry.secret_sha256: key_dict(entry, options) for entry in result.keys}
     notifications = [
         _notification("error", f"could not scan {e.path}: {e.message}") for e in result.errors
     ] + [_notification("note", f"skipped {s.path}: {s.reason}") for s in result.skipped] + [
@@ -68,7 +72,7 @@ def sarif_dict(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
                         "name": "hvscan",
                         "version": __version__,
                         "semanticVersion": __version__,
-                        "rules": [_rule(rule_id, shown) for rule_id in rule_ids],
+                        "rules": [_rule(rule_id, shown, result) for rule_id in rule_ids],
                     }
                 },
                 "invocations": [
@@ -86,15 +90,18 @@ def sarif_dict(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
                     }
                 },
                 "columnKind": "unicodeCodePoints",
-                "results": [_result(f, rule_ids.index(f.rule_id), options) for f in shown],
+                "results": [_result(f, rule_ids.index(f.rule_id), options, keys)
+                            for f in shown],
+                "properties": {"scan": scan_dict(result.scan)},
             }
         ],
     }
 
 
-def _rule(rule_id: str, findings: list[Finding]) -> dict[str, Any]:
+def _rule(rule_id: str, findings: list[Finding], result: ScanResult) -> dict[str, Any]:
     own = [f for f in findings if f.rule_id == rule_id]
     first = own[0]
+    remediation = rule_default(result, first)  # each result's own: in its properties
     severity = max((f.severity for f in own), key=severity_rank)
     return {
         "id": rule_id,
@@ -105,8 +112,8 @@ def _rule(rule_id: str, findings: list[Finding]) -> dict[str, Any]:
             "repository's history can use the key until it is revoked."
         },
         "help": {
-            "text": f"Remediation: {first.remediation}",
-            "markdown": f"**Remediation:** {first.remediation}\n\n"
+            "text": f"Remediation: {remediation}",
+            "markdown": f"**Remediation:** {remediation}\n\n"
             "Removing the key from the current code is not enough: it stays in git history "
             "and in every clone. Revoke it first.",
         },
@@ -119,7 +126,8 @@ def _rule(rule_id: str, findings: list[Finding]) -> dict[str, Any]:
     }
 
 
-def _result(finding: Finding, rule_index: int, options: ReportOptions) -> dict[str, Any]:
+def _result(finding: Finding, rule_index: int, options: ReportOptions,
+            keys: dict[str, dict[str, Any]]) -> dict[str, Any]:
     secret = shown_secret(finding, options)
     text = f"{finding.description}: {secret}"
     if finding.commit:
@@ -129,6 +137,8 @@ def _result(finding: Finding, rule_index: int, options: ReportOptions) -> dict[s
         for name, value in finding_dict(finding, options).items()
         if value is not None and name not in _SHOWN_ELSEWHERE
     }
+    if finding.suppression is None and finding.secret_sha256 in keys:
+        properties["key"] = keys[finding.secret_sha256]
     found: dict[str, Any] = {
         "ruleId": finding.rule_id,
         "ruleIndex": rule_index,

@@ -1,16 +1,19 @@
-"""The text report, for people: one block per finding, notes, errors and a summary line."""
+"""The text report, for people: one block per finding, the keys to revoke (one short block per
+distinct key: where it stands and what to do), notes, errors and a summary line."""
 
 from __future__ import annotations
 
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from hvscan.model import place
 from hvscan.report import ReportOptions, finding_details, shown_secret
 from hvscan.rules import SEVERITIES
 from hvscan.summary import line, scanned
 from hvscan.units import counted
 
 if TYPE_CHECKING:
+    from hvscan.keys import KeyEntry
     from hvscan.model import Finding
     from hvscan.scan import ScanResult
 
@@ -30,6 +33,10 @@ def render(result: ScanResult, options: ReportOptions) -> str:
     lines: list[str] = []
     for f in result.findings:
         lines += _finding(f, options)
+    if result.keys and result.findings:
+        lines.append(f"Keys to revoke ({counted(len(result.keys), 'distinct key')}):")
+        for entry in result.keys:
+            lines += _key(entry, options)
     if options.show_suppressed:
         for f in result.suppressed:
             lines += _finding(f, options, f"suppressed ({f.suppression}): ")
@@ -63,8 +70,33 @@ def _history_notes(f: Finding) -> list[str]:
     return notes
 
 
+def _key(entry: KeyEntry, options: ReportOptions) -> list[str]:
+    severity = _paint(entry.severity, _COLORS.get(entry.severity, "0"), options)
+    secret = entry.secret if options.show_secrets else entry.secret_redacted
+    head = (f"  {secret} [{severity}] {entry.rule_id}: "
+            f"{counted(entry.findings, 'finding')}, "
+            f"{counted(len(entry.introductions), 'introduction')}")
+    if entry.verification:
+        head += f", verified {entry.verification['status']}"
+    lines = [head]
+    first = entry.first
+    if first is not None and first.commit:
+        where = f" at {first.path}" if first.path else f"'s {first.source.replace('-', ' ')}"
+        lines.append(f"    first introduced in {first.commit[:12]}{where} on {first.date}")
+    if entry.in_head is not None:
+        lines.append(f"    in HEAD: {', '.join(entry.head_paths)}" if entry.in_head
+                     else "    not in HEAD")
+    for removal in entry.removed_in:
+        lines.append(f"    removed from {removal.path} in {removal.commit[:12]} on {removal.date}")
+    if entry.refs:
+        pushed = " (pushed)" if entry.pushed else ""
+        lines.append(f"    reached by {', '.join(entry.refs)}{pushed}")
+    lines.append(f"    fix: {entry.remediation}")
+    return lines
+
+
 def _finding(f: Finding, options: ReportOptions, label: str = "") -> list[str]:
-    where = f"{f.path or '(' + f.source + ')'}:{f.line}:{f.column}"
+    where = f"{place(f.path, f.source, f.history)}:{f.line}:{f.column}"
     severity = _paint(f.severity, _COLORS.get(f.severity, "0"), options)
     secret = shown_secret(f, options)
     lines = [f"{label}{_paint(where, '1', options)}: {f.rule_id} [{severity}] {secret}"]
@@ -93,6 +125,8 @@ def summary(result: ScanResult) -> str:
         scanned(stats.files_scanned, stats.bytes_scanned),
         findings,
     ]
+    if 0 < len(result.keys) < len(result.findings):  # what to revoke: 8 findings, 7 keys
+        parts.append(counted(len(result.keys), "distinct key"))
     if stats.archive_members:
         parts.append(f"{counted(stats.archive_members, 'archive member')} opened")
     if stats.files_skipped:

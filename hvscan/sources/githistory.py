@@ -48,13 +48,14 @@ class Commit:
 @dataclass(frozen=True)
 class CommitChange:
     """One side of one commit's diff against one parent (or the empty tree for a root
-    commit): the file at ``path`` became blob ``new``, and was ``old`` (None: added)."""
+    commit): the file at ``path`` became blob ``new`` (None: deleted, or a submodule), and was
+    ``old`` (None: added)."""
 
     commit: Commit
     sequence: int  # position in git log's output: later means older among equal times
     path: str
     old: str | None
-    new: str
+    new: str | None
     unreachable: bool = False  # the commit is in the store but no ref reaches it
 
 
@@ -101,6 +102,67 @@ def stash_entries(repo: Path) -> list[str]:
         return []
     out = git(repo, "log", "--walk-reflogs", "--format=%H", "refs/stash", "--")
     return out.decode("ascii").split()
+
+
+def ref_names(repo: Path) -> list[str]:
+    """Every ref's full name, sorted."""
+    out = git(repo, "for-each-ref", "--format=%(refname)")
+    return sorted(out.decode("utf-8", "surrogateescape").splitlines())
+
+
+def tips_reaching(repo: Path, commits: list[str],
+                  extra_tips: Iterable[tuple[str, str]] = ()) -> dict[str, set[str]]:
+    """For each of ``commits``, the names of the tips whose history holds it: every ref (a tag
+    peeled to its commit) and the ``extra_tips``, (name, commit id) pairs (HEAD, the stash's
+    older entries). One walk of the history, oldest first, carrying for every commit which of
+    ``commits`` it reaches as one bit each: the same work for any number of commits, where
+    ``git for-each-ref --contains`` walks once per commit (seconds each with many refs)."""
+    bits = {commit: 1 << index for index, commit in enumerate(commits)}
+    listing = git(repo, "for-each-ref",
+                  "--format=%(objectname) %(objecttype) %(*objectname) %(*objecttype) %(refname)")
+    tips: list[tuple[str, str]] = []
+    for line in listing.decode("utf-8", "surrogateescape").splitlines():
+        oid, kind, peeled, peeled_kind, name = line.split(" ", 4)
+        if kind == "commit" or peeled_kind == "commit":
+            tips.append((name, oid if kind == "commit" else peeled))
+    tips += extra_tips
+    reach: dict[str, int] = {}
+    with _lines_file(sorted({oid for _, oid in tips})) as ids:
+        walk = GitProcess(repo, "rev-list", "--reverse", "--topo-order", "--parents", "--stdin",
+                          stdin=ids)
+    assert walk.stdout is not None
+    try:
+        for entry in walk.stdout:
+            commit, *parents = entry.decode("ascii").split()
+            held = bits.get(commit, 0)
+            for parent in parents:
+                held |= reach.get(parent, 0)
+            if held:
+                reach[commit] = held
+        walk.finish()
+    finally:
+        walk.kill()
+    found: dict[str, set[str]] = {commit: set() for commit in commits}
+    for name, oid in tips:
+        held = reach.get(oid, 0)
+        while held:  # each set bit: as many steps as commits the tip reaches
+            low = held & -held
+            found[commits[low.bit_length() - 1]].add(name)
+            held ^= low
+    return found
+
+
+def tree_blobs(repo: Path, commit: str) -> dict[str, str]:
+    """The blobs of ``commit``'s tree, by path (shown as reports show paths)."""
+    out = git(repo, "ls-tree", "-r", "-z", "--full-tree", commit)
+    blobs: dict[str, str] = {}
+    for entry in out.split(b"\0"):
+        if entry:
+            meta, _, path = entry.partition(b"\t")
+            _mode, kind, oid = meta.decode("ascii").split()
+            if kind == "blob":
+                blobs[display_path(path)] = oid
+    return blobs
 
 
 def resolve_commit(repo: Path, rev: str, option: str) -> str:
@@ -251,8 +313,9 @@ def range_objects(repo: Path, revs: list[str], parts: int) -> tuple[ObjectLists,
 def changes(repo: Path, revs: list[str], blobs: set[str], *,
             stdin_revs: Iterable[str] = (), no_walk: bool = False) -> list[CommitChange]:
     """Every change, in the commits ``revs`` (and ``stdin_revs``) reach, that sets a file to
-    one of ``blobs``. Merges are diffed against each parent, so a merge's own additions are
-    seen; renames are not followed, so a renamed file counts as added at its new path."""
+    one of ``blobs`` or changes a file that was one of them. Merges are diffed against each
+    parent, so a merge's own additions are seen; renames are not followed, so a renamed file
+    counts as added at its new path."""
     if not blobs:
         return []
     options = [*_diff_options(), _LOG_FORMAT, *revs]
@@ -275,11 +338,11 @@ def changes(repo: Path, revs: list[str], blobs: set[str], *,
             elif token.startswith(b":"):
                 path = next(tokens, b"")
                 new = _meta_new_blob(token)
-                if commit is None or new not in blobs:
+                old: str | None = token[1:].split(b" ")[2].decode("ascii")
+                old = old if old and old.strip("0") else None
+                if commit is None or (new not in blobs and old not in blobs):
                     continue
-                old = token[1:].split(b" ")[2].decode("ascii")
-                found.append(CommitChange(commit, sequence, display_path(path),
-                                    None if not old.strip("0") else old, new))
+                found.append(CommitChange(commit, sequence, display_path(path), old, new))
         process.finish()
     finally:
         process.kill()

@@ -47,3 +47,12 @@ def explained(path: Path | bytes | str, message: str) -> str:
                 "(dubious ownership); if you trust it: git config --global --add safe.directory "
                 f"{shlex.quote(where)}")
     return message
+
+
+def head_commit(path: Path | bytes | str) -> str | None:
+    """The id of the commit HEAD names; None before the first commit."""
+    try:
+        return git(path, "rev-parse", "--verify", "--quiet", "HEAD^{commit}").decode(
+            "ascii").strip() or None
+    except GitError:
+        return None

@@ -27,7 +27,7 @@ from typing import IO
 
 from hvscan.model import History, Origin
 from hvscan.sources import Blob, Events, Failed, NotRead, Screen, Screened
-from hvscan.sources.gitcmd import GitError, GitProcess
+from hvscan.sources.gitcmd import GitError, GitProcess, git
 from hvscan.sources.githistory import (
     ObjectLists,
     ReachableObjects,
@@ -37,6 +37,7 @@ from hvscan.sources.githistory import (
     open_repository,
     parse_message,
     range_objects,
+    ref_names,
     resolve_commit,
     stash_entries,
     stream_objects,
@@ -110,6 +111,18 @@ class HistorySource:
         self.unreachable_commits: list[str] = []  # with include_unreachable, when it matters
         self.added: set[str] = set()  # the blobs a range adds (range only)
         self._handed_blobs = self._handed_bytes = 0
+
+    def scanned_refs(self) -> list[str]:
+        """What the audit read, as the scan record lists it: every ref's full name for the
+        whole store (also with --since-commit), else the --branch or --range as given."""
+        options = self.options
+        if options.commit_range is not None:
+            return [options.commit_range]
+        if options.branch is not None:
+            # The name was checked when it was resolved (never one of git's options).
+            full = git(self.repo.path, "rev-parse", "--symbolic-full-name", options.branch)
+            return [full.decode("utf-8", "surrogateescape").strip() or options.branch]
+        return ref_names(self.repo.path)
 
     def was_scanned(self, oid: str) -> bool:
         """Whether blob ``oid`` went through the screen (every blob of the store, or those

@@ -3,7 +3,9 @@
 It goes through the real pipeline (engine, placeholders, findings) with keys built at run time
 from fixed seeds, so hashes and fingerprints are stable while no key-shaped string is ever written
 to the repository. Fields that later pipeline steps fill (verification, decoding) are set by hand
-so that every report shows them. One more key is suppressed by an inline ``hvscan:allow``.
+so that every report shows them, and so are what a history audit adds (the key's exposure) and
+the scan record, with a fixed start time and duration. One more key is suppressed by an inline
+``hvscan:allow``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from keygen import key_sha256, make_key
 
 from hvscan import __version__, scan
 from hvscan.engine import Engine
+from hvscan.keys import Exposure, Introduction, Removal, ScanRecord, conclude
 from hvscan.model import History, Origin
 from hvscan.rules import load_builtin_rules
 from hvscan.sources import Blob, Failed, Skipped
@@ -32,6 +35,9 @@ AWKWARD_PATH = 'odd dir/new\nline,"quoted" <&> 100%::name ü.env'
 AWKWARD_SHOWN = AWKWARD_PATH.replace("\n", "\\x0a")
 HISTORY_COMMIT = "5d41402abc4b2a76b9719d911017c592a1b2c3d4"
 MESSAGE_COMMIT = "7b502c3a1f48c8609ae212cdfb639dee39673f5e"
+COPY_COMMIT = "9e107d9d372bb6826bd81d3542a419d6a1b2c3d4"
+REMOVAL_COMMIT = "e4d909c290d0fb1ca068ffaddf22cbd0a1b2c3d4"
+HEAD_COMMIT = "a94a8fe5ccb19ba61c4c0873d391e987982fbbd3"
 
 
 def sample_keys() -> dict[str, str]:
@@ -87,6 +93,21 @@ def sample_result() -> scan.ScanResult:
     history.severity = verified_severity(history.severity, history.key_type, answer.status)
     assert history.severity == "critical"
     result.findings[1].encoding = "base64"
+    result.scan = ScanRecord(command="git", repository="/work/project", head=HEAD_COMMIT,
+                             refs=("refs/heads/main", "refs/remotes/origin/main", "refs/tags/v1"),
+                             started="2024-06-01T08:00:00Z", duration=1.25)
+    result.exposure[key_sha256(keys["history"])] = Exposure(
+        introductions=(
+            Introduction(HISTORY_COMMIT, "deploy/old config.yml", author,
+                         "2024-05-01T12:00:00+02:00", "history"),
+            Introduction(COPY_COMMIT, "deploy/app.yml", author, "2024-05-03T10:00:00+02:00",
+                         "history"),
+        ),
+        in_head=True, head_paths=("deploy/app.yml",),
+        removed_in=(Removal(REMOVAL_COMMIT, "deploy/old config.yml",
+                            "2024-05-04T10:00:00+02:00"),),
+        refs=("refs/heads/main", "refs/remotes/origin/main", "refs/tags/v1"), pushed=True)
+    conclude(result)
     return result
 
 
@@ -144,59 +165,49 @@ def audit_result() -> scan.ScanResult:
     }
     hostile.severity = verified_severity(hostile.severity, hostile.key_type, answer.status)
     assert hostile.severity == "low"
+    result.scan = ScanRecord(command="git", repository=AUDIT_REPOSITORY, head=commits["head"],
+                             refs=AUDIT_REFS, started=SCAN_STARTED, duration=SCAN_DURATION)
+    _audit_exposure(result)
+    conclude(result)
     return result
 
 
+AUDIT_REFS = ("refs/heads/feature/payments", "refs/heads/main", "refs/remotes/origin/main",
+              "refs/tags/v1.0")
+
+
 def audit_scan() -> dict[str, Any]:
-    """The sample audit's ``scan`` record (CONTRACT: repository, HEAD, refs, version, time)."""
+    """The sample audit's ``scan`` record as the JSON report has it."""
     return {
         "command": "git", "repository": AUDIT_REPOSITORY, "head": AUDIT_COMMITS["head"],
-        "refs": ["refs/heads/feature/payments", "refs/heads/main", "refs/remotes/origin/main",
-                 "refs/tags/v1.0"],
-        "version": __version__, "started": SCAN_STARTED, "duration": SCAN_DURATION,
+        "refs": list(AUDIT_REFS), "version": __version__, "started": SCAN_STARTED,
+        "duration": SCAN_DURATION,
     }
 
 
-def audit_keys(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The sample audit's ``keys`` list, in the contract's shape and order, written out by hand
-    from what the repository's history holds (exposure the findings alone cannot tell)."""
-    by_sha = {f["secret_sha256"]: f for f in reversed(findings)}
+def _audit_exposure(result: scan.ScanResult) -> None:
+    """What attribution would know of the sample repository's history (exposure the findings
+    alone cannot tell): the live key copied and still at HEAD, pushed; the test key on a feature
+    branch only; the hostile key removed since, pushed."""
     sha = {name: key_sha256(key) for name, key in sample_keys().items()}
     commits = AUDIT_COMMITS
 
-    def introduction(finding: dict[str, Any], unreachable: bool = False) -> dict[str, Any]:
-        return {"commit": finding["commit"], "path": finding["path"],
-                "author": finding["author"], "date": finding["date"],
-                "source": finding["source"], "unreachable": unreachable}
+    def introductions(name: str) -> tuple[Introduction, ...]:
+        return tuple(Introduction(f.commit, f.path, f.author, f.date, f.source)
+                     for f in result.findings if f.secret_sha256 == sha[name])
 
-    def key(name: str, introductions: list[dict[str, Any]], **exposure: Any) -> dict[str, Any]:
-        finding = by_sha[sha[name]]
-        first = introductions[0]
-        return {
-            "secret_sha256": sha[name], "rule_id": finding["rule_id"],
-            "key_type": finding["key_type"], "severity": finding["severity"],
-            "secret_redacted": finding["secret_redacted"],
-            "verification": finding["verification"],
-            "findings": sum(f["secret_sha256"] == sha[name] for f in findings),
-            "first": {field: first[field] for field in ("commit", "path", "author", "date")},
-            "introductions": introductions, **exposure,
-            "remediation": finding["remediation"],
-        }
-
-    live, _copy, feature, message, hostile = findings
-    return [
-        key("live", [introduction(live), introduction(_copy)], in_head=True,
-            head_paths=["deploy/app.env"],
-            removed_in=[{"commit": commits["remove-config"], "path": "config/settings.py",
-                         "date": "2024-04-20T09:00:00+02:00"}],
-            refs=["refs/heads/main", "refs/remotes/origin/main", "refs/tags/v1.0"], pushed=True),
-        key("test", [introduction(feature), introduction(message)], in_head=False,
-            head_paths=[], removed_in=[], refs=["refs/heads/feature/payments"], pushed=False),
-        key("history", [introduction(hostile)], in_head=False, head_paths=[],
-            removed_in=[{"commit": commits["head"], "path": hostile["path"],
-                         "date": "2024-07-01T08:00:00Z"}],
-            refs=["refs/heads/main", "refs/remotes/origin/main"], pushed=True),
-    ]
+    result.exposure[sha["live"]] = Exposure(
+        introductions("live"), in_head=True, head_paths=("deploy/app.env",),
+        removed_in=(Removal(commits["remove-config"], "config/settings.py",
+                            "2024-04-20T09:00:00+02:00"),),
+        refs=("refs/heads/main", "refs/remotes/origin/main", "refs/tags/v1.0"), pushed=True)
+    result.exposure[sha["test"]] = Exposure(
+        introductions("test"), in_head=False, refs=("refs/heads/feature/payments",),
+        pushed=False)
+    result.exposure[sha["history"]] = Exposure(
+        introductions("history"), in_head=False,
+        removed_in=(Removal(commits["head"], HOSTILE_PATH, "2024-07-01T08:00:00Z"),),
+        refs=("refs/heads/main", "refs/remotes/origin/main"), pushed=True)
 
 
 def sample_audit(show_secrets: bool = False) -> dict[str, Any]:
@@ -207,8 +218,5 @@ def sample_audit(show_secrets: bool = False) -> dict[str, Any]:
     from hvscan.report.json_format import report_dict
     from hvscan.shown import reported
 
-    report = report_dict(reported(audit_result(), show_secrets),
-                         ReportOptions(show_secrets=show_secrets))
-    report["scan"] = audit_scan()
-    report["keys"] = audit_keys(report["findings"])
-    return report
+    return report_dict(reported(audit_result(), show_secrets),
+                       ReportOptions(show_secrets=show_secrets))

@@ -41,7 +41,8 @@ def test_one_command_per_line_and_properties_round_trip(
     result: ScanResult, render: Callable[..., str]
 ) -> None:
     commands = _parse(render("github", result))
-    assert len(commands) == 6  # four findings, one error, one skipped file: no line broke
+    # four findings, one error, one skipped file, the keys: no line broke
+    assert len(commands) == 7
     name, props, data = commands[1]
     assert name == "warning"  # medium
     assert props == {"file": AWKWARD_SHOWN, "line": "1", "col": "9",
@@ -53,8 +54,10 @@ def test_one_command_per_line_and_properties_round_trip(
 def test_levels_follow_severity(result: ScanResult, render: Callable[..., str]) -> None:
     result.findings.append(result.findings[0].replace(severity="low"))
     names = [name for name, _, _ in _parse(render("github", result))]
-    # high, medium, critical (verified live), medium, low; then the error and the skipped file
-    assert names == ["error", "warning", "error", "warning", "notice", "error", "notice"]
+    # high, medium, critical (verified live), medium, low; then the error, the skipped file and
+    # the keys
+    assert names == ["error", "warning", "error", "warning", "notice", "error", "notice",
+                     "notice"]
 
 
 def test_message_findings_have_no_file(result: ScanResult, render: Callable[..., str]) -> None:
@@ -72,6 +75,17 @@ def test_errors_and_skipped_files_are_annotated(
                                      "title": "hvscan could not scan this file"},
                            "Permission denied")
     assert commands[5][0] == "notice" and commands[5][1]["file"] == "assets/intro.mp4"
+
+
+def test_the_keys_to_revoke_are_the_last_notice_one_line_each(
+    result: ScanResult, render: Callable[..., str]
+) -> None:
+    name, props, data = _parse(render("github", result))[-1]
+    assert (name, props) == ("notice", {"title": "hvscan: 3 distinct keys to revoke"})
+    lines = data.splitlines()
+    assert [line.split(" ")[0] for line in lines] == [k.secret_redacted for k in result.keys]
+    assert lines[0].endswith(result.keys[0].remediation)
+    assert "hvscan purge-plan /work/project --output DIR" in lines[0]
 
 
 def test_text_that_looks_like_a_command_cannot_start_one(
@@ -92,7 +106,7 @@ def test_secrets_only_with_show_secrets(
 def test_suppressed_findings_are_notices_with_show_suppressed(
     result: ScanResult, render: Callable[..., str]
 ) -> None:
-    assert len(_parse(render("github", result))) == 6
+    assert len(_parse(render("github", result))) == 7
     commands = _parse(render("github", result, show_suppressed=True))
     name, props, data = commands[4]
     assert (name, props["file"]) == ("notice", "tests/fixtures/legacy.py")  # medium, but accepted

@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 from conftest import UPDATE_GOLDEN
-from keygen import key_sha256
 from report_sample import (
     AUDIT_REPOSITORY,
     HOSTILE_AUTHOR,
@@ -166,23 +165,6 @@ def test_zero_findings() -> None:
     text = page(empty_audit())
     assert "No key to revoke." in text and "No findings." in text
     assert "Command</dt><dd>hvscan git" in text and "<svg" not in text
-
-
-# until report_dict carries keys
-def test_keys_derived_from_findings_when_the_report_has_none(result: ScanResult) -> None:
-    text = render(result, ReportOptions())
-    report = data_block(text)
-    assert "keys" not in report
-    revoke = text.split('id="revoke-table"')[1].split("</table>")[0]
-    # Four findings, three keys: the test key is in a file and in a commit message.
-    assert revoke.count("<tr><td>") == 3
-    assert text.count('<svg xmlns="http://www.w3.org/2000/svg" class="exposure"') == 3
-    assert revoke.index("critical") < revoke.index("high") < revoke.index("medium")
-    assert "<span class=\"muted\">unknown</span>" in revoke  # exposure: not a history audit
-    assert key_sha256(sample_keys()["test"]) in text
-    # Not a history audit: what was found is there at the scan, no dashed "elsewhere" bar.
-    assert '<line class="elsewhere"' not in text and "<text class=\"head\"" in text
-    assert ">scan</text>" in text
 
 
 def test_suppressed_findings_are_rows_with_their_status(result: ScanResult) -> None:

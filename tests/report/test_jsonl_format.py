@@ -19,19 +19,21 @@ def _records(text: str) -> list[dict[str, object]]:
 def test_records_match_the_json_report(result: ScanResult, render: Callable[..., str]) -> None:
     records = _records(render("jsonl", result))
     report = report_dict(reported(result), ReportOptions())
-    assert [r["type"] for r in records] == ["finding"] * 4 + ["skipped", "error", "summary"]
+    assert [r["type"] for r in records] == (["finding"] * 4 + ["skipped", "error"]
+                                            + ["key"] * 3 + ["summary"])
     assert [{k: v for k, v in r.items() if k != "type"} for r in records[:4]] == report["findings"]
     assert records[4] == {"type": "skipped", **report["skipped"][0]}
     assert records[5] == {"type": "error", **report["errors"][0]}
+    assert [{k: v for k, v in r.items() if k != "type"} for r in records[6:9]] == report["keys"]
     assert records[-1] == {"type": "summary", "tool": "hvscan", "version": report["version"],
-                           "stats": report["stats"]}
+                           "scan": report["scan"], "stats": report["stats"]}
 
 
 def test_line_breaks_in_paths_stay_inside_one_line(
     result: ScanResult, render: Callable[..., str]
 ) -> None:
     text = render("jsonl", result)
-    assert len(text.splitlines()) == 7
+    assert len(text.splitlines()) == 10
     assert "new\\\\x0aline" in text  # the line break as every format shows it, JSON-escaped
 
 

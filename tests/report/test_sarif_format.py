@@ -11,9 +11,13 @@ from urllib.parse import unquote
 
 import jsonschema
 import pytest
-from report_sample import AWKWARD_SHOWN, HISTORY_COMMIT, MESSAGE_COMMIT
+from report_sample import AWKWARD_SHOWN, HEAD_COMMIT, HISTORY_COMMIT, MESSAGE_COMMIT
 
+from hvscan.report import ReportOptions
+from hvscan.report.json_format import report_dict
+from hvscan.rules import load_builtin_rules
 from hvscan.scan import ScanResult
+from hvscan.shown import reported
 
 SCHEMA = Path(__file__).parents[1] / "data" / "sarif-schema-2.1.0.json"
 # The shared copy CI keeps beside the clone; the repository's copy must be the same schema.
@@ -120,8 +124,26 @@ def test_history_findings_carry_commit_properties(
         "author": "Zoë Example <zoe@example.com>",
         "date": "2024-05-01T12:00:00+02:00",
         "verification": result.findings[2].verification,
+        "remediation": result.findings[2].remediation,
+        "key": report_dict(reported(result), ReportOptions())["keys"][0],
     }
     assert HISTORY_COMMIT in found["message"]["text"]
+
+
+def test_each_result_carries_its_key_and_the_run_the_scan_record(
+    result: ScanResult, render: Callable[..., str]
+) -> None:
+    run = _sarif(render, result)["runs"][0]
+    report = report_dict(reported(result), ReportOptions())
+    keys = {key["secret_sha256"]: key for key in report["keys"]}
+    for found in run["results"]:
+        assert found["properties"]["key"] == keys[found["partialFingerprints"]["secretSha256/v1"]]
+    assert run["properties"] == {"scan": report["scan"]}
+    assert run["properties"]["scan"]["head"] == HEAD_COMMIT
+    # The rule's help keeps the rule's own text; each result has the one refined for it.
+    [rule] = [r for r in run["tool"]["driver"]["rules"] if r["id"] == "hesedvid-live-key"]
+    assert rule["help"]["text"] == f"Remediation: {load_builtin_rules()[0].remediation}"
+    assert "hvscan purge-plan" in run["results"][2]["properties"]["remediation"]
 
 
 def test_message_findings_get_a_commit_location(

@@ -1,0 +1,485 @@
+"""The purge plan (``hvscan purge-plan``): from a history audit's findings, the files that remove
+every key from a repository's history with git filter-repo.
+
+- ``KeyBlobs`` watches the audit before attribution and keeps, per key, every blob that holds
+  it, and those that hold it encoded (base64, UTF-16, inside an archive...): text replacement
+  cannot reach those, so the plan strips the blobs.
+- ``make_plan`` gathers the keys (suppressed ones too, unless asked not to), where each was
+  found, the blobs to strip and the messages that hold a key encoded (no git filter-repo
+  option rewrites those: they are listed for a fix by hand). The refs that point at a blob or a
+  tree holding a key, rather than at a commit, are found by the command (git filter-repo leaves
+  them as they are: the plan deletes them).
+- ``check_output`` and ``write`` make the plan's directory: ``replacements.txt`` (the one file
+  that holds the keys, mode 0600; git filter-repo reads it with ``--replace-text`` for files and
+  ``--replace-message`` for commit and tag messages), ``blobs-to-strip.txt`` and
+  ``refs-to-delete.txt`` when needed,
+  ``purge.sh`` (the one script that carries it out on a mirror clone) and ``PLAN.md`` (every
+  step, in order). Nothing but ``replacements.txt`` holds a key: the rest shows keys redacted
+  and names from the scanned content as reports show them (``hvscan/shown.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import re
+import stat
+from collections import defaultdict
+from typing import TYPE_CHECKING, NamedTuple
+
+from hvscan import __version__
+from hvscan.rules import severity_rank
+from hvscan.shown import escape, shown
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from hvscan.model import Finding
+    from hvscan.scan import ScanResult
+
+REPLACEMENTS = "replacements.txt"
+BLOBS = "blobs-to-strip.txt"
+REFS = "refs-to-delete.txt"
+SCRIPT = "purge.sh"
+PLAN = "PLAN.md"
+FILES = (REPLACEMENTS, BLOBS, REFS, SCRIPT, PLAN)
+# What each key becomes: git filter-repo's own default text.
+REMOVED = b"***REMOVED***"
+# The directory holds the keys: only its owner may enter it.
+DIRECTORY_MODE = 0o700
+
+
+class PlanError(Exception):
+    """The plan's directory cannot be used; one line."""
+
+
+class Place(NamedTuple):
+    """One place a key was found, as the plan shows it (names shown as reports show them)."""
+
+    commit: str | None  # the commit, or the tag object of a tag message
+    where: str  # a path, "commit message", "message of tag NAME", "blob ID"
+    unreachable: bool
+    encoding: str  # "plain", or the encodings that hid it ("base64", "zip>gzip"...)
+    message: bool  # a commit or tag message, not a file
+
+
+class PurgeKey(NamedTuple):
+    secret: str  # written to replacements.txt, and nowhere else
+    redacted: str
+    sha256: str
+    rule_id: str
+    severity: str
+    places: tuple[Place, ...]
+    stripped: tuple[str, ...]  # blobs holding the key encoded: stripped whole
+    by_hand: tuple[Place, ...]  # messages holding it encoded: no filter-repo option
+    suppressed: tuple[str, ...]  # why, when every finding of the key was suppressed
+
+
+class Plan(NamedTuple):
+    repository: str
+    origin: str | None  # the repository's origin URL, without credentials
+    keys: tuple[PurgeKey, ...]
+    blobs: dict[str, str]  # blob id -> what holds it, for blobs-to-strip.txt and PLAN.md
+    refs: tuple[str, ...]  # refs pointing at a blob or tree holding a key: deleted
+    unscanned: tuple[str, ...]
+    excluded: tuple[str, ...]
+
+
+class KeyBlobs:
+    """The audit's ``scanned`` hook: per key, every blob holding it (``holding``) and those
+    holding it encoded (``encoded``), attributed or not."""
+
+    def __init__(self) -> None:
+        self.holding: dict[str, set[str]] = defaultdict(set)
+        self.encoded: dict[str, set[str]] = defaultdict(set)
+
+    def __call__(self, result: ScanResult) -> None:
+        for finding in result.findings:
+            blob = finding.history.blob if finding.history else None
+            if blob is not None:
+                self.holding[finding.secret].add(blob)
+                if finding.encoding != "plain":
+                    self.encoded[finding.secret].add(blob)
+
+
+def purged_findings(result: ScanResult, skip_suppressed: bool) -> list[Finding]:
+    """The findings whose keys the plan removes: suppressed ones too unless ``skip_suppressed``."""
+    return result.findings + ([] if skip_suppressed else result.suppressed)
+
+
+def objects_holding_keys(findings: list[Finding], blobs: KeyBlobs) -> set[str]:
+    """The blobs and tag objects that hold the keys of ``findings``: a ref pointing at one of
+    them, or at a tree holding one, is not a commit that git filter-repo would rewrite."""
+    objects = {blob for secret in {f.secret for f in findings}
+               for blob in blobs.holding.get(secret, ())}
+    return objects | {f.history.tag_object for f in findings
+                      if f.source == "tag-message" and f.history and f.history.tag_object}
+
+
+def make_plan(result: ScanResult, blobs: KeyBlobs, findings: list[Finding], *,
+              repository: str, origin: str | None, refs: list[str], excluded: tuple[str, ...],
+              unscanned: list[str]) -> Plan:
+    """The plan for the keys of ``findings`` (``purged_findings`` of ``result``, a whole-history
+    audit with every occurrence and unreachable objects), deleting ``refs``."""
+
+    def text(value: str) -> str:
+        return shown(value, result.engine)
+
+    by_key: dict[str, list[Finding]] = defaultdict(list)
+    for finding in findings:
+        by_key[finding.secret].append(finding)
+    labels: dict[str, set[str]] = defaultdict(set)
+    for finding in findings:
+        if finding.history and finding.history.blob and finding.path:
+            labels[finding.history.blob].add(text(finding.path))
+    keys = []
+    for secret, found in by_key.items():
+        places = tuple(dict.fromkeys(_place(f, text) for f in found))
+        first = found[0]
+        keys.append(PurgeKey(
+            secret=secret, redacted=escape(first.secret_redacted),
+            sha256=first.secret_sha256, rule_id=first.rule_id,
+            severity=max((f.severity for f in found), key=severity_rank),
+            places=places, stripped=tuple(sorted(blobs.encoded.get(secret, ()))),
+            by_hand=tuple(p for p in places if p.message and p.encoding != "plain"),
+            suppressed=tuple(sorted({f.suppression for f in found if f.suppression}))
+            if all(f.suppression for f in found) else ()))
+    keys.sort(key=lambda k: (-severity_rank(k.severity), k.redacted, k.sha256))
+    stripped = {blob: ", ".join(sorted(labels[blob])) or "a version of a file holding the key"
+                for key in keys for blob in key.stripped}
+    return Plan(text(repository), origin and text(without_credentials(origin)), tuple(keys),
+                dict(sorted(stripped.items())), tuple(escape(ref) for ref in sorted(refs)),
+                tuple(text(line) for line in unscanned),
+                tuple(escape(pattern) for pattern in excluded))
+
+
+def _place(finding: Finding, show: Callable[[str], str]) -> Place:
+    history = finding.history
+    commit = finding.commit
+    if finding.source == "commit-message":
+        where = "commit message"
+    elif finding.source == "tag-message":
+        where = f"message of tag {show(history.tag or '?') if history else '?'}"
+        commit = history.tag_object if history else None
+    elif finding.path:
+        where = show(finding.path)
+    else:
+        where = f"blob {history.blob if history else '?'}"
+    return Place(commit, where, bool(history and history.unreachable), finding.encoding,
+                 finding.source != "history")
+
+
+def without_credentials(url: str) -> str:
+    """``url`` without the user name and password of a ``scheme://user:pass@host/`` URL (a
+    token is often written there); other forms (``git@host:path``, paths) as they are."""
+    scheme, sep, rest = url.partition("://")
+    host, slash, path = rest.partition("/")
+    if not sep or "@" not in host:
+        return url
+    return f"{scheme}://{host.rsplit('@', 1)[1]}{slash}{path}"
+
+
+def replacement_line(secret: str) -> bytes:
+    """One line of git filter-repo's expressions file that replaces ``secret`` by REMOVED. A
+    key is literal text unless it holds a line break, which a line cannot: then a regular
+    expression of escaped bytes."""
+    data = secret.encode("utf-8", "surrogateescape")
+    if b"\n" in data or b"\r" in data:
+        pattern = b"".join(bytes([c]) if chr(c).isalnum() and c < 0x80 else b"\\x%02x" % c
+                           for c in data)
+        return b"regex:" + pattern + b"==>" + REMOVED + b"\n"
+    return b"literal:" + data + b"==>" + REMOVED + b"\n"
+
+
+def replacements(plan: Plan) -> bytes:
+    # Longest first: git filter-repo replaces literals in turn, and a key inside a longer one
+    # (rules of other vendors) must not leave the longer one's remains behind.
+    secrets = sorted({key.secret for key in plan.keys}, key=lambda s: (-len(s), s))
+    return b"".join(replacement_line(secret) for secret in secrets)
+
+
+_PLAIN_WORD = re.compile(r"[A-Za-z0-9@%+=:,./_-]+")
+
+
+def sh_word(text: str) -> str:
+    """``text`` as one word of a POSIX shell command line that is also safe to show: quoted,
+    and with bash's ``$'...'`` escapes when it holds control characters or undecodable bytes."""
+    if _PLAIN_WORD.fullmatch(text):
+        return text
+    if escape(text) == text:
+        return "'" + text.replace("'", "'\\''") + "'"
+    data = os.fsencode(text)
+    return "$'" + "".join(chr(c) if 0x20 <= c < 0x7f and c not in b"'\\" else f"\\x{c:02x}"
+                          for c in data) + "'"
+
+
+# The script. Paths are found when it runs, never written into it: any characters in the names
+# of its directory and of the mirror are only ever expanded inside double quotes.
+_SCRIPT = r"""#!/usr/bin/env bash
+# Written by hvscan purge-plan @VERSION@: removes the keys listed in PLAN.md (next to this script)
+# from the whole history of a fresh mirror clone. Usage: purge.sh /path/to/mirror.git
+# It never prints a key; replacements.txt, next to it, holds them.
+set -euo pipefail
+unset CDPATH
+
+die() { printf 'purge.sh: %s\n' "$*" >&2; exit 2; }
+
+[ "$#" -eq 1 ] || die "usage: purge.sh /path/to/mirror.git (made with git clone --mirror)"
+
+# Absolute paths, whatever characters the names hold (even a trailing line break).
+script=${BASH_SOURCE[0]}
+case $script in */*) here=${script%/*} ;; *) here=. ;; esac
+here=$(cd -- "${here:-/}" && pwd -P && printf x) || die "cannot enter this script's directory"
+here=${here%$'\nx'}
+mirror=$(cd -- "$1" && pwd -P && printf x) || die "the mirror given is not a directory"
+mirror=${mirror%$'\nx'}
+
+[ -f "$here/replacements.txt" ] || die "replacements.txt is missing next to purge.sh"
+command -v git >/dev/null 2>&1 || die "git is not installed"
+usage=$(git filter-repo -h 2>&1) || die "git filter-repo is not installed (it is a Python \
+package, git-filter-repo, and a single script; 2.47 or later)"
+case $usage in
+    *--sensitive-data-removal*) ;;
+    *) die "git filter-repo is too old: 2.47 or later is needed (--sensitive-data-removal)" ;;
+esac
+bare=$(git -C "$mirror" rev-parse --is-bare-repository 2>/dev/null) || bare=false
+[ "$bare" = true ] || die "the mirror given is not a bare repository: make a fresh one with \
+git clone --mirror"
+kind=$(git -C "$mirror" config --get remote.origin.mirror 2>/dev/null) || kind=
+[ "$kind" = true ] || die "the repository given is not a mirror clone (remote.origin.mirror): \
+make a fresh one with git clone --mirror"
+
+echo "purge.sh: rewriting every ref of the mirror with git filter-repo"
+git -C "$mirror" filter-repo --sensitive-data-removal \
+    --replace-text "$here/replacements.txt" \
+    --replace-message "$here/replacements.txt"@STRIP@
+@REFS@
+echo "purge.sh: expiring reflogs and pruning every object no ref reaches"
+git -C "$mirror" reflog expire --expire=now --expire-unreachable=now --all
+git -C "$mirror" gc --quiet --prune=now --aggressive
+
+if command -v hvscan >/dev/null 2>&1; then
+    echo "purge.sh: checking the result: hvscan git --include-unreachable"
+    status=0
+    hvscan git --include-unreachable --fail-on info --no-progress -- "$mirror" || status=$?
+    if [ "$status" -ne 0 ]; then
+        die "hvscan still finds keys (or could not scan) in the mirror: do not push; see PLAN.md"
+    fi
+else
+    echo "purge.sh: hvscan is not on PATH: check the mirror yourself (PLAN.md, step 3)"
+fi
+
+q=$(printf '%q' "$mirror")
+cat <<EOF
+
+purge.sh: done. Not run (see PLAN.md for each step):
+  1. Make sure no one pushes meanwhile, then push every rewritten ref:
+       git -C $q push --force --mirror origin
+     Refs the host hides (GitHub's refs/pull/*) are rejected: that is expected, see step 2.
+  2. Ask your git host to drop its cached views, pull-request refs and other copies of the
+     old commits; git filter-repo printed the first changed commits above for them.
+  3. Every collaborator deletes their clone and clones again (or rebases their own unpushed
+     work onto the new history); no one may push from an old clone: it brings the keys back.
+  4. Delete the plan's directory, which holds every key in replacements.txt:
+       rm -rf -- $(printf '%q' "$here")
+EOF
+"""
+
+
+_DELETE_REFS = """
+echo "purge.sh: deleting the refs that point at a blob or tree holding a key (refs-to-delete.txt)"
+sed 's/^/delete /' <"$here/refs-to-delete.txt" | git -C "$mirror" update-ref --stdin
+"""
+
+
+def script(plan: Plan) -> str:
+    strip = (' \\\n    --strip-blobs-with-ids "$here/blobs-to-strip.txt"' if plan.blobs else "")
+    return (_SCRIPT.replace("@VERSION@", __version__).replace("@STRIP@", strip)
+            .replace("@REFS@\n", _DELETE_REFS if plan.refs else ""))
+
+
+def _fenced(lines: list[str]) -> str:
+    """``lines`` in a Markdown code block whose fence no line can close."""
+    longest = max((len(run) for line in lines for run in re.findall("`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return "\n".join([fence, *lines, fence])
+
+
+def plan_text(plan: Plan, directory: Path) -> str:
+    """PLAN.md: every step, in order, and every key with where it was found (redacted)."""
+    here = sh_word(os.path.abspath(os.fsdecode(directory)))
+    count = len(plan.keys)
+    clone = sh_word(plan.origin) if plan.origin else "URL-OF-THE-SHARED-REPOSITORY"
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    out = [
+        f"# Purge plan: {count} key{'s' * (count != 1)} to remove from the history",
+        "",
+        f"Written by hvscan {__version__} on {when} from the whole history of "
+        f"`{plan.repository}`: every ref, every object no ref reaches, every commit and tag "
+        "message.",
+        "",
+        f"> **This directory holds the keys.** `{REPLACEMENTS}` contains every key below in "
+        "full (mode 0600). Never commit, copy or attach it; delete the whole directory when "
+        "the purge is done (step 8).",
+        "",
+        "## Steps",
+        "",
+        "1. **Revoke and rotate every key below first**, in the HesedVid dashboard (Settings ->"
+        " API Keys). Purging does not un-leak a key: clones, forks, caches and CI logs keep it."
+        " `hvscan git --verify` then reports the old keys `invalid`.",
+        "2. **Make a fresh mirror clone** of the repository everyone pushes to, outside any "
+        "work tree, and ask everyone to stop pushing until step 5:",
+        "",
+        f"       git clone --mirror {clone} purge-mirror.git",
+        "",
+        "3. **Run the purge** on it (needs git filter-repo 2.47 or later):",
+        "",
+        f"       bash {here}/{SCRIPT} purge-mirror.git",
+        "",
+        "   It checks that it was given a bare mirror, rewrites every ref with git filter-repo "
+        f"(`--sensitive-data-removal`, `--replace-text {REPLACEMENTS}` for files, "
+        f"`--replace-message {REPLACEMENTS}` for commit and tag messages, which text "
+        "replacement alone leaves as they are"
+        + (f", `--strip-blobs-with-ids {BLOBS}` for the files that hold a key encoded"
+           if plan.blobs else "")
+        + (f", deletes the refs in `{REFS}`" if plan.refs else "")
+        + "), expires the reflogs, runs `git gc --prune=now --aggressive` and, when hvscan is "
+        "on PATH, checks the result. Each key becomes `***REMOVED***`. Every commit id "
+        "changes from the first commit that held a key on; git notes stay filed under the old "
+        "ids (git filter-repo does not move them).",
+        "4. **Verify** (purge.sh does it when it can; run the same options you gave "
+        "purge-plan, `--rules` included):",
+        "",
+        "       hvscan git --include-unreachable purge-mirror.git",
+        "",
+        "   It must exit 0. If it does not, do not push: see what it still finds.",
+        "5. **Force-push every ref**:",
+        "",
+        "       git -C purge-mirror.git push --force --mirror origin",
+        "",
+        "   Unprotect protected branches first. `--mirror` also deletes refs pushed since the "
+        "clone: that is why no one may push meanwhile. Refs the host hides (GitHub's "
+        "`refs/pull/*`) are rejected: step 6 is for them.",
+        "6. **Ask your git host** to drop cached views of the old commits, pull-request refs and "
+        "diffs, and to run garbage collection (GitHub: contact support, with the first changed "
+        "commits git filter-repo printed). Forks keep their copies: ask their owners too.",
+        "7. **Every collaborator, and you**: delete every clone made before the purge and clone "
+        "again. Unpushed work is rebased onto the new history first (`git fetch`, then "
+        "`git rebase --onto origin/BRANCH OLD-BASE BRANCH`); never push from an old clone or "
+        "merge old branches: they bring the keys back. Your own clone "
+        f"`{plan.repository}` holds them too, also in objects no ref reaches.",
+        "8. **Delete this directory**, which holds every key:",
+        "",
+        f"       rm -rf -- {here}",
+        "",
+        "## Keys",
+        "",
+        "| # | key | sha256 | rule | severity | places | removed by |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for number, key in enumerate(plan.keys, 1):
+        how = ["text replacement"]
+        if key.stripped:
+            how.append(f"stripping {len(key.stripped)} blob{'s' * (len(key.stripped) != 1)}")
+        if key.by_hand:
+            how.append("**a fix by hand** (see below)")
+        redacted = key.redacted.replace("|", "\\|").replace("`", "'")
+        out.append(f"| {number} | `{redacted}` | `{key.sha256[:16]}` | {key.rule_id} | "
+                   f"{key.severity} | {len(key.places)} | {', '.join(how)} |")
+    out += ["", "## Where each key was found", "",
+            "Every commit that introduced it, at every path, and every message holding it "
+            "(unreachable: in the audited repository, but no ref reaches it; a mirror clone "
+            "does not have it unless the host does)."]
+    for number, key in enumerate(plan.keys, 1):
+        lines = [f"{p.commit or '(no commit)'}  {p.where}"
+                 + (f"  [{p.encoding}]" if p.encoding != "plain" else "")
+                 + ("  [unreachable]" if p.unreachable else "") for p in key.places]
+        out += ["", f"{number}. `{key.redacted}` ({key.rule_id})"
+                + (f", suppressed ({', '.join(key.suppressed)}) and purged anyway"
+                   if key.suppressed else ""), "", _fenced(lines)]
+    if plan.blobs:
+        out += ["", "## Blobs stripped whole", "",
+                "These hold a key encoded (base64, UTF-16, inside an archive...), where "
+                f"text replacement cannot reach it. `{BLOBS}` lists them; git filter-repo "
+                "removes these versions of the files from every commit. Add what you still "
+                "need back, without the key, after the purge.", "",
+                _fenced([f"{blob}  {label}" for blob, label in plan.blobs.items()])]
+    if plan.refs:
+        out += ["", "## Refs deleted", "",
+                "These refs point at a blob or a tree holding a key (directly or through "
+                "annotated tags), not at a commit: git filter-repo rewrites commits and leaves "
+                f"them as they are, so purge.sh deletes them (`{REFS}`) and the force-push "
+                "deletes them on the remote. Make them again, without the key, if you need them.",
+                "", _fenced(list(plan.refs))]
+    by_hand = [place for key in plan.keys for place in key.by_hand]
+    if by_hand:
+        out += ["", "## Messages to fix by hand", "",
+                "These commit or tag messages hold a key encoded, which no text replacement"
+                " reaches: after purge.sh, rewrite them with `git filter-repo "
+                "--message-callback` (or `git rebase -i` and `git tag -f`) before pushing.", "",
+                _fenced([f"{p.commit or '?'}  {p.where}  [{p.encoding}]" for p in by_hand])]
+    if plan.unscanned:
+        out += ["", "## Not scanned", "",
+                "The audit could not look into these, so keys in them are not in this plan: "
+                "raise the limits (`--max-file-size`, `--max-archive-*`) and make the plan "
+                "again, or remove them too.", "", _fenced(list(plan.unscanned))]
+    if plan.excluded:
+        out += ["", "## Excluded paths", "",
+                "Keys found only at paths matching these patterns (`--exclude` or the "
+                "configuration) are not in this plan; a key found elsewhere too is replaced "
+                "everywhere.", "", _fenced(list(plan.excluded))]
+    return "\n".join(out) + "\n"
+
+
+def check_output(directory: Path, force: bool) -> None:
+    """Refuse a ``directory`` that is not one, or holds anything, unless ``force``."""
+    try:
+        mode = os.lstat(directory).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise PlanError(f"{directory}: {exc.strerror}") from None
+    if stat.S_ISLNK(mode):  # the keys go where the name says, not where a link leads
+        raise PlanError(f"{directory} is a symbolic link: give the directory itself")
+    if not stat.S_ISDIR(mode):
+        raise PlanError(f"{directory}: not a directory")
+    if os.listdir(directory) and not force:
+        raise PlanError(f"{directory} is not empty: give a new or empty directory, or --force "
+                        "to replace the plan's files in it")
+
+
+def write(directory: Path, plan: Plan) -> list[str]:
+    """Write the plan into ``directory`` (made, mode 0700; the plan's files of an earlier run
+    replaced) and return the names of the files written."""
+    try:
+        parent = os.path.dirname(os.path.abspath(directory))
+        os.makedirs(parent, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(directory, DIRECTORY_MODE)
+        os.chmod(directory, DIRECTORY_MODE)
+        for name in FILES:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(directory, name))
+        files = [(REPLACEMENTS, replacements(plan), 0o600)]
+        if plan.blobs:
+            files.append((BLOBS, "".join(f"{blob}\n" for blob in plan.blobs).encode(), 0o600))
+        if plan.refs:
+            files.append((REFS, "".join(f"{ref}\n" for ref in plan.refs).encode(), 0o600))
+        files += [(SCRIPT, script(plan).encode(), 0o700),
+                  (PLAN, plan_text(plan, directory).encode(), 0o600)]
+        for name, data, mode in files:
+            _create(os.path.join(directory, name), data, mode)
+    except OSError as exc:
+        raise PlanError(f"cannot write the plan into {directory}: {exc.strerror}") from None
+    return [name for name, _, _ in files]
+
+
+def _create(path: str, data: bytes, mode: int) -> None:
+    """A new file (never an existing one, nor through a link) with ``mode`` whatever the
+    umask: the keys' file is never readable by anyone else, not even for a moment."""
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode & 0o600)
+    with os.fdopen(handle, "wb") as out:
+        os.fchmod(out.fileno(), mode)
+        out.write(data)

@@ -1,0 +1,328 @@
+"""``hvscan purge-plan`` through the installed console script, and its plan carried out for real:
+git filter-repo (from the test extras) runs the written purge.sh on a mirror clone of a
+repository with keys in files, renamed files, a branch, tags, commit and tag messages, and
+``hvscan git --include-unreachable`` then finds nothing."""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from gitrepo import DatedRepo
+from hvscan_run import Run
+from keygen import make_key
+
+# Hostile names: a file, the plan's directory and the mirror, with spaces, quotes, a line
+# break and shell syntax in them.
+HOSTILE_FILE = "we ird \"name\" 'q'\n$(x).txt"
+HOSTILE_DIR = "pl an 'q' \"d\"\n$(touch pwned)`x`"
+HOSTILE_MIRROR = "mir ror 'q'\n\".git"
+
+
+def _bin() -> str:
+    """The directory of the test environment's scripts: hvscan and git-filter-repo."""
+    here = str(Path(sys.executable).parent)
+    assert shutil.which("git-filter-repo", path=here), (
+        "git-filter-repo is not installed: install the test extras (pip install -e '.[test]')")
+    return here
+
+
+class Leaky:
+    def __init__(self, repo: DatedRepo) -> None:
+        self.repo = repo
+        self.keys = {name: make_key(kind, f"purge-{name}") for name, kind in (
+            ("file", "live"), ("message", "live"), ("branch", "test"), ("encoded", "live"),
+            ("tag_message", "live"), ("lightweight", "test"), ("hostile", "live"),
+            ("unreachable", "test"), ("blob_tag", "live"), ("note", "test"))}
+
+
+@pytest.fixture
+def leaky(dated_repo: DatedRepo) -> Leaky:
+    """Keys everywhere a history holds them; none left at HEAD's files but the hostile one."""
+    repo = dated_repo
+    leak = Leaky(repo)
+    keys = leak.keys
+    repo.write("README", "hello\n")
+    repo.write("config.py", f"KEY = '{keys['file']}'\n")
+    repo.commit("first")
+    repo.commit(f"debugging with {keys['message']}")
+    repo.git("mv", "config.py", "settings.py")
+    repo.commit("rename")
+    repo.git("checkout", "-q", "-b", "feature")
+    encoded = base64.b64encode(keys["encoded"].encode()).decode()
+    repo.write("deploy/secret.yaml", f"data:\n  key: {encoded}\n")
+    repo.write("feature.py", f"TOKEN = \"{keys['branch']}\"\n")
+    repo.commit("feature")
+    # A later version of the file: the encoded key is in a blob that introduces nothing.
+    repo.write("deploy/secret.yaml", f"data:\n  key: {encoded}\n  other: 1\n")
+    repo.commit("more feature")
+    repo.git("checkout", "-q", "main")
+    repo.git("tag", "-a", "v1", "-m", f"release, built with {keys['tag_message']}")
+    repo.git("checkout", "-q", "--detach")
+    repo.write("only-tagged.txt", f"{keys['lightweight']}\n")
+    repo.commit("reached by a lightweight tag only")
+    repo.git("tag", "lw")
+    repo.git("checkout", "-q", "main")
+    # A tag of a blob (no commit: git filter-repo leaves it as it is) and a note.
+    blob = repo.out("hash-object", "-w", "--stdin", input=f"{keys['blob_tag']}\n".encode())
+    repo.git("tag", "-a", "-m", "a blob", "blob-tag", blob)
+    repo.git("notes", "add", "-m", f"deployed with {keys['note']}")
+    repo.write(HOSTILE_FILE, f"k={keys['hostile']}\n")
+    repo.write("settings.py", "import os\nKEY = os.environ['KEY']\n")
+    repo.commit("hostile name; the key moves to the environment")
+    repo.write("scratch.txt", f"{keys['unreachable']}\n")
+    repo.commit("scratch")
+    repo.git("reset", "-q", "--hard", "HEAD~1")  # the scratch commit: unreachable but stored
+    return leak
+
+
+def _plan(run_hvscan: Run, leak: Leaky, out: Path, *args: str) -> subprocess.CompletedProcess[
+        bytes]:
+    return run_hvscan("purge-plan", leak.repo.path, "--output", out, *args)
+
+
+def _no_key_in(leak: Leaky, *texts: bytes) -> None:
+    for text in texts:
+        for name, key in leak.keys.items():
+            assert key.encode() not in text, name
+
+
+def test_the_plan_carried_out_leaves_no_key(run_hvscan: Run, leaky: Leaky,
+                                            tmp_path: Path) -> None:
+    out = tmp_path / HOSTILE_DIR
+    done = _plan(run_hvscan, leaky, out)
+    assert done.returncode == 0, done.stderr
+    assert b"purge plan for 10 keys written to" in done.stdout
+    assert b"1 ref pointing at a blob or tree holding a key" in done.stdout
+    # Both versions of the file hiding it: the later one introduces nothing, and is stripped too.
+    assert b"2 blobs holding a key encoded" in done.stdout
+    mirror = tmp_path / HOSTILE_MIRROR
+    leaky.repo.git("clone", "-q", "--mirror", "--no-local", str(leaky.repo.path), str(mirror))
+    env = {**leaky.repo.env, "PATH": _bin() + os.pathsep + os.environ["PATH"]}
+    purged = subprocess.run(["bash", str(out / "purge.sh"), str(mirror)], cwd=tmp_path, env=env,
+                            capture_output=True, check=False, timeout=300)
+    assert purged.returncode == 0, purged.stderr.decode(errors="replace")
+    assert b"0 findings" in purged.stdout  # its own check with hvscan
+    assert b"push --force --mirror origin" in purged.stdout
+    assert not (tmp_path / "pwned").exists()
+    _no_key_in(leaky, purged.stdout, purged.stderr)
+
+    audit = run_hvscan("git", "--include-unreachable", mirror)
+    assert audit.returncode == 0, audit.stdout
+    assert b"0 findings" in audit.stdout
+    # Not one object of the mirror holds a key, in any form hvscan knows or not.
+    objects = subprocess.run(["git", "-C", str(mirror), "cat-file", "--batch-all-objects",
+                              "--batch"], capture_output=True, check=True, env=env).stdout
+    _no_key_in(leaky, objects)
+    assert base64.b64encode(leaky.keys["encoded"].encode()) not in objects
+
+    def show(what: str) -> str:
+        return subprocess.run(["git", "-C", str(mirror), *what.split()], capture_output=True,
+                              check=True, env=env).stdout.decode()
+
+    # What held no key is kept: refs, files, messages with the key replaced.
+    assert show("for-each-ref --format=%(refname)").split() == [
+        "refs/heads/feature", "refs/heads/main", "refs/notes/commits", "refs/tags/lw",
+        "refs/tags/v1"]
+    assert show("grep -h deployed refs/notes/commits") == "deployed with ***REMOVED***\n"
+    assert show("cat-file -p v1").endswith("release, built with ***REMOVED***\n")
+    assert "debugging with ***REMOVED***" in show("log --format=%s main")
+    assert show("show main:README") == "hello\n"
+    assert show("show main~1:settings.py") == "KEY = '***REMOVED***'\n"
+    assert show("show lw:only-tagged.txt") == "***REMOVED***\n"
+    assert "deploy/secret.yaml" not in show("ls-tree -r --name-only feature")
+    assert show("show feature:feature.py") == 'TOKEN = "***REMOVED***"\n'
+    names = subprocess.run(["git", "-C", str(mirror), "ls-tree", "-r", "-z", "--name-only",
+                            "main"], capture_output=True, check=True, env=env).stdout
+    assert HOSTILE_FILE.encode() in names.split(b"\0")
+
+
+def test_only_replacements_holds_the_keys(run_hvscan: Run, leaky: Leaky, tmp_path: Path) -> None:
+    out = tmp_path / "plan"
+    done = _plan(run_hvscan, leaky, out)
+    assert done.returncode == 0, done.stderr
+    assert sorted(os.listdir(out)) == ["PLAN.md", "blobs-to-strip.txt", "purge.sh",
+                                       "refs-to-delete.txt", "replacements.txt"]
+    _no_key_in(leaky, done.stdout, done.stderr,
+               *((out / name).read_bytes() for name in ("PLAN.md", "blobs-to-strip.txt",
+                                                        "purge.sh", "refs-to-delete.txt")))
+    assert (out / "refs-to-delete.txt").read_text() == "refs/tags/blob-tag\n"
+    replacements = (out / "replacements.txt").read_bytes()
+    assert sorted(replacements.splitlines()) == sorted(
+        f"literal:{key}==>***REMOVED***".encode() for key in leaky.keys.values())
+    plan = (out / "PLAN.md").read_text()
+    for key in leaky.keys.values():
+        assert f"`{key[:12]}...{key[-4:]}`" in plan  # redacted
+    # Names from the repository are escaped, every commit and path listed.
+    assert "we ird \"name\" 'q'\\x0a$(x).txt" in plan
+    assert "message of tag v1" in plan and "commit message" in plan
+    assert "settings.py" in plan and "config.py" in plan and "[unreachable]" in plan
+    assert "git clone --mirror" in plan and "--replace-message" in plan
+    assert plan.index("Revoke") < plan.index("git clone --mirror") < plan.index("purge.sh")
+
+
+def test_file_modes(run_hvscan: Run, leaky: Leaky, tmp_path: Path) -> None:
+    out = tmp_path / "new" / "plan"
+    old = os.umask(0)  # the modes do not depend on the caller's umask
+    try:
+        assert _plan(run_hvscan, leaky, out).returncode == 0
+    finally:
+        os.umask(old)
+    modes = {name: stat.S_IMODE(os.stat(out / name).st_mode) for name in os.listdir(out)}
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o700
+    assert modes == {"replacements.txt": 0o600, "blobs-to-strip.txt": 0o600,
+                     "refs-to-delete.txt": 0o600, "purge.sh": 0o700, "PLAN.md": 0o600}
+
+
+def test_a_non_empty_directory_is_refused_unless_forced(run_hvscan: Run, leaky: Leaky,
+                                                        tmp_path: Path) -> None:
+    out = tmp_path / "plan"
+    out.mkdir(mode=0o755)
+    (out / "notes.txt").write_text("mine\n")
+    done = _plan(run_hvscan, leaky, out)
+    assert done.returncode == 2 and done.stdout == b""
+    [line] = done.stderr.decode().splitlines()
+    assert line.startswith("hvscan: error: ") and "is not empty" in line and "--force" in line
+    assert os.listdir(out) == ["notes.txt"]
+    assert _plan(run_hvscan, leaky, out, "--force").returncode == 0
+    assert "PLAN.md" in os.listdir(out) and (out / "notes.txt").read_text() == "mine\n"
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o700
+    # Again: the plan's own files are replaced.
+    assert _plan(run_hvscan, leaky, out, "--force").returncode == 0
+
+
+@pytest.mark.parametrize("where", ["file", "work tree"])
+def test_a_bad_directory_is_refused(run_hvscan: Run, leaky: Leaky, tmp_path: Path,
+                                    where: str) -> None:
+    out = tmp_path / "a-file" if where == "file" else leaky.repo.path / "purge"
+    if where == "file":
+        out.write_text("x")
+    done = _plan(run_hvscan, leaky, out, "--force")
+    assert done.returncode == 2 and done.stdout == b""
+    if where == "file":  # the command line's own check: a usage error
+        assert b"is a file" in done.stderr
+    else:
+        [line] = done.stderr.decode().splitlines()
+        assert line.startswith("hvscan: error: ") and "inside the work tree" in line
+    assert not (leaky.repo.path / "purge").exists()
+
+
+def test_suppressed_keys_are_purged_unless_asked(run_hvscan: Run, dated_repo: DatedRepo,
+                                                 tmp_path: Path) -> None:
+    allowed, other = make_key("live", "allowed"), make_key("live", "other")
+    dated_repo.write("a.py", f"A = '{allowed}'  # hvscan:allow\nB = '{other}'\n")
+    dated_repo.commit("keys")
+    done = run_hvscan("purge-plan", dated_repo.path, "-o", tmp_path / "all")
+    assert b"2 keys" in done.stdout and b"(suppressed: purged anyway)" in done.stdout
+    assert allowed.encode() in (tmp_path / "all" / "replacements.txt").read_bytes()
+    done = run_hvscan("purge-plan", dated_repo.path, "-o", tmp_path / "some",
+                      "--skip-suppressed")
+    assert b"1 key " in done.stdout
+    assert (tmp_path / "some" / "replacements.txt").read_bytes() == (
+        f"literal:{other}==>***REMOVED***\n".encode())
+
+
+def test_nothing_to_purge_writes_nothing(run_hvscan: Run, dated_repo: DatedRepo,
+                                         tmp_path: Path) -> None:
+    dated_repo.write("a.txt", "clean\n")
+    dated_repo.commit("clean")
+    done = run_hvscan("purge-plan", dated_repo.path, "-o", tmp_path / "plan")
+    assert done.returncode == 0 and b"nothing to purge" in done.stdout
+    assert not (tmp_path / "plan").exists()
+
+
+def test_a_key_encoded_in_a_message_is_left_for_a_fix_by_hand(
+        run_hvscan: Run, dated_repo: DatedRepo, tmp_path: Path) -> None:
+    key = make_key("live", "in-message")
+    dated_repo.commit(f"config blob {base64.b64encode(key.encode()).decode()}")
+    done = run_hvscan("purge-plan", dated_repo.path, "-o", tmp_path / "plan")
+    assert done.returncode == 0
+    assert b"warning: 1 message holding a key encoded: fix by hand" in done.stdout
+    plan = (tmp_path / "plan" / "PLAN.md").read_text()
+    assert "## Messages to fix by hand" in plan and "commit message  [base64]" in plan
+
+
+def test_a_shallow_clone_gets_no_plan(run_hvscan: Run, leaky: Leaky, tmp_path: Path) -> None:
+    shallow = tmp_path / "shallow"
+    leaky.repo.git("clone", "-q", "--depth", "1", f"file://{leaky.repo.path}", str(shallow))
+    done = run_hvscan("purge-plan", shallow, "-o", tmp_path / "plan")
+    assert done.returncode == 2
+    assert b"no purge plan written" in done.stderr
+    assert not (tmp_path / "plan").exists()
+
+
+@pytest.mark.parametrize("kind", ["no argument", "work tree", "bare, not a mirror"])
+def test_purge_sh_refuses_anything_but_a_mirror(run_hvscan: Run, leaky: Leaky,
+                                                tmp_path: Path, kind: str) -> None:
+    out = tmp_path / "plan"
+    assert _plan(run_hvscan, leaky, out).returncode == 0
+    target = leaky.repo.path
+    if kind == "bare, not a mirror":
+        target = tmp_path / "bare.git"
+        leaky.repo.git("clone", "-q", "--bare", str(leaky.repo.path), str(target))
+    env = {**leaky.repo.env, "PATH": _bin() + os.pathsep + os.environ["PATH"]}
+    args = [] if kind == "no argument" else [str(target)]
+    before = leaky.repo.out("rev-parse", "HEAD")
+    done = subprocess.run(["bash", str(out / "purge.sh"), *args], env=env, capture_output=True,
+                          check=False, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.startswith(b"purge.sh: ") and done.stdout == b""
+    assert leaky.repo.out("rev-parse", "HEAD") == before
+
+
+def test_excludes_are_said(run_hvscan: Run, dated_repo: DatedRepo, tmp_path: Path) -> None:
+    dated_repo.write("fixtures/a.py", f"A = '{make_key('live', 'fixture')}'\n")
+    dated_repo.commit("fixture")
+    done = run_hvscan("purge-plan", dated_repo.path, "-o", tmp_path / "plan",
+                      "--exclude", "fixtures/")
+    assert done.returncode == 0 and b"nothing to purge" in done.stdout
+    assert b"note: 1 exclude pattern in effect" in done.stdout
+
+
+def test_extra_rules_are_purged_too_whatever_their_keys_hold(
+        run_hvscan: Run, dated_repo: DatedRepo, tmp_path: Path) -> None:
+    # A key holding the expressions file's own '==>' separator and a space.
+    rules = tmp_path / "acme.toml"
+    rules.write_text("[[rules]]\nid='acme'\ndescription='Acme'\nregex='acme==> [0-9]{6}'\n"
+                     "keywords=['acme==>']\nkey_type='token'\nseverity='info'\n"
+                     "remediation='Rotate.'\n")
+    secret = "acme==> 493817"
+    dated_repo.write("a.txt", f"token: {secret}\n")
+    dated_repo.commit(f"acme {secret}")
+    out = tmp_path / "plan"
+    done = run_hvscan("purge-plan", dated_repo.path, "-o", out, "--rules", rules)
+    assert done.returncode == 0, done.stderr
+    assert secret.encode() not in done.stdout + (out / "PLAN.md").read_bytes()
+    mirror = tmp_path / "mirror.git"
+    dated_repo.git("clone", "-q", "--mirror", "--no-local", str(dated_repo.path), str(mirror))
+    env = {**dated_repo.env, "PATH": _bin() + os.pathsep + os.environ["PATH"]}
+    purged = subprocess.run(["bash", str(out / "purge.sh"), str(mirror)], env=env,
+                            capture_output=True, check=False, timeout=300)
+    assert purged.returncode == 0, purged.stderr
+    objects = subprocess.run(["git", "-C", str(mirror), "cat-file", "--batch-all-objects",
+                              "--batch"], capture_output=True, check=True, env=env).stdout
+    assert secret.encode() not in objects
+    assert b"token: ***REMOVED***\n" in objects and b"acme ***REMOVED***" in objects
+    assert run_hvscan("git", "--include-unreachable", "--rules", rules, mirror).returncode == 0
+
+
+def test_what_was_not_scanned_is_said_and_strict_writes_no_plan(
+        run_hvscan: Run, dated_repo: DatedRepo, tmp_path: Path) -> None:
+    dated_repo.write("small.txt", f"{make_key('live', 'small')}\n")
+    dated_repo.write("big.txt", "x" * 4000 + f"\n{make_key('live', 'big')}\n")
+    dated_repo.commit("keys")
+    args = ("purge-plan", dated_repo.path, "--max-file-size", "1KB")
+    done = run_hvscan(*args, "-o", tmp_path / "strict", "--strict")
+    assert done.returncode == 2 and b"no purge plan written" in done.stderr
+    assert not (tmp_path / "strict").exists()
+    done = run_hvscan(*args, "-o", tmp_path / "plan")
+    assert done.returncode == 0
+    assert b"warning: 1 part of the history not scanned" in done.stdout
+    plan = (tmp_path / "plan" / "PLAN.md").read_text()
+    assert "## Not scanned" in plan and "big.txt" in plan

@@ -1,0 +1,111 @@
+"""hvscan/purge.py: the expressions file's lines, shell words, URLs without credentials, the
+plan's directory. The plan carried out for real: tests/test_cli_purge_plan.py."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+from keygen import make_key
+
+from hvscan import purge
+from hvscan.purge import Plan, PurgeKey
+
+
+def _key(secret: str) -> PurgeKey:
+    return PurgeKey(secret, "redacted", "0" * 64, "rule", "high", (), (), (), ())
+
+
+def _plan(*secrets: str) -> Plan:
+    return Plan("repo", None, tuple(_key(s) for s in secrets), {}, (), (), ())
+
+
+def test_a_key_is_a_literal_line() -> None:
+    key = make_key()
+    assert purge.replacement_line(key) == f"literal:{key}==>***REMOVED***\n".encode()
+
+
+@pytest.mark.parametrize("secret", ["a\nb c", "x\r\ny", "==>\n(.*)", "\u00e9\n\\"])
+def test_a_key_with_a_line_break_is_an_escaped_regex(secret: str) -> None:
+    line = purge.replacement_line(secret)
+    assert line.count(b"\n") == 1 and b"\r" not in line
+    # As git filter-repo reads it: the pattern before the last '==>', after 'regex:'.
+    pattern, replacement = line.rstrip(b"\r\n").rsplit(b"==>", 1)
+    assert pattern.startswith(b"regex:") and replacement == b"***REMOVED***"
+    data = secret.encode()
+    assert re.compile(pattern[6:]).fullmatch(data)
+    assert not re.compile(pattern[6:]).search(data[:-1])
+
+
+def test_longer_keys_are_replaced_first() -> None:
+    short, long = "abc", "xxabcxx"
+    lines = purge.replacements(_plan(short, long, short)).splitlines()
+    assert lines == [b"literal:xxabcxx==>***REMOVED***", b"literal:abc==>***REMOVED***"]
+
+
+@pytest.mark.parametrize("text", ["plain/path.git", "with space", "it's", "a\nb", "$(x)`y`",
+                                  "tab\there", "-dash", "\u00e9t\u00e9", "nul\x01", "\\", ""])
+def test_a_shell_word_is_the_text_and_safe_to_show(text: str) -> None:
+    word = purge.sh_word(text)
+    assert "\n" not in word and "\x01" not in word and "\t" not in word
+    said = subprocess.run(["bash", "-c", f"printf %s {word}"], capture_output=True,
+                          check=True).stdout
+    assert said == text.encode()
+
+
+@pytest.mark.parametrize(("url", "safe"), [
+    ("https://user:tok@github.com/o/r.git", "https://github.com/o/r.git"),
+    ("https://tok@host:8443/o/r", "https://host:8443/o/r"),
+    ("https://host/o/r@x", "https://host/o/r@x"),
+    ("git@github.com:o/r.git", "git@github.com:o/r.git"),
+    ("/srv/git/r.git", "/srv/git/r.git"),
+])
+def test_urls_lose_their_credentials(url: str, safe: str) -> None:
+    assert purge.without_credentials(url) == safe
+
+
+def test_a_fence_no_line_closes() -> None:
+    block = purge._fenced(["a ```` b", "c"])
+    assert block.startswith("`````\n") and block.endswith("\n`````")
+
+
+def test_check_output(tmp_path: Path) -> None:
+    purge.check_output(tmp_path / "new", force=False)
+    (tmp_path / "empty").mkdir()
+    purge.check_output(tmp_path / "empty", force=False)
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    with pytest.raises(purge.PlanError, match="is not empty"):
+        purge.check_output(tmp_path / "full", force=False)
+    purge.check_output(tmp_path / "full", force=True)
+    (tmp_path / "link").symlink_to(tmp_path / "empty")
+    with pytest.raises(purge.PlanError, match="symbolic link"):
+        purge.check_output(tmp_path / "link", force=True)
+
+
+def test_write_never_follows_a_link_planted_in_the_directory(tmp_path: Path) -> None:
+    out = tmp_path / "plan"
+    out.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_text("kept\n")
+    # A link where a plan file goes is replaced, never written through.
+    os.symlink(elsewhere, out / purge.REPLACEMENTS)
+    written = purge.write(out, _plan(make_key()))
+    assert written == [purge.REPLACEMENTS, purge.SCRIPT, purge.PLAN]
+    assert elsewhere.read_text() == "kept\n"
+    assert not os.path.islink(out / purge.REPLACEMENTS)
+    assert stat.S_IMODE(os.stat(out / purge.REPLACEMENTS).st_mode) == 0o600
+
+
+def test_the_script_strips_blobs_and_deletes_refs_only_when_there_are_some() -> None:
+    bare = purge.script(_plan("k"))
+    assert "--strip-blobs-with-ids" not in bare and "update-ref" not in bare and "@" not in bare
+    both = purge.script(_plan("k")._replace(blobs={"a" * 40: "x"}, refs=("refs/tags/t",)))
+    assert '--strip-blobs-with-ids "$here/blobs-to-strip.txt"' in both
+    assert 'sed \'s/^/delete /\' <"$here/refs-to-delete.txt" | git -C "$mirror" update-ref' in both
+    for script in (bare, both):
+        assert subprocess.run(["bash", "-n"], input=script.encode(), check=False).returncode == 0

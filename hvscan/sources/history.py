@@ -27,6 +27,7 @@ from typing import IO
 
 from hvscan.model import History, Origin
 from hvscan.sources import Blob, Events, Failed, NotRead, Screen, Screened
+from hvscan.sources.delta import Since, delta_objects, lost, present, ref_tips
 from hvscan.sources.gitcmd import GitError, GitProcess
 from hvscan.sources.githistory import (
     ObjectLists,
@@ -83,6 +84,12 @@ class HistorySource:
     def __init__(self, path: Path, options: HistoryOptions,
                  progress: ProgressFactory | None = None) -> None:
         self.repo: Repository = open_repository(path)
+        # An incremental audit (hvscan/incremental.py) sets these before the events are read:
+        # what an earlier audit read (only what is new since is read, and what it flagged),
+        # and whether to note the tips read, for the next one.
+        self.since: Since | None = None
+        self.remember = False
+        self.tips: list[str] = []
         self.options = options
         self.revs = _revisions(self.repo, options)
         self.everything = self.revs == [ALL_REFS]
@@ -112,8 +119,12 @@ class HistorySource:
             lists, self.added = range_objects(repo.path, self.revs, producers())
             yield from self._stream(lists, screen, stats)
             yield from _missing(stats.missing, repo)
+        elif self.since is not None:
+            yield from self._since(self.since, screen, stats)
         else:
             self.stash = stash_entries(repo.path)
+            if self.remember:  # before the objects are listed: all they reach is read
+                self.tips = ref_tips(repo.path, self.stash)
             reachable = ReachableObjects(repo.path, [ALL_REFS], self.stash)
             try:
                 lists = list_objects(repo.path, producers(),
@@ -161,6 +172,30 @@ class HistorySource:
             for process in processes:
                 process.kill()
             lists.close()
+
+    def _since(self, since: Since, screen: Screen, stats: StreamStats) -> Events:
+        """Only the objects the tips reach that the earlier tips did not, and those the earlier
+        audit flagged. When every object the earlier tips reached still is reached (history
+        only grew), what is read is reached; else, as for the whole store, git lists what the
+        refs reach (history was rewritten: a flagged object may be left behind)."""
+        path = self.repo.path
+        self.stash = stash_entries(path)
+        self.tips = ref_tips(path, self.stash)
+        old_tips = present(path, since.tips)
+        grown = len(old_tips) == len(since.tips) and not lost(path, old_tips, self.tips)
+        lists, missing = delta_objects(path, self.tips, old_tips, since.flagged, producers())
+        if grown:
+            yield from self._stream(lists, screen, stats)
+            yield from _missing(missing + stats.missing, self.repo)
+            self.reachable = set(self.handed_on)
+            return
+        reachable = ReachableObjects(path, [ALL_REFS], self.stash)
+        try:
+            yield from self._stream(lists, screen, stats)
+            yield from _missing(reachable.finish(), self.repo)
+            self._reachability(reachable, [])
+        finally:
+            reachable.close()
 
     def _reachability(self, reachable: ReachableObjects, commits: list[str]) -> None:
         """Which of the objects handed on refs reach; with include_unreachable, and when a

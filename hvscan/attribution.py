@@ -26,7 +26,7 @@ from hvscan.findings import fingerprint
 from hvscan.model import Finding, History, Note, member_path
 from hvscan.sources.gitcmd import CatFile
 from hvscan.sources.githistory import CommitChange, changes
-from hvscan.sources.history import ALL_REFS, HistorySource
+from hvscan.sources.history import HistorySource
 
 if TYPE_CHECKING:
     from hvscan.engine import Engine
@@ -47,7 +47,7 @@ def attribute(result: ScanResult, source: HistorySource, engine: Engine) -> None
     if source.everything:
         reachable = source.reachable
         placed = located & reachable
-        found = changes(repo, [ALL_REFS], placed, stdin_revs=source.stash)
+        found = source.changes(placed)
         lost = located - placed
         if options.include_unreachable and lost and source.unreachable_commits:
             found += [dataclasses.replace(change, unreachable=True) for change in changes(

@@ -6,11 +6,13 @@ audit of ``hvscan/history.py`` with a state file (``hvscan/state.py``) around it
 2. The history source reads only the objects the tips reach now that those did not, and the
    flagged objects again (``HistorySource.since``); with no earlier audit, everything, noting
    the tips (``remember``). Either way its events go through the one pipeline.
-3. What the engine found is recorded (tips, flagged objects, key hashes and redacted keys), only
-   when the read was complete (no error: no missing objects, not shallow), for the next run.
-4. Attribution places every finding in the whole history, as in a full audit: the flagged
+3. Attribution places every finding in the whole history, as in a full audit: the flagged
    objects read again carry the old keys, so a new commit that brings an old key back is an
-   introduction like any other, and a report lists every finding, old and new.
+   introduction like any other, and a report lists every finding, old and new. The changes
+   that set files to flagged blobs are known from the last audit: only new commits are walked
+   (``HistorySource.changes``), unless history was rewritten.
+4. What the engine found is recorded (tips, flagged objects, key hashes and redacted keys, the
+   changes), only when the read was complete (no error: no missing objects, not shallow).
 """
 
 from __future__ import annotations
@@ -41,9 +43,9 @@ def audit(path: Path, pipeline: Pipeline, options: HistoryOptions, state: Path,
         source.since = store.since(repository, mark)
         source.remember = True
         result = pipeline.run(source.events(pipeline.screen()))
+        flagged = flagged_objects(result.findings, result.notes, source.reachable)
+        attribute(result, source, pipeline.engine)
         if not result.errors:
-            store.record(repository, mark, source.tips,
-                         flagged_objects(result.findings, result.notes, source.reachable),
+            store.record(repository, mark, source.tips, flagged, source.found,
                          pipeline.engine)
-    attribute(result, source, pipeline.engine)
     return result

@@ -10,7 +10,9 @@ rules, every file the user added included, the decoding and archive limits and
 - the ``objects`` in which the engine found something (findings or notes), with counts;
 - the ``matches`` in them: rule, key hash (SHA-256), redacted key, member path (keys in it
   redacted), line, column and encoding. Never a full key: an incremental audit reads the flagged
-  objects again, which recovers the keys in memory for verification and --show-secrets.
+  objects again, which recovers the keys in memory for verification and --show-secrets;
+- the ``changes`` that set a file to a flagged blob (commit, parents, time, author, path, old
+  and new blob): attribution then walks only the commits that are new (``sources/delta.py``).
 
 A repository recorded with another fingerprint is read whole again (and recorded anew). A file
 that is not an SQLite database, or one that another program made (its ``application_id``, its
@@ -32,6 +34,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from hvscan import __version__
 from hvscan.shown import redact_keys
 from hvscan.sources.delta import Since
+from hvscan.sources.githistory import Commit, CommitChange
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -52,7 +55,8 @@ CREATE TABLE repositories (
     repository TEXT NOT NULL UNIQUE,
     fingerprint TEXT NOT NULL,
     version TEXT NOT NULL,
-    audited TEXT NOT NULL
+    audited TEXT NOT NULL,
+    changes_known INTEGER NOT NULL
 );
 CREATE TABLE tips (
     repository INTEGER NOT NULL,
@@ -79,6 +83,18 @@ CREATE TABLE matches (
     encoding TEXT NOT NULL
 );
 CREATE INDEX matches_by_object ON matches (repository, oid);
+CREATE TABLE changes (
+    repository INTEGER NOT NULL,
+    sequence INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    old TEXT,
+    new TEXT NOT NULL,
+    commit_oid TEXT NOT NULL,
+    parents TEXT NOT NULL,
+    time INTEGER NOT NULL,
+    date TEXT NOT NULL,
+    author TEXT NOT NULL
+);
 """
 
 
@@ -186,24 +202,39 @@ class Store:
     def since(self, repository: str, mark: str) -> Since | None:
         """What the last audit of ``repository`` with fingerprint ``mark`` read; None when there
         was none (or with another fingerprint: all must be read again)."""
+        db = self._db
         try:
-            row = self._db.execute("SELECT id, fingerprint FROM repositories "
-                                   "WHERE repository = ?", (repository,)).fetchone()
+            row = db.execute("SELECT id, fingerprint, changes_known FROM repositories "
+                             "WHERE repository = ?", (repository,)).fetchone()
             if row is None or row[1] != mark:
                 return None
-            tips = self._db.execute("SELECT oid FROM tips WHERE repository = ? ORDER BY oid",
-                                    (row[0],)).fetchall()
-            flagged = self._db.execute("SELECT oid FROM objects WHERE repository = ? "
-                                       "ORDER BY oid", (row[0],)).fetchall()
+            key = row[0]
+            tips = db.execute("SELECT oid FROM tips WHERE repository = ? ORDER BY oid",
+                              (key,)).fetchall()
+            flagged = db.execute("SELECT oid FROM objects WHERE repository = ? ORDER BY oid",
+                                 (key,)).fetchall()
+            known = None
+            if row[2]:
+                known = tuple(
+                    CommitChange(Commit(oid, tuple(parents.split()), time, date, author),
+                                 sequence, path, old, new)
+                    for sequence, path, old, new, oid, parents, time, date, author in db.execute(
+                        "SELECT sequence, path, old, new, commit_oid, parents, time, date, "
+                        "author FROM changes WHERE repository = ?", (key,)).fetchall())
         except sqlite3.Error as exc:
             raise self._error(exc) from None
-        return Since(tuple(tip for (tip,) in tips), tuple(oid for (oid,) in flagged))
+        return Since(tuple(tip for (tip,) in tips), tuple(oid for (oid,) in flagged), known)
 
     def record(self, repository: str, mark: str, tips: list[str],
-               flagged: dict[str, Flagged], engine: Engine) -> None:
-        """Replace what is known of ``repository``: the ``tips`` read from and the ``flagged``
-        objects (keys in member paths redacted with ``engine``), in one transaction."""
+               flagged: dict[str, Flagged], found: list[CommitChange], engine: Engine) -> None:
+        """Replace what is known of ``repository``: the ``tips`` read from, the ``flagged``
+        objects (keys in member paths redacted with ``engine``) and the changes ``found`` that
+        set files to flagged blobs, in one transaction. Changes are kept only when no path or
+        author in them spells a key (``engine`` looks): the next audit walks all again."""
         audited = datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat()
+        keep = not any(redact_keys(change.path, engine) != change.path
+                       or redact_keys(change.commit.author, engine) != change.commit.author
+                       for change in found)
         db = self._db
         try:
             db.execute("BEGIN IMMEDIATE")
@@ -211,22 +242,27 @@ class Store:
                 row = db.execute("SELECT id FROM repositories WHERE repository = ?",
                                  (repository,)).fetchone()
                 if row is not None:
-                    for table in ("tips", "objects", "matches"):
+                    for table in ("tips", "objects", "matches", "changes"):
                         db.execute(f"DELETE FROM {table} WHERE repository = ?",  # noqa: S608
                                    (row[0],))
                     db.execute("UPDATE repositories SET fingerprint = ?, version = ?, "
-                               "audited = ? WHERE id = ?", (mark, __version__, audited, row[0]))
+                               "audited = ?, changes_known = ? WHERE id = ?",
+                               (mark, __version__, audited, keep, row[0]))
                     key = row[0]
                 else:
                     key = db.execute("INSERT INTO repositories (repository, fingerprint, "
-                                     "version, audited) VALUES (?, ?, ?, ?)",
-                                     (repository, mark, __version__, audited)).lastrowid
+                                     "version, audited, changes_known) VALUES (?, ?, ?, ?, ?)",
+                                     (repository, mark, __version__, audited, keep)).lastrowid
                 db.executemany("INSERT INTO tips VALUES (?, ?)", ((key, tip) for tip in tips))
                 db.executemany("INSERT INTO objects VALUES (?, ?, ?, ?)",
                                ((key, oid, len(got.findings), got.notes)
                                 for oid, got in flagged.items()))
                 db.executemany("INSERT INTO matches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                _match_rows(key, flagged, engine))
+                db.executemany("INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               ((key, c.sequence, c.path, c.old, c.new, c.commit.oid,
+                                 " ".join(c.commit.parents), c.commit.time, c.commit.date,
+                                 c.commit.author) for c in (found if keep else [])))
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")

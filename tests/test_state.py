@@ -93,6 +93,36 @@ def test_a_new_commit_bringing_an_old_key_back_is_attributed(
     assert second["findings"][0]["other_paths"] == 1
 
 
+def test_merges_and_every_occurrence(run_hvscan: Run, history: DatedRepo, store: Path) -> None:
+    history.git("checkout", "-q", "-b", "topic")
+    history.write("topic.py", f"KEY = '{make_key('live', 1)}'\n")
+    history.commit("the old key on a branch")
+    same_as_full(run_hvscan, history, store, "--all-occurrences")
+    history.git("checkout", "-q", "main")
+    history.git("merge", "-q", "--no-ff", "-m", "merge topic", "topic")
+    history.tick()
+    history.write("again.py", f"KEY = '{make_key('live', 1)}'\n")
+    history.commit("and again")
+    merged = same_as_full(run_hvscan, history, store, "--all-occurrences")
+    # The merge brings topic.py to main, but its second parent had it: no introduction.
+    assert [f["path"] for f in merged["findings"]] == ["src/app.py", "topic.py", "again.py"]
+    assert merged["findings"][0]["other_paths"] == 2
+
+
+def test_keys_in_paths_are_not_kept(run_hvscan: Run, history: DatedRepo, store: Path) -> None:
+    key = make_key("test", 10)
+    history.write(f"keys/{key}.txt", f"{key}\n")
+    history.commit("a key named after itself")
+    same_as_full(run_hvscan, history, store)
+    data = b"".join(path.read_bytes() for path in store.parent.iterdir())
+    assert key.encode() not in data
+    with closing(sqlite3.connect(store)) as db:
+        assert db.execute("SELECT changes_known FROM repositories").fetchone() == (0,)
+    history.write("new.txt", "clean\n")
+    history.commit("later")
+    assert same_as_full(run_hvscan, history, store)["stats"]["files_scanned"] == 3
+
+
 def test_a_removed_key_is_still_reported(run_hvscan: Run, dated_repo: DatedRepo,
                                          store: Path) -> None:
     dated_repo.write("config.ini", f"key = {make_key('live', 3)}\n")

@@ -12,23 +12,27 @@ knows nothing about keys.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import tempfile
 from typing import TYPE_CHECKING, NamedTuple
 
 from hvscan.sources.gitcmd import GitError, GitProcess, git
-from hvscan.sources.githistory import ObjectLists, _lines_file, _split
+from hvscan.sources.githistory import CommitChange, ObjectLists, _lines_file, _split, changes
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 
 class Since(NamedTuple):
-    """What an earlier audit of a repository read: every object its ``tips`` reached; and the
+    """What an earlier audit of a repository read: every object its ``tips`` reached; the
     ``flagged`` objects, those of them the engine found something in (findings or notes), which
-    are read again (the store never holds a full key: reading them recovers the keys)."""
+    are read again (the store never holds a full key: reading them recovers the keys); and the
+    ``changes`` setting a file to a flagged blob in the history those tips reach (None: not
+    known, walk the whole history again)."""
 
     tips: tuple[str, ...]
     flagged: tuple[str, ...]
+    changes: tuple[CommitChange, ...] | None = None
 
 
 def ref_tips(repo: Path, stash: list[str]) -> list[str]:
@@ -93,3 +97,18 @@ def delta_objects(repo: Path, tips: list[str], old_tips: list[str], flagged: tup
         whole.close()
         raise
     return ObjectLists(_split(whole, count, width + 1, parts), count, []), missing
+
+
+def grown_changes(repo: Path, known: tuple[CommitChange, ...], tips: list[str],
+                  old_tips: list[str], blobs: set[str]) -> list[CommitChange]:
+    """``githistory.changes`` over all of ``tips``' history, for a history that only grew since
+    ``old_tips``, whose ``known`` changes (of every blob flagged then) hold: only the new
+    commits are walked (a blob read for the first time now is in no old commit). The new
+    commits' changes come first in git log's order, as they would in a walk of everything."""
+    walked = changes(repo, [], blobs, stdin_revs=[*tips, *(f"^{tip}" for tip in old_tips)])
+    if walked:
+        shift = min((change.sequence for change in known), default=1) - 1 - max(
+            change.sequence for change in walked)
+        walked = [dataclasses.replace(change, sequence=change.sequence + shift)
+                  for change in walked]
+    return walked + [change for change in known if change.new in blobs]

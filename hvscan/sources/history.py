@@ -27,12 +27,21 @@ from typing import IO
 
 from hvscan.model import History, Origin
 from hvscan.sources import Blob, Events, Failed, NotRead, Screen, Screened
-from hvscan.sources.delta import Since, delta_objects, lost, present, ref_tips
+from hvscan.sources.delta import (
+    Since,
+    delta_objects,
+    grown_changes,
+    lost,
+    present,
+    ref_tips,
+)
 from hvscan.sources.gitcmd import GitError, GitProcess
 from hvscan.sources.githistory import (
+    CommitChange,
     ObjectLists,
     ReachableObjects,
     Repository,
+    changes,
     is_partial_clone,
     list_objects,
     open_repository,
@@ -90,6 +99,8 @@ class HistorySource:
         self.since: Since | None = None
         self.remember = False
         self.tips: list[str] = []
+        self.found: list[CommitChange] = []  # what ``changes`` found, for the next audit
+        self._old_tips: list[str] | None = None  # the earlier tips, when history only grew
         self.options = options
         self.revs = _revisions(self.repo, options)
         self.everything = self.revs == [ALL_REFS]
@@ -185,6 +196,7 @@ class HistorySource:
         grown = len(old_tips) == len(since.tips) and not lost(path, old_tips, self.tips)
         lists, missing = delta_objects(path, self.tips, old_tips, since.flagged, producers())
         if grown:
+            self._old_tips = old_tips
             yield from self._stream(lists, screen, stats)
             yield from _missing(missing + stats.missing, self.repo)
             self.reachable = set(self.handed_on)
@@ -196,6 +208,17 @@ class HistorySource:
             self._reachability(reachable, [])
         finally:
             reachable.close()
+
+    def changes(self, blobs: set[str]) -> list[CommitChange]:
+        """Every change in the history the refs and the stash reach that sets a file to one of
+        ``blobs`` (whole store only): after an earlier audit whose history only grew since,
+        only the new commits are walked."""
+        known = self.since.changes if self.since is not None else None
+        if known is None or self._old_tips is None:
+            self.found = changes(self.repo.path, [ALL_REFS], blobs, stdin_revs=self.stash)
+        else:
+            self.found = grown_changes(self.repo.path, known, self.tips, self._old_tips, blobs)
+        return self.found
 
     def _reachability(self, reachable: ReachableObjects, commits: list[str]) -> None:
         """Which of the objects handed on refs reach; with include_unreachable, and when a

@@ -15,6 +15,10 @@ What the attribution step (``hvscan/attribution.py``) needs afterwards, the sour
 its events are read: the repository, which objects refs reach (objects no ref reaches are
 read anyway, as skipping them would cost a second pass, and reported only with
 ``include_unreachable``), and for a range which blobs it adds.
+
+An incremental audit (``hvscan/incremental.py``) tells it what an earlier audit read
+(``since``): then only the objects the refs reach that the earlier tips did not are read, and
+the objects it flagged (``sources/delta.py``), and ``changes`` walks only the new commits.
 """
 
 from __future__ import annotations

@@ -177,6 +177,20 @@ def test_tags_stash_and_messages_are_remembered(run_hvscan: Run, history: DatedR
     assert second["stats"]["files_scanned"] == 3  # later.txt, and the two blobs with keys
 
 
+def test_worktrees_and_an_empty_start(run_hvscan: Run, dated_repo: DatedRepo,
+                                     store: Path) -> None:
+    assert same_as_full(run_hvscan, dated_repo, store)["findings"] == []
+    dated_repo.write("a.txt", "clean\n")
+    dated_repo.commit("first")
+    same_as_full(run_hvscan, dated_repo, store)
+    dated_repo.git("worktree", "add", "-q", "--detach", "../elsewhere")
+    (dated_repo.path.parent / "elsewhere" / "k.txt").write_text(f"{make_key('live', 11)}\n")
+    dated_repo.git("-C", "../elsewhere", "add", "k.txt")
+    dated_repo.git("-C", "../elsewhere", "commit", "-q", "-m", "a key on a detached HEAD")
+    [finding] = same_as_full(run_hvscan, dated_repo, store)["findings"]
+    assert finding["path"] == "k.txt"
+
+
 USER_RULE = ("[[rules]]\nid='acme'\ndescription='Acme'\nregex='acme_[0-9]{6}'\n"
              "keywords=['acme_']\nkey_type='token'\nseverity='low'\nremediation='Rotate.'\n")
 

@@ -11,12 +11,11 @@ knows nothing about keys.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import tempfile
 from typing import TYPE_CHECKING, NamedTuple
 
-from hvscan.sources.gitcmd import GitError, GitProcess, git
+from hvscan.sources.gitcmd import GitProcess, git
 from hvscan.sources.githistory import CommitChange, ObjectLists, _lines_file, _split, changes
 
 if TYPE_CHECKING:
@@ -36,11 +35,10 @@ class Since(NamedTuple):
 
 
 def ref_tips(repo: Path, stash: list[str]) -> list[str]:
-    """What ``--all`` starts from (every ref's object and HEAD's commit) and the older stash
-    entries, each once, sorted."""
+    """What ``--all`` starts from (every ref's object, and the HEAD of every worktree, which
+    only ``rev-list`` lists) and the older stash entries, each once, sorted."""
     tips = set(git(repo, "for-each-ref", "--format=%(objectname)").decode("ascii").split())
-    with contextlib.suppress(GitError):  # an unborn branch has no HEAD commit
-        tips.add(git(repo, "rev-parse", "--verify", "--quiet", "HEAD").decode("ascii").strip())
+    tips |= set(git(repo, "rev-list", "--no-walk", "--all").decode("ascii").split())
     return sorted(tips | set(stash))
 
 

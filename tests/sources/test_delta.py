@@ -18,7 +18,7 @@ def listed(repo: DatedRepo, tips: list[str], old: list[str],
         lists.close()
 
 
-def test_tips_are_every_ref_head_and_stash_entries(dated_repo: DatedRepo) -> None:
+def test_tips_are_every_ref_every_head_and_stash_entries(dated_repo: DatedRepo) -> None:
     dated_repo.write("a.txt", "a\n")
     first = dated_repo.commit("first")
     dated_repo.git("tag", "-a", "v1", "-m", "v1")
@@ -27,10 +27,13 @@ def test_tips_are_every_ref_head_and_stash_entries(dated_repo: DatedRepo) -> Non
     dated_repo.write("a.txt", "c\n")
     dated_repo.git("stash", "-q")
     dated_repo.git("checkout", "-q", "--detach")
+    dated_repo.git("worktree", "add", "-q", "--detach", "../elsewhere")
+    dated_repo.git("-C", "../elsewhere", "commit", "-q", "--allow-empty", "-m", "detached")
+    elsewhere = dated_repo.out("-C", "../elsewhere", "rev-parse", "HEAD")
     stash = stash_entries(dated_repo.path)
     tips = ref_tips(dated_repo.path, stash)
     tag = dated_repo.out("rev-parse", "refs/tags/v1")
-    assert set(tips) == {first, tag, *stash} and len(stash) == 2
+    assert set(tips) == {first, tag, elsewhere, *stash} and len(stash) == 2
     assert tips == sorted(tips)
 
 
@@ -81,3 +84,8 @@ def test_grown_changes_are_a_whole_walk(dated_repo: DatedRepo) -> None:
         return [(c.commit.oid, c.path) for c in sorted(found, key=lambda c: c.sequence)]
 
     assert order(grown) == order(everything)
+
+
+def test_an_empty_repository_has_no_tips(dated_repo: DatedRepo) -> None:
+    assert ref_tips(dated_repo.path, []) == []
+    assert listed(dated_repo, [], []) == ([], [])

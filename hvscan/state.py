@@ -24,6 +24,7 @@ another (``busy_timeout``) rather than failing.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import os
@@ -143,6 +144,11 @@ class Store:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            # Readable by its owner only, as the verification cache: it names what was found
+            # where (SQLite gives its -wal and -shm files the same mode).
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
+                                 0o600))
             self._db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
         except OSError as exc:
             raise StateError(f"{path}: cannot create the state file ({exc.strerror})") from None

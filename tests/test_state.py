@@ -67,6 +67,7 @@ def history(dated_repo: DatedRepo) -> DatedRepo:
 def test_first_audit_reads_everything_then_only_what_is_new(
         run_hvscan: Run, history: DatedRepo, store: Path) -> None:
     first = same_as_full(run_hvscan, history, store)
+    assert store.stat().st_mode & 0o777 == 0o600
     assert first["stats"]["files_scanned"] == 12
     assert len(first["findings"]) == 1
     history.write("src/new.py", f"TOKEN = '{make_key('test', 2)}'\n")

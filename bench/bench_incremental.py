@@ -16,8 +16,9 @@ Then:
    same), and its statistics must show that only the new blob and the blobs holding keys were
    read.
 
-Times are wall-clock (best and median of the runs); peak memory is hvscan's own Python process
-(ru_maxrss; git's children are not counted).
+Times are wall-clock (best and median of the runs) and CPU (user + system of hvscan and every
+git process it started, the least of the runs: the steadier figure on a busy machine); peak
+memory is hvscan's own Python process (ru_maxrss; git's children are not counted).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any, NamedTuple
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
@@ -60,21 +62,28 @@ def add_commit(repo: Path, name: str, content: str, env: dict[str, str]) -> str:
     return commit
 
 
-def audit(repo: Path, work: Path, *options: str) -> tuple[float, dict[str, object], int]:
-    """Wall time, JSON report and peak RSS (KiB) of ``hvscan git REPO OPTIONS``."""
+class Audit(NamedTuple):
+    wall: float
+    cpu: float  # user + system of hvscan and every git process it started
+    report: dict[str, Any]
+    rss_kib: int
+
+
+def audit(repo: Path, work: Path, *options: str) -> Audit:
+    """Times, JSON report and peak RSS of ``hvscan git REPO OPTIONS``."""
     report, rss = work / "report.json", work / "hvscan.rss"
-    wall, _, done = timed(hvscan_with_rss(rss, "git", str(repo), "--no-progress", "--format",
+    wall, cpu, done = timed(hvscan_with_rss(rss, "git", str(repo), "--no-progress", "--format",
                                           "json", "-o", str(report), *options))
     if done.returncode not in (0, 1):
         raise SystemExit(f"hvscan failed (exit {done.returncode}): "
                          f"{done.stderr.decode(errors='replace').strip()}")
-    return wall, json.loads(report.read_text()), int(rss.read_text())
+    return Audit(wall, cpu, json.loads(report.read_text()), int(rss.read_text()))
 
 
-def row(name: str, values: list[float], full: float) -> str:
-    best = min(values)
-    return (f"| {name} | {best:.2f} | {statistics.median(values):.2f} | "
-            f"{100 * best / full:.1f}% |")
+def row(name: str, audits: list[Audit], full: float) -> str:
+    best = min(a.wall for a in audits)
+    return (f"| {name} | {best:.2f} | {statistics.median(a.wall for a in audits):.2f} | "
+            f"{100 * best / full:.1f}% | {min(a.cpu for a in audits):.2f} |")
 
 
 def main() -> None:
@@ -90,41 +99,35 @@ def main() -> None:
         subprocess.run(["git", "clone", "-q", "--mirror", str(args.repo), str(repo)],
                        check=True)
         state = work / "state.sqlite3"
-        first, _, peak = audit(repo, work, "--state", str(state))
-        full: list[float] = []
-        clean: list[float] = []
-        keyed: list[float] = []
+        first = audit(repo, work, "--state", str(state))
+        full: list[Audit] = []
+        clean: list[Audit] = []
+        keyed: list[Audit] = []
         for run in range(args.runs):
-            wall, _, rss = audit(repo, work)
-            full.append(wall)
-            peak = max(peak, rss)
+            full.append(audit(repo, work))
             add_commit(repo, f"bench-clean-{run}.txt", f"nothing to see {run}\n", env)
-            wall, _, rss = audit(repo, work, "--state", str(state))
-            clean.append(wall)
+            clean.append(audit(repo, work, "--state", str(state)))
             key = make_key("live", f"bench-incremental-{run}")
             add_commit(repo, f"bench_key_{run}.py", f"API_KEY = '{key}'\n", env)
-            wall, incremental, rss = audit(repo, work, "--state", str(state))
-            keyed.append(wall)
-            peak = max(peak, rss)
-        _, reference, _ = audit(repo, work)
-        if incremental["findings"] != reference["findings"]:
+            keyed.append(audit(repo, work, "--state", str(state)))
+        reference = audit(repo, work).report
+        last = keyed[-1].report
+        if last["findings"] != reference["findings"]:
             raise SystemExit("the incremental re-audit's findings differ from a full audit's")
-        stats = incremental["stats"]
-        assert isinstance(stats, dict)
-        findings = incremental["findings"]
-        assert isinstance(findings, list)
         commits = git(repo, "rev-list", "--all", "--count", env=env)
-        best_full = min(full)
+        best_full = min(a.wall for a in full)
+        peak = max(a.rss_kib for a in [first, *full, *clean, *keyed])
         print(f"\n{args.repo}: {int(commits):,} commits; {args.runs} runs; load average "
               f"{loadavg()}")
-        print(f"first audit with --state (reads everything, writes the state): {first:.2f} s")
-        print("| audit | best (s) | median (s) | best / full audit |")
-        print("| --- | ---: | ---: | ---: |")
+        print(f"first audit with --state (reads everything, writes the state): "
+              f"{first.wall:.2f} s")
+        print("| audit | best (s) | median (s) | best / full audit | CPU (s) |")
+        print("| --- | ---: | ---: | ---: | ---: |")
         print(row("full audit (no state)", full, best_full))
         print(row("re-audit after a clean commit", clean, best_full))
         print(row("re-audit after a commit adding a key", keyed, best_full))
-        print(f"last re-audit: {stats['files_scanned']} files read, {len(findings)} findings, "
-              "the same as a full audit's")
+        print(f"last re-audit: {last['stats']['files_scanned']} files read, "
+              f"{len(last['findings'])} findings, the same as a full audit's")
         print(f"hvscan peak RSS (Python process): {peak / 1024:.0f} MB")
 
 

@@ -109,4 +109,4 @@ def grown_changes(repo: Path, known: tuple[CommitChange, ...], tips: list[str],
             change.sequence for change in walked)
         walked = [dataclasses.replace(change, sequence=change.sequence + shift)
                   for change in walked]
-    return walked + [change for change in known if change.new in blobs]
+    return walked + [change for change in known if change.new in blobs or change.old in blobs]

@@ -192,6 +192,18 @@ def test_worktrees_and_an_empty_start(run_hvscan: Run, dated_repo: DatedRepo,
     assert finding["path"] == "k.txt"
 
 
+def test_notes_are_kept_too(run_hvscan: Run, history: DatedRepo, store: Path) -> None:
+    """Objects too large to read are notes at their first commit and path, on every run."""
+    history.write("big.txt", "x" * 2000 + "\n")
+    history.commit("big")
+    first = same_as_full(run_hvscan, history, store, "--max-file-size", "1000")
+    assert [n["path"] for n in first["notes"]] == ["big.txt"]
+    history.write("later.txt", "y\n")
+    history.commit("later")
+    assert same_as_full(run_hvscan, history, store, "--max-file-size", "1000")["notes"] == (
+        first["notes"])
+
+
 USER_RULE = ("[[rules]]\nid='acme'\ndescription='Acme'\nregex='acme_[0-9]{6}'\n"
              "keywords=['acme_']\nkey_type='token'\nseverity='low'\nremediation='Rotate.'\n")
 

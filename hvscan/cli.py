@@ -414,7 +414,7 @@ def _state_file(state_file: Path | None, incremental: bool) -> Path | None:
     if not incremental:
         return state_file
     if state_file is not None:
-        raise click.UsageError("use either --state FILE or --incremental, not both")
+        raise HvscanError("use either --state FILE or --incremental, not both")
     from hvscan.state import default_path
 
     return default_path()

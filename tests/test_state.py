@@ -356,7 +356,8 @@ def test_concurrent_runs_share_the_file(hvscan_exe: str, history: DatedRepo,
 def test_state_is_for_whole_history_audits_only(run_hvscan: Run, history: DatedRepo,
                                                 store: Path, option: tuple[str, ...]) -> None:
     done = run_hvscan("git", history.path, "--state", store, *option)
-    assert done.returncode == 2 and b"Traceback" not in done.stderr
+    assert done.returncode == 2 and done.stdout == b""
+    assert done.stderr.startswith(b"hvscan: error: ") and done.stderr.count(b"\n") == 1
     assert not store.exists()
 
 

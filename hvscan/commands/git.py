@@ -43,12 +43,13 @@ def run(repo: Path, history: HistoryOptions, progress: bool | None, staged_only:
 
 
 def refuse_partial_with_state(history: HistoryOptions, staged_only: bool) -> None:
-    """A state file records what a whole-history audit read: no other audit uses one."""
+    """A state file records what a whole-history audit read: no other audit uses one (one
+    line, exit 2)."""
     for given, name in ((staged_only, "--staged"), (history.commit_range, "--range"),
                         (history.since_commit, "--since-commit"), (history.branch, "--branch"),
                         (history.include_unreachable, "--include-unreachable")):
         if given:
-            raise OptionError(f"--state and --incremental audit the whole history (every ref, "
+            raise HvscanError(f"--state and --incremental audit the whole history (every ref, "
                               f"reachable objects): they cannot be combined with {name}")
 
 

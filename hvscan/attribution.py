@@ -39,7 +39,7 @@ from hvscan.sources.githistory import (
     tips_reaching,
     tree_blobs,
 )
-from hvscan.sources.history import ALL_REFS, HistorySource
+from hvscan.sources.history import HistorySource
 
 if TYPE_CHECKING:
     from hvscan.engine import Engine
@@ -62,7 +62,7 @@ def attribute(result: ScanResult, source: HistorySource, engine: Engine,
     if source.everything:
         reachable = source.reachable
         placed = located & reachable
-        found = changes(repo, [ALL_REFS], placed, stdin_revs=source.stash)
+        found = source.changes(placed)
         lost = located - placed
         if options.include_unreachable and lost and source.unreachable_commits:
             found += [dataclasses.replace(change, unreachable=True) for change in changes(

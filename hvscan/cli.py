@@ -426,12 +426,22 @@ def baseline_command(
               help="Progress line on standard error (default: when it is a terminal).")
 @click.option("--staged", is_flag=True,
               help="Scan the staged change instead of the history (same as 'hvscan staged').")
+# Incremental audits (docs/incremental.md). Not settings: a scanned repository's configuration
+# must not choose where hvscan writes.
+@click.option("--state", "state_file", type=FILE, metavar="FILE",
+              help="Remember in FILE (SQLite) what this audit read and found, and read only "
+                   "what is new since the last audit recorded there; every finding is still "
+                   "reported. Whole-history audits only.")
+@click.option("--incremental", is_flag=True,
+              help="--state with the default file, $XDG_CACHE_HOME/hvscan/state.sqlite3 "
+                   "(~/.cache/hvscan/state.sqlite3).")
 @report_options
 def git_command(repos: tuple[str, ...], repos_file: Path | None, clone_dir: Path | None,
                 jobs: int | None, shard: str | None,
                 since_commit: str | None, commit_range: str | None,
                 branch: str | None, all_occurrences: bool, include_unreachable: bool,
-                max_file_size: int, progress: bool | None, staged: bool, options: ScanOptions,
+                max_file_size: int, progress: bool | None, staged: bool,
+                state_file: Path | None, incremental: bool, options: ScanOptions,
                 report: OutputOptions, verify: VerifyOptions) -> None:
     """Audit the whole history of a repository (default: the one containing the current
     directory): every object reachable from any ref, each distinct blob read once; commit and
@@ -449,13 +459,29 @@ def git_command(repos: tuple[str, ...], repos_file: Path | None, clone_dir: Path
                              include_unreachable=include_unreachable,
                              max_file_size=max_file_size)
     repositories = Repositories(repos, repos_file, clone_dir, jobs, shard)
+    state = _state_file(state_file, incremental)
     if repositories.many():
         from hvscan.commands import many
 
         if staged:
             raise click.UsageError("--staged scans one repository's index")
+        if state is not None:
+            raise click.UsageError("--state and --incremental keep one repository's state: "
+                                   "they cannot be combined with several repositories")
         many.run(repositories, history, progress, options, report, verify)
-    run(Path(repos[0]) if repos else Path(), history, progress, staged, options, report, verify)
+    run(Path(repos[0]) if repos else Path(), history, progress, staged, options, report, verify,
+        state=state)
+
+
+def _state_file(state_file: Path | None, incremental: bool) -> Path | None:
+    """``hvscan git``'s state file: --state FILE, or with --incremental the default one."""
+    if not incremental:
+        return state_file
+    if state_file is not None:
+        raise HvscanError("use either --state FILE or --incremental, not both")
+    from hvscan.state import default_path
+
+    return default_path()
 
 
 @cli.command("merge")

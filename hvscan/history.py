@@ -35,17 +35,23 @@ def audit(path: Path, pipeline: Pipeline, options: HistoryOptions,
     ``scanned`` sees the result before attribution, when each finding on a blob is still one
     per blob holding the key (attribution keeps only the blobs that introduced it): the purge
     plan needs every blob a key is hidden in."""
+    source = HistorySource(path, options, progress)
+    result = pipeline.run(source.events(pipeline.screen()))
+    if scanned is not None:
+        scanned(result)
+    place(path, source, result, pipeline)
+    return result
+
+
+def place(path: Path, source: HistorySource, result: ScanResult, pipeline: Pipeline) -> None:
+    """Attribute ``result``, which the pipeline made of ``source``'s events, and name the
+    repository, HEAD and refs in its scan record: the end of every history audit."""
     import os
 
     from hvscan.keys import ScanRecord
     from hvscan.sources.gitrepository import head_commit
 
-    source = HistorySource(path, options, progress)
-    result = pipeline.run(source.events(pipeline.screen()))
-    if scanned is not None:
-        scanned(result)
     head = head_commit(path)
     attribute(result, source, pipeline.engine, head)
     result.scan = ScanRecord(repository=os.path.abspath(path), head=head,
                              refs=tuple(source.scanned_refs()))
-    return result

@@ -228,3 +228,9 @@ def test_progress_while_repositories_are_read(run_hvscan: Run, fleet: Fleet, job
     # at each end, and erased.
     assert "\rhvscan: 0/3 repositories  " in err and "\rhvscan: 3/3 repositories  " in err
     assert err.endswith("\r")
+
+
+def test_state_is_for_one_repository(run_hvscan: Run, fleet: Fleet) -> None:
+    done = _run(run_hvscan, fleet, "one", "two", "--state", fleet.root / "state.sqlite3")
+    assert done.returncode == 2 and b"cannot be combined with several repositories" in done.stderr
+    assert not (fleet.root / "state.sqlite3").exists()

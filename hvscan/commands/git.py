@@ -22,7 +22,10 @@ if TYPE_CHECKING:
 
 
 def run(repo: Path, history: HistoryOptions, progress: bool | None, staged_only: bool,
-        options: ScanOptions, output: OutputOptions, verify: VerifyOptions) -> NoReturn:
+        options: ScanOptions, output: OutputOptions, verify: VerifyOptions,
+        state: Path | None = None) -> NoReturn:
+    if state is not None:
+        refuse_partial_with_state(history, staged_only)
     if staged_only:
         if any((history.since_commit, history.commit_range, history.branch,
                 history.all_occurrences, history.include_unreachable)):
@@ -35,20 +38,36 @@ def run(repo: Path, history: HistoryOptions, progress: bool | None, staged_only:
     # A range is a change under scan: its own inline allow markers (hvscan:allow, gitleaks:allow
     # and the like) do not suppress what it adds (its configuration, read from the base commit,
     # may; see hvscan/config.py).
-    scan(lambda pipeline: audit_history(pipeline, repo, history, show_progress),
+    scan(lambda pipeline: audit_history(pipeline, repo, history, show_progress,
+                                        state=state),
          options, output, verify, command="git", trust_inline=not history.is_range)
+
+
+def refuse_partial_with_state(history: HistoryOptions, staged_only: bool) -> None:
+    """A state file records what a whole-history audit read: no other audit uses one (one
+    line, exit 2)."""
+    for given, name in ((staged_only, "--staged"), (history.commit_range, "--range"),
+                        (history.since_commit, "--since-commit"), (history.branch, "--branch"),
+                        (history.include_unreachable, "--include-unreachable")):
+        if given:
+            raise HvscanError(f"--state and --incremental audit the whole history (every ref, "
+                              f"reachable objects): they cannot be combined with {name}")
 
 
 def audit_history(pipeline: Pipeline, repo: Path, options: HistoryOptions,
                   show_progress: bool,
                   scanned: Callable[[ScanResult], None] | None = None,
-                  report: ProgressFactory | None = None) -> ScanResult:
-    """The history audit (``hvscan.history.audit``, ``scanned`` included) with a progress line
-    when ``show_progress``, or its progress handed to ``report`` (a many-repository audit's one
-    display); a git failure becomes one line."""
+                  report: ProgressFactory | None = None,
+                  state: Path | None = None) -> ScanResult:
+    """The history audit (``hvscan.history.audit``, ``scanned`` included; with a state
+    file ``hvscan.incremental.audit``) with a progress line when ``show_progress``, or its
+    progress handed to ``report`` (a many-repository audit's one display); a git or state file
+    failure becomes one line."""
+    from hvscan import incremental
     from hvscan.history import audit
     from hvscan.progress import Progress
     from hvscan.sources.gitcmd import GitError
+    from hvscan.state import StateError
 
     bars: list[Progress] = []
 
@@ -57,9 +76,12 @@ def audit_history(pipeline: Pipeline, repo: Path, options: HistoryOptions,
         bars.append(bar)
         return lambda stats: bar.update(stats.objects, stats.read_bytes)
 
+    shown = progress if show_progress else report
     try:
-        return audit(repo, pipeline, options, progress if show_progress else report, scanned)
-    except GitError as exc:
+        if state is not None:
+            return incremental.audit(repo, pipeline, options, state, shown)
+        return audit(repo, pipeline, options, shown, scanned)
+    except (GitError, StateError) as exc:
         raise HvscanError(str(exc)) from None
     finally:
         for bar in bars:

@@ -15,6 +15,10 @@ What the attribution step (``hvscan/attribution.py``) needs afterwards, the sour
 its events are read: the repository, which objects refs reach (objects no ref reaches are
 read anyway, as skipping them would cost a second pass, and reported only with
 ``include_unreachable``), and for a range which blobs it adds.
+
+An incremental audit (``hvscan/incremental.py``) tells it what an earlier audit read
+(``since``): then only the objects the refs reach that the earlier tips did not are read, and
+the objects it flagged (``sources/delta.py``), and ``changes`` walks only the new commits.
 """
 
 from __future__ import annotations
@@ -27,11 +31,21 @@ from typing import IO
 
 from hvscan.model import History, Origin
 from hvscan.sources import Blob, Events, Failed, NotRead, Screen, Screened
+from hvscan.sources.delta import (
+    Since,
+    delta_objects,
+    grown_changes,
+    lost,
+    present,
+    ref_tips,
+)
 from hvscan.sources.gitcmd import GitError, GitProcess, git
 from hvscan.sources.githistory import (
+    CommitChange,
     ObjectLists,
     ReachableObjects,
     Repository,
+    changes,
     is_partial_clone,
     list_objects,
     open_repository,
@@ -97,6 +111,14 @@ class HistorySource:
     def __init__(self, path: Path, options: HistoryOptions,
                  progress: ProgressFactory | None = None) -> None:
         self.repo: Repository = open_repository(path)
+        # An incremental audit (hvscan/incremental.py) sets these before the events are read:
+        # what an earlier audit read (only what is new since is read, and what it flagged),
+        # and whether to note the tips read, for the next one.
+        self.since: Since | None = None
+        self.remember = False
+        self.tips: list[str] = []
+        self.found: list[CommitChange] = []  # what ``changes`` found, for the next audit
+        self._old_tips: list[str] | None = None  # the earlier tips, when history only grew
         self.options = options
         self.revs = _revisions(self.repo, options)
         self.everything = self.revs == [ALL_REFS]
@@ -138,8 +160,12 @@ class HistorySource:
             lists, self.added = range_objects(repo.path, self.revs, producers())
             yield from self._stream(lists, screen, stats)
             yield from _missing(stats.missing, repo)
+        elif self.since is not None:
+            yield from self._since(self.since, screen, stats)
         else:
             self.stash = stash_entries(repo.path)
+            if self.remember:  # before the objects are listed: all they reach is read
+                self.tips = ref_tips(repo.path, self.stash)
             reachable = ReachableObjects(repo.path, [ALL_REFS], self.stash)
             try:
                 lists = list_objects(repo.path, producers(),
@@ -187,6 +213,42 @@ class HistorySource:
             for process in processes:
                 process.kill()
             lists.close()
+
+    def _since(self, since: Since, screen: Screen, stats: StreamStats) -> Events:
+        """Only the objects the tips reach that the earlier tips did not, and those the earlier
+        audit flagged. When every object the earlier tips reached still is reached (history
+        only grew), what is read is reached; else, as for the whole store, git lists what the
+        refs reach (history was rewritten: a flagged object may be left behind)."""
+        path = self.repo.path
+        self.stash = stash_entries(path)
+        self.tips = ref_tips(path, self.stash)
+        old_tips = present(path, since.tips)
+        grown = len(old_tips) == len(since.tips) and not lost(path, old_tips, self.tips)
+        lists, missing = delta_objects(path, self.tips, old_tips, since.flagged, producers())
+        if grown:
+            self._old_tips = old_tips
+            yield from self._stream(lists, screen, stats)
+            yield from _missing(missing + stats.missing, self.repo)
+            self.reachable = set(self.handed_on)
+            return
+        reachable = ReachableObjects(path, [ALL_REFS], self.stash)
+        try:
+            yield from self._stream(lists, screen, stats)
+            yield from _missing(reachable.finish(), self.repo)
+            self._reachability(reachable, [])
+        finally:
+            reachable.close()
+
+    def changes(self, blobs: set[str]) -> list[CommitChange]:
+        """Every change in the history the refs and the stash reach that sets a file to one of
+        ``blobs`` (whole store only): after an earlier audit whose history only grew since,
+        only the new commits are walked."""
+        known = self.since.changes if self.since is not None else None
+        if known is None or self._old_tips is None:
+            self.found = changes(self.repo.path, [ALL_REFS], blobs, stdin_revs=self.stash)
+        else:
+            self.found = grown_changes(self.repo.path, known, self.tips, self._old_tips, blobs)
+        return self.found
 
     def _reachability(self, reachable: ReachableObjects, commits: list[str]) -> None:
         """Which of the objects handed on refs reach; with include_unreachable, and when a

@@ -1,0 +1,51 @@
+"""Incremental history audits (``hvscan git --state FILE``, ``--incremental``): the history
+audit of ``hvscan/history.py`` with a state file (``hvscan/state.py``) around its read.
+
+1. The state file says what the last audit of the repository read, with the same fingerprint
+   (version, code, rules, limits): the tips it started from, and the objects it flagged.
+2. The history source reads only the objects the tips reach now that those did not, and the
+   flagged objects again (``HistorySource.since``); with no earlier audit, everything, noting
+   the tips (``remember``). Either way its events go through the one pipeline.
+3. Attribution places every finding in the whole history, as in a full audit: the flagged
+   objects read again carry the old keys, so a new commit that brings an old key back is an
+   introduction like any other, and a report lists every finding, old and new. The changes
+   that set files to flagged blobs are known from the last audit: only new commits are walked
+   (``HistorySource.changes``), unless history was rewritten.
+4. What the engine found is recorded (tips, flagged objects, key hashes and redacted keys, the
+   changes), only when the read was complete (no error: no missing objects, not shallow).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from hvscan.history import place
+from hvscan.sources.history import HistoryOptions, HistorySource, ProgressFactory
+from hvscan.state import Store, fingerprint, flagged_objects
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from hvscan.scan import Pipeline, ScanResult
+
+
+def audit(path: Path, pipeline: Pipeline, options: HistoryOptions, state: Path,
+          progress: ProgressFactory | None = None) -> ScanResult:
+    """Audit the history of the repository at ``path`` with the state file ``state``. GitError
+    for anything git refuses, StateError for a state file that cannot be used."""
+    source = HistorySource(path, options, progress)
+    if not source.everything or options.include_unreachable:
+        raise ValueError("incremental audits read the whole history, reachable objects only")
+    repository = os.path.realpath(source.repo.git_dir)
+    mark = fingerprint(pipeline.engine, options.max_file_size)
+    with Store(state) as store:
+        source.since = store.since(repository, mark)
+        source.remember = True
+        result = pipeline.run(source.events(pipeline.screen()))
+        flagged = flagged_objects(result.findings, result.notes, source.reachable)
+        place(path, source, result, pipeline)
+        if not result.errors:
+            store.record(repository, mark, source.tips, flagged, source.found,
+                         pipeline.engine)
+    return result

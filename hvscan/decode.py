@@ -20,9 +20,9 @@ from codecs import getincrementaldecoder, utf_8_decode
 from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple
 
-from hvscan.buffers import Buffer, find, rfind, startswith
+from hvscan.buffers import Buffer, find, rfind, runs, startswith
 from hvscan.lines import PIECE
-from hvscan.prefilter import occurrences
+from hvscan.prefilter import Run, occurrences, run_spans
 
 _ALNUM = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
@@ -67,6 +67,8 @@ class Needle(NamedTuple):
 
     chain: tuple[str, ...]
     phase: int = 0
+    # A hit of ``LONG_RUN``, not of a literal: the run is found in the buffer again.
+    run: bool = False
 
 
 class Region(NamedTuple):
@@ -94,6 +96,35 @@ class Decoder(NamedTuple):
 
 
 NEEDLE_DEPTH = 2
+# Deeper chains are found by the shape of their text: base64 (either alphabet; its ``+``, ``/``
+# and ``=`` may be percent-escaped, or JSON-escaped as ``\/``) long enough to hold a key under
+# two encodings or more, the prefilter's one non-literal needle (``LONG_RUN``). Its hit stands
+# for base64 around anything, or percent-encoding or escapes around base64, so it is looked for
+# where at least two encodings may still be decoded; a run is decoded with what needles would
+# tell: its escapes, its grid (see ``_text_grid``). Any chain three deep makes a run of at least
+# 70 characters at the top (base64 of base64 of a key's 40 bytes at any alignment), which the
+# clean-text pass looks for; decoded text, which is small, is searched for the shortest run that
+# can hold a key under one more encoding (53 characters: base64 of 40 bytes), which ordinary
+# text has more of (PEM lines, long identifiers). Decoding one that holds no key costs
+# microseconds.
+_RUN_CHARS = _BASE64 + b"%\\"
+LONG_RUN = Run(_RUN_CHARS, 70)
+_SHORT_RUN = Run(_RUN_CHARS, 52)
+# More than the longest encoding of a key that a long run decodes (base64 of base64 of a key
+# with every character escaped is under 300 characters).
+_RUN_OVERLAP = 1024
+_RUN_NEEDLE = Needle(("base64", "*"), run=True)
+
+
+def decoded_run_hits(buf: Buffer, depth_left: int) -> frozenset[bytes]:
+    """The long-run needle's hit in decoded text that holds a run of ``_SHORT_RUN``."""
+    return frozenset({LONG_RUN.pattern}) if depth_left >= len(_RUN_NEEDLE.chain) and next(
+        runs(buf, _SHORT_RUN.chars, _SHORT_RUN.length), None) is not None else frozenset()
+
+
+def run_table(depth: int) -> dict[bytes, tuple[Needle, ...]]:
+    """The long-run needle, where decoding goes deep enough for it."""
+    return {LONG_RUN.pattern: (_RUN_NEEDLE,)} if depth >= len(_RUN_NEEDLE.chain) else {}
 
 
 def needle_table(keywords: Iterable[bytes], depth: int) -> dict[bytes, tuple[Needle, ...]]:
@@ -168,14 +199,78 @@ def _base64_forms(literal: bytes) -> list[Form]:
 def _base64_regions(buf: Buffer, found: Found) -> list[Region]:
     regions: list[Region] = []
     done = Spans()
+    long_runs = any(info.run for _, info in found)
     for needle, info in found:
+        if info.run:
+            continue
         for pos in occurrences(buf, needle):
-            if done.covers(pos):
+            if done.covers(pos) or (long_runs and _escaped_run(buf, pos)):
                 continue
             segments = _base64_run(buf, pos, info.phase)
             done.add(min(segments[0][0], pos), segments[-1][1])
             regions.append(_base64_region(buf, segments))
+    if long_runs:
+        regions += _long_run_regions(buf, done)
     return regions
+
+
+def _escaped_run(buf: Buffer, pos: int) -> bool:
+    """Whether the needle at ``pos`` is in a long run with escapes: that run is decoded whole,
+    its escapes first (see ``_long_run_regions``), not cut at its first escape."""
+    start, end = _span_start(buf, pos, _RUN_CHARS), _span_end(buf, pos, _RUN_CHARS)
+    text = bytes(buf[start:end])
+    return end - start >= _SHORT_RUN.length and (b"%" in text or b"\\" in text)
+
+
+def _long_run_regions(buf: Buffer, done: Spans) -> Iterator[Region]:
+    """Each long run no needle has decoded, a window of at most _REACH characters at a time
+    (windows overlap by more than any key's encoding three deep): a run of megabytes (an
+    embedded image) is never copied or decoded whole."""
+    step = _REACH - _RUN_OVERLAP
+    for start, end in run_spans(_SHORT_RUN, buf):
+        if done.overlaps(start, end):
+            continue
+        for low in range(start, end, step):
+            yield from _run_regions(buf, low, min(end, low + _REACH))
+            if low + _REACH >= end:
+                break
+
+
+def _run_regions(buf: Buffer, start: int, end: int) -> Iterator[Region]:
+    """A long run unescaped if it holds escapes, else read as base64 on the grid that reads as
+    text (what comes before the run may be glued to it)."""
+    text = bytes(buf[start:end])
+    for encoding, marker, unit in (("percent", b"%", _percent_unit),
+                                   ("escape", b"\\", _escape_unit)):
+        if marker in text:
+            region = _unescape(buf, (start, end), encoding, marker, unit)
+            if region.data != text:
+                yield region
+                return
+    # base64, less any stray % or backslash
+    for low, high in runs(text, _BASE64, _SHORT_RUN.length):
+        grid = _text_grid(text[low:high])
+        if grid is not None:
+            after = bytes(buf[start + high:start + high + 2])
+            high += len(after) - len(after.lstrip(b"="))
+            yield _base64_region(buf, [(start + low + grid, start + high)])
+
+
+# What the first character of each 4-character group of base64 is when the bytes encoded are
+# ASCII (below 0x80: their top six bits are below 32).
+_ASCII_FIRST = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"
+
+
+def _text_grid(text: bytes) -> int | None:
+    """The grid (offset modulo 4) on which ``text`` reads as base64 of ASCII text, the only kind
+    that can hold an encoded key: on it, at least three quarters of the groups (a few bytes of
+    binary data may come before or after the text) start with a character of _ASCII_FIRST; on
+    another grid, or in base64 of binary data (a PEM line), about half do. None if no grid does:
+    the run is not decoded."""
+    scores = [len(firsts) - len(firsts.translate(None, _ASCII_FIRST))
+              for firsts in (text[grid::4] for grid in range(4))]
+    best = max(range(4), key=scores.__getitem__)
+    return best if 4 * scores[best] >= 3 * len(text[best::4]) else None
 
 
 def _base64_run(buf: Buffer, pos: int, phase: int) -> list[tuple[int, int]]:
@@ -461,10 +556,12 @@ def _percent_unit(part: bytes) -> tuple[bytes, int]:
 
 
 def _escape_unit(part: bytes) -> tuple[bytes, int]:
-    """What a ``\\xXX`` or ``\\uXXXX`` escape stands for and the characters it takes after
-    the backslash."""
+    """What a ``\\xXX``, ``\\uXXXX`` or JSON's ``\\/`` escape stands for and the characters it
+    takes after the backslash."""
     if part[:1] == b"x" and (byte := _HEX_BYTES.get(part[1:3])) is not None:
         return byte, 3
+    if part[:1] == b"/":
+        return b"/", 1
     digits = part[1:5]
     if part[:1] == b"u" and len(digits) == 4 and all(c in _HEX for c in digits):
         return chr(int(digits, 16)).encode("utf-8", "surrogatepass"), 5

@@ -56,6 +56,46 @@ def escape_some(text: str, prefix: bytes, escape: Callable[[str], str]) -> str:
     return "".join(escape(char) if at in picked else char for at, char in enumerate(text))
 
 
+def escaped(text: str, escapes: dict[str, str]) -> str:
+    return "".join(escapes.get(char, char) for char in text)
+
+
+# A URL's query escapes base64's + / =; a JSON string may escape its slashes.
+URL_ESCAPES = {"+": "%2B", "/": "%2F", "=": "%3D"}
+JSON_ESCAPES = {"/": "\\/"}
+# Bytes whose base64 is "////": appended after the key, they make sure a layer's text holds
+# characters to escape.
+SLASHES = b"\xff\xff\xff"
+
+
+_CUTS = {1: (0, 4), 2: (0, 2, 4), 3: (0, 1, 3, 4)}
+_ESCAPES = {"json": JSON_ESCAPES, "url": URL_ESCAPES}
+
+
+def layered(key: str, prefix: bytes, layers: Sequence[str]) -> tuple[str, int]:
+    """``key`` through ``layers``, innermost first: "base64" after some of ``prefix``'s bytes
+    (each base64 layer gets a piece of the 4; "////" after the key's bits), or "json" or "url"
+    escapes of the characters of base64 text. Also the outer character that holds the key's
+    first bits: each layer's characters before that point encode the prefix's bytes alone."""
+    cuts = _CUTS[layers.count("base64")]
+    text, before, piece = key.encode(), b"", 0
+    for layer in layers:
+        if layer == "base64":
+            head = prefix[cuts[piece]:cuts[piece + 1]]
+            piece += 1
+            text = b64(head + text + SLASHES).encode()
+            before = b64(head + before)[:(len(head) + len(before)) * 4 // 3].encode()
+        else:
+            text = escaped(text.decode(), _ESCAPES[layer]).encode()
+            before = escaped(before.decode(), _ESCAPES[layer]).encode()
+    return text.decode(), len(before)
+
+
+def _layers(*layers: str) -> tuple[Callable[[str, bytes], str], Callable[[bytes], int]]:
+    # The lead does not depend on the key: "hv_" stands in for it.
+    return (lambda k, p: layered(k, p, layers)[0], lambda p: layered("hv_", p, layers)[1])
+
+
 # name: (chain, encode(key, prefix bytes), characters before the key's first encoded bits)
 ENCODINGS: dict[str, tuple[str, Callable[[str, bytes], str], Callable[[bytes], int]]] = {
     "plain": ("plain", lambda k, p: k, lambda p: 0),
@@ -100,6 +140,16 @@ ENCODINGS: dict[str, tuple[str, Callable[[str, bytes], str], Callable[[bytes], i
         lambda p: (len(p[2:]) + len(p[:2]) * 4 // 3) * 4 // 3),
     "base64>percent": ("base64>percent", lambda k, p: b64(p + percent(k).encode()),
                        lambda p: len(p) * 4 // 3),
+    # Three deep, found by the shape of the outer run (a long run of base64, its escapes
+    # decoded first): base64 three times, a JSON string of base64 in base64, base64 of base64
+    # in a URL's query; base64 around base64 around anything.
+    "base64>base64>base64": ("base64>base64>base64", *_layers("base64", "base64", "base64")),
+    "base64>escape>base64": ("base64>escape>base64", *_layers("base64", "json", "base64")),
+    "percent>base64>base64": ("percent>base64>base64", *_layers("base64", "base64", "url")),
+    "base64>base64>escape": ("base64>base64>escape",
+                             lambda k, p: b64(p[2:] + b64(p[:2] + hex_escape(k).encode())
+                                              .encode()),
+                             lambda p: (len(p[2:]) + len(p[:2]) * 4 // 3) * 4 // 3),
     # The UTF-16 text may start at an odd offset of the decoded bytes; after a NUL, its bytes
     # would read as the key in big endian as well.
     "base64>utf-16le": ("base64>utf-16le",

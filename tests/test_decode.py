@@ -385,6 +385,78 @@ def test_percent_encoding_inside_base64() -> None:
     assert [f[:2] for f in found(token.encode())] == [(key, "base64>percent")]
 
 
+@pytest.mark.parametrize("alignments", [(0, 0, 0), (1, 2, 0), (2, 0, 1), (2, 2, 2)])
+def test_base64_three_deep_at_any_alignment(alignments: tuple[int, int, int]) -> None:
+    # No needle is composed three deep: the outer run is found by its shape.
+    key = make_key("live", 27)
+    first, second, third = (b"\x03" * n for n in alignments)
+    text = b64(third + b64(second + b64(first + key.encode()).encode()).encode())
+    lead = (len(third) + (len(second) + len(first) * 4 // 3) * 4 // 3) * 4 // 3
+    assert found(f"x: {text}\n".encode()) == [(key, "base64>base64>base64", 1, 4 + lead)]
+
+
+def test_helm_values_holding_a_dockerconfigjson_secret() -> None:
+    # A Secret manifest, base64 in a chart's values: the key three deep.
+    key = make_key("test", 28)
+    config = json.dumps({"auths": {"registry.example.com": {"auth": b64(f"deploy:{key}")}}})
+    manifest = f"kind: Secret\ndata:\n  .dockerconfigjson: {b64(config)}\n"
+    values = f"# values.yaml\nsecrets:\n  registry: {b64(manifest)}\n"
+    assert [f[:3] for f in found(values.encode())] == [(key, "base64>base64>base64", 3)]
+
+
+def test_json_escaped_base64_inside_base64() -> None:
+    # JSON may escape base64's slashes; the escapes are decoded before the base64.
+    key = make_key("live", 29)
+    inner = b64(b"\xff\xfe\xfd" * 5 + key.encode()).replace("/", "\\/")
+    assert "\\/" in inner
+    text = b64(json.dumps({"token": inner}).replace("\\\\/", "\\/"))
+    assert [f[:2] for f in found(f"{text}\n".encode())] == [(key, "base64>escape>base64")]
+
+
+def test_percent_escaped_base64_of_base64() -> None:
+    # A URL's query escapes + / = of a token.
+    key = make_key("live", 30)
+    token = b64(b64(b"\xfb\xff" + key.encode()).encode() + b"\xff\xff\xff")
+    query = token.replace("+", "%2B").replace("/", "%2F").replace("=", "%3D")
+    assert "%2F" in query
+    # The key's first bits: inner character 2, outer character (2 * 4 // 3) = 2.
+    assert not query[:3].count("%")
+    assert found(f"GET /cb?state={query}&x=1\n".encode()) == [
+        (key, "percent>base64>base64", 1, 15 + 2)]
+
+
+@pytest.mark.parametrize("inner", [hex_escape, lambda k: f"&#95;{k}", unicode_escape])
+def test_base64_of_base64_around_any_encoding(inner: Callable[[str], str]) -> None:
+    key = make_key("test", 31)
+    text = b64(b"\x05" + b64(b"\x06\x06" + inner(key).encode()).encode())
+    assert [f[0] for f in found(f"v={text}\n".encode())] == [key]
+
+
+def test_long_base64_runs_without_a_key_find_nothing() -> None:
+    # PEM lines, base64 of binary data and of text without a key, long identifiers and rules.
+    blob = bytes(range(256)) * 8
+    text = "\n".join([base64.encodebytes(blob).decode(), b64(blob), b64(b64(b64("x" * 300))),
+                      "test_" * 30, "-" * 80, "%2F" * 30, "\\/" * 30, b64(b64("hv_live_"))])
+    inspection = ENGINE.inspect(text.encode())
+    assert inspection.matches == [] and inspection.notes == []
+
+
+@pytest.mark.parametrize("filler", [0, 49_122, 65_000, 300_000])  # 49_122: across windows
+def test_three_deep_in_a_long_base64_run_is_found_once(filler: int) -> None:
+    # A long run is decoded a window at a time; windows overlap, the key is reported once.
+    key = make_key("live", 33)
+    text = b64(b"." * filler + b64(b64(key)).encode() + b"." * 5000)
+    assert [f[:2] for f in found(f"blob: {text}\n".encode())] == [
+        (key, "base64>base64>base64")]
+
+
+def test_three_deep_needs_decode_depth_three() -> None:
+    key = make_key("live", 32)
+    text = b64(b64(b64(key))).encode()
+    assert found(text, Engine(RULES, Limits(decode_depth=2))) == []
+    assert [f[1] for f in found(text)] == ["base64>base64>base64"]
+
+
 def test_decode_depth_limits_nesting() -> None:
     key = make_key("test", 22)
     command = f"powershell -enc {b64(key.encode('utf-16-le'))}"
@@ -418,12 +490,26 @@ def test_any_encoded_key_in_random_text_is_found_once_with_its_chain(hidden: Hid
     assert_found_once(ENGINE, hidden)
 
 
+BASE64_TEXT = st.text(st.sampled_from(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_%\\=\n "), max_size=600)
+
+
+@settings(max_examples=300)
+@given(text=BASE64_TEXT, layers=st.integers(0, 3))
+def test_random_base64_runs_find_nothing(text: str, layers: int) -> None:
+    # Long runs are decoded by their shape: random ones (and their base64) hold no key.
+    for _ in range(layers):
+        text = b64(text)
+    inspection = ENGINE.inspect(text.encode())
+    assert inspection.matches == [] and inspection.notes == []
+
+
 @settings(max_examples=200)
 @given(data=st.binary(max_size=2048), seed=st.integers(0, 100))
 def test_random_bytes_around_encoded_prefixes_never_crash(data: bytes, seed: int) -> None:
     key = make_key("live", seed)
     pieces = [b64(key)[:14], percent(key)[:20], hex_escape(key)[:24], unicode_escape(key)[:30],
-              key.encode().hex()[:30], key.encode().hex().upper()[:50]]
+              key.encode().hex()[:30], key.encode().hex().upper()[:50], b64(b64(b64(key)))[:70]]
     blob = data.join(p.encode() for p in pieces) + key.encode("utf-16-le")[:20] + data
     inspection = ENGINE.inspect(blob)
     assert all(note.message for note in inspection.notes)

@@ -398,13 +398,23 @@ def _percent_forms(literal: bytes) -> list[Form]:
 
 
 def _escape_forms(literal: bytes) -> list[Form]:
-    forms = [("escape", literal, 0),
-             *_hex_forms("escape", literal, lambda c: f"\\x{c:02X}", list(literal))]
-    try:
-        text = literal.decode("utf-8")
-    except UnicodeDecodeError:
-        return forms
-    return forms + _hex_forms("escape", literal, lambda c: f"\\u{c:04X}", _utf16_units(text))
+    """Backslash escapes of any of the literal's characters, mixed with plain ones
+    (``h\\x76_live_``, ``\\u0068v_...``, Markdown's ``hv\\_live\\_``): the escape of its first
+    or second character, its first two characters and a backslash (an escaped third), the
+    literal's first three bytes (an escape later in the keyword) and the literal itself (an
+    escape in the key's body); from any of these the run around is decoded. Every keyword that
+    shares its first characters shares these forms (``hv``: eight needles in all, whatever the
+    keywords)."""
+    forms: list[Form] = [("escape", literal, 0)]
+    if len(literal) > 3:
+        forms += [("escape", literal[:3], 0), ("escape", literal[:2] + b"\\", 0)]
+    for code in literal[:2]:
+        for escaped in (f"\\x{code:02X}", f"\\u{code:04X}"):
+            letter = next((i for i, char in enumerate(escaped) if char in "ABCDEF"), None)
+            form = escaped[:letter].encode()
+            if len(form) >= _MIN_FORM:
+                forms.append(("escape", form, 0))
+    return forms
 
 
 def _utf16_units(text: str) -> list[int]:
@@ -519,13 +529,15 @@ def _escape_in_body(buf: Buffer, pos: int, marker: bytes,
 def _html_forms(literal: bytes) -> list[Form]:
     """The literal in HTML/XML text: as it is (character references in the key's body after
     it), with character references in decimal, in hex after ``&#x`` or ``&#X`` (cut before the
-    first hex letter), and the underscore's name."""
-    named = literal.replace(b"_", b"&lowbar;")
+    first hex letter), and the underscore's name; the references' forms made of the literal's
+    first three bytes, which keywords share (``hv_``): the decoded run holds the rest."""
+    head = literal[:3]
+    named = head.replace(b"_", b"&lowbar;")
     return [("html", literal, 0),
-            *_hex_forms("html", literal, lambda c: f"&#{c};", list(literal)),
-            *_hex_forms("html", literal, lambda c: f"&#x{c:X};", list(literal)),
-            *_hex_forms("html", literal, lambda c: f"&#X{c:X};", list(literal)),
-            *([("html", named, 0)] if named != literal else [])]
+            *_hex_forms("html", head, lambda c: f"&#{c};", list(head)),
+            *_hex_forms("html", head, lambda c: f"&#x{c:X};", list(head)),
+            *_hex_forms("html", head, lambda c: f"&#X{c:X};", list(head)),
+            *([("html", named, 0)] if named != head else [])]
 
 
 def _html_regions(buf: Buffer, found: Found) -> list[Region]:
@@ -556,12 +568,12 @@ def _percent_unit(part: bytes) -> tuple[bytes, int]:
 
 
 def _escape_unit(part: bytes) -> tuple[bytes, int]:
-    """What a ``\\xXX``, ``\\uXXXX`` or JSON's ``\\/`` escape stands for and the characters it
-    takes after the backslash."""
+    """What a ``\\xXX``, ``\\uXXXX``, JSON's ``\\/`` or Markdown's ``\\_`` escape stands for and
+    the characters it takes after the backslash."""
     if part[:1] == b"x" and (byte := _HEX_BYTES.get(part[1:3])) is not None:
         return byte, 3
-    if part[:1] == b"/":
-        return b"/", 1
+    if part[:1] in (b"/", b"_"):  # JSON's \/, Markdown's \_
+        return part[:1], 1
     digits = part[1:5]
     if part[:1] == b"u" and len(digits) == 4 and all(c in _HEX for c in digits):
         return chr(int(digits, 16)).encode("utf-8", "surrogatepass"), 5

@@ -96,6 +96,23 @@ def _layers(*layers: str) -> tuple[Callable[[str, bytes], str], Callable[[bytes]
     return (lambda k, p: layered(k, p, layers)[0], lambda p: layered("hv_", p, layers)[1])
 
 
+def escape_anywhere(text: str, prefix: bytes) -> str:
+    """The key ``text`` with the characters ``prefix`` picks (in its prefix or its body, at
+    least one) escaped, each as ``\\xXX`` or ``\\uXXXX`` in either case, as the byte picks."""
+    picked = {byte % len(text): byte for byte in prefix} or {0: 0}
+    forms = (lambda c: f"\\x{ord(c):02x}", lambda c: f"\\x{ord(c):02X}",
+             lambda c: f"\\u{ord(c):04x}", lambda c: f"\\u{ord(c):04X}")
+    return "".join(forms[picked[at] % 4](char) if at in picked else char
+                   for at, char in enumerate(text))
+
+
+def mixed_case_hex(data: bytes, prefix: bytes) -> str:
+    """``data`` in hex, each digit's case picked by the bits of ``prefix``."""
+    bits = int.from_bytes(prefix or b"\x5a", "big")
+    return "".join(digit.upper() if bits >> (at % (8 * max(len(prefix), 1))) & 1 else digit
+                   for at, digit in enumerate(data.hex()))
+
+
 # name: (chain, encode(key, prefix bytes), characters before the key's first encoded bits)
 ENCODINGS: dict[str, tuple[str, Callable[[str, bytes], str], Callable[[bytes], int]]] = {
     "plain": ("plain", lambda k, p: k, lambda p: 0),
@@ -122,6 +139,10 @@ ENCODINGS: dict[str, tuple[str, Callable[[str, bytes], str], Callable[[bytes], i
     "html-in-body": ("html", lambda k, p: escape_some(k, p, lambda c: f"&#x{ord(c):X};"),
                      lambda p: 0),
     "escapes-in-body": ("escape", lambda k, p: escape_some(k, p, unicode_escape), lambda p: 0),
+    # Any characters, of the prefix too, escaped; Markdown's escaped underscores.
+    "escapes-anywhere": ("escape", escape_anywhere, lambda p: 0),
+    "markdown": ("escape", lambda k, p: k.replace("_", "\\_"), lambda p: 0),
+    "hex-mixed-case": ("hex", lambda k, p: mixed_case_hex(k.encode() + b"'", p), lambda p: 0),
     "percent-in-body": ("percent", lambda k, p: escape_some(k, p, percent), lambda p: 0),
     "quoted-printable": ("quoted-printable", lambda k, p: soft_break(k, p), lambda p: 0),
     "quoted-printable-crlf": ("quoted-printable", lambda k, p: soft_break(k, p, "\r\n"),

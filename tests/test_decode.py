@@ -203,6 +203,22 @@ def test_any_character_of_the_body_escaped(escape: Callable[[str], str]) -> None
 
 
 @pytest.mark.parametrize("encode", [
+    lambda k: k.replace("_", "\\_"),  # Markdown
+    lambda k: k[0] + "\\x76" + k[2:],
+    lambda k: "\\u0068" + k[1:],
+    lambda k: k[:4] + "\\x69" + k[5:7] + "\\u005F" + k[8:],
+    lambda k: "\\x68v\\u005f" + k[3:6] + "\\x" + k[6].encode().hex().upper() + k[7:],
+], ids=["markdown", "h-x76", "u0068-v", "late-escapes", "mixed"])
+def test_escapes_anywhere_in_the_prefix(encode: Callable[[str], str]) -> None:
+    # Only a prefix escaped whole, or with its underscores escaped, was found.
+    key = make_key("live", 34)
+    assert found(f'x = 1\nKEY = "{encode(key)}"\n'.encode()) == [(key, "escape", 2, 8)]
+    # Text about keys, with escapes, is no note.
+    docs = b"Keys start with hv\\_live\\_ or h\\x76_test_; \\x68\\x76 is hv.\n"
+    assert ENGINE.inspect(docs).notes == [] and ENGINE.inspect(docs).matches == []
+
+
+@pytest.mark.parametrize("encode", [
     lambda k: "".join(f"&#{ord(c)};" for c in k),
     lambda k: "".join(f"&#x{ord(c):x};" for c in k),
     lambda k: k.replace("_", "&#95;"),
@@ -230,6 +246,13 @@ def test_hex_runs(encode: Callable[[str], str], column: int) -> None:
     key = make_key("test", 29)
     text = f"# dump\ntoken: {encode(key)}\n"
     assert found(text.encode()) == [(key, "hex", 2, column)]
+
+
+@given(mask=st.integers(0, (1 << 80) - 1))
+def test_hex_in_any_mix_of_cases(mask: int) -> None:
+    key = make_key("live", 35)
+    digits = "".join(d.upper() if mask >> at & 1 else d for at, d in enumerate(key.encode().hex()))
+    assert found(f"v = {digits};\n".encode()) == [(key, "hex", 1, 5)]
 
 
 def test_hex_in_sql_dump_and_json() -> None:

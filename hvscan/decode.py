@@ -117,14 +117,17 @@ _RUN_NEEDLE = Needle(("base64", "*"), run=True)
 
 
 def decoded_run_hits(buf: Buffer, depth_left: int) -> frozenset[bytes]:
-    """The long-run needle's hit in decoded text that holds a run of ``_SHORT_RUN``."""
-    return frozenset({LONG_RUN.pattern}) if depth_left >= len(_RUN_NEEDLE.chain) and next(
+    """The short-run needle's hit in decoded text that holds a run of ``_SHORT_RUN``."""
+    return frozenset({_SHORT_RUN.pattern}) if depth_left >= len(_RUN_NEEDLE.chain) and next(
         runs(buf, _SHORT_RUN.chars, _SHORT_RUN.length), None) is not None else frozenset()
 
 
 def run_table(depth: int) -> dict[bytes, tuple[Needle, ...]]:
-    """The long-run needle, where decoding goes deep enough for it."""
-    return {LONG_RUN.pattern: (_RUN_NEEDLE,)} if depth >= len(_RUN_NEEDLE.chain) else {}
+    """The run needles (the prefilter's, and decoded text's), where decoding goes deep enough
+    for them."""
+    if depth < len(_RUN_NEEDLE.chain):
+        return {}
+    return {LONG_RUN.pattern: (_RUN_NEEDLE,), _SHORT_RUN.pattern: (_RUN_NEEDLE,)}
 
 
 def needle_table(keywords: Iterable[bytes], depth: int) -> dict[bytes, tuple[Needle, ...]]:
@@ -199,7 +202,9 @@ def _base64_forms(literal: bytes) -> list[Form]:
 def _base64_regions(buf: Buffer, found: Found) -> list[Region]:
     regions: list[Region] = []
     done = Spans()
-    long_runs = any(info.run for _, info in found)
+    # The runs to decode: the shortest whose needle hit (decoded text's, else the prefilter's).
+    long_runs = [run for run in (_SHORT_RUN, LONG_RUN)
+                 if any(info.run and needle == run.pattern for needle, info in found)][:1]
     for needle, info in found:
         if info.run:
             continue
@@ -210,7 +215,7 @@ def _base64_regions(buf: Buffer, found: Found) -> list[Region]:
             done.add(min(segments[0][0], pos), segments[-1][1])
             regions.append(_base64_region(buf, segments))
     if long_runs:
-        regions += _long_run_regions(buf, done)
+        regions += _long_run_regions(buf, done, long_runs[0])
     return regions
 
 
@@ -218,16 +223,30 @@ def _escaped_run(buf: Buffer, pos: int) -> bool:
     """Whether the needle at ``pos`` is in a long run with escapes: that run is decoded whole,
     its escapes first (see ``_long_run_regions``), not cut at its first escape."""
     start, end = _span_start(buf, pos, _RUN_CHARS), _span_end(buf, pos, _RUN_CHARS)
-    text = bytes(buf[start:end])
-    return end - start >= _SHORT_RUN.length and (b"%" in text or b"\\" in text)
+    return end - start >= _SHORT_RUN.length and _escapes_of(bytes(buf[start:end])) is not None
 
 
-def _long_run_regions(buf: Buffer, done: Spans) -> Iterator[Region]:
+# Base64's own characters escaped: a URL's query escapes + / =, JSON may escape /.
+_BASE64_ESCAPES = {"percent": (b"%2B", b"%2F", b"%3D", b"%2b", b"%2f", b"%3d"),
+                   "escape": (b"\\/", b"\\u002F", b"\\u002f", b"\\u002B", b"\\u002b")}
+
+
+def _escapes_of(text: bytes) -> tuple[str, bytes, Callable[[bytes], tuple[bytes, int]]] | None:
+    """How ``text`` escapes base64's characters, if it does: other escapes (``\\u00e9`` in
+    text, a stray ``%``) make no escaped base64."""
+    for encoding, marker, unit in (("percent", b"%", _percent_unit),
+                                   ("escape", b"\\", _escape_unit)):
+        if marker in text and any(escape in text for escape in _BASE64_ESCAPES[encoding]):
+            return encoding, marker, unit
+    return None
+
+
+def _long_run_regions(buf: Buffer, done: Spans, run: Run) -> Iterator[Region]:
     """Each long run no needle has decoded, a window of at most _REACH characters at a time
     (windows overlap by more than any key's encoding three deep): a run of megabytes (an
     embedded image) is never copied or decoded whole."""
     step = _REACH - _RUN_OVERLAP
-    for start, end in run_spans(_SHORT_RUN, buf):
+    for start, end in run_spans(run, buf):
         if done.overlaps(start, end):
             continue
         for low in range(start, end, step):
@@ -240,15 +259,13 @@ def _run_regions(buf: Buffer, start: int, end: int) -> Iterator[Region]:
     """A long run unescaped if it holds escapes, else read as base64 on the grid that reads as
     text (what comes before the run may be glued to it)."""
     text = bytes(buf[start:end])
-    for encoding, marker, unit in (("percent", b"%", _percent_unit),
-                                   ("escape", b"\\", _escape_unit)):
-        if marker in text:
-            region = _unescape(buf, (start, end), encoding, marker, unit)
-            if region.data != text:
-                yield region
-                return
+    escapes = _escapes_of(text)
+    if escapes is not None:
+        yield _unescape(buf, (start, end), *escapes)
+        return
     # base64, less any stray % or backslash
-    for low, high in runs(text, _BASE64, _SHORT_RUN.length):
+    plain = b"%" not in text and b"\\" not in text
+    for low, high in [(0, len(text))] if plain else runs(text, _BASE64, _SHORT_RUN.length):
         grid = _text_grid(text[low:high])
         if grid is not None:
             after = bytes(buf[start + high:start + high + 2])
@@ -267,6 +284,10 @@ def _text_grid(text: bytes) -> int | None:
     binary data may come before or after the text) start with a character of _ASCII_FIRST; on
     another grid, or in base64 of binary data (a PEM line), about half do. None if no grid does:
     the run is not decoded."""
+    if text == text.lower():
+        # No capital: a path, a hash, a rule of dashes. Base64 of text has capitals: a group's
+        # first character is one unless its byte is a letter from h to z.
+        return None
     scores = [len(firsts) - len(firsts.translate(None, _ASCII_FIRST))
               for firsts in (text[grid::4] for grid in range(4))]
     best = max(range(4), key=scores.__getitem__)

@@ -388,12 +388,12 @@ def _base64_region(buf: Buffer, segments: list[tuple[int, int]]) -> Region:
 
 
 def _hex_forms(encoding: str, literal: bytes, escape: Callable[[int], str],
-               codes: list[int]) -> list[Form]:
-    """``literal`` with every character escaped, and with only those that are not letters or
-    digits escaped. Each form is cut before its first hex letter, so one needle serves upper-
-    and lower-case hex (and keywords that share a prefix share it)."""
+               codes: list[int], partial: bool = True) -> list[Form]:
+    """``literal`` with every character escaped, and (if ``partial``) with only those that are
+    not letters or digits escaped. Each form is cut before its first hex letter, so one needle
+    serves upper- and lower-case hex (and keywords that share a prefix share it)."""
     forms: dict[bytes, None] = {}
-    for escape_all in (True, False):
+    for escape_all in (True, False) if partial else (True,):
         form = ""
         for code in codes:
             if not escape_all and code < 128 and code in _ALNUM:
@@ -452,24 +452,18 @@ def _utf16_units(text: str) -> list[int]:
 
 
 def _quoted_printable_forms(literal: bytes) -> list[Form]:
-    """The literal as quoted-printable text holds it: as it is (a soft line break, ``=`` and a
-    newline, may cut the key's body after it), or with its characters other than letters and
-    digits escaped, stopped before the first hex letter as for percent-encoding. A soft line
-    break inside the keyword is left to MIME parts, which are decoded whole (see
-    ``containers``): a form for each place would double the prefilter's needles, and its cost."""
-    form = ""
-    for code in literal:
-        if code in _ALNUM:
-            form += chr(code)
-            continue
-        escaped = f"={code:02X}"
-        letter = next((i for i, char in enumerate(escaped) if char in "ABCDEF"), None)
-        form += escaped if letter is None else escaped[:letter]
-        if letter is not None:
-            break
-    forms = [("quoted-printable", literal, 0)]
-    if len(form) >= _MIN_FORM and form.encode() != literal:
-        forms.append(("quoted-printable", form.encode(), 0))
+    """The literal as quoted-printable text holds it. A soft line break (``=`` and a newline)
+    or an ``=XX`` escape may cut it anywhere: in the key's body (the literal as it is), after
+    the literal's first three bytes (those bytes: ``hv_``, the escapes' needle too), after its
+    first two (they and an ``=``: ``hv=``, a break or the third character escaped), or after its
+    first (``h=``, a newline and the next two). The text after a needle without an ``=`` is
+    decoded only where a break or an escape follows it. Keywords that share their first three
+    bytes share these needles: five in all."""
+    forms: list[Form] = [("quoted-printable", literal, 0)]
+    if len(literal) > 3:
+        forms += [("quoted-printable", literal[:3], 0), ("quoted-printable", literal[:2] + b"=", 0),
+                  *(("quoted-printable", literal[:1] + b"=" + newline + literal[1:3], 0)
+                    for newline in (b"\n", b"\r\n"))]
     return forms
 
 
@@ -550,14 +544,17 @@ def _escape_in_body(buf: Buffer, pos: int, marker: bytes,
 def _html_forms(literal: bytes) -> list[Form]:
     """The literal in HTML/XML text: as it is (character references in the key's body after
     it), with character references in decimal, in hex after ``&#x`` or ``&#X`` (cut before the
-    first hex letter), and the underscore's name; the references' forms made of the literal's
-    first three bytes, which keywords share (``hv_``): the decoded run holds the rest."""
+    first hex letter), its first two characters and a reference, and the underscore's name; the
+    references' forms made of the literal's first three bytes, which keywords share (``hv_``):
+    the decoded run holds the rest."""
     head = literal[:3]
     named = head.replace(b"_", b"&lowbar;")
     return [("html", literal, 0),
-            *_hex_forms("html", head, lambda c: f"&#{c};", list(head)),
-            *_hex_forms("html", head, lambda c: f"&#x{c:X};", list(head)),
-            *_hex_forms("html", head, lambda c: f"&#X{c:X};", list(head)),
+            *_hex_forms("html", head, lambda c: f"&#{c};", list(head), partial=False),
+            *_hex_forms("html", head, lambda c: f"&#x{c:X};", list(head), partial=False),
+            *_hex_forms("html", head, lambda c: f"&#X{c:X};", list(head), partial=False),
+            # A reference for the third character, in any notation.
+            *([("html", literal[:2] + b"&#", 0)] if len(literal) > 3 else []),
             *([("html", named, 0)] if named != head else [])]
 
 

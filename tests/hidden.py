@@ -39,10 +39,8 @@ def unicode_escape(text: str, case: str = "x") -> str:
 
 def soft_break(text: str, prefix: bytes, newline: str = "\n", escape: bool = False) -> str:
     """The key ``text`` in quoted-printable text (its underscores escaped if ``escape``), cut
-    by a soft line break at a place of its body that ``prefix`` picks. (A soft line break in
-    the keyword is found in a MIME part: tests/test_containers.py.)"""
-    body = text.index("_", 3) + 1
-    cut = body + sum(prefix) % (len(text) - body)
+    by a soft line break at a place that ``prefix`` picks, in its prefix or its body."""
+    cut = 1 + sum(prefix) % (len(text) - 1)
     head, tail = text[:cut], text[cut:]
     if escape:
         head = head.replace("_", "=5F")

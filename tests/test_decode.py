@@ -202,6 +202,17 @@ def test_any_character_of_the_body_escaped(escape: Callable[[str], str]) -> None
     assert ENGINE.inspect(placeholder).notes == []
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize("cut", range(1, 12))
+def test_quoted_printable_soft_line_break_anywhere_in_the_key(cut: int, newline: str) -> None:
+    # A break inside the prefix was found in MIME parts only, not in plain quoted-printable text.
+    key = make_key("test", 36)
+    text = f"Subject line=20here\nThe token is {key[:cut]}={newline}{key[cut:]} ok\n"
+    assert found(text.encode()) == [(key, "quoted-printable", 2, 14)]
+    escaped = text.replace("_", "=5F", 1) if cut > 2 else text
+    assert [f[:2] for f in found(escaped.encode())] == [(key, "quoted-printable")]
+
+
 @pytest.mark.parametrize("encode", [
     lambda k: k.replace("_", "\\_"),  # Markdown
     lambda k: k[0] + "\\x76" + k[2:],

@@ -204,8 +204,9 @@ CONTAINERS: dict[str, Callable[[str, bytes], tuple[bytes, str | None]]] = {
        for stream, compress in STREAMS.items()},
 }
 LAYER = {**{name: name for name in CONTAINERS}, "stored-zip": "zip", "eml": "base64"}
+# "." and ".." name no file (7z archives refuse them).
 MEMBER_NAMES = st.text(st.characters(codec="utf-8", exclude_characters="\0/!\\"), min_size=1,
-                       max_size=12)
+                       max_size=12).filter(lambda name: name not in (".", ".."))
 CONTEXTS = ("text", "bytes", "wide-in-bytes")
 
 

@@ -15,7 +15,8 @@ Three measurements, printed as Markdown tables:
     pays for importing and compiling Hyperscan).
 (2) clean text, end to end: ``hvscan dir CORPUS --format json`` for the same three.
 (3) a tree of archives generated at run time from corpus files (zip, jar holding a zip, tar.gz,
-    gz) with keys planted in some members, plain and base64-encoded: ``hvscan dir`` end to end,
+    gz, tar.xz, tar.bz2, tar.zst, 7z, and mail saved as .eml with a zip attached) with keys
+    planted in some members, plain and base64-encoded: ``hvscan dir`` end to end,
     after checking that it finds every planted key and nothing else; ``before`` for reference
     (it cannot open the archives).
 
@@ -31,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import gzip
 import json
 import os
 import random
@@ -47,7 +47,7 @@ REPO = BENCH.parent
 WORK = BENCH / "work"
 sys.path.insert(0, str(REPO / "tests"))
 
-from archives import make_tar, make_zip  # noqa: E402
+from archives import STREAMS, make_7z, make_eml, make_tar, make_zip  # noqa: E402
 from harness import export_revision, loadavg, timed  # noqa: E402
 from keygen import make_key  # noqa: E402
 
@@ -166,10 +166,15 @@ def _end_to_end_table(sources: dict[str, Path], args: argparse.Namespace) -> Non
 # --- (3) a tree of archives ----------------------------------------------------------------
 
 
+# Each archive is one of these, in turn (the layers a finding's chain starts with).
+KINDS = ("zip", "jar", "tar.gz", "gz", "tar.xz", "tar.bz2", "tar.zst", "7z", "eml")
+LAYERS = ("zip", "gzip", "xz", "bzip2", "zstd", "7z", "base64")
+
+
 def _archive_tree(corpus: Path, count: int) -> tuple[Path, int]:
     """Archives built from corpus files; every tenth holds a key (alternately plain and
     base64). Returns the tree and the number of planted keys."""
-    tree = WORK / f"archives-{count}"
+    tree = WORK / f"archives-{len(KINDS)}-kinds-{count}"
     marker = tree / ".complete"
     planted = len(range(0, count, 10))
     if marker.exists():
@@ -183,18 +188,24 @@ def _archive_tree(corpus: Path, count: int) -> tuple[Path, int]:
             key = make_key("live" if index % 20 else "test", index)
             value = key if index % 20 else base64.b64encode(key.encode()).decode()
             members[f"src/{index}/settings.env"] = f"# deploy\nHESEDVID_API_KEY={value}\n".encode()
-        kind = index % 4
-        if kind == 0:
-            (tree / f"{index}.zip").write_bytes(make_zip(members))
-        elif kind == 1:
+        kind = KINDS[index % len(KINDS)]
+        if kind == "zip":
+            data = make_zip(members)
+        elif kind == "jar":
             inner = dict(list(members.items())[len(members) // 2:])
             outer = dict(list(members.items())[:len(members) // 2])
             outer["lib/inner.zip"] = make_zip(inner)
-            (tree / f"{index}.jar").write_bytes(make_zip(outer))
-        elif kind == 2:
-            (tree / f"{index}.tar.gz").write_bytes(gzip.compress(make_tar(members)))
+            data = make_zip(outer)
+        elif kind == "gz":
+            data = STREAMS["gzip"](b"".join(members.values()))
+        elif kind.startswith("tar."):
+            stream = {"gz": "gzip", "xz": "xz", "bz2": "bzip2", "zst": "zstd"}[kind[4:]]
+            data = STREAMS[stream](make_tar(members))
+        elif kind == "7z":
+            data = make_7z(members)
         else:
-            (tree / f"{index}.log.gz").write_bytes(gzip.compress(b"".join(members.values())))
+            data = make_eml("Logs attached.\n", {"logs.zip": make_zip(members)})
+        (tree / f"{index}.{kind}").write_bytes(data)
     marker.write_bytes(b"")
     return tree, planted
 
@@ -204,7 +215,7 @@ def _archive_table(sources: dict[str, Path], args: argparse.Namespace) -> None:
     size = sum(p.stat().st_size for p in tree.iterdir() if p.is_file())
     *_, report = _hvscan(sources["on"], tree)
     findings = report["findings"]
-    if len(findings) != planted or not all(f["encoding"].startswith(("zip", "gzip"))
+    if len(findings) != planted or not all(f["encoding"].startswith(LAYERS)
                                            for f in findings):
         raise SystemExit(f"expected {planted} keys in archive members, got "
                          f"{[(f['path'], f['encoding']) for f in findings]}")
@@ -214,8 +225,8 @@ def _archive_table(sources: dict[str, Path], args: argparse.Namespace) -> None:
             times[config].append(_hvscan(sources[config], tree)[1])
     stats = report["stats"]
     best = min(times["on"])
-    print(f"\n(3) {args.archives} archives ({size / 1e6:.1f} MB on disk; zip, jar holding a zip, "
-          f"tar.gz, gz), {stats['archive_members']} members, "
+    print(f"\n(3) {args.archives} archives ({size / 1e6:.1f} MB on disk; {', '.join(KINDS)}), "
+          f"{stats['archive_members']} members, "
           f"{stats['bytes_decompressed'] / 1e6:.1f} MB decompressed; {planted} planted keys, "
           f"all found; best of {args.rounds}\n")
     print("| engine | CPU time | on-disk MB/s | decompressed MB/s | archives/s |")

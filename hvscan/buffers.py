@@ -9,6 +9,9 @@ methods do, on ``bytes`` directly, and on a view a piece at a time, never copyin
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from functools import cache
+
 Buffer = bytes | memoryview
 
 # The most of a view copied at once by a search.
@@ -58,3 +61,38 @@ def count(data: Buffer, byte: bytes, start: int = 0, end: int | None = None) -> 
 def startswith(data: Buffer, prefix: bytes, start: int = 0) -> bool:
     """``data.startswith(prefix, start)``."""
     return data[start:start + len(prefix)] == prefix
+
+
+def runs(data: Buffer | bytearray, chars: bytes, length: int) -> Iterator[tuple[int, int]]:
+    """Every run of ``length`` or more bytes in a row, each one of ``chars``, as (start, end):
+    two C passes (``translate`` to one byte for the class and another for the rest, then
+    ``find``), a piece of a view at a time; only the runs themselves are visited in Python."""
+    table = _run_table(chars)
+    whole = b"A" * length
+    size, pos, carried = len(data), 0, -1  # carried: start of a run reaching the piece's end
+    while pos < size:
+        mapped = bytes(data[pos:pos + PIECE]).translate(table)
+        tail = mapped.rfind(b"\n") + 1
+        at = 0
+        if carried >= 0:
+            if not tail:
+                pos += len(mapped)
+                continue
+            at = mapped.find(b"\n")
+            if pos + at - carried >= length:
+                yield carried, pos + at
+            carried = -1
+        while (at := mapped.find(whole, at, tail)) >= 0:
+            stop = mapped.find(b"\n", at)
+            yield pos + at, pos + stop
+            at = stop
+        if tail < len(mapped):
+            carried = pos + tail
+        pos += len(mapped)
+    if carried >= 0 and size - carried >= length:
+        yield carried, size
+
+
+@cache
+def _run_table(chars: bytes) -> bytes:
+    return bytes(0x41 if byte in chars else 0x0A for byte in range(256))

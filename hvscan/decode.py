@@ -20,9 +20,9 @@ from codecs import getincrementaldecoder, utf_8_decode
 from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple
 
-from hvscan.buffers import Buffer, find, rfind, startswith
+from hvscan.buffers import Buffer, find, rfind, runs, startswith
 from hvscan.lines import PIECE
-from hvscan.prefilter import occurrences
+from hvscan.prefilter import Run, occurrences, run_spans
 
 _ALNUM = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
@@ -67,6 +67,8 @@ class Needle(NamedTuple):
 
     chain: tuple[str, ...]
     phase: int = 0
+    # A hit of ``LONG_RUN``, not of a literal: the run is found in the buffer again.
+    run: bool = False
 
 
 class Region(NamedTuple):
@@ -94,6 +96,38 @@ class Decoder(NamedTuple):
 
 
 NEEDLE_DEPTH = 2
+# Deeper chains are found by the shape of their text: base64 (either alphabet; its ``+``, ``/``
+# and ``=`` may be percent-escaped, or JSON-escaped as ``\/``) long enough to hold a key under
+# two encodings or more, the prefilter's one non-literal needle (``LONG_RUN``). Its hit stands
+# for base64 around anything, or percent-encoding or escapes around base64, so it is looked for
+# where at least two encodings may still be decoded; a run is decoded with what needles would
+# tell: its escapes, its grid (see ``_text_grid``). Any chain three deep makes a run of at least
+# 70 characters at the top (base64 of base64 of a key's 40 bytes at any alignment), which the
+# clean-text pass looks for; decoded text, which is small, is searched for the shortest run that
+# can hold a key under one more encoding (53 characters: base64 of 40 bytes), which ordinary
+# text has more of (PEM lines, long identifiers). Decoding one that holds no key costs
+# microseconds.
+_RUN_CHARS = _BASE64 + b"%\\"
+LONG_RUN = Run(_RUN_CHARS, 70)
+_SHORT_RUN = Run(_RUN_CHARS, 52)
+# More than the longest encoding of a key that a long run decodes (base64 of base64 of a key
+# with every character escaped is under 300 characters).
+_RUN_OVERLAP = 1024
+_RUN_NEEDLE = Needle(("base64", "*"), run=True)
+
+
+def decoded_run_hits(buf: Buffer, depth_left: int) -> frozenset[bytes]:
+    """The short-run needle's hit in decoded text that holds a run of ``_SHORT_RUN``."""
+    return frozenset({_SHORT_RUN.pattern}) if depth_left >= len(_RUN_NEEDLE.chain) and next(
+        runs(buf, _SHORT_RUN.chars, _SHORT_RUN.length), None) is not None else frozenset()
+
+
+def run_table(depth: int) -> dict[bytes, tuple[Needle, ...]]:
+    """The run needles (the prefilter's, and decoded text's), where decoding goes deep enough
+    for them."""
+    if depth < len(_RUN_NEEDLE.chain):
+        return {}
+    return {LONG_RUN.pattern: (_RUN_NEEDLE,), _SHORT_RUN.pattern: (_RUN_NEEDLE,)}
 
 
 def needle_table(keywords: Iterable[bytes], depth: int) -> dict[bytes, tuple[Needle, ...]]:
@@ -168,14 +202,96 @@ def _base64_forms(literal: bytes) -> list[Form]:
 def _base64_regions(buf: Buffer, found: Found) -> list[Region]:
     regions: list[Region] = []
     done = Spans()
+    # The runs to decode: the shortest whose needle hit (decoded text's, else the prefilter's).
+    long_runs = [run for run in (_SHORT_RUN, LONG_RUN)
+                 if any(info.run and needle == run.pattern for needle, info in found)][:1]
     for needle, info in found:
+        if info.run:
+            continue
         for pos in occurrences(buf, needle):
-            if done.covers(pos):
+            if done.covers(pos) or (long_runs and _escaped_run(buf, pos)):
                 continue
             segments = _base64_run(buf, pos, info.phase)
             done.add(min(segments[0][0], pos), segments[-1][1])
             regions.append(_base64_region(buf, segments))
+    if long_runs:
+        regions += _long_run_regions(buf, done, long_runs[0])
     return regions
+
+
+def _escaped_run(buf: Buffer, pos: int) -> bool:
+    """Whether the needle at ``pos`` is in a long run with escapes: that run is decoded whole,
+    its escapes first (see ``_long_run_regions``), not cut at its first escape."""
+    start, end = _span_start(buf, pos, _RUN_CHARS), _span_end(buf, pos, _RUN_CHARS)
+    return end - start >= _SHORT_RUN.length and _escapes_of(bytes(buf[start:end])) is not None
+
+
+# Base64's own characters escaped: a URL's query escapes + / =, JSON may escape /.
+_BASE64_ESCAPES = {"percent": (b"%2B", b"%2F", b"%3D", b"%2b", b"%2f", b"%3d"),
+                   "escape": (b"\\/", b"\\u002F", b"\\u002f", b"\\u002B", b"\\u002b")}
+
+
+def _escapes_of(text: bytes) -> tuple[str, bytes, Callable[[bytes], tuple[bytes, int]]] | None:
+    """How ``text`` escapes base64's characters, if it does: other escapes (``\\u00e9`` in
+    text, a stray ``%``) make no escaped base64."""
+    for encoding, marker, unit in (("percent", b"%", _percent_unit),
+                                   ("escape", b"\\", _escape_unit)):
+        if marker in text and any(escape in text for escape in _BASE64_ESCAPES[encoding]):
+            return encoding, marker, unit
+    return None
+
+
+def _long_run_regions(buf: Buffer, done: Spans, run: Run) -> Iterator[Region]:
+    """Each long run no needle has decoded, a window of at most _REACH characters at a time
+    (windows overlap by more than any key's encoding three deep): a run of megabytes (an
+    embedded image) is never copied or decoded whole."""
+    step = _REACH - _RUN_OVERLAP
+    for start, end in run_spans(run, buf):
+        if done.overlaps(start, end):
+            continue
+        for low in range(start, end, step):
+            yield from _run_regions(buf, low, min(end, low + _REACH))
+            if low + _REACH >= end:
+                break
+
+
+def _run_regions(buf: Buffer, start: int, end: int) -> Iterator[Region]:
+    """A long run unescaped if it holds escapes, else read as base64 on the grid that reads as
+    text (what comes before the run may be glued to it)."""
+    text = bytes(buf[start:end])
+    escapes = _escapes_of(text)
+    if escapes is not None:
+        yield _unescape(buf, (start, end), *escapes)
+        return
+    # base64, less any stray % or backslash
+    plain = b"%" not in text and b"\\" not in text
+    for low, high in [(0, len(text))] if plain else runs(text, _BASE64, _SHORT_RUN.length):
+        grid = _text_grid(text[low:high])
+        if grid is not None:
+            after = bytes(buf[start + high:start + high + 2])
+            high += len(after) - len(after.lstrip(b"="))
+            yield _base64_region(buf, [(start + low + grid, start + high)])
+
+
+# What the first character of each 4-character group of base64 is when the bytes encoded are
+# ASCII (below 0x80: their top six bits are below 32).
+_ASCII_FIRST = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"
+
+
+def _text_grid(text: bytes) -> int | None:
+    """The grid (offset modulo 4) on which ``text`` reads as base64 of ASCII text, the only kind
+    that can hold an encoded key: on it, at least three quarters of the groups (a few bytes of
+    binary data may come before or after the text) start with a character of _ASCII_FIRST; on
+    another grid, or in base64 of binary data (a PEM line), about half do. None if no grid does:
+    the run is not decoded."""
+    if text == text.lower():
+        # No capital: a path, a hash, a rule of dashes. Base64 of text has capitals: a group's
+        # first character is one unless its byte is a letter from h to z.
+        return None
+    scores = [len(firsts) - len(firsts.translate(None, _ASCII_FIRST))
+              for firsts in (text[grid::4] for grid in range(4))]
+    best = max(range(4), key=scores.__getitem__)
+    return best if 4 * scores[best] >= 3 * len(text[best::4]) else None
 
 
 def _base64_run(buf: Buffer, pos: int, phase: int) -> list[tuple[int, int]]:
@@ -272,12 +388,12 @@ def _base64_region(buf: Buffer, segments: list[tuple[int, int]]) -> Region:
 
 
 def _hex_forms(encoding: str, literal: bytes, escape: Callable[[int], str],
-               codes: list[int]) -> list[Form]:
-    """``literal`` with every character escaped, and with only those that are not letters or
-    digits escaped. Each form is cut before its first hex letter, so one needle serves upper-
-    and lower-case hex (and keywords that share a prefix share it)."""
+               codes: list[int], partial: bool = True) -> list[Form]:
+    """``literal`` with every character escaped, and (if ``partial``) with only those that are
+    not letters or digits escaped. Each form is cut before its first hex letter, so one needle
+    serves upper- and lower-case hex (and keywords that share a prefix share it)."""
     forms: dict[bytes, None] = {}
-    for escape_all in (True, False):
+    for escape_all in (True, False) if partial else (True,):
         form = ""
         for code in codes:
             if not escape_all and code < 128 and code in _ALNUM:
@@ -303,13 +419,23 @@ def _percent_forms(literal: bytes) -> list[Form]:
 
 
 def _escape_forms(literal: bytes) -> list[Form]:
-    forms = [("escape", literal, 0),
-             *_hex_forms("escape", literal, lambda c: f"\\x{c:02X}", list(literal))]
-    try:
-        text = literal.decode("utf-8")
-    except UnicodeDecodeError:
-        return forms
-    return forms + _hex_forms("escape", literal, lambda c: f"\\u{c:04X}", _utf16_units(text))
+    """Backslash escapes of any of the literal's characters, mixed with plain ones
+    (``h\\x76_live_``, ``\\u0068v_...``, Markdown's ``hv\\_live\\_``): the escape of its first
+    or second character, its first two characters and a backslash (an escaped third), the
+    literal's first three bytes (an escape later in the keyword) and the literal itself (an
+    escape in the key's body); from any of these the run around is decoded. Every keyword that
+    shares its first characters shares these forms (``hv``: eight needles in all, whatever the
+    keywords)."""
+    forms: list[Form] = [("escape", literal, 0)]
+    if len(literal) > 3:
+        forms += [("escape", literal[:3], 0), ("escape", literal[:2] + b"\\", 0)]
+    for code in literal[:2]:
+        for escaped in (f"\\x{code:02X}", f"\\u{code:04X}"):
+            letter = next((i for i, char in enumerate(escaped) if char in "ABCDEF"), None)
+            form = escaped[:letter].encode()
+            if len(form) >= _MIN_FORM:
+                forms.append(("escape", form, 0))
+    return forms
 
 
 def _utf16_units(text: str) -> list[int]:
@@ -326,24 +452,18 @@ def _utf16_units(text: str) -> list[int]:
 
 
 def _quoted_printable_forms(literal: bytes) -> list[Form]:
-    """The literal as quoted-printable text holds it: as it is (a soft line break, ``=`` and a
-    newline, may cut the key's body after it), or with its characters other than letters and
-    digits escaped, stopped before the first hex letter as for percent-encoding. A soft line
-    break inside the keyword is left to MIME parts, which are decoded whole (see
-    ``containers``): a form for each place would double the prefilter's needles, and its cost."""
-    form = ""
-    for code in literal:
-        if code in _ALNUM:
-            form += chr(code)
-            continue
-        escaped = f"={code:02X}"
-        letter = next((i for i, char in enumerate(escaped) if char in "ABCDEF"), None)
-        form += escaped if letter is None else escaped[:letter]
-        if letter is not None:
-            break
-    forms = [("quoted-printable", literal, 0)]
-    if len(form) >= _MIN_FORM and form.encode() != literal:
-        forms.append(("quoted-printable", form.encode(), 0))
+    """The literal as quoted-printable text holds it. A soft line break (``=`` and a newline)
+    or an ``=XX`` escape may cut it anywhere: in the key's body (the literal as it is), after
+    the literal's first three bytes (those bytes: ``hv_``, the escapes' needle too), after its
+    first two (they and an ``=``: ``hv=``, a break or the third character escaped), or after its
+    first (``h=``, a newline and the next two). The text after a needle without an ``=`` is
+    decoded only where a break or an escape follows it. Keywords that share their first three
+    bytes share these needles: five in all."""
+    forms: list[Form] = [("quoted-printable", literal, 0)]
+    if len(literal) > 3:
+        forms += [("quoted-printable", literal[:3], 0), ("quoted-printable", literal[:2] + b"=", 0),
+                  *(("quoted-printable", literal[:1] + b"=" + newline + literal[1:3], 0)
+                    for newline in (b"\n", b"\r\n"))]
     return forms
 
 
@@ -424,13 +544,18 @@ def _escape_in_body(buf: Buffer, pos: int, marker: bytes,
 def _html_forms(literal: bytes) -> list[Form]:
     """The literal in HTML/XML text: as it is (character references in the key's body after
     it), with character references in decimal, in hex after ``&#x`` or ``&#X`` (cut before the
-    first hex letter), and the underscore's name."""
-    named = literal.replace(b"_", b"&lowbar;")
+    first hex letter), its first two characters and a reference, and the underscore's name; the
+    references' forms made of the literal's first three bytes, which keywords share (``hv_``):
+    the decoded run holds the rest."""
+    head = literal[:3]
+    named = head.replace(b"_", b"&lowbar;")
     return [("html", literal, 0),
-            *_hex_forms("html", literal, lambda c: f"&#{c};", list(literal)),
-            *_hex_forms("html", literal, lambda c: f"&#x{c:X};", list(literal)),
-            *_hex_forms("html", literal, lambda c: f"&#X{c:X};", list(literal)),
-            *([("html", named, 0)] if named != literal else [])]
+            *_hex_forms("html", head, lambda c: f"&#{c};", list(head), partial=False),
+            *_hex_forms("html", head, lambda c: f"&#x{c:X};", list(head), partial=False),
+            *_hex_forms("html", head, lambda c: f"&#X{c:X};", list(head), partial=False),
+            # A reference for the third character, in any notation.
+            *([("html", literal[:2] + b"&#", 0)] if len(literal) > 3 else []),
+            *([("html", named, 0)] if named != head else [])]
 
 
 def _html_regions(buf: Buffer, found: Found) -> list[Region]:
@@ -461,10 +586,12 @@ def _percent_unit(part: bytes) -> tuple[bytes, int]:
 
 
 def _escape_unit(part: bytes) -> tuple[bytes, int]:
-    """What a ``\\xXX`` or ``\\uXXXX`` escape stands for and the characters it takes after
-    the backslash."""
+    """What a ``\\xXX``, ``\\uXXXX``, JSON's ``\\/`` or Markdown's ``\\_`` escape stands for and
+    the characters it takes after the backslash."""
     if part[:1] == b"x" and (byte := _HEX_BYTES.get(part[1:3])) is not None:
         return byte, 3
+    if part[:1] in (b"/", b"_"):  # JSON's \/, Markdown's \_
+        return part[:1], 1
     digits = part[1:5]
     if part[:1] == b"u" and len(digits) == 4 and all(c in _HEX for c in digits):
         return chr(int(digits, 16)).encode("utf-8", "surrogatepass"), 5

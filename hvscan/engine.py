@@ -21,7 +21,16 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from hvscan import containers
 from hvscan.buffers import Buffer
-from hvscan.decode import Region, Spans, family, looks_wide, needle_table
+from hvscan.decode import (
+    LONG_RUN,
+    Region,
+    Spans,
+    decoded_run_hits,
+    family,
+    looks_wide,
+    needle_table,
+    run_table,
+)
 from hvscan.lines import Locator
 from hvscan.model import BlobNote, Match
 from hvscan.placeholders import CHECKS
@@ -75,8 +84,11 @@ class Engine:
         self.allow_marker = allow_marker
         self.keywords = tuple(dict.fromkeys(k for rule in rules for k in rule.keywords))
         self.needles = needle_table(self.keywords, self.limits.decode_depth)
+        shapes = run_table(self.limits.decode_depth)
         markers = sorted(containers.MIME_MARKERS) if self.limits.archive_depth else []
-        self.prefilter = Prefilter([*self.keywords, *self.needles, *markers])
+        self.prefilter = Prefilter([*self.keywords, *self.needles, *markers],
+                                   [LONG_RUN] if shapes else [])
+        self.needles.update(shapes)
 
     def needs_full_scan(self, data: Buffer) -> bool:
         """Whether ``data`` must go through ``scan`` even when the prefilter found none of its
@@ -229,6 +241,8 @@ class _Walk:
         engine = self.engine
         hits = self.hits(buf)
         depth_left = engine.limits.decode_depth - depth
+        if depth:  # decoded text: shorter runs too (see decode.LONG_RUN)
+            hits |= decoded_run_hits(buf, depth_left)
         wide = depth_left > 0 and looks_wide(buf)
         if not hits and not wide:
             return []

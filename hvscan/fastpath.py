@@ -42,7 +42,8 @@ import sys
 
 # What the full scan looks for, encoded forms included: computed from the engine by
 # hvscan/needles.py (tests/test_needles.py checks that they are the engine's).
-from hvscan._needles import NEEDLES
+from hvscan._needles import NEEDLES, RUNS
+from hvscan.buffers import runs
 from hvscan.gitformat import STAGED_DIFF, batch_objects, raw_entries
 from hvscan.settings.discovery import configuration_may_apply, start_dir
 from hvscan.streams import hold_closed_streams, write_stdout
@@ -222,7 +223,8 @@ def _provably_clean(data: bytes) -> bool:
     """Whether the full scan provably finds nothing in ``data``: small plain text holding none
     of the engine's needles (see the module's docstring)."""
     return (len(data) < _LARGE_BLOB and _plain_text(data)
-            and not any(needle in data for needle in NEEDLES))
+            and not any(needle in data for needle in NEEDLES)
+            and not any(next(runs(data, chars, length), None) for chars, length in RUNS))
 
 
 def _plain_text(data: bytes) -> bool:

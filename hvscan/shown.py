@@ -53,8 +53,10 @@ def redact_keys(text: str, engine: Engine) -> str:
     data = text.encode("utf-8", "surrogateescape")
     # The engine's own prefilter, for the common case of a name with none of its needles:
     # strings are small, and a long report has many. A NUL may start UTF-16 text, which the
-    # engine recognises without a needle.
-    if b"\0" not in data and not _needles(engine.prefilter.needles).search(data):
+    # engine recognises without a needle. (A long base64 run is the prefilter's one needle
+    # that is no literal.)
+    if b"\0" not in data and not _needles(engine.prefilter.needles).search(data) and not \
+            engine.prefilter.run_hits(data):
         return text
     # A match inside an archive member (the text itself looks like an archive) has no place
     # in the text to replace: the text is shown, escaped, as it is.

@@ -39,10 +39,8 @@ def unicode_escape(text: str, case: str = "x") -> str:
 
 def soft_break(text: str, prefix: bytes, newline: str = "\n", escape: bool = False) -> str:
     """The key ``text`` in quoted-printable text (its underscores escaped if ``escape``), cut
-    by a soft line break at a place of its body that ``prefix`` picks. (A soft line break in
-    the keyword is found in a MIME part: tests/test_containers.py.)"""
-    body = text.index("_", 3) + 1
-    cut = body + sum(prefix) % (len(text) - body)
+    by a soft line break at a place that ``prefix`` picks, in its prefix or its body."""
+    cut = 1 + sum(prefix) % (len(text) - 1)
     head, tail = text[:cut], text[cut:]
     if escape:
         head = head.replace("_", "=5F")
@@ -54,6 +52,63 @@ def escape_some(text: str, prefix: bytes, escape: Callable[[str], str]) -> str:
     body = text.index("_", 3) + 1
     picked = {body + byte % (len(text) - body) for byte in prefix} or {len(text) - 1}
     return "".join(escape(char) if at in picked else char for at, char in enumerate(text))
+
+
+def escaped(text: str, escapes: dict[str, str]) -> str:
+    return "".join(escapes.get(char, char) for char in text)
+
+
+# A URL's query escapes base64's + / =; a JSON string may escape its slashes.
+URL_ESCAPES = {"+": "%2B", "/": "%2F", "=": "%3D"}
+JSON_ESCAPES = {"/": "\\/"}
+# Bytes whose base64 is "////": appended after the key, they make sure a layer's text holds
+# characters to escape.
+SLASHES = b"\xff\xff\xff"
+
+
+_CUTS = {1: (0, 4), 2: (0, 2, 4), 3: (0, 1, 3, 4)}
+_ESCAPES = {"json": JSON_ESCAPES, "url": URL_ESCAPES}
+
+
+def layered(key: str, prefix: bytes, layers: Sequence[str]) -> tuple[str, int]:
+    """``key`` through ``layers``, innermost first: "base64" after some of ``prefix``'s bytes
+    (each base64 layer gets a piece of the 4; "////" after the key's bits), or "json" or "url"
+    escapes of the characters of base64 text. Also the outer character that holds the key's
+    first bits: each layer's characters before that point encode the prefix's bytes alone."""
+    cuts = _CUTS[layers.count("base64")]
+    text, before, piece = key.encode(), b"", 0
+    for layer in layers:
+        if layer == "base64":
+            head = prefix[cuts[piece]:cuts[piece + 1]]
+            piece += 1
+            text = b64(head + text + SLASHES).encode()
+            before = b64(head + before)[:(len(head) + len(before)) * 4 // 3].encode()
+        else:
+            text = escaped(text.decode(), _ESCAPES[layer]).encode()
+            before = escaped(before.decode(), _ESCAPES[layer]).encode()
+    return text.decode(), len(before)
+
+
+def _layers(*layers: str) -> tuple[Callable[[str, bytes], str], Callable[[bytes], int]]:
+    # The lead does not depend on the key: "hv_" stands in for it.
+    return (lambda k, p: layered(k, p, layers)[0], lambda p: layered("hv_", p, layers)[1])
+
+
+def escape_anywhere(text: str, prefix: bytes) -> str:
+    """The key ``text`` with the characters ``prefix`` picks (in its prefix or its body, at
+    least one) escaped, each as ``\\xXX`` or ``\\uXXXX`` in either case, as the byte picks."""
+    picked = {byte % len(text): byte for byte in prefix} or {0: 0}
+    forms = (lambda c: f"\\x{ord(c):02x}", lambda c: f"\\x{ord(c):02X}",
+             lambda c: f"\\u{ord(c):04x}", lambda c: f"\\u{ord(c):04X}")
+    return "".join(forms[picked[at] % 4](char) if at in picked else char
+                   for at, char in enumerate(text))
+
+
+def mixed_case_hex(data: bytes, prefix: bytes) -> str:
+    """``data`` in hex, each digit's case picked by the bits of ``prefix``."""
+    bits = int.from_bytes(prefix or b"\x5a", "big")
+    return "".join(digit.upper() if bits >> (at % (8 * max(len(prefix), 1))) & 1 else digit
+                   for at, digit in enumerate(data.hex()))
 
 
 # name: (chain, encode(key, prefix bytes), characters before the key's first encoded bits)
@@ -82,6 +137,10 @@ ENCODINGS: dict[str, tuple[str, Callable[[str, bytes], str], Callable[[bytes], i
     "html-in-body": ("html", lambda k, p: escape_some(k, p, lambda c: f"&#x{ord(c):X};"),
                      lambda p: 0),
     "escapes-in-body": ("escape", lambda k, p: escape_some(k, p, unicode_escape), lambda p: 0),
+    # Any characters, of the prefix too, escaped; Markdown's escaped underscores.
+    "escapes-anywhere": ("escape", escape_anywhere, lambda p: 0),
+    "markdown": ("escape", lambda k, p: k.replace("_", "\\_"), lambda p: 0),
+    "hex-mixed-case": ("hex", lambda k, p: mixed_case_hex(k.encode() + b"'", p), lambda p: 0),
     "percent-in-body": ("percent", lambda k, p: escape_some(k, p, percent), lambda p: 0),
     "quoted-printable": ("quoted-printable", lambda k, p: soft_break(k, p), lambda p: 0),
     "quoted-printable-crlf": ("quoted-printable", lambda k, p: soft_break(k, p, "\r\n"),
@@ -100,6 +159,16 @@ ENCODINGS: dict[str, tuple[str, Callable[[str, bytes], str], Callable[[bytes], i
         lambda p: (len(p[2:]) + len(p[:2]) * 4 // 3) * 4 // 3),
     "base64>percent": ("base64>percent", lambda k, p: b64(p + percent(k).encode()),
                        lambda p: len(p) * 4 // 3),
+    # Three deep, found by the shape of the outer run (a long run of base64, its escapes
+    # decoded first): base64 three times, a JSON string of base64 in base64, base64 of base64
+    # in a URL's query; base64 around base64 around anything.
+    "base64>base64>base64": ("base64>base64>base64", *_layers("base64", "base64", "base64")),
+    "base64>escape>base64": ("base64>escape>base64", *_layers("base64", "json", "base64")),
+    "percent>base64>base64": ("percent>base64>base64", *_layers("base64", "base64", "url")),
+    "base64>base64>escape": ("base64>base64>escape",
+                             lambda k, p: b64(p[2:] + b64(p[:2] + hex_escape(k).encode())
+                                              .encode()),
+                             lambda p: (len(p[2:]) + len(p[:2]) * 4 // 3) * 4 // 3),
     # The UTF-16 text may start at an odd offset of the decoded bytes; after a NUL, its bytes
     # would read as the key in big endian as well.
     "base64>utf-16le": ("base64>utf-16le",
@@ -135,8 +204,9 @@ CONTAINERS: dict[str, Callable[[str, bytes], tuple[bytes, str | None]]] = {
        for stream, compress in STREAMS.items()},
 }
 LAYER = {**{name: name for name in CONTAINERS}, "stored-zip": "zip", "eml": "base64"}
+# "." and ".." name no file (7z archives refuse them).
 MEMBER_NAMES = st.text(st.characters(codec="utf-8", exclude_characters="\0/!\\"), min_size=1,
-                       max_size=12)
+                       max_size=12).filter(lambda name: name not in (".", ".."))
 CONTEXTS = ("text", "bytes", "wide-in-bytes")
 
 

@@ -27,3 +27,16 @@ def test_a_view_is_searched_as_bytes_are(haystack: bytes, sub: bytes, start: int
             assert buffers.count(view, sub, start, end) == haystack.count(sub, start, end)
         assert buffers.startswith(view, sub, max(start, 0)) == haystack.startswith(
             sub, max(start, 0))
+
+
+@settings(max_examples=300)
+@given(haystack=st.lists(st.sampled_from(b"abc\n"), max_size=60).map(bytes),
+       length=st.integers(min_value=1, max_value=7), piece=st.integers(min_value=1, max_value=9))
+def test_runs_are_found_across_pieces(haystack: bytes, length: int, piece: int) -> None:
+    import re
+
+    expected = [found.span() for found in re.finditer(rb"[ab]{%d,}" % length, haystack)]
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(buffers, "PIECE", piece)
+        assert list(buffers.runs(memoryview(haystack), b"ab", length)) == expected
+    assert list(buffers.runs(haystack, b"ab", length)) == expected

@@ -202,6 +202,33 @@ def test_any_character_of_the_body_escaped(escape: Callable[[str], str]) -> None
     assert ENGINE.inspect(placeholder).notes == []
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize("cut", range(1, 12))
+def test_quoted_printable_soft_line_break_anywhere_in_the_key(cut: int, newline: str) -> None:
+    # A break inside the prefix was found in MIME parts only, not in plain quoted-printable text.
+    key = make_key("test", 36)
+    text = f"Subject line=20here\nThe token is {key[:cut]}={newline}{key[cut:]} ok\n"
+    assert found(text.encode()) == [(key, "quoted-printable", 2, 14)]
+    escaped = text.replace("_", "=5F", 1) if cut > 2 else text
+    assert [f[:2] for f in found(escaped.encode())] == [(key, "quoted-printable")]
+
+
+@pytest.mark.parametrize("encode", [
+    lambda k: k.replace("_", "\\_"),  # Markdown
+    lambda k: k[0] + "\\x76" + k[2:],
+    lambda k: "\\u0068" + k[1:],
+    lambda k: k[:4] + "\\x69" + k[5:7] + "\\u005F" + k[8:],
+    lambda k: "\\x68v\\u005f" + k[3:6] + "\\x" + k[6].encode().hex().upper() + k[7:],
+], ids=["markdown", "h-x76", "u0068-v", "late-escapes", "mixed"])
+def test_escapes_anywhere_in_the_prefix(encode: Callable[[str], str]) -> None:
+    # Only a prefix escaped whole, or with its underscores escaped, was found.
+    key = make_key("live", 34)
+    assert found(f'x = 1\nKEY = "{encode(key)}"\n'.encode()) == [(key, "escape", 2, 8)]
+    # Text about keys, with escapes, is no note.
+    docs = b"Keys start with hv\\_live\\_ or h\\x76_test_; \\x68\\x76 is hv.\n"
+    assert ENGINE.inspect(docs).notes == [] and ENGINE.inspect(docs).matches == []
+
+
 @pytest.mark.parametrize("encode", [
     lambda k: "".join(f"&#{ord(c)};" for c in k),
     lambda k: "".join(f"&#x{ord(c):x};" for c in k),
@@ -230,6 +257,13 @@ def test_hex_runs(encode: Callable[[str], str], column: int) -> None:
     key = make_key("test", 29)
     text = f"# dump\ntoken: {encode(key)}\n"
     assert found(text.encode()) == [(key, "hex", 2, column)]
+
+
+@given(mask=st.integers(0, (1 << 80) - 1))
+def test_hex_in_any_mix_of_cases(mask: int) -> None:
+    key = make_key("live", 35)
+    digits = "".join(d.upper() if mask >> at & 1 else d for at, d in enumerate(key.encode().hex()))
+    assert found(f"v = {digits};\n".encode()) == [(key, "hex", 1, 5)]
 
 
 def test_hex_in_sql_dump_and_json() -> None:
@@ -385,6 +419,78 @@ def test_percent_encoding_inside_base64() -> None:
     assert [f[:2] for f in found(token.encode())] == [(key, "base64>percent")]
 
 
+@pytest.mark.parametrize("alignments", [(0, 0, 0), (1, 2, 0), (2, 0, 1), (2, 2, 2)])
+def test_base64_three_deep_at_any_alignment(alignments: tuple[int, int, int]) -> None:
+    # No needle is composed three deep: the outer run is found by its shape.
+    key = make_key("live", 27)
+    first, second, third = (b"\x03" * n for n in alignments)
+    text = b64(third + b64(second + b64(first + key.encode()).encode()).encode())
+    lead = (len(third) + (len(second) + len(first) * 4 // 3) * 4 // 3) * 4 // 3
+    assert found(f"x: {text}\n".encode()) == [(key, "base64>base64>base64", 1, 4 + lead)]
+
+
+def test_helm_values_holding_a_dockerconfigjson_secret() -> None:
+    # A Secret manifest, base64 in a chart's values: the key three deep.
+    key = make_key("test", 28)
+    config = json.dumps({"auths": {"registry.example.com": {"auth": b64(f"deploy:{key}")}}})
+    manifest = f"kind: Secret\ndata:\n  .dockerconfigjson: {b64(config)}\n"
+    values = f"# values.yaml\nsecrets:\n  registry: {b64(manifest)}\n"
+    assert [f[:3] for f in found(values.encode())] == [(key, "base64>base64>base64", 3)]
+
+
+def test_json_escaped_base64_inside_base64() -> None:
+    # JSON may escape base64's slashes; the escapes are decoded before the base64.
+    key = make_key("live", 29)
+    inner = b64(b"\xff\xfe\xfd" * 5 + key.encode()).replace("/", "\\/")
+    assert "\\/" in inner
+    text = b64(json.dumps({"token": inner}).replace("\\\\/", "\\/"))
+    assert [f[:2] for f in found(f"{text}\n".encode())] == [(key, "base64>escape>base64")]
+
+
+def test_percent_escaped_base64_of_base64() -> None:
+    # A URL's query escapes + / = of a token.
+    key = make_key("live", 30)
+    token = b64(b64(b"\xfb\xff" + key.encode()).encode() + b"\xff\xff\xff")
+    query = token.replace("+", "%2B").replace("/", "%2F").replace("=", "%3D")
+    assert "%2F" in query
+    # The key's first bits: inner character 2, outer character (2 * 4 // 3) = 2.
+    assert not query[:3].count("%")
+    assert found(f"GET /cb?state={query}&x=1\n".encode()) == [
+        (key, "percent>base64>base64", 1, 15 + 2)]
+
+
+@pytest.mark.parametrize("inner", [hex_escape, lambda k: f"&#95;{k}", unicode_escape])
+def test_base64_of_base64_around_any_encoding(inner: Callable[[str], str]) -> None:
+    key = make_key("test", 31)
+    text = b64(b"\x05" + b64(b"\x06\x06" + inner(key).encode()).encode())
+    assert [f[0] for f in found(f"v={text}\n".encode())] == [key]
+
+
+def test_long_base64_runs_without_a_key_find_nothing() -> None:
+    # PEM lines, base64 of binary data and of text without a key, long identifiers and rules.
+    blob = bytes(range(256)) * 8
+    text = "\n".join([base64.encodebytes(blob).decode(), b64(blob), b64(b64(b64("x" * 300))),
+                      "test_" * 30, "-" * 80, "%2F" * 30, "\\/" * 30, b64(b64("hv_live_"))])
+    inspection = ENGINE.inspect(text.encode())
+    assert inspection.matches == [] and inspection.notes == []
+
+
+@pytest.mark.parametrize("filler", [0, 49_122, 65_000, 300_000])  # 49_122: across windows
+def test_three_deep_in_a_long_base64_run_is_found_once(filler: int) -> None:
+    # A long run is decoded a window at a time; windows overlap, the key is reported once.
+    key = make_key("live", 33)
+    text = b64(b"." * filler + b64(b64(key)).encode() + b"." * 5000)
+    assert [f[:2] for f in found(f"blob: {text}\n".encode())] == [
+        (key, "base64>base64>base64")]
+
+
+def test_three_deep_needs_decode_depth_three() -> None:
+    key = make_key("live", 32)
+    text = b64(b64(b64(key))).encode()
+    assert found(text, Engine(RULES, Limits(decode_depth=2))) == []
+    assert [f[1] for f in found(text)] == ["base64>base64>base64"]
+
+
 def test_decode_depth_limits_nesting() -> None:
     key = make_key("test", 22)
     command = f"powershell -enc {b64(key.encode('utf-16-le'))}"
@@ -418,12 +524,26 @@ def test_any_encoded_key_in_random_text_is_found_once_with_its_chain(hidden: Hid
     assert_found_once(ENGINE, hidden)
 
 
+BASE64_TEXT = st.text(st.sampled_from(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_%\\=\n "), max_size=600)
+
+
+@settings(max_examples=300)
+@given(text=BASE64_TEXT, layers=st.integers(0, 3))
+def test_random_base64_runs_find_nothing(text: str, layers: int) -> None:
+    # Long runs are decoded by their shape: random ones (and their base64) hold no key.
+    for _ in range(layers):
+        text = b64(text)
+    inspection = ENGINE.inspect(text.encode())
+    assert inspection.matches == [] and inspection.notes == []
+
+
 @settings(max_examples=200)
 @given(data=st.binary(max_size=2048), seed=st.integers(0, 100))
 def test_random_bytes_around_encoded_prefixes_never_crash(data: bytes, seed: int) -> None:
     key = make_key("live", seed)
     pieces = [b64(key)[:14], percent(key)[:20], hex_escape(key)[:24], unicode_escape(key)[:30],
-              key.encode().hex()[:30], key.encode().hex().upper()[:50]]
+              key.encode().hex()[:30], key.encode().hex().upper()[:50], b64(b64(b64(key)))[:70]]
     blob = data.join(p.encode() for p in pieces) + key.encode("utf-16-le")[:20] + data
     inspection = ENGINE.inspect(blob)
     assert all(note.message for note in inspection.notes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import os
@@ -61,6 +62,9 @@ def test_clean_changes_are_answered_fast_with_the_full_report(repo: GitRepo,
 @pytest.mark.parametrize("content", [
     f"key = '{make_key('live', 1)}'\n".encode(),
     b"docs say hv_test_ then 32 characters\n",  # a needle without a key: the engine decides
+    # Three encodings deep: no needle, but a long base64 run (the prefilter's run needle).
+    b"token: " + base64.b64encode(base64.b64encode(base64.b64encode(
+        make_key("live", 2).encode()))) + b"\n",
     b"binary\x00data",
     b"\xff\xfe not UTF-8",
     b"large text\n" * (1 << 17),  # over 1 MiB: the full scan's single Hyperscan pass is faster

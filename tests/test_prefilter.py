@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hvscan import prefilter as prefilter_module
-from hvscan.prefilter import LARGE_BUFFER, Prefilter
+from hvscan.prefilter import LARGE_BUFFER, Prefilter, Run
 
 # The third overlaps the first: the Teddy searcher reports one of two overlapping needles.
 NEEDLES = (b"hv_live_", b"hv_test_", b"live_x", b"\x00nul|*")
@@ -43,7 +43,8 @@ def engines(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     elif request.param == "no-teddy":
         monkeypatch.setattr(prefilter_module, "_compile_searcher", lambda needles: None)
     else:
-        monkeypatch.setattr(prefilter_module, "_compile_hyperscan", lambda *args: None)
+        monkeypatch.setattr(prefilter_module, "_compile_hyperscan", lambda *args, **kw: None)
+        monkeypatch.setattr(prefilter_module, "_run_scanner", lambda run: None)
     return str(request.param)
 
 
@@ -112,3 +113,26 @@ def test_which_needles_can_start_inside_another(needle: bytes, other: bytes) -> 
     expected = any(needle[at:at + len(other)] == other[:len(needle) - at]
                    for at in range(len(needle)))
     assert prefilter_module._can_start_inside(needle, other) == expected
+
+
+RUN = Run(b"ab", 5)
+
+
+@settings(max_examples=60, suppress_health_check=[
+    *settings.default.suppress_health_check, HealthCheck.function_scoped_fixture])
+@given(data=st.lists(st.sampled_from([b"a", b"b", b"ab" * 3, b"\n", b"hv_live_", b"."]),
+                     max_size=40).map(b"".join))
+def test_runs_are_found_on_every_path(engines: str, data: bytes) -> None:
+    # A run is no literal: Hyperscan's scan of its own, or two C passes, on every path.
+    import re
+
+    spans = [found.span() for found in re.finditer(rb"[ab]{5,}", data)]
+    wanted = expected(data) | ({RUN.pattern} if spans else set())
+    prefilter = Prefilter(NEEDLES, [RUN])
+    assert prefilter.hits(data) == wanted
+    for _ in range(2):
+        prefilter.hits(b"\n" * (LARGE_BUFFER - 1))  # warmed: the large path from now on
+    assert prefilter.hits(data) == prefilter.hits(memoryview(data)) == wanted
+    assert list(prefilter_module.run_spans(RUN, data)) == spans
+    assert list(prefilter_module.run_spans(RUN, data, large=False)) == spans
+    assert {(start, start + RUN.length) for start, _ in spans} <= set(prefilter.spans(data))

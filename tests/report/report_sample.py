@@ -19,7 +19,7 @@ from keygen import key_sha256, make_key
 from hvscan import __version__, scan
 from hvscan.engine import Engine
 from hvscan.keys import Exposure, Introduction, Removal, ScanRecord, conclude
-from hvscan.model import History, Origin
+from hvscan.model import Finding, History, Origin
 from hvscan.rules import load_builtin_rules
 from hvscan.sources import Blob, Failed, Skipped
 from hvscan.suppress import InlineAllow, Suppressor
@@ -47,6 +47,20 @@ def sample_keys() -> dict[str, str]:
         "history": make_key("live", "report-golden-history"),
         "allowed": make_key("test", "report-golden-allowed"),
     }
+
+
+def verified(finding: Finding, http_status: int, checked_at: str) -> None:
+    """``finding`` as verification leaves it when the built-in rule's API answered
+    ``http_status`` (org ID read next to the key)."""
+    spec = load_builtin_rules()[0].verify
+    assert spec is not None
+    answer = classify(spec, http_status, api_answered=True)
+    finding.verification = {
+        "status": answer.status, "http_status": answer.http_status, "org_id": "acme-7",
+        "org_id_source": "content", "checked_at": checked_at, "cached": False,
+        "detail": answer.detail,
+    }
+    finding.severity = verified_severity(finding.severity, finding.key_type, answer.status)
 
 
 def sample_result() -> scan.ScanResult:
@@ -82,15 +96,7 @@ def sample_result() -> scan.ScanResult:
     assert [f.source for f in result.findings] == ["file", "file", "history", "commit-message"]
     assert result.stats.placeholders_ignored == 1
     history = result.findings[2]
-    spec = load_builtin_rules()[0].verify
-    assert spec is not None
-    answer = classify(spec, 200, api_answered=True)
-    history.verification = {
-        "status": answer.status, "http_status": answer.http_status, "org_id": "acme-7",
-        "org_id_source": "content", "checked_at": "2024-06-01T08:00:00Z", "cached": False,
-        "detail": answer.detail,
-    }
-    history.severity = verified_severity(history.severity, history.key_type, answer.status)
+    verified(history, 200, "2024-06-01T08:00:00Z")
     assert history.severity == "critical"
     result.findings[1].encoding = "base64"
     result.scan = ScanRecord(command="git", repository="/work/project", head=HEAD_COMMIT,
@@ -154,16 +160,8 @@ def audit_result() -> scan.ScanResult:
     result = scan.Pipeline(engine).run(iter(events))
     result.engine = engine  # as the runner does: reports redact keys in names with it
     scan.settle(result, None, Suppressor())
-    spec = load_builtin_rules()[0].verify
-    assert spec is not None
-    answer = classify(spec, 401, api_answered=True)
     hostile = result.findings[4]
-    hostile.verification = {
-        "status": answer.status, "http_status": answer.http_status, "org_id": "acme-7",
-        "org_id_source": "content", "checked_at": "2024-06-02T08:00:00Z", "cached": False,
-        "detail": answer.detail,
-    }
-    hostile.severity = verified_severity(hostile.severity, hostile.key_type, answer.status)
+    verified(hostile, 401, "2024-06-02T08:00:00Z")
     assert hostile.severity == "low"
     result.scan = ScanRecord(command="git", repository=AUDIT_REPOSITORY, head=commits["head"],
                              refs=AUDIT_REFS, started=SCAN_STARTED, duration=SCAN_DURATION)

@@ -25,6 +25,11 @@ import json
 from datetime import datetime
 from typing import Any
 
+# A JSON library written for speed (its parser and encoder several times the standard library's):
+# shard reports run to hundreds of megabytes. Imported only on the many-repository and merge
+# paths, which import this module.
+import orjson
+
 from hvscan import __version__
 from hvscan.keys import Introduction, KeyEntry, Removal, ScanRecord
 from hvscan.model import Finding, History, Note
@@ -87,11 +92,13 @@ def check(data: Any, name: str) -> Report:
 def load(path: str) -> Report:
     """The JSON report in the file ``path``, checked."""
     try:
-        with open(path, encoding="utf-8") as file:
-            data = json.load(file)
+        with open(path, "rb") as file:
+            data = orjson.loads(file.read())
     except OSError as exc:
         raise ReportError(f"{path}: {exc.strerror}") from None
-    except ValueError:
+    except orjson.JSONDecodeError:
+        # Invalid UTF-8 and lone surrogates too, which hvscan never writes (``shown`` escapes
+        # them).
         raise ReportError(f"{path}: not an hvscan JSON report (not JSON)") from None
     return check(data, path)
 
@@ -274,26 +281,23 @@ def _finding(data: dict[str, Any]) -> Finding:
         data.get("untrusted_suppression"), history, repository=data.get("repository"))
 
 
-def _one_entry_a_line(report: Report) -> str:
-    """``report`` as JSON, each entry of its lists (findings, keys...) on a line of its own: as
-    easy to read and diff as an indented report, and written by the C encoder (an indented
-    dump of 100,000 findings takes three times as long)."""
-    encode = json.JSONEncoder().encode
-    members = []
-    for name, value in report.items():
-        if isinstance(value, list) and value:
-            entries = ",\n".join(f"    {encode(entry)}" for entry in value)
-            members.append(f"  {encode(name)}: [\n{entries}\n  ]")
-        else:
-            members.append(f"  {encode(name)}: {encode(value)}")
-    return "{\n" + ",\n".join(members) + "\n}\n"
+def _json(report: Report) -> str:
+    """``report`` as JSON, indented as a one-repository report is. Characters beyond ASCII are
+    written as they are (UTF-8), not escaped."""
+    try:
+        return orjson.dumps(report, option=orjson.OPT_INDENT_2).decode("utf-8") + "\n"
+    except TypeError:
+        # What orjson refuses: a lone surrogate (a repository named on the command line with
+        # bytes that are not UTF-8) or an integer beyond 64 bits (a hand-made shard). The
+        # standard encoder escapes the one and writes the other.
+        return json.dumps(report, indent=2) + "\n"
 
 
 def render(report: Report, output_format: str, options: ReportOptions) -> str:
     """``report`` in ``output_format``: JSON, JSON Lines and HTML from the dict itself (the key
     list and scan record included), the other formats from ``from_dict``."""
     if output_format == "json":
-        return _one_entry_a_line(report)
+        return _json(report)
     if output_format == "jsonl":
         from hvscan.report.jsonl_format import lines
 

@@ -4,6 +4,8 @@ reports, and rendering a joined report in every format."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -159,3 +161,34 @@ def test_html_is_the_page_of_the_joined_report(result: Any) -> None:
                  "merge")
     page = render(data, "html", ReportOptions())
     assert page.startswith("<!DOCTYPE html>") and '"command": "merge"' in page
+
+
+def test_json_is_indented_as_one_repositorys_and_utf8(result: Any) -> None:
+    data = merge([for_repository(report_dict(reported(result), ReportOptions()), "org/é")],
+                 "merge")
+    text = render(data, "json", ReportOptions())
+    assert text == json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_what_the_fast_encoder_refuses_is_written_by_the_standard_one() -> None:
+    # A repository named on the command line with bytes that are not UTF-8.
+    data = merge([_report("r\udcff", _finding("r\udcff", "x.py", 1))], "merge")
+    text = render(data, "json", ReportOptions())
+    assert json.loads(text) == data and "\\udcff" in text
+
+
+def test_a_report_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "latin.json").write_bytes(b'{"tool": "hvscan", "x": "\xe9"}')
+    with pytest.raises(ReportError, match=r"latin\.json: not an hvscan JSON report \(not JSON\)"):
+        load(str(tmp_path / "latin.json"))
+
+
+def test_the_fast_json_library_is_not_imported_by_hvscan_dir(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("print('hello')\n")
+    code = ("import sys\nfrom hvscan.fastpath import main\nsys.argv[1:] = ['dir', 'app.py']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print('orjson' in sys.modules, 'hvscan.report.merge' in sys.modules,"
+            " file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          check=False)
+    assert done.stderr.decode().strip().splitlines()[-1] == "False False"

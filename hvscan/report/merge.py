@@ -14,9 +14,10 @@ show them (``hvscan.shown``): no key beyond --show-secrets, names escaped.
   worst severity, introductions, refs, repositories and paths united, ``pushed`` and
   ``in_head`` true when any is), ``scan.repositories`` sorted by repository. Joining reports is
   associative: shards merged give what one run over all their repositories gives.
-- ``from_dict`` rebuilds the ``ScanResult`` the report formats render (findings, keys and
-  scan record; the keys' ``repositories`` are in the JSON formats only), for every format but
-  JSON, JSON Lines and HTML, which are written from the dict itself.
+- ``from_dict`` rebuilds the ``ScanResult`` the report formats render (findings, keys with
+  their ``repositories``, and scan record; the introductions' ``repository`` is in the JSON
+  formats and HTML only), for every format but JSON, JSON Lines and HTML, which are written
+  from the dict itself.
 """
 
 from __future__ import annotations
@@ -252,7 +253,8 @@ def _key(data: dict[str, Any]) -> KeyEntry:
         tuple(_introduction(i) for i in data.get("introductions", [])), data.get("in_head"),
         tuple(data.get("head_paths", [])),
         tuple(Removal(r["commit"], r["path"], r.get("date")) for r in data.get("removed_in", [])),
-        tuple(data.get("refs") or ()), data.get("pushed"), data.get("remediation", ""))
+        tuple(data.get("refs") or ()), data.get("pushed"), data.get("remediation", ""),
+        tuple(data.get("repositories") or ()))
 
 
 def _introduction(data: dict[str, Any]) -> Introduction:

@@ -79,6 +79,10 @@ def _key(entry: KeyEntry, options: ReportOptions) -> list[str]:
     if entry.verification:
         head += f", verified {entry.verification['status']}"
     lines = [head]
+    if entry.repositories:  # a report of several repositories
+        count = len(entry.repositories)
+        lines.append(f"    in {count} {'repository' if count == 1 else 'repositories'}: "
+                     f"{', '.join(entry.repositories)}")
     first = entry.first
     if first is not None and first.commit:
         where = f" at {first.path}" if first.path else f"'s {first.source.replace('-', ' ')}"

@@ -192,3 +192,38 @@ def test_the_fast_json_library_is_not_imported_by_hvscan_dir(tmp_path: Path) -> 
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                           check=False)
     assert done.stderr.decode().strip().splitlines()[-1] == "False False"
+
+
+def _two_repositories(result: Any) -> dict[str, Any]:
+    """``result``'s report as if each of its keys were found in org/one and org/two."""
+    report = report_dict(reported(result), ReportOptions())
+    return merge([for_repository(report, "org/two"), for_repository(report, "org/one")],
+                 "merge")
+
+
+def test_text_report_names_each_keys_repositories(result: Any) -> None:
+    assert result.keys and result.findings
+    text = render(_two_repositories(result), "text", ReportOptions())
+    keys = text.split("Keys to revoke")[1]
+    assert keys.count("    in 2 repositories: org/one, org/two\n") == len(result.keys)
+    # One repository's report says nothing of repositories.
+    assert " repositories: " not in renderer("text")(result, ReportOptions())
+
+
+def test_sarif_keys_carry_their_repositories_only_across_several(result: Any) -> None:
+    sarif = json.loads(render(_two_repositories(result), "sarif", ReportOptions()))
+    assert "org/one" in json.dumps(sarif)
+    assert '"repositories"' not in renderer("sarif")(result, ReportOptions())
+
+
+def test_html_revoke_list_and_key_cards_name_each_keys_repositories(result: Any) -> None:
+    page = render(_two_repositories(result), "html", ReportOptions())
+    revoke = page.split('id="revoke-table"')[1].split("</table>")[0]
+    assert "<th>repositories</th>" in revoke
+    assert revoke.count("<td><code>org/one</code> <code>org/two</code></td>") == len(result.keys)
+    cards = page.split("<article")[1:]
+    assert len(cards) == len(result.keys)
+    assert all("<p>Repositories (2): <code>org/one</code> <code>org/two</code></p>" in card
+               for card in cards)
+    single = renderer("html")(result, ReportOptions())
+    assert "<th>repositories</th>" not in single and "Repositories (" not in single

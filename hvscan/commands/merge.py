@@ -30,5 +30,6 @@ def run(paths: tuple[Path, ...], output: OutputOptions) -> NoReturn:
     except merge.ReportError as exc:
         raise HvscanError(str(exc)) from None
     merged = merge.merge(reports, "merge")
-    deliver(merge.from_dict(merged),
-            merge.render(merged, output.output_format, report_options(output)), output)
+    deliver(merge.without_findings(merged),
+            merge.render(merged, output.output_format, report_options(output)), output,
+            merge.counts(merged))

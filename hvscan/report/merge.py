@@ -14,6 +14,8 @@ show them (``hvscan.shown``): no key beyond --show-secrets, names escaped.
   worst severity, introductions, refs, repositories and paths united, ``pushed`` and
   ``in_head`` true when any is), ``scan.repositories`` sorted by repository. Joining reports is
   associative: shards merged give what one run over all their repositories gives.
+- ``counts`` and ``without_findings`` give ``runner.deliver`` what it decides the exit code and
+  the lines on standard error from, without rebuilding the findings.
 - ``from_dict`` rebuilds the ``ScanResult`` the report formats render (findings, keys with
   their ``repositories``, and scan record; the introductions' ``repository`` is in the JSON
   formats and HTML only), for every format but JSON, JSON Lines and HTML, which are written
@@ -23,6 +25,7 @@ show them (``hvscan.shown``): no key beyond --show-secrets, names escaped.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +38,7 @@ from hvscan import __version__
 from hvscan.keys import Introduction, KeyEntry, Removal, ScanRecord
 from hvscan.model import Finding, History, Note
 from hvscan.report import ReportOptions, renderer
+from hvscan.report.text_format import Counts
 from hvscan.rules import SEVERITIES
 from hvscan.scan import ScanResult, Stats
 from hvscan.sources import Failed, Skipped
@@ -219,12 +223,30 @@ def _key_order(key: dict[str, Any]) -> tuple[Any, ...]:
             -len(key.get("introductions", [])), key["secret_sha256"])
 
 
+def counts(report: Report) -> Counts:
+    """What the summary line and the exit code read of ``report``'s findings and keys, counted
+    from the dict: ``runner.deliver`` decides from these and ``without_findings(report)``."""
+    findings = report.get("findings", [])
+    return Counts(Counter(f["severity"] for f in findings),
+                  Counter(f["verification"]["status"] for f in findings if f.get("verification")),
+                  len(report.get("keys", [])))
+
+
 def from_dict(report: Report) -> ScanResult:
     """The ``ScanResult`` a report formats renders for ``report`` (the findings, suppressed
-    findings, skipped files, errors, notes and statistics it holds)."""
-    result = ScanResult()
+    findings and keys, and what ``without_findings`` holds)."""
+    result = without_findings(report)
     result.findings = [_finding(f) for f in report.get("findings", [])]
     result.suppressed = [_finding(f) for f in report.get("suppressed", [])]
+    result.keys = [_key(k) for k in report.get("keys", [])]
+    return result
+
+
+def without_findings(report: Report) -> ScanResult:
+    """``report``'s result without its findings and keys: the skipped files, errors, notes,
+    statistics and scan record, all ``runner.deliver`` needs beside ``counts`` (rebuilding
+    100,000 findings costs as much as parsing them)."""
+    result = ScanResult()
     result.skipped = [Skipped(s["path"], s["reason"]) for s in report.get("skipped", [])]
     result.errors = [Failed(e["path"], e["message"]) for e in report.get("errors", [])]
     result.notes = [Note(n.get("path"), n["message"], bool(n.get("limit")), n["source"],
@@ -233,7 +255,6 @@ def from_dict(report: Report) -> ScanResult:
     for name in stats.__annotations__:
         setattr(stats, name, int(report.get("stats", {}).get(name, 0)))
     result.stats = stats
-    result.keys = [_key(k) for k in report.get("keys", [])]
     scan = report.get("scan") or {}
     refs = scan.get("refs")
     result.scan = ScanRecord(scan.get("command"), scan.get("repository"), scan.get("head"),

@@ -17,13 +17,17 @@ from hvscan.report.json_format import report_dict
 from hvscan.report.merge import (
     ReportError,
     check,
+    counts,
     for_repository,
     from_dict,
     load,
     merge,
     merge_keys,
     render,
+    without_findings,
 )
+from hvscan.report.text_format import counts as result_counts
+from hvscan.report.text_format import summary
 from hvscan.shown import reported
 
 SHA_A, SHA_B = "a" * 64, "b" * 64
@@ -227,3 +231,15 @@ def test_html_revoke_list_and_key_cards_name_each_keys_repositories(result: Any)
                for card in cards)
     single = renderer("html")(result, ReportOptions())
     assert "<th>repositories</th>" not in single and "Repositories (" not in single
+
+
+def test_the_verdict_counted_from_the_dict_is_the_rebuilt_results(result: Any) -> None:
+    data = _two_repositories(result)
+    data["findings"][0]["verification"] = {"status": "revoked", "checked_at": "2026-01-01"}
+    rebuilt = from_dict(data)
+    tally = counts(data)
+    assert tally == result_counts(rebuilt) and tally.verified["revoked"] >= 1
+    assert sum(tally.severities.values()) == len(data["findings"])
+    assert summary(without_findings(data), tally) == summary(rebuilt)
+    assert without_findings(data).findings == [] and without_findings(data).errors == \
+        rebuilt.errors

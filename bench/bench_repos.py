@@ -2,6 +2,7 @@
 
     flock /work/wt/bench.lock python bench/bench_repos.py            # 40 repositories, --jobs 2
     flock /work/wt/bench.lock python bench/bench_repos.py --repos 10 --merge-reports 20
+    flock /work/wt/bench.lock python bench/bench_repos.py --skip-repos   # the merge only
 
 1. ``--repos`` bare clones (hard-linked, under different names) of real projects: flask's
    mirror in /work/.mirror and hvscan's own repository, alternately. Each is audited alone
@@ -14,7 +15,7 @@
    in the sum); the peak summed resident set (Rss, shared pages counted in each) is shown too.
 2. ``--merge-reports`` JSON shard reports of ``--findings`` findings each (generated: 10
    repositories a report, keys shared across reports; written as a shard run writes its
-   report, one entry a line) joined with ``hvscan merge --format json``. Target: under 2 s.
+   report, indented) joined with ``hvscan merge --format json``. Target: under 2 s.
 """
 
 from __future__ import annotations

@@ -55,7 +55,9 @@ class Exposure(NamedTuple):
 
 class KeyEntry(NamedTuple):
     """One distinct key of a report (docs/report-format.md, "Keys"). ``secret`` is the key
-    itself; reports show it only with --show-secrets (``hvscan.shown.reported`` replaces it)."""
+    itself; reports show it only with --show-secrets (``hvscan.shown.reported`` replaces it).
+    ``repositories``: those the key is in, for a report that spans several (a many-repository
+    audit or ``hvscan merge``, ``hvscan.report.merge``); empty for one repository's."""
 
     secret_sha256: str
     rule_id: str
@@ -73,6 +75,7 @@ class KeyEntry(NamedTuple):
     refs: tuple[str, ...]
     pushed: bool | None
     remediation: str
+    repositories: tuple[str, ...] = ()
 
     def __repr__(self) -> str:  # never the key, as Finding's
         shown = ", ".join(f"{name}={value!r}" for name, value in self._asdict().items()

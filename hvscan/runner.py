@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from hvscan.committed import CommittedFile
     from hvscan.report import ReportOptions
+    from hvscan.report.text_format import Counts
     from hvscan.scan import Annotate, Pipeline, ScanResult
     from hvscan.verify import VerifyStep
 
@@ -184,9 +185,13 @@ def report_options(output_options: OutputOptions) -> ReportOptions:
                          color=output_options.output is None and want_color(output_options.color))
 
 
-def deliver(result: ScanResult, text: str, output_options: OutputOptions) -> NoReturn:
+def deliver(result: ScanResult, text: str, output_options: OutputOptions,
+            tally: Counts | None = None) -> NoReturn:
     """Write the report ``text`` of ``result`` where the options say (a run that streamed
-    part of it to standard output gives the rest) and exit with the result's exit code."""
+    part of it to standard output gives the rest) and exit with the result's exit code.
+    ``tally`` counts the findings and keys when ``result`` does not hold them (a joined report,
+    ``hvscan.report.merge.counts``)."""
+    from hvscan.report.text_format import counts, summary
     from hvscan.rules import severity_rank
 
     output_format, output, fail_on, exit_zero, strict, _, show_secrets, _ = output_options
@@ -204,16 +209,14 @@ def deliver(result: ScanResult, text: str, output_options: OutputOptions) -> NoR
         except OSError as exc:
             raise HvscanError(f"cannot write report to {output}: {exc.strerror}") from None
         if output_format != "text":
-            from hvscan.report.text_format import summary
-
-            print(summary(result), file=sys.stderr)
+            print(summary(result, tally), file=sys.stderr)
     if strict:
         fail_if_incomplete(result, show_secrets=show_secrets)
     if result.errors:
         sys.exit(EXIT_ERROR)
     threshold = None if fail_on == "none" else severity_rank(fail_on)
     failing = threshold is not None and any(
-        severity_rank(f.severity) >= threshold for f in result.findings
+        severity_rank(severity) >= threshold for severity in (tally or counts(result)).severities
     )
     sys.exit(EXIT_FINDINGS if failing and not exit_zero else EXIT_CLEAN)
 

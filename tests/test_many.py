@@ -148,6 +148,16 @@ def test_merge_exit_codes_and_formats(run_hvscan: Run, fleet: Fleet) -> None:
     assert _run(run_hvscan, fleet, "one", "two", "--format", "json", "-o", out).returncode == 1
     assert run_hvscan("merge", out).returncode == 1
     assert run_hvscan("merge", out, "--fail-on", "critical").returncode == 0
+    # Written from the joined dict: the exit code and the summary line counted from it.
+    # (the text report's summary line is counted from the findings rebuilt as objects).
+    as_json = run_hvscan("merge", out, "--format", "json", "-o", fleet.root / "m.json")
+    as_text = run_hvscan("merge", out).stdout
+    assert as_json.returncode == 1
+    assert as_json.stderr == as_text.splitlines(keepends=True)[-1]
+    assert as_json.stderr == b"hvscan: scanned 3 files (147 B); 3 findings (3 high); " \
+        b"2 distinct keys\n"
+    assert run_hvscan("merge", out, "--format", "json", "--fail-on", "critical").returncode == 0
+    assert b"    in 1 repository: " in as_text
     text = run_hvscan("merge", out, "--format", "sarif").stdout
     assert json.loads(text)["runs"][0]["results"][0]["properties"]["repository"] == "one"
     foreign = fleet.root / "other.json"

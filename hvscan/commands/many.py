@@ -119,10 +119,9 @@ def run(repositories: Repositories, history: HistoryOptions, progress: bool | No
     finally:
         tracker.close()
     merged = merge.merge(reports, "git")
-    result = merge.from_dict(merged)
     text = (lines(merged, findings=False) if streaming
             else merge.render(merged, output.output_format, report_options(output)))
-    deliver(result, text, output)
+    deliver(merge.without_findings(merged), text, output, merge.counts(merged))
 
 
 def _cores() -> int:

@@ -295,6 +295,9 @@ def _revoke_list(keys: list[dict[str, Any]], secrets: dict[str, str]) -> str:
                 "<p>No key to revoke.</p>\n</section>\n")
     rows = []
     cards = []
+    # A report of several repositories (a many-repository audit, hvscan merge) names each
+    # key's; one repository's report has no such column.
+    several = any("repositories" in key for key in keys)
     for number, key in enumerate(keys, 1):
         shown = secrets.get(key["secret_sha256"], key["secret_redacted"])
         first = key["first"]
@@ -305,7 +308,8 @@ def _revoke_list(keys: list[dict[str, Any]], secrets: dict[str, str]) -> str:
             f"<td class=\"word\"><a href=\"#{_key_id(key)}\"><code>{_e(shown)}</code></a></td>"
             f"<td>{_e(key['rule_id'])} <span class=\"muted\">({_e(key['key_type'])})</span></td>"
             f"<td>{_verification(key['verification'])}</td><td>{_exposure(key)}</td>"
-            f"<td>{len(key['introductions'])}</td><td>{first_text}</td></tr>\n")
+            f"<td>{len(key['introductions'])}</td><td>{first_text}</td>"
+            + (f"<td>{_repositories(key)}</td>" if several else "") + "</tr>\n")
         cards.append(_key_card(number, key, shown))
     return (
         "<section id=\"revoke\">\n<h2>Keys to revoke</h2>\n"
@@ -313,7 +317,8 @@ def _revoke_list(keys: list[dict[str, Any]], secrets: dict[str, str]) -> str:
         "introductions). Revoke each key before purging it from history.</p>\n"
         "<table id=\"revoke-table\"><thead><tr><th>#</th><th>severity</th><th>key</th>"
         "<th>rule</th><th>verification</th><th>exposure</th><th>introductions</th>"
-        "<th>first introduced</th></tr></thead>\n<tbody>\n" + "".join(rows)
+        "<th>first introduced</th>" + ("<th>repositories</th>" if several else "")
+        + "</tr></thead>\n<tbody>\n" + "".join(rows)
         + "</tbody></table>\n</section>\n<section id=\"timelines\">\n<h2>Exposure</h2>\n"
         "<p class=\"muted\">Each row is a path, time runs left to right: a dot where a commit "
         "introduced the key (hollow: no ref reaches it), a bar while the path held it, a green "
@@ -321,6 +326,10 @@ def _revoke_list(keys: list[dict[str, Any]], secrets: dict[str, str]) -> str:
         "it; a dashed bar stays in history outside HEAD (another branch).</p>\n"
         + "".join(cards) + "</section>\n"
     )
+
+
+def _repositories(key: dict[str, Any]) -> str:
+    return " ".join(f"<code>{_e(name)}</code>" for name in key.get("repositories") or [])
 
 
 def _key_card(number: int, key: dict[str, Any], shown: str) -> str:
@@ -346,7 +355,9 @@ def _key_card(number: int, key: dict[str, Any], shown: str) -> str:
         f"</span></h3>\n"
         f"<p>{_exposure(key)} verification: {_verification(key['verification'])}</p>\n"
         f"<div class=\"timeline\">{_timeline(key)}</div>\n"
-        f"<p>Reached from: {refs_text}</p>\n"
+        + (f"<p>Repositories ({len(key['repositories'])}): {_repositories(key)}</p>\n"
+           if "repositories" in key else "")
+        + f"<p>Reached from: {refs_text}</p>\n"
         f"<p>At HEAD in: {head}</p>\n"
         + (f"<p>Removed in:</p><ul>{removed}</ul>\n" if removed else "")
         + f"<details><summary>{counted(len(key['introductions']), 'introduction')}</summary>"

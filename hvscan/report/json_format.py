@@ -67,6 +67,8 @@ def key_dict(entry: KeyEntry, options: ReportOptions) -> dict[str, Any]:
     }
     if options.show_secrets:
         data["secret"] = entry.secret
+    if entry.repositories:  # last, as a many-repository report places it
+        data["repositories"] = list(entry.repositories)
     return data
 
 

@@ -14,21 +14,31 @@ show them (``hvscan.shown``): no key beyond --show-secrets, names escaped.
   worst severity, introductions, refs, repositories and paths united, ``pushed`` and
   ``in_head`` true when any is), ``scan.repositories`` sorted by repository. Joining reports is
   associative: shards merged give what one run over all their repositories gives.
-- ``from_dict`` rebuilds the ``ScanResult`` the report formats render (findings, keys and
-  scan record; the keys' ``repositories`` are in the JSON formats only), for every format but
-  JSON, JSON Lines and HTML, which are written from the dict itself.
+- ``counts`` and ``without_findings`` give ``runner.deliver`` what it decides the exit code and
+  the lines on standard error from, without rebuilding the findings.
+- ``from_dict`` rebuilds the ``ScanResult`` the report formats render (findings, keys with
+  their ``repositories``, and scan record; the introductions' ``repository`` is in the JSON
+  formats and HTML only), for every format but JSON, JSON Lines and HTML, which are written
+  from the dict itself.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import datetime
 from typing import Any
+
+# A JSON library written for speed (its parser and encoder several times the standard library's):
+# shard reports run to hundreds of megabytes. Imported only on the many-repository and merge
+# paths, which import this module.
+import orjson
 
 from hvscan import __version__
 from hvscan.keys import Introduction, KeyEntry, Removal, ScanRecord
 from hvscan.model import Finding, History, Note
 from hvscan.report import ReportOptions, renderer
+from hvscan.report.text_format import Counts
 from hvscan.rules import SEVERITIES
 from hvscan.scan import ScanResult, Stats
 from hvscan.sources import Failed, Skipped
@@ -87,11 +97,13 @@ def check(data: Any, name: str) -> Report:
 def load(path: str) -> Report:
     """The JSON report in the file ``path``, checked."""
     try:
-        with open(path, encoding="utf-8") as file:
-            data = json.load(file)
+        with open(path, "rb") as file:
+            data = orjson.loads(file.read())
     except OSError as exc:
         raise ReportError(f"{path}: {exc.strerror}") from None
-    except ValueError:
+    except orjson.JSONDecodeError:
+        # Invalid UTF-8 and lone surrogates too, which hvscan never writes (``shown`` escapes
+        # them).
         raise ReportError(f"{path}: not an hvscan JSON report (not JSON)") from None
     return check(data, path)
 
@@ -211,12 +223,30 @@ def _key_order(key: dict[str, Any]) -> tuple[Any, ...]:
             -len(key.get("introductions", [])), key["secret_sha256"])
 
 
+def counts(report: Report) -> Counts:
+    """What the summary line and the exit code read of ``report``'s findings and keys, counted
+    from the dict: ``runner.deliver`` decides from these and ``without_findings(report)``."""
+    findings = report.get("findings", [])
+    return Counts(Counter(f["severity"] for f in findings),
+                  Counter(f["verification"]["status"] for f in findings if f.get("verification")),
+                  len(report.get("keys", [])))
+
+
 def from_dict(report: Report) -> ScanResult:
     """The ``ScanResult`` a report formats renders for ``report`` (the findings, suppressed
-    findings, skipped files, errors, notes and statistics it holds)."""
-    result = ScanResult()
+    findings and keys, and what ``without_findings`` holds)."""
+    result = without_findings(report)
     result.findings = [_finding(f) for f in report.get("findings", [])]
     result.suppressed = [_finding(f) for f in report.get("suppressed", [])]
+    result.keys = [_key(k) for k in report.get("keys", [])]
+    return result
+
+
+def without_findings(report: Report) -> ScanResult:
+    """``report``'s result without its findings and keys: the skipped files, errors, notes,
+    statistics and scan record, all ``runner.deliver`` needs beside ``counts`` (rebuilding
+    100,000 findings costs as much as parsing them)."""
+    result = ScanResult()
     result.skipped = [Skipped(s["path"], s["reason"]) for s in report.get("skipped", [])]
     result.errors = [Failed(e["path"], e["message"]) for e in report.get("errors", [])]
     result.notes = [Note(n.get("path"), n["message"], bool(n.get("limit")), n["source"],
@@ -225,7 +255,6 @@ def from_dict(report: Report) -> ScanResult:
     for name in stats.__annotations__:
         setattr(stats, name, int(report.get("stats", {}).get(name, 0)))
     result.stats = stats
-    result.keys = [_key(k) for k in report.get("keys", [])]
     scan = report.get("scan") or {}
     refs = scan.get("refs")
     result.scan = ScanRecord(scan.get("command"), scan.get("repository"), scan.get("head"),
@@ -245,7 +274,8 @@ def _key(data: dict[str, Any]) -> KeyEntry:
         tuple(_introduction(i) for i in data.get("introductions", [])), data.get("in_head"),
         tuple(data.get("head_paths", [])),
         tuple(Removal(r["commit"], r["path"], r.get("date")) for r in data.get("removed_in", [])),
-        tuple(data.get("refs") or ()), data.get("pushed"), data.get("remediation", ""))
+        tuple(data.get("refs") or ()), data.get("pushed"), data.get("remediation", ""),
+        tuple(data.get("repositories") or ()))
 
 
 def _introduction(data: dict[str, Any]) -> Introduction:
@@ -274,26 +304,23 @@ def _finding(data: dict[str, Any]) -> Finding:
         data.get("untrusted_suppression"), history, repository=data.get("repository"))
 
 
-def _one_entry_a_line(report: Report) -> str:
-    """``report`` as JSON, each entry of its lists (findings, keys...) on a line of its own: as
-    easy to read and diff as an indented report, and written by the C encoder (an indented
-    dump of 100,000 findings takes three times as long)."""
-    encode = json.JSONEncoder().encode
-    members = []
-    for name, value in report.items():
-        if isinstance(value, list) and value:
-            entries = ",\n".join(f"    {encode(entry)}" for entry in value)
-            members.append(f"  {encode(name)}: [\n{entries}\n  ]")
-        else:
-            members.append(f"  {encode(name)}: {encode(value)}")
-    return "{\n" + ",\n".join(members) + "\n}\n"
+def _json(report: Report) -> str:
+    """``report`` as JSON, indented as a one-repository report is. Characters beyond ASCII are
+    written as they are (UTF-8), not escaped."""
+    try:
+        return orjson.dumps(report, option=orjson.OPT_INDENT_2).decode("utf-8") + "\n"
+    except TypeError:
+        # What orjson refuses: a lone surrogate (a repository named on the command line with
+        # bytes that are not UTF-8) or an integer beyond 64 bits (a hand-made shard). The
+        # standard encoder escapes the one and writes the other.
+        return json.dumps(report, indent=2) + "\n"
 
 
 def render(report: Report, output_format: str, options: ReportOptions) -> str:
     """``report`` in ``output_format``: JSON, JSON Lines and HTML from the dict itself (the key
     list and scan record included), the other formats from ``from_dict``."""
     if output_format == "json":
-        return _one_entry_a_line(report)
+        return _json(report)
     if output_format == "jsonl":
         from hvscan.report.jsonl_format import lines
 

@@ -4,7 +4,7 @@ distinct key: where it stands and what to do), notes, errors and a summary line.
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from hvscan.model import place
 from hvscan.report import ReportOptions, finding_details, shown_secret
@@ -79,6 +79,10 @@ def _key(entry: KeyEntry, options: ReportOptions) -> list[str]:
     if entry.verification:
         head += f", verified {entry.verification['status']}"
     lines = [head]
+    if entry.repositories:  # a report of several repositories
+        count = len(entry.repositories)
+        lines.append(f"    in {count} {'repository' if count == 1 else 'repositories'}: "
+                     f"{', '.join(entry.repositories)}")
     first = entry.first
     if first is not None and first.commit:
         where = f" at {first.path}" if first.path else f"'s {first.source.replace('-', ' ')}"
@@ -112,21 +116,41 @@ def _finding(f: Finding, options: ReportOptions, label: str = "") -> list[str]:
     return lines
 
 
-def summary(result: ScanResult) -> str:
+class Counts(NamedTuple):
+    """What the summary line and the exit code read of a report's findings and keys: how many
+    findings of each severity and of each verification status, and how many keys. Counted from
+    a result (``counts``) or from a report's dict (``hvscan.report.merge.counts``: a joined
+    report written as JSON need not rebuild its findings to be summed up)."""
+
+    severities: Counter[str]
+    verified: Counter[str]
+    keys: int
+
+
+def counts(result: ScanResult) -> Counts:
+    return Counts(Counter(f.severity for f in result.findings),
+                  Counter(f.verification["status"] for f in result.findings if f.verification),
+                  len(result.keys))
+
+
+def summary(result: ScanResult, tally: Counts | None = None) -> str:
+    """The summary line of ``result``, whose findings and keys ``tally`` counts (by default,
+    counted from the result)."""
     stats = result.stats
-    counts = Counter(f.severity for f in result.findings)
+    tally = tally or counts(result)
+    found = sum(tally.severities.values())
     by_severity = ", ".join(
-        f"{counts[s]} {s}" for s in reversed(SEVERITIES) if counts[s]
+        f"{tally.severities[s]} {s}" for s in reversed(SEVERITIES) if tally.severities[s]
     )
-    findings = counted(len(result.findings), "finding")
+    findings = counted(found, "finding")
     if by_severity:
         findings += f" ({by_severity})"
     parts = [
         scanned(stats.files_scanned, stats.bytes_scanned),
         findings,
     ]
-    if 0 < len(result.keys) < len(result.findings):  # what to revoke: 8 findings, 7 keys
-        parts.append(counted(len(result.keys), "distinct key"))
+    if 0 < tally.keys < found:  # what to revoke: 8 findings, 7 keys
+        parts.append(counted(tally.keys, "distinct key"))
     if stats.archive_members:
         parts.append(f"{counted(stats.archive_members, 'archive member')} opened")
     if stats.files_skipped:
@@ -134,9 +158,9 @@ def summary(result: ScanResult) -> str:
     if stats.notes:
         limits = f", {stats.limits_hit} of them limits reached" if stats.limits_hit else ""
         parts.append(f"{counted(stats.notes, 'note')}{limits}")
-    verified = Counter(f.verification["status"] for f in result.findings if f.verification)
-    if verified:
-        parts.append("verification: " + ", ".join(f"{n} {s}" for s, n in sorted(verified.items())))
+    if tally.verified:
+        parts.append("verification: " + ", ".join(f"{n} {s}"
+                                                  for s, n in sorted(tally.verified.items())))
     if stats.findings_filtered:
         parts.append(f"{stats.findings_filtered} not shown (verification filter)")
     if stats.suppressed:

@@ -4,6 +4,8 @@ reports, and rendering a joined report in every format."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +17,17 @@ from hvscan.report.json_format import report_dict
 from hvscan.report.merge import (
     ReportError,
     check,
+    counts,
     for_repository,
     from_dict,
     load,
     merge,
     merge_keys,
     render,
+    without_findings,
 )
+from hvscan.report.text_format import counts as result_counts
+from hvscan.report.text_format import summary
 from hvscan.shown import reported
 
 SHA_A, SHA_B = "a" * 64, "b" * 64
@@ -159,3 +165,81 @@ def test_html_is_the_page_of_the_joined_report(result: Any) -> None:
                  "merge")
     page = render(data, "html", ReportOptions())
     assert page.startswith("<!DOCTYPE html>") and '"command": "merge"' in page
+
+
+def test_json_is_indented_as_one_repositorys_and_utf8(result: Any) -> None:
+    data = merge([for_repository(report_dict(reported(result), ReportOptions()), "org/é")],
+                 "merge")
+    text = render(data, "json", ReportOptions())
+    assert text == json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_what_the_fast_encoder_refuses_is_written_by_the_standard_one() -> None:
+    # A repository named on the command line with bytes that are not UTF-8.
+    data = merge([_report("r\udcff", _finding("r\udcff", "x.py", 1))], "merge")
+    text = render(data, "json", ReportOptions())
+    assert json.loads(text) == data and "\\udcff" in text
+
+
+def test_a_report_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "latin.json").write_bytes(b'{"tool": "hvscan", "x": "\xe9"}')
+    with pytest.raises(ReportError, match=r"latin\.json: not an hvscan JSON report \(not JSON\)"):
+        load(str(tmp_path / "latin.json"))
+
+
+def test_the_fast_json_library_is_not_imported_by_hvscan_dir(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("print('hello')\n")
+    code = ("import sys\nfrom hvscan.fastpath import main\nsys.argv[1:] = ['dir', 'app.py']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print('orjson' in sys.modules, 'hvscan.report.merge' in sys.modules,"
+            " file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          check=False)
+    assert done.stderr.decode().strip().splitlines()[-1] == "False False"
+
+
+def _two_repositories(result: Any) -> dict[str, Any]:
+    """``result``'s report as if each of its keys were found in org/one and org/two."""
+    report = report_dict(reported(result), ReportOptions())
+    return merge([for_repository(report, "org/two"), for_repository(report, "org/one")],
+                 "merge")
+
+
+def test_text_report_names_each_keys_repositories(result: Any) -> None:
+    assert result.keys and result.findings
+    text = render(_two_repositories(result), "text", ReportOptions())
+    keys = text.split("Keys to revoke")[1]
+    assert keys.count("    in 2 repositories: org/one, org/two\n") == len(result.keys)
+    # One repository's report says nothing of repositories.
+    assert " repositories: " not in renderer("text")(result, ReportOptions())
+
+
+def test_sarif_keys_carry_their_repositories_only_across_several(result: Any) -> None:
+    sarif = json.loads(render(_two_repositories(result), "sarif", ReportOptions()))
+    assert "org/one" in json.dumps(sarif)
+    assert '"repositories"' not in renderer("sarif")(result, ReportOptions())
+
+
+def test_html_revoke_list_and_key_cards_name_each_keys_repositories(result: Any) -> None:
+    page = render(_two_repositories(result), "html", ReportOptions())
+    revoke = page.split('id="revoke-table"')[1].split("</table>")[0]
+    assert "<th>repositories</th>" in revoke
+    assert revoke.count("<td><code>org/one</code> <code>org/two</code></td>") == len(result.keys)
+    cards = page.split("<article")[1:]
+    assert len(cards) == len(result.keys)
+    assert all("<p>Repositories (2): <code>org/one</code> <code>org/two</code></p>" in card
+               for card in cards)
+    single = renderer("html")(result, ReportOptions())
+    assert "<th>repositories</th>" not in single and "Repositories (" not in single
+
+
+def test_the_verdict_counted_from_the_dict_is_the_rebuilt_results(result: Any) -> None:
+    data = _two_repositories(result)
+    data["findings"][0]["verification"] = {"status": "revoked", "checked_at": "2026-01-01"}
+    rebuilt = from_dict(data)
+    tally = counts(data)
+    assert tally == result_counts(rebuilt) and tally.verified["revoked"] >= 1
+    assert sum(tally.severities.values()) == len(data["findings"])
+    assert summary(without_findings(data), tally) == summary(rebuilt)
+    assert without_findings(data).findings == [] and without_findings(data).errors == \
+        rebuilt.errors

@@ -242,35 +242,67 @@ def _escapes_of(text: bytes) -> tuple[str, bytes, Callable[[bytes], tuple[bytes,
 
 
 def _long_run_regions(buf: Buffer, done: Spans, run: Run) -> Iterator[Region]:
-    """Each long run no needle has decoded, a window of at most _REACH characters at a time
+    """Each long run no needle has decoded, with the lines that continue it if it is the first
+    line of wrapped base64 (``_wrapped_block``), a window of at most _REACH characters at a time
     (windows overlap by more than any key's encoding three deep): a run of megabytes (an
     embedded image) is never copied or decoded whole."""
     step = _REACH - _RUN_OVERLAP
     for start, end in run_spans(run, buf):
         if done.overlaps(start, end):
             continue
-        for low in range(start, end, step):
-            yield from _run_regions(buf, low, min(end, low + _REACH))
-            if low + _REACH >= end:
+        lines = _wrapped_block(buf, start, end)
+        if len(lines) > 1:
+            done.add(start, lines[-1][1])  # the lines after the first are no runs of their own
+        total = sum(high - low for low, high in lines)
+        for low in range(0, total, step):
+            yield from _run_regions(buf, _within(lines, low, min(total, low + _REACH)))
+            if low + _REACH >= total:
                 break
 
 
-def _run_regions(buf: Buffer, start: int, end: int) -> Iterator[Region]:
-    """A long run unescaped if it holds escapes, else read as base64 on the grid that reads as
-    text (what comes before the run may be glued to it)."""
-    text = bytes(buf[start:end])
+def _wrapped_block(buf: Buffer, start: int, end: int) -> list[tuple[int, int]]:
+    """The run (start, end) and, if it is a line of plain base64 as wide as encoders wrap at,
+    the lines that continue it (``_join_wrapped``). The run may follow other text on its line
+    (``secret: `` and pasted ``base64`` output, a YAML plain scalar folded over lines): the
+    lines that follow, of its very width but the last, tell the wrap."""
+    lines = [(start, end)]
+    if end - start in _WRAP_WIDTHS and not bytes(buf[start:end]).strip(_BASE64):
+        _join_wrapped(buf, lines, first_whole=False)
+    return lines
+
+
+def _within(pieces: list[tuple[int, int]], low: int, high: int) -> list[tuple[int, int]]:
+    """The parts of ``pieces`` (spans of the buffer, read one after the other) between
+    characters ``low`` and ``high`` of their joined text."""
+    cut: list[tuple[int, int]] = []
+    offset = 0
+    for start, end in pieces:
+        begin, stop = max(low - offset, 0), min(high - offset, end - start)
+        if begin < stop:
+            cut.append((start + begin, start + stop))
+        offset += end - start
+    return cut
+
+
+def _run_regions(buf: Buffer, pieces: list[tuple[int, int]]) -> Iterator[Region]:
+    """A long run (one piece, or the lines of wrapped base64) unescaped if it holds escapes,
+    else read as base64 on the grid that reads as text (what comes before the run may be glued
+    to it)."""
+    text = b"".join(bytes(buf[start:end]) for start, end in pieces)
     escapes = _escapes_of(text)
-    if escapes is not None:
-        yield _unescape(buf, (start, end), *escapes)
+    if escapes is not None:  # one piece: only plain base64 is joined across lines
+        yield _unescape(buf, pieces[0], *escapes)
         return
     # base64, less any stray % or backslash
     plain = b"%" not in text and b"\\" not in text
     for low, high in [(0, len(text))] if plain else runs(text, _BASE64, _SHORT_RUN.length):
         grid = _text_grid(text[low:high])
         if grid is not None:
-            after = bytes(buf[start + high:start + high + 2])
-            high += len(after) - len(after.lstrip(b"="))
-            yield _base64_region(buf, [(start + low + grid, start + high)])
+            segments = _within(pieces, low + grid, high)
+            last_start, last_end = segments[-1]
+            after = bytes(buf[last_end:last_end + 2])
+            segments[-1] = (last_start, last_end + len(after) - len(after.lstrip(b"=")))
+            yield _base64_region(buf, segments)
 
 
 # What the first character of each 4-character group of base64 is when the bytes encoded are
@@ -305,8 +337,7 @@ def _base64_run(buf: Buffer, pos: int, phase: int) -> list[tuple[int, int]]:
     if start == left:
         while (previous := _wrapped_line_before(buf, segments[0][0])) is not None:
             segments.insert(0, previous)
-    while (following := _wrapped_line_after(buf, segments[-1])) is not None:
-        segments.append(following)
+    _join_wrapped(buf, segments)
     last_start, last_end = segments[-1]
     after = bytes(buf[last_end:last_end + 2])
     padding = len(after) - len(after.lstrip(b"="))
@@ -352,10 +383,25 @@ def _wrapped_line_before(buf: Buffer, start: int) -> tuple[int, int] | None:
     return begin, end
 
 
-def _wrapped_line_after(buf: Buffer, segment: tuple[int, int]) -> tuple[int, int] | None:
+def _join_wrapped(buf: Buffer, segments: list[tuple[int, int]], first_whole: bool = True) -> None:
+    """Append to ``segments`` (base64 text ending at the last one) the lines that continue it:
+    while the last is a line as wide as encoders wrap at, the next line's base64, if it is no
+    wider (lines of one width, then a shorter last one, which ends the text). The first segment
+    must fill its line if ``first_whole`` (the others always do)."""
+    while (following := _wrapped_line_after(buf, segments[-1], first_whole or len(segments) > 1)):
+        width, next_width = (end - start for start, end in (segments[-1], following))
+        if next_width > width:
+            return
+        segments.append(following)
+        if next_width < width:
+            return
+
+
+def _wrapped_line_after(buf: Buffer, segment: tuple[int, int],
+                        whole: bool = True) -> tuple[int, int] | None:
     start, end = segment
     width = end - start
-    if width not in _WRAP_WIDTHS or _line_start(buf, start) is None:
+    if width not in _WRAP_WIDTHS or (whole and _line_start(buf, start) is None):
         return None
     following = end + 2 if buf[end:end + 2] == b"\r\n" else end + 1
     if bytes(buf[end:following]).strip(b"\r") != b"\n":

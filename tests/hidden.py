@@ -58,6 +58,11 @@ def escaped(text: str, escapes: dict[str, str]) -> str:
     return "".join(escapes.get(char, char) for char in text)
 
 
+def wrap(text: str, width: int = 76, newline: str = "\n") -> str:
+    """``text`` cut into lines of ``width`` characters, as the base64 tool and MIME write it."""
+    return newline.join(text[at:at + width] for at in range(0, len(text), width))
+
+
 # A URL's query escapes base64's + / =; a JSON string may escape its slashes.
 URL_ESCAPES = {"+": "%2B", "/": "%2F", "=": "%3D"}
 JSON_ESCAPES = {"/": "\\/"}
@@ -165,6 +170,10 @@ ENCODINGS: dict[str, tuple[str, Callable[[str, bytes], str], Callable[[bytes], i
     "base64>base64>base64": ("base64>base64>base64", *_layers("base64", "base64", "base64")),
     "base64>escape>base64": ("base64>escape>base64", *_layers("base64", "json", "base64")),
     "percent>base64>base64": ("percent>base64>base64", *_layers("base64", "base64", "url")),
+    # The outer layer wrapped at 76 columns, as the base64 tool writes it (the key's first bits
+    # on its first line, which may follow other text).
+    "base64>base64>base64-wrapped": ("base64>base64>base64", lambda k, p: wrap(
+        layered(k, p, ("base64",) * 3)[0]), _layers("base64", "base64", "base64")[1]),
     "base64>base64>escape": ("base64>base64>escape",
                              lambda k, p: b64(p[2:] + b64(p[:2] + hex_escape(k).encode())
                                               .encode()),

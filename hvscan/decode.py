@@ -268,7 +268,35 @@ def _wrapped_block(buf: Buffer, start: int, end: int) -> list[tuple[int, int]]:
     lines = [(start, end)]
     if end - start in _WRAP_WIDTHS and not bytes(buf[start:end]).strip(_BASE64):
         _join_wrapped(buf, lines, first_whole=False)
-    return lines
+    return lines if len(lines) > 1 else _escaped_lines(buf, start, end) or lines
+
+
+# A newline in a JSON (or JavaScript, Python...) string: wrapped base64 held in one.
+_ESCAPED_NEWLINES = (b"\\n", b"\\r\\n")
+
+
+def _escaped_lines(buf: Buffer, start: int, end: int) -> list[tuple[int, int]] | None:
+    """The lines of wrapped base64 in the run (start, end) if it is one held in a string, its
+    newlines escaped (``\\n``): lines of one wrap width, each ended by the same escape, then a
+    shorter last one; None for any other run."""
+    head = bytes(buf[start:start + max(_WRAP_WIDTHS) + len(_ESCAPED_NEWLINES[-1])])
+    width = head.find(b"\\")
+    separator = next((s for s in _ESCAPED_NEWLINES if head.startswith(s, width)), b"")
+    if width not in _WRAP_WIDTHS or not separator or head[:width].strip(_BASE64):
+        return None
+    lines: list[tuple[int, int]] = []
+    pos, step = start, width + len(separator)
+    while pos < end:
+        piece = bytes(buf[pos:min(end, pos + step)])
+        if len(piece) == step and piece.endswith(separator) and not piece[:width].strip(_BASE64):
+            lines.append((pos, pos + width))
+            pos += step
+            continue
+        last = len(piece) - len(piece.lstrip(_BASE64))
+        if 0 < last <= width:
+            lines.append((pos, pos + last))
+        break
+    return lines if len(lines) > 1 else None
 
 
 def _within(pieces: list[tuple[int, int]], low: int, high: int) -> list[tuple[int, int]]:

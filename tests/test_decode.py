@@ -474,6 +474,22 @@ def test_three_deep_wrapped_after_text_on_its_first_line(lead: str) -> None:
         (key, "base64>base64>base64", 2, len(lead) + 1 + lead_chars)]
 
 
+@pytest.mark.parametrize("filler", [0, 2, 200])
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_three_deep_wrapped_in_a_json_string(filler: int, newline: str) -> None:
+    # The base64 tool's output kept in a JSON string: its newlines are escaped (\n).
+    key = make_key("test", 43 + filler)
+    text = gnu_base64(gnu_base64(gnu_base64(b"." * filler + key.encode()))).decode()
+    document = json.dumps({"id": 7, "secret": text.replace("\n", newline)})
+    assert "\\n" in document
+    inner = filler * 4 // 3
+    middle = inner + inner // 76
+    middle = middle * 4 // 3 + (middle * 4 // 3) // 76
+    outer = middle * 4 // 3
+    column = document.index('"secret": "') + 12 + outer + outer // 76 * 2 * len(newline)
+    assert found(document.encode()) == [(key, "base64>base64>base64", 1, column)]
+
+
 @pytest.mark.parametrize("width", [72, 76])
 def test_three_deep_wrapped_at_the_wrap_widths_of_long_lines(width: int) -> None:
     key = make_key("live", 42)
@@ -483,13 +499,17 @@ def test_three_deep_wrapped_at_the_wrap_widths_of_long_lines(width: int) -> None
 
 
 @settings(max_examples=150)
-@given(data=st.binary(max_size=3000), layers=st.integers(1, 3), width=st.sampled_from([72, 76]))
-def test_random_wrapped_base64_finds_nothing(data: bytes, layers: int, width: int) -> None:
-    # Wrapped base64 of random bytes (PEM bodies, attachments, images) and of that base64.
+@given(data=st.binary(max_size=3000), layers=st.integers(1, 3), width=st.sampled_from([72, 76]),
+       newline=st.sampled_from(["\n", "\r\n", "\\n"]))
+def test_random_wrapped_base64_finds_nothing(
+    data: bytes, layers: int, width: int, newline: str
+) -> None:
+    # Wrapped base64 of random bytes (PEM bodies, attachments, images) and of that base64, on
+    # lines or in a JSON string.
     text = data
     for _ in range(layers):
-        text = wrap(b64(text), width).encode() + b"\n"
-    inspection = ENGINE.inspect(b"blob: |\n" + text)
+        text = (wrap(b64(text), width, newline) + newline).encode()
+    inspection = ENGINE.inspect(b'blob: "' + text + b'"\n')
     assert inspection.matches == [] and inspection.notes == []
 
 

@@ -233,10 +233,13 @@ _BASE64_ESCAPES = {"percent": (b"%2B", b"%2F", b"%3D", b"%2b", b"%2f", b"%3d"),
 
 def _escapes_of(text: bytes) -> tuple[str, bytes, Callable[[bytes], tuple[bytes, int]]] | None:
     """How ``text`` escapes base64's characters, if it does: other escapes (``\\u00e9`` in
-    text, a stray ``%``) make no escaped base64."""
+    text, a stray ``%``) make no escaped base64. Base64 with every character percent-encoded
+    (``%61%47...``) need have no ``+ / =``: a run that is all escapes but a character or two
+    (glued to its ends) is unescaped too."""
     for encoding, marker, unit in (("percent", b"%", _percent_unit),
                                    ("escape", b"\\", _escape_unit)):
-        if marker in text and any(escape in text for escape in _BASE64_ESCAPES[encoding]):
+        if marker in text and (any(escape in text for escape in _BASE64_ESCAPES[encoding])
+                               or len(text) - 3 * text.count(marker) <= 2):
             return encoding, marker, unit
     return None
 

@@ -543,6 +543,15 @@ def test_percent_escaped_base64_of_base64() -> None:
         (key, "percent>base64>base64", 1, 15 + 2)]
 
 
+def test_fully_percent_encoded_base64_of_base64() -> None:
+    # Every character escaped (%61%47...): no + / = need be there to tell escaped base64.
+    key = make_key("live", 34)
+    token = b64(b"\x01" + b64(key).encode())
+    assert not set(token) & set("+/=")
+    assert found(f"GET /cb?state={percent(token)}&x=1\n".encode()) == [
+        (key, "percent>base64>base64", 1, 15 + 3 * 1)]
+
+
 @pytest.mark.parametrize("inner", [hex_escape, lambda k: f"&#95;{k}", unicode_escape])
 def test_base64_of_base64_around_any_encoding(inner: Callable[[str], str]) -> None:
     key = make_key("test", 31)

@@ -284,8 +284,10 @@ def _escaped_lines(buf: Buffer, start: int, end: int) -> list[tuple[int, int]] |
     shorter last one; None for any other run."""
     head = bytes(buf[start:start + max(_WRAP_WIDTHS) + len(_ESCAPED_NEWLINES[-1])])
     width = head.find(b"\\")
+    if width not in _WRAP_WIDTHS:  # most runs: no escaped newline where a wrap would put one
+        return None
     separator = next((s for s in _ESCAPED_NEWLINES if head.startswith(s, width)), b"")
-    if width not in _WRAP_WIDTHS or not separator or head[:width].strip(_BASE64):
+    if not separator or head[:width].strip(_BASE64):
         return None
     lines: list[tuple[int, int]] = []
     pos, step = start, width + len(separator)

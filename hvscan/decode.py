@@ -18,6 +18,7 @@ import io
 import re
 from codecs import getincrementaldecoder, utf_8_decode
 from collections.abc import Callable, Iterable, Iterator
+from itertools import accumulate
 from typing import NamedTuple
 
 from hvscan.buffers import Buffer, find, rfind, runs, startswith
@@ -256,10 +257,11 @@ def _long_run_regions(buf: Buffer, done: Spans, run: Run) -> Iterator[Region]:
         lines = _wrapped_block(buf, start, end)
         if len(lines) > 1:
             done.add(start, lines[-1][1])  # the lines after the first are no runs of their own
-        total = sum(high - low for low, high in lines)
-        for low in range(0, total, step):
-            yield from _run_regions(buf, _within(lines, low, min(total, low + _REACH)))
-            if low + _REACH >= total:
+        offsets = _offsets(lines)
+        for low in range(0, offsets[-1], step):
+            yield from _run_regions(buf, _within(lines, offsets, low,
+                                                 min(offsets[-1], low + _REACH)))
+            if low + _REACH >= offsets[-1]:
                 break
 
 
@@ -304,16 +306,24 @@ def _escaped_lines(buf: Buffer, start: int, end: int) -> list[tuple[int, int]] |
     return lines if len(lines) > 1 else None
 
 
-def _within(pieces: list[tuple[int, int]], low: int, high: int) -> list[tuple[int, int]]:
-    """The parts of ``pieces`` (spans of the buffer, read one after the other) between
-    characters ``low`` and ``high`` of their joined text."""
+def _offsets(pieces: list[tuple[int, int]]) -> list[int]:
+    """Where each of ``pieces`` (spans of the buffer, read one after the other) starts in their
+    joined text, and the joined text's length."""
+    return list(accumulate((end - start for start, end in pieces), initial=0))
+
+
+def _within(pieces: list[tuple[int, int]], offsets: list[int], low: int,
+            high: int) -> list[tuple[int, int]]:
+    """The parts of ``pieces`` between characters ``low`` and ``high`` of their joined text
+    (``offsets``: see ``_offsets``); found by bisection: a block of wrapped base64 may have a
+    hundred thousand lines, and is cut into windows."""
+    first = max(bisect.bisect_right(offsets, low) - 1, 0)
+    last = bisect.bisect_left(offsets, high, first)
     cut: list[tuple[int, int]] = []
-    offset = 0
-    for start, end in pieces:
+    for (start, end), offset in zip(pieces[first:last], offsets[first:last], strict=True):
         begin, stop = max(low - offset, 0), min(high - offset, end - start)
         if begin < stop:
             cut.append((start + begin, start + stop))
-        offset += end - start
     return cut
 
 
@@ -331,7 +341,7 @@ def _run_regions(buf: Buffer, pieces: list[tuple[int, int]]) -> Iterator[Region]
     for low, high in [(0, len(text))] if plain else runs(text, _BASE64, _SHORT_RUN.length):
         grid = _text_grid(text[low:high])
         if grid is not None:
-            segments = _within(pieces, low + grid, high)
+            segments = _within(pieces, _offsets(pieces), low + grid, high)
             last_start, last_end = segments[-1]
             after = bytes(buf[last_end:last_end + 2])
             segments[-1] = (last_start, last_end + len(after) - len(after.lstrip(b"=")))

@@ -569,10 +569,14 @@ def test_long_base64_runs_without_a_key_find_nothing() -> None:
 
 
 @pytest.mark.parametrize("filler", [0, 49_122, 65_000, 300_000])  # 49_122: across windows
-def test_three_deep_in_a_long_base64_run_is_found_once(filler: int) -> None:
-    # A long run is decoded a window at a time; windows overlap, the key is reported once.
+@pytest.mark.parametrize("width", [None, 76])
+def test_three_deep_in_a_long_base64_run_is_found_once(filler: int, width: int | None) -> None:
+    # A long run (or block of wrapped lines) is decoded a window at a time; windows overlap,
+    # the key is reported once.
     key = make_key("live", 33)
     text = b64(b"." * filler + b64(b64(key)).encode() + b"." * 5000)
+    if width:
+        text = "|\n" + wrap(text, width)
     assert [f[:2] for f in found(f"blob: {text}\n".encode())] == [
         (key, "base64>base64>base64")]
 

@@ -50,6 +50,7 @@ _KEY_REACH = 256
 # another width, followed by a line that happens to start with base64 characters, is not a wrap,
 # and joining them would glue a character onto the key and hide it.
 _WRAP_WIDTHS = frozenset({60, 64, 72, 76})
+_WIDEST_WRAP = max(_WRAP_WIDTHS)
 _WIDE_UNIT = {"utf-16": 2, "utf-32": 4}
 # (code unit size, big endian): the encoding's name in reports and its Python codec
 _WIDE_CODECS = {(2, False): ("utf-16le", "utf-16-le"), (2, True): ("utf-16be", "utf-16-be"),
@@ -240,7 +241,8 @@ def _escapes_of(text: bytes) -> tuple[str, bytes, Callable[[bytes], tuple[bytes,
     for encoding, marker, unit in (("percent", b"%", _percent_unit),
                                    ("escape", b"\\", _escape_unit)):
         if marker in text and (any(escape in text for escape in _BASE64_ESCAPES[encoding])
-                               or len(text) - 3 * text.count(marker) <= 2):
+                               or all(len(part) - 3 * part.count(marker) <= 2
+                                      for part in (text[:32], text))):
             return encoding, marker, unit
     return None
 
@@ -284,10 +286,10 @@ def _escaped_lines(buf: Buffer, start: int, end: int) -> list[tuple[int, int]] |
     """The lines of wrapped base64 in the run (start, end) if it is one held in a string, its
     newlines escaped (``\\n``): lines of one wrap width, each ended by the same escape, then a
     shorter last one; None for any other run."""
-    head = bytes(buf[start:start + max(_WRAP_WIDTHS) + len(_ESCAPED_NEWLINES[-1])])
-    width = head.find(b"\\")
+    width = find(buf, b"\\", start, min(end, start + _WIDEST_WRAP + 1)) - start
     if width not in _WRAP_WIDTHS:  # most runs: no escaped newline where a wrap would put one
         return None
+    head = bytes(buf[start:start + width + len(_ESCAPED_NEWLINES[-1])])
     separator = next((s for s in _ESCAPED_NEWLINES if head.startswith(s, width)), b"")
     if not separator or head[:width].strip(_BASE64):
         return None
@@ -317,6 +319,9 @@ def _within(pieces: list[tuple[int, int]], offsets: list[int], low: int,
     """The parts of ``pieces`` between characters ``low`` and ``high`` of their joined text
     (``offsets``: see ``_offsets``); found by bisection: a block of wrapped base64 may have a
     hundred thousand lines, and is cut into windows."""
+    if len(pieces) == 1:  # most runs: one line
+        start, end = pieces[0]
+        return [(start + low, min(end, start + high))]
     first = max(bisect.bisect_right(offsets, low) - 1, 0)
     last = bisect.bisect_left(offsets, high, first)
     cut: list[tuple[int, int]] = []

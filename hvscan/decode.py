@@ -18,6 +18,7 @@ import io
 import re
 from codecs import getincrementaldecoder, utf_8_decode
 from collections.abc import Callable, Iterable, Iterator
+from itertools import accumulate
 from typing import NamedTuple
 
 from hvscan.buffers import Buffer, find, rfind, runs, startswith
@@ -49,6 +50,7 @@ _KEY_REACH = 256
 # another width, followed by a line that happens to start with base64 characters, is not a wrap,
 # and joining them would glue a character onto the key and hide it.
 _WRAP_WIDTHS = frozenset({60, 64, 72, 76})
+_WIDEST_WRAP = max(_WRAP_WIDTHS)
 _WIDE_UNIT = {"utf-16": 2, "utf-32": 4}
 # (code unit size, big endian): the encoding's name in reports and its Python codec
 _WIDE_CODECS = {(2, False): ("utf-16le", "utf-16-le"), (2, True): ("utf-16be", "utf-16-be"),
@@ -233,44 +235,122 @@ _BASE64_ESCAPES = {"percent": (b"%2B", b"%2F", b"%3D", b"%2b", b"%2f", b"%3d"),
 
 def _escapes_of(text: bytes) -> tuple[str, bytes, Callable[[bytes], tuple[bytes, int]]] | None:
     """How ``text`` escapes base64's characters, if it does: other escapes (``\\u00e9`` in
-    text, a stray ``%``) make no escaped base64."""
+    text, a stray ``%``) make no escaped base64. Base64 with every character percent-encoded
+    (``%61%47...``) need have no ``+ / =``: a run that is all escapes but a character or two
+    (glued to its ends) is unescaped too."""
     for encoding, marker, unit in (("percent", b"%", _percent_unit),
                                    ("escape", b"\\", _escape_unit)):
-        if marker in text and any(escape in text for escape in _BASE64_ESCAPES[encoding]):
+        if marker in text and (any(escape in text for escape in _BASE64_ESCAPES[encoding])
+                               or all(len(part) - 3 * part.count(marker) <= 2
+                                      for part in (text[:32], text))):
             return encoding, marker, unit
     return None
 
 
 def _long_run_regions(buf: Buffer, done: Spans, run: Run) -> Iterator[Region]:
-    """Each long run no needle has decoded, a window of at most _REACH characters at a time
+    """Each long run no needle has decoded, with the lines that continue it if it is the first
+    line of wrapped base64 (``_wrapped_block``), a window of at most _REACH characters at a time
     (windows overlap by more than any key's encoding three deep): a run of megabytes (an
     embedded image) is never copied or decoded whole."""
     step = _REACH - _RUN_OVERLAP
     for start, end in run_spans(run, buf):
         if done.overlaps(start, end):
             continue
-        for low in range(start, end, step):
-            yield from _run_regions(buf, low, min(end, low + _REACH))
-            if low + _REACH >= end:
+        lines = _wrapped_block(buf, start, end)
+        if len(lines) > 1:
+            done.add(start, lines[-1][1])  # the lines after the first are no runs of their own
+        offsets = _offsets(lines)
+        for low in range(0, offsets[-1], step):
+            yield from _run_regions(buf, _within(lines, offsets, low,
+                                                 min(offsets[-1], low + _REACH)))
+            if low + _REACH >= offsets[-1]:
                 break
 
 
-def _run_regions(buf: Buffer, start: int, end: int) -> Iterator[Region]:
-    """A long run unescaped if it holds escapes, else read as base64 on the grid that reads as
-    text (what comes before the run may be glued to it)."""
-    text = bytes(buf[start:end])
+def _wrapped_block(buf: Buffer, start: int, end: int) -> list[tuple[int, int]]:
+    """The run (start, end) and, if it is a line of plain base64 as wide as encoders wrap at,
+    the lines that continue it (``_join_wrapped``). The run may follow other text on its line
+    (``secret: `` and pasted ``base64`` output, a YAML plain scalar folded over lines): the
+    lines that follow, of its very width but the last, tell the wrap."""
+    lines = [(start, end)]
+    if end - start in _WRAP_WIDTHS and not bytes(buf[start:end]).strip(_BASE64):
+        _join_wrapped(buf, lines, first_whole=False)
+    return lines if len(lines) > 1 else _escaped_lines(buf, start, end) or lines
+
+
+# A newline in a JSON (or JavaScript, Python...) string: wrapped base64 held in one.
+_ESCAPED_NEWLINES = (b"\\n", b"\\r\\n")
+
+
+def _escaped_lines(buf: Buffer, start: int, end: int) -> list[tuple[int, int]] | None:
+    """The lines of wrapped base64 in the run (start, end) if it is one held in a string, its
+    newlines escaped (``\\n``): lines of one wrap width, each ended by the same escape, then a
+    shorter last one; None for any other run."""
+    width = find(buf, b"\\", start, min(end, start + _WIDEST_WRAP + 1)) - start
+    if width not in _WRAP_WIDTHS:  # most runs: no escaped newline where a wrap would put one
+        return None
+    head = bytes(buf[start:start + width + len(_ESCAPED_NEWLINES[-1])])
+    separator = next((s for s in _ESCAPED_NEWLINES if head.startswith(s, width)), b"")
+    if not separator or head[:width].strip(_BASE64):
+        return None
+    lines: list[tuple[int, int]] = []
+    pos, step = start, width + len(separator)
+    while pos < end:
+        piece = bytes(buf[pos:min(end, pos + step)])
+        if len(piece) == step and piece.endswith(separator) and not piece[:width].strip(_BASE64):
+            lines.append((pos, pos + width))
+            pos += step
+            continue
+        last = len(piece) - len(piece.lstrip(_BASE64))
+        if 0 < last <= width:
+            lines.append((pos, pos + last))
+        break
+    return lines if len(lines) > 1 else None
+
+
+def _offsets(pieces: list[tuple[int, int]]) -> list[int]:
+    """Where each of ``pieces`` (spans of the buffer, read one after the other) starts in their
+    joined text, and the joined text's length."""
+    return list(accumulate((end - start for start, end in pieces), initial=0))
+
+
+def _within(pieces: list[tuple[int, int]], offsets: list[int], low: int,
+            high: int) -> list[tuple[int, int]]:
+    """The parts of ``pieces`` between characters ``low`` and ``high`` of their joined text
+    (``offsets``: see ``_offsets``); found by bisection: a block of wrapped base64 may have a
+    hundred thousand lines, and is cut into windows."""
+    if len(pieces) == 1:  # most runs: one line
+        start, end = pieces[0]
+        return [(start + low, min(end, start + high))]
+    first = max(bisect.bisect_right(offsets, low) - 1, 0)
+    last = bisect.bisect_left(offsets, high, first)
+    cut: list[tuple[int, int]] = []
+    for (start, end), offset in zip(pieces[first:last], offsets[first:last], strict=True):
+        begin, stop = max(low - offset, 0), min(high - offset, end - start)
+        if begin < stop:
+            cut.append((start + begin, start + stop))
+    return cut
+
+
+def _run_regions(buf: Buffer, pieces: list[tuple[int, int]]) -> Iterator[Region]:
+    """A long run (one piece, or the lines of wrapped base64) unescaped if it holds escapes,
+    else read as base64 on the grid that reads as text (what comes before the run may be glued
+    to it)."""
+    text = b"".join(bytes(buf[start:end]) for start, end in pieces)
     escapes = _escapes_of(text)
-    if escapes is not None:
-        yield _unescape(buf, (start, end), *escapes)
+    if escapes is not None:  # one piece: only plain base64 is joined across lines
+        yield _unescape(buf, pieces[0], *escapes)
         return
     # base64, less any stray % or backslash
     plain = b"%" not in text and b"\\" not in text
     for low, high in [(0, len(text))] if plain else runs(text, _BASE64, _SHORT_RUN.length):
         grid = _text_grid(text[low:high])
         if grid is not None:
-            after = bytes(buf[start + high:start + high + 2])
-            high += len(after) - len(after.lstrip(b"="))
-            yield _base64_region(buf, [(start + low + grid, start + high)])
+            segments = _within(pieces, _offsets(pieces), low + grid, high)
+            last_start, last_end = segments[-1]
+            after = bytes(buf[last_end:last_end + 2])
+            segments[-1] = (last_start, last_end + len(after) - len(after.lstrip(b"=")))
+            yield _base64_region(buf, segments)
 
 
 # What the first character of each 4-character group of base64 is when the bytes encoded are
@@ -305,8 +385,7 @@ def _base64_run(buf: Buffer, pos: int, phase: int) -> list[tuple[int, int]]:
     if start == left:
         while (previous := _wrapped_line_before(buf, segments[0][0])) is not None:
             segments.insert(0, previous)
-    while (following := _wrapped_line_after(buf, segments[-1])) is not None:
-        segments.append(following)
+    _join_wrapped(buf, segments)
     last_start, last_end = segments[-1]
     after = bytes(buf[last_end:last_end + 2])
     padding = len(after) - len(after.lstrip(b"="))
@@ -352,10 +431,25 @@ def _wrapped_line_before(buf: Buffer, start: int) -> tuple[int, int] | None:
     return begin, end
 
 
-def _wrapped_line_after(buf: Buffer, segment: tuple[int, int]) -> tuple[int, int] | None:
+def _join_wrapped(buf: Buffer, segments: list[tuple[int, int]], first_whole: bool = True) -> None:
+    """Append to ``segments`` (base64 text ending at the last one) the lines that continue it:
+    while the last is a line as wide as encoders wrap at, the next line's base64, if it is no
+    wider (lines of one width, then a shorter last one, which ends the text). The first segment
+    must fill its line if ``first_whole`` (the others always do)."""
+    while (following := _wrapped_line_after(buf, segments[-1], first_whole or len(segments) > 1)):
+        width, next_width = (end - start for start, end in (segments[-1], following))
+        if next_width > width:
+            return
+        segments.append(following)
+        if next_width < width:
+            return
+
+
+def _wrapped_line_after(buf: Buffer, segment: tuple[int, int],
+                        whole: bool = True) -> tuple[int, int] | None:
     start, end = segment
     width = end - start
-    if width not in _WRAP_WIDTHS or _line_start(buf, start) is None:
+    if width not in _WRAP_WIDTHS or (whole and _line_start(buf, start) is None):
         return None
     following = end + 2 if buf[end:end + 2] == b"\r\n" else end + 1
     if bytes(buf[end:following]).strip(b"\r") != b"\n":

@@ -58,6 +58,11 @@ def escaped(text: str, escapes: dict[str, str]) -> str:
     return "".join(escapes.get(char, char) for char in text)
 
 
+def wrap(text: str, width: int = 76, newline: str = "\n") -> str:
+    """``text`` cut into lines of ``width`` characters, as the base64 tool and MIME write it."""
+    return newline.join(text[at:at + width] for at in range(0, len(text), width))
+
+
 # A URL's query escapes base64's + / =; a JSON string may escape its slashes.
 URL_ESCAPES = {"+": "%2B", "/": "%2F", "=": "%3D"}
 JSON_ESCAPES = {"/": "\\/"}
@@ -67,14 +72,17 @@ SLASHES = b"\xff\xff\xff"
 
 
 _CUTS = {1: (0, 4), 2: (0, 2, 4), 3: (0, 1, 3, 4)}
-_ESCAPES = {"json": JSON_ESCAPES, "url": URL_ESCAPES}
+# Every character of base64 percent-encoded, as some URL encoders write it.
+ALL_PERCENT = {chr(c): f"%{c:02X}" for c in range(32, 127)}
+_ESCAPES = {"json": JSON_ESCAPES, "url": URL_ESCAPES, "percent": ALL_PERCENT}
 
 
 def layered(key: str, prefix: bytes, layers: Sequence[str]) -> tuple[str, int]:
     """``key`` through ``layers``, innermost first: "base64" after some of ``prefix``'s bytes
     (each base64 layer gets a piece of the 4; "////" after the key's bits), or "json" or "url"
-    escapes of the characters of base64 text. Also the outer character that holds the key's
-    first bits: each layer's characters before that point encode the prefix's bytes alone."""
+    escapes of some characters of base64 text, "percent" of all of them. Also the outer
+    character that holds the key's first bits: each layer's characters before that point
+    encode the prefix's bytes alone."""
     cuts = _CUTS[layers.count("base64")]
     text, before, piece = key.encode(), b"", 0
     for layer in layers:
@@ -165,6 +173,12 @@ ENCODINGS: dict[str, tuple[str, Callable[[str, bytes], str], Callable[[bytes], i
     "base64>base64>base64": ("base64>base64>base64", *_layers("base64", "base64", "base64")),
     "base64>escape>base64": ("base64>escape>base64", *_layers("base64", "json", "base64")),
     "percent>base64>base64": ("percent>base64>base64", *_layers("base64", "base64", "url")),
+    "percent-all>base64>base64": ("percent>base64>base64",
+                                  *_layers("base64", "base64", "percent")),
+    # The outer layer wrapped at 76 columns, as the base64 tool writes it (the key's first bits
+    # on its first line, which may follow other text).
+    "base64>base64>base64-wrapped": ("base64>base64>base64", lambda k, p: wrap(
+        layered(k, p, ("base64",) * 3)[0]), _layers("base64", "base64", "base64")[1]),
     "base64>base64>escape": ("base64>base64>escape",
                              lambda k, p: b64(p[2:] + b64(p[:2] + hex_escape(k).encode())
                                               .encode()),

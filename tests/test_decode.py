@@ -9,7 +9,16 @@ from collections.abc import Callable
 from unittest import mock
 
 import pytest
-from hidden import Hidden, assert_found_once, b64, hex_escape, hidden_keys, percent, unicode_escape
+from hidden import (
+    Hidden,
+    assert_found_once,
+    b64,
+    hex_escape,
+    hidden_keys,
+    percent,
+    unicode_escape,
+    wrap,
+)
 from hvscan_run import Run
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -429,6 +438,81 @@ def test_base64_three_deep_at_any_alignment(alignments: tuple[int, int, int]) ->
     assert found(f"x: {text}\n".encode()) == [(key, "base64>base64>base64", 1, 4 + lead)]
 
 
+def gnu_base64(data: bytes) -> bytes:
+    """What ``base64`` (coreutils) writes: 76-character lines, each ended by a newline."""
+    return base64.encodebytes(data)
+
+
+@pytest.mark.parametrize("filler", [0, 1, 2, 30, 200, 5000])
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_three_deep_wrapped_at_76_columns_by_the_base64_tool(filler: int, newline: str) -> None:
+    # printf ... | base64 | base64 | base64: each layer wrapped, the outer one found by the
+    # shape of its first line and joined with the lines that continue it.
+    key = make_key("live", 40 + filler)
+    text = gnu_base64(gnu_base64(gnu_base64(b"." * filler + key.encode())))
+    assert text.count(b"\n") > 1
+    # The outer character holding the key's first bits, counted through each layer's newlines.
+    inner = filler * 4 // 3
+    middle = inner + inner // 76
+    middle = middle * 4 // 3 + (middle * 4 // 3) // 76
+    outer = middle * 4 // 3
+    block = text.decode().replace("\n", newline)
+    document = f"kind: Secret{newline}data: |{newline}{block}".encode()
+    assert found(document) == [(key, "base64>base64>base64", 3 + outer // 76, 1 + outer % 76)]
+
+
+@pytest.mark.parametrize("lead", ["secret: ", "  token: ", "    "])
+def test_three_deep_wrapped_after_text_on_its_first_line(lead: str) -> None:
+    # Pasted base64 output after a key, a YAML plain scalar folded over indented lines.
+    key = make_key("test", 41)
+    text = b64(b"\x07" + b64(b"\x07" + b64(b"\x07" + key.encode()).encode()).encode())
+    indent = " " * (len(lead) - len(lead.lstrip()) + 2)
+    folded = wrap(text, newline="\n" + indent)
+    assert folded.count("\n") >= 1
+    lead_chars = (1 + (1 + 4 // 3) * 4 // 3) * 4 // 3
+    assert found(f"x: 1\n{lead}{folded}\ny: 2\n".encode()) == [
+        (key, "base64>base64>base64", 2, len(lead) + 1 + lead_chars)]
+
+
+@pytest.mark.parametrize("filler", [0, 2, 200])
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_three_deep_wrapped_in_a_json_string(filler: int, newline: str) -> None:
+    # The base64 tool's output kept in a JSON string: its newlines are escaped (\n).
+    key = make_key("test", 43 + filler)
+    text = gnu_base64(gnu_base64(gnu_base64(b"." * filler + key.encode()))).decode()
+    document = json.dumps({"id": 7, "secret": text.replace("\n", newline)})
+    assert "\\n" in document
+    inner = filler * 4 // 3
+    middle = inner + inner // 76
+    middle = middle * 4 // 3 + (middle * 4 // 3) // 76
+    outer = middle * 4 // 3
+    column = document.index('"secret": "') + 12 + outer + outer // 76 * 2 * len(newline)
+    assert found(document.encode()) == [(key, "base64>base64>base64", 1, column)]
+
+
+@pytest.mark.parametrize("width", [72, 76])
+def test_three_deep_wrapped_at_the_wrap_widths_of_long_lines(width: int) -> None:
+    key = make_key("live", 42)
+    text = b64(b64(b64(b"." * 200 + key.encode())))
+    assert [f[:2] for f in found(f"v:\n{wrap(text, width)}\n".encode())] == [
+        (key, "base64>base64>base64")]
+
+
+@settings(max_examples=150)
+@given(data=st.binary(max_size=3000), layers=st.integers(1, 3), width=st.sampled_from([72, 76]),
+       newline=st.sampled_from(["\n", "\r\n", "\\n"]))
+def test_random_wrapped_base64_finds_nothing(
+    data: bytes, layers: int, width: int, newline: str
+) -> None:
+    # Wrapped base64 of random bytes (PEM bodies, attachments, images) and of that base64, on
+    # lines or in a JSON string.
+    text = data
+    for _ in range(layers):
+        text = (wrap(b64(text), width, newline) + newline).encode()
+    inspection = ENGINE.inspect(b'blob: "' + text + b'"\n')
+    assert inspection.matches == [] and inspection.notes == []
+
+
 def test_helm_values_holding_a_dockerconfigjson_secret() -> None:
     # A Secret manifest, base64 in a chart's values: the key three deep.
     key = make_key("test", 28)
@@ -459,6 +543,15 @@ def test_percent_escaped_base64_of_base64() -> None:
         (key, "percent>base64>base64", 1, 15 + 2)]
 
 
+def test_fully_percent_encoded_base64_of_base64() -> None:
+    # Every character escaped (%61%47...): no + / = need be there to tell escaped base64.
+    key = make_key("live", 34)
+    token = b64(b"\x01" + b64(key).encode())
+    assert not set(token) & set("+/=")
+    assert found(f"GET /cb?state={percent(token)}&x=1\n".encode()) == [
+        (key, "percent>base64>base64", 1, 15 + 3 * 1)]
+
+
 @pytest.mark.parametrize("inner", [hex_escape, lambda k: f"&#95;{k}", unicode_escape])
 def test_base64_of_base64_around_any_encoding(inner: Callable[[str], str]) -> None:
     key = make_key("test", 31)
@@ -476,10 +569,14 @@ def test_long_base64_runs_without_a_key_find_nothing() -> None:
 
 
 @pytest.mark.parametrize("filler", [0, 49_122, 65_000, 300_000])  # 49_122: across windows
-def test_three_deep_in_a_long_base64_run_is_found_once(filler: int) -> None:
-    # A long run is decoded a window at a time; windows overlap, the key is reported once.
+@pytest.mark.parametrize("width", [None, 76])
+def test_three_deep_in_a_long_base64_run_is_found_once(filler: int, width: int | None) -> None:
+    # A long run (or block of wrapped lines) is decoded a window at a time; windows overlap,
+    # the key is reported once.
     key = make_key("live", 33)
     text = b64(b"." * filler + b64(b64(key)).encode() + b"." * 5000)
+    if width:
+        text = "|\n" + wrap(text, width)
     assert [f[:2] for f in found(f"blob: {text}\n".encode())] == [
         (key, "base64>base64>base64")]
 

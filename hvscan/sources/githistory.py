@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 from hvscan.sources import display_path
 from hvscan.sources.gitcmd import GitError, GitProcess, git
@@ -110,46 +110,127 @@ def ref_names(repo: Path) -> list[str]:
     return sorted(out.decode("utf-8", "surrogateescape").splitlines())
 
 
-def tips_reaching(repo: Path, commits: list[str],
-                  extra_tips: Iterable[tuple[str, str]] = ()) -> dict[str, set[str]]:
+class Reach(NamedTuple):
+    """What one walk learnt of the commit graph, kept by incremental audits for the next one:
+    the ``tips`` (commit ids) it started from and, for each commit asked about, the tips among
+    them whose history holds it. Commits never change, so this stays true whatever the refs
+    do later, for as long as the commits are in the store."""
+
+    tips: frozenset[str]
+    reaching: dict[str, frozenset[str]]
+
+
+def tips_reaching(repo: Path, commits: list[str], extra_tips: Iterable[tuple[str, str]] = (),
+                  earlier: Reach | None = None) -> tuple[dict[str, set[str]], Reach]:
     """For each of ``commits``, the names of the tips whose history holds it: every ref (a tag
     peeled to its commit) and the ``extra_tips``, (name, commit id) pairs (HEAD, the stash's
-    older entries). One walk of the history, oldest first, carrying for every commit which of
-    ``commits`` it reaches as one bit each: the same work for any number of commits, where
-    ``git for-each-ref --contains`` walks once per commit (seconds each with many refs)."""
+    older entries); and what the walk learnt, for the next audit. One walk of the history,
+    oldest first, carrying for every commit which of ``commits`` it reaches as one bit each:
+    the same work for any number of commits, where ``git for-each-ref --contains`` walks once
+    per commit (seconds each with many refs). With an ``earlier`` walk's ``Reach``, only the
+    commits its tips do not reach are walked, when that is enough (see ``_walk_since``)."""
     bits = {commit: 1 << index for index, commit in enumerate(commits)}
     listing = git(repo, "for-each-ref",
                   "--format=%(objectname) %(objecttype) %(*objectname) %(*objecttype) %(refname)")
     tips: list[tuple[str, str]] = []
+    tagged: list[tuple[str, str]] = []  # tags of tags: for-each-ref peels one level only
     for line in listing.decode("utf-8", "surrogateescape").splitlines():
         oid, kind, peeled, peeled_kind, name = line.split(" ", 4)
         if kind == "commit" or peeled_kind == "commit":
             tips.append((name, oid if kind == "commit" else peeled))
+        elif peeled_kind == "tag":
+            tagged.append((name, peeled))
+    tips += _peeled_commits(repo, tagged)
     tips += extra_tips
-    reach: dict[str, int] = {}
-    with _lines_file(sorted({oid for _, oid in tips})) as ids:
-        walk = GitProcess(repo, "rev-list", "--reverse", "--topo-order", "--parents", "--stdin",
-                          stdin=ids)
-    assert walk.stdout is not None
-    try:
-        for entry in walk.stdout:
-            commit, *parents = entry.decode("ascii").split()
-            held = bits.get(commit, 0)
-            for parent in parents:
-                held |= reach.get(parent, 0)
-            if held:
-                reach[commit] = held
-        walk.finish()
-    finally:
-        walk.kill()
+    starts = sorted({oid for _, oid in tips})
+    reach = _walk_since(repo, bits, starts, earlier) if earlier is not None else None
+    if reach is None:
+        reach = _walk(repo, bits, starts)[0]
     found: dict[str, set[str]] = {commit: set() for commit in commits}
+    reaching: dict[str, set[str]] = {commit: set() for commit in commits}
     for name, oid in tips:
         held = reach.get(oid, 0)
         while held:  # each set bit: as many steps as commits the tip reaches
             low = held & -held
-            found[commits[low.bit_length() - 1]].add(name)
+            commit = commits[low.bit_length() - 1]
+            found[commit].add(name)
+            reaching[commit].add(oid)
             held ^= low
-    return found
+    return found, Reach(frozenset(starts), {c: frozenset(t) for c, t in reaching.items()})
+
+
+def _peeled_commits(repo: Path, tags: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Those of ``tags``, (name, tag object id) pairs, that end at a commit, with its id."""
+    if not tags:
+        return []
+    out = git(repo, "cat-file", "--batch-check=%(objectname) %(objecttype)",
+              input="".join(f"{oid}^{{}}\n" for _, oid in tags).encode("ascii"))
+    return [(name, line.split(" ")[0]) for (name, _), line in
+            zip(tags, out.decode("ascii").splitlines(), strict=True)
+            if line.endswith(" commit")]
+
+
+def _walk(repo: Path, bits: dict[str, int], revs: list[str],
+          known: dict[str, int] | None = None) -> tuple[dict[str, int], set[str]]:
+    """The commits ``revs`` (``^commit``: leave out what it reaches) list, each with the bits
+    of ``bits``' commits it reaches: only those that reach one, unless ``known`` is given, the
+    bits of commits left out (then every listed commit is kept, and the parents outside the
+    list missing from ``known`` are returned: what this walk cannot tell)."""
+    reach: dict[str, int] = {}
+    unknown: set[str] = set()
+    with _lines_file(revs) as ids:
+        walk = GitProcess(repo, "rev-list", "--reverse", "--topo-order", "--parents", "--stdin",
+                          stdin=ids)
+    assert walk.stdout is not None
+    try:
+        for entry in walk.stdout:  # oldest first: a listed commit's parents came before it
+            commit, *parents = entry.decode("ascii").split()
+            held = bits.get(commit, 0)
+            for parent in parents:
+                if parent in reach:
+                    held |= reach[parent]
+                elif known is not None:
+                    if parent in known:
+                        held |= known[parent]
+                    else:
+                        unknown.add(parent)
+            if held or known is not None:
+                reach[commit] = held
+        walk.finish()
+    finally:
+        walk.kill()
+    return reach, unknown
+
+
+def _walk_since(repo: Path, bits: dict[str, int], starts: list[str],
+                earlier: Reach) -> dict[str, int] | None:
+    """``_walk``'s answer for ``starts``, walking only the commits the ``earlier`` tips do not
+    reach; None when that cannot tell (the caller walks everything).
+
+    Why it holds: a commit's history is itself and its parents' histories. The walk lists the
+    commits ``starts`` reach and the earlier tips do not: new to them, so no earlier tip
+    reaches one. A parent of a listed commit is listed too (its bits come first) or reached by
+    an earlier tip: then its bits are known only when it *is* an earlier tip
+    (``earlier.reaching`` says which asked commits each reaches); any other parent (a branch
+    started from an old commit) means None. Likewise a start not listed must be an earlier
+    tip (else a ref moved back: None). An asked commit must have been asked before (which
+    earlier tips reach it is known) or be listed (no earlier tip reaches it, and it carries
+    its own bit); one neither (an old commit asked for the first time) means None."""
+    old = earlier.tips
+    known = dict.fromkeys(old, 0)
+    for commit, bit in bits.items():
+        for tip in earlier.reaching.get(commit, ()):
+            if tip in known:
+                known[tip] |= bit
+    new = [tip for tip in starts if tip not in old]
+    try:
+        reach, unknown = _walk(repo, bits, [*new, *(f"^{tip}" for tip in sorted(old))], known)
+    except GitError:  # an earlier tip is no longer in the store
+        return None
+    if (unknown or any(tip not in reach for tip in new)
+            or any(commit not in earlier.reaching and commit not in reach for commit in bits)):
+        return None
+    return {**known, **reach}
 
 
 def tree_blobs(repo: Path, commit: str) -> dict[str, str]:

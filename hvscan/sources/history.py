@@ -43,6 +43,7 @@ from hvscan.sources.gitcmd import GitError, GitProcess, git
 from hvscan.sources.githistory import (
     CommitChange,
     ObjectLists,
+    Reach,
     ReachableObjects,
     Repository,
     changes,
@@ -118,6 +119,7 @@ class HistorySource:
         self.remember = False
         self.tips: list[str] = []
         self.found: list[CommitChange] = []  # what ``changes`` found, for the next audit
+        self.reach: Reach | None = None  # what attribution's walk learnt, for the next audit
         self._old_tips: list[str] | None = None  # the earlier tips, when history only grew
         self.options = options
         self.revs = _revisions(self.repo, options)

@@ -124,7 +124,8 @@ def _exposure(introductions: _Introductions, removals: dict[str, list[Removal]],
     try:
         if commits:
             earlier = source.since.reach if source.since is not None else None
-            reaching, source.reach = tips_reaching(repo, sorted(commits), extra, earlier)
+            reaching, source.reach = tips_reaching(repo, sorted(commits), extra, earlier,
+                                                   source.fresh)
     except GitError:  # a commit the store lacks (reported as missing): refs unknown
         known = False
     exposure: dict[str, Exposure] = {}

@@ -23,6 +23,7 @@ from hvscan.engine import Engine
 from hvscan.incremental import audit
 from hvscan.rules import load_builtin_rules
 from hvscan.scan import Pipeline
+from hvscan.sources import githistory
 from hvscan.sources.history import HistoryOptions
 
 Report = dict[str, Any]
@@ -274,6 +275,22 @@ def audited(repo: GitRepo, store: Path) -> int:
     """Audit in this process; how many files (blobs) were read."""
     result = audit(repo.path, Pipeline(Engine(load_builtin_rules())), HistoryOptions(), store)
     return result.stats.files_scanned
+
+
+def test_a_new_commit_walks_only_the_new_history(history: DatedRepo, store: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """After an audit with a key, one with a new key on a new commit reads only that commit
+    to learn which refs reach the keys' commits (the report is the full audit's: above)."""
+    audited(history, store)
+    history.write("b.py", f"KEY = '{make_key('test', 3)}'\n")
+    history.commit("a new key")
+    whole: list[object] = []
+    walk = githistory._walk
+    monkeypatch.setattr(githistory, "_walk", lambda *args: whole.append(args) or walk(*args))
+    audited(history, store)
+    assert whole == []
+    with closing(sqlite3.connect(store)) as db:
+        assert db.execute("SELECT count(*) FROM reaching").fetchone()[0] == 3
 
 
 def test_another_version_or_build_reads_everything_again(

@@ -121,14 +121,16 @@ class Reach(NamedTuple):
 
 
 def tips_reaching(repo: Path, commits: list[str], extra_tips: Iterable[tuple[str, str]] = (),
-                  earlier: Reach | None = None) -> tuple[dict[str, set[str]], Reach]:
+                  earlier: Reach | None = None, fresh: frozenset[str] = frozenset()
+                  ) -> tuple[dict[str, set[str]], Reach]:
     """For each of ``commits``, the names of the tips whose history holds it: every ref (a tag
     peeled to its commit) and the ``extra_tips``, (name, commit id) pairs (HEAD, the stash's
     older entries); and what the walk learnt, for the next audit. One walk of the history,
     oldest first, carrying for every commit which of ``commits`` it reaches as one bit each:
     the same work for any number of commits, where ``git for-each-ref --contains`` walks once
     per commit (seconds each with many refs). With an ``earlier`` walk's ``Reach``, only the
-    commits its tips do not reach are walked, when that is enough (see ``_walk_since``)."""
+    commits between the new tips and the earlier ones are read, when that is enough (see
+    ``_walk_since``; ``fresh``: commits known to be new to the earlier tips)."""
     bits = {commit: 1 << index for index, commit in enumerate(commits)}
     listing = git(repo, "for-each-ref",
                   "--format=%(objectname) %(objecttype) %(*objectname) %(*objecttype) %(refname)")
@@ -143,9 +145,10 @@ def tips_reaching(repo: Path, commits: list[str], extra_tips: Iterable[tuple[str
     tips += _peeled_commits(repo, tagged)
     tips += extra_tips
     starts = sorted({oid for _, oid in tips})
-    reach = _walk_since(repo, bits, starts, earlier) if earlier is not None else None
-    if reach is None:
-        reach = _walk(repo, bits, starts)[0]
+    if earlier is not None and all(c in earlier.reaching or c in fresh for c in commits):
+        reach = _walk_since(repo, bits, starts, earlier)
+    else:  # an old commit asked about for the first time: which earlier tips reach it?
+        reach = _walk(repo, bits, starts)
     found: dict[str, set[str]] = {commit: set() for commit in commits}
     reaching: dict[str, set[str]] = {commit: set() for commit in commits}
     for name, oid in tips:
@@ -170,67 +173,86 @@ def _peeled_commits(repo: Path, tags: list[tuple[str, str]]) -> list[tuple[str, 
             if line.endswith(" commit")]
 
 
-def _walk(repo: Path, bits: dict[str, int], revs: list[str],
-          known: dict[str, int] | None = None) -> tuple[dict[str, int], set[str]]:
-    """The commits ``revs`` (``^commit``: leave out what it reaches) list, each with the bits
-    of ``bits``' commits it reaches: only those that reach one, unless ``known`` is given, the
-    bits of commits left out (then every listed commit is kept, and the parents outside the
-    list missing from ``known`` are returned: what this walk cannot tell)."""
+def _walk(repo: Path, bits: dict[str, int], starts: list[str]) -> dict[str, int]:
+    """Every commit ``starts`` reach that reaches one of ``bits``' commits, with their bits."""
     reach: dict[str, int] = {}
-    unknown: set[str] = set()
-    with _lines_file(revs) as ids:
+    with _lines_file(starts) as ids:
         walk = GitProcess(repo, "rev-list", "--reverse", "--topo-order", "--parents", "--stdin",
                           stdin=ids)
     assert walk.stdout is not None
     try:
-        for entry in walk.stdout:  # oldest first: a listed commit's parents came before it
+        for entry in walk.stdout:  # oldest first: a commit's parents came before it
             commit, *parents = entry.decode("ascii").split()
             held = bits.get(commit, 0)
             for parent in parents:
-                if parent in reach:
-                    held |= reach[parent]
-                elif known is not None:
-                    if parent in known:
-                        held |= known[parent]
-                    else:
-                        unknown.add(parent)
-            if held or known is not None:
+                held |= reach.get(parent, 0)
+            if held:
                 reach[commit] = held
         walk.finish()
     finally:
         walk.kill()
-    return reach, unknown
+    return reach
 
 
 def _walk_since(repo: Path, bits: dict[str, int], starts: list[str],
-                earlier: Reach) -> dict[str, int] | None:
-    """``_walk``'s answer for ``starts``, walking only the commits the ``earlier`` tips do not
-    reach; None when that cannot tell (the caller walks everything).
+                earlier: Reach) -> dict[str, int]:
+    """``_walk``'s answer for ``starts``, walking from the starts that are no ``earlier`` tip
+    only until every path down meets an earlier tip, when each of ``bits``' commits was asked
+    about before or is new to the earlier tips (the caller knows).
 
-    Why it holds: a commit's history is itself and its parents' histories. The walk lists the
-    commits ``starts`` reach and the earlier tips do not: new to them, so no earlier tip
-    reaches one. A parent of a listed commit is listed too (its bits come first) or reached by
-    an earlier tip: then its bits are known only when it *is* an earlier tip
-    (``earlier.reaching`` says which asked commits each reaches); any other parent (a branch
-    started from an old commit) means None. Likewise a start not listed must be an earlier
-    tip (else a ref moved back: None). An asked commit must have been asked before (which
-    earlier tips reach it is known) or be listed (no earlier tip reaches it, and it carries
-    its own bit); one neither (an old commit asked for the first time) means None."""
-    old = earlier.tips
-    known = dict.fromkeys(old, 0)
+    Why it holds: a commit's history is itself and its parents' histories, so its bits are its
+    own and its parents'. git lists the commits the new starts reach, newest first, and the
+    reading stops once every parent of every commit read was read or is an earlier tip: the
+    commits read then hold every path from a new start down to an earlier tip (or, if no path
+    meets one, to the roots: all of them), and an earlier tip's bits are known
+    (``earlier.reaching`` says which tips reach each commit asked about before, and none
+    reaches a commit new to them)."""
+    known = dict.fromkeys(earlier.tips, 0)
     for commit, bit in bits.items():
         for tip in earlier.reaching.get(commit, ()):
             if tip in known:
                 known[tip] |= bit
-    new = [tip for tip in starts if tip not in old]
-    try:
-        reach, unknown = _walk(repo, bits, [*new, *(f"^{tip}" for tip in sorted(old))], known)
-    except GitError:  # an earlier tip is no longer in the store
-        return None
-    if (unknown or any(tip not in reach for tip in new)
-            or any(commit not in earlier.reaching and commit not in reach for commit in bits)):
-        return None
-    return {**known, **reach}
+    new = [tip for tip in starts if tip not in known]
+    parents_of: dict[str, list[str]] = {}
+    wanted = set(new)  # commits some path down still has to read
+    if wanted:
+        with _lines_file(new) as ids:
+            walk = GitProcess(repo, "rev-list", "--parents", "--stdin", stdin=ids)
+        assert walk.stdout is not None
+        try:
+            for entry in walk.stdout:
+                commit, *parents = entry.decode("ascii").split()
+                if commit in known:
+                    continue  # an earlier tip, on another path: its bits are known
+                parents_of[commit] = parents
+                wanted.discard(commit)
+                wanted.update(parent for parent in parents
+                              if parent not in parents_of and parent not in known)
+                if not wanted:
+                    break  # git's listing runs on, into what earlier tips reach: not needed
+            else:
+                walk.finish()
+        finally:
+            walk.kill()
+    reach = known
+    for start in new:  # each commit's bits after its parents', depth first without recursion
+        stack = [start]
+        while stack:
+            commit = stack[-1]
+            if commit in reach:
+                stack.pop()
+                continue
+            later = [parent for parent in parents_of[commit]
+                     if parent in parents_of and parent not in reach]
+            if later:
+                stack += later
+                continue
+            stack.pop()
+            held = bits.get(commit, 0)
+            for parent in parents_of[commit]:
+                held |= reach.get(parent, 0)
+            reach[commit] = held
+    return reach
 
 
 def tree_blobs(repo: Path, commit: str) -> dict[str, str]:

@@ -120,6 +120,7 @@ class HistorySource:
         self.tips: list[str] = []
         self.found: list[CommitChange] = []  # what ``changes`` found, for the next audit
         self.reach: Reach | None = None  # what attribution's walk learnt, for the next audit
+        self.fresh: frozenset[str] = frozenset()  # commits of ``found`` no earlier tip reaches
         self._old_tips: list[str] | None = None  # the earlier tips, when history only grew
         self.options = options
         self.revs = _revisions(self.repo, options)
@@ -250,6 +251,9 @@ class HistorySource:
             self.found = changes(self.repo.path, [ALL_REFS], blobs, stdin_revs=self.stash)
         else:
             self.found = grown_changes(self.repo.path, known, self.tips, self._old_tips, blobs)
+            # Those not walked last time: no earlier tip reaches them.
+            self.fresh = frozenset({change.commit.oid for change in self.found}
+                                   - {change.commit.oid for change in known})
         return self.found
 
     def _reachability(self, reachable: ReachableObjects, commits: list[str]) -> None:

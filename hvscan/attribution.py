@@ -20,7 +20,8 @@ it (one ``git ls-tree``), the commits of HEAD's history whose change took it out
 same ``git log`` pass lists the changes that replace or delete a blob with a key), and the refs
 that reach a commit introducing it (the stash's reflog included): pushed when a remote-tracking
 ref is among them. Which refs, and whether HEAD, reach those commits takes one walk of the
-commit graph for all of them (``githistory.tips_reaching``).
+commit graph for all of them (``githistory.tips_reaching``); after an incremental audit that
+noted what its walk learnt (``HistorySource.reach``), only the commits new since.
 """
 
 from __future__ import annotations
@@ -119,10 +120,14 @@ def _exposure(introductions: _Introductions, removals: dict[str, list[Removal]],
     if head is not None:
         extra.append((_HEAD, head))
     known = True
+    reaching: dict[str, set[str]] = {}
     try:
-        reaching = tips_reaching(repo, sorted(commits), extra) if commits else {}
+        if commits:
+            earlier = source.since.reach if source.since is not None else None
+            reaching, source.reach = tips_reaching(repo, sorted(commits), extra, earlier,
+                                                   source.fresh)
     except GitError:  # a commit the store lacks (reported as missing): refs unknown
-        reaching, known = {}, False
+        known = False
     exposure: dict[str, Exposure] = {}
     for key_hash, found in every.items():
         ordered = tuple(introduction for _, introduction in sorted(found, key=_first_item))

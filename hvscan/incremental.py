@@ -10,9 +10,12 @@ audit of ``hvscan/history.py`` with a state file (``hvscan/state.py``) around it
    objects read again carry the old keys, so a new commit that brings an old key back is an
    introduction like any other, and a report lists every finding, old and new. The changes
    that set files to flagged blobs are known from the last audit: only new commits are walked
-   (``HistorySource.changes``), unless history was rewritten.
+   (``HistorySource.changes``), unless history was rewritten. Which refs reach the commits
+   introducing or removing a key is known for the earlier tips: only the commits they do not
+   reach are walked (``githistory.tips_reaching``).
 4. What the engine found is recorded (tips, flagged objects, key hashes and redacted keys, the
-   changes), only when the read was complete (no error: no missing objects, not shallow).
+   changes, which tips reach which of those commits), only when the read was complete (no
+   error: no missing objects, not shallow).
 """
 
 from __future__ import annotations
@@ -47,5 +50,5 @@ def audit(path: Path, pipeline: Pipeline, options: HistoryOptions, state: Path,
         place(path, source, result, pipeline)
         if not result.errors:
             store.record(repository, mark, source.tips, flagged, source.found,
-                         pipeline.engine)
+                         pipeline.engine, source.reach)
     return result

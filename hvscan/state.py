@@ -13,6 +13,10 @@ rules, every file the user added included, the decoding and archive limits and
   objects again, which recovers the keys in memory for verification and --show-secrets;
 - the ``changes`` that set a file to a flagged blob (commit, parents, time, author, path, old
   and new blob): attribution then walks only the commits that are new (``sources/delta.py``).
+- what attribution's walk of the commit graph learnt (``githistory.Reach``): the tip commits
+  it started from (``reach_tips``) and, for each commit it asked about (those introducing or
+  removing a key), which of them reach it (``reaching``): the next walk lists only the commits
+  those tips do not reach.
 
 A repository recorded with another fingerprint is read whole again (and recorded anew). A file
 that is not an SQLite database, or one that another program made (its ``application_id``, its
@@ -35,7 +39,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from hvscan import __version__
 from hvscan.shown import redact_keys
 from hvscan.sources.delta import Since
-from hvscan.sources.githistory import Commit, CommitChange
+from hvscan.sources.githistory import Commit, CommitChange, Reach
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -44,7 +48,7 @@ if TYPE_CHECKING:
     from hvscan.model import Finding, History, Note
 
 APPLICATION_ID = 0x68767363  # "hvsc"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the reach tables
 FORMAT = "hvscan incremental state"
 # Seconds a run waits for another run's write to the same file.
 BUSY_TIMEOUT = 60.0
@@ -84,6 +88,17 @@ CREATE TABLE matches (
     encoding TEXT NOT NULL
 );
 CREATE INDEX matches_by_object ON matches (repository, oid);
+CREATE TABLE reach_tips (
+    repository INTEGER NOT NULL,
+    oid TEXT NOT NULL,
+    PRIMARY KEY (repository, oid)
+) WITHOUT ROWID;
+CREATE TABLE reaching (
+    repository INTEGER NOT NULL,
+    commit_oid TEXT NOT NULL,
+    tips TEXT NOT NULL,
+    PRIMARY KEY (repository, commit_oid)
+) WITHOUT ROWID;
 CREATE TABLE changes (
     repository INTEGER NOT NULL,
     sequence INTEGER NOT NULL,
@@ -227,16 +242,20 @@ class Store:
                     for sequence, path, old, new, oid, parents, time, date, author in db.execute(
                         "SELECT sequence, path, old, new, commit_oid, parents, time, date, "
                         "author FROM changes WHERE repository = ?", (key,)).fetchall())
+            reach = _reach(db, key)
         except sqlite3.Error as exc:
             raise self._error(exc) from None
-        return Since(tuple(tip for (tip,) in tips), tuple(oid for (oid,) in flagged), known)
+        return Since(tuple(tip for (tip,) in tips), tuple(oid for (oid,) in flagged), known,
+                     reach)
 
     def record(self, repository: str, mark: str, tips: list[str],
-               flagged: dict[str, Flagged], found: list[CommitChange], engine: Engine) -> None:
+               flagged: dict[str, Flagged], found: list[CommitChange], engine: Engine,
+               reach: Reach | None = None) -> None:
         """Replace what is known of ``repository``: the ``tips`` read from, the ``flagged``
-        objects (keys in member paths redacted with ``engine``) and the changes ``found`` that
-        set files to flagged blobs, in one transaction. Changes are kept only when no path or
-        author in them spells a key (``engine`` looks): the next audit walks all again."""
+        objects (keys in member paths redacted with ``engine``), the changes ``found`` that
+        set files to flagged blobs and what the walk of the commit graph learnt (``reach``),
+        in one transaction. Changes are kept only when no path or author in them spells a key
+        (``engine`` looks): the next audit walks all again."""
         audited = datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat()
         keep = not any(redact_keys(change.path, engine) != change.path
                        or redact_keys(change.commit.author, engine) != change.commit.author
@@ -248,7 +267,8 @@ class Store:
                 row = db.execute("SELECT id FROM repositories WHERE repository = ?",
                                  (repository,)).fetchone()
                 if row is not None:
-                    for table in ("tips", "objects", "matches", "changes"):
+                    for table in ("tips", "objects", "matches", "changes", "reach_tips",
+                                  "reaching"):
                         db.execute(f"DELETE FROM {table} WHERE repository = ?",  # noqa: S608
                                    (row[0],))
                     db.execute("UPDATE repositories SET fingerprint = ?, version = ?, "
@@ -269,6 +289,12 @@ class Store:
                                ((key, c.sequence, c.path, c.old, c.new, c.commit.oid,
                                  " ".join(c.commit.parents), c.commit.time, c.commit.date,
                                  c.commit.author) for c in (found if keep else [])))
+                if reach is not None:
+                    db.executemany("INSERT INTO reach_tips VALUES (?, ?)",
+                                   ((key, tip) for tip in sorted(reach.tips)))
+                    db.executemany("INSERT INTO reaching VALUES (?, ?, ?)",
+                                   ((key, commit, " ".join(sorted(tips)))
+                                    for commit, tips in reach.reaching.items()))
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -284,6 +310,16 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _reach(db: sqlite3.Connection, key: int) -> Reach | None:
+    """What the last audit's walk of the commit graph learnt (None: nothing)."""
+    tips = frozenset(tip for (tip,) in db.execute(
+        "SELECT oid FROM reach_tips WHERE repository = ?", (key,)))
+    if not tips:
+        return None
+    return Reach(tips, {commit: frozenset(reaching.split()) for commit, reaching in db.execute(
+        "SELECT commit_oid, tips FROM reaching WHERE repository = ?", (key,))})
 
 
 def _match_rows(key: int, flagged: dict[str, Flagged],

@@ -23,6 +23,7 @@ from hvscan.engine import Engine
 from hvscan.incremental import audit
 from hvscan.rules import load_builtin_rules
 from hvscan.scan import Pipeline
+from hvscan.sources import githistory
 from hvscan.sources.history import HistoryOptions
 
 Report = dict[str, Any]
@@ -113,6 +114,41 @@ def test_merges_and_every_occurrence(run_hvscan: Run, history: DatedRepo, store:
     # The merge brings topic.py to main, but its second parent had it: no introduction.
     assert [f["path"] for f in merged["findings"]] == ["src/app.py", "topic.py", "again.py"]
     assert merged["findings"][0]["other_paths"] == 2
+
+
+def reaching(store: Path) -> dict[str, int]:
+    """Per commit the state file knows about, how many tips reach it."""
+    with closing(sqlite3.connect(store)) as db:
+        return {commit: len(tips.split()) for commit, tips in db.execute(
+            "SELECT commit_oid, tips FROM reaching")}
+
+
+def test_which_refs_reach_a_key_is_remembered(run_hvscan: Run, history: DatedRepo,
+                                              store: Path) -> None:
+    """The refs reaching a key's commits, as a full audit finds them, whatever moved since:
+    the walk of what is new answers when the earlier tips suffice, a whole walk when not."""
+    [added, removed] = history.out("rev-list", "-2", "HEAD").split()[::-1]
+    same_as_full(run_hvscan, history, store)
+    assert reaching(store) == {added: 1, removed: 1}  # main (HEAD is main's commit too)
+    history.git("update-ref", "refs/remotes/origin/main", "HEAD")
+    history.git("tag", "-a", "v1", "-m", "v1", added)
+    history.git("tag", "-a", "v1-signed-off", "-m", "a tag of a tag", "v1")
+    history.write("b.py", f"KEY = '{make_key('test', 2)}'\n")
+    history.commit("a new key")
+    history.write("stashed.txt", "x\n")
+    history.git("add", "stashed.txt")
+    history.git("stash", "-q")
+    keys = same_as_full(run_hvscan, history, store)["keys"]
+    assert [k["refs"] for k in keys] == [
+        ["refs/heads/main", "refs/remotes/origin/main", "refs/stash", "refs/tags/v1",
+         "refs/tags/v1-signed-off"],
+        ["refs/heads/main", "refs/stash"]]
+    history.git("checkout", "-q", "-b", "old-base", added)  # from a commit that was no tip
+    history.commit_file("c.txt", "c\n", "on an old base")
+    history.git("checkout", "-q", "main")
+    history.git("update-ref", "refs/remotes/origin/main", added)  # moved back
+    keys = same_as_full(run_hvscan, history, store)["keys"]
+    assert "refs/heads/old-base" in keys[0]["refs"] and keys[0]["pushed"]
 
 
 def test_keys_in_paths_are_not_kept(run_hvscan: Run, history: DatedRepo, store: Path) -> None:
@@ -241,6 +277,22 @@ def audited(repo: GitRepo, store: Path) -> int:
     return result.stats.files_scanned
 
 
+def test_a_new_commit_walks_only_the_new_history(history: DatedRepo, store: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """After an audit with a key, one with a new key on a new commit reads only that commit
+    to learn which refs reach the keys' commits (the report is the full audit's: above)."""
+    audited(history, store)
+    history.write("b.py", f"KEY = '{make_key('test', 3)}'\n")
+    history.commit("a new key")
+    whole: list[object] = []
+    walk = githistory._walk
+    monkeypatch.setattr(githistory, "_walk", lambda *args: whole.append(args) or walk(*args))
+    audited(history, store)
+    assert whole == []
+    with closing(sqlite3.connect(store)) as db:
+        assert db.execute("SELECT count(*) FROM reaching").fetchone()[0] == 3
+
+
 def test_another_version_or_build_reads_everything_again(
         history: DatedRepo, store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert audited(history, store) == 12
@@ -311,10 +363,11 @@ def test_a_damaged_or_newer_state_file_is_refused(run_hvscan: Run, history: Date
                                                   store: Path) -> None:
     report(run_hvscan, history, "--state", store)
     with closing(sqlite3.connect(store)) as db:
-        db.execute("PRAGMA user_version = 2")
-    assert "of another format (2" in refused(run_hvscan, history, store)
+        db.execute(f"PRAGMA user_version = {state.SCHEMA_VERSION + 1}")
+    assert f"of another format ({state.SCHEMA_VERSION + 1}" in refused(run_hvscan, history,
+                                                                       store)
     with closing(sqlite3.connect(store)) as db:
-        db.execute("PRAGMA user_version = 1")
+        db.execute(f"PRAGMA user_version = {state.SCHEMA_VERSION}")
         db.execute("DELETE FROM hvscan_state")
         db.commit()
     assert "no format record" in refused(run_hvscan, history, store)

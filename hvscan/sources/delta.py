@@ -16,7 +16,14 @@ import tempfile
 from typing import TYPE_CHECKING, NamedTuple
 
 from hvscan.sources.gitcmd import GitProcess, git
-from hvscan.sources.githistory import CommitChange, ObjectLists, _lines_file, _split, changes
+from hvscan.sources.githistory import (
+    CommitChange,
+    ObjectLists,
+    Reach,
+    _lines_file,
+    _split,
+    changes,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -27,11 +34,13 @@ class Since(NamedTuple):
     ``flagged`` objects, those of them the engine found something in (findings or notes), which
     are read again (the store never holds a full key: reading them recovers the keys); and the
     ``changes`` setting a file to a flagged blob in the history those tips reach (None: not
-    known, walk the whole history again)."""
+    known, walk the whole history again); and what attribution's walk of the commit graph
+    learnt (``githistory.tips_reaching``; None: walk it all)."""
 
     tips: tuple[str, ...]
     flagged: tuple[str, ...]
     changes: tuple[CommitChange, ...] | None = None
+    reach: Reach | None = None
 
 
 def ref_tips(repo: Path, stash: list[str]) -> list[str]:

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 from hvscan.sources import display_path
 from hvscan.sources.gitcmd import GitError, GitProcess, git
@@ -110,29 +110,78 @@ def ref_names(repo: Path) -> list[str]:
     return sorted(out.decode("utf-8", "surrogateescape").splitlines())
 
 
-def tips_reaching(repo: Path, commits: list[str],
-                  extra_tips: Iterable[tuple[str, str]] = ()) -> dict[str, set[str]]:
+class Reach(NamedTuple):
+    """What one walk learnt of the commit graph, kept by incremental audits for the next one:
+    the ``tips`` (commit ids) it started from and, for each commit asked about, the tips among
+    them whose history holds it. Commits never change, so this stays true whatever the refs
+    do later, for as long as the commits are in the store."""
+
+    tips: frozenset[str]
+    reaching: dict[str, frozenset[str]]
+
+
+def tips_reaching(repo: Path, commits: list[str], extra_tips: Iterable[tuple[str, str]] = (),
+                  earlier: Reach | None = None, fresh: frozenset[str] = frozenset()
+                  ) -> tuple[dict[str, set[str]], Reach]:
     """For each of ``commits``, the names of the tips whose history holds it: every ref (a tag
     peeled to its commit) and the ``extra_tips``, (name, commit id) pairs (HEAD, the stash's
-    older entries). One walk of the history, oldest first, carrying for every commit which of
-    ``commits`` it reaches as one bit each: the same work for any number of commits, where
-    ``git for-each-ref --contains`` walks once per commit (seconds each with many refs)."""
+    older entries); and what the walk learnt, for the next audit. One walk of the history,
+    oldest first, carrying for every commit which of ``commits`` it reaches as one bit each:
+    the same work for any number of commits, where ``git for-each-ref --contains`` walks once
+    per commit (seconds each with many refs). With an ``earlier`` walk's ``Reach``, only the
+    commits between the new tips and the earlier ones are read, when that is enough (see
+    ``_walk_since``; ``fresh``: commits known to be new to the earlier tips)."""
     bits = {commit: 1 << index for index, commit in enumerate(commits)}
     listing = git(repo, "for-each-ref",
                   "--format=%(objectname) %(objecttype) %(*objectname) %(*objecttype) %(refname)")
     tips: list[tuple[str, str]] = []
+    tagged: list[tuple[str, str]] = []  # tags of tags: for-each-ref peels one level only
     for line in listing.decode("utf-8", "surrogateescape").splitlines():
         oid, kind, peeled, peeled_kind, name = line.split(" ", 4)
         if kind == "commit" or peeled_kind == "commit":
             tips.append((name, oid if kind == "commit" else peeled))
+        elif peeled_kind == "tag":
+            tagged.append((name, peeled))
+    tips += _peeled_commits(repo, tagged)
     tips += extra_tips
+    starts = sorted({oid for _, oid in tips})
+    if earlier is not None and all(c in earlier.reaching or c in fresh for c in commits):
+        reach = _walk_since(repo, bits, starts, earlier)
+    else:  # an old commit asked about for the first time: which earlier tips reach it?
+        reach = _walk(repo, bits, starts)
+    found: dict[str, set[str]] = {commit: set() for commit in commits}
+    reaching: dict[str, set[str]] = {commit: set() for commit in commits}
+    for name, oid in tips:
+        held = reach.get(oid, 0)
+        while held:  # each set bit: as many steps as commits the tip reaches
+            low = held & -held
+            commit = commits[low.bit_length() - 1]
+            found[commit].add(name)
+            reaching[commit].add(oid)
+            held ^= low
+    return found, Reach(frozenset(starts), {c: frozenset(t) for c, t in reaching.items()})
+
+
+def _peeled_commits(repo: Path, tags: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Those of ``tags``, (name, tag object id) pairs, that end at a commit, with its id."""
+    if not tags:
+        return []
+    out = git(repo, "cat-file", "--batch-check=%(objectname) %(objecttype)",
+              input="".join(f"{oid}^{{}}\n" for _, oid in tags).encode("ascii"))
+    return [(name, line.split(" ")[0]) for (name, _), line in
+            zip(tags, out.decode("ascii").splitlines(), strict=True)
+            if line.endswith(" commit")]
+
+
+def _walk(repo: Path, bits: dict[str, int], starts: list[str]) -> dict[str, int]:
+    """Every commit ``starts`` reach that reaches one of ``bits``' commits, with their bits."""
     reach: dict[str, int] = {}
-    with _lines_file(sorted({oid for _, oid in tips})) as ids:
+    with _lines_file(starts) as ids:
         walk = GitProcess(repo, "rev-list", "--reverse", "--topo-order", "--parents", "--stdin",
                           stdin=ids)
     assert walk.stdout is not None
     try:
-        for entry in walk.stdout:
+        for entry in walk.stdout:  # oldest first: a commit's parents came before it
             commit, *parents = entry.decode("ascii").split()
             held = bits.get(commit, 0)
             for parent in parents:
@@ -142,14 +191,68 @@ def tips_reaching(repo: Path, commits: list[str],
         walk.finish()
     finally:
         walk.kill()
-    found: dict[str, set[str]] = {commit: set() for commit in commits}
-    for name, oid in tips:
-        held = reach.get(oid, 0)
-        while held:  # each set bit: as many steps as commits the tip reaches
-            low = held & -held
-            found[commits[low.bit_length() - 1]].add(name)
-            held ^= low
-    return found
+    return reach
+
+
+def _walk_since(repo: Path, bits: dict[str, int], starts: list[str],
+                earlier: Reach) -> dict[str, int]:
+    """``_walk``'s answer for ``starts``, walking from the starts that are no ``earlier`` tip
+    only until every path down meets an earlier tip, when each of ``bits``' commits was asked
+    about before or is new to the earlier tips (the caller knows).
+
+    Why it holds: a commit's history is itself and its parents' histories, so its bits are its
+    own and its parents'. git lists the commits the new starts reach, newest first, and the
+    reading stops once every parent of every commit read was read or is an earlier tip: the
+    commits read then hold every path from a new start down to an earlier tip (or, if no path
+    meets one, to the roots: all of them), and an earlier tip's bits are known
+    (``earlier.reaching`` says which tips reach each commit asked about before, and none
+    reaches a commit new to them)."""
+    known = dict.fromkeys(earlier.tips, 0)
+    for commit, bit in bits.items():
+        for tip in earlier.reaching.get(commit, ()):
+            if tip in known:
+                known[tip] |= bit
+    new = [tip for tip in starts if tip not in known]
+    parents_of: dict[str, list[str]] = {}
+    wanted = set(new)  # commits some path down still has to read
+    if wanted:
+        with _lines_file(new) as ids:
+            walk = GitProcess(repo, "rev-list", "--parents", "--stdin", stdin=ids)
+        assert walk.stdout is not None
+        try:
+            for entry in walk.stdout:
+                commit, *parents = entry.decode("ascii").split()
+                if commit in known:
+                    continue  # an earlier tip, on another path: its bits are known
+                parents_of[commit] = parents
+                wanted.discard(commit)
+                wanted.update(parent for parent in parents
+                              if parent not in parents_of and parent not in known)
+                if not wanted:
+                    break  # git's listing runs on, into what earlier tips reach: not needed
+            else:
+                walk.finish()
+        finally:
+            walk.kill()
+    reach = known
+    for start in new:  # each commit's bits after its parents', depth first without recursion
+        stack = [start]
+        while stack:
+            commit = stack[-1]
+            if commit in reach:
+                stack.pop()
+                continue
+            later = [parent for parent in parents_of[commit]
+                     if parent in parents_of and parent not in reach]
+            if later:
+                stack += later
+                continue
+            stack.pop()
+            held = bits.get(commit, 0)
+            for parent in parents_of[commit]:
+                held |= reach.get(parent, 0)
+            reach[commit] = held
+    return reach
 
 
 def tree_blobs(repo: Path, commit: str) -> dict[str, str]:

@@ -43,6 +43,7 @@ from hvscan.sources.gitcmd import GitError, GitProcess, git
 from hvscan.sources.githistory import (
     CommitChange,
     ObjectLists,
+    Reach,
     ReachableObjects,
     Repository,
     changes,
@@ -118,6 +119,8 @@ class HistorySource:
         self.remember = False
         self.tips: list[str] = []
         self.found: list[CommitChange] = []  # what ``changes`` found, for the next audit
+        self.reach: Reach | None = None  # what attribution's walk learnt, for the next audit
+        self.fresh: frozenset[str] = frozenset()  # commits of ``found`` no earlier tip reaches
         self._old_tips: list[str] | None = None  # the earlier tips, when history only grew
         self.options = options
         self.revs = _revisions(self.repo, options)
@@ -248,6 +251,9 @@ class HistorySource:
             self.found = changes(self.repo.path, [ALL_REFS], blobs, stdin_revs=self.stash)
         else:
             self.found = grown_changes(self.repo.path, known, self.tips, self._old_tips, blobs)
+            # Those not walked last time: no earlier tip reaches them.
+            self.fresh = frozenset({change.commit.oid for change in self.found}
+                                   - {change.commit.oid for change in known})
         return self.found
 
     def _reachability(self, reachable: ReachableObjects, commits: list[str]) -> None:

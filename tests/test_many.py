@@ -244,3 +244,20 @@ def test_state_is_for_one_repository(run_hvscan: Run, fleet: Fleet) -> None:
     done = _run(run_hvscan, fleet, "one", "two", "--state", fleet.root / "state.sqlite3")
     assert done.returncode == 2 and b"cannot be combined with several repositories" in done.stderr
     assert not (fleet.root / "state.sqlite3").exists()
+
+
+@pytest.mark.parametrize("helper", ["ext::sh -c touch% {marker}", "ext::sh -c 'touch {marker}'"])
+def test_a_transport_helper_address_runs_nothing(tmp_path: Path, run_hvscan: Run,
+                                                  helper: str) -> None:
+    # git's "ext::" transport runs the command it names: such an address, given on the command
+    # line or in a list of repositories, is no remote hvscan clones.
+    marker = tmp_path / "ran"
+    given = helper.format(marker=marker)
+    listing = tmp_path / "repos.txt"
+    listing.write_text(given + "\n")
+    for args in ((given,), ("--repos-file", str(listing))):
+        done = run_hvscan("git", *args, "--clone-dir", tmp_path / "cache", "--no-progress",
+                          cwd=tmp_path)
+        assert done.returncode == 2, done.stderr
+        assert not marker.exists()
+        assert b"Traceback" not in done.stderr

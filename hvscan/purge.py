@@ -29,6 +29,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, NamedTuple
 
 from hvscan import __version__
+from hvscan.repos import redact
 from hvscan.rules import severity_rank
 from hvscan.shown import escape, shown
 
@@ -149,7 +150,7 @@ def make_plan(result: ScanResult, blobs: KeyBlobs, findings: list[Finding], *,
     keys.sort(key=lambda k: (-severity_rank(k.severity), k.redacted, k.sha256))
     stripped = {blob: ", ".join(sorted(labels[blob])) or "a version of a file holding the key"
                 for key in keys for blob in key.stripped}
-    return Plan(text(repository), origin and text(without_credentials(origin)), tuple(keys),
+    return Plan(text(repository), origin and text(redact(origin)), tuple(keys),
                 dict(sorted(stripped.items())), tuple(escape(ref) for ref in sorted(refs)),
                 tuple(text(line) for line in unscanned),
                 tuple(escape(pattern) for pattern in excluded))
@@ -169,16 +170,6 @@ def _place(finding: Finding, show: Callable[[str], str]) -> Place:
         where = f"blob {history.blob if history else '?'}"
     return Place(commit, where, bool(history and history.unreachable), finding.encoding,
                  finding.source != "history")
-
-
-def without_credentials(url: str) -> str:
-    """``url`` without the user name and password of a ``scheme://user:pass@host/`` URL (a
-    token is often written there); other forms (``git@host:path``, paths) as they are."""
-    scheme, sep, rest = url.partition("://")
-    host, slash, path = rest.partition("/")
-    if not sep or "@" not in host:
-        return url
-    return f"{scheme}://{host.rsplit('@', 1)[1]}{slash}{path}"
 
 
 def replacement_line(secret: str) -> bytes:

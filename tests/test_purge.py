@@ -57,17 +57,6 @@ def test_a_shell_word_is_the_text_and_safe_to_show(text: str) -> None:
     assert said == text.encode()
 
 
-@pytest.mark.parametrize(("url", "safe"), [
-    ("https://user:tok@github.com/o/r.git", "https://github.com/o/r.git"),
-    ("https://tok@host:8443/o/r", "https://host:8443/o/r"),
-    ("https://host/o/r@x", "https://host/o/r@x"),
-    ("git@github.com:o/r.git", "git@github.com:o/r.git"),
-    ("/srv/git/r.git", "/srv/git/r.git"),
-])
-def test_urls_lose_their_credentials(url: str, safe: str) -> None:
-    assert purge.without_credentials(url) == safe
-
-
 def test_a_fence_no_line_closes() -> None:
     block = purge._fenced(["a ```` b", "c"])
     assert block.startswith("`````\n") and block.endswith("\n`````")

@@ -155,3 +155,14 @@ def test_the_mirror_keeps_no_credentials(tmp_path: Path, gitenv: dict[str, str],
     config = (path / "config").read_text()
     assert "s3cret" not in config and f"file://localhost{tmp_path}/remote.git" in config
     repos.mirror(repo, tmp_path / "clones")  # fetching again names the URL it was given
+
+
+@pytest.mark.parametrize(("url", "safe"), [
+    ("https://user:tok@github.com/o/r.git", "https://github.com/o/r.git"),
+    ("https://tok@host:8443/o/r", "https://host:8443/o/r"),
+    ("https://host/o/r@x", "https://host/o/r@x"),
+    ("git@github.com:o/r.git", "git@github.com:o/r.git"),
+    ("/srv/git/r.git", "/srv/git/r.git"),
+])
+def test_redact_removes_the_user_information_of_a_url_only(url: str, safe: str) -> None:
+    assert repos.redact(url) == safe

@@ -20,7 +20,7 @@ escaping on top (JSON, XML, CSV quoting, workflow commands). Both steps are idem
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -107,22 +107,26 @@ def reported(result: ScanResult, show_secrets: bool = False) -> ScanResult:
     copy.errors = [_strings(e, text) for e in result.errors]
     copy.notes = [_strings(n, text) for n in result.notes]
     copy.scan = _strings(result.scan, text)
-    copy.keys = [_strings(k, text)._replace(
-        secret_redacted=escape(k.secret_redacted),
-        secret=escape(k.secret) if show_secrets else escape(k.secret_redacted),
-        secret_sha256=k.secret_sha256) for k in result.keys]
+    copy.keys = [k._replace(**_shown_fields(k, k._fields, text, show_secrets))
+                 for k in result.keys]
     return copy
 
 
 def _finding(finding: Finding, text: Callable[[str], str], show_secrets: bool) -> Finding:
-    changes = {name: _strings(getattr(finding, name), text)
-               for name in finding.FIELDS if name not in _OWN_FIELDS}
+    return finding.replace(**_shown_fields(finding, finding.FIELDS, text, show_secrets))
+
+
+def _shown_fields(record: Any, names: Iterable[str], text: Callable[[str], str],
+                  show_secrets: bool) -> dict[str, Any]:
+    """The fields ``names`` of a finding or a key entry as reports show them."""
+    changes = {name: _strings(getattr(record, name), text)
+               for name in names if name not in _OWN_FIELDS}
     # The key's own fields need no search for keys: one is the key, shown only when asked for,
     # the other its redacted form (a user rule's key may still hold control characters). Its
     # hashes are hvscan's hex digits.
-    changes["secret_redacted"] = escape(finding.secret_redacted)
-    changes["secret"] = escape(finding.secret) if show_secrets else changes["secret_redacted"]
-    return finding.replace(**changes)
+    changes["secret_redacted"] = escape(record.secret_redacted)
+    changes["secret"] = escape(record.secret) if show_secrets else changes["secret_redacted"]
+    return changes
 
 
 _OWN_FIELDS = {"hints", "secret", "secret_redacted", "secret_sha256", "fingerprint"}

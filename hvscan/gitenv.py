@@ -106,11 +106,31 @@ def transport_command(protocol: str, *args: str) -> list[str]:
     return ["git", "--no-pager", *options, *args]
 
 
+# git's variables that choose the repository, work tree, index or object store a command works
+# on (``git rev-parse --local-env-vars``). Inside a hook or an alias run in the caller's own
+# repository they are set, and they win over ``-C``: a fetch --prune into a mirror would prune
+# the caller's branches, and an audit of a named repository would read the caller's.
+REPOSITORY_VARIABLES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_IMPLICIT_WORK_TREE", "GIT_INDEX_FILE",
+                        "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+                        "GIT_COMMON_DIR", "GIT_NAMESPACE", "GIT_PREFIX",
+                        "GIT_INTERNAL_SUPER_PREFIX", "GIT_SHALLOW_FILE")
+
+
+def forget_callers_repository() -> None:
+    """Drop ``REPOSITORY_VARIABLES`` from this process's environment (and so its children's),
+    for a run whose every repository is named explicitly (several, or a remote's mirror)."""
+    for name in REPOSITORY_VARIABLES:
+        os.environ.pop(name, None)
+
+
 def transport_environment(protocol: str) -> dict[str, str]:
-    """The environment of a clone or fetch: the caller's, with no prompt (a run must never wait
-    for a password; credential helpers still answer) and ``protocol`` the only one allowed."""
-    return {**os.environ, "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0",
-            "GIT_ALLOW_PROTOCOL": protocol}
+    """The environment of a clone or fetch: the caller's without ``REPOSITORY_VARIABLES`` (the
+    receiving repository is the mirror named on the command line), with no prompt (a run must
+    never wait for a password; credential helpers still answer) and ``protocol`` the only one
+    allowed."""
+    caller = {name: value for name, value in os.environ.items()
+              if name not in REPOSITORY_VARIABLES}
+    return {**caller, "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", "GIT_ALLOW_PROTOCOL": protocol}
 
 
 def run_git(repo: str, *args: str, input: bytes | None = None,

@@ -261,3 +261,26 @@ def test_a_transport_helper_address_runs_nothing(tmp_path: Path, run_hvscan: Run
         assert done.returncode == 2, done.stderr
         assert not marker.exists()
         assert b"Traceback" not in done.stderr
+
+
+def test_the_callers_repository_is_never_fetched_into_nor_audited(run_hvscan: Run,
+                                                                    fleet: Fleet) -> None:
+    # Inside a hook or an alias git sets GIT_DIR (and friends), which beat "-C": the mirror's
+    # fetch --prune would prune the caller's branches, and the audits would read the caller.
+    caller = DatedRepo(fleet.root / "caller", fleet.env)
+    caller.write("own.txt", "nothing\n")
+    caller.commit("own")
+    caller.git("branch", "keepme")
+    env = {**fleet.env, "GIT_DIR": str(caller.path / ".git"),
+           "GIT_WORK_TREE": str(caller.path), "GIT_INDEX_FILE": str(caller.path / ".git/index")}
+    before = caller.git("for-each-ref", "--format=%(refname)").stdout
+    for _ in range(2):  # a clone, then a fetch into the mirror
+        done = run_hvscan("git", fleet.url, "one", "--clone-dir", fleet.root / "clones",
+                          "--format", "json", cwd=fleet.root, env=env)
+        assert done.returncode == 1, done.stderr
+        found = {f["secret_sha256"] for f in json.loads(done.stdout)["findings"]}
+        assert found == {key_sha256(k) for k in (fleet.remote_key, fleet.pull_key,
+                                                 fleet.shared)}
+    assert caller.git("for-each-ref", "--format=%(refname)").stdout == before
+    config = caller.path / ".git" / "config"
+    assert "remote" not in config.read_text()

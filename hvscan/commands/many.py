@@ -79,13 +79,14 @@ class Audited(NamedTuple):
 
 def run(repositories: Repositories, history: HistoryOptions, progress: bool | None,
         options: ScanOptions, output: OutputOptions, verify: VerifyOptions) -> NoReturn:
-    from hvscan import repos
+    from hvscan import gitenv, repos
     from hvscan.report import merge
     from hvscan.report.jsonl_format import lines, record_line
     from hvscan.rules import load_rules
     from hvscan.runner import deliver, report_options
     from hvscan.streams import write_stdout
 
+    gitenv.forget_callers_repository()  # every repository is named: none is the caller's
     try:
         names = list(repositories.given)
         if repositories.repos_file is not None:

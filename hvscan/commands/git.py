@@ -63,11 +63,9 @@ def audit_history(pipeline: Pipeline, repo: Path, options: HistoryOptions,
     file ``hvscan.incremental.audit``) with a progress line when ``show_progress``, or its
     progress handed to ``report`` (a many-repository audit's one display); a git or state file
     failure becomes one line."""
-    from hvscan import incremental
     from hvscan.history import audit
     from hvscan.progress import Progress
     from hvscan.sources.gitcmd import GitError
-    from hvscan.state import StateError
 
     bars: list[Progress] = []
 
@@ -78,10 +76,17 @@ def audit_history(pipeline: Pipeline, repo: Path, options: HistoryOptions,
 
     shown = progress if show_progress else report
     try:
-        if state is not None:
+        if state is None:
+            return audit(repo, pipeline, options, shown, scanned)
+        # sqlite3 and the state file's code: only for an audit that asked for them.
+        from hvscan import incremental
+        from hvscan.state import StateError
+
+        try:
             return incremental.audit(repo, pipeline, options, state, shown)
-        return audit(repo, pipeline, options, shown, scanned)
-    except (GitError, StateError) as exc:
+        except StateError as exc:
+            raise HvscanError(str(exc)) from None
+    except GitError as exc:
         raise HvscanError(str(exc)) from None
     finally:
         for bar in bars:

@@ -14,13 +14,10 @@ standard output writes each repository's findings as it finishes, then the rest 
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
-import queue
 import sys
 import threading
 import time
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
@@ -28,6 +25,7 @@ from hvscan.runner import HvscanError, OutputOptions
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from concurrent.futures import Future
 
     from hvscan.report import ReportOptions
     from hvscan.repos import Repo
@@ -136,6 +134,11 @@ def _cores() -> int:
 def audit_all(tasks: list[Task], jobs: int, tracker: Tracker) -> Iterator[Audited]:
     """Each task's result as it finishes: in this process for one job, else in ``jobs`` worker
     processes (the audit is CPU-bound Python). Progress the tasks send reaches ``tracker``."""
+    # Imported here: every ``hvscan git`` imports this module, few run several repositories.
+    import multiprocessing
+    import queue
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
     if jobs == 1 or len(tasks) <= 1:
         channel: Any = queue.SimpleQueue()
         with _draining(channel, tracker):

@@ -92,7 +92,7 @@ def attribute(result: ScanResult, source: HistorySource, engine: Engine,
     result.exposure = _exposure(introductions, removals, head, source)
     result.notes = [note for note in message_notes
                     if options.include_unreachable
-                    or _message_oid(note.source, note.commit, note.history) in reachable]
+                    or message_oid(note.source, note.commit, note.history) in reachable]
     result.notes += _placed_notes(blob_notes, adding, wanted)
     # Notes on what is not reported are not counted either.
     result.stats.notes = len(result.notes)
@@ -188,7 +188,7 @@ def _by_blob(items: list[Placed]) -> tuple[dict[str, list[Placed]], list[Placed]
     return on_blobs, on_messages
 
 
-def _message_oid(source: str, commit: str | None, history: History | None) -> str | None:
+def message_oid(source: str, commit: str | None, history: History | None) -> str | None:
     """The commit or tag object whose message it is."""
     if source == "tag-message":
         return history.tag_object if history else None
@@ -198,7 +198,7 @@ def _message_oid(source: str, commit: str | None, history: History | None) -> st
 def _labelled_message(finding: Finding, reachable: set[str],
              include_unreachable: bool) -> Finding | None:
     """A finding in a message, labelled when no ref reaches the message (None: not wanted)."""
-    if _message_oid(finding.source, finding.commit, finding.history) in reachable:
+    if message_oid(finding.source, finding.commit, finding.history) in reachable:
         return finding
     if not include_unreachable:
         return None

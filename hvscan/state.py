@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from hvscan import __version__
+from hvscan.attribution import message_oid
 from hvscan.shown import redact_keys
 from hvscan.sources.delta import Since
 from hvscan.sources.githistory import Commit, CommitChange, Reach
@@ -356,6 +357,4 @@ def object_id(source: str, commit: str | None, history: History | None) -> str |
     whose message it is in."""
     if history is not None and history.blob:
         return history.blob
-    if source == "tag-message":
-        return history.tag_object if history else None
-    return commit
+    return message_oid(source, commit, history)

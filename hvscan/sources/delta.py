@@ -20,9 +20,9 @@ from hvscan.sources.githistory import (
     CommitChange,
     ObjectLists,
     Reach,
-    _lines_file,
-    _split,
     changes,
+    lines_file,
+    split_lists,
 )
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ def delta_objects(repo: Path, tips: list[str], old_tips: list[str], flagged: tup
     missing: list[str] = []
     revs = [*tips, *(f"^{tip}" for tip in old_tips)]
     try:
-        with _lines_file(revs) as listed:
+        with lines_file(revs) as listed:
             process = GitProcess(repo, "rev-list", "--objects", "--no-object-names",
                                  "--missing=print", "--stdin", stdin=listed)
         assert process.stdout is not None
@@ -103,7 +103,7 @@ def delta_objects(repo: Path, tips: list[str], old_tips: list[str], flagged: tup
     except BaseException:
         whole.close()
         raise
-    return ObjectLists(_split(whole, count, width + 1, parts), count, []), missing
+    return ObjectLists(split_lists(whole, count, width + 1, parts), count, []), missing
 
 
 def grown_changes(repo: Path, known: tuple[CommitChange, ...], tips: list[str],

@@ -176,7 +176,7 @@ def _peeled_commits(repo: Path, tags: list[tuple[str, str]]) -> list[tuple[str, 
 def _walk(repo: Path, bits: dict[str, int], starts: list[str]) -> dict[str, int]:
     """Every commit ``starts`` reach that reaches one of ``bits``' commits, with their bits."""
     reach: dict[str, int] = {}
-    with _lines_file(starts) as ids:
+    with lines_file(starts) as ids:
         walk = GitProcess(repo, "rev-list", "--reverse", "--topo-order", "--parents", "--stdin",
                           stdin=ids)
     assert walk.stdout is not None
@@ -216,7 +216,7 @@ def _walk_since(repo: Path, bits: dict[str, int], starts: list[str],
     parents_of: dict[str, list[str]] = {}
     wanted = set(new)  # commits some path down still has to read
     if wanted:
-        with _lines_file(new) as ids:
+        with lines_file(new) as ids:
             walk = GitProcess(repo, "rev-list", "--parents", "--stdin", stdin=ids)
         assert walk.stdout is not None
         try:
@@ -323,10 +323,13 @@ def list_objects(repo: Path, parts: int, *, keep_commits: bool = False) -> Objec
         listing.kill()
         whole.close()
         raise
-    return ObjectLists(_split(whole, count, width + 1, parts), count, commits)
+    return ObjectLists(split_lists(whole, count, width + 1, parts), count, commits)
 
 
-def _split(whole: IO[bytes], count: int, line_size: int, parts: int) -> list[IO[bytes]]:
+def split_lists(whole: IO[bytes], count: int, line_size: int, parts: int) -> list[IO[bytes]]:
+    """``whole``, a file of ``count`` object ids of ``line_size`` bytes a line, cut into at most
+    ``parts`` files of consecutive lines (``whole`` keeps the first), one for each git process
+    that reads objects."""
     parts = max(1, min(parts, count // MIN_OBJECTS_PER_PART))
     per_part = -(-count // parts)
     files = [whole]
@@ -353,7 +356,7 @@ class ReachableObjects:
 
     def __init__(self, repo: Path, revs: list[str], extra_tips: list[str]) -> None:
         self._file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
-        with _lines_file(extra_tips) as tips:
+        with lines_file(extra_tips) as tips:
             self._git = GitProcess(repo, "rev-list", "--objects", "--missing=print",
                                    "--no-object-names", *revs, "--stdin", stdin=tips,
                                    stdout=self._file)
@@ -410,7 +413,7 @@ def range_objects(repo: Path, revs: list[str], parts: int) -> tuple[ObjectLists,
         raise
     finally:
         process.kill()
-    return ObjectLists(_split(whole, count, width + 1, parts), count, []), blobs
+    return ObjectLists(split_lists(whole, count, width + 1, parts), count, []), blobs
 
 
 def changes(repo: Path, revs: list[str], blobs: set[str], *,
@@ -426,7 +429,7 @@ def changes(repo: Path, revs: list[str], blobs: set[str], *,
         options.append("--no-walk=unsorted")
     if len(blobs) <= MAX_FIND_OBJECT_ARGS:
         options += [f"--find-object={oid}" for oid in sorted(blobs)]
-    with _lines_file(stdin_revs) as tips:
+    with lines_file(stdin_revs) as tips:
         process = GitProcess(repo, "log", *options, "--stdin", "--", stdin=tips)
     assert process.stdout is not None
     found: list[CommitChange] = []
@@ -452,7 +455,7 @@ def changes(repo: Path, revs: list[str], blobs: set[str], *,
     return found
 
 
-def _lines_file(lines: Iterable[str]) -> IO[bytes]:
+def lines_file(lines: Iterable[str]) -> IO[bytes]:
     """A temporary file holding ``lines``, ready to be a child's standard input."""
     handle = tempfile.TemporaryFile()  # noqa: SIM115 (the caller closes it)
     handle.write("".join(f"{line}\n" for line in lines).encode("ascii"))

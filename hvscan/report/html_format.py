@@ -147,8 +147,6 @@ def page(report: dict[str, Any]) -> str:
     """The HTML page of a JSON report (``report_dict``'s dict)."""
     findings: list[dict[str, Any]] = report["findings"]
     keys: list[dict[str, Any]] = report["keys"]
-    # With --show-secrets the findings carry the key; the revoke list shows it too.
-    secrets = {f["secret_sha256"]: f["secret"] for f in findings if "secret" in f}
     parts = [
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n",
         f"<meta http-equiv=\"Content-Security-Policy\" content=\"{_e(CSP)}\">\n",
@@ -157,7 +155,7 @@ def page(report: dict[str, Any]) -> str:
         f"<title>hvscan report: {_e(_verdict(keys, findings))}</title>\n",
         f"<style>{STYLE}</style>\n</head>\n<body>\n",
         _summary(report, keys),
-        _revoke_list(keys, secrets),
+        _revoke_list(keys),
         _findings(report),
         _unscanned(report),
         f"<script type=\"application/json\" id=\"hvscan-report\">{_script_json(report)}"
@@ -289,7 +287,7 @@ def _key_id(key: dict[str, Any]) -> str:
     return f"key-{_e(key['secret_sha256'][:16])}"
 
 
-def _revoke_list(keys: list[dict[str, Any]], secrets: dict[str, str]) -> str:
+def _revoke_list(keys: list[dict[str, Any]]) -> str:
     if not keys:
         return ("<section id=\"revoke\">\n<h2>Keys to revoke</h2>\n"
                 "<p>No key to revoke.</p>\n</section>\n")
@@ -299,7 +297,7 @@ def _revoke_list(keys: list[dict[str, Any]], secrets: dict[str, str]) -> str:
     # key's; one repository's report has no such column.
     several = any("repositories" in key for key in keys)
     for number, key in enumerate(keys, 1):
-        shown = secrets.get(key["secret_sha256"], key["secret_redacted"])
+        shown = key.get("secret", key["secret_redacted"])  # the key itself: --show-secrets
         first = key["first"]
         first_text = (f"{_short(first['commit'])} {_date(first['date'])}" if first["commit"]
                       else _e(first["path"]))

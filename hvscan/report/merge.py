@@ -39,7 +39,7 @@ from hvscan.keys import Introduction, KeyEntry, Removal, ScanRecord
 from hvscan.model import Finding, History, Note
 from hvscan.report import ReportOptions, renderer
 from hvscan.report.text_format import Counts
-from hvscan.rules import SEVERITIES
+from hvscan.rules import SEVERITIES, severity_rank
 from hvscan.scan import ScanResult, Stats
 from hvscan.sources import Failed, Skipped
 
@@ -213,9 +213,8 @@ class _Clock:
 
 
 def _rank(severity: str | None) -> int:
-    """0 for the worst severity (critical)."""
-    order = list(reversed(SEVERITIES))
-    return order.index(severity) if severity in order else len(order)
+    """The worst severity (critical) first, unknown ones after the mildest."""
+    return -severity_rank(severity) if severity is not None and severity in SEVERITIES else 1
 
 
 def _key_order(key: dict[str, Any]) -> tuple[Any, ...]:

@@ -110,8 +110,22 @@ NEEDLE_DEPTH = 2
 # text has more of (PEM lines, long identifiers). Decoding one that holds no key costs
 # microseconds.
 _RUN_CHARS = _BASE64 + b"%\\"
-LONG_RUN = Run(_RUN_CHARS, 70)
-_SHORT_RUN = Run(_RUN_CHARS, 52)
+
+
+def _may_hold_key(run: Buffer) -> bool:
+    """Whether a run found by its shape is worth a look. A run of plain base64 on one line (no
+    escapes, not as wide as encoders wrap, within one window) is decoded only on a grid on which
+    it reads as text (``_run_regions``): one with none (a lock file's hashes, base64 of binary
+    data) is passed over by the prefilter already, so that a blob holding only such runs never
+    reaches the decoders. Any other run is looked at whole."""
+    if len(run) > _REACH or len(run) in _WRAP_WIDTHS:
+        return True
+    text = bytes(run)
+    return b"%" in text or b"\\" in text or _text_grid(text) is not None
+
+
+LONG_RUN = Run(_RUN_CHARS, 70, _may_hold_key)
+_SHORT_RUN = Run(_RUN_CHARS, 52, _may_hold_key)
 # More than the longest encoding of a key that a long run decodes (base64 of base64 of a key
 # with every character escaped is under 300 characters).
 _RUN_OVERLAP = 1024
@@ -119,9 +133,10 @@ _RUN_NEEDLE = Needle(("base64", "*"), run=True)
 
 
 def decoded_run_hits(buf: Buffer, depth_left: int) -> frozenset[bytes]:
-    """The short-run needle's hit in decoded text that holds a run of ``_SHORT_RUN``."""
+    """The short-run needle's hit in decoded text that holds a run of ``_SHORT_RUN`` worth a
+    look."""
     return frozenset({_SHORT_RUN.pattern}) if depth_left >= len(_RUN_NEEDLE.chain) and next(
-        runs(buf, _SHORT_RUN.chars, _SHORT_RUN.length), None) is not None else frozenset()
+        run_spans(_SHORT_RUN, buf, large=False), None) is not None else frozenset()
 
 
 def run_table(depth: int) -> dict[bytes, tuple[Needle, ...]]:

@@ -136,3 +136,25 @@ def test_runs_are_found_on_every_path(engines: str, data: bytes) -> None:
     assert list(prefilter_module.run_spans(RUN, data)) == spans
     assert list(prefilter_module.run_spans(RUN, data, large=False)) == spans
     assert {(start, start + RUN.length) for start, _ in spans} <= set(prefilter.spans(data))
+
+
+@settings(max_examples=60, suppress_health_check=[
+    *settings.default.suppress_health_check, HealthCheck.function_scoped_fixture])
+@given(data=st.lists(st.sampled_from([b"a", b"b", b"aaaaa", b"\n", b"hv_live_"]),
+                     max_size=40).map(b"".join))
+def test_runs_their_accept_rules_out_are_no_hits(engines: str, data: bytes) -> None:
+    # Only runs holding a "b" count: a buffer whose runs are all "a" is no hit of the run.
+    import re
+
+    picky = Run(b"ab", 5, lambda run: b"b" in bytes(run))
+    spans = [found.span() for found in re.finditer(rb"[ab]{5,}", data) if b"b" in found[0]]
+    wanted = expected(data) | ({picky.pattern} if spans else set())
+    prefilter = Prefilter(NEEDLES, [picky])
+    assert prefilter.hits(data) == wanted
+    for _ in range(2):
+        prefilter.hits(b"\n" * (LARGE_BUFFER - 1))
+    assert prefilter.hits(data) == prefilter.hits(memoryview(data)) == wanted
+    assert list(prefilter_module.run_spans(picky, data)) == spans
+    assert list(prefilter_module.run_spans(picky, data, large=False)) == spans
+    assert sorted(set(prefilter.spans(data)) - set(Prefilter(NEEDLES).spans(data))) == [
+        (start, start + picky.length) for start, _ in spans]

@@ -508,6 +508,25 @@ def test_object_list_split_across_several_git_processes_reads_everything(
     assert split.stats.files_scanned == whole.stats.files_scanned == 5
 
 
+
+@pytest.mark.parametrize("readers", [1, 3])
+def test_the_audit_starts_as_many_git_readers_as_its_options_say(
+        repo: DatedRepo, monkeypatch: pytest.MonkeyPatch, readers: int) -> None:
+    from hvscan.sources import githistory, history
+
+    for n in range(6):
+        repo.write(f"f{n}.txt", f"{n}\n")
+        repo.commit(f"c{n}")
+    started = []
+    monkeypatch.setattr(githistory, "MIN_OBJECTS_PER_PART", 1)
+    monkeypatch.setattr(history, "producers", lambda: 2)
+    monkeypatch.setattr(history, "stream_objects", lambda *args: started.append(args) or
+                        githistory.stream_objects(*args))
+
+    assert run(repo, producers=readers).stats.files_scanned == 6
+    assert len(started) == readers
+
+
 def test_keys_in_archives_and_encoded_text_in_history_are_found(repo: DatedRepo) -> None:
     import base64
     import gzip

@@ -284,3 +284,28 @@ def test_the_callers_repository_is_never_fetched_into_nor_audited(run_hvscan: Ru
     assert caller.git("for-each-ref", "--format=%(refname)").stdout == before
     config = caller.path / ".git" / "config"
     assert "remote" not in config.read_text()
+
+
+@pytest.mark.parametrize(("cores", "jobs", "each"), [(4, "2", 2), (2, "2", 1), (2, "1", 2),
+                                                      (8, "3", 2)])
+def test_audits_side_by_side_share_the_cores_for_their_git_readers(
+        fleet: Fleet, monkeypatch: pytest.MonkeyPatch, cores: int, jobs: str, each: int) -> None:
+    # Each audit starts one git reader per core (sources.history.producers); run side by side,
+    # they get their share instead, else they would only take turns.
+    from click.testing import CliRunner
+
+    from hvscan import cli
+    from hvscan.commands import many
+
+    given: list[tuple[int, set[int | None]]] = []
+
+    def audit_all(tasks: list[many.Task], workers: int, tracker: Any) -> Any:
+        given.append((workers, {task.history.producers for task in tasks}))
+        return iter(())
+
+    monkeypatch.setattr(many, "audit_all", audit_all)
+    monkeypatch.setattr(many, "_cores", lambda: cores)
+    monkeypatch.chdir(fleet.root)
+    CliRunner().invoke(cli.cli, ["git", "one", "two", "work", "--jobs", jobs, "--clone-dir",
+                                  str(fleet.root / "clones")])
+    assert given == [(int(jobs), {each})]

@@ -14,6 +14,7 @@ standard output writes each repository's findings as it finishes, then the rest 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 import threading
@@ -103,13 +104,17 @@ def run(repositories: Repositories, history: HistoryOptions, progress: bool | No
     # A report's own options: nothing in the per-repository dicts is coloured.
     shown = report_options(output)._replace(color=False)
     display = sys.stderr.isatty() if progress is None else progress
+    jobs = max(1, min(repositories.jobs or _cores(), len(selected)))
+    # Each audit's share of the cores for its git processes: two audits on two cores that
+    # each started two would inflate the same delta bases twice over, for no gain.
+    history = dataclasses.replace(history, producers=max(1, _cores() // jobs))
     tasks = [Task(repo, clone_dir, history, settings, verify, shown, display)
              for repo in selected]
     streaming = output.output_format == "jsonl" and output.output is None
     tracker = Tracker(len(tasks), display)
     reports = []
     try:
-        for audited in audit_all(tasks, repositories.jobs or _cores(), tracker):
+        for audited in audit_all(tasks, jobs, tracker):
             reports.append(audited.report)
             tracker.finished(audited)
             if streaming:

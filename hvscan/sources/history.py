@@ -72,6 +72,9 @@ class HistoryOptions:
     include_unreachable: bool = False
     # Objects larger than this are not read: each is listed as not scanned (--max-file-size).
     max_file_size: int | None = None
+    # How many git processes inflate objects at once (None: ``producers()``). Audits running
+    # side by side (several repositories) share the cores: more would only take turns.
+    producers: int | None = None
 
     @property
     def is_range(self) -> bool:
@@ -123,6 +126,7 @@ class HistorySource:
         self.fresh: frozenset[str] = frozenset()  # commits of ``found`` no earlier tip reaches
         self._old_tips: list[str] | None = None  # the earlier tips, when history only grew
         self.options = options
+        self._producers = options.producers or producers()
         self.revs = _revisions(self.repo, options)
         self.everything = self.revs == [ALL_REFS]
         if options.include_unreachable and not self.everything:
@@ -160,7 +164,7 @@ class HistorySource:
             yield Failed(os.fsdecode(repo.path), _shallow_message(repo))
         stats = StreamStats()
         if not self.everything:
-            lists, self.added = range_objects(repo.path, self.revs, producers())
+            lists, self.added = range_objects(repo.path, self.revs, self._producers)
             yield from self._stream(lists, screen, stats)
             yield from _missing(stats.missing, repo)
         elif self.since is not None:
@@ -171,7 +175,7 @@ class HistorySource:
                 self.tips = ref_tips(repo.path, self.stash)
             reachable = ReachableObjects(repo.path, [ALL_REFS], self.stash)
             try:
-                lists = list_objects(repo.path, producers(),
+                lists = list_objects(repo.path, self._producers,
                                      keep_commits=self.options.include_unreachable)
                 yield from self._stream(lists, screen, stats)
                 yield from _missing(reachable.finish(), repo)
@@ -227,7 +231,8 @@ class HistorySource:
         self.tips = ref_tips(path, self.stash)
         old_tips = present(path, since.tips)
         grown = len(old_tips) == len(since.tips) and not lost(path, old_tips, self.tips)
-        lists, missing = delta_objects(path, self.tips, old_tips, since.flagged, producers())
+        lists, missing = delta_objects(path, self.tips, old_tips, since.flagged,
+                                       self._producers)
         if grown:
             self._old_tips = old_tips
             yield from self._stream(lists, screen, stats)

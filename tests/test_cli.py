@@ -459,7 +459,7 @@ def test_a_link_to_the_environment_reads_and_sends_nothing(
         data = json.loads(done.stdout)
         assert data["findings"] == []
         assert data["skipped"] == [{"path": "leak.txt", "reason": "in /proc, which hvscan never "
-                                    "reads (/proc, /sys and /dev)"}]
+                                    "reads (/proc, /sys and /dev)", "informational": False}]
     assert httpserver.log == []
 
 

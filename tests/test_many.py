@@ -309,3 +309,27 @@ def test_audits_side_by_side_share_the_cores_for_their_git_readers(
     CliRunner().invoke(cli.cli, ["git", "one", "two", "work", "--jobs", jobs, "--clone-dir",
                                   str(fleet.root / "clones")])
     assert given == [(int(jobs), {each})]
+
+
+def test_strict_passes_over_what_only_informs_as_for_one_repository(
+        run_hvscan: Run, tmp_path: Path, gitenv: dict[str, str]) -> None:
+    # A note that leaves nothing unscanned (bytes after a gzip stream, scanned as they are)
+    # must not fail --strict once the repository's report went through the merge.
+    import gzip
+
+    first, second = DatedRepo(tmp_path / "a", gitenv), DatedRepo(tmp_path / "b", gitenv)
+    first.write("x.gz", gzip.compress(b"hello") + b"trailing bytes")
+    first.commit("a")
+    second.write("f.txt", "hi\n")
+    second.commit("b")
+    clones = tmp_path / "clones"
+    alone = run_hvscan("git", "a", "--strict", cwd=tmp_path, env=gitenv)
+    both = run_hvscan("git", "a", "b", "--strict", "--clone-dir", clones, "--format", "json",
+                      cwd=tmp_path, env=gitenv)
+    assert b"after the end of the gzip stream" in alone.stdout
+    assert alone.returncode == both.returncode == 0, both.stderr
+    notes = json.loads(both.stdout)["notes"]
+    assert [(note["informational"], note["repository"]) for note in notes] == [(True, "a")]
+    shard = tmp_path / "shard.json"
+    shard.write_bytes(both.stdout)
+    assert run_hvscan("merge", shard, "--strict", cwd=tmp_path, env=gitenv).returncode == 0

@@ -104,10 +104,12 @@ def report_dict(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
             "findings": len(result.findings),
             "findings_filtered": stats.findings_filtered,
         },
-        "skipped": [{"path": s.path, "reason": s.reason} for s in result.skipped],
+        "skipped": [{"path": s.path, "reason": s.reason, "informational": s.informational}
+                    for s in result.skipped],
         "errors": [{"path": e.path, "message": e.message} for e in result.errors],
         "notes": [{"path": n.path, "source": n.source, "commit": n.commit,
-                   "message": n.message, "limit": n.limit} for n in result.notes],
+                   "message": n.message, "limit": n.limit, "informational": n.informational}
+                  for n in result.notes],
     }
     if options.show_suppressed:
         report["suppressed"] = [

@@ -246,10 +246,14 @@ def without_findings(report: Report) -> ScanResult:
     statistics and scan record, all ``runner.deliver`` needs beside ``counts`` (rebuilding
     100,000 findings costs as much as parsing them)."""
     result = ScanResult()
-    result.skipped = [Skipped(s["path"], s["reason"]) for s in report.get("skipped", [])]
+    # ``informational`` (what --strict passes over): a report written before it was a field
+    # has none, and each of its entries counts as content left unscanned.
+    result.skipped = [Skipped(s["path"], s["reason"], bool(s.get("informational")))
+                      for s in report.get("skipped", [])]
     result.errors = [Failed(e["path"], e["message"]) for e in report.get("errors", [])]
     result.notes = [Note(n.get("path"), n["message"], bool(n.get("limit")), n["source"],
-                         n.get("commit")) for n in report.get("notes", [])]
+                         n.get("commit"), bool(n.get("informational")))
+                    for n in report.get("notes", [])]
     stats = Stats()
     for name in stats.__annotations__:
         setattr(stats, name, int(report.get("stats", {}).get(name, 0)))

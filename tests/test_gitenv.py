@@ -369,6 +369,17 @@ def test_an_explicit_repository_gets_the_hook(run_hvscan: Run, caller: Caller) -
     assert not (caller.repo.path / ".git/hooks/pre-commit").exists()
 
 
+def test_an_explicit_repositorys_history_is_recorded(run_hvscan: Run, caller: Caller,
+                                                      tmp_path: Path) -> None:
+    (caller.other.path / "app.py").unlink()  # its key is in the history only
+    out = tmp_path / "baseline.json"
+    done = run_hvscan("baseline", "--git", caller.other.path, "-o", out, cwd=caller.repo.path,
+                      env=caller.env)
+    assert done.returncode == 0, done.stderr
+    assert sorted(e["path"] for e in json.loads(out.read_text())["findings"]) == [
+        "app.py", "new.py"]
+
+
 @pytest.mark.parametrize("named", [False, True])
 def test_a_hook_scans_the_index_git_hands_it(hvscan_exe: str, caller: Caller,
                                              named: bool) -> None:

@@ -469,7 +469,7 @@ def git_command(repos: tuple[str, ...], repos_file: Path | None, clone_dir: Path
             raise click.UsageError("--state and --incremental keep one repository's state: "
                                    "they cannot be combined with several repositories")
         many.run(repositories, history, progress, options, report, verify)
-    run(Path(repos[0]) if repos else Path(), history, progress, staged, options, report, verify,
+    run(Path(repos[0]) if repos else None, history, progress, staged, options, report, verify,
         state=state)
 
 
@@ -557,14 +557,13 @@ def purge_plan_command(repo: Path | None, output: Path, force: bool, skip_suppre
     purge), 2 when the history could not be read whole or DIR cannot be used."""
     from hvscan.commands.purge_plan import run
 
-    run(repo or Path(), output, force, skip_suppressed, strict, max_file_size, progress, options)
+    run(repo, output, force, skip_suppressed, strict, max_file_size, progress, options)
 
 
 @cli.command("staged")
-@click.argument("repo", required=False, default=".",
-                type=DIRECTORY)
+@click.argument("repo", required=False, type=DIRECTORY)
 @report_options
-def staged_command(repo: Path, options: ScanOptions, report: OutputOptions,
+def staged_command(repo: Path | None, options: ScanOptions, report: OutputOptions,
                    verify: VerifyOptions) -> None:
     """Scan the staged change (what `git commit` would record, read from the index) and report
     only the keys it adds. REPO defaults to the repository of the current directory."""
@@ -589,13 +588,12 @@ def pre_push_command(remote: str | None, url: str | None, options: ScanOptions,
 
 
 @cli.command("install-hook")
-@click.argument("repo", required=False, default=".",
-                type=DIRECTORY)
+@click.argument("repo", required=False, type=DIRECTORY)
 @click.option("--pre-push", "pre_push", is_flag=True,
               help="Install a pre-push hook (scans the commits being pushed) instead of a "
                    "pre-commit hook (scans the staged change).")
 @click.option("--force", is_flag=True, help="Replace an existing hook.")
-def install_hook_command(repo: Path, pre_push: bool, force: bool) -> None:
+def install_hook_command(repo: Path | None, pre_push: bool, force: bool) -> None:
     """Install a git hook that runs hvscan, for repositories that do not use the pre-commit
     framework. Refuses to replace an existing hook unless --force is given."""
     from hvscan.commands.install_hook import run

@@ -123,6 +123,33 @@ def forget_callers_repository() -> None:
         os.environ.pop(name, None)
 
 
+def forget_callers_repository_unless(repo: str) -> None:
+    """For a command given one repository by name (its REPO argument): drop
+    ``REPOSITORY_VARIABLES`` as ``forget_callers_repository`` does, unless ``repo`` is the very
+    repository they designate, whose variables are what git handed its hook (the temporary
+    index of ``git commit -a``, a push's quarantined objects). A command given no REPO works
+    on the caller's repository, variables and all."""
+    given = {name: os.environ[name] for name in REPOSITORY_VARIABLES if name in os.environ}
+    if not given:
+        return
+    callers = _git_dir(".")
+    forget_callers_repository()
+    if callers is not None and callers == _git_dir(repo):
+        os.environ.update(given)
+
+
+def _git_dir(repo: str) -> str | None:
+    """The real path of the git directory of the repository at (or above) ``repo``, as this
+    process's environment designates it; None when there is none that git will read."""
+    try:
+        done = run_git(repo, "rev-parse", "--absolute-git-dir")
+    except OSError:
+        return None
+    if done.returncode != 0:
+        return None
+    return os.path.realpath(os.fsdecode(done.stdout.rstrip(b"\n")))
+
+
 def transport_environment(protocol: str) -> dict[str, str]:
     """The environment of a clone or fetch: the caller's without ``REPOSITORY_VARIABLES`` (the
     receiving repository is the mirror named on the command line), with no prompt (a run must

@@ -301,3 +301,94 @@ def test_a_repository_owned_by_someone_else_is_refused_as_git_refuses_it(
     assert done.returncode == 2
     assert done.stderr.startswith(b"hvscan: error: the repository at ")
     assert b"belongs to another user, so git refuses to read it (dubious ownership)" in done.stderr
+
+
+class Caller:
+    """A hook's or an alias's view: the caller's own (clean) repository, which git's variables
+    designate, and another repository holding a committed key and a staged one."""
+
+    def __init__(self, root: Path, env: dict[str, str]) -> None:
+        self.repo = GitRepo(root / "caller", env)
+        self.repo.commit_file("own.txt", "nothing\n", "own")
+        self.other = GitRepo(root / "other", env)
+        self.committed, self.staged = make_key("live", 71), make_key("live", 72)
+        self.other.commit_file("app.py", f"KEY = '{self.committed}'\n", "key")
+        self.other.write("new.py", f"KEY = '{self.staged}'\n")
+        self.other.add("new.py")
+        git_dir = self.repo.path / ".git"
+        self.env = {**env, "GIT_DIR": str(git_dir), "GIT_WORK_TREE": str(self.repo.path),
+                    "GIT_INDEX_FILE": str(git_dir / "index"),
+                    "GIT_OBJECT_DIRECTORY": str(git_dir / "objects")}
+
+
+@pytest.fixture
+def caller(tmp_path: Path, repo: GitRepo) -> Caller:
+    return Caller(tmp_path, repo.env)
+
+
+def test_an_explicit_repository_is_audited_never_the_callers(run_hvscan: Run,
+                                                             caller: Caller) -> None:
+    # Inside a hook or an alias git's variables (GIT_DIR...) designate the caller's repository
+    # and beat "-C": "hvscan git OTHER" read the caller's history and passed it as clean.
+    done = run_hvscan("git", caller.other.path, "--format", "json", cwd=caller.repo.path,
+                      env=caller.env)
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert report["scan"]["repository"] == str(caller.other.path)
+    assert [f["path"] for f in report["findings"]] == ["app.py"]
+    # Without REPO the current repository is the one the variables designate (git --git-dir).
+    env = {**caller.env, "GIT_DIR": str(caller.other.path / ".git"),
+           "GIT_WORK_TREE": str(caller.other.path),
+           "GIT_INDEX_FILE": str(caller.other.path / ".git/index"),
+           "GIT_OBJECT_DIRECTORY": str(caller.other.path / ".git/objects")}
+    assert run_hvscan("git", cwd=caller.repo.path, env=env).returncode == 1
+
+
+def test_an_explicit_repository_gets_its_own_purge_plan(run_hvscan: Run, caller: Caller,
+                                                        tmp_path: Path) -> None:
+    done = run_hvscan("purge-plan", caller.other.path, "--output", tmp_path / "plan",
+                      cwd=caller.repo.path, env=caller.env)
+    assert done.returncode == 0, done.stderr
+    # Every object of the other repository: its staged blob too, which no commit holds.
+    replaced = (tmp_path / "plan" / "replacements.txt").read_text().splitlines()
+    assert sorted(replaced) == sorted(f"literal:{key}==>***REMOVED***"
+                                      for key in (caller.committed, caller.staged))
+
+
+def test_an_explicit_repositorys_own_index_is_scanned(run_hvscan: Run, caller: Caller) -> None:
+    done = run_hvscan("staged", caller.other.path, "--format", "json", cwd=caller.repo.path,
+                      env=caller.env)
+    assert done.returncode == 1, done.stderr
+    assert [f["path"] for f in json.loads(done.stdout)["findings"]] == ["new.py"]
+
+
+def test_an_explicit_repository_gets_the_hook(run_hvscan: Run, caller: Caller) -> None:
+    done = run_hvscan("install-hook", caller.other.path, cwd=caller.repo.path, env=caller.env)
+    assert done.returncode == 0, done.stderr
+    assert (caller.other.path / ".git/hooks/pre-commit").exists()
+    assert not (caller.repo.path / ".git/hooks/pre-commit").exists()
+
+
+def test_an_explicit_repositorys_history_is_recorded(run_hvscan: Run, caller: Caller,
+                                                      tmp_path: Path) -> None:
+    (caller.other.path / "app.py").unlink()  # its key is in the history only
+    out = tmp_path / "baseline.json"
+    done = run_hvscan("baseline", "--git", caller.other.path, "-o", out, cwd=caller.repo.path,
+                      env=caller.env)
+    assert done.returncode == 0, done.stderr
+    assert sorted(e["path"] for e in json.loads(out.read_text())["findings"]) == [
+        "app.py", "new.py"]
+
+
+@pytest.mark.parametrize("named", [False, True])
+def test_a_hook_scans_the_index_git_hands_it(hvscan_exe: str, caller: Caller,
+                                             named: bool) -> None:
+    # `git commit -a` hands its hook a temporary index (GIT_INDEX_FILE): "hvscan staged", and
+    # "hvscan staged REPO" naming the same repository, scan that one, not .git/index.
+    repo = caller.repo
+    hook = repo.path / ".git" / "hooks" / "pre-commit"
+    hook.write_text(f"#!/bin/sh\nexec {hvscan_exe} staged{' .' if named else ''}\n")
+    hook.chmod(0o755)
+    repo.write("own.txt", f"now {make_key('test', 73)}\n")
+    blocked = repo.git("commit", "-a", "-m", "commit -a", check=False)
+    assert blocked.returncode != 0 and b"own.txt:1:5" in blocked.stdout + blocked.stderr

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hvscan.commands.common import directory_walker
+from hvscan.commands.common import directory_walker, named_repository
 from hvscan.runner import HvscanError, fail_if_incomplete
 from hvscan.settings.options import OptionError, ScanOptions
 from hvscan.units import counted
@@ -38,8 +38,9 @@ def run(paths: tuple[Path, ...], max_file_size: int, follow_symlinks: bool, hist
     if history:
         from hvscan.commands.git import with_history
 
-        first = paths[0] if paths else Path()
-        produce = with_history(produce, first if first.is_dir() else first.parent, max_file_size)
+        first = paths[0] if paths else None
+        repo = None if first is None else first if first.is_dir() else first.parent
+        produce = with_history(produce, named_repository(repo), max_file_size)
     result = reported(run_scan(produce, options.settings()))  # the file holds no key, ever
     for skipped in result.skipped:
         print(f"note: skipped {skipped.path}: {skipped.reason}", file=sys.stderr)

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, NoReturn
 
 from hvscan.runner import HvscanError, Produce, scan_and_report, walker
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from pathlib import Path
 
     from hvscan.runner import OutputOptions
     from hvscan.scan import Pipeline, ScanResult
@@ -42,6 +42,19 @@ def git_errors_as_one_line(run: Callable[[], NoReturn]) -> NoReturn:
         run()
     except GitError as exc:
         raise HvscanError(f"git: {exc}") from None
+
+
+def named_repository(repo: Path | None) -> Path:
+    """The repository a command with an optional REPO argument works on: REPO, never the
+    caller's repository that git's variables designate inside a hook or an alias (unless REPO
+    is that one: ``gitenv.forget_callers_repository_unless``); without REPO, the current
+    one, as those variables say (a hook's index, ``git --git-dir``)."""
+    if repo is None:
+        return Path()
+    from hvscan import gitenv
+
+    gitenv.forget_callers_repository_unless(os.fsdecode(repo))
+    return repo
 
 
 def in_repository(repo: Path | str, produce: Produce) -> Produce:

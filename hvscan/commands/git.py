@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from hvscan.commands import staged
-from hvscan.commands.common import scan
+from hvscan.commands.common import named_repository, scan
 from hvscan.runner import HvscanError, Produce
 from hvscan.settings.options import OptionError
 
@@ -21,16 +21,18 @@ if TYPE_CHECKING:
     from hvscan.sources.history import HistoryOptions, ProgressFactory
 
 
-def run(repo: Path, history: HistoryOptions, progress: bool | None, staged_only: bool,
+def run(given: Path | None, history: HistoryOptions, progress: bool | None, staged_only: bool,
         options: ScanOptions, output: OutputOptions, verify: VerifyOptions,
         state: Path | None = None) -> NoReturn:
+    """Audit the repository ``given`` (REPO), else the current one."""
     if state is not None:
         refuse_partial_with_state(history, staged_only)
     if staged_only:
         if any((history.since_commit, history.commit_range, history.branch,
                 history.all_occurrences, history.include_unreachable)):
             raise OptionError("--staged cannot be combined with history options")
-        staged.run(repo, options, output, verify)
+        staged.run(given, options, output, verify)
+    repo = named_repository(given)
     if history.commit_range is not None and (history.since_commit is not None
                                              or history.branch is not None):
         raise OptionError("--range cannot be combined with --since-commit or --branch")

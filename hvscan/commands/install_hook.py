@@ -8,12 +8,15 @@ from pathlib import Path
 from hvscan.runner import HvscanError
 
 
-def run(repo: Path, pre_push: bool, force: bool) -> None:
+def run(given: Path | None, pre_push: bool, force: bool) -> None:
+    """Install the hook in the repository ``given`` (REPO), else in the current one."""
     from hvscan import hooks
+    from hvscan.commands.common import named_repository
     from hvscan.sources.gitcmd import GitError
 
     try:
-        path, action = hooks.install(repo, hooks.PRE_PUSH if pre_push else hooks.PRE_COMMIT,
+        path, action = hooks.install(named_repository(given),
+                                     hooks.PRE_PUSH if pre_push else hooks.PRE_COMMIT,
                                      force=force)
     except hooks.HookExistsError as exc:
         raise HvscanError(str(exc)) from None

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from hvscan.settings.options import ScanOptions, VerifyOptions
     from hvscan.sources.gitstream import StreamStats
     from hvscan.sources.history import HistoryOptions, ProgressFactory
+    from hvscan.verify.step import RunAnswers
 
 
 class Repositories(NamedTuple):
@@ -144,16 +145,19 @@ def audit_all(tasks: list[Task], jobs: int, tracker: Tracker) -> Iterator[Audite
     import queue
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    from hvscan.verify.step import RunAnswers
+
+    verifying = any(task.verify.verify for task in tasks)
     if jobs == 1 or len(tasks) <= 1:
         channel: Any = queue.SimpleQueue()
         with _draining(channel, tracker):
-            _listen(channel)
+            _listen(channel, RunAnswers({}, contextlib.nullcontext()) if verifying else None)
             yield from map(audit, tasks)
         return
     channel = multiprocessing.SimpleQueue()
-    with _draining(channel, tracker), ProcessPoolExecutor(
-            max_workers=min(jobs, len(tasks)), initializer=_listen,
-            initargs=(channel,)) as pool:
+    with _draining(channel, tracker), _shared_answers(verifying) as answers, \
+            ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), initializer=_listen,
+                                initargs=(channel, answers)) as pool:
         futures: list[Future[Audited]] = [pool.submit(audit, task) for task in tasks]
         try:
             for future in as_completed(futures):
@@ -163,13 +167,31 @@ def audit_all(tasks: list[Task], jobs: int, tracker: Tracker) -> Iterator[Audite
                 future.cancel()
 
 
-# Where this process sends its audits' progress (set by ``audit_all`` for its workers).
+@contextlib.contextmanager
+def _shared_answers(verifying: bool) -> Iterator[RunAnswers | None]:
+    """The verification answers the worker processes share, in a manager process started only
+    for a run that verifies: each key is sent to the API once per run, by the first worker to
+    find it."""
+    if not verifying:
+        yield None
+        return
+    import multiprocessing
+
+    from hvscan.verify.step import RunAnswers
+
+    with multiprocessing.Manager() as manager:
+        yield RunAnswers(manager.dict(), manager.Lock())
+
+
+# Where this process sends its audits' progress, and the run's verification answers its
+# audits share (set by ``audit_all`` for its workers).
 _channel: Any = None
+_answers: RunAnswers | None = None
 
 
-def _listen(channel: Any) -> None:
-    global _channel
-    _channel = channel
+def _listen(channel: Any, answers: RunAnswers | None = None) -> None:
+    global _channel, _answers
+    _channel, _answers = channel, answers
 
 
 @contextlib.contextmanager
@@ -231,7 +253,7 @@ def audit(task: Task) -> Audited:
         result = scan_and_verify(
             lambda pipeline: audit_history(pipeline, path, task.history, show_progress=False,
                                            report=report_progress),
-            task.settings, task.verify.step(), "git")
+            task.settings, task.verify.step(_answers), "git")
     except (HvscanError, RepoError) as exc:
         # The error's entry names the repository already.
         error, result = escape(str(exc).removeprefix(f"{repo.shown}: ")), ScanResult()

@@ -12,6 +12,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, NoReturn
 
+from hvscan.commands.common import named_repository
 from hvscan.commands.git import audit_history
 from hvscan.runner import EXIT_CLEAN, HvscanError, fail_if_incomplete, print_errors, run_scan
 
@@ -22,8 +23,9 @@ if TYPE_CHECKING:
     from hvscan.settings.options import ScanOptions
 
 
-def run(repo: Path, output: Path, force: bool, skip_suppressed: bool, strict: bool,
+def run(given: Path | None, output: Path, force: bool, skip_suppressed: bool, strict: bool,
         max_file_size: int, progress: bool | None, options: ScanOptions) -> NoReturn:
+    """The purge plan of the repository ``given`` (REPO), else of the current one."""
     from hvscan import purge
     from hvscan.scan import left_unscanned
     from hvscan.shown import shown
@@ -33,6 +35,7 @@ def run(repo: Path, output: Path, force: bool, skip_suppressed: bool, strict: bo
         purge.check_output(output, force)
     except purge.PlanError as exc:
         raise HvscanError(str(exc)) from None
+    repo = named_repository(given)
     _refuse_inside_work_tree(repo, output)
     history = HistoryOptions(all_occurrences=True, include_unreachable=True,
                              max_file_size=max_file_size)

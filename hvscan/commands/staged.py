@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NoReturn
 
-from hvscan.commands.common import scan_git
+from hvscan.commands.common import named_repository, scan_git
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -16,9 +16,11 @@ if TYPE_CHECKING:
     from hvscan.settings.options import ScanOptions, VerifyOptions
 
 
-def run(repo: Path, options: ScanOptions, output: OutputOptions,
+def run(given: Path | None, options: ScanOptions, output: OutputOptions,
         verify: VerifyOptions) -> NoReturn:
-    scan_git(staged_change(repo), options, output, verify, command="staged")
+    """Scan the staged change of the repository ``given`` (REPO), else of the current one
+    (with the index a hook was handed)."""
+    scan_git(staged_change(named_repository(given)), options, output, verify, command="staged")
 
 
 def staged_change(repo: Path | str, read: Staged | None = None) -> Produce:

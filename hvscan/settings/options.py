@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from hvscan.committed import CommittedFile
     from hvscan.runner import ScanSettings
     from hvscan.verify import VerifyStep
+    from hvscan.verify.step import RunAnswers
 
 T = TypeVar("T")
 R = TypeVar("R", bound=tuple[Any, ...])
@@ -90,8 +91,9 @@ class VerifyOptions(NamedTuple):
     verify_cache: Path | None
     verify_cache_ttl: int
 
-    def step(self) -> VerifyStep | None:
-        """The verification step these options ask for; None when it is off."""
+    def step(self, shared: RunAnswers | None = None) -> VerifyStep | None:
+        """The verification step these options ask for, sharing the answers of ``shared`` (a
+        run over several repositories); None when it is off."""
         if not self.verify:
             for given, name in ((self.only_verified, "--only-verified"),
                                 (self.results, "--results"), (self.verify_cache, "--verify-cache")):
@@ -118,7 +120,7 @@ class VerifyOptions(NamedTuple):
                      if self.verify_cache else None)
         except verifying.VerifyError as exc:
             raise HvscanError(str(exc)) from None
-        return verifying.VerifyStep(settings, cache, statuses)
+        return verifying.VerifyStep(settings, cache, statuses, shared)
 
 
 def take(values: dict[str, Any], record: type[R]) -> R:

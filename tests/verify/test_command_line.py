@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from gitrepo import GitRepo
+from gitrepo import DatedRepo, GitRepo
 from hvscan_run import Run
+from keygen import key_sha256
 from verify_servers import (
     ACME_RULES,
     DEAD,
@@ -260,3 +261,38 @@ def test_httpx_is_imported_only_with_verify(repo: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True,
                           check=False)
     assert done.stderr.decode().strip().splitlines()[-1] == "False False"
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_cli_many_repositories_ask_about_each_key_once(
+    api: FakeApi, tmp_path: Path, gitenv: dict[str, str], run_hvscan: Run, jobs: str
+) -> None:
+    # One key leaked in three repositories is one request, whatever the repositories' and the
+    # workers' number, and every finding of it, in every repository, carries that one answer.
+    api.plan(LIVE_200, Reply(200))
+    names = ["one", "two", "three"]
+    for name in names:
+        leaking = DatedRepo(tmp_path / name, gitenv)
+        leaking.write("app.py", f"KEY = '{LIVE_200}'\n")
+        if name == "three":
+            leaking.write("old.py", f"KEY = '{DEAD}'\n")
+        leaking.commit(name)
+    done = run_hvscan("git", *names, "--jobs", jobs, "--verify", "--api-base", api.url,
+                      "--format", "json", "--no-progress", cwd=tmp_path, env=gitenv)
+    assert done.returncode == 1, done.stderr
+    assert (api.count(LIVE_200), api.count(DEAD), len(api.requests)) == (1, 1, 2)
+    report = json.loads(done.stdout)
+    statuses = {(f["repository"], f["secret_sha256"] == key_sha256(LIVE_200)):
+                (f["verification"]["status"], f["verification"]["checked_at"], f["severity"])
+                for f in report["findings"]}
+    live = statuses[("one", True)]
+    assert live[0] == "live" and live[2] == "critical"
+    assert statuses == {("one", True): live, ("two", True): live, ("three", True): live,
+                        ("three", False): statuses[("three", False)]}
+    assert statuses[("three", False)][0] == "invalid"
+    keys = {k["secret_sha256"]: (k["verification"]["status"], k["repositories"])
+            for k in report["keys"]}
+    assert keys == {key_sha256(LIVE_200): ("live", sorted(names)),
+                    key_sha256(DEAD): ("invalid", ["three"])}
+    for output in (done.stdout, done.stderr):
+        assert LIVE_200.encode() not in output and DEAD.encode() not in output

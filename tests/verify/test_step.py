@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from verify_servers import (
 from werkzeug import Request, Response
 
 from hvscan.rules import Rule, load_builtin_rules
+from hvscan.verify import step
 
 
 def test_each_distinct_key_is_requested_once(api: FakeApi) -> None:
@@ -41,6 +43,26 @@ def test_each_distinct_key_is_requested_once(api: FakeApi) -> None:
     verify_findings(findings, settings(api, workers=4))
     assert api.count(LIVE_200) == 1 and api.count(DEAD) == 1
     assert [f.verification["status"] for f in findings if f.secret == LIVE_200] == ["live"] * 6  # type: ignore[index]
+
+
+def test_audits_sharing_the_runs_answers_ask_each_key_once(api: FakeApi) -> None:
+    # The audits of a many-repository run, at the same time: the first to hold the lock asks,
+    # the others take its answer, so every finding carries the same one.
+    api.plan(LIVE_200, Reply(200, delay=0.2))
+    shared = step.RunAnswers({}, threading.Lock())
+    audits = [findings_in(f"a={LIVE_200}\n", f"b={DEAD}\n") for _ in range(3)]
+    threads = [threading.Thread(target=step.verify_findings,
+                                args=(found, load_builtin_rules(), settings(api)),
+                                kwargs={"shared": shared}) for found in audits]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert (api.count(LIVE_200), api.count(DEAD)) == (1, 1)
+    answers = {json.dumps(f.verification, sort_keys=True) for found in audits for f in found
+               if f.secret == LIVE_200}
+    assert len(answers) == 1 and '"status": "live"' in answers.pop()
+    assert len(shared.answers) == 2  # by (rule, key hash): no key in them
 
 
 def test_the_cache_is_per_rule(api: FakeApi) -> None:

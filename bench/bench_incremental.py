@@ -3,6 +3,7 @@ a full audit of the same history, side by side.
 
     flock /work/wt/bench.lock python bench/bench_incremental.py             # sqlalchemy
     python bench/bench_incremental.py --repo /path/to/bare/mirror --runs 5
+    flock /work/wt/bench.lock python bench/bench_incremental.py --many 4 --jobs 2
 
 The repository (default: the sqlalchemy mirror in /work/.mirror) is cloned with ``--mirror``
 into a temporary directory, so that the commits the benchmark adds never reach the original.
@@ -15,6 +16,11 @@ Then:
 3. at the end, the last re-audit's findings are compared with a full audit's (they must be the
    same), and its statistics must show that only the new blob and the blobs holding keys were
    read.
+
+With ``--many N`` the same over N repositories in one many-repository run (``hvscan git
+REPO... --jobs J``, one state file): mirrors of ``--repo`` and of hvscan's own repository,
+alternately, the new commits going to the first only; the last re-audit's findings and keys
+must equal a full run's.
 
 Times are wall-clock (best and median of the runs) and CPU (user + system of hvscan and every
 git process it started, the least of the runs: the steadier figure on a busy machine); peak
@@ -41,6 +47,9 @@ from harness import hvscan_with_rss, loadavg, timed  # noqa: E402
 from keygen import make_key  # noqa: E402
 
 MIRROR = Path("/work/.mirror/sqlalchemy+sqlalchemy/repo")
+# hvscan's own repository (flask's mirror in /work/.mirror lacks an object: no audit of it is
+# complete, so none is recorded).
+OTHER = HERE.parent
 
 
 def git(repo: Path, *args: str, env: dict[str, str], input: bytes | None = None) -> str:
@@ -69,11 +78,12 @@ class Audit(NamedTuple):
     rss_kib: int
 
 
-def audit(repo: Path, work: Path, *options: str) -> Audit:
-    """Times, JSON report and peak RSS of ``hvscan git REPO OPTIONS``."""
+def audit(repos: list[Path], work: Path, *options: str) -> Audit:
+    """Times, JSON report and peak RSS (of the command's process) of ``hvscan git REPO...
+    OPTIONS``."""
     report, rss = work / "report.json", work / "hvscan.rss"
-    wall, cpu, done = timed(hvscan_with_rss(rss, "git", str(repo), "--no-progress", "--format",
-                                          "json", "-o", str(report), *options))
+    wall, cpu, done = timed(hvscan_with_rss(rss, "git", *map(str, repos), "--no-progress",
+                                          "--format", "json", "-o", str(report), *options))
     if done.returncode not in (0, 1):
         raise SystemExit(f"hvscan failed (exit {done.returncode}): "
                          f"{done.stderr.decode(errors='replace').strip()}")
@@ -91,34 +101,42 @@ def main() -> None:
     parser.add_argument("--repo", type=Path, default=MIRROR,
                         help="a bare repository or mirror to clone (default: sqlalchemy's)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--many", type=int, default=1, metavar="N",
+                        help="audit N repositories in one run (mirrors of --repo and hvscan's)")
+    parser.add_argument("--jobs", type=int, default=2, help="--jobs of a run with --many")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hvscan-bench-incremental-") as temporary:
         work = Path(temporary)
         env = git_env(work / "home")
-        repo = work / "repo.git"
-        subprocess.run(["git", "clone", "-q", "--mirror", str(args.repo), str(repo)],
-                       check=True)
-        state = work / "state.sqlite3"
-        first = audit(repo, work, "--state", str(state))
+        sources = [args.repo if n % 2 == 0 else OTHER for n in range(args.many)]
+        repos = [work / f"repo-{n}.git" for n in range(args.many)]
+        for source, repo in zip(sources, repos, strict=True):
+            subprocess.run(["git", "clone", "-q", "--mirror", str(source), str(repo)],
+                           check=True)
+        options = ("--jobs", str(args.jobs)) if args.many > 1 else ()
+        state = ("--state", str(work / "state.sqlite3"), *options)
+        first = audit(repos, work, *state)
         full: list[Audit] = []
         clean: list[Audit] = []
         keyed: list[Audit] = []
         for run in range(args.runs):
-            full.append(audit(repo, work))
-            add_commit(repo, f"bench-clean-{run}.txt", f"nothing to see {run}\n", env)
-            clean.append(audit(repo, work, "--state", str(state)))
+            full.append(audit(repos, work, *options))
+            add_commit(repos[0], f"bench-clean-{run}.txt", f"nothing to see {run}\n", env)
+            clean.append(audit(repos, work, *state))
             key = make_key("live", f"bench-incremental-{run}")
-            add_commit(repo, f"bench_key_{run}.py", f"API_KEY = '{key}'\n", env)
-            keyed.append(audit(repo, work, "--state", str(state)))
-        reference = audit(repo, work).report
+            add_commit(repos[0], f"bench_key_{run}.py", f"API_KEY = '{key}'\n", env)
+            keyed.append(audit(repos, work, *state))
+        reference = audit(repos, work, *options).report
         last = keyed[-1].report
-        if last["findings"] != reference["findings"]:
+        if (last["findings"], last["keys"]) != (reference["findings"], reference["keys"]):
             raise SystemExit("the incremental re-audit's findings differ from a full audit's")
-        commits = git(repo, "rev-list", "--all", "--count", env=env)
+        commits = sum(int(git(repo, "rev-list", "--all", "--count", env=env)) for repo in repos)
         best_full = min(a.wall for a in full)
         peak = max(a.rss_kib for a in [first, *full, *clean, *keyed])
-        print(f"\n{args.repo}: {int(commits):,} commits; {args.runs} runs; load average "
-              f"{loadavg()}")
+        what = (str(args.repo) if args.many == 1 else
+                f"{args.many} repositories ({', '.join(sorted(map(str, set(sources))))}), "
+                f"--jobs {args.jobs}")
+        print(f"\n{what}: {commits:,} commits; {args.runs} runs; load average {loadavg()}")
         print(f"first audit with --state (reads everything, writes the state): "
               f"{first.wall:.2f} s")
         print("| audit | best (s) | median (s) | best / full audit | CPU (s) |")
@@ -128,7 +146,7 @@ def main() -> None:
         print(row("re-audit after a commit adding a key", keyed, best_full))
         print(f"last re-audit: {last['stats']['files_scanned']} files read, "
               f"{len(last['findings'])} findings, the same as a full audit's")
-        print(f"hvscan peak RSS (Python process): {peak / 1024:.0f} MB")
+        print(f"hvscan peak RSS (the command's Python process): {peak / 1024:.0f} MB")
 
 
 if __name__ == "__main__":

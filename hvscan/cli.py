@@ -429,9 +429,9 @@ def baseline_command(
 # Incremental audits (docs/incremental.md). Not settings: a scanned repository's configuration
 # must not choose where hvscan writes.
 @click.option("--state", "state_file", type=FILE, metavar="FILE",
-              help="Remember in FILE (SQLite) what this audit read and found, and read only "
-                   "what is new since the last audit recorded there; every finding is still "
-                   "reported. Whole-history audits only.")
+              help="Remember in FILE (SQLite) what this audit read and found in each "
+                   "repository, and read only what is new since the last audit recorded there; "
+                   "every finding is still reported. Whole-history audits only.")
 @click.option("--incremental", is_flag=True,
               help="--state with the default file, $XDG_CACHE_HOME/hvscan/state.sqlite3 "
                    "(~/.cache/hvscan/state.sqlite3).")
@@ -465,10 +465,7 @@ def git_command(repos: tuple[str, ...], repos_file: Path | None, clone_dir: Path
 
         if staged:
             raise click.UsageError("--staged scans one repository's index")
-        if state is not None:
-            raise click.UsageError("--state and --incremental keep one repository's state: "
-                                   "they cannot be combined with several repositories")
-        many.run(repositories, history, progress, options, report, verify)
+        many.run(repositories, history, progress, options, report, verify, state=state)
     run(Path(repos[0]) if repos else None, history, progress, staged, options, report, verify,
         state=state)
 

@@ -226,26 +226,37 @@ class Store:
         was none (or with another fingerprint: all must be read again)."""
         db = self._db
         try:
-            row = db.execute("SELECT id, fingerprint, changes_known FROM repositories "
-                             "WHERE repository = ?", (repository,)).fetchone()
-            if row is None or row[1] != mark:
-                return None
-            key = row[0]
-            tips = db.execute("SELECT oid FROM tips WHERE repository = ? ORDER BY oid",
-                              (key,)).fetchall()
-            flagged = db.execute("SELECT oid FROM objects WHERE repository = ? ORDER BY oid",
-                                 (key,)).fetchall()
-            known = None
-            if row[2]:
-                known = tuple(
-                    CommitChange(Commit(oid, tuple(parents.split()), time, date, author),
-                                 sequence, path, old, new)
-                    for sequence, path, old, new, oid, parents, time, date, author in db.execute(
-                        "SELECT sequence, path, old, new, commit_oid, parents, time, date, "
-                        "author FROM changes WHERE repository = ?", (key,)).fetchall())
-            reach = _reach(db, key)
+            # One read transaction: the entry as one audit recorded it, though another run (of
+            # this repository, in another process) may replace it meanwhile.
+            db.execute("BEGIN")
+            try:
+                return self._since(repository, mark)
+            finally:
+                if db.in_transaction:  # (an error may have ended it)
+                    db.execute("COMMIT")
         except sqlite3.Error as exc:
             raise self._error(exc) from None
+
+    def _since(self, repository: str, mark: str) -> Since | None:
+        db = self._db
+        row = db.execute("SELECT id, fingerprint, changes_known FROM repositories "
+                         "WHERE repository = ?", (repository,)).fetchone()
+        if row is None or row[1] != mark:
+            return None
+        key = row[0]
+        tips = db.execute("SELECT oid FROM tips WHERE repository = ? ORDER BY oid",
+                          (key,)).fetchall()
+        flagged = db.execute("SELECT oid FROM objects WHERE repository = ? ORDER BY oid",
+                             (key,)).fetchall()
+        known = None
+        if row[2]:
+            known = tuple(
+                CommitChange(Commit(oid, tuple(parents.split()), time, date, author),
+                             sequence, path, old, new)
+                for sequence, path, old, new, oid, parents, time, date, author in db.execute(
+                    "SELECT sequence, path, old, new, commit_oid, parents, time, date, "
+                    "author FROM changes WHERE repository = ?", (key,)).fetchall())
+        reach = _reach(db, key)
         return Since(tuple(tip for (tip,) in tips), tuple(oid for (oid,) in flagged), known,
                      reach)
 

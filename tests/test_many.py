@@ -5,6 +5,10 @@ network in tests)."""
 from __future__ import annotations
 
 import json
+import re
+import sqlite3
+import subprocess
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -240,12 +244,6 @@ def test_progress_while_repositories_are_read(run_hvscan: Run, fleet: Fleet, job
     assert err.endswith("\r")
 
 
-def test_state_is_for_one_repository(run_hvscan: Run, fleet: Fleet) -> None:
-    done = _run(run_hvscan, fleet, "one", "two", "--state", fleet.root / "state.sqlite3")
-    assert done.returncode == 2 and b"cannot be combined with several repositories" in done.stderr
-    assert not (fleet.root / "state.sqlite3").exists()
-
-
 @pytest.mark.parametrize("helper", ["ext::sh -c touch% {marker}", "ext::sh -c 'touch {marker}'"])
 def test_a_transport_helper_address_runs_nothing(tmp_path: Path, run_hvscan: Run,
                                                   helper: str) -> None:
@@ -333,3 +331,131 @@ def test_strict_passes_over_what_only_informs_as_for_one_repository(
     shard = tmp_path / "shard.json"
     shard.write_bytes(both.stdout)
     assert run_hvscan("merge", shard, "--strict", cwd=tmp_path, env=gitenv).returncode == 0
+
+
+def _read(done: Any) -> dict[str, int]:
+    """Per repository, how many objects (blobs) the run read: the line each one's end writes
+    on a standard error that is no terminal."""
+    return {name: int(count) for name, count in re.findall(
+        r"hvscan: \[\d+/\d+\] (\S+): .*?, (\d+) objects?, ", done.stderr.decode())}
+
+
+def _same_as_stateless(run_hvscan: Run, fleet: Fleet, *args: str | Path) -> Any:
+    """The report of a run with a state file (``args`` name it), checked against a run without:
+    the same findings, keys, errors, notes and repositories; only what was read differs. The
+    run itself, whose standard error says what each repository read."""
+    names = ["one", "two", fleet.url]
+    done = _run(run_hvscan, fleet, *names, "--format", "json", *args)
+    stateless = _run(run_hvscan, fleet, *names, "--format", "json", "--jobs", "2")
+    assert done.returncode == stateless.returncode == 1, done.stderr
+    report, full = json.loads(done.stdout), json.loads(stateless.stdout)
+    for name in ("findings", "keys", "errors", "notes", "skipped"):
+        assert report.get(name) == full.get(name), name
+    assert report["scan"]["repositories"] == full["scan"]["repositories"]
+    return done
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_state_spans_repositories(run_hvscan: Run, fleet: Fleet, jobs: str) -> None:
+    store = fleet.root / "state" / "hvscan.sqlite3"
+    state = ("--state", store, "--jobs", jobs)
+    first = _same_as_stateless(run_hvscan, fleet, *state)
+    assert _read(first) == {"one": 1, "two": 2, fleet.url: 2}
+    with closing(sqlite3.connect(store)) as db:  # one entry per repository, the mirror's too
+        entries = sorted(Path(r).name for (r,) in db.execute("SELECT repository FROM "
+                                                             "repositories"))
+    assert entries[:2] == [".git", ".git"] and entries[2].endswith(".git")
+    two = DatedRepo(fleet.root / "two", fleet.env)
+    two.write("docs/readme.md", "clean\n")
+    two.write("new.py", f"KEY = '{make_key('test', 506)}'\n")
+    two.commit("a new key")
+    second = _same_as_stateless(run_hvscan, fleet, *state)
+    # Only the flagged blobs again (for their keys), and the new commit's two blobs.
+    assert _read(second) == {"one": 1, "two": 4, fleet.url: 2}
+    report = json.loads(second.stdout)
+    assert key_sha256(make_key("test", 506)) in {k["secret_sha256"] for k in report["keys"]}
+    assert report["stats"]["files_scanned"] == 7
+    assert _read(_same_as_stateless(run_hvscan, fleet, *state)) == {
+        "one": 1, "two": 3, fleet.url: 2}
+
+
+def test_a_mirror_fetched_again_is_read_from_where_it_was(run_hvscan: Run,
+                                                          fleet: Fleet) -> None:
+    cache = fleet.root / "cache"
+    env = {**fleet.env, "XDG_CACHE_HOME": str(cache)}
+
+    def incremental() -> Any:
+        done = run_hvscan("git", fleet.url, "one", "--incremental", "--clone-dir",
+                          fleet.root / "clones", "--format", "json", cwd=fleet.root, env=env)
+        assert done.returncode == 1, done.stderr
+        return done
+
+    assert _read(incremental()) == {fleet.url: 2, "one": 1}
+    assert (cache / "hvscan" / "state.sqlite3").is_file()
+    later = make_key("live", 505)
+    fleet.work.write("later.py", f"KEY = '{later}'\n")
+    fleet.work.commit("later")
+    fleet.work.git("push", "-q", str(fleet.root / "three.git"), "HEAD:refs/heads/main")
+    again = incremental()
+    assert _read(again) == {fleet.url: 3, "one": 1}
+    found = {(f["repository"], f["secret_sha256"]) for f in json.loads(again.stdout)["findings"]}
+    assert (fleet.url, key_sha256(later)) in found and len(found) == 4
+
+
+def test_workers_wait_for_another_writer(run_hvscan: Run, fleet: Fleet,
+                                         hvscan_exe: str) -> None:
+    """The workers of several runs write one file at once (each waits for the others' writes:
+    busy_timeout), and one holding the write lock for a while delays them, nothing more."""
+    store = fleet.root / "hvscan.sqlite3"
+    assert _run(run_hvscan, fleet, "one", "--state", store).returncode == 1
+    with closing(sqlite3.connect(store, isolation_level=None)) as db:
+        db.execute("BEGIN IMMEDIATE")
+        runs = [subprocess.Popen(
+            [hvscan_exe, "git", "one", "two", fleet.url, "--state", store, "--jobs", "2",
+             "--clone-dir", fleet.root / f"clones-{index}", "--format", "json"],
+            cwd=fleet.root, env=fleet.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for index in range(2)]
+        with pytest.raises(subprocess.TimeoutExpired):
+            runs[0].wait(timeout=3)  # waiting for the lock, not failing
+        db.execute("COMMIT")
+    outputs = [run.communicate(timeout=300) for run in runs]
+    assert [run.returncode for run in runs] == [1, 1], outputs
+    assert [len(json.loads(out)["findings"]) for out, _ in outputs] == [5, 5]
+    with closing(sqlite3.connect(store)) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        # one, two, and each run's own mirror of the remote
+        assert db.execute("SELECT count(*) FROM repositories").fetchone() == (4,)
+    assert _read(_run(run_hvscan, fleet, "one", "two", "--state", store, "--jobs", "2")) == {
+        "one": 1, "two": 2}
+
+
+def test_a_state_file_not_hvscans_is_refused_before_any_audit(run_hvscan: Run,
+                                                              fleet: Fleet) -> None:
+    store = fleet.root / "app.sqlite3"
+    with closing(sqlite3.connect(store)) as db:
+        db.execute("CREATE TABLE customers (name TEXT)")
+    before = store.read_bytes()
+    done = _run(run_hvscan, fleet, "one", fleet.url, "--state", store)
+    assert (done.returncode, done.stdout) == (2, b"")
+    assert done.stderr == (f"hvscan: error: {store}: not an hvscan state file (another "
+                           "program's database); name another file\n").encode()
+    assert store.read_bytes() == before and not (fleet.root / "clones").exists()
+    partial = _run(run_hvscan, fleet, "one", "two", "--state", store, "--branch", "main")
+    assert partial.returncode == 2 and b"cannot be combined with --branch" in partial.stderr
+
+
+def test_a_state_unusable_for_repositories_is_their_error(run_hvscan: Run,
+                                                         fleet: Fleet) -> None:
+    """A damaged file that opens (its format record intact) fails each audit that uses it: an
+    error naming the repository and exit 2, as one repository's audit fails, never a report
+    that looks clean."""
+    store = fleet.root / "hvscan.sqlite3"
+    assert _run(run_hvscan, fleet, "one", "two", "--state", store).returncode == 1
+    with closing(sqlite3.connect(store)) as db:
+        db.execute("DROP TABLE reach_tips")
+    done = _run(run_hvscan, fleet, "one", "two", "--state", store, "--format", "json")
+    assert done.returncode == 2
+    report = json.loads(done.stdout)
+    assert [e["repository"] for e in report["errors"]] == ["one", "two"]
+    assert all("cannot use the state file (no such table: reach_tips); delete it"
+               in e["message"] for e in report["errors"])

@@ -9,6 +9,13 @@ terminal one progress line counts repositories, objects and bytes (the workers s
 have read, five times a second at most, over a queue the command drains on a thread);
 otherwise a line per finished repository goes to standard error. ``--format jsonl`` on
 standard output writes each repository's findings as it finishes, then the rest of the report.
+
+With ``--state FILE`` (``--incremental``) each repository's audit is the incremental one
+(``hvscan.incremental``): one file holds every repository's entry (keyed by its git directory,
+a remote's mirror's for a URL), each worker opens it for the repositories it audits, and SQLite's
+locking orders their writes (``hvscan/state.py``). A file hvscan cannot use is refused before
+any audit, as for one repository; one that fails a repository's audit later is that
+repository's error.
 """
 
 from __future__ import annotations
@@ -57,7 +64,8 @@ class Repositories(NamedTuple):
 
 class Task(NamedTuple):
     """One repository's audit, as a worker process receives it (everything picklable);
-    ``live``: send its progress to the command's display."""
+    ``live``: send its progress to the command's display; ``state``: the state file of an
+    incremental audit."""
 
     repo: Repo
     clone_dir: Path
@@ -66,6 +74,7 @@ class Task(NamedTuple):
     verify: VerifyOptions
     report: ReportOptions
     live: bool = False
+    state: Path | None = None
 
 
 class Audited(NamedTuple):
@@ -78,7 +87,8 @@ class Audited(NamedTuple):
 
 
 def run(repositories: Repositories, history: HistoryOptions, progress: bool | None,
-        options: ScanOptions, output: OutputOptions, verify: VerifyOptions) -> NoReturn:
+        options: ScanOptions, output: OutputOptions, verify: VerifyOptions,
+        state: Path | None = None) -> NoReturn:
     from hvscan import gitenv, repos
     from hvscan.report import merge
     from hvscan.report.jsonl_format import lines, record_line
@@ -102,6 +112,8 @@ def run(repositories: Repositories, history: HistoryOptions, progress: bool | No
     settings = options.settings(trust_inline=not history.is_range)
     load_rules(settings.rule_files, verify=not settings.rules_from_configuration)
     clone_dir = repositories.clone_dir or repos.default_clone_dir()
+    if state is not None:
+        _open_state(state, history)
     # A report's own options: nothing in the per-repository dicts is coloured.
     shown = report_options(output)._replace(color=False)
     display = sys.stderr.isatty() if progress is None else progress
@@ -109,8 +121,8 @@ def run(repositories: Repositories, history: HistoryOptions, progress: bool | No
     # Each audit's share of the cores for its git processes: two audits on two cores that
     # each started two would inflate the same delta bases twice over, for no gain.
     history = dataclasses.replace(history, producers=max(1, _cores() // jobs))
-    tasks = [Task(repo, clone_dir, history, settings, verify, shown, display)
-             for repo in selected]
+    tasks = [Task(repo, clone_dir, history, settings, verify, shown, display,
+                  state=state) for repo in selected]
     streaming = output.output_format == "jsonl" and output.output is None
     tracker = Tracker(len(tasks), display)
     reports = []
@@ -127,6 +139,21 @@ def run(repositories: Repositories, history: HistoryOptions, progress: bool | No
     text = (lines(merged, findings=False) if streaming
             else merge.render(merged, output.output_format, report_options(output)))
     deliver(merge.without_findings(merged), text, output, merge.counts(merged))
+
+
+def _open_state(state: Path, history: HistoryOptions) -> None:
+    """Refuse a partial audit with a state file, and a state file that is not hvscan's, once
+    before any repository is audited (one line, exit 2, the file left alone), as a
+    one-repository audit does; make a new file here, so that the workers, each opening it for
+    its own repositories, find it made."""
+    from hvscan.commands.git import refuse_partial_with_state
+    from hvscan.state import StateError, Store
+
+    refuse_partial_with_state(history, staged_only=False)
+    try:
+        Store(state).close()
+    except StateError as exc:
+        raise HvscanError(str(exc)) from None
 
 
 def _cores() -> int:
@@ -252,7 +279,7 @@ def audit(task: Task) -> Audited:
         report_progress = _sender(repo.shown) if task.live and _channel is not None else None
         result = scan_and_verify(
             lambda pipeline: audit_history(pipeline, path, task.history, show_progress=False,
-                                           report=report_progress),
+                                           report=report_progress, state=task.state),
             task.settings, task.verify.step(_answers), "git")
     except (HvscanError, RepoError) as exc:
         # The error's entry names the repository already.

@@ -108,7 +108,8 @@ NEEDLE_DEPTH = 2
 # clean-text pass looks for; decoded text, which is small, is searched for the shortest run that
 # can hold a key under one more encoding (53 characters: base64 of 40 bytes), which ordinary
 # text has more of (PEM lines, long identifiers). Decoding one that holds no key costs
-# microseconds.
+# microseconds. Hex digits, and ``\\x`` escapes, are among these characters: a run of hex of
+# base64 (``hex>base64>base64``) is found by the same pass, and decoded as hex (``_hex_span``).
 _RUN_CHARS = _BASE64 + b"%\\"
 
 
@@ -801,6 +802,8 @@ def _hex_origin(start: int) -> Callable[[int], int]:
 
 # The first hex digit of a byte of ASCII text, which base64 (or any printable text) is made of.
 _TEXT_HIGH_DIGITS = b"234567"
+# The fewest hex digits decoded by their shape: a short run's.
+_LEAST_HEX = _SHORT_RUN.length
 
 
 def _hex_span(text: bytes) -> tuple[int, int] | None:
@@ -809,14 +812,26 @@ def _hex_span(text: bytes) -> tuple[int, int] | None:
     (after a ``0x``, a SQL dump's literal) or end it (after other text glued to it: ``\\n``,
     ``key_``), at least a short run's length of them, a digit glued to their front left out;
     the grid being the one on which at least three bytes in four are ASCII text (their first
-    digit is 2 to 7, as for one byte in three of a hash's). None for any other run: base64
-    (told on its first characters), a number, a hash, hex of binary data; it is not decoded."""
+    digit is 2 to 7, as for one byte in three of a hash's). None for any other run: base64,
+    paths and URLs (most told by a few characters), a number, a hash, hex of binary data; it is
+    not decoded."""
+    least = _LEAST_HEX
+    # A glance first, as cheap as can be (most runs are base64 or paths and URLs, which have
+    # hex digits here and there): enough digits that start the run, after a ``0x`` or not, or
+    # end it, are all digits from the third character on, or in the last ``least``; which a
+    # few characters tell most runs do not have.
+    if len(text) < least or not (
+            (text[2] in _HEX and text[3] in _HEX and text[least - 1] in _HEX
+             and not text[2:least].translate(None, _HEX_DIGITS))
+            or (text[-1] in _HEX and text[-2] in _HEX and text[-least] in _HEX
+                and not text[-least:].translate(None, _HEX_DIGITS))):
+        return None
     lead = 2 if text[:2] in (b"0x", b"0X") else 0
     head = len(text) - len(text[lead:].lstrip(_HEX_DIGITS))
     tail = len(text.rstrip(_HEX_DIGITS))
     start, end = (lead, head) if head - lead >= len(text) - tail else (tail, len(text))
     digits = text[start:end]
-    if len(digits) < _SHORT_RUN.length or digits.isdigit():
+    if len(digits) < least or digits.isdigit():
         return None
     best, best_score = None, 0
     for grid in (start, start + 1):

@@ -592,6 +592,18 @@ def test_three_deep_under_hex(encode: Callable[[str], str], chain: str, width: i
     assert found(text.encode()) == [(key, f"{chain}>base64>base64", 1, 25 + head + width * lead)]
 
 
+@pytest.mark.parametrize("width", [72, 76])
+@pytest.mark.parametrize("indent", ["", "  "])
+def test_three_deep_under_hex_wrapped(width: int, indent: str) -> None:
+    # Lines of hex digits as wide as base64 wraps at are joined as wrapped base64 is.
+    key = make_key("test", 45)
+    digits = b64(b"\x01" + b64(key.encode() + b" " * 30).encode()).encode().hex()
+    block = wrap(digits, width, "\n" + indent)
+    assert block.count("\n") > 1
+    assert found(f"data: |\n{indent}{block}\n".encode()) == [
+        (key, "hex>base64>base64", 2, 1 + len(indent) + 2)]
+
+
 @pytest.mark.parametrize(("inner", "chain"), [
     (hex_escape, "escape"), (percent, "percent"), (lambda k: k.replace("_", "&#95;"), "html"),
     (lambda k: k.encode("utf-16-le"), "utf-16le"),

@@ -265,8 +265,9 @@ def _escapes_of(text: bytes) -> tuple[str, bytes, Callable[[bytes], tuple[bytes,
     return None
 
 
-# The escapes of one character: ``%XX``; ``\\xXX`` and ``\\uXXXX``.
-_CHAR_ESCAPES = {"percent": ((b"%", 3),), "escape": ((b"\\x", 4), (b"\\u", 6))}
+# The escapes of one character of base64: ``%XX``; ``\\xXX`` and ``\\u00XX`` (runs of other
+# ``\\u`` escapes, Unicode tables in regular expressions, are not base64: not unescaped).
+_CHAR_ESCAPES = {"percent": ((b"%", 3),), "escape": ((b"\\x", 4), (b"\\u00", 6))}
 
 
 def _unescaped_chars(text: bytes, encoding: str) -> int:

@@ -592,6 +592,14 @@ def test_three_deep_under_hex(encode: Callable[[str], str], chain: str, width: i
     assert found(text.encode()) == [(key, f"{chain}>base64>base64", 1, 25 + head + width * lead)]
 
 
+def test_runs_of_escapes_of_other_characters_are_no_escaped_base64() -> None:
+    # A regular expression's table of Unicode punctuation is all escapes, but of no base64:
+    # it is not unescaped (flask's history holds 22 such runs, 368 KB).
+    table = "".join(f"\\u{code:04x}" for code in range(0x2010, 0x2060)).encode()
+    assert decode._escapes_of(table) is None
+    assert decode._escapes_of(unicode_escape(b64(b64("x" * 40))).encode()) is not None
+
+
 @pytest.mark.parametrize("width", [72, 76])
 @pytest.mark.parametrize("indent", ["", "  "])
 def test_three_deep_under_hex_wrapped(width: int, indent: str) -> None:

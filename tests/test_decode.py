@@ -816,6 +816,19 @@ def test_cli_reports_encoding_and_honours_max_decode_depth(run_hvscan: Run) -> N
     assert key not in text
 
 
+def test_cli_finds_three_deep_under_hex_in_a_sql_dump(run_hvscan: Run) -> None:
+    # The default scan: a base64 token of base64 stored as a SQL dump's hex literal.
+    key = make_key("test", 46)
+    literal = b64(b64(key)).encode().hex().upper()
+    data = f"-- dump\nINSERT INTO `tokens` VALUES (7,0x{literal});\n".encode()
+    done = run_hvscan("stdin", "--format", "json", input=data)
+    assert done.returncode == 1, done.stderr
+    (finding,) = json.loads(done.stdout)["findings"]
+    assert (finding["encoding"], finding["line"], finding["column"]) == (
+        "hex>base64>base64", 2, 34)  # the first digit after 0x
+    assert run_hvscan("stdin", "--max-decode-depth", "2", input=data).returncode == 0
+
+
 def test_cli_shows_invalid_base64_note(run_hvscan: Run) -> None:
     key = make_key("test", 25)
     done = run_hvscan("stdin", "--format", "json", input=f"x: {b64(key)[:25]}\n".encode())

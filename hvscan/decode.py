@@ -817,10 +817,10 @@ def _hex_span(text: bytes) -> tuple[int, int] | None:
     paths and URLs (most told by a few characters), a number, a hash, hex of binary data; it is
     not decoded."""
     least = _LEAST_HEX
-    # A glance first, as cheap as can be (most runs are base64 or paths and URLs, which have
-    # hex digits here and there): enough digits that start the run, after a ``0x`` or not, or
-    # end it, are all digits from the third character on, or in the last ``least``; which a
-    # few characters tell most runs do not have.
+    # A glance first, as cheap as can be (most runs are base64, or paths and URLs, with hex
+    # digits here and there): enough digits starting the run (after a ``0x`` or not) make its
+    # characters 3 to ``least`` digits, enough ending it its last ``least``; a few characters
+    # tell that most runs have neither.
     if len(text) < least or not (
             (text[2] in _HEX and text[3] in _HEX and text[least - 1] in _HEX
              and not text[2:least].translate(None, _HEX_DIGITS))

@@ -108,7 +108,8 @@ NEEDLE_DEPTH = 2
 # clean-text pass looks for; decoded text, which is small, is searched for the shortest run that
 # can hold a key under one more encoding (53 characters: base64 of 40 bytes), which ordinary
 # text has more of (PEM lines, long identifiers). Decoding one that holds no key costs
-# microseconds.
+# microseconds. Hex digits, and ``\\x`` escapes, are among these characters: a run of hex of
+# base64 (``hex>base64>base64``) is found by the same pass, and decoded as hex (``_hex_span``).
 _RUN_CHARS = _BASE64 + b"%\\"
 
 
@@ -117,11 +118,13 @@ def _may_hold_key(run: Buffer) -> bool:
     escapes, not as wide as encoders wrap, within one window) is decoded only on a grid on which
     it reads as text (``_run_regions``): one with none (a lock file's hashes, base64 of binary
     data) is passed over by the prefilter already, so that a blob holding only such runs never
-    reaches the decoders. Any other run is looked at whole."""
+    reaches the decoders. A run of hex digits is decoded only where it reads as hex of text
+    (``_hex_span``): a hash does not. Any other run is looked at whole."""
     if len(run) > _REACH or len(run) in _WRAP_WIDTHS:
         return True
     text = bytes(run)
-    return b"%" in text or b"\\" in text or _text_grid(text) is not None
+    return (b"%" in text or b"\\" in text or _text_grid(text) is not None
+            or _hex_span(text) is not None)
 
 
 LONG_RUN = Run(_RUN_CHARS, 70, _may_hold_key)
@@ -250,16 +253,27 @@ _BASE64_ESCAPES = {"percent": (b"%2B", b"%2F", b"%3D", b"%2b", b"%2f", b"%3d"),
 
 def _escapes_of(text: bytes) -> tuple[str, bytes, Callable[[bytes], tuple[bytes, int]]] | None:
     """How ``text`` escapes base64's characters, if it does: other escapes (``\\u00e9`` in
-    text, a stray ``%``) make no escaped base64. Base64 with every character percent-encoded
-    (``%61%47...``) need have no ``+ / =``: a run that is all escapes but a character or two
-    (glued to its ends) is unescaped too."""
+    text, a stray ``%``) make no escaped base64. Base64 with every character escaped
+    (``%61%47...``, ``\\x61\\x47...``) need have no ``+ / =``: a run that is all escapes but a
+    character or two (glued to its ends) is unescaped too."""
     for encoding, marker, unit in (("percent", b"%", _percent_unit),
                                    ("escape", b"\\", _escape_unit)):
         if marker in text and (any(escape in text for escape in _BASE64_ESCAPES[encoding])
-                               or all(len(part) - 3 * part.count(marker) <= 2
+                               or all(_unescaped_chars(part, encoding) <= 2
                                       for part in (text[:32], text))):
             return encoding, marker, unit
     return None
+
+
+# The escapes of one character of base64: ``%XX``; ``\\xXX`` and ``\\u00XX`` (runs of other
+# ``\\u`` escapes, Unicode tables in regular expressions, are not base64: not unescaped).
+_CHAR_ESCAPES = {"percent": ((b"%", 3),), "escape": ((b"\\x", 4), (b"\\u00", 6))}
+
+
+def _unescaped_chars(text: bytes, encoding: str) -> int:
+    """About how many characters of ``text`` are not in a character's escape (an escape cut at
+    the end of ``text`` counts whole: a slice of escapes has none)."""
+    return len(text) - sum(width * text.count(start) for start, width in _CHAR_ESCAPES[encoding])
 
 
 def _long_run_regions(buf: Buffer, done: Spans, run: Run) -> Iterator[Region]:
@@ -350,8 +364,12 @@ def _within(pieces: list[tuple[int, int]], offsets: list[int], low: int,
 def _run_regions(buf: Buffer, pieces: list[tuple[int, int]]) -> Iterator[Region]:
     """A long run (one piece, or the lines of wrapped base64) unescaped if it holds escapes,
     else read as base64 on the grid that reads as text (what comes before the run may be glued
-    to it)."""
+    to it); a run of hex digits that reads as hex of text is decoded as hex."""
     text = b"".join(bytes(buf[start:end]) for start, end in pieces)
+    hexed = _hex_run_region(pieces, text)
+    if hexed is not None:
+        yield hexed
+        return
     escapes = _escapes_of(text)
     if escapes is not None:  # one piece: only plain base64 is joined across lines
         yield _unescape(buf, pieces[0], *escapes)
@@ -781,6 +799,66 @@ def _hex_regions(buf: Buffer, found: Found) -> list[Region]:
 
 def _hex_origin(start: int) -> Callable[[int], int]:
     return lambda offset: start + 2 * offset
+
+
+# The first hex digit of a byte of ASCII text, which base64 (or any printable text) is made of.
+_TEXT_HIGH_DIGITS = b"234567"
+# The fewest hex digits decoded by their shape: a short run's.
+_LEAST_HEX = _SHORT_RUN.length
+
+
+def _hex_span(text: bytes) -> tuple[int, int] | None:
+    """Where hex of text is in ``text``, a run found by its shape (hex of base64 around a key,
+    the outer layer of a chain three deep), on its grid: the hex digits that start the run
+    (after a ``0x``, a SQL dump's literal) or end it (after other text glued to it: ``\\n``,
+    ``key_``), at least a short run's length of them, a digit glued to their front left out;
+    the grid being the one on which at least three bytes in four are ASCII text (their first
+    digit is 2 to 7, as for one byte in three of a hash's). None for any other run: base64,
+    paths and URLs (most told by a few characters), a number, a hash, hex of binary data; it is
+    not decoded."""
+    least = _LEAST_HEX
+    # A glance first, as cheap as can be (most runs are base64, or paths and URLs, with hex
+    # digits here and there): enough digits starting the run (after a ``0x`` or not) make its
+    # characters 3 to ``least`` digits, enough ending it its last ``least``; a few characters
+    # tell that most runs have neither.
+    if len(text) < least or not (
+            (text[2] in _HEX and text[3] in _HEX and text[least - 1] in _HEX
+             and not text[2:least].translate(None, _HEX_DIGITS))
+            or (text[-1] in _HEX and text[-2] in _HEX and text[-least] in _HEX
+                and not text[-least:].translate(None, _HEX_DIGITS))):
+        return None
+    lead = 2 if text[:2] in (b"0x", b"0X") else 0
+    head = len(text) - len(text[lead:].lstrip(_HEX_DIGITS))
+    tail = len(text.rstrip(_HEX_DIGITS))
+    start, end = (lead, head) if head - lead >= len(text) - tail else (tail, len(text))
+    digits = text[start:end]
+    if len(digits) < least or digits.isdigit():
+        return None
+    best, best_score = None, 0
+    for grid in (start, start + 1):
+        firsts = text[grid:end - 1:2]  # the first digit of each whole byte
+        score = len(firsts) - len(firsts.translate(None, _TEXT_HIGH_DIGITS))
+        if 4 * score >= 3 * len(firsts) and score > best_score:
+            best, best_score = grid, score
+    return None if best is None else (best, best + (end - best) // 2 * 2)
+
+
+def _hex_run_region(pieces: list[tuple[int, int]], text: bytes) -> Region | None:
+    """The hex of text in the run ``text`` (made of ``pieces`` of the buffer) decoded, if it
+    has some (``_hex_span``); the decoded bytes map back to the first digit of their pair, as
+    the hex decoder's do."""
+    span = _hex_span(text)
+    if span is None:
+        return None
+    start, end = span
+    offsets = _offsets(pieces)
+
+    def origin(offset: int) -> int:
+        char = min(start + 2 * offset, end)
+        index = min(bisect.bisect_right(offsets, char) - 1, len(pieces) - 1)
+        return pieces[index][0] + char - offsets[index]
+
+    return Region("hex", bytes.fromhex(text[start:end].decode()), origin)
 
 
 # --- UTF-16 and UTF-32 ---------------------------------------------------------------------

@@ -102,6 +102,14 @@ def _layers(*layers: str) -> tuple[Callable[[str, bytes], str], Callable[[bytes]
     return (lambda k, p: layered(k, p, layers)[0], lambda p: layered("hv_", p, layers)[1])
 
 
+def _hexed(form: Callable[[str, bytes], str], width: int, head: int,
+           *layers: str) -> tuple[Callable[[str, bytes], str], Callable[[bytes], int]]:
+    """``layers`` (see ``layered``) written in hex by ``form``, which takes ``width`` characters
+    a byte after ``head`` characters (``0x``)."""
+    return (lambda k, p: form(layered(k, p, layers)[0], p),
+            lambda p: head + width * layered("hv_", p, layers)[1])
+
+
 def escape_anywhere(text: str, prefix: bytes) -> str:
     """The key ``text`` with the characters ``prefix`` picks (in its prefix or its body, at
     least one) escaped, each as ``\\xXX`` or ``\\uXXXX`` in either case, as the byte picks."""
@@ -179,6 +187,16 @@ ENCODINGS: dict[str, tuple[str, Callable[[str, bytes], str], Callable[[bytes], i
     # on its first line, which may follow other text).
     "base64>base64>base64-wrapped": ("base64>base64>base64", lambda k, p: wrap(
         layered(k, p, ("base64",) * 3)[0]), _layers("base64", "base64", "base64")[1]),
+    # Hex around base64 of base64 (found by the shape of the hex run): a hex string, a SQL
+    # dump's literal, digits of either case, every character escaped as C and Python write it.
+    "hex>base64>base64": ("hex>base64>base64", *_hexed(
+        lambda t, p: t.encode().hex(), 2, 0, "base64", "base64")),
+    "hex-sql>base64>base64": ("hex>base64>base64", *_hexed(
+        lambda t, p: "0x" + t.encode().hex().upper(), 2, 2, "base64", "base64")),
+    "hex-mixed-case>base64>base64": ("hex>base64>base64", *_hexed(
+        lambda t, p: mixed_case_hex(t.encode(), p), 2, 0, "base64", "base64")),
+    "hex-escape>base64>base64": ("escape>base64>base64", *_hexed(
+        lambda t, p: hex_escape(t, "X" if p[:1] < b"\x80" else "x"), 4, 0, "base64", "base64")),
     "base64>base64>escape": ("base64>base64>escape",
                              lambda k, p: b64(p[2:] + b64(p[:2] + hex_escape(k).encode())
                                               .encode()),

@@ -15,12 +15,13 @@ from hidden import (
     b64,
     hex_escape,
     hidden_keys,
+    mixed_case_hex,
     percent,
     unicode_escape,
     wrap,
 )
 from hvscan_run import Run
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from keygen import make_key
 
@@ -559,6 +560,85 @@ def test_base64_of_base64_around_any_encoding(inner: Callable[[str], str]) -> No
     assert [f[0] for f in found(f"v={text}\n".encode())] == [key]
 
 
+def no_escape_needle() -> tuple[str, str]:
+    """A key, and base64 of base64 of it holding neither ``h`` nor ``v``, whose ``\\x68`` and
+    ``\\x76`` are the escapes' needles: escaped, it is found by its shape alone."""
+    return next((key, text) for key in map(make_key, ["live"] * 500, range(500))
+                for text in [b64(b"\x01" + b64(key).encode())]
+                if not set(text) & set("hv"))
+
+
+@pytest.mark.parametrize(("encode", "chain", "width", "head"), [
+    (lambda t: t.encode().hex(), "hex", 2, 0),
+    (lambda t: t.encode().hex().upper(), "hex", 2, 0),
+    (lambda t: mixed_case_hex(t.encode(), b"\x93\x5c\x21"), "hex", 2, 0),
+    (lambda t: "0x" + t.encode().hex().upper(), "hex", 2, 2),  # a SQL dump's literal
+    (lambda t: "0x" + t.encode().hex(), "hex", 2, 2),
+    (lambda t: "7" + t.encode().hex(), "hex", 2, 1),  # a digit glued to the front
+    (lambda t: "key_" + t.encode().hex(), "hex", 2, 4),  # other text glued to the front
+    (lambda t: t.encode().hex() + "\\n", "hex", 2, 0),  # ended by an escaped newline
+    (hex_escape, "escape", 4, 0),
+    (lambda t: hex_escape(t, "X"), "escape", 4, 0),
+    (unicode_escape, "escape", 6, 0),
+])
+def test_three_deep_under_hex(encode: Callable[[str], str], chain: str, width: int,
+                              head: int) -> None:
+    # The outer hex run is found by its shape: no needle of the key is in it.
+    key, inner = no_escape_needle()
+    # The key's first bits: the outer base64's character 1 (after \x01), written as ``width``
+    # characters.
+    lead = 1
+    text = f"INSERT INTO t VALUES (1,{encode(inner)},NULL);\n"
+    assert found(text.encode()) == [(key, f"{chain}>base64>base64", 1, 25 + head + width * lead)]
+
+
+def test_runs_of_escapes_of_other_characters_are_no_escaped_base64() -> None:
+    # A regular expression's table of Unicode punctuation is all escapes, but of no base64:
+    # it is not unescaped (flask's history holds 22 such runs, 368 KB).
+    table = "".join(f"\\u{code:04x}" for code in range(0x2010, 0x2060)).encode()
+    assert decode._escapes_of(table) is None
+    assert decode._escapes_of(unicode_escape(b64(b64("x" * 40))).encode()) is not None
+
+
+@pytest.mark.parametrize("width", [72, 76])
+@pytest.mark.parametrize("indent", ["", "  "])
+def test_three_deep_under_hex_wrapped(width: int, indent: str) -> None:
+    # Lines of hex digits as wide as base64 wraps at are joined as wrapped base64 is.
+    key = make_key("test", 45)
+    digits = b64(b"\x01" + b64(key.encode() + b" " * 30).encode()).encode().hex()
+    block = wrap(digits, width, "\n" + indent)
+    assert block.count("\n") > 1
+    assert found(f"data: |\n{indent}{block}\n".encode()) == [
+        (key, "hex>base64>base64", 2, 1 + len(indent) + 2)]
+
+
+@pytest.mark.parametrize(("inner", "chain"), [
+    (hex_escape, "escape"), (percent, "percent"), (lambda k: k.replace("_", "&#95;"), "html"),
+    (lambda k: k.encode("utf-16-le"), "utf-16le"),
+])
+def test_hex_of_base64_around_any_encoding(inner: Callable[[str], str | bytes],
+                                           chain: str) -> None:
+    key = make_key("test", 43)
+    encoded = inner(key)
+    text = b64(b"\x05\x06" + (encoded.encode() if isinstance(encoded, str) else encoded))
+    assert [f[:2] for f in found(f"blob = '{text.encode().hex()}'\n".encode())] == [
+        (key, f"hex>base64>{chain}")]
+
+
+def test_hashes_are_no_hit_and_hex_of_text_is() -> None:
+    # Hex runs are common (hashes, checksums in lock files): one that reads as hex of text on
+    # neither grid is no hit of the prefilter's run needle; hex of base64 of base64 is.
+    import hashlib
+
+    hashes = "".join(f"sha512 = {hashlib.sha512(bytes([n])).hexdigest()}\n" for n in range(30))
+    assert decode.LONG_RUN.pattern not in ENGINE.prefilter.hits(hashes.encode())
+    assert ENGINE.prefilter.spans(hashes.encode()) == []
+    key = make_key("live", 44)
+    deep = f"{hashes}checksum = {b64(b64(key)).encode().hex()}\n".encode()
+    assert decode.LONG_RUN.pattern in ENGINE.prefilter.hits(deep)
+    assert found(deep) == [(key, "hex>base64>base64", 31, 12)]
+
+
 def test_long_base64_runs_without_a_key_find_nothing() -> None:
     # PEM lines, base64 of binary data and of text without a key, long identifiers and rules.
     blob = bytes(range(256)) * 8
@@ -651,9 +731,28 @@ def test_random_base64_runs_find_nothing(text: str, layers: int) -> None:
     assert inspection.matches == [] and inspection.notes == []
 
 
+def hex_runs(data: st.SearchStrategy[bytes]) -> st.SearchStrategy[str]:
+    """Runs of hex digits of ``data``: lower, upper or mixed case, after a ``0x``, a digit or
+    other text, or before an escape."""
+    return st.tuples(data, st.binary(max_size=4), st.sampled_from(["", "0x", "0X", "7", "k_"]),
+                     st.sampled_from(["", "\\n", "_x"])).map(
+        lambda t: t[2] + mixed_case_hex(t[0], t[1]) + t[3])
+
+
+# Hex of random bytes (a hash), of text (base64 of anything), of mostly text; decimal numbers.
+HEX_RUNS = st.one_of(
+    hex_runs(st.binary(min_size=26, max_size=300)),
+    hex_runs(st.binary(min_size=20, max_size=200).map(lambda data: b64(data).encode())),
+    hex_runs(st.tuples(st.binary(max_size=12), st.text(st.characters(max_codepoint=126),
+                                                       min_size=20, max_size=200)).map(
+        lambda t: t[0] + t[1].encode())),
+    st.text("0123456789", min_size=52, max_size=200))
+
+
 @settings(max_examples=300)
 @given(text=st.one_of(BASE64_TEXT, st.binary(min_size=52, max_size=400).map(
-    lambda data: b64(data)), st.text("ABCDEFGHabcdefgh0123", min_size=52, max_size=200)))
+    lambda data: b64(data)), st.text("ABCDEFGHabcdefgh0123", min_size=52, max_size=200),
+    HEX_RUNS))
 def test_a_run_the_prefilter_rules_out_is_one_the_decoders_would_not_decode(text: str) -> None:
     # The prefilter's rule for runs (decode._may_hold_key) must never drop a run that the
     # decoders would have decoded: on a run it rules out, they find no region at all.
@@ -664,12 +763,37 @@ def test_a_run_the_prefilter_rules_out_is_one_the_decoders_would_not_decode(text
             assert list(decode._run_regions(run, [(0, len(run))])) == []
 
 
+@settings(max_examples=300)
+@given(text=HEX_RUNS, layers=st.integers(0, 2))
+def test_random_hex_runs_find_nothing(text: str, layers: int) -> None:
+    # Hex runs are decoded by their shape: random ones, of text or not, hold no key.
+    for _ in range(layers):
+        text = b64(text).encode().hex()
+    inspection = ENGINE.inspect(f"value = {text};\n".encode())
+    assert inspection.matches == [] and inspection.notes == []
+
+
+@settings(max_examples=200)
+@given(text=st.text(st.characters(min_codepoint=32, max_codepoint=126), min_size=26,
+                    max_size=300), prefix=st.binary(max_size=4), lead=st.sampled_from(["", "0x"]))
+def test_a_run_of_hex_of_text_is_decoded_back_to_the_text(text: str, prefix: bytes,
+                                                          lead: str) -> None:
+    # Printable text in hex, in any case: a run worth a look, decoded whole (unless its hex
+    # has no letter: it would be a number).
+    assume(not text.encode().hex().isdigit())
+    run = (lead + mixed_case_hex(text.encode(), prefix)).encode()
+    assert decode._may_hold_key(run)
+    (region,) = decode._run_regions(run, [(0, len(run))])
+    assert (region.encoding, region.data, region.origin(0)) == ("hex", text.encode(), len(lead))
+
+
 @settings(max_examples=200)
 @given(data=st.binary(max_size=2048), seed=st.integers(0, 100))
 def test_random_bytes_around_encoded_prefixes_never_crash(data: bytes, seed: int) -> None:
     key = make_key("live", seed)
     pieces = [b64(key)[:14], percent(key)[:20], hex_escape(key)[:24], unicode_escape(key)[:30],
-              key.encode().hex()[:30], key.encode().hex().upper()[:50], b64(b64(b64(key)))[:70]]
+              key.encode().hex()[:30], key.encode().hex().upper()[:50], b64(b64(b64(key)))[:70],
+              "0x" + b64(b64(key)).encode().hex()[:120], hex_escape(b64(b64(key)))[:200]]
     blob = data.join(p.encode() for p in pieces) + key.encode("utf-16-le")[:20] + data
     inspection = ENGINE.inspect(blob)
     assert all(note.message for note in inspection.notes)
@@ -690,6 +814,19 @@ def test_cli_reports_encoding_and_honours_max_decode_depth(run_hvscan: Run) -> N
     text = run_hvscan("stdin", input=data).stdout.decode()
     assert "<stdin>:1:8: hesedvid-live-key [high]" in text and "encoded as base64" in text
     assert key not in text
+
+
+def test_cli_finds_three_deep_under_hex_in_a_sql_dump(run_hvscan: Run) -> None:
+    # The default scan: a base64 token of base64 stored as a SQL dump's hex literal.
+    key = make_key("test", 46)
+    literal = b64(b64(key)).encode().hex().upper()
+    data = f"-- dump\nINSERT INTO `tokens` VALUES (7,0x{literal});\n".encode()
+    done = run_hvscan("stdin", "--format", "json", input=data)
+    assert done.returncode == 1, done.stderr
+    (finding,) = json.loads(done.stdout)["findings"]
+    assert (finding["encoding"], finding["line"], finding["column"]) == (
+        "hex>base64>base64", 2, 34)  # the first digit after 0x
+    assert run_hvscan("stdin", "--max-decode-depth", "2", input=data).returncode == 0
 
 
 def test_cli_shows_invalid_base64_note(run_hvscan: Run) -> None:

@@ -56,7 +56,10 @@ def attribute(result: ScanResult, source: HistorySource, engine: Engine,
     (read to the end), in history, and record where each key stands (``head``: HEAD's commit,
     None before the first); ``engine`` reads the older versions a range does not hold."""
     options = source.options
-    blobs, messages = _by_blob(result.findings)
+    # A key in a name: its source placed it (the commit adding the path) and ranges alone
+    # scan names, whose commits are reached by their tip.
+    named = [finding for finding in result.findings if finding.in_name]
+    blobs, messages = _by_blob([f for f in result.findings if not f.in_name])
     blob_notes, message_notes = _by_blob(result.notes)
     located = set(blobs) | set(blob_notes)
     repo = source.repo.path
@@ -85,6 +88,9 @@ def attribute(result: ScanResult, source: HistorySource, engine: Engine,
             if labelled is not None:
                 introductions.findings.append(labelled)
                 introductions.add_message(labelled)
+        for finding in named:
+            introductions.findings.append(finding)
+            introductions.add_message(finding)
         removals = introductions.removals(found)
     finally:
         introductions.close()
@@ -302,10 +308,12 @@ class _Introductions:
                              Introduction(None, None, None, None, "history", unreachable))
 
     def add_message(self, finding: Finding) -> None:
-        """A key in a commit or tag message: introduced by that commit or tag."""
+        """A key in a commit or tag message, or in a name: introduced by that commit or tag
+        (at the name's path)."""
         unreachable = bool(finding.history and finding.history.unreachable)
         self._introduced(finding, (moment(finding.date), 0, ""), Introduction(
-            finding.commit, None, finding.author, finding.date, finding.source, unreachable))
+            finding.commit, finding.path, finding.author, finding.date, finding.source,
+            unreachable))
 
     def removals(self, found: list[CommitChange]) -> dict[str, list[Removal]]:
         """The commits whose change took a key out of a path, by key hash: every parent's

@@ -384,19 +384,33 @@ class ReachableObjects:
         self._file.close()
 
 
-def range_objects(repo: Path, revs: list[str], parts: int) -> tuple[ObjectLists, set[str]]:
+# The paths a commit adds (new to one of its parents at least), for the names along them.
+AddedPaths = tuple[Commit, list[bytes]]
+
+
+def range_objects(repo: Path, revs: list[str],
+                  parts: int) -> tuple[ObjectLists, set[str], list[AddedPaths]]:
     """The commits of ``revs`` and every blob their changes add (each once), split like
-    ``list_objects``; and the set of those blobs."""
+    ``list_objects``; the set of those blobs; and each commit's added paths."""
     whole = tempfile.TemporaryFile()  # noqa: SIM115 (owned by the ObjectLists returned)
     count, width = 0, 0
     blobs: set[str] = set()
-    process = GitProcess(repo, "log", *_diff_options(), "--format=%x01%H", *revs, "--")
+    added: list[AddedPaths] = []
+    process = GitProcess(repo, "log", *_diff_options(), _LOG_FORMAT, *revs, "--")
     assert process.stdout is not None
     try:
-        for token in _tokens(process.stdout):
+        tokens = _tokens(process.stdout)
+        for token in tokens:
             if token.startswith(b"\x01"):
-                oid = token[1:]
+                commit = _parse_commit_header(token[1:])
+                if not added or added[-1][0].oid != commit.oid:  # -m: once per parent
+                    added.append((commit, []))
+                oid = commit.oid.encode("ascii")
             elif token.startswith(b":"):
+                # With --no-renames, one path follows (taken by place: it may start with ":").
+                path = next(tokens)
+                if token.rstrip().endswith(b" A"):
+                    added[-1][1].append(path)
                 new = _meta_new_blob(token)
                 if not new or new in blobs:
                     continue
@@ -413,7 +427,7 @@ def range_objects(repo: Path, revs: list[str], parts: int) -> tuple[ObjectLists,
         raise
     finally:
         process.kill()
-    return ObjectLists(split_lists(whole, count, width + 1, parts), count, []), blobs
+    return ObjectLists(split_lists(whole, count, width + 1, parts), count, []), blobs, added
 
 
 def changes(repo: Path, revs: list[str], blobs: set[str], *,

@@ -16,6 +16,11 @@ its events are read: the repository, which objects refs reach (objects no ref re
 read anyway, as skipping them would cost a second pass, and reported only with
 ``include_unreachable``), and for a range which blobs it adds.
 
+A range (``--range``, ``--branch``, ``--since-commit``) also yields the names along the paths its
+commits add (``Names``, from the same ``git log`` that lists its blobs; ``sources/names.py``),
+each path once at the oldest commit adding it, with that commit's origin: a name a parent has
+there already is not new. The whole-store audit does not read trees, and scans no names.
+
 An incremental audit (``hvscan/incremental.py``) tells it what an earlier audit read
 (``since``): then only the objects the refs reach that the earlier tips did not are read, and
 the objects it flagged (``sources/delta.py``), and ``changes`` walks only the new commits.
@@ -23,6 +28,7 @@ the objects it flagged (``sources/delta.py``), and ``changes`` walks only the ne
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,6 +64,7 @@ from hvscan.sources.githistory import (
     stream_objects,
 )
 from hvscan.sources.gitstream import Oversized, StreamStats, read_objects
+from hvscan.sources.names import path_names, previous_names
 
 ALL_REFS = "--all"
 ProgressFactory = Callable[[int], Callable[[StreamStats], None]]
@@ -164,9 +171,18 @@ class HistorySource:
             yield Failed(os.fsdecode(repo.path), _shallow_message(repo))
         stats = StreamStats()
         if not self.everything:
-            lists, self.added = range_objects(repo.path, self.revs, self._producers)
+            lists, self.added, added_paths = range_objects(repo.path, self.revs,
+                                                           self._producers)
             yield from self._stream(lists, screen, stats)
             yield from _missing(stats.missing, repo)
+            named: set[bytes] = set()
+            for commit, paths in reversed(added_paths):  # oldest first: where a name arrived
+                if paths:
+                    yield path_names(
+                        [(path, ()) for path in paths],
+                        functools.partial(Origin, "history", commit=commit.oid,
+                                          author=commit.author, date=commit.date),
+                        functools.partial(previous_names, repo.path, commit.parents), named)
         elif self.since is not None:
             yield from self._since(self.since, screen, stats)
         else:

@@ -9,9 +9,11 @@ rename's old path), so that only a key the change adds to a name is reported.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from hvscan.model import Origin
 from hvscan.sources import Blob, Names, display_path
+from hvscan.sources.gitcmd import git
 
 # The names a change replaces at a path (given the path, and the change's old paths there):
 # read only for a name holding a match.
@@ -51,6 +53,24 @@ def _add(places: list[tuple[bytes, bool, tuple[bytes, ...]]], seen: set[bytes], 
         places.append((path, is_dir, old_paths))
 
 
-def parts(paths: Iterable[bytes]) -> list[bytes]:
-    """Every name along ``paths``: what a rename's old paths held."""
-    return [part for path in paths for part in path.split(b"/")]
+def previous_names(repo: Path | bytes | str, commits: Iterable[str], path: bytes,
+                   old_paths: tuple[bytes, ...]) -> list[bytes]:
+    """The names a change from ``commits`` (its parents, or HEAD) replaces at ``path``: its
+    name, when one of them has something there already, and every name along the old paths of
+    a rename or copy."""
+    held = any(tree_entries(repo, commit, [path]) for commit in commits)
+    return [path.rpartition(b"/")[2]] * held + [
+        part for old in old_paths for part in old.split(b"/")]
+
+
+def tree_entries(repo: Path | bytes | str, commit: str,
+                 paths: list[bytes]) -> list[tuple[str, str]]:
+    """(type, id) of what ``commit`` has at ``paths`` (a directory is a tree)."""
+    listing = git(repo, "--literal-pathspecs", "ls-tree", "-z", "--full-tree", commit, "--",
+                  *paths)
+    entries = []
+    for entry in listing.split(b"\0"):
+        if entry:
+            _mode, kind, object_id = entry.split(b"\t", 1)[0].decode("ascii").split()
+            entries.append((kind, object_id))
+    return entries

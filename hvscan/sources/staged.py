@@ -24,7 +24,7 @@ from hvscan.model import Origin
 from hvscan.sources import Blob, Events, Excluded, Failed, Skipped, display_path
 from hvscan.sources.gitcmd import GitError, cat_objects, git, is_object_id, read_blobs
 from hvscan.sources.gitrepository import head_commit, require_repository
-from hvscan.sources.names import parts, path_names
+from hvscan.sources.names import path_names, previous_names, tree_entries
 from hvscan.sources.rawdiff import GITLINK, Change, parse_changes
 
 if TYPE_CHECKING:
@@ -91,9 +91,8 @@ def _previous_names(repo: Path | bytes | str, path: bytes,
     """The names the staged change replaces at ``path``: its name, when HEAD (or a merged
     branch) has something there already, and the names along a rename's old path."""
     head = head_commit(repo)
-    commits = [head, *merge_heads(repo)] if head is not None else []
-    held = any(_tree_entries(repo, commit, [path]) for commit in commits)
-    return [path.rpartition(b"/")[2]] * held + parts(old_paths)
+    return previous_names(repo, [head, *merge_heads(repo)] if head is not None else [], path,
+                          old_paths)
 
 
 def merge_heads(repo: Path | bytes | str) -> list[str]:
@@ -113,18 +112,5 @@ def merge_heads(repo: Path | bytes | str) -> list[str]:
 
 
 def _blob_ids(repo: Path | bytes | str, commit: str, paths: list[bytes]) -> list[str]:
-    return [object_id for kind, object_id in _tree_entries(repo, commit, paths)
+    return [object_id for kind, object_id in tree_entries(repo, commit, paths)
             if kind == "blob"]
-
-
-def _tree_entries(repo: Path | bytes | str, commit: str,
-                  paths: list[bytes]) -> list[tuple[str, str]]:
-    """(type, id) of what ``commit`` has at ``paths`` (a directory is a tree)."""
-    listing = git(repo, "--literal-pathspecs", "ls-tree", "-z", "--full-tree", commit, "--",
-                  *paths)
-    entries = []
-    for entry in listing.split(b"\0"):
-        if entry:
-            _mode, kind, object_id = entry.split(b"\t", 1)[0].decode("ascii").split()
-            entries.append((kind, object_id))
-    return entries

@@ -92,3 +92,33 @@ def test_the_audit_runs_the_one_pipeline_over_the_source_events(history: DatedRe
     [finding] = result.findings
     assert (finding.path, finding.commit) == ("a.txt", history.out("rev-parse", "HEAD"))
     assert [f.secret for f in direct.findings] == [finding.secret]
+
+
+@pytest.mark.parametrize("audited", [{"commit_range": "HEAD~3..HEAD"}, {"since_commit": "HEAD~3"},
+                                     {"branch": "main"}])
+def test_a_range_finds_keys_in_the_names_its_commits_add(dated_repo: DatedRepo,
+                                                         audited: dict[str, str]) -> None:
+    key = make_key("live", 90)
+    dated_repo.write("base.txt", "base\n")
+    dated_repo.write(f"kept-{key}/a.txt", "clean\n")  # before the range
+    dated_repo.commit("base")
+    dated_repo.write(f"dir-{key}/a.txt", "clean\n")
+    adding = dated_repo.commit("a directory named with a key")
+    dated_repo.write(f"dir-{key}/b.txt", "clean\n")
+    dated_repo.write(f"kept-{key}/b.txt", "clean\n")
+    dated_repo.commit("more files in both")
+    name = b"x\n\xff" + key.encode()
+    dated_repo.write(name, "clean\n")
+    last = dated_repo.commit("a file named with a key")
+    result = audit(dated_repo.path, Pipeline(ENGINE), HistoryOptions(**audited))
+    found = [(f.path, f.commit, f.in_name, f.source) for f in result.findings]
+    shown = f"dir-{key}/"
+    if "branch" in audited:  # the whole branch: the name before the range too
+        assert (f"kept-{key}/", dated_repo.out("rev-parse", "HEAD~3"), True, "history") in found
+        found = [entry for entry in found if not entry[0].startswith("kept-")]
+    else:  # a name the range's parent has already is not new
+        assert result.stats.preexisting_ignored == 1
+    assert found == [(shown, adding, True, "history"),
+                     (name.decode("utf-8", "backslashreplace"), last, True, "history")]
+    (entry,) = [entry for entry in result.exposure.values()]
+    assert {i.path for i in entry.introductions} >= {shown}

@@ -110,6 +110,17 @@ def ref_names(repo: Path) -> list[str]:
     return sorted(out.decode("utf-8", "surrogateescape").splitlines())
 
 
+def ref_targets(repo: Path) -> list[tuple[bytes, str]]:
+    """Every ref's full name, as bytes, and the object it names (an annotated tag's tagged
+    object), sorted by name."""
+    out = git(repo, "for-each-ref", "--format=%(objectname) %(*objectname) %(refname)")
+    targets = []
+    for line in out.splitlines():
+        named, peeled, name = line.split(b" ", 2)
+        targets.append((name, (peeled or named).decode("ascii")))
+    return sorted(targets)
+
+
 class Reach(NamedTuple):
     """What one walk learnt of the commit graph, kept by incremental audits for the next one:
     the ``tips`` (commit ids) it started from and, for each commit asked about, the tips among
@@ -293,7 +304,7 @@ class ObjectLists:
 
 
 def list_objects(repo: Path, parts: int, *, keep_commits: bool = False) -> ObjectLists:
-    """List the store's objects (trees left out: nothing in them is scanned) and split the list
+    """List the store's objects (trees too: the names in them are scanned) and split the list
     into up to ``parts`` contiguous parts, so that each git process inflates its own stretch of
     the pack and its delta bases stay in its own cache."""
     listing = GitProcess(repo, "cat-file", "--batch-all-objects",
@@ -311,7 +322,7 @@ def list_objects(repo: Path, parts: int, *, keep_commits: bool = False) -> Objec
             lines.pop()  # after the last newline: nothing
             if lines and not width:
                 width = lines[0].index(b" ")  # 40 hex digits, or 64 in a SHA-256 repository
-            kept = [line[:width] for line in lines if not line.endswith(b" tree")]
+            kept = [line[:width] for line in lines]
             if kept:
                 whole.write(b"\n".join(kept) + b"\n")
                 count += len(kept)
@@ -524,6 +535,33 @@ class Message:
     date: str | None
     target: str | None  # a tag's object
     tag: str | None  # a tag's name
+
+
+def tree_names(data: bytes, id_size: int) -> list[tuple[bytes, bool]]:
+    """The entries of a raw tree object (``<mode> <name>\\0<id>`` each, the id ``id_size``
+    bytes): each name, and whether it names a tree (a directory)."""
+    entries = []
+    pos = 0
+    while pos < len(data):
+        space = data.index(b" ", pos)
+        end = data.index(b"\0", space)
+        entries.append((data[space + 1:end], data[pos:space] == b"40000"))
+        pos = end + 1 + id_size
+    return entries
+
+
+def root_trees(repo: Path, revs: list[str], trees: set[str],
+               stdin_revs: Iterable[str] = ()) -> list[tuple[Commit, str]]:
+    """The commits of ``revs`` (and ``stdin_revs``) whose root tree is one of ``trees``."""
+    out = git(repo, "log", f"{_LOG_FORMAT}%x02%T", *revs, "--stdin", "--",
+              input="".join(f"{rev}\n" for rev in stdin_revs).encode("ascii"))
+    found = []
+    for line in out.split(b"\n"):
+        if line.startswith(b"\x01"):
+            header, _, tree = line[1:].rpartition(b"\x02")
+            if tree.decode("ascii") in trees:
+                found.append((_parse_commit_header(header), tree.decode("ascii")))
+    return found
 
 
 def parse_message(kind: str, data: bytes) -> Message:

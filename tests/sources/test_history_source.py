@@ -8,6 +8,7 @@ from gitrepo import DatedRepo
 from keygen import make_key
 
 from hvscan.engine import Engine
+from hvscan.findings import fingerprint
 from hvscan.history import audit
 from hvscan.model import History
 from hvscan.rules import load_builtin_rules
@@ -95,30 +96,53 @@ def test_the_audit_runs_the_one_pipeline_over_the_source_events(history: DatedRe
 
 
 @pytest.mark.parametrize("audited", [{"commit_range": "HEAD~3..HEAD"}, {"since_commit": "HEAD~3"},
-                                     {"branch": "main"}])
-def test_a_range_finds_keys_in_the_names_its_commits_add(dated_repo: DatedRepo,
-                                                         audited: dict[str, str]) -> None:
+                                     {"branch": "main"}, {}])
+def test_keys_in_the_names_history_adds_are_found_where_they_arrived(
+        dated_repo: DatedRepo, audited: dict[str, str]) -> None:
     key = make_key("live", 90)
     dated_repo.write("base.txt", "base\n")
     dated_repo.write(f"kept-{key}/a.txt", "clean\n")  # before the range
-    dated_repo.commit("base")
+    before = dated_repo.commit("base")
     dated_repo.write(f"dir-{key}/a.txt", "clean\n")
-    adding = dated_repo.commit("a directory named with a key")
+    dated_repo.write(f"sub/deep-{key}.txt", "clean\n")
+    adding = dated_repo.commit("a directory and a file named with a key")
     dated_repo.write(f"dir-{key}/b.txt", "clean\n")
     dated_repo.write(f"kept-{key}/b.txt", "clean\n")
-    dated_repo.commit("more files in both")
+    dated_repo.write("sub/other.txt", "clean\n")
+    dated_repo.commit("more files in them: new trees holding the same names")
     name = b"x\n\xff" + key.encode()
     dated_repo.write(name, "clean\n")
     last = dated_repo.commit("a file named with a key")
     result = audit(dated_repo.path, Pipeline(ENGINE), HistoryOptions(**audited))
-    found = [(f.path, f.commit, f.in_name, f.source) for f in result.findings]
-    shown = f"dir-{key}/"
-    if "branch" in audited:  # the whole branch: the name before the range too
-        assert (f"kept-{key}/", dated_repo.out("rev-parse", "HEAD~3"), True, "history") in found
-        found = [entry for entry in found if not entry[0].startswith("kept-")]
+    found = {(f.path, f.commit) for f in result.findings}
+    assert {(f.in_name, f.source, f.history) for f in result.findings} == {
+        (True, "history", None)}
+    expected = {(f"dir-{key}/", adding), (f"sub/deep-{key}.txt", adding),
+                (name.decode("utf-8", "backslashreplace"), last)}
+    if "branch" in audited or not audited:  # the whole branch or store: the first commit too
+        expected.add((f"kept-{key}/", before))
     else:  # a name the range's parent has already is not new
         assert result.stats.preexisting_ignored == 1
-    assert found == [(shown, adding, True, "history"),
-                     (name.decode("utf-8", "backslashreplace"), last, True, "history")]
+    assert found == expected and len(result.findings) == len(expected)
     (entry,) = [entry for entry in result.exposure.values()]
-    assert {i.path for i in entry.introductions} >= {shown}
+    assert {(i.path, i.commit) for i in entry.introductions} == expected
+    # Placed at its path, a finding's fingerprint is the one every other scan gives it.
+    placed = next(f for f in result.findings if f.path == f"dir-{key}/")
+    assert placed.fingerprint == fingerprint(placed.rule_id, placed.path,
+                                             placed.secret_sha256, True)
+
+
+def test_the_whole_store_audit_finds_keys_in_ref_names(dated_repo: DatedRepo) -> None:
+    key = make_key("test", 91)
+    dated_repo.write("a.txt", "clean\n")
+    first = dated_repo.commit("first")
+    dated_repo.write("b.txt", "clean\n")
+    second = dated_repo.commit("second")
+    dated_repo.git("branch", f"feature-{key}", first)
+    dated_repo.git("tag", "-a", "-m", "a tag", f"v-{key}", second)
+    result = audit(dated_repo.path, Pipeline(ENGINE), HistoryOptions())
+    found = sorted((f.source, f.path, f.commit, f.in_name, f.column) for f in result.findings)
+    assert found == [("ref", f"refs/heads/feature-{key}", first, True, 20),
+                     ("ref", f"refs/tags/v-{key}", second, True, 13)]
+    (entry,) = result.exposure.values()
+    assert f"refs/heads/feature-{key}" in entry.refs

@@ -188,7 +188,8 @@ def _placed_notes(on_blobs: dict[str, list[Note]], found: list[CommitChange],
 def _placed_in_trees(findings: list[Finding], source: HistorySource) -> list[Finding]:
     """Keys in the names of trees (``path`` the name, ``history.blob`` the tree), placed at the
     earliest commit where each path holds the name: where a commit's change sets a directory
-    to the tree, or the tree is a commit's root. One finding per (rule, key, path)."""
+    to the tree, or the tree is a commit's root. One finding per (rule, key, path), which keeps
+    the tree as its ``History.blob``: the object an incremental audit reads again."""
     if not findings:
         return []
     trees = {f.history.blob for f in findings if f.history and f.history.blob}
@@ -216,8 +217,7 @@ def _placed_in_trees(findings: list[Finding], source: HistorySource) -> list[Fin
             ranks[place] = rank
             earliest[place] = finding.replace(
                 path=path, commit=commit.oid, author=commit.author, date=commit.date,
-                history=None, fingerprint=fingerprint(finding.rule_id, path,
-                                                      finding.secret_sha256, True))
+                fingerprint=fingerprint(finding.rule_id, path, finding.secret_sha256, True))
     return list(earliest.values())
 
 

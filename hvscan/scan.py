@@ -112,6 +112,7 @@ class Pipeline(NamedTuple):
         engine, annotate = self.engine, self.annotate
         result = ScanResult(engine)
         stats = result.stats
+
         def inspect(event: Blob) -> None:
             if event.file:
                 stats.files_scanned += 1

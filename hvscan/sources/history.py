@@ -201,6 +201,7 @@ class HistorySource:
                         functools.partial(previous_names, repo.path, commit.parents), named)
         elif self.since is not None:
             yield from self._since(self.since, screen, stats)
+            yield _ref_names(repo.path)
         else:
             self.stash = stash_entries(repo.path)
             if self.remember:  # before the objects are listed: all they reach is read

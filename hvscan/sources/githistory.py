@@ -552,8 +552,9 @@ def tree_names(data: bytes, id_size: int) -> list[tuple[bytes, bool]]:
 
 def root_trees(repo: Path, revs: list[str], trees: set[str],
                stdin_revs: Iterable[str] = ()) -> list[tuple[Commit, str]]:
-    """The commits of ``revs`` (and ``stdin_revs``) whose root tree is one of ``trees``."""
-    out = git(repo, "log", f"{_LOG_FORMAT}%x02%T", *revs, "--stdin", "--",
+    """The commits of ``revs`` (and ``stdin_revs``) whose root tree is one of ``trees``, each
+    after its descendants (among commits of one time, a later one is older)."""
+    out = git(repo, "log", "--topo-order", f"{_LOG_FORMAT}%x02%T", *revs, "--stdin", "--",
               input="".join(f"{rev}\n" for rev in stdin_revs).encode("ascii"))
     found = []
     for line in out.split(b"\n"):

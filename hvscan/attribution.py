@@ -199,7 +199,7 @@ def _placed_in_trees(findings: list[Finding], source: HistorySource) -> list[Fin
     # Each tree's places: (commit, directory, position in git log's output: among commits of
     # one time, a later one is older).
     where: dict[str, list[tuple[Commit, str, int]]] = defaultdict(list)
-    for change in changes(repo, revs, trees, stdin_revs=stash):
+    for change in changes(repo, revs, trees, stdin_revs=stash, topo_order=True):
         if change.new is not None and change.new in trees:
             where[change.new].append((change.commit, change.path + "/", change.sequence))
     for sequence, (commit, tree) in enumerate(root_trees(repo, revs, trees, stash)):
@@ -218,7 +218,9 @@ def _placed_in_trees(findings: list[Finding], source: HistorySource) -> list[Fin
             earliest[place] = finding.replace(
                 path=path, commit=commit.oid, author=commit.author, date=commit.date,
                 fingerprint=fingerprint(finding.rule_id, path, finding.secret_sha256, True))
-    return list(earliest.values())
+    # In the order of where they arrived, then of their paths: the same whatever order the
+    # trees were read in (an incremental audit reads them in another).
+    return [earliest[place] for place in sorted(earliest, key=lambda p: (ranks[p], p))]
 
 
 def _by_blob(items: list[Placed]) -> tuple[dict[str, list[Placed]], list[Placed]]:

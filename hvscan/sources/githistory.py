@@ -442,7 +442,8 @@ def range_objects(repo: Path, revs: list[str],
 
 
 def changes(repo: Path, revs: list[str], blobs: set[str], *,
-            stdin_revs: Iterable[str] = (), no_walk: bool = False) -> list[CommitChange]:
+            stdin_revs: Iterable[str] = (), no_walk: bool = False,
+            topo_order: bool = False) -> list[CommitChange]:
     """Every change, in the commits ``revs`` (and ``stdin_revs``) reach, that sets a file to
     one of ``blobs`` or changes a file that was one of them. Merges are diffed against each
     parent, so a merge's own additions are seen; renames are not followed, so a renamed file
@@ -452,6 +453,8 @@ def changes(repo: Path, revs: list[str], blobs: set[str], *,
     options = [*_diff_options(), _LOG_FORMAT, *revs]
     if no_walk:
         options.append("--no-walk=unsorted")
+    if topo_order:  # each commit after its descendants, whatever the times
+        options.append("--topo-order")
     if len(blobs) <= MAX_FIND_OBJECT_ARGS:
         options += [f"--find-object={oid}" for oid in sorted(blobs)]
     with lines_file(stdin_revs) as tips:

@@ -35,12 +35,14 @@ from hvscan.keys import Exposure, Introduction, Removal
 from hvscan.model import Finding, History, Note, member_path, moment
 from hvscan.sources.gitcmd import CatFile, GitError
 from hvscan.sources.githistory import (
+    Commit,
     CommitChange,
     changes,
+    root_trees,
     tips_reaching,
     tree_blobs,
 )
-from hvscan.sources.history import HistorySource
+from hvscan.sources.history import ALL_REFS, HistorySource
 
 if TYPE_CHECKING:
     from hvscan.engine import Engine
@@ -56,7 +58,11 @@ def attribute(result: ScanResult, source: HistorySource, engine: Engine,
     (read to the end), in history, and record where each key stands (``head``: HEAD's commit,
     None before the first); ``engine`` reads the older versions a range does not hold."""
     options = source.options
-    blobs, messages = _by_blob(result.findings)
+    # A key in a name: a range's source placed it (the commit adding the path, reached by the
+    # range's tip); one in a tree is placed where the tree first appears.
+    named = [f for f in result.findings if f.in_name and f.commit is not None]
+    in_trees = [f for f in result.findings if f.in_name and f.commit is None]
+    blobs, messages = _by_blob([f for f in result.findings if not f.in_name])
     blob_notes, message_notes = _by_blob(result.notes)
     located = set(blobs) | set(blob_notes)
     repo = source.repo.path
@@ -85,6 +91,9 @@ def attribute(result: ScanResult, source: HistorySource, engine: Engine,
             if labelled is not None:
                 introductions.findings.append(labelled)
                 introductions.add_message(labelled)
+        for finding in named + _placed_in_trees(in_trees, source):
+            introductions.findings.append(finding)
+            introductions.add_message(finding)
         removals = introductions.removals(found)
     finally:
         introductions.close()
@@ -174,6 +183,44 @@ def _placed_notes(on_blobs: dict[str, list[Note]], found: list[CommitChange],
         elif oid in wanted:
             notes += on_blobs[oid]
     return notes
+
+
+def _placed_in_trees(findings: list[Finding], source: HistorySource) -> list[Finding]:
+    """Keys in the names of trees (``path`` the name, ``history.blob`` the tree), placed at the
+    earliest commit where each path holds the name: where a commit's change sets a directory
+    to the tree, or the tree is a commit's root. One finding per (rule, key, path), which keeps
+    the tree as its ``History.blob``: the object an incremental audit reads again."""
+    if not findings:
+        return []
+    trees = {f.history.blob for f in findings if f.history and f.history.blob}
+    repo = source.repo.path
+    stash = source.stash if source.everything else []
+    revs = [ALL_REFS] if source.everything else source.revs
+    # Each tree's places: (commit, directory, position in git log's output: among commits of
+    # one time, a later one is older).
+    where: dict[str, list[tuple[Commit, str, int]]] = defaultdict(list)
+    for change in changes(repo, revs, trees, stdin_revs=stash, topo_order=True):
+        if change.new is not None and change.new in trees:
+            where[change.new].append((change.commit, change.path + "/", change.sequence))
+    for sequence, (commit, tree) in enumerate(root_trees(repo, revs, trees, stash)):
+        where[tree].append((commit, "", sequence))
+    earliest: dict[tuple[str, str, str], Finding] = {}
+    ranks: dict[tuple[str, str, str], tuple[int, int]] = {}
+    for finding in findings:
+        held_by = finding.history.blob if finding.history else None
+        for commit, directory, sequence in where.get(held_by or "", []):
+            path = directory + (finding.path or "")
+            place = (finding.rule_id, finding.secret_sha256, path)
+            rank = (commit.time, -sequence)
+            if place in ranks and ranks[place] <= rank:
+                continue
+            ranks[place] = rank
+            earliest[place] = finding.replace(
+                path=path, commit=commit.oid, author=commit.author, date=commit.date,
+                fingerprint=fingerprint(finding.rule_id, path, finding.secret_sha256, True))
+    # In the order of where they arrived, then of their paths: the same whatever order the
+    # trees were read in (an incremental audit reads them in another).
+    return [earliest[place] for place in sorted(earliest, key=lambda p: (ranks[p], p))]
 
 
 def _by_blob(items: list[Placed]) -> tuple[dict[str, list[Placed]], list[Placed]]:
@@ -302,10 +349,12 @@ class _Introductions:
                              Introduction(None, None, None, None, "history", unreachable))
 
     def add_message(self, finding: Finding) -> None:
-        """A key in a commit or tag message: introduced by that commit or tag."""
+        """A key in a commit or tag message, or in a name: introduced by that commit or tag
+        (at the name's path)."""
         unreachable = bool(finding.history and finding.history.unreachable)
         self._introduced(finding, (moment(finding.date), 0, ""), Introduction(
-            finding.commit, None, finding.author, finding.date, finding.source, unreachable))
+            finding.commit, finding.path, finding.author, finding.date, finding.source,
+            unreachable))
 
     def removals(self, found: list[CommitChange]) -> dict[str, list[Removal]]:
         """The commits whose change took a key out of a path, by key hash: every parent's

@@ -10,7 +10,8 @@ here, without click, rules, engine or dataclasses: one ``git diff --cached --raw
 ``git cat-file --batch`` read the staged blobs, as the staged source does. The answer is given
 here only when it is provably the full command's: every staged file is plain text under 1 MiB (so
 there is no container or UTF-16/32 text for the engine to open or decode whole), none holds any
-of the engine's prefilter needles (so the engine would match nothing), and no configuration file
+of the engine's prefilter needles (so the engine would match nothing), no staged path does
+(the full scan scans the names along them too), and no configuration file
 or ``HVSCAN_*`` variable could change what is looked for. Anything else (a needle, a binary or
 large file, a submodule, an unmerged path, a git error) is scanned by the full scan with every
 option at its default, as hvscan/commands/staged.py runs it, only without click: a commit with a
@@ -22,7 +23,8 @@ print the same report (tests/test_fastpath_differential.py on generated trees).
 ``hvscan dir [--hook] FILE...`` (the ``hvscan`` pre-commit hook, which passes the changed
 files' names) is tried here the same way when every argument is a regular file, not a symbolic
 link, and outside /proc, /sys and /dev: each file is read once (as the walker does, however many
-names it has), and the answer is given here only under the same conditions. Whether a link may
+names it has), and the answer is given here only under the same conditions (the arguments
+holding no needle: the walker scans the names along them). Whether a link may
 be followed, or a system file is skipped, the walker decides (hvscan/sources/files.py). An
 argument starting with '-' (an option, or in ``--hook`` mode perhaps a file's name) goes to the
 full command line, which decides what it is.
@@ -142,8 +144,10 @@ def read_staged(repo: str) -> Staged | None:
 
 
 def _clean_staged_report(staged: Staged) -> str | None:
-    _, ids, blobs = staged
+    listing, ids, blobs = staged
     if not all(map(_provably_clean, blobs.values())):
+        return None
+    if not _names_clean([entry[5] for entry in raw_entries(listing) if entry[0] != "D"]):
         return None
     return clean(len(ids), sum(len(blobs[i]) for i in ids)) + "\n"
 
@@ -151,7 +155,8 @@ def _clean_staged_report(staged: Staged) -> str | None:
 def clean_files_report(paths: list[str]) -> str | None:
     """The text report of ``hvscan dir PATH...`` when every path is a regular file that provably
     holds nothing to report, or None when the full scan must decide."""
-    if configuration_may_apply(start_dir(paths[0])):
+    if configuration_may_apply(start_dir(paths[0])) or not _names_clean(
+            [os.fsencode(path) for path in paths]):
         return None
     seen: set[tuple[int, int]] = set()
     total = 0
@@ -225,6 +230,15 @@ def _provably_clean(data: bytes) -> bool:
     return (len(data) < _LARGE_BLOB and _plain_text(data)
             and not any(needle in data for needle in NEEDLES)
             and not any(next(runs(data, chars, length), None) for chars, length in RUNS))
+
+
+def _names_clean(paths: list[bytes]) -> bool:
+    """Whether the full scan provably finds nothing in the names along ``paths``: none holds a
+    needle (joined by NUL, which no path holds: a needle across two paths only sends the
+    change to the full scan, which looks at each name alone)."""
+    joined = b"\0".join(paths)
+    return (not any(needle in joined for needle in NEEDLES)
+            and not any(next(runs(joined, chars, length), None) for chars, length in RUNS))
 
 
 def _plain_text(data: bytes) -> bool:

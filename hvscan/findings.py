@@ -3,7 +3,8 @@ redacted, hashed and fingerprinted.
 
 The fingerprint identifies "this key, found by this rule, in this file" and nothing more: no
 line number (moving code keeps it), no absolute path and no commit (a baseline recorded on one
-machine or from a directory scan applies on another or to history).
+machine or from a directory scan applies on another or to history). A key in a file's name
+is another finding than the same key in that file's content: its fingerprint says so.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ def secret_sha256(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def fingerprint(rule_id: str, path: str | None, key_hash: str) -> str:
+def fingerprint(rule_id: str, path: str | None, key_hash: str, in_name: bool = False) -> str:
     import hashlib
 
-    material = "\0".join((rule_id, path or "", key_hash))
+    # A content finding's material is as it always was: its fingerprints stay valid.
+    material = "\0".join((rule_id, path or "", key_hash, *(("name",) if in_name else ())))
     return hashlib.sha256(material.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
@@ -47,7 +49,7 @@ def make_finding(match: Match, origin: Origin) -> Finding:
         encoding=match.encoding,
         secret_redacted=redact(match.secret, match.body),
         secret_sha256=key_hash,
-        fingerprint=fingerprint(match.rule.id, path, key_hash),
+        fingerprint=fingerprint(match.rule.id, path, key_hash, origin.in_name),
         remediation=match.rule.remediation,
         secret=match.secret,
         commit=origin.commit,
@@ -55,4 +57,5 @@ def make_finding(match: Match, origin: Origin) -> Finding:
         date=origin.date,
         history=origin.history,
         suppression="inline" if match.allowed else None,
+        in_name=origin.in_name,
     )

@@ -9,6 +9,10 @@ the findings and notes reports show. The bottom floor: it imports nothing of hvs
 - ``History``: what only a history audit knows about a finding (the blob, the other commits and
   paths carrying the key, unreachable history, the tag whose message holds it).
 
+A key in a file's or directory's name rather than in its content has the file's path (a
+directory's with a trailing ``/``) and ``in_name`` set, on its ``Origin`` and its ``Finding``:
+one marker, which every report format shows (docs/report-format.md, "Keys in names").
+
 Records that never change are ``NamedTuple``s and ``Finding`` is a plain class, not a
 dataclass: every run defines them, and a dataclass costs every start-up the import of
 ``dataclasses`` and about 1 ms per class (docs/performance.md).
@@ -29,14 +33,20 @@ def member_path(path: str | None, member: str | None) -> str | None:
     return f"{path}!{member}" if path else member
 
 
-def place(path: str | None, source: str, history: History | None) -> str:
-    """Where a finding or note is, as the text report shows it: its path, else the blob that
-    holds it (a blob no commit adds), else its source (``(commit-message)``)."""
+def place(path: str | None, source: str, history: History | None,
+          in_name: bool = False) -> str:
+    """Where a finding or note is, as the text report shows it: its path (``path (name)`` for a
+    key in the name), else the blob that holds it (a blob no commit adds), else its source
+    (``(commit-message)``)."""
     if path:
-        return path
+        return f"{path}{NAME_MARK}" if in_name else path
     if source == "history" and history is not None and history.blob:
         return f"(blob {history.blob})"
     return f"({source})"
+
+
+# How the human-readable formats mark a place whose name, not content, holds the key.
+NAME_MARK = " (name)"
 
 
 def moment(date: str | None) -> float:
@@ -80,7 +90,9 @@ class History(NamedTuple):
 
 class Origin(NamedTuple):
     """Where a blob came from. ``path`` is POSIX, relative to the scan root (None for commit and
-    tag messages); git sources also fill the commit fields, the history audit ``history``."""
+    tag messages); git sources also fill the commit fields, the history audit ``history``.
+    ``in_name``: the blob is the name (the path's last part) of the file or directory at
+    ``path``, not its content (a directory's path ends with ``/``)."""
 
     source: str
     path: str | None
@@ -88,6 +100,7 @@ class Origin(NamedTuple):
     author: str | None = None
     date: str | None = None
     history: History | None = None
+    in_name: bool = False
 
 
 class Match(NamedTuple):
@@ -150,13 +163,16 @@ class Finding:
     hvscan/suppress.py; None for an active finding), ``untrusted_suppression`` what the change
     under scan tried to suppress it with (a range scan does not trust it). ``hints`` are facts
     read next to the match for a later step that asked for them (verification: the org ID);
-    they are never reported. ``secret`` is never shown by ``repr``."""
+    they are never reported. ``secret`` is never shown by ``repr``. ``in_name``: the key is in
+    the name of the file or directory at ``path`` (its line and column count in that name),
+    not in its content."""
 
     # Every field, in the order of the constructor's parameters.
     FIELDS = ("rule_id", "description", "key_type", "severity", "path", "line", "column",
               "source", "encoding", "secret_redacted", "secret_sha256", "fingerprint",
               "remediation", "secret", "commit", "author", "date", "verification",
-              "suppression", "untrusted_suppression", "history", "hints", "repository")
+              "suppression", "untrusted_suppression", "history", "hints", "repository",
+              "in_name")
     _UNSHOWN = ("secret", "hints")
 
     def __init__(self, rule_id: str, description: str, key_type: str, severity: str,
@@ -166,7 +182,7 @@ class Finding:
                  date: str | None = None, verification: dict[str, Any] | None = None,
                  suppression: str | None = None, untrusted_suppression: str | None = None,
                  history: History | None = None, hints: dict[str, str] | None = None,
-                 repository: str | None = None) -> None:
+                 repository: str | None = None, in_name: bool = False) -> None:
         self.rule_id = rule_id
         self.description = description
         self.key_type = key_type
@@ -191,6 +207,7 @@ class Finding:
         self.hints: dict[str, str] = {} if hints is None else hints
         # The repository of a many-repository audit, as given (None: a one-repository run).
         self.repository = repository
+        self.in_name = in_name
 
     def replace(self, **changes: Any) -> Finding:
         """A copy with ``changes`` applied."""
@@ -198,10 +215,12 @@ class Finding:
 
     def source_fields(self) -> dict[str, Any]:
         """What reports add to the common fields for this finding's source, in their order
-        (docs/report-format.md): ``repository`` (many-repository audits), the history record's
-        fields, then ``untrusted_suppression``."""
+        (docs/report-format.md): ``repository`` (many-repository audits), ``in_name``, the
+        history record's fields, then ``untrusted_suppression``."""
         fields: dict[str, Any] = {} if self.repository is None else {
             "repository": self.repository}
+        if self.in_name:
+            fields["in_name"] = True
         if self.history is not None:
             fields.update(self.history.reported())
         if self.untrusted_suppression is not None:

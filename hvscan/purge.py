@@ -99,7 +99,8 @@ class KeyBlobs:
     def __call__(self, result: ScanResult) -> None:
         for finding in result.findings:
             blob = finding.history.blob if finding.history else None
-            if blob is not None:
+            # A key in a name is in a tree, which no blob stripping or text replacement reaches.
+            if blob is not None and not finding.in_name:
                 self.holding[finding.secret].add(blob)
                 if finding.encoding != "plain":
                     self.encoded[finding.secret].add(blob)

@@ -11,7 +11,8 @@ refines it (docs/report-format.md, "Remediation"):
 - verified invalid: already dead, purge at leisure;
 - in a commit or tag message: text replacement in files does not reach it
   (``git filter-repo --replace-message``);
-- in an object no ref reaches: expire the reflogs and prune.
+- in an object no ref reaches: expire the reflogs and prune;
+- in a file's or directory's name: rename it first (then whatever its context says).
 
 Plain functions of the findings, their key's ``Exposure`` and the ``ScanRecord``; nothing here
 runs git or reads content.
@@ -50,6 +51,14 @@ def rule_default(result: ScanResult, finding: Finding) -> str:
 def for_finding(finding: Finding, exposure: Exposure | None, scan: ScanRecord | None,
                 default: str) -> str:
     """What to do about ``finding``, ``default`` being its rule's text."""
+    text = _in_context(finding, exposure, scan, default)
+    if finding.in_name:
+        return f"The key is in the name of {finding.path}, not in its content: rename it. {text}"
+    return text
+
+
+def _in_context(finding: Finding, exposure: Exposure | None, scan: ScanRecord | None,
+                default: str) -> str:
     if finding.source == "staged":
         return _staged([finding.path])
     if scan is not None and scan.command == "pre-push":

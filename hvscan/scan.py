@@ -19,7 +19,17 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
 from hvscan.model import BlobNote, Finding, Match, Note, Origin, member_path
-from hvscan.sources import Blob, Events, Excluded, Failed, NotRead, Screen, Screened, Skipped
+from hvscan.sources import (
+    Blob,
+    Events,
+    Excluded,
+    Failed,
+    Names,
+    NotRead,
+    Screen,
+    Screened,
+    Skipped,
+)
 
 if TYPE_CHECKING:
     from hvscan.engine import Engine, Inspection
@@ -102,31 +112,38 @@ class Pipeline(NamedTuple):
         engine, annotate = self.engine, self.annotate
         result = ScanResult(engine)
         stats = result.stats
+
+        def inspect(event: Blob) -> None:
+            if event.file:
+                stats.files_scanned += 1
+                stats.bytes_scanned += len(event.data)
+            inspection = engine.inspect(event.data)
+            matches = inspection.matches
+            if matches and event.previous is not None:
+                known = {m.secret for old in event.previous() for m in engine.scan(old)}
+                new = [m for m in matches if m.secret not in known]
+                stats.preexisting_ignored += len(matches) - len(new)
+                matches = new
+            for match in matches:
+                if match.placeholder:
+                    stats.placeholders_ignored += 1
+                else:
+                    # Imported once there is a finding: a clean run never needs it.
+                    from hvscan.findings import make_finding
+
+                    finding = make_finding(match, event.origin)
+                    # A member's offsets point into the member, not into the blob.
+                    if annotate and match.member is None:
+                        finding.hints = annotate(event.data, match)
+                    result.findings.append(finding)
+            record_notes(result, inspection, event.origin)
+
         for event in events:
             if isinstance(event, Blob):
-                if event.file:
-                    stats.files_scanned += 1
-                    stats.bytes_scanned += len(event.data)
-                inspection = engine.inspect(event.data)
-                matches = inspection.matches
-                if matches and event.previous is not None:
-                    known = {m.secret for old in event.previous() for m in engine.scan(old)}
-                    new = [m for m in matches if m.secret not in known]
-                    stats.preexisting_ignored += len(matches) - len(new)
-                    matches = new
-                for match in matches:
-                    if match.placeholder:
-                        stats.placeholders_ignored += 1
-                    else:
-                        # Imported once there is a finding: a clean run never needs it.
-                        from hvscan.findings import make_finding
-
-                        finding = make_finding(match, event.origin)
-                        # A member's offsets point into the member, not into the blob.
-                        if annotate and match.member is None:
-                            finding.hints = annotate(event.data, match)
-                        result.findings.append(finding)
-                record_notes(result, inspection, event.origin)
+                inspect(event)
+            elif isinstance(event, Names):
+                for index in named(engine, event.names):
+                    inspect(event.blob(index))
             elif isinstance(event, Screened):
                 stats.files_scanned += event.files
                 stats.bytes_scanned += event.size
@@ -151,6 +168,17 @@ class Pipeline(NamedTuple):
             return bool(prefilter.hits(window)) or (at_start and engine.needs_full_scan(window))
 
         return Screen(needs_engine, prefilter.overlap, prefilter.spans, engine.needs_full_scan)
+
+
+def named(engine: Engine, names: list[bytes]) -> list[int]:
+    """Which of ``names`` the engine must see: those holding one of the prefilter's needles. One
+    pass over them all, joined by NUL (which no name holds), answers the common case, names with
+    none; only then is each looked at alone. A name holds no NUL, so no UTF-16/32 text, and is
+    no container: the needles say all."""
+    prefilter = engine.prefilter
+    if not names or not prefilter.hits(b"\0".join(names)):
+        return []
+    return [index for index, name in enumerate(names) if prefilter.hits(name)]
 
 
 def record_notes(result: ScanResult, inspection: Inspection, origin: Origin) -> None:

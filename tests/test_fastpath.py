@@ -362,3 +362,10 @@ def test_a_staged_key_is_reported_without_click(repo: GitRepo, args: tuple[str, 
     repo.write(".hvscan.toml", 'fail-on = "critical"\n')
     done, took_full = entry_and_full(repo.path, *args, env=repo.env)
     assert done.returncode == 0 and took_full
+
+
+def test_a_file_named_with_a_key_goes_to_the_full_scan(tmp_path: Path, run_hvscan: Run) -> None:
+    key = make_key("live", 62)
+    (tmp_path / f"config-{key}.txt").write_text("clean\n")
+    fast, hook, full = dir_paths(tmp_path, run_hvscan, f"config-{key}.txt")
+    assert fast is None and hook == full and b"(name):1:8:" in hook

@@ -45,3 +45,14 @@ def test_fingerprint_ignores_line_and_depends_on_rule_path_and_key() -> None:
     assert fingerprint("r", "a/b.py", h) == hashlib.sha256(
         b"r\0a/b.py\0" + h.encode()
     ).hexdigest()[:32]
+
+
+def test_a_key_in_a_name_has_a_fingerprint_of_its_own() -> None:
+    key = make_key("live", 61)
+    (match,) = Engine(load_builtin_rules()).scan(f"k-{key}".encode())
+    content = make_finding(match, Origin("file", "a.txt"))
+    name = make_finding(match, Origin("file", "a.txt", in_name=True))
+    assert (content.in_name, name.in_name) == (False, True)
+    assert name.fingerprint != content.fingerprint
+    # A content finding's fingerprint is what it always was.
+    assert content.fingerprint == fingerprint(match.rule.id, "a.txt", content.secret_sha256)

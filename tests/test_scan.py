@@ -14,7 +14,7 @@ from hvscan.engine import Engine
 from hvscan.excludes import path_filter
 from hvscan.model import Origin
 from hvscan.rules import load_builtin_rules
-from hvscan.sources import Blob, Screened, files, readahead
+from hvscan.sources import Blob, Names, Screened, files, readahead
 from hvscan.suppress import Suppressor
 
 ENGINE = Engine(load_builtin_rules())
@@ -89,9 +89,28 @@ def test_big_files_are_screened_and_keys_across_windows_found(tmp_path: Path) ->
     (tmp_path / "keyed.log").write_bytes(head + key.encode() + b"\n" + line * 1000)
     (tmp_path / "clean.log").write_bytes(line * (3 * window // len(line)))
     events = list(files.walk([os.fsencode(tmp_path)], 1 << 30, screen=PIPELINE.screen()))
-    assert isinstance(events[0], Screened) and events[0].origin.path == "clean.log"
+    assert isinstance(events[1], Screened) and events[1].origin.path == "clean.log"
     result = PIPELINE.run(iter(events))
     (finding,) = result.findings
     assert (finding.path, finding.secret) == ("keyed.log", key)
     assert finding.line == head.count(b"\n") + 1
     assert result.stats.bytes_scanned == sum(p.stat().st_size for p in tmp_path.iterdir())
+
+
+def test_only_names_holding_a_needle_are_inspected() -> None:
+    key = make_key("live", 60)
+    names = [b"plain.txt", b"hv_but_no_key", f"k-{key}".encode(), b"\xff\n", b"x" * 200]
+    assert scan.named(ENGINE, names) == [1, 2]
+    assert scan.named(ENGINE, [b"plain", b"names"]) == [] and scan.named(ENGINE, []) == []
+    asked: list[int] = []
+
+    def blob(index: int) -> Blob:
+        asked.append(index)
+        return Blob(names[index], Origin("file", names[index].decode(), in_name=True),
+                    file=False)
+
+    result = PIPELINE.run(iter([Names(names[:3], blob)]))
+    assert asked == [1, 2]
+    (finding,) = result.findings
+    assert (finding.path, finding.in_name, finding.column) == (f"k-{key}", True, 3)
+    assert result.stats.files_scanned == 0

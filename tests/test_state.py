@@ -429,3 +429,19 @@ def test_incremental_uses_the_user_cache_directory(run_hvscan: Run, history: Dat
     again = run_hvscan("git", history.path, "--incremental", "--format", "json",
                        env={"XDG_CACHE_HOME": str(cache)})
     assert json.loads(again.stdout)["stats"]["files_scanned"] == 1
+
+
+def test_keys_in_names_stay_reported_run_after_run(repo: GitRepo, run_hvscan: Run,
+                                                   store: Path) -> None:
+    # Every commit of this repository has the same time: the order of commits decides.
+    key = make_key("live", "names-state")
+    repo.write(f"sub/deep-{key}/a.txt", "clean\n")
+    repo.add(f"sub/deep-{key}/a.txt")
+    added = repo.commit_file(f"dir-{key}/a.txt", "clean\n", "directories named with a key")
+    repo.git("branch", f"feature-{key}")
+    first = same_as_full(run_hvscan, repo, store)
+    assert sorted((f["source"], f["in_name"], f["commit"]) for f in first["findings"]) == [
+        ("history", True, added), ("history", True, added), ("ref", True, added)]
+    repo.commit_file("sub/other.txt", "clean\n", "history grows: new trees holding them")
+    # Still at the commit that added it (not at the new one, whose root tree holds it too).
+    assert same_as_full(run_hvscan, repo, store)["findings"] == first["findings"]

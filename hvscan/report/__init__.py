@@ -59,7 +59,9 @@ def finding_details(finding: Finding) -> dict[str, str]:
     if finding.repository is not None:
         details["repository"] = finding.repository
     if finding.commit:
-        details["commit"] = f"{finding.commit} by {finding.author} on {finding.date}"
+        # A ref's name is at the commit it names, whose author the scan did not read.
+        details["commit"] = (f"{finding.commit} by {finding.author} on {finding.date}"
+                             if finding.author else finding.commit)
     if finding.encoding != "plain":
         details["encoding"] = finding.encoding
     if finding.verification:

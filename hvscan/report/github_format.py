@@ -67,11 +67,13 @@ def _finding_line(finding: Finding, options: ReportOptions) -> str:
         message.append(f"Suppressed ({finding.suppression}): reported, not counted.")
     if finding.path is None:
         message.append(f"Found in a {finding.source.replace('-', ' ')}, line {finding.line}.")
+    elif finding.in_name:
+        message.append(f"Found in the name {finding.path}, column {finding.column}: rename it.")
     message += [_DETAILS[name].format(text) for name, text in finding_details(finding).items()]
+    # A key in a name is on the file as a whole: it has no line there.
     location: dict[str, str | int] = (
-        {"file": finding.path, "line": finding.line, "col": finding.column}
-        if finding.path is not None
-        else {}
+        {} if finding.path is None else {"file": finding.path} if finding.in_name
+        else {"file": finding.path, "line": finding.line, "col": finding.column}
     )
     return _command(
         "notice" if finding.suppression else _COMMANDS.get(finding.severity, "notice"),

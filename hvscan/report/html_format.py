@@ -24,6 +24,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from hvscan.model import NAME_MARK
 from hvscan.report import ReportOptions
 from hvscan.report.json_format import report_dict
 from hvscan.rules import SEVERITIES
@@ -472,7 +473,8 @@ def _bar(kind: str, start: int, end: int, y: int) -> str:
 def _where(finding: dict[str, Any]) -> str:
     if finding["path"] is None:
         return _lane_name(finding)
-    return f"{finding['path']}:{finding['line']}:{finding['column']}"
+    mark = NAME_MARK if finding.get("in_name") else ""
+    return f"{finding['path']}{mark}:{finding['line']}:{finding['column']}"
 
 
 def _findings(report: dict[str, Any]) -> str:

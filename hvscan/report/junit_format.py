@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from hvscan.model import Finding
+from hvscan.model import Finding, place
 from hvscan.report import ReportOptions, finding_details, shown_secret
 from hvscan.scan import ScanResult
 
@@ -27,7 +27,7 @@ def render(result: ScanResult, options: ReportOptions) -> str:
     suite = ET.Element("testsuite", name="hvscan")
     for finding in result.findings:
         case = _case(suite, f"hvscan.{finding.rule_id}", _where(finding), finding.path)
-        if finding.path is not None:
+        if finding.path is not None and not finding.in_name:  # a name has no line in the file
             case.set("line", str(finding.line))
         secret = shown_secret(finding, options)
         failure = ET.SubElement(case, "failure", type=finding.severity,
@@ -70,7 +70,8 @@ def _case(suite: ET.Element, classname: str, name: str, path: str | None) -> ET.
 
 def _where(finding: Finding) -> str:
     if finding.path is not None:
-        return f"{finding.path}:{finding.line}:{finding.column}"
+        return f"{place(finding.path, finding.source, None, finding.in_name)}:{finding.line}:" \
+               f"{finding.column}"
     return f"{finding.source} {finding.commit}:{finding.line}:{finding.column}"
 
 

@@ -304,7 +304,8 @@ def _finding(data: dict[str, Any]) -> Finding:
         data["secret_sha256"], data["fingerprint"], data["remediation"],
         data.get("secret", data["secret_redacted"]), data.get("commit"), data.get("author"),
         data.get("date"), data.get("verification"), data.get("suppression"),
-        data.get("untrusted_suppression"), history, repository=data.get("repository"))
+        data.get("untrusted_suppression"), history, repository=data.get("repository"),
+        in_name=bool(data.get("in_name")))
 
 
 def _json(report: Report) -> str:

@@ -7,7 +7,9 @@ Shape choices, each for a consumer:
 - locations are relative URIs (percent-encoded) against ``%SRCROOT%``, the directory the scan's
   paths are relative to (the repository root for git scans), so the file is the same on every
   machine; a key in a commit or tag message, which has no file, is placed at the pseudo-path
-  ``<source>/<commit>`` (``commit-message/<sha>``) with the line inside the message;
+  ``<source>/<commit>`` (``commit-message/<sha>``) with the line inside the message; a key in a
+  file's or directory's name is placed at that path with no region (it is in no line of the
+  file), the location's message saying it is in the name;
 - ``partialFingerprints`` carry the finding's fingerprint and the key's SHA-256, never the key,
   so alerts stay matched when code moves;
 - every JSON-report field not shown elsewhere (source, encoding, commit, author, date,
@@ -130,6 +132,8 @@ def _result(finding: Finding, rule_index: int, options: ReportOptions,
             keys: dict[str, dict[str, Any]]) -> dict[str, Any]:
     secret = shown_secret(finding, options)
     text = f"{finding.description}: {secret}"
+    if finding.in_name:
+        text += " in the name of this path"
     if finding.commit:
         text += f" (commit {finding.commit})"
     properties = {
@@ -162,6 +166,14 @@ def _result(finding: Finding, rule_index: int, options: ReportOptions,
 
 def _location(finding: Finding) -> dict[str, Any]:
     region = {"startLine": finding.line, "startColumn": finding.column}
+    if finding.path is not None and finding.in_name:
+        return {
+            "physicalLocation": {
+                "artifactLocation": {"uri": _uri(finding.path), "uriBaseId": SRCROOT},
+            },
+            "message": {"text": f"in the name (line {finding.line}, column {finding.column} "
+                                "of the name), not in the content"},
+        }
     if finding.path is not None:
         return {
             "physicalLocation": {

@@ -100,7 +100,7 @@ def _key(entry: KeyEntry, options: ReportOptions) -> list[str]:
 
 
 def _finding(f: Finding, options: ReportOptions, label: str = "") -> list[str]:
-    where = f"{place(f.path, f.source, f.history)}:{f.line}:{f.column}"
+    where = f"{place(f.path, f.source, f.history, f.in_name)}:{f.line}:{f.column}"
     severity = _paint(f.severity, _COLORS.get(f.severity, "0"), options)
     secret = shown_secret(f, options)
     lines = [f"{label}{_paint(where, '1', options)}: {f.rule_id} [{severity}] {secret}"]

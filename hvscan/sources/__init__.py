@@ -5,7 +5,8 @@ and, for a change, the versions it replaces), ``Screened`` (content the source r
 ``Screen`` and found nothing in: scanned, nothing to report), ``Skipped`` (something
 deliberately not scanned, with the reason: a note in the report), ``NotRead`` (content a limit
 kept from being read: a note at its origin, as the engine's notes are) and ``Failed``
-(something asked for that could not be scanned: an error that makes the run exit 2). Every
+(something asked for that could not be scanned: an error that makes the run exit 2), and
+``Names`` (the names of the files and directories it met, which hold keys too). Every
 source's events go through the same ``scan.Pipeline``; the history audit's too
 (``hvscan/sources/history.py``).
 
@@ -33,6 +34,18 @@ class Blob(NamedTuple):
     origin: Origin
     previous: Callable[[], list[bytes]] | None = None
     file: bool = True
+
+
+class Names(NamedTuple):
+    """Names of files and directories (a path's last part each, as bytes: never holding a NUL
+    or a ``/``) that the pipeline scans as it scans content. Many come at once, so that the
+    prefilter looks at them in one pass; ``blob(i)`` makes the ``Blob`` of ``names[i]`` (its
+    origin the path, with ``in_name``; ``file`` False), asked only for a name holding a needle
+    of the engine's. Names are what a repository's users see and what git records: a key in
+    one is a leak like a key in a file."""
+
+    names: list[bytes]
+    blob: Callable[[int], Blob]
 
 
 class Screened(NamedTuple):
@@ -87,7 +100,7 @@ class Failed(NamedTuple):
     message: str
 
 
-Event = Blob | Screened | Skipped | NotRead | Failed
+Event = Blob | Names | Screened | Skipped | NotRead | Failed
 Events = Iterator[Event]
 
 # Whether a path (POSIX, relative, as reported; a directory with a trailing slash) is excluded

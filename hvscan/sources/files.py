@@ -3,7 +3,9 @@
 Paths are handled as bytes end to end. Every real file and directory is read once per run, so
 link loops end and linked duplicates are not reported twice. ``.git`` directories are skipped
 (history is the git source's job). Files are read by ``readahead``, which screens and reads big
-ones in threads while earlier ones are scanned.
+ones in threads while earlier ones are scanned. The names of what is walked (each directory's
+entries, links and special files included, and the parts of a root's reported path) are scanned
+too (``Names``): a directory's names in one event, each name once.
 
 What the scanned tree may make hvscan read is bounded (docs/security.md, "Files"):
 - The scanned roots are the directories named (their real paths; default: the current
@@ -23,7 +25,7 @@ import os
 import stat
 
 from hvscan.model import Origin
-from hvscan.sources import Events, Excluded, Failed, Screen, Skipped, display_path
+from hvscan.sources import Blob, Events, Excluded, Failed, Names, Screen, Skipped, display_path
 from hvscan.sources.readahead import Planned, Unread, read_ahead
 
 # --max-file-size when none is given, as the option is written.
@@ -109,6 +111,8 @@ class _Walker:
         self.alone = len(paths) == 1
         # (device, inode) of every real file and directory met, so each is read once.
         self.seen: set[tuple[int, int]] = set()
+        # The parts of the roots' reported paths whose names were scanned (``a``, ``a/b``).
+        self.named: set[bytes] = set()
 
     def root(self, root: bytes) -> Planned:
         real = os.path.realpath(root)
@@ -124,6 +128,9 @@ class _Walker:
             return
         is_dir = stat.S_ISDIR(info.st_mode)
         shown = shown_root(root, is_dir=is_dir, alone=self.alone)
+        names = self._root_names(shown, is_dir)
+        if names.names:
+            yield names
         if is_dir:
             if not (shown and self._excluded(shown, is_dir=True)):
                 yield from self._dir(root, shown, real, info)
@@ -131,6 +138,19 @@ class _Walker:
             planned = None if self._excluded(shown, is_dir=False) else self._file(root, shown, info)
             if planned is not None:
                 yield planned
+
+    def _root_names(self, shown: bytes, is_dir: bool) -> Names:
+        """The names along a root's reported path (``src/app`` names ``src/`` and ``src/app``),
+        each once whatever the roots: the pre-commit hook names files, whose directories' names
+        are committed as well."""
+        parts = shown.split(b"/") if shown else []
+        prefixes = [b"/".join(parts[:depth]) for depth in range(1, len(parts) + 1)]
+        fresh = [(prefix, depth == len(parts) and not is_dir)
+                 for depth, prefix in enumerate(prefixes, 1)
+                 if prefix not in self.named and parts[depth - 1] not in (b"", b".", b"..")]
+        self.named.update(prefix for prefix, _ in fresh)
+        return Names([prefix.rpartition(b"/")[2] for prefix, _ in fresh],
+                     lambda index: _name_blob(fresh[index][0], is_dir=not fresh[index][1]))
 
     def _refused(self, real: bytes, shown: bytes, *, linked: bool,
                  roots: list[bytes]) -> Skipped | None:
@@ -159,6 +179,8 @@ class _Walker:
         if isinstance(listing, Failed):
             yield listing
             return
+        if listing:
+            yield _names(listing, shown)
         stack = [(iter(listing), shown, real)]
         while stack:
             entries, parent, parent_real = stack[-1]
@@ -197,6 +219,8 @@ class _Walker:
                 if isinstance(listing, Failed):
                     yield listing
                 else:
+                    if listing:
+                        yield _names(listing, child_shown)
                     stack.append((iter(listing), child_shown, child_real))
 
     def _seen_before(self, info: os.stat_result) -> bool:
@@ -224,6 +248,23 @@ class _Walker:
             return Skipped(path, f"larger than --max-file-size ({info.st_size} > "
                            f"{self.max_file_size} bytes)")
         return Unread(real, Origin("file", path), info.st_size)
+
+
+def _names(listing: list[os.DirEntry[bytes]], parent: bytes) -> Names:
+    """The names of a directory's entries (not ``.git``, which is not walked); excluded ones
+    too, whose findings the pipeline drops (one call of the excludes per entry is enough)."""
+    entries = [entry for entry in listing if entry.name != b".git"]
+    return Names([entry.name for entry in entries],
+                 lambda index: _name_blob(
+                     parent + b"/" + entries[index].name if parent else entries[index].name,
+                     is_dir=entries[index].is_dir()))
+
+
+def _name_blob(shown: bytes, *, is_dir: bool) -> Blob:
+    """The name at the reported path ``shown``, as the pipeline scans it: a directory's path
+    ends with ``/`` (as the excludes see it)."""
+    return Blob(shown.rpartition(b"/")[2],
+                Origin("file", display_path(shown) + "/" * is_dir, in_name=True), file=False)
 
 
 def _posix(path: bytes) -> bytes:

@@ -110,6 +110,17 @@ def ref_names(repo: Path) -> list[str]:
     return sorted(out.decode("utf-8", "surrogateescape").splitlines())
 
 
+def ref_targets(repo: Path) -> list[tuple[bytes, str]]:
+    """Every ref's full name, as bytes, and the object it names (an annotated tag's tagged
+    object), sorted by name."""
+    out = git(repo, "for-each-ref", "--format=%(objectname) %(*objectname) %(refname)")
+    targets = []
+    for line in out.splitlines():
+        named, peeled, name = line.split(b" ", 2)
+        targets.append((name, (peeled or named).decode("ascii")))
+    return sorted(targets)
+
+
 class Reach(NamedTuple):
     """What one walk learnt of the commit graph, kept by incremental audits for the next one:
     the ``tips`` (commit ids) it started from and, for each commit asked about, the tips among
@@ -293,7 +304,7 @@ class ObjectLists:
 
 
 def list_objects(repo: Path, parts: int, *, keep_commits: bool = False) -> ObjectLists:
-    """List the store's objects (trees left out: nothing in them is scanned) and split the list
+    """List the store's objects (trees too: the names in them are scanned) and split the list
     into up to ``parts`` contiguous parts, so that each git process inflates its own stretch of
     the pack and its delta bases stay in its own cache."""
     listing = GitProcess(repo, "cat-file", "--batch-all-objects",
@@ -311,7 +322,7 @@ def list_objects(repo: Path, parts: int, *, keep_commits: bool = False) -> Objec
             lines.pop()  # after the last newline: nothing
             if lines and not width:
                 width = lines[0].index(b" ")  # 40 hex digits, or 64 in a SHA-256 repository
-            kept = [line[:width] for line in lines if not line.endswith(b" tree")]
+            kept = [line[:width] for line in lines]
             if kept:
                 whole.write(b"\n".join(kept) + b"\n")
                 count += len(kept)
@@ -384,19 +395,33 @@ class ReachableObjects:
         self._file.close()
 
 
-def range_objects(repo: Path, revs: list[str], parts: int) -> tuple[ObjectLists, set[str]]:
+# The paths a commit adds (new to one of its parents at least), for the names along them.
+AddedPaths = tuple[Commit, list[bytes]]
+
+
+def range_objects(repo: Path, revs: list[str],
+                  parts: int) -> tuple[ObjectLists, set[str], list[AddedPaths]]:
     """The commits of ``revs`` and every blob their changes add (each once), split like
-    ``list_objects``; and the set of those blobs."""
+    ``list_objects``; the set of those blobs; and each commit's added paths."""
     whole = tempfile.TemporaryFile()  # noqa: SIM115 (owned by the ObjectLists returned)
     count, width = 0, 0
     blobs: set[str] = set()
-    process = GitProcess(repo, "log", *_diff_options(), "--format=%x01%H", *revs, "--")
+    added: list[AddedPaths] = []
+    process = GitProcess(repo, "log", *_diff_options(), _LOG_FORMAT, *revs, "--")
     assert process.stdout is not None
     try:
-        for token in _tokens(process.stdout):
+        tokens = _tokens(process.stdout)
+        for token in tokens:
             if token.startswith(b"\x01"):
-                oid = token[1:]
+                commit = _parse_commit_header(token[1:])
+                if not added or added[-1][0].oid != commit.oid:  # -m: once per parent
+                    added.append((commit, []))
+                oid = commit.oid.encode("ascii")
             elif token.startswith(b":"):
+                # With --no-renames, one path follows (taken by place: it may start with ":").
+                path = next(tokens)
+                if token.rstrip().endswith(b" A"):
+                    added[-1][1].append(path)
                 new = _meta_new_blob(token)
                 if not new or new in blobs:
                     continue
@@ -413,11 +438,12 @@ def range_objects(repo: Path, revs: list[str], parts: int) -> tuple[ObjectLists,
         raise
     finally:
         process.kill()
-    return ObjectLists(split_lists(whole, count, width + 1, parts), count, []), blobs
+    return ObjectLists(split_lists(whole, count, width + 1, parts), count, []), blobs, added
 
 
 def changes(repo: Path, revs: list[str], blobs: set[str], *,
-            stdin_revs: Iterable[str] = (), no_walk: bool = False) -> list[CommitChange]:
+            stdin_revs: Iterable[str] = (), no_walk: bool = False,
+            topo_order: bool = False) -> list[CommitChange]:
     """Every change, in the commits ``revs`` (and ``stdin_revs``) reach, that sets a file to
     one of ``blobs`` or changes a file that was one of them. Merges are diffed against each
     parent, so a merge's own additions are seen; renames are not followed, so a renamed file
@@ -427,6 +453,8 @@ def changes(repo: Path, revs: list[str], blobs: set[str], *,
     options = [*_diff_options(), _LOG_FORMAT, *revs]
     if no_walk:
         options.append("--no-walk=unsorted")
+    if topo_order:  # each commit after its descendants, whatever the times
+        options.append("--topo-order")
     if len(blobs) <= MAX_FIND_OBJECT_ARGS:
         options += [f"--find-object={oid}" for oid in sorted(blobs)]
     with lines_file(stdin_revs) as tips:
@@ -510,6 +538,34 @@ class Message:
     date: str | None
     target: str | None  # a tag's object
     tag: str | None  # a tag's name
+
+
+def tree_names(data: bytes, id_size: int) -> list[tuple[bytes, bool]]:
+    """The entries of a raw tree object (``<mode> <name>\\0<id>`` each, the id ``id_size``
+    bytes): each name, and whether it names a tree (a directory)."""
+    entries = []
+    pos = 0
+    while pos < len(data):
+        space = data.index(b" ", pos)
+        end = data.index(b"\0", space)
+        entries.append((data[space + 1:end], data[pos:space] == b"40000"))
+        pos = end + 1 + id_size
+    return entries
+
+
+def root_trees(repo: Path, revs: list[str], trees: set[str],
+               stdin_revs: Iterable[str] = ()) -> list[tuple[Commit, str]]:
+    """The commits of ``revs`` (and ``stdin_revs``) whose root tree is one of ``trees``, each
+    after its descendants (among commits of one time, a later one is older)."""
+    out = git(repo, "log", "--topo-order", f"{_LOG_FORMAT}%x02%T", *revs, "--stdin", "--",
+              input="".join(f"{rev}\n" for rev in stdin_revs).encode("ascii"))
+    found = []
+    for line in out.split(b"\n"):
+        if line.startswith(b"\x01"):
+            header, _, tree = line[1:].rpartition(b"\x02")
+            if tree.decode("ascii") in trees:
+                found.append((_parse_commit_header(header), tree.decode("ascii")))
+    return found
 
 
 def parse_message(kind: str, data: bytes) -> Message:

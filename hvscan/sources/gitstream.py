@@ -7,6 +7,7 @@ waits for Python), and the consumer asks the pipeline's ``Screen`` where the eng
 occur in each whole buffer at once (the keyword prefilter; Hyperscan: one SIMD pass, GIL
 released). Only then does it walk the object headers, and it hands on just the objects that a
 needle hit lies inside, or blobs the screen ``needs_whole`` (compressed or UTF-16/32 blobs).
+Trees are screened as the rest: one whose bytes hold a needle is handed on, for the names in it.
 Everything else is counted and dropped without ever being split out of the buffer. An object
 larger than ``max_size`` (``--max-file-size``) is not gathered at all: it is handed on as
 ``Oversized``, for the report to list as not scanned, and its bytes are dropped as they arrive
@@ -29,7 +30,9 @@ from hvscan.sources.gitcmd import GitError
 CHUNK_SIZE = 4 << 20
 # Buffers in flight: one being searched, the rest filling while it is.
 BUFFERS = 4
-SCANNED_KINDS = frozenset({b"blob", b"commit", b"tag"})
+SCANNED_KINDS = frozenset({b"blob", b"commit", b"tag", b"tree"})
+# What --max-file-size limits: content. A tree (names) is read whatever its size.
+LIMITED_KINDS = frozenset({b"blob", b"commit", b"tag"})
 
 
 @dataclass(frozen=True)
@@ -189,7 +192,7 @@ class _Parser:
             self._content.write(piece)
 
     def _too_large(self, kind: bytes, size: int) -> bool:
-        return kind in SCANNED_KINDS and self._max_size is not None and size > self._max_size
+        return kind in LIMITED_KINDS and self._max_size is not None and size > self._max_size
 
     def _oversized(self, oid: bytes, kind: bytes, size: int,
                    found: list[GitObject | Oversized]) -> bool:

@@ -16,6 +16,16 @@ its events are read: the repository, which objects refs reach (objects no ref re
 read anyway, as skipping them would cost a second pass, and reported only with
 ``include_unreachable``), and for a range which blobs it adds.
 
+A range (``--range``, ``--branch``, ``--since-commit``) also yields the names along the paths its
+commits add (``Names``, from the same ``git log`` that lists its blobs; ``sources/names.py``),
+each path once at the oldest commit adding it, with that commit's origin: a name a parent has
+there already is not new. The whole-store audit streams trees with the other objects: a tree
+whose bytes hold a needle is parsed, and its entries' names are a ``Names`` event (origin: the
+name alone, a directory's with ``/``, and the tree's id as ``History.blob``), which attribution
+places at the paths and commits where the tree first appears. It also scans the refs' names
+(``git for-each-ref``: a branch or tag named with a key), each a finding of source ``ref`` at
+the ref's full name, its commit the object the ref names.
+
 An incremental audit (``hvscan/incremental.py``) tells it what an earlier audit read
 (``since``): then only the objects the refs reach that the earlier tips did not are read, and
 the objects it flagged (``sources/delta.py``), and ``changes`` walks only the new commits.
@@ -23,6 +33,7 @@ the objects it flagged (``sources/delta.py``), and ``changes`` walks only the ne
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +41,16 @@ from pathlib import Path
 from typing import IO
 
 from hvscan.model import History, Origin
-from hvscan.sources import Blob, Events, Failed, NotRead, Screen, Screened
+from hvscan.sources import (
+    Blob,
+    Events,
+    Failed,
+    Names,
+    NotRead,
+    Screen,
+    Screened,
+    display_path,
+)
 from hvscan.sources.delta import (
     Since,
     delta_objects,
@@ -53,11 +73,14 @@ from hvscan.sources.githistory import (
     parse_message,
     range_objects,
     ref_names,
+    ref_targets,
     resolve_commit,
     stash_entries,
     stream_objects,
+    tree_names,
 )
 from hvscan.sources.gitstream import Oversized, StreamStats, read_objects
+from hvscan.sources.names import path_names, previous_names
 
 ALL_REFS = "--all"
 ProgressFactory = Callable[[int], Callable[[StreamStats], None]]
@@ -164,11 +187,21 @@ class HistorySource:
             yield Failed(os.fsdecode(repo.path), _shallow_message(repo))
         stats = StreamStats()
         if not self.everything:
-            lists, self.added = range_objects(repo.path, self.revs, self._producers)
+            lists, self.added, added_paths = range_objects(repo.path, self.revs,
+                                                           self._producers)
             yield from self._stream(lists, screen, stats)
             yield from _missing(stats.missing, repo)
+            named: set[bytes] = set()
+            for commit, paths in reversed(added_paths):  # oldest first: where a name arrived
+                if paths:
+                    yield path_names(
+                        [(path, ()) for path in paths],
+                        functools.partial(Origin, "history", commit=commit.oid,
+                                          author=commit.author, date=commit.date),
+                        functools.partial(previous_names, repo.path, commit.parents), named)
         elif self.since is not None:
             yield from self._since(self.since, screen, stats)
+            yield _ref_names(repo.path)
         else:
             self.stash = stash_entries(repo.path)
             if self.remember:  # before the objects are listed: all they reach is read
@@ -180,6 +213,7 @@ class HistorySource:
                 yield from self._stream(lists, screen, stats)
                 yield from _missing(reachable.finish(), repo)
                 self._reachability(reachable, lists.commits)
+                yield _ref_names(repo.path)
             finally:
                 reachable.close()
         yield Screened(Origin("history", None), stats.blob_bytes - self._handed_bytes,
@@ -205,6 +239,9 @@ class HistorySource:
                     self._handed_blobs += 1
                     self._handed_bytes += len(obj.data)
                     yield Blob(obj.data, Origin("history", None, history=History(blob=obj.oid)))
+                    continue
+                if obj.kind == "tree":
+                    yield _tree_names(obj.oid, obj.data)
                     continue
                 message = parse_message(obj.kind, obj.data)
                 if obj.kind == "tag":
@@ -268,6 +305,29 @@ class HistorySource:
         if self.options.include_unreachable and self.handed_on - self.reachable:
             commit_ids = set(commits)
             self.unreachable_commits = sorted(commit_ids - reachable.subset(commit_ids))
+
+
+def _ref_names(repo: Path) -> Names:
+    """The refs' full names (``refs/heads/...``), each at the object it names."""
+    targets = ref_targets(repo)
+
+    def blob(index: int) -> Blob:
+        name, target = targets[index]
+        return Blob(name, Origin("ref", display_path(name), target, in_name=True), file=False)
+
+    return Names([name for name, _ in targets], blob)
+
+
+def _tree_names(oid: str, data: bytes) -> Names:
+    """The names in tree ``oid``, each a blob placed in the tree, not yet at a path."""
+    entries = tree_names(data, len(oid) // 2)
+
+    def blob(index: int) -> Blob:
+        name, is_dir = entries[index]
+        return Blob(name, Origin("history", display_path(name) + "/" * is_dir,
+                                 history=History(blob=oid), in_name=True), file=False)
+
+    return Names([name for name, _ in entries], blob)
 
 
 def _revisions(repo: Repository, options: HistoryOptions) -> list[str]:

@@ -12,6 +12,9 @@ that differ from every parent, which is where an "evil merge" adds lines) and on
 ``git cat-file --batch`` reads each changed blob once, with the commit messages and the messages
 of annotated tags being pushed. A blob's previous versions are its parents' copies, so only keys
 the pushed commits add are reported, attributed to the oldest pushed commit that introduced them.
+The names along the paths the pushed commits add are scanned too (``sources/names.py``), each
+path once, at the oldest commit adding it; a name a parent already has there, or that a rename
+keeps, is not new.
 """
 
 from __future__ import annotations
@@ -22,13 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hvscan.model import Origin
-from hvscan.sources import Blob, Events, Excluded, Failed, Skipped, display_path
+from hvscan.sources import Blob, Events, Excluded, Failed, Names, Skipped, display_path
 from hvscan.sources.gitcmd import cat_objects, git, is_null_id, is_object_id, read_blobs
 from hvscan.sources.gitrepository import require_repository
+from hvscan.sources.names import path_names, previous_names
 from hvscan.sources.rawdiff import GITLINK, NO_FILE, Change, parse_log
 
 _MARKER = b"\x01"
-_FORMAT = "%x01%H %aI %an <%ae>"
+_FORMAT = "%x01%H %aI %P%x02%an <%ae>"
 
 
 class PushInputError(ValueError):
@@ -96,18 +100,27 @@ def read(repo: Path | bytes | str, push: Push, excluded: Excluded | None = None)
     commits: dict[str, Origin] = {}
     blobs: dict[tuple[str, bytes], tuple[Origin, Change]] = {}
     gitlinks: set[bytes] = set()
+    names: list[Names] = []
+    named: set[bytes] = set()
     for line, changes in parse_log(log, _MARKER):
-        commit, date, author = line.decode("utf-8", "replace").split(" ", 2)
+        head, author = line.decode("utf-8", "replace").split("\x02", 1)
+        commit, date, *parents = head.split(" ")
         commits[commit] = Origin("commit-message", None, commit, author, date)
+        added = []
         for change in changes:
             shown = display_path(change.path)
             if change.new_mode == NO_FILE or (excluded is not None and excluded(shown)):
                 continue
+            if NO_FILE in change.old_modes or change.path not in change.old_paths:
+                added.append((change.path, change.old_paths))  # a path new to some parent
             if change.new_mode == GITLINK:
                 gitlinks.add(change.path)
             else:
                 origin = Origin("history", shown, commit, author, date)
                 blobs.setdefault((change.new_id, change.path), (origin, change))
+        if added:
+            names.append(_names(repo, added, Origin("history", None, commit, author, date),
+                                [parent for parent in parents if parent], named))
     for path in sorted(gitlinks):
         yield Skipped(display_path(path), "submodule commit (push the submodule separately)",
                       informational=True)
@@ -130,6 +143,16 @@ def read(repo: Path | bytes | str, push: Push, excluded: Excluded | None = None)
         else:
             yield Blob(data, origin, previous=functools.partial(
                 read_blobs, repo, change.old_blob_ids()))
+    yield from names
+
+
+def _names(repo: Path | bytes | str, added: list[tuple[bytes, tuple[bytes, ...]]],
+           commit: Origin, parents: list[str], named: set[bytes]) -> Names:
+    """The names along the paths a pushed commit adds that no earlier pushed commit added (in
+    ``named``); a name one of ``parents`` has at its path is not new."""
+    return path_names(added, lambda shown: commit._replace(path=shown),
+                      lambda path, old_paths: previous_names(repo, parents, path, old_paths),
+                      named)
 
 
 def _take(objects: Iterator[tuple[str, str | None, bytes | None]], count: int,

@@ -8,7 +8,9 @@ reads their staged blobs. Each blob carries its earlier versions (HEAD's copy of
 of its rename source, and the merged branch's copy during a merge) so that only keys the staged
 change adds are reported; those are read only for the rare blob that has a match. When the
 hook's fast path has already listed the change and read its blobs (hvscan/fastpath.py), it hands
-them over and git is not asked again.
+them over and git is not asked again. The names along the staged paths are scanned too
+(``sources/names.py``): a key in a name HEAD already has there, or in the name a renamed file
+had, is not new.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from hvscan.gitformat import STAGED_DIFF
 from hvscan.model import Origin
 from hvscan.sources import Blob, Events, Excluded, Failed, Skipped, display_path
 from hvscan.sources.gitcmd import GitError, cat_objects, git, is_object_id, read_blobs
-from hvscan.sources.gitrepository import require_repository
+from hvscan.sources.gitrepository import head_commit, require_repository
+from hvscan.sources.names import path_names, previous_names, tree_entries
 from hvscan.sources.rawdiff import GITLINK, Change, parse_changes
 
 if TYPE_CHECKING:
@@ -35,10 +38,12 @@ def read(repo: Path | bytes | str, excluded: Excluded | None = None, *,
     change, and the ``blobs`` it holds, by id."""
     changes = parse_changes(listing) if listing is not None else staged_changes(repo)
     to_read: list[Change] = []
+    named: list[tuple[bytes, tuple[bytes, ...]]] = []
     for change in changes:
         shown = display_path(change.path)
         if change.status == "D" or (excluded is not None and excluded(shown)):
             continue  # a deletion records no content for this path
+        named.append((change.path, change.old_paths))
         if change.status == "U":
             yield Failed(shown, "unmerged (the conflict is not resolved and staged yet)")
         elif change.new_mode == GITLINK:
@@ -59,6 +64,9 @@ def read(repo: Path | bytes | str, excluded: Excluded | None = None, *,
             continue
         yield Blob(data, Origin(source="staged", path=shown),
                    previous=_previous_versions(repo, change))
+    if named:
+        yield path_names(named, lambda shown: Origin(source="staged", path=shown),
+                         lambda path, old_paths: _previous_names(repo, path, old_paths))
 
 
 def staged_changes(repo: Path | bytes | str) -> list[Change]:
@@ -78,6 +86,15 @@ def _previous_versions(repo: Path | bytes | str, change: Change) -> Callable[[],
     return load
 
 
+def _previous_names(repo: Path | bytes | str, path: bytes,
+                    old_paths: tuple[bytes, ...]) -> list[bytes]:
+    """The names the staged change replaces at ``path``: its name, when HEAD (or a merged
+    branch) has something there already, and the names along a rename's old path."""
+    head = head_commit(repo)
+    return previous_names(repo, [head, *merge_heads(repo)] if head is not None else [], path,
+                          old_paths)
+
+
 def merge_heads(repo: Path | bytes | str) -> list[str]:
     """The other parents of the commit being made while a merge is in progress."""
     where = git(repo, "rev-parse", "--git-path", "MERGE_HEAD").rstrip(b"\n")
@@ -95,12 +112,5 @@ def merge_heads(repo: Path | bytes | str) -> list[str]:
 
 
 def _blob_ids(repo: Path | bytes | str, commit: str, paths: list[bytes]) -> list[str]:
-    listing = git(repo, "--literal-pathspecs", "ls-tree", "-z", "--full-tree", commit, "--",
-                  *paths)
-    ids = []
-    for entry in listing.split(b"\0"):
-        if entry:
-            _mode, kind, object_id = entry.split(b"\t", 1)[0].decode("ascii").split()
-            if kind == "blob":
-                ids.append(object_id)
-    return ids
+    return [object_id for kind, object_id in tree_entries(repo, commit, paths)
+            if kind == "blob"]

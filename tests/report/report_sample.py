@@ -21,7 +21,7 @@ from hvscan.engine import Engine
 from hvscan.keys import Exposure, Introduction, Removal, ScanRecord, conclude
 from hvscan.model import Finding, History, Origin
 from hvscan.rules import load_builtin_rules
-from hvscan.sources import Blob, Failed, Skipped
+from hvscan.sources import Blob, Failed, Names, Skipped
 from hvscan.suppress import InlineAllow, Suppressor
 from hvscan.verify.policy import classify, verified_severity
 
@@ -113,6 +113,21 @@ def sample_result() -> scan.ScanResult:
         removed_in=(Removal(REMOVAL_COMMIT, "deploy/old config.yml",
                             "2024-05-04T10:00:00+02:00"),),
         refs=("refs/heads/main", "refs/remotes/origin/main", "refs/tags/v1"), pushed=True)
+    conclude(result)
+    return result
+
+
+def name_result() -> scan.ScanResult:
+    """A directory scan that found the sample live key in a file's name and in a directory's
+    (``config-KEY.txt``, ``dir-KEY/``), and nothing in their content."""
+    key = sample_keys()["live"]
+    places = [(f"config-{key}.txt", False), (f"sub/dir-{key}", True)]
+    names = Names([path.rpartition("/")[2].encode() for path, _ in places], lambda index: Blob(
+        names.names[index],
+        Origin("file", places[index][0] + "/" * places[index][1], in_name=True), file=False))
+    result = scan.Pipeline(Engine(load_builtin_rules())).run(iter([names]))
+    scan.settle(result, None, Suppressor())
+    result.scan = ScanRecord(command="dir", started=SCAN_STARTED, duration=SCAN_DURATION)
     conclude(result)
     return result
 

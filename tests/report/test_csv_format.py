@@ -7,7 +7,7 @@ import io
 import json
 from collections.abc import Callable
 
-from report_sample import AWKWARD_SHOWN
+from report_sample import AWKWARD_SHOWN, name_result
 
 from hvscan.model import History
 from hvscan.report.json_format import FINDING_FIELDS
@@ -84,3 +84,8 @@ def test_cells_a_spreadsheet_would_evaluate_are_quoted(
     assert rows[2]["author"] == "'@SUM(1+1) <a@example.com>"
     assert rows[1]["path"] == "'-2+3"
     assert rows[0]["rule_id"] == "hesedvid-live-key" and rows[0]["line"] == "1"
+
+
+def test_a_key_in_a_name_has_the_in_name_column(render: Callable[..., str]) -> None:
+    rows = list(csv.DictReader(io.StringIO(render("csv", name_result()))))
+    assert [row["in_name"] for row in rows] == ["true", "true"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from report_sample import AWKWARD_SHOWN
+from report_sample import AWKWARD_SHOWN, name_result
 
 from hvscan.scan import ScanResult
 from hvscan.shown import escape
@@ -111,3 +111,12 @@ def test_suppressed_findings_are_notices_with_show_suppressed(
     name, props, data = commands[4]
     assert (name, props["file"]) == ("notice", "tests/fixtures/legacy.py")  # medium, but accepted
     assert "\nSuppressed (inline): reported, not counted.\n" in data
+
+
+def test_a_key_in_a_name_is_on_the_file_with_no_line(render: Callable[..., str]) -> None:
+    lines = render("github", name_result()).splitlines()
+    assert len(lines) == 2
+    for line in lines:
+        properties = line.split("::")[1]
+        assert properties.startswith("error file=") and "line=" not in properties
+        assert "Found in the name" in line

@@ -343,3 +343,15 @@ def test_browser_screenshots(browser: Any, tmp_path: Path) -> None:
         if UPDATE_GOLDEN:
             DOCS_IMAGES.mkdir(exist_ok=True)
             (DOCS_IMAGES / name).write_bytes(png)
+
+
+def test_a_key_in_a_name_is_marked_in_the_findings_table() -> None:
+    from report_sample import name_result
+
+    from hvscan.report import ReportOptions
+    from hvscan.report.html_format import page
+    from hvscan.report.json_format import report_dict
+    from hvscan.shown import reported
+
+    html = page(report_dict(reported(name_result()), ReportOptions()))
+    assert html.count(" (name):1:") == 2

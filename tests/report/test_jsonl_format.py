@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+from report_sample import name_result
+
 from hvscan.report import ReportOptions
 from hvscan.report.json_format import report_dict
 from hvscan.scan import ScanResult
@@ -54,3 +56,12 @@ def test_suppressed_findings_only_with_show_suppressed(
     assert [r["type"] for r in records][:5] == ["finding"] * 4 + ["suppressed"]
     assert records[4]["suppression"] == "inline"
     assert records[4]["fingerprint"] == result.suppressed[0].fingerprint
+
+
+def test_a_key_in_a_name_is_marked(render: Callable[..., str]) -> None:
+    lines = [json.loads(line) for line in render("jsonl", name_result()).splitlines()]
+    findings = [line for line in lines if line["type"] == "finding"]
+    assert [(f["in_name"], f["path"].endswith("/")) for f in findings] == [(True, False),
+                                                                           (True, True)]
+    # The same key in a name and in content are two findings to baselines and ignore files.
+    assert len({f["fingerprint"] for f in findings}) == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 
-from report_sample import AWKWARD_SHOWN
+from report_sample import AWKWARD_SHOWN, name_result
 
 from hvscan.scan import ScanResult
 
@@ -75,3 +75,11 @@ def test_suppressed_findings_are_skipped_cases_with_show_suppressed(
     assert skipped is not None
     assert skipped.get("message") == (
         f"suppressed (inline): {result.suppressed[0].secret_redacted}")
+
+
+def test_a_key_in_a_name_is_a_case_named_with_its_mark(render: Callable[..., str]) -> None:
+    cases = ET.fromstring(render("junit", name_result())).iter("testcase")
+    names = [(case.get("name"), case.get("file"), case.get("line")) for case in cases]
+    assert [(name.split(" (name):")[1], line) for name, _, line in names] == [("1:8", None),
+                                                                            ("1:5", None)]
+    assert names[1][1] is not None and names[1][1].endswith("/")

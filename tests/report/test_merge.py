@@ -243,3 +243,12 @@ def test_the_verdict_counted_from_the_dict_is_the_rebuilt_results(result: Any) -
     assert summary(without_findings(data), tally) == summary(rebuilt)
     assert without_findings(data).findings == [] and without_findings(data).errors == \
         rebuilt.errors
+
+
+def test_a_key_in_a_name_keeps_its_mark_through_the_json() -> None:
+    from report_sample import name_result
+
+    options = ReportOptions()
+    data = json.loads(json.dumps(report_dict(reported(name_result()), options)))
+    assert [f.in_name for f in from_dict(data).findings] == [True, True]
+    assert render(data, "text", options) == renderer("text")(name_result(), options)

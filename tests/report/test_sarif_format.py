@@ -11,7 +11,7 @@ from urllib.parse import unquote
 
 import jsonschema
 import pytest
-from report_sample import AWKWARD_SHOWN, HEAD_COMMIT, HISTORY_COMMIT, MESSAGE_COMMIT
+from report_sample import AWKWARD_SHOWN, HEAD_COMMIT, HISTORY_COMMIT, MESSAGE_COMMIT, name_result
 
 from hvscan.report import ReportOptions
 from hvscan.report.json_format import report_dict
@@ -196,3 +196,20 @@ def test_suppressed_findings_are_accepted_suppressions_with_show_suppressed(
     result.suppressed[0].suppression = "baseline"
     found = _sarif(render, result, show_suppressed=True)["runs"][0]["results"][4]
     assert found["suppressions"][0]["kind"] == "external"
+
+
+def test_a_key_in_a_name_is_at_the_path_with_no_region(render: Callable[..., str]) -> None:
+    document = _sarif(render, name_result())
+    _validate(document)
+    results = document["runs"][0]["results"]
+    assert len(results) == 2
+    for found in results:
+        location = found["locations"][0]
+        assert "region" not in location["physicalLocation"]
+        assert URI_REFERENCE.fullmatch(location["physicalLocation"]["artifactLocation"]["uri"])
+        assert "in the name" in location["message"]["text"]
+        assert "in the name" in found["message"]["text"]
+        assert found["properties"]["in_name"] is True
+    uris = [unquote(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"])
+            for r in results]
+    assert uris[0].startswith("config-hv_live_") and uris[1].endswith("/")

@@ -7,19 +7,28 @@ import json
 import os
 import socket
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from io import FileIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hvscan_run import Run
+from keygen import key_sha256, make_key
 
-from hvscan.sources import Blob, Failed, Skipped, files, readahead
+from hvscan.findings import redact
+from hvscan.model import Origin
+from hvscan.sources import Blob, Failed, Names, Skipped, files, readahead
 from hvscan.sources.files import walk
 
 
 def events(*roots: bytes | str, max_size: int = 1 << 30, follow: bool = False) -> list[object]:
-    return list(walk([os.fsencode(r) for r in roots], max_size, follow_symlinks=follow))
+    return contents(walk([os.fsencode(r) for r in roots], max_size, follow_symlinks=follow))
+
+
+def contents(evts: Iterable[object]) -> list[object]:
+    """The events about contents: not the names (tested on their own below)."""
+    return [e for e in evts if not isinstance(e, Names)]
 
 
 def skipped(evts: list[object]) -> dict[str, str]:
@@ -97,7 +106,8 @@ def test_links_into_proc_are_never_followed(tmp_path: Path, monkeypatch: pytest.
     # Followed on request, a link to / shows the system directories as notes, never their
     # files (the rest of / is excluded here, not to walk it all).
     wanted = ("root/", "root/proc/", "root/sys/", "root/dev/")
-    evts = list(walk([b"root"], 1 << 30, lambda path: path not in wanted, follow_symlinks=True))
+    evts = contents(walk([b"root"], 1 << 30, lambda path: path not in wanted,
+                         follow_symlinks=True))
     assert evts == [Skipped(f"root/{d}", f"in /{d}, {SYSTEM}") for d in ("dev", "proc", "sys")]
 
 
@@ -209,11 +219,11 @@ def test_excluded_paths_are_not_read_and_directories_not_entered(
         asked.append(path)
         return path == "skip/" or path.endswith(".log")
 
-    found = list(walk([b"."], 1 << 30, excluded))
+    found = contents(walk([b"."], 1 << 30, excluded))
     assert list(blobs(found)) == ["keep/a.txt"]
     assert asked == ["keep/", "keep/a.log", "keep/a.txt", "skip/"]  # skip/ never listed
-    assert list(walk([b"skip"], 1 << 30, excluded)) == []
-    assert list(walk([b"keep/a.log"], 1 << 30, excluded)) == []
+    assert contents(walk([b"skip"], 1 << 30, excluded)) == []
+    assert contents(walk([b"keep/a.log"], 1 << 30, excluded)) == []
     # The scan root itself, "." or absolute, has no reported path to match.
     assert list(blobs(walk([os.fsencode(tmp_path / "skip")], 1 << 30, excluded))) == [
         "inner.txt"]
@@ -249,3 +259,86 @@ def test_the_command_line_tells_same_named_files_apart(
                       cwd=top / "a")
     paths = [f["path"] for f in json.loads(done.stdout)["findings"]]
     assert paths == ["x/config.py", str(top / "b/y/config.py")]
+
+
+def dir_report(run_hvscan: Run, cwd: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    done = run_hvscan("dir", *args, "--format", "json", cwd=cwd)
+    return done.returncode, json.loads(done.stdout)
+
+
+def named_findings(report: dict[str, Any], key: str = "findings") -> list[tuple[str, int, str]]:
+    return [(f["path"], f["column"], f["secret_sha256"]) for f in report[key]
+            if f.get("in_name")]
+
+
+def test_keys_in_file_and_directory_names_are_found_once(tmp_path: Path,
+                                                         run_hvscan: Run) -> None:
+    key, other = make_key("live", 40), make_key("test", 41)
+    # Names are bytes: a newline and bytes that are not UTF-8 around the key.
+    (tmp_path / f"config-{key}.txt").write_text("clean\n")
+    directory = tmp_path / "sub" / f"dir-{other}"
+    directory.mkdir(parents=True)
+    for name in ("a.txt", "b.txt"):  # two files below it: the directory's name is one finding
+        (directory / name).write_text("clean\n")
+    (tmp_path / os.fsdecode(b"odd\n\xff" + key.encode() + b"-")).write_text("clean\n")
+    code, report = dir_report(run_hvscan, tmp_path, ".")
+    assert code == 1
+    assert named_findings(report) == [
+        (f"config-{redacted(key)}.txt", 8, key_sha256(key)),
+        (f"odd\\x0a\\xff{redacted(key)}-", 2, key_sha256(key)),
+        (f"sub/dir-{redacted(other)}/", 5, key_sha256(other)),
+    ]
+    assert all(f["in_name"] for f in report["findings"]) and len(report["findings"]) == 3
+    assert report["findings"][1]["line"] == 2  # the newline in the name starts its second line
+    assert report["stats"]["files_scanned"] == 4  # names are no files
+
+
+def test_a_named_files_path_and_its_directories_are_scanned(tmp_path: Path,
+                                                            run_hvscan: Run) -> None:
+    # The pre-commit hook names the changed files: their directories' names are committed too.
+    key = make_key("live", 42)
+    (tmp_path / f"d-{key}").mkdir()
+    (tmp_path / f"d-{key}" / "a.py").write_text("clean\n")
+    (tmp_path / f"d-{key}" / "b.py").write_text("clean\n")
+    code, report = dir_report(run_hvscan, tmp_path, "--hook", f"d-{key}/a.py", f"d-{key}/b.py")
+    assert code == 1 and named_findings(report) == [(f"d-{redacted(key)}/", 3, key_sha256(key))]
+
+
+def test_keys_in_names_are_suppressed_and_excluded_as_content_findings(
+        tmp_path: Path, run_hvscan: Run) -> None:
+    key, other = make_key("live", 43), make_key("live", 44)
+    (tmp_path / f"a-{key}.txt").write_text("clean\n")
+    (tmp_path / f"b-{other}.txt").write_text(f"{other}\n")  # also in its content
+    (tmp_path / "skip").mkdir()
+    (tmp_path / "skip" / f"c-{other}").write_text("clean\n")
+    _, report = dir_report(run_hvscan, tmp_path, ".", "--exclude", "skip/")
+    content = [f for f in report["findings"] if not f.get("in_name")]
+    assert len(named_findings(report)) == 2 and len(content) == 1
+    name_print = next(f["fingerprint"] for f in report["findings"]
+                      if f.get("in_name") and f["secret_sha256"] == key_sha256(other))
+    assert name_print != content[0]["fingerprint"]  # the name and the content: two findings
+    (tmp_path / "skip" / f"c-{other}").unlink()
+    # The ignore file by fingerprint: only the name's finding of that key.
+    (tmp_path / "ignore").write_text(f"{name_print}\n{key_sha256(key)}\n")
+    _, report = dir_report(run_hvscan, tmp_path, ".", "--ignore-file", "ignore",
+                           "--show-suppressed", "--exclude", "ignore")
+    assert [f.get("in_name", False) for f in report["findings"]] == [False]
+    assert sorted(f["suppression"] for f in report["suppressed"]) == ["ignore-file"] * 2
+    # A baseline records name findings as it records the others, and they are accepted.
+    done = run_hvscan("baseline", ".", "--output", "base.json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    code, report = dir_report(run_hvscan, tmp_path, ".", "--baseline", "base.json")
+    assert code == 0 and report["findings"] == [] and report["stats"]["suppressed"] == 3
+
+
+def redacted(key: str) -> str:
+    return redact(key, key[-32:])
+
+
+def test_a_directorys_names_are_one_event(tmp_path: Path) -> None:
+    for name in ("plain.txt", "hv_notes.md"):
+        (tmp_path / name).write_text("clean\n")
+    (names,) = [e for e in walk([os.fsencode(tmp_path)], 1 << 30) if isinstance(e, Names)]
+    assert names.names == [b"hv_notes.md", b"plain.txt"]
+    assert names.blob(0).origin == Origin("file", "hv_notes.md", in_name=True)
+    assert names.blob(0).file is False

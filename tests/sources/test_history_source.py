@@ -8,11 +8,12 @@ from gitrepo import DatedRepo
 from keygen import make_key
 
 from hvscan.engine import Engine
+from hvscan.findings import fingerprint
 from hvscan.history import audit
 from hvscan.model import History
 from hvscan.rules import load_builtin_rules
 from hvscan.scan import Pipeline, ScanResult
-from hvscan.sources import Blob, Event, Events, Screen, Screened
+from hvscan.sources import Blob, Event, Events, Names, Screen, Screened
 from hvscan.sources.history import HistoryOptions, HistorySource
 
 ENGINE = Engine(load_builtin_rules())
@@ -39,7 +40,9 @@ def history(dated_repo: DatedRepo) -> DatedRepo:
 
 
 def events(repo: DatedRepo, wanted: bytes | None) -> list[Event]:
-    return list(HistorySource(repo.path, HistoryOptions()).events(screen(wanted)))
+    """The source's events about contents: not the names (the refs'; tested below)."""
+    return [event for event in HistorySource(repo.path, HistoryOptions()).events(screen(wanted))
+            if not isinstance(event, Names)]
 
 
 def test_what_the_screen_passes_is_one_screened_event(history: DatedRepo) -> None:
@@ -92,3 +95,58 @@ def test_the_audit_runs_the_one_pipeline_over_the_source_events(history: DatedRe
     [finding] = result.findings
     assert (finding.path, finding.commit) == ("a.txt", history.out("rev-parse", "HEAD"))
     assert [f.secret for f in direct.findings] == [finding.secret]
+
+
+@pytest.mark.parametrize("audited", [{"commit_range": "HEAD~3..HEAD"}, {"since_commit": "HEAD~3"},
+                                     {"branch": "main"}, {}])
+def test_keys_in_the_names_history_adds_are_found_where_they_arrived(
+        dated_repo: DatedRepo, audited: dict[str, str]) -> None:
+    key = make_key("live", 90)
+    dated_repo.write("base.txt", "base\n")
+    dated_repo.write(f"kept-{key}/a.txt", "clean\n")  # before the range
+    before = dated_repo.commit("base")
+    dated_repo.write(f"dir-{key}/a.txt", "clean\n")
+    dated_repo.write(f"sub/deep-{key}.txt", "clean\n")
+    adding = dated_repo.commit("a directory and a file named with a key")
+    dated_repo.write(f"dir-{key}/b.txt", "clean\n")
+    dated_repo.write(f"kept-{key}/b.txt", "clean\n")
+    dated_repo.write("sub/other.txt", "clean\n")
+    dated_repo.commit("more files in them: new trees holding the same names")
+    name = b"x\n\xff" + key.encode()
+    dated_repo.write(name, "clean\n")
+    last = dated_repo.commit("a file named with a key")
+    result = audit(dated_repo.path, Pipeline(ENGINE), HistoryOptions(**audited))
+    found = {(f.path, f.commit) for f in result.findings}
+    assert {(f.in_name, f.source) for f in result.findings} == {(True, "history")}
+    # The tree holding the name (whole store), or nothing (a range names the commit alone).
+    assert all((f.history is not None and f.history.blob is not None) == (not audited)
+               for f in result.findings)
+    expected = {(f"dir-{key}/", adding), (f"sub/deep-{key}.txt", adding),
+                (name.decode("utf-8", "backslashreplace"), last)}
+    if "branch" in audited or not audited:  # the whole branch or store: the first commit too
+        expected.add((f"kept-{key}/", before))
+    else:  # a name the range's parent has already is not new
+        assert result.stats.preexisting_ignored == 1
+    assert found == expected and len(result.findings) == len(expected)
+    (entry,) = [entry for entry in result.exposure.values()]
+    assert {(i.path, i.commit) for i in entry.introductions} == expected
+    # Placed at its path, a finding's fingerprint is the one every other scan gives it.
+    placed = next(f for f in result.findings if f.path == f"dir-{key}/")
+    assert placed.fingerprint == fingerprint(placed.rule_id, placed.path,
+                                             placed.secret_sha256, True)
+
+
+def test_the_whole_store_audit_finds_keys_in_ref_names(dated_repo: DatedRepo) -> None:
+    key = make_key("test", 91)
+    dated_repo.write("a.txt", "clean\n")
+    first = dated_repo.commit("first")
+    dated_repo.write("b.txt", "clean\n")
+    second = dated_repo.commit("second")
+    dated_repo.git("branch", f"feature-{key}", first)
+    dated_repo.git("tag", "-a", "-m", "a tag", f"v-{key}", second)
+    result = audit(dated_repo.path, Pipeline(ENGINE), HistoryOptions())
+    found = sorted((f.source, f.path, f.commit, f.in_name, f.column) for f in result.findings)
+    assert found == [("ref", f"refs/heads/feature-{key}", first, True, 20),
+                     ("ref", f"refs/tags/v-{key}", second, True, 13)]
+    (entry,) = result.exposure.values()
+    assert f"refs/heads/feature-{key}" in entry.refs

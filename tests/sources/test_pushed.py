@@ -12,6 +12,7 @@ from gitrepo import GitRepo
 from hvscan_run import Run
 from keygen import key_sha256, make_key
 
+from hvscan.findings import redact
 from hvscan.sources import Skipped
 from hvscan.sources.pushed import (
     Push,
@@ -244,3 +245,23 @@ def test_excludes_and_configuration_come_from_the_pushing_repository(
                       input=f"refs/heads/main {head} refs/heads/main {Z}\n".encode())
     assert done.returncode == 1, done.stderr
     assert keys(json.loads(done.stdout)) == [("history", "app.txt", key_sha256(key))]
+
+
+def test_names_the_pushed_commits_add(repo: GitRepo, remote: GitRepo, run_hvscan: Run) -> None:
+    key, old = make_key("live", 80), make_key("test", 81)
+    repo.commit_file(f"pushed-{old}/a.txt", "clean\n", "already pushed")
+    repo.git("push", "-q", "--no-verify", "origin", "main")
+    first = repo.commit_file(f"dir-{key}/a.txt", "clean\n", "a directory named with a key")
+    repo.commit_file(f"dir-{key}/b.txt", "clean\n", "another file in it")
+    repo.commit_file(f"pushed-{old}/b.txt", "clean\n", "in a directory the remote has")
+    name = b"odd\n\xff" + key.encode()
+    repo.write(name, "clean\n")
+    repo.add(name)
+    last = repo.commit("a file named with a key")
+    code, report = pre_push(repo, run_hvscan, "main")
+    assert code == 1
+    found = [(f["path"], f["commit"], f["column"], f["in_name"]) for f in report["findings"]]
+    shown = redact(key, key[-32:])
+    assert found == [(f"dir-{shown}/", first, 5, True), (f"odd\\x0a\\xff{shown}", last, 2, True)]
+    assert report["stats"]["preexisting_ignored"] == 1  # pushed-.../ is the remote's already
+    assert all("rename it" in f["remediation"] for f in report["findings"])

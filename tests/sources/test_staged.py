@@ -11,7 +11,8 @@ from gitrepo import GitRepo
 from hvscan_run import Run
 from keygen import key_sha256, make_key
 
-from hvscan.sources import Blob, Failed, Skipped
+from hvscan.findings import redact
+from hvscan.sources import Blob, Failed, Names, Skipped
 from hvscan.sources.staged import read
 
 
@@ -30,6 +31,11 @@ def found(report: dict[str, Any]) -> list[tuple[str, int, int, str]]:
 def sha(key: str) -> str:
     """The start of a key's ``secret_sha256``, as ``found`` lists it."""
     return key_sha256(key)[:12]
+
+
+def contents(repo: GitRepo) -> list[object]:
+    """The staged source's events about contents: not the names (tested on their own below)."""
+    return [e for e in read(repo.path) if not isinstance(e, Names)]
 
 
 def test_before_the_first_commit(repo: GitRepo, run_hvscan: Run) -> None:
@@ -194,7 +200,7 @@ def test_submodule_entry_is_noted_not_scanned(repo: GitRepo, tmp_path: Path) -> 
     sub = GitRepo(tmp_path / "sub", repo.env)
     commit = sub.commit_file("x", "x", "sub")
     repo.git("update-index", "--add", "--cacheinfo", f"160000,{commit},vendor/lib")
-    events = list(read(repo.path))
+    events = contents(repo)
     # Informational: the submodule's content is not this repository's to scan (--strict).
     assert events == [Skipped("vendor/lib",
                               "submodule commit (scan the submodule's own repository)", True)]
@@ -204,7 +210,7 @@ def test_odd_file_names(repo: GitRepo) -> None:
     name = b"new\nline \xff.txt"
     repo.write(name, "data")
     repo.add(name)
-    events = list(read(repo.path))
+    events = contents(repo)
     assert len(events) == 1 and isinstance(events[0], Blob)
     assert events[0].origin.path == "new\nline \\xff.txt" and events[0].data == b"data"
 
@@ -232,7 +238,7 @@ def test_failed_events_are_reported_for_each_problem(repo: GitRepo) -> None:
     repo.add("a")
     blob = repo.out("rev-parse", ":a")
     (repo.path / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
-    assert list(read(repo.path)) == [Failed("a", f"staged blob {blob} is missing from the "
+    assert contents(repo) == [Failed("a", f"staged blob {blob} is missing from the "
                                             "object store")]
 
 
@@ -285,3 +291,57 @@ def test_what_the_fast_path_read_is_not_read_again(repo: GitRepo, tmp_path: Path
     given = read(tmp_path / "nowhere", listing=listing, blobs=blobs)
     assert [(e.origin.path, e.data) for e in given if isinstance(e, Blob)] == expected
     assert [path for path, _ in expected] == ["a.txt", "b.py"]
+
+
+def named(report: dict[str, Any]) -> list[tuple[str, int, str]]:
+    return [(f["path"], f["column"], f["secret_sha256"][:12]) for f in report["findings"]
+            if f.get("in_name")]
+
+
+def test_keys_in_staged_names_are_found_once(repo: GitRepo, run_hvscan: Run) -> None:
+    key = make_key("live", 50)
+    shown = redact(key, key[-32:])
+    repo.write(f"config-{key}.txt", "clean\n")
+    repo.write(f"dir-{key}/a.txt", "clean\n")
+    repo.write(f"dir-{key}/b.txt", "clean\n")
+    name = b"new\nline \xff" + key.encode()
+    repo.write(name, "clean\n")
+    repo.add(f"config-{key}.txt", f"dir-{key}", name)
+    code, report = staged(repo, run_hvscan)
+    assert code == 1
+    assert named(report) == [(f"config-{shown}.txt", 8, sha(key)), (f"dir-{shown}/", 5, sha(key)),
+                             (f"new\\x0aline \\xff{shown}", 7, sha(key))]
+    assert {f["source"] for f in report["findings"]} == {"staged"}
+    assert report["stats"]["files_scanned"] == 4
+    assert "rename it" in report["findings"][0]["remediation"]
+
+
+def test_names_head_already_has_are_not_new(repo: GitRepo, run_hvscan: Run) -> None:
+    key = make_key("test", 51)
+    repo.write(f"dir-{key}/a.txt", "clean\n")
+    repo.write(f"old-{key}.txt", "the old file's own text\n")
+    repo.add(f"dir-{key}", f"old-{key}.txt")
+    repo.commit("names")
+    # An edit in the directory HEAD has, a new file there, a rename keeping the key's name.
+    repo.write(f"dir-{key}/a.txt", "edited\n")
+    repo.write(f"dir-{key}/b.txt", "clean\n")
+    repo.add(f"dir-{key}")
+    repo.git("mv", f"old-{key}.txt", f"moved-{key}.txt")
+    code, report = staged(repo, run_hvscan)
+    assert code == 0 and report["findings"] == []
+    assert report["stats"]["preexisting_ignored"] == 2
+    repo.git("mv", f"dir-{key}", "plain")  # the new name holds no key
+    code, report = staged(repo, run_hvscan)
+    assert code == 0 and report["stats"]["preexisting_ignored"] == 1
+
+
+def test_a_staged_name_is_no_clean_change_for_the_fast_path(repo: GitRepo,
+                                                            run_hvscan: Run) -> None:
+    from hvscan.fastpath import clean_staged_report
+
+    key = make_key("live", 52)
+    repo.write(f"k-{key}", "clean\n")
+    repo.add(f"k-{key}")
+    assert clean_staged_report(str(repo.path)) is None
+    done = run_hvscan("staged", cwd=repo.path, env=repo.env)
+    assert done.returncode == 1 and b"(name):1:3:" in done.stdout

@@ -51,6 +51,7 @@ def test_command_scans_up_to_the_limit_and_lists_the_rest(run_hvscan: Run) -> No
     assert [f["secret_sha256"][:8] for f in report["findings"]] == [
         key_sha256(first)[:8]]
     assert report["skipped"] == [{"path": "<stdin>", "reason": "larger than --max-file-size "
-                                  "(1000 bytes): only the first 1000 bytes were scanned"}]
+                                  "(1000 bytes): only the first 1000 bytes were scanned",
+                                  "informational": False}]
     everything = run_hvscan("stdin", "--max-file-size", "3000", "--format", "json", input=data)
     assert len(json.loads(everything.stdout)["findings"]) == 2

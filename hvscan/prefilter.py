@@ -224,12 +224,16 @@ def _all_run_spans(run: Run, data: Buffer | bytearray,
     while pos < len(view) and (end := first_end(view[pos:])) >= 0:
         start = pos + end - run.length
         pos = start + run.length
-        while pos < len(view):  # the rest of the run
-            piece = bytes(view[pos:pos + 4096])
+        # The rest of the run: most runs are short (a lock file's hashes), so a small piece
+        # first, then bigger ones (an embedded image's base64 may run for megabytes).
+        size = 64
+        while pos < len(view):
+            piece = bytes(view[pos:pos + size])
             rest = len(piece.lstrip(run.chars))
             pos += len(piece) - rest
             if rest:
                 break
+            size = 4096
         yield start, pos
 
 

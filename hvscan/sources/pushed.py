@@ -84,7 +84,8 @@ def from_pre_commit(environ: Mapping[str, str]) -> Push | None:
 
 def read(repo: Path | bytes | str, push: Push, excluded: Excluded | None = None) -> Events:
     """The blobs and messages the push sends; blobs at paths that ``excluded`` matches are
-    neither read nor reported."""
+    neither read nor reported (the names along them are, each filtered by its own path in the
+    pipeline)."""
     require_repository(repo)
     if not push.tips:
         return
@@ -109,10 +110,14 @@ def read(repo: Path | bytes | str, push: Push, excluded: Excluded | None = None)
         added = []
         for change in changes:
             shown = display_path(change.path)
-            if change.new_mode == NO_FILE or (excluded is not None and excluded(shown)):
+            if change.new_mode == NO_FILE:
                 continue
+            # The names along an excluded path too: the pipeline drops each name's findings
+            # by its own path, as ``dir`` does.
             if NO_FILE in change.old_modes or change.path not in change.old_paths:
                 added.append((change.path, change.old_paths))  # a path new to some parent
+            if excluded is not None and excluded(shown):
+                continue
             if change.new_mode == GITLINK:
                 gitlinks.add(change.path)
             else:

@@ -265,3 +265,15 @@ def test_names_the_pushed_commits_add(repo: GitRepo, remote: GitRepo, run_hvscan
     assert found == [(f"dir-{shown}/", first, 5, True), (f"odd\\x0a\\xff{shown}", last, 2, True)]
     assert report["stats"]["preexisting_ignored"] == 1  # pushed-.../ is the remote's already
     assert all("rename it" in f["remediation"] for f in report["findings"])
+
+
+def test_names_along_an_excluded_file_are_each_filtered_by_their_own_path(
+        repo: GitRepo, remote: GitRepo, run_hvscan: Run) -> None:
+    key = make_key("live", 82)
+    first = repo.commit_file(f"cfg/{key}/data.lock", "x\n", "a directory named with a key")
+    repo.commit_file(f"lock-{key}.lock", "x\n", "an excluded file named with a key")
+    repo.write(".hvscan.toml", 'exclude = ["*.lock"]\n')
+    code, report = pre_push(repo, run_hvscan, "main")
+    assert code == 1
+    found = [(f["path"], f["commit"], f["in_name"]) for f in report["findings"]]
+    assert found == [(f"cfg/{redact(key, key[-32:])}/", first, True)]

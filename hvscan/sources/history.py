@@ -80,7 +80,7 @@ from hvscan.sources.githistory import (
     tree_names,
 )
 from hvscan.sources.gitstream import Oversized, StreamStats, read_objects
-from hvscan.sources.names import path_names, previous_names
+from hvscan.sources.names import named_refs, path_names, previous_names
 
 ALL_REFS = "--all"
 ProgressFactory = Callable[[int], Callable[[StreamStats], None]]
@@ -309,13 +309,7 @@ class HistorySource:
 
 def _ref_names(repo: Path) -> Names:
     """The refs' full names (``refs/heads/...``), each at the object it names."""
-    targets = ref_targets(repo)
-
-    def blob(index: int) -> Blob:
-        name, target = targets[index]
-        return Blob(name, Origin("ref", display_path(name), target, in_name=True), file=False)
-
-    return Names([name for name, _ in targets], blob)
+    return named_refs(ref_targets(repo))
 
 
 def _tree_names(oid: str, data: bytes) -> Names:

@@ -136,6 +136,24 @@ def test_keys_in_the_names_history_adds_are_found_where_they_arrived(
                                              placed.secret_sha256, True)
 
 
+
+def test_a_name_below_the_root_is_placed_however_many_trees_hold_it(
+        dated_repo: DatedRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Past MAX_FIND_OBJECT_ARGS trees (a directory changed thousands of times), git log is not
+    # given them to find: its raw diff must still list the directories' changes.
+    from hvscan.sources import githistory
+
+    key = make_key("live", 92)
+    dated_repo.write(f"src/dir-{key}/keep", "clean\n")
+    adding = dated_repo.commit("a directory named with a key")
+    for n in range(3):
+        dated_repo.write("src/counter", f"{n}\n")
+        dated_repo.commit(f"count {n}")
+    monkeypatch.setattr(githistory, "MAX_FIND_OBJECT_ARGS", 1)
+    result = audit(dated_repo.path, Pipeline(ENGINE), HistoryOptions())
+    assert [(f.path, f.commit, f.in_name) for f in result.findings] == [
+        (f"src/dir-{key}/", adding, True)]
+
 def test_the_whole_store_audit_finds_keys_in_ref_names(dated_repo: DatedRepo) -> None:
     key = make_key("test", 91)
     dated_repo.write("a.txt", "clean\n")

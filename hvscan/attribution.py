@@ -199,7 +199,8 @@ def _placed_in_trees(findings: list[Finding], source: HistorySource) -> list[Fin
     # Each tree's places: (commit, directory, position in git log's output: among commits of
     # one time, a later one is older).
     where: dict[str, list[tuple[Commit, str, int]]] = defaultdict(list)
-    for change in changes(repo, revs, trees, stdin_revs=stash, topo_order=True):
+    for change in changes(repo, revs, trees, stdin_revs=stash, topo_order=True,
+                          trees=True):
         if change.new is not None and change.new in trees:
             where[change.new].append((change.commit, change.path + "/", change.sequence))
     for sequence, (commit, tree) in enumerate(root_trees(repo, revs, trees, stash)):

@@ -448,14 +448,17 @@ def range_objects(repo: Path, revs: list[str],
 
 def changes(repo: Path, revs: list[str], blobs: set[str], *,
             stdin_revs: Iterable[str] = (), no_walk: bool = False,
-            topo_order: bool = False) -> list[CommitChange]:
+            topo_order: bool = False, trees: bool = False) -> list[CommitChange]:
     """Every change, in the commits ``revs`` (and ``stdin_revs``) reach, that sets a file to
-    one of ``blobs`` or changes a file that was one of them. Merges are diffed against each
-    parent, so a merge's own additions are seen; renames are not followed, so a renamed file
-    counts as added at its new path."""
+    one of ``blobs`` or changes a file that was one of them (with ``trees``, ``blobs`` are
+    trees, and a directory's changes are listed too). Merges are diffed against each parent,
+    so a merge's own additions are seen; renames are not followed, so a renamed file counts as
+    added at its new path."""
     if not blobs:
         return []
     options = [*_diff_options(), _LOG_FORMAT, *revs]
+    if trees:  # --find-object shows them, but is left out for many objects (below)
+        options.append("-t")
     if no_walk:
         options.append("--no-walk=unsorted")
     if topo_order:  # each commit after its descendants, whatever the times

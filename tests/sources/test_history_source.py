@@ -136,10 +136,28 @@ def test_keys_in_the_names_history_adds_are_found_where_they_arrived(
                                              placed.secret_sha256, True)
 
 
+def test_a_name_below_the_root_is_placed_however_many_trees_hold_it(
+        dated_repo: DatedRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Past MAX_FIND_OBJECT_ARGS trees (a directory changed thousands of times), git log is not
+    # given them to find: its raw diff must still list the directories' changes.
+    from hvscan.sources import githistory
+
+    key = make_key("live", 92)
+    dated_repo.write(f"src/dir-{key}/keep", "clean\n")
+    adding = dated_repo.commit("a directory named with a key")
+    for n in range(3):
+        dated_repo.write("src/counter", f"{n}\n")
+        dated_repo.commit(f"count {n}")
+    monkeypatch.setattr(githistory, "MAX_FIND_OBJECT_ARGS", 1)
+    result = audit(dated_repo.path, Pipeline(ENGINE), HistoryOptions())
+    assert [(f.path, f.commit, f.in_name) for f in result.findings] == [
+        (f"src/dir-{key}/", adding, True)]
+
+
 @pytest.mark.parametrize("audited", [{"commit_range": "HEAD~1..HEAD"}, {"branch": "main"}])
 def test_a_range_counts_a_renamed_name_as_kept(dated_repo: DatedRepo,
                                                audited: dict[str, str]) -> None:
-    key = make_key("live", 92)
+    key = make_key("live", 93)
     dated_repo.write(f"file-{key}.txt", "clean\n")
     dated_repo.write(f"dir-{key}/a.txt", "clean\n")
     first = dated_repo.commit("names with a key")

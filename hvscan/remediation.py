@@ -132,6 +132,10 @@ def _urgency(context: _Context) -> str:
 
 
 def _message_place(finding: Finding) -> str:
+    if finding.source == "ref":  # a branch or tag named with the key: no commit to rewrite
+        return ("Not on the remote yet: push the commits under a name without the key instead "
+                "(git branch -m NEW for a branch; git tag NEW OLD, then git tag -d OLD for a "
+                "tag).")
     if finding.source == "tag-message" and finding.history is not None:
         return f"tag {finding.history.tag}"
     if finding.source == "commit-message":
@@ -151,6 +155,10 @@ def _before_push(finding: Finding) -> str:
     commit = finding.commit or "<commit>"
     start = (f"Not on the remote yet: rewrite the local commits before pushing. Run "
              f"git rebase -i {commit}^ (git rebase -i --root if it is the first commit), ")
+    if finding.source == "ref":  # a branch or tag named with the key: no commit to rewrite
+        return ("Not on the remote yet: push the commits under a name without the key instead "
+                "(git branch -m NEW for a branch; git tag NEW OLD, then git tag -d OLD for a "
+                "tag).")
     if finding.source == "tag-message" and finding.history is not None:
         tag = finding.history.tag or "<tag>"
         return (f"Not on the remote yet: recreate tag {tag} without the key in its message "

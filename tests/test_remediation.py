@@ -49,6 +49,8 @@ def test_a_key_being_pushed_gets_the_exact_rebase_to_run() -> None:
     assert f"mark commit {COMMIT[:12]} 'reword'" in message
     tag = finding("tag-message", history=History(tag="v1.0", tag_object="a" * 40))
     assert "git tag -f -a v1.0 " in for_finding(tag, None, push, DEFAULT)
+    ref = for_finding(finding("ref", in_name=True), None, push, DEFAULT)
+    assert "git branch -m NEW" in ref and "rebase" not in ref  # no commit holds a ref's name
 
 
 def test_a_pushed_key_is_revoked_first_then_purged() -> None:

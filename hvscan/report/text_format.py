@@ -86,7 +86,8 @@ def _key(entry: KeyEntry, options: ReportOptions) -> list[str]:
     first = entry.first
     if first is not None and first.commit:
         where = f" at {first.path}" if first.path else f"'s {first.source.replace('-', ' ')}"
-        lines.append(f"    first introduced in {first.commit[:12]}{where} on {first.date}")
+        when = f" on {first.date}" if first.date else ""  # a ref's name has no date
+        lines.append(f"    first introduced in {first.commit[:12]}{where}{when}")
     if entry.in_head is not None:
         lines.append(f"    in HEAD: {', '.join(entry.head_paths)}" if entry.in_head
                      else "    not in HEAD")

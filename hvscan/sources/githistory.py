@@ -395,14 +395,16 @@ class ReachableObjects:
         self._file.close()
 
 
-# The paths a commit adds (new to one of its parents at least), for the names along them.
-AddedPaths = tuple[Commit, list[bytes]]
+# The paths a commit adds (new to one of its parents at least), for the names along them, and
+# the paths it removes: a rename's old path, whose names the new one keeps (renames are not
+# detected: any name the commit removes counts as kept, as cheap as it is close).
+AddedPaths = tuple[Commit, list[bytes], list[bytes]]
 
 
 def range_objects(repo: Path, revs: list[str],
                   parts: int) -> tuple[ObjectLists, set[str], list[AddedPaths]]:
     """The commits of ``revs`` and every blob their changes add (each once), split like
-    ``list_objects``; the set of those blobs; and each commit's added paths."""
+    ``list_objects``; the set of those blobs; and each commit's added and removed paths."""
     whole = tempfile.TemporaryFile()  # noqa: SIM115 (owned by the ObjectLists returned)
     count, width = 0, 0
     blobs: set[str] = set()
@@ -415,13 +417,16 @@ def range_objects(repo: Path, revs: list[str],
             if token.startswith(b"\x01"):
                 commit = _parse_commit_header(token[1:])
                 if not added or added[-1][0].oid != commit.oid:  # -m: once per parent
-                    added.append((commit, []))
+                    added.append((commit, [], []))
                 oid = commit.oid.encode("ascii")
             elif token.startswith(b":"):
                 # With --no-renames, one path follows (taken by place: it may start with ":").
                 path = next(tokens)
-                if token.rstrip().endswith(b" A"):
+                status = token.rstrip()[-2:]
+                if status == b" A":
                     added[-1][1].append(path)
+                elif status == b" D":
+                    added[-1][2].append(path)
                 new = _meta_new_blob(token)
                 if not new or new in blobs:
                     continue

@@ -16,15 +16,16 @@ its events are read: the repository, which objects refs reach (objects no ref re
 read anyway, as skipping them would cost a second pass, and reported only with
 ``include_unreachable``), and for a range which blobs it adds.
 
-A range (``--range``, ``--branch``, ``--since-commit``) also yields the names along the paths its
-commits add (``Names``, from the same ``git log`` that lists its blobs; ``sources/names.py``),
-each path once at the oldest commit adding it, with that commit's origin: a name a parent has
-there already is not new. The whole-store audit streams trees with the other objects: a tree
-whose bytes hold a needle is parsed, and its entries' names are a ``Names`` event (origin: the
-name alone, a directory's with ``/``, and the tree's id as ``History.blob``), which attribution
-places at the paths and commits where the tree first appears. It also scans the refs' names
-(``git for-each-ref``: a branch or tag named with a key), each a finding of source ``ref`` at
-the ref's full name, its commit the object the ref names.
+A range (``--range``, ``--branch``, ``--since-commit``) also yields the names along the paths
+its commits add (``Names``, from the same ``git log`` that lists its blobs;
+``sources/names.py``), each path once at the oldest commit adding it, with that commit's origin:
+a name a parent has there already, or along a path the commit removes (a rename's old path), is
+not new. The whole-store audit streams trees with the other objects: a tree whose bytes hold a
+needle is parsed, and its entries' names are a ``Names`` event (origin: the name alone, a
+directory's with ``/``, and the tree's id as ``History.blob``), which attribution places at the
+paths and commits where the tree first appears. It also scans the refs' names (``git
+for-each-ref``: a branch or tag named with a key), each a finding of source ``ref`` at the ref's
+full name, its commit the object the ref names.
 
 An incremental audit (``hvscan/incremental.py``) tells it what an earlier audit read
 (``since``): then only the objects the refs reach that the earlier tips did not are read, and
@@ -80,7 +81,7 @@ from hvscan.sources.githistory import (
     tree_names,
 )
 from hvscan.sources.gitstream import Oversized, StreamStats, read_objects
-from hvscan.sources.names import path_names, previous_names
+from hvscan.sources.names import named_refs, path_names, previous_names
 
 ALL_REFS = "--all"
 ProgressFactory = Callable[[int], Callable[[StreamStats], None]]
@@ -192,10 +193,13 @@ class HistorySource:
             yield from self._stream(lists, screen, stats)
             yield from _missing(stats.missing, repo)
             named: set[bytes] = set()
-            for commit, paths in reversed(added_paths):  # oldest first: where a name arrived
+            # Oldest first: where a name arrived. A name along a path the commit removes (a
+            # rename's old path) is kept, not new, as pre-push and staged count it.
+            for commit, paths, removed in reversed(added_paths):
                 if paths:
+                    old_paths = tuple(removed)
                     yield path_names(
-                        [(path, ()) for path in paths],
+                        [(path, old_paths) for path in paths],
                         functools.partial(Origin, "history", commit=commit.oid,
                                           author=commit.author, date=commit.date),
                         functools.partial(previous_names, repo.path, commit.parents), named)
@@ -309,13 +313,7 @@ class HistorySource:
 
 def _ref_names(repo: Path) -> Names:
     """The refs' full names (``refs/heads/...``), each at the object it names."""
-    targets = ref_targets(repo)
-
-    def blob(index: int) -> Blob:
-        name, target = targets[index]
-        return Blob(name, Origin("ref", display_path(name), target, in_name=True), file=False)
-
-    return Names([name for name, _ in targets], blob)
+    return named_refs(ref_targets(repo))
 
 
 def _tree_names(oid: str, data: bytes) -> Names:

@@ -3,12 +3,13 @@ staged``, ``--range``, ``pre-push``): ``a/b/c.txt`` names the directories ``a/``
 and the file ``a/b/c.txt``. Each name is scanned once per change however many of its paths pass
 through it (a new directory of many files), as a ``Names`` event: its ``Blob`` carries the
 names the change replaces there (the same path's name in the version before, the names of a
-rename's old path), so that only a key the change adds to a name is reported.
+rename's old path), so that only a key the change adds to a name is reported. And the names
+of refs (``hvscan git``, the refs a push creates or updates), each whole.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 
 from hvscan.model import Origin
@@ -44,6 +45,19 @@ def path_names(paths: Iterable[tuple[bytes, tuple[bytes, ...]]], origin: Callabl
                     previous=previous, file=False)
 
     return Names([path.rpartition(b"/")[2] for path, _, _ in places], blob)
+
+
+def named_refs(refs: Sequence[tuple[bytes, str | None]], kept: Collection[bytes] = ()) -> Names:
+    """Refs' full names (``refs/heads/...``, as bytes), each at the object it names: a key in
+    one is a finding of ``source`` ``ref`` whose path is the name. A name in ``kept`` (one the
+    remote of a push holds already) is not new."""
+
+    def blob(index: int) -> Blob:
+        name, target = refs[index]
+        return Blob(name, Origin("ref", display_path(name), target, in_name=True),
+                    previous=(lambda: [name]) if name in kept else None, file=False)
+
+    return Names([name for name, _ in refs], blob)
 
 
 def _add(places: list[tuple[bytes, bool, tuple[bytes, ...]]], seen: set[bytes], path: bytes,

@@ -14,12 +14,15 @@ of annotated tags being pushed. A blob's previous versions are its parents' copi
 the pushed commits add are reported, attributed to the oldest pushed commit that introduced them.
 The names along the paths the pushed commits add are scanned too (``sources/names.py``), each
 path once, at the oldest commit adding it; a name a parent already has there, or that a rename
-keeps, is not new.
+keeps, is not new. So are the names of the refs the push creates or updates, local and remote
+(``source`` ``ref``, as ``hvscan git`` reports refs): a branch named with a key is a leak too,
+unless the remote has a ref of that name already.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +31,7 @@ from hvscan.model import Origin
 from hvscan.sources import Blob, Events, Excluded, Failed, Names, Skipped, display_path
 from hvscan.sources.gitcmd import cat_objects, git, is_null_id, is_object_id, read_blobs
 from hvscan.sources.gitrepository import require_repository
-from hvscan.sources.names import path_names, previous_names
+from hvscan.sources.names import named_refs, path_names, previous_names
 from hvscan.sources.rawdiff import GITLINK, NO_FILE, Change, parse_log
 
 _MARKER = b"\x01"
@@ -42,49 +45,67 @@ class PushInputError(ValueError):
 @dataclass(frozen=True)
 class Push:
     """Revisions being pushed, revisions the remote already has, and the remote whose
-    remote-tracking refs it has too (None: none)."""
+    remote-tracking refs it has too (None: none); the names of the refs the push creates or
+    updates (local and remote), each with the object pushed to it (None: not known), and
+    those of them the remote has already."""
 
     tips: tuple[str, ...]
     remote_has: tuple[str, ...]
     remote: str | None = None
+    refs: tuple[tuple[bytes, str | None], ...] = ()
+    kept_refs: frozenset[bytes] = frozenset()
 
 
 def from_hook_input(text: bytes, remote: str | None) -> Push:
     """git's pre-push input: ``<local ref> <local id> <remote ref> <remote id>`` per line."""
     tips: list[str] = []
     remote_has: list[str] = []
-    for number, line in enumerate(text.decode("utf-8", "replace").splitlines(), 1):
+    refs: dict[bytes, str] = {}
+    kept: set[bytes] = set()
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         fields = line.split()  # ref names cannot contain white space
-        if len(fields) != 4 or not all(is_object_id(f) for f in (fields[1], fields[3])):
+        if len(fields) != 4 or not all(is_object_id(f.decode("ascii", "replace"))
+                                       for f in (fields[1], fields[3])):
             raise PushInputError(
                 f"line {number} of the pre-push input is not "
-                f"'<local ref> <local id> <remote ref> <remote id>': {line[:120]!r}")
-        local_id, remote_id = fields[1], fields[3]
+                f"'<local ref> <local id> <remote ref> <remote id>': "
+                f"{line.decode('utf-8', 'replace')[:120]!r}")
+        local_ref, local_id, remote_ref, remote_id = (
+            fields[0], fields[1].decode("ascii"), fields[2], fields[3].decode("ascii"))
         if not is_null_id(remote_id):
             remote_has.append(remote_id)
         if not is_null_id(local_id):  # all zeros: deleting the remote ref sends no content
             tips.append(local_id)
-    return Push(tuple(dict.fromkeys(tips)), tuple(dict.fromkeys(remote_has)), remote or None)
+            refs.setdefault(local_ref, local_id)
+            refs.setdefault(remote_ref, local_id)
+            if not is_null_id(remote_id):  # an update: the remote has that name already
+                kept.add(remote_ref)
+    return Push(tuple(dict.fromkeys(tips)), tuple(dict.fromkeys(remote_has)), remote or None,
+                tuple(refs.items()), frozenset(kept))
 
 
 def from_pre_commit(environ: Mapping[str, str]) -> Push | None:
     """The pre-commit framework's pre-push variables, or None when they are not set. For a push
-    whose history reaches a root commit it sets no range, only the local branch."""
+    whose history reaches a root commit it sets no range, only the local branch. Whether the
+    remote has the remote branch already is not said: its name counts as new."""
     remote = environ.get("PRE_COMMIT_REMOTE_NAME") or None
     to_ref, from_ref = environ.get("PRE_COMMIT_TO_REF"), environ.get("PRE_COMMIT_FROM_REF")
-    if to_ref and from_ref:
-        return Push((to_ref,), (from_ref,), remote)
     local = environ.get("PRE_COMMIT_LOCAL_BRANCH")
+    names = (local, environ.get("PRE_COMMIT_REMOTE_BRANCH"))
+    refs = tuple((os.fsencode(name), to_ref or None) for name in dict.fromkeys(names) if name)
+    if to_ref and from_ref:
+        return Push((to_ref,), (from_ref,), remote, refs)
     if local and remote:
-        return Push((local,), (), remote)
+        return Push((local,), (), remote, refs)
     return None
 
 
 def read(repo: Path | bytes | str, push: Push, excluded: Excluded | None = None) -> Events:
     """The blobs and messages the push sends; blobs at paths that ``excluded`` matches are
-    neither read nor reported."""
+    neither read nor reported (the names along them are, each filtered by its own path in the
+    pipeline)."""
     require_repository(repo)
     if not push.tips:
         return
@@ -109,10 +130,14 @@ def read(repo: Path | bytes | str, push: Push, excluded: Excluded | None = None)
         added = []
         for change in changes:
             shown = display_path(change.path)
-            if change.new_mode == NO_FILE or (excluded is not None and excluded(shown)):
+            if change.new_mode == NO_FILE:
                 continue
+            # The names along an excluded path too: the pipeline drops each name's findings
+            # by its own path, as ``dir`` does.
             if NO_FILE in change.old_modes or change.path not in change.old_paths:
                 added.append((change.path, change.old_paths))  # a path new to some parent
+            if excluded is not None and excluded(shown):
+                continue
             if change.new_mode == GITLINK:
                 gitlinks.add(change.path)
             else:
@@ -144,6 +169,8 @@ def read(repo: Path | bytes | str, push: Push, excluded: Excluded | None = None)
             yield Blob(data, origin, previous=functools.partial(
                 read_blobs, repo, change.old_blob_ids()))
     yield from names
+    if push.refs:
+        yield named_refs(push.refs, push.kept_refs)
 
 
 def _names(repo: Path | bytes | str, added: list[tuple[bytes, tuple[bytes, ...]]],

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 
 def read(repo: Path | bytes | str, excluded: Excluded | None = None, *,
          listing: bytes | None = None, blobs: Mapping[str, bytes] | None = None) -> Events:
-    """The staged blobs; paths that ``excluded`` matches are neither read nor reported. The
+    """The staged blobs; paths that ``excluded`` matches are neither read nor reported (the
+    names along them are, each filtered by its own path in the pipeline). The
     hook's fast path hands over what it has read already: git's ``listing`` of the staged
     change, and the ``blobs`` it holds, by id."""
     changes = parse_changes(listing) if listing is not None else staged_changes(repo)
@@ -41,9 +42,13 @@ def read(repo: Path | bytes | str, excluded: Excluded | None = None, *,
     named: list[tuple[bytes, tuple[bytes, ...]]] = []
     for change in changes:
         shown = display_path(change.path)
-        if change.status == "D" or (excluded is not None and excluded(shown)):
+        if change.status == "D":
             continue  # a deletion records no content for this path
+        # Every name along the path, an excluded file's too: the pipeline drops each name's
+        # findings by its own path, as ``dir`` does (a directory holding only excluded files).
         named.append((change.path, change.old_paths))
+        if excluded is not None and excluded(shown):
+            continue
         if change.status == "U":
             yield Failed(shown, "unmerged (the conflict is not resolved and staged yet)")
         elif change.new_mode == GITLINK:

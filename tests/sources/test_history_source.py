@@ -136,7 +136,6 @@ def test_keys_in_the_names_history_adds_are_found_where_they_arrived(
                                              placed.secret_sha256, True)
 
 
-
 def test_a_name_below_the_root_is_placed_however_many_trees_hold_it(
         dated_repo: DatedRepo, monkeypatch: pytest.MonkeyPatch) -> None:
     # Past MAX_FIND_OBJECT_ARGS trees (a directory changed thousands of times), git log is not
@@ -153,6 +152,27 @@ def test_a_name_below_the_root_is_placed_however_many_trees_hold_it(
     result = audit(dated_repo.path, Pipeline(ENGINE), HistoryOptions())
     assert [(f.path, f.commit, f.in_name) for f in result.findings] == [
         (f"src/dir-{key}/", adding, True)]
+
+
+@pytest.mark.parametrize("audited", [{"commit_range": "HEAD~1..HEAD"}, {"branch": "main"}])
+def test_a_range_counts_a_renamed_name_as_kept(dated_repo: DatedRepo,
+                                               audited: dict[str, str]) -> None:
+    key = make_key("live", 93)
+    dated_repo.write(f"file-{key}.txt", "clean\n")
+    dated_repo.write(f"dir-{key}/a.txt", "clean\n")
+    first = dated_repo.commit("names with a key")
+    (dated_repo.path / "moved").mkdir()
+    (dated_repo.path / "sub").mkdir()
+    dated_repo.git("mv", f"file-{key}.txt", "moved/")  # git sees a deletion and an addition
+    dated_repo.git("mv", f"dir-{key}", "sub/")
+    dated_repo.write(f"sub/dir-{key}/a.txt", "edited on the way\n")
+    dated_repo.commit("renamed")
+    result = audit(dated_repo.path, Pipeline(ENGINE), HistoryOptions(**audited))
+    whole = "branch" in audited  # the first commit is scanned too: only its names are new
+    assert sorted((f.path, f.commit) for f in result.findings) == (
+        [(f"dir-{key}/", first), (f"file-{key}.txt", first)] if whole else [])
+    assert result.stats.preexisting_ignored == 2
+
 
 def test_the_whole_store_audit_finds_keys_in_ref_names(dated_repo: DatedRepo) -> None:
     key = make_key("test", 91)

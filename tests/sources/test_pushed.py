@@ -31,7 +31,13 @@ def test_hook_input_lines() -> None:
     text = (f"refs/heads/main {A} refs/heads/main {B}\n"
             f"refs/heads/new {B} refs/heads/new {Z}\n"
             f"(delete) {Z} refs/heads/old {A}\n").encode()
-    assert from_hook_input(text, "origin") == Push((A, B), (B, A), "origin")
+    refs = ((b"refs/heads/main", A), (b"refs/heads/new", B))  # not the deleted one
+    assert from_hook_input(text, "origin") == Push((A, B), (B, A), "origin", refs,
+                                                   frozenset({b"refs/heads/main"}))
+    # Pushed to another name: both are scanned, each once.
+    assert from_hook_input(f"refs/heads/a {A} refs/heads/b {Z}\n"
+                           f"refs/heads/a {A} refs/heads/a {Z}\n".encode(), None).refs == (
+        (b"refs/heads/a", A), (b"refs/heads/b", A))
     assert from_hook_input(b"", None) == Push((), ())
 
 
@@ -45,12 +51,14 @@ def test_malformed_hook_input(line: str) -> None:
 def test_pre_commit_variables() -> None:
     assert from_pre_commit({}) is None
     assert from_pre_commit({"PRE_COMMIT_FROM_REF": A, "PRE_COMMIT_TO_REF": B,
-                            "PRE_COMMIT_REMOTE_NAME": "origin"}) == Push(
-        (B,), (A,), "origin")
+                            "PRE_COMMIT_REMOTE_NAME": "origin",
+                            "PRE_COMMIT_LOCAL_BRANCH": "refs/heads/x",
+                            "PRE_COMMIT_REMOTE_BRANCH": "refs/heads/y"}) == Push(
+        (B,), (A,), "origin", ((b"refs/heads/x", B), (b"refs/heads/y", B)))
     # A push that reaches a root commit: pre-commit gives no range, only the local branch.
     assert from_pre_commit({"PRE_COMMIT_LOCAL_BRANCH": "refs/heads/main",
                             "PRE_COMMIT_REMOTE_NAME": "origin"}) == Push(
-        ("refs/heads/main",), (), "origin")
+        ("refs/heads/main",), (), "origin", ((b"refs/heads/main", None),))
 
 
 def pre_push(repo: GitRepo, run_hvscan: Run, *refs: str, remote: str = "origin",
@@ -265,3 +273,41 @@ def test_names_the_pushed_commits_add(repo: GitRepo, remote: GitRepo, run_hvscan
     assert found == [(f"dir-{shown}/", first, 5, True), (f"odd\\x0a\\xff{shown}", last, 2, True)]
     assert report["stats"]["preexisting_ignored"] == 1  # pushed-.../ is the remote's already
     assert all("rename it" in f["remediation"] for f in report["findings"])
+
+
+def test_names_along_an_excluded_file_are_each_filtered_by_their_own_path(
+        repo: GitRepo, remote: GitRepo, run_hvscan: Run) -> None:
+    key = make_key("live", 82)
+    first = repo.commit_file(f"cfg/{key}/data.lock", "x\n", "a directory named with a key")
+    repo.commit_file(f"lock-{key}.lock", "x\n", "an excluded file named with a key")
+    repo.write(".hvscan.toml", 'exclude = ["*.lock"]\n')
+    code, report = pre_push(repo, run_hvscan, "main")
+    assert code == 1
+    found = [(f["path"], f["commit"], f["in_name"]) for f in report["findings"]]
+    assert found == [(f"cfg/{redact(key, key[-32:])}/", first, True)]
+
+
+def test_the_names_of_the_refs_a_push_creates_or_updates(
+        repo: GitRepo, remote: GitRepo, run_hvscan: Run) -> None:
+    key = make_key("live", 83)
+    branch = f"feat-{key}"
+    repo.commit_file("a.txt", "clean\n", "first")
+    repo.git("push", "-q", "--no-verify", "origin", "main")
+    repo.git("checkout", "-q", "-b", branch)
+    head = repo.commit_file("b.txt", "clean\n", "on a branch named with a key")
+    code, report = pre_push(repo, run_hvscan, branch)
+    assert code == 1
+    found = [(f["source"], f["path"], f["commit"], f["in_name"], f["column"])
+             for f in report["findings"]]
+    assert found == [("ref", f"refs/heads/feat-{redact(key, key[-32:])}", head, True, 17)]
+    assert report["findings"][0]["secret_sha256"] == key_sha256(key)
+    assert "git branch -m" in report["findings"][0]["remediation"]
+    line = f"refs/heads/{branch} {head} refs/heads/{branch} {Z}\n".encode()
+    text = run_hvscan("pre-push", "origin", "url", cwd=repo.path, env=repo.env, input=line)
+    assert text.returncode == 1 and b" on None" not in text.stdout  # a ref's name has no date
+    assert f"first introduced in {head[:12]} at refs/heads/feat-".encode() in text.stdout
+    # Once the remote has a ref of that name, pushing to it again adds no name.
+    repo.git("push", "-q", "--no-verify", "origin", branch)
+    repo.commit_file("c.txt", "clean\n", "more")
+    code, report = pre_push(repo, run_hvscan, branch)
+    assert (code, report["findings"], report["stats"]["preexisting_ignored"]) == (0, [], 1)

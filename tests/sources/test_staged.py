@@ -335,6 +335,19 @@ def test_names_head_already_has_are_not_new(repo: GitRepo, run_hvscan: Run) -> N
     assert code == 0 and report["stats"]["preexisting_ignored"] == 1
 
 
+def test_names_along_an_excluded_file_are_each_filtered_by_their_own_path(
+        repo: GitRepo, run_hvscan: Run) -> None:
+    key = make_key("live", 53)
+    repo.write(f"cfg/{key}/data.lock", "x\n")
+    repo.write(f"lock-{key}.lock", "x\n")
+    repo.add("cfg", f"lock-{key}.lock")
+    code, report = staged(repo, run_hvscan, "--exclude", "*.lock")
+    # The directory is no excluded path (as ``dir`` and ``git --range`` see it); the files are.
+    assert code == 1
+    assert named(report) == [(f"cfg/{redact(key, key[-32:])}/", 1, sha(key))]
+    assert report["stats"]["files_scanned"] == 0
+
+
 def test_a_staged_name_is_no_clean_change_for_the_fast_path(repo: GitRepo,
                                                             run_hvscan: Run) -> None:
     from hvscan.fastpath import clean_staged_report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -15,7 +16,9 @@ from verify_servers import (
     ACME_RULES,
     DEAD,
     LIVE_200,
+    LIVE_403,
     OUTAGE,
+    PLACEHOLDER_ORG_ID,
     TEST_401,
     DripServer,
     FakeApi,
@@ -296,3 +299,55 @@ def test_cli_many_repositories_ask_about_each_key_once(
                     key_sha256(DEAD): ("invalid", ["three"])}
     for output in (done.stdout, done.stderr):
         assert LIVE_200.encode() not in output and DEAD.encode() not in output
+
+
+def test_cli_many_repositories_ask_at_the_same_time(
+    api: FakeApi, tmp_path: Path, gitenv: dict[str, str], run_hvscan: Run
+) -> None:
+    # Three keys in three repositories, three workers: no worker holds the others back while
+    # its request is answered, so the requests overlap (each comes before the previous one is
+    # answered), however long the API takes.
+    keys = [LIVE_200, LIVE_403, DEAD]
+    names = ["one", "two", "three"]
+    for name, key in zip(names, keys, strict=True):
+        api.plan(key, Reply(200, delay=1.5))
+        leaking = DatedRepo(tmp_path / name, gitenv)
+        leaking.write("app.py", f"KEY = '{key}'\n")
+        leaking.commit(name)
+    done = run_hvscan("git", *names, "--jobs", "3", "--verify", "--api-base", api.url,
+                      "--format", "json", "--no-progress", cwd=tmp_path, env=gitenv)
+    assert done.returncode == 1, done.stderr
+    assert [api.count(key) for key in keys] == [1, 1, 1]
+    spans = sorted(api.spans)
+    assert all(later[0] < earlier[1] for earlier, later in itertools.pairwise(spans)), spans
+    report = json.loads(done.stdout)
+    assert {f["verification"]["status"] for f in report["findings"]} == {"live"}
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+@pytest.mark.parametrize("first", ["nearby", "elsewhere"])
+def test_cli_many_repositories_ask_about_a_key_for_each_org(
+    api: FakeApi, tmp_path: Path, gitenv: dict[str, str], run_hvscan: Run, jobs: str, first: str
+) -> None:
+    # One key, in one repository with an org ID next to it and in another without: the request
+    # depends on the org ID, so each is sent, and each repository's findings carry their own
+    # org ID and answer, whichever repository comes first.
+    api.plan(LIVE_200, Reply(403), path="/v1/api/acmecorp/environments")
+    api.plan(LIVE_200, Reply(200))
+    texts = {"nearby": f"ORG_ID = 'acmecorp'\nKEY = '{LIVE_200}'\n",
+             "elsewhere": f"KEY = '{LIVE_200}'\n"}
+    for name, text in texts.items():
+        leaking = DatedRepo(tmp_path / name, gitenv)
+        leaking.write("app.py", text)
+        leaking.commit(name)
+    names = sorted(texts, key=lambda name: name != first)
+    done = run_hvscan("git", *names, "--jobs", jobs, "--verify", "--api-base", api.url,
+                      "--format", "json", "--no-progress", cwd=tmp_path, env=gitenv)
+    assert done.returncode == 1, done.stderr
+    assert sorted(path for _, path, _ in api.requests) == [
+        "/v1/api/acmecorp/environments", f"/v1/api/{PLACEHOLDER_ORG_ID}/environments"]
+    answers = {f["repository"]: (f["verification"]["org_id"], f["verification"]["org_id_source"],
+                                 f["verification"]["http_status"])
+               for f in json.loads(done.stdout)["findings"]}
+    assert answers == {"nearby": ("acmecorp", "content", 403),
+                       "elsewhere": (PLACEHOLDER_ORG_ID, "placeholder", 200)}

@@ -7,8 +7,11 @@ import json
 import logging
 import os
 import re
+import subprocess
+import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +24,7 @@ from verify_servers import (
     LIVE_200,
     LIVE_403,
     OUTAGE,
+    PLACEHOLDER_ORG_ID,
     FakeApi,
     Reply,
     acme_token,
@@ -33,6 +37,8 @@ from werkzeug import Request, Response
 
 from hvscan.rules import Rule, load_builtin_rules
 from hvscan.verify import step
+from hvscan.verify.cache import cache_id
+from hvscan.verify.policy import Outcome
 
 
 def test_each_distinct_key_is_requested_once(api: FakeApi) -> None:
@@ -46,8 +52,8 @@ def test_each_distinct_key_is_requested_once(api: FakeApi) -> None:
 
 
 def test_audits_sharing_the_runs_answers_ask_each_key_once(api: FakeApi) -> None:
-    # The audits of a many-repository run, at the same time: the first to hold the lock asks,
-    # the others take its answer, so every finding carries the same one.
+    # The audits of a many-repository run, at the same time: the first to claim a request
+    # asks, the others wait for its answer, so every finding carries the same one.
     api.plan(LIVE_200, Reply(200, delay=0.2))
     shared = step.RunAnswers({}, threading.Lock())
     audits = [findings_in(f"a={LIVE_200}\n", f"b={DEAD}\n") for _ in range(3)]
@@ -62,7 +68,37 @@ def test_audits_sharing_the_runs_answers_ask_each_key_once(api: FakeApi) -> None
     answers = {json.dumps(f.verification, sort_keys=True) for found in audits for f in found
                if f.secret == LIVE_200}
     assert len(answers) == 1 and '"status": "live"' in answers.pop()
-    assert len(shared.answers) == 2  # by (rule, key hash): no key in them
+    assert len(shared.answers) == 2  # by (rule, endpoint, key hash): no key in them
+    assert all(isinstance(answer, Outcome) for answer in shared.answers.values())
+
+
+def _gone_pid() -> int:
+    """The process ID of a process that has ended (and been waited for)."""
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)
+    return int(ended.stdout)
+
+
+@pytest.mark.parametrize("claim", [
+    pytest.param(lambda: step.Claim(_gone_pid(), time.time()), id="its-process-ended"),
+    pytest.param(lambda: step.Claim(os.getpid(), time.time() - 3600), id="past-the-deadline"),
+])
+def test_a_request_claimed_by_an_audit_that_will_never_answer_is_asked(
+    api: FakeApi, claim: Callable[[], step.Claim]
+) -> None:
+    # An audit that claimed the request and died (or hung) must not hold the others forever:
+    # the claim is given up and the request sent.
+    api.plan(LIVE_200, Reply(200))
+    findings = findings_in(f"a={LIVE_200}\n")
+    (rule,) = {f.rule_id for f in findings}
+    shared = step.RunAnswers({}, threading.Lock())
+    url = f"{api.url}/v1/api/{PLACEHOLDER_ORG_ID}/environments"
+    shared.answers[cache_id(rule, url, findings[0].secret_sha256)] = claim()
+    step.verify_findings(findings, load_builtin_rules(), settings(api, run_deadline=60.0),
+                         shared=shared)
+    assert api.count(LIVE_200) == 1
+    assert findings[0].verification["status"] == "live"  # type: ignore[index]
+    assert [answer.status for answer in shared.answers.values()] == ["live"]  # type: ignore[union-attr]
 
 
 def test_the_cache_is_per_rule(api: FakeApi) -> None:

@@ -36,31 +36,36 @@ class Reply:
 
 
 class FakeApi:
-    """The HesedVid API as documented: answers by key, rate-limit headers on every response.
-    A key's replies are served in order; the last one repeats. Unknown keys get 401."""
+    """The HesedVid API as documented: answers by key (and path, when planned for one),
+    rate-limit headers on every response. A key's replies are served in order; the last one
+    repeats. Unknown keys get 401. ``spans``: when each request came and was answered."""
 
     def __init__(self, server: HTTPServer) -> None:
         self.server = server
-        self.plans: dict[str, list[Reply]] = {}
+        self.plans: dict[tuple[str, str | None], list[Reply]] = {}
         self.requests: list[tuple[str, str, str | None]] = []
+        self.spans: list[tuple[float, float]] = []
         server.expect_request(re.compile(".*")).respond_with_handler(self.handle)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.port}"
 
-    def plan(self, key: str, *replies: Reply) -> None:
-        self.plans[key] = list(replies)
+    def plan(self, key: str, *replies: Reply, path: str | None = None) -> None:
+        self.plans[key, path] = list(replies)
 
     def count(self, key: str) -> int:
         return sum(1 for _, _, sent in self.requests if sent == key)
 
     def handle(self, request: Request) -> Response:
+        came = time.time()
         key = request.headers.get("X-Api-Key")
         self.requests.append((request.method, request.path, key))
-        replies = self.plans.get(key or "", [Reply(401)])
+        replies = self.plans.get((key or "", request.path)) or self.plans.get((key or "", None),
+                                                                               [Reply(401)])
         reply = replies.pop(0) if len(replies) > 1 else replies[0]
         time.sleep(reply.delay)
+        self.spans.append((came, time.time()))
         headers = {"X-RateLimit-Limit": "10000", "X-RateLimit-Remaining": "9999",
                    "X-RateLimit-Reset": str(int(time.time()) + 3600)} if reply.api else {}
         headers.update(reply.headers)

@@ -186,17 +186,16 @@ def named(engine: Engine, names: list[bytes],
     """Which of ``names`` the engine must see: those holding one of the prefilter's needles.
     ``needled`` (updated) holds the answer for names seen before: only the others are looked at.
     One pass over them all, joined by NUL (which no name holds), answers the common case, names
-    with none; only then is each looked at alone. A name holds no NUL, so no UTF-16/32 text, and
-    is no container: the needles say all."""
+    with none, and keeps nothing (a directory scan's millions of names are never held); only
+    then is each looked at alone, and kept. A name holds no NUL, so no UTF-16/32 text, and is no
+    container: the needles say all."""
     prefilter = engine.prefilter
     needled = {} if needled is None else needled
     new = [name for name in dict.fromkeys(names) if name not in needled]
-    if new and not prefilter.hits(b"\0".join(new)):
-        needled.update(dict.fromkeys(new, False))
-    for name in new:
-        if name not in needled:
+    if new and prefilter.hits(b"\0".join(new)):
+        for name in new:
             needled[name] = bool(prefilter.hits(name))
-    return [index for index, name in enumerate(names) if needled[name]]
+    return [index for index, name in enumerate(names) if needled.get(name, False)]
 
 
 def record_notes(result: ScanResult, inspection: Inspection, origin: Origin) -> None:

@@ -142,3 +142,11 @@ def test_a_name_met_many_times_is_looked_at_once_and_found_at_each_origin(
     # The first version's names joined, then each alone, then the engine's own look: none later.
     assert len(hits) == len(names) + 2
     assert [f.path for f in result.findings] == [f"v{n}/k-{key}" for n in range(50)]
+
+
+def test_a_known_name_with_a_key_is_still_named_beside_new_clean_names() -> None:
+    key = f"k-{make_key('live', 62)}".encode()
+    needled: dict[bytes, bool] = {}
+    assert scan.named(ENGINE, [b"a.txt", key], needled) == [1]
+    assert scan.named(ENGINE, [b"new.txt", key], needled) == [1]  # the new name is clean
+    assert b"new.txt" not in needled  # a clean list's names are not kept

@@ -3,6 +3,10 @@ way from every source (files, standard input, staged and pushed changes, git his
 result. ``settle`` (suppression) and verification follow it; the history audit places its
 findings with an attribution step in between (``hvscan/attribution.py``).
 
+Names come many times over (a file's name in every version of its directory's tree), so the
+engine's answer on a name is kept for the run: each distinct name is looked at once, and each
+occurrence still makes its own findings at its own origin (suppression applies to each).
+
 Placeholder matches are counted, never reported: documentation examples must not block anyone,
 but an audit can still see how many there were. Keys a blob's previous versions already held
 (a staged edit of a file that had the key before) are counted too, and not reported again.
@@ -112,12 +116,16 @@ class Pipeline(NamedTuple):
         engine, annotate = self.engine, self.annotate
         result = ScanResult(engine)
         stats = result.stats
+        # The run's names: whether each holds a needle, and the engine's answer on those that do
+        # (the same bytes always give the same answer).
+        needled: dict[bytes, bool] = {}
+        answers: dict[bytes, Inspection] = {}
 
-        def inspect(event: Blob) -> None:
+        def inspect(event: Blob, answer: Inspection | None = None) -> None:
             if event.file:
                 stats.files_scanned += 1
                 stats.bytes_scanned += len(event.data)
-            inspection = engine.inspect(event.data)
+            inspection = engine.inspect(event.data) if answer is None else answer
             matches = inspection.matches
             if matches and event.previous is not None:
                 known = {m.secret for old in event.previous() for m in engine.scan(old)}
@@ -142,8 +150,11 @@ class Pipeline(NamedTuple):
             if isinstance(event, Blob):
                 inspect(event)
             elif isinstance(event, Names):
-                for index in named(engine, event.names):
-                    inspect(event.blob(index))
+                for index in named(engine, event.names, needled):
+                    blob = event.blob(index)
+                    if blob.data not in answers:
+                        answers[blob.data] = engine.inspect(blob.data)
+                    inspect(blob, answers[blob.data])
             elif isinstance(event, Screened):
                 stats.files_scanned += event.files
                 stats.bytes_scanned += event.size
@@ -170,15 +181,21 @@ class Pipeline(NamedTuple):
         return Screen(needs_engine, prefilter.overlap, prefilter.spans, engine.needs_full_scan)
 
 
-def named(engine: Engine, names: list[bytes]) -> list[int]:
-    """Which of ``names`` the engine must see: those holding one of the prefilter's needles. One
-    pass over them all, joined by NUL (which no name holds), answers the common case, names with
-    none; only then is each looked at alone. A name holds no NUL, so no UTF-16/32 text, and is
-    no container: the needles say all."""
+def named(engine: Engine, names: list[bytes],
+          needled: dict[bytes, bool] | None = None) -> list[int]:
+    """Which of ``names`` the engine must see: those holding one of the prefilter's needles.
+    ``needled`` (updated) holds the answer for names seen before: only the others are looked at.
+    One pass over them all, joined by NUL (which no name holds), answers the common case, names
+    with none, and keeps nothing (a directory scan's millions of names are never held); only
+    then is each looked at alone, and kept. A name holds no NUL, so no UTF-16/32 text, and is no
+    container: the needles say all."""
     prefilter = engine.prefilter
-    if not names or not prefilter.hits(b"\0".join(names)):
-        return []
-    return [index for index, name in enumerate(names) if prefilter.hits(name)]
+    needled = {} if needled is None else needled
+    new = [name for name in dict.fromkeys(names) if name not in needled]
+    if new and prefilter.hits(b"\0".join(new)):
+        for name in new:
+            needled[name] = bool(prefilter.hits(name))
+    return [index for index, name in enumerate(names) if needled.get(name, False)]
 
 
 def record_notes(result: ScanResult, inspection: Inspection, origin: Origin) -> None:

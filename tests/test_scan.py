@@ -7,6 +7,7 @@ import gzip
 import os
 from pathlib import Path
 
+import pytest
 from keygen import make_key
 
 from hvscan import scan
@@ -114,3 +115,38 @@ def test_only_names_holding_a_needle_are_inspected() -> None:
     (finding,) = result.findings
     assert (finding.path, finding.in_name, finding.column) == (f"k-{key}", True, 3)
     assert result.stats.files_scanned == 0
+
+
+def test_a_name_met_many_times_is_looked_at_once_and_found_at_each_origin(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A file's name comes once per version of its directory's tree: the engine's answer on it
+    # is kept for the run, and each occurrence still makes its own finding.
+    key = make_key("live", 61)
+    names = [b"plain.txt", f"k-{key}".encode(), b"other.txt"]
+    inspected: list[bytes] = []
+    hits: list[bytes] = []
+    engine = Engine(load_builtin_rules())
+    inspect, prefilter_hits = engine.inspect, engine.prefilter.hits
+    monkeypatch.setattr(engine, "inspect", lambda data: inspected.append(data) or inspect(data))
+    monkeypatch.setattr(engine.prefilter, "hits",
+                        lambda data: hits.append(bytes(data)) or prefilter_hits(data))
+
+    def version(number: int) -> Names:
+        def blob(index: int) -> Blob:
+            return Blob(names[index], Origin("file", f"v{number}/{names[index].decode()}",
+                                             in_name=True), file=False)
+        return Names(names, blob)
+
+    result = scan.Pipeline(engine).run(version(number) for number in range(50))
+    assert inspected == [names[1]]
+    # The first version's names joined, then each alone, then the engine's own look: none later.
+    assert len(hits) == len(names) + 2
+    assert [f.path for f in result.findings] == [f"v{n}/k-{key}" for n in range(50)]
+
+
+def test_a_known_name_with_a_key_is_still_named_beside_new_clean_names() -> None:
+    key = f"k-{make_key('live', 62)}".encode()
+    needled: dict[bytes, bool] = {}
+    assert scan.named(ENGINE, [b"a.txt", key], needled) == [1]
+    assert scan.named(ENGINE, [b"new.txt", key], needled) == [1]  # the new name is clean
+    assert b"new.txt" not in needled  # a clean list's names are not kept

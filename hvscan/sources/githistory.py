@@ -10,6 +10,7 @@ diffed against each parent). It knows nothing about keys.
 from __future__ import annotations
 
 import datetime
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -551,14 +552,14 @@ class Message:
 def tree_names(data: bytes, id_size: int) -> list[tuple[bytes, bool]]:
     """The entries of a raw tree object (``<mode> <name>\\0<id>`` each, the id ``id_size``
     bytes): each name, and whether it names a tree (a directory)."""
-    entries = []
-    pos = 0
-    while pos < len(data):
-        space = data.index(b" ", pos)
-        end = data.index(b"\0", space)
-        entries.append((data[space + 1:end], data[pos:space] == b"40000"))
-        pos = end + 1 + id_size
-    return entries
+    # One regular expression pass (an id is any bytes: taken by its size): a directory with
+    # many versions is parsed once per version, and a loop of index calls took twice as long.
+    pattern = _TREE_ENTRY.get(id_size) or _TREE_ENTRY.setdefault(
+        id_size, re.compile(rb"([0-7]+) ([^\0]*)\0.{%d}" % id_size, re.DOTALL))
+    return [(name, mode == b"40000") for mode, name in pattern.findall(data)]
+
+
+_TREE_ENTRY: dict[int, re.Pattern[bytes]] = {}
 
 
 def root_trees(repo: Path, revs: list[str], trees: set[str],

@@ -7,7 +7,7 @@ import pytest
 from gitrepo import DatedRepo
 from keygen import make_key
 
-from hvscan.engine import Engine
+from hvscan.engine import Engine, Inspection
 from hvscan.findings import fingerprint
 from hvscan.history import audit
 from hvscan.model import History
@@ -188,3 +188,28 @@ def test_the_whole_store_audit_finds_keys_in_ref_names(dated_repo: DatedRepo) ->
                      ("ref", f"refs/tags/v-{key}", second, True, 13)]
     (entry,) = result.exposure.values()
     assert f"refs/heads/feature-{key}" in entry.refs
+
+
+def test_a_name_in_many_versions_of_its_tree_is_inspected_once_and_placed_first(
+        dated_repo: DatedRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = make_key("live", 92)
+    name = f"top-{key}".encode()
+    dated_repo.write(name, "clean\n")
+    dated_repo.write("counter.txt", "0\n")
+    first = dated_repo.commit("the key-named file")
+    for number in range(1, 12):  # 12 versions of the root tree, each holding the name
+        dated_repo.write("counter.txt", f"{number}\n")
+        dated_repo.commit(f"counter {number}")
+    engine = Engine(load_builtin_rules())
+    inspect = engine.inspect
+    names: list[bytes] = []
+
+    def counted(data: bytes) -> Inspection:
+        names.extend([data] if data == name else [])
+        return inspect(data)
+
+    monkeypatch.setattr(engine, "inspect", counted)
+    result = audit(dated_repo.path, Pipeline(engine), HistoryOptions())
+    assert names == [name]
+    assert [(f.path, f.commit, f.in_name) for f in result.findings] == [
+        (name.decode(), first, True)]

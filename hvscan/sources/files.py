@@ -139,6 +139,21 @@ class _Walker:
             if planned is not None:
                 yield planned
 
+    def _listed_names(self, listing: list[os.DirEntry[bytes]], parent: bytes) -> Names:
+        """The names of a directory's entries (not ``.git``, which is not walked); excluded ones
+        too, whose findings the pipeline drops (one call of the excludes per entry is enough).
+        With several roots, a name another root's path already named (``hvscan dir .
+        sub/dir``) is not named again, and the entries' paths are kept for the roots to come:
+        a directory is listed once, but a root's path may pass through it."""
+        entries = [entry for entry in listing if entry.name != b".git"]
+        paths = [parent + b"/" + entry.name if parent else entry.name for entry in entries]
+        if not self.alone:
+            fresh = [index for index, path in enumerate(paths) if path not in self.named]
+            self.named.update(paths)
+            entries, paths = [entries[i] for i in fresh], [paths[i] for i in fresh]
+        return Names([entry.name for entry in entries],
+                     lambda index: _name_blob(paths[index], is_dir=entries[index].is_dir()))
+
     def _root_names(self, shown: bytes, is_dir: bool) -> Names:
         """The names along a root's reported path (``src/app`` names ``src/`` and ``src/app``),
         each once whatever the roots: the pre-commit hook names files, whose directories' names
@@ -179,8 +194,8 @@ class _Walker:
         if isinstance(listing, Failed):
             yield listing
             return
-        if listing:
-            yield _names(listing, shown)
+        if (names := self._listed_names(listing, shown)).names:
+            yield names
         stack = [(iter(listing), shown, real)]
         while stack:
             entries, parent, parent_real = stack[-1]
@@ -219,8 +234,8 @@ class _Walker:
                 if isinstance(listing, Failed):
                     yield listing
                 else:
-                    if listing:
-                        yield _names(listing, child_shown)
+                    if (names := self._listed_names(listing, child_shown)).names:
+                        yield names
                     stack.append((iter(listing), child_shown, child_real))
 
     def _seen_before(self, info: os.stat_result) -> bool:
@@ -248,16 +263,6 @@ class _Walker:
             return Skipped(path, f"larger than --max-file-size ({info.st_size} > "
                            f"{self.max_file_size} bytes)")
         return Unread(real, Origin("file", path), info.st_size)
-
-
-def _names(listing: list[os.DirEntry[bytes]], parent: bytes) -> Names:
-    """The names of a directory's entries (not ``.git``, which is not walked); excluded ones
-    too, whose findings the pipeline drops (one call of the excludes per entry is enough)."""
-    entries = [entry for entry in listing if entry.name != b".git"]
-    return Names([entry.name for entry in entries],
-                 lambda index: _name_blob(
-                     parent + b"/" + entries[index].name if parent else entries[index].name,
-                     is_dir=entries[index].is_dir()))
 
 
 def _name_blob(shown: bytes, *, is_dir: bool) -> Blob:

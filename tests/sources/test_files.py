@@ -293,6 +293,19 @@ def test_keys_in_file_and_directory_names_are_found_once(tmp_path: Path,
     assert report["stats"]["files_scanned"] == 4  # names are no files
 
 
+
+@pytest.mark.parametrize("order", [0, 1])
+def test_a_name_two_roots_pass_is_found_once(tmp_path: Path, run_hvscan: Run,
+                                             order: int) -> None:
+    # The walk of "." lists sub/, whose entry dir-KEY is also on the other root's path.
+    key = make_key("live", 43)
+    (tmp_path / "sub" / f"dir-{key}" / "deeper").mkdir(parents=True)
+    (tmp_path / "sub" / f"dir-{key}" / "deeper" / "a.txt").write_text("clean\n")
+    roots = [".", f"sub/dir-{key}/deeper/a.txt"]
+    code, report = dir_report(run_hvscan, tmp_path, *roots[order:], *roots[:order])
+    assert code == 1 and named_findings(report) == [
+        (f"sub/dir-{redacted(key)}/", 5, key_sha256(key))]
+
 def test_a_named_files_path_and_its_directories_are_scanned(tmp_path: Path,
                                                             run_hvscan: Run) -> None:
     # The pre-commit hook names the changed files: their directories' names are committed too.

@@ -12,7 +12,8 @@ both is docs/report-format.md ("Keys" and "Scan").
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from hvscan import __version__
 from hvscan.model import moment
@@ -96,6 +97,20 @@ class ScanRecord(NamedTuple):
     duration: float | None = None
 
 
+# Verification statuses, the most alarming first (as verify.policy.STATUSES, which imports the
+# rules: not on a report's path); another rule's own statuses rank with "unknown".
+_ALARM = ("live", "unknown", "invalid")
+
+
+def most_alarming(answers: Iterable[Mapping[str, Any] | None]) -> Any:
+    """Of the answers about one key (its findings', or one per shard), the one a key entry
+    shows: the most alarming, the first of those. The same key asked about under two
+    organisations can be live for one and invalid for the other: it is live."""
+    given = [answer for answer in answers if answer]
+    return min(given, default=None, key=lambda answer: _ALARM.index(answer["status"])
+               if answer["status"] in _ALARM else _ALARM.index("unknown"))
+
+
 def utc_now() -> str:
     """The current UTC time as the scan record writes it (ISO 8601, seconds, ``Z``)."""
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -129,7 +144,7 @@ def key_entries(result: ScanResult) -> list[KeyEntry]:
         exposure = result.exposure.get(key_hash)
         if exposure is None:
             exposure = Exposure(introductions=_introductions(findings))
-        verification = next((f.verification for f in findings if f.verification), None)
+        verification = most_alarming(f.verification for f in findings)
         entries.append(KeyEntry(
             secret_sha256=key_hash, rule_id=worst.rule_id, key_type=worst.key_type,
             severity=worst.severity, secret_redacted=worst.secret_redacted, secret=worst.secret,

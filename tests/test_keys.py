@@ -18,7 +18,7 @@ from keygen import key_sha256, make_key
 
 from hvscan import __version__
 from hvscan.history import audit
-from hvscan.keys import Introduction, KeyEntry, Removal
+from hvscan.keys import Introduction, KeyEntry, Removal, most_alarming
 from hvscan.runner import run_scan, walker
 from hvscan.scan import ScanResult
 from hvscan.sources.history import HistoryOptions
@@ -303,3 +303,17 @@ def test_a_merge_that_brings_a_removal_in_is_not_a_removal(dated_repo: DatedRepo
     # Only the commit that edited the key out, not the merge bringing that edit into main.
     assert [(r.commit, r.path) for r in entry.removed_in] == [(removed, "a.env")]
     assert entry.in_head is False
+
+
+def test_a_keys_answer_is_its_most_alarming() -> None:
+    from hvscan.keys import _ALARM
+    from hvscan.verify.policy import STATUSES
+
+    assert _ALARM == STATUSES  # the same order, kept apart only for the import's cost
+    invalid, unknown, live = ({"status": status, "detail": status}
+                              for status in ("invalid", "unknown", "live"))
+    assert most_alarming([invalid, None, unknown]) is unknown
+    assert most_alarming([invalid, live, unknown]) is live
+    assert most_alarming([{"status": "custom", "detail": "rule's own"}, invalid])["status"] == (
+        "custom")  # another rule's status ranks with unknown
+    assert most_alarming([None, None]) is None

@@ -35,7 +35,7 @@ from typing import Any
 import orjson
 
 from hvscan import __version__
-from hvscan.keys import Introduction, KeyEntry, Removal, ScanRecord
+from hvscan.keys import Introduction, KeyEntry, Removal, ScanRecord, most_alarming
 from hvscan.model import Finding, History, Note
 from hvscan.report import ReportOptions, renderer
 from hvscan.report.text_format import Counts
@@ -187,8 +187,7 @@ def _join(group: list[dict[str, Any]], when: _Clock) -> dict[str, Any]:
     for name in ("pushed", "in_head"):
         values = [key[name] for key in group if key.get(name) is not None]
         joined[name] = any(values) if values else None
-    joined["verification"] = next((key["verification"] for key in group
-                                   if key.get("verification") is not None), None)
+    joined["verification"] = most_alarming(key.get("verification") for key in group)
     return joined
 
 

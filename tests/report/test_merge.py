@@ -72,6 +72,20 @@ def test_a_key_in_several_repositories_is_one_key_with_every_exposure() -> None:
     assert joined["first"]["date"] == "2024-01-01T00:00:00+02:00"
 
 
+
+@pytest.mark.parametrize("order", [1, -1])
+def test_a_key_live_in_one_repository_is_live(order: int) -> None:
+    # The same key asked about under two organisations: invalid for one, live for the other.
+    answers = [{"status": "invalid", "detail": "HTTP 401"}, {"status": "unknown", "detail": "?"},
+               {"status": "live", "detail": "HTTP 200"}][::order]
+    group = []
+    for n, answer in enumerate(answers):
+        key = _key(SHA_A, f"org/{n}")
+        key["verification"] = answer
+        group.append(key)
+    [joined] = merge_keys(group)
+    assert joined["verification"] == {"status": "live", "detail": "HTTP 200"}
+
 def test_keys_are_sorted_by_severity_then_exposure() -> None:
     keys = merge_keys([_key("1" * 64, "r"), _key("2" * 64, "r", pushed=True),
                        _key("3" * 64, "r", severity="critical"),

@@ -111,7 +111,8 @@ class _Walker:
         self.alone = len(paths) == 1
         # (device, inode) of every real file and directory met, so each is read once.
         self.seen: set[tuple[int, int]] = set()
-        # The parts of the roots' reported paths whose names were scanned (``a``, ``a/b``).
+        # The paths whose names were scanned: the parts of the roots' reported paths (``a``,
+        # ``a/b``) and, with several roots, the entries the walk lists (``_listed_names``).
         self.named: set[bytes] = set()
 
     def root(self, root: bytes) -> Planned:

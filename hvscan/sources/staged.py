@@ -15,6 +15,7 @@ had, is not new.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
@@ -70,8 +71,11 @@ def read(repo: Path | bytes | str, excluded: Excluded | None = None, *,
         yield Blob(data, Origin(source="staged", path=shown),
                    previous=_previous_versions(repo, change))
     if named:
+        # Asked only for a name holding a match, and then once for them all.
+        replaced = functools.cache(lambda: _replaced_commits(repo))
         yield path_names(named, lambda shown: Origin(source="staged", path=shown),
-                         lambda path, old_paths: _previous_names(repo, path, old_paths))
+                         lambda path, old_paths: previous_names(repo, replaced(), path,
+                                                                old_paths))
 
 
 def staged_changes(repo: Path | bytes | str) -> list[Change]:
@@ -91,13 +95,12 @@ def _previous_versions(repo: Path | bytes | str, change: Change) -> Callable[[],
     return load
 
 
-def _previous_names(repo: Path | bytes | str, path: bytes,
-                    old_paths: tuple[bytes, ...]) -> list[bytes]:
-    """The names the staged change replaces at ``path``: its name, when HEAD (or a merged
-    branch) has something there already, and the names along a rename's old path."""
+def _replaced_commits(repo: Path | bytes | str) -> list[str]:
+    """The commits whose names the staged change replaces (a name one of them has at a path
+    is not new there): HEAD, and the merged branches during a merge; none before the first
+    commit."""
     head = head_commit(repo)
-    return previous_names(repo, [head, *merge_heads(repo)] if head is not None else [], path,
-                          old_paths)
+    return [head, *merge_heads(repo)] if head is not None else []
 
 
 def merge_heads(repo: Path | bytes | str) -> list[str]:

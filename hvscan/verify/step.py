@@ -108,10 +108,10 @@ def verify_findings(
     sleep: Callable[[float], object] | None = None,
 ) -> None:
     """Set ``verification`` and the verified severity on each finding, one request per distinct
-    (rule, key) as its rule in ``rules`` says; answers in ``shared`` (the run's, from other
-    audits) or in ``cache`` are not asked again, new ones are saved to both. A request another
-    audit is sending is waited for, not sent again. ``sleep`` replaces waiting for the API
-    (tests record the waits instead)."""
+    (rule, endpoint with its org ID, key) as its rule in ``rules`` says; answers in
+    ``shared`` (the run's, from other audits) or in ``cache`` are not asked again, new ones are
+    saved to both. A request another audit is sending is waited for, not sent again.
+    ``sleep`` replaces waiting for the API (tests record the waits instead)."""
     from hvscan.verify.cache import cache_id
 
     specs: Mapping[str, Verify | None] = {rule.id: rule.verify for rule in rules}

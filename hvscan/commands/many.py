@@ -16,6 +16,11 @@ a remote's mirror's for a URL), each worker opens it for the repositories it aud
 locking orders their writes (``hvscan/state.py``). A file hvscan cannot use is refused before
 any audit, as for one repository; one that fails a repository's audit later is that
 repository's error.
+
+A run interrupted (SIGINT) or terminated (SIGTERM, which ``runner.guarded`` raises as
+``Terminated``) ends its worker processes and the answers' manager at once, without waiting for
+their audits: nothing of it outlives the command. They leave Ctrl-C, which a terminal sends
+to the whole process group, to the command, and die of a SIGTERM sent to them.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 from hvscan.runner import HvscanError, OutputOptions
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Generator, Iterator
     from concurrent.futures import Future
 
     from hvscan.report import ReportOptions
@@ -126,13 +131,15 @@ def run(repositories: Repositories, history: HistoryOptions, progress: bool | No
     streaming = output.output_format == "jsonl" and output.output is None
     tracker = Tracker(len(tasks), display)
     reports = []
+    # Closed here on an early end, not whenever it is collected: closing stops the workers.
     try:
-        for audited in audit_all(tasks, jobs, tracker):
-            reports.append(audited.report)
-            tracker.finished(audited)
-            if streaming:
-                write_stdout("".join(record_line({"type": "finding", **finding})
-                                     for finding in audited.report["findings"]))
+        with contextlib.closing(audit_all(tasks, jobs, tracker)) as audits:
+            for audited in audits:
+                reports.append(audited.report)
+                tracker.finished(audited)
+                if streaming:
+                    write_stdout("".join(record_line({"type": "finding", **finding})
+                                         for finding in audited.report["findings"]))
     finally:
         tracker.close()
     merged = merge.merge(reports, "git")
@@ -164,7 +171,8 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def audit_all(tasks: list[Task], jobs: int, tracker: Tracker) -> Iterator[Audited]:
+def audit_all(tasks: list[Task], jobs: int, tracker: Tracker
+              ) -> Generator[Audited, None, None]:
     """Each task's result as it finishes: in this process for one job, else in ``jobs`` worker
     processes (the audit is CPU-bound Python). Progress the tasks send reaches ``tracker``."""
     # Imported here: every ``hvscan git`` imports this module, few run several repositories.
@@ -182,9 +190,10 @@ def audit_all(tasks: list[Task], jobs: int, tracker: Tracker) -> Iterator[Audite
             yield from map(audit, tasks)
         return
     channel = multiprocessing.SimpleQueue()
+    # Exited in reverse: the children are stopped before the pool would wait for their audits.
     with _draining(channel, tracker), _shared_answers(verifying) as answers, \
-            ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), initializer=_listen,
-                                initargs=(channel, answers)) as pool:
+            ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), initializer=_work,
+                                initargs=(channel, answers)) as pool, _stopping_children():
         futures: list[Future[Audited]] = [pool.submit(audit, task) for task in tasks]
         try:
             for future in as_completed(futures):
@@ -202,12 +211,50 @@ def _shared_answers(verifying: bool) -> Iterator[RunAnswers | None]:
     if not verifying:
         yield None
         return
-    import multiprocessing
+
+    from multiprocessing.managers import SyncManager
 
     from hvscan.verify.step import RunAnswers
 
-    with multiprocessing.Manager() as manager:
+    manager = SyncManager()
+    manager.start(_left_to_the_command)
+    with manager:
         yield RunAnswers(manager.dict(), manager.Lock())
+
+
+@contextlib.contextmanager
+def _stopping_children() -> Iterator[None]:
+    """End the run's worker processes and manager at once when the run ends early
+    (interrupted, terminated, failed): their audits and requests are not waited for, and none
+    outlives the command."""
+    import multiprocessing
+
+    try:
+        yield
+    except BaseException:
+        children = multiprocessing.active_children()
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.join()
+        raise
+
+
+def _left_to_the_command() -> None:
+    """In a worker or the manager: Ctrl-C, which a terminal sends to the whole process group,
+    is left to the command, which stops them all; SIGTERM ends the process at once, as by
+    default (the command's handler, inherited through fork, would raise in the middle of an
+    audit, or in the manager's server)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _work(channel: Any, answers: RunAnswers | None) -> None:
+    """A worker process's start."""
+    _left_to_the_command()
+    _listen(channel, answers)
 
 
 # Where this process sends its audits' progress, and the run's verification answers its
@@ -231,11 +278,11 @@ def _draining(channel: Any, tracker: Tracker) -> Iterator[None]:
 
     thread = threading.Thread(target=drain, daemon=True)
     thread.start()
-    try:
-        yield
-    finally:
-        channel.put(None)
-        thread.join()
+    # Not on an early end: a worker stopped while sending may hold the queue's lock, and
+    # the thread, a daemon, ends with the process.
+    yield
+    channel.put(None)
+    thread.join()
 
 
 def _sender(repository: str) -> ProgressFactory:

@@ -15,7 +15,8 @@ With ``--state FILE`` (``--incremental``) each repository's audit is the increme
 a remote's mirror's for a URL), each worker opens it for the repositories it audits, and SQLite's
 locking orders their writes (``hvscan/state.py``). A file hvscan cannot use is refused before
 any audit, as for one repository; one that fails a repository's audit later is that
-repository's error.
+repository's error, and one that fails only to record what an audit found is an error beside
+that audit's findings (``hvscan.incremental``).
 
 A run interrupted (SIGINT) or terminated (SIGTERM, which ``runner.guarded`` raises as
 ``Terminated``) ends its worker processes and the answers' manager at once, without waiting for
@@ -377,9 +378,12 @@ class Tracker:
             self._draw(now=True)
         if self.bar is not None:
             return
+        # An audit may end with errors and findings both (its state file not updated).
+        errors = stats.get("errors", 0)
         what = (f"error: {audited.error}" if audited.error else
                 f"{counted(stats.get('findings', 0), 'finding')}, "
-                f"{counted(stats.get('files_scanned', 0), 'object')}, "
+                + (f"{counted(errors, 'error')}, " if errors else "")
+                + f"{counted(stats.get('files_scanned', 0), 'object')}, "
                 f"{format_size(stats.get('bytes_scanned', 0))}")
         print(f"hvscan: [{self.done}/{self.total}] {audited.repository}: {what} "
               f"({audited.seconds:.1f} s)", file=sys.stderr, flush=True)

@@ -29,7 +29,6 @@ another (``busy_timeout``) rather than failing.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import hashlib
 import os
 import sqlite3
@@ -38,6 +37,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from hvscan import __version__
 from hvscan.attribution import message_oid
+from hvscan.keys import utc_now
 from hvscan.shown import redact_keys
 from hvscan.sources.delta import Since
 from hvscan.sources.githistory import Commit, CommitChange, Reach
@@ -280,7 +280,7 @@ class Store:
         in one transaction. Changes are kept only when no path or author in them spells a key
         (``engine`` looks): the next audit walks all again. NotRecorded when the file cannot
         be written."""
-        audited = datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat()
+        audited = utc_now()
         keep = not any(redact_keys(change.path, engine) != change.path
                        or redact_keys(change.commit.author, engine) != change.commit.author
                        for change in found)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sqlite3
 import subprocess
 import zipfile
@@ -472,3 +473,12 @@ def test_an_audit_whose_state_cannot_be_saved_still_reports_its_findings(
     again = same_as_full(run_hvscan, history, store)
     assert again["stats"]["files_scanned"] == unsaved["stats"]["files_scanned"] < 12
     assert report(run_hvscan, history, "--state", store)["stats"]["files_scanned"] == 2
+
+
+def test_the_audit_time_is_written_as_the_reports_write_times(
+        run_hvscan: Run, history: DatedRepo, store: Path) -> None:
+    scan = report(run_hvscan, history, "--state", store)["scan"]
+    with closing(sqlite3.connect(store)) as db:
+        (audited,) = db.execute("SELECT audited FROM repositories").fetchone()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", audited)
+    assert scan["started"] <= audited

@@ -237,8 +237,17 @@ def _stopping_children() -> Iterator[None]:
         for child in children:
             child.terminate()
         for child in children:
-            child.join()
+            # One caught before it set SIGTERM's default (it inherited the command's handler)
+            # may not end of it.
+            child.join(_GRACE)
+            if child.is_alive():
+                child.kill()
+                child.join()
         raise
+
+
+# Seconds a worker or the manager has to end once terminated.
+_GRACE = 5.0
 
 
 def _left_to_the_command() -> None:

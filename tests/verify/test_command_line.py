@@ -358,7 +358,9 @@ def test_cli_many_repositories_ask_about_a_key_for_each_org(
 
 
 def _process_group(group: int) -> list[str]:
-    """The processes of process group ``group`` still there, each as ``pid (name) state``."""
+    """The processes of process group ``group`` still running, each as ``pid (name) state``.
+    Not the zombies: they have ended, and only wait for whoever adopted them (a stopped
+    worker's git, say) to collect their exit status."""
     left = []
     for entry in Path("/proc").iterdir():
         try:
@@ -367,7 +369,7 @@ def _process_group(group: int) -> list[str]:
             continue
         name_ends = stat.rindex(")")
         state, _parent, process_group = stat[name_ends + 2:].split()[:3]
-        if int(process_group) == group:
+        if int(process_group) == group and state != "Z":
             left.append(f"{stat[:name_ends + 1]} {state}")
     return left
 

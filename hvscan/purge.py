@@ -90,6 +90,9 @@ class Plan(NamedTuple):
     refs: tuple[str, ...]  # refs pointing at a blob or tree holding a key: deleted
     unscanned: tuple[str, ...]
     excluded: tuple[str, ...]
+    # Such refs whose names hold a key too (shown redacted): refs-to-delete.txt, which holds no
+    # key, cannot name them; they are left for a deletion by hand.
+    refs_by_hand: tuple[str, ...] = ()
 
 
 class KeyBlobs:
@@ -155,10 +158,13 @@ def make_plan(result: ScanResult, blobs: KeyBlobs, findings: list[Finding], *,
     keys.sort(key=lambda k: (-severity_rank(k.severity), k.redacted, k.sha256))
     stripped = {blob: ", ".join(sorted(labels[blob])) or "a version of a file holding the key"
                 for key in keys for blob in key.stripped}
+    named = [ref for ref in refs if text(ref) != escape(ref)]  # a key in the name: redacted
     return Plan(text(repository), origin and text(redact(origin)), tuple(keys),
-                dict(sorted(stripped.items())), tuple(escape(ref) for ref in sorted(refs)),
+                dict(sorted(stripped.items())),
+                tuple(escape(ref) for ref in sorted(refs) if ref not in named),
                 tuple(text(line) for line in unscanned),
-                tuple(escape(pattern) for pattern in excluded))
+                tuple(escape(pattern) for pattern in excluded),
+                tuple(text(ref) for ref in sorted(named)))
 
 
 def _place(finding: Finding, show: Callable[[str], str]) -> Place:
@@ -180,9 +186,11 @@ def _place(finding: Finding, show: Callable[[str], str]) -> Place:
 
 def renamed(plan: Plan, name: str) -> list[Place]:
     """The places of ``plan``'s keys in names of the kind ``name`` ("path", "ref") that the
-    script renames: the keys as they are (an encoded one is left for a fix by hand)."""
+    script renames: the keys as they are (an encoded one is left for a fix by hand), in refs
+    git filter-repo rewrites (not those left for a deletion by hand)."""
     return [place for key in plan.keys for place in key.places
-            if place.name == name and place.encoding == "plain"]
+            if place.name == name and place.encoding == "plain"
+            and place.where not in plan.refs_by_hand]
 
 
 def replacement_line(secret: str) -> bytes:
@@ -419,11 +427,12 @@ def plan_text(plan: Plan, directory: Path) -> str:
         "| # | key | sha256 | rule | severity | places | removed by |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
+    names = renamed(plan, "path") + renamed(plan, "ref")
     for number, key in enumerate(plan.keys, 1):
         how = ["text replacement"]
         if key.stripped:
             how.append(f"stripping {len(key.stripped)} blob{'s' * (len(key.stripped) != 1)}")
-        if any(place.name and place.encoding == "plain" for place in key.places):
+        if any(place in names for place in key.places):
             how.append("renaming")
         if key.by_hand:
             how.append("**a fix by hand** (see below)")
@@ -456,9 +465,16 @@ def plan_text(plan: Plan, directory: Path) -> str:
                 f"them as they are, so purge.sh deletes them (`{REFS}`) and the force-push "
                 "deletes them on the remote. Make them again, without the key, if you need them.",
                 "", _fenced(list(plan.refs))]
-    names = [(place, key) for key in plan.keys for place in key.places
-             if place.name and place.encoding == "plain"]
-    if names:
+    if plan.refs_by_hand:
+        out += ["", "## Refs to delete by hand", "",
+                "These refs point at a blob or a tree holding a key, and their names hold a key "
+                f"too: `{REFS}`, which holds no key, cannot name them, so purge.sh leaves them "
+                "and its check fails while they are there. Delete them in the mirror after "
+                "purge.sh (`git -C purge-mirror.git tag -d NAME`, or `update-ref -d` for "
+                "another ref), run step 4 again, then push.", "", _fenced(list(plan.refs_by_hand))]
+    shown_names = [(place, key) for key in plan.keys for place in key.places
+                   if place in names]
+    if shown_names:
         out += ["", "## Names renamed", "",
                 "These file, directory and ref names hold a key. purge.sh renames them in "
                 "every commit and ref: each key in a name becomes `REMOVED-` and the first 16 "
@@ -468,7 +484,7 @@ def plan_text(plan: Plan, directory: Path) -> str:
                 "whoever uses a renamed branch or tag.", "",
                 _fenced([f"{p.commit or '?'}  {p.where}  ->  "
                          f"{p.where.replace(key.redacted, 'REMOVED-' + key.sha256[:16])}"
-                         for p, key in names])]
+                         for p, key in shown_names])]
     by_hand = [place for key in plan.keys for place in key.by_hand]
     messages = [place for place in by_hand if place.message]
     if messages:

@@ -402,3 +402,27 @@ def test_a_key_encoded_in_a_name_is_left_for_a_fix_by_hand(
     assert "## Names to fix by hand" in plan and "[path name, base64]" in plan
     assert "## Names renamed" not in plan
     assert "--filename-callback" not in (tmp_path / "plan" / "purge.sh").read_text()
+
+
+def test_a_ref_named_with_a_key_to_delete_is_left_for_a_deletion_by_hand(
+        run_hvscan: Run, dated_repo: DatedRepo, tmp_path: Path) -> None:
+    # A tag of a blob holding a key is deleted through refs-to-delete.txt; one whose own name
+    # holds a key cannot be listed there (no file but replacements.txt holds a key).
+    named, inside = make_key("live", "tag-name"), make_key("live", "tagged-blob")
+    dated_repo.write("README", "hello\n")
+    dated_repo.commit("first")
+    blob = dated_repo.out("hash-object", "-w", "--stdin", input=f"{inside}\n".encode())
+    dated_repo.git("tag", "-a", "-m", "a blob", f"t-{named}", blob)
+    out = tmp_path / "plan"
+    done = run_hvscan("purge-plan", dated_repo.path, "-o", out)
+    assert done.returncode == 0, done.stderr
+    assert (b"warning: 1 ref named with a key, pointing at a blob or tree holding a key: delete "
+            b"by hand") in done.stdout
+    assert b"renamed" not in done.stdout and b"refs-to-delete" not in done.stdout
+    assert sorted(os.listdir(out)) == ["PLAN.md", "purge.sh", "replacements.txt"]
+    for name in ("PLAN.md", "purge.sh"):
+        text = (out / name).read_bytes()
+        assert named.encode() not in text and inside.encode() not in text
+    plan = (out / "PLAN.md").read_text()
+    assert "## Refs to delete by hand" in plan and f"refs/tags/t-{named[:12]}..." in plan
+    assert "## Names renamed" not in plan

@@ -83,6 +83,9 @@ def _summary(plan: Plan, written: list[str], shown_dir: str) -> None:
     if plan.refs:
         print(f"  {counted(len(plan.refs), 'ref')} pointing at a blob or tree holding a key: "
               f"deleted ({purge.REFS})")
+    if plan.refs_by_hand:
+        print(f"  warning: {counted(len(plan.refs_by_hand), 'ref')} named with a key, pointing "
+              f"at a blob or tree holding a key: delete by hand ({purge.PLAN})")
     names = len(purge.renamed(plan, "path")) + len(purge.renamed(plan, "ref"))
     if names:
         print(f"  {counted(names, 'name')} of files, directories or refs holding a key: "

@@ -68,8 +68,9 @@ def _in_context(finding: Finding, exposure: Exposure | None, scan: ScanRecord | 
         status=status, pushed=exposure.pushed if exposure is not None else None,
         in_history=exposure is not None or finding.commit is not None, head_paths=(),
         unreachable=bool(finding.history and finding.history.unreachable),
-        message=_message_place(finding), in_files=finding.source == "history",
-        refs=(finding.path,) if finding.source == "ref" and finding.path else ()), scan, default)
+        # A ref's name: ``for_finding`` says so first; the purge plan renames it.
+        message=_message_place(finding), in_files=finding.source in ("history", "ref")),
+        scan, default)
 
 
 def for_key(findings: list[Finding], exposure: Exposure, scan: ScanRecord | None,
@@ -100,8 +101,8 @@ class _Context(NamedTuple):
     head_paths: tuple[str, ...]  # HEAD's files holding it
     unreachable: bool  # in an object no ref reaches
     message: str  # "commit <id>", "tag <name>" when in a message; else ""
-    in_files: bool  # in files of history
-    refs: tuple[str, ...] = ()  # the refs whose names hold it
+    in_files: bool  # in files of history (or the purge plan's renames)
+    refs: tuple[str, ...] = ()  # the refs whose names hold it (a key's advice)
 
 
 def _plan(context: _Context, scan: ScanRecord | None, default: str) -> str:

@@ -89,7 +89,8 @@ def test_a_key_in_a_ref_name_is_renamed_by_the_purge() -> None:
     # without the key", once ended up quoted as a message's place).
     ref = finding("ref", in_name=True, path="refs/heads/leak")
     text = for_finding(ref, Exposure(pushed=True), AUDIT, DEFAULT)
-    assert "It is in the name of ref refs/heads/leak, which no content rewrite reaches" in text
+    assert text.startswith("The key is in the name of refs/heads/leak, not in its content: "
+                           "rename it. Pushed")
     assert "message" not in text and "Not on the remote yet" not in text
     assert text.endswith("hvscan purge-plan '/src/my project' --output DIR writes the plan.")
     both = for_key([ref, ref.replace(path="refs/tags/v1-leak"), finding()],

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from hvscan.repos import Repo
     from hvscan.runner import ScanSettings
     from hvscan.settings.options import ScanOptions, VerifyOptions
+    from hvscan.shared import SharedObjects
     from hvscan.sources.gitstream import StreamStats
     from hvscan.sources.history import HistoryOptions, ProgressFactory
     from hvscan.verify.step import RunAnswers
@@ -175,16 +176,22 @@ def audit_all(tasks: list[Task], jobs: int, tracker: Tracker) -> Iterator[Audite
     from hvscan.verify.step import RunAnswers
 
     verifying = any(task.verify.verify for task in tasks)
+    # Objects shared between the audits of verified mirrors: worth it from two on.
+    sharing = sum(not task.repo.local for task in tasks) > 1
     if jobs == 1 or len(tasks) <= 1:
         channel: Any = queue.SimpleQueue()
         with _draining(channel, tracker):
-            _listen(channel, RunAnswers({}, contextlib.nullcontext()) if verifying else None)
-            yield from map(audit, tasks)
+            _listen(channel, RunAnswers({}, contextlib.nullcontext()) if verifying else None,
+                    sharing)
+            try:
+                yield from map(audit, tasks)
+            finally:
+                _listen(None)  # nothing of this run outlives it in this process
         return
     channel = multiprocessing.SimpleQueue()
     with _draining(channel, tracker), _shared_answers(verifying) as answers, \
             ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), initializer=_listen,
-                                initargs=(channel, answers)) as pool:
+                                initargs=(channel, answers, sharing)) as pool:
         futures: list[Future[Audited]] = [pool.submit(audit, task) for task in tasks]
         try:
             for future in as_completed(futures):
@@ -210,15 +217,20 @@ def _shared_answers(verifying: bool) -> Iterator[RunAnswers | None]:
         yield RunAnswers(manager.dict(), manager.Lock())
 
 
-# Where this process sends its audits' progress, and the run's verification answers its
-# audits share (set by ``audit_all`` for its workers).
+# Where this process sends its audits' progress, the run's verification answers its audits
+# share, and the objects its audits of mirrors screened clean (``hvscan/shared.py``: one set
+# per worker process, made afresh for each run; set by ``audit_all`` for its workers).
 _channel: Any = None
 _answers: RunAnswers | None = None
+_shared: SharedObjects | None = None
 
 
-def _listen(channel: Any, answers: RunAnswers | None = None) -> None:
-    global _channel, _answers
+def _listen(channel: Any, answers: RunAnswers | None = None, sharing: bool = False) -> None:
+    global _channel, _answers, _shared
+    from hvscan.shared import SharedObjects
+
     _channel, _answers = channel, answers
+    _shared = SharedObjects() if sharing else None
 
 
 @contextlib.contextmanager
@@ -277,9 +289,13 @@ def audit(task: Task) -> Audited:
     try:
         path = Path(repo.shown) if repo.local else mirror(repo, task.clone_dir)
         report_progress = _sender(repo.shown) if task.live and _channel is not None else None
+        # Only a mirror hvscan fetched holds objects git hashed on arrival: a local path's
+        # may not match their ids, and never skips or adds any (docs/security.md).
+        shared = None if repo.local else _shared
         result = scan_and_verify(
             lambda pipeline: audit_history(pipeline, path, task.history, show_progress=False,
-                                           report=report_progress, state=task.state),
+                                           report=report_progress, state=task.state,
+                                           shared=shared),
             task.settings, task.verify.step(_answers), "git")
     except (HvscanError, RepoError) as exc:
         # The error's entry names the repository already.

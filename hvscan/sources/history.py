@@ -137,8 +137,14 @@ class HistorySource:
     while the events are read) for anything git refuses."""
 
     def __init__(self, path: Path, options: HistoryOptions,
-                 progress: ProgressFactory | None = None) -> None:
+                 progress: ProgressFactory | None = None,
+                 shared: set[bytes] | None = None) -> None:
         self.repo: Repository = open_repository(path)
+        # Objects other audits screened clean (``hvscan/shared.py``): the whole-store listing
+        # leaves them out, counting them; given it, the ids of the objects the screen drops here
+        # are gathered in ``dropped``, for the audits after this one.
+        self.shared = shared
+        self.dropped: list[bytes] | None = None if shared is None else []
         # An incremental audit (hvscan/incremental.py) sets these before the events are read:
         # what an earlier audit read (only what is new since is read, and what it flagged),
         # and whether to note the tips read, for the next one.
@@ -213,7 +219,8 @@ class HistorySource:
             reachable = ReachableObjects(repo.path, [ALL_REFS], self.stash)
             try:
                 lists = list_objects(repo.path, self._producers,
-                                     keep_commits=self.options.include_unreachable)
+                                     keep_commits=self.options.include_unreachable,
+                                     skip=self.shared)
                 yield from self._stream(lists, screen, stats)
                 yield from _missing(reachable.finish(), repo)
                 self._reachability(reachable, lists.commits)
@@ -233,7 +240,8 @@ class HistorySource:
                 processes.append(stream_objects(self.repo.path, ids))
             streams: list[IO[bytes]] = [p.stdout for p in processes if p.stdout is not None]
             for obj in read_objects(streams, screen, stats, on_chunk=on_chunk,
-                                    max_size=self.options.max_file_size):
+                                    max_size=self.options.max_file_size,
+                                    dropped=self.dropped):
                 self.handed_on.add(obj.oid)
                 if isinstance(obj, Oversized):  # a note placed, like the engine's, at its path
                     yield NotRead(Origin("history", None, history=History(blob=obj.oid)),
@@ -257,6 +265,10 @@ class HistorySource:
                 yield Blob(message.text, origin, file=False)
             for process in processes:
                 process.finish()
+            # What was left unread, as if it had been read and dropped.
+            stats.objects += lists.skipped
+            stats.blobs += lists.skipped_blobs
+            stats.blob_bytes += lists.skipped_blob_bytes
         finally:
             for process in processes:
                 process.kill()

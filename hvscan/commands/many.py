@@ -10,6 +10,11 @@ have read, five times a second at most, over a queue the command drains on a thr
 otherwise a line per finished repository goes to standard error. ``--format jsonl`` on
 standard output writes each repository's findings as it finishes, then the rest of the report.
 
+The audits of remotes' mirrors in one worker process share the objects they screened clean
+(``hvscan.shared``: one set per worker and run, handed down to each audit): a fork's audit does
+not read again what its project's audit found nothing in, and its report is unchanged. Local
+paths never take part: their objects may not match their ids (docs/security.md).
+
 With ``--state FILE`` (``--incremental``) each repository's audit is the incremental one
 (``hvscan.incremental``): one file holds every repository's entry (keyed by its git directory,
 a remote's mirror's for a URL), each worker opens it for the repositories it audits, and SQLite's

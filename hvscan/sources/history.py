@@ -27,6 +27,12 @@ paths and commits where the tree first appears. It also scans the refs' names (`
 for-each-ref``: a branch or tag named with a key), each a finding of source ``ref`` at the ref's
 full name, its commit the object the ref names.
 
+In a many-repository run, the audit of a mirror hvscan fetched is handed the ids other audits
+of mirrors in its worker process screened clean (``hvscan/shared.py``): the whole-store listing
+leaves them out and counts their kinds and sizes (``list_objects``' ``skip``), so its events
+and statistics are those of a full read; and it gathers the ids its own screen drops
+(``dropped``) for the audits after it.
+
 An incremental audit (``hvscan/incremental.py``) tells it what an earlier audit read
 (``since``): then only the objects the refs reach that the earlier tips did not are read, and
 the objects it flagged (``sources/delta.py``), and ``changes`` walks only the new commits.

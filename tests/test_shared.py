@@ -197,3 +197,24 @@ def test_local_repositories_never_skip_nor_publish(
     assert ("hiding", key_sha256(local_key)) in found
     for repo in (clearing, hiding):  # asked for every object of their stores
         assert reads[os.path.realpath(repo.path)] == len(objects(repo))
+
+
+def test_a_first_incremental_audit_shares_too(mirrors: Mirrors,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # With --state, the first audit of each repository reads the whole store: the mirrors
+    # after the first read only what their fork added, and each report is still the same.
+    state = str(mirrors.root / "state.sqlite3")
+    alone = {}
+    for url in mirrors.urls:
+        report, _ = run(mirrors, monkeypatch, url)
+        alone.update(report)
+    first, reads = run(mirrors, monkeypatch, *mirrors.urls, "--state", state, "--jobs", "1")
+    assert first == alone
+    later = [str(mirrors.mirror(url).path) for url in mirrors.urls[1:]]
+    assert all(reads[path] <= len(objects(mirrors.mirror(url)) - mirrors.project)
+               for path, url in zip(later, mirrors.urls[1:], strict=True))
+    # The next run reads what is new (nothing) and what was flagged: every key again.
+    again, _ = run(mirrors, monkeypatch, *mirrors.urls, "--state", state, "--jobs", "1")
+    for url in mirrors.urls:
+        before, after = json.loads(alone[url]), json.loads(again[url])
+        assert after["findings"] == before["findings"] and after["keys"] == before["keys"]

@@ -10,10 +10,9 @@ needle hit lies inside, or blobs the screen ``needs_whole`` (compressed or UTF-1
 Trees are screened as the rest: one whose bytes hold a needle is handed on, for the names in it.
 Everything else is counted and dropped without ever being split out of the buffer (its id noted
 when the caller asks: what an audit of a mirror screened clean, others need not read again,
-``hvscan/shared.py``). An object
-larger than ``max_size`` (``--max-file-size``) is not gathered at all: it is handed on as
-``Oversized``, for the report to list as not scanned, and its bytes are dropped as they arrive
-(a blob is held whole while it is scanned: a 2 GiB one took 2 GiB).
+``hvscan/shared.py``). An object larger than ``max_size`` (``--max-file-size``) is not gathered
+at all: it is handed on as ``Oversized``, for the report to list as not scanned, and its bytes
+are dropped as they arrive (a blob is held whole while it is scanned: a 2 GiB one took 2 GiB).
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import zlib
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ class Mirrors:
         for n in range(12):
             project.write(f"src/module_{n}.py", f"VALUE = {n}\n" * (n + 1))
             project.commit(f"module {n}")
-        self.project = objects(project)
+        self.project = objects(project.path, env)
         self.keys = [make_key("live", seed) for seed in (601, 602, 603)]
         self.urls = []
         for index, kind in enumerate(("blob", "name", "message")):
@@ -55,19 +56,18 @@ class Mirrors:
             fork.git("clone", "-q", "--bare", str(fork.path), str(bare))
             self.urls.append(f"file://{bare}")
 
-    def mirror(self, url: str) -> GitRepo:
-        """The mirror of ``url`` the runs fetch into (made by the first)."""
+    def mirror(self, url: str) -> str:
+        """Where the runs fetch ``url`` into (made by the first)."""
         from hvscan.repos import mirror_path, parse
 
-        mirror = GitRepo.__new__(GitRepo)  # there already: not to be initialised
-        mirror.path = Path(os.path.realpath(mirror_path(parse(url), self.root / "clones")))
-        mirror.env = self.env
-        return mirror
+        return os.path.realpath(mirror_path(parse(url), self.root / "clones"))
 
 
-def objects(repo: GitRepo) -> set[str]:
-    """The ids of every object in ``repo``'s store."""
-    listing = repo.git("cat-file", "--batch-all-objects", "--batch-check=%(objectname)")
+def objects(path: Path | str, env: dict[str, str]) -> set[str]:
+    """The ids of every object in the store of the repository at ``path``."""
+    listing = subprocess.run(["git", "-C", str(path), "cat-file", "--batch-all-objects",
+                              "--batch-check=%(objectname)"], env=env, capture_output=True,
+                             check=True)
     return set(listing.stdout.decode().split())
 
 
@@ -108,13 +108,11 @@ def run(mirrors: Mirrors, monkeypatch: pytest.MonkeyPatch, *args: str
             reports[audited.repository] = untimed(json.dumps(audited.report).encode()).decode()
             yield audited
 
-    monkeypatch.setattr(history, "stream_objects", counted)
-    monkeypatch.setattr(many, "audit_all", kept)
-    try:
+    with monkeypatch.context() as patch:
+        patch.setattr(history, "stream_objects", counted)
+        patch.setattr(many, "audit_all", kept)
         done = CliRunner().invoke(cli.cli, ["git", *args, "--clone-dir",
                                             str(mirrors.root / "clones"), "--format", "json"])
-    finally:
-        monkeypatch.undo()
     assert done.exit_code == 1, done.output
     reads: dict[str, int] = {}
     for line in asked.read_text().splitlines():
@@ -138,9 +136,8 @@ def test_mirrors_skip_what_another_screened_clean_with_the_same_reports(
     for url, key in zip(mirrors.urls, mirrors.keys, strict=True):
         report = json.loads(together[url])
         assert [f["secret_sha256"] for f in report["findings"]] == [key_sha256(key)]
-    paths = [str(mirrors.mirror(url).path) for url in mirrors.urls]
-    stores = {path: objects(mirrors.mirror(url)) for path, url in zip(paths, mirrors.urls,
-                                                                         strict=True)}
+    paths = [mirrors.mirror(url) for url in mirrors.urls]
+    stores = {path: objects(path, mirrors.env) for path in paths}
     assert set(reads) == set(paths)
     # The project's objects are screened clean by the first audit of each worker; the audits
     # after it read only what their fork added.
@@ -196,7 +193,7 @@ def test_local_repositories_never_skip_nor_publish(
     assert (mirrors.urls[0], key_sha256(mirrors.keys[0])) in found
     assert ("hiding", key_sha256(local_key)) in found
     for repo in (clearing, hiding):  # asked for every object of their stores
-        assert reads[os.path.realpath(repo.path)] == len(objects(repo))
+        assert reads[os.path.realpath(repo.path)] == len(objects(repo.path, mirrors.env))
 
 
 def test_a_first_incremental_audit_shares_too(mirrors: Mirrors,
@@ -210,9 +207,9 @@ def test_a_first_incremental_audit_shares_too(mirrors: Mirrors,
         alone.update(report)
     first, reads = run(mirrors, monkeypatch, *mirrors.urls, "--state", state, "--jobs", "1")
     assert first == alone
-    later = [str(mirrors.mirror(url).path) for url in mirrors.urls[1:]]
-    assert all(reads[path] <= len(objects(mirrors.mirror(url)) - mirrors.project)
-               for path, url in zip(later, mirrors.urls[1:], strict=True))
+    later = [mirrors.mirror(url) for url in mirrors.urls[1:]]
+    assert all(reads[path] <= len(objects(path, mirrors.env) - mirrors.project)
+               for path in later)
     # The next run reads what is new (nothing) and what was flagged: every key again.
     again, _ = run(mirrors, monkeypatch, *mirrors.urls, "--state", state, "--jobs", "1")
     for url in mirrors.urls:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from hvscan.findings import fingerprint
@@ -189,39 +190,65 @@ def _placed_in_trees(findings: list[Finding], source: HistorySource) -> list[Fin
     """Keys in the names of trees (``path`` the name, ``history.blob`` the tree), placed at the
     earliest commit where each path holds the name: where a commit's change sets a directory
     to the tree, or the tree is a commit's root. One finding per (rule, key, path), which keeps
-    the tree as its ``History.blob``: the object an incremental audit reads again."""
+    the tree as its ``History.blob``: the object an incremental audit reads again. With
+    ``include_unreachable``, a tree no ref reaches is placed so in the commits no ref reaches,
+    labelled unreachable; one that no commit holds (a dangling tree) keeps its findings at the
+    name alone, with the tree."""
     if not findings:
         return []
     trees = {f.history.blob for f in findings if f.history and f.history.blob}
     repo = source.repo.path
     stash = source.stash if source.everything else []
     revs = [ALL_REFS] if source.everything else source.revs
-    # Each tree's places: (commit, directory, position in git log's output: among commits of
-    # one time, a later one is older).
-    where: dict[str, list[tuple[Commit, str, int]]] = defaultdict(list)
-    for change in changes(repo, revs, trees, stdin_revs=stash, topo_order=True,
-                          trees=True):
-        if change.new is not None and change.new in trees:
-            where[change.new].append((change.commit, change.path + "/", change.sequence))
-    for sequence, (commit, tree) in enumerate(root_trees(repo, revs, trees, stash)):
-        where[tree].append((commit, "", sequence))
-    earliest: dict[tuple[str, str, str], Finding] = {}
-    ranks: dict[tuple[str, str, str], tuple[int, int]] = {}
+    where = _tree_places(repo, revs, trees, stash)
+    lost: set[str] = set()
+    if source.options.include_unreachable:
+        lost = trees - source.reachable
+        if lost and source.unreachable_commits:
+            # Only those commits: their ancestors that refs reach hold no lost tree.
+            for tree, places in _tree_places(repo, [], lost, source.unreachable_commits,
+                                             no_walk=True).items():
+                where[tree] += places
+    earliest: dict[tuple[str, str, str, str], Finding] = {}
+    ranks: dict[tuple[str, str, str, str], tuple[float, int]] = {}
     for finding in findings:
-        held_by = finding.history.blob if finding.history else None
-        for commit, directory, sequence in where.get(held_by or "", []):
+        held_by = finding.history.blob if finding.history and finding.history.blob else ""
+        history = (finding.history or History())._replace(unreachable=held_by in lost)
+        places = where.get(held_by, [])
+        if not places and held_by in lost:  # at the tree: its name, with no commit
+            place = (finding.rule_id, finding.secret_sha256, finding.path or "", held_by)
+            ranks[place] = (float("inf"), 0)
+            earliest[place] = finding.replace(history=history)
+        for commit, directory, sequence in places:
             path = directory + (finding.path or "")
-            place = (finding.rule_id, finding.secret_sha256, path)
+            place = (finding.rule_id, finding.secret_sha256, path, "")
             rank = (commit.time, -sequence)
             if place in ranks and ranks[place] <= rank:
                 continue
             ranks[place] = rank
             earliest[place] = finding.replace(
                 path=path, commit=commit.oid, author=commit.author, date=commit.date,
-                fingerprint=fingerprint(finding.rule_id, path, finding.secret_sha256, True))
+                fingerprint=fingerprint(finding.rule_id, path, finding.secret_sha256, True),
+                history=history)
     # In the order of where they arrived, then of their paths: the same whatever order the
     # trees were read in (an incremental audit reads them in another).
     return [earliest[place] for place in sorted(earliest, key=lambda p: (ranks[p], p))]
+
+
+def _tree_places(repo: Path, revs: list[str], trees: set[str], stdin_revs: list[str], *,
+                 no_walk: bool = False) -> dict[str, list[tuple[Commit, str, int]]]:
+    """Each of ``trees``' places in the commits ``revs`` and ``stdin_revs`` reach (with
+    ``no_walk``, in those commits alone): (commit, directory, position in git log's output:
+    among commits of one time, a later one is older)."""
+    where: dict[str, list[tuple[Commit, str, int]]] = defaultdict(list)
+    for change in changes(repo, revs, trees, stdin_revs=stdin_revs, topo_order=not no_walk,
+                          no_walk=no_walk, trees=True):
+        if change.new is not None and change.new in trees:
+            where[change.new].append((change.commit, change.path + "/", change.sequence))
+    for sequence, (commit, tree) in enumerate(root_trees(repo, revs, trees, stdin_revs,
+                                                         no_walk=no_walk)):
+        where[tree].append((commit, "", sequence))
+    return where
 
 
 def _by_blob(items: list[Placed]) -> tuple[dict[str, list[Placed]], list[Placed]]:

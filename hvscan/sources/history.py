@@ -303,8 +303,9 @@ class HistorySource:
         return self.found
 
     def _reachability(self, reachable: ReachableObjects, commits: list[str]) -> None:
-        """Which of the objects handed on refs reach; with include_unreachable, and when a
-        blob handed on is not reached, the commits no ref reaches (where it may sit)."""
+        """Which of the objects handed on refs reach; with include_unreachable, and when an
+        object handed on (a blob, a tree whose names hold a needle) is not reached, the commits
+        no ref reaches (where it may sit)."""
         self.reachable = reachable.subset(self.handed_on) if self.handed_on else set()
         if self.options.include_unreachable and self.handed_on - self.reachable:
             commit_ids = set(commits)

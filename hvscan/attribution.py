@@ -192,8 +192,9 @@ def _placed_in_trees(findings: list[Finding], source: HistorySource) -> list[Fin
     to the tree, or the tree is a commit's root. One finding per (rule, key, path), which keeps
     the tree as its ``History.blob``: the object an incremental audit reads again. With
     ``include_unreachable``, a tree no ref reaches is placed so in the commits no ref reaches,
-    labelled unreachable; one that no commit holds (a dangling tree) keeps its findings at the
-    name alone, with the tree."""
+    labelled unreachable. A tree no commit holds (only a tag reaches it; with
+    ``include_unreachable``, a dangling tree) keeps its findings at the name alone, with the
+    tree, as a blob no commit adds does."""
     if not findings:
         return []
     trees = {f.history.blob for f in findings if f.history and f.history.blob}
@@ -215,7 +216,8 @@ def _placed_in_trees(findings: list[Finding], source: HistorySource) -> list[Fin
         held_by = finding.history.blob if finding.history and finding.history.blob else ""
         history = (finding.history or History())._replace(unreachable=held_by in lost)
         places = where.get(held_by, [])
-        if not places and held_by in lost:  # at the tree: its name, with no commit
+        if not places and (held_by in lost or held_by in source.reachable):
+            # At the tree: its name, with no commit (a tree only a tag reaches, or none).
             place = (finding.rule_id, finding.secret_sha256, finding.path or "", held_by)
             ranks[place] = (float("inf"), 0)
             earliest[place] = finding.replace(history=history)

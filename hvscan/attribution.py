@@ -59,11 +59,16 @@ def attribute(result: ScanResult, source: HistorySource, engine: Engine,
     (read to the end), in history, and record where each key stands (``head``: HEAD's commit,
     None before the first); ``engine`` reads the older versions a range does not hold."""
     options = source.options
-    # A key in a name: a range's source placed it (the commit adding the path, reached by the
-    # range's tip); one in a tree is placed where the tree first appears.
-    named = [f for f in result.findings if f.in_name and f.commit is not None]
-    in_trees = [f for f in result.findings if f.in_name and f.commit is None]
-    blobs, messages = _by_blob([f for f in result.findings if not f.in_name])
+    # A key in a name the source met: a range's source placed it (the commit adding the path,
+    # reached by the range's tip); one in a tree is placed where the tree first appears. One in
+    # an archive member's name is in the blob (or message) holding the archive, as content is.
+    met = [_met_name(f) for f in result.findings]
+    named = [f for f, name in zip(result.findings, met, strict=True)
+             if name and f.commit is not None]
+    in_trees = [f for f, name in zip(result.findings, met, strict=True)
+                if name and f.commit is None]
+    blobs, messages = _by_blob([f for f, name in zip(result.findings, met, strict=True)
+                                if not name])
     blob_notes, message_notes = _by_blob(result.notes)
     located = set(blobs) | set(blob_notes)
     repo = source.repo.path
@@ -107,6 +112,14 @@ def attribute(result: ScanResult, source: HistorySource, engine: Engine,
     # Notes on what is not reported are not counted either.
     result.stats.notes = len(result.notes)
     result.stats.limits_hit = sum(note.limit for note in result.notes)
+
+
+def _met_name(finding: Finding) -> bool:
+    """Whether ``finding`` is in a name the history source met: a path's a range adds, a tree
+    entry's, a ref's (not an archive member's, which the engine found in a blob's content)."""
+    if not finding.in_name or finding.source not in ("history", "ref"):
+        return False
+    return finding.history is None or finding.history.in_tree
 
 
 def _exposure(introductions: _Introductions, removals: dict[str, list[Removal]],
@@ -361,7 +374,8 @@ class _Introductions:
                     continue
                 self.findings.append(finding.replace(
                     path=placed, commit=commit.oid, author=commit.author, date=commit.date,
-                    fingerprint=fingerprint(finding.rule_id, placed, finding.secret_sha256),
+                    fingerprint=fingerprint(finding.rule_id, placed, finding.secret_sha256,
+                                            finding.in_name),
                     history=History(blob=change.new, other_commits=len(commits) - 1,
                                     other_paths=len(paths_per_key[key]) - 1,
                                     unreachable=change.unreachable)))

@@ -6,8 +6,10 @@ column are computed for matches only.
 
 Decoding is part of the engine, so every source gets it: containers (``containers.py``) are
 opened by their magic bytes, and encoded text (``decode.py``) is decoded only around the needles
-the same single prefilter pass found, recursively up to the limits. What could not be looked into
-(a damaged archive, a limit reached) comes back as notes beside the matches.
+the same single prefilter pass found, recursively up to the limits. The names of an archive's
+members are scanned as names (``Match.in_name``), each part of a member's path once per archive,
+only when the prefilter finds a needle in the whole path. What could not be looked into (a
+damaged archive, a limit reached) comes back as notes beside the matches.
 
 The records it returns (``Match``, ``BlobNote``) live in ``hvscan.model``. Whether a key's line
 carries the inline allow marker is read by the ``AllowMarker`` the engine is handed (the
@@ -195,7 +197,12 @@ class _Walk:
 
     def archive(self, data: Buffer, kind: str, chain: tuple[str, ...], member: str | None,
                 depth: int) -> None:
+        # The paths its members' names make, each scanned once (None: a MIME message, whose
+        # parts' names are in its headers, scanned as its text).
+        named: set[str] | None = None if kind == "mime" else set()
         for item in containers.expand(data, kind, self.budget):
+            if named is not None and not isinstance(item, containers.Raw) and item.name:
+                self.names(item.name, (*chain, kind), member, named)
             if isinstance(item, containers.Member):
                 self.out.members += item.name is not None
                 # A .tar.gz (.tar.xz...) is one archive to its users: the tar in a compressed
@@ -209,9 +216,26 @@ class _Walk:
             else:
                 self.text_document(data, item.offset, chain, member, item.end)
 
+    def names(self, name: str, chain: tuple[str, ...], member: str | None,
+              named: set[str]) -> None:
+        """Scan each part of the path of member ``name`` (a damaged or encrypted one's too) as
+        a name, as the sources' names are: ``a/b/c.txt`` names the directories ``a/``,
+        ``a/b/`` and the file ``c.txt``. A path in ``named`` (updated) was scanned already."""
+        if not self.engine.prefilter.hits(name.encode("utf-8", "surrogateescape")):
+            return  # the common case: one prefilter pass over the member's whole path
+        parts = name.split("/")
+        for index, part in enumerate(parts):
+            path = "/".join(parts[:index + 1]) + "/" * (index < len(parts) - 1)
+            if part and path not in named:
+                named.add(path)
+                self.text_document(part.encode("utf-8", "surrogateescape"), 0, chain,
+                                   _join(member, path), in_name=True)
+
     def text_document(self, data: Buffer, offset: int, chain: tuple[str, ...],
-                      member: str | None, end: int | None = None) -> None:
-        """Scan ``data[offset:end]`` as text, in ``data``'s lines and columns."""
+                      member: str | None, end: int | None = None, *,
+                      in_name: bool = False) -> None:
+        """Scan ``data[offset:end]`` as text, in ``data``'s lines and columns (``in_name``:
+        ``data`` is the name of ``member``, not its content)."""
         spots = self.text(data[offset:end] if offset or end is not None else data, chain, 0)
         if not spots:
             return
@@ -231,7 +255,7 @@ class _Walk:
                 line=line, column=column, encoding=">".join(spot.chain) or "plain",
                 placeholder=is_placeholder(spot.rule, spot.body), member=member,
                 allowed=(spot.allowed if spot.allowed is not None
-                         else placer.allowed(start, end)),
+                         else placer.allowed(start, end)), in_name=in_name,
             ))
         found.sort(key=lambda m: (m.start, m.rule.id))
         self.out.matches.extend(found)

@@ -373,12 +373,12 @@ def test_a_name_in_a_dangling_tree_is_reported_at_the_tree(repo: DatedRepo) -> N
     assert run(repo).findings == []
     [finding] = run(repo, include_unreachable=True).findings
     assert (finding.path, finding.commit, finding.in_name, finding.history) == (
-        f"file-{key}.txt", None, True, History(blob=tree, unreachable=True))
+        f"file-{key}.txt", None, True, History(blob=tree, unreachable=True, in_tree=True))
     # A tag on the tree: reached, at the tree still (no commit holds it).
     repo.git("tag", "tree-tag", tree)
     [finding] = run(repo).findings
     assert (finding.path, finding.commit, finding.history) == (
-        f"file-{key}.txt", None, History(blob=tree))
+        f"file-{key}.txt", None, History(blob=tree, in_tree=True))
 
 
 def test_blob_reached_only_through_a_tag_is_reported_without_a_commit(repo: DatedRepo) -> None:

@@ -324,7 +324,8 @@ def _tree_names(oid: str, data: bytes) -> Names:
     def blob(index: int) -> Blob:
         name, is_dir = entries[index]
         return Blob(name, Origin("history", display_path(name) + "/" * is_dir,
-                                 history=History(blob=oid), in_name=True), file=False)
+                                 history=History(blob=oid, in_tree=True), in_name=True),
+                    file=False)
 
     return Names([name for name, _ in entries], blob)
 

@@ -813,6 +813,16 @@ def test_a_member_read_in_part_is_named_once() -> None:
     assert named(cut) == [(key, f"{key}.txt", "tar", 1, 1)]
 
 
+def test_an_encrypted_member_is_named_though_not_read() -> None:
+    key = make_key("live", 67)
+    data = bytearray(make_zip({f"locked-{key}.txt": b"secret"}, zipfile.ZIP_STORED))
+    data[data.index(b"PK\x03\x04") + 6] |= 1  # the "encrypted" flag, local and central
+    data[data.index(b"PK\x01\x02") + 8] |= 1
+    assert named(bytes(data)) == [(key, f"locked-{key}.txt", "zip", 1, 8)]
+    assert notes(bytes(data)) == [(f"locked-{key}.txt", "encrypted member: cannot be scanned",
+                                   False)]
+
+
 def test_a_mime_part_is_named_in_its_headers_scanned_as_text() -> None:
     key = make_key("live", 65)
     mail = make_eml("Hello\n", {f"{key}.txt": b"clean\n"})

@@ -16,18 +16,20 @@ blob's have no path yet (its ``History`` record names the blob). Attribution pla
 
 It also records where each key stands (``hvscan.keys.Exposure``, by key hash): every commit and
 path that introduced it (whatever ``all_occurrences`` says), which paths of HEAD's tree hold
-it (one ``git ls-tree``), the commits of HEAD's history whose change took it out of a path (the
-same ``git log`` pass lists the changes that replace or delete a blob with a key), and the refs
-that reach a commit introducing it (the stash's reflog included): pushed when a remote-tracking
-ref is among them. Which refs, and whether HEAD, reach those commits takes one walk of the
-commit graph for all of them (``githistory.tips_reaching``); after an incremental audit that
-noted what its walk learnt (``HistorySource.reach``), only the commits new since.
+it, in their content or their names (one ``git ls-tree``), the commits of HEAD's history whose
+change took it out of a path (the same ``git log`` pass lists the changes that replace or delete
+a blob with a key), and the refs that reach a commit introducing it (the stash's reflog
+included): pushed when a remote-tracking ref is among them. Which refs, and whether HEAD, reach
+those commits takes one walk of the commit graph for all of them (``githistory.tips_reaching``);
+after an incremental audit that noted what its walk learnt (``HistorySource.reach``), only the
+commits new since.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -133,9 +135,14 @@ def _exposure(introductions: _Introductions, removals: dict[str, list[Removal]],
     repo = source.repo.path
     head_paths: dict[str, set[str]] = defaultdict(set)
     if head is not None:
-        for path, oid in tree_blobs(repo, head).items():
+        held = tree_blobs(repo, head)
+        for path, oid in held.items():
             for finding in introductions.on_blob(oid):
                 head_paths[finding.secret_sha256].add(member_path(path, finding.path) or path)
+        if introductions.names:  # a name HEAD's tree has at its path: HEAD holds the key
+            in_head = held.keys() | _directories(held)
+            for key_hash, paths in introductions.names.items():
+                head_paths[key_hash] |= paths & in_head
     commits = {i.commit for found in every.values() for _, i in found
                if i.commit is not None and not i.unreachable}
     commits |= {removal.commit for listed in removals.values() for removal in listed}
@@ -165,6 +172,17 @@ def _exposure(introductions: _Introductions, removals: dict[str, list[Removal]],
             refs=tuple(sorted(refs)),
             pushed=any(ref.startswith("refs/remotes/") for ref in refs) if known else None)
     return exposure
+
+
+def _directories(paths: Iterable[str]) -> set[str]:
+    """The directories along ``paths``, each ending with ``/`` (as a name's path does)."""
+    directories: set[str] = set()
+    for path in paths:
+        cut = path.rfind("/")
+        while cut > 0 and path[:cut + 1] not in directories:
+            directories.add(path[:cut + 1])
+            cut = path.rfind("/", 0, cut)
+    return directories
 
 
 # The name tips_reaching gives HEAD: it is not a ref, only asked about for removals.
@@ -308,6 +326,8 @@ class _Introductions:
         self._cat_file: CatFile | None = None
         self.placed: set[str] = set()
         self.findings: list[Finding] = []
+        # The paths whose names introduced each key (by key hash), placed in a commit.
+        self.names: dict[str, set[str]] = defaultdict(set)
         # Every introduction of each key, by key hash, with its sort key (oldest first).
         self.every: dict[str, list[tuple[tuple[float, int, str], Introduction]]] = (
             defaultdict(list))
@@ -396,6 +416,8 @@ class _Introductions:
         """A key in a commit or tag message, or in a name: introduced by that commit or tag
         (at the name's path)."""
         unreachable = bool(finding.history and finding.history.unreachable)
+        if finding.source == "history" and finding.commit is not None and finding.path:
+            self.names[finding.secret_sha256].add(finding.path)
         self._introduced(finding, (moment(finding.date), 0, ""), Introduction(
             finding.commit, finding.path, finding.author, finding.date, finding.source,
             unreachable))

@@ -268,15 +268,15 @@ def _walk_since(repo: Path, bits: dict[str, int], starts: list[str],
 
 
 def tree_blobs(repo: Path, commit: str) -> dict[str, str]:
-    """The blobs of ``commit``'s tree, by path (shown as reports show paths)."""
+    """The blobs of ``commit``'s tree (and its submodules' commits, whose names are scanned
+    too), by path (shown as reports show paths)."""
     out = git(repo, "ls-tree", "-r", "-z", "--full-tree", commit)
     blobs: dict[str, str] = {}
     for entry in out.split(b"\0"):
         if entry:
             meta, _, path = entry.partition(b"\t")
-            _mode, kind, oid = meta.decode("ascii").split()
-            if kind == "blob":
-                blobs[display_path(path)] = oid
+            oid = meta.decode("ascii").split()[2]
+            blobs[display_path(path)] = oid  # -r without -t: no tree is listed
     return blobs
 
 

@@ -160,6 +160,29 @@ def test_a_key_in_an_archive_member_name_is_placed_as_the_archive_content_is(
     assert holding.encoded[key] == {blob}
 
 
+@pytest.mark.parametrize("audited", [{}, {"branch": "main"}])
+def test_a_key_in_a_name_head_holds_is_in_head(dated_repo: DatedRepo,
+                                               audited: dict[str, str]) -> None:
+    key = make_key("live", 95)
+    dated_repo.write(f"conf/dir-{key}/a.txt", "clean\n")
+    dated_repo.write(f"top-{key}.txt", "clean\n")
+    dated_repo.commit("names with a key")
+    dated_repo.git("branch", f"feature-{key}")  # its name is no path of HEAD's
+
+    def head(**options: str) -> tuple[bool | None, tuple[str, ...]]:
+        (entry,) = audit(dated_repo.path, Pipeline(ENGINE), HistoryOptions(**options)
+                         ).exposure.values()
+        return entry.in_head, entry.head_paths
+
+    assert head(**audited) == (True, (f"conf/dir-{key}/", f"top-{key}.txt"))
+    dated_repo.git("rm", "-q", f"top-{key}.txt")
+    dated_repo.commit("one name gone")
+    assert head(**audited) == (True, (f"conf/dir-{key}/",))
+    dated_repo.git("rm", "-q", "-r", "conf")
+    dated_repo.commit("all gone")
+    assert head(**audited) == (False, ())
+
+
 def test_a_name_below_the_root_is_placed_however_many_trees_hold_it(
         dated_repo: DatedRepo, monkeypatch: pytest.MonkeyPatch) -> None:
     # Past MAX_FIND_OBJECT_ARGS trees (a directory changed thousands of times), git log is not

@@ -8,8 +8,8 @@ Decoding is part of the engine, so every source gets it: containers (``container
 opened by their magic bytes, and encoded text (``decode.py``) is decoded only around the needles
 the same single prefilter pass found, recursively up to the limits. The names of an archive's
 members are scanned as names (``Match.in_name``), each part of a member's path once per archive,
-only when the prefilter finds a needle in the whole path. What could not be looked into (a
-damaged archive, a limit reached) comes back as notes beside the matches.
+after one prefilter pass over all its members' paths found a needle. What could not be looked
+into (a damaged archive, a limit reached) comes back as notes beside the matches.
 
 The records it returns (``Match``, ``BlobNote``) live in ``hvscan.model``. Whether a key's line
 carries the inline allow marker is read by the ``AllowMarker`` the engine is handed (the
@@ -197,12 +197,10 @@ class _Walk:
 
     def archive(self, data: Buffer, kind: str, chain: tuple[str, ...], member: str | None,
                 depth: int) -> None:
-        # The paths its members' names make, each scanned once (None: a MIME message, whose
-        # parts' names are in its headers, scanned as its text).
-        named: set[str] | None = None if kind == "mime" else set()
+        names: dict[str, None] = {}  # its members' names (a damaged or encrypted one's too)
         for item in containers.expand(data, kind, self.budget):
-            if named is not None and not isinstance(item, containers.Raw) and item.name:
-                self.names(item.name, (*chain, kind), member, named)
+            if not isinstance(item, containers.Raw) and item.name:
+                names[item.name] = None
             if isinstance(item, containers.Member):
                 self.out.members += item.name is not None
                 # A .tar.gz (.tar.xz...) is one archive to its users: the tar in a compressed
@@ -215,21 +213,29 @@ class _Walk:
                           item.informational)
             else:
                 self.text_document(data, item.offset, chain, member, item.end)
+        if names and kind != "mime":  # a MIME part's name is in its headers, scanned as text
+            self.names(list(names), (*chain, kind), member)
 
-    def names(self, name: str, chain: tuple[str, ...], member: str | None,
-              named: set[str]) -> None:
-        """Scan each part of the path of member ``name`` (a damaged or encrypted one's too) as
-        a name, as the sources' names are: ``a/b/c.txt`` names the directories ``a/``,
-        ``a/b/`` and the file ``c.txt``. A path in ``named`` (updated) was scanned already."""
-        if not self.engine.prefilter.hits(name.encode("utf-8", "surrogateescape")):
-            return  # the common case: one prefilter pass over the member's whole path
-        parts = name.split("/")
-        for index, part in enumerate(parts):
-            path = "/".join(parts[:index + 1]) + "/" * (index < len(parts) - 1)
-            if part and path not in named:
-                named.add(path)
-                self.text_document(part.encode("utf-8", "surrogateescape"), 0, chain,
-                                   _join(member, path), in_name=True)
+    def names(self, names: list[str], chain: tuple[str, ...], member: str | None) -> None:
+        """Scan each part of the paths of an archive's members ``names`` as a name, as the
+        sources' names are, each path once: ``a/b/c.txt`` names the directories ``a/``,
+        ``a/b/`` and the file ``c.txt``. One prefilter pass over them all, joined by NUL (no
+        needle holds one), answers the common case: none holds a needle."""
+        prefilter = self.engine.prefilter
+        raw = [name.encode("utf-8", "surrogateescape") for name in names]
+        if not prefilter.hits(b"\0".join(raw)):
+            return
+        named: set[str] = set()
+        for name, encoded in zip(names, raw, strict=True):
+            if not prefilter.hits(encoded):
+                continue
+            parts = name.split("/")
+            for index, part in enumerate(parts):
+                path = "/".join(parts[:index + 1]) + "/" * (index < len(parts) - 1)
+                if part and path not in named:
+                    named.add(path)
+                    self.text_document(part.encode("utf-8", "surrogateescape"), 0, chain,
+                                       _join(member, path), in_name=True)
 
     def text_document(self, data: Buffer, offset: int, chain: tuple[str, ...],
                       member: str | None, end: int | None = None, *,

@@ -197,7 +197,8 @@ class _Walk:
 
     def archive(self, data: Buffer, kind: str, chain: tuple[str, ...], member: str | None,
                 depth: int) -> None:
-        names: dict[str, None] = {}  # its members' names (a damaged or encrypted one's too)
+        # Every name it lists (a damaged or encrypted member's, a directory's, a link's too).
+        names: dict[str, None] = {}
         for item in containers.expand(data, kind, self.budget):
             if not isinstance(item, containers.Raw) and item.name:
                 names[item.name] = None
@@ -211,7 +212,7 @@ class _Walk:
             elif isinstance(item, containers.Problem):
                 self.note(_join(member, item.name), item.message, item.limit,
                           item.informational)
-            else:
+            elif isinstance(item, containers.Raw):
                 self.text_document(data, item.offset, chain, member, item.end)
         if names and kind != "mime":  # a MIME part's name is in its headers, scanned as text
             self.names(list(names), (*chain, kind), member)

@@ -823,6 +823,31 @@ def test_an_encrypted_member_is_named_though_not_read() -> None:
                                    False)]
 
 
+def test_names_with_nothing_read_under_them_are_scanned() -> None:
+    key = make_key("live", 68)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, kind in ((f"empty-{key}", tarfile.DIRTYPE), (f"link-{key}", tarfile.SYMTYPE)):
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = kind, "elsewhere"
+            archive.addfile(info)
+    assert named(buffer.getvalue()) == [(key, f"empty-{key}/", "tar", 1, 7),
+                                        (key, f"link-{key}", "tar", 1, 6)]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.mkdir(f"empty-{key}")
+    assert named(buffer.getvalue()) == [(key, f"empty-{key}/", "zip", 1, 7)]
+    assert named(make_7z({f"void-{key}.txt": b""})) == [(key, f"void-{key}.txt", "7z", 1, 6)]
+
+
+def test_members_a_limit_left_unopened_are_named() -> None:
+    key = make_key("live", 69)
+    archive = make_zip({"a.txt": b"clean\n", f"b-{key}.txt": b"clean\n"})
+    engine = Engine(RULES, Limits(archive_members=1))
+    assert named(archive, engine) == [(key, f"b-{key}.txt", "zip", 1, 3)]
+    assert [limit for *_, limit in notes(archive, engine)] == [True]
+
+
 def test_a_mime_part_is_named_in_its_headers_scanned_as_text() -> None:
     key = make_key("live", 65)
     mail = make_eml("Hello\n", {f"{key}.txt": b"clean\n"})

@@ -220,8 +220,8 @@ class _Walk:
     def names(self, names: list[str], chain: tuple[str, ...], member: str | None) -> None:
         """Scan each part of the paths of an archive's members ``names`` as a name, as the
         sources' names are, each path once: ``a/b/c.txt`` names the directories ``a/``,
-        ``a/b/`` and the file ``c.txt``. One prefilter pass over them all, joined by NUL (no
-        needle holds one), answers the common case: none holds a needle."""
+        ``a/b/`` and the file ``c.txt``. One prefilter pass over them all, joined by NUL,
+        answers the common case (none holds a needle); only then is each looked at alone."""
         prefilter = self.engine.prefilter
         raw = [name.encode("utf-8", "surrogateescape") for name in names]
         if not prefilter.hits(b"\0".join(raw)):

@@ -183,6 +183,18 @@ def test_a_key_in_a_name_head_holds_is_in_head(dated_repo: DatedRepo,
     assert head(**audited) == (False, ())
 
 
+def test_a_submodule_named_with_a_key_in_head_is_in_head(dated_repo: DatedRepo) -> None:
+    key = make_key("live", 96)
+    dated_repo.write("README", "clean\n")
+    base = dated_repo.commit("base")
+    dated_repo.git("update-index", "--add", "--cacheinfo", f"160000,{base},sub-{key}")
+    dated_repo.git("commit", "-q", "-m", "a submodule named with a key")  # no add -A: kept
+    result = audit(dated_repo.path, Pipeline(ENGINE), HistoryOptions())
+    assert [(f.path, f.in_name) for f in result.findings] == [(f"sub-{key}", True)]
+    (entry,) = result.exposure.values()
+    assert (entry.in_head, entry.head_paths) == (True, (f"sub-{key}",))
+
+
 def test_a_name_below_the_root_is_placed_however_many_trees_hold_it(
         dated_repo: DatedRepo, monkeypatch: pytest.MonkeyPatch) -> None:
     # Past MAX_FIND_OBJECT_ARGS trees (a directory changed thousands of times), git log is not

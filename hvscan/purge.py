@@ -99,8 +99,9 @@ class KeyBlobs:
     def __call__(self, result: ScanResult) -> None:
         for finding in result.findings:
             blob = finding.history.blob if finding.history else None
-            # A key in a name is in a tree, which no blob stripping or text replacement reaches.
-            if blob is not None and not finding.in_name:
+            # A key in a tree's names is no blob's: no blob stripping or text replacement reaches
+            # it (one in an archive member's name is the archive's, encoded: stripped).
+            if blob is not None and not (finding.history and finding.history.in_tree):
                 self.holding[finding.secret].add(blob)
                 if finding.encoding != "plain":
                     self.encoded[finding.secret].add(blob)

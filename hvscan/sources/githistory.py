@@ -268,15 +268,15 @@ def _walk_since(repo: Path, bits: dict[str, int], starts: list[str],
 
 
 def tree_blobs(repo: Path, commit: str) -> dict[str, str]:
-    """The blobs of ``commit``'s tree, by path (shown as reports show paths)."""
+    """The blobs of ``commit``'s tree (and its submodules' commits, whose names are scanned
+    too), by path (shown as reports show paths)."""
     out = git(repo, "ls-tree", "-r", "-z", "--full-tree", commit)
     blobs: dict[str, str] = {}
     for entry in out.split(b"\0"):
         if entry:
             meta, _, path = entry.partition(b"\t")
-            _mode, kind, oid = meta.decode("ascii").split()
-            if kind == "blob":
-                blobs[display_path(path)] = oid
+            oid = meta.decode("ascii").split()[2]
+            blobs[display_path(path)] = oid  # -r without -t: no tree is listed
     return blobs
 
 
@@ -589,11 +589,13 @@ def tree_names(data: bytes, id_size: int) -> list[tuple[bytes, bool]]:
 _TREE_ENTRY: dict[int, re.Pattern[bytes]] = {}
 
 
-def root_trees(repo: Path, revs: list[str], trees: set[str],
-               stdin_revs: Iterable[str] = ()) -> list[tuple[Commit, str]]:
-    """The commits of ``revs`` (and ``stdin_revs``) whose root tree is one of ``trees``, each
-    after its descendants (among commits of one time, a later one is older)."""
-    out = git(repo, "log", "--topo-order", f"{_LOG_FORMAT}%x02%T", *revs, "--stdin", "--",
+def root_trees(repo: Path, revs: list[str], trees: set[str], stdin_revs: Iterable[str] = (),
+               *, no_walk: bool = False) -> list[tuple[Commit, str]]:
+    """The commits of ``revs`` (and ``stdin_revs``; with ``no_walk`` those alone, not their
+    ancestors) whose root tree is one of ``trees``, each after its descendants (among commits
+    of one time, a later one is older)."""
+    walk = ["--no-walk=unsorted"] if no_walk else ["--topo-order"]
+    out = git(repo, "log", *walk, f"{_LOG_FORMAT}%x02%T", *revs, "--stdin", "--",
               input="".join(f"{rev}\n" for rev in stdin_revs).encode("ascii"))
     found = []
     for line in out.split(b"\n"):

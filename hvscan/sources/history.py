@@ -321,8 +321,9 @@ class HistorySource:
         return self.found
 
     def _reachability(self, reachable: ReachableObjects, commits: list[str]) -> None:
-        """Which of the objects handed on refs reach; with include_unreachable, and when a
-        blob handed on is not reached, the commits no ref reaches (where it may sit)."""
+        """Which of the objects handed on refs reach; with include_unreachable, and when an
+        object handed on (a blob, a tree whose names hold a needle) is not reached, the commits
+        no ref reaches (where it may sit)."""
         self.reachable = reachable.subset(self.handed_on) if self.handed_on else set()
         if self.options.include_unreachable and self.handed_on - self.reachable:
             commit_ids = set(commits)
@@ -341,7 +342,8 @@ def _tree_names(oid: str, data: bytes) -> Names:
     def blob(index: int) -> Blob:
         name, is_dir = entries[index]
         return Blob(name, Origin("history", display_path(name) + "/" * is_dir,
-                                 history=History(blob=oid), in_name=True), file=False)
+                                 history=History(blob=oid, in_tree=True), in_name=True),
+                    file=False)
 
     return Names([name for name, _ in entries], blob)
 

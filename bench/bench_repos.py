@@ -1,18 +1,30 @@
 """Benchmark: many repositories and shard merging (docs/scale.md).
 
     flock /work/wt/bench.lock python bench/bench_repos.py            # 40 repositories, --jobs 2
-    flock /work/wt/bench.lock python bench/bench_repos.py --repos 10 --merge-reports 20
+    flock /work/wt/bench.lock python bench/bench_repos.py --forms urls --repos 10 \
+        --merge-reports 20
     flock /work/wt/bench.lock python bench/bench_repos.py --skip-repos   # the merge only
 
 1. ``--repos`` bare clones (hard-linked, under different names) of real projects: flask's
-   mirror in /work/.mirror and hvscan's own repository, alternately. Each is audited alone
-   (``hvscan git REPO``, one after the other: the sum of their wall times), then all at once
-   (``hvscan git --repos-file LIST --jobs J``). Target: the many-repository run within 1.2x of
-   the sum / J. While it runs, the memory of hvscan's own processes (the command and its worker
-   processes, git's children not counted) is sampled every 20 ms from /proc and summed: its
-   peak is shown (target: under 200 MB). Each process counts its proportional set size (Pss:
-   pages shared with the others, as the workers share the command's copy-on-write, count once
-   in the sum); the peak summed resident set (Rss, shared pages counted in each) is shown too.
+   mirror in /work/.mirror and hvscan's own repository, alternately, measured in two forms
+   (``--forms``, both by default):
+
+   - ``urls``, an organisation's audit: each clone given as a ``file://`` URL, mirrored into
+     a clone directory under ``--work`` by a first run that is not timed; every timed run
+     fetches its mirrors again, as a real run does. Audits of mirrors share the objects they
+     screened clean (hvscan/shared.py): the many-repository run reads each project's objects
+     about once per worker.
+   - ``local``: each clone given as a path. No sharing: a local repository's objects may not
+     match their ids (docs/security.md).
+
+   Each is audited alone (``hvscan git REPO``, one after the other: the sum of their wall
+   times), then all at once (``hvscan git --repos-file LIST --jobs J``). Target: the
+   many-repository run within 1.2x of the sum / J. While it runs, the memory of hvscan's own
+   processes (the command and its worker processes, git's children not counted) is sampled
+   every 20 ms from /proc and summed: its peak is shown (target: under 200 MB). Each process
+   counts its proportional set size (Pss: pages shared with the others, as the workers share
+   the command's copy-on-write, count once in the sum); the peak summed resident set (Rss,
+   shared pages counted in each) is shown too.
 2. ``--merge-reports`` JSON shard reports of ``--findings`` findings each (generated: 10
    repositories a report, keys shared across reports; written as a shard run writes its
    report, indented) joined with ``hvscan merge --format json``. Target: under 2 s.
@@ -103,21 +115,28 @@ def _pss(pid: int) -> int:
                  if line.startswith("Pss:")), 0)
 
 
-def many_repositories(count: int, jobs: int, work: Path) -> None:
+def many_repositories(count: int, jobs: int, work: Path, form: str) -> None:
     repos = make_repos(count, work)
+    names = [f"file://{repo}" for repo in repos] if form == "urls" else [str(r) for r in repos]
+    clones = ["--clone-dir", str(work / "clones")] if form == "urls" else []
+    listing = work / f"repos-{form}.txt"
+    listing.write_text("".join(f"{name}\n" for name in names))
+    if form == "urls":  # not timed: the mirrors are made
+        warm = subprocess.run([*HVSCAN, "git", "--repos-file", str(listing), *clones, "--jobs",
+                               str(jobs), "--format", "json", "-o", os.devnull],
+                              capture_output=True, check=False)
+        assert warm.returncode in (0, 1), warm.stderr
     single = single_cpu = 0.0
-    for repo in repos:
-        run = timed([*HVSCAN, "git", str(repo), "--format", "json", "-o", os.devnull])
+    for name in names:
+        run = timed([*HVSCAN, "git", name, *clones, "--format", "json", "-o", os.devnull])
         assert run.done.returncode in (0, 1), run.done.stderr
         single += run.wall
         single_cpu += run.cpu
-    listing = work / "repos.txt"
-    listing.write_text("".join(f"{repo}\n" for repo in repos))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    process = subprocess.Popen([*HVSCAN, "git", "--repos-file", str(listing), "--jobs",
-                                str(jobs), "--format", "json", "-o", str(work / "all.json")],
-                               stderr=subprocess.PIPE)
+    process = subprocess.Popen([*HVSCAN, "git", "--repos-file", str(listing), *clones,
+                                "--jobs", str(jobs), "--format", "json", "-o",
+                                str(work / f"all-{form}.json")], stderr=subprocess.PIPE)
     sampler = Sampler(process.pid)
     sampler.start()
     _, stderr = process.communicate()
@@ -128,7 +147,8 @@ def many_repositories(count: int, jobs: int, work: Path) -> None:
     sampler.join()
     assert process.returncode in (0, 1), stderr
     ideal = single / jobs
-    print(f"{count} repositories, --jobs {jobs}: many-repository run {wall:.1f} s; "
+    print(f"{count} repositories as {'file:// URLs' if form == 'urls' else 'local paths'}, "
+          f"--jobs {jobs}: many-repository run {wall:.1f} s; "
           f"sum of single audits {single:.1f} s, / {jobs} = {ideal:.1f} s; "
           f"ratio {wall / ideal:.2f} (target <= 1.2)")
     print(f"CPU time (hvscan and git): many-repository run {cpu:.1f} s, single audits "
@@ -206,12 +226,15 @@ def main() -> None:
     parser.add_argument("--findings", type=int, default=1000)
     parser.add_argument("--work", type=Path,
                         default=Path(tempfile.gettempdir()) / "hvscan-bench-repos")
+    parser.add_argument("--forms", choices=("both", "urls", "local"), default="both",
+                        help="the repositories as file:// URLs (mirrored), as local paths, or both")
     parser.add_argument("--skip-repos", action="store_true")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     print(f"load average before: {loadavg()}")
     if not args.skip_repos:
-        many_repositories(args.repos, args.jobs, args.work)
+        for form in ("urls", "local") if args.forms == "both" else (args.forms,):
+            many_repositories(args.repos, args.jobs, args.work, form)
     merging(args.merge_reports, args.findings, args.work)
     print(f"load average after: {loadavg()}")
 

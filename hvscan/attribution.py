@@ -16,18 +16,21 @@ blob's have no path yet (its ``History`` record names the blob). Attribution pla
 
 It also records where each key stands (``hvscan.keys.Exposure``, by key hash): every commit and
 path that introduced it (whatever ``all_occurrences`` says), which paths of HEAD's tree hold
-it (one ``git ls-tree``), the commits of HEAD's history whose change took it out of a path (the
-same ``git log`` pass lists the changes that replace or delete a blob with a key), and the refs
-that reach a commit introducing it (the stash's reflog included): pushed when a remote-tracking
-ref is among them. Which refs, and whether HEAD, reach those commits takes one walk of the
-commit graph for all of them (``githistory.tips_reaching``); after an incremental audit that
-noted what its walk learnt (``HistorySource.reach``), only the commits new since.
+it, in their content or their names (one ``git ls-tree``), the commits of HEAD's history whose
+change took it out of a path (the same ``git log`` pass lists the changes that replace or delete
+a blob with a key), and the refs that reach a commit introducing it (the stash's reflog
+included): pushed when a remote-tracking ref is among them. Which refs, and whether HEAD, reach
+those commits takes one walk of the commit graph for all of them (``githistory.tips_reaching``);
+after an incremental audit that noted what its walk learnt (``HistorySource.reach``), only the
+commits new since.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from hvscan.findings import fingerprint
@@ -58,11 +61,16 @@ def attribute(result: ScanResult, source: HistorySource, engine: Engine,
     (read to the end), in history, and record where each key stands (``head``: HEAD's commit,
     None before the first); ``engine`` reads the older versions a range does not hold."""
     options = source.options
-    # A key in a name: a range's source placed it (the commit adding the path, reached by the
-    # range's tip); one in a tree is placed where the tree first appears.
-    named = [f for f in result.findings if f.in_name and f.commit is not None]
-    in_trees = [f for f in result.findings if f.in_name and f.commit is None]
-    blobs, messages = _by_blob([f for f in result.findings if not f.in_name])
+    # A key in a name the source met: a range's source placed it (the commit adding the path,
+    # reached by the range's tip); one in a tree is placed where the tree first appears. One in
+    # an archive member's name is in the blob (or message) holding the archive, as content is.
+    met = [_met_name(f) for f in result.findings]
+    named = [f for f, name in zip(result.findings, met, strict=True)
+             if name and f.commit is not None]
+    in_trees = [f for f, name in zip(result.findings, met, strict=True)
+                if name and f.commit is None]
+    blobs, messages = _by_blob([f for f, name in zip(result.findings, met, strict=True)
+                                if not name])
     blob_notes, message_notes = _by_blob(result.notes)
     located = set(blobs) | set(blob_notes)
     repo = source.repo.path
@@ -108,6 +116,14 @@ def attribute(result: ScanResult, source: HistorySource, engine: Engine,
     result.stats.limits_hit = sum(note.limit for note in result.notes)
 
 
+def _met_name(finding: Finding) -> bool:
+    """Whether ``finding`` is in a name the history source met: a path's a range adds, a tree
+    entry's, a ref's (not an archive member's, which the engine found in a blob's content)."""
+    if not finding.in_name or finding.source not in ("history", "ref"):
+        return False
+    return finding.history is None or finding.history.in_tree
+
+
 def _exposure(introductions: _Introductions, removals: dict[str, list[Removal]],
               head: str | None, source: HistorySource) -> dict[str, Exposure]:
     """Where each key stands, by key hash, from its introductions and removals: HEAD's paths
@@ -119,9 +135,14 @@ def _exposure(introductions: _Introductions, removals: dict[str, list[Removal]],
     repo = source.repo.path
     head_paths: dict[str, set[str]] = defaultdict(set)
     if head is not None:
-        for path, oid in tree_blobs(repo, head).items():
+        held = tree_blobs(repo, head)
+        for path, oid in held.items():
             for finding in introductions.on_blob(oid):
                 head_paths[finding.secret_sha256].add(member_path(path, finding.path) or path)
+        if introductions.names:  # a name HEAD's tree has at its path: HEAD holds the key
+            in_head = held.keys() | _directories(held)
+            for key_hash, paths in introductions.names.items():
+                head_paths[key_hash] |= paths & in_head
     commits = {i.commit for found in every.values() for _, i in found
                if i.commit is not None and not i.unreachable}
     commits |= {removal.commit for listed in removals.values() for removal in listed}
@@ -151,6 +172,17 @@ def _exposure(introductions: _Introductions, removals: dict[str, list[Removal]],
             refs=tuple(sorted(refs)),
             pushed=any(ref.startswith("refs/remotes/") for ref in refs) if known else None)
     return exposure
+
+
+def _directories(paths: Iterable[str]) -> set[str]:
+    """The directories along ``paths``, each ending with ``/`` (as a name's path does)."""
+    directories: set[str] = set()
+    for path in paths:
+        cut = path.rfind("/")
+        while cut > 0 and path[:cut + 1] not in directories:
+            directories.add(path[:cut + 1])
+            cut = path.rfind("/", 0, cut)
+    return directories
 
 
 # The name tips_reaching gives HEAD: it is not a ref, only asked about for removals.
@@ -189,39 +221,67 @@ def _placed_in_trees(findings: list[Finding], source: HistorySource) -> list[Fin
     """Keys in the names of trees (``path`` the name, ``history.blob`` the tree), placed at the
     earliest commit where each path holds the name: where a commit's change sets a directory
     to the tree, or the tree is a commit's root. One finding per (rule, key, path), which keeps
-    the tree as its ``History.blob``: the object an incremental audit reads again."""
+    the tree as its ``History.blob``: the object an incremental audit reads again. With
+    ``include_unreachable``, a tree no ref reaches is placed so in the commits no ref reaches,
+    labelled unreachable. A tree no commit holds (only a tag reaches it; with
+    ``include_unreachable``, a dangling tree) keeps its findings at the name alone, with the
+    tree, as a blob no commit adds does."""
     if not findings:
         return []
     trees = {f.history.blob for f in findings if f.history and f.history.blob}
     repo = source.repo.path
     stash = source.stash if source.everything else []
     revs = [ALL_REFS] if source.everything else source.revs
-    # Each tree's places: (commit, directory, position in git log's output: among commits of
-    # one time, a later one is older).
-    where: dict[str, list[tuple[Commit, str, int]]] = defaultdict(list)
-    for change in changes(repo, revs, trees, stdin_revs=stash, topo_order=True,
-                          trees=True):
-        if change.new is not None and change.new in trees:
-            where[change.new].append((change.commit, change.path + "/", change.sequence))
-    for sequence, (commit, tree) in enumerate(root_trees(repo, revs, trees, stash)):
-        where[tree].append((commit, "", sequence))
-    earliest: dict[tuple[str, str, str], Finding] = {}
-    ranks: dict[tuple[str, str, str], tuple[int, int]] = {}
+    where = _tree_places(repo, revs, trees, stash)
+    lost: set[str] = set()
+    if source.options.include_unreachable:
+        lost = trees - source.reachable
+        if lost and source.unreachable_commits:
+            # Only those commits: their ancestors that refs reach hold no lost tree.
+            for tree, places in _tree_places(repo, [], lost, source.unreachable_commits,
+                                             no_walk=True).items():
+                where[tree] += places
+    earliest: dict[tuple[str, str, str, str], Finding] = {}
+    ranks: dict[tuple[str, str, str, str], tuple[float, int]] = {}
     for finding in findings:
-        held_by = finding.history.blob if finding.history else None
-        for commit, directory, sequence in where.get(held_by or "", []):
+        held_by = finding.history.blob if finding.history and finding.history.blob else ""
+        history = (finding.history or History())._replace(unreachable=held_by in lost)
+        places = where.get(held_by, [])
+        if not places and (held_by in lost or held_by in source.reachable):
+            # At the tree: its name, with no commit (a tree only a tag reaches, or none).
+            place = (finding.rule_id, finding.secret_sha256, finding.path or "", held_by)
+            ranks[place] = (float("inf"), 0)
+            earliest[place] = finding.replace(history=history)
+        for commit, directory, sequence in places:
             path = directory + (finding.path or "")
-            place = (finding.rule_id, finding.secret_sha256, path)
+            place = (finding.rule_id, finding.secret_sha256, path, "")
             rank = (commit.time, -sequence)
             if place in ranks and ranks[place] <= rank:
                 continue
             ranks[place] = rank
             earliest[place] = finding.replace(
                 path=path, commit=commit.oid, author=commit.author, date=commit.date,
-                fingerprint=fingerprint(finding.rule_id, path, finding.secret_sha256, True))
+                fingerprint=fingerprint(finding.rule_id, path, finding.secret_sha256, True),
+                history=history)
     # In the order of where they arrived, then of their paths: the same whatever order the
     # trees were read in (an incremental audit reads them in another).
     return [earliest[place] for place in sorted(earliest, key=lambda p: (ranks[p], p))]
+
+
+def _tree_places(repo: Path, revs: list[str], trees: set[str], stdin_revs: list[str], *,
+                 no_walk: bool = False) -> dict[str, list[tuple[Commit, str, int]]]:
+    """Each of ``trees``' places in the commits ``revs`` and ``stdin_revs`` reach (with
+    ``no_walk``, in those commits alone): (commit, directory, position in git log's output:
+    among commits of one time, a later one is older)."""
+    where: dict[str, list[tuple[Commit, str, int]]] = defaultdict(list)
+    for change in changes(repo, revs, trees, stdin_revs=stdin_revs, topo_order=not no_walk,
+                          no_walk=no_walk, trees=True):
+        if change.new is not None and change.new in trees:
+            where[change.new].append((change.commit, change.path + "/", change.sequence))
+    for sequence, (commit, tree) in enumerate(root_trees(repo, revs, trees, stdin_revs,
+                                                         no_walk=no_walk)):
+        where[tree].append((commit, "", sequence))
+    return where
 
 
 def _by_blob(items: list[Placed]) -> tuple[dict[str, list[Placed]], list[Placed]]:
@@ -266,6 +326,8 @@ class _Introductions:
         self._cat_file: CatFile | None = None
         self.placed: set[str] = set()
         self.findings: list[Finding] = []
+        # The paths whose names introduced each key (by key hash), placed in a commit.
+        self.names: dict[str, set[str]] = defaultdict(set)
         # Every introduction of each key, by key hash, with its sort key (oldest first).
         self.every: dict[str, list[tuple[tuple[float, int, str], Introduction]]] = (
             defaultdict(list))
@@ -332,7 +394,8 @@ class _Introductions:
                     continue
                 self.findings.append(finding.replace(
                     path=placed, commit=commit.oid, author=commit.author, date=commit.date,
-                    fingerprint=fingerprint(finding.rule_id, placed, finding.secret_sha256),
+                    fingerprint=fingerprint(finding.rule_id, placed, finding.secret_sha256,
+                                            finding.in_name),
                     history=History(blob=change.new, other_commits=len(commits) - 1,
                                     other_paths=len(paths_per_key[key]) - 1,
                                     unreachable=change.unreachable)))
@@ -353,6 +416,8 @@ class _Introductions:
         """A key in a commit or tag message, or in a name: introduced by that commit or tag
         (at the name's path)."""
         unreachable = bool(finding.history and finding.history.unreachable)
+        if finding.source == "history" and finding.commit is not None and finding.path:
+            self.names[finding.secret_sha256].add(finding.path)
         self._introduced(finding, (moment(finding.date), 0, ""), Introduction(
             finding.commit, finding.path, finding.author, finding.date, finding.source,
             unreachable))

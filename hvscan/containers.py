@@ -162,6 +162,14 @@ class Problem(NamedTuple):
     informational: bool = False
 
 
+class Entry(NamedTuple):
+    """A name the archive lists with no content read under it here: a directory, a link or
+    another special entry, a member a limit kept from being opened, an empty 7z member. The
+    engine scans every listed name (a member's too) as a name."""
+
+    name: str
+
+
 class Raw(NamedTuple):
     """The container's own bytes from ``offset`` to ``end`` (None: to the end of the container)
     are not accounted for by its structure, or could not be read as a container: they are to be
@@ -171,7 +179,7 @@ class Raw(NamedTuple):
     end: int | None = None
 
 
-Item = Member | Problem | Raw
+Item = Member | Problem | Entry | Raw
 
 
 def expand(data: Buffer, container: str, budget: Budget) -> Iterator[Item]:
@@ -426,14 +434,17 @@ def _zip(data: Buffer, budget: Budget) -> Iterator[Item]:
         archive = zipfile.ZipFile(_file(data))
         listed = archive.infolist()
         members = [info for info in listed if not info.is_dir()]
+        directories = [Entry(info.filename) for info in listed if info.is_dir()]
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
         yield Problem(None, f"damaged zip archive ({exc}): members read from their local "
                       "headers, the rest scanned as raw bytes")
         yield from _unlisted(data, [], budget)
         return
+    yield from directories
     for index, info in enumerate(members):
         if reason := budget.exhausted():
             yield _not_opened(f"{len(members) - index} more", reason)
+            yield from (Entry(left.filename) for left in members[index:])
             return
         budget.members_left -= 1
         if info.flag_bits & 0x1:
@@ -624,6 +635,8 @@ def _tar(data: Buffer, budget: Budget) -> Iterator[Item]:
             return
         # tarfile reads a member of a type it does not know as a regular file, as tar does.
         if not (info.isreg() or info.type not in tarfile.SUPPORTED_TYPES):
+            # A directory (its path ending with "/", as zip's), a link, a device: only a name.
+            yield Entry(info.name + "/" * info.isdir())
             continue
         count += 1
         if reason := budget.exhausted():
@@ -810,6 +823,9 @@ def _seven_zip(data: bytes, budget: Budget) -> Iterator[Item]:
             for index, info in enumerate(archive.files):
                 factory.names[str(index)] = info.filename
                 info._file_info["filename"] = str(index)
+            # Every name it lists, whatever is extracted (directories, empty files, those after
+            # a limit).
+            yield from (Entry(name) for name in factory.names.values())
             archive.extract(factory=factory)
     except _SevenZipStopped as stop:
         if stop.produced is None:

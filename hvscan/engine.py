@@ -6,8 +6,10 @@ column are computed for matches only.
 
 Decoding is part of the engine, so every source gets it: containers (``containers.py``) are
 opened by their magic bytes, and encoded text (``decode.py``) is decoded only around the needles
-the same single prefilter pass found, recursively up to the limits. What could not be looked into
-(a damaged archive, a limit reached) comes back as notes beside the matches.
+the same single prefilter pass found, recursively up to the limits. The names of an archive's
+members are scanned as names (``Match.in_name``), each part of a member's path once per archive,
+after one prefilter pass over all its members' paths found a needle. What could not be looked
+into (a damaged archive, a limit reached) comes back as notes beside the matches.
 
 The records it returns (``Match``, ``BlobNote``) live in ``hvscan.model``. Whether a key's line
 carries the inline allow marker is read by the ``AllowMarker`` the engine is handed (the
@@ -195,7 +197,11 @@ class _Walk:
 
     def archive(self, data: Buffer, kind: str, chain: tuple[str, ...], member: str | None,
                 depth: int) -> None:
+        # Every name it lists (a damaged or encrypted member's, a directory's, a link's too).
+        names: dict[str, None] = {}
         for item in containers.expand(data, kind, self.budget):
+            if not isinstance(item, containers.Raw) and item.name:
+                names[item.name] = None
             if isinstance(item, containers.Member):
                 self.out.members += item.name is not None
                 # A .tar.gz (.tar.xz...) is one archive to its users: the tar in a compressed
@@ -206,12 +212,37 @@ class _Walk:
             elif isinstance(item, containers.Problem):
                 self.note(_join(member, item.name), item.message, item.limit,
                           item.informational)
-            else:
+            elif isinstance(item, containers.Raw):
                 self.text_document(data, item.offset, chain, member, item.end)
+        if names and kind != "mime":  # a MIME part's name is in its headers, scanned as text
+            self.names(list(names), (*chain, kind), member)
+
+    def names(self, names: list[str], chain: tuple[str, ...], member: str | None) -> None:
+        """Scan each part of the paths of an archive's members ``names`` as a name, as the
+        sources' names are, each path once: ``a/b/c.txt`` names the directories ``a/``,
+        ``a/b/`` and the file ``c.txt``. One prefilter pass over them all, joined by NUL,
+        answers the common case (none holds a needle); only then is each looked at alone."""
+        prefilter = self.engine.prefilter
+        raw = [name.encode("utf-8", "surrogateescape") for name in names]
+        if not prefilter.hits(b"\0".join(raw)):
+            return
+        named: set[str] = set()
+        for name, encoded in zip(names, raw, strict=True):
+            if not prefilter.hits(encoded):
+                continue
+            parts = name.split("/")
+            for index, part in enumerate(parts):
+                path = "/".join(parts[:index + 1]) + "/" * (index < len(parts) - 1)
+                if part and path not in named:
+                    named.add(path)
+                    self.text_document(part.encode("utf-8", "surrogateescape"), 0, chain,
+                                       _join(member, path), in_name=True)
 
     def text_document(self, data: Buffer, offset: int, chain: tuple[str, ...],
-                      member: str | None, end: int | None = None) -> None:
-        """Scan ``data[offset:end]`` as text, in ``data``'s lines and columns."""
+                      member: str | None, end: int | None = None, *,
+                      in_name: bool = False) -> None:
+        """Scan ``data[offset:end]`` as text, in ``data``'s lines and columns (``in_name``:
+        ``data`` is the name of ``member``, not its content)."""
         spots = self.text(data[offset:end] if offset or end is not None else data, chain, 0)
         if not spots:
             return
@@ -231,7 +262,7 @@ class _Walk:
                 line=line, column=column, encoding=">".join(spot.chain) or "plain",
                 placeholder=is_placeholder(spot.rule, spot.body), member=member,
                 allowed=(spot.allowed if spot.allowed is not None
-                         else placer.allowed(start, end)),
+                         else placer.allowed(start, end)), in_name=in_name,
             ))
         found.sort(key=lambda m: (m.start, m.rule.id))
         self.out.matches.extend(found)

@@ -37,6 +37,7 @@ def fingerprint(rule_id: str, path: str | None, key_hash: str, in_name: bool = F
 def make_finding(match: Match, origin: Origin) -> Finding:
     key_hash = secret_sha256(match.secret)
     path = member_path(origin.path, match.member)
+    in_name = origin.in_name or match.in_name
     return Finding(
         rule_id=match.rule.id,
         description=match.rule.description,
@@ -49,7 +50,7 @@ def make_finding(match: Match, origin: Origin) -> Finding:
         encoding=match.encoding,
         secret_redacted=redact(match.secret, match.body),
         secret_sha256=key_hash,
-        fingerprint=fingerprint(match.rule.id, path, key_hash, origin.in_name),
+        fingerprint=fingerprint(match.rule.id, path, key_hash, in_name),
         remediation=match.rule.remediation,
         secret=match.secret,
         commit=origin.commit,
@@ -57,5 +58,5 @@ def make_finding(match: Match, origin: Origin) -> Finding:
         date=origin.date,
         history=origin.history,
         suppression="inline" if match.allowed else None,
-        in_name=origin.in_name,
+        in_name=in_name,
     )

@@ -26,21 +26,46 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from hvscan.scan import Pipeline, ScanResult
+    from hvscan.shared import SharedObjects
 
 
 def audit(path: Path, pipeline: Pipeline, options: HistoryOptions,
           progress: ProgressFactory | None = None,
-          scanned: Callable[[ScanResult], None] | None = None) -> ScanResult:
+          scanned: Callable[[ScanResult], None] | None = None,
+          shared: SharedObjects | None = None) -> ScanResult:
     """Audit the history of the repository at ``path``. GitError for anything git refuses.
     ``scanned`` sees the result before attribution, when each finding on a blob is still one
     per blob holding the key (attribution keeps only the blobs that introduced it): the purge
-    plan needs every blob a key is hidden in."""
-    source = HistorySource(path, options, progress)
+    plan needs every blob a key is hidden in. ``shared``: the objects earlier audits of
+    verified mirrors screened clean, not read again, and where this audit's are added (only
+    for a mirror hvscan fetched: ``hvscan/shared.py``)."""
+    source, screen = sharing_source(path, pipeline, options, progress, shared)
     result = pipeline.run(source.events(pipeline.screen()))
     if scanned is not None:
         scanned(result)
     place(path, source, result, pipeline)
+    share(source, result, shared, screen)
     return result
+
+
+def sharing_source(path: Path, pipeline: Pipeline, options: HistoryOptions,
+                   progress: ProgressFactory | None,
+                   shared: SharedObjects | None) -> tuple[HistorySource, str]:
+    """The history source of ``path``, leaving out what ``shared`` holds for the pipeline's
+    screen; and that screen's key ("" without ``shared``)."""
+    if shared is None:
+        return HistorySource(path, options, progress), ""
+    from hvscan.shared import screen_key
+
+    screen = screen_key(pipeline.engine, options.max_file_size)
+    return HistorySource(path, options, progress, shared.clean(screen)), screen
+
+
+def share(source: HistorySource, result: ScanResult, shared: SharedObjects | None,
+          screen: str) -> None:
+    """Add to ``shared`` what ``source``'s screen dropped, if the audit ended without error."""
+    if shared is not None and source.dropped is not None and not result.errors:
+        shared.publish(screen, source.dropped)
 
 
 def place(path: Path, source: HistorySource, result: ScanResult, pipeline: Pipeline) -> None:

@@ -26,22 +26,26 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from hvscan.history import place
+from hvscan.history import place, share, sharing_source
 from hvscan.sources import Failed
-from hvscan.sources.history import HistoryOptions, HistorySource, ProgressFactory
+from hvscan.sources.history import HistoryOptions, ProgressFactory
 from hvscan.state import NotRecorded, Store, fingerprint, flagged_objects
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from hvscan.scan import Pipeline, ScanResult
+    from hvscan.shared import SharedObjects
 
 
 def audit(path: Path, pipeline: Pipeline, options: HistoryOptions, state: Path,
-          progress: ProgressFactory | None = None) -> ScanResult:
+          progress: ProgressFactory | None = None,
+          shared: SharedObjects | None = None) -> ScanResult:
     """Audit the history of the repository at ``path`` with the state file ``state``. GitError
-    for anything git refuses, StateError for a state file that cannot be used."""
-    source = HistorySource(path, options, progress)
+    for anything git refuses, StateError for a state file that cannot be used. ``shared`` as
+    for ``history.audit``: a whole read leaves out what it holds; a read of what is new since
+    the last audit adds to it, and leaves nothing out."""
+    source, screen = sharing_source(path, pipeline, options, progress, shared)
     if not source.everything or options.include_unreachable:
         raise ValueError("incremental audits read the whole history, reachable objects only")
     repository = os.path.realpath(source.repo.git_dir)
@@ -52,6 +56,8 @@ def audit(path: Path, pipeline: Pipeline, options: HistoryOptions, state: Path,
         result = pipeline.run(source.events(pipeline.screen()))
         flagged = flagged_objects(result.findings, result.notes, source.reachable)
         place(path, source, result, pipeline)
+        # Before the record: what the read screened clean is so whether or not it is saved.
+        share(source, result, shared, screen)
         if not result.errors:
             try:
                 store.record(repository, mark, source.tips, flagged, source.found,

@@ -11,7 +11,9 @@ the findings and notes reports show. The bottom floor: it imports nothing of hvs
 
 A key in a file's or directory's name rather than in its content has the file's path (a
 directory's with a trailing ``/``) and ``in_name`` set, on its ``Origin`` and its ``Finding``:
-one marker, which every report format shows (docs/report-format.md, "Keys in names").
+one marker, which every report format shows (docs/report-format.md, "Keys in names"). A key in
+an archive member's name is the engine's find: ``in_name`` on its ``Match``, and the finding's
+path the member's (``outer.zip!conf/NAME``).
 
 Records that never change are ``NamedTuple``s and ``Finding`` is a plain class, not a
 dataclass: every run defines them, and a dataclass costs every start-up the import of
@@ -67,7 +69,9 @@ class History(NamedTuple):
     """What a history audit knows about a finding beyond its commit: ``blob`` holding the key,
     how many ``other_commits`` introduced the same key at the same path and at how many
     ``other_paths`` it was introduced, whether no ref reaches it (``unreachable``), and for a
-    key in a tag's message the tag's name and object. None: not known for this finding."""
+    key in a tag's message the tag's name and object. None: not known for this finding.
+    ``in_tree`` (never reported): ``blob`` is the tree whose entry's name holds the key, not a
+    blob (a key in an archive member's name is in the blob holding the archive)."""
 
     blob: str | None = None
     other_commits: int | None = None
@@ -75,6 +79,7 @@ class History(NamedTuple):
     unreachable: bool = False
     tag: str | None = None
     tag_object: str | None = None
+    in_tree: bool = False
 
     def reported(self) -> dict[str, Any]:
         """The fields reports add to the finding's (docs/report-format.md), in their order."""
@@ -128,6 +133,9 @@ class Match(NamedTuple):
     # handed, hvscan.suppress.InlineAllow): read where the bytes are, so every source gets it,
     # including those that keep only matches.
     allowed: bool = False
+    # The key is in the name of ``member`` (its last part; a directory's ends with ``/``), not
+    # in its content: ``line`` and ``column`` count in that name.
+    in_name: bool = False
 
 
 class BlobNote(NamedTuple):

@@ -106,8 +106,9 @@ class KeyBlobs:
     def __call__(self, result: ScanResult) -> None:
         for finding in result.findings:
             blob = finding.history.blob if finding.history else None
-            # A key in a name is in a tree, which no blob stripping or text replacement reaches.
-            if blob is not None and not finding.in_name:
+            # A key in a tree's names is no blob's: no blob stripping or text replacement reaches
+            # it (one in an archive member's name is the archive's, encoded: stripped).
+            if blob is not None and not (finding.history and finding.history.in_tree):
                 self.holding[finding.secret].add(blob)
                 if finding.encoding != "plain":
                     self.encoded[finding.secret].add(blob)
@@ -179,7 +180,9 @@ def _place(finding: Finding, show: Callable[[str], str]) -> Place:
         where = show(finding.path)
     else:
         where = f"blob {history.blob if history else '?'}"
-    name = ("ref" if finding.source == "ref" else "path") if finding.in_name else None
+    # A name inside a blob (an archive member's) is that blob's content: stripped whole.
+    in_blob = bool(history and history.blob and not history.in_tree)
+    name = None if not finding.in_name or in_blob else "ref" if finding.source == "ref" else "path"
     return Place(commit, where, bool(history and history.unreachable), finding.encoding,
                  finding.source in ("commit-message", "tag-message"), name)
 

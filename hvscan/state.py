@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from hvscan import __version__
 from hvscan.attribution import message_oid
 from hvscan.keys import utc_now
+from hvscan.shared import screen_key
 from hvscan.shown import redact_keys
 from hvscan.sources.delta import Since
 from hvscan.sources.githistory import Commit, CommitChange, Reach
@@ -157,11 +158,9 @@ def code_digest() -> str:
 
 
 def fingerprint(engine: Engine, max_file_size: int | None) -> str:
-    """What decides what an object gives: hvscan's version and code, the rules (where a rule
-    file lies is not part of it), the engine's limits and the size limit."""
-    material = repr((__version__, code_digest(),
-                     [rule._replace(origin="") for rule in engine.rules],
-                     tuple(engine.limits), max_file_size))
+    """What decides what an object gives: hvscan's version and code, and ``shared.screen_key``
+    (the rules, where a rule file lies not part of it, the engine's limits and the size limit)."""
+    material = repr((__version__, code_digest(), screen_key(engine, max_file_size)))
     return hashlib.sha256(material.encode("utf-8", "surrogateescape")).hexdigest()
 
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import os
 import shutil
 import stat
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -331,9 +333,14 @@ def test_what_was_not_scanned_is_said_and_strict_writes_no_plan(
 
 def _named(repo: DatedRepo) -> dict[str, str]:
     """Keys in names only: two files whose names differ by their keys alone, a directory, a
-    branch, an annotated and a lightweight tag. The keys, by where they are."""
+    branch, an annotated and a lightweight tag, and an archive's member (the archive's content:
+    stripped, not renamed). The keys, by where they are."""
     keys = {name: make_key("live", f"purge-name-{name}") for name in (
-        "file", "twin", "directory", "branch", "annotated", "lightweight")}
+        "file", "twin", "directory", "branch", "annotated", "lightweight", "member")}
+    bundle = io.BytesIO()
+    with zipfile.ZipFile(bundle, "w") as archive:
+        archive.writestr(f"conf/{keys['member']}.txt", "clean\n")
+    repo.write("bundle.zip", bundle.getvalue())
     repo.write("README", "hello\n")
     repo.write(f"conf-{keys['file']}.txt", "one\n")
     repo.write(f"conf-{keys['twin']}.txt", "two\n")
@@ -352,6 +359,8 @@ def test_keys_in_file_directory_and_ref_names_are_renamed(
     done = run_hvscan("purge-plan", dated_repo.path, "--output", out)
     assert done.returncode == 0, done.stderr
     assert b"6 names of files, directories or refs holding a key: renamed" in done.stdout
+    assert b"1 blob holding a key encoded: stripped whole" in done.stdout
+    assert b"fix by hand" not in done.stdout
     plan = (out / "PLAN.md").read_text()
     assert "## Names renamed" in plan and "renaming" in plan
     written = [(out / name).read_bytes() for name in os.listdir(out) if name != "replacements.txt"]

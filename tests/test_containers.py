@@ -27,6 +27,7 @@ from keygen import make_key
 
 from hvscan.containers import RATIO_FLOOR, Budget, Member, Problem, expand, kind
 from hvscan.engine import Engine, Limits
+from hvscan.findings import fingerprint
 from hvscan.rules import load_builtin_rules
 
 RULES = load_builtin_rules()
@@ -763,6 +764,96 @@ def test_a_tar_member_is_a_view_of_the_tar_not_a_copy() -> None:
     assert peak < 1.5 * size
 
 
+# --- members' names ------------------------------------------------------------------------
+
+
+def named(data: bytes, engine: Engine = ENGINE) -> list[tuple[str, str | None, str, int, int]]:
+    """The keys found in members' names (``found``'s fields), placeholders left out."""
+    return [(m.secret, m.member, m.encoding, m.line, m.column)
+            for m in engine.scan(data) if m.in_name and not m.placeholder]
+
+
+ARCHIVERS = {"zip": make_zip, "tar": make_tar, "7z": make_7z,
+             "gzip>tar": lambda members: gzip.compress(make_tar(members))}
+
+
+@pytest.mark.parametrize("layers", sorted(ARCHIVERS))
+def test_keys_in_member_names_are_found_in_each_part_of_their_paths_once(layers: str) -> None:
+    key, other = make_key("live", 60), make_key("test", 61)
+    archive = ARCHIVERS[layers]({f"conf/dir-{key}/a.txt": b"clean\n",
+                                 f"conf/dir-{key}/b.txt": b"clean\n",
+                                 f"top-{other}.txt": b"clean\n"})
+    assert sorted(named(archive)) == [(key, f"conf/dir-{key}/", layers, 1, 5),
+                                      (other, f"top-{other}.txt", layers, 1, 5)]
+    # Only the names: the members' content is clean.
+    assert all(m.in_name for m in ENGINE.scan(archive))
+
+
+def test_a_key_in_a_nested_member_name_is_at_its_member_path() -> None:
+    key = make_key("live", 62)
+    inner = gzip.compress(make_tar({f"cfg/{key}.env": b"clean\n"}))
+    outer = make_zip({"dist/inner.tar.gz": inner, "readme.txt": text_with(key)})
+    assert found(outer) == [(key, f"dist/inner.tar.gz!cfg/{key}.env", "zip>gzip>tar", 1, 1),
+                            (key, "readme.txt", "zip", 3, 5)]
+    assert [m.in_name for m in ENGINE.scan(outer)] == [True, False]
+
+
+def test_member_names_go_through_the_decoders_and_placeholder_checks() -> None:
+    key = make_key("live", 63)
+    encoded = key.replace("_", "%5F")
+    decoy = key[:-32] + "YourApiKeyGoesHereYourApiKeyGoes"
+    archive = make_zip({f"{encoded}.txt": b"x", f"{decoy}.txt": b"x"})
+    assert named(archive) == [(key, f"{encoded}.txt", "zip>percent", 1, 1)]
+    assert [m.placeholder for m in ENGINE.scan(archive) if m.secret == decoy] == [True]
+
+
+def test_a_member_read_in_part_is_named_once() -> None:
+    key = make_key("live", 64)
+    cut = make_tar({f"{key}.txt": noise(2000)})[:1200]  # a problem and a member, one name
+    assert named(cut) == [(key, f"{key}.txt", "tar", 1, 1)]
+
+
+def test_an_encrypted_member_is_named_though_not_read() -> None:
+    key = make_key("live", 67)
+    data = bytearray(make_zip({f"locked-{key}.txt": b"secret"}, zipfile.ZIP_STORED))
+    data[data.index(b"PK\x03\x04") + 6] |= 1  # the "encrypted" flag, local and central
+    data[data.index(b"PK\x01\x02") + 8] |= 1
+    assert named(bytes(data)) == [(key, f"locked-{key}.txt", "zip", 1, 8)]
+    assert notes(bytes(data)) == [(f"locked-{key}.txt", "encrypted member: cannot be scanned",
+                                   False)]
+
+
+def test_names_with_nothing_read_under_them_are_scanned() -> None:
+    key = make_key("live", 68)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, kind in ((f"empty-{key}", tarfile.DIRTYPE), (f"link-{key}", tarfile.SYMTYPE)):
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = kind, "elsewhere"
+            archive.addfile(info)
+    assert named(buffer.getvalue()) == [(key, f"empty-{key}/", "tar", 1, 7),
+                                        (key, f"link-{key}", "tar", 1, 6)]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.mkdir(f"empty-{key}")
+    assert named(buffer.getvalue()) == [(key, f"empty-{key}/", "zip", 1, 7)]
+    assert named(make_7z({f"void-{key}.txt": b""})) == [(key, f"void-{key}.txt", "7z", 1, 6)]
+
+
+def test_members_a_limit_left_unopened_are_named() -> None:
+    key = make_key("live", 69)
+    archive = make_zip({"a.txt": b"clean\n", f"b-{key}.txt": b"clean\n"})
+    engine = Engine(RULES, Limits(archive_members=1))
+    assert named(archive, engine) == [(key, f"b-{key}.txt", "zip", 1, 3)]
+    assert [limit for *_, limit in notes(archive, engine)] == [True]
+
+
+def test_a_mime_part_is_named_in_its_headers_scanned_as_text() -> None:
+    key = make_key("live", 65)
+    mail = make_eml("Hello\n", {f"{key}.txt": b"clean\n"})
+    assert [m.in_name for m in ENGINE.scan(mail)] == [False]
+
+
 # --- properties -----------------------------------------------------------------------------
 
 @settings(max_examples=60)
@@ -810,6 +901,24 @@ def test_cli_reports_member_paths_notes_and_stats(tmp_path: Path, run_hvscan: Ru
     assert (report["stats"]["notes"], report["stats"]["limits_hit"]) == (1, 0)
     (note,) = report["notes"]
     assert note["path"] == "logs.tar.gz" and note["source"] == "file" and not note["limit"]
+
+
+def test_cli_reports_a_key_in_a_member_name_as_a_name(tmp_path: Path, run_hvscan: Run) -> None:
+    key = make_key("live", 66)
+    (tmp_path / "bundle.zip").write_bytes(make_zip({f"conf/{key}.txt": b"clean\n"}))
+    done = run_hvscan("dir", ".", "--format", "json", "--show-secrets", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    (finding,) = json.loads(done.stdout)["findings"]
+    path = f"bundle.zip!conf/{key}.txt"
+    assert (finding["path"], finding["in_name"], finding["column"]) == (path, True, 1)
+    assert finding["fingerprint"] == fingerprint(finding["rule_id"], path,
+                                                 finding["secret_sha256"], True)
+    assert finding["remediation"].startswith(f"The key is in the name of {path}")
+    # Suppressed as every name is, by its fingerprint.
+    (tmp_path / ".hvscanignore").write_text(finding["fingerprint"] + "\n")
+    done = run_hvscan("dir", ".", "--format", "json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["stats"]["suppressed"] == 1
 
 
 def test_cli_finds_keys_in_every_new_format_by_its_bytes(tmp_path: Path, run_hvscan: Run,

@@ -340,6 +340,47 @@ def test_dangling_blob_with_include_unreachable_has_no_commit(repo: DatedRepo) -
         None, None, History(blob=blob, unreachable=True))
 
 
+def test_names_in_dropped_commits_are_reported_only_with_include_unreachable(
+        repo: DatedRepo) -> None:
+    key = make_key("live", 33)
+    repo.write("README", "x\n")
+    base = repo.commit("base")
+    repo.write(f"conf/dir-{key}/a.txt", "clean\n")
+    repo.write(f"top-{key}.txt", "clean\n")
+    dropped = repo.commit("names with a key")
+    repo.git("reset", "-q", "--hard", base)
+    repo.git("reflog", "expire", "--expire=now", "--all")
+
+    assert run(repo).findings == []
+
+    result = run(repo, include_unreachable=True)
+    assert sorted((f.path, f.commit, f.in_name, f.history.unreachable)
+                  for f in result.findings) == [
+        (f"conf/dir-{key}/", dropped, True, True), (f"top-{key}.txt", dropped, True, True)]
+    (entry,) = result.exposure.values()
+    assert {(i.path, i.unreachable) for i in entry.introductions} == {
+        (f"conf/dir-{key}/", True), (f"top-{key}.txt", True)}
+    assert entry.refs == ()
+
+
+def test_a_name_in_a_dangling_tree_is_reported_at_the_tree(repo: DatedRepo) -> None:
+    key = make_key("live", 34)
+    repo.write("README", "x\n")
+    repo.commit("base")
+    blob = repo.out("hash-object", "-w", "--stdin", input=b"clean\n")
+    tree = repo.out("mktree", input=f"100644 blob {blob}\tfile-{key}.txt\n".encode())
+
+    assert run(repo).findings == []
+    [finding] = run(repo, include_unreachable=True).findings
+    assert (finding.path, finding.commit, finding.in_name, finding.history) == (
+        f"file-{key}.txt", None, True, History(blob=tree, unreachable=True, in_tree=True))
+    # A tag on the tree: reached, at the tree still (no commit holds it).
+    repo.git("tag", "tree-tag", tree)
+    [finding] = run(repo).findings
+    assert (finding.path, finding.commit, finding.history) == (
+        f"file-{key}.txt", None, History(blob=tree, in_tree=True))
+
+
 def test_blob_reached_only_through_a_tag_is_reported_without_a_commit(repo: DatedRepo) -> None:
     repo.write("README", "x\n")
     repo.commit("base")

@@ -143,8 +143,8 @@ def test_the_baseline_file_holds_no_key_from_names(
     text = (tmp_path / "base.json").read_bytes()
     _no_key_anywhere(text, done.stderr)
     paths = sorted(entry["path"] for entry in json.loads(text)["findings"])
-    # The file's name holds a key of its own: a finding (and an entry) of its own.
-    assert paths == [f"b.zip!{member[:12]}...{member[-4:]}",
+    # The file's and the member's names hold a key of their own: a finding (and an entry) each.
+    assert paths == [*[f"b.zip!{member[:12]}...{member[-4:]}"] * 2,
                      *[f"{in_name[:12]}...{in_name[-4:]}\\x1b[2J.env"] * 2]
 
 

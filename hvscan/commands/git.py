@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from hvscan.runner import OutputOptions
     from hvscan.scan import Pipeline, ScanResult
     from hvscan.settings.options import ScanOptions, VerifyOptions
+    from hvscan.shared import SharedObjects
     from hvscan.sources.history import HistoryOptions, ProgressFactory
 
 
@@ -60,11 +61,13 @@ def audit_history(pipeline: Pipeline, repo: Path, options: HistoryOptions,
                   show_progress: bool,
                   scanned: Callable[[ScanResult], None] | None = None,
                   report: ProgressFactory | None = None,
-                  state: Path | None = None) -> ScanResult:
+                  state: Path | None = None,
+                  shared: SharedObjects | None = None) -> ScanResult:
     """The history audit (``hvscan.history.audit``, ``scanned`` included; with a state
     file ``hvscan.incremental.audit``) with a progress line when ``show_progress``, or its
-    progress handed to ``report`` (a many-repository audit's one display); a git or state file
-    failure becomes one line."""
+    progress handed to ``report`` (a many-repository audit's one display), and the objects
+    ``shared`` between the audits of verified mirrors (``hvscan/shared.py``); a git or state
+    file failure becomes one line."""
     from hvscan.history import audit
     from hvscan.progress import Progress
     from hvscan.sources.gitcmd import GitError
@@ -79,13 +82,13 @@ def audit_history(pipeline: Pipeline, repo: Path, options: HistoryOptions,
     shown = progress if show_progress else report
     try:
         if state is None:
-            return audit(repo, pipeline, options, shown, scanned)
+            return audit(repo, pipeline, options, shown, scanned, shared)
         # sqlite3 and the state file's code: only for an audit that asked for them.
         from hvscan import incremental
         from hvscan.state import StateError
 
         try:
-            return incremental.audit(repo, pipeline, options, state, shown)
+            return incremental.audit(repo, pipeline, options, state, shown, shared)
         except StateError as exc:
             raise HvscanError(str(exc)) from None
     except GitError as exc:

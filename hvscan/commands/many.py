@@ -10,6 +10,11 @@ have read, five times a second at most, over a queue the command drains on a thr
 otherwise a line per finished repository goes to standard error. ``--format jsonl`` on
 standard output writes each repository's findings as it finishes, then the rest of the report.
 
+The audits of remotes' mirrors in one worker process share the objects they screened clean
+(``hvscan.shared``: one set per worker and run, handed down to each audit): a fork's audit does
+not read again what its project's audit found nothing in, and its report is unchanged. Local
+paths never take part: their objects may not match their ids (docs/security.md).
+
 With ``--state FILE`` (``--incremental``) each repository's audit is the incremental one
 (``hvscan.incremental``): one file holds every repository's entry (keyed by its git directory,
 a remote's mirror's for a URL), each worker opens it for the repositories it audits, and SQLite's
@@ -45,6 +50,7 @@ if TYPE_CHECKING:
     from hvscan.repos import Repo
     from hvscan.runner import ScanSettings
     from hvscan.settings.options import ScanOptions, VerifyOptions
+    from hvscan.shared import SharedObjects
     from hvscan.sources.gitstream import StreamStats
     from hvscan.sources.history import HistoryOptions, ProgressFactory
     from hvscan.verify.step import RunAnswers
@@ -184,17 +190,24 @@ def audit_all(tasks: list[Task], jobs: int, tracker: Tracker
     from hvscan.verify.step import RunAnswers
 
     verifying = any(task.verify.verify for task in tasks)
+    # Objects shared between the audits of verified mirrors: worth it from two on.
+    sharing = sum(not task.repo.local for task in tasks) > 1
     if jobs == 1 or len(tasks) <= 1:
         channel: Any = queue.SimpleQueue()
         with _draining(channel, tracker):
-            _listen(channel, RunAnswers({}, contextlib.nullcontext()) if verifying else None)
-            yield from map(audit, tasks)
+            _listen(channel, RunAnswers({}, contextlib.nullcontext()) if verifying else None,
+                    sharing)
+            try:
+                yield from map(audit, tasks)
+            finally:
+                _listen(None)  # nothing of this run outlives it in this process
         return
     channel = multiprocessing.SimpleQueue()
     # Exited in reverse: the children are stopped before the pool would wait for their audits.
     with _draining(channel, tracker), _shared_answers(verifying) as answers, \
             ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), initializer=_work,
-                                initargs=(channel, answers)) as pool, _stopping_children():
+                                initargs=(channel, answers, sharing)) as pool, \
+            _stopping_children():
         futures: list[Future[Audited]] = [pool.submit(audit, task) for task in tasks]
         try:
             for future in as_completed(futures):
@@ -261,21 +274,26 @@ def _left_to_the_command() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _work(channel: Any, answers: RunAnswers | None) -> None:
+def _work(channel: Any, answers: RunAnswers | None, sharing: bool) -> None:
     """A worker process's start."""
     _left_to_the_command()
-    _listen(channel, answers)
+    _listen(channel, answers, sharing)
 
 
-# Where this process sends its audits' progress, and the run's verification answers its
-# audits share (set by ``audit_all`` for its workers).
+# Where this process sends its audits' progress, the run's verification answers its audits
+# share, and the objects its audits of mirrors screened clean (``hvscan/shared.py``: one set
+# per worker process, made afresh for each run; set by ``audit_all`` for its workers).
 _channel: Any = None
 _answers: RunAnswers | None = None
+_shared: SharedObjects | None = None
 
 
-def _listen(channel: Any, answers: RunAnswers | None = None) -> None:
-    global _channel, _answers
+def _listen(channel: Any, answers: RunAnswers | None = None, sharing: bool = False) -> None:
+    global _channel, _answers, _shared
+    from hvscan.shared import SharedObjects
+
     _channel, _answers = channel, answers
+    _shared = SharedObjects() if sharing else None
 
 
 @contextlib.contextmanager
@@ -334,9 +352,13 @@ def audit(task: Task) -> Audited:
     try:
         path = Path(repo.shown) if repo.local else mirror(repo, task.clone_dir)
         report_progress = _sender(repo.shown) if task.live and _channel is not None else None
+        # Only a mirror hvscan fetched holds objects git hashed on arrival: a local path's
+        # may not match their ids, and never skips or adds any (docs/security.md).
+        shared = None if repo.local else _shared
         result = scan_and_verify(
             lambda pipeline: audit_history(pipeline, path, task.history, show_progress=False,
-                                           report=report_progress, state=task.state),
+                                           report=report_progress, state=task.state,
+                                           shared=shared),
             task.settings, task.verify.step(_answers), "git")
     except (HvscanError, RepoError) as exc:
         # The error's entry names the repository already.

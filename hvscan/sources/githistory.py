@@ -268,15 +268,15 @@ def _walk_since(repo: Path, bits: dict[str, int], starts: list[str],
 
 
 def tree_blobs(repo: Path, commit: str) -> dict[str, str]:
-    """The blobs of ``commit``'s tree, by path (shown as reports show paths)."""
+    """The blobs of ``commit``'s tree (and its submodules' commits, whose names are scanned
+    too), by path (shown as reports show paths)."""
     out = git(repo, "ls-tree", "-r", "-z", "--full-tree", commit)
     blobs: dict[str, str] = {}
     for entry in out.split(b"\0"):
         if entry:
             meta, _, path = entry.partition(b"\t")
-            _mode, kind, oid = meta.decode("ascii").split()
-            if kind == "blob":
-                blobs[display_path(path)] = oid
+            oid = meta.decode("ascii").split()[2]
+            blobs[display_path(path)] = oid  # -r without -t: no tree is listed
     return blobs
 
 
@@ -298,22 +298,31 @@ class ObjectLists:
     files: list[IO[bytes]]
     count: int
     commits: list[str]
+    # The objects left out of the list because another audit screened them clean
+    # (``list_objects``' ``skip``): how many, and the blobs among them, with their bytes.
+    skipped: int = 0
+    skipped_blobs: int = 0
+    skipped_blob_bytes: int = 0
 
     def close(self) -> None:
         for handle in self.files:
             handle.close()
 
 
-def list_objects(repo: Path, parts: int, *, keep_commits: bool = False) -> ObjectLists:
+def list_objects(repo: Path, parts: int, *, keep_commits: bool = False,
+                 skip: set[bytes] | None = None) -> ObjectLists:
     """List the store's objects (trees too: the names in them are scanned) and split the list
     into up to ``parts`` contiguous parts, so that each git process inflates its own stretch of
-    the pack and its delta bases stay in its own cache."""
+    the pack and its delta bases stay in its own cache. The ids in ``skip`` are left out, and
+    counted (git lists their sizes then)."""
+    sizes = " %(objectsize)" if skip else ""
     listing = GitProcess(repo, "cat-file", "--batch-all-objects",
-                         "--batch-check=%(objectname) %(objecttype)", "--unordered")
+                         f"--batch-check=%(objectname) %(objecttype){sizes}", "--unordered")
     assert listing.stdout is not None
     whole = tempfile.TemporaryFile()  # noqa: SIM115 (owned by the ObjectLists returned)
     count, width, rest = 0, 0, b""
     commits: list[str] = []
+    skipped = [0, 0, 0]  # objects, blobs, blob bytes
     try:
         for block in iter(lambda: listing.stdout.read(1 << 20), b""):  # type: ignore[union-attr]
             block = rest + block
@@ -323,19 +332,37 @@ def list_objects(repo: Path, parts: int, *, keep_commits: bool = False) -> Objec
             lines.pop()  # after the last newline: nothing
             if lines and not width:
                 width = lines[0].index(b" ")  # 40 hex digits, or 64 in a SHA-256 repository
-            kept = [line[:width] for line in lines]
+            kept = ([line[:width] for line in lines] if not skip
+                    else _unskipped(lines, width, skip, skipped))
             if kept:
                 whole.write(b"\n".join(kept) + b"\n")
                 count += len(kept)
             if keep_commits:
                 commits += [line[:width].decode("ascii") for line in lines
-                            if line.endswith(b" commit")]
+                            if line[width + 1:width + 7] == b"commit"]
         listing.finish()
     except BaseException:
         listing.kill()
         whole.close()
         raise
-    return ObjectLists(split_lists(whole, count, width + 1, parts), count, commits)
+    return ObjectLists(split_lists(whole, count, width + 1, parts), count, commits, *skipped)
+
+
+def _unskipped(lines: list[bytes], width: int, skip: set[bytes], skipped: list[int]
+               ) -> list[bytes]:
+    """The ids of ``lines`` (``<id> <type> <size>``) not in ``skip``; those in it counted in
+    ``skipped`` (objects, blobs, blob bytes)."""
+    kept = []
+    for line in lines:
+        oid = line[:width]
+        if oid not in skip:
+            kept.append(oid)
+            continue
+        skipped[0] += 1
+        if line[width + 1:width + 5] == b"blob":
+            skipped[1] += 1
+            skipped[2] += int(line[width + 6:])
+    return kept
 
 
 def split_lists(whole: IO[bytes], count: int, line_size: int, parts: int) -> list[IO[bytes]]:
@@ -562,11 +589,13 @@ def tree_names(data: bytes, id_size: int) -> list[tuple[bytes, bool]]:
 _TREE_ENTRY: dict[int, re.Pattern[bytes]] = {}
 
 
-def root_trees(repo: Path, revs: list[str], trees: set[str],
-               stdin_revs: Iterable[str] = ()) -> list[tuple[Commit, str]]:
-    """The commits of ``revs`` (and ``stdin_revs``) whose root tree is one of ``trees``, each
-    after its descendants (among commits of one time, a later one is older)."""
-    out = git(repo, "log", "--topo-order", f"{_LOG_FORMAT}%x02%T", *revs, "--stdin", "--",
+def root_trees(repo: Path, revs: list[str], trees: set[str], stdin_revs: Iterable[str] = (),
+               *, no_walk: bool = False) -> list[tuple[Commit, str]]:
+    """The commits of ``revs`` (and ``stdin_revs``; with ``no_walk`` those alone, not their
+    ancestors) whose root tree is one of ``trees``, each after its descendants (among commits
+    of one time, a later one is older)."""
+    walk = ["--no-walk=unsorted"] if no_walk else ["--topo-order"]
+    out = git(repo, "log", *walk, f"{_LOG_FORMAT}%x02%T", *revs, "--stdin", "--",
               input="".join(f"{rev}\n" for rev in stdin_revs).encode("ascii"))
     found = []
     for line in out.split(b"\n"):

@@ -8,10 +8,11 @@ occur in each whole buffer at once (the keyword prefilter; Hyperscan: one SIMD p
 released). Only then does it walk the object headers, and it hands on just the objects that a
 needle hit lies inside, or blobs the screen ``needs_whole`` (compressed or UTF-16/32 blobs).
 Trees are screened as the rest: one whose bytes hold a needle is handed on, for the names in it.
-Everything else is counted and dropped without ever being split out of the buffer. An object
-larger than ``max_size`` (``--max-file-size``) is not gathered at all: it is handed on as
-``Oversized``, for the report to list as not scanned, and its bytes are dropped as they arrive
-(a blob is held whole while it is scanned: a 2 GiB one took 2 GiB).
+Everything else is counted and dropped without ever being split out of the buffer (its id noted
+when the caller asks: what an audit of a mirror screened clean, others need not read again,
+``hvscan/shared.py``). An object larger than ``max_size`` (``--max-file-size``) is not gathered
+at all: it is handed on as ``Oversized``, for the report to list as not scanned, and its bytes
+are dropped as they arrive (a blob is held whole while it is scanned: a 2 GiB one took 2 GiB).
 """
 
 from __future__ import annotations
@@ -73,12 +74,14 @@ def read_objects(
     *,
     on_chunk: Callable[[StreamStats], None] | None = None,
     max_size: int | None = None,
+    dropped: list[bytes] | None = None,
 ) -> Iterator[GitObject | Oversized]:
     """The objects of the batch outputs on ``streams`` that need the engine: blobs, commits
     and tags in which a needle occurs, and blobs the ``screen`` needs whole; and the blobs,
     commits and tags larger than ``max_size``, unread. Every object is counted in ``stats``
-    (one not read is not counted as scanned)."""
-    parsers = [_Parser(screen, stats, max_size) for _ in streams]
+    (one not read is not counted as scanned). The ids of the objects the screen dropped are
+    appended to ``dropped``, when given (``hvscan/shared.py``)."""
+    parsers = [_Parser(screen, stats, max_size, dropped) for _ in streams]
     for index, buffer, length in _chunks(streams):
         yield from parsers[index].feed(buffer, length)
         stats.read_bytes += length
@@ -89,9 +92,11 @@ def read_objects(
 
 
 class _Parser:
-    def __init__(self, screen: Screen, stats: StreamStats, max_size: int | None = None) -> None:
+    def __init__(self, screen: Screen, stats: StreamStats, max_size: int | None = None,
+                 dropped: list[bytes] | None = None) -> None:
         self._screen = screen
         self._max_size = max_size
+        self._dropped = dropped
         self._stats = stats
         self._header_part = b""  # a header cut by the end of the previous buffer
         # An object whose content (and the newline after it) runs past the buffer's end.
@@ -124,7 +129,7 @@ class _Parser:
                 return found
         spans = self._screen.spans(view[pos:length])
         span_index, span_count, base = 0, len(spans), pos
-        stats = self._stats
+        stats, dropped = self._stats, self._dropped
         while pos < length:
             end = buffer.find(b"\n", pos, length)
             if end < 0:
@@ -165,6 +170,8 @@ class _Parser:
                 found.append(GitObject(oid.decode(), kind.decode(), bytes(view[start:stop])))
             elif kind == b"blob" and self._screen.needs_whole(view[start:stop]):
                 found.append(GitObject(oid.decode(), "blob", bytes(view[start:stop])))
+            elif dropped is not None:
+                dropped.append(oid)
         return found
 
     def _start_object(self, header: bytes, start: int, view: memoryview, length: int,
@@ -218,6 +225,8 @@ class _Parser:
             stats.blob_bytes += size
         if self._screen.needs_engine(memoryview(data), kind == b"blob"):
             found.append(GitObject(oid.decode(), kind.decode(), data))
+        elif self._dropped is not None:
+            self._dropped.append(oid)
 
     def _missing(self, fields: list[bytes] | list[bytearray]) -> None:
         if len(fields) == 2 and fields[1] in (b"missing", b"ambiguous"):

@@ -27,6 +27,12 @@ paths and commits where the tree first appears. It also scans the refs' names (`
 for-each-ref``: a branch or tag named with a key), each a finding of source ``ref`` at the ref's
 full name, its commit the object the ref names.
 
+In a many-repository run, the audit of a mirror hvscan fetched is handed the ids other audits
+of mirrors in its worker process screened clean (``hvscan/shared.py``): the whole-store listing
+leaves them out and counts their kinds and sizes (``list_objects``' ``skip``), so its events
+and statistics are those of a full read; and it gathers the ids its own screen drops
+(``dropped``) for the audits after it.
+
 An incremental audit (``hvscan/incremental.py``) tells it what an earlier audit read
 (``since``): then only the objects the refs reach that the earlier tips did not are read, and
 the objects it flagged (``sources/delta.py``), and ``changes`` walks only the new commits.
@@ -137,8 +143,14 @@ class HistorySource:
     while the events are read) for anything git refuses."""
 
     def __init__(self, path: Path, options: HistoryOptions,
-                 progress: ProgressFactory | None = None) -> None:
+                 progress: ProgressFactory | None = None,
+                 shared: set[bytes] | None = None) -> None:
         self.repo: Repository = open_repository(path)
+        # Objects other audits screened clean (``hvscan/shared.py``): the whole-store listing
+        # leaves them out, counting them; given it, the ids of the objects the screen drops here
+        # are gathered in ``dropped``, for the audits after this one.
+        self.shared = shared
+        self.dropped: list[bytes] | None = None if shared is None else []
         # An incremental audit (hvscan/incremental.py) sets these before the events are read:
         # what an earlier audit read (only what is new since is read, and what it flagged),
         # and whether to note the tips read, for the next one.
@@ -213,7 +225,8 @@ class HistorySource:
             reachable = ReachableObjects(repo.path, [ALL_REFS], self.stash)
             try:
                 lists = list_objects(repo.path, self._producers,
-                                     keep_commits=self.options.include_unreachable)
+                                     keep_commits=self.options.include_unreachable,
+                                     skip=self.shared)
                 yield from self._stream(lists, screen, stats)
                 yield from _missing(reachable.finish(), repo)
                 self._reachability(reachable, lists.commits)
@@ -233,7 +246,8 @@ class HistorySource:
                 processes.append(stream_objects(self.repo.path, ids))
             streams: list[IO[bytes]] = [p.stdout for p in processes if p.stdout is not None]
             for obj in read_objects(streams, screen, stats, on_chunk=on_chunk,
-                                    max_size=self.options.max_file_size):
+                                    max_size=self.options.max_file_size,
+                                    dropped=self.dropped):
                 self.handed_on.add(obj.oid)
                 if isinstance(obj, Oversized):  # a note placed, like the engine's, at its path
                     yield NotRead(Origin("history", None, history=History(blob=obj.oid)),
@@ -257,6 +271,10 @@ class HistorySource:
                 yield Blob(message.text, origin, file=False)
             for process in processes:
                 process.finish()
+            # What was left unread, as if it had been read and dropped.
+            stats.objects += lists.skipped
+            stats.blobs += lists.skipped_blobs
+            stats.blob_bytes += lists.skipped_blob_bytes
         finally:
             for process in processes:
                 process.kill()
@@ -303,8 +321,9 @@ class HistorySource:
         return self.found
 
     def _reachability(self, reachable: ReachableObjects, commits: list[str]) -> None:
-        """Which of the objects handed on refs reach; with include_unreachable, and when a
-        blob handed on is not reached, the commits no ref reaches (where it may sit)."""
+        """Which of the objects handed on refs reach; with include_unreachable, and when an
+        object handed on (a blob, a tree whose names hold a needle) is not reached, the commits
+        no ref reaches (where it may sit)."""
         self.reachable = reachable.subset(self.handed_on) if self.handed_on else set()
         if self.options.include_unreachable and self.handed_on - self.reachable:
             commit_ids = set(commits)
@@ -323,7 +342,8 @@ def _tree_names(oid: str, data: bytes) -> Names:
     def blob(index: int) -> Blob:
         name, is_dir = entries[index]
         return Blob(name, Origin("history", display_path(name) + "/" * is_dir,
-                                 history=History(blob=oid), in_name=True), file=False)
+                                 history=History(blob=oid, in_tree=True), in_name=True),
+                    file=False)
 
     return Names([name for name, _ in entries], blob)
 

@@ -5,6 +5,8 @@ earlier ones; both checked against ``git for-each-ref --contains`` and ``git mer
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from gitrepo import DatedRepo
 
@@ -132,3 +134,31 @@ def test_an_old_commit_asked_for_the_first_time_walks_everything(
     repo.commit_file("g.txt", "g\n", "g")
     asked(repo, commits, reach)
     assert len(whole_walks) == 2
+
+
+def test_objects_to_skip_are_left_out_of_the_list_and_counted(tmp_path: Path,
+                                                               gitenv: dict[str, str]) -> None:
+    # What another audit screened clean (hvscan/shared.py) is never asked of git again; its
+    # kind and size still count, so the statistics are those of a full read.
+    repo = DatedRepo(tmp_path / "repo", gitenv)
+    repo.write("a.txt", "alpha\n")
+    repo.write("dir/b.txt", "bravo, a longer one\n")
+    commit = repo.commit("two files")
+    listed = repo.out("cat-file", "--batch-all-objects", "--batch-check").splitlines()
+    sizes = {line.split()[0]: (line.split()[1], int(line.split()[2])) for line in listed}
+    blob, tree = repo.out("rev-parse", "HEAD:dir/b.txt"), repo.out("rev-parse", "HEAD:dir")
+    skip = {blob.encode(), tree.encode(), commit.encode()}
+
+    def ids(lists: githistory.ObjectLists) -> set[str]:
+        found = {line.decode() for part in lists.files for line in part.read().split()}
+        lists.close()
+        return found
+
+    whole = githistory.list_objects(repo.path, 1, keep_commits=True)
+    assert (whole.count, whole.skipped, whole.commits) == (len(sizes), 0, [commit])
+    assert ids(whole) == set(sizes)
+    left = githistory.list_objects(repo.path, 1, keep_commits=True, skip=skip)
+    assert left.commits == [commit]  # every commit of the store, for --include-unreachable
+    assert (left.count, left.skipped, left.skipped_blobs, left.skipped_blob_bytes) == (
+        len(sizes) - 3, 3, 1, sizes[blob][1])
+    assert ids(left) == set(sizes) - {blob, tree, commit}

@@ -56,8 +56,10 @@ def needle_screen() -> Screen:
 
 
 def read(data: bytes | list[bytes], chunk: int, monkeypatch: pytest.MonkeyPatch,
-         max_size: int | None = None) -> tuple[list[GitObject | Oversized], StreamStats]:
-    """Read one stream, or several side by side (as from several git processes)."""
+         max_size: int | None = None, dropped: list[bytes] | None = None,
+         ) -> tuple[list[GitObject | Oversized], StreamStats]:
+    """Read one stream, or several side by side (as from several git processes); the ids of
+    the objects the screen dropped appended to ``dropped``, when given."""
     monkeypatch.setattr(gitstream, "CHUNK_SIZE", chunk)
     stats = StreamStats()
     with contextlib.ExitStack() as stack:
@@ -67,7 +69,8 @@ def read(data: bytes | list[bytes], chunk: int, monkeypatch: pytest.MonkeyPatch,
             handle.write(part)
             handle.seek(0)
             handles.append(handle)
-        found = list(read_objects(handles, needle_screen(), stats, max_size=max_size))
+        found = list(read_objects(handles, needle_screen(), stats, max_size=max_size,
+                                  dropped=dropped))
     return found, stats
 
 
@@ -117,7 +120,8 @@ def test_the_size_limit_holds_wherever_the_buffers_end(chunk: int,
                ("blob", NEEDLES[1] + b"b" * 3), ("tag", b"ZZ" * 20),
                ("blob", b"ZZ" + b"y" * 40), ("blob", b"ZZ")]
     data, made = batch(objects)
-    found, stats = read(data, chunk, monkeypatch, max_size=32)
+    dropped: list[bytes] = []
+    found, stats = read(data, chunk, monkeypatch, max_size=32, dropped=dropped)
 
     def oversized(o: GitObject) -> bool:  # a tree is names, read whatever its size
         return len(o.data) > 32 and o.kind != "tree"
@@ -125,6 +129,9 @@ def test_the_size_limit_holds_wherever_the_buffers_end(chunk: int,
     assert found == [
         Oversized(o.oid, o.kind, len(o.data), 32) if oversized(o) else o
         for o in made if oversized(o) or o in expected(made)]
+    # What another audit may skip: never an object too large to be read (it is a note).
+    assert dropped == [o.oid.encode() for o in made
+                       if not oversized(o) and o not in expected(made)]
     assert stats.objects == len(made)
     assert stats.blobs == sum(o.kind == "blob" and len(o.data) <= 32 for o in made)
 
@@ -142,9 +149,12 @@ content = st.one_of(
 def test_any_buffer_size_gives_the_objects_a_scan_needs(objects: list[tuple[str, bytes]],
                                                         chunk: int) -> None:
     data, made = batch(objects)
+    dropped: list[bytes] = []
     with pytest.MonkeyPatch.context() as monkeypatch:
-        found, stats = read(data, chunk, monkeypatch)
+        found, stats = read(data, chunk, monkeypatch, dropped=dropped)
     assert found == expected(made)
+    # Every other object is dropped, its id noted (for hvscan/shared.py), whatever the buffers.
+    assert dropped == [o.oid.encode() for o in made if o not in expected(made)]
     assert stats.objects == len(made)
     assert stats.read_bytes == len(data)
     blobs = [o for o in made if o.kind == "blob"]

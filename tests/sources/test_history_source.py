@@ -4,6 +4,7 @@ events; and the audit as the one pipeline over them, then attribution."""
 from __future__ import annotations
 
 import pytest
+from archives import make_zip
 from gitrepo import DatedRepo
 from keygen import make_key
 
@@ -11,6 +12,7 @@ from hvscan.engine import Engine, Inspection
 from hvscan.findings import fingerprint
 from hvscan.history import audit
 from hvscan.model import History
+from hvscan.purge import KeyBlobs
 from hvscan.rules import load_builtin_rules
 from hvscan.scan import Pipeline, ScanResult
 from hvscan.sources import Blob, Event, Events, Names, Screen, Screened
@@ -134,6 +136,63 @@ def test_keys_in_the_names_history_adds_are_found_where_they_arrived(
     placed = next(f for f in result.findings if f.path == f"dir-{key}/")
     assert placed.fingerprint == fingerprint(placed.rule_id, placed.path,
                                              placed.secret_sha256, True)
+
+
+def test_a_key_in_an_archive_member_name_is_placed_as_the_archive_content_is(
+        dated_repo: DatedRepo) -> None:
+    key = make_key("live", 94)
+    dated_repo.write("README", "clean\n")
+    dated_repo.commit("base")
+    dated_repo.write("dist/release.zip", make_zip({f"conf/{key}.txt": b"clean\n"}))
+    adding = dated_repo.commit("an archive whose member is named with a key")
+    holding = KeyBlobs()
+    result = audit(dated_repo.path, Pipeline(ENGINE), HistoryOptions(), scanned=holding)
+    (finding,) = result.findings
+    path = f"dist/release.zip!conf/{key}.txt"
+    assert (finding.path, finding.commit, finding.in_name, finding.encoding) == (
+        path, adding, True, "zip")
+    blob = dated_repo.out("rev-parse", f"{adding}:dist/release.zip")
+    assert finding.history == History(blob=blob, other_commits=0, other_paths=0)
+    assert finding.fingerprint == fingerprint(finding.rule_id, path, finding.secret_sha256, True)
+    (entry,) = result.exposure.values()
+    assert (entry.in_head, entry.head_paths) == (True, (path,))
+    # The purge plan strips the blob: no text replacement reaches a name in an archive.
+    assert holding.encoded[key] == {blob}
+
+
+@pytest.mark.parametrize("audited", [{}, {"branch": "main"}])
+def test_a_key_in_a_name_head_holds_is_in_head(dated_repo: DatedRepo,
+                                               audited: dict[str, str]) -> None:
+    key = make_key("live", 95)
+    dated_repo.write(f"conf/dir-{key}/a.txt", "clean\n")
+    dated_repo.write(f"top-{key}.txt", "clean\n")
+    dated_repo.commit("names with a key")
+    dated_repo.git("branch", f"feature-{key}")  # its name is no path of HEAD's
+
+    def head(**options: str) -> tuple[bool | None, tuple[str, ...]]:
+        (entry,) = audit(dated_repo.path, Pipeline(ENGINE), HistoryOptions(**options)
+                         ).exposure.values()
+        return entry.in_head, entry.head_paths
+
+    assert head(**audited) == (True, (f"conf/dir-{key}/", f"top-{key}.txt"))
+    dated_repo.git("rm", "-q", f"top-{key}.txt")
+    dated_repo.commit("one name gone")
+    assert head(**audited) == (True, (f"conf/dir-{key}/",))
+    dated_repo.git("rm", "-q", "-r", "conf")
+    dated_repo.commit("all gone")
+    assert head(**audited) == (False, ())
+
+
+def test_a_submodule_named_with_a_key_in_head_is_in_head(dated_repo: DatedRepo) -> None:
+    key = make_key("live", 96)
+    dated_repo.write("README", "clean\n")
+    base = dated_repo.commit("base")
+    dated_repo.git("update-index", "--add", "--cacheinfo", f"160000,{base},sub-{key}")
+    dated_repo.git("commit", "-q", "-m", "a submodule named with a key")  # no add -A: kept
+    result = audit(dated_repo.path, Pipeline(ENGINE), HistoryOptions())
+    assert [(f.path, f.in_name) for f in result.findings] == [(f"sub-{key}", True)]
+    (entry,) = result.exposure.values()
+    assert (entry.in_head, entry.head_paths) == (True, (f"sub-{key}",))
 
 
 def test_a_name_below_the_root_is_placed_however_many_trees_hold_it(

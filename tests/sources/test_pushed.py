@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from archives import make_zip
 from gitrepo import GitRepo
 from hvscan_run import Run
 from keygen import key_sha256, make_key
@@ -273,6 +274,21 @@ def test_names_the_pushed_commits_add(repo: GitRepo, remote: GitRepo, run_hvscan
     assert found == [(f"dir-{shown}/", first, 5, True), (f"odd\\x0a\\xff{shown}", last, 2, True)]
     assert report["stats"]["preexisting_ignored"] == 1  # pushed-.../ is the remote's already
     assert all("rename it" in f["remediation"] for f in report["findings"])
+
+
+def test_keys_in_pushed_archive_member_names(repo: GitRepo, remote: GitRepo,
+                                             run_hvscan: Run) -> None:
+    key, old = make_key("live", 83), make_key("test", 84)
+    repo.commit_file("dist/app.zip", make_zip({f"conf/{old}.txt": b"clean\n"}), "pushed")
+    repo.git("push", "-q", "--no-verify", "origin", "main")
+    # The remote's version has the first name already: only the second is new.
+    adding = repo.commit_file("dist/app.zip", make_zip(
+        {f"conf/{old}.txt": b"edited\n", f"keys/{key}/a.txt": b"clean\n"}), "new member")
+    code, report = pre_push(repo, run_hvscan, "main")
+    assert code == 1
+    found = [(f["path"], f["commit"], f["in_name"], f["encoding"]) for f in report["findings"]]
+    assert found == [(f"dist/app.zip!keys/{redact(key, key[-32:])}/", adding, True, "zip")]
+    assert report["stats"]["preexisting_ignored"] == 1
 
 
 def test_names_along_an_excluded_file_are_each_filtered_by_their_own_path(

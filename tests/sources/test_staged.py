@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from archives import make_zip
 from gitrepo import GitRepo
 from hvscan_run import Run
 from keygen import key_sha256, make_key
@@ -331,6 +332,23 @@ def test_names_head_already_has_are_not_new(repo: GitRepo, run_hvscan: Run) -> N
     assert code == 0 and report["findings"] == []
     assert report["stats"]["preexisting_ignored"] == 2
     repo.git("mv", f"dir-{key}", "plain")  # the new name holds no key
+    code, report = staged(repo, run_hvscan)
+    assert code == 0 and report["stats"]["preexisting_ignored"] == 1
+
+
+def test_keys_in_staged_archive_member_names_are_names(repo: GitRepo, run_hvscan: Run) -> None:
+    key = make_key("live", 54)
+    repo.write("bundle.zip", make_zip({f"conf/{key}.txt": b"clean\n"}))
+    repo.add("bundle.zip")
+    code, report = staged(repo, run_hvscan)
+    assert code == 1
+    (finding,) = report["findings"]
+    assert (finding["path"], finding["in_name"], finding["encoding"], finding["source"]) == (
+        f"conf/{redact(key, key[-32:])}.txt".join(("bundle.zip!", "")), True, "zip", "staged")
+    repo.commit("the archive")
+    # An edit of the archive that keeps the member's name adds no key.
+    repo.write("bundle.zip", make_zip({f"conf/{key}.txt": b"edited\n", "b.txt": b"x\n"}))
+    repo.add("bundle.zip")
     code, report = staged(repo, run_hvscan)
     assert code == 0 and report["stats"]["preexisting_ignored"] == 1
 

@@ -120,12 +120,15 @@ def purged_findings(result: ScanResult, skip_suppressed: bool) -> list[Finding]:
 
 
 def objects_holding_keys(findings: list[Finding], blobs: KeyBlobs) -> set[str]:
-    """The blobs and tag objects that hold the keys of ``findings``: a ref pointing at one of
-    them, or at a tree holding one, is not a commit that git filter-repo would rewrite."""
+    """The blobs, trees (in their entries' names) and tag objects that hold the keys of
+    ``findings``: a ref pointing at one of them, or at a tree holding one, is not a commit that
+    git filter-repo would rewrite."""
     objects = {blob for secret in {f.secret for f in findings}
                for blob in blobs.holding.get(secret, ())}
-    return objects | {f.history.tag_object for f in findings
-                      if f.source == "tag-message" and f.history and f.history.tag_object}
+    trees = {f.history.blob for f in findings
+             if f.in_name and f.history and f.history.in_tree and f.history.blob}
+    return objects | trees | {f.history.tag_object for f in findings
+                              if f.source == "tag-message" and f.history and f.history.tag_object}
 
 
 def make_plan(result: ScanResult, blobs: KeyBlobs, findings: list[Finding], *,
@@ -189,10 +192,12 @@ def _place(finding: Finding, show: Callable[[str], str]) -> Place:
 
 def renamed(plan: Plan, name: str) -> list[Place]:
     """The places of ``plan``'s keys in names of the kind ``name`` ("path", "ref") that the
-    script renames: the keys as they are (an encoded one is left for a fix by hand), in refs
-    git filter-repo rewrites (not those left for a deletion by hand)."""
+    script renames: the keys as they are (an encoded one is left for a fix by hand), in the
+    commits and refs git filter-repo rewrites. Not a name in a tree no commit holds (a tag of
+    the tree is deleted; an unreachable one is not in a mirror), nor a ref left for a
+    deletion by hand."""
     return [place for key in plan.keys for place in key.places
-            if place.name == name and place.encoding == "plain"
+            if place.name == name and place.encoding == "plain" and place.commit is not None
             and place.where not in plan.refs_by_hand]
 
 

@@ -333,10 +333,11 @@ def test_what_was_not_scanned_is_said_and_strict_writes_no_plan(
 
 def _named(repo: DatedRepo) -> dict[str, str]:
     """Keys in names only: two files whose names differ by their keys alone, a directory, a
-    branch, an annotated and a lightweight tag, and an archive's member (the archive's content:
-    stripped, not renamed). The keys, by where they are."""
+    branch, an annotated and a lightweight tag, an archive's member (the archive's content:
+    stripped, not renamed) and a tree no commit holds, tagged (the tag is deleted). The keys, by
+    where they are."""
     keys = {name: make_key("live", f"purge-name-{name}") for name in (
-        "file", "twin", "directory", "branch", "annotated", "lightweight", "member")}
+        "file", "twin", "directory", "branch", "annotated", "lightweight", "member", "tree")}
     bundle = io.BytesIO()
     with zipfile.ZipFile(bundle, "w") as archive:
         archive.writestr(f"conf/{keys['member']}.txt", "clean\n")
@@ -349,6 +350,9 @@ def _named(repo: DatedRepo) -> dict[str, str]:
     repo.git("branch", f"leak-{keys['branch']}")
     repo.git("tag", "-a", f"v1-{keys['annotated']}", "-m", "a release")
     repo.git("tag", f"lw-{keys['lightweight']}")
+    blob = repo.out("hash-object", "-w", "--stdin", input=b"clean\n")
+    tree = repo.out("mktree", input=f"100644 blob {blob}\tname-{keys['tree']}.txt\n".encode())
+    repo.git("tag", "-a", "-m", "a tree", "tree-tag", tree)
     return keys
 
 
@@ -360,6 +364,8 @@ def test_keys_in_file_directory_and_ref_names_are_renamed(
     assert done.returncode == 0, done.stderr
     assert b"6 names of files, directories or refs holding a key: renamed" in done.stdout
     assert b"1 blob holding a key encoded: stripped whole" in done.stdout
+    assert b"1 ref pointing at a blob or tree holding a key: deleted" in done.stdout
+    assert (out / "refs-to-delete.txt").read_text() == "refs/tags/tree-tag\n"
     assert b"fix by hand" not in done.stdout
     plan = (out / "PLAN.md").read_text()
     assert "## Names renamed" in plan and "renaming" in plan

@@ -226,8 +226,9 @@ def _end_group(process: subprocess.Popen[bytes]) -> None:
             os.killpg(process.pid, signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(_GIT_GRACE)
-    # Also after git ended by itself: none of its helpers outlives the call.
-    with contextlib.suppress(ProcessLookupError):
+    # Also after git ended by itself: none of its helpers outlives the call. (No process
+    # left: no group. One not ours, were the id ever reused at once: not for us to end.)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     if process.stderr is not None:

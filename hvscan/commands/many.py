@@ -311,6 +311,10 @@ def _terminated_in_worker(signum: int, frame: object) -> None:
     """A worker's SIGTERM handler: raise ``Terminated`` in an audit, else end the process of
     the signal at once (the pool's own code, waiting for a task, is not to be unwound)."""
     if _auditing:
+        # Once: the pool, seeing another worker end, terminates this one again, and a second
+        # Terminated would break off the unwinding (a clone's process group left to be
+        # killed, its directory to be removed). ``_die_of`` ends the process after it.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise Terminated
     _die_of(signum)
 

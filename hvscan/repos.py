@@ -8,7 +8,9 @@ information (``https://user:token@host/x`` is ``https://host/x``), and cloned wi
 --mirror`` into the clone directory (a stable name per normalised URL), fetched again
 (``--prune``) on later runs: every ref of the remote, pull-request heads included, is audited.
 That clone is the one transport hvscan starts (``gitenv.transport_command``), with the user's
-git configuration and credential helpers; the scans themselves allow none.
+git configuration and credential helpers; the scans themselves allow none. It runs in a session
+of its own, ended with its remote helpers however the call ends (a run stopped by SIGTERM or
+Ctrl-C leaves no git behind, and ``mirror`` no half clone).
 
 ``--shard I/N`` keeps the repositories whose normalised name's SHA-256, read as a number, is
 ``I - 1`` modulo ``N`` (I is 1-based): stable across runs, machines and list orders.

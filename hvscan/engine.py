@@ -221,31 +221,57 @@ class _Walk:
         """Scan each part of the paths of an archive's members ``names`` as a name, as the
         sources' names are, each path once: ``a/b/c.txt`` names the directories ``a/``,
         ``a/b/`` and the file ``c.txt``. One prefilter pass over them all, joined by NUL,
-        answers the common case (none holds a needle); only then is each looked at alone."""
+        answers the common case (none holds a needle); only then is each looked at alone.
+
+        A path's parts are kept as a tree of small ids, (parent's id, part, directory or not)
+        each, never as the paths they make: a name of N parts costs N, where keeping each
+        part's path cost N squared (a 317-byte tar.gz, one name "a/" * 64,000 and a needle,
+        ran out of memory). A part without a needle cannot match, so the prefilter sees each
+        part first, and a part's path is written out only for a match."""
         prefilter = self.engine.prefilter
         raw = [name.encode("utf-8", "surrogateescape") for name in names]
         if not prefilter.hits(b"\0".join(raw)):
             return
-        named: set[str] = set()
+        nodes: dict[tuple[int, str, bool], int] = {}
+        # The path text written out for matches: a limit, as for expanded bytes (a key in each
+        # of a deep path's parts is a match per part, each at its own long path).
+        written = 0
         for name, encoded in zip(names, raw, strict=True):
             if not prefilter.hits(encoded):
                 continue
             parts = name.split("/")
+            parent = 0
             for index, part in enumerate(parts):
-                path = "/".join(parts[:index + 1]) + "/" * (index < len(parts) - 1)
-                if part and path not in named:
-                    named.add(path)
-                    self.text_document(part.encode("utf-8", "surrogateescape"), 0, chain,
-                                       _join(member, path), in_name=True)
+                directory = index < len(parts) - 1
+                node = (parent, part, directory)
+                if node in nodes:
+                    parent = nodes[node]
+                    continue
+                parent = nodes[node] = len(nodes) + 1
+                text = part.encode("utf-8", "surrogateescape")
+                spots = self.text(text, chain, 0) if part else []
+                if not spots:
+                    continue
+                path = "/".join(parts[:index + 1]) + "/" * directory
+                written += len(path)
+                if written > self.engine.limits.archive_bytes:
+                    self.note(member, "members' names not all scanned: their paths exceed "
+                              f"{self.engine.limits.archive_bytes} bytes "
+                              "(--max-archive-size)", limit=True)
+                    return
+                self.place(spots, text, 0, chain, _join(member, path), in_name=True)
 
     def text_document(self, data: Buffer, offset: int, chain: tuple[str, ...],
-                      member: str | None, end: int | None = None, *,
-                      in_name: bool = False) -> None:
-        """Scan ``data[offset:end]`` as text, in ``data``'s lines and columns (``in_name``:
-        ``data`` is the name of ``member``, not its content)."""
+                      member: str | None, end: int | None = None) -> None:
+        """Scan ``data[offset:end]`` as text, in ``data``'s lines and columns."""
         spots = self.text(data[offset:end] if offset or end is not None else data, chain, 0)
-        if not spots:
-            return
+        if spots:
+            self.place(spots, data, offset, chain, member)
+
+    def place(self, spots: list[_Spot], data: Buffer, offset: int, chain: tuple[str, ...],
+              member: str | None, *, in_name: bool = False) -> None:
+        """Make matches and notes of the ``spots`` found in ``data[offset:]``, in ``data``'s
+        lines and columns (``in_name``: ``data`` is the name of ``member``, not its content)."""
         placer = _Placer(data, self.engine.allow_marker)
         found: list[Match] = []
         for spot in sorted(spots, key=lambda s: s.start):

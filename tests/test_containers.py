@@ -848,6 +848,46 @@ def test_members_a_limit_left_unopened_are_named() -> None:
     assert [limit for *_, limit in notes(archive, engine)] == [True]
 
 
+def deep_name_tar(depth: int, end: str) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        archive.addfile(tarfile.TarInfo("a/" * depth + end))
+    return buffer.getvalue()
+
+
+def test_a_deep_member_name_costs_memory_linear_in_its_depth() -> None:
+    # A needle but no key at the end of the path: each directory's path kept as text cost
+    # the depth squared (a 317-byte tar.gz of 64,000 parts ran out of memory).
+    needle = make_key("live", 70)[:8]
+    peaks = []
+    for depth in (4000, 16000):
+        data = deep_name_tar(depth, "x" + needle)
+        tracemalloc.start()
+        try:
+            assert ENGINE.inspect(data).matches == []
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+    assert peaks[1] < 6 * peaks[0], peaks  # 4 times the depth: 16 times the memory before
+
+
+def test_a_key_at_the_end_of_a_deep_member_name_is_found_at_its_path() -> None:
+    key = make_key("live", 71)
+    path = "a/" * 3000 + f"cfg-{key}"
+    assert named(deep_name_tar(3000, f"cfg-{key}")) == [(key, path, "tar", 1, 5)]
+
+
+def test_keys_in_every_part_of_a_deep_member_name_stop_at_the_size_limit() -> None:
+    key = make_key("live", 72)
+    data = make_tar({f"{key}/" * 2000 + "x": b""})
+    engine = Engine(RULES, Limits(archive_bytes=1 << 20))
+    inspection = engine.inspect(data)
+    # Paths of 41, 82, ... characters: as many as fit in 1 MiB.
+    assert 200 < len(inspection.matches) < 300
+    assert [(note.message.startswith("members' names not all scanned"), note.limit)
+            for note in inspection.notes] == [(True, True)]
+
+
 def test_a_mime_part_is_named_in_its_headers_scanned_as_text() -> None:
     key = make_key("live", 65)
     mail = make_eml("Hello\n", {f"{key}.txt": b"clean\n"})

@@ -459,3 +459,33 @@ def test_a_state_unusable_for_repositories_is_their_error(run_hvscan: Run,
     assert [e["repository"] for e in report["errors"]] == ["one", "two"]
     assert all("cannot use the state file (no such table: reach_tips); delete it"
                in e["message"] for e in report["errors"])
+
+
+def test_an_audit_that_fails_unexpectedly_is_its_repositorys_error(
+        fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A MemoryError (a hostile archive) or a bug in one repository's audit is that
+    repository's error, exit 2: the other repositories are still reported."""
+    from click.testing import CliRunner
+
+    from hvscan import cli
+    from hvscan.commands import git
+
+    audit_history = git.audit_history
+
+    def failing(pipeline: Any, path: Path, *args: Any, **kwargs: Any) -> Any:
+        if path.name == "two":
+            raise MemoryError
+        return audit_history(pipeline, path, *args, **kwargs)
+
+    monkeypatch.setattr(git, "audit_history", failing)
+    monkeypatch.delenv("HVSCAN_DEBUG", raising=False)
+    monkeypatch.chdir(fleet.root)
+    for name, value in fleet.env.items():
+        monkeypatch.setenv(name, value)
+    done = CliRunner().invoke(cli.cli, ["git", "one", "two", "--jobs", "1", "--format", "json",
+                                        "--clone-dir", str(fleet.root / "clones")])
+    assert done.exit_code == 2, done.output
+    report = json.loads(done.stdout)
+    assert {f["repository"] for f in report["findings"]} == {"one"}
+    assert report["errors"] == [{"path": "two", "message": "internal error: MemoryError",
+                                 "repository": "two"}]

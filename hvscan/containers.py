@@ -11,7 +11,10 @@ report shows, never silence. A key in a container's bytes is not missed because 
 gave up or lied: what the structure does not account for is scanned too, as raw bytes (data
 appended after a gzip stream, the rest of a bomb a limit stopped, bytes between zip members, a
 zip's comment), with the compressed streams and zip members found there by their own headers (a
-member the central directory leaves out, every member of a zip that lost its directory). Every
+member the central directory leaves out, every member of a zip that lost its directory). Text in
+the headers is scanned too: every name listed (a link's target, a zip member's name in its local
+header when the central directory names it otherwise, a gzip stream's file name) as a name
+(``Entry``), and the other text fields as raw bytes (``Field``). Every
 decompressor is imported only when its container is met (py7zr, the heaviest, only for a 7z
 archive); one that cannot be imported makes a note naming the package, never a silent skip.
 
@@ -179,7 +182,17 @@ class Raw(NamedTuple):
     end: int | None = None
 
 
-Item = Member | Problem | Entry | Raw
+class Field(NamedTuple):
+    """Text the container's headers hold from ``offset`` to ``end``, beside its members' names:
+    a tar member's PAX records and owner names, a zip member's comment and extra fields, a gzip
+    stream's comment and extra field. Scanned as raw bytes, as ``Raw``, after one prefilter pass
+    over them all found a needle."""
+
+    offset: int
+    end: int
+
+
+Item = Member | Problem | Entry | Raw | Field
 
 
 def expand(data: Buffer, container: str, budget: Budget) -> Iterator[Item]:
@@ -205,6 +218,8 @@ class _Codec(NamedTuple):
     errors: Callable[[], tuple[type[Exception], ...]]
     package: str
     tail: bool = False
+    # The text in a stream's header, from where the stream starts (gzip's alone has any).
+    header: Callable[[Buffer, int], Iterator[Item]] | None = None
 
 
 def _zlib_gzip() -> Any:
@@ -261,8 +276,31 @@ def _zstd_errors() -> tuple[type[Exception], ...]:
     return (zstd_module().ZstdError, EOFError)
 
 
+def _gzip_header(data: Buffer, at: int) -> Iterator[Item]:
+    """The text in the header of the gzip stream at ``at`` (RFC 1952): its file name (FNAME),
+    which gunzip names the file it writes, as a name; its extra field (FEXTRA) and comment
+    (FCOMMENT) as text. zlib reads past them all."""
+    flags = data[at + 3] if len(data) > at + 3 else 0
+    start = at + 10
+    if flags & 4 and len(data) >= start + 2:
+        size = int.from_bytes(data[start:start + 2], "little")
+        yield Field(start + 2, min(start + 2 + size, len(data)))
+        start += 2 + size
+    for flag in (8, 16):
+        if flags & flag:
+            end = find(data, b"\0", start)
+            if end < 0:
+                return
+            if flag == 8:
+                yield Entry(bytes(data[start:end]).decode("utf-8", "surrogateescape"))
+            else:
+                yield Field(start, end)
+            start = end + 1
+
+
 _CODECS = {
-    "gzip": _Codec("gzip", _GZIP + b"\x08", _zlib_gzip, _zlib_errors, "zlib", tail=True),
+    "gzip": _Codec("gzip", _GZIP + b"\x08", _zlib_gzip, _zlib_errors, "zlib", tail=True,
+                   header=_gzip_header),
     "xz": _Codec("xz", _XZ, _lzma_new("FORMAT_XZ"), _lzma_errors, "lzma"),
     "lzma": _Codec("lzma", _LZMA_ALONE, _lzma_new("FORMAT_ALONE"), _lzma_errors, "lzma"),
     "bzip2": _Codec("bzip2", _BZIP2, _bz2_new, _bz2_errors, "bz2"),
@@ -353,7 +391,9 @@ def _stream(data: Buffer, codec: _Codec, budget: Budget) -> Iterator[Item]:
     cap, why = budget.allowance(len(data))
     gathered = io.BytesIO()
     produced = start = 0
+    starts: list[int] = []
     while True:  # one stream after another: a multi-stream file is one file
+        starts.append(start)
         stream = _inflate(data, start, codec, cap + 1 - produced, into=gathered)
         produced += stream.produced
         if produced > cap or not stream.complete or stream.end == len(data):
@@ -368,6 +408,9 @@ def _stream(data: Buffer, codec: _Codec, budget: Budget) -> Iterator[Item]:
         yield Problem(None, f"damaged {name} stream {stream.error}: scanned as raw bytes")
         yield from _after_stream(data, 0, codec, budget)
         return
+    if codec.header:
+        for at in starts:
+            yield from codec.header(data, at)
     # What the stream does not account for is scanned as it is: data appended after it, a
     # member whose magic bytes lie, the rest of a bomb and whatever was appended to it.
     searched = rest = 0
@@ -418,6 +461,8 @@ def _after_stream(data: Buffer, start: int, codec: _Codec, budget: Budget,
             continue
         if at > raw:
             yield Raw(raw, at)
+        if codec.header:
+            yield from codec.header(data, at)
         if len(stream.output) > cap:
             yield Problem(None, f"{codec.name} stream at byte {at}: decompression stopped "
                           f"after {cap} bytes: {why}", limit=True)
@@ -441,6 +486,7 @@ def _zip(data: Buffer, budget: Budget) -> Iterator[Item]:
         yield from _unlisted(data, [], budget)
         return
     yield from directories
+    yield from _zip_headers(data, archive.start_dir, listed)
     for index, info in enumerate(members):
         if reason := budget.exhausted():
             yield _not_opened(f"{len(members) - index} more", reason)
@@ -509,10 +555,7 @@ def _listed_spans(data: Buffer, directory: int,
             if info.flag_bits & 0x8:  # a data descriptor follows, its signature optional
                 end += 16 if startswith(data, b"PK\x07\x08", end) else 12
             spans.append((at, end))
-    end = directory
-    while startswith(data, b"PK\x01\x02", end) and len(data) >= end + 46:
-        name, extra, comment = struct.unpack_from("<3H", data, end + 28)
-        end += 46 + name + extra + comment
+    end = max((stop for _, stop in _central_entries(data, directory)), default=directory)
     if startswith(data, b"PK\x06\x06", end):  # zip64 end record and locator
         end += 12 + int.from_bytes(data[end + 4:end + 12], "little")
     if startswith(data, b"PK\x06\x07", end):
@@ -521,6 +564,49 @@ def _listed_spans(data: Buffer, directory: int,
         end += 22
     spans.append((directory, end))
     return sorted(spans)
+
+
+def _central_entries(data: Buffer, directory: int) -> Iterator[tuple[int, int]]:
+    """Where each entry of the central directory at ``directory`` starts and ends."""
+    at = directory
+    while startswith(data, b"PK\x01\x02", at) and len(data) >= at + 46:
+        name, extra, comment = struct.unpack_from("<3H", data, at + 28)
+        yield at, at + 46 + name + extra + comment
+        at += 46 + name + extra + comment
+
+
+def _zip_headers(data: Buffer, directory: int, listed: list[zipfile.ZipInfo]) -> Iterator[Item]:
+    """The text in a zip's headers beside the names its central directory lists: each member's
+    comment and extra fields (in the directory and in its local header), and its name in its
+    local header when the directory names it otherwise (zipfile refuses to read the member;
+    other tools extract it under that name)."""
+    for at, end in _central_entries(data, directory):
+        name, extra, comment = struct.unpack_from("<3H", data, at + 28)
+        fields = at + 46 + name
+        if extra:
+            yield Field(fields, min(fields + extra, len(data)))
+        if comment:
+            yield Field(fields + extra, min(end, len(data)))
+    for info in listed:
+        at = info.header_offset
+        header = data[at:at + _LOCAL_HEADER.size]
+        if len(header) < _LOCAL_HEADER.size or not startswith(header, _LOCAL_FILE):
+            continue
+        *_, name_size, extra = _LOCAL_HEADER.unpack(header)
+        begin = at + _LOCAL_HEADER.size
+        local = _zip_name(data[begin:begin + name_size], info.flag_bits)
+        if local != info.orig_filename:
+            yield Entry(local)
+        if extra:
+            yield Field(begin + name_size, min(begin + name_size + extra, len(data)))
+
+
+def _zip_name(raw: Buffer, flags: int) -> str:
+    """A name from a zip header, as zipfile reads it: UTF-8 when the flag says so, else cp437
+    (a name that is not UTF-8 kept byte for byte, as the engine encodes names back)."""
+    if flags & 0x800:
+        return bytes(raw).decode("utf-8", "surrogateescape")
+    return bytes(raw).decode("cp437")
 
 
 def _unlisted(data: Buffer, spans: list[tuple[int, int]], budget: Budget) -> Iterator[Item]:
@@ -620,6 +706,8 @@ def _tar(data: Buffer, budget: Budget) -> Iterator[Item]:
         yield Raw(0)
         return
     count = 0
+    # Where the next member's headers start: the first member was read by TarFile itself.
+    headers = 0
     while True:
         offset = archive.offset
         try:
@@ -633,6 +721,8 @@ def _tar(data: Buffer, budget: Budget) -> Iterator[Item]:
             if _not_zeros(view, archive.offset):
                 yield from _tar_damaged(count, archive.offset, "")
             return
+        yield from _tar_headers(view, headers, info)
+        headers = archive.offset
         # tarfile reads a member of a type it does not know as a regular file, as tar does.
         if not (info.isreg() or info.type not in tarfile.SUPPORTED_TYPES):
             # A directory (its path ending with "/", as zip's), a link, a device: only a name.
@@ -652,6 +742,61 @@ def _tar(data: Buffer, budget: Budget) -> Iterator[Item]:
                           "scanned what is there")
         yield Member(info.name, "tar", content)
         yield from _padding(view, info, archive.offset)
+
+
+# Where a tar header holds its type, its size, and the names of the member's owner (user, group).
+_TAR_TYPE, _TAR_SIZE, _TAR_OWNER = 156, slice(124, 136), slice(265, 329)
+# The PAX records that are the member's names (scanned as names, not again as text).
+_PAX_NAMES = frozenset({b"path", b"linkpath"})
+
+
+def _tar_headers(view: memoryview, offset: int, info: tarfile.TarInfo) -> Iterator[Item]:
+    """The text in the headers of the member ``info``, whose headers start at ``offset``: its
+    link's target as a name; as text, the owner names of each header and the values of the
+    PAX records (a comment, an owner's name, any record an archiver adds), but the paths."""
+    import tarfile
+
+    if info.issym() or info.islnk():
+        yield Entry(info.linkname)
+    at = offset
+    while at + tarfile.BLOCKSIZE <= min(info.offset_data, len(view)):
+        block = view[at:at + tarfile.BLOCKSIZE]
+        if any(block[_TAR_OWNER]):
+            yield Field(at + _TAR_OWNER.start, at + _TAR_OWNER.stop)
+        if block[_TAR_TYPE] not in b"xgXLK":  # the member's own header: the last one
+            break
+        size = _tar_number(bytes(block[_TAR_SIZE]))
+        data = at + tarfile.BLOCKSIZE
+        if block[_TAR_TYPE] in b"xgX":
+            yield from _pax_values(view, data, min(data + size, len(view)))
+        at = data + -(-size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
+
+
+def _tar_number(field: bytes) -> int:
+    """A tar header's number: octal digits, or base-256 when the first bit is set (GNU)."""
+    if field[0] & 0x80:
+        return int.from_bytes(field[1:], "big")
+    digits = field.split(b"\0", 1)[0].strip()
+    return int(digits, 8) if digits and digits.isdigit() and b"8" not in digits and \
+        b"9" not in digits else 0
+
+
+def _pax_values(view: memoryview, start: int, end: int) -> Iterator[Field]:
+    """The values of the PAX records ``length key=value\n`` in ``view[start:end]``, but the
+    paths."""
+    at = start
+    while at < end:
+        space = find(view, b" ", at, min(end, at + 24))
+        length = bytes(view[at:space]) if space > at else b""
+        if not length.isdigit() or int(length) <= space - at:
+            return
+        record_end = min(at + int(length), end)
+        equals = find(view, b"=", space + 1, record_end)
+        if equals < 0:
+            return
+        if bytes(view[space + 1:equals]) not in _PAX_NAMES:
+            yield Field(equals + 1, record_end)
+        at = record_end
 
 
 def _padding(view: memoryview, info: tarfile.TarInfo, next_header: int) -> Iterator[Item]:

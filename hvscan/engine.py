@@ -199,10 +199,14 @@ class _Walk:
                 depth: int) -> None:
         # Every name it lists (a damaged or encrypted member's, a directory's, a link's too).
         names: dict[str, None] = {}
+        fields: list[containers.Field] = []
         for item in containers.expand(data, kind, self.budget):
-            if not isinstance(item, containers.Raw) and item.name:
+            if isinstance(item, containers.Member | containers.Problem | containers.Entry) \
+                    and item.name:
                 names[item.name] = None
-            if isinstance(item, containers.Member):
+            if isinstance(item, containers.Field):
+                fields.append(item)
+            elif isinstance(item, containers.Member):
                 self.out.members += item.name is not None
                 # A .tar.gz (.tar.xz...) is one archive to its users: the tar in a compressed
                 # stream (the member without a name) takes no level.
@@ -216,6 +220,18 @@ class _Walk:
                 self.text_document(data, item.offset, chain, member, item.end)
         if names and kind != "mime":  # a MIME part's name is in its headers, scanned as text
             self.names(list(names), (*chain, kind), member)
+        if fields:
+            self.fields(data, fields, chain, member)
+
+    def fields(self, data: Buffer, fields: list[containers.Field], chain: tuple[str, ...],
+               member: str | None) -> None:
+        """Scan the text fields of an archive's headers in ``data`` as its raw bytes are: one
+        prefilter pass over them all, joined by NUL, answers the common case (none holds a
+        needle), as for its names; only then is each looked at alone."""
+        pieces = [data[field.offset:field.end] for field in fields]
+        if self.engine.prefilter.hits(b"\0".join(pieces)):
+            for field in fields:
+                self.text_document(data, field.offset, chain, member, field.end)
 
     def names(self, names: list[str], chain: tuple[str, ...], member: str | None) -> None:
         """Scan each part of the paths of an archive's members ``names`` as a name, as the

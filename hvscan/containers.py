@@ -167,8 +167,10 @@ class Problem(NamedTuple):
 
 class Entry(NamedTuple):
     """A name the archive lists with no content read under it here: a directory, a link or
-    another special entry, a member a limit kept from being opened, an empty 7z member. The
-    engine scans every listed name (a member's too) as a name."""
+    another special entry, a member a limit kept from being opened, an empty 7z member; or
+    another name its headers hold (a link's target, a zip member's name in its local header
+    that the central directory contradicts, a gzip stream's file name). The engine scans every
+    listed name (a member's too) as a name."""
 
     name: str
 

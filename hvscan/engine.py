@@ -8,7 +8,9 @@ Decoding is part of the engine, so every source gets it: containers (``container
 opened by their magic bytes, and encoded text (``decode.py``) is decoded only around the needles
 the same single prefilter pass found, recursively up to the limits. The names of an archive's
 members are scanned as names (``Match.in_name``), each part of a member's path once per archive,
-after one prefilter pass over all its members' paths found a needle. What could not be looked
+after one prefilter pass over all its members' paths found a needle; so are the other names
+its headers hold (a link's target...), and their other text fields as the archive's raw bytes,
+after one prefilter pass over them all. What could not be looked
 into (a damaged archive, a limit reached) comes back as notes beside the matches.
 
 The records it returns (``Match``, ``BlobNote``) live in ``hvscan.model``. Whether a key's line

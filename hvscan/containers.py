@@ -186,7 +186,7 @@ class Raw(NamedTuple):
 
 class Field(NamedTuple):
     """Text the container's headers hold from ``offset`` to ``end``, beside its members' names:
-    a tar member's PAX records and owner names, a zip member's comment and extra fields, a gzip
+    a tar member's PAX records, a zip member's comment and extra fields, a gzip
     stream's comment and extra field. Scanned as raw bytes, as ``Raw``, after one prefilter pass
     over them all found a needle."""
 
@@ -488,7 +488,8 @@ def _zip(data: Buffer, budget: Budget) -> Iterator[Item]:
         yield from _unlisted(data, [], budget)
         return
     yield from directories
-    yield from _zip_headers(data, archive.start_dir, listed)
+    spans, text = _layout(data, archive.start_dir, listed)
+    yield from text
     for index, info in enumerate(members):
         if reason := budget.exhausted():
             yield _not_opened(f"{len(members) - index} more", reason)
@@ -499,7 +500,7 @@ def _zip(data: Buffer, budget: Budget) -> Iterator[Item]:
             yield Problem(info.filename, "encrypted member: cannot be scanned")
             continue
         yield from _zip_member(archive, info, budget)
-    yield from _unlisted(data, _listed_spans(data, archive.start_dir, listed), budget)
+    yield from _unlisted(data, spans, budget)
 
 
 def _zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget) -> Iterator[Item]:
@@ -543,21 +544,40 @@ def _zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget)
 _LOCAL_HEADER = struct.Struct("<4s5H3I2H")
 
 
-def _listed_spans(data: Buffer, directory: int,
-                  listed: list[zipfile.ZipInfo]) -> list[tuple[int, int]]:
+def _layout(data: Buffer, directory: int,
+            listed: list[zipfile.ZipInfo]) -> tuple[list[tuple[int, int]], list[Item]]:
     """The bytes the central directory accounts for: each listed member's local header and
-    data, and the directory itself up to the end record (the archive comment is not)."""
+    data, and the directory itself up to the end record (the archive comment is not); and the
+    text in those headers beside the names the directory lists: each member's comment and extra
+    fields (in the directory and in its local header), and its name in its local header when
+    the directory names it otherwise (zipfile refuses to read the member; other tools extract
+    it under that name)."""
     spans = []
+    text: list[Item] = []
     for info in listed:
         at = info.header_offset
         header = data[at:at + _LOCAL_HEADER.size]
         if len(header) == _LOCAL_HEADER.size and startswith(header, _LOCAL_FILE):
             *_, name, extra = _LOCAL_HEADER.unpack(header)
-            end = at + _LOCAL_HEADER.size + name + extra + info.compress_size
+            begin = at + _LOCAL_HEADER.size
+            local = _zip_name(data[begin:begin + name], info.flag_bits)
+            if local != info.orig_filename:
+                text.append(Entry(local))
+            if extra:
+                text.append(Field(begin + name, min(begin + name + extra, len(data))))
+            end = begin + name + extra + info.compress_size
             if info.flag_bits & 0x8:  # a data descriptor follows, its signature optional
                 end += 16 if startswith(data, b"PK\x07\x08", end) else 12
             spans.append((at, end))
-    end = max((stop for _, stop in _central_entries(data, directory)), default=directory)
+    end = directory
+    while startswith(data, b"PK\x01\x02", end) and len(data) >= end + 46:
+        name, extra, comment = struct.unpack_from("<3H", data, end + 28)
+        fields = end + 46 + name
+        if extra:
+            text.append(Field(fields, min(fields + extra, len(data))))
+        if comment:
+            text.append(Field(fields + extra, min(fields + extra + comment, len(data))))
+        end = fields + extra + comment
     if startswith(data, b"PK\x06\x06", end):  # zip64 end record and locator
         end += 12 + int.from_bytes(data[end + 4:end + 12], "little")
     if startswith(data, b"PK\x06\x07", end):
@@ -565,42 +585,7 @@ def _listed_spans(data: Buffer, directory: int,
     if startswith(data, b"PK\x05\x06", end):
         end += 22
     spans.append((directory, end))
-    return sorted(spans)
-
-
-def _central_entries(data: Buffer, directory: int) -> Iterator[tuple[int, int]]:
-    """Where each entry of the central directory at ``directory`` starts and ends."""
-    at = directory
-    while startswith(data, b"PK\x01\x02", at) and len(data) >= at + 46:
-        name, extra, comment = struct.unpack_from("<3H", data, at + 28)
-        yield at, at + 46 + name + extra + comment
-        at += 46 + name + extra + comment
-
-
-def _zip_headers(data: Buffer, directory: int, listed: list[zipfile.ZipInfo]) -> Iterator[Item]:
-    """The text in a zip's headers beside the names its central directory lists: each member's
-    comment and extra fields (in the directory and in its local header), and its name in its
-    local header when the directory names it otherwise (zipfile refuses to read the member;
-    other tools extract it under that name)."""
-    for at, end in _central_entries(data, directory):
-        name, extra, comment = struct.unpack_from("<3H", data, at + 28)
-        fields = at + 46 + name
-        if extra:
-            yield Field(fields, min(fields + extra, len(data)))
-        if comment:
-            yield Field(fields + extra, min(end, len(data)))
-    for info in listed:
-        at = info.header_offset
-        header = data[at:at + _LOCAL_HEADER.size]
-        if len(header) < _LOCAL_HEADER.size or not startswith(header, _LOCAL_FILE):
-            continue
-        *_, name_size, extra = _LOCAL_HEADER.unpack(header)
-        begin = at + _LOCAL_HEADER.size
-        local = _zip_name(data[begin:begin + name_size], info.flag_bits)
-        if local != info.orig_filename:
-            yield Entry(local)
-        if extra:
-            yield Field(begin + name_size, min(begin + name_size + extra, len(data)))
+    return sorted(spans), text
 
 
 def _zip_name(raw: Buffer, flags: int) -> str:
@@ -723,7 +708,8 @@ def _tar(data: Buffer, budget: Budget) -> Iterator[Item]:
             if _not_zeros(view, archive.offset):
                 yield from _tar_damaged(count, archive.offset, "")
             return
-        yield from _tar_headers(view, headers, info)
+        if info.offset_data - headers > tarfile.BLOCKSIZE or info.issym() or info.islnk():
+            yield from _tar_headers(view, headers, info)  # extended headers, or a link
         headers = archive.offset
         # tarfile reads a member of a type it does not know as a regular file, as tar does.
         if not (info.isreg() or info.type not in tarfile.SUPPORTED_TYPES):
@@ -746,32 +732,29 @@ def _tar(data: Buffer, budget: Budget) -> Iterator[Item]:
         yield from _padding(view, info, archive.offset)
 
 
-# Where a tar header holds its type, its size, and the names of the member's owner (user, group).
-_TAR_TYPE, _TAR_SIZE, _TAR_OWNER = 156, slice(124, 136), slice(265, 329)
+# A tar header block; where it holds its type and its size; the types of the extended headers
+# before a member's own (PAX: x, g, X).
+_TAR_BLOCK, _TAR_TYPE, _TAR_SIZE = 512, 156, slice(124, 136)
+_TAR_EXTENDED, _TAR_PAX = frozenset(b"xgXLK"), frozenset(b"xgX")
 # The PAX records that are the member's names (scanned as names, not again as text).
 _PAX_NAMES = frozenset({b"path", b"linkpath"})
 
 
-def _tar_headers(view: memoryview, offset: int, info: tarfile.TarInfo) -> Iterator[Item]:
+def _tar_headers(view: memoryview, offset: int, info: tarfile.TarInfo) -> list[Item]:
     """The text in the headers of the member ``info``, whose headers start at ``offset``: its
-    link's target as a name; as text, the owner names of each header and the values of the
-    PAX records (a comment, an owner's name, any record an archiver adds), but the paths."""
-    import tarfile
-
-    if info.issym() or info.islnk():
-        yield Entry(info.linkname)
-    at = offset
-    while at + tarfile.BLOCKSIZE <= min(info.offset_data, len(view)):
-        block = view[at:at + tarfile.BLOCKSIZE]
-        if any(block[_TAR_OWNER]):
-            yield Field(at + _TAR_OWNER.start, at + _TAR_OWNER.stop)
-        if block[_TAR_TYPE] not in b"xgXLK":  # the member's own header: the last one
-            break
-        size = _tar_number(bytes(block[_TAR_SIZE]))
-        data = at + tarfile.BLOCKSIZE
-        if block[_TAR_TYPE] in b"xgX":
-            yield from _pax_values(view, data, min(data + size, len(view)))
-        at = data + -(-size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
+    link's target as a name; as text, its PAX records (a comment, an owner's name, any record
+    an archiver adds, global ones too), but the paths. A header's own owner fields hold 32
+    bytes, too few for a key (a longer name is a PAX record). (A list, not a generator: this
+    runs for every member, and a generator's overhead showed.)"""
+    found: list[Item] = [Entry(info.linkname)] if info.issym() or info.islnk() else []
+    at, stop = offset, min(info.offset_data, len(view)) - _TAR_BLOCK  # up to its own header
+    while at < stop and view[at + _TAR_TYPE] in _TAR_EXTENDED:
+        size = _tar_number(bytes(view[at + _TAR_SIZE.start:at + _TAR_SIZE.stop]))
+        data = at + _TAR_BLOCK
+        if view[at + _TAR_TYPE] in _TAR_PAX:
+            found += _pax_values(bytes(view[data:data + size]), data)
+        at = data + -(-size // _TAR_BLOCK) * _TAR_BLOCK
+    return found
 
 
 def _tar_number(field: bytes) -> int:
@@ -783,22 +766,28 @@ def _tar_number(field: bytes) -> int:
         b"9" not in digits else 0
 
 
-def _pax_values(view: memoryview, start: int, end: int) -> Iterator[Field]:
-    """The values of the PAX records ``length key=value\n`` in ``view[start:end]``, but the
-    paths."""
-    at = start
-    while at < end:
-        space = find(view, b" ", at, min(end, at + 24))
-        length = bytes(view[at:space]) if space > at else b""
+def _pax_values(records: bytes, offset: int) -> list[Field]:
+    """The PAX records ``length key=value\\n`` in ``records``, which start at ``offset`` in
+    the tar, but the paths: as few fields as the paths leave (keys and lengths are text too)."""
+    fields = []
+    at = kept = 0
+    while at < len(records):
+        space = records.find(b" ", at, at + 24)
+        length = records[at:space] if space > at else b""
         if not length.isdigit() or int(length) <= space - at:
-            return
-        record_end = min(at + int(length), end)
-        equals = find(view, b"=", space + 1, record_end)
+            break
+        end = min(at + int(length), len(records))
+        equals = records.find(b"=", space + 1, end)
         if equals < 0:
-            return
-        if bytes(view[space + 1:equals]) not in _PAX_NAMES:
-            yield Field(equals + 1, record_end)
-        at = record_end
+            break
+        if records[space + 1:equals] in _PAX_NAMES:
+            if at > kept:
+                fields.append(Field(offset + kept, offset + at))
+            kept = end
+        at = end
+    if len(records) > kept:
+        fields.append(Field(offset + kept, offset + len(records)))
+    return fields
 
 
 def _padding(view: memoryview, info: tarfile.TarInfo, next_header: int) -> Iterator[Item]:

@@ -138,6 +138,10 @@ class Engine:
         return [grouped[name] for name in sorted(grouped)]
 
 
+# The items of a container that are no names: its own bytes, and its headers' text.
+_UNNAMED = (containers.Raw, containers.Field)
+
+
 class _Spot(NamedTuple):
     """A match (or, without ``rule``, encoded text that held a key prefix but no key) in the
     coordinates of the buffer being scanned; ``line`` is 0, and ``allowed`` None, until known
@@ -203,8 +207,7 @@ class _Walk:
         names: dict[str, None] = {}
         fields: list[containers.Field] = []
         for item in containers.expand(data, kind, self.budget):
-            if isinstance(item, containers.Member | containers.Problem | containers.Entry) \
-                    and item.name:
+            if not isinstance(item, _UNNAMED) and item.name:
                 names[item.name] = None
             if isinstance(item, containers.Field):
                 fields.append(item)

@@ -921,14 +921,14 @@ def test_a_links_target_in_a_tar_is_scanned_as_a_name(kind: bytes) -> None:
     assert header_keys(gzip.compress(tar_of((link, b"")))) == [(key, key, True)]
 
 
-def test_pax_records_and_owner_names_in_a_tar_are_scanned_as_text() -> None:
+def test_pax_records_in_a_tar_are_scanned_as_text() -> None:
     comment, owner, group, global_record = (make_key("live", seed) for seed in range(81, 85))
     noted = tarfile.TarInfo("a.txt")
     noted.pax_headers = {"comment": f"deployed with {comment}", "uname": owner}
     short = tarfile.TarInfo("b.txt")
-    short.gname = group[:31]  # the header's own field: too short for a key, a prefix shows it
+    short.gname = group[:31]  # the header's own field holds 32 bytes: no key fits, not scanned
     owned = tarfile.TarInfo("c.txt")
-    owned.pax_headers = {"gname": group}
+    owned.pax_headers = {"gname": group}  # a longer name: a PAX record
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT,
                       pax_headers={"note": global_record}) as archive:

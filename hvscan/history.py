@@ -58,7 +58,8 @@ def sharing_source(path: Path, pipeline: Pipeline, options: HistoryOptions,
     from hvscan.shared import screen_key
 
     screen = screen_key(pipeline.engine, options.max_file_size)
-    return HistorySource(path, options, progress, shared.clean(screen)), screen
+    return (HistorySource(path, options, progress, shared.clean(screen), shared.room(screen)),
+            screen)
 
 
 def share(source: HistorySource, result: ScanResult, shared: SharedObjects | None,

@@ -15,7 +15,10 @@ audit of ``hvscan/history.py`` with a state file (``hvscan/state.py``) around it
    reach are walked (``githistory.tips_reaching``).
 4. What the engine found is recorded (tips, flagged objects, key hashes and redacted keys, the
    changes, which tips reach which of those commits), only when the read was complete (no
-   error: no missing objects, not shallow).
+   error: no missing objects, not shallow). A record that cannot be written (the disk full,
+   the file made read-only) is an error of the audit (exit 2), whose findings are still
+   reported: the file keeps the last audit's entry, so the next audit reads this one's
+   objects again.
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ import os
 from typing import TYPE_CHECKING
 
 from hvscan.history import place, share, sharing_source
+from hvscan.sources import Failed
 from hvscan.sources.history import HistoryOptions, ProgressFactory
-from hvscan.state import Store, fingerprint, flagged_objects
+from hvscan.state import NotRecorded, Store, fingerprint, flagged_objects
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -52,8 +56,13 @@ def audit(path: Path, pipeline: Pipeline, options: HistoryOptions, state: Path,
         result = pipeline.run(source.events(pipeline.screen()))
         flagged = flagged_objects(result.findings, result.notes, source.reachable)
         place(path, source, result, pipeline)
+        # Before the record: what the read screened clean is so whether or not it is saved.
+        share(source, result, shared, screen)
         if not result.errors:
-            store.record(repository, mark, source.tips, flagged, source.found,
-                         pipeline.engine, source.reach)
-    share(source, result, shared, screen)
+            try:
+                store.record(repository, mark, source.tips, flagged, source.found,
+                             pipeline.engine, source.reach)
+            except NotRecorded as exc:
+                result.errors.append(Failed(str(exc.path), exc.detail))
+                result.stats.errors += 1
     return result

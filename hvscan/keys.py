@@ -12,6 +12,7 @@ both is docs/report-format.md ("Keys" and "Scan").
 from __future__ import annotations
 
 import datetime
+import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -113,7 +114,13 @@ def most_alarming(answers: Iterable[Mapping[str, Any] | None]) -> Any:
 
 def utc_now() -> str:
     """The current UTC time as the scan record writes it (ISO 8601, seconds, ``Z``)."""
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_time(time.time())
+
+
+def utc_time(at: float) -> str:
+    """``at`` (``time.time()``) as hvscan writes times: in UTC, ISO 8601 to the second, ``Z``
+    (the scan record, verification answers, the state file)."""
+    return datetime.datetime.fromtimestamp(at, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def conclude(result: ScanResult) -> None:

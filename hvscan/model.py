@@ -52,12 +52,17 @@ NAME_MARK = " (name)"
 
 
 def moment(date: str | None) -> float:
-    """An ISO 8601 date as a timestamp, for sorting oldest first; no date sorts last."""
+    """An ISO 8601 date as a timestamp, for sorting oldest first (whatever the time zones); no
+    date sorts last, and so does one that is not a date (a JSON report given to ``hvscan
+    merge`` may hold anything): the one reading of a date that every sort uses."""
     if not date:
         return float("inf")
     import datetime
 
-    return datetime.datetime.fromisoformat(date).timestamp()
+    try:
+        return datetime.datetime.fromisoformat(date).timestamp()
+    except ValueError:
+        return float("inf")
 
 
 class History(NamedTuple):

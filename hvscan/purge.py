@@ -5,8 +5,11 @@ every key from a repository's history with git filter-repo.
   it, and those that hold it encoded (base64, UTF-16, inside an archive...): text replacement
   cannot reach those, so the plan strips the blobs.
 - ``make_plan`` gathers the keys (suppressed ones too, unless asked not to), where each was
-  found, the blobs to strip and the messages that hold a key encoded (no git filter-repo
-  option rewrites those: they are listed for a fix by hand). The refs that point at a blob or a
+  found, the blobs to strip and the messages and names that hold a key encoded (no git
+  filter-repo option rewrites those: they are listed for a fix by hand). A key as it is in a
+  file, directory or ref name is renamed by git filter-repo's ``--filename-callback`` and
+  ``--refname-callback`` (``RENAME``), which read the keys from ``replacements.txt`` when the
+  script runs. The refs that point at a blob or a
   tree holding a key, rather than at a commit, are found by the command (git filter-repo leaves
   them as they are: the plan deletes them).
 - ``check_output`` and ``write`` make the plan's directory: ``replacements.txt`` (the one file
@@ -60,10 +63,11 @@ class Place(NamedTuple):
     """One place a key was found, as the plan shows it (names shown as reports show them)."""
 
     commit: str | None  # the commit, or the tag object of a tag message
-    where: str  # a path, "commit message", "message of tag NAME", "blob ID"
+    where: str  # a path, a ref, "commit message", "message of tag NAME", "blob ID"
     unreachable: bool
     encoding: str  # "plain", or the encodings that hid it ("base64", "zip>gzip"...)
     message: bool  # a commit or tag message, not a file
+    name: str | None = None  # in a name, not content: "path" (a file or directory), "ref"
 
 
 class PurgeKey(NamedTuple):
@@ -74,7 +78,7 @@ class PurgeKey(NamedTuple):
     severity: str
     places: tuple[Place, ...]
     stripped: tuple[str, ...]  # blobs holding the key encoded: stripped whole
-    by_hand: tuple[Place, ...]  # messages holding it encoded: no filter-repo option
+    by_hand: tuple[Place, ...]  # messages and names holding it encoded: no filter-repo option
     suppressed: tuple[str, ...]  # why, when every finding of the key was suppressed
 
 
@@ -86,6 +90,9 @@ class Plan(NamedTuple):
     refs: tuple[str, ...]  # refs pointing at a blob or tree holding a key: deleted
     unscanned: tuple[str, ...]
     excluded: tuple[str, ...]
+    # Such refs whose names hold a key too (shown redacted): refs-to-delete.txt, which holds no
+    # key, cannot name them; they are left for a deletion by hand.
+    refs_by_hand: tuple[str, ...] = ()
 
 
 class KeyBlobs:
@@ -113,12 +120,15 @@ def purged_findings(result: ScanResult, skip_suppressed: bool) -> list[Finding]:
 
 
 def objects_holding_keys(findings: list[Finding], blobs: KeyBlobs) -> set[str]:
-    """The blobs and tag objects that hold the keys of ``findings``: a ref pointing at one of
-    them, or at a tree holding one, is not a commit that git filter-repo would rewrite."""
+    """The blobs, trees (in their entries' names) and tag objects that hold the keys of
+    ``findings``: a ref pointing at one of them, or at a tree holding one, is not a commit that
+    git filter-repo would rewrite."""
     objects = {blob for secret in {f.secret for f in findings}
                for blob in blobs.holding.get(secret, ())}
-    return objects | {f.history.tag_object for f in findings
-                      if f.source == "tag-message" and f.history and f.history.tag_object}
+    trees = {f.history.blob for f in findings
+             if f.in_name and f.history and f.history.in_tree and f.history.blob}
+    return objects | trees | {f.history.tag_object for f in findings
+                              if f.source == "tag-message" and f.history and f.history.tag_object}
 
 
 def make_plan(result: ScanResult, blobs: KeyBlobs, findings: list[Finding], *,
@@ -146,16 +156,19 @@ def make_plan(result: ScanResult, blobs: KeyBlobs, findings: list[Finding], *,
             sha256=first.secret_sha256, rule_id=first.rule_id,
             severity=max((f.severity for f in found), key=severity_rank),
             places=places, stripped=tuple(sorted(blobs.encoded.get(secret, ()))),
-            by_hand=tuple(p for p in places if p.message and p.encoding != "plain"),
+            by_hand=tuple(p for p in places if (p.message or p.name) and p.encoding != "plain"),
             suppressed=tuple(sorted({f.suppression for f in found if f.suppression}))
             if all(f.suppression for f in found) else ()))
     keys.sort(key=lambda k: (-severity_rank(k.severity), k.redacted, k.sha256))
     stripped = {blob: ", ".join(sorted(labels[blob])) or "a version of a file holding the key"
                 for key in keys for blob in key.stripped}
+    named = [ref for ref in refs if text(ref) != escape(ref)]  # a key in the name: redacted
     return Plan(text(repository), origin and text(redact(origin)), tuple(keys),
-                dict(sorted(stripped.items())), tuple(escape(ref) for ref in sorted(refs)),
+                dict(sorted(stripped.items())),
+                tuple(escape(ref) for ref in sorted(refs) if ref not in named),
                 tuple(text(line) for line in unscanned),
-                tuple(escape(pattern) for pattern in excluded))
+                tuple(escape(pattern) for pattern in excluded),
+                tuple(text(ref) for ref in sorted(named)))
 
 
 def _place(finding: Finding, show: Callable[[str], str]) -> Place:
@@ -170,8 +183,22 @@ def _place(finding: Finding, show: Callable[[str], str]) -> Place:
         where = show(finding.path)
     else:
         where = f"blob {history.blob if history else '?'}"
+    # A name inside a blob (an archive member's) is that blob's content: stripped whole.
+    in_blob = bool(history and history.blob and not history.in_tree)
+    name = None if not finding.in_name or in_blob else "ref" if finding.source == "ref" else "path"
     return Place(commit, where, bool(history and history.unreachable), finding.encoding,
-                 finding.source != "history")
+                 finding.source in ("commit-message", "tag-message"), name)
+
+
+def renamed(plan: Plan, name: str) -> list[Place]:
+    """The places of ``plan``'s keys in names of the kind ``name`` ("path", "ref") that the
+    script renames: the keys as they are (an encoded one is left for a fix by hand), in the
+    commits and refs git filter-repo rewrites. Not a name in a tree no commit holds (a tag of
+    the tree is deleted; an unreachable one is not in a mirror), nor a ref left for a
+    deletion by hand."""
+    return [place for key in plan.keys for place in key.places
+            if place.name == name and place.encoding == "plain" and place.commit is not None
+            and place.where not in plan.refs_by_hand]
 
 
 def replacement_line(secret: str) -> bytes:
@@ -244,10 +271,11 @@ kind=$(git -C "$mirror" config --get remote.origin.mirror 2>/dev/null) || kind=
 [ "$kind" = true ] || die "the repository given is not a mirror clone (remote.origin.mirror): \
 make a fresh one with git clone --mirror"
 
-echo "purge.sh: rewriting every ref of the mirror with git filter-repo"
-git -C "$mirror" filter-repo --sensitive-data-removal \
+@RENAME@echo "purge.sh: rewriting every ref of the mirror with git filter-repo"
+HVSCAN_REPLACEMENTS="$here/replacements.txt" git -C "$mirror" filter-repo \
+    --sensitive-data-removal \
     --replace-text "$here/replacements.txt" \
-    --replace-message "$here/replacements.txt"@STRIP@
+    --replace-message "$here/replacements.txt"@STRIP@@CALLBACKS@
 @REFS@
 echo "purge.sh: expiring reflogs and pruning every object no ref reaches"
 git -C "$mirror" reflog expire --expire=now --expire-unreachable=now --all
@@ -287,9 +315,41 @@ sed 's/^/delete /' <"$here/refs-to-delete.txt" | git -C "$mirror" update-ref --s
 """
 
 
+# What a name holding a key becomes: the key replaced by REMOVED- and the first 16 digits of its
+# SHA-256 (PLAN.md's key table), which keeps two names that differed by their keys apart and
+# is valid in a ref name (no '*'). The body of git filter-repo's --filename-callback and
+# --refname-callback (NAME: the argument's name); it reads the keys from replacements.txt
+# (HVSCAN_REPLACEMENTS) as the script runs, once: no key is written anywhere else.
+RENAME = """import hashlib, os, re
+global _hvscan_keys
+try:
+    keys = _hvscan_keys
+except NameError:
+    keys = _hvscan_keys = []
+    with open(os.environ["HVSCAN_REPLACEMENTS"], "rb") as lines:
+        for line in lines:
+            kind, _, key = line.rstrip(b"\\n").rsplit(b"==>", 1)[0].partition(b":")
+            keys.append(re.compile(re.escape(key) if kind == b"literal" else key))
+for key in keys:
+    NAME = key.sub(lambda found: b"REMOVED-"
+                   + hashlib.sha256(found.group()).hexdigest()[:16].encode(), NAME)
+return NAME
+"""
+
+
 def script(plan: Plan) -> str:
     strip = (' \\\n    --strip-blobs-with-ids "$here/blobs-to-strip.txt"' if plan.blobs else "")
+    callbacks = rename = ""
+    for name, argument in (("path", "filename"), ("ref", "refname")):
+        if renamed(plan, name):
+            rename += (f"{argument}s=$(cat <<'EOF_{argument.upper()}'\n"
+                       f"{RENAME.replace('NAME', argument)}EOF_{argument.upper()}\n)\n")
+            callbacks += f' \\\n    --{argument}-callback "${argument}s"'
+    if rename:
+        rename = ("# The callbacks that rename the names holding a key (hvscan.purge.RENAME).\n"
+                  + rename)
     return (_SCRIPT.replace("@VERSION@", __version__).replace("@STRIP@", strip)
+            .replace("@RENAME@", rename).replace("@CALLBACKS@", callbacks)
             .replace("@REFS@\n", _DELETE_REFS if plan.refs else ""))
 
 
@@ -337,6 +397,9 @@ def plan_text(plan: Plan, directory: Path) -> str:
         "replacement alone leaves as they are"
         + (f", `--strip-blobs-with-ids {BLOBS}` for the files that hold a key encoded"
            if plan.blobs else "")
+        + (", `--filename-callback` and `--refname-callback` for the file, directory and ref "
+           "names that hold a key (see Names renamed)"
+           if renamed(plan, "path") or renamed(plan, "ref") else "")
         + (f", deletes the refs in `{REFS}`" if plan.refs else "")
         + "), expires the reflogs, runs `git gc --prune=now --aggressive` and, when hvscan is "
         "on PATH, checks the result. Each key becomes `***REMOVED***`. Every commit id "
@@ -372,10 +435,13 @@ def plan_text(plan: Plan, directory: Path) -> str:
         "| # | key | sha256 | rule | severity | places | removed by |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
+    names = renamed(plan, "path") + renamed(plan, "ref")
     for number, key in enumerate(plan.keys, 1):
         how = ["text replacement"]
         if key.stripped:
             how.append(f"stripping {len(key.stripped)} blob{'s' * (len(key.stripped) != 1)}")
+        if any(place in names for place in key.places):
+            how.append("renaming")
         if key.by_hand:
             how.append("**a fix by hand** (see below)")
         redacted = key.redacted.replace("|", "\\|").replace("`", "'")
@@ -387,6 +453,7 @@ def plan_text(plan: Plan, directory: Path) -> str:
             "does not have it unless the host does)."]
     for number, key in enumerate(plan.keys, 1):
         lines = [f"{p.commit or '(no commit)'}  {p.where}"
+                 + (f"  [{p.name} name]" if p.name else "")
                  + (f"  [{p.encoding}]" if p.encoding != "plain" else "")
                  + ("  [unreachable]" if p.unreachable else "") for p in key.places]
         out += ["", f"{number}. `{key.redacted}` ({key.rule_id})"
@@ -406,13 +473,44 @@ def plan_text(plan: Plan, directory: Path) -> str:
                 f"them as they are, so purge.sh deletes them (`{REFS}`) and the force-push "
                 "deletes them on the remote. Make them again, without the key, if you need them.",
                 "", _fenced(list(plan.refs))]
+    if plan.refs_by_hand:
+        out += ["", "## Refs to delete by hand", "",
+                "These refs point at a blob or a tree holding a key, and their names hold a key "
+                f"too: `{REFS}`, which holds no key, cannot name them, so purge.sh leaves them "
+                "and its check fails while they are there. Delete them in the mirror after "
+                "purge.sh (`git -C purge-mirror.git tag -d NAME`, or `update-ref -d` for "
+                "another ref), run step 4 again, then push.", "", _fenced(list(plan.refs_by_hand))]
+    shown_names = [(place, key) for key in plan.keys for place in key.places
+                   if place in names]
+    if shown_names:
+        out += ["", "## Names renamed", "",
+                "These file, directory and ref names hold a key. purge.sh renames them in "
+                "every commit and ref: each key in a name becomes `REMOVED-` and the first 16 "
+                "digits of its sha256 (the table above), which keeps apart names that differed "
+                "only by their keys; an annotated tag renamed gets a new tag object. The "
+                "force-push deletes the old refs on the remote and pushes the new ones; tell "
+                "whoever uses a renamed branch or tag.", "",
+                _fenced([f"{p.commit or '?'}  {p.where}  ->  "
+                         f"{p.where.replace(key.redacted, 'REMOVED-' + key.sha256[:16])}"
+                         for p, key in shown_names])]
     by_hand = [place for key in plan.keys for place in key.by_hand]
-    if by_hand:
+    messages = [place for place in by_hand if place.message]
+    if messages:
         out += ["", "## Messages to fix by hand", "",
                 "These commit or tag messages hold a key encoded, which no text replacement"
                 " reaches: after purge.sh, rewrite them with `git filter-repo "
                 "--message-callback` (or `git rebase -i` and `git tag -f`) before pushing.", "",
-                _fenced([f"{p.commit or '?'}  {p.where}  [{p.encoding}]" for p in by_hand])]
+                _fenced([f"{p.commit or '?'}  {p.where}  [{p.encoding}]" for p in messages])]
+    encoded_names = [place for place in by_hand if place.name]
+    if encoded_names:
+        out += ["", "## Names to fix by hand", "",
+                "These file, directory or ref names hold a key encoded, which the renaming (of "
+                "each key as it is) does not reach, and purge.sh's check will still find them: "
+                "rename them with `git filter-repo --filename-callback` or "
+                "`--refname-callback` (or `git mv`, `git branch -m`, `git tag` and `git tag -d` "
+                "on a history rewritten by hand) before pushing.", "",
+                _fenced([f"{p.commit or '?'}  {p.where}  [{p.name} name, {p.encoding}]"
+                         for p in encoded_names])]
     if plan.unscanned:
         out += ["", "## Not scanned", "",
                 "The audit could not look into these, so keys in them are not in this plan: "

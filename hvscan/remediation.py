@@ -68,7 +68,9 @@ def _in_context(finding: Finding, exposure: Exposure | None, scan: ScanRecord | 
         status=status, pushed=exposure.pushed if exposure is not None else None,
         in_history=exposure is not None or finding.commit is not None, head_paths=(),
         unreachable=bool(finding.history and finding.history.unreachable),
-        message=_message_place(finding), in_files=finding.source == "history"), scan, default)
+        # A ref's name: ``for_finding`` says so first; the purge plan renames it.
+        message=_message_place(finding), in_files=finding.source in ("history", "ref")),
+        scan, default)
 
 
 def for_key(findings: list[Finding], exposure: Exposure, scan: ScanRecord | None,
@@ -87,7 +89,9 @@ def for_key(findings: list[Finding], exposure: Exposure, scan: ScanRecord | None
         head_paths=exposure.head_paths,
         unreachable=any(f.history and f.history.unreachable for f in findings),
         message=" and ".join(sorted(set(messages))),
-        in_files=any(f.source == "history" for f in findings)), scan, default)
+        in_files=any(f.source == "history" for f in findings),
+        refs=tuple(sorted({f.path for f in findings if f.source == "ref" and f.path}))),
+        scan, default)
 
 
 class _Context(NamedTuple):
@@ -97,7 +101,8 @@ class _Context(NamedTuple):
     head_paths: tuple[str, ...]  # HEAD's files holding it
     unreachable: bool  # in an object no ref reaches
     message: str  # "commit <id>", "tag <name>" when in a message; else ""
-    in_files: bool  # in files of history
+    in_files: bool  # in files of history (or the purge plan's renames)
+    refs: tuple[str, ...] = ()  # the refs whose names hold it (a key's advice)
 
 
 def _plan(context: _Context, scan: ScanRecord | None, default: str) -> str:
@@ -106,10 +111,14 @@ def _plan(context: _Context, scan: ScanRecord | None, default: str) -> str:
     parts = [_urgency(context), "" if dead else default]
     if context.head_paths:
         parts.append(f"Take it out of HEAD's {_files(context.head_paths)} first.")
+    if context.refs:
+        parts.append(f"It is in the name of {_refs(context.refs)}, which no content rewrite "
+                     "reaches: the purge plan renames it, and a force-push of every ref "
+                     "deletes the old name on the remote.")
     if context.message:
         parts.append(f"It is in the message of {context.message}, which --replace-text does "
                      f"not rewrite. {_purge(scan, dead, messages=True)}")
-    elif context.in_files:
+    elif context.in_files or context.refs:
         parts.append(_purge(scan, dead))
     elif dead and not context.in_history:
         parts.append("Remove it from the file at leisure.")
@@ -132,10 +141,6 @@ def _urgency(context: _Context) -> str:
 
 
 def _message_place(finding: Finding) -> str:
-    if finding.source == "ref":  # a branch or tag named with the key: no commit to rewrite
-        return ("Not on the remote yet: push the commits under a name without the key instead "
-                "(git branch -m NEW for a branch; git tag NEW OLD, then git tag -d OLD for a "
-                "tag).")
     if finding.source == "tag-message" and finding.history is not None:
         return f"tag {finding.history.tag}"
     if finding.source == "commit-message":
@@ -183,6 +188,10 @@ def _unreachable() -> str:
     return ("No ref reaches it (amended, rebased or dropped history), but the object stays in "
             f"the repository until the reflogs expire and git prunes it: {_PRUNE} (a remote "
             "that received it keeps it until it collects garbage).")
+
+
+def _refs(refs: tuple[str, ...]) -> str:
+    return f"ref {refs[0]}" if len(refs) == 1 else f"refs {', '.join(refs)}"
 
 
 def _files(paths: tuple[str, ...] | list[str]) -> str:

@@ -9,7 +9,9 @@ that these are the command line's defaults), so both print the same report.
 Exit codes: 0 no finding at or above --fail-on; 1 findings at or above it; 2 usage error or
 something asked for could not be scanned, and with --strict also when part of it was left
 unscanned (a file skipped, an archive limit reached, a damaged container): 2 wins over 1, an
-incomplete scan is never a verdict; 130 interrupted (SIGINT, Ctrl-C: the shell's 128 + 2).
+incomplete scan is never a verdict; 130 interrupted (SIGINT, Ctrl-C: the shell's 128 + 2); 143
+terminated (SIGTERM, what a CI runner sends to cancel a job: 128 + 15). An interrupted or
+terminated run stops what it started (worker processes, requests under way) and writes no report.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
     from hvscan.scan import Annotate, Pipeline, ScanResult
     from hvscan.verify import VerifyStep
 
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 # A source: given the pipeline the options built, it produces the scan's result (its events
 # through ``pipeline.run``; the history audit then places the findings with its attribution).
@@ -255,13 +257,33 @@ def want_color(choice: str) -> bool:
     return "NO_COLOR" not in os.environ and sys.stdout is not None and sys.stdout.isatty()
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived (raised in the main thread by the handler ``guarded`` installs). Not an
+    ``Exception``: nothing that handles failures may take it for one; every ``finally`` and
+    context manager on the way out runs, as for Ctrl-C."""
+
+
+def _terminate(signum: int, frame: object) -> NoReturn:
+    raise Terminated
+
+
 def guarded(main: Callable[[], None]) -> NoReturn:
     """Run ``main``; a failure becomes one line on standard error and exit code 2 (130 for an
-    interrupt), never a traceback (unless HVSCAN_DEBUG is set, for an internal error)."""
+    interrupt, 143 for SIGTERM), never a traceback (unless HVSCAN_DEBUG is set, for an internal
+    error)."""
+    # Imported here, not on the fast path's clean answers (its enum costs a millisecond or
+    # two there): a run that gets this far has imported enum already.
+    import signal
+
+    # SIGTERM's default would end the process where it stands: worker processes, the
+    # verification answers' manager and requests under way would outlive it.
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         main()
     except KeyboardInterrupt:
         interrupted()
+    except Terminated:
+        interrupted(EXIT_TERMINATED)
     except Exception as exc:
         from hvscan.shown import escape
 
@@ -274,13 +296,17 @@ def guarded(main: Callable[[], None]) -> NoReturn:
             raise
         print(f"hvscan: internal error: {type(exc).__name__}: {message}", file=sys.stderr)
         sys.exit(EXIT_ERROR)
+    finally:
+        signal.signal(signal.SIGTERM, previous)  # for a caller in the same process (tests)
     sys.exit(EXIT_CLEAN)
 
 
-def interrupted() -> NoReturn:
-    """End a run that SIGINT (Ctrl-C) stopped: one line, and the shell's exit code for it."""
-    print("hvscan: interrupted", file=sys.stderr)
-    sys.exit(EXIT_INTERRUPTED)
+def interrupted(code: int = EXIT_INTERRUPTED) -> NoReturn:
+    """End a run that SIGINT (Ctrl-C; ``code`` 130) or SIGTERM (143) stopped: one line, and
+    the shell's exit code for it."""
+    print("hvscan: interrupted" if code == EXIT_INTERRUPTED else "hvscan: terminated",
+          file=sys.stderr)
+    sys.exit(code)
 
 
 def _user_errors() -> tuple[type[Exception], ...]:

@@ -59,10 +59,11 @@ class SharedObjects:
             self._screen, self._ids = screen, set()
         return self._ids
 
+    def room(self, screen: str) -> int:
+        """How many more ids under ``screen`` it takes: an audit gathers no more than that."""
+        return max(0, self.cap - len(self.clean(screen)))
+
     def publish(self, screen: str, ids: list[bytes]) -> None:
         """Add ``ids``, which an audit that ended without error read and screened clean under
         ``screen``, while there is room."""
-        known = self.clean(screen)
-        room = self.cap - len(known)
-        if room > 0:
-            known.update(ids[:room])
+        self.clean(screen).update(ids[:self.room(screen)])

@@ -29,7 +29,6 @@ another (``busy_timeout``) rather than failing.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import hashlib
 import os
 import sqlite3
@@ -38,6 +37,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from hvscan import __version__
 from hvscan.attribution import message_oid
+from hvscan.keys import utc_now
 from hvscan.shared import screen_key
 from hvscan.shown import redact_keys
 from hvscan.sources.delta import Since
@@ -118,6 +118,18 @@ CREATE TABLE changes (
 
 class StateError(Exception):
     """The state file cannot be used; the message is one line."""
+
+
+class NotRecorded(StateError):
+    """An audit's entry could not be written (the disk full, the file made read-only): the
+    transaction is rolled back, the file keeps the last audit's entry, and the next audit reads
+    again what this one read. ``detail``: the message without the file's name."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        self.detail = (f"state not updated ({reason}): the next audit reads again what this "
+                       "one read")
+        super().__init__(f"{path}: {self.detail}")
 
 
 class Flagged(NamedTuple):
@@ -216,9 +228,8 @@ class Store:
                              "delete it (the next audit reads everything)")
 
     def _error(self, exc: sqlite3.Error) -> StateError:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return StateError(f"{self.path}: cannot use the state file ({reason}); delete it "
-                          "(the next audit reads everything) or name another file")
+        return StateError(f"{self.path}: cannot use the state file ({_reason(exc)}); delete "
+                          "it (the next audit reads everything) or name another file")
 
     def since(self, repository: str, mark: str) -> Since | None:
         """What the last audit of ``repository`` with fingerprint ``mark`` read; None when there
@@ -266,8 +277,9 @@ class Store:
         objects (keys in member paths redacted with ``engine``), the changes ``found`` that
         set files to flagged blobs and what the walk of the commit graph learnt (``reach``),
         in one transaction. Changes are kept only when no path or author in them spells a key
-        (``engine`` looks): the next audit walks all again."""
-        audited = datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat()
+        (``engine`` looks): the next audit walks all again. NotRecorded when the file cannot
+        be written."""
+        audited = utc_now()
         keep = not any(redact_keys(change.path, engine) != change.path
                        or redact_keys(change.commit.author, engine) != change.commit.author
                        for change in found)
@@ -308,10 +320,13 @@ class Store:
                                     for commit, tips in reach.reaching.items()))
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                # SQLite may have rolled it back itself (a full disk, an I/O error): a
+                # ROLLBACK then fails and its message would hide the reason.
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
-            raise self._error(exc) from None
+            raise NotRecorded(self.path, _reason(exc)) from None
 
     def close(self) -> None:
         self._db.close()
@@ -321,6 +336,11 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _reason(exc: sqlite3.Error) -> str:
+    """SQLite's reason for a failure, one line."""
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def _reach(db: sqlite3.Connection, key: int) -> Reach | None:

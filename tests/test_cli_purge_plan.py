@@ -6,11 +6,14 @@ repository with keys in files, renamed files, a branch, tags, commit and tag mes
 from __future__ import annotations
 
 import base64
+import hashlib
+import io
 import os
 import shutil
 import stat
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -326,3 +329,115 @@ def test_what_was_not_scanned_is_said_and_strict_writes_no_plan(
     assert b"warning: 1 part of the history not scanned" in done.stdout
     plan = (tmp_path / "plan" / "PLAN.md").read_text()
     assert "## Not scanned" in plan and "big.txt" in plan
+
+
+def _named(repo: DatedRepo) -> dict[str, str]:
+    """Keys in names only: two files whose names differ by their keys alone, a directory, a
+    branch, an annotated and a lightweight tag, an archive's member (the archive's content:
+    stripped, not renamed) and a tree no commit holds, tagged (the tag is deleted). The keys, by
+    where they are."""
+    keys = {name: make_key("live", f"purge-name-{name}") for name in (
+        "file", "twin", "directory", "branch", "annotated", "lightweight", "member", "tree")}
+    bundle = io.BytesIO()
+    with zipfile.ZipFile(bundle, "w") as archive:
+        archive.writestr(f"conf/{keys['member']}.txt", "clean\n")
+    repo.write("bundle.zip", bundle.getvalue())
+    repo.write("README", "hello\n")
+    repo.write(f"conf-{keys['file']}.txt", "one\n")
+    repo.write(f"conf-{keys['twin']}.txt", "two\n")
+    repo.write(f"dir-{keys['directory']}/a.txt", "in a directory\n")
+    repo.commit("names")
+    repo.git("branch", f"leak-{keys['branch']}")
+    repo.git("tag", "-a", f"v1-{keys['annotated']}", "-m", "a release")
+    repo.git("tag", f"lw-{keys['lightweight']}")
+    blob = repo.out("hash-object", "-w", "--stdin", input=b"clean\n")
+    tree = repo.out("mktree", input=f"100644 blob {blob}\tname-{keys['tree']}.txt\n".encode())
+    repo.git("tag", "-a", "-m", "a tree", "tree-tag", tree)
+    return keys
+
+
+def test_keys_in_file_directory_and_ref_names_are_renamed(
+        run_hvscan: Run, dated_repo: DatedRepo, tmp_path: Path) -> None:
+    keys = _named(dated_repo)
+    out = tmp_path / HOSTILE_DIR
+    done = run_hvscan("purge-plan", dated_repo.path, "--output", out)
+    assert done.returncode == 0, done.stderr
+    assert b"6 names of files, directories or refs holding a key: renamed" in done.stdout
+    assert b"1 blob holding a key encoded: stripped whole" in done.stdout
+    assert b"1 ref pointing at a blob or tree holding a key: deleted" in done.stdout
+    assert (out / "refs-to-delete.txt").read_text() == "refs/tags/tree-tag\n"
+    assert b"fix by hand" not in done.stdout
+    plan = (out / "PLAN.md").read_text()
+    assert "## Names renamed" in plan and "renaming" in plan
+    written = [(out / name).read_bytes() for name in os.listdir(out) if name != "replacements.txt"]
+    for key in keys.values():
+        for text in (done.stdout, done.stderr, *written):
+            assert key.encode() not in text
+    mirror = tmp_path / HOSTILE_MIRROR
+    dated_repo.git("clone", "-q", "--mirror", "--no-local", str(dated_repo.path), str(mirror))
+    env = {**dated_repo.env, "PATH": _bin() + os.pathsep + os.environ["PATH"]}
+    purged = subprocess.run(["bash", str(out / "purge.sh"), str(mirror)], cwd=tmp_path, env=env,
+                            capture_output=True, check=False, timeout=300)
+    assert purged.returncode == 0, purged.stderr.decode(errors="replace")
+    assert b"0 findings" in purged.stdout  # its own check with hvscan --include-unreachable
+    objects = subprocess.run(["git", "-C", str(mirror), "cat-file", "--batch-all-objects",
+                              "--batch"], capture_output=True, check=True, env=env).stdout
+    for key in keys.values():
+        assert key.encode() not in objects
+
+    def removed(key: str) -> str:
+        return f"REMOVED-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+    def show(*args: str) -> list[str]:
+        return subprocess.run(["git", "-C", str(mirror), *args], capture_output=True,
+                              check=True, env=env).stdout.decode().split()
+
+    assert show("for-each-ref", "--format=%(refname)") == sorted([
+        f"refs/heads/leak-{removed(keys['branch'])}", "refs/heads/main",
+        f"refs/tags/lw-{removed(keys['lightweight'])}",
+        f"refs/tags/v1-{removed(keys['annotated'])}"])
+    assert show("ls-tree", "-r", "--name-only", "main") == sorted([
+        "README", f"conf-{removed(keys['file'])}.txt", f"conf-{removed(keys['twin'])}.txt",
+        f"dir-{removed(keys['directory'])}/a.txt"])
+    # The annotated tag is a new tag object, named as its ref, its message kept.
+    tag = show("cat-file", "-p", f"v1-{removed(keys['annotated'])}")
+    assert f"v1-{removed(keys['annotated'])}" in tag and "release" in tag
+
+
+def test_a_key_encoded_in_a_name_is_left_for_a_fix_by_hand(
+        run_hvscan: Run, dated_repo: DatedRepo, tmp_path: Path) -> None:
+    key = make_key("live", "name-encoded-0")  # its base64 holds no '/'
+    dated_repo.write(f"blob-{base64.b64encode(key.encode()).decode()}.txt", "x\n")
+    dated_repo.commit("an encoded key in a name")
+    done = run_hvscan("purge-plan", dated_repo.path, "-o", tmp_path / "plan")
+    assert done.returncode == 0, done.stderr
+    assert b"warning: 1 name holding a key encoded: fix by hand" in done.stdout
+    assert b"renamed" not in done.stdout
+    plan = (tmp_path / "plan" / "PLAN.md").read_text()
+    assert "## Names to fix by hand" in plan and "[path name, base64]" in plan
+    assert "## Names renamed" not in plan
+    assert "--filename-callback" not in (tmp_path / "plan" / "purge.sh").read_text()
+
+
+def test_a_ref_named_with_a_key_to_delete_is_left_for_a_deletion_by_hand(
+        run_hvscan: Run, dated_repo: DatedRepo, tmp_path: Path) -> None:
+    # A tag of a blob holding a key is deleted through refs-to-delete.txt; one whose own name
+    # holds a key cannot be listed there (no file but replacements.txt holds a key).
+    named, inside = make_key("live", "tag-name"), make_key("live", "tagged-blob")
+    dated_repo.write("README", "hello\n")
+    dated_repo.commit("first")
+    blob = dated_repo.out("hash-object", "-w", "--stdin", input=f"{inside}\n".encode())
+    dated_repo.git("tag", "-a", "-m", "a blob", f"t-{named}", blob)
+    out = tmp_path / "plan"
+    done = run_hvscan("purge-plan", dated_repo.path, "-o", out)
+    assert done.returncode == 0, done.stderr
+    assert (b"warning: 1 ref named with a key, pointing at a blob or tree holding a key: delete "
+            b"by hand") in done.stdout
+    assert b"renamed" not in done.stdout and b"refs-to-delete" not in done.stdout
+    assert sorted(os.listdir(out)) == ["PLAN.md", "purge.sh", "replacements.txt"]
+    for name in ("PLAN.md", "purge.sh"):
+        text = (out / name).read_bytes()
+        assert named.encode() not in text and inside.encode() not in text
+    plan = (out / "PLAN.md").read_text()
+    assert "## Refs to delete by hand" in plan and f"refs/tags/t-{named[:12]}..." in plan
+    assert "## Names renamed" not in plan

@@ -16,6 +16,7 @@ import pytest
 from gitrepo import DatedRepo
 from hvscan_run import Run
 from keygen import key_sha256, make_key
+from statefiles import NOT_UPDATED, fill_up, make_room
 
 
 class Fleet:
@@ -459,6 +460,35 @@ def test_a_state_unusable_for_repositories_is_their_error(run_hvscan: Run,
     assert [e["repository"] for e in report["errors"]] == ["one", "two"]
     assert all("cannot use the state file (no such table: reach_tips); delete it"
                in e["message"] for e in report["errors"])
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_audits_whose_state_cannot_be_saved_still_report_their_findings(
+        run_hvscan: Run, fleet: Fleet, jobs: str) -> None:
+    """A state file that cannot take the audits' records (a full disk): each repository's
+    findings are reported all the same, beside its error saying the file was not updated, and
+    the run exits 2. The file keeps the last records: the next run reads what this one read."""
+    store = fleet.root / "hvscan.sqlite3"
+    names = ["one", "two"]
+    assert _run(run_hvscan, fleet, *names, "--state", store).returncode == 1
+    two = DatedRepo(fleet.root / "two", fleet.env)
+    two.write("docs/readme.md", "clean\n")
+    two.write("new.py", f"KEY = '{make_key('test', 507)}'\n")
+    two.commit("a new key")
+    fill_up(store)
+    done = _run(run_hvscan, fleet, *names, "--state", store, "--jobs", jobs, "--format", "json")
+    assert done.returncode == 2, done.stderr
+    report = json.loads(done.stdout)
+    full = json.loads(_run(run_hvscan, fleet, *names, "--format", "json").stdout)
+    assert report["findings"] == full["findings"] and len(full["findings"]) == 4
+    assert report["keys"] == full["keys"]
+    assert report["errors"] == [{"path": str(store), "message": NOT_UPDATED, "repository": name}
+                                for name in names]
+    # The flagged blobs again (for their keys), and the new commit's two blobs.
+    assert re.search(r"\[\d/2\] two: 3 findings, 1 error, 4 objects, ", done.stderr.decode())
+    make_room(store)
+    assert _read(_run(run_hvscan, fleet, *names, "--state", store)) == {"one": 1, "two": 4}
+    assert _read(_run(run_hvscan, fleet, *names, "--state", store)) == {"one": 1, "two": 3}
 
 
 def test_an_audit_that_fails_unexpectedly_is_its_repositorys_error(

@@ -11,7 +11,7 @@ from keygen import make_key
 
 from hvscan.engine import Engine
 from hvscan.findings import make_finding
-from hvscan.model import Finding, History, Note, Origin, member_path
+from hvscan.model import Finding, History, Note, Origin, member_path, moment
 from hvscan.rules import load_builtin_rules
 
 PACKAGE = Path(__file__).resolve().parent.parent / "hvscan"
@@ -26,6 +26,13 @@ def test_member_paths_join_with_a_bang() -> None:
     assert member_path("a.zip", None) == "a.zip"
     assert member_path("a.zip", "b.jar!c.txt") == "a.zip!b.jar!c.txt"
     assert member_path(None, "inner.txt") == "inner.txt"
+
+
+def test_moment_sorts_by_instant_with_no_date_and_no_date_at_all_last() -> None:
+    assert moment("2024-06-02T01:00:00+02:00") == moment("2024-06-01T23:00:00Z")
+    assert moment("2024-06-01T08:00:00Z") < moment("2024-06-01T23:00:00Z")
+    # A report given to hvscan merge may hold anything: what is no date sorts as none.
+    assert moment(None) == moment("") == moment("someday") == float("inf")
 
 
 def test_a_finding_never_shows_its_key_in_repr_and_copies_apart() -> None:

@@ -3,11 +3,13 @@ plan's directory. The plan carried out for real: tests/test_cli_purge_plan.py.""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import stat
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from keygen import make_key
@@ -98,3 +100,47 @@ def test_the_script_strips_blobs_and_deletes_refs_only_when_there_are_some() -> 
     assert 'sed \'s/^/delete /\' <"$here/refs-to-delete.txt" | git -C "$mirror" update-ref' in both
     for script in (bare, both):
         assert subprocess.run(["bash", "-n"], input=script.encode(), check=False).returncode == 0
+
+
+def _callback(argument: str) -> Any:
+    """The renaming callback as git filter-repo makes it from the script's body (its
+    ``make_callback``): the body indented into a function of the argument."""
+    body = purge.RENAME.replace("NAME", argument)
+    namespace: dict[str, Any] = {}
+    exec(f"def callback({argument}, _do_not_use_this_var=None):\n  "
+         + "\n  ".join(body.splitlines()), {}, namespace)
+    return namespace["callback"]
+
+
+def test_the_renaming_callback_names_each_key_by_its_hash(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    key, other, broken = make_key(), make_key("test", 1), "a\nkey"
+    (tmp_path / purge.REPLACEMENTS).write_bytes(purge.replacements(_plan(key, other, broken)))
+    monkeypatch.setenv("HVSCAN_REPLACEMENTS", str(tmp_path / purge.REPLACEMENTS))
+
+    def removed(secret: str) -> bytes:
+        return f"REMOVED-{hashlib.sha256(secret.encode()).hexdigest()[:16]}".encode()
+
+    rename = _callback("filename")
+    assert rename(f"d-{key}/{other}.txt-{key}".encode()) == (
+        b"d-" + removed(key) + b"/" + removed(other) + b".txt-" + removed(key))
+    assert rename(b"x" + broken.encode() + b"y") == b"x" + removed(broken) + b"y"
+    assert rename(b"clean/name") == b"clean/name"
+    assert _callback("refname")(f"refs/tags/v-{key}".encode()) == b"refs/tags/v-" + removed(key)
+
+
+def test_the_script_renames_only_when_names_hold_keys() -> None:
+    content = purge.Place("c" * 40, "a.txt", False, "plain", False)
+    in_path = content._replace(name="path")
+    in_ref = content._replace(where="refs/heads/x", name="ref")
+    encoded = in_path._replace(encoding="base64")
+
+    def script(*places: purge.Place) -> str:
+        return purge.script(_plan("k")._replace(keys=(_key("k")._replace(places=places),)))
+
+    assert "callback" not in script(content, encoded) and "HVSCAN_REPLACEMENTS=" in script()
+    both = script(content, in_path, in_ref)
+    assert '--filename-callback "$filenames"' in both and '--refname-callback "$refnames"' in both
+    assert '--refname-callback' not in script(in_path)
+    for text in (both, script(in_ref)):
+        assert subprocess.run(["bash", "-n"], input=text.encode(), check=False).returncode == 0

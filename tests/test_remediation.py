@@ -84,6 +84,21 @@ def test_a_key_in_a_message_needs_messages_rewritten() -> None:
     assert "message of tag v2" in for_finding(tag, Exposure(pushed=False), AUDIT, DEFAULT)
 
 
+def test_a_key_in_a_ref_name_is_renamed_by_the_purge() -> None:
+    # Its name, not a message: no commit or message holds it (the advice for a push, "a name
+    # without the key", once ended up quoted as a message's place).
+    ref = finding("ref", in_name=True, path="refs/heads/leak")
+    text = for_finding(ref, Exposure(pushed=True), AUDIT, DEFAULT)
+    assert text.startswith("The key is in the name of refs/heads/leak, not in its content: "
+                           "rename it. Pushed")
+    assert "message" not in text and "Not on the remote yet" not in text
+    assert text.endswith("hvscan purge-plan '/src/my project' --output DIR writes the plan.")
+    both = for_key([ref, ref.replace(path="refs/tags/v1-leak"), finding()],
+                   Exposure(pushed=True), AUDIT, DEFAULT)
+    assert "in the name of refs refs/heads/leak, refs/tags/v1-leak," in both
+    assert both.count("purge-plan") == 1
+
+
 def test_an_unreachable_key_is_pruned_with_the_exact_commands() -> None:
     lost = finding(history=History(blob="c" * 40, unreachable=True))
     assert PRUNE in for_finding(lost, Exposure(pushed=False), AUDIT, DEFAULT)

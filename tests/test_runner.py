@@ -53,6 +53,7 @@ def test_the_defaults_are_the_command_lines() -> None:
     (runner.HvscanError("cannot write report to r.json: Permission denied"), 2,
      "hvscan: error: cannot write report to r.json: Permission denied\n"),
     (KeyboardInterrupt(), 130, "hvscan: interrupted\n"),
+    (runner.Terminated(), 143, "hvscan: terminated\n"),
     (ZeroDivisionError("division by zero"), 2,
      "hvscan: internal error: ZeroDivisionError: division by zero\n"),
 ])

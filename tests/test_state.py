@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sqlite3
 import subprocess
 import zipfile
@@ -17,6 +18,7 @@ import pytest
 from gitrepo import DatedRepo, GitRepo
 from hvscan_run import Run
 from keygen import make_key
+from statefiles import NOT_UPDATED, fill_up, make_room
 
 from hvscan import state
 from hvscan.engine import Engine
@@ -445,3 +447,38 @@ def test_keys_in_names_stay_reported_run_after_run(repo: GitRepo, run_hvscan: Ru
     repo.commit_file("sub/other.txt", "clean\n", "history grows: new trees holding them")
     # Still at the commit that added it (not at the new one, whose root tree holds it too).
     assert same_as_full(run_hvscan, repo, store)["findings"] == first["findings"]
+
+
+
+@pytest.mark.parametrize("how", ["ROLLBACK", "ABORT"])
+def test_an_audit_whose_state_cannot_be_saved_still_reports_its_findings(
+        run_hvscan: Run, history: DatedRepo, store: Path, how: str) -> None:
+    report(run_hvscan, history, "--state", store)
+    history.write("src/more.py", f"KEY = '{make_key('test', 2)}'\n")
+    history.commit("another key")
+    fill_up(store, how)
+    done = run_hvscan("git", history.path, "--format", "json", "--no-progress", "--state", store)
+    assert done.returncode == 2, done.stderr
+    unsaved = json.loads(done.stdout)
+    full = report(run_hvscan, history)
+    assert unsaved["findings"] == full["findings"] and len(full["findings"]) == 2
+    assert unsaved["keys"] == full["keys"]
+    assert unsaved["errors"] == [{"path": str(store), "message": NOT_UPDATED}]
+    assert unsaved["stats"]["errors"] == 1
+    text = run_hvscan("git", history.path, "--no-progress", "--state", store)
+    assert text.returncode == 2 and f"error: {store}: {NOT_UPDATED}\n".encode() in text.stdout
+    # The file kept the last entry: once it can be written again, the next audit reads what
+    # the failed one read, and records it.
+    make_room(store)
+    again = same_as_full(run_hvscan, history, store)
+    assert again["stats"]["files_scanned"] == unsaved["stats"]["files_scanned"] < 12
+    assert report(run_hvscan, history, "--state", store)["stats"]["files_scanned"] == 2
+
+
+def test_the_audit_time_is_written_as_the_reports_write_times(
+        run_hvscan: Run, history: DatedRepo, store: Path) -> None:
+    scan = report(run_hvscan, history, "--state", store)["scan"]
+    with closing(sqlite3.connect(store)) as db:
+        (audited,) = db.execute("SELECT audited FROM repositories").fetchone()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", audited)
+    assert scan["started"] <= audited

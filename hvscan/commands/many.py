@@ -20,7 +20,13 @@ With ``--state FILE`` (``--incremental``) each repository's audit is the increme
 a remote's mirror's for a URL), each worker opens it for the repositories it audits, and SQLite's
 locking orders their writes (``hvscan/state.py``). A file hvscan cannot use is refused before
 any audit, as for one repository; one that fails a repository's audit later is that
-repository's error.
+repository's error, and one that fails only to record what an audit found is an error beside
+that audit's findings (``hvscan.incremental``).
+
+A run interrupted (SIGINT) or terminated (SIGTERM, which ``runner.guarded`` raises as
+``Terminated``) ends its worker processes and the answers' manager at once, without waiting for
+their audits: nothing of it outlives the command. They leave Ctrl-C, which a terminal sends
+to the whole process group, to the command, and die of a SIGTERM sent to them.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 from hvscan.runner import HvscanError, OutputOptions
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Generator, Iterator
     from concurrent.futures import Future
 
     from hvscan.report import ReportOptions
@@ -132,13 +138,15 @@ def run(repositories: Repositories, history: HistoryOptions, progress: bool | No
     streaming = output.output_format == "jsonl" and output.output is None
     tracker = Tracker(len(tasks), display)
     reports = []
+    # Closed here on an early end, not whenever it is collected: closing stops the workers.
     try:
-        for audited in audit_all(tasks, jobs, tracker):
-            reports.append(audited.report)
-            tracker.finished(audited)
-            if streaming:
-                write_stdout("".join(record_line({"type": "finding", **finding})
-                                     for finding in audited.report["findings"]))
+        with contextlib.closing(audit_all(tasks, jobs, tracker)) as audits:
+            for audited in audits:
+                reports.append(audited.report)
+                tracker.finished(audited)
+                if streaming:
+                    write_stdout("".join(record_line({"type": "finding", **finding})
+                                         for finding in audited.report["findings"]))
     finally:
         tracker.close()
     merged = merge.merge(reports, "git")
@@ -170,7 +178,8 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def audit_all(tasks: list[Task], jobs: int, tracker: Tracker) -> Iterator[Audited]:
+def audit_all(tasks: list[Task], jobs: int, tracker: Tracker
+              ) -> Generator[Audited, None, None]:
     """Each task's result as it finishes: in this process for one job, else in ``jobs`` worker
     processes (the audit is CPU-bound Python). Progress the tasks send reaches ``tracker``."""
     # Imported here: every ``hvscan git`` imports this module, few run several repositories.
@@ -194,9 +203,11 @@ def audit_all(tasks: list[Task], jobs: int, tracker: Tracker) -> Iterator[Audite
                 _listen(None)  # nothing of this run outlives it in this process
         return
     channel = multiprocessing.SimpleQueue()
+    # Exited in reverse: the children are stopped before the pool would wait for their audits.
     with _draining(channel, tracker), _shared_answers(verifying) as answers, \
-            ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), initializer=_listen,
-                                initargs=(channel, answers, sharing)) as pool:
+            ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), initializer=_work,
+                                initargs=(channel, answers, sharing)) as pool, \
+            _stopping_children():
         futures: list[Future[Audited]] = [pool.submit(audit, task) for task in tasks]
         try:
             for future in as_completed(futures):
@@ -214,12 +225,59 @@ def _shared_answers(verifying: bool) -> Iterator[RunAnswers | None]:
     if not verifying:
         yield None
         return
-    import multiprocessing
+
+    from multiprocessing.managers import SyncManager
 
     from hvscan.verify.step import RunAnswers
 
-    with multiprocessing.Manager() as manager:
+    manager = SyncManager()
+    manager.start(_left_to_the_command)
+    with manager:
         yield RunAnswers(manager.dict(), manager.Lock())
+
+
+@contextlib.contextmanager
+def _stopping_children() -> Iterator[None]:
+    """End the run's worker processes and manager at once when the run ends early
+    (interrupted, terminated, failed): their audits and requests are not waited for, and none
+    outlives the command."""
+    import multiprocessing
+
+    try:
+        yield
+    except BaseException:
+        children = multiprocessing.active_children()
+        for child in children:
+            child.terminate()
+        for child in children:
+            # One caught before it set SIGTERM's default (it inherited the command's handler)
+            # may not end of it.
+            child.join(_GRACE)
+            if child.is_alive():
+                child.kill()
+                child.join()
+        raise
+
+
+# Seconds a worker or the manager has to end once terminated.
+_GRACE = 5.0
+
+
+def _left_to_the_command() -> None:
+    """In a worker or the manager: Ctrl-C, which a terminal sends to the whole process group,
+    is left to the command, which stops them all; SIGTERM ends the process at once, as by
+    default (the command's handler, inherited through fork, would raise in the middle of an
+    audit, or in the manager's server)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _work(channel: Any, answers: RunAnswers | None, sharing: bool) -> None:
+    """A worker process's start."""
+    _left_to_the_command()
+    _listen(channel, answers, sharing)
 
 
 # Where this process sends its audits' progress, the run's verification answers its audits
@@ -248,11 +306,11 @@ def _draining(channel: Any, tracker: Tracker) -> Iterator[None]:
 
     thread = threading.Thread(target=drain, daemon=True)
     thread.start()
-    try:
-        yield
-    finally:
-        channel.put(None)
-        thread.join()
+    # Not on an early end: a worker stopped while sending may hold the queue's lock, and
+    # the thread, a daemon, ends with the process.
+    yield
+    channel.put(None)
+    thread.join()
 
 
 def _sender(repository: str) -> ProgressFactory:
@@ -358,9 +416,12 @@ class Tracker:
             self._draw(now=True)
         if self.bar is not None:
             return
+        # An audit may end with errors and findings both (its state file not updated).
+        errors = stats.get("errors", 0)
         what = (f"error: {audited.error}" if audited.error else
                 f"{counted(stats.get('findings', 0), 'finding')}, "
-                f"{counted(stats.get('files_scanned', 0), 'object')}, "
+                + (f"{counted(errors, 'error')}, " if errors else "")
+                + f"{counted(stats.get('files_scanned', 0), 'object')}, "
                 f"{format_size(stats.get('bytes_scanned', 0))}")
         print(f"hvscan: [{self.done}/{self.total}] {audited.repository}: {what} "
               f"({audited.seconds:.1f} s)", file=sys.stderr, flush=True)

@@ -83,10 +83,19 @@ def _summary(plan: Plan, written: list[str], shown_dir: str) -> None:
     if plan.refs:
         print(f"  {counted(len(plan.refs), 'ref')} pointing at a blob or tree holding a key: "
               f"deleted ({purge.REFS})")
-    by_hand = sum(len(key.by_hand) for key in plan.keys)
-    if by_hand:
-        print(f"  warning: {counted(by_hand, 'message')} holding a key encoded: fix by "
-              f"hand ({purge.PLAN})")
+    if plan.refs_by_hand:
+        print(f"  warning: {counted(len(plan.refs_by_hand), 'ref')} named with a key, pointing "
+              f"at a blob or tree holding a key: delete by hand ({purge.PLAN})")
+    names = len(purge.renamed(plan, "path")) + len(purge.renamed(plan, "ref"))
+    if names:
+        print(f"  {counted(names, 'name')} of files, directories or refs holding a key: "
+              f"renamed ({purge.PLAN})")
+    by_hand = [place for key in plan.keys for place in key.by_hand]
+    for what in ("message", "name"):
+        count = sum(1 for place in by_hand if (place.name is not None) == (what == "name"))
+        if count:
+            print(f"  warning: {counted(count, what)} holding a key encoded: fix by hand "
+                  f"({purge.PLAN})")
     if plan.unscanned:
         print(f"  warning: {counted(len(plan.unscanned), 'part')} of the history not scanned: "
               f"keys in them are not in the plan ({purge.PLAN})")

@@ -21,10 +21,9 @@ import base64
 import hashlib
 import html
 import json
-from datetime import datetime
 from typing import Any
 
-from hvscan.model import NAME_MARK
+from hvscan.model import NAME_MARK, moment
 from hvscan.report import ReportOptions
 from hvscan.report.json_format import report_dict
 from hvscan.rules import SEVERITIES
@@ -178,16 +177,6 @@ def _script_json(report: dict[str, Any]) -> str:
                           ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
         text = text.replace(char, escaped)
     return text
-
-
-def _when(date: str | None) -> tuple[int, float, str]:
-    """A sort key putting ISO 8601 dates in time order (whatever their offsets), unknown last."""
-    if date is None:
-        return (1, 0.0, "")
-    try:
-        return (0, datetime.fromisoformat(date).timestamp(), date)
-    except ValueError:
-        return (0, 0.0, date)
 
 
 def _verdict(keys: list[dict[str, Any]], findings: list[dict[str, Any]]) -> str:
@@ -401,7 +390,9 @@ def _timeline(key: dict[str, Any]) -> str:
             lanes.append(name)
     hidden = len(lanes) - MAX_LANES
     lanes = lanes[:MAX_LANES]
-    dates = sorted({e["date"] for e in [*introductions, *removals]}, key=_when)
+    # One instant may be written in two time zones: the text decides between them.
+    dates = sorted({e["date"] for e in [*introductions, *removals]},
+                   key=lambda date: (moment(date), date or ""))
     slot = {date: index for index, date in enumerate(dates)}
     end = len(dates)
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime
 from typing import Any
 
 # A JSON library written for speed (its parser and encoder several times the standard library's):
@@ -36,7 +35,7 @@ import orjson
 
 from hvscan import __version__
 from hvscan.keys import Introduction, KeyEntry, Removal, ScanRecord, most_alarming
-from hvscan.model import Finding, History, Note
+from hvscan.model import Finding, History, Note, moment
 from hvscan.report import ReportOptions, renderer
 from hvscan.report.text_format import Counts
 from hvscan.rules import SEVERITIES, severity_rank
@@ -202,11 +201,7 @@ class _Clock:
         date = entry.get("date") or ""
         instant = self._instants.get(date)
         if instant is None:
-            try:
-                instant = datetime.fromisoformat(date).timestamp() if date else float("inf")
-            except ValueError:
-                instant = float("inf")
-            self._instants[date] = instant
+            instant = self._instants[date] = moment(date)
         return (instant, str(entry.get("repository") or ""), str(entry.get("commit") or ""),
                 str(entry.get("path") or ""))
 

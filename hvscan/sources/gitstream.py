@@ -75,13 +75,14 @@ def read_objects(
     on_chunk: Callable[[StreamStats], None] | None = None,
     max_size: int | None = None,
     dropped: list[bytes] | None = None,
+    room: int = 0,
 ) -> Iterator[GitObject | Oversized]:
     """The objects of the batch outputs on ``streams`` that need the engine: blobs, commits
     and tags in which a needle occurs, and blobs the ``screen`` needs whole; and the blobs,
     commits and tags larger than ``max_size``, unread. Every object is counted in ``stats``
     (one not read is not counted as scanned). The ids of the objects the screen dropped are
-    appended to ``dropped``, when given (``hvscan/shared.py``)."""
-    parsers = [_Parser(screen, stats, max_size, dropped) for _ in streams]
+    appended to ``dropped``, when given, until it holds ``room`` (``hvscan/shared.py``)."""
+    parsers = [_Parser(screen, stats, max_size, dropped, room) for _ in streams]
     for index, buffer, length in _chunks(streams):
         yield from parsers[index].feed(buffer, length)
         stats.read_bytes += length
@@ -93,10 +94,13 @@ def read_objects(
 
 class _Parser:
     def __init__(self, screen: Screen, stats: StreamStats, max_size: int | None = None,
-                 dropped: list[bytes] | None = None) -> None:
+                 dropped: list[bytes] | None = None, room: int = 0) -> None:
         self._screen = screen
         self._max_size = max_size
+        # Gathered ids are bounded like the set they go to: a store of millions of objects
+        # would otherwise hold them all for a set that has room for few.
         self._dropped = dropped
+        self._room = room
         self._stats = stats
         self._header_part = b""  # a header cut by the end of the previous buffer
         # An object whose content (and the newline after it) runs past the buffer's end.
@@ -129,7 +133,7 @@ class _Parser:
                 return found
         spans = self._screen.spans(view[pos:length])
         span_index, span_count, base = 0, len(spans), pos
-        stats, dropped = self._stats, self._dropped
+        stats, dropped, room = self._stats, self._dropped, self._room
         while pos < length:
             end = buffer.find(b"\n", pos, length)
             if end < 0:
@@ -170,7 +174,7 @@ class _Parser:
                 found.append(GitObject(oid.decode(), kind.decode(), bytes(view[start:stop])))
             elif kind == b"blob" and self._screen.needs_whole(view[start:stop]):
                 found.append(GitObject(oid.decode(), "blob", bytes(view[start:stop])))
-            elif dropped is not None:
+            elif dropped is not None and len(dropped) < room:
                 dropped.append(oid)
         return found
 
@@ -225,7 +229,7 @@ class _Parser:
             stats.blob_bytes += size
         if self._screen.needs_engine(memoryview(data), kind == b"blob"):
             found.append(GitObject(oid.decode(), kind.decode(), data))
-        elif self._dropped is not None:
+        elif self._dropped is not None and len(self._dropped) < self._room:
             self._dropped.append(oid)
 
     def _missing(self, fields: list[bytes] | list[bytearray]) -> None:

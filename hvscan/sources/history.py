@@ -144,13 +144,14 @@ class HistorySource:
 
     def __init__(self, path: Path, options: HistoryOptions,
                  progress: ProgressFactory | None = None,
-                 shared: set[bytes] | None = None) -> None:
+                 shared: set[bytes] | None = None, room: int = 0) -> None:
         self.repo: Repository = open_repository(path)
         # Objects other audits screened clean (``hvscan/shared.py``): the whole-store listing
         # leaves them out, counting them; given it, the ids of the objects the screen drops here
-        # are gathered in ``dropped``, for the audits after this one.
+        # are gathered in ``dropped`` (up to ``room`` of them), for the audits after this one.
         self.shared = shared
-        self.dropped: list[bytes] | None = None if shared is None else []
+        self._room = room
+        self.dropped: list[bytes] | None = None if shared is None or not room else []
         # An incremental audit (hvscan/incremental.py) sets these before the events are read:
         # what an earlier audit read (only what is new since is read, and what it flagged),
         # and whether to note the tips read, for the next one.
@@ -247,7 +248,7 @@ class HistorySource:
             streams: list[IO[bytes]] = [p.stdout for p in processes if p.stdout is not None]
             for obj in read_objects(streams, screen, stats, on_chunk=on_chunk,
                                     max_size=self.options.max_file_size,
-                                    dropped=self.dropped):
+                                    dropped=self.dropped, room=self._room):
                 self.handed_on.add(obj.oid)
                 if isinstance(obj, Oversized):  # a note placed, like the engine's, at its path
                     yield NotRead(Origin("history", None, history=History(blob=obj.oid)),

@@ -5,6 +5,8 @@ redirects are followed by hand and only to the same origin (a key is never sent 
 host); rate-limited answers are retried after the wait the pacer and the server agree on.
 httpx's timeouts bound each read, not the answer: a ``Cutoff`` shuts the connection down when
 the deadline passes, and with keep-alive off every request has its own connection to shut.
+A run stopped meanwhile (Ctrl-C, SIGTERM) shuts every request under way down at once
+(``Cutoffs``): the interpreter waits for the threads sending them before it exits.
 A failed request is described by its error class only, never a message that could carry what
 was sent. httpx is imported here only.
 """
@@ -16,7 +18,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -48,6 +50,7 @@ def check_all(jobs: list[Job], settings: Settings,
     run_ends = time.monotonic() + settings.run_deadline
     stop = threading.Event()
     pacer = Pacer(settings, stop, sleep or stop.wait)
+    cutoffs = Cutoffs()
     headers = {"User-Agent": f"hvscan/{__version__} (key verification)"}
     # trust_env: a proxy configured in the environment is honoured; redirects are followed by
     # hand, and only to the same origin. No keep-alive: each request's own connection is what
@@ -56,12 +59,13 @@ def check_all(jobs: list[Job], settings: Settings,
                       trust_env=True, limits=httpx.Limits(max_keepalive_connections=0)) as client, \
             ThreadPoolExecutor(max_workers=settings.workers,
                                thread_name_prefix="hvscan-verify") as pool:
-        futures = [pool.submit(check_key, client, job, settings, pacer, run_ends)
+        futures = [pool.submit(check_key, client, job, settings, pacer, run_ends, cutoffs)
                    for job in jobs]
         try:
             return [future.result() for future in futures]
         except BaseException:
             stop.set()
+            cutoffs.stop()
             pool.shutdown(wait=False, cancel_futures=True)
             raise
 
@@ -89,10 +93,10 @@ class Deadline:
 
 
 def check_key(client: httpx.Client, job: Job, settings: Settings, pacer: Pacer,
-              run_ends: float) -> Outcome:
+              run_ends: float, cutoffs: Cutoffs) -> Outcome:
     """One key's verification: the request, retries when rate limited, same-origin redirects,
     classification; all of it before the key's deadline or the run's (``run_ends``),
-    whichever comes first."""
+    whichever comes first, or until the run is stopped (``cutoffs``)."""
     spec, url = job.spec, job.url
     deadline = Deadline.first(settings, run_ends)
     attempt = redirects = 0
@@ -107,7 +111,7 @@ def check_key(client: httpx.Client, job: Job, settings: Settings, pacer: Pacer,
             return deadline.passed(last)
         # No single read or connect may outlast the deadline either (a TLS handshake is one).
         timeout = max(0.001, min(settings.timeout, deadline.left()))
-        with Cutoff(deadline.at) as cutoff:
+        with cutoffs.until(deadline.at) as cutoff:
             try:
                 # Streamed and closed unread: only the status and headers are wanted.
                 with client.stream(spec.method, url, headers={spec.key_header: job.secret},
@@ -117,6 +121,8 @@ def check_key(client: httpx.Client, job: Job, settings: Settings, pacer: Pacer,
                     headers = response.headers
                     is_redirect = response.is_redirect
             except (httpx.HTTPError, OSError) as exc:
+                if pacer.stopped:
+                    return Outcome("unknown", last, "interrupted during the request")
                 if cutoff.expired or deadline.left() <= 0:
                     return deadline.passed(last)
                 # Messages of httpx exceptions name the request, never its headers; still,
@@ -168,7 +174,7 @@ class Cutoff:
         self.expired = False
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
-        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._expire)
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self.expire)
         self._timer.daemon = True
 
     def __enter__(self) -> Cutoff:
@@ -189,11 +195,41 @@ class Cutoff:
             if self.expired:
                 _shut_down(made)
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
         with self._lock:
             self.expired = True
             for made in self._sockets:
                 _shut_down(made)
+
+
+class Cutoffs:
+    """The cutoffs of the requests under way in one ``check_all``, so that a stopped run
+    expires them all at once (and any made after)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._under_way: set[Cutoff] = set()
+        self._stopped = False
+
+    @contextlib.contextmanager
+    def until(self, deadline: float) -> Iterator[Cutoff]:
+        """A cutoff for one request, at ``deadline`` (``time.monotonic()``) at the latest."""
+        with Cutoff(deadline) as cutoff:
+            with self._lock:
+                self._under_way.add(cutoff)
+                if self._stopped:
+                    cutoff.expire()
+            try:
+                yield cutoff
+            finally:
+                with self._lock:
+                    self._under_way.discard(cutoff)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            for cutoff in self._under_way:
+                cutoff.expire()
 
 
 def _shut_down(made: socket.socket) -> None:

@@ -17,9 +17,9 @@ import os
 import time
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from hvscan.keys import utc_time
 from hvscan.verify.org import context_hints, org_for
 from hvscan.verify.policy import Outcome, Settings, endpoint, not_sent, select, verified_severity
 
@@ -210,7 +210,7 @@ def _ask(claimed: dict[str, _Request], run: RunAnswers, cache: DiskCache | None,
 
 def _apply(group: list[Finding], answer: Answer) -> None:
     outcome, org_id, org_source = answer
-    checked = datetime.fromtimestamp(outcome.checked_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    checked = utc_time(outcome.checked_at)
     for finding in group:
         finding.verification = {
             "status": outcome.status,

@@ -152,6 +152,23 @@ def test_timeline_draws_at_most_max_lanes_paths() -> None:
     assert card.count("<code>copies/") == MAX_LANES + 3  # the introductions table
 
 
+def test_timeline_orders_dates_by_instant_undated_and_garbled_last() -> None:
+    # Dates as model.moment reads them for every sort: by the instant whatever the zone (one
+    # instant written in two zones: by the text), no date and what is no date (a report given
+    # to hvscan merge may hold anything) last.
+    report = sample_audit()
+    key = report["keys"][2]
+    intro = key["introductions"][0]
+    dates = [None, "2024-06-02T01:00:00+02:00", "someday", "2024-06-01T23:00:00Z",
+             "2024-06-01T08:00:00Z"]
+    key["introductions"] = [{**intro, "path": f"copies/{n}.env", "date": date}
+                            for n, date in enumerate(dates)]
+    key["removed_in"] = []
+    svg = page(report).split("<article")[3].split("</svg>")[0]
+    assert re.findall(r'<text class="axis"[^>]*>([^<]*)</text>', svg) == [
+        "2024-06-01", "2024-06-01", "2024-06-02", "undated", "someday"]
+
+
 def test_keys_are_redacted_unless_show_secrets() -> None:
     keys = sample_keys()
     hidden = page(sample_audit())

@@ -56,10 +56,10 @@ def needle_screen() -> Screen:
 
 
 def read(data: bytes | list[bytes], chunk: int, monkeypatch: pytest.MonkeyPatch,
-         max_size: int | None = None, dropped: list[bytes] | None = None,
+         max_size: int | None = None, dropped: list[bytes] | None = None, room: int = 1 << 30,
          ) -> tuple[list[GitObject | Oversized], StreamStats]:
     """Read one stream, or several side by side (as from several git processes); the ids of
-    the objects the screen dropped appended to ``dropped``, when given."""
+    the objects the screen dropped appended to ``dropped``, when given, up to ``room``."""
     monkeypatch.setattr(gitstream, "CHUNK_SIZE", chunk)
     stats = StreamStats()
     with contextlib.ExitStack() as stack:
@@ -70,7 +70,7 @@ def read(data: bytes | list[bytes], chunk: int, monkeypatch: pytest.MonkeyPatch,
             handle.seek(0)
             handles.append(handle)
         found = list(read_objects(handles, needle_screen(), stats, max_size=max_size,
-                                  dropped=dropped))
+                                  dropped=dropped, room=room))
     return found, stats
 
 
@@ -134,6 +134,19 @@ def test_the_size_limit_holds_wherever_the_buffers_end(chunk: int,
                        if not oversized(o) and o not in expected(made)]
     assert stats.objects == len(made)
     assert stats.blobs == sum(o.kind == "blob" and len(o.data) <= 32 for o in made)
+
+
+@pytest.mark.parametrize("chunk", [7, 4096])
+def test_the_ids_gathered_stop_at_the_room_given(chunk: int,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # The shared set takes at most its room: gathering every id of a store of millions of
+    # objects for it would hold them all (a list, unbounded, found by review).
+    data, made = batch([("blob", b"plain %d" % n) for n in range(20)])
+    dropped: list[bytes] = []
+    found, stats = read(data, chunk, monkeypatch, dropped=dropped, room=5)
+    assert found == []
+    assert dropped == [o.oid.encode() for o in made[:5]]
+    assert stats.objects == stats.blobs == 20  # all still read and counted
 
 
 content = st.one_of(

@@ -3,6 +3,9 @@ servers, the key's and the run's deadlines, refused connections and redirects.""
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -156,3 +159,38 @@ def test_redirect_on_the_same_host_is_followed(api: FakeApi) -> None:
     verify_findings(findings, settings(api))
     assert findings[0].verification["status"] == "live"  # type: ignore[index]
     assert [path for _, path, _ in api.requests][-1] == "/v2/environments"
+
+
+class Stopped(BaseException):
+    """What the test's signal raises in the main thread, as SIGTERM raises runner.Terminated."""
+
+
+def test_a_stopped_run_shuts_its_requests_down_at_once(drip: DripServer) -> None:
+    # Stopped (Ctrl-C, SIGTERM) while keys are asked about, from a server that never finishes
+    # an answer: the requests under way end at once, not at their 60 s deadline, which the
+    # interpreter would wait for (it joins the threads sending them before it exits).
+    findings = findings_in(" ".join((LIVE_200, LIVE_403, DEAD)))
+    settings = Settings(api_base=drip.url, workers=2, timeout=3.0, key_deadline=60.0)
+
+    def stop(signum: int, frame: object) -> None:
+        raise Stopped
+
+    signalled: list[float] = []
+
+    def signal_when_asked() -> None:
+        while drip.connections < 2:
+            time.sleep(0.05)
+        signalled.append(time.monotonic())
+        os.kill(os.getpid(), signal.SIGUSR1)
+
+    previous = signal.signal(signal.SIGUSR1, stop)
+    try:
+        threading.Thread(target=signal_when_asked, daemon=True).start()
+        with pytest.raises(Stopped):
+            verify_findings(findings, settings)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    # At once: generous, it tells an end from a wait for the deadline, not a speed.
+    assert time.monotonic() - signalled[0] < 10
+    assert not any(t.name.startswith("hvscan-verify") for t in threading.enumerate())
+    assert drip.connections == 2  # the third key was never sent

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from gitrepo import DatedRepo, GitRepo
 from hvscan_run import Run
-from keygen import key_sha256
+from keygen import key_sha256, make_key
 from verify_servers import (
     ACME_RULES,
     DEAD,
@@ -351,3 +355,74 @@ def test_cli_many_repositories_ask_about_a_key_for_each_org(
                for f in json.loads(done.stdout)["findings"]}
     assert answers == {"nearby": ("acmecorp", "content", 403),
                        "elsewhere": (PLACEHOLDER_ORG_ID, "placeholder", 200)}
+
+
+def _process_group(group: int) -> list[str]:
+    """The processes of process group ``group`` still running, each as ``pid (name) state``.
+    Not the zombies: they have ended, and only wait for whoever adopted them (a stopped
+    worker's git, say) to collect their exit status."""
+    left = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+        except (OSError, ValueError):  # not a process, or one that just ended
+            continue
+        name_ends = stat.rindex(")")
+        state, _parent, process_group = stat[name_ends + 2:].split()[:3]
+        if int(process_group) == group and state != "Z":
+            left.append(f"{stat[:name_ends + 1]} {state}")
+    return left
+
+
+STOPPED_RUNS = {
+    "many": ["git", "one", "two", "three", "--jobs", "2", "--no-progress"],
+    "git": ["git", "one", "--no-progress"],
+    "dir": ["dir", "one"],
+}
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.parametrize(("signal_name", "code", "line"), [
+    ("SIGTERM", 143, "hvscan: terminated"), ("SIGINT", 130, "hvscan: interrupted")])
+@pytest.mark.parametrize(("run", "group"), [
+    ("many", False), ("many", True), ("git", False), ("dir", False)])
+def test_a_stopped_run_stops_its_workers_and_requests(
+    drip: DripServer, tmp_path: Path, gitenv: dict[str, str], hvscan_exe: str, run: str,
+    group: bool, signal_name: str, code: int, line: str
+) -> None:
+    # Each repository's key is being verified, against a server that never finishes an
+    # answer, when the command (or, as a CI runner cancelling a job or Ctrl-C in a terminal
+    # does, its whole process group) is sent the signal. The command ends at once with one
+    # line and its exit code, and no process of it is left: no worker still auditing or
+    # asking, no manager of the answers the workers share.
+    names = ["one", "two", "three"]
+    for seed, name in enumerate(names):
+        leaking = DatedRepo(tmp_path / name, gitenv)
+        leaking.write("app.py", f"KEY = '{make_key('live', 900 + seed)}'\n")
+        leaking.commit(name)
+    args = [*STOPPED_RUNS[run], "--verify", "--api-base", drip.url, "--format", "json"]
+    asking = 2 if run == "many" else 1
+    command = subprocess.Popen([hvscan_exe, *args], cwd=tmp_path, env=gitenv,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               start_new_session=True)
+    try:
+        started = time.monotonic()
+        while drip.connections < asking and time.monotonic() - started < 60:
+            time.sleep(0.05)
+        assert drip.connections == asking, command.poll()
+        signalled = time.monotonic()
+        (os.killpg if group else os.kill)(command.pid, getattr(signal, signal_name))
+        # Well before the 30 s each request may take by default.
+        out, err = command.communicate(timeout=15)
+        assert time.monotonic() - signalled < 10
+        left = _process_group(command.pid)
+        while left and time.monotonic() - signalled < 10:
+            time.sleep(0.1)
+            left = _process_group(command.pid)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(command.pid, signal.SIGKILL)
+        command.wait()
+    assert left == []
+    assert command.returncode == code, err
+    assert err.decode().strip() == line and out == b""

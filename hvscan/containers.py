@@ -169,7 +169,8 @@ class Entry(NamedTuple):
     """A name the archive lists with no content read under it here: a directory, a link or
     another special entry, a member a limit kept from being opened, an empty 7z member; or
     another name its headers hold (a link's target, a zip member's name in its local header
-    that the central directory contradicts, a gzip stream's file name). The engine scans every
+    that the central directory contradicts or in a Unicode Path extra field, a gzip stream's
+    file name). The engine scans every
     listed name (a member's too) as a name."""
 
     name: str
@@ -186,7 +187,8 @@ class Raw(NamedTuple):
 
 class Field(NamedTuple):
     """Text the container's headers hold from ``offset`` to ``end``, beside its members' names:
-    a tar member's PAX records, a zip member's comment and extra fields, a gzip
+    a tar member's PAX records, a zip member's comment and extra fields (but a Unicode Path
+    block, a name), a gzip
     stream's comment and extra field. Scanned as raw bytes, as ``Raw``, after one prefilter pass
     over them all found a needle."""
 
@@ -563,8 +565,7 @@ def _layout(data: Buffer, directory: int,
             local = _zip_name(data[begin:begin + name], info.flag_bits)
             if local != info.orig_filename:
                 text.append(Entry(local))
-            if extra:
-                text.append(Field(begin + name, min(begin + name + extra, len(data))))
+            text += _zip_extra(data, begin + name, min(begin + name + extra, len(data)))
             end = begin + name + extra + info.compress_size
             if info.flag_bits & 0x8:  # a data descriptor follows, its signature optional
                 end += 16 if startswith(data, b"PK\x07\x08", end) else 12
@@ -573,8 +574,7 @@ def _layout(data: Buffer, directory: int,
     while startswith(data, b"PK\x01\x02", end) and len(data) >= end + 46:
         name, extra, comment = struct.unpack_from("<3H", data, end + 28)
         fields = end + 46 + name
-        if extra:
-            text.append(Field(fields, min(fields + extra, len(data))))
+        text += _zip_extra(data, fields, min(fields + extra, len(data)))
         if comment:
             text.append(Field(fields + extra, min(fields + extra + comment, len(data))))
         end = fields + extra + comment
@@ -586,6 +586,26 @@ def _layout(data: Buffer, directory: int,
         end += 22
     spans.append((directory, end))
     return sorted(spans), text
+
+
+def _zip_extra(data: Buffer, start: int, end: int) -> list[Item]:
+    """The zip extra field ``data[start:end]``: text, but a Unicode Path block's name (0x7075),
+    which is the member's name to the tools that read it (zipfile from Python 3.12 on), as a
+    name: found once, whichever Python reads it."""
+    items: list[Item] = []
+    at = kept = start
+    while at + 4 <= end:
+        kind, size = struct.unpack_from("<2H", data, at)
+        if kind == 0x7075 and size > 5:
+            if at > kept:
+                items.append(Field(kept, at))
+            stop = min(at + 4 + size, end)
+            items.append(Entry(bytes(data[at + 9:stop]).decode("utf-8", "surrogateescape")))
+            kept = stop
+        at += 4 + size
+    if end > kept:
+        items.append(Field(kept, end))
+    return items
 
 
 def _zip_name(raw: Buffer, flags: int) -> str:

@@ -13,6 +13,7 @@ import sys
 import tarfile
 import tracemalloc
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -961,6 +962,20 @@ def test_a_zip_members_comment_and_extra_fields_are_scanned_as_text() -> None:
     assert sorted(header_keys(bytes(data))) == sorted([(comment, None, False),
                                                        (extra, None, False),
                                                        (local_extra, None, False)])
+
+
+def test_a_zip_members_unicode_path_is_a_name_found_once() -> None:
+    key = make_key("live", 93)
+    name = f"conf/{key}.env".encode()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        info = zipfile.ZipInfo("conf/app.env")
+        # The Unicode Path block (in the local header and the central directory): the name
+        # zipfile reads from Python 3.12 on, in place of the header's own.
+        info.extra = struct.pack("<2HBL", 0x7075, 5 + len(name), 1,
+                                 zlib.crc32(b"conf/app.env")) + name + b"\x01\x02\x00\x00"
+        archive.writestr(info, b"clean")
+    assert header_keys(buffer.getvalue()) == [(key, f"conf/{key}.env", True)]
 
 
 def test_a_zip_members_local_name_that_the_directory_contradicts_is_a_name() -> None:

@@ -226,13 +226,16 @@ class _Walk:
         if names and kind != "mime":  # a MIME part's name is in its headers, scanned as text
             self.names(list(names), (*chain, kind), member)
         if fields:
-            self.fields(data, fields, chain, member)
+            # In the archive's chain, though read as its raw bytes are: a key in its headers is
+            # the archive's, which a purge strips whole (rewriting the text would break it).
+            self.fields(data, fields, (*chain, kind), member)
 
     def fields(self, data: Buffer, fields: list[containers.Field], chain: tuple[str, ...],
                member: str | None) -> None:
-        """Scan the text fields of an archive's headers in ``data`` as its raw bytes are: one
-        prefilter pass over them all, joined by NUL, answers the common case (none holds a
-        needle), as for its names; only then is each looked at alone."""
+        """Scan the text fields of an archive's headers in ``data`` as its raw bytes are (in
+        its lines and columns), with the archive's ``chain``: one prefilter pass over them all,
+        joined by NUL, answers the common case (none holds a needle), as for its names; only
+        then is each looked at alone."""
         pieces = [data[field.offset:field.end] for field in fields]
         if self.engine.prefilter.hits(b"\0".join(pieces)):
             for field in fields:

@@ -939,6 +939,8 @@ def test_pax_records_in_a_tar_are_scanned_as_text() -> None:
     assert sorted(header_keys(data)) == sorted([(comment, None, False), (owner, None, False),
                                                 (group, None, False),
                                                 (global_record, None, False)])
+    # In the tar's chain: the tar's structure holds them (a purge strips the tar whole).
+    assert {m.encoding for m in ENGINE.scan(gzip.compress(data))} == {"gzip>tar"}
 
 
 def test_a_long_path_in_a_pax_record_is_found_once_as_a_name() -> None:

@@ -188,9 +188,9 @@ class Raw(NamedTuple):
 class Field(NamedTuple):
     """Text the container's headers hold from ``offset`` to ``end``, beside its members' names:
     a tar member's PAX records, a zip member's comment and extra fields (but a Unicode Path
-    block, a name), a gzip
-    stream's comment and extra field. Scanned as raw bytes, as ``Raw``, but in the container's
-    chain (its structure holds them), after one prefilter pass over them all found a needle."""
+    block, a name), a gzip stream's comment and extra field. Scanned as raw bytes, as ``Raw``,
+    but in the container's chain (its structure holds them), after one prefilter pass over
+    them all found a needle."""
 
     offset: int
     end: int

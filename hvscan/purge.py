@@ -11,7 +11,10 @@ every key from a repository's history with git filter-repo.
   ``--refname-callback`` (``RENAME``), which read the keys from ``replacements.txt`` when the
   script runs. The refs that point at a blob or a
   tree holding a key, rather than at a commit, are found by the command (git filter-repo leaves
-  them as they are: the plan deletes them).
+  them as they are: the plan deletes them). ``REFS_PROGRAM``, which purge.sh runs on the
+  mirror's ref names with the same renaming, stops before a rename onto an existing ref,
+  deletes the refs named with a key that reach no commit, points HEAD at its renamed branch
+  and keeps keys out of git filter-repo's messages and records.
 - ``check_output`` and ``write`` make the plan's directory: ``replacements.txt`` (the one file
   that holds the keys, mode 0600; git filter-repo reads it with ``--replace-text`` for files and
   ``--replace-message`` for commit and tag messages), ``blobs-to-strip.txt`` and
@@ -297,8 +300,14 @@ case $status in
 pathnames, above): rename one of them by hand in the repository first; no ref was rewritten" ;;
     *) die "git filter-repo failed (above): do not push this mirror; make a fresh one" ;;
 esac
-# Its records name the old refs, keys included: the renamed ones are all it needs.
-rm -f -- "$mirror/filter-repo/ref-map" "$mirror/filter-repo/changed-refs"
+# Its records name the old refs, keys included: renamed as the refs were, they stay valid for
+# a later git filter-repo run on this mirror (a fix by hand), which reads them.
+for record in ref-map changed-refs; do
+    record="$mirror/filter-repo/$record"
+    [ -f "$record" ] || continue
+    python3 -c "$refs_program" conceal "$mirror" <"$record" >"$record.new"
+    mv -f -- "$record.new" "$record"
+done
 head=$(python3 -c "$refs_program" after "$mirror") || die "$head"
 qhead=$(printf '%q' "$head")
 [ -z "$head" ] || echo "purge.sh: HEAD named a branch whose name held a key: it names the \
@@ -510,7 +519,11 @@ def plan_text(plan: Plan, directory: Path) -> str:
         "",
         "   Unprotect protected branches first. `--mirror` also deletes refs pushed since the "
         "clone: that is why no one may push meanwhile. Refs the host hides (GitHub's "
-        "`refs/pull/*`) are rejected: step 6 is for them.",
+        "`refs/pull/*`) are rejected: step 6 is for them. When the default branch's name held "
+        "a key (purge.sh then says it renamed HEAD's branch), the host refuses to delete its "
+        "current branch: first push the renamed branch alone (`git -C purge-mirror.git -c "
+        "remote.origin.mirror=false push origin refs/heads/NEW-NAME`, as purge.sh prints it), "
+        "make it the default branch in the host's settings, then push every ref as above.",
         "6. **Ask your git host** to drop cached views of the old commits, pull-request refs and "
         "diffs, and to run garbage collection (GitHub: contact support, with the first changed "
         "commits git filter-repo printed). Forks keep their copies: ask their owners too.",
@@ -519,9 +532,11 @@ def plan_text(plan: Plan, directory: Path) -> str:
         "`git rebase --onto origin/BRANCH OLD-BASE BRANCH`); never push from an old clone or "
         "merge old branches: they bring the keys back. Your own clone "
         f"`{plan.repository}` holds them too, also in objects no ref reaches.",
-        "8. **Delete this directory**, which holds every key:",
+        "8. **Delete the mirror**, once pushed (git filter-repo's records in it map the old "
+        "history, and no one may push from it again), **and this directory**, which holds "
+        "every key:",
         "",
-        f"       rm -rf -- {here}",
+        f"       rm -rf -- purge-mirror.git {here}",
         "",
         "## Keys",
         "",
@@ -588,7 +603,10 @@ def plan_text(plan: Plan, directory: Path) -> str:
                 "digits of its sha256 (the table above), which keeps apart names that differed "
                 "only by their keys; an annotated tag renamed gets a new tag object. The "
                 "force-push deletes the old refs on the remote and pushes the new ones; tell "
-                "whoever uses a renamed branch or tag.", "",
+                "whoever uses a renamed branch or tag. When a new name would be that of an "
+                "existing ref, or of another renamed one, purge.sh stops before any change "
+                "(and git filter-repo stops when two files of a commit would get one name): "
+                "rename one of them in the repository first, and make the plan again.", "",
                 _fenced([f"{commit or '?'}  {where}  ->  {final}"
                          for (commit, where), final in shown_names.items()])]
     by_hand = [place for key in plan.keys for place in key.by_hand]

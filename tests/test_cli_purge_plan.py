@@ -545,7 +545,11 @@ def test_a_default_branch_named_with_a_key_is_renamed_and_pushed(
     for path in mirror.rglob("*"):
         if path.is_file():
             assert key.encode() not in path.read_bytes(), path
-    assert not (mirror / "filter-repo" / "ref-map").exists()
+    # git filter-repo's records are kept, renamed, for a later run of it (a fix by hand).
+    assert branch.encode() in (mirror / "filter-repo" / "ref-map").read_bytes()
+    env = {**dated_repo.env, "PATH": _bin() + os.pathsep + os.environ["PATH"]}
+    subprocess.run(["git", "-C", str(mirror), "filter-repo", "--message-callback",
+                    "return message"], env=env, capture_output=True, check=True, timeout=120)
     # The steps: push the renamed branch, make it the host's default branch, push --mirror.
     dated_repo.git("-C", str(mirror), "-c", "remote.origin.mirror=false", "push", "-q",
                    "origin", branch)

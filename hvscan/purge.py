@@ -342,8 +342,9 @@ ${head:+"       git -C $q -c remote.origin.mirror=false push origin $qhead
      old commits; git filter-repo printed the first changed commits above for them.
   3. Every collaborator deletes their clone and clones again (or rebases their own unpushed
      work onto the new history); no one may push from an old clone: it brings the keys back.
-  4. Delete the mirror once pushed (its HEAD's history and git filter-repo's records named the
-     old refs) and the plan's directory, which holds every key in replacements.txt:
+  4. Delete the mirror once pushed (git filter-repo's records in it map the old history; no
+     one may push from it again) and the plan's directory, which holds every key in
+     replacements.txt:
        rm -rf -- $q $(printf '%q' "$here")
 EOF
 """

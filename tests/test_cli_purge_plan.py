@@ -594,3 +594,23 @@ def test_a_name_holding_several_keys_is_shown_once_as_it_ends_up(
     renamed = (out / "PLAN.md").read_text().split("## Names renamed")[1].split("\n```")[1]
     [line] = renamed.strip().splitlines()
     assert line.endswith(f"  ->  a-{_removed(one)}-{_removed(two)}.txt")
+
+
+def test_a_key_in_an_archives_header_strips_the_archive(run_hvscan: Run, dated_repo: DatedRepo,
+                                                        tmp_path: Path) -> None:
+    # A PAX comment: plain text in the tar's bytes, but its record's length is the tar's, so
+    # text replacement would break the archive: the blob is stripped whole.
+    import tarfile
+
+    key = make_key("live", "pax-comment")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        info = tarfile.TarInfo("a.txt")
+        info.size, info.pax_headers = 5, {"comment": key}
+        archive.addfile(info, io.BytesIO(b"clean"))
+    dated_repo.write("dist/a.tar", buffer.getvalue())
+    dated_repo.commit("an archive")
+    blob = dated_repo.out("rev-parse", "HEAD:dist/a.tar")
+    done = run_hvscan("purge-plan", dated_repo.path, "-o", tmp_path / "plan")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "plan" / "blobs-to-strip.txt").read_text().split() == [blob]

@@ -19,7 +19,8 @@ path that introduced it (whatever ``all_occurrences`` says), which paths of HEAD
 it, in their content or their names (one ``git ls-tree``), the commits of HEAD's history whose
 change took it out of a path (the same ``git log`` pass lists the changes that replace or delete
 a blob with a key), and the refs that reach a commit introducing it (the stash's reflog
-included): pushed when a remote-tracking ref is among them. Which refs, and whether HEAD, reach
+included), or name a blob or tree holding it that no commit holds (a tag of a tree or blob):
+pushed when a remote-tracking ref is among them. Which refs, and whether HEAD, reach
 those commits takes one walk of the commit graph for all of them (``githistory.tips_reaching``);
 after an incremental audit that noted what its walk learnt (``HistorySource.reach``), only the
 commits new since.
@@ -41,6 +42,7 @@ from hvscan.sources.githistory import (
     Commit,
     CommitChange,
     changes,
+    refs_naming,
     root_trees,
     tips_reaching,
     tree_blobs,
@@ -151,7 +153,11 @@ def _exposure(introductions: _Introductions, removals: dict[str, list[Removal]],
         extra.append((_HEAD, head))
     known = True
     reaching: dict[str, set[str]] = {}
+    objects = set().union(*introductions.objects.values())
+    naming: dict[str, set[str]] = {}
     try:
+        if objects:
+            naming = refs_naming(repo, objects)
         if commits:
             earlier = source.since.reach if source.since is not None else None
             reaching, source.reach = tips_reaching(repo, sorted(commits), extra, earlier,
@@ -163,6 +169,8 @@ def _exposure(introductions: _Introductions, removals: dict[str, list[Removal]],
         ordered = tuple(introduction for _, introduction in sorted(found, key=_first_item))
         refs = {ref for introduction in ordered if introduction.commit in reaching
                 for ref in reaching[introduction.commit] if ref != _HEAD}
+        refs |= {ref for oid in introductions.objects.get(key_hash, ())
+                 for ref in naming.get(oid, ())}
         removed = {removal for removal in removals.get(key_hash, ())
                    if _HEAD in reaching.get(removal.commit, ())}
         exposure[key_hash] = Exposure(
@@ -328,6 +336,9 @@ class _Introductions:
         self.findings: list[Finding] = []
         # The paths whose names introduced each key (by key hash), placed in a commit.
         self.names: dict[str, set[str]] = defaultdict(set)
+        # The blobs and trees holding each key (by key hash) that no commit holds: a tag
+        # names them, or nothing does.
+        self.objects: dict[str, set[str]] = defaultdict(set)
         # Every introduction of each key, by key hash, with its sort key (oldest first).
         self.every: dict[str, list[tuple[tuple[float, int, str], Introduction]]] = (
             defaultdict(list))
@@ -409,6 +420,7 @@ class _Introductions:
             seen.add((finding.rule_id, finding.secret))
             self.findings.append(finding.replace(
                 history=History(blob=oid, unreachable=unreachable)))
+            self.objects[finding.secret_sha256].add(oid)
             self._introduced(finding, (float("inf"), 0, ""),
                              Introduction(None, None, None, None, "history", unreachable))
 
@@ -418,6 +430,8 @@ class _Introductions:
         unreachable = bool(finding.history and finding.history.unreachable)
         if finding.source == "history" and finding.commit is not None and finding.path:
             self.names[finding.secret_sha256].add(finding.path)
+        elif finding.source == "history" and finding.history and finding.history.blob:
+            self.objects[finding.secret_sha256].add(finding.history.blob)  # a tree's name
         self._introduced(finding, (moment(finding.date), 0, ""), Introduction(
             finding.commit, finding.path, finding.author, finding.date, finding.source,
             unreachable))

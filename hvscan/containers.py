@@ -11,7 +11,10 @@ report shows, never silence. A key in a container's bytes is not missed because 
 gave up or lied: what the structure does not account for is scanned too, as raw bytes (data
 appended after a gzip stream, the rest of a bomb a limit stopped, bytes between zip members, a
 zip's comment), with the compressed streams and zip members found there by their own headers (a
-member the central directory leaves out, every member of a zip that lost its directory). Every
+member the central directory leaves out, every member of a zip that lost its directory). Text in
+the headers is scanned too: every name listed (a link's target, a zip member's name in its local
+header when the central directory names it otherwise, a gzip stream's file name) as a name
+(``Entry``), and the other text fields as raw bytes (``Field``). Every
 decompressor is imported only when its container is met (py7zr, the heaviest, only for a 7z
 archive); one that cannot be imported makes a note naming the package, never a silent skip.
 
@@ -164,8 +167,11 @@ class Problem(NamedTuple):
 
 class Entry(NamedTuple):
     """A name the archive lists with no content read under it here: a directory, a link or
-    another special entry, a member a limit kept from being opened, an empty 7z member. The
-    engine scans every listed name (a member's too) as a name."""
+    another special entry, a member a limit kept from being opened, an empty 7z member; or
+    another name its headers hold (a link's target, a zip member's name in its local header
+    that the central directory contradicts or in a Unicode Path extra field, a gzip stream's
+    file name). The engine scans every
+    listed name (a member's too) as a name."""
 
     name: str
 
@@ -179,7 +185,18 @@ class Raw(NamedTuple):
     end: int | None = None
 
 
-Item = Member | Problem | Entry | Raw
+class Field(NamedTuple):
+    """Text the container's headers hold from ``offset`` to ``end``, beside its members' names:
+    a tar member's PAX records, a zip member's comment and extra fields (but a Unicode Path
+    block, a name), a gzip stream's comment and extra field. Scanned as raw bytes, as ``Raw``,
+    but in the container's chain (its structure holds them), after one prefilter pass over
+    them all found a needle."""
+
+    offset: int
+    end: int
+
+
+Item = Member | Problem | Entry | Raw | Field
 
 
 def expand(data: Buffer, container: str, budget: Budget) -> Iterator[Item]:
@@ -205,6 +222,8 @@ class _Codec(NamedTuple):
     errors: Callable[[], tuple[type[Exception], ...]]
     package: str
     tail: bool = False
+    # The text in a stream's header, from where the stream starts (gzip's alone has any).
+    header: Callable[[Buffer, int], Iterator[Item]] | None = None
 
 
 def _zlib_gzip() -> Any:
@@ -261,8 +280,31 @@ def _zstd_errors() -> tuple[type[Exception], ...]:
     return (zstd_module().ZstdError, EOFError)
 
 
+def _gzip_header(data: Buffer, at: int) -> Iterator[Item]:
+    """The text in the header of the gzip stream at ``at`` (RFC 1952): its file name (FNAME),
+    which gunzip names the file it writes, as a name; its extra field (FEXTRA) and comment
+    (FCOMMENT) as text. zlib reads past them all."""
+    flags = data[at + 3] if len(data) > at + 3 else 0
+    start = at + 10
+    if flags & 4 and len(data) >= start + 2:
+        size = int.from_bytes(data[start:start + 2], "little")
+        yield Field(start + 2, min(start + 2 + size, len(data)))
+        start += 2 + size
+    for flag in (8, 16):
+        if flags & flag:
+            end = find(data, b"\0", start)
+            if end < 0:
+                return
+            if flag == 8:
+                yield Entry(bytes(data[start:end]).decode("utf-8", "surrogateescape"))
+            else:
+                yield Field(start, end)
+            start = end + 1
+
+
 _CODECS = {
-    "gzip": _Codec("gzip", _GZIP + b"\x08", _zlib_gzip, _zlib_errors, "zlib", tail=True),
+    "gzip": _Codec("gzip", _GZIP + b"\x08", _zlib_gzip, _zlib_errors, "zlib", tail=True,
+                   header=_gzip_header),
     "xz": _Codec("xz", _XZ, _lzma_new("FORMAT_XZ"), _lzma_errors, "lzma"),
     "lzma": _Codec("lzma", _LZMA_ALONE, _lzma_new("FORMAT_ALONE"), _lzma_errors, "lzma"),
     "bzip2": _Codec("bzip2", _BZIP2, _bz2_new, _bz2_errors, "bz2"),
@@ -353,7 +395,9 @@ def _stream(data: Buffer, codec: _Codec, budget: Budget) -> Iterator[Item]:
     cap, why = budget.allowance(len(data))
     gathered = io.BytesIO()
     produced = start = 0
+    starts: list[int] = []
     while True:  # one stream after another: a multi-stream file is one file
+        starts.append(start)
         stream = _inflate(data, start, codec, cap + 1 - produced, into=gathered)
         produced += stream.produced
         if produced > cap or not stream.complete or stream.end == len(data):
@@ -368,6 +412,9 @@ def _stream(data: Buffer, codec: _Codec, budget: Budget) -> Iterator[Item]:
         yield Problem(None, f"damaged {name} stream {stream.error}: scanned as raw bytes")
         yield from _after_stream(data, 0, codec, budget)
         return
+    if codec.header:
+        for at in starts:
+            yield from codec.header(data, at)
     # What the stream does not account for is scanned as it is: data appended after it, a
     # member whose magic bytes lie, the rest of a bomb and whatever was appended to it.
     searched = rest = 0
@@ -418,6 +465,8 @@ def _after_stream(data: Buffer, start: int, codec: _Codec, budget: Budget,
             continue
         if at > raw:
             yield Raw(raw, at)
+        if codec.header:
+            yield from codec.header(data, at)
         if len(stream.output) > cap:
             yield Problem(None, f"{codec.name} stream at byte {at}: decompression stopped "
                           f"after {cap} bytes: {why}", limit=True)
@@ -441,6 +490,8 @@ def _zip(data: Buffer, budget: Budget) -> Iterator[Item]:
         yield from _unlisted(data, [], budget)
         return
     yield from directories
+    spans, text = _layout(data, archive.start_dir, listed)
+    yield from text
     for index, info in enumerate(members):
         if reason := budget.exhausted():
             yield _not_opened(f"{len(members) - index} more", reason)
@@ -451,7 +502,7 @@ def _zip(data: Buffer, budget: Budget) -> Iterator[Item]:
             yield Problem(info.filename, "encrypted member: cannot be scanned")
             continue
         yield from _zip_member(archive, info, budget)
-    yield from _unlisted(data, _listed_spans(data, archive.start_dir, listed), budget)
+    yield from _unlisted(data, spans, budget)
 
 
 def _zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget) -> Iterator[Item]:
@@ -495,24 +546,38 @@ def _zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget)
 _LOCAL_HEADER = struct.Struct("<4s5H3I2H")
 
 
-def _listed_spans(data: Buffer, directory: int,
-                  listed: list[zipfile.ZipInfo]) -> list[tuple[int, int]]:
+def _layout(data: Buffer, directory: int,
+            listed: list[zipfile.ZipInfo]) -> tuple[list[tuple[int, int]], list[Item]]:
     """The bytes the central directory accounts for: each listed member's local header and
-    data, and the directory itself up to the end record (the archive comment is not)."""
+    data, and the directory itself up to the end record (the archive comment is not); and the
+    text in those headers beside the names the directory lists: each member's comment and extra
+    fields (in the directory and in its local header), and its name in its local header when
+    the directory names it otherwise (zipfile refuses to read the member; other tools extract
+    it under that name)."""
     spans = []
+    text: list[Item] = []
     for info in listed:
         at = info.header_offset
         header = data[at:at + _LOCAL_HEADER.size]
         if len(header) == _LOCAL_HEADER.size and startswith(header, _LOCAL_FILE):
             *_, name, extra = _LOCAL_HEADER.unpack(header)
-            end = at + _LOCAL_HEADER.size + name + extra + info.compress_size
+            begin = at + _LOCAL_HEADER.size
+            local = _zip_name(data[begin:begin + name], info.flag_bits)
+            if local != info.orig_filename:
+                text.append(Entry(local))
+            text += _zip_extra(data, begin + name, min(begin + name + extra, len(data)))
+            end = begin + name + extra + info.compress_size
             if info.flag_bits & 0x8:  # a data descriptor follows, its signature optional
                 end += 16 if startswith(data, b"PK\x07\x08", end) else 12
             spans.append((at, end))
     end = directory
     while startswith(data, b"PK\x01\x02", end) and len(data) >= end + 46:
         name, extra, comment = struct.unpack_from("<3H", data, end + 28)
-        end += 46 + name + extra + comment
+        fields = end + 46 + name
+        text += _zip_extra(data, fields, min(fields + extra, len(data)))
+        if comment:
+            text.append(Field(fields + extra, min(fields + extra + comment, len(data))))
+        end = fields + extra + comment
     if startswith(data, b"PK\x06\x06", end):  # zip64 end record and locator
         end += 12 + int.from_bytes(data[end + 4:end + 12], "little")
     if startswith(data, b"PK\x06\x07", end):
@@ -520,7 +585,35 @@ def _listed_spans(data: Buffer, directory: int,
     if startswith(data, b"PK\x05\x06", end):
         end += 22
     spans.append((directory, end))
-    return sorted(spans)
+    return sorted(spans), text
+
+
+def _zip_extra(data: Buffer, start: int, end: int) -> list[Item]:
+    """The zip extra field ``data[start:end]``: text, but a Unicode Path block's name (0x7075),
+    which is the member's name to the tools that read it (zipfile from Python 3.12 on), as a
+    name: found once, whichever Python reads it."""
+    items: list[Item] = []
+    at = kept = start
+    while at + 4 <= end:
+        kind, size = struct.unpack_from("<2H", data, at)
+        if kind == 0x7075 and size > 5:
+            if at > kept:
+                items.append(Field(kept, at))
+            stop = min(at + 4 + size, end)
+            items.append(Entry(bytes(data[at + 9:stop]).decode("utf-8", "surrogateescape")))
+            kept = stop
+        at += 4 + size
+    if end > kept:
+        items.append(Field(kept, end))
+    return items
+
+
+def _zip_name(raw: Buffer, flags: int) -> str:
+    """A name from a zip header, as zipfile reads it: UTF-8 when the flag says so, else cp437
+    (a name that is not UTF-8 kept byte for byte, as the engine encodes names back)."""
+    if flags & 0x800:
+        return bytes(raw).decode("utf-8", "surrogateescape")
+    return bytes(raw).decode("cp437")
 
 
 def _unlisted(data: Buffer, spans: list[tuple[int, int]], budget: Budget) -> Iterator[Item]:
@@ -620,6 +713,8 @@ def _tar(data: Buffer, budget: Budget) -> Iterator[Item]:
         yield Raw(0)
         return
     count = 0
+    # Where the next member's headers start: the first member was read by TarFile itself.
+    headers = 0
     while True:
         offset = archive.offset
         try:
@@ -633,6 +728,9 @@ def _tar(data: Buffer, budget: Budget) -> Iterator[Item]:
             if _not_zeros(view, archive.offset):
                 yield from _tar_damaged(count, archive.offset, "")
             return
+        if info.offset_data - headers > tarfile.BLOCKSIZE or info.issym() or info.islnk():
+            yield from _tar_headers(view, headers, info)  # extended headers, or a link
+        headers = archive.offset
         # tarfile reads a member of a type it does not know as a regular file, as tar does.
         if not (info.isreg() or info.type not in tarfile.SUPPORTED_TYPES):
             # A directory (its path ending with "/", as zip's), a link, a device: only a name.
@@ -652,6 +750,64 @@ def _tar(data: Buffer, budget: Budget) -> Iterator[Item]:
                           "scanned what is there")
         yield Member(info.name, "tar", content)
         yield from _padding(view, info, archive.offset)
+
+
+# A tar header block; where it holds its type and its size; the types of the extended headers
+# before a member's own (PAX: x, g, X).
+_TAR_BLOCK, _TAR_TYPE, _TAR_SIZE = 512, 156, slice(124, 136)
+_TAR_EXTENDED, _TAR_PAX = frozenset(b"xgXLK"), frozenset(b"xgX")
+# The PAX records that are the member's names (scanned as names, not again as text).
+_PAX_NAMES = frozenset({b"path", b"linkpath"})
+
+
+def _tar_headers(view: memoryview, offset: int, info: tarfile.TarInfo) -> list[Item]:
+    """The text in the headers of the member ``info``, whose headers start at ``offset``: its
+    link's target as a name; as text, its PAX records (a comment, an owner's name, any record
+    an archiver adds, global ones too), but the paths. A header's own owner fields hold 32
+    bytes, too few for a key (a longer name is a PAX record). (A list, not a generator: this
+    runs for every member, and a generator's overhead showed.)"""
+    found: list[Item] = [Entry(info.linkname)] if info.issym() or info.islnk() else []
+    at, stop = offset, min(info.offset_data, len(view)) - _TAR_BLOCK  # up to its own header
+    while at < stop and view[at + _TAR_TYPE] in _TAR_EXTENDED:
+        size = _tar_number(bytes(view[at + _TAR_SIZE.start:at + _TAR_SIZE.stop]))
+        data = at + _TAR_BLOCK
+        if view[at + _TAR_TYPE] in _TAR_PAX:
+            found += _pax_values(bytes(view[data:data + size]), data)
+        at = data + -(-size // _TAR_BLOCK) * _TAR_BLOCK
+    return found
+
+
+def _tar_number(field: bytes) -> int:
+    """A tar header's number: octal digits, or base-256 when the first bit is set (GNU)."""
+    if field[0] & 0x80:
+        return int.from_bytes(field[1:], "big")
+    digits = field.split(b"\0", 1)[0].strip()
+    return int(digits, 8) if digits and digits.isdigit() and b"8" not in digits and \
+        b"9" not in digits else 0
+
+
+def _pax_values(records: bytes, offset: int) -> list[Field]:
+    """The PAX records ``length key=value\\n`` in ``records``, which start at ``offset`` in
+    the tar, but the paths: as few fields as the paths leave (keys and lengths are text too)."""
+    fields = []
+    at = kept = 0
+    while at < len(records):
+        space = records.find(b" ", at, at + 24)
+        length = records[at:space] if space > at else b""
+        if not length.isdigit() or int(length) <= space - at:
+            break
+        end = min(at + int(length), len(records))
+        equals = records.find(b"=", space + 1, end)
+        if equals < 0:
+            break
+        if records[space + 1:equals] in _PAX_NAMES:
+            if at > kept:
+                fields.append(Field(offset + kept, offset + at))
+            kept = end
+        at = end
+    if len(records) > kept:
+        fields.append(Field(offset + kept, offset + len(records)))
+    return fields
 
 
 def _padding(view: memoryview, info: tarfile.TarInfo, next_header: int) -> Iterator[Item]:

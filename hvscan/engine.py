@@ -8,7 +8,9 @@ Decoding is part of the engine, so every source gets it: containers (``container
 opened by their magic bytes, and encoded text (``decode.py``) is decoded only around the needles
 the same single prefilter pass found, recursively up to the limits. The names of an archive's
 members are scanned as names (``Match.in_name``), each part of a member's path once per archive,
-after one prefilter pass over all its members' paths found a needle. What could not be looked
+after one prefilter pass over all its members' paths found a needle; so are the other names
+its headers hold (a link's target...), and their other text fields as the archive's raw bytes,
+after one prefilter pass over them all. What could not be looked
 into (a damaged archive, a limit reached) comes back as notes beside the matches.
 
 The records it returns (``Match``, ``BlobNote``) live in ``hvscan.model``. Whether a key's line
@@ -136,6 +138,10 @@ class Engine:
         return [grouped[name] for name in sorted(grouped)]
 
 
+# The items of a container that are no names: its own bytes, and its headers' text.
+_UNNAMED = (containers.Raw, containers.Field)
+
+
 class _Spot(NamedTuple):
     """A match (or, without ``rule``, encoded text that held a key prefix but no key) in the
     coordinates of the buffer being scanned; ``line`` is 0, and ``allowed`` None, until known
@@ -199,10 +205,13 @@ class _Walk:
                 depth: int) -> None:
         # Every name it lists (a damaged or encrypted member's, a directory's, a link's too).
         names: dict[str, None] = {}
+        fields: list[containers.Field] = []
         for item in containers.expand(data, kind, self.budget):
-            if not isinstance(item, containers.Raw) and item.name:
+            if not isinstance(item, _UNNAMED) and item.name:
                 names[item.name] = None
-            if isinstance(item, containers.Member):
+            if isinstance(item, containers.Field):
+                fields.append(item)
+            elif isinstance(item, containers.Member):
                 self.out.members += item.name is not None
                 # A .tar.gz (.tar.xz...) is one archive to its users: the tar in a compressed
                 # stream (the member without a name) takes no level.
@@ -216,36 +225,77 @@ class _Walk:
                 self.text_document(data, item.offset, chain, member, item.end)
         if names and kind != "mime":  # a MIME part's name is in its headers, scanned as text
             self.names(list(names), (*chain, kind), member)
+        if fields:
+            # In the archive's chain, though read as its raw bytes are: a key in its headers is
+            # the archive's, which a purge strips whole (rewriting the text would break it).
+            self.fields(data, fields, (*chain, kind), member)
+
+    def fields(self, data: Buffer, fields: list[containers.Field], chain: tuple[str, ...],
+               member: str | None) -> None:
+        """Scan the text fields of an archive's headers in ``data`` as its raw bytes are (in
+        its lines and columns), with the archive's ``chain``: one prefilter pass over them all,
+        joined by NUL, answers the common case (none holds a needle), as for its names; only
+        then is each looked at alone."""
+        pieces = [data[field.offset:field.end] for field in fields]
+        if self.engine.prefilter.hits(b"\0".join(pieces)):
+            for field in fields:
+                self.text_document(data, field.offset, chain, member, field.end)
 
     def names(self, names: list[str], chain: tuple[str, ...], member: str | None) -> None:
         """Scan each part of the paths of an archive's members ``names`` as a name, as the
         sources' names are, each path once: ``a/b/c.txt`` names the directories ``a/``,
         ``a/b/`` and the file ``c.txt``. One prefilter pass over them all, joined by NUL,
-        answers the common case (none holds a needle); only then is each looked at alone."""
+        answers the common case (none holds a needle); only then is each looked at alone.
+
+        A path's parts are kept as a tree of small ids, (parent's id, part, directory or not)
+        each, never as the paths they make: a name of N parts costs N, where keeping each
+        part's path cost N squared (a 317-byte tar.gz, one name "a/" * 64,000 and a needle,
+        ran out of memory). A part without a needle cannot match, so the prefilter sees each
+        part first, and a part's path is written out only for a match."""
         prefilter = self.engine.prefilter
         raw = [name.encode("utf-8", "surrogateescape") for name in names]
         if not prefilter.hits(b"\0".join(raw)):
             return
-        named: set[str] = set()
+        nodes: dict[tuple[int, str, bool], int] = {}
+        # The path text written out for matches: a limit, as for expanded bytes (a key in each
+        # of a deep path's parts is a match per part, each at its own long path).
+        written = 0
         for name, encoded in zip(names, raw, strict=True):
             if not prefilter.hits(encoded):
                 continue
             parts = name.split("/")
+            parent = 0
             for index, part in enumerate(parts):
-                path = "/".join(parts[:index + 1]) + "/" * (index < len(parts) - 1)
-                if part and path not in named:
-                    named.add(path)
-                    self.text_document(part.encode("utf-8", "surrogateescape"), 0, chain,
-                                       _join(member, path), in_name=True)
+                directory = index < len(parts) - 1
+                node = (parent, part, directory)
+                if node in nodes:
+                    parent = nodes[node]
+                    continue
+                parent = nodes[node] = len(nodes) + 1
+                text = part.encode("utf-8", "surrogateescape")
+                spots = self.text(text, chain, 0) if part else []
+                if not spots:
+                    continue
+                path = "/".join(parts[:index + 1]) + "/" * directory
+                written += len(path)
+                if written > self.engine.limits.archive_bytes:
+                    self.note(member, "members' names not all scanned: their paths exceed "
+                              f"{self.engine.limits.archive_bytes} bytes "
+                              "(--max-archive-size)", limit=True)
+                    return
+                self.place(spots, text, 0, chain, _join(member, path), in_name=True)
 
     def text_document(self, data: Buffer, offset: int, chain: tuple[str, ...],
-                      member: str | None, end: int | None = None, *,
-                      in_name: bool = False) -> None:
-        """Scan ``data[offset:end]`` as text, in ``data``'s lines and columns (``in_name``:
-        ``data`` is the name of ``member``, not its content)."""
+                      member: str | None, end: int | None = None) -> None:
+        """Scan ``data[offset:end]`` as text, in ``data``'s lines and columns."""
         spots = self.text(data[offset:end] if offset or end is not None else data, chain, 0)
-        if not spots:
-            return
+        if spots:
+            self.place(spots, data, offset, chain, member)
+
+    def place(self, spots: list[_Spot], data: Buffer, offset: int, chain: tuple[str, ...],
+              member: str | None, *, in_name: bool = False) -> None:
+        """Make matches and notes of the ``spots`` found in ``data[offset:]``, in ``data``'s
+        lines and columns (``in_name``: ``data`` is the name of ``member``, not its content)."""
         placer = _Placer(data, self.engine.allow_marker)
         found: list[Match] = []
         for spot in sorted(spots, key=lambda s: s.start):

@@ -11,7 +11,10 @@ every key from a repository's history with git filter-repo.
   ``--refname-callback`` (``RENAME``), which read the keys from ``replacements.txt`` when the
   script runs. The refs that point at a blob or a
   tree holding a key, rather than at a commit, are found by the command (git filter-repo leaves
-  them as they are: the plan deletes them).
+  them as they are: the plan deletes them). ``REFS_PROGRAM``, which purge.sh runs on the
+  mirror's ref names with the same renaming, stops before a rename onto an existing ref,
+  deletes the refs named with a key that reach no commit, points HEAD at its renamed branch
+  and keeps keys out of git filter-repo's messages and records.
 - ``check_output`` and ``write`` make the plan's directory: ``replacements.txt`` (the one file
   that holds the keys, mode 0600; git filter-repo reads it with ``--replace-text`` for files and
   ``--replace-message`` for commit and tag messages), ``blobs-to-strip.txt`` and
@@ -87,12 +90,15 @@ class Plan(NamedTuple):
     origin: str | None  # the repository's origin URL, without credentials
     keys: tuple[PurgeKey, ...]
     blobs: dict[str, str]  # blob id -> what holds it, for blobs-to-strip.txt and PLAN.md
-    refs: tuple[str, ...]  # refs pointing at a blob or tree holding a key: deleted
+    # Refs pointing at a blob or tree holding a key, as git has them (undecodable bytes as
+    # surrogates): deleted through refs-to-delete.txt.
+    refs: tuple[str, ...]
     unscanned: tuple[str, ...]
     excluded: tuple[str, ...]
-    # Such refs whose names hold a key too (shown redacted): refs-to-delete.txt, which holds no
-    # key, cannot name them; they are left for a deletion by hand.
-    refs_by_hand: tuple[str, ...] = ()
+    # Refs pointing at a blob or a tree whose names hold a key (shown redacted): git
+    # filter-repo cannot rename them and refs-to-delete.txt, which holds no key, cannot name
+    # them; purge.sh deletes them, finding them by their names as it runs.
+    refs_named: tuple[str, ...] = ()
 
 
 class KeyBlobs:
@@ -132,10 +138,11 @@ def objects_holding_keys(findings: list[Finding], blobs: KeyBlobs) -> set[str]:
 
 
 def make_plan(result: ScanResult, blobs: KeyBlobs, findings: list[Finding], *,
-              repository: str, origin: str | None, refs: list[str], excluded: tuple[str, ...],
-              unscanned: list[str]) -> Plan:
+              repository: str, origin: str | None, refs: list[str], loose: list[str],
+              excluded: tuple[str, ...], unscanned: list[str]) -> Plan:
     """The plan for the keys of ``findings`` (``purged_findings`` of ``result``, a whole-history
-    audit with every occurrence and unreachable objects), deleting ``refs``."""
+    audit with every occurrence and unreachable objects), deleting ``refs`` and, of ``loose``
+    (the refs pointing at a blob or a tree), those named with a key."""
 
     def text(value: str) -> str:
         return shown(value, result.engine)
@@ -162,10 +169,9 @@ def make_plan(result: ScanResult, blobs: KeyBlobs, findings: list[Finding], *,
     keys.sort(key=lambda k: (-severity_rank(k.severity), k.redacted, k.sha256))
     stripped = {blob: ", ".join(sorted(labels[blob])) or "a version of a file holding the key"
                 for key in keys for blob in key.stripped}
-    named = [ref for ref in refs if text(ref) != escape(ref)]  # a key in the name: redacted
+    named = [ref for ref in loose if text(ref) != escape(ref)]  # a key in the name: redacted
     return Plan(text(repository), origin and text(redact(origin)), tuple(keys),
-                dict(sorted(stripped.items())),
-                tuple(escape(ref) for ref in sorted(refs) if ref not in named),
+                dict(sorted(stripped.items())), tuple(sorted(set(refs) - set(named))),
                 tuple(text(line) for line in unscanned),
                 tuple(escape(pattern) for pattern in excluded),
                 tuple(text(ref) for ref in sorted(named)))
@@ -198,7 +204,7 @@ def renamed(plan: Plan, name: str) -> list[Place]:
     deletion by hand."""
     return [place for key in plan.keys for place in key.places
             if place.name == name and place.encoding == "plain" and place.commit is not None
-            and place.where not in plan.refs_by_hand]
+            and place.where not in plan.refs_named]
 
 
 def replacement_line(secret: str) -> bytes:
@@ -271,12 +277,42 @@ kind=$(git -C "$mirror" config --get remote.origin.mirror 2>/dev/null) || kind=
 [ "$kind" = true ] || die "the repository given is not a mirror clone (remote.origin.mirror): \
 make a fresh one with git clone --mirror"
 
+command -v python3 >/dev/null 2>&1 || die "python3 is not installed (git filter-repo needs it)"
+export HVSCAN_REPLACEMENTS="$here/replacements.txt"
+# The refs' names, before and after the rewrite (hvscan.purge.REFS_PROGRAM).
+refs_program=$(cat <<'EOF_REFS'
+@REFS_PROGRAM@EOF_REFS
+)
+said=$(python3 -c "$refs_program" before "$mirror") || die "$said"
+[ -z "$said" ] || printf '%s\n' "$said"
+@REFS@
 @RENAME@echo "purge.sh: rewriting every ref of the mirror with git filter-repo"
-HVSCAN_REPLACEMENTS="$here/replacements.txt" git -C "$mirror" filter-repo \
+# Its messages pass through the renaming: no name it quotes can carry a key into a log.
+status=0
+{ git -C "$mirror" filter-repo \
     --sensitive-data-removal \
     --replace-text "$here/replacements.txt" \
-    --replace-message "$here/replacements.txt"@STRIP@@CALLBACKS@
-@REFS@
+    --replace-message "$here/replacements.txt"@STRIP@@CALLBACKS@ \
+    2>&1 >&3 3>&- | python3 -c "$refs_program" conceal "$mirror" >&2 3>&-; } 3>&1 || status=$?
+case $status in
+    0) ;;
+    3) die "renaming the keys in file names makes two names of one commit one (colliding \
+pathnames, above): rename one of them by hand in the repository first; no ref was rewritten" ;;
+    *) die "git filter-repo failed (above): do not push this mirror; make a fresh one" ;;
+esac
+# Its records name the old refs, keys included: renamed as the refs were, they stay valid for
+# a later git filter-repo run on this mirror (a fix by hand), which reads them.
+for record in ref-map changed-refs; do
+    record="$mirror/filter-repo/$record"
+    [ -f "$record" ] || continue
+    python3 -c "$refs_program" conceal "$mirror" <"$record" >"$record.new"
+    mv -f -- "$record.new" "$record"
+done
+head=$(python3 -c "$refs_program" after "$mirror") || die "$head"
+qhead=$(printf '%q' "$head")
+[ -z "$head" ] || echo "purge.sh: HEAD named a branch whose name held a key: it names the \
+renamed branch now, $qhead"
+
 echo "purge.sh: expiring reflogs and pruning every object no ref reaches"
 git -C "$mirror" reflog expire --expire=now --expire-unreachable=now --all
 git -C "$mirror" gc --quiet --prune=now --aggressive
@@ -297,21 +333,27 @@ cat <<EOF
 
 purge.sh: done. Not run (see PLAN.md for each step):
   1. Make sure no one pushes meanwhile, then push every rewritten ref:
-       git -C $q push --force --mirror origin
+${head:+"       git -C $q -c remote.origin.mirror=false push origin $qhead
+     and make it the default branch in the host's settings first (the default branch's
+     name held a key; the host refuses to delete its current branch), then
+"}       git -C $q push --force --mirror origin
      Refs the host hides (GitHub's refs/pull/*) are rejected: that is expected, see step 2.
   2. Ask your git host to drop its cached views, pull-request refs and other copies of the
      old commits; git filter-repo printed the first changed commits above for them.
   3. Every collaborator deletes their clone and clones again (or rebases their own unpushed
      work onto the new history); no one may push from an old clone: it brings the keys back.
-  4. Delete the plan's directory, which holds every key in replacements.txt:
-       rm -rf -- $(printf '%q' "$here")
+  4. Delete the mirror once pushed (git filter-repo's records in it map the old history; no
+     one may push from it again) and the plan's directory, which holds every key in
+     replacements.txt:
+       rm -rf -- $q $(printf '%q' "$here")
 EOF
 """
 
 
-_DELETE_REFS = """
-echo "purge.sh: deleting the refs that point at a blob or tree holding a key (refs-to-delete.txt)"
-sed 's/^/delete /' <"$here/refs-to-delete.txt" | git -C "$mirror" update-ref --stdin
+# Before the rewrite: git fast-export would skip them, with a warning naming them.
+_DELETE_REFS = """echo "purge.sh: deleting the refs that point at a blob or tree holding a key \
+(refs-to-delete.txt)"
+LC_ALL=C sed 's/^/delete /' <"$here/refs-to-delete.txt" | git -C "$mirror" update-ref --stdin
 """
 
 
@@ -336,6 +378,65 @@ for key in keys:
 return NAME
 """
 
+# The program purge.sh runs on the mirror's ref names (python3, which git filter-repo needs
+# anyway; arguments: what to do, the mirror), the renaming of RENAME as its function ``rename``.
+# "before" the rewrite: stop, changing nothing, when a new name would be an existing ref's or
+# another new one's (git filter-repo would move the one ref onto the other, silently losing its
+# commits); delete the refs named with a key that reach no commit (git fast-export skips them,
+# printing their names, and they would stay). "conceal": copy git filter-repo's messages, each
+# key in them renamed; exit 3 when they say that renamed files collide. "after": point HEAD at
+# its branch renamed (git filter-repo leaves HEAD as it is), print that branch; fail when a
+# symbolic ref still names a key. A failure prints its one line on stdout and exits 1.
+REFS_PROGRAM = """import subprocess, sys
+def rename(name):
+@BODY@
+def git(*args, data=None):
+    done = subprocess.run(["git", "-C", mirror, *args], input=data, capture_output=True)
+    if done.returncode != 0:
+        print("git " + args[0] + " failed in the mirror"); sys.exit(1)
+    return done.stdout
+def shown(name):
+    return "".join(chr(c) if 0x20 <= c < 0x7f else "\\\\x%02x" % c for c in name)
+what, mirror = sys.argv[1:]
+if what == "conceal":
+    collided = False
+    for line in sys.stdin.buffer:
+        collided = collided or b"colliding pathnames" in line
+        sys.stdout.buffer.write(rename(line)); sys.stdout.buffer.flush()
+    sys.exit(3 if collided else 0)
+if what == "before":
+    names = git("for-each-ref", "--format=%(refname)").splitlines()
+    new, loose = {}, []
+    for name in names:
+        to = rename(name)
+        if to == name:
+            continue
+        if git("cat-file", "-t", name + b"^{}").strip() not in (b"commit",):
+            loose.append(name)
+        elif to in new or to in names:
+            print("renaming the keys in ref names would make two refs one, " + shown(to)
+                  + ": rename or delete one of them in the repository first; nothing was "
+                  "changed"); sys.exit(1)
+        else:
+            new[to] = name
+    if loose:
+        git("update-ref", "--stdin", data=b"".join(b"delete " + n + b"\\n" for n in loose))
+        print("purge.sh: deleted %d ref(s) named with a key that reach no commit (git "
+              "filter-repo cannot rename them)" % len(loose))
+if what == "after":
+    head = subprocess.run(["git", "-C", mirror, "symbolic-ref", "-q", "HEAD"],
+                          capture_output=True).stdout.rstrip(b"\\n")
+    if head and rename(head) != head:
+        git("show-ref", "--verify", "--quiet", rename(head))
+        git("symbolic-ref", "HEAD", rename(head))
+        sys.stdout.buffer.write(rename(head))
+    listing = git("for-each-ref", "--format=%(refname) %(symref)").splitlines()
+    for name, _, target in (line.partition(b" ") for line in listing):
+        if rename(target) != target:
+            print("the symbolic ref " + shown(rename(name)) + " names a ref whose name holds a "
+                  "key: delete it, or point it elsewhere (git symbolic-ref)"); sys.exit(1)
+"""
+
 
 def script(plan: Plan) -> str:
     strip = (' \\\n    --strip-blobs-with-ids "$here/blobs-to-strip.txt"' if plan.blobs else "")
@@ -348,7 +449,9 @@ def script(plan: Plan) -> str:
     if rename:
         rename = ("# The callbacks that rename the names holding a key (hvscan.purge.RENAME).\n"
                   + rename)
+    body = "".join(f"    {line}\n" for line in RENAME.replace("NAME", "name").splitlines())
     return (_SCRIPT.replace("@VERSION@", __version__).replace("@STRIP@", strip)
+            .replace("@REFS_PROGRAM@", REFS_PROGRAM.replace("@BODY@\n", body))
             .replace("@RENAME@", rename).replace("@CALLBACKS@", callbacks)
             .replace("@REFS@\n", _DELETE_REFS if plan.refs else ""))
 
@@ -417,7 +520,11 @@ def plan_text(plan: Plan, directory: Path) -> str:
         "",
         "   Unprotect protected branches first. `--mirror` also deletes refs pushed since the "
         "clone: that is why no one may push meanwhile. Refs the host hides (GitHub's "
-        "`refs/pull/*`) are rejected: step 6 is for them.",
+        "`refs/pull/*`) are rejected: step 6 is for them. When the default branch's name held "
+        "a key (purge.sh then says it renamed HEAD's branch), the host refuses to delete its "
+        "current branch: first push the renamed branch alone (`git -C purge-mirror.git -c "
+        "remote.origin.mirror=false push origin refs/heads/NEW-NAME`, as purge.sh prints it), "
+        "make it the default branch in the host's settings, then push every ref as above.",
         "6. **Ask your git host** to drop cached views of the old commits, pull-request refs and "
         "diffs, and to run garbage collection (GitHub: contact support, with the first changed "
         "commits git filter-repo printed). Forks keep their copies: ask their owners too.",
@@ -426,9 +533,11 @@ def plan_text(plan: Plan, directory: Path) -> str:
         "`git rebase --onto origin/BRANCH OLD-BASE BRANCH`); never push from an old clone or "
         "merge old branches: they bring the keys back. Your own clone "
         f"`{plan.repository}` holds them too, also in objects no ref reaches.",
-        "8. **Delete this directory**, which holds every key:",
+        "8. **Delete the mirror**, once pushed (git filter-repo's records in it map the old "
+        "history, and no one may push from it again), **and this directory**, which holds "
+        "every key:",
         "",
-        f"       rm -rf -- {here}",
+        f"       rm -rf -- purge-mirror.git {here}",
         "",
         "## Keys",
         "",
@@ -472,16 +581,22 @@ def plan_text(plan: Plan, directory: Path) -> str:
                 "annotated tags), not at a commit: git filter-repo rewrites commits and leaves "
                 f"them as they are, so purge.sh deletes them (`{REFS}`) and the force-push "
                 "deletes them on the remote. Make them again, without the key, if you need them.",
-                "", _fenced(list(plan.refs))]
-    if plan.refs_by_hand:
-        out += ["", "## Refs to delete by hand", "",
-                "These refs point at a blob or a tree holding a key, and their names hold a key "
-                f"too: `{REFS}`, which holds no key, cannot name them, so purge.sh leaves them "
-                "and its check fails while they are there. Delete them in the mirror after "
-                "purge.sh (`git -C purge-mirror.git tag -d NAME`, or `update-ref -d` for "
-                "another ref), run step 4 again, then push.", "", _fenced(list(plan.refs_by_hand))]
-    shown_names = [(place, key) for key in plan.keys for place in key.places
-                   if place in names]
+                "", _fenced([escape(ref) for ref in plan.refs])]
+    if plan.refs_named:
+        out += ["", "## Refs deleted by name", "",
+                "These refs point at a blob or a tree (directly or through annotated tags), not "
+                "at a commit, and their names hold a key: git filter-repo can neither rename "
+                f"them nor leave them out of its messages, and `{REFS}`, which holds no key, "
+                "cannot name them. purge.sh deletes every such ref of the mirror before the "
+                "rewrite, finding them by the keys of replacements.txt as it runs; the "
+                "force-push deletes them on the remote.", "", _fenced(list(plan.refs_named))]
+    # A name is shown once, whatever number of keys it holds, as it ends up: each of them
+    # renamed (a name is shown with every key in it redacted).
+    shown_names = {(place.commit, place.where): place.where for place in names}
+    for key in plan.keys:
+        for place in shown_names:
+            shown_names[place] = shown_names[place].replace(
+                key.redacted, "REMOVED-" + key.sha256[:16])
     if shown_names:
         out += ["", "## Names renamed", "",
                 "These file, directory and ref names hold a key. purge.sh renames them in "
@@ -489,10 +604,12 @@ def plan_text(plan: Plan, directory: Path) -> str:
                 "digits of its sha256 (the table above), which keeps apart names that differed "
                 "only by their keys; an annotated tag renamed gets a new tag object. The "
                 "force-push deletes the old refs on the remote and pushes the new ones; tell "
-                "whoever uses a renamed branch or tag.", "",
-                _fenced([f"{p.commit or '?'}  {p.where}  ->  "
-                         f"{p.where.replace(key.redacted, 'REMOVED-' + key.sha256[:16])}"
-                         for p, key in shown_names])]
+                "whoever uses a renamed branch or tag. When a new name would be that of an "
+                "existing ref, or of another renamed one, purge.sh stops before any change "
+                "(and git filter-repo stops when two files of a commit would get one name): "
+                "rename one of them in the repository first, and make the plan again.", "",
+                _fenced([f"{commit or '?'}  {where}  ->  {final}"
+                         for (commit, where), final in shown_names.items()])]
     by_hand = [place for key in plan.keys for place in key.by_hand]
     messages = [place for place in by_hand if place.message]
     if messages:
@@ -556,8 +673,9 @@ def write(directory: Path, plan: Plan) -> list[str]:
         files = [(REPLACEMENTS, replacements(plan), 0o600)]
         if plan.blobs:
             files.append((BLOBS, "".join(f"{blob}\n" for blob in plan.blobs).encode(), 0o600))
-        if plan.refs:
-            files.append((REFS, "".join(f"{ref}\n" for ref in plan.refs).encode(), 0o600))
+        if plan.refs:  # as git has them: a ref's name holds no line break
+            files.append((REFS, "".join(f"{ref}\n" for ref in plan.refs)
+                          .encode("utf-8", "surrogateescape"), 0o600))
         files += [(SCRIPT, script(plan).encode(), 0o700),
                   (PLAN, plan_text(plan, directory).encode(), 0o600)]
         for name, data, mode in files:

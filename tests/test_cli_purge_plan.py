@@ -419,25 +419,198 @@ def test_a_key_encoded_in_a_name_is_left_for_a_fix_by_hand(
     assert "--filename-callback" not in (tmp_path / "plan" / "purge.sh").read_text()
 
 
-def test_a_ref_named_with_a_key_to_delete_is_left_for_a_deletion_by_hand(
+def _removed(key: str) -> str:
+    return f"REMOVED-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+
+def _purge(repo: DatedRepo, out: Path, mirror: Path,
+           origin: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+    """A mirror clone of ``origin`` (else of ``repo``) at ``mirror``, purged by the plan in
+    ``out``: purge.sh's run."""
+    repo.git("clone", "-q", "--mirror", "--no-local", str(origin or repo.path), str(mirror))
+    env = {**repo.env, "PATH": _bin() + os.pathsep + os.environ["PATH"]}
+    return subprocess.run(["bash", str(out / "purge.sh"), str(mirror)], cwd=out.parent, env=env,
+                          capture_output=True, check=False, timeout=300)
+
+
+def _refs(repo: DatedRepo, git_dir: Path) -> list[bytes]:
+    return repo.git("--git-dir", str(git_dir), "for-each-ref", "--format=%(refname)"
+                    ).stdout.splitlines()
+
+
+def test_refs_named_with_a_key_at_no_commit_are_deleted_never_shown(
         run_hvscan: Run, dated_repo: DatedRepo, tmp_path: Path) -> None:
-    # A tag of a blob holding a key is deleted through refs-to-delete.txt; one whose own name
-    # holds a key cannot be listed there (no file but replacements.txt holds a key).
-    named, inside = make_key("live", "tag-name"), make_key("live", "tagged-blob")
+    # A tag of a blob holding a key, itself named with one, cannot be listed in
+    # refs-to-delete.txt (no file but replacements.txt holds a key); a tag of a clean blob or
+    # tree named with a key is no commit git filter-repo renames: git fast-export skips it,
+    # printing its name in clear. purge.sh deletes both kinds, found by name as it runs.
+    keys = {name: make_key("live", f"loose-{name}") for name in (
+        "named", "inside", "lightweight", "annotated")}
     dated_repo.write("README", "hello\n")
     dated_repo.commit("first")
-    blob = dated_repo.out("hash-object", "-w", "--stdin", input=f"{inside}\n".encode())
-    dated_repo.git("tag", "-a", "-m", "a blob", f"t-{named}", blob)
+    blob = dated_repo.out("hash-object", "-w", "--stdin", input=f"{keys['inside']}\n".encode())
+    dated_repo.git("tag", "-a", "-m", "a blob", f"t-{keys['named']}", blob)
+    clean = dated_repo.out("hash-object", "-w", "--stdin", input=b"clean\n")
+    dated_repo.git("tag", f"lwb-{keys['lightweight']}", clean)
+    dated_repo.git("tag", "-a", "-m", "a tree", f"tree-{keys['annotated']}", "HEAD^{tree}")
     out = tmp_path / "plan"
     done = run_hvscan("purge-plan", dated_repo.path, "-o", out)
     assert done.returncode == 0, done.stderr
-    assert (b"warning: 1 ref named with a key, pointing at a blob or tree holding a key: delete "
-            b"by hand") in done.stdout
+    assert (b"3 refs named with a key, pointing at a blob or tree: deleted, found by name as "
+            b"purge.sh runs") in done.stdout
     assert b"renamed" not in done.stdout and b"refs-to-delete" not in done.stdout
     assert sorted(os.listdir(out)) == ["PLAN.md", "purge.sh", "replacements.txt"]
-    for name in ("PLAN.md", "purge.sh"):
-        text = (out / name).read_bytes()
-        assert named.encode() not in text and inside.encode() not in text
     plan = (out / "PLAN.md").read_text()
-    assert "## Refs to delete by hand" in plan and f"refs/tags/t-{named[:12]}..." in plan
-    assert "## Names renamed" not in plan
+    assert "## Refs deleted by name" in plan and "## Names renamed" not in plan
+    assert f"refs/tags/lwb-{keys['lightweight'][:12]}..." in plan
+    purged = _purge(dated_repo, out, tmp_path / "mirror.git")
+    assert purged.returncode == 0, purged.stderr.decode(errors="replace")
+    assert b"deleted 3 ref(s) named with a key" in purged.stdout
+    assert b"0 findings" in purged.stdout
+    assert _refs(dated_repo, tmp_path / "mirror.git") == [b"refs/heads/main"]
+    for key in keys.values():
+        for text in (done.stdout, done.stderr, purged.stdout, purged.stderr,
+                     (out / "PLAN.md").read_bytes(), (out / "purge.sh").read_bytes()):
+            assert key.encode() not in text
+
+
+def test_a_ref_renamed_onto_an_existing_one_stops_the_purge(
+        run_hvscan: Run, dated_repo: DatedRepo, tmp_path: Path) -> None:
+    key = make_key("live", "ref-collision")
+    dated_repo.write("README", "hello\n")
+    dated_repo.commit("first")
+    for name in (f"br-{_removed(key)}", f"br-{key}"):
+        dated_repo.git("checkout", "-q", "-b", name, "main")
+        dated_repo.write("own.txt", f"{name[:10]}\n")
+        dated_repo.commit("its own commit")
+    dated_repo.git("checkout", "-q", "main")
+    out = tmp_path / "plan"
+    assert run_hvscan("purge-plan", dated_repo.path, "-o", out).returncode == 0
+    mirror = tmp_path / "mirror.git"
+    purged = _purge(dated_repo, out, mirror)
+    assert purged.returncode == 2, purged.stderr
+    [line] = purged.stderr.decode().splitlines()
+    assert line == (f"purge.sh: renaming the keys in ref names would make two refs one, "
+                    f"refs/heads/br-{_removed(key)}: rename or delete one of them in the "
+                    "repository first; nothing was changed")
+    assert key.encode() not in purged.stdout
+    # Nothing was changed: both branches and their commits are there.
+    assert sorted(_refs(dated_repo, mirror)) == sorted(
+        _refs(dated_repo, dated_repo.path / ".git"))
+
+
+def test_files_renamed_onto_one_name_stop_the_purge(
+        run_hvscan: Run, dated_repo: DatedRepo, tmp_path: Path) -> None:
+    key = make_key("live", "path-collision")
+    dated_repo.write(f"conf-{key}.txt", "one\n")
+    dated_repo.write(f"conf-{_removed(key)}.txt", "two\n")
+    dated_repo.commit("two names that the renaming makes one")
+    out = tmp_path / "plan"
+    assert run_hvscan("purge-plan", dated_repo.path, "-o", out).returncode == 0
+    mirror = tmp_path / "mirror.git"
+    purged = _purge(dated_repo, out, mirror)
+    assert purged.returncode == 2, purged.stderr
+    last = purged.stderr.decode().splitlines()[-1]
+    assert last.startswith("purge.sh: renaming the keys in file names makes two names of one "
+                           "commit one (colliding pathnames, above)")
+    assert key.encode() not in purged.stdout + purged.stderr
+    assert _refs(dated_repo, mirror) == [b"refs/heads/main"]
+    assert dated_repo.out("--git-dir", str(mirror), "rev-parse", "main") == dated_repo.out(
+        "rev-parse", "main")
+
+
+def test_a_default_branch_named_with_a_key_is_renamed_and_pushed(
+        run_hvscan: Run, dated_repo: DatedRepo, tmp_path: Path) -> None:
+    # The shared repository's default branch (its HEAD) is named with a key: git filter-repo
+    # renames the branch but leaves HEAD naming the old one, and the host refuses to delete its
+    # current branch. The plan's steps, carried out on a bare repository standing for the host.
+    key = make_key("live", "head-branch")
+    dated_repo.write("README", "hello\n")
+    dated_repo.commit("first")
+    dated_repo.git("branch", "-m", "main", f"head-{key}")
+    host = tmp_path / "host.git"
+    dated_repo.git("clone", "-q", "--bare", str(dated_repo.path), str(host))
+    assert (host / "HEAD").read_text() == f"ref: refs/heads/head-{key}\n"
+    out = tmp_path / "plan"
+    done = run_hvscan("purge-plan", host, "-o", out)
+    assert done.returncode == 0, done.stderr
+    mirror = tmp_path / "mirror.git"
+    purged = _purge(dated_repo, out, mirror, origin=host)
+    assert purged.returncode == 0, purged.stderr.decode(errors="replace")
+    branch = f"refs/heads/head-{_removed(key)}"
+    assert (mirror / "HEAD").read_text() == f"ref: {branch}\n"
+    step = f"git -C {mirror} -c remote.origin.mirror=false push origin {branch}"
+    assert step.encode() in purged.stdout
+    # Nothing in the mirror's files holds a key in clear: HEAD, git filter-repo's records.
+    for path in mirror.rglob("*"):
+        if path.is_file():
+            assert key.encode() not in path.read_bytes(), path
+    # git filter-repo's records are kept, renamed, for a later run of it (a fix by hand).
+    assert branch.encode() in (mirror / "filter-repo" / "ref-map").read_bytes()
+    env = {**dated_repo.env, "PATH": _bin() + os.pathsep + os.environ["PATH"]}
+    subprocess.run(["git", "-C", str(mirror), "filter-repo", "--message-callback",
+                    "return message"], env=env, capture_output=True, check=True, timeout=120)
+    # The steps: push the renamed branch, make it the host's default branch, push --mirror.
+    dated_repo.git("-C", str(mirror), "-c", "remote.origin.mirror=false", "push", "-q",
+                   "origin", branch)
+    dated_repo.git("--git-dir", str(host), "symbolic-ref", "HEAD", branch)
+    dated_repo.git("--git-dir", str(mirror), "push", "-q", "--force", "--mirror", "origin")
+    assert _refs(dated_repo, host) == [branch.encode()]
+    # The old objects stay in the host's store until its garbage collection (step 6).
+    dated_repo.git("--git-dir", str(host), "reflog", "expire", "--expire=now", "--all")
+    dated_repo.git("--git-dir", str(host), "gc", "-q", "--prune=now")
+    assert run_hvscan("git", "--include-unreachable", host).returncode == 0
+
+
+def test_refs_named_in_any_bytes_are_deleted(run_hvscan: Run, dated_repo: DatedRepo,
+                                              tmp_path: Path) -> None:
+    key = make_key("live", "odd-ref-names")
+    dated_repo.write("README", "hello\n")
+    dated_repo.commit("first")
+    blob = dated_repo.out("hash-object", "-w", "--stdin", input=f"{key}\n".encode())
+    for name in (b"rel-\xff\xfe", "rel-\u202ex".encode()):
+        dated_repo.git("update-ref", b"refs/tags/" + name, blob)
+    out = tmp_path / "plan"
+    done = run_hvscan("purge-plan", dated_repo.path, "-o", out)
+    assert done.returncode == 0, done.stderr
+    assert b"2 refs pointing at a blob or tree holding a key" in done.stdout
+    assert (out / "refs-to-delete.txt").read_bytes() == (
+        "refs/tags/rel-\u202ex\n".encode() + b"refs/tags/rel-\xff\xfe\n")
+    plan = (out / "PLAN.md").read_text()
+    assert "refs/tags/rel-\\udcff\\udcfe" in plan and "refs/tags/rel-\\u202ex" in plan
+    assert "\u202e" not in plan
+    purged = _purge(dated_repo, out, tmp_path / "mirror.git")
+    assert purged.returncode == 0, purged.stderr.decode(errors="replace")
+    assert _refs(dated_repo, tmp_path / "mirror.git") == [b"refs/heads/main"]
+
+
+def test_a_name_holding_several_keys_is_shown_once_as_it_ends_up(
+        run_hvscan: Run, dated_repo: DatedRepo, tmp_path: Path) -> None:
+    one, two = make_key("live", "first-of-two"), make_key("test", "second-of-two")
+    dated_repo.write(f"a-{one}-{two}.txt", "x\n")
+    dated_repo.commit("two keys in one name")
+    out = tmp_path / "plan"
+    assert run_hvscan("purge-plan", dated_repo.path, "-o", out).returncode == 0
+    renamed = (out / "PLAN.md").read_text().split("## Names renamed")[1].split("\n```")[1]
+    [line] = renamed.strip().splitlines()
+    assert line.endswith(f"  ->  a-{_removed(one)}-{_removed(two)}.txt")
+
+
+def test_a_key_in_an_archives_header_strips_the_archive(run_hvscan: Run, dated_repo: DatedRepo,
+                                                        tmp_path: Path) -> None:
+    # A PAX comment: plain text in the tar's bytes, but its record's length is the tar's, so
+    # text replacement would break the archive: the blob is stripped whole.
+    import tarfile
+
+    key = make_key("live", "pax-comment")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        info = tarfile.TarInfo("a.txt")
+        info.size, info.pax_headers = 5, {"comment": key}
+        archive.addfile(info, io.BytesIO(b"clean"))
+    dated_repo.write("dist/a.tar", buffer.getvalue())
+    dated_repo.commit("an archive")
+    blob = dated_repo.out("rev-parse", "HEAD:dist/a.tar")
+    done = run_hvscan("purge-plan", dated_repo.path, "-o", tmp_path / "plan")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "plan" / "blobs-to-strip.txt").read_text().split() == [blob]

@@ -13,6 +13,7 @@ import sys
 import tarfile
 import tracemalloc
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -848,10 +849,181 @@ def test_members_a_limit_left_unopened_are_named() -> None:
     assert [limit for *_, limit in notes(archive, engine)] == [True]
 
 
+def deep_name_tar(depth: int, end: str) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        archive.addfile(tarfile.TarInfo("a/" * depth + end))
+    return buffer.getvalue()
+
+
+def test_a_deep_member_name_costs_memory_linear_in_its_depth() -> None:
+    # A needle but no key at the end of the path: each directory's path kept as text cost
+    # the depth squared (a 317-byte tar.gz of 64,000 parts ran out of memory).
+    needle = make_key("live", 70)[:8]
+    peaks = []
+    for depth in (4000, 16000):
+        data = deep_name_tar(depth, "x" + needle)
+        tracemalloc.start()
+        try:
+            assert ENGINE.inspect(data).matches == []
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+    assert peaks[1] < 6 * peaks[0], peaks  # 4 times the depth: 16 times the memory before
+
+
+def test_a_key_at_the_end_of_a_deep_member_name_is_found_at_its_path() -> None:
+    key = make_key("live", 71)
+    path = "a/" * 3000 + f"cfg-{key}"
+    assert named(deep_name_tar(3000, f"cfg-{key}")) == [(key, path, "tar", 1, 5)]
+
+
+def test_keys_in_every_part_of_a_deep_member_name_stop_at_the_size_limit() -> None:
+    key = make_key("live", 72)
+    data = make_tar({f"{key}/" * 2000 + "x": b""})
+    engine = Engine(RULES, Limits(archive_bytes=1 << 20))
+    inspection = engine.inspect(data)
+    # Paths of 41, 82, ... characters: as many as fit in 1 MiB.
+    assert 200 < len(inspection.matches) < 300
+    assert [(note.message.startswith("members' names not all scanned"), note.limit)
+            for note in inspection.notes] == [(True, True)]
+
+
 def test_a_mime_part_is_named_in_its_headers_scanned_as_text() -> None:
     key = make_key("live", 65)
     mail = make_eml("Hello\n", {f"{key}.txt": b"clean\n"})
     assert [m.in_name for m in ENGINE.scan(mail)] == [False]
+
+
+# --- text in archives' headers -------------------------------------------------------------
+
+
+def header_keys(data: bytes, engine: Engine = ENGINE) -> list[tuple[str, str | None, bool]]:
+    """The keys found in ``data`` (placeholders left out): secret, member path, in a name."""
+    return [(m.secret, m.member, m.in_name) for m in engine.scan(data) if not m.placeholder]
+
+
+def tar_of(*infos: tuple[tarfile.TarInfo, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for info, data in infos:
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("kind", [tarfile.SYMTYPE, tarfile.LNKTYPE])
+def test_a_links_target_in_a_tar_is_scanned_as_a_name(kind: bytes) -> None:
+    key = make_key("live", 80)
+    link = tarfile.TarInfo("link")
+    link.type, link.linkname = kind, f"conf/{key}.env"  # a PAX record: longer than 100 bytes
+    assert header_keys(tar_of((link, b""))) == [(key, f"conf/{key}.env", True)]
+    link.linkname = key  # in the header itself
+    assert header_keys(gzip.compress(tar_of((link, b"")))) == [(key, key, True)]
+
+
+def test_pax_records_in_a_tar_are_scanned_as_text() -> None:
+    comment, owner, group, global_record = (make_key("live", seed) for seed in range(81, 85))
+    noted = tarfile.TarInfo("a.txt")
+    noted.pax_headers = {"comment": f"deployed with {comment}", "uname": owner}
+    short = tarfile.TarInfo("b.txt")
+    short.gname = group[:31]  # the header's own field holds 32 bytes: no key fits, not scanned
+    owned = tarfile.TarInfo("c.txt")
+    owned.pax_headers = {"gname": group}  # a longer name: a PAX record
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT,
+                      pax_headers={"note": global_record}) as archive:
+        for info in (noted, short, owned):
+            archive.addfile(info, io.BytesIO(b""))
+    data = buffer.getvalue()
+    assert sorted(header_keys(data)) == sorted([(comment, None, False), (owner, None, False),
+                                                (group, None, False),
+                                                (global_record, None, False)])
+    # In the tar's chain: the tar's structure holds them (a purge strips the tar whole).
+    assert {m.encoding for m in ENGINE.scan(gzip.compress(data))} == {"gzip>tar"}
+
+
+def test_a_long_path_in_a_pax_record_is_found_once_as_a_name() -> None:
+    key = make_key("live", 85)
+    path = "d/" * 60 + f"{key}.txt"
+    assert header_keys(tar_of((tarfile.TarInfo(path), b"clean"))) == [(key, path, True)]
+
+
+def test_a_zip_members_comment_and_extra_fields_are_scanned_as_text() -> None:
+    comment, extra, local_extra = (make_key("live", seed) for seed in (86, 87, 88))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        info = zipfile.ZipInfo("a.txt")
+        info.comment = f"built by {comment}".encode()
+        info.extra = struct.pack("<2H", 0xCAFE, 40) + extra.encode()
+        archive.writestr(info, b"clean")
+    data = bytearray(buffer.getvalue())
+    # The local header's extra field: zipfile writes the central one's there; made distinct.
+    at = data.index(extra.encode())
+    data[at:at + 40] = local_extra.encode()
+    assert sorted(header_keys(bytes(data))) == sorted([(comment, None, False),
+                                                       (extra, None, False),
+                                                       (local_extra, None, False)])
+
+
+def test_a_zip_members_unicode_path_is_a_name_found_once() -> None:
+    key = make_key("live", 93)
+    name = f"conf/{key}.env".encode()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        info = zipfile.ZipInfo("conf/app.env")
+        # The Unicode Path block (in the local header and the central directory): the name
+        # zipfile reads from Python 3.12 on, in place of the header's own.
+        info.extra = struct.pack("<2HBL", 0x7075, 5 + len(name), 1,
+                                 zlib.crc32(b"conf/app.env")) + name + b"\x01\x02\x00\x00"
+        archive.writestr(info, b"clean")
+    assert header_keys(buffer.getvalue()) == [(key, f"conf/{key}.env", True)]
+
+
+def test_a_zip_members_local_name_that_the_directory_contradicts_is_a_name() -> None:
+    key = make_key("live", 89)
+    data = bytearray(make_zip({key: b"hello"}, zipfile.ZIP_STORED))
+    central = data.index(b"PK\x01\x02")
+    data[central:] = data[central:].replace(key.encode(), b"Q" * len(key))
+    assert header_keys(bytes(data)) == [(key, key, True)]
+    assert [message.startswith("damaged member") for _, message, _ in notes(bytes(data))] == [
+        True]
+
+
+def test_a_gzip_streams_file_name_is_a_name_and_its_comment_and_extra_text() -> None:
+    name, comment, extra = (make_key("live", seed) for seed in (90, 91, 92))
+    body = gzip.compress(b"clean\n")
+    header = (body[:3] + bytes([4 | 8 | 16]) + body[4:10] + struct.pack("<H", 41)
+              + extra.encode() + b" " + f"{name}.txt".encode() + b"\0" + comment.encode() + b"\0")
+    data = header + body[10:]
+    assert gzip.decompress(data) == b"clean\n"
+    assert sorted(header_keys(data)) == sorted([(name, f"{name}.txt", True),
+                                                (comment, None, False), (extra, None, False)])
+    # A second stream's header too; and a damaged stream's bytes are scanned once, as raw bytes.
+    assert len(header_keys(gzip.compress(b"x") + data)) == 3
+    damaged = header + b"\xff" * 20
+    assert sorted(m.in_name for m in ENGINE.scan(damaged)) == [False, False, False]
+
+
+def test_header_text_without_needles_costs_one_prefilter_pass() -> None:
+    calls: list[int] = []
+    engine = Engine(RULES)
+    hits = engine.prefilter.hits
+
+    def counted(data: Any) -> Any:
+        calls.append(len(data))
+        return hits(data)
+
+    engine.prefilter.hits = counted  # type: ignore[method-assign]
+    infos = []
+    for index in range(200):
+        info = tarfile.TarInfo(f"f{index}")
+        info.pax_headers = {"comment": f"build {index}"}
+        infos.append((info, b""))
+    engine.inspect(tar_of(*infos))
+    # One pass over the 200 names joined, one over the 200 comments joined, not one each (the
+    # other calls are the empty members' content).
+    assert len([size for size in calls if size]) == 2
 
 
 # --- properties -----------------------------------------------------------------------------

@@ -376,9 +376,13 @@ def test_a_name_in_a_dangling_tree_is_reported_at_the_tree(repo: DatedRepo) -> N
         f"file-{key}.txt", None, True, History(blob=tree, unreachable=True, in_tree=True))
     # A tag on the tree: reached, at the tree still (no commit holds it).
     repo.git("tag", "tree-tag", tree)
-    [finding] = run(repo).findings
+    result = run(repo)
+    [finding] = result.findings
     assert (finding.path, finding.commit, finding.history) == (
         f"file-{key}.txt", None, History(blob=tree, in_tree=True))
+    # The tag reaches the key: its entry names it (not "no ref reaches it").
+    (entry,) = result.exposure.values()
+    assert (entry.refs, entry.pushed) == (("refs/tags/tree-tag",), False)
 
 
 def test_blob_reached_only_through_a_tag_is_reported_without_a_commit(repo: DatedRepo) -> None:
@@ -387,10 +391,16 @@ def test_blob_reached_only_through_a_tag_is_reported_without_a_commit(repo: Date
     key = make_key("live", 33)
     blob = repo.out("hash-object", "-w", "--stdin", input=f"KEY={key}\n".encode())
     repo.git("tag", "key-blob", blob)
+    # An annotated tag of it, and a tag of that tag: each ends at the blob.
+    repo.git("tag", "-a", "-m", "annotated", "annotated", blob)
+    repo.git("tag", "-a", "-m", "outer", "outer", "annotated")
 
-    [finding] = run(repo).findings
+    result = run(repo)
+    [finding] = result.findings
     assert (finding.path, finding.commit, finding.secret) == (None, None, key)
     assert finding.history == History(blob=blob)
+    (entry,) = result.exposure.values()
+    assert entry.refs == ("refs/tags/annotated", "refs/tags/key-blob", "refs/tags/outer")
 
 
 def _history_with_base(repo: DatedRepo) -> tuple[str, str, str]:

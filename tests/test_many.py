@@ -498,6 +498,36 @@ def test_audits_whose_state_cannot_be_saved_still_report_their_findings(
     assert _read(_run(run_hvscan, fleet, *names, "--state", store)) == {"one": 1, "two": 3}
 
 
+def test_an_audit_that_fails_unexpectedly_is_its_repositorys_error(
+        fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A MemoryError (a hostile archive) or a bug in one repository's audit is that
+    repository's error, exit 2: the other repositories are still reported."""
+    from click.testing import CliRunner
+
+    from hvscan import cli
+    from hvscan.commands import git
+
+    audit_history = git.audit_history
+
+    def failing(pipeline: Any, path: Path, *args: Any, **kwargs: Any) -> Any:
+        if path.name == "two":
+            raise MemoryError
+        return audit_history(pipeline, path, *args, **kwargs)
+
+    monkeypatch.setattr(git, "audit_history", failing)
+    monkeypatch.delenv("HVSCAN_DEBUG", raising=False)
+    monkeypatch.chdir(fleet.root)
+    for name, value in fleet.env.items():
+        monkeypatch.setenv(name, value)
+    done = CliRunner().invoke(cli.cli, ["git", "one", "two", "--jobs", "1", "--format", "json",
+                                        "--clone-dir", str(fleet.root / "clones")])
+    assert done.exit_code == 2, done.output
+    report = json.loads(done.stdout)
+    assert {f["repository"] for f in report["findings"]} == {"one"}
+    assert report["errors"] == [{"path": "two", "message": "internal error: MemoryError",
+                                 "repository": "two"}]
+
+
 @pytest.fixture
 def silent() -> Iterator[str]:
     """The URL of a server on loopback that takes connections (the system completes them) and

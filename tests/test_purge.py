@@ -8,6 +8,7 @@ import os
 import re
 import stat
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -94,10 +95,12 @@ def test_write_never_follows_a_link_planted_in_the_directory(tmp_path: Path) -> 
 
 def test_the_script_strips_blobs_and_deletes_refs_only_when_there_are_some() -> None:
     bare = purge.script(_plan("k"))
-    assert "--strip-blobs-with-ids" not in bare and "update-ref" not in bare and "@" not in bare
+    assert "--strip-blobs-with-ids" not in bare and "refs-to-delete.txt" not in bare
+    assert "@" not in bare
     both = purge.script(_plan("k")._replace(blobs={"a" * 40: "x"}, refs=("refs/tags/t",)))
     assert '--strip-blobs-with-ids "$here/blobs-to-strip.txt"' in both
-    assert 'sed \'s/^/delete /\' <"$here/refs-to-delete.txt" | git -C "$mirror" update-ref' in both
+    assert ('LC_ALL=C sed \'s/^/delete /\' <"$here/refs-to-delete.txt" | git -C "$mirror" '
+            'update-ref') in both
     for script in (bare, both):
         assert subprocess.run(["bash", "-n"], input=script.encode(), check=False).returncode == 0
 
@@ -144,3 +147,48 @@ def test_the_script_renames_only_when_names_hold_keys() -> None:
     assert '--refname-callback' not in script(in_path)
     for text in (both, script(in_ref)):
         assert subprocess.run(["bash", "-n"], input=text.encode(), check=False).returncode == 0
+
+
+def _refs_program(what: str, mirror: Path, data: bytes = b"") -> subprocess.CompletedProcess[
+        bytes]:
+    """purge.sh's program on ref names, as it runs it (its renaming body in place)."""
+    program = purge.script(_plan("k")).split("<<'EOF_REFS'\n", 1)[1].split("EOF_REFS\n", 1)[0]
+    return subprocess.run([sys.executable, "-c", program, what, str(mirror)], input=data,
+                          capture_output=True, check=False, timeout=60)
+
+
+def test_git_filter_repo_s_messages_are_renamed_and_a_collision_said(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = make_key("live", "in-a-warning")
+    (tmp_path / purge.REPLACEMENTS).write_bytes(purge.replacements(_plan(key)))
+    monkeypatch.setenv("HVSCAN_REPLACEMENTS", str(tmp_path / purge.REPLACEMENTS))
+    removed = f"REMOVED-{hashlib.sha256(key.encode()).hexdigest()[:16]}".encode()
+    warning = f"warning: refs/tags/lwb-{key}: Unexpected object of type blob\n".encode()
+    done = _refs_program("conceal", tmp_path, warning)
+    assert (done.returncode, done.stdout) == (0, warning.replace(key.encode(), removed))
+    done = _refs_program("conceal", tmp_path, b"File renaming caused colliding pathnames!\n")
+    assert done.returncode == 3
+
+
+def test_a_symbolic_ref_naming_a_key_fails_the_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gitenv: dict[str, str]) -> None:
+    key = make_key("live", "symbolic")
+    (tmp_path / purge.REPLACEMENTS).write_bytes(purge.replacements(_plan(key)))
+    monkeypatch.setenv("HVSCAN_REPLACEMENTS", str(tmp_path / purge.REPLACEMENTS))
+    for name, value in gitenv.items():
+        monkeypatch.setenv(name, value)
+    mirror = tmp_path / "mirror.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(mirror)], check=True)
+    subprocess.run(["git", "-C", str(mirror), "symbolic-ref", "refs/heads/alias",
+                    f"refs/heads/x-{key}"], check=True)
+    blob = subprocess.run(["git", "-C", str(mirror), "hash-object", "-w", "--stdin"],
+                          input=b"x\n", capture_output=True, check=True).stdout.strip()
+    tree = subprocess.run(["git", "-C", str(mirror), "mktree"], capture_output=True,
+                          input=b"100644 blob " + blob + b"\tx\n", check=True).stdout.strip()
+    commit = subprocess.run(["git", "-C", str(mirror), "commit-tree", "-m", "x", tree],
+                            capture_output=True, check=True).stdout.strip()
+    subprocess.run([b"git", b"-C", bytes(mirror), b"update-ref", f"refs/heads/x-{key}".encode(),
+                    commit], check=True)
+    done = _refs_program("after", mirror)
+    assert done.returncode == 1 and key.encode() not in done.stdout
+    assert done.stdout.decode().startswith("the symbolic ref refs/heads/alias names a ref whose")

@@ -410,6 +410,13 @@ def audit(task: Task) -> Audited:
     except (HvscanError, RepoError) as exc:
         # The error's entry names the repository already.
         error, result = escape(str(exc).removeprefix(f"{repo.shown}: ")), ScanResult()
+    except Exception as exc:
+        # Anything else (a MemoryError on a hostile archive, a bug) is this repository's
+        # error too, as ``runner.guarded`` words it: the others' results are still reported.
+        if os.environ.get("HVSCAN_DEBUG"):
+            raise
+        error = escape(f"internal error: {type(exc).__name__}{f': {exc}' if str(exc) else ''}")
+        result = ScanResult()
     report = report_dict(reported(result, task.report.show_secrets), task.report)
     return Audited(repo.shown, for_repository(report, repo.shown, error), error,
                    time.monotonic() - started)

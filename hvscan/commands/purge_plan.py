@@ -49,10 +49,11 @@ def run(given: Path | None, output: Path, force: bool, skip_suppressed: bool, st
     if strict:
         fail_if_incomplete(result, " (no purge plan written)")
     findings = purge.purged_findings(result, skip_suppressed)
-    refs = _refs_to(repo, purge.objects_holding_keys(findings, blobs)) if findings else []
+    refs, loose = (_refs_to(repo, purge.objects_holding_keys(findings, blobs)) if findings
+                   else ([], []))
     plan = purge.make_plan(result, blobs, findings, repository=os.path.abspath(repo),
-                           origin=_origin_url(repo), refs=refs, excluded=tuple(options.exclude),
-                           unscanned=left_unscanned(result))
+                           origin=_origin_url(repo), refs=refs, loose=loose,
+                           excluded=tuple(options.exclude), unscanned=left_unscanned(result))
     shown_dir = purge.sh_word(os.fsdecode(output))
     if not plan.keys:
         print(f"hvscan: no key in the history of {shown(os.fsdecode(repo), None)}: nothing to "
@@ -83,9 +84,9 @@ def _summary(plan: Plan, written: list[str], shown_dir: str) -> None:
     if plan.refs:
         print(f"  {counted(len(plan.refs), 'ref')} pointing at a blob or tree holding a key: "
               f"deleted ({purge.REFS})")
-    if plan.refs_by_hand:
-        print(f"  warning: {counted(len(plan.refs_by_hand), 'ref')} named with a key, pointing "
-              f"at a blob or tree holding a key: delete by hand ({purge.PLAN})")
+    if plan.refs_named:
+        print(f"  {counted(len(plan.refs_named), 'ref')} named with a key, pointing at a blob "
+              f"or tree: deleted, found by name as purge.sh runs ({purge.PLAN})")
     names = len(purge.renamed(plan, "path")) + len(purge.renamed(plan, "ref"))
     if names:
         print(f"  {counted(names, 'name')} of files, directories or refs holding a key: "
@@ -136,9 +137,10 @@ def _refuse_inside_work_tree(repo: Path, output: Path) -> None:
                           "directory)")
 
 
-def _refs_to(repo: Path, objects: set[str]) -> list[str]:
+def _refs_to(repo: Path, objects: set[str]) -> tuple[list[str], list[str]]:
     """The refs that reach one of ``objects`` (blobs and tag objects holding keys) without a
-    commit on the way: a tag of a blob or a tree, directly or through other tags. git
+    commit on the way: a tag of a blob or a tree, directly or through other tags; and every
+    ref that reaches a blob or a tree (the plan keeps those named with a key). git
     filter-repo rewrites the history of commits and leaves such refs as they are."""
     from hvscan.gitenv import run_git
 
@@ -150,20 +152,22 @@ def _refs_to(repo: Path, objects: set[str]) -> list[str]:
         if "commit" not in (kind, peeled):
             candidates.append(ref)
     if listing.returncode != 0 or not candidates:
-        return []  # the audit has read these refs already: it would have said
+        return [], []  # the audit has read these refs already: it would have said
     # A tag of a tag peels one level in the listing: ask git for the object at the end.
     ends = run_git(path, "cat-file", "--batch-check",
-                   input="".join(f"{ref}^{{}}\n" for ref in candidates).encode())
-    found = []
+                   input="".join(f"{ref}^{{}}\n" for ref in candidates)
+                   .encode("utf-8", "surrogateescape"))
+    found, loose = [], []
     for ref, answer in zip(candidates, ends.stdout.splitlines(), strict=False):
         if answer.split()[1:2] not in ([b"blob"], [b"tree"]):
             continue  # a commit at the end: git filter-repo rewrites it
+        loose.append(ref)
         # Bounded: no commit on the way, so this lists the tags, trees and blobs it reaches.
         reached = run_git(path, "rev-list", "--objects", ref, "--")
         if any(entry.split(b" ", 1)[0].decode() in objects
                for entry in reached.stdout.splitlines()):
             found.append(ref)
-    return found
+    return found, loose
 
 
 def _origin_url(repo: Path) -> str | None:

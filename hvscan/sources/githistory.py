@@ -176,13 +176,39 @@ def tips_reaching(repo: Path, commits: list[str], extra_tips: Iterable[tuple[str
 
 def _peeled_commits(repo: Path, tags: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """Those of ``tags``, (name, tag object id) pairs, that end at a commit, with its id."""
+    return [(name, oid) for name, oid, kind in _peeled(repo, tags) if kind == "commit"]
+
+
+def _peeled(repo: Path, tags: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """Each of ``tags``, (name, tag object id) pairs, with the id and type of the object it
+    ends at (through tags of tags)."""
     if not tags:
         return []
     out = git(repo, "cat-file", "--batch-check=%(objectname) %(objecttype)",
               input="".join(f"{oid}^{{}}\n" for _, oid in tags).encode("ascii"))
-    return [(name, line.split(" ")[0]) for (name, _), line in
-            zip(tags, out.decode("ascii").splitlines(), strict=True)
-            if line.endswith(" commit")]
+    peeled = []
+    for (name, _), line in zip(tags, out.decode("ascii").splitlines(), strict=True):
+        oid, _, kind = line.partition(" ")
+        peeled.append((name, oid, kind))
+    return peeled
+
+
+def refs_naming(repo: Path, objects: set[str]) -> dict[str, set[str]]:
+    """For each of ``objects`` (trees, blobs) the refs that name it itself: a ref to it, or
+    a tag that ends at it. What reaches a commit is ``tips_reaching``'s answer."""
+    listing = git(repo, "for-each-ref", "--format=%(objectname) %(objecttype) %(refname)")
+    naming: dict[str, set[str]] = {}
+    tags: list[tuple[str, str]] = []
+    for line in listing.decode("utf-8", "surrogateescape").splitlines():
+        oid, kind, name = line.split(" ", 2)
+        if oid in objects:
+            naming.setdefault(oid, set()).add(name)
+        elif kind == "tag":
+            tags.append((name, oid))
+    for name, oid, _ in _peeled(repo, tags):
+        if oid in objects:
+            naming.setdefault(oid, set()).add(name)
+    return naming
 
 
 def _walk(repo: Path, bits: dict[str, int], starts: list[str]) -> dict[str, int]:

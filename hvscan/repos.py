@@ -8,7 +8,9 @@ information (``https://user:token@host/x`` is ``https://host/x``), and cloned wi
 --mirror`` into the clone directory (a stable name per normalised URL), fetched again
 (``--prune``) on later runs: every ref of the remote, pull-request heads included, is audited.
 That clone is the one transport hvscan starts (``gitenv.transport_command``), with the user's
-git configuration and credential helpers; the scans themselves allow none.
+git configuration and credential helpers; the scans themselves allow none. It runs in a session
+of its own, ended with its remote helpers however the call ends (a run stopped by SIGTERM or
+Ctrl-C leaves no git behind, and ``mirror`` no half clone).
 
 ``--shard I/N`` keeps the repositories whose normalised name's SHA-256, read as a number, is
 ``I - 1`` modulo ``N`` (I is 1-based): stable across runs, machines and list orders.
@@ -16,6 +18,7 @@ git configuration and credential helpers; the scans themselves allow none.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -184,19 +187,54 @@ def _set_origin(mirror: str, url: str) -> None:
 
 
 def _transport(repo: Repo, *args: str) -> None:
+    """Run the clone or fetch ``args`` of ``repo``; RepoError with git's last line when it
+    fails. Whatever ends the call (SIGTERM raised as ``runner.Terminated``, Ctrl-C), git and
+    the remote helpers it started end with it."""
     assert repo.protocol is not None
     try:
-        done = subprocess.run(gitenv.transport_command(repo.protocol, *args),
-                              env=gitenv.transport_environment(repo.protocol),
-                              stdin=subprocess.DEVNULL, capture_output=True, check=False)
+        # Its own session: its process group holds git and its remote helpers (git-remote-http,
+        # ssh), which killing git alone would leave running, and no terminal to prompt on.
+        process = subprocess.Popen(gitenv.transport_command(repo.protocol, *args),
+                                   env=gitenv.transport_environment(repo.protocol),
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, start_new_session=True)
     except FileNotFoundError:
         raise RepoError("git is not installed or not on PATH") from None
-    if done.returncode != 0:
-        lines = [line for line in done.stderr.decode("utf-8", "replace").splitlines()
+    try:
+        _, stderr = process.communicate()
+    finally:
+        _end_group(process)
+    if process.returncode != 0:
+        lines = [line for line in stderr.decode("utf-8", "replace").splitlines()
                  if line.strip()]
-        detail = redact_all(lines[-1]) if lines else f"exit {done.returncode}"
+        detail = redact_all(lines[-1]) if lines else f"exit {process.returncode}"
         action = "fetch" if "fetch" in args else "clone"
         raise RepoError(f"{repo.shown}: git {action} failed: {detail}")
+
+
+# Seconds git has to end of SIGTERM before its process group is killed: less than a worker
+# of a many-repository run has to end (``commands/many.py``).
+_GIT_GRACE = 2.0
+
+
+def _end_group(process: subprocess.Popen[bytes]) -> None:
+    """End what is left of ``process``'s process group, git first. SIGTERM lets git remove its
+    lock files and half-written packs (a ``.lock`` left in a mirror would fail its next fetch);
+    SIGKILL then ends what is still running, remote helpers included."""
+    import signal
+
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(_GIT_GRACE)
+    # Also after git ended by itself: none of its helpers outlives the call. (No process
+    # left: no group. One not ours, were the id ever reused at once: not for us to end.)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    if process.stderr is not None:
+        process.stderr.close()
 
 
 def redact_all(text: str) -> str:

@@ -4,10 +4,16 @@ network in tests)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import signal
+import socket
 import sqlite3
 import subprocess
+import time
+from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -16,6 +22,7 @@ import pytest
 from gitrepo import DatedRepo
 from hvscan_run import Run
 from keygen import key_sha256, make_key
+from processes import descendants, in_sessions, processes
 from statefiles import NOT_UPDATED, fill_up, make_room
 
 
@@ -519,3 +526,58 @@ def test_an_audit_that_fails_unexpectedly_is_its_repositorys_error(
     assert {f["repository"] for f in report["findings"]} == {"one"}
     assert report["errors"] == [{"path": "two", "message": "internal error: MemoryError",
                                  "repository": "two"}]
+
+
+@pytest.fixture
+def silent() -> Iterator[str]:
+    """The URL of a server on loopback that takes connections (the system completes them) and
+    never answers: a clone of it waits for ever."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.parametrize(("signal_name", "code", "line"), [
+    ("SIGTERM", 143, "hvscan: terminated"), ("SIGINT", 130, "hvscan: interrupted")])
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_stopped_clone_leaves_no_git_and_no_half_clone(
+    silent: str, tmp_path: Path, gitenv: dict[str, str], hvscan_exe: str, jobs: int,
+    signal_name: str, code: int, line: str
+) -> None:
+    # Two clones wait for a server that never answers, each through git's remote helper, when
+    # the command alone is sent the signal (as kill does). It ends with one line and its exit
+    # code, and nothing of the run is left: no git, no remote helper (adopted by init once
+    # their parents die: the sessions they were in tell), no half clone.
+    clones = tmp_path / "clones"
+    command = subprocess.Popen(
+        [hvscan_exe, "git", "--jobs", str(jobs), "--no-progress", "--clone-dir", str(clones),
+         f"{silent}/a.git", f"{silent}/b.git"],
+        cwd=tmp_path, env=gitenv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True)
+    sessions = {command.pid}
+    try:
+        helpers: list[str] = []
+        started = time.monotonic()
+        while len(helpers) < jobs and time.monotonic() - started < 60:
+            time.sleep(0.05)
+            run = descendants(command.pid)
+            sessions |= {process.session for process in run}
+            helpers = [process.name for process in run if process.name == "git-remote-http"]
+        assert len(helpers) == jobs, command.poll()
+        signalled = time.monotonic()
+        os.kill(command.pid, getattr(signal, signal_name))
+        out, err = command.communicate(timeout=30)
+        left = in_sessions(sessions)
+        while left and time.monotonic() - signalled < 10:
+            time.sleep(0.1)
+            left = in_sessions(sessions)
+    finally:
+        for process in processes():
+            if process.session in sessions:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGKILL)
+        command.wait()
+    assert left == []
+    assert command.returncode == code, err
+    assert err.decode().strip() == line and out == b""
+    assert not clones.exists() or list(clones.iterdir()) == []

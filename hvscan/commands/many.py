@@ -26,7 +26,10 @@ that audit's findings (``hvscan.incremental``).
 A run interrupted (SIGINT) or terminated (SIGTERM, which ``runner.guarded`` raises as
 ``Terminated``) ends its worker processes and the answers' manager at once, without waiting for
 their audits: nothing of it outlives the command. They leave Ctrl-C, which a terminal sends
-to the whole process group, to the command, and die of a SIGTERM sent to them.
+to the whole process group, to the command. A worker sent SIGTERM during an audit unwinds it
+first, as the command does (the git processes it started and their helpers are ended, a half
+clone removed), then dies of the signal; between audits, and the manager always, it dies of it
+at once.
 """
 
 from __future__ import annotations
@@ -34,13 +37,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import signal
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
-from hvscan.runner import HvscanError, OutputOptions
+from hvscan.runner import HvscanError, OutputOptions, Terminated
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator
@@ -208,7 +212,8 @@ def audit_all(tasks: list[Task], jobs: int, tracker: Tracker
             ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), initializer=_work,
                                 initargs=(channel, answers, sharing)) as pool, \
             _stopping_children():
-        futures: list[Future[Audited]] = [pool.submit(audit, task) for task in tasks]
+        futures: list[Future[Audited]] = [pool.submit(_audit_in_worker, task)
+                                          for task in tasks]
         try:
             for future in as_completed(futures):
                 yield future.result()
@@ -266,10 +271,8 @@ _GRACE = 5.0
 def _left_to_the_command() -> None:
     """In a worker or the manager: Ctrl-C, which a terminal sends to the whole process group,
     is left to the command, which stops them all; SIGTERM ends the process at once, as by
-    default (the command's handler, inherited through fork, would raise in the middle of an
-    audit, or in the manager's server)."""
-    import signal
-
+    default (the command's handler, inherited through fork, would raise in the manager's
+    server, or between a worker's audits). A worker then sets its own (``_work``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
@@ -277,7 +280,51 @@ def _left_to_the_command() -> None:
 def _work(channel: Any, answers: RunAnswers | None, sharing: bool) -> None:
     """A worker process's start."""
     _left_to_the_command()
+    signal.signal(signal.SIGTERM, _terminated_in_worker)
     _listen(channel, answers, sharing)
+
+
+# Whether this worker process is auditing: SIGTERM then unwinds the audit before it ends it.
+_auditing = False
+
+
+def _audit_in_worker(task: Task) -> Audited:
+    """``audit`` in a worker process. SIGTERM during it (the command stopping its workers) is
+    raised as ``Terminated``: every ``finally`` on the way out runs (``repos.mirror`` ends its
+    git's process group and removes its half clone; the history sources kill their git
+    readers), and then the worker dies of the signal. Left to the pool, the exception would
+    be sent back as the task's result, and the worker would take the next task."""
+    global _auditing
+    try:
+        _auditing = True
+        audited = audit(task)
+        _auditing = False
+    except Terminated:
+        _die_of(signal.SIGTERM)
+    except BaseException:  # a failure, sent back as the task's result: idle again
+        _auditing = False
+        raise
+    return audited
+
+
+def _terminated_in_worker(signum: int, frame: object) -> None:
+    """A worker's SIGTERM handler: raise ``Terminated`` in an audit, else end the process of
+    the signal at once (the pool's own code, waiting for a task, is not to be unwound)."""
+    if _auditing:
+        # Once: the pool, seeing another worker end, terminates this one again, and a second
+        # Terminated would break off the unwinding (a clone's process group left to be
+        # killed, its directory to be removed). ``_die_of`` ends the process after it.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated
+    _die_of(signum)
+
+
+def _die_of(signum: int) -> NoReturn:
+    """End this process of the signal ``signum``, its default action, as a process that had
+    no handler for it would end."""
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)  # delivered before the call returns: it is not blocked
+    os._exit(128 + signum)  # as the shell reports such an end, were it ever to return
 
 
 # Where this process sends its audits' progress, the run's verification answers its audits

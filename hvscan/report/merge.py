@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 # A JSON library written for speed (its parser and encoder several times the standard library's):
@@ -88,9 +89,75 @@ def check(data: Any, name: str) -> Report:
     if version.split(".")[0] != __version__.split(".")[0]:
         raise ReportError(f"{name}: written by hvscan {version or '(unknown)'}, which this "
                           f"hvscan {__version__} cannot merge (a different major version)")
-    if not all(isinstance(data.get(list_name, []), list) for list_name in _LISTS):
+    if not all(isinstance(data.get(list_name, []), list) for list_name in (*_LISTS, "keys")):
         raise ReportError(f"{name}: not an hvscan JSON report")
+    problem = _bad_field(data)
+    if problem is not None:
+        raise ReportError(f"{name}: not an hvscan JSON report ({problem})")
     return data
+
+
+# The fields of the entries the formats read, with the JSON types hvscan writes them in
+# (docs/report-format.md), and whether an entry must have them: a hand-made or edited report
+# whose field has another type is refused here in one line, rather than failing in the middle
+# of a format. Checking 100,000 findings takes about half as long as parsing them.
+Fields = tuple[tuple[str, tuple[type, ...], bool], ...]
+_TEXT, _INTEGER, _TEXT_OR_NULL = (str,), (int,), (str, type(None))
+_FINDING: Fields = (
+    *((name, _TEXT, True) for name in (
+        "rule_id", "description", "key_type", "severity", "source", "encoding",
+        "secret_redacted", "secret_sha256", "fingerprint", "remediation")),
+    ("path", _TEXT_OR_NULL, True), ("line", _INTEGER, True), ("column", _INTEGER, True),
+    *((name, _TEXT_OR_NULL, False) for name in (
+        "commit", "author", "date", "secret", "repository", "blob", "tag", "tag_object")))
+_KEY: Fields = (
+    *((name, _TEXT, True) for name in (
+        "secret_sha256", "rule_id", "key_type", "severity", "secret_redacted")),
+    ("first", (dict, type(None)), False), ("introductions", (list,), False),
+    ("removed_in", (list,), False), ("secret", _TEXT, False), ("remediation", _TEXT, False))
+_PLACE: Fields = tuple((name, _TEXT_OR_NULL, False)
+                       for name in ("commit", "path", "author", "date"))
+_JSON_TYPES: dict[type, str] = {str: "a string", int: "an integer", float: "a number",
+                                bool: "true or false", list: "a list", dict: "an object",
+                                type(None): "null"}
+
+
+def _bad_field(data: Report) -> str | None:
+    """What is wrong with the first entry of ``data`` that has a field of the wrong type
+    (``findings[3].date: an integer, not a string or null``), None when nothing is."""
+    for where, entry, fields in _entries(data):
+        if not isinstance(entry, dict):
+            return f"{where}: {_JSON_TYPES.get(type(entry), 'a value')}, not an object"
+        for field, types, required in fields:
+            if field not in entry:
+                if required:
+                    return f"{where}.{field}: missing"
+                continue
+            value = entry[field]
+            # bool is an int to Python, never a line number to a report.
+            if not isinstance(value, types) or value is True or value is False:
+                expected = " or ".join(_JSON_TYPES[kind] for kind in types)
+                return (f"{where}.{field}: {_JSON_TYPES.get(type(value), 'a value')}, "
+                        f"not {expected}")
+        if fields is not _PLACE and entry["severity"] not in SEVERITIES:
+            return f"{where}.severity: not one of {', '.join(SEVERITIES)}"
+    return None
+
+
+def _entries(data: Report) -> Iterator[tuple[str, Any, Fields]]:
+    """Each entry ``_bad_field`` checks: where it is, the entry, its fields."""
+    for list_name in ("findings", "suppressed"):
+        for index, finding in enumerate(data.get(list_name, [])):
+            yield f"{list_name}[{index}]", finding, _FINDING
+    for index, key in enumerate(data.get("keys", [])):
+        yield f"keys[{index}]", key, _KEY
+        if not isinstance(key, dict):
+            continue  # refused already: ``_bad_field`` checks each entry before the next
+        if key.get("first") is not None:
+            yield f"keys[{index}].first", key["first"], _PLACE
+        for list_name in ("introductions", "removed_in"):
+            for at, place in enumerate(key.get(list_name, [])):
+                yield f"keys[{index}].{list_name}[{at}]", place, _PLACE
 
 
 def load(path: str) -> Report:

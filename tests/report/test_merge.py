@@ -266,3 +266,58 @@ def test_a_key_in_a_name_keeps_its_mark_through_the_json() -> None:
     data = json.loads(json.dumps(report_dict(reported(name_result()), options)))
     assert [f.in_name for f in from_dict(data).findings] == [True, True]
     assert render(data, "text", options) == renderer("text")(name_result(), options)
+
+
+def test_every_field_of_a_real_report_passes_the_check(result: Any) -> None:
+    # Each kind of finding, suppressed finding and key the report sample holds, as hvscan
+    # writes them, and in the many-repository shape.
+    report = report_dict(reported(result), ReportOptions(show_suppressed=True))
+    assert report["findings"] and report["suppressed"] and report["keys"]
+    assert check(report, "r.json") is report
+    joined = _two_repositories(result)
+    assert check(joined, "r.json") is joined
+
+
+@pytest.mark.parametrize(("where", "field", "value", "problem"), [
+    ("findings", "date", 1704153600, "findings[0].date: an integer, not a string or null"),
+    ("findings", "line", "3", "findings[0].line: a string, not an integer"),
+    ("findings", "line", True, "findings[0].line: true or false, not an integer"),
+    ("findings", "severity", "urgent", "findings[0].severity: not one of info, low, medium"),
+    ("findings", "rule_id", None, "findings[0].rule_id: null, not a string"),
+    ("suppressed", "path", 7, "suppressed[0].path: an integer, not a string or null"),
+    ("keys", "severity", 3, "keys[0].severity: an integer, not a string"),
+    ("keys", "first", "x", "keys[0].first: a string, not an object or null"),
+])
+def test_a_report_with_a_field_of_another_type_is_refused(result: Any, where: str, field: str,
+                                                          value: Any, problem: str) -> None:
+    report = report_dict(reported(result), ReportOptions(show_suppressed=True))
+    report[where][0][field] = value
+    with pytest.raises(ReportError) as caught:
+        check(report, "r.json")
+    assert str(caught.value).startswith(f"r.json: not an hvscan JSON report ({problem}")
+
+
+def test_a_missing_field_and_a_key_introduction_are_checked_too(result: Any) -> None:
+    report = report_dict(reported(result), ReportOptions())
+    del report["findings"][0]["fingerprint"]
+    with pytest.raises(ReportError, match=r"\(findings\[0\]\.fingerprint: missing\)"):
+        check(report, "r.json")
+    report = report_dict(reported(result), ReportOptions())
+    report["keys"][0]["introductions"][0]["date"] = 2024.5
+    with pytest.raises(ReportError,
+                       match=r"\(keys\[0\]\.introductions\[0\]\.date: a number, not a string"):
+        check(report, "r.json")
+
+
+@pytest.mark.parametrize("output_format", FORMATS)
+def test_merge_refuses_a_numeric_date_in_one_line(result: Any, tmp_path: Path,
+                                                  run_hvscan: Any, output_format: str) -> None:
+    # The HTML report failed with "internal error: TypeError" on it.
+    report = report_dict(reported(result), ReportOptions())
+    report["findings"][0]["date"] = 1704153600
+    (tmp_path / "shard.json").write_text(json.dumps(report))
+    done = run_hvscan("merge", "shard.json", "--format", output_format, cwd=tmp_path)
+    assert done.returncode == 2 and done.stdout == b""
+    assert done.stderr.decode() == (
+        "hvscan: error: shard.json: not an hvscan JSON report (findings[0].date: an integer, "
+        "not a string or null)\n")

@@ -16,6 +16,7 @@ import pytest
 from gitrepo import DatedRepo, GitRepo
 from hvscan_run import Run
 from keygen import key_sha256, make_key
+from processes import in_group
 from verify_servers import (
     ACME_RULES,
     DEAD,
@@ -357,23 +358,6 @@ def test_cli_many_repositories_ask_about_a_key_for_each_org(
                        "elsewhere": (PLACEHOLDER_ORG_ID, "placeholder", 200)}
 
 
-def _process_group(group: int) -> list[str]:
-    """The processes of process group ``group`` still running, each as ``pid (name) state``.
-    Not the zombies: they have ended, and only wait for whoever adopted them (a stopped
-    worker's git, say) to collect their exit status."""
-    left = []
-    for entry in Path("/proc").iterdir():
-        try:
-            stat = (entry / "stat").read_text()
-        except (OSError, ValueError):  # not a process, or one that just ended
-            continue
-        name_ends = stat.rindex(")")
-        state, _parent, process_group = stat[name_ends + 2:].split()[:3]
-        if int(process_group) == group and state != "Z":
-            left.append(f"{stat[:name_ends + 1]} {state}")
-    return left
-
-
 STOPPED_RUNS = {
     "many": ["git", "one", "two", "three", "--jobs", "2", "--no-progress"],
     "git": ["git", "one", "--no-progress"],
@@ -415,10 +399,10 @@ def test_a_stopped_run_stops_its_workers_and_requests(
         # Well before the 30 s each request may take by default.
         out, err = command.communicate(timeout=15)
         assert time.monotonic() - signalled < 10
-        left = _process_group(command.pid)
+        left = in_group(command.pid)
         while left and time.monotonic() - signalled < 10:
             time.sleep(0.1)
-            left = _process_group(command.pid)
+            left = in_group(command.pid)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(command.pid, signal.SIGKILL)

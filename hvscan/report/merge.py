@@ -24,7 +24,9 @@ show them (``hvscan.shown``): no key beyond --show-secrets, names escaped.
 
 from __future__ import annotations
 
+import itertools
 import json
+import operator
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -125,6 +127,8 @@ _JSON_TYPES: dict[type, str] = {str: "a string", int: "an integer", float: "a nu
 def _bad_field(data: Report) -> str | None:
     """What is wrong with the first entry of ``data`` that has a field of the wrong type
     (``findings[3].date: an integer, not a string or null``), None when nothing is."""
+    if _all_fine(data):
+        return None
     for where, entry, fields in _entries(data):
         if not isinstance(entry, dict):
             return f"{where}: {_JSON_TYPES.get(type(entry), 'a value')}, not an object"
@@ -142,6 +146,39 @@ def _bad_field(data: Report) -> str | None:
         if fields is not _PLACE and entry["severity"] not in SEVERITIES:
             return f"{where}.severity: not one of {', '.join(SEVERITIES)}"
     return None
+
+
+def _all_fine(data: Report) -> bool:
+    """Whether every entry ``_entries`` gives has its fields in their types: judged a field at
+    a time over a whole list, in C loops (map, itemgetter), where a Python loop over each
+    entry's fields took 0.25 s for 100,000 findings, an eighth of the merge benchmark's budget.
+    When not, ``_bad_field`` looks at each entry to say which field of which."""
+    keys = data.get("keys", [])
+    if not (_fine(data.get("findings", []), _FINDING)
+            and _fine(data.get("suppressed", []), _FINDING) and _fine(keys, _KEY)):
+        return False
+    places = [key["first"] for key in keys if key.get("first") is not None]
+    for key in keys:
+        places += key.get("introductions", [])
+        places += key.get("removed_in", [])
+    return _fine(places, _PLACE)
+
+
+_ABSENT = object()  # what ``_fine`` reads of a field an entry does not have
+
+
+def _fine(entries: list[Any], fields: Fields) -> bool:
+    """Whether each of ``entries`` is an object whose ``fields`` have their types (exact ones:
+    JSON gives no subclasses, and a bool is never a line number) and, but for places, whose
+    severity is one of hvscan's."""
+    if not {*map(type, entries)} <= {dict}:
+        return False
+    absent = itertools.repeat(_ABSENT)
+    for field, types, required in fields:
+        values = map(dict.get, entries, itertools.repeat(field), absent)
+        if not {*map(type, values)} <= {*types, *([] if required else [object])}:
+            return False
+    return fields is _PLACE or {*map(operator.itemgetter("severity"), entries)} <= {*SEVERITIES}
 
 
 def _entries(data: Report) -> Iterator[tuple[str, Any, Fields]]:

@@ -3,6 +3,8 @@ tests that stop a run check that nothing of it is left running (Linux only)."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -50,6 +52,24 @@ def in_sessions(sessions: set[int]) -> list[str]:
     """The processes of the sessions ``sessions`` still running: a process keeps its session
     when its parent dies and it is adopted, which its parent chain does not show."""
     return running([process for process in processes() if process.session in sessions])
+
+
+def still_running(look: Callable[[], list[str]], since: float, within: float = 10) -> list[str]:
+    """What ``look`` finds still running once it finds nothing, or ``within`` seconds after
+    ``since`` (a time.monotonic() reading: when the run was stopped)."""
+    left = look()
+    while left and time.monotonic() - since < within:
+        time.sleep(0.1)
+        left = look()
+    return left
+
+
+def assert_stopped(left: list[str], returncode: int, code: int, out: bytes, err: bytes,
+                   line: str) -> None:
+    """A stopped run left nothing running, exited ``code`` and said one ``line``, no more."""
+    assert left == []
+    assert returncode == code, err
+    assert err.decode().strip() == line and out == b""
 
 
 def descendants(pid: int) -> list[Process]:

@@ -22,7 +22,7 @@ import pytest
 from gitrepo import DatedRepo
 from hvscan_run import Run
 from keygen import key_sha256, make_key
-from processes import descendants, in_sessions, processes
+from processes import assert_stopped, descendants, in_sessions, processes, still_running
 from statefiles import NOT_UPDATED, fill_up, make_room
 
 
@@ -567,17 +567,12 @@ def test_a_stopped_clone_leaves_no_git_and_no_half_clone(
         signalled = time.monotonic()
         os.kill(command.pid, getattr(signal, signal_name))
         out, err = command.communicate(timeout=30)
-        left = in_sessions(sessions)
-        while left and time.monotonic() - signalled < 10:
-            time.sleep(0.1)
-            left = in_sessions(sessions)
+        left = still_running(lambda: in_sessions(sessions), signalled)
     finally:
         for process in processes():
             if process.session in sessions:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(process.pid, signal.SIGKILL)
         command.wait()
-    assert left == []
-    assert command.returncode == code, err
-    assert err.decode().strip() == line and out == b""
+    assert_stopped(left, command.returncode, code, out, err, line)
     assert not clones.exists() or list(clones.iterdir()) == []

@@ -16,7 +16,7 @@ import pytest
 from gitrepo import DatedRepo, GitRepo
 from hvscan_run import Run
 from keygen import key_sha256, make_key
-from processes import in_group
+from processes import assert_stopped, in_group, still_running
 from verify_servers import (
     ACME_RULES,
     DEAD,
@@ -399,14 +399,9 @@ def test_a_stopped_run_stops_its_workers_and_requests(
         # Well before the 30 s each request may take by default.
         out, err = command.communicate(timeout=15)
         assert time.monotonic() - signalled < 10
-        left = in_group(command.pid)
-        while left and time.monotonic() - signalled < 10:
-            time.sleep(0.1)
-            left = in_group(command.pid)
+        left = still_running(lambda: in_group(command.pid), signalled)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(command.pid, signal.SIGKILL)
         command.wait()
-    assert left == []
-    assert command.returncode == code, err
-    assert err.decode().strip() == line and out == b""
+    assert_stopped(left, command.returncode, code, out, err, line)

@@ -294,11 +294,20 @@ def guarded(main: Callable[[], None]) -> NoReturn:
             sys.exit(EXIT_ERROR)
         if os.environ.get("HVSCAN_DEBUG"):
             raise
-        print(f"hvscan: internal error: {type(exc).__name__}: {message}", file=sys.stderr)
+        print(f"hvscan: {internal_error(exc)}", file=sys.stderr)
         sys.exit(EXIT_ERROR)
     finally:
         signal.signal(signal.SIGTERM, previous)  # for a caller in the same process (tests)
     sys.exit(EXIT_CLEAN)
+
+
+def internal_error(exc: Exception) -> str:
+    """A failure hvscan did not expect, in one line: its kind and, when it has one, its message
+    (escaped: git's and the file system's messages may quote names from the scanned content)."""
+    from hvscan.shown import escape
+
+    message = escape(str(exc))
+    return f"internal error: {type(exc).__name__}" + (f": {message}" if message else "")
 
 
 def interrupted(code: int = EXIT_INTERRUPTED) -> NoReturn:

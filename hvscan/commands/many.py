@@ -44,7 +44,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
-from hvscan.runner import HvscanError, OutputOptions, Terminated
+from hvscan.runner import HvscanError, OutputOptions, Terminated, internal_error
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator
@@ -415,8 +415,7 @@ def audit(task: Task) -> Audited:
         # error too, as ``runner.guarded`` words it: the others' results are still reported.
         if os.environ.get("HVSCAN_DEBUG"):
             raise
-        error = escape(f"internal error: {type(exc).__name__}{f': {exc}' if str(exc) else ''}")
-        result = ScanResult()
+        error, result = internal_error(exc), ScanResult()
     report = report_dict(reported(result, task.report.show_secrets), task.report)
     return Audited(repo.shown, for_repository(report, repo.shown, error), error,
                    time.monotonic() - started)
